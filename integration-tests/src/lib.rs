@@ -1,0 +1,1 @@
+//! Cross-service scenarios through the public gRPC API, against SQLite and PostgreSQL.

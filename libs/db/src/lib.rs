@@ -1,0 +1,179 @@
+//! One database handle over PostgreSQL and SQLite: connection, per-dialect migrations, error mapping.
+//!
+//! Stores write portable SQL (`$1` placeholders, BIGINT epoch milliseconds, TEXT ids, INTEGER
+//! flags); the few places where the dialects differ branch on [`Dialect`] here, not in stores.
+
+mod errors;
+mod migrate;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+};
+
+pub use errors::{DbError, status_from_sqlx};
+pub use migrate::{Migration, Migrations};
+pub use sqlx;
+
+/// The SQL dialect behind a [`Database`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// Recognises a database URL by its scheme.
+    pub fn of_url(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+
+    /// The statement that opens a transaction that will write. SQLite must take the write lock
+    /// up front: a deferred transaction that later upgrades fails with SQLITE_BUSY under
+    /// concurrency instead of waiting for the lock.
+    fn begin_write(self) -> &'static str {
+        match self {
+            Self::Postgres => "BEGIN",
+            Self::Sqlite => "BEGIN IMMEDIATE",
+        }
+    }
+}
+
+/// A pool of connections to one service's database, PostgreSQL or SQLite.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// A transaction on a [`Database`].
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Database {
+    /// Connects to a `postgres://…` or `sqlite:…` URL. A SQLite file (and its folder) is created
+    /// when missing and runs in WAL mode so that readers never wait for the writer.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(url)?;
+        let url = match dialect {
+            Dialect::Postgres => url.to_owned(),
+            Dialect::Sqlite => prepare_sqlite_url(url)?,
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
+        let max_connections = match dialect {
+            Dialect::Postgres => 16,
+            Dialect::Sqlite => 8,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Self { pool, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Opens a transaction that reads only.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Opens a transaction that will write (see [`Dialect::begin_write`]).
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin_with(self.dialect.begin_write()).await
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes every connection; waits for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes sure a SQLite URL creates its file, and that the file's folder exists.
+fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        // Each pooled connection to `:memory:` would see its own empty database.
+        return Err(DbError::UnsupportedUrl);
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(DbError::CreateFolder)?;
+    }
+    let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Milliseconds since the Unix epoch: the portable representation of every stored time.
+pub fn now_millis() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_are_made_to_create_their_file() {
+        let dir = std::env::temp_dir().join("jiceng-db-url-test");
+        let url = format!("sqlite://{}/org.db", dir.display());
+        assert_eq!(
+            prepare_sqlite_url(&url).expect("valid"),
+            format!("sqlite://{}/org.db?mode=rwc", dir.display())
+        );
+        assert!(dir.is_dir());
+        assert_eq!(
+            prepare_sqlite_url("sqlite:x.db?mode=ro").expect("valid"),
+            "sqlite://x.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn memory_and_unknown_urls_are_refused() {
+        assert!(matches!(prepare_sqlite_url("sqlite::memory:"), Err(DbError::UnsupportedUrl)));
+        assert!(matches!(Dialect::of_url("mysql://x"), Err(DbError::UnsupportedUrl)));
+        assert_eq!(Dialect::of_url("postgresql://h/db").ok(), Some(Dialect::Postgres));
+    }
+}

@@ -1,0 +1,11 @@
+//! The gRPC kit: server assembly, client channels with retries, status helpers and page tokens.
+
+pub mod client;
+pub mod page;
+pub mod server;
+pub mod status;
+
+pub use client::{RetryPolicy, TracedChannel, channel, with_retries};
+pub use page::{PageRequest, page_size};
+pub use server::{GrpcServer, ServerOptions, shutdown_signal};
+pub use status::FieldViolations;

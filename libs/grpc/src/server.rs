@@ -1,0 +1,175 @@
+//! Server assembly shared by every service: health that says SERVING only while the databases
+//! answer, reflection, request deadlines, tracing of every RPC but health checks, and graceful
+//! shutdown.
+
+use std::{convert::Infallible, future::Future, time::Duration};
+
+use jiceng_db::Database;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::{Routes, RoutesBuilder},
+    transport::Server,
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_tracing_opentelemetry::middleware::{filters, server::OtelGrpcLayer};
+
+/// Largest request or response message, in bytes, that a service accepts.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Deadline for a request that carries none of its own (a shorter `grpc-timeout` wins).
+    pub request_timeout: Duration,
+    /// How often health re-checks the databases.
+    pub health_interval: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { request_timeout: Duration::from_secs(30), health_interval: Duration::from_secs(5) }
+    }
+}
+
+/// The services of one process and what their health depends on.
+#[derive(Debug)]
+pub struct GrpcServer {
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+    databases: Vec<Database>,
+    options: ServerOptions,
+}
+
+impl GrpcServer {
+    pub fn new(options: ServerOptions) -> Self {
+        Self { routes: RoutesBuilder::default(), service_names: Vec::new(), databases: Vec::new(), options }
+    }
+
+    /// Adds a service; its health is reported under its full gRPC name.
+    pub fn add_service<S>(&mut self, service: S) -> &mut Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Health stays NOT_SERVING unless this database answers.
+    pub fn depends_on(&mut self, database: Database) -> &mut Self {
+        self.databases.push(database);
+        self
+    }
+
+    /// Serves on an already bound listener until `shutdown` completes, then stops accepting,
+    /// reports NOT_SERVING and lets requests in flight finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let names = self.service_names.clone();
+        set_status(&health, &names, ServingStatus::NotServing).await;
+        let watch = tokio::spawn(watch_databases(
+            health.clone(),
+            names.clone(),
+            self.databases,
+            self.options.health_interval,
+        ));
+        let mut routes: Routes = self.routes.routes();
+        routes = routes.add_service(health_service);
+        routes = add_reflection(routes);
+        let result = Server::builder()
+            .timeout(self.options.request_timeout)
+            .layer(OtelGrpcLayer::default().filter(filters::reject_healthcheck))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                shutdown.await;
+                watch.abort();
+                set_status(&health, &names, ServingStatus::NotServing).await;
+                tracing::info!("shutting down: draining requests in flight");
+            })
+            .await;
+        result
+    }
+}
+
+fn add_reflection(routes: Routes) -> Routes {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(jiceng_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(jiceng_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha();
+    match (v1, v1alpha) {
+        (Ok(v1), Ok(v1alpha)) => routes.add_service(v1).add_service(v1alpha),
+        (Err(err), _) | (_, Err(err)) => {
+            // The descriptor set is compiled in; failing here is a build defect, not bad input.
+            tracing::error!(error = %err, "reflection unavailable");
+            routes
+        }
+    }
+}
+
+async fn watch_databases(
+    health: HealthReporter,
+    names: Vec<&'static str>,
+    databases: Vec<Database>,
+    interval: Duration,
+) {
+    let mut last = None;
+    loop {
+        let mut serving = true;
+        for database in &databases {
+            serving &= database.ping().await;
+        }
+        let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+        if last != Some(serving) {
+            tracing::info!(serving, "health changed");
+            set_status(&health, &names, status).await;
+            last = Some(serving);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Sets every service's status and the server's overall status (the empty name).
+async fn set_status(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for name in names {
+        health.set_service_status(*name, status).await;
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM (what Kubernetes sends before it kills a pod).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

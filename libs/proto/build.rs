@@ -1,0 +1,23 @@
+//! Compiles every `.proto` under the workspace's `proto/` with a vendored `protoc`, so that a
+//! fresh machine needs no protobuf toolchain, and writes the descriptor set used for reflection.
+
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let protos = [
+        "io/cloudevents/v1/cloudevents.proto",
+        "jiceng/events/v1/events.proto",
+        "jiceng/org/v1/org.proto",
+    ]
+    .map(|p| root.join(p));
+
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("jiceng_descriptor.bin"))
+        .compile_with_config(config, &protos, &[root.clone()])?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Generated protobuf and gRPC types for every jiceng API, with the descriptor set for reflection.
+
+/// The encoded `FileDescriptorSet` of every jiceng proto, served by gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/jiceng_descriptor.bin"));
+
+// The module tree mirrors the proto packages because generated code refers across packages
+// with `super::` paths.
+#[allow(missing_docs, clippy::all, unused_qualifications, missing_debug_implementations)]
+pub mod io {
+    pub mod cloudevents {
+        pub mod v1 {
+            tonic::include_proto!("io.cloudevents.v1");
+        }
+    }
+}
+
+#[allow(missing_docs, clippy::all, unused_qualifications, missing_debug_implementations)]
+pub mod jiceng {
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.events.v1");
+        }
+    }
+    pub mod org {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.org.v1");
+        }
+    }
+}
+
+/// The CNCF CloudEvents protobuf binding: the envelope of every event between services.
+pub use io::cloudevents::v1 as cloudevents;
+/// `jiceng.events.v1`: the sink every event consumer serves.
+pub use jiceng::events::v1 as events;
+/// `jiceng.org.v1`: the organisation tree.
+pub use jiceng::org::v1 as org;

@@ -1,0 +1,113 @@
+//! Tracing for every jiceng process: JSON logs carrying the trace id, OTLP export, W3C propagation.
+//!
+//! One call to [`init`] at start; [`Telemetry::shutdown`] at exit flushes the spans still
+//! buffered. Export is on when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; the sampler follows
+//! `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (read by the OpenTelemetry SDK), and the
+//! resource carries the service name and the district.
+
+mod json_log;
+
+use opentelemetry::{KeyValue, global, trace::TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// The log filter when `RUST_LOG` is unset. The gRPC middleware makes its spans at TRACE level on
+/// target `otel::tracing`; they must pass for requests to appear in traces.
+pub const DEFAULT_FILTER: &str = "info,otel::tracing=trace,sqlx=warn,h2=warn,tower=warn";
+
+/// What to set up; [`TelemetryConfig::from_env`] reads the standard OpenTelemetry variables.
+#[derive(Clone, Debug)]
+pub struct TelemetryConfig {
+    /// `service.name`, unless `OTEL_SERVICE_NAME` says otherwise.
+    pub service_name: String,
+    /// The district code (GB/T 2260), a resource attribute of every span.
+    pub district: String,
+    /// OTLP/gRPC collector address; no export when `None`.
+    pub otlp_endpoint: Option<String>,
+    /// An `EnvFilter` directive.
+    pub log_filter: String,
+    /// Write JSON log lines to stdout; tests switch this off unless `TEST_LOG` is set.
+    pub logs: bool,
+}
+
+impl TelemetryConfig {
+    pub fn from_env(service_name: &str, district: &str) -> Self {
+        Self {
+            service_name: std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_owned()),
+            district: district.to_owned(),
+            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty()),
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned()),
+            logs: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid log filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("telemetry was already initialised in this process")]
+    AlreadyInitialised,
+}
+
+/// Keeps the tracer provider alive; shut it down to flush.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+/// Installs the global subscriber (JSON logs + OpenTelemetry layer), the tracer provider and the
+/// W3C trace-context propagator. A provider is installed even without an exporter so that every
+/// request still gets a trace id to log and to pass on.
+pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
+    let resource = Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .with_attribute(KeyValue::new("jiceng.district", config.district.clone()))
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(endpoint) = &config.otlp_endpoint {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("jiceng");
+    let filter = EnvFilter::try_new(&config.log_filter)?;
+    let logs = config.logs.then(json_log::JsonLogLayer::stdout);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(logs)
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInitialised)?;
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    global::set_tracer_provider(provider.clone());
+    Ok(Telemetry { provider })
+}
+
+impl Telemetry {
+    /// Exports every span still buffered. Blocks: call it from a blocking thread when inside an
+    /// async runtime.
+    pub fn flush(&self) {
+        if let Err(err) = self.provider.force_flush() {
+            tracing::warn!(error = %err, "flushing spans failed");
+        }
+    }
+
+    /// Flushes and stops the exporter.
+    pub fn shutdown(self) {
+        if let Err(err) = self.provider.shutdown() {
+            eprintln!("telemetry shutdown: {err}");
+        }
+    }
+}
+
+/// The W3C trace id of the current request, when there is one.
+pub fn current_trace_id() -> Option<String> {
+    tracing_opentelemetry_instrumentation_sdk::find_current_trace_id()
+}

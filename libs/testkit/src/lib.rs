@@ -1,0 +1,1 @@
+//! Test support: fresh SQLite or PostgreSQL databases, in-process services on pre-bound ports, an OTLP receiver, tokens.
