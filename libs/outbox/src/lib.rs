@@ -1,1 +1,72 @@
-//! The transactional outbox: events written with the change, relayed over gRPC at least once, deduplicated by the consumer.
+//! The transactional outbox: events written with the change, relayed over gRPC at least once,
+//! deduplicated by the consumer.
+//!
+//! A producer calls [`enqueue`] inside the database transaction of its change, so the event
+//! exists if and only if the change does. A [`Relay`] claims due events in batches under a
+//! lease, delivers each to its destination's `jiceng.events.v1.EventSink`, and retries with
+//! backoff; an event that keeps failing is parked after `max_attempts`. A consumer applies an
+//! event's effect in the same transaction as [`record_once`], so a redelivery changes nothing.
+
+mod envelope;
+mod relay;
+
+pub use envelope::{EventDraft, enqueue, trace_context_of};
+pub use relay::{Destination, Relay, RelayOptions};
+
+use jiceng_db::{Migration, Migrations, Tx, now_millis};
+use jiceng_proto::cloudevents::CloudEvent;
+
+/// The outbox's and inbox's tables; every service that produces or consumes events runs these.
+pub static MIGRATIONS: Migrations = Migrations {
+    component: "outbox",
+    steps: &[Migration {
+        version: 1,
+        name: "outbox and inbox",
+        postgres: include_str!("../migrations/postgres/0001_outbox.sql"),
+        sqlite: include_str!("../migrations/sqlite/0001_outbox.sql"),
+    }],
+};
+
+/// Records that `event` is being applied, in the consumer's transaction. False when it was
+/// applied before: the caller must then skip the effect (and may commit or roll back).
+pub async fn record_once(tx: &mut Tx, event: &CloudEvent) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO inbox_events (source, event_id, event_type, received_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (source, event_id) DO NOTHING",
+    )
+    .bind(&event.source)
+    .bind(&event.id)
+    .bind(&event.r#type)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// How many events wait in each state, for operators and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub delivered: i64,
+    pub parked: i64,
+}
+
+/// Counts the outbox rows by state.
+pub async fn counts(db: &jiceng_db::Database) -> Result<OutboxCounts, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox_events GROUP BY state")
+        .fetch_all(db.pool())
+        .await?;
+    let mut counts = OutboxCounts::default();
+    for row in rows {
+        let n: i64 = row.try_get(1)?;
+        match row.try_get::<String, _>(0)?.as_str() {
+            "pending" => counts.pending = n,
+            "delivered" => counts.delivered = n,
+            "parked" => counts.parked = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}

@@ -1,1 +1,121 @@
-//! Test support: fresh SQLite or PostgreSQL databases, in-process services on pre-bound ports, an OTLP receiver, tokens.
+//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, tokens.
+//!
+//! PostgreSQL tests run when `JICENG_TEST_DATABASE_URL` names a server (any database on it; each
+//! test creates and drops its own). Under CI (`CI` set) a missing URL fails the tests rather
+//! than skipping them.
+
+mod database;
+mod otlp;
+
+pub use database::{Backend, TestDatabase};
+pub use otlp::OtlpReceiver;
+
+use std::{future::Future, net::SocketAddr};
+
+use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_grpc::GrpcServer;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// The HS256 secret every test server and token shares.
+pub const TEST_SECRET: &[u8] = b"jiceng-test-secret-at-least-32-bytes";
+/// Pudong New District, the district tests run as.
+pub const TEST_DISTRICT: &str = "310115";
+
+pub fn test_keys() -> KeyConfig {
+    KeyConfig::Hs256Secret(TEST_SECRET.to_vec())
+}
+
+/// A bearer token for `roles` scoped to `scope_org`, as the `authorization` header value.
+pub fn bearer(subject: &str, roles: &[Role], scope_org: &str) -> String {
+    let claims = Claims::new(subject, TEST_DISTRICT, scope_org, roles, 3600);
+    let token = TokenIssuer::hs256(TEST_SECRET).and_then(|issuer| issuer.mint(&claims));
+    format!("Bearer {}", token.expect("the test secret is valid"))
+}
+
+/// Binds 127.0.0.1 on a free port before serving, so the address is known and no two tests race
+/// for a port.
+pub async fn bind_local() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("bound address");
+    (listener, addr)
+}
+
+/// A server running in the test's process; stops when dropped.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, drains and waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Serves `server` on a fresh local port.
+pub async fn spawn_server(server: GrpcServer) -> RunningServer {
+    let (listener, addr) = bind_local().await;
+    spawn_on(addr, |shutdown| async move {
+        server.serve(listener, shutdown).await.expect("test server failed");
+    })
+}
+
+/// Runs `serve` (given a shutdown future) as the server listening on `addr`.
+pub fn spawn_on<F, Fut>(addr: SocketAddr, serve: F) -> RunningServer
+where
+    F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = Box::pin(async move {
+        let _ = stopped.await;
+    });
+    let task = tokio::spawn(serve(shutdown));
+    RunningServer { addr, stop: Some(stop), task: Some(task) }
+}
+
+/// Defines each named conformance case (an `async fn(TestDatabase)`) as two tests, one per
+/// backend: `sqlite::<case>` and `postgres::<case>`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::TestDatabase::create($crate::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = $crate::TestDatabase::postgres().await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}

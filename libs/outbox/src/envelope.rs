@@ -1,0 +1,97 @@
+use std::collections::HashMap;
+
+use jiceng_db::{Tx, now_millis};
+use jiceng_proto::cloudevents::{
+    CloudEvent,
+    cloud_event::{CloudEventAttributeValue, Data, cloud_event_attribute_value::Attr},
+};
+use opentelemetry::Context;
+use prost::Message as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// An event about to be written: its CloudEvents type, subject and protobuf payload.
+#[derive(Clone, Debug)]
+pub struct EventDraft {
+    /// Reverse-DNS type, e.g. `jiceng.org.v1.unit.moved`.
+    pub event_type: String,
+    /// What the event is about, e.g. the unit id.
+    pub subject: String,
+    pub data: prost_types::Any,
+}
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+
+/// Writes `draft` to the outbox once per destination, inside the caller's transaction, and
+/// returns the event id. The envelope carries the current trace context (the CloudEvents
+/// distributed-tracing extension) so that delivery continues the producer's trace.
+pub async fn enqueue(
+    tx: &mut Tx,
+    source: &str,
+    destinations: &[String],
+    draft: EventDraft,
+) -> Result<String, sqlx::Error> {
+    let id = uuid::Uuid::now_v7().to_string();
+    if destinations.is_empty() {
+        return Ok(id);
+    }
+    let now = now_millis();
+    let mut attributes = HashMap::new();
+    let text = |value: String| CloudEventAttributeValue { attr: Some(Attr::CeString(value)) };
+    attributes.insert("subject".to_owned(), text(draft.subject));
+    attributes.insert("datacontenttype".to_owned(), text("application/protobuf".to_owned()));
+    attributes.insert(
+        "time".to_owned(),
+        CloudEventAttributeValue {
+            attr: Some(Attr::CeTimestamp(prost_types::Timestamp {
+                seconds: now.div_euclid(1000),
+                nanos: (now.rem_euclid(1000) * 1_000_000) as i32,
+            })),
+        },
+    );
+    let mut carrier = HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&tracing::Span::current().context(), &mut carrier);
+    });
+    for key in [TRACEPARENT, TRACESTATE] {
+        if let Some(value) = carrier.remove(key) {
+            attributes.insert(key.to_owned(), text(value));
+        }
+    }
+    let event = CloudEvent {
+        id: id.clone(),
+        source: source.to_owned(),
+        spec_version: "1.0".to_owned(),
+        r#type: draft.event_type.clone(),
+        attributes,
+        data: Some(Data::ProtoData(draft.data)),
+    };
+    let payload = event.encode_to_vec();
+    for destination in destinations {
+        sqlx::query(
+            "INSERT INTO outbox_events
+                 (event_id, destination, event_type, payload, created_at, available_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&id)
+        .bind(destination)
+        .bind(&draft.event_type)
+        .bind(payload.clone())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The trace context an event was produced in, to parent the work of delivering or consuming it.
+pub fn trace_context_of(event: &CloudEvent) -> Context {
+    let carrier: HashMap<String, String> = [TRACEPARENT, TRACESTATE]
+        .into_iter()
+        .filter_map(|key| match event.attributes.get(key)?.attr.as_ref()? {
+            Attr::CeString(value) => Some((key.to_owned(), value.clone())),
+            _ => None,
+        })
+        .collect();
+    opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier))
+}

@@ -1,0 +1,240 @@
+use std::{collections::HashMap, future::Future, time::Duration};
+
+use jiceng_db::{Database, Dialect, now_millis};
+use jiceng_grpc::TracedChannel;
+use jiceng_proto::{
+    cloudevents::CloudEvent,
+    events::{DeliverRequest, event_sink_client::EventSinkClient},
+};
+use prost::Message as _;
+use sqlx::Row as _;
+use tonic::{
+    Request,
+    metadata::{Ascii, MetadataValue},
+};
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::trace_context_of;
+
+/// A consumer the relay delivers to.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    client: EventSinkClient<TracedChannel>,
+    bearer: Option<MetadataValue<Ascii>>,
+}
+
+impl Destination {
+    /// A consumer reached over `channel`, called with `service_token` when it requires one.
+    pub fn new(channel: TracedChannel, service_token: Option<&str>) -> Result<Self, tonic::Status> {
+        let bearer = service_token
+            .map(|token| format!("Bearer {token}").parse())
+            .transpose()
+            .map_err(|_| tonic::Status::invalid_argument("service token is not valid header text"))?;
+        Ok(Self { client: EventSinkClient::new(channel), bearer })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RelayOptions {
+    /// Events claimed per round.
+    pub batch_size: i64,
+    /// How long a claim keeps other relays away; a relay that dies mid-batch frees its events
+    /// when the lease ends.
+    pub lease: Duration,
+    /// Sleep between rounds that found nothing to do.
+    pub idle_interval: Duration,
+    /// Deadline of one delivery call.
+    pub delivery_timeout: Duration,
+    /// Deliveries tried before an event is parked for an operator.
+    pub max_attempts: i64,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            lease: Duration::from_secs(30),
+            idle_interval: Duration::from_millis(200),
+            delivery_timeout: Duration::from_secs(10),
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Delivers one database's outbox to its destinations.
+#[derive(Debug)]
+pub struct Relay {
+    db: Database,
+    destinations: HashMap<String, Destination>,
+    options: RelayOptions,
+}
+
+struct Claimed {
+    event_id: String,
+    destination: String,
+    payload: Vec<u8>,
+    attempts: i64,
+}
+
+enum Outcome {
+    Delivered,
+    Failed(String),
+}
+
+impl Relay {
+    pub fn new(db: Database, destinations: HashMap<String, Destination>, options: RelayOptions) -> Self {
+        Self { db, destinations, options }
+    }
+
+    /// The database whose outbox this relay drains.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Relays until `shutdown` completes. Database errors are logged and retried after a pause;
+    /// the relay never gives up on its own.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.relay_once().await {
+                Ok(0) => self.options.idle_interval,
+                Ok(_) => Duration::ZERO,
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox relay round failed");
+                    self.options.idle_interval * 5
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Claims one batch of due events, delivers them concurrently, and records each outcome.
+    /// Returns how many events it claimed.
+    pub async fn relay_once(&self) -> Result<usize, sqlx::Error> {
+        let claimed = self.claim().await?;
+        let count = claimed.len();
+        let deliveries = claimed.into_iter().map(|event| async move {
+            let outcome = self.deliver(&event).await;
+            (event, outcome)
+        });
+        for (event, outcome) in futures::future::join_all(deliveries).await {
+            self.record(&event, outcome).await?;
+        }
+        Ok(count)
+    }
+
+    /// Leases due events. Attempts are counted at claim time, so an event whose delivery kills
+    /// the relay still reaches `max_attempts` and is parked instead of looping for ever.
+    async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
+        let now = now_millis();
+        let lease_until = now + self.options.lease.as_millis() as i64;
+        let lock = match self.db.dialect() {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            // SQLite has one writer at a time; the write transaction is the lock.
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox_events SET lease_until = $1, attempts = attempts + 1
+             WHERE (event_id, destination) IN (
+                 SELECT event_id, destination FROM outbox_events
+                 WHERE state = 'pending' AND available_at <= $2 AND lease_until <= $2
+                 ORDER BY available_at, event_id
+                 LIMIT $3 {lock})
+             RETURNING event_id, destination, payload, attempts"
+        );
+        let mut tx = self.db.begin_write().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(self.options.batch_size)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Claimed {
+                    event_id: row.try_get(0)?,
+                    destination: row.try_get(1)?,
+                    payload: row.try_get(2)?,
+                    attempts: row.try_get::<i64, _>(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn deliver(&self, claimed: &Claimed) -> Outcome {
+        let Some(destination) = self.destinations.get(&claimed.destination) else {
+            return Outcome::Failed(format!("no route to destination {}", claimed.destination));
+        };
+        let event = match CloudEvent::decode(claimed.payload.as_slice()) {
+            Ok(event) => event,
+            Err(err) => return Outcome::Failed(format!("undecodable payload: {err}")),
+        };
+        let span = tracing::info_span!(
+            "outbox.deliver",
+            event.id = %event.id,
+            event.r#type = %event.r#type,
+            destination = %claimed.destination,
+            attempt = claimed.attempts,
+        );
+        let _ = span.set_parent(trace_context_of(&event));
+        let mut request = Request::new(DeliverRequest { event: Some(event) });
+        request.set_timeout(self.options.delivery_timeout);
+        if let Some(bearer) = &destination.bearer {
+            request.metadata_mut().insert("authorization", bearer.clone());
+        }
+        let mut client = destination.client.clone();
+        match client.deliver(request).instrument(span).await {
+            Ok(_) => Outcome::Delivered,
+            Err(status) => Outcome::Failed(format!("{:?}: {}", status.code(), status.message())),
+        }
+    }
+
+    async fn record(&self, claimed: &Claimed, outcome: Outcome) -> Result<(), sqlx::Error> {
+        let now = now_millis();
+        let (state, available_at, error) = match outcome {
+            Outcome::Delivered => ("delivered", now, None),
+            Outcome::Failed(error) if claimed.attempts >= self.options.max_attempts => {
+                tracing::error!(event.id = %claimed.event_id, destination = %claimed.destination,
+                    %error, attempts = claimed.attempts, "outbox event parked");
+                ("parked", now, Some(error))
+            }
+            Outcome::Failed(error) => {
+                tracing::warn!(event.id = %claimed.event_id, destination = %claimed.destination,
+                    %error, attempts = claimed.attempts, "outbox delivery failed, will retry");
+                let retry_at = now + self.backoff(claimed.attempts).as_millis() as i64;
+                ("pending", retry_at, Some(error))
+            }
+        };
+        let done_at = (state != "pending").then_some(now);
+        sqlx::query(
+            "UPDATE outbox_events
+             SET state = $1, available_at = $2, lease_until = 0, last_error = $3, done_at = $4
+             WHERE event_id = $5 AND destination = $6",
+        )
+        .bind(state)
+        .bind(available_at)
+        .bind(error)
+        .bind(done_at)
+        .bind(claimed.event_id.clone())
+        .bind(claimed.destination.clone())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Exponential in the attempts so far, capped, with jitter so that a recovered consumer is
+    /// not hit by every retry at once.
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exp = self.options.initial_backoff.saturating_mul(1 << attempts.clamp(0, 20) as u32);
+        exp.min(self.options.max_backoff).mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+}

@@ -1,0 +1,227 @@
+//! The outbox end to end: a producer database, the relay, and a consumer served over gRPC that
+//! applies each event's effect in one transaction with its dedup record.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use jiceng_db::{Database, Migration, Migrations};
+use jiceng_grpc::{GrpcServer, ServerOptions};
+use jiceng_outbox::{Destination, EventDraft, Relay, RelayOptions, counts, enqueue, record_once};
+use jiceng_proto::events::{
+    DeliverRequest, DeliverResponse,
+    event_sink_server::{EventSink, EventSinkServer},
+};
+use jiceng_testkit::{RunningServer, TestDatabase, on_both_backends, spawn_server};
+use sqlx::Row as _;
+use tonic::{Request, Response, Status};
+
+static EFFECTS: Migrations = Migrations {
+    component: "test-consumer",
+    steps: &[Migration {
+        version: 1,
+        name: "effects",
+        postgres: "CREATE TABLE effects (event_id TEXT PRIMARY KEY)",
+        sqlite: "CREATE TABLE effects (event_id TEXT PRIMARY KEY)",
+    }],
+};
+
+/// A consumer whose effect is one row per event; it can be told to fail its first deliveries
+/// or to be slow to answer.
+#[derive(Clone)]
+struct Consumer {
+    db: Database,
+    deliveries: Arc<AtomicUsize>,
+    duplicates: Arc<AtomicUsize>,
+    fail_first: usize,
+    delay: Duration,
+}
+
+#[tonic::async_trait]
+impl EventSink for Consumer {
+    async fn deliver(&self, request: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
+        let n = self.deliveries.fetch_add(1, Ordering::SeqCst);
+        if n < self.fail_first {
+            return Err(Status::unavailable("consumer is starting"));
+        }
+        let event = request.into_inner().event.ok_or_else(|| Status::invalid_argument("no event"))?;
+        let mut tx = self.db.begin_write().await.map_err(jiceng_db::status_from_sqlx)?;
+        let first = record_once(&mut tx, &event).await.map_err(jiceng_db::status_from_sqlx)?;
+        if first {
+            sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
+                .bind(&event.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(jiceng_db::status_from_sqlx)?;
+        } else {
+            self.duplicates.fetch_add(1, Ordering::SeqCst);
+        }
+        tx.commit().await.map_err(jiceng_db::status_from_sqlx)?;
+        tokio::time::sleep(self.delay).await;
+        Ok(Response::new(DeliverResponse { duplicate: !first }))
+    }
+}
+
+struct Setup {
+    producer: Database,
+    consumer: Consumer,
+    server: RunningServer,
+    _consumer_db: TestDatabase,
+}
+
+async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -> Setup {
+    let producer = producer_db.connect().await;
+    producer.migrate(&jiceng_outbox::MIGRATIONS).await.expect("producer migrations");
+    let consumer_db = TestDatabase::sqlite();
+    let db = consumer_db.connect().await;
+    db.migrate(&jiceng_outbox::MIGRATIONS).await.expect("consumer migrations");
+    db.migrate(&EFFECTS).await.expect("effects table");
+    let consumer = Consumer {
+        db,
+        deliveries: Arc::default(),
+        duplicates: Arc::default(),
+        fail_first,
+        delay,
+    };
+    let mut server = GrpcServer::new(ServerOptions::default());
+    server.add_service(EventSinkServer::new(consumer.clone()));
+    let server = spawn_server(server).await;
+    Setup { producer, consumer, server, _consumer_db: consumer_db }
+}
+
+fn relay(setup: &Setup, options: RelayOptions) -> Relay {
+    let channel = jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
+    let destination = Destination::new(channel, None).expect("destination");
+    Relay::new(setup.producer.clone(), HashMap::from([("consumer".to_owned(), destination)]), options)
+}
+
+fn quick_options() -> RelayOptions {
+    RelayOptions {
+        batch_size: 50,
+        lease: Duration::from_millis(500),
+        idle_interval: Duration::from_millis(20),
+        delivery_timeout: Duration::from_secs(5),
+        max_attempts: 5,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+    }
+}
+
+async fn write_events(db: &Database, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let mut tx = db.begin_write().await.expect("begin");
+        let draft = EventDraft {
+            event_type: "jiceng.test.v1.happened".into(),
+            subject: format!("thing-{i}"),
+            data: prost_types::Any { type_url: "type.googleapis.com/test".into(), value: vec![i as u8] },
+        };
+        ids.push(enqueue(&mut tx, "//jiceng/310115/test", &["consumer".to_owned()], draft).await.expect("enqueue"));
+        tx.commit().await.expect("commit");
+    }
+    ids
+}
+
+async fn effects(consumer: &Consumer) -> Vec<String> {
+    sqlx::query("SELECT event_id FROM effects ORDER BY event_id")
+        .fetch_all(consumer.db.pool())
+        .await
+        .expect("effects")
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect()
+}
+
+/// Relays until nothing is due any more.
+async fn drain(relay: &Relay) {
+    for _ in 0..200 {
+        if relay.relay_once().await.expect("relay round") == 0 && counts(relay.database()).await.expect("counts").pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn every_committed_event_is_applied_once(db: TestDatabase) {
+    let setup = setup(&db, 0, Duration::ZERO).await;
+    let mut ids = write_events(&setup.producer, 30).await;
+    ids.sort();
+    let relay = relay(&setup, quick_options());
+    drain(&relay).await;
+    assert_eq!(effects(&setup.consumer).await, ids);
+    let counts = counts(&setup.producer).await.expect("counts");
+    assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 30, 0));
+}
+
+async fn an_event_rolled_back_with_its_change_is_never_sent(db: TestDatabase) {
+    let setup = setup(&db, 0, Duration::ZERO).await;
+    let mut tx = setup.producer.begin_write().await.expect("begin");
+    let draft = EventDraft {
+        event_type: "jiceng.test.v1.happened".into(),
+        subject: "rolled-back".into(),
+        data: prost_types::Any::default(),
+    };
+    enqueue(&mut tx, "//jiceng/310115/test", &["consumer".to_owned()], draft).await.expect("enqueue");
+    tx.rollback().await.expect("rollback");
+    let relay = relay(&setup, quick_options());
+    assert_eq!(relay.relay_once().await.expect("round"), 0);
+    assert_eq!(setup.consumer.deliveries.load(Ordering::SeqCst), 0);
+}
+
+async fn failed_deliveries_are_retried_with_backoff(db: TestDatabase) {
+    let setup = setup(&db, 3, Duration::ZERO).await;
+    let ids = write_events(&setup.producer, 1).await;
+    let relay = relay(&setup, quick_options());
+    drain(&relay).await;
+    assert_eq!(effects(&setup.consumer).await, ids);
+    assert_eq!(setup.consumer.deliveries.load(Ordering::SeqCst), 4);
+}
+
+async fn a_poison_event_is_parked_after_max_attempts(db: TestDatabase) {
+    let setup = setup(&db, usize::MAX, Duration::ZERO).await;
+    write_events(&setup.producer, 1).await;
+    let relay = relay(&setup, quick_options());
+    drain(&relay).await;
+    assert_eq!(setup.consumer.deliveries.load(Ordering::SeqCst), 5);
+    let counts = counts(&setup.producer).await.expect("counts");
+    assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 0, 1));
+    assert!(effects(&setup.consumer).await.is_empty());
+}
+
+async fn a_relay_killed_mid_batch_loses_and_doubles_nothing(db: TestDatabase) {
+    let setup = setup(&db, 0, Duration::from_millis(300)).await;
+    let mut ids = write_events(&setup.producer, 20).await;
+    ids.sort();
+    // The first relay claims every event, the consumer applies them, and the relay dies before
+    // it records a single acknowledgement.
+    let first = relay(&setup, quick_options());
+    let running = tokio::spawn(async move { first.relay_once().await });
+    while effects(&setup.consumer).await.len() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.abort();
+    let _ = running.await;
+    assert_eq!(counts(&setup.producer).await.expect("counts").delivered, 0);
+
+    // A new relay waits out the lease, then delivers everything again; the consumer applies none twice.
+    let second = relay(&setup, RelayOptions { ..quick_options() });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    drain(&second).await;
+    assert_eq!(effects(&setup.consumer).await, ids);
+    assert_eq!(setup.consumer.duplicates.load(Ordering::SeqCst), 20);
+    let counts = counts(&setup.producer).await.expect("counts");
+    assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 20, 0));
+}
+
+on_both_backends!(
+    every_committed_event_is_applied_once,
+    an_event_rolled_back_with_its_change_is_never_sent,
+    failed_deliveries_are_retried_with_backoff,
+    a_poison_event_is_parked_after_max_attempts,
+    a_relay_killed_mid_batch_loses_and_doubles_nothing,
+);

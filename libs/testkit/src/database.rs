@@ -1,0 +1,106 @@
+use jiceng_db::Database;
+use sqlx::{Connection as _, Executor as _};
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const DATABASE_URL_VAR: &str = "JICENG_TEST_DATABASE_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test: a SQLite file in a temporary folder, or a PostgreSQL
+/// database created for the test and dropped after it.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub backend: Backend,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A fresh database on `backend`; panics when PostgreSQL is asked for but not configured.
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite(),
+            Backend::Postgres => Self::postgres().await.expect("JICENG_TEST_DATABASE_URL is not set"),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        Self { backend: Backend::Sqlite, url, _dir: Some(dir), postgres: None }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when no server is configured outside CI.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = match std::env::var(DATABASE_URL_VAR) {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("{DATABASE_URL_VAR} must be set in CI: PostgreSQL tests may not be skipped")
+            }
+            _ => return None,
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("jiceng_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to the test server");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create a test database");
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        Some(Self { backend: Backend::Postgres, url, _dir: None, postgres: Some((admin_url, name)) })
+    }
+
+    /// Connects a [`Database`] to it.
+    pub async fn connect(&self) -> Database {
+        Database::connect(&self.url).await.expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else { return };
+        // Drop runs outside any runtime guarantee; a thread of its own can block on the drop.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::AnyConnection::connect(&admin_url).await.ok()?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// Replaces the database name (the path) of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..host_end], name);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(with_database("postgres://root@127.0.0.1:5432/test", "x"), "postgres://root@127.0.0.1:5432/x");
+        assert_eq!(with_database("postgres://127.0.0.1", "x"), "postgres://127.0.0.1/x");
+        assert_eq!(with_database("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+    }
+}
