@@ -47,6 +47,13 @@ impl Dialect {
     }
 }
 
+/// How a [`Database::lock`] is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
 /// A pool of connections to one service's database, PostgreSQL or SQLite.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -109,6 +116,19 @@ impl Database {
     /// Opens a transaction that will write (see [`Dialect::begin_write`]).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin_with(self.dialect.begin_write()).await
+    }
+
+    /// Takes a transaction-scoped lock named by `key`: shared locks coexist, an exclusive one
+    /// waits for all others. On SQLite every write transaction already excludes the others
+    /// (see [`Database::begin_write`]), so there is nothing to take.
+    pub async fn lock(&self, tx: &mut Tx, key: i64, mode: LockMode) -> Result<(), sqlx::Error> {
+        let sql = match (self.dialect, mode) {
+            (Dialect::Sqlite, _) => return Ok(()),
+            (Dialect::Postgres, LockMode::Shared) => "SELECT pg_advisory_xact_lock_shared($1)",
+            (Dialect::Postgres, LockMode::Exclusive) => "SELECT pg_advisory_xact_lock($1)",
+        };
+        sqlx::query(sql).bind(key).execute(&mut **tx).await?;
+        Ok(())
     }
 
     /// True when the database answers a trivial query.

@@ -50,12 +50,13 @@ impl GrpcServer {
     /// Adds a service; its health is reported under its full gRPC name.
     pub fn add_service<S>(&mut self, service: S) -> &mut Self
     where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        S: tower::Service<http::Request<Body>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
+        S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
     {
         self.service_names.push(S::NAME);

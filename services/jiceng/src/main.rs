@@ -1,1 +1,304 @@
-fn main() {}
+//! The `jiceng` command: run the whole platform, one service, its migrations, or mint a token.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo};
+use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_grpc::ServerOptions;
+use jiceng_org::domain::UnitId;
+use jiceng_outbox::RelayOptions;
+use jiceng_telemetry::TelemetryConfig;
+
+/// jiceng (基层): the district platform for party-building-led grassroots governance.
+///
+/// `jiceng up` runs every service in one process on one port with embedded SQLite: a laptop,
+/// a demo or a small district. `jiceng serve --service org` runs one service against
+/// PostgreSQL: the microservices mode that the Helm chart deploys.
+#[derive(Debug, Parser)]
+#[command(name = "jiceng", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs every service in one process with SQLite files under --data-dir, and prints the
+    /// endpoint and a development admin token.
+    Up(UpArgs),
+    /// Runs one service against a database URL (PostgreSQL in production).
+    Serve(ServeArgs),
+    /// Brings one service's database schema up to date, then exits (the Helm hook Job).
+    Migrate(MigrateArgs),
+    /// Mints a development token (HS256) for calling the APIs.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct DistrictArg {
+    /// The district this deployment serves, by GB/T 2260 code (浦东新区 is 310115).
+    #[arg(long, env = "JICENG_DISTRICT", default_value = "310115")]
+    district: String,
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    #[arg(long, env = "JICENG_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Folder for the SQLite files (one per service) and the development signing secret.
+    #[arg(long, env = "JICENG_DATA_DIR", default_value = ".jiceng")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    district: DistrictArg,
+    /// Loads a sample Pudong tree (streets, towns, committees, branches, a grid network) when
+    /// the tree is empty.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Args)]
+struct KeyArgs {
+    /// HS256 shared secret (at least 32 bytes): development and tests.
+    #[arg(long, env = "JICENG_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// PEM public key file for RS256 or EdDSA tokens: production.
+    #[arg(long, env = "JICENG_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
+    jwt_public_key: Option<PathBuf>,
+    /// Algorithm of --jwt-public-key.
+    #[arg(long, env = "JICENG_JWT_ALGORITHM", value_enum, default_value = "eddsa")]
+    jwt_algorithm: PublicKeyAlgorithm,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PublicKeyAlgorithm {
+    Rs256,
+    Eddsa,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[arg(long, env = "JICENG_SERVICE", value_enum)]
+    service: ServiceName,
+    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[arg(long, env = "JICENG_LISTEN", default_value = "0.0.0.0:50051")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    district: DistrictArg,
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// A consumer of this service's events, as NAME=URI (e.g. member=http://member:50051).
+    #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ',', value_parser = parse_sink)]
+    event_sinks: Vec<EventSink>,
+    /// Bearer token the outbox relay presents to event sinks.
+    #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
+    service_token: Option<String>,
+    /// Deadline for requests that carry none.
+    #[arg(long, env = "JICENG_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    #[arg(long, env = "JICENG_SERVICE", value_enum)]
+    service: ServiceName,
+    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// Roles to grant (repeatable).
+    #[arg(long = "role", value_enum, required = true)]
+    roles: Vec<RoleArg>,
+    /// The org unit the token's authority is rooted at.
+    #[arg(long)]
+    scope_org: String,
+    #[arg(long, default_value = "dev-admin")]
+    subject: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    ttl: u64,
+    #[command(flatten)]
+    district: DistrictArg,
+    /// HS256 secret; defaults to the one `jiceng up` keeps in --data-dir.
+    #[arg(long, env = "JICENG_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    #[arg(long, env = "JICENG_DATA_DIR", default_value = ".jiceng")]
+    data_dir: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoleArg {
+    DistrictAdmin,
+    StreetAdmin,
+    BranchAdmin,
+    GridWorker,
+    Member,
+    Service,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::DistrictAdmin => Role::DistrictAdmin,
+            RoleArg::StreetAdmin => Role::StreetAdmin,
+            RoleArg::BranchAdmin => Role::BranchAdmin,
+            RoleArg::GridWorker => Role::GridWorker,
+            RoleArg::Member => Role::Member,
+            RoleArg::Service => Role::Service,
+        }
+    }
+}
+
+fn parse_sink(text: &str) -> std::result::Result<EventSink, String> {
+    let (name, uri) = text.split_once('=').ok_or("expected NAME=URI")?;
+    if name.is_empty() || !uri.starts_with("http") {
+        return Err("expected NAME=URI with an http:// or https:// URI".into());
+    }
+    Ok(EventSink { name: name.to_owned(), uri: uri.to_owned() })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Up(args) => up(args).await,
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            connect_and_migrate(args.service, &Storage::Url(args.database_url)).await?;
+            println!("{} database is up to date", args.service.as_str());
+            Ok(())
+        }
+        Command::Token(args) => {
+            let district = District::lookup(&args.district.district)?;
+            let secret = match args.jwt_secret {
+                Some(secret) => secret.into_bytes(),
+                None => read_dev_secret(&args.data_dir)?,
+            };
+            UnitId::parse(&args.scope_org).map_err(|e| format!("--scope-org {e}"))?;
+            let roles: Vec<Role> = args.roles.into_iter().map(Role::from).collect();
+            let claims = Claims::new(&args.subject, &district.code, &args.scope_org, &roles, args.ttl);
+            println!("{}", TokenIssuer::hs256(&secret)?.mint(&claims)?);
+            Ok(())
+        }
+    }
+}
+
+async fn up(args: UpArgs) -> Result<()> {
+    let district = District::lookup(&args.district.district)?;
+    let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env("jiceng", &district.code))?;
+    let secret = dev_secret(&args.data_dir)?;
+    let issuer = TokenIssuer::hs256(&secret)?;
+    let config = AppConfig {
+        listen: args.listen,
+        district: district.clone(),
+        services: ServiceName::ALL.to_vec(),
+        storage: Storage::Embedded { data_dir: args.data_dir.clone() },
+        keys: KeyConfig::Hs256Secret(secret),
+        event_sinks: Vec::new(),
+        service_token: None,
+        server: ServerOptions::default(),
+        relay: RelayOptions::default(),
+    };
+    let app = App::build(config).await?;
+    let root = app.root_id().unwrap_or_default().to_owned();
+    if args.demo {
+        if let Some(store) = app.org_store() {
+            let created = demo::load(store, &UnitId::parse(&root)?).await?;
+            tracing::info!(created, "demo tree loaded");
+        }
+    }
+    let claims = Claims::new("dev-admin", &district.code, &root, &[Role::DistrictAdmin], 86_400);
+    let token = issuer.mint(&claims)?;
+    let addr = app.local_addr();
+    println!("jiceng is up for {} ({})", district.name, district.code);
+    println!("  endpoint:   {addr} (gRPC, plaintext; reflection on)");
+    println!("  data:       {}", args.data_dir.display());
+    println!("  root unit:  {root}");
+    println!("  dev token (district_admin, 24 h):\n{token}");
+    println!(
+        "  try:        grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"id\":\"{root}\"}}' {addr} jiceng.org.v1.OrgService/GetUnit"
+    );
+    app.run_until(jiceng_grpc::shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let district = District::lookup(&args.district.district)?;
+    let service_name = format!("jiceng-{}", args.service.as_str());
+    let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env(&service_name, &district.code))?;
+    let keys = match (args.keys.jwt_secret, args.keys.jwt_public_key) {
+        (Some(secret), _) => KeyConfig::Hs256Secret(secret.into_bytes()),
+        (None, Some(path)) => {
+            let pem = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            match args.keys.jwt_algorithm {
+                PublicKeyAlgorithm::Rs256 => KeyConfig::Rs256PublicPem(pem),
+                PublicKeyAlgorithm::Eddsa => KeyConfig::EdDsaPublicPem(pem),
+            }
+        }
+        (None, None) => return Err("set --jwt-public-key (production) or --jwt-secret (development)".into()),
+    };
+    let config = AppConfig {
+        listen: args.listen,
+        district,
+        services: vec![args.service],
+        storage: Storage::Url(args.database_url),
+        keys,
+        event_sinks: args.event_sinks,
+        service_token: args.service_token,
+        server: ServerOptions { request_timeout: Duration::from_secs(args.request_timeout_secs), ..ServerOptions::default() },
+        relay: RelayOptions::default(),
+    };
+    let app = App::build(config).await?;
+    tracing::info!(addr = %app.local_addr(), service = args.service.as_str(), "serving");
+    app.run_until(jiceng_grpc::shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    Ok(())
+}
+
+const DEV_SECRET_FILE: &str = "dev-jwt-secret";
+
+/// The development signing secret kept in the data folder, created on first use so that tokens
+/// stay valid across restarts.
+fn dev_secret(data_dir: &std::path::Path) -> Result<Vec<u8>> {
+    if let Ok(secret) = read_dev_secret(data_dir) {
+        return Ok(secret);
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let path = data_dir.join(DEV_SECRET_FILE);
+    std::fs::write(&path, &secret)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(secret.into_bytes())
+}
+
+fn read_dev_secret(data_dir: &std::path::Path) -> Result<Vec<u8>> {
+    let path = data_dir.join(DEV_SECRET_FILE);
+    let secret = std::fs::read_to_string(&path)
+        .map_err(|e| format!("no development secret at {} ({e}); run `jiceng up` first or pass --jwt-secret", path.display()))?;
+    Ok(secret.trim().as_bytes().to_vec())
+}

@@ -1,0 +1,7 @@
+//! The org tree's domain: values that validate on construction, and the rules of the tree.
+
+mod kind;
+mod unit;
+
+pub use kind::{KindRule, KindSchema, Level, UnitKind, is_default_rule};
+pub use unit::{NameQuery, RequestId, Unit, UnitCode, UnitId, UnitName, UnitStatus, subtree_range};

@@ -1,0 +1,256 @@
+use std::fmt;
+
+use super::kind::UnitKind;
+
+/// A unit's id: a UUID in canonical lower-case form (UUIDv7 for the units this service creates).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnitId(String);
+
+impl UnitId {
+    pub fn new_v7() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        if text.is_empty() {
+            return Err("is required");
+        }
+        uuid::Uuid::try_parse(text)
+            .map(|id| Self(id.to_string()))
+            .map_err(|_| "must be a unit id (a UUID)")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UnitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A display name: 1 to 100 characters after trimming, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitName(String);
+
+impl UnitName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let name = text.trim();
+        if name.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An optional code unique in the district, such as an administrative division code:
+/// 1 to 32 characters of A-Z, 0-9, '-', '_' and '.'.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitCode(String);
+
+impl UnitCode {
+    pub const MAX_CHARS: usize = 32;
+
+    /// `None` for an empty text: the unit has no code.
+    pub fn parse_optional(text: &str) -> Result<Option<Self>, String> {
+        let code = text.trim();
+        if code.is_empty() {
+            return Ok(None);
+        }
+        if code.len() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        if !code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"-_.".contains(&b)) {
+            return Err("may contain only A-Z, 0-9, '-', '_' and '.'".into());
+        }
+        Ok(Some(Self(code.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A caller's idempotency key: up to 64 printable ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn parse_optional(text: &str) -> Result<Option<Self>, &'static str> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text.len() > 64 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be 1 to 64 printable ASCII characters");
+        }
+        Ok(Some(Self(text.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A name search: 1 to 100 characters, matched as a substring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameQuery(String);
+
+impl NameQuery {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        UnitName::parse(text).map(|name| Self(name.0))
+    }
+
+    /// A LIKE pattern matching names that contain the query, with LIKE's wildcards escaped
+    /// (the store uses `ESCAPE '\'`).
+    pub fn like_pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.0.len() + 2);
+        pattern.push('%');
+        for c in self.0.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        pattern
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitStatus {
+    Active,
+    Dissolved,
+}
+
+impl UnitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitStatus::Active => "active",
+            UnitStatus::Dissolved => "dissolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(UnitStatus::Active),
+            "dissolved" => Some(UnitStatus::Dissolved),
+            _ => None,
+        }
+    }
+}
+
+/// An organisation unit as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub id: UnitId,
+    pub parent_id: Option<UnitId>,
+    pub kind: UnitKind,
+    pub name: UnitName,
+    pub code: Option<UnitCode>,
+    pub status: UnitStatus,
+    /// The materialised path: `/<root id>/…/<own id>/`.
+    pub path: String,
+    pub depth: i64,
+    /// Bumped by every change; the etag is derived from it.
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Unit {
+    pub fn etag(&self) -> String {
+        format!("v{}", self.version)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == UnitStatus::Active
+    }
+
+    /// The ids from the root down to this unit, read off the path.
+    pub fn ancestor_ids(&self) -> Vec<String> {
+        self.path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+
+    /// True when `other` is this unit or lies below it.
+    pub fn contains(&self, other: &Unit) -> bool {
+        other.path.starts_with(&self.path)
+    }
+
+    /// True when this unit is `scope` or lies below the unit with id `scope`.
+    pub fn is_within(&self, scope: &str) -> bool {
+        self.path.split('/').any(|segment| segment == scope)
+    }
+}
+
+/// The half-open range of paths of a subtree: every path that starts with `path`.
+/// '0' is the byte after '/', so `[path, path-with-last-slash-as-'0')` is exactly the prefix set
+/// under a byte-wise (C) collation.
+pub fn subtree_range(path: &str) -> (String, String) {
+    let mut upper = path.trim_end_matches('/').to_owned();
+    upper.push('0');
+    (path.to_owned(), upper)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(UnitName::parse("  陆家嘴街道党工委 ").expect("valid").as_str(), "陆家嘴街道党工委");
+        assert!(UnitName::parse("   ").is_err());
+        assert!(UnitName::parse(&"街".repeat(101)).is_err());
+        assert!(UnitName::parse(&"街".repeat(100)).is_ok());
+        assert!(UnitName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn codes_are_optional_and_restricted() {
+        assert_eq!(UnitCode::parse_optional("").expect("empty"), None);
+        assert!(UnitCode::parse_optional("310115").expect("valid").is_some());
+        assert!(UnitCode::parse_optional("abc").is_err());
+        assert!(UnitCode::parse_optional(&"9".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn ids_must_be_uuids() {
+        assert!(UnitId::parse("").is_err());
+        assert!(UnitId::parse("not-a-uuid").is_err());
+        let id = UnitId::new_v7();
+        assert_eq!(UnitId::parse(&id.as_str().to_uppercase()).expect("valid"), id);
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(NameQuery::parse("50%_a\\").expect("valid").like_pattern(), "%50\\%\\_a\\\\%");
+    }
+
+    #[test]
+    fn a_subtree_range_holds_exactly_the_descendants() {
+        let (lo, hi) = subtree_range("/a/b/");
+        for inside in ["/a/b/", "/a/b/c/", "/a/b/zz/y/"] {
+            assert!(lo.as_str() <= inside && inside < hi.as_str(), "{inside}");
+        }
+        for outside in ["/a/", "/a/bc/", "/a/b0/", "/a/c/"] {
+            assert!(!(lo.as_str() <= outside && outside < hi.as_str()), "{outside}");
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The gRPC adapter: authorises each call, converts between protobuf and domain types, and maps
+//! store errors to statuses. No SQL and no tree rules live here.
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_grpc::{
+    FieldViolations, PageRequest,
+    status::{failed_precondition, invalid_field},
+};
+use jiceng_proto::org::{
+    self as pb,
+    org_service_server::OrgService,
+};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{KindRule, Level, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus},
+    store::{AuditRecord, Mutation, OrgStore, StoreError, SubtreeFilter, UnitChanges},
+};
+
+/// Roles that may change the tree inside their scope.
+const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+
+/// The `jiceng.org.v1.OrgService` implementation.
+#[derive(Clone, Debug)]
+pub struct OrgApi {
+    store: OrgStore,
+}
+
+impl OrgApi {
+    pub fn new(store: OrgStore) -> Self {
+        Self { store }
+    }
+
+    /// Loads a unit the caller may see: NOT_FOUND when it does not exist, PERMISSION_DENIED
+    /// when it lies outside the caller's subtree.
+    async fn visible_unit(&self, caller: &Caller, id: &UnitId) -> Result<Unit, Status> {
+        let unit = self.store.get(id).await.map_err(to_status)?;
+        if unit.is_within(&caller.scope_org) {
+            Ok(unit)
+        } else {
+            Err(Status::permission_denied("the unit is outside the caller's scope"))
+        }
+    }
+
+    /// The unit the caller's authority is rooted at.
+    async fn scope_unit(&self, caller: &Caller) -> Result<Unit, Status> {
+        let id = UnitId::parse(&caller.scope_org)
+            .map_err(|_| Status::permission_denied("the token's scope org is not a unit id"))?;
+        self.store.get(&id).await.map_err(|err| match err {
+            StoreError::NotFound { .. } => Status::permission_denied("the token's scope org does not exist"),
+            other => to_status(other),
+        })
+    }
+
+    /// A unit an admin may restructure: strictly below their scope org.
+    async fn changeable_unit(&self, caller: &Caller, id: &UnitId) -> Result<Unit, Status> {
+        let unit = self.visible_unit(caller, id).await?;
+        if unit.id.as_str() == caller.scope_org {
+            return Err(Status::permission_denied("an admin cannot move or dissolve their own scope org"));
+        }
+        Ok(unit)
+    }
+}
+
+fn mutation(caller: &Caller, request_id: Option<RequestId>) -> Mutation {
+    Mutation {
+        actor: caller.subject.clone(),
+        request_id,
+        trace_id: jiceng_telemetry::current_trace_id(),
+    }
+}
+
+fn etag(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+#[tonic::async_trait]
+impl OrgService for OrgApi {
+    async fn create_unit(&self, request: Request<pb::CreateUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let parent_id = violations.check("parent_id", UnitId::parse(&req.parent_id));
+        let kind = violations.check("kind", kind_from_proto(req.kind));
+        let name = violations.check("name", UnitName::parse(&req.name));
+        let code = violations.check("code", UnitCode::parse_optional(&req.code));
+        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id));
+        violations.into_result()?;
+        let (Some(parent_id), Some(kind), Some(name), Some(code), Some(request_id)) =
+            (parent_id, kind, name, code, request_id)
+        else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.visible_unit(&caller, &parent_id).await?;
+        let unit = self
+            .store
+            .create(&mutation(&caller, request_id), &parent_id, kind, &name, code.as_ref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    async fn get_unit(&self, request: Request<pb::GetUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+        let caller = caller(&request)?;
+        let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
+        let unit = self.visible_unit(caller, &id).await?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    async fn update_unit(&self, request: Request<pb::UpdateUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("id", UnitId::parse(&req.id));
+        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id)).flatten();
+        let fields = req.unit.unwrap_or_default();
+        let paths: Vec<String> = match req.update_mask {
+            Some(mask) if !mask.paths.is_empty() => mask.paths,
+            // AIP-134: without a mask, every mutable field is replaced.
+            _ => vec!["name".into(), "code".into()],
+        };
+        let mut changes = UnitChanges::default();
+        for path in &paths {
+            match path.as_str() {
+                "name" => changes.name = violations.check("unit.name", UnitName::parse(&fields.name)),
+                "code" => changes.code = violations.check("unit.code", UnitCode::parse_optional(&fields.code)),
+                other => violations.add("update_mask", format!("{other:?} cannot be updated; use name or code")),
+            }
+        }
+        violations.into_result()?;
+        let Some(id) = id else { return Err(Status::internal("validation fell through")) };
+        self.visible_unit(&caller, &id).await?;
+        let unit = self
+            .store
+            .update(&mutation(&caller, request_id), &id, etag(&req.etag), &changes)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    async fn move_unit(&self, request: Request<pb::MoveUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("id", UnitId::parse(&req.id));
+        let new_parent_id = violations.check("new_parent_id", UnitId::parse(&req.new_parent_id));
+        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id)).flatten();
+        violations.into_result()?;
+        let (Some(id), Some(new_parent_id)) = (id, new_parent_id) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.changeable_unit(&caller, &id).await?;
+        self.visible_unit(&caller, &new_parent_id).await?;
+        let unit = self
+            .store
+            .move_unit(&mutation(&caller, request_id), &id, &new_parent_id, etag(&req.etag))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(unit_to_proto(&unit)))
+    }
+
+    async fn dissolve_unit(
+        &self,
+        request: Request<pb::DissolveUnitRequest>,
+    ) -> Result<Response<pb::DissolveUnitResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("id", UnitId::parse(&req.id));
+        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id)).flatten();
+        violations.into_result()?;
+        let Some(id) = id else { return Err(Status::internal("validation fell through")) };
+        self.changeable_unit(&caller, &id).await?;
+        let (unit, dissolved) = self
+            .store
+            .dissolve(&mutation(&caller, request_id), &id, req.cascade, etag(&req.etag))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DissolveUnitResponse {
+            unit: Some(unit_to_proto(&unit)),
+            dissolved_count: i32::try_from(dissolved).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn list_children(
+        &self,
+        request: Request<pb::ListChildrenRequest>,
+    ) -> Result<Response<pb::ListChildrenResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let parent_id = UnitId::parse(&req.parent_id).map_err(|e| invalid_field("parent_id", e))?;
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("children|{parent_id}|{}", req.include_dissolved),
+        )?;
+        let parent = self.visible_unit(caller, &parent_id).await?;
+        let after = page.after.as_deref().map(|cursor| cursor.split_once('\u{1f}').unwrap_or((cursor, "")));
+        let mut units = self
+            .store
+            .children(&parent, req.include_dissolved, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut units, |u| format!("{}\u{1f}{}", u.name.as_str(), u.id));
+        Ok(Response::new(pb::ListChildrenResponse { units: units.iter().map(unit_to_proto).collect(), next_page_token }))
+    }
+
+    async fn list_subtree(
+        &self,
+        request: Request<pb::ListSubtreeRequest>,
+    ) -> Result<Response<pb::ListSubtreeResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let mut violations = FieldViolations::new();
+        let root_id = violations.check("root_id", UnitId::parse(&req.root_id));
+        let kinds = violations.check("kinds", kinds_from_proto(&req.kinds));
+        if req.max_depth < 0 {
+            violations.add("max_depth", "must not be negative");
+        }
+        violations.into_result()?;
+        let (Some(root_id), Some(kinds)) = (root_id, kinds) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let filter = SubtreeFilter {
+            max_depth: (req.max_depth > 0).then_some(i64::from(req.max_depth)),
+            kinds,
+            include_dissolved: req.include_dissolved,
+        };
+        let page = PageRequest::parse(req.page_size, &req.page_token, format!("subtree|{root_id}|{filter:?}"))?;
+        let root = self.visible_unit(caller, &root_id).await?;
+        let mut units = self
+            .store
+            .subtree(&root, &filter, page.after.as_deref(), page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut units, |u| u.path.clone());
+        Ok(Response::new(pb::ListSubtreeResponse { units: units.iter().map(unit_to_proto).collect(), next_page_token }))
+    }
+
+    async fn get_ancestry(
+        &self,
+        request: Request<pb::GetAncestryRequest>,
+    ) -> Result<Response<pb::GetAncestryResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
+        let unit = self.visible_unit(caller, &id).await?;
+        let units = self.store.ancestry(&unit).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetAncestryResponse { units: units.iter().map(unit_to_proto).collect() }))
+    }
+
+    async fn search_units(
+        &self,
+        request: Request<pb::SearchUnitsRequest>,
+    ) -> Result<Response<pb::SearchUnitsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let mut violations = FieldViolations::new();
+        let query = violations.check("query", NameQuery::parse(&req.query));
+        let kinds = violations.check("kinds", kinds_from_proto(&req.kinds));
+        violations.into_result()?;
+        let (Some(query), Some(kinds)) = (query, kinds) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let filter = SubtreeFilter { max_depth: None, kinds, include_dissolved: req.include_dissolved };
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("search|{}|{}|{filter:?}", caller.scope_org, query.as_str()),
+        )?;
+        let scope = self.scope_unit(caller).await?;
+        let mut units = self
+            .store
+            .search(&scope, &query, &filter, page.after.as_deref(), page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut units, |u| u.path.clone());
+        Ok(Response::new(pb::SearchUnitsResponse { units: units.iter().map(unit_to_proto).collect(), next_page_token }))
+    }
+
+    async fn check_scope(
+        &self,
+        request: Request<pb::CheckScopeRequest>,
+    ) -> Result<Response<pb::CheckScopeResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let org_id = UnitId::parse(&req.org_id).map_err(|e| invalid_field("org_id", e))?;
+        let scope = if req.scope_org_id.is_empty() { caller.scope_org.clone() } else { req.scope_org_id.clone() };
+        // Only services may ask about scopes other than their own.
+        if scope != caller.scope_org && !caller.has(Role::Service) {
+            return Err(Status::permission_denied("only services may check another caller's scope"));
+        }
+        let unit = self.store.get(&org_id).await.map_err(to_status)?;
+        let within = unit.is_within(&scope);
+        let ancestor_ids = if within || caller.has(Role::Service) { unit.ancestor_ids() } else { Vec::new() };
+        Ok(Response::new(pb::CheckScopeResponse { within, ancestor_ids }))
+    }
+
+    async fn list_kind_rules(
+        &self,
+        request: Request<pb::ListKindRulesRequest>,
+    ) -> Result<Response<pb::ListKindRulesResponse>, Status> {
+        caller(&request)?;
+        let schema = self.store.kind_schema().await.map_err(to_status)?;
+        Ok(Response::new(pb::ListKindRulesResponse { rules: schema.rules().iter().map(rule_to_proto).collect() }))
+    }
+
+    async fn add_kind_rule(&self, request: Request<pb::AddKindRuleRequest>) -> Result<Response<pb::KindRule>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(&[Role::DistrictAdmin])?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let parent = violations.check("parent_kind", kind_from_proto(req.parent_kind));
+        let child = violations.check("child_kind", kind_from_proto(req.child_kind));
+        if let Some(child) = child.filter(|c| c.can_be_root()) {
+            violations.add("child_kind", format!("a {} can only be a tree's root", child.as_str()));
+        }
+        violations.into_result()?;
+        let (Some(parent), Some(child)) = (parent, child) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.store.add_kind_rule(&mutation(&caller, None), parent, child).await.map_err(to_status)?;
+        let rule = KindRule { parent, child, district_extension: !crate::domain::is_default_rule(parent, child) };
+        Ok(Response::new(rule_to_proto(&rule)))
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_any(&[Role::DistrictAdmin])?;
+        let req = request.get_ref();
+        let target = if req.target_id.is_empty() {
+            None
+        } else {
+            Some(UnitId::parse(&req.target_id).map_err(|e| invalid_field("target_id", e))?)
+        };
+        let page = PageRequest::parse(req.page_size, &req.page_token, format!("audit|{}", req.target_id))?;
+        let mut records = self
+            .store
+            .audit_records(target.as_ref().map(UnitId::as_str), page.after.as_deref(), page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut records, |r| r.id.clone());
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            records: records.iter().map(audit_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+}
+
+/// Maps store errors to the status a caller should see.
+pub fn to_status(err: StoreError) -> Status {
+    match err {
+        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
+        StoreError::StaleEtag => Status::aborted("the unit changed since it was read; read it again and retry"),
+        StoreError::Precondition { kind, subject, description } => failed_precondition(kind, &subject, description),
+        StoreError::RequestIdReused => invalid_field("request_id", "was already used for another operation"),
+        StoreError::Db(err) => {
+            let status = jiceng_db::status_from_sqlx(err);
+            if status.code() == tonic::Code::AlreadyExists {
+                Status::already_exists("a unit with this code already exists")
+            } else {
+                status
+            }
+        }
+    }
+}
+
+/// The one table between the protobuf enum and the domain's kinds.
+const KINDS: &[(pb::UnitKind, UnitKind)] = &[
+    (pb::UnitKind::CityCommittee, UnitKind::CityCommittee),
+    (pb::UnitKind::DistrictCommittee, UnitKind::DistrictCommittee),
+    (pb::UnitKind::StreetWorkingCommittee, UnitKind::StreetWorkingCommittee),
+    (pb::UnitKind::TownCommittee, UnitKind::TownCommittee),
+    (pb::UnitKind::ResidentialCommittee, UnitKind::ResidentialCommittee),
+    (pb::UnitKind::VillageCommittee, UnitKind::VillageCommittee),
+    (pb::UnitKind::GeneralBranch, UnitKind::GeneralBranch),
+    (pb::UnitKind::Branch, UnitKind::Branch),
+    (pb::UnitKind::PartyGroup, UnitKind::PartyGroup),
+    (pb::UnitKind::BuildingBranch, UnitKind::BuildingBranch),
+    (pb::UnitKind::EnterpriseBranch, UnitKind::EnterpriseBranch),
+    (pb::UnitKind::SocialOrganisationBranch, UnitKind::SocialOrganisationBranch),
+    (pb::UnitKind::GridCommandCentre, UnitKind::GridCommandCentre),
+    (pb::UnitKind::Enterprise, UnitKind::Enterprise),
+    (pb::UnitKind::StationedUnit, UnitKind::StationedUnit),
+    (pb::UnitKind::ServiceTeam, UnitKind::ServiceTeam),
+    (pb::UnitKind::BusinessDistrict, UnitKind::BusinessDistrict),
+    (pb::UnitKind::ConstructionSite, UnitKind::ConstructionSite),
+    (pb::UnitKind::VillagerGroup, UnitKind::VillagerGroup),
+    (pb::UnitKind::BuildingGroup, UnitKind::BuildingGroup),
+    (pb::UnitKind::Department, UnitKind::Department),
+    (pb::UnitKind::Workshop, UnitKind::Workshop),
+];
+
+pub fn kind_from_proto(value: i32) -> Result<UnitKind, &'static str> {
+    KINDS
+        .iter()
+        .find(|(proto, _)| *proto as i32 == value)
+        .map(|(_, kind)| *kind)
+        .ok_or("must be a known unit kind")
+}
+
+pub fn kind_to_proto(kind: UnitKind) -> pb::UnitKind {
+    KINDS.iter().find(|(_, k)| *k == kind).map_or(pb::UnitKind::Unspecified, |(proto, _)| *proto)
+}
+
+fn kinds_from_proto(values: &[i32]) -> Result<Vec<UnitKind>, &'static str> {
+    let mut kinds = values.iter().map(|v| kind_from_proto(*v)).collect::<Result<Vec<_>, _>>()?;
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
+fn level_to_proto(level: Level) -> pb::Level {
+    match level {
+        Level::City => pb::Level::City,
+        Level::District => pb::Level::District,
+        Level::Street => pb::Level::Street,
+        Level::Community => pb::Level::Community,
+        Level::Branch => pb::Level::Branch,
+        Level::Grid => pb::Level::Grid,
+    }
+}
+
+fn timestamp(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: millis.div_euclid(1000), nanos: (millis.rem_euclid(1000) * 1_000_000) as i32 }
+}
+
+pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
+    pb::Unit {
+        id: unit.id.to_string(),
+        parent_id: unit.parent_id.as_ref().map(UnitId::to_string).unwrap_or_default(),
+        kind: kind_to_proto(unit.kind) as i32,
+        level: level_to_proto(unit.kind.level()) as i32,
+        name: unit.name.as_str().to_owned(),
+        code: unit.code.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        status: match unit.status {
+            UnitStatus::Active => pb::UnitStatus::Active,
+            UnitStatus::Dissolved => pb::UnitStatus::Dissolved,
+        } as i32,
+        depth: i32::try_from(unit.depth).unwrap_or(i32::MAX),
+        etag: unit.etag(),
+        create_time: Some(timestamp(unit.created_at)),
+        update_time: Some(timestamp(unit.updated_at)),
+    }
+}
+
+fn rule_to_proto(rule: &KindRule) -> pb::KindRule {
+    pb::KindRule {
+        parent_kind: kind_to_proto(rule.parent) as i32,
+        child_kind: kind_to_proto(rule.child) as i32,
+        district_extension: rule.district_extension,
+    }
+}
+
+fn audit_to_proto(record: &AuditRecord) -> pb::AuditRecord {
+    pb::AuditRecord {
+        id: record.id.clone(),
+        time: Some(timestamp(record.at)),
+        actor: record.actor.clone(),
+        action: record.action.clone(),
+        target_id: record.target_id.clone(),
+        details: record.details.clone(),
+        trace_id: record.trace_id.clone().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_kind_has_one_protobuf_kind() {
+        for &kind in UnitKind::ALL {
+            let proto = kind_to_proto(kind);
+            assert_ne!(proto, pb::UnitKind::Unspecified, "{kind:?}");
+            assert_eq!(kind_from_proto(proto as i32), Ok(kind));
+        }
+        assert!(kind_from_proto(0).is_err());
+        assert!(kind_from_proto(999).is_err());
+    }
+}

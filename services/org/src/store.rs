@@ -1,0 +1,714 @@
+//! The org tree's SQL, and nothing else: every query of the service lives here.
+//!
+//! Structural writes (create, move, dissolve) take the tree lock so that a move never races a
+//! create or dissolution below it: creates share the lock, moves and dissolutions hold it alone.
+
+use jiceng_db::{Database, LockMode, Tx, now_millis};
+use jiceng_outbox::EventDraft;
+use jiceng_proto::org::UnitMovedEvent;
+use prost::Name as _;
+use serde_json::json;
+use sqlx::{Row as _, any::AnyRow};
+
+use crate::domain::{
+    KindSchema, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus,
+    subtree_range,
+};
+
+/// The key of the tree lock (see [`Database::lock`]).
+const TREE_LOCK: i64 = 0x6f72_675f_7472_6565;
+
+const UNIT_COLUMNS: &str =
+    "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
+
+/// The event type announcing a moved subtree.
+pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
+
+/// Why a store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("the etag does not match the unit's current version")]
+    StaleEtag,
+    #[error("{description}")]
+    Precondition { kind: &'static str, subject: String, description: String },
+    #[error("request_id was already used for another operation")]
+    RequestIdReused,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Who is changing the tree, for the audit trail and idempotency.
+#[derive(Clone, Debug)]
+pub struct Mutation {
+    pub actor: String,
+    pub request_id: Option<RequestId>,
+    pub trace_id: Option<String>,
+}
+
+/// Where the store's events go: the CloudEvents source and each event type's consumers.
+#[derive(Clone, Debug, Default)]
+pub struct EventRoutes {
+    pub source: String,
+    /// Consumers of [`UNIT_MOVED`].
+    pub unit_moved: Vec<String>,
+}
+
+/// The fields of an update; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UnitChanges {
+    pub name: Option<UnitName>,
+    pub code: Option<Option<UnitCode>>,
+}
+
+/// A filter over a subtree.
+#[derive(Clone, Debug, Default)]
+pub struct SubtreeFilter {
+    /// Levels below the subtree root to include; `None` for all.
+    pub max_depth: Option<i64>,
+    /// Only these kinds; all when empty.
+    pub kinds: Vec<UnitKind>,
+    pub include_dissolved: bool,
+}
+
+/// One audit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target_id: String,
+    pub details: String,
+    pub trace_id: Option<String>,
+}
+
+/// A stored kind rule of the district.
+#[derive(Clone, Debug)]
+pub struct OrgStore {
+    db: Database,
+    events: EventRoutes,
+}
+
+/// What an earlier call with the same request id did.
+struct Replay {
+    unit_id: String,
+    affected: i64,
+}
+
+impl OrgStore {
+    pub fn new(db: Database, events: EventRoutes) -> Self {
+        Self { db, events }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The district root, created when the tree is empty. Starting twice, or two replicas
+    /// starting together, yields one root.
+    pub async fn ensure_root(&self, kind: UnitKind, name: &UnitName, code: Option<&UnitCode>) -> Result<Unit> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock(&mut tx, TREE_LOCK, LockMode::Exclusive).await?;
+        if let Some(root) = fetch_root(&mut tx).await? {
+            tx.commit().await?;
+            return Ok(root);
+        }
+        let id = UnitId::new_v7();
+        let now = now_millis();
+        let path = format!("/{id}/");
+        insert_unit(&mut tx, &id, None, kind, name, code, &path, 0, now).await?;
+        let root = fetch_unit(&mut tx, id.as_str()).await?;
+        tx.commit().await?;
+        tracing::info!(root = %root.id, name = root.name.as_str(), "district root created");
+        Ok(root)
+    }
+
+    pub async fn root(&self) -> Result<Option<Unit>> {
+        let mut tx = self.db.begin().await?;
+        let root = fetch_root(&mut tx).await?;
+        tx.commit().await?;
+        Ok(root)
+    }
+
+    #[tracing::instrument(name = "org.store.get", skip_all, fields(unit.id = %id))]
+    pub async fn get(&self, id: &UnitId) -> Result<Unit> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1")))
+            .bind(id.as_str())
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|row| unit_from_row(&row))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound { what: "unit", id: id.to_string() })
+    }
+
+    /// The current kind schema: defaults plus the district's extensions.
+    pub async fn kind_schema(&self) -> Result<KindSchema> {
+        let mut tx = self.db.begin().await?;
+        let schema = load_schema(&mut tx).await?;
+        tx.commit().await?;
+        Ok(schema)
+    }
+
+    #[tracing::instrument(name = "org.store.create", skip_all, fields(parent.id = %parent_id))]
+    pub async fn create(
+        &self,
+        mutation: &Mutation,
+        parent_id: &UnitId,
+        kind: UnitKind,
+        name: &UnitName,
+        code: Option<&UnitCode>,
+    ) -> Result<Unit> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock(&mut tx, TREE_LOCK, LockMode::Shared).await?;
+        let id = UnitId::new_v7();
+        if let Some(replay) = claim_request(&mut tx, mutation, "CreateUnit", id.as_str()).await? {
+            return self.replay(tx, replay).await.map(|(unit, _)| unit);
+        }
+        let parent = fetch_unit(&mut tx, parent_id.as_str()).await.map_err(|err| match err {
+            StoreError::NotFound { .. } => StoreError::NotFound { what: "parent unit", id: parent_id.to_string() },
+            other => other,
+        })?;
+        if !parent.is_active() {
+            return Err(precondition("DISSOLVED", &parent.id, "the parent unit is dissolved"));
+        }
+        let schema = load_schema(&mut tx).await?;
+        if !schema.allows(parent.kind, kind) {
+            return Err(precondition(
+                "KIND_RULE",
+                &parent.id,
+                format!("a {} may not sit under a {}", kind.as_str(), parent.kind.as_str()),
+            ));
+        }
+        let now = now_millis();
+        let path = format!("{}{id}/", parent.path);
+        insert_unit(&mut tx, &id, Some(&parent.id), kind, name, code, &path, parent.depth + 1, now).await?;
+        audit(&mut tx, mutation, "CreateUnit", &id, json!({
+            "parent_id": parent.id.as_str(), "kind": kind.as_str(), "name": name.as_str(),
+            "code": code.map(UnitCode::as_str),
+        }))
+        .await?;
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        tx.commit().await?;
+        Ok(unit)
+    }
+
+    #[tracing::instrument(name = "org.store.update", skip_all, fields(unit.id = %id))]
+    pub async fn update(
+        &self,
+        mutation: &Mutation,
+        id: &UnitId,
+        etag: Option<&str>,
+        changes: &UnitChanges,
+    ) -> Result<Unit> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(replay) = claim_request(&mut tx, mutation, "UpdateUnit", id.as_str()).await? {
+            return self.replay(tx, replay).await.map(|(unit, _)| unit);
+        }
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        check_etag(&unit, etag)?;
+        if !unit.is_active() {
+            return Err(precondition("DISSOLVED", &unit.id, "a dissolved unit cannot be changed"));
+        }
+        let name = changes.name.as_ref().unwrap_or(&unit.name);
+        let code = changes.code.as_ref().unwrap_or(&unit.code);
+        let updated = sqlx::query(
+            "UPDATE org_units SET name = $1, code = $2, version = version + 1, updated_at = $3
+             WHERE id = $4 AND version = $5",
+        )
+        .bind(name.as_str())
+        .bind(code.as_ref().map(|c| c.as_str().to_owned()))
+        .bind(now_millis())
+        .bind(id.as_str())
+        .bind(unit.version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::StaleEtag);
+        }
+        audit(&mut tx, mutation, "UpdateUnit", id, json!({
+            "name": { "from": unit.name.as_str(), "to": name.as_str() },
+            "code": { "from": unit.code.as_ref().map(UnitCode::as_str), "to": code.as_ref().map(UnitCode::as_str) },
+        }))
+        .await?;
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        tx.commit().await?;
+        Ok(unit)
+    }
+
+    /// Moves a unit with its subtree under `new_parent_id`: one statement re-paths every
+    /// descendant, and an event tells scope caches the subtree moved.
+    #[tracing::instrument(name = "org.store.move", skip_all, fields(unit.id = %id, new_parent.id = %new_parent_id))]
+    pub async fn move_unit(
+        &self,
+        mutation: &Mutation,
+        id: &UnitId,
+        new_parent_id: &UnitId,
+        etag: Option<&str>,
+    ) -> Result<Unit> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock(&mut tx, TREE_LOCK, LockMode::Exclusive).await?;
+        if let Some(replay) = claim_request(&mut tx, mutation, "MoveUnit", id.as_str()).await? {
+            return self.replay(tx, replay).await.map(|(unit, _)| unit);
+        }
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        check_etag(&unit, etag)?;
+        let new_parent = fetch_unit(&mut tx, new_parent_id.as_str()).await.map_err(|err| match err {
+            StoreError::NotFound { .. } => StoreError::NotFound { what: "new parent unit", id: new_parent_id.to_string() },
+            other => other,
+        })?;
+        let Some(old_parent_id) = unit.parent_id.clone() else {
+            return Err(precondition("ROOT", &unit.id, "the district root cannot be moved"));
+        };
+        if !unit.is_active() || !new_parent.is_active() {
+            return Err(precondition("DISSOLVED", &unit.id, "dissolved units cannot be moved or receive units"));
+        }
+        if unit.contains(&new_parent) {
+            return Err(precondition("CYCLE", &unit.id, "a unit cannot be moved into its own subtree"));
+        }
+        if old_parent_id == new_parent.id {
+            tx.commit().await?;
+            return Ok(unit);
+        }
+        let schema = load_schema(&mut tx).await?;
+        if !schema.allows(new_parent.kind, unit.kind) {
+            return Err(precondition(
+                "KIND_RULE",
+                &new_parent.id,
+                format!("a {} may not sit under a {}", unit.kind.as_str(), new_parent.kind.as_str()),
+            ));
+        }
+        let new_path = format!("{}{}/", new_parent.path, unit.id);
+        let (lo, hi) = subtree_range(&unit.path);
+        let moved = sqlx::query(
+            "UPDATE org_units
+             SET path = $1 || substr(path, CAST($2 AS INTEGER)), depth = depth + $3,
+                 version = version + 1, updated_at = $4
+             WHERE path >= $5 AND path < $6",
+        )
+        .bind(new_path.as_str())
+        .bind(unit.path.len() as i64 + 1)
+        .bind(new_parent.depth + 1 - unit.depth)
+        .bind(now_millis())
+        .bind(lo)
+        .bind(hi)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE org_units SET parent_id = $1 WHERE id = $2")
+            .bind(new_parent.id.as_str())
+            .bind(unit.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, mutation, "MoveUnit", &unit.id, json!({
+            "from_parent_id": old_parent_id.as_str(), "to_parent_id": new_parent.id.as_str(),
+            "units_moved": moved.rows_affected(),
+        }))
+        .await?;
+        let event = UnitMovedEvent {
+            unit_id: unit.id.to_string(),
+            old_parent_id: old_parent_id.to_string(),
+            new_parent_id: new_parent.id.to_string(),
+        };
+        let draft = EventDraft {
+            event_type: UNIT_MOVED.to_owned(),
+            subject: unit.id.to_string(),
+            data: prost_types::Any { type_url: UnitMovedEvent::type_url(), value: prost::Message::encode_to_vec(&event) },
+        };
+        jiceng_outbox::enqueue(&mut tx, &self.events.source, &self.events.unit_moved, draft).await?;
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        tx.commit().await?;
+        Ok(unit)
+    }
+
+    /// Dissolves a unit (and with `cascade` its active subtree); returns it and how many units
+    /// were dissolved.
+    #[tracing::instrument(name = "org.store.dissolve", skip_all, fields(unit.id = %id, cascade))]
+    pub async fn dissolve(
+        &self,
+        mutation: &Mutation,
+        id: &UnitId,
+        cascade: bool,
+        etag: Option<&str>,
+    ) -> Result<(Unit, i64)> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock(&mut tx, TREE_LOCK, LockMode::Exclusive).await?;
+        if let Some(replay) = claim_request(&mut tx, mutation, "DissolveUnit", id.as_str()).await? {
+            return self.replay(tx, replay).await;
+        }
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        check_etag(&unit, etag)?;
+        if unit.parent_id.is_none() {
+            return Err(precondition("ROOT", &unit.id, "the district root cannot be dissolved"));
+        }
+        if !unit.is_active() {
+            return Err(precondition("DISSOLVED", &unit.id, "the unit is already dissolved"));
+        }
+        let (lo, hi) = subtree_range(&unit.path);
+        let active_below: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM org_units WHERE path > $1 AND path < $2 AND status = 'active'",
+        )
+        .bind(lo.as_str())
+        .bind(hi.as_str())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if active_below > 0 && !cascade {
+            return Err(precondition(
+                "ACTIVE_CHILDREN",
+                &unit.id,
+                format!("the unit has {active_below} active units below it; dissolve them first or cascade"),
+            ));
+        }
+        let dissolved = sqlx::query(
+            "UPDATE org_units SET status = 'dissolved', version = version + 1, updated_at = $1
+             WHERE path >= $2 AND path < $3 AND status = 'active'",
+        )
+        .bind(now_millis())
+        .bind(lo)
+        .bind(hi)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+        record_affected(&mut tx, mutation, dissolved).await?;
+        audit(&mut tx, mutation, "DissolveUnit", &unit.id, json!({ "cascade": cascade, "units_dissolved": dissolved }))
+            .await?;
+        let unit = fetch_unit(&mut tx, id.as_str()).await?;
+        tx.commit().await?;
+        Ok((unit, dissolved))
+    }
+
+    /// Direct children ordered by (name, id), after the cursor `(name, id)` when given.
+    #[tracing::instrument(name = "org.store.children", skip_all, fields(parent.id = %parent.id))]
+    pub async fn children(
+        &self,
+        parent: &Unit,
+        include_dissolved: bool,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Unit>> {
+        let status = if include_dissolved { "" } else { "AND status = 'active'" };
+        let sql = format!(
+            "SELECT {UNIT_COLUMNS} FROM org_units
+             WHERE parent_id = $1 {status} AND (name > $2 OR (name = $2 AND id > $3))
+             ORDER BY name, id LIMIT $4"
+        );
+        let (after_name, after_id) = after.unwrap_or(("", ""));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(parent.id.as_str())
+            .bind(after_name)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(rows.iter().map(unit_from_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// A subtree in pre-order (path order), the root first, after the path `after` when given.
+    #[tracing::instrument(name = "org.store.subtree", skip_all, fields(root.id = %root.id))]
+    pub async fn subtree(
+        &self,
+        root: &Unit,
+        filter: &SubtreeFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Unit>> {
+        self.range_query(root, filter, None, after, limit).await
+    }
+
+    /// Units of the subtree of `scope` whose name contains `query`, in path order.
+    #[tracing::instrument(name = "org.store.search", skip_all, fields(scope.id = %scope.id))]
+    pub async fn search(
+        &self,
+        scope: &Unit,
+        query: &NameQuery,
+        filter: &SubtreeFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Unit>> {
+        self.range_query(scope, filter, Some(query), after, limit).await
+    }
+
+    async fn range_query(
+        &self,
+        root: &Unit,
+        filter: &SubtreeFilter,
+        name: Option<&NameQuery>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Unit>> {
+        let (lo, hi) = subtree_range(&root.path);
+        let mut sql = format!("SELECT {UNIT_COLUMNS} FROM org_units WHERE path >= $1 AND path < $2 AND path > $3");
+        let mut next = 4;
+        let mut placeholder = || {
+            next += 1;
+            format!("${}", next - 1)
+        };
+        if !filter.include_dissolved {
+            sql.push_str(" AND status = 'active'");
+        }
+        if filter.max_depth.is_some() {
+            sql.push_str(&format!(" AND depth <= {}", placeholder()));
+        }
+        if !filter.kinds.is_empty() {
+            let list: Vec<String> = filter.kinds.iter().map(|_| placeholder()).collect();
+            sql.push_str(&format!(" AND kind IN ({})", list.join(", ")));
+        }
+        if name.is_some() {
+            sql.push_str(&format!(" AND name LIKE {} ESCAPE '\\'", placeholder()));
+        }
+        sql.push_str(&format!(" ORDER BY path LIMIT {}", placeholder()));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi).bind(after.unwrap_or(""));
+        if let Some(max_depth) = filter.max_depth {
+            query = query.bind(root.depth + max_depth);
+        }
+        for kind in &filter.kinds {
+            query = query.bind(kind.as_str());
+        }
+        if let Some(name) = name {
+            query = query.bind(name.like_pattern());
+        }
+        let rows = query.bind(limit).fetch_all(self.db.pool()).await?;
+        Ok(rows.iter().map(unit_from_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The units from the root down to `unit`, read by the ids on its path.
+    #[tracing::instrument(name = "org.store.ancestry", skip_all, fields(unit.id = %unit.id))]
+    pub async fn ancestry(&self, unit: &Unit) -> Result<Vec<Unit>> {
+        let ids = unit.ancestor_ids();
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {UNIT_COLUMNS} FROM org_units WHERE id IN ({}) ORDER BY depth",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        Ok(rows.iter().map(unit_from_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Lets `child` sit under `parent` in this district.
+    pub async fn add_kind_rule(&self, mutation: &Mutation, parent: UnitKind, child: UnitKind) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO org_kind_rules (parent_kind, child_kind, created_by, created_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (parent_kind, child_kind) DO NOTHING",
+        )
+        .bind(parent.as_str())
+        .bind(child.as_str())
+        .bind(mutation.actor.as_str())
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        let target = format!("kind:{}", parent.as_str());
+        insert_audit(&mut tx, mutation, "AddKindRule", &target, json!({ "parent_kind": parent.as_str(), "child_kind": child.as_str() }))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Audit records, newest first, after the record id `before` when given.
+    pub async fn audit_records(&self, target: Option<&str>, before: Option<&str>, limit: i64) -> Result<Vec<AuditRecord>> {
+        let target_clause = if target.is_some() { "AND target_id = $3" } else { "" };
+        let sql = format!(
+            "SELECT id, at, actor, action, target_id, details, trace_id FROM org_audit
+             WHERE id < $1 {target_clause} ORDER BY id DESC LIMIT $2"
+        );
+        // UUIDs are hex and dashes, so "~" sorts after every id.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before.unwrap_or("~")).bind(limit);
+        if let Some(target) = target {
+            query = query.bind(target);
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRecord {
+                    id: row.try_get(0)?,
+                    at: row.try_get(1)?,
+                    actor: row.try_get(2)?,
+                    action: row.try_get(3)?,
+                    target_id: row.try_get(4)?,
+                    details: row.try_get(5)?,
+                    trace_id: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Answers a retried request with the current state of what the first call touched.
+    async fn replay(&self, mut tx: Tx, replay: Replay) -> Result<(Unit, i64)> {
+        let unit = fetch_unit(&mut tx, &replay.unit_id).await?;
+        tx.commit().await?;
+        Ok((unit, replay.affected))
+    }
+}
+
+fn precondition(kind: &'static str, unit: &UnitId, description: impl Into<String>) -> StoreError {
+    StoreError::Precondition { kind, subject: format!("units/{unit}"), description: description.into() }
+}
+
+fn check_etag(unit: &Unit, etag: Option<&str>) -> Result<()> {
+    match etag {
+        Some(etag) if etag != unit.etag() => Err(StoreError::StaleEtag),
+        _ => Ok(()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_unit(
+    tx: &mut Tx,
+    id: &UnitId,
+    parent_id: Option<&UnitId>,
+    kind: UnitKind,
+    name: &UnitName,
+    code: Option<&UnitCode>,
+    path: &str,
+    depth: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO org_units (id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, 1, $8, $8)",
+    )
+    .bind(id.as_str())
+    .bind(parent_id.map(|p| p.as_str().to_owned()))
+    .bind(kind.as_str())
+    .bind(name.as_str())
+    .bind(code.map(|c| c.as_str().to_owned()))
+    .bind(path)
+    .bind(depth)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|row| unit_from_row(&row))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound { what: "unit", id: id.to_owned() })
+}
+
+async fn fetch_root(tx: &mut Tx) -> Result<Option<Unit>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {UNIT_COLUMNS} FROM org_units WHERE parent_id IS NULL ORDER BY created_at LIMIT 1"
+    )))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|row| unit_from_row(&row)).transpose()?)
+}
+
+async fn load_schema(tx: &mut Tx) -> Result<KindSchema> {
+    let rows = sqlx::query("SELECT parent_kind, child_kind FROM org_kind_rules").fetch_all(&mut **tx).await?;
+    let mut extensions = Vec::with_capacity(rows.len());
+    for row in rows {
+        let parent = UnitKind::parse(&row.try_get::<String, _>(0)?);
+        let child = UnitKind::parse(&row.try_get::<String, _>(1)?);
+        if let (Some(parent), Some(child)) = (parent, child) {
+            extensions.push((parent, child));
+        }
+    }
+    Ok(KindSchema::with_extensions(extensions))
+}
+
+/// Records the request id before the change. `None` means go ahead; `Some` is what the first
+/// call with this id did. A concurrent duplicate waits on the key until the first commits.
+async fn claim_request(tx: &mut Tx, mutation: &Mutation, operation: &str, unit_id: &str) -> Result<Option<Replay>> {
+    let Some(request_id) = &mutation.request_id else { return Ok(None) };
+    let inserted = sqlx::query(
+        "INSERT INTO org_requests (caller, request_id, operation, unit_id, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (caller, request_id) DO NOTHING",
+    )
+    .bind(mutation.actor.as_str())
+    .bind(request_id.as_str())
+    .bind(operation)
+    .bind(unit_id)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT operation, unit_id, affected FROM org_requests WHERE caller = $1 AND request_id = $2")
+        .bind(mutation.actor.as_str())
+        .bind(request_id.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+    let first_operation: String = row.try_get(0)?;
+    let first_unit: String = row.try_get(1)?;
+    // Creates generate their id, so only the operation must match for them.
+    if first_operation != operation || (operation != "CreateUnit" && first_unit != unit_id) {
+        return Err(StoreError::RequestIdReused);
+    }
+    Ok(Some(Replay { unit_id: first_unit, affected: row.try_get(2)? }))
+}
+
+async fn record_affected(tx: &mut Tx, mutation: &Mutation, affected: i64) -> Result<()> {
+    if let Some(request_id) = &mutation.request_id {
+        sqlx::query("UPDATE org_requests SET affected = $1 WHERE caller = $2 AND request_id = $3")
+            .bind(affected)
+            .bind(mutation.actor.as_str())
+            .bind(request_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn audit(tx: &mut Tx, mutation: &Mutation, action: &str, target: &UnitId, details: serde_json::Value) -> Result<()> {
+    insert_audit(tx, mutation, action, target.as_str(), details).await
+}
+
+async fn insert_audit(
+    tx: &mut Tx,
+    mutation: &Mutation,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO org_audit (id, at, actor, action, target_id, details, trace_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(now_millis())
+    .bind(mutation.actor.as_str())
+    .bind(action)
+    .bind(target)
+    .bind(details.to_string())
+    .bind(mutation.trace_id.clone())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn unit_from_row(row: &AnyRow) -> std::result::Result<Unit, sqlx::Error> {
+    let corrupt = |column: &str, value: &str| sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into());
+    let id: String = row.try_get("id")?;
+    let parent_id: Option<String> = row.try_get("parent_id")?;
+    let kind: String = row.try_get("kind")?;
+    let name: String = row.try_get("name")?;
+    let code: Option<String> = row.try_get("code")?;
+    let status: String = row.try_get("status")?;
+    Ok(Unit {
+        id: UnitId::parse(&id).map_err(|_| corrupt("id", &id))?,
+        parent_id: parent_id.map(|p| UnitId::parse(&p).map_err(|_| corrupt("parent_id", &p))).transpose()?,
+        kind: UnitKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        name: UnitName::parse(&name).map_err(|_| corrupt("name", &name))?,
+        code: code.map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", &c))).transpose()?.flatten(),
+        status: UnitStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        path: row.try_get("path")?,
+        depth: row.try_get("depth")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
