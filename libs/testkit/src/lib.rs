@@ -32,6 +32,31 @@ pub fn bearer(subject: &str, roles: &[Role], scope_org: &str) -> String {
     format!("Bearer {}", token.expect("the test secret is valid"))
 }
 
+/// Adds a bearer token to every call of a client.
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    /// `header` is the whole `authorization` value, e.g. from [`bearer`].
+    pub fn new(header: &str) -> Self {
+        Self(Some(header.parse().expect("a header value")))
+    }
+
+    /// Sends no token at all.
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// Binds 127.0.0.1 on a free port before serving, so the address is known and no two tests race
 /// for a port.
 pub async fn bind_local() -> (TcpListener, SocketAddr) {

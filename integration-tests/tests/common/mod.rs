@@ -1,0 +1,93 @@
+//! Starts the platform in-process for a scenario and hands out authenticated clients.
+
+use std::time::Duration;
+
+use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};
+use jiceng_auth::Role;
+use jiceng_grpc::ServerOptions;
+use jiceng_outbox::RelayOptions;
+use jiceng_proto::org::{self as pb, org_service_client::OrgServiceClient};
+use jiceng_testkit::{Bearer, RunningServer, TestDatabase, bearer, spawn_on, test_keys};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
+
+/// The scope of tokens whose scope does not matter.
+pub const NIL_SCOPE: &str = "00000000-0000-0000-0000-000000000000";
+
+pub type OrgClient = OrgServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A running platform on its own database.
+pub struct Platform {
+    pub server: RunningServer,
+    pub root_id: String,
+    _db: TestDatabase,
+}
+
+impl Platform {
+    pub async fn start(db: TestDatabase) -> Self {
+        Self::start_with_sinks(db, Vec::new()).await
+    }
+
+    /// A platform whose outbox relays deliver to `sinks`.
+    pub async fn start_with_sinks(db: TestDatabase, sinks: Vec<EventSink>) -> Self {
+        let config = AppConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
+            services: vec![ServiceName::Org],
+            storage: Storage::Url(db.url.clone()),
+            keys: test_keys(),
+            event_sinks: sinks,
+            // Sinks check the role, not the scope, of a relay.
+            service_token: Some(bearer("org-relay", &[Role::Service], NIL_SCOPE).trim_start_matches("Bearer ").to_owned()),
+            server: ServerOptions { health_interval: Duration::from_millis(100), ..ServerOptions::default() },
+            relay: RelayOptions { idle_interval: Duration::from_millis(20), ..RelayOptions::default() },
+        };
+        let app = App::build(config).await.expect("the platform builds");
+        let root_id = app.root_id().expect("org runs").to_owned();
+        let server = spawn_on(app.local_addr(), |shutdown| async move {
+            app.run_until(shutdown).await.expect("the platform serves");
+        });
+        Self { server, root_id, _db: db }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.server.uri()).expect("uri").connect().await.expect("connect")
+    }
+
+    /// An org client calling with `header` as its authorization.
+    pub async fn org_as(&self, auth: Bearer) -> OrgClient {
+        OrgServiceClient::with_interceptor(self.channel().await, auth)
+    }
+
+    /// An org client for a district admin of the whole district.
+    pub async fn admin(&self) -> OrgClient {
+        self.org_as(Bearer::new(&bearer("district-admin", &[Role::DistrictAdmin], &self.root_id))).await
+    }
+}
+
+pub async fn create(client: &mut OrgClient, parent: &str, kind: pb::UnitKind, name: &str) -> pb::Unit {
+    client
+        .create_unit(pb::CreateUnitRequest {
+            parent_id: parent.to_owned(),
+            kind: kind as i32,
+            name: name.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("create unit")
+        .into_inner()
+}
+
+/// Every unit of the district, dissolved included, to compare before and after a refused call.
+pub async fn snapshot(client: &mut OrgClient, root: &str) -> Vec<pb::Unit> {
+    client
+        .list_subtree(pb::ListSubtreeRequest {
+            root_id: root.to_owned(),
+            include_dissolved: true,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("subtree")
+        .into_inner()
+        .units
+}
