@@ -1,5 +1,8 @@
 //! Starts the platform in-process for a scenario and hands out authenticated clients.
 
+// Each scenario file compiles this module anew and uses only part of it.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};
@@ -17,6 +20,8 @@ pub type OrgClient = OrgServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// A running platform on its own database.
 pub struct Platform {
+    /// Public so a scenario can stop it.
+
     pub server: RunningServer,
     pub root_id: String,
     _db: TestDatabase,

@@ -1,0 +1,57 @@
+//! What a platform engineer and a generic gRPC client see of a running process: health that
+//! follows the database, reflection, and a clean shutdown.
+
+mod common;
+
+use common::Platform;
+use jiceng_testkit::TestDatabase;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_serving_for_the_org_service_and_reflection_lists_it() {
+    let platform = Platform::start(TestDatabase::sqlite()).await;
+    let mut health = HealthClient::new(platform.channel().await);
+    for service in ["", "jiceng.org.v1.OrgService"] {
+        let mut status = ServingStatus::Unknown;
+        for _ in 0..50 {
+            let response = health.check(HealthCheckRequest { service: service.into() }).await.expect("health");
+            status = response.into_inner().status();
+            if status == ServingStatus::Serving {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(status, ServingStatus::Serving, "service {service:?}");
+    }
+
+    let mut reflection = ServerReflectionClient::new(platform.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let response = responses.message().await.expect("a response").expect("not empty");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("expected a service list, got {response:?}");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["jiceng.org.v1.OrgService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_platform_refuses_new_connections() {
+    let platform = Platform::start(TestDatabase::sqlite()).await;
+    let addr = platform.server.addr;
+    platform.server.stop().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
+}
