@@ -1,5 +1,6 @@
 //! The gRPC kit: server assembly, client channels with retries, status helpers and page tokens.
 
+mod access_log;
 pub mod client;
 pub mod page;
 pub mod server;

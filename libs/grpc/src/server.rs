@@ -16,6 +16,8 @@ use tonic::{
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_tracing_opentelemetry::middleware::{filters, server::OtelGrpcLayer};
 
+use crate::access_log::AccessLogLayer;
+
 /// Largest request or response message, in bytes, that a service accepts.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -92,6 +94,7 @@ impl GrpcServer {
         let result = Server::builder()
             .timeout(self.options.request_timeout)
             .layer(OtelGrpcLayer::default().filter(filters::reject_healthcheck))
+            .layer(AccessLogLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 shutdown.await;
