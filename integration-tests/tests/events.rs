@@ -19,7 +19,10 @@ use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_proto::{
     cloudevents::cloud_event::Data,
-    events::{DeliverRequest, DeliverResponse, event_sink_server::{EventSink as EventSinkApi, EventSinkServer}},
+    events::{
+        DeliverRequest, DeliverResponse,
+        event_sink_server::{EventSink as EventSinkApi, EventSinkServer},
+    },
     org::{self as pb, UnitKind, UnitMovedEvent},
 };
 use jiceng_testkit::{TEST_DISTRICT, TestDatabase, bearer, on_both_backends, test_keys};
@@ -35,15 +38,30 @@ struct ScopeSink {
 
 #[tonic::async_trait]
 impl EventSinkApi for ScopeSink {
-    async fn deliver(&self, request: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
+    async fn deliver(
+        &self,
+        request: Request<DeliverRequest>,
+    ) -> Result<Response<DeliverResponse>, Status> {
         caller(&request)?.require_any(&[Role::Service])?;
-        let event = request.into_inner().event.ok_or_else(|| Status::invalid_argument("event is required"))?;
-        let mut tx = self.db.begin_write().await.map_err(jiceng_db::status_from_sqlx)?;
-        let first = jiceng_outbox::record_once(&mut tx, &event).await.map_err(jiceng_db::status_from_sqlx)?;
+        let event = request
+            .into_inner()
+            .event
+            .ok_or_else(|| Status::invalid_argument("event is required"))?;
+        let mut tx = self
+            .db
+            .begin_write()
+            .await
+            .map_err(jiceng_db::status_from_sqlx)?;
+        let first = jiceng_outbox::record_once(&mut tx, &event)
+            .await
+            .map_err(jiceng_db::status_from_sqlx)?;
         tx.commit().await.map_err(jiceng_db::status_from_sqlx)?;
         if first && event.r#type == "jiceng.org.v1.unit.moved" {
-            let Some(Data::ProtoData(any)) = &event.data else { return Err(Status::invalid_argument("no data")) };
-            let moved = UnitMovedEvent::decode(any.value.as_slice()).map_err(|_| Status::invalid_argument("bad data"))?;
+            let Some(Data::ProtoData(any)) = &event.data else {
+                return Err(Status::invalid_argument("no data"));
+            };
+            let moved = UnitMovedEvent::decode(any.value.as_slice())
+                .map_err(|_| Status::invalid_argument("bad data"))?;
             self.cache.invalidate_subtree(&moved.unit_id);
             self.applied.fetch_add(1, Ordering::SeqCst);
         }
@@ -52,45 +70,99 @@ impl EventSinkApi for ScopeSink {
 }
 
 fn admin_of(scope: &str) -> Caller {
-    Caller { subject: "admin".into(), district: TEST_DISTRICT.into(), scope_org: scope.into(), roles: vec![Role::StreetAdmin] }
+    Caller {
+        subject: "admin".into(),
+        district: TEST_DISTRICT.into(),
+        scope_org: scope.into(),
+        roles: vec![Role::StreetAdmin],
+    }
 }
 
 async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
     // The consuming service, with its own database and scope cache.
     let sink_db = TestDatabase::sqlite();
     let sink_database = sink_db.connect().await;
-    sink_database.migrate(&jiceng_outbox::MIGRATIONS).await.expect("inbox");
+    sink_database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("inbox");
     let authenticator = Arc::new(Authenticator::new(&test_keys(), TEST_DISTRICT).expect("keys"));
     // The sink's port is bound first, so the platform knows where to deliver before the sink
     // (which needs the platform's address for its cache) starts serving.
     let (sink_listener, sink_addr) = jiceng_testkit::bind_local().await;
     let platform = Platform::start_with_sinks(
         db,
-        vec![EventSink { name: "grid".into(), uri: format!("http://{sink_addr}") }],
+        vec![EventSink {
+            name: "grid".into(),
+            uri: format!("http://{sink_addr}"),
+        }],
     )
     .await;
     let service_token = bearer("grid-service", &[Role::Service], &platform.root_id);
-    let channel = jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
-    let remote = RemoteAncestry::new(channel, service_token.trim_start_matches("Bearer ")).expect("remote");
+    let channel =
+        jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
+    let remote =
+        RemoteAncestry::new(channel, service_token.trim_start_matches("Bearer ")).expect("remote");
     let cache = Arc::new(ScopeCache::new(remote, Duration::from_secs(300), 10_000));
     let applied = Arc::new(AtomicUsize::new(0));
-    let sink = ScopeSink { db: sink_database, cache: Arc::clone(&cache), applied: Arc::clone(&applied) };
+    let sink = ScopeSink {
+        db: sink_database,
+        cache: Arc::clone(&cache),
+        applied: Arc::clone(&applied),
+    };
     let mut server = GrpcServer::new(ServerOptions::default());
-    server.add_service(InterceptedService::new(EventSinkServer::new(sink), authenticator.interceptor()));
+    server.add_service(InterceptedService::new(
+        EventSinkServer::new(sink),
+        authenticator.interceptor(),
+    ));
     let _sink = jiceng_testkit::spawn_on(sink_addr, |shutdown| async move {
-        server.serve(sink_listener, shutdown).await.expect("sink serves");
+        server
+            .serve(sink_listener, shutdown)
+            .await
+            .expect("sink serves");
     });
 
     let mut admin = platform.admin().await;
-    let lujiazui = create(&mut admin, &platform.root_id, UnitKind::StreetWorkingCommittee, "陆家嘴街道党工委").await;
-    let huamu = create(&mut admin, &platform.root_id, UnitKind::StreetWorkingCommittee, "花木街道党工委").await;
-    let committee = create(&mut admin, &lujiazui.id, UnitKind::ResidentialCommittee, "东昌居民区").await;
-    let branch = create(&mut admin, &committee.id, UnitKind::Branch, "东昌第一党支部").await;
-    cache.check(&admin_of(&lujiazui.id), &branch.id).await.expect("inside Lujiazui");
+    let lujiazui = create(
+        &mut admin,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let huamu = create(
+        &mut admin,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await;
+    let committee = create(
+        &mut admin,
+        &lujiazui.id,
+        UnitKind::ResidentialCommittee,
+        "东昌居民区",
+    )
+    .await;
+    let branch = create(
+        &mut admin,
+        &committee.id,
+        UnitKind::Branch,
+        "东昌第一党支部",
+    )
+    .await;
+    cache
+        .check(&admin_of(&lujiazui.id), &branch.id)
+        .await
+        .expect("inside Lujiazui");
     assert!(!cache.is_empty());
 
     admin
-        .move_unit(pb::MoveUnitRequest { id: committee.id.clone(), new_parent_id: huamu.id.clone(), ..Default::default() })
+        .move_unit(pb::MoveUnitRequest {
+            id: committee.id.clone(),
+            new_parent_id: huamu.id.clone(),
+            ..Default::default()
+        })
         .await
         .expect("move");
     for _ in 0..200 {
@@ -99,10 +171,24 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(applied.load(Ordering::SeqCst), 1, "the move event arrived once");
-    let denied = cache.check(&admin_of(&lujiazui.id), &branch.id).await.map_err(|s| s.code());
-    assert_eq!(denied, Err(tonic::Code::PermissionDenied), "Lujiazui no longer covers the branch");
-    cache.check(&admin_of(&huamu.id), &branch.id).await.expect("Huamu covers it now");
+    assert_eq!(
+        applied.load(Ordering::SeqCst),
+        1,
+        "the move event arrived once"
+    );
+    let denied = cache
+        .check(&admin_of(&lujiazui.id), &branch.id)
+        .await
+        .map_err(|s| s.code());
+    assert_eq!(
+        denied,
+        Err(tonic::Code::PermissionDenied),
+        "Lujiazui no longer covers the branch"
+    );
+    cache
+        .check(&admin_of(&huamu.id), &branch.id)
+        .await
+        .expect("Huamu covers it now");
     let _keep = sink_db;
 }
 

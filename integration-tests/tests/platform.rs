@@ -5,7 +5,9 @@ mod common;
 
 use common::Platform;
 use jiceng_testkit::TestDatabase;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -18,7 +20,12 @@ async fn health_says_serving_for_the_org_service_and_reflection_lists_it() {
     for service in ["", "jiceng.org.v1.OrgService"] {
         let mut status = ServingStatus::Unknown;
         for _ in 0..50 {
-            let response = health.check(HealthCheckRequest { service: service.into() }).await.expect("health");
+            let response = health
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .expect("health");
             status = response.into_inner().status();
             if status == ServingStatus::Serving {
                 break;
@@ -38,13 +45,20 @@ async fn health_says_serving_for_the_org_service_and_reflection_lists_it() {
         .await
         .expect("reflection")
         .into_inner();
-    let response = responses.message().await.expect("a response").expect("not empty");
+    let response = responses
+        .message()
+        .await
+        .expect("a response")
+        .expect("not empty");
     let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
         panic!("expected a service list, got {response:?}");
     };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
     for expected in ["jiceng.org.v1.OrgService", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
 }
 
@@ -53,5 +67,8 @@ async fn a_stopped_platform_refuses_new_connections() {
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let addr = platform.server.addr;
     platform.server.stop().await;
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
 }

@@ -17,7 +17,9 @@ use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
 use tracing::Instrument as _;
 
 fn named<'a>(spans: &'a [Span], name: &str, kind: Option<SpanKind>) -> Option<&'a Span> {
-    spans.iter().find(|s| s.name.contains(name) && kind.is_none_or(|k| s.kind == k as i32))
+    spans
+        .iter()
+        .find(|s| s.name.contains(name) && kind.is_none_or(|k| s.kind == k as i32))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +34,8 @@ async fn a_call_is_one_trace_from_client_to_database() {
     })
     .expect("telemetry");
     let platform = Platform::start(TestDatabase::sqlite()).await;
-    let channel = jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
+    let channel =
+        jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
     let auth = Bearer::new(&bearer("tracer", &[Role::DistrictAdmin], &platform.root_id));
     let mut client = OrgServiceClient::with_interceptor(channel, auth);
     let request = pb::CreateUnitRequest {
@@ -49,7 +52,9 @@ async fn a_call_is_one_trace_from_client_to_database() {
         .into_inner();
     let flushing = std::sync::Arc::new(telemetry);
     let flusher = std::sync::Arc::clone(&flushing);
-    tokio::task::spawn_blocking(move || flusher.flush()).await.expect("flush");
+    tokio::task::spawn_blocking(move || flusher.flush())
+        .await
+        .expect("flush");
 
     let spans = receiver
         .wait_for(Duration::from_secs(10), |spans| {
@@ -59,23 +64,43 @@ async fn a_call_is_one_trace_from_client_to_database() {
         })
         .await;
     let names: Vec<_> = spans.iter().map(|s| s.name.as_str()).collect();
-    let caller = named(&spans, "hotline.report", None).unwrap_or_else(|| panic!("caller span in {names:?}"));
-    let client_span = named(&spans, "CreateUnit", Some(SpanKind::Client)).unwrap_or_else(|| panic!("client span in {names:?}"));
-    let server = named(&spans, "CreateUnit", Some(SpanKind::Server)).unwrap_or_else(|| panic!("server span in {names:?}"));
-    let store = named(&spans, "org.store.create", None).unwrap_or_else(|| panic!("store span in {names:?}"));
+    let caller =
+        named(&spans, "hotline.report", None).unwrap_or_else(|| panic!("caller span in {names:?}"));
+    let client_span = named(&spans, "CreateUnit", Some(SpanKind::Client))
+        .unwrap_or_else(|| panic!("client span in {names:?}"));
+    let server = named(&spans, "CreateUnit", Some(SpanKind::Server))
+        .unwrap_or_else(|| panic!("server span in {names:?}"));
+    let store = named(&spans, "org.store.create", None)
+        .unwrap_or_else(|| panic!("store span in {names:?}"));
     for span in [client_span, server, store] {
-        assert_eq!(span.trace_id, caller.trace_id, "{} is in the caller's trace", span.name);
+        assert_eq!(
+            span.trace_id, caller.trace_id,
+            "{} is in the caller's trace",
+            span.name
+        );
     }
     assert_eq!(client_span.parent_span_id, caller.span_id);
-    assert_eq!(server.parent_span_id, client_span.span_id, "the server continues the client's span");
-    assert_eq!(store.parent_span_id, server.span_id, "the database work happens inside the RPC");
+    assert_eq!(
+        server.parent_span_id, client_span.span_id,
+        "the server continues the client's span"
+    );
+    assert_eq!(
+        store.parent_span_id, server.span_id,
+        "the database work happens inside the RPC"
+    );
 
     let trace_id: String = caller.trace_id.iter().map(|b| format!("{b:02x}")).collect();
     let mut admin = platform.admin().await;
     let audit = admin
-        .list_audit_records(pb::ListAuditRecordsRequest { target_id: unit.id, ..Default::default() })
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            target_id: unit.id,
+            ..Default::default()
+        })
         .await
         .expect("audit")
         .into_inner();
-    assert_eq!(audit.records[0].trace_id, trace_id, "the audit record leads to the trace");
+    assert_eq!(
+        audit.records[0].trace_id, trace_id,
+        "the audit record leads to the trace"
+    );
 }

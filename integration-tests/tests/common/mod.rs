@@ -21,7 +21,6 @@ pub type OrgClient = OrgServiceClient<InterceptedService<Channel, Bearer>>;
 /// A running platform on its own database.
 pub struct Platform {
     /// Public so a scenario can stop it.
-
     pub server: RunningServer,
     pub root_id: String,
     _db: TestDatabase,
@@ -42,20 +41,38 @@ impl Platform {
             keys: test_keys(),
             event_sinks: sinks,
             // Sinks check the role, not the scope, of a relay.
-            service_token: Some(bearer("org-relay", &[Role::Service], NIL_SCOPE).trim_start_matches("Bearer ").to_owned()),
-            server: ServerOptions { health_interval: Duration::from_millis(100), ..ServerOptions::default() },
-            relay: RelayOptions { idle_interval: Duration::from_millis(20), ..RelayOptions::default() },
+            service_token: Some(
+                bearer("org-relay", &[Role::Service], NIL_SCOPE)
+                    .trim_start_matches("Bearer ")
+                    .to_owned(),
+            ),
+            server: ServerOptions {
+                health_interval: Duration::from_millis(100),
+                ..ServerOptions::default()
+            },
+            relay: RelayOptions {
+                idle_interval: Duration::from_millis(20),
+                ..RelayOptions::default()
+            },
         };
         let app = App::build(config).await.expect("the platform builds");
         let root_id = app.root_id().expect("org runs").to_owned();
         let server = spawn_on(app.local_addr(), |shutdown| async move {
             app.run_until(shutdown).await.expect("the platform serves");
         });
-        Self { server, root_id, _db: db }
+        Self {
+            server,
+            root_id,
+            _db: db,
+        }
     }
 
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.server.uri()).expect("uri").connect().await.expect("connect")
+        Channel::from_shared(self.server.uri())
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
     }
 
     /// An org client calling with `header` as its authorization.
@@ -65,11 +82,21 @@ impl Platform {
 
     /// An org client for a district admin of the whole district.
     pub async fn admin(&self) -> OrgClient {
-        self.org_as(Bearer::new(&bearer("district-admin", &[Role::DistrictAdmin], &self.root_id))).await
+        self.org_as(Bearer::new(&bearer(
+            "district-admin",
+            &[Role::DistrictAdmin],
+            &self.root_id,
+        )))
+        .await
     }
 }
 
-pub async fn create(client: &mut OrgClient, parent: &str, kind: pb::UnitKind, name: &str) -> pb::Unit {
+pub async fn create(
+    client: &mut OrgClient,
+    parent: &str,
+    kind: pb::UnitKind,
+    name: &str,
+) -> pb::Unit {
     client
         .create_unit(pb::CreateUnitRequest {
             parent_id: parent.to_owned(),

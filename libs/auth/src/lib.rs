@@ -8,7 +8,7 @@ mod scope;
 mod token;
 
 pub use scope::{AncestryResolver, RemoteAncestry, ScopeCache};
-pub use token::{Authenticator, AuthInterceptor, Claims, KeyConfig, TokenIssuer};
+pub use token::{AuthInterceptor, Authenticator, Claims, KeyConfig, TokenIssuer};
 
 use tonic::{Request, Status};
 
@@ -56,7 +56,10 @@ impl Role {
 
     /// Admin roles may change the tree inside their scope.
     pub fn is_admin(self) -> bool {
-        matches!(self, Role::DistrictAdmin | Role::StreetAdmin | Role::BranchAdmin)
+        matches!(
+            self,
+            Role::DistrictAdmin | Role::StreetAdmin | Role::BranchAdmin
+        )
     }
 }
 
@@ -83,14 +86,16 @@ impl Caller {
         if self.has_any(roles) {
             Ok(())
         } else {
-            Err(Status::permission_denied("the caller's roles do not allow this"))
+            Err(Status::permission_denied(
+                "the caller's roles do not allow this",
+            ))
         }
     }
 
     /// True when a unit whose chain from the root is `ancestor_ids` (ending with the unit
     /// itself) lies inside the caller's subtree.
     pub fn covers(&self, ancestor_ids: &[String]) -> bool {
-        ancestor_ids.iter().any(|id| *id == self.scope_org)
+        ancestor_ids.contains(&self.scope_org)
     }
 }
 

@@ -17,7 +17,10 @@ use crate::Caller;
 /// Where ancestry comes from: the org service, over gRPC or in-process.
 pub trait AncestryResolver: Send + Sync {
     /// The ids from the district root down to `org_id` itself; NOT_FOUND for an unknown unit.
-    fn ancestor_ids(&self, org_id: &str) -> impl Future<Output = Result<Vec<String>, Status>> + Send;
+    fn ancestor_ids(
+        &self,
+        org_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Status>> + Send;
 }
 
 /// Caches ancestry per unit. A move event drops every entry that runs through the moved unit;
@@ -32,7 +35,12 @@ pub struct ScopeCache<R> {
 
 impl<R: AncestryResolver> ScopeCache<R> {
     pub fn new(resolver: R, ttl: Duration, capacity: usize) -> Self {
-        Self { resolver, ttl, capacity, entries: Mutex::new(HashMap::new()) }
+        Self {
+            resolver,
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// OK when `org_id` lies in the caller's subtree; PERMISSION_DENIED otherwise.
@@ -41,7 +49,9 @@ impl<R: AncestryResolver> ScopeCache<R> {
         if caller.covers(&ancestors) {
             Ok(())
         } else {
-            Err(Status::permission_denied("the org unit is outside the caller's scope"))
+            Err(Status::permission_denied(
+                "the org unit is outside the caller's scope",
+            ))
         }
     }
 
@@ -60,7 +70,8 @@ impl<R: AncestryResolver> ScopeCache<R> {
 
     /// Forgets every unit whose chain runs through `unit_id`: call it when that unit moved.
     pub fn invalidate_subtree(&self, unit_id: &str) {
-        self.lock().retain(|_, (_, ancestors)| !ancestors.iter().any(|id| id == unit_id));
+        self.lock()
+            .retain(|_, (_, ancestors)| !ancestors.iter().any(|id| id == unit_id));
     }
 
     pub fn len(&self) -> usize {
@@ -79,7 +90,9 @@ impl<R: AncestryResolver> ScopeCache<R> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Vec<String>)>> {
         // A panic while holding the lock leaves a map that is still consistent.
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -96,7 +109,11 @@ impl RemoteAncestry {
         let bearer = format!("Bearer {service_token}")
             .parse()
             .map_err(|_| Status::invalid_argument("service token is not valid header text"))?;
-        Ok(Self { client: OrgServiceClient::new(channel), bearer, retry: RetryPolicy::default() })
+        Ok(Self {
+            client: OrgServiceClient::new(channel),
+            bearer,
+            retry: RetryPolicy::default(),
+        })
     }
 }
 
@@ -108,8 +125,15 @@ impl AncestryResolver for RemoteAncestry {
                 scope_org_id: String::new(),
                 org_id: org_id.to_owned(),
             });
-            request.metadata_mut().insert("authorization", self.bearer.clone());
-            async move { client.check_scope(request).await.map(|r| r.into_inner().ancestor_ids) }
+            request
+                .metadata_mut()
+                .insert("authorization", self.bearer.clone());
+            async move {
+                client
+                    .check_scope(request)
+                    .await
+                    .map(|r| r.into_inner().ancestor_ids)
+            }
         })
         .await
     }
@@ -132,27 +156,47 @@ mod tests {
         async fn ancestor_ids(&self, org_id: &str) -> Result<Vec<String>, Status> {
             self.asked.fetch_add(1, Ordering::SeqCst);
             let chain = ["root", "street", "committee"];
-            let end = chain.iter().position(|id| *id == org_id).ok_or_else(|| Status::not_found("no unit"))?;
+            let end = chain
+                .iter()
+                .position(|id| *id == org_id)
+                .ok_or_else(|| Status::not_found("no unit"))?;
             Ok(chain[..=end].iter().map(|s| s.to_string()).collect())
         }
     }
 
     fn admin_of(scope: &str) -> Caller {
-        Caller { subject: "s".into(), district: "d".into(), scope_org: scope.into(), roles: vec![Role::StreetAdmin] }
+        Caller {
+            subject: "s".into(),
+            district: "d".into(),
+            scope_org: scope.into(),
+            roles: vec![Role::StreetAdmin],
+        }
     }
 
     #[tokio::test]
     async fn answers_are_cached_until_a_move_runs_through_them() {
         let tree = Tree::default();
         let cache = ScopeCache::new(&tree, Duration::from_secs(60), 100);
-        cache.check(&admin_of("street"), "committee").await.expect("inside");
-        cache.check(&admin_of("street"), "committee").await.expect("inside");
+        cache
+            .check(&admin_of("street"), "committee")
+            .await
+            .expect("inside");
+        cache
+            .check(&admin_of("street"), "committee")
+            .await
+            .expect("inside");
         assert_eq!(tree.asked.load(Ordering::SeqCst), 1);
-        let outside = cache.check(&admin_of("committee"), "street").await.map_err(|s| s.code());
+        let outside = cache
+            .check(&admin_of("committee"), "street")
+            .await
+            .map_err(|s| s.code());
         assert_eq!(outside, Err(tonic::Code::PermissionDenied));
         cache.invalidate_subtree("street");
         assert!(cache.is_empty());
-        cache.check(&admin_of("root"), "committee").await.expect("inside");
+        cache
+            .check(&admin_of("root"), "committee")
+            .await
+            .expect("inside");
         assert_eq!(tree.asked.load(Ordering::SeqCst), 3);
     }
 }

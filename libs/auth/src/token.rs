@@ -24,7 +24,13 @@ pub struct Claims {
 
 impl Claims {
     /// Claims valid from now for `ttl_secs`.
-    pub fn new(subject: &str, district: &str, scope_org: &str, roles: &[Role], ttl_secs: u64) -> Self {
+    pub fn new(
+        subject: &str,
+        district: &str,
+        scope_org: &str,
+        roles: &[Role],
+        ttl_secs: u64,
+    ) -> Self {
         let now = unix_now();
         Self {
             sub: subject.to_owned(),
@@ -65,14 +71,18 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("district", &self.district).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("district", &self.district)
+            .finish_non_exhaustive()
     }
 }
 
 impl Authenticator {
     pub fn new(key: &KeyConfig, district: &str) -> Result<Self, KeyError> {
         let (key, algorithm) = match key {
-            KeyConfig::Hs256Secret(secret) if secret.len() < 32 => return Err(KeyError::ShortSecret),
+            KeyConfig::Hs256Secret(secret) if secret.len() < 32 => {
+                return Err(KeyError::ShortSecret);
+            }
             KeyConfig::Hs256Secret(secret) => (DecodingKey::from_secret(secret)?, Algorithm::HS256),
             KeyConfig::Rs256PublicPem(pem) => (DecodingKey::from_rsa_pem(pem)?, Algorithm::RS256),
             KeyConfig::EdDsaPublicPem(pem) => (DecodingKey::from_ed_pem(pem)?, Algorithm::EdDSA),
@@ -81,12 +91,17 @@ impl Authenticator {
         validation.leeway = 30;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Ok(Self { key, validation, district: district.to_owned() })
+        Ok(Self {
+            key,
+            validation,
+            district: district.to_owned(),
+        })
     }
 
     /// Verifies the value of an `authorization` header.
     pub fn verify(&self, authorization: Option<&str>) -> Result<Caller, Status> {
-        let header = authorization.ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+        let header =
+            authorization.ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -98,7 +113,9 @@ impl Authenticator {
             })?
             .claims;
         if claims.district != self.district {
-            return Err(Status::permission_denied("the token is for another district"));
+            return Err(Status::permission_denied(
+                "the token is for another district",
+            ));
         }
         if claims.scope_org.is_empty() {
             return Err(Status::unauthenticated("the token names no scope org"));
@@ -113,7 +130,9 @@ impl Authenticator {
 
     /// An interceptor that verifies each request and attaches its [`Caller`].
     pub fn interceptor(self: &Arc<Self>) -> AuthInterceptor {
-        AuthInterceptor { authenticator: Arc::clone(self) }
+        AuthInterceptor {
+            authenticator: Arc::clone(self),
+        }
     }
 }
 
@@ -125,7 +144,10 @@ pub struct AuthInterceptor {
 
 impl Interceptor for AuthInterceptor {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         let caller = self.authenticator.verify(header)?;
         request.extensions_mut().insert(caller);
         Ok(request)
@@ -149,16 +171,25 @@ impl TokenIssuer {
         if secret.len() < 32 {
             return Err(KeyError::ShortSecret);
         }
-        Ok(Self { key: EncodingKey::from_secret(secret)? })
+        Ok(Self {
+            key: EncodingKey::from_secret(secret)?,
+        })
     }
 
     pub fn mint(&self, claims: &Claims) -> Result<String, KeyError> {
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.key,
+        )?)
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -172,13 +203,21 @@ mod tests {
     }
 
     fn bearer(claims: &Claims) -> String {
-        format!("Bearer {}", TokenIssuer::hs256(SECRET).expect("key").mint(claims).expect("mint"))
+        format!(
+            "Bearer {}",
+            TokenIssuer::hs256(SECRET)
+                .expect("key")
+                .mint(claims)
+                .expect("mint")
+        )
     }
 
     #[test]
     fn a_valid_token_yields_its_caller() {
         let claims = Claims::new("u1", "310115", "org-1", &[Role::StreetAdmin], 60);
-        let caller = authenticator().verify(Some(&bearer(&claims))).expect("valid");
+        let caller = authenticator()
+            .verify(Some(&bearer(&claims)))
+            .expect("valid");
         assert_eq!(caller.subject, "u1");
         assert_eq!(caller.scope_org, "org-1");
         assert_eq!(caller.roles, vec![Role::StreetAdmin]);
@@ -187,7 +226,10 @@ mod tests {
     #[test]
     fn missing_expired_forged_and_foreign_tokens_are_refused() {
         let auth = authenticator();
-        assert_eq!(auth.verify(None).map_err(|s| s.code()), Err(tonic::Code::Unauthenticated));
+        assert_eq!(
+            auth.verify(None).map_err(|s| s.code()),
+            Err(tonic::Code::Unauthenticated)
+        );
         let mut expired = Claims::new("u1", "310115", "org-1", &[Role::Member], 60);
         expired.exp = expired.iat - 3600;
         assert_eq!(
@@ -197,9 +239,20 @@ mod tests {
         let other_key = TokenIssuer::hs256(b"another-secret-another-secret-xx").expect("key");
         let forged = format!(
             "Bearer {}",
-            other_key.mint(&Claims::new("u1", "310115", "org-1", &[Role::DistrictAdmin], 60)).expect("mint")
+            other_key
+                .mint(&Claims::new(
+                    "u1",
+                    "310115",
+                    "org-1",
+                    &[Role::DistrictAdmin],
+                    60
+                ))
+                .expect("mint")
         );
-        assert_eq!(auth.verify(Some(&forged)).map_err(|s| s.code()), Err(tonic::Code::Unauthenticated));
+        assert_eq!(
+            auth.verify(Some(&forged)).map_err(|s| s.code()),
+            Err(tonic::Code::Unauthenticated)
+        );
         let foreign = Claims::new("u1", "310101", "org-1", &[Role::DistrictAdmin], 60);
         assert_eq!(
             auth.verify(Some(&bearer(&foreign))).map_err(|s| s.code()),
@@ -211,13 +264,56 @@ mod tests {
     fn unknown_roles_grant_nothing() {
         let mut claims = Claims::new("u1", "310115", "org-1", &[], 60);
         claims.roles = vec!["superuser".into()];
-        let caller = authenticator().verify(Some(&bearer(&claims))).expect("valid");
+        let caller = authenticator()
+            .verify(Some(&bearer(&claims)))
+            .expect("valid");
         assert!(caller.roles.is_empty());
         assert!(caller.require_any(&[Role::DistrictAdmin]).is_err());
     }
 
     #[test]
+    fn production_tokens_are_verified_with_public_keys() {
+        let claims = Claims::new("svc", "310115", "org-1", &[Role::Service], 60);
+        let cases = [
+            (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(include_bytes!("../testdata/ed25519-private.pem")),
+                KeyConfig::EdDsaPublicPem(
+                    include_bytes!("../testdata/ed25519-public.pem").to_vec(),
+                ),
+            ),
+            (
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(include_bytes!("../testdata/rsa-private.pem")),
+                KeyConfig::Rs256PublicPem(include_bytes!("../testdata/rsa-public.pem").to_vec()),
+            ),
+        ];
+        for (algorithm, private, public) in cases {
+            let token = jsonwebtoken::encode(
+                &Header::new(algorithm),
+                &claims,
+                &private.expect("private key"),
+            )
+            .expect("sign");
+            let auth = Authenticator::new(&public, "310115").expect("public key");
+            let caller = auth
+                .verify(Some(&format!("Bearer {token}")))
+                .expect("verified");
+            assert_eq!(caller.roles, vec![Role::Service], "{algorithm:?}");
+            // A token signed with the development secret is not accepted by a production key.
+            let hs = bearer(&claims);
+            assert_eq!(
+                auth.verify(Some(&hs)).map_err(|s| s.code()),
+                Err(tonic::Code::Unauthenticated)
+            );
+        }
+    }
+
+    #[test]
     fn short_secrets_are_refused() {
-        assert!(matches!(TokenIssuer::hs256(b"short"), Err(KeyError::ShortSecret)));
+        assert!(matches!(
+            TokenIssuer::hs256(b"short"),
+            Err(KeyError::ShortSecret)
+        ));
     }
 }

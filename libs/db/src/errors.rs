@@ -4,7 +4,9 @@ use tonic::Status;
 /// Failures of connecting to or preparing a database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("database url must start with postgres://, postgresql:// or sqlite: (a file, not :memory:)")]
+    #[error(
+        "database url must start with postgres://, postgresql:// or sqlite: (a file, not :memory:)"
+    )]
     UnsupportedUrl,
     #[error("cannot create the database folder: {0}")]
     CreateFolder(#[source] std::io::Error),
@@ -20,7 +22,10 @@ pub enum DbError {
     #[error(
         "migration {component}/{version} was changed after it was applied; write a new migration instead"
     )]
-    MigrationChanged { component: &'static str, version: i64 },
+    MigrationChanged {
+        component: &'static str,
+        version: i64,
+    },
 }
 
 /// Maps a database error to the gRPC status a caller should see. Constraint violations keep
@@ -56,8 +61,9 @@ pub fn status_from_sqlx(err: sqlx::Error) -> Status {
 fn is_transient(code: Option<&str>) -> bool {
     matches!(
         code,
-        Some("40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006")
-            | Some("5" | "6" | "517" | "262")
+        Some(
+            "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006"
+        ) | Some("5" | "6" | "517" | "262")
     )
 }
 

@@ -150,7 +150,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
         // Each pooled connection to `:memory:` would see its own empty database.
         return Err(DbError::UnsupportedUrl);
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(DbError::CreateFolder)?;
     }
     let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
@@ -192,8 +195,17 @@ mod tests {
 
     #[test]
     fn memory_and_unknown_urls_are_refused() {
-        assert!(matches!(prepare_sqlite_url("sqlite::memory:"), Err(DbError::UnsupportedUrl)));
-        assert!(matches!(Dialect::of_url("mysql://x"), Err(DbError::UnsupportedUrl)));
-        assert_eq!(Dialect::of_url("postgresql://h/db").ok(), Some(Dialect::Postgres));
+        assert!(matches!(
+            prepare_sqlite_url("sqlite::memory:"),
+            Err(DbError::UnsupportedUrl)
+        ));
+        assert!(matches!(
+            Dialect::of_url("mysql://x"),
+            Err(DbError::UnsupportedUrl)
+        ));
+        assert_eq!(
+            Dialect::of_url("postgresql://h/db").ok(),
+            Some(Dialect::Postgres)
+        );
     }
 }

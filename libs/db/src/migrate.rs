@@ -28,7 +28,13 @@ impl Database {
     /// migration whose text changed after it was applied is refused rather than silently skipped.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
         let component = migrations.component;
-        let fail = |version: i64| move |source| DbError::Migrate { component, version, source };
+        let fail = |version: i64| {
+            move |source| DbError::Migrate {
+                component,
+                version,
+                source,
+            }
+        };
         let mut tx = self.begin_write().await.map_err(fail(0))?;
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -50,11 +56,12 @@ impl Database {
         .execute(&mut *tx)
         .await
         .map_err(fail(0))?;
-        let applied = sqlx::query("SELECT version, checksum FROM jiceng_migrations WHERE component = $1")
-            .bind(component)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(fail(0))?;
+        let applied =
+            sqlx::query("SELECT version, checksum FROM jiceng_migrations WHERE component = $1")
+                .bind(component)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(fail(0))?;
         for step in migrations.steps {
             let sql = match self.dialect {
                 Dialect::Postgres => step.postgres,
@@ -67,10 +74,18 @@ impl Database {
                 .map(|row| row.get::<String, _>(1));
             match previous {
                 Some(previous) if previous == checksum => continue,
-                Some(_) => return Err(DbError::MigrationChanged { component, version: step.version }),
+                Some(_) => {
+                    return Err(DbError::MigrationChanged {
+                        component,
+                        version: step.version,
+                    });
+                }
                 None => {}
             }
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail(step.version))?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail(step.version))?;
             sqlx::query(
                 "INSERT INTO jiceng_migrations (component, version, name, checksum, applied_at)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -83,7 +98,12 @@ impl Database {
             .execute(&mut *tx)
             .await
             .map_err(fail(step.version))?;
-            tracing::info!(component, version = step.version, name = step.name, "migration applied");
+            tracing::info!(
+                component,
+                version = step.version,
+                name = step.name,
+                "migration applied"
+            );
         }
         tx.commit().await.map_err(fail(0))
     }

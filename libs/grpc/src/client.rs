@@ -63,7 +63,9 @@ where
     let mut attempt = 0;
     loop {
         match call().await {
-            Err(status) if status.code() == Code::Unavailable && attempt + 1 < policy.max_attempts => {
+            Err(status)
+                if status.code() == Code::Unavailable && attempt + 1 < policy.max_attempts =>
+            {
                 tokio::time::sleep(policy.backoff(attempt)).await;
                 attempt += 1;
             }
@@ -79,7 +81,11 @@ mod tests {
     use super::*;
 
     fn quick() -> RetryPolicy {
-        RetryPolicy { max_attempts: 3, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(2) }
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        }
     }
 
     #[tokio::test]
@@ -110,7 +116,11 @@ mod tests {
     async fn a_success_after_an_outage_is_returned() {
         let calls = AtomicU32::new(0);
         let result = with_retries(quick(), || async {
-            if calls.fetch_add(1, Ordering::SeqCst) == 0 { Err(Status::unavailable("down")) } else { Ok(7) }
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(Status::unavailable("down"))
+            } else {
+                Ok(7)
+            }
         })
         .await;
         assert_eq!(result.ok(), Some(7));

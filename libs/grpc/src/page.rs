@@ -17,7 +17,10 @@ pub fn page_size(requested: i32) -> Result<u32, Status> {
     match u32::try_from(requested) {
         Ok(0) => Ok(DEFAULT_PAGE_SIZE),
         Ok(size) if size <= MAX_PAGE_SIZE => Ok(size),
-        Ok(_) => Err(invalid_field("page_size", format!("must be at most {MAX_PAGE_SIZE}"))),
+        Ok(_) => Err(invalid_field(
+            "page_size",
+            format!("must be at most {MAX_PAGE_SIZE}"),
+        )),
         Err(_) => Err(invalid_field("page_size", "must not be negative")),
     }
 }
@@ -54,7 +57,8 @@ impl PageRequest {
             let forged = || invalid_field("page_token", "is not a token this list issued");
             let bytes = URL_SAFE_NO_PAD.decode(page_token).map_err(|_| forged())?;
             let token: Token = serde_json::from_slice(&bytes).map_err(|_| forged())?;
-            if token.v != TOKEN_VERSION || token.q != fingerprint(&query) || token.after.is_empty() {
+            if token.v != TOKEN_VERSION || token.q != fingerprint(&query) || token.after.is_empty()
+            {
                 return Err(forged());
             }
             Some(token.after)
@@ -73,8 +77,14 @@ impl PageRequest {
             return String::new();
         }
         rows.truncate(self.size as usize);
-        let Some(last) = rows.last() else { return String::new() };
-        let token = Token { v: TOKEN_VERSION, after: sort_key(last), q: fingerprint(&self.query) };
+        let Some(last) = rows.last() else {
+            return String::new();
+        };
+        let token = Token {
+            v: TOKEN_VERSION,
+            after: sort_key(last),
+            q: fingerprint(&self.query),
+        };
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
     }
 }
@@ -95,8 +105,14 @@ mod tests {
     fn page_sizes_are_defaulted_and_capped() {
         assert_eq!(page_size(0).ok(), Some(DEFAULT_PAGE_SIZE));
         assert_eq!(page_size(7).ok(), Some(7));
-        assert_eq!(page_size(-1).map_err(|s| s.code()), Err(tonic::Code::InvalidArgument));
-        assert_eq!(page_size(1001).map_err(|s| s.code()), Err(tonic::Code::InvalidArgument));
+        assert_eq!(
+            page_size(-1).map_err(|s| s.code()),
+            Err(tonic::Code::InvalidArgument)
+        );
+        assert_eq!(
+            page_size(1001).map_err(|s| s.code()),
+            Err(tonic::Code::InvalidArgument)
+        );
     }
 
     #[test]

@@ -31,7 +31,10 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(30), health_interval: Duration::from_secs(5) }
+        Self {
+            request_timeout: Duration::from_secs(30),
+            health_interval: Duration::from_secs(5),
+        }
     }
 }
 
@@ -46,7 +49,12 @@ pub struct GrpcServer {
 
 impl GrpcServer {
     pub fn new(options: ServerOptions) -> Self {
-        Self { routes: RoutesBuilder::default(), service_names: Vec::new(), databases: Vec::new(), options }
+        Self {
+            routes: RoutesBuilder::default(),
+            service_names: Vec::new(),
+            databases: Vec::new(),
+            options,
+        }
     }
 
     /// Adds a service; its health is reported under its full gRPC name.
@@ -91,7 +99,7 @@ impl GrpcServer {
         let mut routes: Routes = self.routes.routes();
         routes = routes.add_service(health_service);
         routes = add_reflection(routes);
-        let result = Server::builder()
+        Server::builder()
             .timeout(self.options.request_timeout)
             .layer(OtelGrpcLayer::default().filter(filters::reject_healthcheck))
             .layer(AccessLogLayer)
@@ -102,8 +110,7 @@ impl GrpcServer {
                 set_status(&health, &names, ServingStatus::NotServing).await;
                 tracing::info!("shutting down: draining requests in flight");
             })
-            .await;
-        result
+            .await
     }
 }
 
@@ -138,7 +145,11 @@ async fn watch_databases(
         for database in &databases {
             serving &= database.ping().await;
         }
-        let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
         if last != Some(serving) {
             tracing::info!(serving, "health changed");
             set_status(&health, &names, status).await;

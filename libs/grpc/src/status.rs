@@ -18,7 +18,11 @@ impl FieldViolations {
     }
 
     /// Records the error of a validating constructor and keeps its value.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         result.map_err(|err| self.add(field, err.to_string())).ok()
     }
 
@@ -49,7 +53,9 @@ impl FieldViolations {
 pub fn invalid_field(field: &str, description: impl Into<String>) -> Status {
     let mut violations = FieldViolations::new();
     violations.add(field, description);
-    violations.into_result().expect_err("one violation was added")
+    violations
+        .into_result()
+        .expect_err("one violation was added")
 }
 
 /// FAILED_PRECONDITION: the request is well formed but the stored state forbids it.

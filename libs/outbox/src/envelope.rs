@@ -37,9 +37,14 @@ pub async fn enqueue(
     }
     let now = now_millis();
     let mut attributes = HashMap::new();
-    let text = |value: String| CloudEventAttributeValue { attr: Some(Attr::CeString(value)) };
+    let text = |value: String| CloudEventAttributeValue {
+        attr: Some(Attr::CeString(value)),
+    };
     attributes.insert("subject".to_owned(), text(draft.subject));
-    attributes.insert("datacontenttype".to_owned(), text("application/protobuf".to_owned()));
+    attributes.insert(
+        "datacontenttype".to_owned(),
+        text("application/protobuf".to_owned()),
+    );
     attributes.insert(
         "time".to_owned(),
         CloudEventAttributeValue {

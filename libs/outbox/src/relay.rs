@@ -30,8 +30,13 @@ impl Destination {
         let bearer = service_token
             .map(|token| format!("Bearer {token}").parse())
             .transpose()
-            .map_err(|_| tonic::Status::invalid_argument("service token is not valid header text"))?;
-        Ok(Self { client: EventSinkClient::new(channel), bearer })
+            .map_err(|_| {
+                tonic::Status::invalid_argument("service token is not valid header text")
+            })?;
+        Ok(Self {
+            client: EventSinkClient::new(channel),
+            bearer,
+        })
     }
 }
 
@@ -87,8 +92,16 @@ enum Outcome {
 }
 
 impl Relay {
-    pub fn new(db: Database, destinations: HashMap<String, Destination>, options: RelayOptions) -> Self {
-        Self { db, destinations, options }
+    pub fn new(
+        db: Database,
+        destinations: HashMap<String, Destination>,
+        options: RelayOptions,
+    ) -> Self {
+        Self {
+            db,
+            destinations,
+            options,
+        }
     }
 
     /// The database whose outbox this relay drains.
@@ -135,6 +148,18 @@ impl Relay {
     /// the relay still reaches `max_attempts` and is parked instead of looping for ever.
     async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
         let now = now_millis();
+        // A read first: an idle relay then never takes the write lock, which on SQLite would
+        // stall every writer of the service several times a second.
+        let due = sqlx::query(
+            "SELECT 1 FROM outbox_events
+             WHERE state = 'pending' AND available_at <= $1 AND lease_until <= $1 LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(self.db.pool())
+        .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let lease_until = now + self.options.lease.as_millis() as i64;
         let lock = match self.db.dialect() {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -189,7 +214,9 @@ impl Relay {
         let mut request = Request::new(DeliverRequest { event: Some(event) });
         request.set_timeout(self.options.delivery_timeout);
         if let Some(bearer) = &destination.bearer {
-            request.metadata_mut().insert("authorization", bearer.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
         }
         let mut client = destination.client.clone();
         match client.deliver(request).instrument(span).await {
@@ -234,7 +261,11 @@ impl Relay {
     /// Exponential in the attempts so far, capped, with jitter so that a recovered consumer is
     /// not hit by every retry at once.
     fn backoff(&self, attempts: i64) -> Duration {
-        let exp = self.options.initial_backoff.saturating_mul(1 << attempts.clamp(0, 20) as u32);
-        exp.min(self.options.max_backoff).mul_f64(0.5 + fastrand::f64() / 2.0)
+        let exp = self
+            .options
+            .initial_backoff
+            .saturating_mul(1 << attempts.clamp(0, 20) as u32);
+        exp.min(self.options.max_backoff)
+            .mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 }

@@ -44,14 +44,26 @@ struct Consumer {
 
 #[tonic::async_trait]
 impl EventSink for Consumer {
-    async fn deliver(&self, request: Request<DeliverRequest>) -> Result<Response<DeliverResponse>, Status> {
+    async fn deliver(
+        &self,
+        request: Request<DeliverRequest>,
+    ) -> Result<Response<DeliverResponse>, Status> {
         let n = self.deliveries.fetch_add(1, Ordering::SeqCst);
         if n < self.fail_first {
             return Err(Status::unavailable("consumer is starting"));
         }
-        let event = request.into_inner().event.ok_or_else(|| Status::invalid_argument("no event"))?;
-        let mut tx = self.db.begin_write().await.map_err(jiceng_db::status_from_sqlx)?;
-        let first = record_once(&mut tx, &event).await.map_err(jiceng_db::status_from_sqlx)?;
+        let event = request
+            .into_inner()
+            .event
+            .ok_or_else(|| Status::invalid_argument("no event"))?;
+        let mut tx = self
+            .db
+            .begin_write()
+            .await
+            .map_err(jiceng_db::status_from_sqlx)?;
+        let first = record_once(&mut tx, &event)
+            .await
+            .map_err(jiceng_db::status_from_sqlx)?;
         if first {
             sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
                 .bind(&event.id)
@@ -76,10 +88,15 @@ struct Setup {
 
 async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -> Setup {
     let producer = producer_db.connect().await;
-    producer.migrate(&jiceng_outbox::MIGRATIONS).await.expect("producer migrations");
+    producer
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("producer migrations");
     let consumer_db = TestDatabase::sqlite();
     let db = consumer_db.connect().await;
-    db.migrate(&jiceng_outbox::MIGRATIONS).await.expect("consumer migrations");
+    db.migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("consumer migrations");
     db.migrate(&EFFECTS).await.expect("effects table");
     let consumer = Consumer {
         db,
@@ -91,13 +108,23 @@ async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -
     let mut server = GrpcServer::new(ServerOptions::default());
     server.add_service(EventSinkServer::new(consumer.clone()));
     let server = spawn_server(server).await;
-    Setup { producer, consumer, server, _consumer_db: consumer_db }
+    Setup {
+        producer,
+        consumer,
+        server,
+        _consumer_db: consumer_db,
+    }
 }
 
 fn relay(setup: &Setup, options: RelayOptions) -> Relay {
-    let channel = jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
+    let channel =
+        jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
     let destination = Destination::new(channel, None).expect("destination");
-    Relay::new(setup.producer.clone(), HashMap::from([("consumer".to_owned(), destination)]), options)
+    Relay::new(
+        setup.producer.clone(),
+        HashMap::from([("consumer".to_owned(), destination)]),
+        options,
+    )
 }
 
 fn quick_options() -> RelayOptions {
@@ -119,9 +146,21 @@ async fn write_events(db: &Database, n: usize) -> Vec<String> {
         let draft = EventDraft {
             event_type: "jiceng.test.v1.happened".into(),
             subject: format!("thing-{i}"),
-            data: prost_types::Any { type_url: "type.googleapis.com/test".into(), value: vec![i as u8] },
+            data: prost_types::Any {
+                type_url: "type.googleapis.com/test".into(),
+                value: vec![i as u8],
+            },
         };
-        ids.push(enqueue(&mut tx, "//jiceng/310115/test", &["consumer".to_owned()], draft).await.expect("enqueue"));
+        ids.push(
+            enqueue(
+                &mut tx,
+                "//jiceng/310115/test",
+                &["consumer".to_owned()],
+                draft,
+            )
+            .await
+            .expect("enqueue"),
+        );
         tx.commit().await.expect("commit");
     }
     ids
@@ -140,7 +179,9 @@ async fn effects(consumer: &Consumer) -> Vec<String> {
 /// Relays until nothing is due any more.
 async fn drain(relay: &Relay) {
     for _ in 0..200 {
-        if relay.relay_once().await.expect("relay round") == 0 && counts(relay.database()).await.expect("counts").pending == 0 {
+        if relay.relay_once().await.expect("relay round") == 0
+            && counts(relay.database()).await.expect("counts").pending == 0
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -155,7 +196,10 @@ async fn every_committed_event_is_applied_once(db: TestDatabase) {
     drain(&relay).await;
     assert_eq!(effects(&setup.consumer).await, ids);
     let counts = counts(&setup.producer).await.expect("counts");
-    assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 30, 0));
+    assert_eq!(
+        (counts.pending, counts.delivered, counts.parked),
+        (0, 30, 0)
+    );
 }
 
 async fn an_event_rolled_back_with_its_change_is_never_sent(db: TestDatabase) {
@@ -166,7 +210,14 @@ async fn an_event_rolled_back_with_its_change_is_never_sent(db: TestDatabase) {
         subject: "rolled-back".into(),
         data: prost_types::Any::default(),
     };
-    enqueue(&mut tx, "//jiceng/310115/test", &["consumer".to_owned()], draft).await.expect("enqueue");
+    enqueue(
+        &mut tx,
+        "//jiceng/310115/test",
+        &["consumer".to_owned()],
+        draft,
+    )
+    .await
+    .expect("enqueue");
     tx.rollback().await.expect("rollback");
     let relay = relay(&setup, quick_options());
     assert_eq!(relay.relay_once().await.expect("round"), 0);
@@ -215,7 +266,10 @@ async fn a_relay_killed_mid_batch_loses_and_doubles_nothing(db: TestDatabase) {
     assert_eq!(effects(&setup.consumer).await, ids);
     assert_eq!(setup.consumer.duplicates.load(Ordering::SeqCst), 20);
     let counts = counts(&setup.producer).await.expect("counts");
-    assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 20, 0));
+    assert_eq!(
+        (counts.pending, counts.delivered, counts.parked),
+        (0, 20, 0)
+    );
 }
 
 on_both_backends!(

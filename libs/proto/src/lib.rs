@@ -6,7 +6,12 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 // The module tree mirrors the proto packages because generated code refers across packages
 // with `super::` paths.
-#[allow(missing_docs, clippy::all, unused_qualifications, missing_debug_implementations)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    unused_qualifications,
+    missing_debug_implementations
+)]
 pub mod io {
     pub mod cloudevents {
         pub mod v1 {
@@ -15,7 +20,12 @@ pub mod io {
     }
 }
 
-#[allow(missing_docs, clippy::all, unused_qualifications, missing_debug_implementations)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    unused_qualifications,
+    missing_debug_implementations
+)]
 pub mod jiceng {
     pub mod events {
         pub mod v1 {

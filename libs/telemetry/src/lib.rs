@@ -34,9 +34,12 @@ pub struct TelemetryConfig {
 impl TelemetryConfig {
     pub fn from_env(service_name: &str, district: &str) -> Self {
         Self {
-            service_name: std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_owned()),
+            service_name: std::env::var("OTEL_SERVICE_NAME")
+                .unwrap_or_else(|_| service_name.to_owned()),
             district: district.to_owned(),
-            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty()),
+            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty()),
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned()),
             logs: true,
         }

@@ -25,14 +25,21 @@ impl TestDatabase {
     pub async fn create(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => Self::sqlite(),
-            Backend::Postgres => Self::postgres().await.expect("JICENG_TEST_DATABASE_URL is not set"),
+            Backend::Postgres => Self::postgres()
+                .await
+                .expect("JICENG_TEST_DATABASE_URL is not set"),
         }
     }
 
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}/test.db", dir.path().display());
-        Self { backend: Backend::Sqlite, url, _dir: Some(dir), postgres: None }
+        Self {
+            backend: Backend::Sqlite,
+            url,
+            _dir: Some(dir),
+            postgres: None,
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` when no server is configured outside CI.
@@ -46,32 +53,48 @@ impl TestDatabase {
         };
         sqlx::any::install_default_drivers();
         let name = format!("jiceng_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to the test server");
+        let mut admin = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test server");
         admin
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .expect("create a test database");
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
-        Some(Self { backend: Backend::Postgres, url, _dir: None, postgres: Some((admin_url, name)) })
+        Some(Self {
+            backend: Backend::Postgres,
+            url,
+            _dir: None,
+            postgres: Some((admin_url, name)),
+        })
     }
 
     /// Connects a [`Database`] to it.
     pub async fn connect(&self) -> Database {
-        Database::connect(&self.url).await.expect("connect to the test database")
+        Database::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else { return };
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
         // Drop runs outside any runtime guarantee; a thread of its own can block on the drop.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let mut admin = sqlx::AnyConnection::connect(&admin_url).await.ok()?;
                 admin
-                    .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
                     .await
                     .ok()
             })
@@ -82,9 +105,13 @@ impl Drop for TestDatabase {
 
 /// Replaces the database name (the path) of a PostgreSQL URL.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{}", &base[..host_end], name);
     if let Some(query) = query {
         out.push('?');
@@ -99,8 +126,17 @@ mod tests {
 
     #[test]
     fn the_database_name_is_replaced() {
-        assert_eq!(with_database("postgres://root@127.0.0.1:5432/test", "x"), "postgres://root@127.0.0.1:5432/x");
-        assert_eq!(with_database("postgres://127.0.0.1", "x"), "postgres://127.0.0.1/x");
-        assert_eq!(with_database("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://root@127.0.0.1:5432/test", "x"),
+            "postgres://root@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://127.0.0.1", "x"),
+            "postgres://127.0.0.1/x"
+        );
+        assert_eq!(
+            with_database("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 }

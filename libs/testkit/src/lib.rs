@@ -49,9 +49,14 @@ impl Bearer {
 }
 
 impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -60,7 +65,9 @@ impl tonic::service::Interceptor for Bearer {
 /// Binds 127.0.0.1 on a free port before serving, so the address is known and no two tests race
 /// for a port.
 pub async fn bind_local() -> (TcpListener, SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("bound address");
     (listener, addr)
 }
@@ -101,7 +108,10 @@ impl Drop for RunningServer {
 pub async fn spawn_server(server: GrpcServer) -> RunningServer {
     let (listener, addr) = bind_local().await;
     spawn_on(addr, |shutdown| async move {
-        server.serve(listener, shutdown).await.expect("test server failed");
+        server
+            .serve(listener, shutdown)
+            .await
+            .expect("test server failed");
     })
 }
 
@@ -116,7 +126,11 @@ where
         let _ = stopped.await;
     });
     let task = tokio::spawn(serve(shutdown));
-    RunningServer { addr, stop: Some(stop), task: Some(task) }
+    RunningServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    }
 }
 
 /// Defines each named conformance case (an `async fn(TestDatabase)`) as two tests, one per

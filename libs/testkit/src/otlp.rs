@@ -33,13 +33,18 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let mut spans = self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut spans = self
+            .spans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for resource in request.into_inner().resource_spans {
             for scope in resource.scope_spans {
                 spans.extend(scope.spans);
             }
         }
-        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
     }
 }
 
@@ -47,14 +52,20 @@ impl OtlpReceiver {
     pub async fn start() -> Self {
         let (listener, addr) = crate::bind_local().await;
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let collector = Collector { spans: Arc::clone(&spans) };
+        let collector = Collector {
+            spans: Arc::clone(&spans),
+        };
         let task = tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(TraceServiceServer::new(collector))
                 .serve_with_incoming(TcpListenerStream::new(listener))
                 .await;
         });
-        Self { endpoint: format!("http://{addr}"), spans, _task: task }
+        Self {
+            endpoint: format!("http://{addr}"),
+            spans,
+            _task: task,
+        }
     }
 
     pub fn endpoint(&self) -> &str {
@@ -63,7 +74,10 @@ impl OtlpReceiver {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Span> {
-        self.spans.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.spans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Waits until `done` holds for the spans received, or the timeout passes; returns the spans.

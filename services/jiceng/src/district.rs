@@ -17,8 +17,17 @@ impl District {
     pub fn lookup(code: &str) -> Result<Self, String> {
         rows(DISTRICTS_CSV)
             .find(|fields| fields.first() == Some(&code))
-            .and_then(|fields| Some(Self { code: code.to_owned(), name: (*fields.get(1)?).to_owned() }))
-            .ok_or_else(|| format!("unknown district code {code:?}; Shanghai's codes run from 310101 to 310151"))
+            .and_then(|fields| {
+                Some(Self {
+                    code: code.to_owned(),
+                    name: (*fields.get(1)?).to_owned(),
+                })
+            })
+            .ok_or_else(|| {
+                format!(
+                    "unknown district code {code:?}; Shanghai's codes run from 310101 to 310151"
+                )
+            })
     }
 
     /// The name of the district party committee, the root of the tree.
@@ -38,14 +47,20 @@ pub struct StreetOrTown {
 pub fn pudong_streets_and_towns() -> Vec<StreetOrTown> {
     rows(PUDONG_CSV)
         .filter_map(|fields| {
-            Some(StreetOrTown { is_town: *fields.first()? == "town", name: (*fields.get(1)?).to_owned() })
+            Some(StreetOrTown {
+                is_town: *fields.first()? == "town",
+                name: (*fields.get(1)?).to_owned(),
+            })
         })
         .collect()
 }
 
 /// The data rows of a simple CSV (no quoted commas), header skipped.
 fn rows(csv: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
-    csv.lines().skip(1).filter(|line| !line.trim().is_empty()).map(|line| line.split(',').collect())
+    csv.lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.split(',').collect())
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 pub mod demo;
 pub mod district;
 
-use std::{collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
+};
 
 use jiceng_auth::{Authenticator, KeyConfig};
 use jiceng_db::Database;
@@ -49,7 +51,9 @@ pub enum Storage {
 impl Storage {
     fn url_for(&self, service: ServiceName) -> String {
         match self {
-            Storage::Embedded { data_dir } => format!("sqlite://{}/{}.db", data_dir.display(), service.as_str()),
+            Storage::Embedded { data_dir } => {
+                format!("sqlite://{}/{}.db", data_dir.display(), service.as_str())
+            }
             Storage::Url(url) => url.clone(),
         }
     }
@@ -80,9 +84,15 @@ pub struct AppConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{service} database: {source}")]
-    Database { service: &'static str, source: jiceng_db::DbError },
+    Database {
+        service: &'static str,
+        source: jiceng_db::DbError,
+    },
     #[error("cannot provision the district root: {0}")]
     Root(jiceng_org::store::StoreError),
     #[error("invalid configuration: {0}")]
@@ -107,25 +117,39 @@ impl App {
     pub async fn build(config: AppConfig) -> Result<Self, AppError> {
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| AppError::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: config.listen, source })?;
+            .map_err(|source| AppError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| AppError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let authenticator = Arc::new(
-            Authenticator::new(&config.keys, &config.district.code).map_err(|e| AppError::Config(e.to_string()))?,
+            Authenticator::new(&config.keys, &config.district.code)
+                .map_err(|e| AppError::Config(e.to_string()))?,
         );
         let destinations = destinations(&config)?;
         let mut server = GrpcServer::new(config.server.clone());
-        let (mut relays, mut databases, mut org, mut root_id) = (Vec::new(), Vec::new(), None, None);
+        let (mut relays, mut databases, mut org, mut root_id) =
+            (Vec::new(), Vec::new(), None, None);
         for service in &config.services {
             let db = connect_and_migrate(*service, &config.storage).await?;
             match service {
                 ServiceName::Org => {
                     let routes = EventRoutes {
                         source: format!("//jiceng/{}/org", config.district.code),
-                        unit_moved: config.event_sinks.iter().map(|sink| sink.name.clone()).collect(),
+                        unit_moved: config
+                            .event_sinks
+                            .iter()
+                            .map(|sink| sink.name.clone())
+                            .collect(),
                     };
                     let store = OrgStore::new(db.clone(), routes);
-                    let name = UnitName::parse(&config.district.committee_name()).map_err(AppError::Config)?;
-                    let code = UnitCode::parse_optional(&config.district.code).map_err(AppError::Config)?;
+                    let name = UnitName::parse(&config.district.committee_name())
+                        .map_err(AppError::Config)?;
+                    let code = UnitCode::parse_optional(&config.district.code)
+                        .map_err(AppError::Config)?;
                     let root = store
                         .ensure_root(UnitKind::DistrictCommittee, &name, code.as_ref())
                         .await
@@ -136,10 +160,25 @@ impl App {
                 }
             }
             server.depends_on(db.clone());
-            relays.push(Relay::new(db.clone(), destinations.clone(), config.relay.clone()));
+            // Without consumers no event is written, so there is nothing to relay.
+            if !destinations.is_empty() {
+                relays.push(Relay::new(
+                    db.clone(),
+                    destinations.clone(),
+                    config.relay.clone(),
+                ));
+            }
             databases.push(db);
         }
-        Ok(Self { listener, addr, server, relays, databases, org, root_id })
+        Ok(Self {
+            listener,
+            addr,
+            server,
+            relays,
+            databases,
+            org,
+            root_id,
+        })
     }
 
     /// The address the server listens on (the real port when asked for port 0).
@@ -159,7 +198,10 @@ impl App {
 
     /// Serves until `shutdown` completes: then stops accepting, drains requests in flight,
     /// stops the relays and closes the databases.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), AppError> {
         let (stop_relays, relays_stopped) = watch::channel(false);
         let relay_tasks: Vec<_> = self
             .relays
@@ -184,9 +226,17 @@ impl App {
 }
 
 /// Connects a service's database and brings its schema up to date.
-pub async fn connect_and_migrate(service: ServiceName, storage: &Storage) -> Result<Database, AppError> {
-    let fail = |source| AppError::Database { service: service.as_str(), source };
-    let db = Database::connect(&storage.url_for(service)).await.map_err(fail)?;
+pub async fn connect_and_migrate(
+    service: ServiceName,
+    storage: &Storage,
+) -> Result<Database, AppError> {
+    let fail = |source| AppError::Database {
+        service: service.as_str(),
+        source,
+    };
+    let db = Database::connect(&storage.url_for(service))
+        .await
+        .map_err(fail)?;
     db.migrate(&jiceng_outbox::MIGRATIONS).await.map_err(fail)?;
     match service {
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,

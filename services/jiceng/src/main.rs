@@ -3,7 +3,9 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo};
+use jiceng::{
+    App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo,
+};
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_grpc::ServerOptions;
 use jiceng_org::domain::UnitId;
@@ -66,7 +68,12 @@ struct KeyArgs {
     #[arg(long, env = "JICENG_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
     jwt_public_key: Option<PathBuf>,
     /// Algorithm of --jwt-public-key.
-    #[arg(long, env = "JICENG_JWT_ALGORITHM", value_enum, default_value = "eddsa")]
+    #[arg(
+        long,
+        env = "JICENG_JWT_ALGORITHM",
+        value_enum,
+        default_value = "eddsa"
+    )]
     jwt_algorithm: PublicKeyAlgorithm,
 }
 
@@ -109,9 +116,10 @@ struct MigrateArgs {
 
 #[derive(Debug, Args)]
 struct TokenArgs {
-    /// Roles to grant (repeatable).
-    #[arg(long = "role", value_enum, required = true)]
-    roles: Vec<RoleArg>,
+    /// Roles to grant (repeatable): district_admin, street_admin, branch_admin, grid_worker,
+    /// member, service.
+    #[arg(long = "role", value_parser = parse_role, required = true)]
+    roles: Vec<Role>,
     /// The org unit the token's authority is rooted at.
     #[arg(long)]
     scope_org: String,
@@ -129,27 +137,11 @@ struct TokenArgs {
     data_dir: PathBuf,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum RoleArg {
-    DistrictAdmin,
-    StreetAdmin,
-    BranchAdmin,
-    GridWorker,
-    Member,
-    Service,
-}
-
-impl From<RoleArg> for Role {
-    fn from(role: RoleArg) -> Self {
-        match role {
-            RoleArg::DistrictAdmin => Role::DistrictAdmin,
-            RoleArg::StreetAdmin => Role::StreetAdmin,
-            RoleArg::BranchAdmin => Role::BranchAdmin,
-            RoleArg::GridWorker => Role::GridWorker,
-            RoleArg::Member => Role::Member,
-            RoleArg::Service => Role::Service,
-        }
-    }
+fn parse_role(text: &str) -> std::result::Result<Role, String> {
+    Role::parse(text).ok_or_else(|| {
+        let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 fn parse_sink(text: &str) -> std::result::Result<EventSink, String> {
@@ -157,12 +149,18 @@ fn parse_sink(text: &str) -> std::result::Result<EventSink, String> {
     if name.is_empty() || !uri.starts_with("http") {
         return Err("expected NAME=URI with an http:// or https:// URI".into());
     }
-    Ok(EventSink { name: name.to_owned(), uri: uri.to_owned() })
+    Ok(EventSink {
+        name: name.to_owned(),
+        uri: uri.to_owned(),
+    })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");
@@ -196,8 +194,13 @@ async fn run(cli: Cli) -> Result<()> {
                 None => read_dev_secret(&args.data_dir)?,
             };
             UnitId::parse(&args.scope_org).map_err(|e| format!("--scope-org {e}"))?;
-            let roles: Vec<Role> = args.roles.into_iter().map(Role::from).collect();
-            let claims = Claims::new(&args.subject, &district.code, &args.scope_org, &roles, args.ttl);
+            let claims = Claims::new(
+                &args.subject,
+                &district.code,
+                &args.scope_org,
+                &args.roles,
+                args.ttl,
+            );
             println!("{}", TokenIssuer::hs256(&secret)?.mint(&claims)?);
             Ok(())
         }
@@ -213,7 +216,9 @@ async fn up(args: UpArgs) -> Result<()> {
         listen: args.listen,
         district: district.clone(),
         services: ServiceName::ALL.to_vec(),
-        storage: Storage::Embedded { data_dir: args.data_dir.clone() },
+        storage: Storage::Embedded {
+            data_dir: args.data_dir.clone(),
+        },
         keys: KeyConfig::Hs256Secret(secret),
         event_sinks: Vec::new(),
         service_token: None,
@@ -222,13 +227,17 @@ async fn up(args: UpArgs) -> Result<()> {
     };
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
-    if args.demo {
-        if let Some(store) = app.org_store() {
-            let created = demo::load(store, &UnitId::parse(&root)?).await?;
-            tracing::info!(created, "demo tree loaded");
-        }
+    if let Some(store) = app.org_store().filter(|_| args.demo) {
+        let created = demo::load(store, &UnitId::parse(&root)?).await?;
+        tracing::info!(created, "demo tree loaded");
     }
-    let claims = Claims::new("dev-admin", &district.code, &root, &[Role::DistrictAdmin], 86_400);
+    let claims = Claims::new(
+        "dev-admin",
+        &district.code,
+        &root,
+        &[Role::DistrictAdmin],
+        86_400,
+    );
     let token = issuer.mint(&claims)?;
     let addr = app.local_addr();
     println!("jiceng is up for {} ({})", district.name, district.code);
@@ -247,17 +256,21 @@ async fn up(args: UpArgs) -> Result<()> {
 async fn serve(args: ServeArgs) -> Result<()> {
     let district = District::lookup(&args.district.district)?;
     let service_name = format!("jiceng-{}", args.service.as_str());
-    let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env(&service_name, &district.code))?;
+    let telemetry =
+        jiceng_telemetry::init(&TelemetryConfig::from_env(&service_name, &district.code))?;
     let keys = match (args.keys.jwt_secret, args.keys.jwt_public_key) {
         (Some(secret), _) => KeyConfig::Hs256Secret(secret.into_bytes()),
         (None, Some(path)) => {
-            let pem = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let pem =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             match args.keys.jwt_algorithm {
                 PublicKeyAlgorithm::Rs256 => KeyConfig::Rs256PublicPem(pem),
                 PublicKeyAlgorithm::Eddsa => KeyConfig::EdDsaPublicPem(pem),
             }
         }
-        (None, None) => return Err("set --jwt-public-key (production) or --jwt-secret (development)".into()),
+        (None, None) => {
+            return Err("set --jwt-public-key (production) or --jwt-secret (development)".into());
+        }
     };
     let config = AppConfig {
         listen: args.listen,
@@ -267,7 +280,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         keys,
         event_sinks: args.event_sinks,
         service_token: args.service_token,
-        server: ServerOptions { request_timeout: Duration::from_secs(args.request_timeout_secs), ..ServerOptions::default() },
+        server: ServerOptions {
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            ..ServerOptions::default()
+        },
         relay: RelayOptions::default(),
     };
     let app = App::build(config).await?;
@@ -298,7 +314,11 @@ fn dev_secret(data_dir: &std::path::Path) -> Result<Vec<u8>> {
 
 fn read_dev_secret(data_dir: &std::path::Path) -> Result<Vec<u8>> {
     let path = data_dir.join(DEV_SECRET_FILE);
-    let secret = std::fs::read_to_string(&path)
-        .map_err(|e| format!("no development secret at {} ({e}); run `jiceng up` first or pass --jwt-secret", path.display()))?;
+    let secret = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "no development secret at {} ({e}); run `jiceng up` first or pass --jwt-secret",
+            path.display()
+        )
+    })?;
     Ok(secret.trim().as_bytes().to_vec())
 }

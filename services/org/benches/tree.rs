@@ -23,7 +23,10 @@ const BRANCHES_PER_COMMITTEE: usize = 10;
 const RUNS: usize = 7;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
         if let Some(postgres) = TestDatabase::postgres().await {
@@ -40,21 +43,35 @@ fn main() {
 }
 
 fn mutation() -> Mutation {
-    Mutation { actor: "bench".into(), request_id: None, trace_id: None }
+    Mutation {
+        actor: "bench".into(),
+        request_id: None,
+        trace_id: None,
+    }
 }
 
 async fn add(store: &OrgStore, parent: &Unit, kind: UnitKind, name: String) -> Unit {
     let name = UnitName::parse(&name).expect("name");
-    store.create(&mutation(), &parent.id, kind, &name, None).await.expect("create")
+    store
+        .create(&mutation(), &parent.id, kind, &name, None)
+        .await
+        .expect("create")
 }
 
 async fn bench(db: &TestDatabase) {
     let database = db.connect().await;
-    database.migrate(&jiceng_outbox::MIGRATIONS).await.expect("outbox");
+    database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("outbox");
     database.migrate(&MIGRATIONS).await.expect("org");
     let store = OrgStore::new(database, EventRoutes::default());
     let root = store
-        .ensure_root(UnitKind::DistrictCommittee, &UnitName::parse("中共上海市浦东新区委员会").expect("name"), None)
+        .ensure_root(
+            UnitKind::DistrictCommittee,
+            &UnitName::parse("中共上海市浦东新区委员会").expect("name"),
+            None,
+        )
         .await
         .expect("root");
 
@@ -62,20 +79,56 @@ async fn bench(db: &TestDatabase) {
     let mut streets = Vec::new();
     let mut deepest = root.clone();
     for s in 0..STREETS {
-        let street = add(&store, &root, UnitKind::StreetWorkingCommittee, format!("第{s}街道党工委")).await;
+        let street = add(
+            &store,
+            &root,
+            UnitKind::StreetWorkingCommittee,
+            format!("第{s}街道党工委"),
+        )
+        .await;
         for c in 0..COMMITTEES_PER_STREET {
-            let committee = add(&store, &street, UnitKind::ResidentialCommittee, format!("第{s}街道第{c}居民区党总支")).await;
+            let committee = add(
+                &store,
+                &street,
+                UnitKind::ResidentialCommittee,
+                format!("第{s}街道第{c}居民区党总支"),
+            )
+            .await;
             for b in 0..BRANCHES_PER_COMMITTEE {
-                deepest = add(&store, &committee, UnitKind::Branch, format!("第{s}街道第{c}居民区第{b}党支部")).await;
+                deepest = add(
+                    &store,
+                    &committee,
+                    UnitKind::Branch,
+                    format!("第{s}街道第{c}居民区第{b}党支部"),
+                )
+                .await;
             }
         }
         streets.push(street);
     }
-    let general = add(&store, &streets[0], UnitKind::GeneralBranch, "大型党总支".into()).await;
+    let general = add(
+        &store,
+        &streets[0],
+        UnitKind::GeneralBranch,
+        "大型党总支".into(),
+    )
+    .await;
     for b in 0..333 {
-        let branch = add(&store, &general, UnitKind::Branch, format!("大型党总支第{b}支部")).await;
+        let branch = add(
+            &store,
+            &general,
+            UnitKind::Branch,
+            format!("大型党总支第{b}支部"),
+        )
+        .await;
         for g in 0..2 {
-            add(&store, &branch, UnitKind::PartyGroup, format!("第{b}支部第{g}党小组")).await;
+            add(
+                &store,
+                &branch,
+                UnitKind::PartyGroup,
+                format!("第{b}支部第{g}党小组"),
+            )
+            .await;
         }
     }
     let build = started.elapsed();
@@ -91,7 +144,10 @@ async fn bench(db: &TestDatabase) {
     let mut one_street = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();
-        store.subtree(&streets[1], &everything, None, 1000).await.expect("street");
+        store
+            .subtree(&streets[1], &everything, None, 1000)
+            .await
+            .expect("street");
         one_street.push(started.elapsed());
     }
     let mut ancestry = Vec::new();
@@ -105,10 +161,21 @@ async fn bench(db: &TestDatabase) {
     for run in 0..RUNS {
         let target = &streets[1 - run % 2];
         let started = Instant::now();
-        store.move_unit(&mutation(), &general.id, &target.id, None).await.expect("move");
+        store
+            .move_unit(&mutation(), &general.id, &target.id, None)
+            .await
+            .expect("move");
         moving.push(started.elapsed());
     }
-    let moved = store.subtree(&store.get(&general.id).await.expect("general"), &everything, None, 2000).await.expect("moved");
+    let moved = store
+        .subtree(
+            &store.get(&general.id).await.expect("general"),
+            &everything,
+            None,
+            2000,
+        )
+        .await
+        .expect("moved");
     assert_eq!(moved.len(), 1000);
     println!(
         "| {:?} | {units} | {:.1} | {:.1} | {:.2} | {:.3} / {:.3} | {:.1} |",
@@ -127,7 +194,10 @@ async fn read_all(store: &OrgStore, root: &Unit) -> usize {
     let mut after: Option<String> = None;
     let mut units = 0;
     loop {
-        let page = store.subtree(root, &SubtreeFilter::default(), after.as_deref(), 1000).await.expect("page");
+        let page = store
+            .subtree(root, &SubtreeFilter::default(), after.as_deref(), 1000)
+            .await
+            .expect("page");
         units += page.len();
         match page.last() {
             Some(last) if page.len() == 1000 => after = Some(last.path.clone()),

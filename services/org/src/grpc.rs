@@ -6,14 +6,14 @@ use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
 };
-use jiceng_proto::org::{
-    self as pb,
-    org_service_server::OrgService,
-};
+use jiceng_proto::org::{self as pb, org_service_server::OrgService};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{KindRule, Level, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus},
+    domain::{
+        KindRule, Level, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName,
+        UnitStatus,
+    },
     store::{AuditRecord, Mutation, OrgStore, StoreError, SubtreeFilter, UnitChanges},
 };
 
@@ -38,7 +38,9 @@ impl OrgApi {
         if unit.is_within(&caller.scope_org) {
             Ok(unit)
         } else {
-            Err(Status::permission_denied("the unit is outside the caller's scope"))
+            Err(Status::permission_denied(
+                "the unit is outside the caller's scope",
+            ))
         }
     }
 
@@ -47,7 +49,9 @@ impl OrgApi {
         let id = UnitId::parse(&caller.scope_org)
             .map_err(|_| Status::permission_denied("the token's scope org is not a unit id"))?;
         self.store.get(&id).await.map_err(|err| match err {
-            StoreError::NotFound { .. } => Status::permission_denied("the token's scope org does not exist"),
+            StoreError::NotFound { .. } => {
+                Status::permission_denied("the token's scope org does not exist")
+            }
             other => to_status(other),
         })
     }
@@ -56,7 +60,9 @@ impl OrgApi {
     async fn changeable_unit(&self, caller: &Caller, id: &UnitId) -> Result<Unit, Status> {
         let unit = self.visible_unit(caller, id).await?;
         if unit.id.as_str() == caller.scope_org {
-            return Err(Status::permission_denied("an admin cannot move or dissolve their own scope org"));
+            return Err(Status::permission_denied(
+                "an admin cannot move or dissolve their own scope org",
+            ));
         }
         Ok(unit)
     }
@@ -70,13 +76,22 @@ fn mutation(caller: &Caller, request_id: Option<RequestId>) -> Mutation {
     }
 }
 
+/// Cuts units fetched in path order to the page; the next page starts after the last path.
+fn page_in_path_order(page: &PageRequest, mut units: Vec<Unit>) -> (Vec<pb::Unit>, String) {
+    let next_page_token = page.finish(&mut units, |u| u.path.clone());
+    (units.iter().map(unit_to_proto).collect(), next_page_token)
+}
+
 fn etag(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
 }
 
 #[tonic::async_trait]
 impl OrgService for OrgApi {
-    async fn create_unit(&self, request: Request<pb::CreateUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+    async fn create_unit(
+        &self,
+        request: Request<pb::CreateUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
@@ -95,26 +110,40 @@ impl OrgService for OrgApi {
         self.visible_unit(&caller, &parent_id).await?;
         let unit = self
             .store
-            .create(&mutation(&caller, request_id), &parent_id, kind, &name, code.as_ref())
+            .create(
+                &mutation(&caller, request_id),
+                &parent_id,
+                kind,
+                &name,
+                code.as_ref(),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
-    async fn get_unit(&self, request: Request<pb::GetUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+    async fn get_unit(
+        &self,
+        request: Request<pb::GetUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
         let caller = caller(&request)?;
         let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
         let unit = self.visible_unit(caller, &id).await?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
-    async fn update_unit(&self, request: Request<pb::UpdateUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+    async fn update_unit(
+        &self,
+        request: Request<pb::UpdateUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = violations.check("id", UnitId::parse(&req.id));
-        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id)).flatten();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         let fields = req.unit.unwrap_or_default();
         let paths: Vec<String> = match req.update_mask {
             Some(mask) if !mask.paths.is_empty() => mask.paths,
@@ -124,30 +153,50 @@ impl OrgService for OrgApi {
         let mut changes = UnitChanges::default();
         for path in &paths {
             match path.as_str() {
-                "name" => changes.name = violations.check("unit.name", UnitName::parse(&fields.name)),
-                "code" => changes.code = violations.check("unit.code", UnitCode::parse_optional(&fields.code)),
-                other => violations.add("update_mask", format!("{other:?} cannot be updated; use name or code")),
+                "name" => {
+                    changes.name = violations.check("unit.name", UnitName::parse(&fields.name))
+                }
+                "code" => {
+                    changes.code =
+                        violations.check("unit.code", UnitCode::parse_optional(&fields.code))
+                }
+                other => violations.add(
+                    "update_mask",
+                    format!("{other:?} cannot be updated; use name or code"),
+                ),
             }
         }
         violations.into_result()?;
-        let Some(id) = id else { return Err(Status::internal("validation fell through")) };
+        let Some(id) = id else {
+            return Err(Status::internal("validation fell through"));
+        };
         self.visible_unit(&caller, &id).await?;
         let unit = self
             .store
-            .update(&mutation(&caller, request_id), &id, etag(&req.etag), &changes)
+            .update(
+                &mutation(&caller, request_id),
+                &id,
+                etag(&req.etag),
+                &changes,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
-    async fn move_unit(&self, request: Request<pb::MoveUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+    async fn move_unit(
+        &self,
+        request: Request<pb::MoveUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = violations.check("id", UnitId::parse(&req.id));
         let new_parent_id = violations.check("new_parent_id", UnitId::parse(&req.new_parent_id));
-        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id)).flatten();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(new_parent_id)) = (id, new_parent_id) else {
             return Err(Status::internal("validation fell through"));
@@ -156,7 +205,12 @@ impl OrgService for OrgApi {
         self.visible_unit(&caller, &new_parent_id).await?;
         let unit = self
             .store
-            .move_unit(&mutation(&caller, request_id), &id, &new_parent_id, etag(&req.etag))
+            .move_unit(
+                &mutation(&caller, request_id),
+                &id,
+                &new_parent_id,
+                etag(&req.etag),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(unit_to_proto(&unit)))
@@ -171,13 +225,22 @@ impl OrgService for OrgApi {
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = violations.check("id", UnitId::parse(&req.id));
-        let request_id = violations.check("request_id", RequestId::parse_optional(&req.request_id)).flatten();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
-        let Some(id) = id else { return Err(Status::internal("validation fell through")) };
+        let Some(id) = id else {
+            return Err(Status::internal("validation fell through"));
+        };
         self.changeable_unit(&caller, &id).await?;
         let (unit, dissolved) = self
             .store
-            .dissolve(&mutation(&caller, request_id), &id, req.cascade, etag(&req.etag))
+            .dissolve(
+                &mutation(&caller, request_id),
+                &id,
+                req.cascade,
+                etag(&req.etag),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::DissolveUnitResponse {
@@ -199,14 +262,21 @@ impl OrgService for OrgApi {
             format!("children|{parent_id}|{}", req.include_dissolved),
         )?;
         let parent = self.visible_unit(caller, &parent_id).await?;
-        let after = page.after.as_deref().map(|cursor| cursor.split_once('\u{1f}').unwrap_or((cursor, "")));
+        let after = page
+            .after
+            .as_deref()
+            .map(|cursor| cursor.split_once('\u{1f}').unwrap_or((cursor, "")));
         let mut units = self
             .store
             .children(&parent, req.include_dissolved, after, page.fetch_limit())
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut units, |u| format!("{}\u{1f}{}", u.name.as_str(), u.id));
-        Ok(Response::new(pb::ListChildrenResponse { units: units.iter().map(unit_to_proto).collect(), next_page_token }))
+        let next_page_token =
+            page.finish(&mut units, |u| format!("{}\u{1f}{}", u.name.as_str(), u.id));
+        Ok(Response::new(pb::ListChildrenResponse {
+            units: units.iter().map(unit_to_proto).collect(),
+            next_page_token,
+        }))
     }
 
     async fn list_subtree(
@@ -230,15 +300,22 @@ impl OrgService for OrgApi {
             kinds,
             include_dissolved: req.include_dissolved,
         };
-        let page = PageRequest::parse(req.page_size, &req.page_token, format!("subtree|{root_id}|{filter:?}"))?;
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("subtree|{root_id}|{filter:?}"),
+        )?;
         let root = self.visible_unit(caller, &root_id).await?;
-        let mut units = self
+        let units = self
             .store
             .subtree(&root, &filter, page.after.as_deref(), page.fetch_limit())
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut units, |u| u.path.clone());
-        Ok(Response::new(pb::ListSubtreeResponse { units: units.iter().map(unit_to_proto).collect(), next_page_token }))
+        let (units, next_page_token) = page_in_path_order(&page, units);
+        Ok(Response::new(pb::ListSubtreeResponse {
+            units,
+            next_page_token,
+        }))
     }
 
     async fn get_ancestry(
@@ -249,7 +326,9 @@ impl OrgService for OrgApi {
         let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
         let unit = self.visible_unit(caller, &id).await?;
         let units = self.store.ancestry(&unit).await.map_err(to_status)?;
-        Ok(Response::new(pb::GetAncestryResponse { units: units.iter().map(unit_to_proto).collect() }))
+        Ok(Response::new(pb::GetAncestryResponse {
+            units: units.iter().map(unit_to_proto).collect(),
+        }))
     }
 
     async fn search_units(
@@ -265,20 +344,33 @@ impl OrgService for OrgApi {
         let (Some(query), Some(kinds)) = (query, kinds) else {
             return Err(Status::internal("validation fell through"));
         };
-        let filter = SubtreeFilter { max_depth: None, kinds, include_dissolved: req.include_dissolved };
+        let filter = SubtreeFilter {
+            max_depth: None,
+            kinds,
+            include_dissolved: req.include_dissolved,
+        };
         let page = PageRequest::parse(
             req.page_size,
             &req.page_token,
             format!("search|{}|{}|{filter:?}", caller.scope_org, query.as_str()),
         )?;
         let scope = self.scope_unit(caller).await?;
-        let mut units = self
+        let units = self
             .store
-            .search(&scope, &query, &filter, page.after.as_deref(), page.fetch_limit())
+            .search(
+                &scope,
+                &query,
+                &filter,
+                page.after.as_deref(),
+                page.fetch_limit(),
+            )
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut units, |u| u.path.clone());
-        Ok(Response::new(pb::SearchUnitsResponse { units: units.iter().map(unit_to_proto).collect(), next_page_token }))
+        let (units, next_page_token) = page_in_path_order(&page, units);
+        Ok(Response::new(pb::SearchUnitsResponse {
+            units,
+            next_page_token,
+        }))
     }
 
     async fn check_scope(
@@ -288,15 +380,28 @@ impl OrgService for OrgApi {
         let caller = caller(&request)?;
         let req = request.get_ref();
         let org_id = UnitId::parse(&req.org_id).map_err(|e| invalid_field("org_id", e))?;
-        let scope = if req.scope_org_id.is_empty() { caller.scope_org.clone() } else { req.scope_org_id.clone() };
+        let scope = if req.scope_org_id.is_empty() {
+            caller.scope_org.clone()
+        } else {
+            req.scope_org_id.clone()
+        };
         // Only services may ask about scopes other than their own.
         if scope != caller.scope_org && !caller.has(Role::Service) {
-            return Err(Status::permission_denied("only services may check another caller's scope"));
+            return Err(Status::permission_denied(
+                "only services may check another caller's scope",
+            ));
         }
         let unit = self.store.get(&org_id).await.map_err(to_status)?;
         let within = unit.is_within(&scope);
-        let ancestor_ids = if within || caller.has(Role::Service) { unit.ancestor_ids() } else { Vec::new() };
-        Ok(Response::new(pb::CheckScopeResponse { within, ancestor_ids }))
+        let ancestor_ids = if within || caller.has(Role::Service) {
+            unit.ancestor_ids()
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(pb::CheckScopeResponse {
+            within,
+            ancestor_ids,
+        }))
     }
 
     async fn list_kind_rules(
@@ -305,10 +410,15 @@ impl OrgService for OrgApi {
     ) -> Result<Response<pb::ListKindRulesResponse>, Status> {
         caller(&request)?;
         let schema = self.store.kind_schema().await.map_err(to_status)?;
-        Ok(Response::new(pb::ListKindRulesResponse { rules: schema.rules().iter().map(rule_to_proto).collect() }))
+        Ok(Response::new(pb::ListKindRulesResponse {
+            rules: schema.rules().iter().map(rule_to_proto).collect(),
+        }))
     }
 
-    async fn add_kind_rule(&self, request: Request<pb::AddKindRuleRequest>) -> Result<Response<pb::KindRule>, Status> {
+    async fn add_kind_rule(
+        &self,
+        request: Request<pb::AddKindRuleRequest>,
+    ) -> Result<Response<pb::KindRule>, Status> {
         let caller = caller(&request)?.clone();
         caller.require_any(&[Role::DistrictAdmin])?;
         let req = request.into_inner();
@@ -316,14 +426,24 @@ impl OrgService for OrgApi {
         let parent = violations.check("parent_kind", kind_from_proto(req.parent_kind));
         let child = violations.check("child_kind", kind_from_proto(req.child_kind));
         if let Some(child) = child.filter(|c| c.can_be_root()) {
-            violations.add("child_kind", format!("a {} can only be a tree's root", child.as_str()));
+            violations.add(
+                "child_kind",
+                format!("a {} can only be a tree's root", child.as_str()),
+            );
         }
         violations.into_result()?;
         let (Some(parent), Some(child)) = (parent, child) else {
             return Err(Status::internal("validation fell through"));
         };
-        self.store.add_kind_rule(&mutation(&caller, None), parent, child).await.map_err(to_status)?;
-        let rule = KindRule { parent, child, district_extension: !crate::domain::is_default_rule(parent, child) };
+        self.store
+            .add_kind_rule(&mutation(&caller, None), parent, child)
+            .await
+            .map_err(to_status)?;
+        let rule = KindRule {
+            parent,
+            child,
+            district_extension: !crate::domain::is_default_rule(parent, child),
+        };
         Ok(Response::new(rule_to_proto(&rule)))
     }
 
@@ -339,10 +459,18 @@ impl OrgService for OrgApi {
         } else {
             Some(UnitId::parse(&req.target_id).map_err(|e| invalid_field("target_id", e))?)
         };
-        let page = PageRequest::parse(req.page_size, &req.page_token, format!("audit|{}", req.target_id))?;
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("audit|{}", req.target_id),
+        )?;
         let mut records = self
             .store
-            .audit_records(target.as_ref().map(UnitId::as_str), page.after.as_deref(), page.fetch_limit())
+            .audit_records(
+                target.as_ref().map(UnitId::as_str),
+                page.after.as_deref(),
+                page.fetch_limit(),
+            )
             .await
             .map_err(to_status)?;
         let next_page_token = page.finish(&mut records, |r| r.id.clone());
@@ -357,9 +485,17 @@ impl OrgService for OrgApi {
 pub fn to_status(err: StoreError) -> Status {
     match err {
         StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::StaleEtag => Status::aborted("the unit changed since it was read; read it again and retry"),
-        StoreError::Precondition { kind, subject, description } => failed_precondition(kind, &subject, description),
-        StoreError::RequestIdReused => invalid_field("request_id", "was already used for another operation"),
+        StoreError::StaleEtag => {
+            Status::aborted("the unit changed since it was read; read it again and retry")
+        }
+        StoreError::Precondition {
+            kind,
+            subject,
+            description,
+        } => failed_precondition(kind, &subject, description),
+        StoreError::RequestIdReused => {
+            invalid_field("request_id", "was already used for another operation")
+        }
         StoreError::Db(err) => {
             let status = jiceng_db::status_from_sqlx(err);
             if status.code() == tonic::Code::AlreadyExists {
@@ -375,16 +511,25 @@ pub fn to_status(err: StoreError) -> Status {
 const KINDS: &[(pb::UnitKind, UnitKind)] = &[
     (pb::UnitKind::CityCommittee, UnitKind::CityCommittee),
     (pb::UnitKind::DistrictCommittee, UnitKind::DistrictCommittee),
-    (pb::UnitKind::StreetWorkingCommittee, UnitKind::StreetWorkingCommittee),
+    (
+        pb::UnitKind::StreetWorkingCommittee,
+        UnitKind::StreetWorkingCommittee,
+    ),
     (pb::UnitKind::TownCommittee, UnitKind::TownCommittee),
-    (pb::UnitKind::ResidentialCommittee, UnitKind::ResidentialCommittee),
+    (
+        pb::UnitKind::ResidentialCommittee,
+        UnitKind::ResidentialCommittee,
+    ),
     (pb::UnitKind::VillageCommittee, UnitKind::VillageCommittee),
     (pb::UnitKind::GeneralBranch, UnitKind::GeneralBranch),
     (pb::UnitKind::Branch, UnitKind::Branch),
     (pb::UnitKind::PartyGroup, UnitKind::PartyGroup),
     (pb::UnitKind::BuildingBranch, UnitKind::BuildingBranch),
     (pb::UnitKind::EnterpriseBranch, UnitKind::EnterpriseBranch),
-    (pb::UnitKind::SocialOrganisationBranch, UnitKind::SocialOrganisationBranch),
+    (
+        pb::UnitKind::SocialOrganisationBranch,
+        UnitKind::SocialOrganisationBranch,
+    ),
     (pb::UnitKind::GridCommandCentre, UnitKind::GridCommandCentre),
     (pb::UnitKind::Enterprise, UnitKind::Enterprise),
     (pb::UnitKind::StationedUnit, UnitKind::StationedUnit),
@@ -406,11 +551,17 @@ pub fn kind_from_proto(value: i32) -> Result<UnitKind, &'static str> {
 }
 
 pub fn kind_to_proto(kind: UnitKind) -> pb::UnitKind {
-    KINDS.iter().find(|(_, k)| *k == kind).map_or(pb::UnitKind::Unspecified, |(proto, _)| *proto)
+    KINDS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or(pb::UnitKind::Unspecified, |(proto, _)| *proto)
 }
 
 fn kinds_from_proto(values: &[i32]) -> Result<Vec<UnitKind>, &'static str> {
-    let mut kinds = values.iter().map(|v| kind_from_proto(*v)).collect::<Result<Vec<_>, _>>()?;
+    let mut kinds = values
+        .iter()
+        .map(|v| kind_from_proto(*v))
+        .collect::<Result<Vec<_>, _>>()?;
     kinds.sort();
     kinds.dedup();
     Ok(kinds)
@@ -428,17 +579,28 @@ fn level_to_proto(level: Level) -> pb::Level {
 }
 
 fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: millis.div_euclid(1000), nanos: (millis.rem_euclid(1000) * 1_000_000) as i32 }
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
     pb::Unit {
         id: unit.id.to_string(),
-        parent_id: unit.parent_id.as_ref().map(UnitId::to_string).unwrap_or_default(),
+        parent_id: unit
+            .parent_id
+            .as_ref()
+            .map(UnitId::to_string)
+            .unwrap_or_default(),
         kind: kind_to_proto(unit.kind) as i32,
         level: level_to_proto(unit.kind.level()) as i32,
         name: unit.name.as_str().to_owned(),
-        code: unit.code.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        code: unit
+            .code
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
         status: match unit.status {
             UnitStatus::Active => pb::UnitStatus::Active,
             UnitStatus::Dissolved => pb::UnitStatus::Dissolved,

@@ -29,7 +29,10 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 /// The gRPC service, every call authenticated.
-pub fn service(store: OrgStore, authenticator: &Arc<Authenticator>) -> InterceptedService<OrgServiceServer<OrgApi>, AuthInterceptor> {
+pub fn service(
+    store: OrgStore,
+    authenticator: &Arc<Authenticator>,
+) -> InterceptedService<OrgServiceServer<OrgApi>, AuthInterceptor> {
     let server = OrgServiceServer::new(OrgApi::new(store))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);

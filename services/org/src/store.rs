@@ -32,7 +32,11 @@ pub enum StoreError {
     #[error("the etag does not match the unit's current version")]
     StaleEtag,
     #[error("{description}")]
-    Precondition { kind: &'static str, subject: String, description: String },
+    Precondition {
+        kind: &'static str,
+        subject: String,
+        description: String,
+    },
     #[error("request_id was already used for another operation")]
     RequestIdReused,
     #[error(transparent)]
@@ -86,7 +90,7 @@ pub struct AuditRecord {
     pub trace_id: Option<String>,
 }
 
-/// A stored kind rule of the district.
+/// The org service's data: the tree, the district's kind rules, the audit trail and request ids.
 #[derive(Clone, Debug)]
 pub struct OrgStore {
     db: Database,
@@ -110,9 +114,16 @@ impl OrgStore {
 
     /// The district root, created when the tree is empty. Starting twice, or two replicas
     /// starting together, yields one root.
-    pub async fn ensure_root(&self, kind: UnitKind, name: &UnitName, code: Option<&UnitCode>) -> Result<Unit> {
+    pub async fn ensure_root(
+        &self,
+        kind: UnitKind,
+        name: &UnitName,
+        code: Option<&UnitCode>,
+    ) -> Result<Unit> {
         let mut tx = self.db.begin_write().await?;
-        self.db.lock(&mut tx, TREE_LOCK, LockMode::Exclusive).await?;
+        self.db
+            .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
+            .await?;
         if let Some(root) = fetch_root(&mut tx).await? {
             tx.commit().await?;
             return Ok(root);
@@ -136,13 +147,18 @@ impl OrgStore {
 
     #[tracing::instrument(name = "org.store.get", skip_all, fields(unit.id = %id))]
     pub async fn get(&self, id: &UnitId) -> Result<Unit> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1")))
-            .bind(id.as_str())
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
         row.map(|row| unit_from_row(&row))
             .transpose()?
-            .ok_or_else(|| StoreError::NotFound { what: "unit", id: id.to_string() })
+            .ok_or_else(|| StoreError::NotFound {
+                what: "unit",
+                id: id.to_string(),
+            })
     }
 
     /// The current kind schema: defaults plus the district's extensions.
@@ -168,28 +184,58 @@ impl OrgStore {
         if let Some(replay) = claim_request(&mut tx, mutation, "CreateUnit", id.as_str()).await? {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
-        let parent = fetch_unit(&mut tx, parent_id.as_str()).await.map_err(|err| match err {
-            StoreError::NotFound { .. } => StoreError::NotFound { what: "parent unit", id: parent_id.to_string() },
-            other => other,
-        })?;
+        let parent = fetch_unit(&mut tx, parent_id.as_str())
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound { .. } => StoreError::NotFound {
+                    what: "parent unit",
+                    id: parent_id.to_string(),
+                },
+                other => other,
+            })?;
         if !parent.is_active() {
-            return Err(precondition("DISSOLVED", &parent.id, "the parent unit is dissolved"));
+            return Err(precondition(
+                "DISSOLVED",
+                &parent.id,
+                "the parent unit is dissolved",
+            ));
         }
         let schema = load_schema(&mut tx).await?;
         if !schema.allows(parent.kind, kind) {
             return Err(precondition(
                 "KIND_RULE",
                 &parent.id,
-                format!("a {} may not sit under a {}", kind.as_str(), parent.kind.as_str()),
+                format!(
+                    "a {} may not sit under a {}",
+                    kind.as_str(),
+                    parent.kind.as_str()
+                ),
             ));
         }
         let now = now_millis();
         let path = format!("{}{id}/", parent.path);
-        insert_unit(&mut tx, &id, Some(&parent.id), kind, name, code, &path, parent.depth + 1, now).await?;
-        audit(&mut tx, mutation, "CreateUnit", &id, json!({
-            "parent_id": parent.id.as_str(), "kind": kind.as_str(), "name": name.as_str(),
-            "code": code.map(UnitCode::as_str),
-        }))
+        insert_unit(
+            &mut tx,
+            &id,
+            Some(&parent.id),
+            kind,
+            name,
+            code,
+            &path,
+            parent.depth + 1,
+            now,
+        )
+        .await?;
+        audit(
+            &mut tx,
+            mutation,
+            "CreateUnit",
+            &id,
+            json!({
+                "parent_id": parent.id.as_str(), "kind": kind.as_str(), "name": name.as_str(),
+                "code": code.map(UnitCode::as_str),
+            }),
+        )
         .await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;
@@ -211,7 +257,11 @@ impl OrgStore {
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         check_etag(&unit, etag)?;
         if !unit.is_active() {
-            return Err(precondition("DISSOLVED", &unit.id, "a dissolved unit cannot be changed"));
+            return Err(precondition(
+                "DISSOLVED",
+                &unit.id,
+                "a dissolved unit cannot be changed",
+            ));
         }
         let name = changes.name.as_ref().unwrap_or(&unit.name);
         let code = changes.code.as_ref().unwrap_or(&unit.code);
@@ -250,24 +300,44 @@ impl OrgStore {
         etag: Option<&str>,
     ) -> Result<Unit> {
         let mut tx = self.db.begin_write().await?;
-        self.db.lock(&mut tx, TREE_LOCK, LockMode::Exclusive).await?;
+        self.db
+            .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
+            .await?;
         if let Some(replay) = claim_request(&mut tx, mutation, "MoveUnit", id.as_str()).await? {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         check_etag(&unit, etag)?;
-        let new_parent = fetch_unit(&mut tx, new_parent_id.as_str()).await.map_err(|err| match err {
-            StoreError::NotFound { .. } => StoreError::NotFound { what: "new parent unit", id: new_parent_id.to_string() },
-            other => other,
-        })?;
+        let new_parent =
+            fetch_unit(&mut tx, new_parent_id.as_str())
+                .await
+                .map_err(|err| match err {
+                    StoreError::NotFound { .. } => StoreError::NotFound {
+                        what: "new parent unit",
+                        id: new_parent_id.to_string(),
+                    },
+                    other => other,
+                })?;
         let Some(old_parent_id) = unit.parent_id.clone() else {
-            return Err(precondition("ROOT", &unit.id, "the district root cannot be moved"));
+            return Err(precondition(
+                "ROOT",
+                &unit.id,
+                "the district root cannot be moved",
+            ));
         };
         if !unit.is_active() || !new_parent.is_active() {
-            return Err(precondition("DISSOLVED", &unit.id, "dissolved units cannot be moved or receive units"));
+            return Err(precondition(
+                "DISSOLVED",
+                &unit.id,
+                "dissolved units cannot be moved or receive units",
+            ));
         }
         if unit.contains(&new_parent) {
-            return Err(precondition("CYCLE", &unit.id, "a unit cannot be moved into its own subtree"));
+            return Err(precondition(
+                "CYCLE",
+                &unit.id,
+                "a unit cannot be moved into its own subtree",
+            ));
         }
         if old_parent_id == new_parent.id {
             tx.commit().await?;
@@ -278,7 +348,11 @@ impl OrgStore {
             return Err(precondition(
                 "KIND_RULE",
                 &new_parent.id,
-                format!("a {} may not sit under a {}", unit.kind.as_str(), new_parent.kind.as_str()),
+                format!(
+                    "a {} may not sit under a {}",
+                    unit.kind.as_str(),
+                    new_parent.kind.as_str()
+                ),
             ));
         }
         let new_path = format!("{}{}/", new_parent.path, unit.id);
@@ -302,10 +376,16 @@ impl OrgStore {
             .bind(unit.id.as_str())
             .execute(&mut *tx)
             .await?;
-        audit(&mut tx, mutation, "MoveUnit", &unit.id, json!({
-            "from_parent_id": old_parent_id.as_str(), "to_parent_id": new_parent.id.as_str(),
-            "units_moved": moved.rows_affected(),
-        }))
+        audit(
+            &mut tx,
+            mutation,
+            "MoveUnit",
+            &unit.id,
+            json!({
+                "from_parent_id": old_parent_id.as_str(), "to_parent_id": new_parent.id.as_str(),
+                "units_moved": moved.rows_affected(),
+            }),
+        )
         .await?;
         let event = UnitMovedEvent {
             unit_id: unit.id.to_string(),
@@ -315,9 +395,13 @@ impl OrgStore {
         let draft = EventDraft {
             event_type: UNIT_MOVED.to_owned(),
             subject: unit.id.to_string(),
-            data: prost_types::Any { type_url: UnitMovedEvent::type_url(), value: prost::Message::encode_to_vec(&event) },
+            data: prost_types::Any {
+                type_url: UnitMovedEvent::type_url(),
+                value: prost::Message::encode_to_vec(&event),
+            },
         };
-        jiceng_outbox::enqueue(&mut tx, &self.events.source, &self.events.unit_moved, draft).await?;
+        jiceng_outbox::enqueue(&mut tx, &self.events.source, &self.events.unit_moved, draft)
+            .await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         Ok(unit)
@@ -334,17 +418,27 @@ impl OrgStore {
         etag: Option<&str>,
     ) -> Result<(Unit, i64)> {
         let mut tx = self.db.begin_write().await?;
-        self.db.lock(&mut tx, TREE_LOCK, LockMode::Exclusive).await?;
+        self.db
+            .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
+            .await?;
         if let Some(replay) = claim_request(&mut tx, mutation, "DissolveUnit", id.as_str()).await? {
             return self.replay(tx, replay).await;
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         check_etag(&unit, etag)?;
         if unit.parent_id.is_none() {
-            return Err(precondition("ROOT", &unit.id, "the district root cannot be dissolved"));
+            return Err(precondition(
+                "ROOT",
+                &unit.id,
+                "the district root cannot be dissolved",
+            ));
         }
         if !unit.is_active() {
-            return Err(precondition("DISSOLVED", &unit.id, "the unit is already dissolved"));
+            return Err(precondition(
+                "DISSOLVED",
+                &unit.id,
+                "the unit is already dissolved",
+            ));
         }
         let (lo, hi) = subtree_range(&unit.path);
         let active_below: i64 = sqlx::query(
@@ -359,7 +453,9 @@ impl OrgStore {
             return Err(precondition(
                 "ACTIVE_CHILDREN",
                 &unit.id,
-                format!("the unit has {active_below} active units below it; dissolve them first or cascade"),
+                format!(
+                    "the unit has {active_below} active units below it; dissolve them first or cascade"
+                ),
             ));
         }
         let dissolved = sqlx::query(
@@ -373,8 +469,14 @@ impl OrgStore {
         .await?
         .rows_affected() as i64;
         record_affected(&mut tx, mutation, dissolved).await?;
-        audit(&mut tx, mutation, "DissolveUnit", &unit.id, json!({ "cascade": cascade, "units_dissolved": dissolved }))
-            .await?;
+        audit(
+            &mut tx,
+            mutation,
+            "DissolveUnit",
+            &unit.id,
+            json!({ "cascade": cascade, "units_dissolved": dissolved }),
+        )
+        .await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         Ok((unit, dissolved))
@@ -389,7 +491,11 @@ impl OrgStore {
         after: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<Unit>> {
-        let status = if include_dissolved { "" } else { "AND status = 'active'" };
+        let status = if include_dissolved {
+            ""
+        } else {
+            "AND status = 'active'"
+        };
         let sql = format!(
             "SELECT {UNIT_COLUMNS} FROM org_units
              WHERE parent_id = $1 {status} AND (name > $2 OR (name = $2 AND id > $3))
@@ -403,7 +509,10 @@ impl OrgStore {
             .bind(limit)
             .fetch_all(self.db.pool())
             .await?;
-        Ok(rows.iter().map(unit_from_row).collect::<std::result::Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(unit_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// A subtree in pre-order (path order), the root first, after the path `after` when given.
@@ -428,7 +537,8 @@ impl OrgStore {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Unit>> {
-        self.range_query(scope, filter, Some(query), after, limit).await
+        self.range_query(scope, filter, Some(query), after, limit)
+            .await
     }
 
     async fn range_query(
@@ -440,7 +550,9 @@ impl OrgStore {
         limit: i64,
     ) -> Result<Vec<Unit>> {
         let (lo, hi) = subtree_range(&root.path);
-        let mut sql = format!("SELECT {UNIT_COLUMNS} FROM org_units WHERE path >= $1 AND path < $2 AND path > $3");
+        let mut sql = format!(
+            "SELECT {UNIT_COLUMNS} FROM org_units WHERE path >= $1 AND path < $2 AND path > $3"
+        );
         let mut next = 4;
         let mut placeholder = || {
             next += 1;
@@ -460,7 +572,10 @@ impl OrgStore {
             sql.push_str(&format!(" AND name LIKE {} ESCAPE '\\'", placeholder()));
         }
         sql.push_str(&format!(" ORDER BY path LIMIT {}", placeholder()));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi).bind(after.unwrap_or(""));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lo)
+            .bind(hi)
+            .bind(after.unwrap_or(""));
         if let Some(max_depth) = filter.max_depth {
             query = query.bind(root.depth + max_depth);
         }
@@ -471,7 +586,10 @@ impl OrgStore {
             query = query.bind(name.like_pattern());
         }
         let rows = query.bind(limit).fetch_all(self.db.pool()).await?;
-        Ok(rows.iter().map(unit_from_row).collect::<std::result::Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(unit_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// The units from the root down to `unit`, read by the ids on its path.
@@ -488,11 +606,19 @@ impl OrgStore {
             query = query.bind(id.as_str());
         }
         let rows = query.fetch_all(self.db.pool()).await?;
-        Ok(rows.iter().map(unit_from_row).collect::<std::result::Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(unit_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Lets `child` sit under `parent` in this district.
-    pub async fn add_kind_rule(&self, mutation: &Mutation, parent: UnitKind, child: UnitKind) -> Result<()> {
+    pub async fn add_kind_rule(
+        &self,
+        mutation: &Mutation,
+        parent: UnitKind,
+        child: UnitKind,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO org_kind_rules (parent_kind, child_kind, created_by, created_at)
@@ -505,21 +631,38 @@ impl OrgStore {
         .execute(&mut *tx)
         .await?;
         let target = format!("kind:{}", parent.as_str());
-        insert_audit(&mut tx, mutation, "AddKindRule", &target, json!({ "parent_kind": parent.as_str(), "child_kind": child.as_str() }))
-            .await?;
+        insert_audit(
+            &mut tx,
+            mutation,
+            "AddKindRule",
+            &target,
+            json!({ "parent_kind": parent.as_str(), "child_kind": child.as_str() }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Audit records, newest first, after the record id `before` when given.
-    pub async fn audit_records(&self, target: Option<&str>, before: Option<&str>, limit: i64) -> Result<Vec<AuditRecord>> {
-        let target_clause = if target.is_some() { "AND target_id = $3" } else { "" };
+    pub async fn audit_records(
+        &self,
+        target: Option<&str>,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        let target_clause = if target.is_some() {
+            "AND target_id = $3"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT id, at, actor, action, target_id, details, trace_id FROM org_audit
              WHERE id < $1 {target_clause} ORDER BY id DESC LIMIT $2"
         );
         // UUIDs are hex and dashes, so "~" sorts after every id.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before.unwrap_or("~")).bind(limit);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before.unwrap_or("~"))
+            .bind(limit);
         if let Some(target) = target {
             query = query.bind(target);
         }
@@ -548,7 +691,11 @@ impl OrgStore {
 }
 
 fn precondition(kind: &'static str, unit: &UnitId, description: impl Into<String>) -> StoreError {
-    StoreError::Precondition { kind, subject: format!("units/{unit}"), description: description.into() }
+    StoreError::Precondition {
+        kind,
+        subject: format!("units/{unit}"),
+        description: description.into(),
+    }
 }
 
 fn check_etag(unit: &Unit, etag: Option<&str>) -> Result<()> {
@@ -588,13 +735,18 @@ async fn insert_unit(
 }
 
 async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
     row.map(|row| unit_from_row(&row))
         .transpose()?
-        .ok_or_else(|| StoreError::NotFound { what: "unit", id: id.to_owned() })
+        .ok_or_else(|| StoreError::NotFound {
+            what: "unit",
+            id: id.to_owned(),
+        })
 }
 
 async fn fetch_root(tx: &mut Tx) -> Result<Option<Unit>> {
@@ -607,7 +759,9 @@ async fn fetch_root(tx: &mut Tx) -> Result<Option<Unit>> {
 }
 
 async fn load_schema(tx: &mut Tx) -> Result<KindSchema> {
-    let rows = sqlx::query("SELECT parent_kind, child_kind FROM org_kind_rules").fetch_all(&mut **tx).await?;
+    let rows = sqlx::query("SELECT parent_kind, child_kind FROM org_kind_rules")
+        .fetch_all(&mut **tx)
+        .await?;
     let mut extensions = Vec::with_capacity(rows.len());
     for row in rows {
         let parent = UnitKind::parse(&row.try_get::<String, _>(0)?);
@@ -621,8 +775,15 @@ async fn load_schema(tx: &mut Tx) -> Result<KindSchema> {
 
 /// Records the request id before the change. `None` means go ahead; `Some` is what the first
 /// call with this id did. A concurrent duplicate waits on the key until the first commits.
-async fn claim_request(tx: &mut Tx, mutation: &Mutation, operation: &str, unit_id: &str) -> Result<Option<Replay>> {
-    let Some(request_id) = &mutation.request_id else { return Ok(None) };
+async fn claim_request(
+    tx: &mut Tx,
+    mutation: &Mutation,
+    operation: &str,
+    unit_id: &str,
+) -> Result<Option<Replay>> {
+    let Some(request_id) = &mutation.request_id else {
+        return Ok(None);
+    };
     let inserted = sqlx::query(
         "INSERT INTO org_requests (caller, request_id, operation, unit_id, created_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (caller, request_id) DO NOTHING",
@@ -648,7 +809,10 @@ async fn claim_request(tx: &mut Tx, mutation: &Mutation, operation: &str, unit_i
     if first_operation != operation || (operation != "CreateUnit" && first_unit != unit_id) {
         return Err(StoreError::RequestIdReused);
     }
-    Ok(Some(Replay { unit_id: first_unit, affected: row.try_get(2)? }))
+    Ok(Some(Replay {
+        unit_id: first_unit,
+        affected: row.try_get(2)?,
+    }))
 }
 
 async fn record_affected(tx: &mut Tx, mutation: &Mutation, affected: i64) -> Result<()> {
@@ -663,7 +827,13 @@ async fn record_affected(tx: &mut Tx, mutation: &Mutation, affected: i64) -> Res
     Ok(())
 }
 
-async fn audit(tx: &mut Tx, mutation: &Mutation, action: &str, target: &UnitId, details: serde_json::Value) -> Result<()> {
+async fn audit(
+    tx: &mut Tx,
+    mutation: &Mutation,
+    action: &str,
+    target: &UnitId,
+    details: serde_json::Value,
+) -> Result<()> {
     insert_audit(tx, mutation, action, target.as_str(), details).await
 }
 
@@ -691,7 +861,9 @@ async fn insert_audit(
 }
 
 fn unit_from_row(row: &AnyRow) -> std::result::Result<Unit, sqlx::Error> {
-    let corrupt = |column: &str, value: &str| sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into());
+    let corrupt = |column: &str, value: &str| {
+        sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into())
+    };
     let id: String = row.try_get("id")?;
     let parent_id: Option<String> = row.try_get("parent_id")?;
     let kind: String = row.try_get("kind")?;
@@ -700,10 +872,15 @@ fn unit_from_row(row: &AnyRow) -> std::result::Result<Unit, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(Unit {
         id: UnitId::parse(&id).map_err(|_| corrupt("id", &id))?,
-        parent_id: parent_id.map(|p| UnitId::parse(&p).map_err(|_| corrupt("parent_id", &p))).transpose()?,
+        parent_id: parent_id
+            .map(|p| UnitId::parse(&p).map_err(|_| corrupt("parent_id", &p)))
+            .transpose()?,
         kind: UnitKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
         name: UnitName::parse(&name).map_err(|_| corrupt("name", &name))?,
-        code: code.map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", &c))).transpose()?.flatten(),
+        code: code
+            .map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", &c)))
+            .transpose()?
+            .flatten(),
         status: UnitStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         path: row.try_get("path")?,
         depth: row.try_get("depth")?,

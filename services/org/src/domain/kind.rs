@@ -82,8 +82,13 @@ impl UnitKind {
 
 use UnitKind::*;
 
-const BRANCHES: &[UnitKind] =
-    &[GeneralBranch, Branch, BuildingBranch, EnterpriseBranch, SocialOrganisationBranch];
+const BRANCHES: &[UnitKind] = &[
+    GeneralBranch,
+    Branch,
+    BuildingBranch,
+    EnterpriseBranch,
+    SocialOrganisationBranch,
+];
 /// Level 4 of the grid network.
 const GRID_LEVEL_4: &[UnitKind] = &[ServiceTeam, BusinessDistrict, ConstructionSite];
 /// Level 5 of the grid network.
@@ -94,15 +99,30 @@ fn default_children(parent: UnitKind) -> Vec<UnitKind> {
     let mut children: Vec<UnitKind> = match parent {
         CityCommittee => vec![DistrictCommittee],
         DistrictCommittee => [&[StreetWorkingCommittee, TownCommittee][..], BRANCHES].concat(),
-        StreetWorkingCommittee => [&[ResidentialCommittee, GridCommandCentre][..], BRANCHES].concat(),
-        TownCommittee => {
-            [&[ResidentialCommittee, VillageCommittee, GridCommandCentre][..], BRANCHES].concat()
+        StreetWorkingCommittee => {
+            [&[ResidentialCommittee, GridCommandCentre][..], BRANCHES].concat()
         }
+        TownCommittee => [
+            &[ResidentialCommittee, VillageCommittee, GridCommandCentre][..],
+            BRANCHES,
+        ]
+        .concat(),
         ResidentialCommittee => [BRANCHES, GRID_LEVEL_4, &[BuildingGroup]].concat(),
         VillageCommittee => [BRANCHES, GRID_LEVEL_4, &[VillagerGroup]].concat(),
-        GeneralBranch => [Branch, BuildingBranch, EnterpriseBranch, SocialOrganisationBranch].to_vec(),
+        GeneralBranch => [
+            Branch,
+            BuildingBranch,
+            EnterpriseBranch,
+            SocialOrganisationBranch,
+        ]
+        .to_vec(),
         Branch | BuildingBranch | EnterpriseBranch | SocialOrganisationBranch => vec![PartyGroup],
-        GridCommandCentre => vec![ResidentialCommittee, VillageCommittee, Enterprise, StationedUnit],
+        GridCommandCentre => vec![
+            ResidentialCommittee,
+            VillageCommittee,
+            Enterprise,
+            StationedUnit,
+        ],
         Enterprise => [&[EnterpriseBranch, Department, Workshop][..], GRID_LEVEL_4].concat(),
         StationedUnit => [&[GeneralBranch, Branch, Department][..], GRID_LEVEL_4].concat(),
         ServiceTeam | BusinessDistrict | ConstructionSite => GRID_LEVEL_5.to_vec(),
@@ -128,7 +148,9 @@ pub struct KindRule {
 
 impl KindSchema {
     pub fn with_extensions(extensions: impl IntoIterator<Item = (UnitKind, UnitKind)>) -> Self {
-        Self { extensions: extensions.into_iter().collect() }
+        Self {
+            extensions: extensions.into_iter().collect(),
+        }
     }
 
     pub fn allows(&self, parent: UnitKind, child: UnitKind) -> bool {
@@ -140,13 +162,21 @@ impl KindSchema {
         let defaults = UnitKind::ALL.iter().flat_map(|&parent| {
             default_children(parent)
                 .into_iter()
-                .map(move |child| KindRule { parent, child, district_extension: false })
+                .map(move |child| KindRule {
+                    parent,
+                    child,
+                    district_extension: false,
+                })
         });
         let extensions = self
             .extensions
             .iter()
             .filter(|(parent, child)| !is_default_rule(*parent, *child))
-            .map(|&(parent, child)| KindRule { parent, child, district_extension: true });
+            .map(|&(parent, child)| KindRule {
+                parent,
+                child,
+                district_extension: true,
+            });
         defaults.chain(extensions).collect()
     }
 }
@@ -174,9 +204,20 @@ mod tests {
     #[test]
     fn the_five_level_grid_network_nests() {
         let schema = KindSchema::default();
-        let chain = [TownCommittee, GridCommandCentre, VillageCommittee, ServiceTeam, VillagerGroup];
+        let chain = [
+            TownCommittee,
+            GridCommandCentre,
+            VillageCommittee,
+            ServiceTeam,
+            VillagerGroup,
+        ];
         for pair in chain.windows(2) {
-            assert!(schema.allows(pair[0], pair[1]), "{:?} under {:?}", pair[1], pair[0]);
+            assert!(
+                schema.allows(pair[0], pair[1]),
+                "{:?} under {:?}",
+                pair[1],
+                pair[0]
+            );
         }
         assert!(!schema.allows(GridCommandCentre, ServiceTeam));
     }
@@ -185,7 +226,11 @@ mod tests {
     fn a_district_extends_the_schema() {
         let schema = KindSchema::with_extensions([(StreetWorkingCommittee, VillageCommittee)]);
         assert!(schema.allows(StreetWorkingCommittee, VillageCommittee));
-        let extension = schema.rules().into_iter().filter(|r| r.district_extension).collect::<Vec<_>>();
+        let extension = schema
+            .rules()
+            .into_iter()
+            .filter(|r| r.district_extension)
+            .collect::<Vec<_>>();
         assert_eq!(extension.len(), 1);
     }
 

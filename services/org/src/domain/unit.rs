@@ -74,7 +74,10 @@ impl UnitCode {
         if code.len() > Self::MAX_CHARS {
             return Err(format!("must be at most {} characters", Self::MAX_CHARS));
         }
-        if !code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"-_.".contains(&b)) {
+        if !code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        {
             return Err("may contain only A-Z, 0-9, '-', '_' and '.'".into());
         }
         Ok(Some(Self(code.to_owned())))
@@ -186,7 +189,11 @@ impl Unit {
 
     /// The ids from the root down to this unit, read off the path.
     pub fn ancestor_ids(&self) -> Vec<String> {
-        self.path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// True when `other` is this unit or lies below it.
@@ -215,7 +222,12 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(UnitName::parse("  陆家嘴街道党工委 ").expect("valid").as_str(), "陆家嘴街道党工委");
+        assert_eq!(
+            UnitName::parse("  陆家嘴街道党工委 ")
+                .expect("valid")
+                .as_str(),
+            "陆家嘴街道党工委"
+        );
         assert!(UnitName::parse("   ").is_err());
         assert!(UnitName::parse(&"街".repeat(101)).is_err());
         assert!(UnitName::parse(&"街".repeat(100)).is_ok());
@@ -235,12 +247,18 @@ mod tests {
         assert!(UnitId::parse("").is_err());
         assert!(UnitId::parse("not-a-uuid").is_err());
         let id = UnitId::new_v7();
-        assert_eq!(UnitId::parse(&id.as_str().to_uppercase()).expect("valid"), id);
+        assert_eq!(
+            UnitId::parse(&id.as_str().to_uppercase()).expect("valid"),
+            id
+        );
     }
 
     #[test]
     fn like_wildcards_are_escaped() {
-        assert_eq!(NameQuery::parse("50%_a\\").expect("valid").like_pattern(), "%50\\%\\_a\\\\%");
+        assert_eq!(
+            NameQuery::parse("50%_a\\").expect("valid").like_pattern(),
+            "%50\\%\\_a\\\\%"
+        );
     }
 
     #[test]
@@ -250,7 +268,10 @@ mod tests {
             assert!(lo.as_str() <= inside && inside < hi.as_str(), "{inside}");
         }
         for outside in ["/a/", "/a/bc/", "/a/b0/", "/a/c/"] {
-            assert!(!(lo.as_str() <= outside && outside < hi.as_str()), "{outside}");
+            assert!(
+                !(lo.as_str() <= outside && outside < hi.as_str()),
+                "{outside}"
+            );
         }
     }
 }
