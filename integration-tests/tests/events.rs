@@ -21,7 +21,7 @@ use jiceng_proto::{
     cloudevents::cloud_event::Data,
     events::{
         DeliverRequest, DeliverResponse,
-        event_sink_server::{EventSink as EventSinkApi, EventSinkServer},
+        event_sink_service_server::{EventSinkService, EventSinkServiceServer},
     },
     org::{self as pb, UnitKind, UnitMovedEvent},
 };
@@ -37,7 +37,7 @@ struct ScopeSink {
 }
 
 #[tonic::async_trait]
-impl EventSinkApi for ScopeSink {
+impl EventSinkService for ScopeSink {
     async fn deliver(
         &self,
         request: Request<DeliverRequest>,
@@ -112,7 +112,7 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
     };
     let mut server = GrpcServer::new(ServerOptions::default());
     server.add_service(InterceptedService::new(
-        EventSinkServer::new(sink),
+        EventSinkServiceServer::new(sink),
         authenticator.interceptor(),
     ));
     let _sink = jiceng_testkit::spawn_on(sink_addr, |shutdown| async move {

@@ -3,7 +3,7 @@
 //!
 //! A producer calls [`enqueue`] inside the database transaction of its change, so the event
 //! exists if and only if the change does. A [`Relay`] claims due events in batches under a
-//! lease, delivers each to its destination's `jiceng.events.v1.EventSink`, and retries with
+//! lease, delivers each to its destination's `jiceng.events.v1.EventSinkService`, and retries with
 //! backoff; an event that keeps failing is parked after `max_attempts`. A consumer applies an
 //! event's effect in the same transaction as [`record_once`], so a redelivery changes nothing.
 

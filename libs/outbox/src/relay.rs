@@ -4,7 +4,7 @@ use jiceng_db::{Database, Dialect, now_millis};
 use jiceng_grpc::TracedChannel;
 use jiceng_proto::{
     cloudevents::CloudEvent,
-    events::{DeliverRequest, event_sink_client::EventSinkClient},
+    events::{DeliverRequest, event_sink_service_client::EventSinkServiceClient},
 };
 use prost::Message as _;
 use sqlx::Row as _;
@@ -20,7 +20,7 @@ use crate::trace_context_of;
 /// A consumer the relay delivers to.
 #[derive(Clone, Debug)]
 pub struct Destination {
-    client: EventSinkClient<TracedChannel>,
+    client: EventSinkServiceClient<TracedChannel>,
     bearer: Option<MetadataValue<Ascii>>,
 }
 
@@ -34,7 +34,7 @@ impl Destination {
                 tonic::Status::invalid_argument("service token is not valid header text")
             })?;
         Ok(Self {
-            client: EventSinkClient::new(channel),
+            client: EventSinkServiceClient::new(channel),
             bearer,
         })
     }

@@ -15,7 +15,7 @@ use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_outbox::{Destination, EventDraft, Relay, RelayOptions, counts, enqueue, record_once};
 use jiceng_proto::events::{
     DeliverRequest, DeliverResponse,
-    event_sink_server::{EventSink, EventSinkServer},
+    event_sink_service_server::{EventSinkService, EventSinkServiceServer},
 };
 use jiceng_testkit::{RunningServer, TestDatabase, on_both_backends, spawn_server};
 use sqlx::Row as _;
@@ -43,7 +43,7 @@ struct Consumer {
 }
 
 #[tonic::async_trait]
-impl EventSink for Consumer {
+impl EventSinkService for Consumer {
     async fn deliver(
         &self,
         request: Request<DeliverRequest>,
@@ -106,7 +106,7 @@ async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -
         delay,
     };
     let mut server = GrpcServer::new(ServerOptions::default());
-    server.add_service(EventSinkServer::new(consumer.clone()));
+    server.add_service(EventSinkServiceServer::new(consumer.clone()));
     let server = spawn_server(server).await;
     Setup {
         producer,
