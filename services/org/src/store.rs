@@ -860,32 +860,31 @@ async fn insert_audit(
     Ok(())
 }
 
+/// Decodes a row of [`UNIT_COLUMNS`], by position: subtree reads decode thousands of rows.
 fn unit_from_row(row: &AnyRow) -> std::result::Result<Unit, sqlx::Error> {
-    let corrupt = |column: &str, value: &str| {
+    let corrupt = |column: &str, value: String| {
         sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into())
     };
-    let id: String = row.try_get("id")?;
-    let parent_id: Option<String> = row.try_get("parent_id")?;
-    let kind: String = row.try_get("kind")?;
-    let name: String = row.try_get("name")?;
-    let code: Option<String> = row.try_get("code")?;
-    let status: String = row.try_get("status")?;
+    let parent_id: Option<String> = row.try_get(1)?;
+    let kind: String = row.try_get(2)?;
+    let code: Option<String> = row.try_get(4)?;
+    let status: String = row.try_get(5)?;
     Ok(Unit {
-        id: UnitId::parse(&id).map_err(|_| corrupt("id", &id))?,
+        id: UnitId::from_stored(row.try_get(0)?).map_err(|v| corrupt("id", v))?,
         parent_id: parent_id
-            .map(|p| UnitId::parse(&p).map_err(|_| corrupt("parent_id", &p)))
+            .map(|p| UnitId::from_stored(p).map_err(|v| corrupt("parent_id", v)))
             .transpose()?,
-        kind: UnitKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
-        name: UnitName::parse(&name).map_err(|_| corrupt("name", &name))?,
+        kind: UnitKind::parse(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
+        name: UnitName::from_stored(row.try_get(3)?).map_err(|v| corrupt("name", v))?,
         code: code
-            .map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", &c)))
+            .map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", c.clone())))
             .transpose()?
             .flatten(),
-        status: UnitStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        path: row.try_get("path")?,
-        depth: row.try_get("depth")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        status: UnitStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
+        path: row.try_get(6)?,
+        depth: row.try_get(7)?,
+        version: row.try_get(8)?,
+        created_at: row.try_get(9)?,
+        updated_at: row.try_get(10)?,
     })
 }

@@ -20,6 +20,17 @@ impl UnitId {
             .map_err(|_| "must be a unit id (a UUID)")
     }
 
+    /// An id read back from the database, where only canonical ids are written: checked for
+    /// shape without re-parsing, since reads of large subtrees decode thousands of ids.
+    pub fn from_stored(text: String) -> Result<Self, String> {
+        let canonical = text.len() == 36
+            && text.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+            });
+        if canonical { Ok(Self(text)) } else { Err(text) }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -50,6 +61,15 @@ impl UnitName {
             return Err("must not contain control characters".into());
         }
         Ok(Self(name.to_owned()))
+    }
+
+    /// A name read back from the database, where only parsed names are written.
+    pub fn from_stored(text: String) -> Result<Self, String> {
+        if text.is_empty() {
+            Err(text)
+        } else {
+            Ok(Self(text))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -251,6 +271,14 @@ mod tests {
             UnitId::parse(&id.as_str().to_uppercase()).expect("valid"),
             id
         );
+    }
+
+    #[test]
+    fn stored_ids_must_be_canonical() {
+        let id = UnitId::new_v7();
+        assert_eq!(UnitId::from_stored(id.to_string()), Ok(id.clone()));
+        assert!(UnitId::from_stored(id.as_str().to_uppercase()).is_err());
+        assert!(UnitId::from_stored("x".repeat(36)).is_err());
     }
 
     #[test]
