@@ -309,16 +309,17 @@ async fn bad_input_gets_field_details_and_changes_nothing(db: TestDatabase) {
         .expect_err("bad mask");
     assert_eq!(fields_of(&bad_mask), ["update_mask"]);
 
-    let list = |page_size: i32, page_token: &str| pb::ListSubtreeRequest {
+    let list = |page_size: Option<i32>, page_token: &str| pb::ListSubtreeRequest {
         root_id: platform.root_id.clone(),
         page_size,
         page_token: page_token.to_owned(),
         ..Default::default()
     };
     for (size, token, field) in [
-        (-1, "", "page_size"),
-        (100_000, "", "page_size"),
-        (10, "forged-token", "page_token"),
+        (Some(0), "", "page_size"),
+        (Some(-1), "", "page_size"),
+        (Some(100_000), "", "page_size"),
+        (Some(10), "forged-token", "page_token"),
     ] {
         let status = admin
             .list_subtree(list(size, token))
@@ -330,7 +331,7 @@ async fn bad_input_gets_field_details_and_changes_nothing(db: TestDatabase) {
         );
     }
     let first = admin
-        .list_subtree(list(1, ""))
+        .list_subtree(list(Some(1), ""))
         .await
         .expect("page")
         .into_inner();
@@ -398,7 +399,7 @@ async fn pages_walk_the_whole_subtree(db: TestDatabase) {
         let page = admin
             .list_subtree(pb::ListSubtreeRequest {
                 root_id: street.id.clone(),
-                page_size: 4,
+                page_size: Some(4),
                 page_token: token,
                 ..Default::default()
             })

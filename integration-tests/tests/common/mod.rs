@@ -115,7 +115,7 @@ pub async fn snapshot(client: &mut OrgClient, root: &str) -> Vec<pb::Unit> {
         .list_subtree(pb::ListSubtreeRequest {
             root_id: root.to_owned(),
             include_dissolved: true,
-            page_size: 1000,
+            page_size: Some(1000),
             ..Default::default()
         })
         .await

@@ -1,5 +1,8 @@
-//! List paging (AIP-158): a capped page size and opaque page tokens bound to the query that
+//! List paging (AIP-158): a bounded page size and opaque page tokens bound to the query that
 //! issued them, so a token cannot be replayed against another query or forged into a cursor.
+//!
+//! `page_size` is an `optional` field: unset means the default, while an explicit 0, a negative
+//! or an oversized value is refused rather than silently changed.
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
@@ -7,16 +10,22 @@ use tonic::Status;
 
 use crate::status::invalid_field;
 
-/// Used when a request leaves `page_size` at 0.
+/// Used when a request leaves `page_size` unset.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// The largest page a caller may ask for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
-/// Validates `page_size`: 0 means the default, negative or above [`MAX_PAGE_SIZE`] is refused.
-pub fn page_size(requested: i32) -> Result<u32, Status> {
+/// Validates `page_size`: unset means the default; it must be 1 to [`MAX_PAGE_SIZE`].
+pub fn page_size(requested: Option<i32>) -> Result<u32, Status> {
+    let Some(requested) = requested else {
+        return Ok(DEFAULT_PAGE_SIZE);
+    };
     match u32::try_from(requested) {
-        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
-        Ok(size) if size <= MAX_PAGE_SIZE => Ok(size),
+        Ok(size @ 1..=MAX_PAGE_SIZE) => Ok(size),
+        Ok(0) => Err(invalid_field(
+            "page_size",
+            "must be at least 1; leave it unset for the default",
+        )),
         Ok(_) => Err(invalid_field(
             "page_size",
             format!("must be at most {MAX_PAGE_SIZE}"),
@@ -49,7 +58,7 @@ pub struct PageRequest {
 impl PageRequest {
     /// Reads `page_size` and `page_token`. `query` must describe every filter of the request
     /// (e.g. `"subtree|<root>|<depth>|<kinds>"`): a token is valid only for the same query.
-    pub fn parse(page_size: i32, page_token: &str, query: String) -> Result<Self, Status> {
+    pub fn parse(page_size: Option<i32>, page_token: &str, query: String) -> Result<Self, Status> {
         let size = self::page_size(page_size)?;
         let after = if page_token.is_empty() {
             None
@@ -102,36 +111,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_sizes_are_defaulted_and_capped() {
-        assert_eq!(page_size(0).ok(), Some(DEFAULT_PAGE_SIZE));
-        assert_eq!(page_size(7).ok(), Some(7));
-        assert_eq!(
-            page_size(-1).map_err(|s| s.code()),
-            Err(tonic::Code::InvalidArgument)
-        );
-        assert_eq!(
-            page_size(1001).map_err(|s| s.code()),
-            Err(tonic::Code::InvalidArgument)
-        );
+    fn page_sizes_are_defaulted_when_unset_and_bounded_when_set() {
+        assert_eq!(page_size(None).ok(), Some(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(Some(7)).ok(), Some(7));
+        assert_eq!(page_size(Some(1000)).ok(), Some(MAX_PAGE_SIZE));
+        for bad in [0, -1, 1001] {
+            let refused = page_size(Some(bad)).map_err(|s| s.code());
+            assert_eq!(refused, Err(tonic::Code::InvalidArgument), "{bad}");
+        }
     }
 
     #[test]
     fn a_token_round_trips_for_its_own_query_only() {
-        let first = PageRequest::parse(2, "", "q1".into()).expect("first page");
+        let first = PageRequest::parse(Some(2), "", "q1".into()).expect("first page");
         let mut rows = vec!["a", "b", "c"];
         let token = first.finish(&mut rows, |r| r.to_string());
         assert_eq!(rows, ["a", "b"]);
-        let next = PageRequest::parse(2, &token, "q1".into()).expect("second page");
+        let next = PageRequest::parse(Some(2), &token, "q1".into()).expect("second page");
         assert_eq!(next.after.as_deref(), Some("b"));
-        let other = PageRequest::parse(2, &token, "q2".into()).map_err(|s| s.code());
+        let other = PageRequest::parse(Some(2), &token, "q2".into()).map_err(|s| s.code());
         assert_eq!(other, Err(tonic::Code::InvalidArgument));
-        let forged = PageRequest::parse(2, "bm90LWEtdG9rZW4", "q1".into()).map_err(|s| s.code());
+        let forged =
+            PageRequest::parse(Some(2), "bm90LWEtdG9rZW4", "q1".into()).map_err(|s| s.code());
         assert_eq!(forged, Err(tonic::Code::InvalidArgument));
     }
 
     #[test]
     fn the_last_page_has_no_token() {
-        let page = PageRequest::parse(3, "", "q".into()).expect("page");
+        let page = PageRequest::parse(Some(3), "", "q".into()).expect("page");
         let mut rows = vec![1, 2, 3];
         assert_eq!(page.finish(&mut rows, |r| r.to_string()), "");
         assert_eq!(rows.len(), 3);
