@@ -6,7 +6,7 @@ mod common;
 use common::{Platform, create, snapshot};
 use jiceng_auth::Role;
 use jiceng_proto::org::{self as pb, UnitKind};
-use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
+use jiceng_testkit::{Bearer, TestDatabase, on_both_backends};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -95,11 +95,7 @@ async fn a_street_admin_acts_only_inside_their_street(db: TestDatabase) {
     )
     .await;
     let mut street_admin = platform
-        .org_as(Bearer::new(&bearer(
-            "ljz-admin",
-            &[Role::StreetAdmin],
-            &lujiazui.id,
-        )))
+        .org_for("ljz-admin", Role::StreetAdmin, &lujiazui.id)
         .await;
     let own = create(
         &mut street_admin,
@@ -159,9 +155,7 @@ async fn a_street_admin_acts_only_inside_their_street(db: TestDatabase) {
         before,
         "nothing changed"
     );
-    let mut member = platform
-        .org_as(Bearer::new(&bearer("m1", &[Role::Member], &lujiazui.id)))
-        .await;
+    let mut member = platform.org_for("m1", Role::Member, &lujiazui.id).await;
     let by_member = member
         .create_unit(pb::CreateUnitRequest {
             parent_id: lujiazui.id.clone(),
@@ -631,11 +625,7 @@ async fn check_scope_answers_services(db: TestDatabase) {
     )
     .await;
     let mut service = platform
-        .org_as(Bearer::new(&bearer(
-            "grid-service",
-            &[Role::Service],
-            &platform.root_id,
-        )))
+        .org_for("grid-service", Role::Service, &platform.root_id)
         .await;
     let inside = service
         .check_scope(pb::CheckScopeRequest {
@@ -659,9 +649,7 @@ async fn check_scope_answers_services(db: TestDatabase) {
         .expect("check")
         .into_inner();
     assert!(!outside.within);
-    let mut street_admin = platform
-        .org_as(Bearer::new(&bearer("a", &[Role::StreetAdmin], &street.id)))
-        .await;
+    let mut street_admin = platform.org_for("a", Role::StreetAdmin, &street.id).await;
     let foreign = street_admin
         .check_scope(pb::CheckScopeRequest {
             scope_org_id: other.id.clone(),

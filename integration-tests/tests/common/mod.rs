@@ -80,6 +80,12 @@ impl Platform {
         OrgServiceClient::with_interceptor(self.channel().await, auth)
     }
 
+    /// An org client for `subject` holding `role` over the subtree of `scope`.
+    pub async fn org_for(&self, subject: &str, role: Role, scope: &str) -> OrgClient {
+        self.org_as(Bearer::new(&bearer(subject, &[role], scope)))
+            .await
+    }
+
     /// An org client for a district admin of the whole district.
     pub async fn admin(&self) -> OrgClient {
         self.org_as(Bearer::new(&bearer(
