@@ -95,6 +95,7 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
         vec![EventSink {
             name: "grid".into(),
             uri: format!("http://{sink_addr}"),
+            event_types: vec!["jiceng.org.v1.unit.moved".into()],
         }],
     )
     .await;

@@ -22,19 +22,11 @@ pub struct EventDraft {
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 
-/// Writes `draft` to the outbox once per destination, inside the caller's transaction, and
-/// returns the event id. The envelope carries the current trace context (the CloudEvents
-/// distributed-tracing extension) so that delivery continues the producer's trace.
-pub async fn enqueue(
-    tx: &mut Tx,
-    source: &str,
-    destinations: &[String],
-    draft: EventDraft,
-) -> Result<String, sqlx::Error> {
+/// Writes `draft` to the outbox inside the caller's transaction and returns the event id. The
+/// envelope carries the current trace context (the CloudEvents distributed-tracing extension)
+/// so that delivery continues the producer's trace.
+pub async fn enqueue(tx: &mut Tx, source: &str, draft: EventDraft) -> Result<String, sqlx::Error> {
     let id = uuid::Uuid::now_v7().to_string();
-    if destinations.is_empty() {
-        return Ok(id);
-    }
     let now = now_millis();
     let mut attributes = HashMap::new();
     let text = |value: String| CloudEventAttributeValue {
@@ -71,21 +63,16 @@ pub async fn enqueue(
         attributes,
         data: Some(Data::ProtoData(draft.data)),
     };
-    let payload = event.encode_to_vec();
-    for destination in destinations {
-        sqlx::query(
-            "INSERT INTO outbox_events
-                 (event_id, destination, event_type, payload, created_at, available_at)
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(&id)
-        .bind(destination)
-        .bind(&draft.event_type)
-        .bind(payload.clone())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
+    sqlx::query(
+        "INSERT INTO outbox_events (event_id, event_type, payload, created_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(&draft.event_type)
+    .bind(event.encode_to_vec())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(id)
 }
 

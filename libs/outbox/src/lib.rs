@@ -2,10 +2,12 @@
 //! deduplicated by the consumer.
 //!
 //! A producer calls [`enqueue`] inside the database transaction of its change, so the event
-//! exists if and only if the change does. A [`Relay`] claims due events in batches under a
-//! lease, delivers each to its destination's `jiceng.events.v1.EventSinkService`, and retries with
-//! backoff; an event that keeps failing is parked after `max_attempts`. A consumer applies an
-//! event's effect in the same transaction as [`record_once`], so a redelivery changes nothing.
+//! exists if and only if the change does. A [`Relay`] routes each event to the consumers
+//! configured for its type (an event nobody consumes yet waits, unrouted), claims due deliveries
+//! in batches under a lease, calls each consumer's `jiceng.events.v1.EventSinkService`, and
+//! retries with backoff; a delivery that keeps failing is parked after `max_attempts`. A
+//! consumer applies an event's effect in the same transaction as [`record_once`], so a
+//! redelivery changes nothing.
 
 mod envelope;
 mod relay;
@@ -44,21 +46,29 @@ pub async fn record_once(tx: &mut Tx, event: &CloudEvent) -> Result<bool, sqlx::
     Ok(inserted.rows_affected() == 1)
 }
 
-/// How many events wait in each state, for operators and tests.
+/// Events waiting for a consumer, and deliveries in each state, for operators and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
+    pub unrouted: i64,
     pub pending: i64,
     pub delivered: i64,
     pub parked: i64,
 }
 
-/// Counts the outbox rows by state.
+/// Counts unrouted events and deliveries by state.
 pub async fn counts(db: &jiceng_db::Database) -> Result<OutboxCounts, sqlx::Error> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox_events GROUP BY state")
+    let unrouted: i64 = sqlx::query("SELECT COUNT(*) FROM outbox_events WHERE routed_at IS NULL")
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox_deliveries GROUP BY state")
         .fetch_all(db.pool())
         .await?;
-    let mut counts = OutboxCounts::default();
+    let mut counts = OutboxCounts {
+        unrouted,
+        ..OutboxCounts::default()
+    };
     for row in rows {
         let n: i64 = row.try_get(1)?;
         match row.try_get::<String, _>(0)?.as_str() {

@@ -17,16 +17,22 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::trace_context_of;
 
-/// A consumer the relay delivers to.
+/// A consumer the relay delivers to, and the event types it consumes.
 #[derive(Clone, Debug)]
 pub struct Destination {
     client: EventSinkServiceClient<TracedChannel>,
     bearer: Option<MetadataValue<Ascii>>,
+    event_types: Vec<String>,
 }
 
 impl Destination {
-    /// A consumer reached over `channel`, called with `service_token` when it requires one.
-    pub fn new(channel: TracedChannel, service_token: Option<&str>) -> Result<Self, tonic::Status> {
+    /// A consumer reached over `channel`, called with `service_token` when it requires one, of
+    /// the event types matching `event_types`: an exact type, a prefix ending in `*`, or `*`.
+    pub fn new(
+        channel: TracedChannel,
+        service_token: Option<&str>,
+        event_types: Vec<String>,
+    ) -> Result<Self, tonic::Status> {
         let bearer = service_token
             .map(|token| format!("Bearer {token}").parse())
             .transpose()
@@ -36,7 +42,17 @@ impl Destination {
         Ok(Self {
             client: EventSinkServiceClient::new(channel),
             bearer,
+            event_types,
         })
+    }
+
+    fn consumes(&self, event_type: &str) -> bool {
+        self.event_types
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => event_type.starts_with(prefix),
+                None => pattern == event_type,
+            })
     }
 }
 
@@ -129,9 +145,10 @@ impl Relay {
         }
     }
 
-    /// Claims one batch of due events, delivers them concurrently, and records each outcome.
-    /// Returns how many events it claimed.
+    /// Routes new events, claims one batch of due deliveries, delivers them concurrently, and
+    /// records each outcome. Returns how many deliveries it claimed.
     pub async fn relay_once(&self) -> Result<usize, sqlx::Error> {
+        self.route().await?;
         let claimed = self.claim().await?;
         let count = claimed.len();
         let deliveries = claimed.into_iter().map(|event| async move {
@@ -144,14 +161,70 @@ impl Relay {
         Ok(count)
     }
 
-    /// Leases due events. Attempts are counted at claim time, so an event whose delivery kills
+    /// Hands unrouted events to the destinations that consume their type, a batch per type.
+    /// Types nobody consumes stay unrouted until such a destination is configured.
+    async fn route(&self) -> Result<(), sqlx::Error> {
+        let types: Vec<String> =
+            sqlx::query("SELECT DISTINCT event_type FROM outbox_events WHERE routed_at IS NULL")
+                .fetch_all(self.db.pool())
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?;
+        for event_type in types {
+            let consumers: Vec<&String> = self
+                .destinations
+                .iter()
+                .filter(|(_, destination)| destination.consumes(&event_type))
+                .map(|(name, _)| name)
+                .collect();
+            if consumers.is_empty() {
+                continue;
+            }
+            let now = now_millis();
+            let mut tx = self.db.begin_write().await?;
+            let ids: Vec<String> = sqlx::query(
+                "SELECT event_id FROM outbox_events WHERE routed_at IS NULL AND event_type = $1
+                 ORDER BY created_at, event_id LIMIT $2",
+            )
+            .bind(&event_type)
+            .bind(self.options.batch_size)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+            for id in &ids {
+                for consumer in &consumers {
+                    sqlx::query(
+                        "INSERT INTO outbox_deliveries (event_id, destination, available_at)
+                         VALUES ($1, $2, $3) ON CONFLICT (event_id, destination) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(consumer.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE outbox_events SET routed_at = $1 WHERE event_id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Leases due deliveries. Attempts are counted at claim time, so an event whose delivery kills
     /// the relay still reaches `max_attempts` and is parked instead of looping for ever.
     async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
         let now = now_millis();
         // A read first: an idle relay then never takes the write lock, which on SQLite would
         // stall every writer of the service several times a second.
         let due = sqlx::query(
-            "SELECT 1 FROM outbox_events
+            "SELECT 1 FROM outbox_deliveries
              WHERE state = 'pending' AND available_at <= $1 AND lease_until <= $1 LIMIT 1",
         )
         .bind(now)
@@ -167,13 +240,13 @@ impl Relay {
             Dialect::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE outbox_events SET lease_until = $1, attempts = attempts + 1
+            "UPDATE outbox_deliveries SET lease_until = $1, attempts = attempts + 1
              WHERE (event_id, destination) IN (
-                 SELECT event_id, destination FROM outbox_events
+                 SELECT event_id, destination FROM outbox_deliveries
                  WHERE state = 'pending' AND available_at <= $2 AND lease_until <= $2
                  ORDER BY available_at, event_id
                  LIMIT $3 {lock})
-             RETURNING event_id, destination, payload, attempts"
+             RETURNING event_id, destination, attempts"
         );
         let mut tx = self.db.begin_write().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -182,17 +255,24 @@ impl Relay {
             .bind(self.options.batch_size)
             .fetch_all(&mut *tx)
             .await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let event_id: String = row.try_get(0)?;
+            let payload: Vec<u8> =
+                sqlx::query("SELECT payload FROM outbox_events WHERE event_id = $1")
+                    .bind(&event_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            claimed.push(Claimed {
+                event_id,
+                destination: row.try_get(1)?,
+                payload,
+                attempts: row.try_get(2)?,
+            });
+        }
         tx.commit().await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Claimed {
-                    event_id: row.try_get(0)?,
-                    destination: row.try_get(1)?,
-                    payload: row.try_get(2)?,
-                    attempts: row.try_get::<i64, _>(3)?,
-                })
-            })
-            .collect()
+        Ok(claimed)
     }
 
     async fn deliver(&self, claimed: &Claimed) -> Outcome {
@@ -243,7 +323,7 @@ impl Relay {
         };
         let done_at = (state != "pending").then_some(now);
         sqlx::query(
-            "UPDATE outbox_events
+            "UPDATE outbox_deliveries
              SET state = $1, available_at = $2, lease_until = 0, last_error = $3, done_at = $4
              WHERE event_id = $5 AND destination = $6",
         )

@@ -119,7 +119,8 @@ async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -
 fn relay(setup: &Setup, options: RelayOptions) -> Relay {
     let channel =
         jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
-    let destination = Destination::new(channel, None).expect("destination");
+    let destination =
+        Destination::new(channel, None, vec!["jiceng.test.v1.*".to_owned()]).expect("destination");
     Relay::new(
         setup.producer.clone(),
         HashMap::from([("consumer".to_owned(), destination)]),
@@ -152,14 +153,9 @@ async fn write_events(db: &Database, n: usize) -> Vec<String> {
             },
         };
         ids.push(
-            enqueue(
-                &mut tx,
-                "//jiceng/310115/test",
-                &["consumer".to_owned()],
-                draft,
-            )
-            .await
-            .expect("enqueue"),
+            enqueue(&mut tx, "//jiceng/310115/test", draft)
+                .await
+                .expect("enqueue"),
         );
         tx.commit().await.expect("commit");
     }
@@ -210,14 +206,9 @@ async fn an_event_rolled_back_with_its_change_is_never_sent(db: TestDatabase) {
         subject: "rolled-back".into(),
         data: prost_types::Any::default(),
     };
-    enqueue(
-        &mut tx,
-        "//jiceng/310115/test",
-        &["consumer".to_owned()],
-        draft,
-    )
-    .await
-    .expect("enqueue");
+    enqueue(&mut tx, "//jiceng/310115/test", draft)
+        .await
+        .expect("enqueue");
     tx.rollback().await.expect("rollback");
     let relay = relay(&setup, quick_options());
     assert_eq!(relay.relay_once().await.expect("round"), 0);
@@ -272,7 +263,29 @@ async fn a_relay_killed_mid_batch_loses_and_doubles_nothing(db: TestDatabase) {
     );
 }
 
+async fn events_wait_unrouted_until_a_consumer_is_configured(db: TestDatabase) {
+    let setup = setup(&db, 0, Duration::ZERO).await;
+    let mut ids = write_events(&setup.producer, 5).await;
+    ids.sort();
+    let channel =
+        jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
+    let other_types =
+        Destination::new(channel, None, vec!["jiceng.org.v1.*".to_owned()]).expect("destination");
+    let nobody = Relay::new(
+        setup.producer.clone(),
+        HashMap::from([("consumer".to_owned(), other_types)]),
+        quick_options(),
+    );
+    assert_eq!(nobody.relay_once().await.expect("round"), 0);
+    assert_eq!(counts(&setup.producer).await.expect("counts").unrouted, 5);
+    drain(&relay(&setup, quick_options())).await;
+    assert_eq!(effects(&setup.consumer).await, ids);
+    let counts = counts(&setup.producer).await.expect("counts");
+    assert_eq!((counts.unrouted, counts.delivered), (0, 5));
+}
+
 on_both_backends!(
+    events_wait_unrouted_until_a_consumer_is_configured,
     every_committed_event_is_applied_once,
     an_event_rolled_back_with_its_change_is_never_sent,
     failed_deliveries_are_retried_with_backoff,

@@ -15,7 +15,7 @@ use jiceng_auth::{Authenticator, KeyConfig};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_org::{
-    EventRoutes, OrgStore,
+    OrgStore,
     domain::{UnitCode, UnitKind, UnitName},
 };
 use jiceng_outbox::{Destination, Relay, RelayOptions};
@@ -64,6 +64,8 @@ impl Storage {
 pub struct EventSink {
     pub name: String,
     pub uri: String,
+    /// Event types it consumes: exact types, prefixes ending in `*`, or `*` for all.
+    pub event_types: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,7 +75,7 @@ pub struct AppConfig {
     pub services: Vec<ServiceName>,
     pub storage: Storage,
     pub keys: KeyConfig,
-    /// Consumers of this process's events; every sink receives every event type it produces.
+    /// Consumers of this process's events.
     pub event_sinks: Vec<EventSink>,
     /// The bearer token the relays present to event sinks.
     pub service_token: Option<String>,
@@ -137,15 +139,8 @@ impl App {
             let db = connect_and_migrate(*service, &config.storage).await?;
             match service {
                 ServiceName::Org => {
-                    let routes = EventRoutes {
-                        source: format!("//jiceng/{}/org", config.district.code),
-                        unit_moved: config
-                            .event_sinks
-                            .iter()
-                            .map(|sink| sink.name.clone())
-                            .collect(),
-                    };
-                    let store = OrgStore::new(db.clone(), routes);
+                    let source = format!("//jiceng/{}/org", config.district.code);
+                    let store = OrgStore::new(db.clone(), source);
                     let name = UnitName::parse(&config.district.committee_name())
                         .map_err(AppError::Config)?;
                     let code = UnitCode::parse_optional(&config.district.code)
@@ -251,8 +246,12 @@ fn destinations(config: &AppConfig) -> Result<HashMap<String, Destination>, AppE
         .map(|sink| {
             let channel = jiceng_grpc::channel(&sink.uri, Duration::from_secs(10))
                 .map_err(|e| AppError::Config(e.message().to_owned()))?;
-            let destination = Destination::new(channel, config.service_token.as_deref())
-                .map_err(|e| AppError::Config(e.message().to_owned()))?;
+            let destination = Destination::new(
+                channel,
+                config.service_token.as_deref(),
+                sink.event_types.clone(),
+            )
+            .map_err(|e| AppError::Config(e.message().to_owned()))?;
             Ok((sink.name.clone(), destination))
         })
         .collect()

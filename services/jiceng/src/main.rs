@@ -95,8 +95,10 @@ struct ServeArgs {
     district: DistrictArg,
     #[command(flatten)]
     keys: KeyArgs,
-    /// A consumer of this service's events, as NAME=URI (e.g. member=http://member:50051).
-    #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ',', value_parser = parse_sink)]
+    /// A consumer of this service's events, as NAME=URI[;TYPE,…] (e.g.
+    /// `grid=http://grid:50051;jiceng.org.v1.unit.moved`); without types it receives every event.
+    /// Events nobody consumes wait in the outbox.
+    #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ' ', value_parser = parse_sink)]
     event_sinks: Vec<EventSink>,
     /// Bearer token the outbox relay presents to event sinks.
     #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
@@ -145,13 +147,21 @@ fn parse_role(text: &str) -> std::result::Result<Role, String> {
 }
 
 fn parse_sink(text: &str) -> std::result::Result<EventSink, String> {
-    let (name, uri) = text.split_once('=').ok_or("expected NAME=URI")?;
+    let (name, rest) = text.split_once('=').ok_or("expected NAME=URI[;TYPE,…]")?;
+    let (uri, types) = rest.split_once(';').unwrap_or((rest, "*"));
     if name.is_empty() || !uri.starts_with("http") {
-        return Err("expected NAME=URI with an http:// or https:// URI".into());
+        return Err("expected NAME=URI[;TYPE,…] with an http:// or https:// URI".into());
     }
+    let event_types = types
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
     Ok(EventSink {
         name: name.to_owned(),
         uri: uri.to_owned(),
+        event_types,
     })
 }
 
@@ -321,4 +331,30 @@ fn read_dev_secret(data_dir: &std::path::Path) -> Result<Vec<u8>> {
         )
     })?;
     Ok(secret.trim().as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sink;
+
+    #[test]
+    fn sinks_name_a_uri_and_optionally_their_event_types() {
+        let all = parse_sink("grid=http://grid:50051").expect("valid");
+        assert_eq!(
+            (all.name.as_str(), all.uri.as_str()),
+            ("grid", "http://grid:50051")
+        );
+        assert_eq!(all.event_types, ["*"]);
+        let some = parse_sink(
+            "member=http://member:50051;jiceng.org.v1.unit.moved, jiceng.org.v1.booking.*",
+        )
+        .expect("valid");
+        assert_eq!(
+            some.event_types,
+            ["jiceng.org.v1.unit.moved", "jiceng.org.v1.booking.*"]
+        );
+        assert!(parse_sink("grid").is_err());
+        assert!(parse_sink("=http://x").is_err());
+        assert!(parse_sink("grid=ftp://x").is_err());
+    }
 }

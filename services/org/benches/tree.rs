@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use jiceng_org::{
-    EventRoutes, MIGRATIONS, OrgStore,
+    MIGRATIONS, OrgStore,
     domain::{Unit, UnitKind, UnitName},
     store::{Mutation, SubtreeFilter},
 };
@@ -65,7 +65,7 @@ async fn bench(db: &TestDatabase) {
         .await
         .expect("outbox");
     database.migrate(&MIGRATIONS).await.expect("org");
-    let store = OrgStore::new(database, EventRoutes::default());
+    let store = OrgStore::new(database, "//jiceng/310115/org".into());
     let root = store
         .ensure_root(
             UnitKind::DistrictCommittee,

@@ -15,7 +15,7 @@ use jiceng_proto::org::org_service_server::OrgServiceServer;
 use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::OrgApi;
-pub use store::{EventRoutes, OrgStore};
+pub use store::OrgStore;
 
 /// The org service's own tables (it also runs [`jiceng_outbox::MIGRATIONS`]).
 pub static MIGRATIONS: Migrations = Migrations {

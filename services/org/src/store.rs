@@ -53,14 +53,6 @@ pub struct Mutation {
     pub trace_id: Option<String>,
 }
 
-/// Where the store's events go: the CloudEvents source and each event type's consumers.
-#[derive(Clone, Debug, Default)]
-pub struct EventRoutes {
-    pub source: String,
-    /// Consumers of [`UNIT_MOVED`].
-    pub unit_moved: Vec<String>,
-}
-
 /// The fields of an update; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct UnitChanges {
@@ -94,7 +86,8 @@ pub struct AuditRecord {
 #[derive(Clone, Debug)]
 pub struct OrgStore {
     db: Database,
-    events: EventRoutes,
+    /// The CloudEvents `source` of this service's events, e.g. `//jiceng/310115/org`.
+    event_source: String,
 }
 
 /// What an earlier call with the same request id did.
@@ -104,8 +97,8 @@ struct Replay {
 }
 
 impl OrgStore {
-    pub fn new(db: Database, events: EventRoutes) -> Self {
-        Self { db, events }
+    pub fn new(db: Database, event_source: String) -> Self {
+        Self { db, event_source }
     }
 
     pub fn database(&self) -> &Database {
@@ -400,8 +393,7 @@ impl OrgStore {
                 value: prost::Message::encode_to_vec(&event),
             },
         };
-        jiceng_outbox::enqueue(&mut tx, &self.events.source, &self.events.unit_moved, draft)
-            .await?;
+        jiceng_outbox::enqueue(&mut tx, &self.event_source, draft).await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         Ok(unit)

@@ -2,24 +2,20 @@
 
 use UnitKind::*;
 use jiceng_org::{
-    EventRoutes, MIGRATIONS, OrgStore,
+    MIGRATIONS, OrgStore,
     domain::{NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus},
     store::{Mutation, StoreError, SubtreeFilter, UnitChanges},
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 
-async fn store(db: &TestDatabase, sinks: &[&str]) -> (OrgStore, Unit) {
+async fn store(db: &TestDatabase) -> (OrgStore, Unit) {
     let database = db.connect().await;
     database
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox migrations");
     database.migrate(&MIGRATIONS).await.expect("org migrations");
-    let routes = EventRoutes {
-        source: "//jiceng/310115/org".into(),
-        unit_moved: sinks.iter().map(|s| s.to_string()).collect(),
-    };
-    let store = OrgStore::new(database, routes);
+    let store = OrgStore::new(database, "//jiceng/310115/org".into());
     let root = store
         .ensure_root(
             DistrictCommittee,
@@ -72,7 +68,7 @@ async fn ids_of_subtree(store: &OrgStore, root: &Unit, filter: &SubtreeFilter) -
 }
 
 async fn the_root_is_provisioned_once(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let again = store
         .ensure_root(DistrictCommittee, &name("other"), None)
         .await
@@ -84,7 +80,7 @@ async fn the_root_is_provisioned_once(db: TestDatabase) {
 }
 
 async fn units_are_created_under_allowed_parents_only(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let street = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     assert_eq!(street.depth, 1);
     assert_eq!(street.path, format!("/{}/{}/", root.id, street.id));
@@ -126,7 +122,7 @@ async fn units_are_created_under_allowed_parents_only(db: TestDatabase) {
 }
 
 async fn codes_are_unique(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     store
         .create(
             &admin(),
@@ -151,7 +147,7 @@ async fn codes_are_unique(db: TestDatabase) {
 }
 
 async fn subtrees_are_listed_in_pre_order_with_filters(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let town = add(&store, &root, TownCommittee, "北蔡镇党委").await;
     let centre = add(&store, &town, GridCommandCentre, "网格指挥中心").await;
     let village = add(&store, &centre, VillageCommittee, "御桥村").await;
@@ -197,7 +193,7 @@ async fn subtrees_are_listed_in_pre_order_with_filters(db: TestDatabase) {
 }
 
 async fn children_are_paged_by_name(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     for n in ["丙街道党工委", "甲街道党工委", "乙街道党工委"] {
         add(&store, &root, StreetWorkingCommittee, n).await;
     }
@@ -226,7 +222,7 @@ async fn children_are_paged_by_name(db: TestDatabase) {
 }
 
 async fn ancestry_runs_from_the_root(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let street = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let committee = add(
         &store,
@@ -247,7 +243,7 @@ async fn ancestry_runs_from_the_root(db: TestDatabase) {
 }
 
 async fn a_move_re_paths_the_whole_subtree(db: TestDatabase) {
-    let (store, root) = store(&db, &["member"]).await;
+    let (store, root) = store(&db).await;
     let from = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let to = add(&store, &root, StreetWorkingCommittee, "花木街道党工委").await;
     let committee = add(&store, &from, ResidentialCommittee, "东昌居民区").await;
@@ -280,11 +276,14 @@ async fn a_move_re_paths_the_whole_subtree(db: TestDatabase) {
     let counts = jiceng_outbox::counts(store.database())
         .await
         .expect("outbox");
-    assert_eq!(counts.pending, 1, "one unit.moved event for the one sink");
+    assert_eq!(
+        counts.unrouted, 1,
+        "one unit.moved event, waiting for a consumer"
+    );
 }
 
 async fn illegal_moves_change_nothing(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let street = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let committee = add(&store, &street, ResidentialCommittee, "东昌居民区").await;
     let branch = add(&store, &committee, Branch, "东昌第一党支部").await;
@@ -338,7 +337,7 @@ async fn illegal_moves_change_nothing(db: TestDatabase) {
 }
 
 async fn dissolution_refuses_active_children_unless_cascading(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let street = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let committee = add(&store, &street, ResidentialCommittee, "东昌居民区").await;
     add(&store, &committee, Branch, "东昌第一党支部").await;
@@ -393,7 +392,7 @@ async fn dissolution_refuses_active_children_unless_cascading(db: TestDatabase) 
 }
 
 async fn updates_check_the_etag(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let street = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let changes = UnitChanges {
         name: Some(name("陆家嘴街道党工委（新）")),
@@ -412,7 +411,7 @@ async fn updates_check_the_etag(db: TestDatabase) {
 }
 
 async fn a_retried_request_returns_the_first_result(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let first = store
         .create(
             &with_request("req-1"),
@@ -462,7 +461,7 @@ async fn a_retried_request_returns_the_first_result(db: TestDatabase) {
 }
 
 async fn search_finds_names_within_a_scope(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let a = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let b = add(&store, &root, StreetWorkingCommittee, "花木街道党工委").await;
     add(&store, &a, ResidentialCommittee, "梅园一村居民区").await;
@@ -488,7 +487,7 @@ async fn search_finds_names_within_a_scope(db: TestDatabase) {
 }
 
 async fn every_mutation_is_audited(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let street = add(&store, &root, StreetWorkingCommittee, "陆家嘴街道党工委").await;
     let town = add(&store, &root, TownCommittee, "北蔡镇党委").await;
     let committee = add(&store, &street, ResidentialCommittee, "东昌居民区").await;
@@ -551,7 +550,7 @@ async fn assert_tree_consistent(store: &OrgStore, root: &Unit) {
 }
 
 async fn concurrent_moves_and_creates_keep_the_tree_consistent(db: TestDatabase) {
-    let (store, root) = store(&db, &[]).await;
+    let (store, root) = store(&db).await;
     let a = add(&store, &root, StreetWorkingCommittee, "甲街道党工委").await;
     let b = add(&store, &root, StreetWorkingCommittee, "乙街道党工委").await;
     let general_a = add(&store, &a, GeneralBranch, "甲党总支").await;
