@@ -9,6 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "io/cloudevents/v1/cloudevents.proto",
         "jiceng/events/v1/events.proto",
         "jiceng/org/v1/org.proto",
+        "jiceng/org/v1/positions.proto",
+        "jiceng/org/v1/alliances.proto",
+        "jiceng/org/v1/meetings.proto",
+        "jiceng/org/v1/venues.proto",
     ]
     .map(|p| root.join(p));
 

@@ -43,8 +43,8 @@ CREATE INDEX org_audit_target ON org_audit (target_id, id);
 CREATE TABLE org_requests (
     caller     TEXT NOT NULL,
     request_id TEXT NOT NULL,
-    operation  TEXT NOT NULL,
-    unit_id    TEXT NOT NULL,
+    operation   TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
     affected   BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (caller, request_id)

@@ -67,6 +67,8 @@ unit_kinds! {
     BuildingGroup => "building_group", Grid;
     Department => "department", Grid;
     Workshop => "workshop", Grid;
+    PartyMassServiceCentre => "party_mass_service_centre", Street;
+    PartyMassServiceStation => "party_mass_service_station", Community;
 }
 
 impl UnitKind {
@@ -98,17 +100,46 @@ const GRID_LEVEL_5: &[UnitKind] = &[VillagerGroup, BuildingGroup, Department, Wo
 fn default_children(parent: UnitKind) -> Vec<UnitKind> {
     let mut children: Vec<UnitKind> = match parent {
         CityCommittee => vec![DistrictCommittee],
-        DistrictCommittee => [&[StreetWorkingCommittee, TownCommittee][..], BRANCHES].concat(),
-        StreetWorkingCommittee => {
-            [&[ResidentialCommittee, GridCommandCentre][..], BRANCHES].concat()
-        }
-        TownCommittee => [
-            &[ResidentialCommittee, VillageCommittee, GridCommandCentre][..],
+        DistrictCommittee => [
+            &[
+                StreetWorkingCommittee,
+                TownCommittee,
+                PartyMassServiceCentre,
+            ][..],
             BRANCHES,
         ]
         .concat(),
-        ResidentialCommittee => [BRANCHES, GRID_LEVEL_4, &[BuildingGroup]].concat(),
-        VillageCommittee => [BRANCHES, GRID_LEVEL_4, &[VillagerGroup]].concat(),
+        StreetWorkingCommittee => [
+            &[
+                ResidentialCommittee,
+                GridCommandCentre,
+                PartyMassServiceCentre,
+            ][..],
+            BRANCHES,
+        ]
+        .concat(),
+        TownCommittee => [
+            &[
+                ResidentialCommittee,
+                VillageCommittee,
+                GridCommandCentre,
+                PartyMassServiceCentre,
+            ][..],
+            BRANCHES,
+        ]
+        .concat(),
+        ResidentialCommittee => [
+            BRANCHES,
+            GRID_LEVEL_4,
+            &[BuildingGroup, PartyMassServiceStation],
+        ]
+        .concat(),
+        VillageCommittee => [
+            BRANCHES,
+            GRID_LEVEL_4,
+            &[VillagerGroup, PartyMassServiceStation],
+        ]
+        .concat(),
         GeneralBranch => [
             Branch,
             BuildingBranch,
@@ -126,7 +157,13 @@ fn default_children(parent: UnitKind) -> Vec<UnitKind> {
         Enterprise => [&[EnterpriseBranch, Department, Workshop][..], GRID_LEVEL_4].concat(),
         StationedUnit => [&[GeneralBranch, Branch, Department][..], GRID_LEVEL_4].concat(),
         ServiceTeam | BusinessDistrict | ConstructionSite => GRID_LEVEL_5.to_vec(),
-        PartyGroup | VillagerGroup | BuildingGroup | Department | Workshop => Vec::new(),
+        PartyMassServiceCentre => vec![PartyMassServiceStation],
+        PartyGroup
+        | VillagerGroup
+        | BuildingGroup
+        | Department
+        | Workshop
+        | PartyMassServiceStation => Vec::new(),
     };
     children.sort();
     children

@@ -36,6 +36,12 @@ impl UnitId {
     }
 }
 
+impl AsRef<str> for UnitId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for UnitId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -1,24 +1,18 @@
-//! The gRPC adapter: authorises each call, converts between protobuf and domain types, and maps
-//! store errors to statuses. No SQL and no tree rules live here.
+//! `jiceng.org.v1.OrgService`: the tree.
 
-use jiceng_auth::{Caller, Role, caller};
-use jiceng_grpc::{
-    FieldViolations, PageRequest,
-    status::{failed_precondition, invalid_field},
-};
+use jiceng_auth::{Role, caller};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 use jiceng_proto::org::{self as pb, org_service_server::OrgService};
 use tonic::{Request, Response, Status};
 
-use crate::{
-    domain::{
-        KindRule, Level, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName,
-        UnitStatus,
-    },
-    store::{AuditRecord, Mutation, OrgStore, StoreError, SubtreeFilter, UnitChanges},
+use super::{
+    ADMINS, changeable_unit, kind_from_proto, kind_to_proto, kinds_from_proto, mutation,
+    scope_unit, timestamp, to_status, unit_to_proto, visible_unit,
 };
-
-/// Roles that may change the tree inside their scope.
-const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+use crate::{
+    domain::{KindRule, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitName},
+    store::{AuditRecord, OrgStore, SubtreeFilter, UnitChanges},
+};
 
 /// The `jiceng.org.v1.OrgService` implementation.
 #[derive(Clone, Debug)]
@@ -29,50 +23,6 @@ pub struct OrgApi {
 impl OrgApi {
     pub fn new(store: OrgStore) -> Self {
         Self { store }
-    }
-
-    /// Loads a unit the caller may see: NOT_FOUND when it does not exist, PERMISSION_DENIED
-    /// when it lies outside the caller's subtree.
-    async fn visible_unit(&self, caller: &Caller, id: &UnitId) -> Result<Unit, Status> {
-        let unit = self.store.get(id).await.map_err(to_status)?;
-        if unit.is_within(&caller.scope_org) {
-            Ok(unit)
-        } else {
-            Err(Status::permission_denied(
-                "the unit is outside the caller's scope",
-            ))
-        }
-    }
-
-    /// The unit the caller's authority is rooted at.
-    async fn scope_unit(&self, caller: &Caller) -> Result<Unit, Status> {
-        let id = UnitId::parse(&caller.scope_org)
-            .map_err(|_| Status::permission_denied("the token's scope org is not a unit id"))?;
-        self.store.get(&id).await.map_err(|err| match err {
-            StoreError::NotFound { .. } => {
-                Status::permission_denied("the token's scope org does not exist")
-            }
-            other => to_status(other),
-        })
-    }
-
-    /// A unit an admin may restructure: strictly below their scope org.
-    async fn changeable_unit(&self, caller: &Caller, id: &UnitId) -> Result<Unit, Status> {
-        let unit = self.visible_unit(caller, id).await?;
-        if unit.id.as_str() == caller.scope_org {
-            return Err(Status::permission_denied(
-                "an admin cannot move or dissolve their own scope org",
-            ));
-        }
-        Ok(unit)
-    }
-}
-
-fn mutation(caller: &Caller, request_id: Option<RequestId>) -> Mutation {
-    Mutation {
-        actor: caller.subject.clone(),
-        request_id,
-        trace_id: jiceng_telemetry::current_trace_id(),
     }
 }
 
@@ -107,7 +57,7 @@ impl OrgService for OrgApi {
         else {
             return Err(Status::internal("validation fell through"));
         };
-        self.visible_unit(&caller, &parent_id).await?;
+        visible_unit(&self.store, &caller, &parent_id).await?;
         let unit = self
             .store
             .create(
@@ -128,7 +78,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<pb::Unit>, Status> {
         let caller = caller(&request)?;
         let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let unit = self.visible_unit(caller, &id).await?;
+        let unit = visible_unit(&self.store, caller, &id).await?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
@@ -170,7 +120,7 @@ impl OrgService for OrgApi {
         let Some(id) = id else {
             return Err(Status::internal("validation fell through"));
         };
-        self.visible_unit(&caller, &id).await?;
+        visible_unit(&self.store, &caller, &id).await?;
         let unit = self
             .store
             .update(
@@ -201,8 +151,8 @@ impl OrgService for OrgApi {
         let (Some(id), Some(new_parent_id)) = (id, new_parent_id) else {
             return Err(Status::internal("validation fell through"));
         };
-        self.changeable_unit(&caller, &id).await?;
-        self.visible_unit(&caller, &new_parent_id).await?;
+        changeable_unit(&self.store, &caller, &id).await?;
+        visible_unit(&self.store, &caller, &new_parent_id).await?;
         let unit = self
             .store
             .move_unit(
@@ -232,7 +182,7 @@ impl OrgService for OrgApi {
         let Some(id) = id else {
             return Err(Status::internal("validation fell through"));
         };
-        self.changeable_unit(&caller, &id).await?;
+        changeable_unit(&self.store, &caller, &id).await?;
         let (unit, dissolved) = self
             .store
             .dissolve(
@@ -261,7 +211,7 @@ impl OrgService for OrgApi {
             &req.page_token,
             format!("children|{parent_id}|{}", req.include_dissolved),
         )?;
-        let parent = self.visible_unit(caller, &parent_id).await?;
+        let parent = visible_unit(&self.store, caller, &parent_id).await?;
         let after = page
             .after
             .as_deref()
@@ -305,7 +255,7 @@ impl OrgService for OrgApi {
             &req.page_token,
             format!("subtree|{root_id}|{filter:?}"),
         )?;
-        let root = self.visible_unit(caller, &root_id).await?;
+        let root = visible_unit(&self.store, caller, &root_id).await?;
         let units = self
             .store
             .subtree(&root, &filter, page.after.as_deref(), page.fetch_limit())
@@ -324,7 +274,7 @@ impl OrgService for OrgApi {
     ) -> Result<Response<pb::GetAncestryResponse>, Status> {
         let caller = caller(&request)?;
         let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let unit = self.visible_unit(caller, &id).await?;
+        let unit = visible_unit(&self.store, caller, &id).await?;
         let units = self.store.ancestry(&unit).await.map_err(to_status)?;
         Ok(Response::new(pb::GetAncestryResponse {
             units: units.iter().map(unit_to_proto).collect(),
@@ -354,7 +304,7 @@ impl OrgService for OrgApi {
             &req.page_token,
             format!("search|{}|{}|{filter:?}", caller.scope_org, query.as_str()),
         )?;
-        let scope = self.scope_unit(caller).await?;
+        let scope = scope_unit(&self.store, caller).await?;
         let units = self
             .store
             .search(
@@ -481,137 +431,6 @@ impl OrgService for OrgApi {
     }
 }
 
-/// Maps store errors to the status a caller should see.
-pub fn to_status(err: StoreError) -> Status {
-    match err {
-        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::StaleEtag => {
-            Status::aborted("the unit changed since it was read; read it again and retry")
-        }
-        StoreError::Precondition {
-            kind,
-            subject,
-            description,
-        } => failed_precondition(kind, &subject, description),
-        StoreError::RequestIdReused => {
-            invalid_field("request_id", "was already used for another operation")
-        }
-        StoreError::Db(err) => {
-            let status = jiceng_db::status_from_sqlx(err);
-            if status.code() == tonic::Code::AlreadyExists {
-                Status::already_exists("a unit with this code already exists")
-            } else {
-                status
-            }
-        }
-    }
-}
-
-/// The one table between the protobuf enum and the domain's kinds.
-const KINDS: &[(pb::UnitKind, UnitKind)] = &[
-    (pb::UnitKind::CityCommittee, UnitKind::CityCommittee),
-    (pb::UnitKind::DistrictCommittee, UnitKind::DistrictCommittee),
-    (
-        pb::UnitKind::StreetWorkingCommittee,
-        UnitKind::StreetWorkingCommittee,
-    ),
-    (pb::UnitKind::TownCommittee, UnitKind::TownCommittee),
-    (
-        pb::UnitKind::ResidentialCommittee,
-        UnitKind::ResidentialCommittee,
-    ),
-    (pb::UnitKind::VillageCommittee, UnitKind::VillageCommittee),
-    (pb::UnitKind::GeneralBranch, UnitKind::GeneralBranch),
-    (pb::UnitKind::Branch, UnitKind::Branch),
-    (pb::UnitKind::PartyGroup, UnitKind::PartyGroup),
-    (pb::UnitKind::BuildingBranch, UnitKind::BuildingBranch),
-    (pb::UnitKind::EnterpriseBranch, UnitKind::EnterpriseBranch),
-    (
-        pb::UnitKind::SocialOrganisationBranch,
-        UnitKind::SocialOrganisationBranch,
-    ),
-    (pb::UnitKind::GridCommandCentre, UnitKind::GridCommandCentre),
-    (pb::UnitKind::Enterprise, UnitKind::Enterprise),
-    (pb::UnitKind::StationedUnit, UnitKind::StationedUnit),
-    (pb::UnitKind::ServiceTeam, UnitKind::ServiceTeam),
-    (pb::UnitKind::BusinessDistrict, UnitKind::BusinessDistrict),
-    (pb::UnitKind::ConstructionSite, UnitKind::ConstructionSite),
-    (pb::UnitKind::VillagerGroup, UnitKind::VillagerGroup),
-    (pb::UnitKind::BuildingGroup, UnitKind::BuildingGroup),
-    (pb::UnitKind::Department, UnitKind::Department),
-    (pb::UnitKind::Workshop, UnitKind::Workshop),
-];
-
-pub fn kind_from_proto(value: i32) -> Result<UnitKind, &'static str> {
-    KINDS
-        .iter()
-        .find(|(proto, _)| *proto as i32 == value)
-        .map(|(_, kind)| *kind)
-        .ok_or("must be a known unit kind")
-}
-
-pub fn kind_to_proto(kind: UnitKind) -> pb::UnitKind {
-    KINDS
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map_or(pb::UnitKind::Unspecified, |(proto, _)| *proto)
-}
-
-fn kinds_from_proto(values: &[i32]) -> Result<Vec<UnitKind>, &'static str> {
-    let mut kinds = values
-        .iter()
-        .map(|v| kind_from_proto(*v))
-        .collect::<Result<Vec<_>, _>>()?;
-    kinds.sort();
-    kinds.dedup();
-    Ok(kinds)
-}
-
-fn level_to_proto(level: Level) -> pb::Level {
-    match level {
-        Level::City => pb::Level::City,
-        Level::District => pb::Level::District,
-        Level::Street => pb::Level::Street,
-        Level::Community => pb::Level::Community,
-        Level::Branch => pb::Level::Branch,
-        Level::Grid => pb::Level::Grid,
-    }
-}
-
-fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
-pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
-    pb::Unit {
-        id: unit.id.to_string(),
-        parent_id: unit
-            .parent_id
-            .as_ref()
-            .map(UnitId::to_string)
-            .unwrap_or_default(),
-        kind: kind_to_proto(unit.kind) as i32,
-        level: level_to_proto(unit.kind.level()) as i32,
-        name: unit.name.as_str().to_owned(),
-        code: unit
-            .code
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default(),
-        status: match unit.status {
-            UnitStatus::Active => pb::UnitStatus::Active,
-            UnitStatus::Dissolved => pb::UnitStatus::Dissolved,
-        } as i32,
-        depth: i32::try_from(unit.depth).unwrap_or(i32::MAX),
-        etag: unit.etag(),
-        create_time: Some(timestamp(unit.created_at)),
-        update_time: Some(timestamp(unit.updated_at)),
-    }
-}
-
 fn rule_to_proto(rule: &KindRule) -> pb::KindRule {
     pb::KindRule {
         parent_kind: kind_to_proto(rule.parent) as i32,
@@ -629,21 +448,5 @@ fn audit_to_proto(record: &AuditRecord) -> pb::AuditRecord {
         target_id: record.target_id.clone(),
         details: record.details.clone(),
         trace_id: record.trace_id.clone().unwrap_or_default(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_domain_kind_has_one_protobuf_kind() {
-        for &kind in UnitKind::ALL {
-            let proto = kind_to_proto(kind);
-            assert_ne!(proto, pb::UnitKind::Unspecified, "{kind:?}");
-            assert_eq!(kind_from_proto(proto as i32), Ok(kind));
-        }
-        assert!(kind_from_proto(0).is_err());
-        assert!(kind_from_proto(999).is_err());
     }
 }

@@ -1,57 +1,37 @@
-//! The org tree's SQL, and nothing else: every query of the service lives here.
+//! The organisation tree.
 //!
 //! Structural writes (create, move, dissolve) take the tree lock so that a move never races a
 //! create or dissolution below it: creates share the lock, moves and dissolutions hold it alone.
 
-use jiceng_db::{Database, LockMode, Tx, now_millis};
+use jiceng_db::{LockMode, Tx, now_millis};
 use jiceng_outbox::EventDraft;
 use jiceng_proto::org::UnitMovedEvent;
 use prost::Name as _;
 use serde_json::json;
-use sqlx::{Row as _, any::AnyRow};
+use sqlx::Row as _;
 
+use super::{
+    Mutation, OrgStore, Result, StoreError, UNIT_COLUMNS, audit, claim_request, fetch_unit,
+    precondition, record_affected, unit_from_row,
+};
 use crate::domain::{
-    KindSchema, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus,
-    subtree_range,
+    KindSchema, NameQuery, Unit, UnitCode, UnitId, UnitKind, UnitName, subtree_range,
 };
 
-/// The key of the tree lock (see [`Database::lock`]).
-const TREE_LOCK: i64 = 0x6f72_675f_7472_6565;
+/// A precondition failure about a unit, named `units/<id>`.
+fn unit_precondition(
+    kind: &'static str,
+    unit: &UnitId,
+    description: impl Into<String>,
+) -> StoreError {
+    precondition(kind, format_args!("units/{unit}"), description)
+}
 
-const UNIT_COLUMNS: &str =
-    "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
+/// The key of the tree lock (see [`jiceng_db::Database::lock`]).
+const TREE_LOCK: i64 = 0x6f72_675f_7472_6565;
 
 /// The event type announcing a moved subtree.
 pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
-
-/// Why a store operation did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} not found")]
-    NotFound { what: &'static str, id: String },
-    #[error("the etag does not match the unit's current version")]
-    StaleEtag,
-    #[error("{description}")]
-    Precondition {
-        kind: &'static str,
-        subject: String,
-        description: String,
-    },
-    #[error("request_id was already used for another operation")]
-    RequestIdReused,
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-type Result<T> = std::result::Result<T, StoreError>;
-
-/// Who is changing the tree, for the audit trail and idempotency.
-#[derive(Clone, Debug)]
-pub struct Mutation {
-    pub actor: String,
-    pub request_id: Option<RequestId>,
-    pub trace_id: Option<String>,
-}
 
 /// The fields of an update; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
@@ -70,41 +50,7 @@ pub struct SubtreeFilter {
     pub include_dissolved: bool,
 }
 
-/// One audit record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRecord {
-    pub id: String,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target_id: String,
-    pub details: String,
-    pub trace_id: Option<String>,
-}
-
-/// The org service's data: the tree, the district's kind rules, the audit trail and request ids.
-#[derive(Clone, Debug)]
-pub struct OrgStore {
-    db: Database,
-    /// The CloudEvents `source` of this service's events, e.g. `//jiceng/310115/org`.
-    event_source: String,
-}
-
-/// What an earlier call with the same request id did.
-struct Replay {
-    unit_id: String,
-    affected: i64,
-}
-
 impl OrgStore {
-    pub fn new(db: Database, event_source: String) -> Self {
-        Self { db, event_source }
-    }
-
-    pub fn database(&self) -> &Database {
-        &self.db
-    }
-
     /// The district root, created when the tree is empty. Starting twice, or two replicas
     /// starting together, yields one root.
     pub async fn ensure_root(
@@ -187,7 +133,7 @@ impl OrgStore {
                 other => other,
             })?;
         if !parent.is_active() {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "DISSOLVED",
                 &parent.id,
                 "the parent unit is dissolved",
@@ -195,7 +141,7 @@ impl OrgStore {
         }
         let schema = load_schema(&mut tx).await?;
         if !schema.allows(parent.kind, kind) {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "KIND_RULE",
                 &parent.id,
                 format!(
@@ -250,7 +196,7 @@ impl OrgStore {
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         check_etag(&unit, etag)?;
         if !unit.is_active() {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "DISSOLVED",
                 &unit.id,
                 "a dissolved unit cannot be changed",
@@ -312,21 +258,21 @@ impl OrgStore {
                     other => other,
                 })?;
         let Some(old_parent_id) = unit.parent_id.clone() else {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "ROOT",
                 &unit.id,
                 "the district root cannot be moved",
             ));
         };
         if !unit.is_active() || !new_parent.is_active() {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "DISSOLVED",
                 &unit.id,
                 "dissolved units cannot be moved or receive units",
             ));
         }
         if unit.contains(&new_parent) {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "CYCLE",
                 &unit.id,
                 "a unit cannot be moved into its own subtree",
@@ -338,7 +284,7 @@ impl OrgStore {
         }
         let schema = load_schema(&mut tx).await?;
         if !schema.allows(new_parent.kind, unit.kind) {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "KIND_RULE",
                 &new_parent.id,
                 format!(
@@ -419,14 +365,14 @@ impl OrgStore {
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         check_etag(&unit, etag)?;
         if unit.parent_id.is_none() {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "ROOT",
                 &unit.id,
                 "the district root cannot be dissolved",
             ));
         }
         if !unit.is_active() {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "DISSOLVED",
                 &unit.id,
                 "the unit is already dissolved",
@@ -442,7 +388,7 @@ impl OrgStore {
         .await?
         .try_get(0)?;
         if active_below > 0 && !cascade {
-            return Err(precondition(
+            return Err(unit_precondition(
                 "ACTIVE_CHILDREN",
                 &unit.id,
                 format!(
@@ -623,7 +569,7 @@ impl OrgStore {
         .execute(&mut *tx)
         .await?;
         let target = format!("kind:{}", parent.as_str());
-        insert_audit(
+        audit(
             &mut tx,
             mutation,
             "AddKindRule",
@@ -633,60 +579,6 @@ impl OrgStore {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Audit records, newest first, after the record id `before` when given.
-    pub async fn audit_records(
-        &self,
-        target: Option<&str>,
-        before: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<AuditRecord>> {
-        let target_clause = if target.is_some() {
-            "AND target_id = $3"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT id, at, actor, action, target_id, details, trace_id FROM org_audit
-             WHERE id < $1 {target_clause} ORDER BY id DESC LIMIT $2"
-        );
-        // UUIDs are hex and dashes, so "~" sorts after every id.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(before.unwrap_or("~"))
-            .bind(limit);
-        if let Some(target) = target {
-            query = query.bind(target);
-        }
-        let rows = query.fetch_all(self.db.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRecord {
-                    id: row.try_get(0)?,
-                    at: row.try_get(1)?,
-                    actor: row.try_get(2)?,
-                    action: row.try_get(3)?,
-                    target_id: row.try_get(4)?,
-                    details: row.try_get(5)?,
-                    trace_id: row.try_get(6)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Answers a retried request with the current state of what the first call touched.
-    async fn replay(&self, mut tx: Tx, replay: Replay) -> Result<(Unit, i64)> {
-        let unit = fetch_unit(&mut tx, &replay.unit_id).await?;
-        tx.commit().await?;
-        Ok((unit, replay.affected))
-    }
-}
-
-fn precondition(kind: &'static str, unit: &UnitId, description: impl Into<String>) -> StoreError {
-    StoreError::Precondition {
-        kind,
-        subject: format!("units/{unit}"),
-        description: description.into(),
     }
 }
 
@@ -726,21 +618,6 @@ async fn insert_unit(
     Ok(())
 }
 
-async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(|row| unit_from_row(&row))
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "unit",
-            id: id.to_owned(),
-        })
-}
-
 async fn fetch_root(tx: &mut Tx) -> Result<Option<Unit>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {UNIT_COLUMNS} FROM org_units WHERE parent_id IS NULL ORDER BY created_at LIMIT 1"
@@ -763,120 +640,4 @@ async fn load_schema(tx: &mut Tx) -> Result<KindSchema> {
         }
     }
     Ok(KindSchema::with_extensions(extensions))
-}
-
-/// Records the request id before the change. `None` means go ahead; `Some` is what the first
-/// call with this id did. A concurrent duplicate waits on the key until the first commits.
-async fn claim_request(
-    tx: &mut Tx,
-    mutation: &Mutation,
-    operation: &str,
-    unit_id: &str,
-) -> Result<Option<Replay>> {
-    let Some(request_id) = &mutation.request_id else {
-        return Ok(None);
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO org_requests (caller, request_id, operation, unit_id, created_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (caller, request_id) DO NOTHING",
-    )
-    .bind(mutation.actor.as_str())
-    .bind(request_id.as_str())
-    .bind(operation)
-    .bind(unit_id)
-    .bind(now_millis())
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query("SELECT operation, unit_id, affected FROM org_requests WHERE caller = $1 AND request_id = $2")
-        .bind(mutation.actor.as_str())
-        .bind(request_id.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
-    let first_operation: String = row.try_get(0)?;
-    let first_unit: String = row.try_get(1)?;
-    // Creates generate their id, so only the operation must match for them.
-    if first_operation != operation || (operation != "CreateUnit" && first_unit != unit_id) {
-        return Err(StoreError::RequestIdReused);
-    }
-    Ok(Some(Replay {
-        unit_id: first_unit,
-        affected: row.try_get(2)?,
-    }))
-}
-
-async fn record_affected(tx: &mut Tx, mutation: &Mutation, affected: i64) -> Result<()> {
-    if let Some(request_id) = &mutation.request_id {
-        sqlx::query("UPDATE org_requests SET affected = $1 WHERE caller = $2 AND request_id = $3")
-            .bind(affected)
-            .bind(mutation.actor.as_str())
-            .bind(request_id.as_str())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn audit(
-    tx: &mut Tx,
-    mutation: &Mutation,
-    action: &str,
-    target: &UnitId,
-    details: serde_json::Value,
-) -> Result<()> {
-    insert_audit(tx, mutation, action, target.as_str(), details).await
-}
-
-async fn insert_audit(
-    tx: &mut Tx,
-    mutation: &Mutation,
-    action: &str,
-    target: &str,
-    details: serde_json::Value,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO org_audit (id, at, actor, action, target_id, details, trace_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(now_millis())
-    .bind(mutation.actor.as_str())
-    .bind(action)
-    .bind(target)
-    .bind(details.to_string())
-    .bind(mutation.trace_id.clone())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Decodes a row of [`UNIT_COLUMNS`], by position: subtree reads decode thousands of rows.
-fn unit_from_row(row: &AnyRow) -> std::result::Result<Unit, sqlx::Error> {
-    let corrupt = |column: &str, value: String| {
-        sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into())
-    };
-    let parent_id: Option<String> = row.try_get(1)?;
-    let kind: String = row.try_get(2)?;
-    let code: Option<String> = row.try_get(4)?;
-    let status: String = row.try_get(5)?;
-    Ok(Unit {
-        id: UnitId::from_stored(row.try_get(0)?).map_err(|v| corrupt("id", v))?,
-        parent_id: parent_id
-            .map(|p| UnitId::from_stored(p).map_err(|v| corrupt("parent_id", v)))
-            .transpose()?,
-        kind: UnitKind::parse(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
-        name: UnitName::from_stored(row.try_get(3)?).map_err(|v| corrupt("name", v))?,
-        code: code
-            .map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", c.clone())))
-            .transpose()?
-            .flatten(),
-        status: UnitStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
-        path: row.try_get(6)?,
-        depth: row.try_get(7)?,
-        version: row.try_get(8)?,
-        created_at: row.try_get(9)?,
-        updated_at: row.try_get(10)?,
-    })
 }
