@@ -166,6 +166,19 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
+/// The key of a [`Database::lock`] named by text, e.g. `venue:<id>`, so that unrelated
+/// resources lock independently.
+pub fn lock_key(name: &str) -> i64 {
+    i64::from_ne_bytes(fnv1a(name.as_bytes()).to_ne_bytes())
+}
+
+/// FNV-1a: a small, stable, non-cryptographic hash.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Milliseconds since the Unix epoch: the portable representation of every stored time.
 pub fn now_millis() -> i64 {
     let since_epoch = std::time::SystemTime::now()

@@ -109,10 +109,7 @@ impl Database {
     }
 }
 
-/// FNV-1a over the migration text: enough to notice an edited migration.
+/// A hash of the migration text: enough to notice an edited migration.
 fn checksum(sql: &str) -> String {
-    let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", crate::fnv1a(sql.as_bytes()))
 }

@@ -23,6 +23,9 @@ use tokio::{net::TcpListener, sync::watch};
 
 pub use district::District;
 
+/// How often the org service looks for decisions coming due or overdue.
+const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The services this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
@@ -150,7 +153,7 @@ impl App {
                         .await
                         .map_err(AppError::Root)?;
                     root_id = Some(root.id.to_string());
-                    server.add_service(jiceng_org::service(store.clone(), &authenticator));
+                    jiceng_org::add_services(&mut server, &store, &authenticator);
                     org = Some(store);
                 }
             }
@@ -197,20 +200,29 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), AppError> {
-        let (stop_relays, relays_stopped) = watch::channel(false);
-        let relay_tasks: Vec<_> = self
+        // Background work (outbox relays, the decision scanner) stops when serving stops.
+        let (stop_background, background_stopped) = watch::channel(false);
+        let stopped = || {
+            let mut stopped = background_stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let mut background: Vec<_> = self
             .relays
             .into_iter()
-            .map(|relay| {
-                let mut stopped = relays_stopped.clone();
-                tokio::spawn(relay.run(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                }))
-            })
+            .map(|relay| tokio::spawn(relay.run(stopped())))
             .collect();
+        if let Some(org) = self.org {
+            background.push(tokio::spawn(jiceng_org::scan_decisions(
+                org,
+                DECISION_SCAN_INTERVAL,
+                stopped(),
+            )));
+        }
         let served = self.server.serve(self.listener, shutdown).await;
-        let _ = stop_relays.send(true);
-        for task in relay_tasks {
+        let _ = stop_background.send(true);
+        for task in background {
             let _ = task.await;
         }
         for db in &self.databases {

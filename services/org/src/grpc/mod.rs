@@ -4,7 +4,11 @@
 //! One module per gRPC service of the `jiceng.org.v1` package; this one holds what they share:
 //! scope checks, conversions of units, kinds and times, and error mapping.
 
+mod alliances;
+pub(crate) mod meetings;
+pub(crate) mod positions;
 mod tree;
+pub(crate) mod venues;
 
 use jiceng_auth::{Caller, Role};
 use jiceng_grpc::status::{failed_precondition, invalid_field};
@@ -16,7 +20,11 @@ use crate::{
     store::{Mutation, OrgStore, StoreError},
 };
 
+pub use alliances::AllianceApi;
+pub use meetings::MeetingApi;
+pub use positions::PositionApi;
 pub use tree::OrgApi;
+pub use venues::VenueApi;
 
 /// Roles that may change the tree inside their scope.
 pub(crate) const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
@@ -121,6 +129,21 @@ pub(crate) fn kinds_from_proto(values: &[i32]) -> Result<Vec<UnitKind>, &'static
     kinds.sort();
     kinds.dedup();
     Ok(kinds)
+}
+
+/// Reads an optional timestamp as epoch milliseconds.
+pub(crate) fn millis_of(
+    time: Option<&prost_types::Timestamp>,
+) -> Result<Option<i64>, &'static str> {
+    let Some(time) = time else { return Ok(None) };
+    if !(0..1_000_000_000).contains(&time.nanos) {
+        return Err("nanos must be 0 to 999,999,999");
+    }
+    time.seconds
+        .checked_mul(1000)
+        .and_then(|ms| ms.checked_add(i64::from(time.nanos / 1_000_000)))
+        .map(Some)
+        .ok_or("is out of range")
 }
 
 pub(crate) fn timestamp(millis: i64) -> prost_types::Timestamp {

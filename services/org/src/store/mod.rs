@@ -3,14 +3,19 @@
 //! `tree` holds the organisation tree; the other modules the records that hang off its units.
 //! What they share lives here: errors, the audit trail, idempotency keys and unit rows.
 
+mod alliances;
+mod meetings;
+mod positions;
 mod tree;
+mod venues;
 
 use jiceng_db::{Database, Tx, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus};
 
-pub use tree::{SubtreeFilter, UNIT_MOVED, UnitChanges};
+pub use meetings::{NewMeeting, NewProjectMeeting};
+pub use tree::{SubtreeFilter, UnitChanges};
 
 const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
@@ -212,6 +217,20 @@ async fn record_affected(tx: &mut Tx, mutation: &Mutation, affected: i64) -> Res
             .await?;
     }
     Ok(())
+}
+
+/// A list or record stored as JSON text.
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// Reads back what [`json_text`] stored.
+fn decode_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> std::result::Result<T, sqlx::Error> {
+    serde_json::from_str(text)
+        .map_err(|e| sqlx::Error::Decode(format!("invalid {what}: {e}").into()))
 }
 
 /// Leaves the audit record of a mutation, in its transaction.

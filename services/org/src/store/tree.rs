@@ -4,9 +4,6 @@
 //! create or dissolution below it: creates share the lock, moves and dissolutions hold it alone.
 
 use jiceng_db::{LockMode, Tx, now_millis};
-use jiceng_outbox::EventDraft;
-use jiceng_proto::org::UnitMovedEvent;
-use prost::Name as _;
 use serde_json::json;
 use sqlx::Row as _;
 
@@ -17,6 +14,7 @@ use super::{
 use crate::domain::{
     KindSchema, NameQuery, Unit, UnitCode, UnitId, UnitKind, UnitName, subtree_range,
 };
+use crate::events;
 
 /// A precondition failure about a unit, named `units/<id>`.
 fn unit_precondition(
@@ -29,9 +27,6 @@ fn unit_precondition(
 
 /// The key of the tree lock (see [`jiceng_db::Database::lock`]).
 const TREE_LOCK: i64 = 0x6f72_675f_7472_6565;
-
-/// The event type announcing a moved subtree.
-pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
 
 /// The fields of an update; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
@@ -326,20 +321,8 @@ impl OrgStore {
             }),
         )
         .await?;
-        let event = UnitMovedEvent {
-            unit_id: unit.id.to_string(),
-            old_parent_id: old_parent_id.to_string(),
-            new_parent_id: new_parent.id.to_string(),
-        };
-        let draft = EventDraft {
-            event_type: UNIT_MOVED.to_owned(),
-            subject: unit.id.to_string(),
-            data: prost_types::Any {
-                type_url: UnitMovedEvent::type_url(),
-                value: prost::Message::encode_to_vec(&event),
-            },
-        };
-        jiceng_outbox::enqueue(&mut tx, &self.event_source, draft).await?;
+        let event = events::unit_moved(&unit, &old_parent_id, &new_parent.id);
+        jiceng_outbox::enqueue(&mut tx, &self.event_source, event).await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         Ok(unit)

@@ -1,0 +1,85 @@
+//! The events the org service publishes through its outbox, as CloudEvents drafts whose data is
+//! the protobuf of the resource concerned. The types are stable names consumers subscribe to.
+
+use jiceng_outbox::EventDraft;
+use prost::Name;
+
+use crate::{
+    domain::{
+        Unit, UnitId,
+        meetings::{Decision, JointMeeting},
+        positions::Position,
+        venues::Booking,
+    },
+    grpc,
+};
+use jiceng_proto::org as pb;
+
+pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
+pub const POSITION_CHANGED: &str = "jiceng.org.v1.position.changed";
+pub const MEETING_SCHEDULED: &str = "jiceng.org.v1.meeting.scheduled";
+pub const DECISION_DUE: &str = "jiceng.org.v1.decision.due";
+pub const DECISION_OVERDUE: &str = "jiceng.org.v1.decision.overdue";
+pub const BOOKING_CONFIRMED: &str = "jiceng.org.v1.booking.confirmed";
+pub const BOOKING_CANCELLED: &str = "jiceng.org.v1.booking.cancelled";
+pub const ATTENDANCE_RECORDED: &str = "jiceng.org.v1.attendance.recorded";
+
+fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
+    EventDraft {
+        event_type: event_type.to_owned(),
+        subject: subject.to_owned(),
+        data: prost_types::Any {
+            type_url: M::type_url(),
+            value: message.encode_to_vec(),
+        },
+    }
+}
+
+pub fn unit_moved(unit: &Unit, old_parent: &UnitId, new_parent: &UnitId) -> EventDraft {
+    let event = pb::UnitMovedEvent {
+        unit_id: unit.id.to_string(),
+        old_parent_id: old_parent.to_string(),
+        new_parent_id: new_parent.to_string(),
+    };
+    draft(UNIT_MOVED, unit.id.as_str(), &event)
+}
+
+/// A term began or ended.
+pub fn position_changed(position: &Position) -> EventDraft {
+    draft(
+        POSITION_CHANGED,
+        &position.id,
+        &grpc::positions::position_to_proto(position),
+    )
+}
+
+pub fn meeting_scheduled(meeting: &JointMeeting) -> EventDraft {
+    draft(
+        MEETING_SCHEDULED,
+        &meeting.id,
+        &grpc::meetings::meeting_to_proto(meeting),
+    )
+}
+
+/// A decision comes due soon, or (`overdue`) is past due and still open.
+pub fn decision_due(decision: &Decision, overdue: bool) -> EventDraft {
+    let event_type = if overdue {
+        DECISION_OVERDUE
+    } else {
+        DECISION_DUE
+    };
+    draft(
+        event_type,
+        &decision.id,
+        &grpc::meetings::decision_to_proto(decision),
+    )
+}
+
+/// A booking was confirmed or cancelled, or its attendance recorded (`event_type`).
+pub fn booking(event_type: &str, booking: &Booking) -> EventDraft {
+    draft(
+        event_type,
+        &booking.id,
+        &grpc::venues::booking_to_proto(booking),
+    )
+}

@@ -1,0 +1,263 @@
+//! `jiceng.org.v1.AllianceService`: regional platforms joining units and outside organisations.
+
+use jiceng_auth::{Caller, caller};
+use jiceng_db::now_millis;
+use jiceng_grpc::{FieldViolations, status::invalid_field};
+use jiceng_proto::org::{self as pb, alliance_service_server::AllianceService};
+use tonic::{Request, Response, Status};
+
+use super::{ADMINS, millis_of, mutation, timestamp, to_status, visible_unit};
+use crate::{
+    domain::{
+        RequestId, UnitId,
+        alliances::{Alliance, AllianceKind, AllianceMember, AllianceMemberRef, CreditCode},
+        text,
+    },
+    store::OrgStore,
+};
+
+#[derive(Clone, Debug)]
+pub struct AllianceApi {
+    store: OrgStore,
+}
+
+impl AllianceApi {
+    pub fn new(store: OrgStore) -> Self {
+        Self { store }
+    }
+
+    /// The lead unit's admins manage an alliance.
+    async fn require_lead_admin(&self, caller: &Caller, alliance: &Alliance) -> Result<(), Status> {
+        caller.require_any(ADMINS)?;
+        visible_unit(&self.store, caller, &alliance.lead_unit_id)
+            .await
+            .map(drop)
+    }
+}
+
+#[tonic::async_trait]
+impl AllianceService for AllianceApi {
+    async fn create_alliance(
+        &self,
+        request: Request<pb::CreateAllianceRequest>,
+    ) -> Result<Response<pb::Alliance>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let name = violations.check("name", text::name(&req.name));
+        let kind = violations.check("kind", kind_from_proto(req.kind));
+        let lead = violations.check("lead_unit_id", UnitId::parse(&req.lead_unit_id));
+        let description = violations.check("description", text::prose(&req.description));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
+        violations.into_result()?;
+        let (Some(name), Some(kind), Some(lead), Some(description)) =
+            (name, kind, lead, description)
+        else {
+            return Err(Status::internal("validation fell through"));
+        };
+        visible_unit(&self.store, &caller, &lead).await?;
+        let alliance = self
+            .store
+            .create_alliance(
+                &mutation(&caller, request_id),
+                &name,
+                kind,
+                &lead,
+                &description,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(alliance_to_proto(&alliance)))
+    }
+
+    async fn get_alliance(
+        &self,
+        request: Request<pb::GetAllianceRequest>,
+    ) -> Result<Response<pb::Alliance>, Status> {
+        // Alliances join units across the tree: any caller in the district may read one.
+        caller(&request)?;
+        let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
+        let alliance = self.store.alliance(&id).await.map_err(to_status)?;
+        Ok(Response::new(alliance_to_proto(&alliance)))
+    }
+
+    async fn list_alliances(
+        &self,
+        request: Request<pb::ListAlliancesRequest>,
+    ) -> Result<Response<pb::ListAlliancesResponse>, Status> {
+        let caller = caller(&request)?;
+        let unit_id =
+            UnitId::parse(&request.get_ref().unit_id).map_err(|e| invalid_field("unit_id", e))?;
+        visible_unit(&self.store, caller, &unit_id).await?;
+        let alliances = self.store.alliances_of(&unit_id).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListAlliancesResponse {
+            alliances: alliances.iter().map(alliance_to_proto).collect(),
+        }))
+    }
+
+    async fn add_alliance_member(
+        &self,
+        request: Request<pb::AddAllianceMemberRequest>,
+    ) -> Result<Response<pb::AllianceMember>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let alliance_id = violations.check("alliance_id", text::foreign_id(&req.alliance_id));
+        let member = match &req.member {
+            Some(pb::add_alliance_member_request::Member::UnitId(id)) => violations
+                .check("unit_id", UnitId::parse(id))
+                .map(AllianceMemberRef::Unit),
+            Some(pb::add_alliance_member_request::Member::Organisation(org)) => {
+                let name = violations.check("organisation.name", text::name(&org.name));
+                let code = violations.check(
+                    "organisation.credit_code",
+                    CreditCode::parse(&org.credit_code),
+                );
+                name.zip(code)
+                    .map(|(name, credit_code)| AllianceMemberRef::Organisation {
+                        name,
+                        credit_code,
+                    })
+            }
+            None => {
+                violations.add("member", "name a unit_id or an organisation");
+                None
+            }
+        };
+        let joined_at = violations
+            .check("join_time", millis_of(req.join_time.as_ref()))
+            .map(|t| t.unwrap_or_else(now_millis));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
+        violations.into_result()?;
+        let (Some(alliance_id), Some(member), Some(joined_at)) = (alliance_id, member, joined_at)
+        else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let alliance = self.store.alliance(&alliance_id).await.map_err(to_status)?;
+        self.require_lead_admin(&caller, &alliance).await?;
+        let member = self
+            .store
+            .join_alliance(
+                &mutation(&caller, request_id),
+                &alliance_id,
+                &member,
+                joined_at,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(member_to_proto(&member)))
+    }
+
+    async fn remove_alliance_member(
+        &self,
+        request: Request<pb::RemoveAllianceMemberRequest>,
+    ) -> Result<Response<pb::AllianceMember>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("id", text::foreign_id(&req.id));
+        let left_at = violations
+            .check("leave_time", millis_of(req.leave_time.as_ref()))
+            .map(|t| t.unwrap_or_else(now_millis));
+        let reason = violations.check("reason", text::bounded(&req.reason, 200, false, false));
+        violations.into_result()?;
+        let (Some(id), Some(left_at), Some(reason)) = (id, left_at, reason) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let member = self.store.alliance_member(&id).await.map_err(to_status)?;
+        let alliance = self
+            .store
+            .alliance(&member.alliance_id)
+            .await
+            .map_err(to_status)?;
+        self.require_lead_admin(&caller, &alliance).await?;
+        let member = self
+            .store
+            .leave_alliance(&mutation(&caller, None), &id, left_at, &reason)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(member_to_proto(&member)))
+    }
+
+    async fn list_alliance_members(
+        &self,
+        request: Request<pb::ListAllianceMembersRequest>,
+    ) -> Result<Response<pb::ListAllianceMembersResponse>, Status> {
+        caller(&request)?;
+        let req = request.get_ref();
+        let id = text::foreign_id(&req.alliance_id).map_err(|e| invalid_field("alliance_id", e))?;
+        self.store.alliance(&id).await.map_err(to_status)?;
+        let members = self
+            .store
+            .alliance_members(&id, req.include_past)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAllianceMembersResponse {
+            members: members.iter().map(member_to_proto).collect(),
+        }))
+    }
+}
+
+const KINDS: &[(pb::AllianceKind, AllianceKind)] = &[
+    (pb::AllianceKind::StreetBlock, AllianceKind::StreetBlock),
+    (pb::AllianceKind::Building, AllianceKind::Building),
+    (
+        pb::AllianceKind::ServiceCentreNetwork,
+        AllianceKind::ServiceCentreNetwork,
+    ),
+    (
+        pb::AllianceKind::PromotionAssociation,
+        AllianceKind::PromotionAssociation,
+    ),
+];
+
+fn kind_from_proto(value: i32) -> Result<AllianceKind, &'static str> {
+    KINDS
+        .iter()
+        .find(|(p, _)| *p as i32 == value)
+        .map(|(_, k)| *k)
+        .ok_or("must be a known alliance kind")
+}
+
+fn kind_to_proto(kind: AllianceKind) -> pb::AllianceKind {
+    KINDS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or(pb::AllianceKind::Unspecified, |(p, _)| *p)
+}
+
+fn alliance_to_proto(alliance: &Alliance) -> pb::Alliance {
+    pb::Alliance {
+        id: alliance.id.clone(),
+        name: alliance.name.clone(),
+        kind: kind_to_proto(alliance.kind) as i32,
+        lead_unit_id: alliance.lead_unit_id.to_string(),
+        description: alliance.description.clone(),
+        current_member_count: i32::try_from(alliance.current_member_count).unwrap_or(i32::MAX),
+        create_time: Some(timestamp(alliance.created_at)),
+    }
+}
+
+fn member_to_proto(member: &AllianceMember) -> pb::AllianceMember {
+    pb::AllianceMember {
+        id: member.id.clone(),
+        alliance_id: member.alliance_id.clone(),
+        member: Some(match &member.member {
+            AllianceMemberRef::Unit(unit) => pb::alliance_member::Member::UnitId(unit.to_string()),
+            AllianceMemberRef::Organisation { name, credit_code } => {
+                pb::alliance_member::Member::Organisation(pb::ExternalOrganisation {
+                    name: name.clone(),
+                    credit_code: credit_code.as_str().to_owned(),
+                })
+            }
+        }),
+        join_time: Some(timestamp(member.joined_at)),
+        leave_time: member.left_at.map(timestamp),
+        leave_reason: member.leave_reason.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,315 @@
+//! Alliances (regional party-building platforms) and their memberships.
+
+use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use serde_json::json;
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{
+    Mutation, OrgStore, Result, StoreError, audit, claim_request, fetch_unit, precondition,
+};
+use crate::domain::{
+    UnitId,
+    alliances::{Alliance, AllianceKind, AllianceMember, AllianceMemberRef, CreditCode},
+};
+
+const ALLIANCE_COLUMNS: &str = "a.id, a.name, a.kind, a.lead_unit_id, a.description, a.created_at, \
+    (SELECT COUNT(*) FROM org_alliance_members m WHERE m.alliance_id = a.id AND m.left_at IS NULL)";
+const MEMBER_COLUMNS: &str =
+    "id, alliance_id, unit_id, org_name, credit_code, joined_at, left_at, leave_reason";
+
+impl OrgStore {
+    pub async fn create_alliance(
+        &self,
+        mutation: &Mutation,
+        name: &str,
+        kind: AllianceKind,
+        lead: &UnitId,
+        description: &str,
+    ) -> Result<Alliance> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(replay) = claim_request(&mut tx, mutation, "CreateAlliance", &id).await? {
+            let alliance = fetch_alliance(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(alliance);
+        }
+        let unit = fetch_unit(&mut tx, lead.as_str()).await?;
+        if !unit.is_active() {
+            return Err(precondition(
+                "DISSOLVED",
+                format_args!("units/{lead}"),
+                "the lead unit is dissolved",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO org_alliances (id, name, kind, lead_unit_id, description, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(kind.as_str())
+        .bind(lead.as_str())
+        .bind(description)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            mutation,
+            "CreateAlliance",
+            lead,
+            json!({ "alliance_id": id, "name": name }),
+        )
+        .await?;
+        let alliance = fetch_alliance(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(alliance)
+    }
+
+    pub async fn alliance(&self, id: &str) -> Result<Alliance> {
+        let mut tx = self.db.begin().await?;
+        let alliance = fetch_alliance(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(alliance)
+    }
+
+    /// Alliances `unit` leads or currently belongs to, by name.
+    pub async fn alliances_of(&self, unit: &UnitId) -> Result<Vec<Alliance>> {
+        let sql = format!(
+            "SELECT {ALLIANCE_COLUMNS} FROM org_alliances a
+             WHERE a.lead_unit_id = $1 OR EXISTS (
+                 SELECT 1 FROM org_alliance_members m
+                 WHERE m.alliance_id = a.id AND m.unit_id = $1 AND m.left_at IS NULL)
+             ORDER BY a.name, a.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(unit.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(alliance_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Adds a member; a unit or organisation belongs to an alliance at most once at a time.
+    pub async fn join_alliance(
+        &self,
+        mutation: &Mutation,
+        alliance_id: &str,
+        member: &AllianceMemberRef,
+        joined_at: i64,
+    ) -> Result<AllianceMember> {
+        let mut tx = self.db.begin_write().await?;
+        self.db
+            .lock(
+                &mut tx,
+                lock_key(&format!("alliance:{alliance_id}")),
+                LockMode::Exclusive,
+            )
+            .await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(replay) = claim_request(&mut tx, mutation, "CreateAllianceMember", &id).await? {
+            let member = fetch_member(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(member);
+        }
+        fetch_alliance(&mut tx, alliance_id).await?;
+        let (unit_id, org_name, credit_code) = match member {
+            AllianceMemberRef::Unit(unit) => {
+                fetch_unit(&mut tx, unit.as_str()).await?;
+                (Some(unit.to_string()), None, None)
+            }
+            AllianceMemberRef::Organisation { name, credit_code } => (
+                None,
+                Some(name.clone()),
+                Some(credit_code.as_str().to_owned()),
+            ),
+        };
+        let current = sqlx::query(
+            "SELECT 1 FROM org_alliance_members
+             WHERE alliance_id = $1 AND left_at IS NULL AND (unit_id = $2 OR credit_code = $3)",
+        )
+        .bind(alliance_id)
+        .bind(unit_id.clone())
+        .bind(credit_code.clone())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if current.is_some() {
+            return Err(precondition(
+                "MEMBER",
+                format_args!("alliances/{alliance_id}"),
+                "already a member of the alliance",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO org_alliance_members (id, alliance_id, unit_id, org_name, credit_code, joined_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(alliance_id)
+        .bind(unit_id)
+        .bind(org_name)
+        .bind(credit_code)
+        .bind(joined_at)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            mutation,
+            "AddAllianceMember",
+            format!("alliances/{alliance_id}"),
+            json!({ "member_id": id }),
+        )
+        .await?;
+        let member = fetch_member(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    pub async fn alliance_member(&self, id: &str) -> Result<AllianceMember> {
+        let mut tx = self.db.begin().await?;
+        let member = fetch_member(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Records a member leaving at `left_at`.
+    pub async fn leave_alliance(
+        &self,
+        mutation: &Mutation,
+        id: &str,
+        left_at: i64,
+        reason: &str,
+    ) -> Result<AllianceMember> {
+        let mut tx = self.db.begin_write().await?;
+        let member = fetch_member(&mut tx, id).await?;
+        if member.left_at.is_some() {
+            return Err(precondition(
+                "LEFT",
+                format_args!("alliance-members/{id}"),
+                "the member has already left",
+            ));
+        }
+        if left_at < member.joined_at {
+            return Err(precondition(
+                "LEFT",
+                format_args!("alliance-members/{id}"),
+                "a member leaves after joining",
+            ));
+        }
+        sqlx::query(
+            "UPDATE org_alliance_members SET left_at = $1, leave_reason = $2 WHERE id = $3",
+        )
+        .bind(left_at)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            mutation,
+            "RemoveAllianceMember",
+            format!("alliances/{}", member.alliance_id),
+            json!({ "member_id": id }),
+        )
+        .await?;
+        let member = fetch_member(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// An alliance's members by joining date; past members too when asked.
+    pub async fn alliance_members(
+        &self,
+        alliance_id: &str,
+        include_past: bool,
+    ) -> Result<Vec<AllianceMember>> {
+        let current = if include_past {
+            ""
+        } else {
+            "AND left_at IS NULL"
+        };
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM org_alliance_members WHERE alliance_id = $1 {current}
+             ORDER BY joined_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(alliance_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(member_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+async fn fetch_alliance(tx: &mut Tx, id: &str) -> Result<Alliance> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ALLIANCE_COLUMNS} FROM org_alliances a WHERE a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "alliance",
+        id: id.to_owned(),
+    })?;
+    Ok(alliance_from_row(&row)?)
+}
+
+async fn fetch_member(tx: &mut Tx, id: &str) -> Result<AllianceMember> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MEMBER_COLUMNS} FROM org_alliance_members WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "alliance member",
+        id: id.to_owned(),
+    })?;
+    Ok(member_from_row(&row)?)
+}
+
+fn alliance_from_row(row: &AnyRow) -> std::result::Result<Alliance, sqlx::Error> {
+    let corrupt =
+        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_alliances").into());
+    let kind: String = row.try_get(2)?;
+    Ok(Alliance {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        kind: AllianceKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+        lead_unit_id: UnitId::from_stored(row.try_get(3)?).map_err(|_| corrupt("lead unit"))?,
+        description: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        current_member_count: row.try_get(6)?,
+    })
+}
+
+fn member_from_row(row: &AnyRow) -> std::result::Result<AllianceMember, sqlx::Error> {
+    let corrupt =
+        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_alliance_members").into());
+    let unit: Option<String> = row.try_get(2)?;
+    let org_name: Option<String> = row.try_get(3)?;
+    let credit_code: Option<String> = row.try_get(4)?;
+    let member = match (unit, org_name, credit_code) {
+        (Some(unit), _, _) => {
+            AllianceMemberRef::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("unit"))?)
+        }
+        (None, Some(name), Some(code)) => AllianceMemberRef::Organisation {
+            name,
+            credit_code: CreditCode::parse(&code).map_err(|_| corrupt("credit code"))?,
+        },
+        _ => return Err(corrupt("member")),
+    };
+    Ok(AllianceMember {
+        id: row.try_get(0)?,
+        alliance_id: row.try_get(1)?,
+        member,
+        joined_at: row.try_get(5)?,
+        left_at: row.try_get(6)?,
+        leave_reason: row.try_get(7)?,
+    })
+}
