@@ -86,6 +86,15 @@ impl Platform {
             .await
     }
 
+    /// A client of any org-package service, calling as `auth`.
+    pub async fn client_as<C>(
+        &self,
+        auth: Bearer,
+        make: impl FnOnce(InterceptedService<Channel, Bearer>) -> C,
+    ) -> C {
+        make(InterceptedService::new(self.channel().await, auth))
+    }
+
     /// An org client for a district admin of the whole district.
     pub async fn admin(&self) -> OrgClient {
         self.org_as(Bearer::new(&bearer(
