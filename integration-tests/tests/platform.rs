@@ -14,10 +14,10 @@ use tonic_reflection::pb::v1::{
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_says_serving_for_the_org_service_and_reflection_lists_it() {
+async fn health_says_serving_and_reflection_lists_every_org_service() {
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let mut health = HealthClient::new(platform.channel().await);
-    for service in ["", "jiceng.org.v1.OrgService"] {
+    for service in ["", "jiceng.org.v1.OrgService", "jiceng.org.v1.VenueService"] {
         let mut status = ServingStatus::Unknown;
         for _ in 0..50 {
             let response = health
@@ -54,7 +54,14 @@ async fn health_says_serving_for_the_org_service_and_reflection_lists_it() {
         panic!("expected a service list, got {response:?}");
     };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["jiceng.org.v1.OrgService", "grpc.health.v1.Health"] {
+    for expected in [
+        "jiceng.org.v1.OrgService",
+        "jiceng.org.v1.PositionService",
+        "jiceng.org.v1.AllianceService",
+        "jiceng.org.v1.MeetingService",
+        "jiceng.org.v1.VenueService",
+        "grpc.health.v1.Health",
+    ] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} in {names:?}"

@@ -31,8 +31,17 @@ impl Platform {
         Self::start_with_sinks(db, Vec::new()).await
     }
 
+    /// A platform loaded with the demo district of `jiceng up --demo`.
+    pub async fn start_demo(db: TestDatabase) -> Self {
+        Self::start_inner(db, Vec::new(), true).await
+    }
+
     /// A platform whose outbox relays deliver to `sinks`.
     pub async fn start_with_sinks(db: TestDatabase, sinks: Vec<EventSink>) -> Self {
+        Self::start_inner(db, sinks, false).await
+    }
+
+    async fn start_inner(db: TestDatabase, sinks: Vec<EventSink>, demo: bool) -> Self {
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
@@ -57,6 +66,13 @@ impl Platform {
         };
         let app = App::build(config).await.expect("the platform builds");
         let root_id = app.root_id().expect("org runs").to_owned();
+        if demo {
+            let store = app.org_store().expect("org runs");
+            let root = jiceng_org::domain::UnitId::parse(&root_id).expect("root id");
+            jiceng::demo::load(store, &root)
+                .await
+                .expect("the demo loads");
+        }
         let server = spawn_on(app.local_addr(), |shutdown| async move {
             app.run_until(shutdown).await.expect("the platform serves");
         });

@@ -1,0 +1,123 @@
+//! `jiceng up --demo` loads a district a first caller can explore: the tree, Lujiazui's
+//! "1 + 34" network, Yangjing's street-block alliance, a joint meeting, a project and bookings.
+
+mod common;
+
+use common::Platform;
+use jiceng_proto::org::{
+    self as pb, alliance_service_client::AllianceServiceClient,
+    meeting_service_client::MeetingServiceClient, venue_service_client::VenueServiceClient,
+};
+use jiceng_testkit::{Bearer, TestDatabase, bearer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_district_shows_how_pudong_works() {
+    let platform = Platform::start_demo(TestDatabase::sqlite()).await;
+    let mut org = platform.admin().await;
+    let find = |query: &str| pb::SearchUnitsRequest {
+        query: query.into(),
+        ..Default::default()
+    };
+    let lujiazui = org
+        .search_units(find("陆家嘴街道党工委"))
+        .await
+        .expect("search")
+        .into_inner()
+        .units
+        .remove(0);
+    let centre = org
+        .search_units(find("陆家嘴党群服务中心"))
+        .await
+        .expect("search")
+        .into_inner()
+        .units
+        .remove(0);
+    let yangjing = org
+        .search_units(find("洋泾街道党工委"))
+        .await
+        .expect("search")
+        .into_inner()
+        .units
+        .remove(0);
+    let stations = org
+        .list_children(pb::ListChildrenRequest {
+            parent_id: centre.id.clone(),
+            page_size: Some(100),
+            ..Default::default()
+        })
+        .await
+        .expect("stations")
+        .into_inner()
+        .units;
+    assert_eq!(stations.len(), 34);
+
+    let admin = || {
+        Bearer::new(&bearer(
+            "district-admin",
+            &[jiceng_auth::Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut alliances = platform
+        .client_as(admin(), AllianceServiceClient::new)
+        .await;
+    let network = alliances
+        .list_alliances(pb::ListAlliancesRequest {
+            unit_id: centre.id.clone(),
+        })
+        .await
+        .expect("alliances")
+        .into_inner()
+        .alliances;
+    assert_eq!(network[0].current_member_count, 34);
+    assert_eq!(
+        network[0].kind,
+        pb::AllianceKind::ServiceCentreNetwork as i32
+    );
+    let block = alliances
+        .list_alliances(pb::ListAlliancesRequest {
+            unit_id: yangjing.id.clone(),
+        })
+        .await
+        .expect("alliances")
+        .into_inner()
+        .alliances;
+    assert_eq!(block[0].kind, pb::AllianceKind::StreetBlock as i32);
+    assert_eq!(block[0].current_member_count, 4);
+
+    let mut venues = platform.client_as(admin(), VenueServiceClient::new).await;
+    let venue_list = venues
+        .list_venues(pb::ListVenuesRequest {
+            unit_id: lujiazui.id.clone(),
+        })
+        .await
+        .expect("venues")
+        .into_inner()
+        .venues;
+    assert_eq!(venue_list.len(), 2);
+    let mut bookings = 0;
+    for venue in &venue_list {
+        bookings += venues
+            .list_bookings(pb::ListBookingsRequest {
+                venue_id: venue.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("bookings")
+            .into_inner()
+            .bookings
+            .len();
+    }
+    assert_eq!(bookings, 2);
+
+    let mut meetings = platform.client_as(admin(), MeetingServiceClient::new).await;
+    assert!(
+        meetings
+            .list_overdue_decisions(pb::ListOverdueDecisionsRequest {})
+            .await
+            .expect("overdue")
+            .into_inner()
+            .decisions
+            .is_empty()
+    );
+}
