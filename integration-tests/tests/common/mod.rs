@@ -45,16 +45,13 @@ impl Platform {
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
-            services: vec![ServiceName::Org],
+            services: ServiceName::ALL.to_vec(),
             storage: Storage::Url(db.url.clone()),
             keys: test_keys(),
             event_sinks: sinks,
-            // Sinks check the role, not the scope, of a relay.
-            service_token: Some(
-                bearer("org-relay", &[Role::Service], NIL_SCOPE)
-                    .trim_start_matches("Bearer ")
-                    .to_owned(),
-            ),
+            org_endpoint: None,
+            // Minted by the platform from the test secret, scoped to the district root.
+            service_token: None,
             server: ServerOptions {
                 health_interval: Duration::from_millis(100),
                 ..ServerOptions::default()

@@ -32,6 +32,11 @@ pub mod jiceng {
             tonic::include_proto!("jiceng.events.v1");
         }
     }
+    pub mod notify {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.notify.v1");
+        }
+    }
     pub mod org {
         pub mod v1 {
             tonic::include_proto!("jiceng.org.v1");
@@ -43,5 +48,7 @@ pub mod jiceng {
 pub use io::cloudevents::v1 as cloudevents;
 /// `jiceng.events.v1`: the sink every event consumer serves.
 pub use jiceng::events::v1 as events;
+/// `jiceng.notify.v1`: notifications, inboxes and live streams.
+pub use jiceng::notify::v1 as notify;
 /// `jiceng.org.v1`: the organisation tree.
 pub use jiceng::org::v1 as org;

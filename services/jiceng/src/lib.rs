@@ -11,9 +11,10 @@ use std::{
     collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
 };
 
-use jiceng_auth::{Authenticator, KeyConfig};
+use jiceng_auth::{Authenticator, Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
+use jiceng_notify::{InboxSignal, NotifyApi, NotifyStore, OrgDirectory};
 use jiceng_org::{
     OrgStore,
     domain::{UnitCode, UnitKind, UnitName},
@@ -23,6 +24,9 @@ use tokio::{net::TcpListener, sync::watch};
 
 pub use district::District;
 
+/// Lifetime of a service token this process mints for itself: longer than any process lives.
+const SERVICE_TOKEN_TTL_SECS: u64 = 10 * 365 * 86_400;
+
 /// How often the org service looks for decisions coming due or overdue.
 const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -30,14 +34,17 @@ const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
     Org,
+    Notify,
 }
 
 impl ServiceName {
-    pub const ALL: [ServiceName; 1] = [ServiceName::Org];
+    /// In start order: the org service provisions the root that service tokens are scoped to.
+    pub const ALL: [ServiceName; 2] = [ServiceName::Org, ServiceName::Notify];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Org => "org",
+            ServiceName::Notify => "notify",
         }
     }
 }
@@ -80,8 +87,11 @@ pub struct AppConfig {
     pub keys: KeyConfig,
     /// Consumers of this process's events.
     pub event_sinks: Vec<EventSink>,
-    /// The bearer token the relays present to event sinks.
+    /// The bearer token this process presents to other services (event sinks, the org
+    /// service). Minted from an HS256 secret when unset.
     pub service_token: Option<String>,
+    /// Where the org service answers, for services that ask it (notify). Unset: this process.
+    pub org_endpoint: Option<String>,
     pub server: ServerOptions,
     pub relay: RelayOptions,
 }
@@ -120,26 +130,27 @@ pub struct App {
 
 impl App {
     pub async fn build(config: AppConfig) -> Result<Self, AppError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| AppError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| AppError::Bind {
+        let bind_error = |source| AppError::Bind {
             addr: config.listen,
             source,
-        })?;
+        };
+        let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         let authenticator = Arc::new(
             Authenticator::new(&config.keys, &config.district.code)
                 .map_err(|e| AppError::Config(e.to_string()))?,
         );
-        let destinations = destinations(&config)?;
         let mut server = GrpcServer::new(config.server.clone());
-        let (mut relays, mut databases, mut org, mut root_id) =
-            (Vec::new(), Vec::new(), None, None);
-        for service in &config.services {
-            let db = connect_and_migrate(*service, &config.storage).await?;
+        let mut databases = Vec::new();
+        let (mut org, mut root_id) = (None, None);
+        let mut sinks = config.event_sinks.clone();
+        let mut service_token = config.service_token.clone();
+        // ServiceName::ALL's order: org first, so that the root exists before tokens name it.
+        for service in ServiceName::ALL
+            .into_iter()
+            .filter(|s| config.services.contains(s))
+        {
+            let db = connect_and_migrate(service, &config.storage).await?;
             match service {
                 ServiceName::Org => {
                     let source = format!("//jiceng/{}/org", config.district.code);
@@ -152,22 +163,68 @@ impl App {
                         .ensure_root(UnitKind::DistrictCommittee, &name, code.as_ref())
                         .await
                         .map_err(AppError::Root)?;
+                    if service_token.is_none() {
+                        service_token = mint_service_token(&config, root.id.as_str());
+                    }
                     root_id = Some(root.id.to_string());
                     jiceng_org::add_services(&mut server, &store, &authenticator);
                     org = Some(store);
                 }
+                ServiceName::Notify => {
+                    let org_uri = match (&config.org_endpoint, &org) {
+                        (Some(uri), _) => uri.clone(),
+                        (None, Some(_)) => self_uri(addr),
+                        (None, None) => {
+                            return Err(AppError::Config("notify needs --org-endpoint".into()));
+                        }
+                    };
+                    let token = service_token.as_deref().ok_or_else(|| {
+                        AppError::Config(
+                            "notify needs --service-token to call the org service".into(),
+                        )
+                    })?;
+                    let directory = OrgDirectory::new(&org_uri, token)
+                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let store = NotifyStore::new(db.clone());
+                    for category in jiceng_notify::org_events::builtin_categories() {
+                        store
+                            .ensure_category(&category)
+                            .await
+                            .map_err(|e| AppError::Config(e.to_string()))?;
+                    }
+                    let api = NotifyApi::new(store, directory, InboxSignal::default());
+                    jiceng_notify::add_services(&mut server, api, &authenticator);
+                    // In one process the org service's events go straight to notify.
+                    if org.is_some() {
+                        sinks.push(EventSink {
+                            name: "notify".into(),
+                            uri: self_uri(addr),
+                            event_types: jiceng_notify::org_events::CONSUMED
+                                .iter()
+                                .map(|t| t.to_string())
+                                .collect(),
+                        });
+                    }
+                }
             }
             server.depends_on(db.clone());
-            // Without consumers no event is written, so there is nothing to relay.
-            if !destinations.is_empty() {
-                relays.push(Relay::new(
-                    db.clone(),
-                    destinations.clone(),
-                    config.relay.clone(),
-                ));
-            }
-            databases.push(db);
+            databases.push((config.storage.url_for(service), db));
         }
+        let destinations = destinations(&sinks, service_token.as_deref())?;
+        // Without consumers events wait in the outboxes; there is nothing to relay yet.
+        let relays = if destinations.is_empty() {
+            Vec::new()
+        } else {
+            // Services that share a database share its outbox: one relay per database.
+            let mut urls: Vec<&String> = databases.iter().map(|(url, _)| url).collect();
+            urls.sort();
+            urls.dedup();
+            urls.into_iter()
+                .filter_map(|url| databases.iter().find(|(u, _)| u == url))
+                .map(|(_, db)| Relay::new(db.clone(), destinations.clone(), config.relay.clone()))
+                .collect()
+        };
+        let databases = databases.into_iter().map(|(_, db)| db).collect();
         Ok(Self {
             listener,
             addr,
@@ -247,24 +304,50 @@ pub async fn connect_and_migrate(
     db.migrate(&jiceng_outbox::MIGRATIONS).await.map_err(fail)?;
     match service {
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,
+        ServiceName::Notify => db.migrate(&jiceng_notify::MIGRATIONS).await.map_err(fail)?,
     }
     Ok(db)
 }
 
-fn destinations(config: &AppConfig) -> Result<HashMap<String, Destination>, AppError> {
-    config
-        .event_sinks
+fn destinations(
+    sinks: &[EventSink],
+    service_token: Option<&str>,
+) -> Result<HashMap<String, Destination>, AppError> {
+    sinks
         .iter()
         .map(|sink| {
             let channel = jiceng_grpc::channel(&sink.uri, Duration::from_secs(10))
                 .map_err(|e| AppError::Config(e.message().to_owned()))?;
-            let destination = Destination::new(
-                channel,
-                config.service_token.as_deref(),
-                sink.event_types.clone(),
-            )
-            .map_err(|e| AppError::Config(e.message().to_owned()))?;
+            let destination = Destination::new(channel, service_token, sink.event_types.clone())
+                .map_err(|e| AppError::Config(e.message().to_owned()))?;
             Ok((sink.name.clone(), destination))
         })
         .collect()
+}
+
+/// The address other services in this process call: loopback when listening on every interface.
+fn self_uri(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    format!("http://{}", SocketAddr::new(host, addr.port()))
+}
+
+/// A district-wide service token, when the keys are a shared secret this process can sign with.
+fn mint_service_token(config: &AppConfig, root_id: &str) -> Option<String> {
+    let KeyConfig::Hs256Secret(secret) = &config.keys else {
+        return None;
+    };
+    let claims = Claims::new(
+        &format!("jiceng-{}-services", config.district.code),
+        &config.district.code,
+        root_id,
+        &[Role::Service],
+        SERVICE_TOKEN_TTL_SECS,
+    );
+    TokenIssuer::hs256(secret)
+        .and_then(|issuer| issuer.mint(&claims))
+        .ok()
 }

@@ -100,7 +100,10 @@ struct ServeArgs {
     /// Events nobody consumes wait in the outbox.
     #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ' ', value_parser = parse_sink)]
     event_sinks: Vec<EventSink>,
-    /// Bearer token the outbox relay presents to event sinks.
+    /// Where the org service answers (for notify's role fan-out and scope checks).
+    #[arg(long, env = "JICENG_ORG_ENDPOINT")]
+    org_endpoint: Option<String>,
+    /// Bearer token this service presents to others: event sinks, the org service.
     #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
     service_token: Option<String>,
     /// Deadline for requests that carry none.
@@ -232,6 +235,7 @@ async fn up(args: UpArgs) -> Result<()> {
         keys: KeyConfig::Hs256Secret(secret),
         event_sinks: Vec::new(),
         service_token: None,
+        org_endpoint: None,
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
     };
@@ -290,6 +294,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         keys,
         event_sinks: args.event_sinks,
         service_token: args.service_token,
+        org_endpoint: args.org_endpoint,
         server: ServerOptions {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             ..ServerOptions::default()

@@ -1,0 +1,598 @@
+//! The gRPC adapter: `jiceng.notify.v1.NotifyService` for people and systems, and
+//! `jiceng.events.v1.EventSinkService` for other services' outbox relays. Authorisation, protobuf
+//! conversion and error mapping live here; SQL lives in the store.
+
+use std::{collections::BTreeMap, pin::Pin, time::Duration};
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_grpc::{
+    FieldViolations, PageRequest,
+    status::{failed_precondition, invalid_field},
+};
+use jiceng_proto::{
+    events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
+    notify::{self as pb, notify_service_server::NotifyService},
+};
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    InboxSignal, OrgDirectory,
+    domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template},
+    org_events::{RecipientSpec, UNIT_MOVED, moved_unit, publication_for},
+    store::{InboxFilter, NotifyStore, StoreError},
+};
+
+/// Roles that may publish: machines, and admins within their scope.
+const PUBLISHERS: &[Role] = &[
+    Role::Service,
+    Role::DistrictAdmin,
+    Role::StreetAdmin,
+    Role::BranchAdmin,
+];
+/// How often a live stream looks for items another replica published.
+const STREAM_POLL: Duration = Duration::from_secs(1);
+/// Items a stream reads per query.
+const STREAM_BATCH: i64 = 100;
+
+#[derive(Clone, Debug)]
+pub struct NotifyApi {
+    store: NotifyStore,
+    org: OrgDirectory,
+    signal: InboxSignal,
+}
+
+/// Everything a publish needs once the request is validated.
+#[derive(Clone, Debug)]
+pub struct PublishSpec {
+    pub idempotency_key: String,
+    pub category: Name,
+    pub priority: Priority,
+    pub title: String,
+    pub body: String,
+    pub variables: BTreeMap<String, String>,
+    pub link: String,
+    pub data: BTreeMap<String, String>,
+    pub recipients: Vec<RecipientSpec>,
+    pub source_event_id: Option<String>,
+}
+
+impl NotifyApi {
+    pub fn new(store: NotifyStore, org: OrgDirectory, signal: InboxSignal) -> Self {
+        Self { store, org, signal }
+    }
+
+    /// Renders, resolves recipients (role holders now, topic followers), stores, and wakes the
+    /// live streams. A repeated key returns the first notification.
+    pub async fn publish(
+        &self,
+        publisher: &str,
+        spec: PublishSpec,
+    ) -> Result<(Notification, bool), Status> {
+        let category = self
+            .store
+            .category(&spec.category)
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound { .. } => failed_precondition(
+                    "CATEGORY",
+                    spec.category.as_str(),
+                    "register the category first",
+                ),
+                other => to_status(other),
+            })?;
+        let (title, body) = category
+            .render(&spec.title, &spec.body, &spec.variables)
+            .map_err(|e| invalid_field("variables", e))?;
+        let mut recipients = Vec::new();
+        for recipient in &spec.recipients {
+            match recipient {
+                RecipientSpec::Member(member) => recipients.push(member.clone()),
+                RecipientSpec::UnitRole { unit_id, role } => {
+                    recipients.extend(self.org.holders(unit_id, *role).await?)
+                }
+                RecipientSpec::Topic(topic) => {
+                    recipients.extend(self.store.followers(topic).await.map_err(to_status)?)
+                }
+            }
+        }
+        recipients.sort();
+        recipients.dedup();
+        let new = NewNotification {
+            publisher: publisher.to_owned(),
+            idempotency_key: spec.idempotency_key,
+            category: spec.category,
+            priority: spec.priority,
+            title,
+            body,
+            link: spec.link,
+            data: spec.data,
+            source_event_id: spec.source_event_id,
+            trace_id: jiceng_telemetry::current_trace_id(),
+        };
+        let published = self
+            .store
+            .publish(&new, &recipients, category.critical)
+            .await
+            .map_err(to_status)?;
+        if published.created {
+            self.signal.notify();
+        }
+        Ok((published.notification, published.created))
+    }
+}
+
+fn to_status(err: StoreError) -> Status {
+    match err {
+        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
+        StoreError::Precondition(description) => {
+            failed_precondition("CRITICAL", "preferences", description)
+        }
+        StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
+    }
+}
+
+fn timestamp(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+const PRIORITIES: &[(pb::Priority, Priority)] = &[
+    (pb::Priority::Low, Priority::Low),
+    (pb::Priority::Normal, Priority::Normal),
+    (pb::Priority::High, Priority::High),
+    (pb::Priority::Urgent, Priority::Urgent),
+];
+
+fn priority_from_proto(value: i32) -> Result<Priority, &'static str> {
+    if value == pb::Priority::Unspecified as i32 {
+        return Ok(Priority::Normal);
+    }
+    PRIORITIES
+        .iter()
+        .find(|(p, _)| *p as i32 == value)
+        .map(|(_, p)| *p)
+        .ok_or("must be a known priority")
+}
+
+fn priority_to_proto(priority: Priority) -> pb::Priority {
+    PRIORITIES
+        .iter()
+        .find(|(_, p)| *p == priority)
+        .map_or(pb::Priority::Unspecified, |(p, _)| *p)
+}
+
+fn notification_to_proto(notification: &Notification) -> pb::Notification {
+    pb::Notification {
+        id: notification.id.clone(),
+        category: notification.category.as_str().to_owned(),
+        priority: priority_to_proto(notification.priority) as i32,
+        title: notification.title.clone(),
+        body: notification.body.clone(),
+        link: notification.link.clone(),
+        data: notification.data.clone().into_iter().collect(),
+        delivered_count: i32::try_from(notification.delivered_count).unwrap_or(i32::MAX),
+        source_event_id: notification.source_event_id.clone().unwrap_or_default(),
+        trace_id: notification.trace_id.clone().unwrap_or_default(),
+        create_time: Some(timestamp(notification.created_at)),
+    }
+}
+
+fn item_to_proto(item: &InboxItem) -> pb::InboxItem {
+    pb::InboxItem {
+        cursor: item.seq,
+        notification: Some(notification_to_proto(&item.notification)),
+        read: item.read,
+        archived: item.archived,
+        deliver_time: Some(timestamp(item.delivered_at)),
+    }
+}
+
+fn category_to_proto(category: &Category) -> pb::Category {
+    pb::Category {
+        name: category.name.as_str().to_owned(),
+        title_template: category.title.source().to_owned(),
+        body_template: category.body.source().to_owned(),
+        variables: category.variables.clone(),
+        critical: category.critical,
+    }
+}
+
+/// Validated recipients; admins may address role holders only inside their scope.
+async fn recipients_from_proto(
+    org: &OrgDirectory,
+    caller: &Caller,
+    violations: &mut FieldViolations,
+    recipients: &[pb::Recipient],
+) -> Result<Vec<RecipientSpec>, Status> {
+    let mut specs = Vec::new();
+    for recipient in recipients {
+        match &recipient.recipient {
+            Some(pb::recipient::Recipient::MemberId(member))
+                if !member.is_empty() && member.len() <= 128 =>
+            {
+                specs.push(RecipientSpec::Member(member.clone()))
+            }
+            Some(pb::recipient::Recipient::MemberId(_)) => {
+                violations.add("recipients", "a member_id is 1 to 128 characters")
+            }
+            Some(pb::recipient::Recipient::UnitRole(unit_role)) => {
+                if unit_role.unit_id.is_empty() || unit_role.role == 0 {
+                    violations.add("recipients", "a unit_role names a unit_id and a role");
+                    continue;
+                }
+                if !caller.has(Role::Service) {
+                    org.scopes().check(caller, &unit_role.unit_id).await?;
+                }
+                specs.push(RecipientSpec::UnitRole {
+                    unit_id: unit_role.unit_id.clone(),
+                    role: unit_role.role,
+                });
+            }
+            Some(pb::recipient::Recipient::Topic(topic)) => {
+                if let Some(topic) = violations.check("recipients", Name::parse(topic)) {
+                    specs.push(RecipientSpec::Topic(topic));
+                }
+            }
+            None => violations.add(
+                "recipients",
+                "each recipient is a member_id, a unit_role or a topic",
+            ),
+        }
+    }
+    if specs.is_empty() && violations.is_empty() {
+        violations.add("recipients", "name at least one recipient");
+    }
+    Ok(specs)
+}
+
+type ItemStream = Pin<Box<dyn Stream<Item = Result<pb::InboxItem, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl NotifyService for NotifyApi {
+    async fn publish(
+        &self,
+        request: Request<pb::PublishRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(PUBLISHERS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        if req.idempotency_key.is_empty() || req.idempotency_key.len() > 128 {
+            violations.add(
+                "idempotency_key",
+                "must be 1 to 128 characters: the event id or a request id",
+            );
+        }
+        let category = violations.check("category", Name::parse(&req.category));
+        let priority = violations.check("priority", priority_from_proto(req.priority));
+        if req.title.chars().count() > 200 {
+            violations.add("title", "must be at most 200 characters");
+        }
+        if req.body.chars().count() > 10_000 {
+            violations.add("body", "must be at most 10,000 characters");
+        }
+        if req.link.len() > 500 {
+            violations.add("link", "must be at most 500 characters");
+        }
+        let recipients =
+            recipients_from_proto(&self.org, &caller, &mut violations, &req.recipients).await?;
+        violations.into_result()?;
+        let (Some(category), Some(priority)) = (category, priority) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let spec = PublishSpec {
+            idempotency_key: req.idempotency_key,
+            category,
+            priority,
+            title: req.title,
+            body: req.body,
+            variables: req.variables.into_iter().collect(),
+            link: req.link,
+            data: req.data.into_iter().collect(),
+            recipients,
+            source_event_id: None,
+        };
+        let (notification, _) = self.publish(&caller.subject, spec).await?;
+        Ok(Response::new(notification_to_proto(&notification)))
+    }
+
+    async fn register_category(
+        &self,
+        request: Request<pb::RegisterCategoryRequest>,
+    ) -> Result<Response<pb::Category>, Status> {
+        let caller = caller(&request)?;
+        caller.require_any(&[Role::DistrictAdmin, Role::Service])?;
+        let given = request.get_ref().category.clone().unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let name = violations.check("category.name", Name::parse(&given.name));
+        let title = violations.check(
+            "category.title_template",
+            Template::parse(&given.title_template),
+        );
+        let body = violations.check(
+            "category.body_template",
+            Template::parse(&given.body_template),
+        );
+        violations.into_result()?;
+        let (Some(name), Some(title), Some(body)) = (name, title, body) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let category = Category::new(name, title, body, given.variables, given.critical)
+            .map_err(|e| invalid_field("category.variables", e))?;
+        self.store
+            .register_category(&category)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(category_to_proto(&category)))
+    }
+
+    async fn list_categories(
+        &self,
+        request: Request<pb::ListCategoriesRequest>,
+    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
+        caller(&request)?;
+        let categories = self.store.categories().await.map_err(to_status)?;
+        Ok(Response::new(pb::ListCategoriesResponse {
+            categories: categories.iter().map(category_to_proto).collect(),
+        }))
+    }
+
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let mut violations = FieldViolations::new();
+        let category = if req.category.is_empty() {
+            None
+        } else {
+            violations.check("category", Name::parse(&req.category))
+        };
+        violations.into_result()?;
+        let since = req
+            .since
+            .as_ref()
+            .map(|t| t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000));
+        let filter = InboxFilter {
+            unread_only: req.unread_only,
+            category,
+            since,
+            include_archived: req.include_archived,
+        };
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("inbox|{}|{filter:?}", caller.subject),
+        )?;
+        let before = page
+            .after
+            .as_deref()
+            .map(|c| c.parse::<i64>())
+            .transpose()
+            .map_err(|_| invalid_field("page_token", "is not a token this list issued"))?;
+        let mut items = self
+            .store
+            .inbox(&caller.subject, &filter, before, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut items, |item| item.seq.to_string());
+        Ok(Response::new(pb::ListInboxResponse {
+            items: items.iter().map(item_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_unread_count(
+        &self,
+        request: Request<pb::GetUnreadCountRequest>,
+    ) -> Result<Response<pb::GetUnreadCountResponse>, Status> {
+        let caller = caller(&request)?;
+        let unread = self
+            .store
+            .unread_count(&caller.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::GetUnreadCountResponse { unread }))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<pb::MarkReadRequest>,
+    ) -> Result<Response<pb::InboxItem>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let item = self
+            .store
+            .mark_read(&caller.subject, &req.notification_id, req.read)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(item_to_proto(&item)))
+    }
+
+    async fn mark_all_read(
+        &self,
+        request: Request<pb::MarkAllReadRequest>,
+    ) -> Result<Response<pb::MarkAllReadResponse>, Status> {
+        let caller = caller(&request)?;
+        let marked = self
+            .store
+            .mark_all_read(&caller.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::MarkAllReadResponse { marked }))
+    }
+
+    async fn archive_item(
+        &self,
+        request: Request<pb::ArchiveItemRequest>,
+    ) -> Result<Response<pb::InboxItem>, Status> {
+        let caller = caller(&request)?;
+        let item = self
+            .store
+            .archive(&caller.subject, &request.get_ref().notification_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(item_to_proto(&item)))
+    }
+
+    type SubscribeStream = ItemStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let recipient = caller(&request)?.subject.clone();
+        let mut after = request.get_ref().after_cursor;
+        if after < 0 {
+            return Err(invalid_field("after_cursor", "must not be negative"));
+        }
+        let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
+        let store = self.store.clone();
+        let mut wake = self.signal.subscribe();
+        tokio::spawn(async move {
+            loop {
+                // Seen before reading, so a publish that lands after the read still wakes us.
+                wake.borrow_and_update();
+                let items = match store.inbox_after(&recipient, after, STREAM_BATCH).await {
+                    Ok(items) => items,
+                    Err(err) => {
+                        let _ = sender.send(Err(to_status(err))).await;
+                        return;
+                    }
+                };
+                let full = items.len() as i64 == STREAM_BATCH;
+                for item in items {
+                    after = item.seq;
+                    if sender.send(Ok(item_to_proto(&item))).await.is_err() {
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                tokio::select! {
+                    _ = wake.changed() => {}
+                    () = tokio::time::sleep(STREAM_POLL) => {}
+                    () = sender.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn set_preference(
+        &self,
+        request: Request<pb::SetPreferenceRequest>,
+    ) -> Result<Response<pb::Preference>, Status> {
+        let caller = caller(&request)?;
+        let preference = request.get_ref().preference.clone().unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let category = violations.check("preference.category", Name::parse(&preference.category));
+        if preference.channel != pb::Channel::InApp as i32 {
+            violations.add("preference.channel", "must be IN_APP");
+        }
+        violations.into_result()?;
+        let Some(category) = category else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.store
+            .set_preference(&caller.subject, &category, preference.enabled)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(preference))
+    }
+
+    async fn list_preferences(
+        &self,
+        request: Request<pb::ListPreferencesRequest>,
+    ) -> Result<Response<pb::ListPreferencesResponse>, Status> {
+        let caller = caller(&request)?;
+        let preferences = self
+            .store
+            .preferences(&caller.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListPreferencesResponse {
+            preferences: preferences
+                .into_iter()
+                .map(|(category, enabled)| pb::Preference {
+                    category: category.as_str().to_owned(),
+                    channel: pb::Channel::InApp as i32,
+                    enabled,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn follow_topic(
+        &self,
+        request: Request<pb::FollowTopicRequest>,
+    ) -> Result<Response<pb::FollowTopicResponse>, Status> {
+        let caller = caller(&request)?;
+        let topic = Name::parse(&request.get_ref().topic).map_err(|e| invalid_field("topic", e))?;
+        self.store
+            .follow(&topic, &caller.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::FollowTopicResponse {}))
+    }
+
+    async fn unfollow_topic(
+        &self,
+        request: Request<pb::UnfollowTopicRequest>,
+    ) -> Result<Response<pb::UnfollowTopicResponse>, Status> {
+        let caller = caller(&request)?;
+        let topic = Name::parse(&request.get_ref().topic).map_err(|e| invalid_field("topic", e))?;
+        self.store
+            .unfollow(&topic, &caller.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::UnfollowTopicResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl EventSinkService for NotifyApi {
+    /// Turns another service's event into a notification. The event's source and id are the
+    /// idempotency key, so a redelivered event changes nothing.
+    async fn deliver(
+        &self,
+        request: Request<DeliverRequest>,
+    ) -> Result<Response<DeliverResponse>, Status> {
+        caller(&request)?.require_any(&[Role::Service])?;
+        let event = request
+            .into_inner()
+            .event
+            .ok_or_else(|| invalid_field("event", "is required"))?;
+        if event.r#type == UNIT_MOVED {
+            self.org.scopes().invalidate_subtree(&moved_unit(&event)?);
+            return Ok(Response::new(DeliverResponse { duplicate: false }));
+        }
+        let Some(publication) = publication_for(&event, &self.org).await? else {
+            return Ok(Response::new(DeliverResponse { duplicate: false }));
+        };
+        let category =
+            Name::parse(publication.category).map_err(|e| Status::internal(e.to_string()))?;
+        let spec = PublishSpec {
+            idempotency_key: event.id.clone(),
+            category,
+            priority: publication.priority,
+            title: String::new(),
+            body: String::new(),
+            variables: publication.variables,
+            link: publication.link,
+            data: BTreeMap::from([("event_type".to_owned(), event.r#type.clone())]),
+            recipients: publication.recipients,
+            source_event_id: Some(event.id.clone()),
+        };
+        let (_, created) = self.publish(&event.source, spec).await?;
+        Ok(Response::new(DeliverResponse {
+            duplicate: !created,
+        }))
+    }
+}

@@ -1,0 +1,256 @@
+//! What the org service's events mean for whom: each consumed event type becomes a publication
+//! in a built-in category, addressed to the people concerned (a member, or whoever holds the
+//! secretaryship of the unit concerned when the event arrives).
+
+use std::collections::BTreeMap;
+
+use jiceng_proto::{
+    cloudevents::{CloudEvent, cloud_event::Data},
+    org::{self as pb, PositionRole},
+};
+use prost::Message;
+use tonic::Status;
+
+use crate::{
+    OrgDirectory,
+    domain::{Category, Name, Priority, Template},
+};
+
+/// The org event types the notify service consumes (route them here with `--event-sink`).
+pub const CONSUMED: &[&str] = &[
+    UNIT_MOVED,
+    "jiceng.org.v1.position.changed",
+    "jiceng.org.v1.meeting.scheduled",
+    "jiceng.org.v1.decision.due",
+    "jiceng.org.v1.decision.overdue",
+    "jiceng.org.v1.booking.confirmed",
+    "jiceng.org.v1.booking.cancelled",
+];
+
+/// A subtree moved: scope answers cached for units in it are stale.
+pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
+
+/// The unit an `org.unit.moved` event is about.
+pub fn moved_unit(event: &CloudEvent) -> Result<String, Status> {
+    payload::<pb::UnitMovedEvent>(event).map(|moved| moved.unit_id)
+}
+
+/// Who a publication is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipientSpec {
+    Member(String),
+    /// Whoever holds `role` in the unit at publish time.
+    UnitRole {
+        unit_id: String,
+        role: i32,
+    },
+    Topic(Name),
+}
+
+/// A notification to publish for an event.
+#[derive(Clone, Debug)]
+pub struct Publication {
+    pub category: &'static str,
+    pub priority: Priority,
+    pub variables: BTreeMap<String, String>,
+    pub link: String,
+    pub recipients: Vec<RecipientSpec>,
+}
+
+/// The categories the org events arrive in; a district may change their templates.
+pub fn builtin_categories() -> Vec<Category> {
+    let category = |name: &str, title: &str, body: &str, variables: &[&str], critical: bool| {
+        Category::new(
+            Name::parse(name).expect("built-in names are valid"),
+            Template::parse(title).expect("built-in templates are valid"),
+            Template::parse(body).expect("built-in templates are valid"),
+            variables.iter().map(|v| v.to_string()).collect(),
+            critical,
+        )
+        .expect("built-in categories declare their variables")
+    };
+    vec![
+        category(
+            "org.position.changed",
+            "职务变动：{{unit}}",
+            "{{unit}}{{role}}，{{change}}",
+            &["unit", "role", "change"],
+            false,
+        ),
+        category(
+            "org.meeting.scheduled",
+            "会议通知：{{title}}",
+            "{{host}}召开会议，议题：{{topic}}",
+            &["title", "host", "topic"],
+            false,
+        ),
+        category(
+            "org.decision.due",
+            "即将到期：{{text}}",
+            "{{owner}}承办的会议决定即将到期",
+            &["text", "owner"],
+            false,
+        ),
+        category(
+            "org.decision.overdue",
+            "已逾期：{{text}}",
+            "{{owner}}承办的会议决定已逾期，请尽快办结",
+            &["text", "owner"],
+            true,
+        ),
+        category(
+            "org.booking.confirmed",
+            "场地预约已确认：{{title}}",
+            "“{{title}}”的场地预约已确认",
+            &["title"],
+            false,
+        ),
+        category(
+            "org.booking.cancelled",
+            "场地预约已取消：{{title}}",
+            "“{{title}}”的场地预约已取消，原因：{{reason}}",
+            &["title", "reason"],
+            false,
+        ),
+    ]
+}
+
+fn payload<M: Message + Default>(event: &CloudEvent) -> Result<M, Status> {
+    match &event.data {
+        Some(Data::ProtoData(any)) => M::decode(any.value.as_slice())
+            .map_err(|_| Status::invalid_argument("event data does not decode")),
+        _ => Err(Status::invalid_argument("event data must be protobuf")),
+    }
+}
+
+fn vars(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn secretary_of(unit_id: &str) -> RecipientSpec {
+    RecipientSpec::UnitRole {
+        unit_id: unit_id.to_owned(),
+        role: PositionRole::Secretary as i32,
+    }
+}
+
+fn role_name(role: i32) -> &'static str {
+    match PositionRole::try_from(role) {
+        Ok(PositionRole::Secretary) => "书记",
+        Ok(PositionRole::DeputySecretary) => "副书记",
+        Ok(PositionRole::CommitteeMember) => "委员",
+        Ok(PositionRole::PartTimeCommitteeMember) => "兼职委员",
+        Ok(PositionRole::GridLeader) => "网格长",
+        _ => "职务",
+    }
+}
+
+/// The publication an event calls for, if any.
+pub async fn publication_for(
+    event: &CloudEvent,
+    org: &OrgDirectory,
+) -> Result<Option<Publication>, Status> {
+    let publication = match event.r#type.as_str() {
+        "jiceng.org.v1.position.changed" => {
+            let position: pb::Position = payload(event)?;
+            let Some(pb::position::Holder::MemberId(member)) = &position.holder else {
+                return Ok(None);
+            };
+            let change = if position.term_end.is_some() {
+                "任期结束"
+            } else {
+                "任职开始"
+            };
+            Publication {
+                category: "org.position.changed",
+                priority: Priority::Normal,
+                variables: vars(&[
+                    ("unit", org.unit_name(&position.unit_id).await?),
+                    ("role", role_name(position.role).to_owned()),
+                    ("change", change.to_owned()),
+                ]),
+                link: format!("positions/{}", position.id),
+                recipients: vec![RecipientSpec::Member(member.clone())],
+            }
+        }
+        "jiceng.org.v1.meeting.scheduled" => {
+            let meeting: pb::JointMeeting = payload(event)?;
+            let host_unit = match &meeting.host {
+                Some(pb::joint_meeting::Host::HostUnitId(unit)) => unit.clone(),
+                Some(pb::joint_meeting::Host::HostAllianceId(alliance)) => {
+                    org.alliance_lead(alliance).await?
+                }
+                None => return Ok(None),
+            };
+            let topic = match &meeting.topic {
+                Some(pb::joint_meeting::Topic::TopicText(text)) => text.clone(),
+                Some(pb::joint_meeting::Topic::GridCaseId(case)) => format!("网格案件 {case}"),
+                None => String::new(),
+            };
+            Publication {
+                category: "org.meeting.scheduled",
+                priority: Priority::Normal,
+                variables: vars(&[
+                    ("title", meeting.title.clone()),
+                    ("host", org.unit_name(&host_unit).await?),
+                    ("topic", topic),
+                ]),
+                link: format!("meetings/{}", meeting.id),
+                recipients: vec![secretary_of(&host_unit)],
+            }
+        }
+        kind @ ("jiceng.org.v1.decision.due" | "jiceng.org.v1.decision.overdue") => {
+            let decision: pb::Decision = payload(event)?;
+            let overdue = kind.ends_with("overdue");
+            Publication {
+                category: if overdue {
+                    "org.decision.overdue"
+                } else {
+                    "org.decision.due"
+                },
+                priority: if overdue {
+                    Priority::Urgent
+                } else {
+                    Priority::High
+                },
+                variables: vars(&[
+                    ("text", decision.text.clone()),
+                    ("owner", org.unit_name(&decision.owner_unit_id).await?),
+                ]),
+                link: format!("decisions/{}", decision.id),
+                recipients: vec![secretary_of(&decision.owner_unit_id)],
+            }
+        }
+        kind @ ("jiceng.org.v1.booking.confirmed" | "jiceng.org.v1.booking.cancelled") => {
+            let booking: pb::Booking = payload(event)?;
+            let recipient = match &booking.booker {
+                Some(pb::booking::Booker::MemberId(member)) => {
+                    RecipientSpec::Member(member.clone())
+                }
+                Some(pb::booking::Booker::UnitId(unit)) => secretary_of(unit),
+                None => return Ok(None),
+            };
+            let cancelled = kind.ends_with("cancelled");
+            let mut variables = vars(&[("title", booking.title.clone())]);
+            if cancelled {
+                variables.insert("reason".into(), booking.cancel_reason.clone());
+            }
+            Publication {
+                category: if cancelled {
+                    "org.booking.cancelled"
+                } else {
+                    "org.booking.confirmed"
+                },
+                priority: Priority::Normal,
+                variables,
+                link: format!("bookings/{}", booking.id),
+                recipients: vec![recipient],
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(publication))
+}
