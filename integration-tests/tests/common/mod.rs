@@ -9,7 +9,10 @@ use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};
 use jiceng_auth::Role;
 use jiceng_grpc::ServerOptions;
 use jiceng_outbox::RelayOptions;
-use jiceng_proto::org::{self as pb, org_service_client::OrgServiceClient};
+use jiceng_proto::{
+    notify::notify_service_client::NotifyServiceClient,
+    org::{self as pb, org_service_client::OrgServiceClient},
+};
 use jiceng_testkit::{Bearer, RunningServer, TestDatabase, bearer, spawn_on, test_keys};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
@@ -17,6 +20,7 @@ use tonic::{service::interceptor::InterceptedService, transport::Channel};
 pub const NIL_SCOPE: &str = "00000000-0000-0000-0000-000000000000";
 
 pub type OrgClient = OrgServiceClient<InterceptedService<Channel, Bearer>>;
+pub type NotifyClient = NotifyServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// A running platform on its own database.
 pub struct Platform {
@@ -106,6 +110,11 @@ impl Platform {
         make: impl FnOnce(InterceptedService<Channel, Bearer>) -> C,
     ) -> C {
         make(InterceptedService::new(self.channel().await, auth))
+    }
+
+    /// A notify client calling as `auth`.
+    pub async fn notify_as(&self, auth: Bearer) -> NotifyClient {
+        NotifyServiceClient::with_interceptor(self.channel().await, auth)
     }
 
     /// An org client for a district admin of the whole district.
