@@ -15,7 +15,7 @@ use jiceng_proto::{
         position_service_client::PositionServiceClient,
     },
 };
-use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
+use jiceng_testkit::{Bearer, HttpReceiver, TestDatabase, bearer, on_both_backends};
 use tokio_stream::StreamExt as _;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -517,7 +517,98 @@ async fn org_events_arrive_as_notifications_once(db: TestDatabase) {
     );
 }
 
+async fn a_webhook_that_fails_twice_gets_the_notification_once_signed(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let receiver = HttpReceiver::start(vec![500, 503]).await;
+    let mut admin = platform
+        .notify_as(Bearer::new(&bearer(
+            "admin",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        )))
+        .await;
+    register(&mut admin, "dispatch", false).await;
+    let hotline = "city-hotline-12345";
+    let webhook = admin
+        .register_webhook(pb::RegisterWebhookRequest {
+            recipient: hotline.into(),
+            url: receiver.url("/jiceng"),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    assert_eq!(webhook.signing_secret.len(), 64);
+    let bad_url = admin
+        .register_webhook(pb::RegisterWebhookRequest {
+            recipient: hotline.into(),
+            url: "ftp://x".into(),
+        })
+        .await
+        .expect_err("bad url");
+    assert_eq!(bad_url.code(), Code::InvalidArgument);
+    let published = admin
+        .publish(message("case-9", "dispatch", vec![member(hotline)]))
+        .await
+        .expect("publish")
+        .into_inner();
+    let requests = receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(
+        requests.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [500, 503, 200]
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.requests().len(),
+        3,
+        "delivered once, then never again"
+    );
+    for request in &requests {
+        let timestamp: i64 = request
+            .header("x-jiceng-timestamp")
+            .expect("timestamp")
+            .parse()
+            .expect("number");
+        let expected =
+            jiceng_notify::webhooks::signature(&webhook.signing_secret, timestamp, &request.body);
+        assert_eq!(
+            request.header("x-jiceng-signature"),
+            Some(expected.as_str())
+        );
+        let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json");
+        assert_eq!(body["id"], published.id.as_str());
+    }
+    let mut status = pb::GetDeliveryStatusResponse::default();
+    for _ in 0..100 {
+        status = admin
+            .get_delivery_status(pb::GetDeliveryStatusRequest {
+                notification_id: published.id.clone(),
+            })
+            .await
+            .expect("status")
+            .into_inner();
+        if status
+            .deliveries
+            .first()
+            .is_some_and(|d| d.state == pb::DeliveryState::Delivered as i32)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivery = &status.deliveries[0];
+    assert_eq!(delivery.state, pb::DeliveryState::Delivered as i32);
+    assert_eq!(
+        delivery
+            .attempts
+            .iter()
+            .map(|a| a.http_status)
+            .collect::<Vec<_>>(),
+        [500, 503, 200]
+    );
+}
+
 on_both_backends!(
+    a_webhook_that_fails_twice_gets_the_notification_once_signed,
     publishing_is_idempotent_and_inboxes_are_private,
     templates_are_checked_at_registration_and_filled_at_publish,
     a_muted_category_is_not_delivered_but_a_critical_one_is,

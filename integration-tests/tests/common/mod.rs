@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};
 use jiceng_auth::Role;
 use jiceng_grpc::ServerOptions;
+use jiceng_notify::webhooks::DispatchOptions;
 use jiceng_outbox::RelayOptions;
 use jiceng_proto::{
     notify::notify_service_client::NotifyServiceClient,
@@ -63,6 +64,12 @@ impl Platform {
             relay: RelayOptions {
                 idle_interval: Duration::from_millis(20),
                 ..RelayOptions::default()
+            },
+            webhooks: DispatchOptions {
+                idle_interval: Duration::from_millis(20),
+                initial_backoff: Duration::from_millis(20),
+                max_backoff: Duration::from_millis(100),
+                ..DispatchOptions::default()
             },
         };
         let app = App::build(config).await.expect("the platform builds");

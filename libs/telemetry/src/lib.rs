@@ -114,3 +114,22 @@ impl Telemetry {
 pub fn current_trace_id() -> Option<String> {
     tracing_opentelemetry_instrumentation_sdk::find_current_trace_id()
 }
+
+/// The W3C `traceparent` of `span`, to carry a trace across a queue or an HTTP call.
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let mut carrier = std::collections::HashMap::new();
+    global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&span.context(), &mut carrier)
+    });
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the trace a `traceparent` names.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let _ = span.set_parent(context);
+}

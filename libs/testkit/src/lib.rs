@@ -1,13 +1,15 @@
-//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, tokens.
+//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens.
 //!
 //! PostgreSQL tests run when `JICENG_TEST_DATABASE_URL` names a server (any database on it; each
 //! test creates and drops its own). Under CI (`CI` set) a missing URL fails the tests rather
 //! than skipping them.
 
 mod database;
+mod http;
 mod otlp;
 
 pub use database::{Backend, TestDatabase};
+pub use http::{HttpReceiver, ReceivedRequest};
 pub use otlp::OtlpReceiver;
 
 use std::{future::Future, net::SocketAddr};

@@ -14,7 +14,10 @@ use std::{
 use jiceng_auth::{Authenticator, Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
-use jiceng_notify::{InboxSignal, NotifyApi, NotifyStore, OrgDirectory};
+use jiceng_notify::{
+    InboxSignal, NotifyApi, NotifyStore, OrgDirectory,
+    webhooks::{DispatchOptions, WebhookDispatcher},
+};
 use jiceng_org::{
     OrgStore,
     domain::{UnitCode, UnitKind, UnitName},
@@ -94,6 +97,7 @@ pub struct AppConfig {
     pub org_endpoint: Option<String>,
     pub server: ServerOptions,
     pub relay: RelayOptions,
+    pub webhooks: DispatchOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +129,8 @@ pub struct App {
     relays: Vec<Relay>,
     databases: Vec<Database>,
     org: Option<OrgStore>,
+    /// The notify store and how its webhook dispatcher runs, when notify runs here.
+    notify: Option<(NotifyStore, DispatchOptions)>,
     root_id: Option<String>,
 }
 
@@ -142,7 +148,7 @@ impl App {
         );
         let mut server = GrpcServer::new(config.server.clone());
         let mut databases = Vec::new();
-        let (mut org, mut root_id) = (None, None);
+        let (mut org, mut root_id, mut notify) = (None, None, None);
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
         // ServiceName::ALL's order: org first, so that the root exists before tokens name it.
@@ -186,6 +192,7 @@ impl App {
                     let directory = OrgDirectory::new(&org_uri, token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let store = NotifyStore::new(db.clone());
+                    notify = Some((store.clone(), config.webhooks.clone()));
                     for category in jiceng_notify::org_events::builtin_categories() {
                         store
                             .ensure_category(&category)
@@ -232,6 +239,7 @@ impl App {
             relays,
             databases,
             org,
+            notify,
             root_id,
         })
     }
@@ -270,6 +278,11 @@ impl App {
             .into_iter()
             .map(|relay| tokio::spawn(relay.run(stopped())))
             .collect();
+        if let Some((store, options)) = self.notify {
+            background.push(tokio::spawn(
+                WebhookDispatcher::new(store, options).run(stopped()),
+            ));
+        }
         if let Some(org) = self.org {
             background.push(tokio::spawn(jiceng_org::scan_decisions(
                 org,

@@ -8,6 +8,7 @@ use jiceng::{
 };
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_grpc::ServerOptions;
+use jiceng_notify::webhooks::DispatchOptions;
 use jiceng_org::domain::UnitId;
 use jiceng_outbox::RelayOptions;
 use jiceng_telemetry::TelemetryConfig;
@@ -238,6 +239,7 @@ async fn up(args: UpArgs) -> Result<()> {
         org_endpoint: None,
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
+        webhooks: DispatchOptions::default(),
     };
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
@@ -300,6 +302,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             ..ServerOptions::default()
         },
         relay: RelayOptions::default(),
+        webhooks: DispatchOptions::default(),
     };
     let app = App::build(config).await?;
     tracing::info!(addr = %app.local_addr(), service = args.service.as_str(), "serving");

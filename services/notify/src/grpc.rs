@@ -21,7 +21,7 @@ use crate::{
     InboxSignal, OrgDirectory,
     domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template},
     org_events::{RecipientSpec, UNIT_MOVED, moved_unit, publication_for},
-    store::{InboxFilter, NotifyStore, StoreError},
+    store::{IN_APP, InboxFilter, NotifyStore, StoreError, WEBHOOK},
 };
 
 /// Roles that may publish: machines, and admins within their scope.
@@ -99,6 +99,8 @@ impl NotifyApi {
         }
         recipients.sort();
         recipients.dedup();
+        // Webhook deliveries continue this trace when they are sent later.
+        let traceparent = jiceng_telemetry::traceparent_of(&tracing::Span::current());
         let new = NewNotification {
             publisher: publisher.to_owned(),
             idempotency_key: spec.idempotency_key,
@@ -113,7 +115,7 @@ impl NotifyApi {
         };
         let published = self
             .store
-            .publish(&new, &recipients, category.critical)
+            .publish(&new, &recipients, category.critical, traceparent.as_deref())
             .await
             .map_err(to_status)?;
         if published.created {
@@ -130,6 +132,22 @@ fn to_status(err: StoreError) -> Status {
             failed_precondition("CRITICAL", "preferences", description)
         }
         StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
+    }
+}
+
+fn channel_from_proto(value: i32) -> Result<&'static str, &'static str> {
+    match pb::Channel::try_from(value) {
+        Ok(pb::Channel::InApp) => Ok(IN_APP),
+        Ok(pb::Channel::Webhook) => Ok(WEBHOOK),
+        _ => Err("must be IN_APP or WEBHOOK"),
+    }
+}
+
+fn channel_to_proto(channel: &str) -> pb::Channel {
+    match channel {
+        IN_APP => pb::Channel::InApp,
+        WEBHOOK => pb::Channel::Webhook,
+        _ => pb::Channel::Unspecified,
     }
 }
 
@@ -493,15 +511,14 @@ impl NotifyService for NotifyApi {
         let preference = request.get_ref().preference.clone().unwrap_or_default();
         let mut violations = FieldViolations::new();
         let category = violations.check("preference.category", Name::parse(&preference.category));
-        if preference.channel != pb::Channel::InApp as i32 {
-            violations.add("preference.channel", "must be IN_APP");
-        }
+        let channel =
+            violations.check("preference.channel", channel_from_proto(preference.channel));
         violations.into_result()?;
-        let Some(category) = category else {
+        let (Some(category), Some(channel)) = (category, channel) else {
             return Err(Status::internal("validation fell through"));
         };
         self.store
-            .set_preference(&caller.subject, &category, preference.enabled)
+            .set_preference(&caller.subject, &category, channel, preference.enabled)
             .await
             .map_err(to_status)?;
         Ok(Response::new(preference))
@@ -520,10 +537,89 @@ impl NotifyService for NotifyApi {
         Ok(Response::new(pb::ListPreferencesResponse {
             preferences: preferences
                 .into_iter()
-                .map(|(category, enabled)| pb::Preference {
+                .map(|(category, channel, enabled)| pb::Preference {
                     category: category.as_str().to_owned(),
-                    channel: pb::Channel::InApp as i32,
+                    channel: channel_to_proto(&channel) as i32,
                     enabled,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn register_webhook(
+        &self,
+        request: Request<pb::RegisterWebhookRequest>,
+    ) -> Result<Response<pb::Webhook>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let recipient = if req.recipient.is_empty() {
+            caller.subject.clone()
+        } else {
+            req.recipient.clone()
+        };
+        if recipient != caller.subject {
+            caller.require_any(&[Role::DistrictAdmin, Role::Service])?;
+        }
+        let valid_url = req.url.len() <= 2000
+            && req.url.starts_with("http://")
+            && req
+                .url
+                .parse::<http::Uri>()
+                .is_ok_and(|uri| uri.host().is_some());
+        if !valid_url {
+            return Err(invalid_field(
+                "url",
+                "must be an http:// URL with a host (TLS is terminated by the cluster's egress)",
+            ));
+        }
+        let webhook = self
+            .store
+            .register_webhook(&recipient, &req.url, &crate::webhooks::new_secret())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::Webhook {
+            id: webhook.id,
+            recipient: webhook.recipient,
+            url: webhook.url,
+            signing_secret: webhook.secret,
+            create_time: Some(timestamp(webhook.created_at)),
+        }))
+    }
+
+    async fn get_delivery_status(
+        &self,
+        request: Request<pb::GetDeliveryStatusRequest>,
+    ) -> Result<Response<pb::GetDeliveryStatusResponse>, Status> {
+        let caller = caller(&request)?;
+        // Recipients see their own deliveries; district admins and services see all.
+        let only = (!caller.has_any(&[Role::DistrictAdmin, Role::Service]))
+            .then_some(caller.subject.as_str());
+        let statuses = self
+            .store
+            .delivery_status(&request.get_ref().notification_id, only)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::GetDeliveryStatusResponse {
+            deliveries: statuses
+                .into_iter()
+                .map(|status| pb::WebhookDelivery {
+                    webhook_id: status.webhook_id,
+                    url: status.url,
+                    state: match status.state.as_str() {
+                        "pending" => pb::DeliveryState::Pending,
+                        "delivered" => pb::DeliveryState::Delivered,
+                        _ => pb::DeliveryState::Failed,
+                    } as i32,
+                    attempts: status
+                        .attempts
+                        .into_iter()
+                        .map(|a| pb::DeliveryAttempt {
+                            time: Some(timestamp(a.at)),
+                            http_status: i32::try_from(a.http_status).unwrap_or_default(),
+                            latency_ms: a.latency_ms,
+                            error: a.error,
+                        })
+                        .collect(),
                 })
                 .collect(),
         }))

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod grpc;
 pub mod org_events;
 pub mod store;
+pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 

@@ -3,15 +3,17 @@
 //! Publishing takes the inbox lock for its transaction: inbox cursors are then allocated and
 //! committed in the same order, which is what lets a stream resume from a cursor without gaps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use jiceng_db::{Database, LockMode, Tx, lock_key, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template};
 
-/// The only channel so far: the inbox.
+/// The inbox.
 pub const IN_APP: &str = "in_app";
+/// The recipient's webhooks.
+pub const WEBHOOK: &str = "webhook";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,6 +32,58 @@ type Result<T> = std::result::Result<T, StoreError>;
 pub struct Published {
     pub notification: Notification,
     pub created: bool,
+}
+
+/// A registered webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub recipient: String,
+    pub url: String,
+    pub secret: String,
+    pub created_at: i64,
+}
+
+/// A webhook delivery the dispatcher leased.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub notification: Notification,
+    pub webhook_id: String,
+    pub url: String,
+    pub secret: String,
+    pub recipient: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    /// The publishing request's W3C trace context.
+    pub traceparent: Option<String>,
+}
+
+/// One try at a webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub at: i64,
+    /// 0 when no response came.
+    pub http_status: i64,
+    pub latency_ms: i64,
+    pub error: String,
+}
+
+/// What follows an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(i64),
+    Failed,
+}
+
+/// A delivery with its attempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    pub webhook_id: String,
+    pub url: String,
+    /// "pending", "delivered" or "failed".
+    pub state: String,
+    pub attempts: Vec<Attempt>,
 }
 
 /// Filters of an inbox listing.
@@ -123,6 +177,7 @@ impl NotifyStore {
         new: &NewNotification,
         recipients: &[String],
         critical: bool,
+        traceparent: Option<&str>,
     ) -> Result<Published> {
         let mut tx = self.db.begin_write().await?;
         self.db
@@ -143,21 +198,11 @@ impl NotifyStore {
                 created: false,
             });
         }
-        let muted: Vec<String> = if critical {
-            Vec::new()
-        } else {
-            sqlx::query(
-                "SELECT recipient FROM notify_preferences WHERE category = $1 AND channel = $2 AND enabled = 0",
-            )
-            .bind(new.category.as_str())
-            .bind(IN_APP)
-            .fetch_all(&mut *tx)
-            .await?
+        let muted_in_app = muted_recipients(&mut tx, &new.category, IN_APP, critical).await?;
+        let delivered: Vec<&String> = recipients
             .iter()
-            .map(|row| row.try_get(0))
-            .collect::<std::result::Result<_, _>>()?
-        };
-        let delivered: Vec<&String> = recipients.iter().filter(|r| !muted.contains(r)).collect();
+            .filter(|r| !muted_in_app.contains(*r))
+            .collect();
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_millis();
         sqlx::query(
@@ -188,6 +233,32 @@ impl NotifyStore {
             .bind(recipient)
             .bind(&id)
             .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let muted_webhook = muted_recipients(&mut tx, &new.category, WEBHOOK, critical).await?;
+        let wanted: HashSet<&str> = recipients
+            .iter()
+            .filter(|r| !muted_webhook.contains(*r))
+            .map(String::as_str)
+            .collect();
+        let hooks = sqlx::query("SELECT id, recipient FROM notify_webhooks")
+            .fetch_all(&mut *tx)
+            .await?;
+        for hook in &hooks {
+            let (hook_id, recipient): (String, String) = (hook.try_get(0)?, hook.try_get(1)?);
+            if !wanted.contains(recipient.as_str()) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO notify_deliveries (notification_id, webhook_id, recipient, state, available_at, traceparent)
+                 VALUES ($1, $2, $3, 'pending', $4, $5)",
+            )
+            .bind(&id)
+            .bind(&hook_id)
+            .bind(&recipient)
+            .bind(now)
+            .bind(traceparent.map(str::to_owned))
             .execute(&mut *tx)
             .await?;
         }
@@ -376,6 +447,7 @@ impl NotifyStore {
         &self,
         recipient: &str,
         category: &Name,
+        channel: &str,
         enabled: bool,
     ) -> Result<()> {
         let category = self.category(category).await?;
@@ -391,29 +463,221 @@ impl NotifyStore {
         )
         .bind(recipient)
         .bind(category.name.as_str())
-        .bind(IN_APP)
+        .bind(channel)
         .bind(i64::from(enabled))
         .execute(self.db.pool())
         .await?;
         Ok(())
     }
 
-    /// A recipient's explicit preferences: (category, enabled).
-    pub async fn preferences(&self, recipient: &str) -> Result<Vec<(Name, bool)>> {
-        let rows = sqlx::query("SELECT category, enabled FROM notify_preferences WHERE recipient = $1 AND channel = $2 ORDER BY category")
-            .bind(recipient)
-            .bind(IN_APP)
-            .fetch_all(self.db.pool())
-            .await?;
+    /// A recipient's explicit preferences: (category, channel, enabled).
+    pub async fn preferences(&self, recipient: &str) -> Result<Vec<(Name, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT category, channel, enabled FROM notify_preferences WHERE recipient = $1
+             ORDER BY category, channel",
+        )
+        .bind(recipient)
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter()
             .map(|row| {
                 let name: String = row.try_get(0)?;
                 let name = Name::parse(&name)
                     .map_err(|_| sqlx::Error::Decode("invalid category".into()))?;
-                Ok((name, row.try_get::<i64, _>(1)? != 0))
+                Ok((name, row.try_get(1)?, row.try_get::<i64, _>(2)? != 0))
             })
             .collect()
     }
+
+    /// Registers a webhook for `recipient` with its signing secret.
+    pub async fn register_webhook(
+        &self,
+        recipient: &str,
+        url: &str,
+        secret: &str,
+    ) -> Result<Webhook> {
+        let webhook = Webhook {
+            id: uuid::Uuid::now_v7().to_string(),
+            recipient: recipient.to_owned(),
+            url: url.to_owned(),
+            secret: secret.to_owned(),
+            created_at: now_millis(),
+        };
+        sqlx::query("INSERT INTO notify_webhooks (id, recipient, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&webhook.id)
+            .bind(&webhook.recipient)
+            .bind(&webhook.url)
+            .bind(&webhook.secret)
+            .bind(webhook.created_at)
+            .execute(self.db.pool())
+            .await?;
+        Ok(webhook)
+    }
+
+    /// Leases up to `limit` due deliveries until `lease_until`, counting the attempt.
+    pub async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>> {
+        let due = sqlx::query(
+            "SELECT 1 FROM notify_deliveries WHERE state = 'pending' AND available_at <= $1 AND lease_until <= $1 LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(self.db.pool())
+        .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
+        let lock = match self.db.dialect() {
+            jiceng_db::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            jiceng_db::Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE notify_deliveries SET lease_until = $1, attempts = attempts + 1
+             WHERE (notification_id, webhook_id) IN (
+                 SELECT notification_id, webhook_id FROM notify_deliveries
+                 WHERE state = 'pending' AND available_at <= $2 AND lease_until <= $2
+                 ORDER BY available_at LIMIT $3 {lock})
+             RETURNING notification_id, webhook_id, recipient, attempts, traceparent"
+        );
+        let mut tx = self.db.begin_write().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let notification_id: String = row.try_get(0)?;
+            let webhook_id: String = row.try_get(1)?;
+            let hook = sqlx::query("SELECT url, secret FROM notify_webhooks WHERE id = $1")
+                .bind(&webhook_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            claimed.push(DueDelivery {
+                notification: fetch_notification(&mut tx, &notification_id).await?,
+                webhook_id,
+                url: hook.try_get(0)?,
+                secret: hook.try_get(1)?,
+                recipient: row.try_get(2)?,
+                attempts: row.try_get(3)?,
+                traceparent: row.try_get(4)?,
+            });
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Records one attempt and what follows: delivered, another try at `retry_at`, or failed.
+    pub async fn record_attempt(
+        &self,
+        delivery: &DueDelivery,
+        attempt: &Attempt,
+        next: NextStep,
+    ) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO notify_delivery_attempts (notification_id, webhook_id, attempted_at, http_status, latency_ms, error)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&delivery.notification.id)
+        .bind(&delivery.webhook_id)
+        .bind(attempt.at)
+        .bind(attempt.http_status)
+        .bind(attempt.latency_ms)
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await?;
+        let (state, available_at) = match next {
+            NextStep::Delivered => ("delivered", attempt.at),
+            NextStep::RetryAt(at) => ("pending", at),
+            NextStep::Failed => ("failed", attempt.at),
+        };
+        sqlx::query(
+            "UPDATE notify_deliveries SET state = $1, available_at = $2, lease_until = 0
+             WHERE notification_id = $3 AND webhook_id = $4",
+        )
+        .bind(state)
+        .bind(available_at)
+        .bind(&delivery.notification.id)
+        .bind(&delivery.webhook_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every webhook delivery of a notification to `recipient` (all recipients when `None`).
+    pub async fn delivery_status(
+        &self,
+        notification_id: &str,
+        recipient: Option<&str>,
+    ) -> Result<Vec<DeliveryStatus>> {
+        let rows = sqlx::query(
+            "SELECT d.webhook_id, w.url, d.state, d.recipient FROM notify_deliveries d
+             JOIN notify_webhooks w ON w.id = d.webhook_id WHERE d.notification_id = $1 ORDER BY d.webhook_id",
+        )
+        .bind(notification_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut statuses = Vec::new();
+        for row in rows {
+            let owner: String = row.try_get(3)?;
+            if recipient.is_some_and(|r| r != owner) {
+                continue;
+            }
+            let webhook_id: String = row.try_get(0)?;
+            let attempts = sqlx::query(
+                "SELECT attempted_at, http_status, latency_ms, error FROM notify_delivery_attempts
+                 WHERE notification_id = $1 AND webhook_id = $2 ORDER BY attempted_at",
+            )
+            .bind(notification_id)
+            .bind(&webhook_id)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|a| {
+                Ok(Attempt {
+                    at: a.try_get(0)?,
+                    http_status: a.try_get(1)?,
+                    latency_ms: a.try_get(2)?,
+                    error: a.try_get(3)?,
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+            statuses.push(DeliveryStatus {
+                webhook_id,
+                url: row.try_get(1)?,
+                state: row.try_get(2)?,
+                attempts,
+            });
+        }
+        Ok(statuses)
+    }
+}
+
+/// Recipients who turned `category` off on `channel`; nobody, for a critical category.
+async fn muted_recipients(
+    tx: &mut Tx,
+    category: &Name,
+    channel: &str,
+    critical: bool,
+) -> Result<HashSet<String>> {
+    if critical {
+        return Ok(HashSet::new());
+    }
+    let rows = sqlx::query("SELECT recipient FROM notify_preferences WHERE category = $1 AND channel = $2 AND enabled = 0")
+        .bind(category.as_str())
+        .bind(channel)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()?)
 }
 
 async fn fetch_notification(tx: &mut Tx, id: &str) -> Result<Notification> {

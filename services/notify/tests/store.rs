@@ -59,7 +59,12 @@ async fn inbox_titles(store: &NotifyStore, recipient: &str) -> Vec<String> {
 async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
     let first_process = store(&db).await;
     let first = first_process
-        .publish(&notification("e1", "meeting"), &people(&["a", "b"]), false)
+        .publish(
+            &notification("e1", "meeting"),
+            &people(&["a", "b"]),
+            false,
+            None,
+        )
         .await
         .expect("publish");
     assert!(first.created);
@@ -69,6 +74,7 @@ async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
             &notification("e1", "meeting"),
             &people(&["a", "b", "c"]),
             false,
+            None,
         )
         .await
         .expect("again");
@@ -77,7 +83,7 @@ async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
     // A restarted service (a new pool on the same database) still knows the key.
     let restarted = NotifyStore::new(db.connect().await);
     let after_restart = restarted
-        .publish(&notification("e1", "meeting"), &people(&["a"]), false)
+        .publish(&notification("e1", "meeting"), &people(&["a"]), false, None)
         .await
         .expect("after restart");
     assert_eq!(
@@ -97,20 +103,25 @@ async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
 async fn muted_categories_are_skipped_unless_critical(db: TestDatabase) {
     let store = store(&db).await;
     store
-        .set_preference("a", &Name::parse("meeting").expect("name"), false)
+        .set_preference("a", &Name::parse("meeting").expect("name"), "in_app", false)
         .await
         .expect("mute");
     let refused = store
-        .set_preference("a", &Name::parse("overdue").expect("name"), false)
+        .set_preference("a", &Name::parse("overdue").expect("name"), "in_app", false)
         .await;
     assert!(refused.is_err(), "critical categories cannot be muted");
     let muted = store
-        .publish(&notification("m1", "meeting"), &people(&["a", "b"]), false)
+        .publish(
+            &notification("m1", "meeting"),
+            &people(&["a", "b"]),
+            false,
+            None,
+        )
         .await
         .expect("publish");
     assert_eq!(muted.notification.delivered_count, 1);
     store
-        .publish(&notification("o1", "overdue"), &people(&["a"]), true)
+        .publish(&notification("o1", "overdue"), &people(&["a"]), true, None)
         .await
         .expect("publish");
     assert_eq!(inbox_titles(&store, "a").await, ["通知 o1"]);
@@ -122,7 +133,12 @@ async fn each_recipient_reads_and_archives_only_their_own_items(db: TestDatabase
     let store = store(&db).await;
     for key in ["n1", "n2", "n3"] {
         store
-            .publish(&notification(key, "meeting"), &people(&["a", "b"]), false)
+            .publish(
+                &notification(key, "meeting"),
+                &people(&["a", "b"]),
+                false,
+                None,
+            )
             .await
             .expect("publish");
     }
@@ -180,7 +196,7 @@ async fn streams_read_items_after_a_cursor_in_order(db: TestDatabase) {
     let store = store(&db).await;
     for key in ["s1", "s2", "s3", "s4"] {
         store
-            .publish(&notification(key, "meeting"), &people(&["a"]), false)
+            .publish(&notification(key, "meeting"), &people(&["a"]), false, None)
             .await
             .expect("publish");
     }

@@ -52,3 +52,38 @@ CREATE TABLE notify_topic_followers (
     recipient TEXT NOT NULL,
     PRIMARY KEY (topic, recipient)
 );
+
+-- Endpoints that receive a recipient's notifications, signed with their secret.
+CREATE TABLE notify_webhooks (
+    id         TEXT PRIMARY KEY,
+    recipient  TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notify_webhooks_recipient ON notify_webhooks (recipient);
+
+-- One delivery per notification and webhook, written with the notification; the worker leases
+-- due ones. `traceparent` continues the publishing trace into the POST.
+CREATE TABLE notify_deliveries (
+    notification_id TEXT NOT NULL REFERENCES notify_notifications (id),
+    webhook_id      TEXT NOT NULL REFERENCES notify_webhooks (id),
+    recipient       TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    available_at    BIGINT NOT NULL,
+    lease_until     BIGINT NOT NULL DEFAULT 0,
+    traceparent     TEXT,
+    PRIMARY KEY (notification_id, webhook_id)
+);
+CREATE INDEX notify_deliveries_due ON notify_deliveries (state, available_at);
+
+CREATE TABLE notify_delivery_attempts (
+    notification_id TEXT NOT NULL,
+    webhook_id      TEXT NOT NULL,
+    attempted_at    BIGINT NOT NULL,
+    http_status     BIGINT NOT NULL,
+    latency_ms      BIGINT NOT NULL,
+    error           TEXT NOT NULL
+);
+CREATE INDEX notify_delivery_attempts_delivery ON notify_delivery_attempts (notification_id, webhook_id, attempted_at);
