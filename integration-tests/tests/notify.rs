@@ -177,7 +177,7 @@ async fn templates_are_checked_at_registration_and_filled_at_publish(db: TestDat
             title_template: title.into(),
             body_template: "地点：{{place}}".into(),
             variables: variables.iter().map(|v| v.to_string()).collect(),
-            critical: false,
+            ..Default::default()
         }),
     };
     let broken = admin

@@ -30,6 +30,9 @@ pub use district::District;
 /// Lifetime of a service token this process mints for itself: longer than any process lives.
 const SERVICE_TOKEN_TTL_SECS: u64 = 10 * 365 * 86_400;
 
+/// How often notify folds held low-priority items into digests.
+const DIGEST_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How often the org service looks for decisions coming due or overdue.
 const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -130,7 +133,7 @@ pub struct App {
     databases: Vec<Database>,
     org: Option<OrgStore>,
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
-    notify: Option<(NotifyStore, DispatchOptions)>,
+    notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
     root_id: Option<String>,
 }
 
@@ -192,14 +195,15 @@ impl App {
                     let directory = OrgDirectory::new(&org_uri, token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let store = NotifyStore::new(db.clone());
-                    notify = Some((store.clone(), config.webhooks.clone()));
+                    let signal = InboxSignal::default();
+                    notify = Some((store.clone(), signal.clone(), config.webhooks.clone()));
                     for category in jiceng_notify::org_events::builtin_categories() {
                         store
                             .ensure_category(&category)
                             .await
                             .map_err(|e| AppError::Config(e.to_string()))?;
                     }
-                    let api = NotifyApi::new(store, directory, InboxSignal::default());
+                    let api = NotifyApi::new(store, directory, signal);
                     jiceng_notify::add_services(&mut server, api, &authenticator);
                     // In one process the org service's events go straight to notify.
                     if org.is_some() {
@@ -278,7 +282,13 @@ impl App {
             .into_iter()
             .map(|relay| tokio::spawn(relay.run(stopped())))
             .collect();
-        if let Some((store, options)) = self.notify {
+        if let Some((store, signal, options)) = self.notify {
+            background.push(tokio::spawn(jiceng_notify::fold_digests(
+                store.clone(),
+                signal,
+                DIGEST_INTERVAL,
+                stopped(),
+            )));
             background.push(tokio::spawn(
                 WebhookDispatcher::new(store, options).run(stopped()),
             ));

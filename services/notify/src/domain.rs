@@ -143,7 +143,12 @@ pub struct Category {
     pub body: Template,
     pub variables: Vec<String>,
     pub critical: bool,
+    /// Milliseconds low-priority notifications wait to be folded into a digest; 0 for none.
+    pub digest_window_ms: i64,
 }
+
+/// The longest digest window: a day.
+pub const MAX_DIGEST_WINDOW_MS: i64 = 86_400_000;
 
 impl Category {
     /// A category whose templates use only the variables it declares.
@@ -171,7 +176,22 @@ impl Category {
             body,
             variables,
             critical,
+            digest_window_ms: 0,
         })
+    }
+
+    /// Folds low-priority notifications into a digest every `window_ms` (0 turns it off).
+    pub fn with_digest(mut self, window_ms: i64) -> Result<Self, String> {
+        if !(0..=MAX_DIGEST_WINDOW_MS).contains(&window_ms) {
+            return Err("the digest window must be 0 to 86,400 seconds".into());
+        }
+        self.digest_window_ms = window_ms;
+        Ok(self)
+    }
+
+    /// True when a notification of `priority` waits for the digest instead of arriving alone.
+    pub fn digests(&self, priority: Priority) -> bool {
+        self.digest_window_ms > 0 && priority == Priority::Low
     }
 
     /// Title and body of a notification: the templates rendered, or the given texts when the

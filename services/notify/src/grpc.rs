@@ -115,7 +115,7 @@ impl NotifyApi {
         };
         let published = self
             .store
-            .publish(&new, &recipients, category.critical, traceparent.as_deref())
+            .publish(&new, &recipients, &category, traceparent.as_deref())
             .await
             .map_err(to_status)?;
         if published.created {
@@ -216,6 +216,7 @@ fn category_to_proto(category: &Category) -> pb::Category {
         body_template: category.body.source().to_owned(),
         variables: category.variables.clone(),
         critical: category.critical,
+        digest_window_seconds: i32::try_from(category.digest_window_ms / 1000).unwrap_or(i32::MAX),
     }
 }
 
@@ -340,7 +341,9 @@ impl NotifyService for NotifyApi {
             return Err(Status::internal("validation fell through"));
         };
         let category = Category::new(name, title, body, given.variables, given.critical)
-            .map_err(|e| invalid_field("category.variables", e))?;
+            .map_err(|e| invalid_field("category.variables", e))?
+            .with_digest(i64::from(given.digest_window_seconds) * 1000)
+            .map_err(|e| invalid_field("category.digest_window_seconds", e))?;
         self.store
             .register_category(&category)
             .await

@@ -10,7 +10,7 @@ pub mod org_events;
 pub mod store;
 pub mod webhooks;
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use jiceng_auth::{Authenticator, RemoteAncestry, ScopeCache};
 use jiceng_db::{Migration, Migrations};
@@ -150,6 +150,31 @@ impl OrgDirectory {
         })
         .await?;
         Ok(unit.into_inner().name)
+    }
+}
+
+/// Folds held low-priority items into digests every `every` until `shutdown` completes, and
+/// wakes the live streams when it delivered any.
+pub async fn fold_digests(
+    store: NotifyStore,
+    signal: InboxSignal,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        match store.fold_digests(jiceng_db::now_millis()).await {
+            Ok(0) => {}
+            Ok(folded) => {
+                tracing::info!(folded, "digests delivered");
+                signal.notify();
+            }
+            Err(err) => tracing::warn!(error = %err, "digest folding failed"),
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(every) => {}
+        }
     }
 }
 

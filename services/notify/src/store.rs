@@ -114,43 +114,41 @@ impl NotifyStore {
 
     /// Registers or replaces a category.
     pub async fn register_category(&self, category: &Category) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO notify_categories (name, title_template, body_template, variables, critical, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (name) DO UPDATE SET title_template = $2, body_template = $3, variables = $4,
-                 critical = $5, updated_at = $6",
+        self.write_category(
+            category,
+            "DO UPDATE SET title_template = $2, body_template = $3, variables = $4, critical = $5,
+                 digest_window = $6, updated_at = $7",
         )
-        .bind(category.name.as_str())
-        .bind(category.title.source())
-        .bind(category.body.source())
-        .bind(serde_json::to_string(&category.variables).unwrap_or_default())
-        .bind(i64::from(category.critical))
-        .bind(now_millis())
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Registers `category` unless a category of that name exists: built-in categories never
     /// overwrite what a district changed.
     pub async fn ensure_category(&self, category: &Category) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO notify_categories (name, title_template, body_template, variables, critical, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(category.name.as_str())
-        .bind(category.title.source())
-        .bind(category.body.source())
-        .bind(serde_json::to_string(&category.variables).unwrap_or_default())
-        .bind(i64::from(category.critical))
-        .bind(now_millis())
-        .execute(self.db.pool())
-        .await?;
+        self.write_category(category, "DO NOTHING").await
+    }
+
+    async fn write_category(&self, category: &Category, on_conflict: &str) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO notify_categories
+                 (name, title_template, body_template, variables, critical, digest_window, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) {on_conflict}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(category.name.as_str())
+            .bind(category.title.source())
+            .bind(category.body.source())
+            .bind(serde_json::to_string(&category.variables).unwrap_or_default())
+            .bind(i64::from(category.critical))
+            .bind(category.digest_window_ms)
+            .bind(now_millis())
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn category(&self, name: &Name) -> Result<Category> {
-        let row = sqlx::query("SELECT name, title_template, body_template, variables, critical FROM notify_categories WHERE name = $1")
+        let row = sqlx::query("SELECT name, title_template, body_template, variables, critical, digest_window FROM notify_categories WHERE name = $1")
             .bind(name.as_str())
             .fetch_optional(self.db.pool())
             .await?
@@ -159,7 +157,7 @@ impl NotifyStore {
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>> {
-        let rows = sqlx::query("SELECT name, title_template, body_template, variables, critical FROM notify_categories ORDER BY name")
+        let rows = sqlx::query("SELECT name, title_template, body_template, variables, critical, digest_window FROM notify_categories ORDER BY name")
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
@@ -170,18 +168,19 @@ impl NotifyStore {
 
     /// Publishes to `recipients` (already resolved to member ids) unless the key was published
     /// before, in which case the first notification is returned and nothing is created.
-    /// Recipients who muted the category are skipped unless it is critical.
+    /// Recipients who muted a channel for the category are skipped on it unless the category is
+    /// critical; a low-priority item of a digest category waits for the recipient's digest.
     #[tracing::instrument(name = "notify.store.publish", skip_all, fields(category = new.category.as_str(), recipients = recipients.len()))]
     pub async fn publish(
         &self,
         new: &NewNotification,
         recipients: &[String],
-        critical: bool,
+        category: &Category,
         traceparent: Option<&str>,
     ) -> Result<Published> {
         let mut tx = self.db.begin_write().await?;
         self.db
-            .lock(&mut tx, lock_key("notify:inbox"), LockMode::Exclusive)
+            .lock(&mut tx, lock_key(INBOX_LOCK), LockMode::Exclusive)
             .await?;
         let existing = sqlx::query(
             "SELECT id FROM notify_notifications WHERE publisher = $1 AND idempotency_key = $2",
@@ -198,69 +197,24 @@ impl NotifyStore {
                 created: false,
             });
         }
-        let muted_in_app = muted_recipients(&mut tx, &new.category, IN_APP, critical).await?;
-        let delivered: Vec<&String> = recipients
-            .iter()
-            .filter(|r| !muted_in_app.contains(*r))
-            .collect();
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_millis();
-        sqlx::query(
-            "INSERT INTO notify_notifications (id, publisher, idempotency_key, category, priority, title, body,
-                 link, data, delivered_count, source_event_id, trace_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&id)
-        .bind(&new.publisher)
-        .bind(&new.idempotency_key)
-        .bind(new.category.as_str())
-        .bind(new.priority.as_str())
-        .bind(&new.title)
-        .bind(&new.body)
-        .bind(&new.link)
-        .bind(serde_json::to_string(&new.data).unwrap_or_default())
-        .bind(delivered.len() as i64)
-        .bind(new.source_event_id.clone())
-        .bind(new.trace_id.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for recipient in delivered {
-            sqlx::query(
-                "INSERT INTO notify_inbox (recipient, notification_id, delivered_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (recipient, notification_id) DO NOTHING",
-            )
-            .bind(recipient)
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let muted_webhook = muted_recipients(&mut tx, &new.category, WEBHOOK, critical).await?;
-        let wanted: HashSet<&str> = recipients
-            .iter()
-            .filter(|r| !muted_webhook.contains(*r))
-            .map(String::as_str)
-            .collect();
-        let hooks = sqlx::query("SELECT id, recipient FROM notify_webhooks")
-            .fetch_all(&mut *tx)
-            .await?;
-        for hook in &hooks {
-            let (hook_id, recipient): (String, String) = (hook.try_get(0)?, hook.try_get(1)?);
-            if !wanted.contains(recipient.as_str()) {
-                continue;
+        insert_notification(&mut tx, &id, new, now).await?;
+        if category.digests(new.priority) {
+            for recipient in recipients {
+                sqlx::query(
+                    "INSERT INTO notify_digest_pending (recipient, category, notification_id, held_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (recipient, notification_id) DO NOTHING",
+                )
+                .bind(recipient)
+                .bind(category.name.as_str())
+                .bind(&id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
-            sqlx::query(
-                "INSERT INTO notify_deliveries (notification_id, webhook_id, recipient, state, available_at, traceparent)
-                 VALUES ($1, $2, $3, 'pending', $4, $5)",
-            )
-            .bind(&id)
-            .bind(&hook_id)
-            .bind(&recipient)
-            .bind(now)
-            .bind(traceparent.map(str::to_owned))
-            .execute(&mut *tx)
-            .await?;
+        } else {
+            deliver(&mut tx, &id, recipients, category, now, traceparent).await?;
         }
         let notification = fetch_notification(&mut tx, &id).await?;
         tx.commit().await?;
@@ -268,6 +222,81 @@ impl NotifyStore {
             notification,
             created: true,
         })
+    }
+
+    /// Folds each recipient's held low-priority items into one digest notification per
+    /// category, once the oldest has waited the category's window at `now`. Returns how many
+    /// digests it delivered.
+    pub async fn fold_digests(&self, now: i64) -> Result<usize> {
+        let groups = sqlx::query(
+            "SELECT p.recipient, p.category FROM notify_digest_pending p
+             JOIN notify_categories c ON c.name = p.category
+             GROUP BY p.recipient, p.category, c.digest_window
+             HAVING MIN(p.held_at) + c.digest_window <= $1",
+        )
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut folded = 0;
+        for group in groups {
+            let (recipient, category_name): (String, String) =
+                (group.try_get(0)?, group.try_get(1)?);
+            let category = self
+                .category(&Name::parse(&category_name).map_err(|_| decode_error("category"))?)
+                .await?;
+            let mut tx = self.db.begin_write().await?;
+            self.db
+                .lock(&mut tx, lock_key(INBOX_LOCK), LockMode::Exclusive)
+                .await?;
+            let held = sqlx::query(
+                "SELECT n.id, n.title FROM notify_digest_pending p JOIN notify_notifications n ON n.id = p.notification_id
+                 WHERE p.recipient = $1 AND p.category = $2 ORDER BY p.held_at, n.id",
+            )
+            .bind(&recipient)
+            .bind(&category_name)
+            .fetch_all(&mut *tx)
+            .await?;
+            if held.is_empty() {
+                continue;
+            }
+            let (ids, titles): (Vec<String>, Vec<String>) = held
+                .iter()
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                .collect::<std::result::Result<Vec<(String, String)>, sqlx::Error>>()?
+                .into_iter()
+                .unzip();
+            let digest = NewNotification {
+                publisher: "jiceng-notify-digest".into(),
+                idempotency_key: format!("digest:{recipient}:{category_name}:{}", ids[0]),
+                category: category.name.clone(),
+                priority: Priority::Low,
+                title: format!("{} 条通知汇总", ids.len()),
+                body: titles.join("\n"),
+                link: String::new(),
+                data: BTreeMap::from([("items".to_owned(), ids.join(","))]),
+                source_event_id: None,
+                trace_id: None,
+            };
+            let id = uuid::Uuid::now_v7().to_string();
+            insert_notification(&mut tx, &id, &digest, now).await?;
+            deliver(
+                &mut tx,
+                &id,
+                std::slice::from_ref(&recipient),
+                &category,
+                now,
+                None,
+            )
+            .await?;
+            sqlx::query("DELETE FROM notify_digest_pending WHERE recipient = $1 AND category = $2")
+                .bind(&recipient)
+                .bind(&category_name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            folded += 1;
+        }
+        Ok(folded)
     }
 
     /// Followers of a topic.
@@ -659,6 +688,90 @@ impl NotifyStore {
     }
 }
 
+/// The lock publishing and digest folding hold: inbox cursors are allocated in commit order.
+const INBOX_LOCK: &str = "notify:inbox";
+
+async fn insert_notification(tx: &mut Tx, id: &str, new: &NewNotification, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO notify_notifications (id, publisher, idempotency_key, category, priority, title, body,
+             link, data, delivered_count, source_event_id, trace_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12)",
+    )
+    .bind(id)
+    .bind(&new.publisher)
+    .bind(&new.idempotency_key)
+    .bind(new.category.as_str())
+    .bind(new.priority.as_str())
+    .bind(&new.title)
+    .bind(&new.body)
+    .bind(&new.link)
+    .bind(serde_json::to_string(&new.data).unwrap_or_default())
+    .bind(new.source_event_id.clone())
+    .bind(new.trace_id.clone())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Puts a notification in the inboxes of the recipients who did not mute it there, and queues
+/// it for the webhooks of those who did not mute that channel; records the inbox count.
+async fn deliver(
+    tx: &mut Tx,
+    id: &str,
+    recipients: &[String],
+    category: &Category,
+    now: i64,
+    traceparent: Option<&str>,
+) -> Result<()> {
+    let muted_in_app = muted_recipients(tx, &category.name, IN_APP, category.critical).await?;
+    let mut delivered = 0_i64;
+    for recipient in recipients.iter().filter(|r| !muted_in_app.contains(*r)) {
+        let inserted = sqlx::query(
+            "INSERT INTO notify_inbox (recipient, notification_id, delivered_at) VALUES ($1, $2, $3)
+             ON CONFLICT (recipient, notification_id) DO NOTHING",
+        )
+        .bind(recipient)
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        delivered += inserted.rows_affected() as i64;
+    }
+    sqlx::query("UPDATE notify_notifications SET delivered_count = $1 WHERE id = $2")
+        .bind(delivered)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let muted_webhook = muted_recipients(tx, &category.name, WEBHOOK, category.critical).await?;
+    let wanted: HashSet<&str> = recipients
+        .iter()
+        .filter(|r| !muted_webhook.contains(*r))
+        .map(String::as_str)
+        .collect();
+    let hooks = sqlx::query("SELECT id, recipient FROM notify_webhooks")
+        .fetch_all(&mut **tx)
+        .await?;
+    for hook in &hooks {
+        let (hook_id, recipient): (String, String) = (hook.try_get(0)?, hook.try_get(1)?);
+        if !wanted.contains(recipient.as_str()) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO notify_deliveries (notification_id, webhook_id, recipient, state, available_at, traceparent)
+             VALUES ($1, $2, $3, 'pending', $4, $5)",
+        )
+        .bind(id)
+        .bind(&hook_id)
+        .bind(&recipient)
+        .bind(now)
+        .bind(traceparent.map(str::to_owned))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Recipients who turned `category` off on `channel`; nobody, for a critical category.
 async fn muted_recipients(
     tx: &mut Tx,
@@ -710,6 +823,7 @@ fn category_from_row(row: &AnyRow) -> std::result::Result<Category, sqlx::Error>
         variables,
         row.try_get::<i64, _>(4)? != 0,
     )
+    .and_then(|category| category.with_digest(row.try_get::<i64, _>(5).unwrap_or_default()))
     .map_err(|_| decode_error("category"))
 }
 

@@ -9,20 +9,31 @@ use jiceng_notify::{
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 
+/// The categories every case uses: "meeting", and "overdue", which is critical; "bulletin"
+/// folds low-priority items into a digest after a minute.
+fn category(name: &str) -> Category {
+    let empty = || Template::parse("").expect("empty");
+    let category = Category::new(
+        Name::parse(name).expect("name"),
+        empty(),
+        empty(),
+        vec![],
+        name == "overdue",
+    )
+    .expect("category");
+    let window = if name == "bulletin" { 60_000 } else { 0 };
+    category.with_digest(window).expect("window")
+}
+
 async fn store(db: &TestDatabase) -> NotifyStore {
     let database = db.connect().await;
     database.migrate(&MIGRATIONS).await.expect("migrations");
     let store = NotifyStore::new(database);
-    for (name, critical) in [("meeting", false), ("overdue", true)] {
-        let category = Category::new(
-            Name::parse(name).expect("name"),
-            Template::parse("").expect("empty"),
-            Template::parse("").expect("empty"),
-            vec![],
-            critical,
-        )
-        .expect("category");
-        store.register_category(&category).await.expect("register");
+    for name in ["meeting", "overdue", "bulletin"] {
+        store
+            .register_category(&category(name))
+            .await
+            .expect("register");
     }
     store
 }
@@ -62,7 +73,7 @@ async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
         .publish(
             &notification("e1", "meeting"),
             &people(&["a", "b"]),
-            false,
+            &category("meeting"),
             None,
         )
         .await
@@ -73,7 +84,7 @@ async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
         .publish(
             &notification("e1", "meeting"),
             &people(&["a", "b", "c"]),
-            false,
+            &category("meeting"),
             None,
         )
         .await
@@ -83,7 +94,12 @@ async fn a_repeated_key_creates_nothing_even_after_a_restart(db: TestDatabase) {
     // A restarted service (a new pool on the same database) still knows the key.
     let restarted = NotifyStore::new(db.connect().await);
     let after_restart = restarted
-        .publish(&notification("e1", "meeting"), &people(&["a"]), false, None)
+        .publish(
+            &notification("e1", "meeting"),
+            &people(&["a"]),
+            &category("meeting"),
+            None,
+        )
         .await
         .expect("after restart");
     assert_eq!(
@@ -114,14 +130,19 @@ async fn muted_categories_are_skipped_unless_critical(db: TestDatabase) {
         .publish(
             &notification("m1", "meeting"),
             &people(&["a", "b"]),
-            false,
+            &category("meeting"),
             None,
         )
         .await
         .expect("publish");
     assert_eq!(muted.notification.delivered_count, 1);
     store
-        .publish(&notification("o1", "overdue"), &people(&["a"]), true, None)
+        .publish(
+            &notification("o1", "overdue"),
+            &people(&["a"]),
+            &category("overdue"),
+            None,
+        )
         .await
         .expect("publish");
     assert_eq!(inbox_titles(&store, "a").await, ["通知 o1"]);
@@ -136,7 +157,7 @@ async fn each_recipient_reads_and_archives_only_their_own_items(db: TestDatabase
             .publish(
                 &notification(key, "meeting"),
                 &people(&["a", "b"]),
-                false,
+                &category("meeting"),
                 None,
             )
             .await
@@ -196,7 +217,12 @@ async fn streams_read_items_after_a_cursor_in_order(db: TestDatabase) {
     let store = store(&db).await;
     for key in ["s1", "s2", "s3", "s4"] {
         store
-            .publish(&notification(key, "meeting"), &people(&["a"]), false, None)
+            .publish(
+                &notification(key, "meeting"),
+                &people(&["a"]),
+                &category("meeting"),
+                None,
+            )
             .await
             .expect("publish");
     }
@@ -221,7 +247,60 @@ async fn topics_reach_their_followers(db: TestDatabase) {
     assert_eq!(store.followers(&topic).await.expect("followers"), ["a"]);
 }
 
+async fn low_priority_items_of_a_digest_category_fold_into_one(db: TestDatabase) {
+    let store = store(&db).await;
+    let bulletin = category("bulletin");
+    for key in ["b1", "b2", "b3"] {
+        let low = NewNotification {
+            priority: Priority::Low,
+            ..notification(key, "bulletin")
+        };
+        let held = store
+            .publish(&low, &people(&["a", "b"]), &bulletin, None)
+            .await
+            .expect("publish");
+        assert_eq!(held.notification.delivered_count, 0, "held for the digest");
+    }
+    let urgent = NewNotification {
+        priority: Priority::Urgent,
+        ..notification("b4", "bulletin")
+    };
+    store
+        .publish(&urgent, &people(&["a"]), &bulletin, None)
+        .await
+        .expect("publish");
+    assert_eq!(
+        inbox_titles(&store, "a").await,
+        ["通知 b4"],
+        "only the urgent one arrives at once"
+    );
+    let now = jiceng_db::now_millis();
+    assert_eq!(
+        store.fold_digests(now).await.expect("fold"),
+        0,
+        "the window has not passed"
+    );
+    assert_eq!(
+        store.fold_digests(now + 61_000).await.expect("fold"),
+        2,
+        "one digest per recipient"
+    );
+    assert_eq!(inbox_titles(&store, "a").await, ["3 条通知汇总", "通知 b4"]);
+    let digest = &store
+        .inbox("b", &InboxFilter::default(), None, 10)
+        .await
+        .expect("inbox")[0]
+        .notification;
+    assert_eq!(digest.body, "通知 b1\n通知 b2\n通知 b3");
+    assert_eq!(
+        store.fold_digests(now + 122_000).await.expect("fold"),
+        0,
+        "nothing held any more"
+    );
+}
+
 on_both_backends!(
+    low_priority_items_of_a_digest_category_fold_into_one,
     a_repeated_key_creates_nothing_even_after_a_restart,
     muted_categories_are_skipped_unless_critical,
     each_recipient_reads_and_archives_only_their_own_items,

@@ -5,6 +5,7 @@ CREATE TABLE notify_categories (
     body_template  TEXT NOT NULL,
     variables      TEXT NOT NULL,
     critical       INTEGER NOT NULL,
+    digest_window  BIGINT NOT NULL DEFAULT 0,
     updated_at     BIGINT NOT NULL
 );
 
@@ -38,6 +39,16 @@ CREATE TABLE notify_inbox (
     UNIQUE (recipient, notification_id)
 );
 CREATE INDEX notify_inbox_recipient ON notify_inbox (recipient, seq);
+
+-- Low-priority notifications waiting to be folded into a recipient's digest of their category.
+CREATE TABLE notify_digest_pending (
+    recipient       TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    notification_id TEXT NOT NULL REFERENCES notify_notifications (id),
+    held_at         BIGINT NOT NULL,
+    PRIMARY KEY (recipient, notification_id)
+);
+CREATE INDEX notify_digest_pending_group ON notify_digest_pending (category, recipient, held_at);
 
 CREATE TABLE notify_preferences (
     recipient TEXT NOT NULL,
