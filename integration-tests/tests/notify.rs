@@ -607,6 +607,33 @@ async fn a_webhook_that_fails_twice_gets_the_notification_once_signed(db: TestDa
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_ends_live_streams_instead_of_waiting_for_them() {
+    let platform = Platform::start(TestDatabase::sqlite()).await;
+    let mut wang = platform
+        .notify_as(Bearer::new(&bearer(
+            WANG,
+            &[Role::Member],
+            &platform.root_id,
+        )))
+        .await;
+    let mut stream = wang
+        .subscribe(pb::SubscribeRequest { after_cursor: 0 })
+        .await
+        .expect("subscribe")
+        .into_inner();
+    tokio::time::timeout(Duration::from_secs(10), platform.stop())
+        .await
+        .expect("the platform stops despite an open stream");
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the stream ends");
+    match ended {
+        Err(status) => assert_eq!(status.code(), Code::Unavailable, "{status:?}"),
+        Ok(item) => assert!(item.is_none(), "no item after shutdown"),
+    }
+}
+
 on_both_backends!(
     a_webhook_that_fails_twice_gets_the_notification_once_signed,
     publishing_is_idempotent_and_inboxes_are_private,

@@ -91,6 +91,11 @@ impl Platform {
         }
     }
 
+    /// Stops the platform gracefully, then drops its database.
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+
     pub async fn channel(&self) -> Channel {
         Channel::from_shared(self.server.uri())
             .expect("uri")

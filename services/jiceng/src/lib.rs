@@ -282,6 +282,7 @@ impl App {
             .into_iter()
             .map(|relay| tokio::spawn(relay.run(stopped())))
             .collect();
+        let streams = self.notify.as_ref().map(|(_, signal, _)| signal.clone());
         if let Some((store, signal, options)) = self.notify {
             background.push(tokio::spawn(jiceng_notify::fold_digests(
                 store.clone(),
@@ -300,6 +301,13 @@ impl App {
                 stopped(),
             )));
         }
+        let shutdown = async move {
+            shutdown.await;
+            // Live streams never end by themselves; end them so that draining can finish.
+            if let Some(streams) = streams {
+                streams.close();
+            }
+        };
         let served = self.server.serve(self.listener, shutdown).await;
         let _ = stop_background.send(true);
         for task in background {

@@ -70,9 +70,10 @@ async fn bench(db: &TestDatabase) {
     .expect("directory");
     let authenticator = Arc::new(Authenticator::new(&test_keys(), TEST_DISTRICT).expect("keys"));
     let mut server = GrpcServer::new(ServerOptions::default());
+    let signal = InboxSignal::default();
     jiceng_notify::add_services(
         &mut server,
-        NotifyApi::new(store, org, InboxSignal::default()),
+        NotifyApi::new(store, org, signal.clone()),
         &authenticator,
     );
     let server = spawn_server(server).await;
@@ -148,5 +149,7 @@ async fn bench(db: &TestDatabase) {
         ms(95),
         ms(99)
     );
+    // The open stream would hold a graceful shutdown for ever; end it first, as jiceng does.
+    signal.close();
     server.stop().await;
 }

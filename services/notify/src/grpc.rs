@@ -475,7 +475,9 @@ impl NotifyService for NotifyApi {
         let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
         let store = self.store.clone();
         let mut wake = self.signal.subscribe();
+        let closed = self.signal.closed();
         tokio::spawn(async move {
+            tokio::pin!(closed);
             loop {
                 // Seen before reading, so a publish that lands after the read still wakes us.
                 wake.borrow_and_update();
@@ -500,6 +502,11 @@ impl NotifyService for NotifyApi {
                     _ = wake.changed() => {}
                     () = tokio::time::sleep(STREAM_POLL) => {}
                     () = sender.closed() => return,
+                    () = &mut closed => {
+                        let goodbye = Status::unavailable("the server is shutting down; resubscribe with your last cursor");
+                        let _ = sender.send(Err(goodbye)).await;
+                        return;
+                    }
                 }
             }
         });

@@ -46,25 +46,45 @@ pub static MIGRATIONS: Migrations = Migrations {
     }],
 };
 
-/// Wakes the live streams of this process when an inbox changes. Streams also poll, so that
-/// items published by another replica reach them too.
+/// Wakes the live streams of this process when an inbox changes, and ends them when the process
+/// shuts down. Streams also poll, so that items published by another replica reach them too.
 #[derive(Clone, Debug)]
-pub struct InboxSignal(Arc<watch::Sender<u64>>);
+pub struct InboxSignal {
+    version: Arc<watch::Sender<u64>>,
+    closing: Arc<watch::Sender<bool>>,
+}
 
 impl Default for InboxSignal {
     fn default() -> Self {
-        Self(Arc::new(watch::channel(0).0))
+        Self {
+            version: Arc::new(watch::channel(0).0),
+            closing: Arc::new(watch::channel(false).0),
+        }
     }
 }
 
 impl InboxSignal {
     pub fn notify(&self) {
-        self.0
+        self.version
             .send_modify(|version| *version = version.wrapping_add(1));
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.0.subscribe()
+        self.version.subscribe()
+    }
+
+    /// Ends every live stream: a graceful shutdown would otherwise wait on them for ever.
+    /// Subscribers reconnect, elsewhere, with their cursor.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once [`InboxSignal::close`] was called.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
     }
 }
 

@@ -688,6 +688,9 @@ impl NotifyStore {
     }
 }
 
+/// Inbox rows written by one INSERT; well under both databases' limits on bound parameters.
+const INBOX_ROWS_PER_STATEMENT: usize = 500;
+
 /// The lock publishing and digest folding hold: inbox cursors are allocated in commit order.
 const INBOX_LOCK: &str = "notify:inbox";
 
@@ -725,18 +728,26 @@ async fn deliver(
     traceparent: Option<&str>,
 ) -> Result<()> {
     let muted_in_app = muted_recipients(tx, &category.name, IN_APP, category.critical).await?;
+    let inboxes: Vec<&String> = recipients
+        .iter()
+        .filter(|r| !muted_in_app.contains(*r))
+        .collect();
     let mut delivered = 0_i64;
-    for recipient in recipients.iter().filter(|r| !muted_in_app.contains(*r)) {
-        let inserted = sqlx::query(
-            "INSERT INTO notify_inbox (recipient, notification_id, delivered_at) VALUES ($1, $2, $3)
+    // Many rows per statement: a fan-out to a thousand members is a handful of round trips.
+    for chunk in inboxes.chunks(INBOX_ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, $1, $2)", i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO notify_inbox (recipient, notification_id, delivered_at) VALUES {}
              ON CONFLICT (recipient, notification_id) DO NOTHING",
-        )
-        .bind(recipient)
-        .bind(id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        delivered += inserted.rows_affected() as i64;
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(now);
+        for recipient in chunk {
+            query = query.bind(recipient.as_str());
+        }
+        delivered += query.execute(&mut **tx).await?.rows_affected() as i64;
     }
     sqlx::query("UPDATE notify_notifications SET delivered_count = $1 WHERE id = $2")
         .bind(delivered)

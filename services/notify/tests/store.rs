@@ -185,6 +185,29 @@ async fn each_recipient_reads_and_archives_only_their_own_items(db: TestDatabase
         3,
         "b's copy is untouched"
     );
+    let meetings = InboxFilter {
+        category: Some(Name::parse("meeting").expect("name")),
+        ..InboxFilter::default()
+    };
+    assert_eq!(
+        store
+            .inbox("a", &meetings, None, 100)
+            .await
+            .expect("by category")
+            .len(),
+        3
+    );
+    let others = InboxFilter {
+        category: Some(Name::parse("overdue").expect("name")),
+        ..InboxFilter::default()
+    };
+    assert!(
+        store
+            .inbox("a", &others, None, 100)
+            .await
+            .expect("by category")
+            .is_empty()
+    );
     let unread = InboxFilter {
         unread_only: true,
         ..InboxFilter::default()
