@@ -32,6 +32,11 @@ pub mod jiceng {
             tonic::include_proto!("jiceng.events.v1");
         }
     }
+    pub mod member {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.member.v1");
+        }
+    }
     pub mod notify {
         pub mod v1 {
             tonic::include_proto!("jiceng.notify.v1");
@@ -48,6 +53,8 @@ pub mod jiceng {
 pub use io::cloudevents::v1 as cloudevents;
 /// `jiceng.events.v1`: the sink every event consumer serves.
 pub use jiceng::events::v1 as events;
+/// `jiceng.member.v1`: party members and their development pipeline.
+pub use jiceng::member::v1 as member;
 /// `jiceng.notify.v1`: notifications, inboxes and live streams.
 pub use jiceng::notify::v1 as notify;
 /// `jiceng.org.v1`: the organisation tree.

@@ -7,6 +7,8 @@
 
 mod json_log;
 
+pub use json_log::civil_from_days;
+
 use opentelemetry::{KeyValue, global, trace::TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};

@@ -11,9 +11,12 @@ use std::{
     collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
 };
 
-use jiceng_auth::{Authenticator, Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_auth::{
+    Authenticator, Claims, KeyConfig, RemoteAncestry, Role, ScopeCache, TokenIssuer,
+};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
+use jiceng_member::{MemberApi, MemberStore, PiiVault};
 use jiceng_notify::{
     InboxSignal, NotifyApi, NotifyStore, OrgDirectory,
     webhooks::{DispatchOptions, WebhookDispatcher},
@@ -40,16 +43,18 @@ const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
     Org,
+    Member,
     Notify,
 }
 
 impl ServiceName {
     /// In start order: the org service provisions the root that service tokens are scoped to.
-    pub const ALL: [ServiceName; 2] = [ServiceName::Org, ServiceName::Notify];
+    pub const ALL: [ServiceName; 3] = [ServiceName::Org, ServiceName::Member, ServiceName::Notify];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Org => "org",
+            ServiceName::Member => "member",
             ServiceName::Notify => "notify",
         }
     }
@@ -96,8 +101,11 @@ pub struct AppConfig {
     /// The bearer token this process presents to other services (event sinks, the org
     /// service). Minted from an HS256 secret when unset.
     pub service_token: Option<String>,
-    /// Where the org service answers, for services that ask it (notify). Unset: this process.
+    /// Where the org service answers, for services that ask it (member, notify). Unset: this
+    /// process.
     pub org_endpoint: Option<String>,
+    /// The key personal data is sealed with (member), at least 32 bytes.
+    pub pii_key: Option<Vec<u8>>,
     pub server: ServerOptions,
     pub relay: RelayOptions,
     pub webhooks: DispatchOptions,
@@ -179,20 +187,26 @@ impl App {
                     jiceng_org::add_services(&mut server, &store, &authenticator);
                     org = Some(store);
                 }
-                ServiceName::Notify => {
-                    let org_uri = match (&config.org_endpoint, &org) {
-                        (Some(uri), _) => uri.clone(),
-                        (None, Some(_)) => self_uri(addr),
-                        (None, None) => {
-                            return Err(AppError::Config("notify needs --org-endpoint".into()));
-                        }
-                    };
-                    let token = service_token.as_deref().ok_or_else(|| {
-                        AppError::Config(
-                            "notify needs --service-token to call the org service".into(),
-                        )
+                ServiceName::Member => {
+                    let (org_uri, token) =
+                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
+                    let key = config.pii_key.as_deref().ok_or_else(|| {
+                        AppError::Config("member needs --pii-key to seal personal data".into())
                     })?;
-                    let directory = OrgDirectory::new(&org_uri, token)
+                    let vault = PiiVault::new(key).map_err(|e| AppError::Config(e.to_string()))?;
+                    let channel = jiceng_grpc::channel(&org_uri, Duration::from_secs(10))
+                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let remote = RemoteAncestry::new(channel, &token)
+                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let scopes =
+                        Arc::new(ScopeCache::new(remote, Duration::from_secs(300), 100_000));
+                    let api = MemberApi::new(MemberStore::new(db.clone()), vault, scopes);
+                    jiceng_member::add_services(&mut server, api, &authenticator);
+                }
+                ServiceName::Notify => {
+                    let (org_uri, token) =
+                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
+                    let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let store = NotifyStore::new(db.clone());
                     let signal = InboxSignal::default();
@@ -335,6 +349,7 @@ pub async fn connect_and_migrate(
     db.migrate(&jiceng_outbox::MIGRATIONS).await.map_err(fail)?;
     match service {
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,
+        ServiceName::Member => db.migrate(&jiceng_member::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Notify => db.migrate(&jiceng_notify::MIGRATIONS).await.map_err(fail)?,
     }
     Ok(db)
@@ -364,6 +379,29 @@ fn self_uri(addr: SocketAddr) -> String {
         std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
     };
     format!("http://{}", SocketAddr::new(host, addr.port()))
+}
+
+/// Where and as whom a service calls the org service: the configured endpoint, or this
+/// process when the org service runs here.
+fn org_client(
+    config: &AppConfig,
+    org_here: bool,
+    addr: SocketAddr,
+    service_token: Option<&str>,
+) -> Result<(String, String), AppError> {
+    let uri = match (&config.org_endpoint, org_here) {
+        (Some(uri), _) => uri.clone(),
+        (None, true) => self_uri(addr),
+        (None, false) => {
+            return Err(AppError::Config(
+                "--org-endpoint is required when the org service runs elsewhere".into(),
+            ));
+        }
+    };
+    let token = service_token.ok_or_else(|| {
+        AppError::Config("--service-token is required to call the org service".into())
+    })?;
+    Ok((uri, token.to_owned()))
 }
 
 /// A district-wide service token, when the keys are a shared secret this process can sign with.

@@ -101,7 +101,10 @@ struct ServeArgs {
     /// Events nobody consumes wait in the outbox.
     #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ' ', value_parser = parse_sink)]
     event_sinks: Vec<EventSink>,
-    /// Where the org service answers (for notify's role fan-out and scope checks).
+    /// The key (at least 32 bytes) that personal data is sealed with, for the member service.
+    #[arg(long, env = "JICENG_PII_KEY", hide_env_values = true)]
+    pii_key: Option<String>,
+    /// Where the org service answers (for member's and notify's scope checks and fan-out).
     #[arg(long, env = "JICENG_ORG_ENDPOINT")]
     org_endpoint: Option<String>,
     /// Bearer token this service presents to others: event sinks, the org service.
@@ -224,7 +227,8 @@ async fn run(cli: Cli) -> Result<()> {
 async fn up(args: UpArgs) -> Result<()> {
     let district = District::lookup(&args.district.district)?;
     let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env("jiceng", &district.code))?;
-    let secret = dev_secret(&args.data_dir)?;
+    let secret = persisted_secret(&args.data_dir, DEV_SECRET_FILE)?;
+    let pii_key = persisted_secret(&args.data_dir, PII_KEY_FILE)?;
     let issuer = TokenIssuer::hs256(&secret)?;
     let config = AppConfig {
         listen: args.listen,
@@ -237,6 +241,7 @@ async fn up(args: UpArgs) -> Result<()> {
         event_sinks: Vec::new(),
         service_token: None,
         org_endpoint: None,
+        pii_key: Some(pii_key),
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
         webhooks: DispatchOptions::default(),
@@ -297,6 +302,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         event_sinks: args.event_sinks,
         service_token: args.service_token,
         org_endpoint: args.org_endpoint,
+        pii_key: args.pii_key.map(String::into_bytes),
         server: ServerOptions {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             ..ServerOptions::default()
@@ -312,18 +318,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 const DEV_SECRET_FILE: &str = "dev-jwt-secret";
+const PII_KEY_FILE: &str = "pii-key";
 
-/// The development signing secret kept in the data folder, created on first use so that tokens
-/// stay valid across restarts.
-fn dev_secret(data_dir: &std::path::Path) -> Result<Vec<u8>> {
-    if let Ok(secret) = read_dev_secret(data_dir) {
-        return Ok(secret);
+/// A random secret kept in the data folder, created on first use so that it survives restarts:
+/// the development signing secret, and the key personal data is sealed with.
+fn persisted_secret(data_dir: &std::path::Path, file: &str) -> Result<Vec<u8>> {
+    let path = data_dir.join(file);
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        return Ok(secret.trim().as_bytes().to_vec());
     }
     std::fs::create_dir_all(data_dir)?;
     let mut bytes = [0u8; 32];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let path = data_dir.join(DEV_SECRET_FILE);
     std::fs::write(&path, &secret)?;
     #[cfg(unix)]
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;

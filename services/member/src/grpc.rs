@@ -1,0 +1,412 @@
+//! `jiceng.member.v1.MemberService`: authorisation, protobuf conversion and error mapping.
+//! Personal numbers are sealed before they reach the store and opened only to reveal them.
+
+use std::sync::Arc;
+
+use jiceng_auth::{Caller, RemoteAncestry, Role, ScopeCache, caller};
+use jiceng_grpc::{
+    FieldViolations, PageRequest,
+    status::{failed_precondition, invalid_field},
+};
+use jiceng_proto::member::{self as pb, member_service_server::MemberService};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    PiiVault,
+    domain::{Date, Gender, IdCard, MemberStatus, Phone},
+    store::{MemberRow, MemberStore, NewMember, StatusChange, StoreError},
+};
+
+const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+
+#[derive(Clone, Debug)]
+pub struct MemberApi {
+    store: MemberStore,
+    vault: PiiVault,
+    scopes: Arc<ScopeCache<RemoteAncestry>>,
+}
+
+impl MemberApi {
+    pub fn new(
+        store: MemberStore,
+        vault: PiiVault,
+        scopes: Arc<ScopeCache<RemoteAncestry>>,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            scopes,
+        }
+    }
+
+    /// Admins (and services) whose scope covers the member's org.
+    async fn administers(&self, caller: &Caller, member: &MemberRow) -> bool {
+        caller.has_any(&[
+            Role::DistrictAdmin,
+            Role::StreetAdmin,
+            Role::BranchAdmin,
+            Role::Service,
+        ]) && self.scopes.check(caller, &member.org_id).await.is_ok()
+    }
+
+    /// The member themself, or an admin of their org; others learn nothing, not even existence.
+    async fn readable(&self, caller: &Caller, id: &str) -> Result<MemberRow, Status> {
+        let member = self.store.get(id).await.map_err(to_status)?;
+        if member.id == caller.subject || self.administers(caller, &member).await {
+            Ok(member)
+        } else {
+            Err(Status::not_found(format!("member {id} not found")))
+        }
+    }
+
+    fn to_proto(&self, member: &MemberRow, reveal: bool) -> Result<pb::Member, Status> {
+        let open = |sealed: &Option<String>, masked: &Option<String>| -> Result<String, Status> {
+            match (reveal, sealed) {
+                (true, Some(sealed)) => self
+                    .vault
+                    .open(sealed)
+                    .map_err(|_| Status::internal("personal data cannot be opened")),
+                _ => Ok(masked.clone().unwrap_or_default()),
+            }
+        };
+        Ok(pb::Member {
+            id: member.id.clone(),
+            name: member.name.clone(),
+            gender: match member.gender {
+                Some(Gender::Female) => pb::Gender::Female,
+                Some(Gender::Male) => pb::Gender::Male,
+                None => pb::Gender::Unspecified,
+            } as i32,
+            birth_date: member.birth_date.clone().unwrap_or_default(),
+            phone: open(&member.phone_sealed, &member.phone_masked)?,
+            id_card_number: open(&member.id_card_sealed, &member.id_card_masked)?,
+            join_date: member.join_date.clone().unwrap_or_default(),
+            status: status_to_proto(member.status) as i32,
+            org_id: member.org_id.clone(),
+            etag: format!("v{}", member.version),
+            create_time: Some(timestamp(member.created_at)),
+            update_time: Some(timestamp(member.updated_at)),
+        })
+    }
+}
+
+fn to_status(err: StoreError) -> Status {
+    match err {
+        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
+        StoreError::Precondition(description) => {
+            failed_precondition("PIPELINE", "members", description)
+        }
+        StoreError::StaleEtag => {
+            Status::aborted("the member changed since it was read; read it again and retry")
+        }
+        StoreError::Db(err) => {
+            let status = jiceng_db::status_from_sqlx(err);
+            if status.code() == tonic::Code::AlreadyExists {
+                Status::already_exists("a member with this ID-card number exists")
+            } else {
+                status
+            }
+        }
+    }
+}
+
+fn timestamp(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+const STATUSES: &[(pb::MemberStatus, MemberStatus)] = &[
+    (pb::MemberStatus::Applicant, MemberStatus::Applicant),
+    (pb::MemberStatus::Activist, MemberStatus::Activist),
+    (
+        pb::MemberStatus::DevelopmentTarget,
+        MemberStatus::DevelopmentTarget,
+    ),
+    (pb::MemberStatus::Probationary, MemberStatus::Probationary),
+    (pb::MemberStatus::Full, MemberStatus::Full),
+    (
+        pb::MemberStatus::TransferredOut,
+        MemberStatus::TransferredOut,
+    ),
+    (pb::MemberStatus::Deceased, MemberStatus::Deceased),
+    (pb::MemberStatus::Removed, MemberStatus::Removed),
+];
+
+fn status_from_proto(value: i32) -> Result<MemberStatus, &'static str> {
+    STATUSES
+        .iter()
+        .find(|(p, _)| *p as i32 == value)
+        .map(|(_, s)| *s)
+        .ok_or("must be a known member status")
+}
+
+fn status_to_proto(status: MemberStatus) -> pb::MemberStatus {
+    STATUSES
+        .iter()
+        .find(|(_, s)| *s == status)
+        .map_or(pb::MemberStatus::Unspecified, |(p, _)| *p)
+}
+
+fn optional<T>(
+    violations: &mut FieldViolations,
+    field: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, &'static str>,
+) -> Option<T> {
+    if text.is_empty() {
+        None
+    } else {
+        violations.check(field, parse(text))
+    }
+}
+
+fn change_to_proto(change: &StatusChange) -> pb::StatusChange {
+    pb::StatusChange {
+        from_status: change
+            .from
+            .map_or(pb::MemberStatus::Unspecified, status_to_proto) as i32,
+        to_status: status_to_proto(change.to) as i32,
+        effective_date: change.effective_date.clone(),
+        approving_org_id: change.approving_org_id.clone(),
+        note: change.note.clone(),
+        actor: change.actor.clone(),
+        record_time: Some(timestamp(change.recorded_at)),
+    }
+}
+
+#[tonic::async_trait]
+impl MemberService for MemberApi {
+    async fn create_member(
+        &self,
+        request: Request<pb::CreateMemberRequest>,
+    ) -> Result<Response<pb::Member>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let name = req.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
+            violations.add(
+                "name",
+                "must be 1 to 50 characters without control characters",
+            );
+        }
+        let gender = match pb::Gender::try_from(req.gender) {
+            Ok(pb::Gender::Female) => Some(Gender::Female),
+            Ok(pb::Gender::Male) => Some(Gender::Male),
+            Ok(pb::Gender::Unspecified) => None,
+            Err(_) => {
+                violations.add("gender", "must be a known gender");
+                None
+            }
+        };
+        let birth_date = optional(&mut violations, "birth_date", &req.birth_date, Date::parse);
+        let join_date = optional(&mut violations, "join_date", &req.join_date, Date::parse);
+        let phone = optional(&mut violations, "phone", &req.phone, Phone::parse);
+        let id_card = optional(
+            &mut violations,
+            "id_card_number",
+            &req.id_card_number,
+            IdCard::parse,
+        );
+        let status = if req.status == 0 {
+            Some(MemberStatus::Applicant)
+        } else {
+            violations.check("status", status_from_proto(req.status))
+        };
+        if status.is_some_and(MemberStatus::is_final) {
+            violations.add(
+                "status",
+                "a new member cannot start transferred out, deceased or removed",
+            );
+        }
+        if uuid::Uuid::try_parse(&req.org_id).is_err() {
+            violations.add("org_id", "must be a unit id");
+        }
+        if req.request_id.len() > 64 {
+            violations.add("request_id", "must be at most 64 characters");
+        }
+        violations.into_result()?;
+        let Some(status) = status else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.scopes.check(&caller, &req.org_id).await?;
+        let new = NewMember {
+            name,
+            gender,
+            birth_date,
+            phone: phone.map(|p| (self.vault.seal(p.expose()), p.masked())),
+            id_card: id_card.map(|id| {
+                (
+                    self.vault.seal(id.expose()),
+                    id.masked(),
+                    self.vault.index(id.expose()),
+                )
+            }),
+            join_date,
+            status,
+            org_id: req.org_id,
+        };
+        let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let member = self
+            .store
+            .create(&caller.subject, request_id, &new)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.to_proto(&member, false)?))
+    }
+
+    async fn get_member(
+        &self,
+        request: Request<pb::GetMemberRequest>,
+    ) -> Result<Response<pb::Member>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        let member = self.readable(caller, &req.id).await?;
+        let reveal = req.reveal_personal_data;
+        if reveal {
+            if !self.administers(caller, &member).await {
+                return Err(Status::permission_denied(
+                    "only admins of the member's org see personal data in clear",
+                ));
+            }
+            // Who looked, never what they saw.
+            tracing::info!(member.id = %member.id, actor = %caller.subject, "personal data revealed");
+        }
+        Ok(Response::new(self.to_proto(&member, reveal)?))
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<pb::ListMembersRequest>,
+    ) -> Result<Response<pb::ListMembersResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_any(&[
+            Role::DistrictAdmin,
+            Role::StreetAdmin,
+            Role::BranchAdmin,
+            Role::Service,
+        ])?;
+        let req = request.get_ref();
+        if uuid::Uuid::try_parse(&req.org_id).is_err() {
+            return Err(invalid_field("org_id", "must be a unit id"));
+        }
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("members|{}", req.org_id),
+        )?;
+        self.scopes.check(caller, &req.org_id).await?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|c| c.split_once('\u{1f}').unwrap_or((c, "")));
+        let mut members = self
+            .store
+            .list(&req.org_id, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut members, |m| format!("{}\u{1f}{}", m.name, m.id));
+        let members = members
+            .iter()
+            .map(|m| self.to_proto(m, false))
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ListMembersResponse {
+            members,
+            next_page_token,
+        }))
+    }
+
+    async fn find_member_by_id_card(
+        &self,
+        request: Request<pb::FindMemberByIdCardRequest>,
+    ) -> Result<Response<pb::Member>, Status> {
+        let caller = caller(&request)?;
+        caller.require_any(&[
+            Role::DistrictAdmin,
+            Role::StreetAdmin,
+            Role::BranchAdmin,
+            Role::Service,
+        ])?;
+        let id_card = IdCard::parse(&request.get_ref().id_card_number)
+            .map_err(|e| invalid_field("id_card_number", e))?;
+        let member = self
+            .store
+            .find_by_id_card(&self.vault.index(id_card.expose()))
+            .await
+            .map_err(to_status)?;
+        if !self.administers(caller, &member).await {
+            return Err(Status::not_found(
+                "no member with that ID-card number in the caller's scope",
+            ));
+        }
+        Ok(Response::new(self.to_proto(&member, false)?))
+    }
+
+    async fn change_member_status(
+        &self,
+        request: Request<pb::ChangeMemberStatusRequest>,
+    ) -> Result<Response<pb::Member>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let to = violations.check("status", status_from_proto(req.status));
+        let date = violations.check("effective_date", Date::parse(&req.effective_date));
+        if uuid::Uuid::try_parse(&req.approving_org_id).is_err() {
+            violations.add("approving_org_id", "must be a unit id");
+        }
+        if req.note.chars().count() > 2000 {
+            violations.add("note", "must be at most 2,000 characters");
+        }
+        let etag = if req.etag.is_empty() {
+            None
+        } else {
+            violations.check(
+                "etag",
+                req.etag
+                    .strip_prefix('v')
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .ok_or("is not an etag of a member"),
+            )
+        };
+        violations.into_result()?;
+        let (Some(to), Some(date)) = (to, date) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let member = self.readable(&caller, &req.id).await?;
+        if !self.administers(&caller, &member).await {
+            return Err(Status::permission_denied(
+                "only admins of the member's org change their status",
+            ));
+        }
+        let member = self
+            .store
+            .change_status(
+                &caller.subject,
+                &req.id,
+                to,
+                date,
+                &req.approving_org_id,
+                req.note.trim(),
+                etag,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.to_proto(&member, false)?))
+    }
+
+    async fn list_status_history(
+        &self,
+        request: Request<pb::ListStatusHistoryRequest>,
+    ) -> Result<Response<pb::ListStatusHistoryResponse>, Status> {
+        let caller = caller(&request)?;
+        let member = self.readable(caller, &request.get_ref().id).await?;
+        let changes = self.store.history(&member.id).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListStatusHistoryResponse {
+            changes: changes.iter().map(change_to_proto).collect(),
+        }))
+    }
+}

@@ -1,0 +1,41 @@
+//! The member service: party members with sealed personal data, and the development pipeline with its history.
+//!
+//! `domain` holds the values and the pipeline's rules, `pii` the sealing and blind index of
+//! personal numbers, `store` the SQL, `grpc` the protobuf adapter.
+
+pub mod domain;
+pub mod grpc;
+pub mod pii;
+pub mod store;
+
+use std::sync::Arc;
+
+use jiceng_auth::Authenticator;
+use jiceng_db::{Migration, Migrations};
+use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_proto::member::member_service_server::MemberServiceServer;
+use tonic::service::interceptor::InterceptedService;
+
+pub use grpc::MemberApi;
+pub use pii::PiiVault;
+pub use store::MemberStore;
+
+pub static MIGRATIONS: Migrations = Migrations {
+    component: "member",
+    steps: &[Migration {
+        version: 1,
+        name: "members, status history, request ids",
+        postgres: include_str!("../migrations/postgres/0001_members.sql"),
+        sqlite: include_str!("../migrations/sqlite/0001_members.sql"),
+    }],
+};
+
+/// Adds the member service to `server`, every call authenticated.
+pub fn add_services(server: &mut GrpcServer, api: MemberApi, authenticator: &Arc<Authenticator>) {
+    server.add_service(InterceptedService::new(
+        MemberServiceServer::new(api)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
+}

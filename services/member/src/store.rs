@@ -1,0 +1,368 @@
+//! The member service's SQL, and nothing else. Personal data arrives here already sealed.
+
+use jiceng_db::{Database, Tx, now_millis};
+use sqlx::{Row as _, any::AnyRow};
+
+use crate::domain::{Date, Gender, MemberStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Precondition(String),
+    #[error("the etag does not match the member's current version")]
+    StaleEtag,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// A member as stored: personal numbers sealed, with their masks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<String>,
+    pub phone_sealed: Option<String>,
+    pub phone_masked: Option<String>,
+    pub id_card_sealed: Option<String>,
+    pub id_card_masked: Option<String>,
+    pub join_date: Option<String>,
+    pub status: MemberStatus,
+    pub org_id: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A member about to be registered, personal numbers sealed and indexed by the caller.
+#[derive(Clone, Debug)]
+pub struct NewMember {
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<Date>,
+    pub phone: Option<(String, String)>,
+    /// Sealed, masked, blind index.
+    pub id_card: Option<(String, String, String)>,
+    pub join_date: Option<Date>,
+    pub status: MemberStatus,
+    pub org_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: Option<MemberStatus>,
+    pub to: MemberStatus,
+    pub effective_date: String,
+    pub approving_org_id: String,
+    pub note: String,
+    pub actor: String,
+    pub recorded_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberStore {
+    db: Database,
+}
+
+const COLUMNS: &str = "id, name, gender, birth_date, phone_sealed, phone_masked, id_card_sealed, id_card_masked, \
+    join_date, status, org_id, version, created_at, updated_at";
+
+impl MemberStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Registers a member with their first status in the history. A retried request id returns
+    /// the member the first call created; a known ID-card number is ALREADY_EXISTS.
+    pub async fn create(
+        &self,
+        actor: &str,
+        request_id: Option<&str>,
+        new: &NewMember,
+    ) -> Result<MemberRow> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(request_id) = request_id {
+            let claimed = sqlx::query(
+                "INSERT INTO member_requests (caller, request_id, member_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (caller, request_id) DO NOTHING",
+            )
+            .bind(actor)
+            .bind(request_id)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() == 0 {
+                let first: String = sqlx::query(
+                    "SELECT member_id FROM member_requests WHERE caller = $1 AND request_id = $2",
+                )
+                .bind(actor)
+                .bind(request_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+                let member = fetch(&mut tx, &first).await?;
+                tx.commit().await?;
+                return Ok(member);
+            }
+        }
+        let now = now_millis();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO member_members ({COLUMNS}, id_card_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13)"
+        )))
+        .bind(&id)
+        .bind(&new.name)
+        .bind(new.gender.map(|g| g.as_str().to_owned()))
+        .bind(new.birth_date.map(|d| d.to_string()))
+        .bind(new.phone.as_ref().map(|(sealed, _)| sealed.clone()))
+        .bind(new.phone.as_ref().map(|(_, masked)| masked.clone()))
+        .bind(new.id_card.as_ref().map(|(sealed, _, _)| sealed.clone()))
+        .bind(new.id_card.as_ref().map(|(_, masked, _)| masked.clone()))
+        .bind(new.join_date.map(|d| d.to_string()))
+        .bind(new.status.as_str())
+        .bind(&new.org_id)
+        .bind(now)
+        .bind(new.id_card.as_ref().map(|(_, _, index)| index.clone()))
+        .execute(&mut *tx)
+        .await?;
+        record_change(
+            &mut tx,
+            &id,
+            None,
+            new.status,
+            &today(now),
+            &new.org_id,
+            "registered",
+            actor,
+            now,
+        )
+        .await?;
+        let member = fetch(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<MemberRow> {
+        let mut tx = self.db.begin().await?;
+        let member = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// The member whose ID-card number has this blind index.
+    pub async fn find_by_id_card(&self, index: &str) -> Result<MemberRow> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM member_members WHERE id_card_index = $1"
+        )))
+        .bind(index)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "member",
+            id: "by ID card".into(),
+        })?;
+        Ok(member_from_row(&row)?)
+    }
+
+    /// Members of an org by (name, id), after the cursor when given.
+    pub async fn list(
+        &self,
+        org_id: &str,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<MemberRow>> {
+        let (name, id) = after.unwrap_or(("", ""));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM member_members WHERE org_id = $1 AND (name > $2 OR (name = $2 AND id > $3))
+             ORDER BY name, id LIMIT $4"
+        )))
+        .bind(org_id)
+        .bind(name)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(member_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Moves a member to `to` when the pipeline allows it, with its history entry.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_status(
+        &self,
+        actor: &str,
+        id: &str,
+        to: MemberStatus,
+        effective_date: Date,
+        approving_org_id: &str,
+        note: &str,
+        etag: Option<i64>,
+    ) -> Result<MemberRow> {
+        let mut tx = self.db.begin_write().await?;
+        let member = fetch(&mut tx, id).await?;
+        if etag.is_some_and(|version| version != member.version) {
+            return Err(StoreError::StaleEtag);
+        }
+        if let Some(refusal) = member.status.refuses(to) {
+            return Err(StoreError::Precondition(refusal));
+        }
+        let now = now_millis();
+        let joined = (to == MemberStatus::Probationary).then(|| effective_date.to_string());
+        let updated = sqlx::query(
+            "UPDATE member_members SET status = $1, join_date = COALESCE($2, join_date), version = version + 1,
+                 updated_at = $3 WHERE id = $4 AND version = $5",
+        )
+        .bind(to.as_str())
+        .bind(joined)
+        .bind(now)
+        .bind(id)
+        .bind(member.version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::StaleEtag);
+        }
+        record_change(
+            &mut tx,
+            id,
+            Some(member.status),
+            to,
+            &effective_date.to_string(),
+            approving_org_id,
+            note,
+            actor,
+            now,
+        )
+        .await?;
+        let member = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<StatusChange>> {
+        let rows = sqlx::query(
+            "SELECT from_status, to_status, effective_date, approving_org_id, note, actor, recorded_at
+             FROM member_status_history WHERE member_id = $1 ORDER BY recorded_at, id",
+        )
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let corrupt =
+                    || sqlx::Error::Decode("invalid status in member_status_history".into());
+                let from: Option<String> = row.try_get(0)?;
+                let to: String = row.try_get(1)?;
+                Ok(StatusChange {
+                    from: from
+                        .map(|f| MemberStatus::parse(&f).ok_or_else(corrupt))
+                        .transpose()?,
+                    to: MemberStatus::parse(&to).ok_or_else(corrupt)?,
+                    effective_date: row.try_get(2)?,
+                    approving_org_id: row.try_get(3)?,
+                    note: row.try_get(4)?,
+                    actor: row.try_get(5)?,
+                    recorded_at: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Today's date in Beijing time.
+fn today(now_ms: i64) -> String {
+    let days = (now_ms + 8 * 3_600_000).div_euclid(86_400_000);
+    let (year, month, day) = jiceng_telemetry::civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_change(
+    tx: &mut Tx,
+    member_id: &str,
+    from: Option<MemberStatus>,
+    to: MemberStatus,
+    effective_date: &str,
+    approving_org_id: &str,
+    note: &str,
+    actor: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO member_status_history
+             (id, member_id, from_status, to_status, effective_date, approving_org_id, note, actor, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(member_id)
+    .bind(from.map(|s| s.as_str().to_owned()))
+    .bind(to.as_str())
+    .bind(effective_date)
+    .bind(approving_org_id)
+    .bind(note)
+    .bind(actor)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn fetch(tx: &mut Tx, id: &str) -> Result<MemberRow> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM member_members WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "member",
+        id: id.to_owned(),
+    })?;
+    Ok(member_from_row(&row)?)
+}
+
+fn member_from_row(row: &AnyRow) -> std::result::Result<MemberRow, sqlx::Error> {
+    let corrupt =
+        |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_members").into());
+    let gender: Option<String> = row.try_get(2)?;
+    let status: String = row.try_get(9)?;
+    Ok(MemberRow {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        gender: gender
+            .map(|g| Gender::parse(&g).ok_or_else(|| corrupt("gender")))
+            .transpose()?,
+        birth_date: row.try_get(3)?,
+        phone_sealed: row.try_get(4)?,
+        phone_masked: row.try_get(5)?,
+        id_card_sealed: row.try_get(6)?,
+        id_card_masked: row.try_get(7)?,
+        join_date: row.try_get(8)?,
+        status: MemberStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        org_id: row.try_get(10)?,
+        version: row.try_get(11)?,
+        created_at: row.try_get(12)?,
+        updated_at: row.try_get(13)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn today_is_read_in_beijing_time() {
+        // 2026-11-29 16:30 UTC is already 2026-11-30 in Beijing.
+        assert_eq!(super::today(1_795_969_800_000), "2026-11-30");
+        assert_eq!(super::today(0), "1970-01-01");
+    }
+}

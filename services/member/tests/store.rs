@@ -1,0 +1,165 @@
+//! The member store's conformance suite: every case runs on SQLite and on PostgreSQL.
+
+use jiceng_member::{
+    MIGRATIONS, MemberStore, PiiVault,
+    domain::{Date, IdCard, MemberStatus, Phone},
+    store::{NewMember, StoreError},
+};
+use jiceng_testkit::{TestDatabase, on_both_backends};
+use sqlx::Row as _;
+
+const ORG: &str = "01937f6e-0000-7000-8000-0000000000c1";
+
+async fn store(db: &TestDatabase) -> MemberStore {
+    let database = db.connect().await;
+    database.migrate(&MIGRATIONS).await.expect("migrations");
+    MemberStore::new(database)
+}
+
+fn vault() -> PiiVault {
+    PiiVault::new(b"jiceng-test-pii-key-at-least-32-bytes").expect("key")
+}
+
+fn member(name: &str, id_card: &str) -> NewMember {
+    let vault = vault();
+    let phone = Phone::parse("13812345678").expect("phone");
+    let id = IdCard::parse(id_card).expect("id card");
+    NewMember {
+        name: name.into(),
+        gender: None,
+        birth_date: Some(Date::parse("1980-05-01").expect("date")),
+        phone: Some((vault.seal(phone.expose()), phone.masked())),
+        id_card: Some((
+            vault.seal(id.expose()),
+            id.masked(),
+            vault.index(id.expose()),
+        )),
+        join_date: None,
+        status: MemberStatus::Applicant,
+        org_id: ORG.into(),
+    }
+}
+
+async fn personal_numbers_are_stored_sealed_and_found_by_index(db: TestDatabase) {
+    let store = store(&db).await;
+    let created = store
+        .create("admin", None, &member("王某", "11010519491231002X"))
+        .await
+        .expect("create");
+    assert_eq!(created.phone_masked.as_deref(), Some("138****5678"));
+    let row = sqlx::query(
+        "SELECT phone_sealed, id_card_sealed, id_card_index, phone_masked, id_card_masked FROM member_members",
+    )
+    .fetch_one(store.database().pool())
+    .await
+    .expect("row");
+    for column in 0..5 {
+        let stored: String = row.try_get(column).expect("text");
+        assert!(
+            !stored.contains("13812345678") && !stored.contains("11010519491231002X"),
+            "column {column} holds {stored}"
+        );
+    }
+    let found = store
+        .find_by_id_card(&vault().index("11010519491231002X"))
+        .await
+        .expect("found");
+    assert_eq!(found.id, created.id);
+    assert_eq!(
+        vault()
+            .open(found.phone_sealed.as_deref().expect("sealed"))
+            .expect("opens"),
+        "13812345678"
+    );
+    let duplicate = store
+        .create("admin", None, &member("另一人", "11010519491231002X"))
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Db(_))),
+        "the same ID card twice"
+    );
+}
+
+async fn a_retried_create_returns_the_first_member(db: TestDatabase) {
+    let store = store(&db).await;
+    let first = store
+        .create("admin", Some("r1"), &member("王某", "11010519491231002X"))
+        .await
+        .expect("create");
+    let again = store
+        .create("admin", Some("r1"), &member("王某", "11010519491231002X"))
+        .await
+        .expect("retry");
+    assert_eq!(first, again);
+}
+
+async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase) {
+    let store = store(&db).await;
+    let created = store
+        .create("admin", None, &member("李某", "11010519491231002X"))
+        .await
+        .expect("create");
+    let date = Date::parse("2026-07-01").expect("date");
+    let skipped = store
+        .change_status(
+            "admin",
+            &created.id,
+            MemberStatus::Probationary,
+            date,
+            ORG,
+            "",
+            None,
+        )
+        .await;
+    assert!(
+        matches!(skipped, Err(StoreError::Precondition(_))),
+        "{skipped:?}"
+    );
+    for to in [
+        MemberStatus::Activist,
+        MemberStatus::DevelopmentTarget,
+        MemberStatus::Probationary,
+        MemberStatus::Full,
+    ] {
+        store
+            .change_status("admin", &created.id, to, date, ORG, "支部大会通过", None)
+            .await
+            .expect("advance");
+    }
+    let full = store.get(&created.id).await.expect("member");
+    assert_eq!(
+        (full.status, full.join_date.as_deref()),
+        (MemberStatus::Full, Some("2026-07-01"))
+    );
+    let stale = store
+        .change_status(
+            "admin",
+            &created.id,
+            MemberStatus::Removed,
+            date,
+            ORG,
+            "",
+            Some(1),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::StaleEtag)));
+    let history = store.history(&created.id).await.expect("history");
+    let path: Vec<_> = history.iter().map(|c| c.to).collect();
+    assert_eq!(
+        path,
+        [
+            MemberStatus::Applicant,
+            MemberStatus::Activist,
+            MemberStatus::DevelopmentTarget,
+            MemberStatus::Probationary,
+            MemberStatus::Full
+        ]
+    );
+    assert_eq!(history[1].from, Some(MemberStatus::Applicant));
+}
+
+on_both_backends!(
+    personal_numbers_are_stored_sealed_and_found_by_index,
+    a_retried_create_returns_the_first_member,
+    the_pipeline_advances_one_stage_at_a_time_with_history,
+);
