@@ -1,5 +1,7 @@
 //! Member values that validate on construction, and the rules of the development pipeline.
 
+pub mod points;
+
 use std::fmt;
 
 /// A calendar date, `YYYY-MM-DD`.

@@ -1,6 +1,8 @@
 //! `jiceng.member.v1.MemberService`: authorisation, protobuf conversion and error mapping.
 //! Personal numbers are sealed before they reach the store and opened only to reveal them.
 
+mod points;
+
 use std::sync::Arc;
 
 use jiceng_auth::{Caller, RemoteAncestry, Role, ScopeCache, caller};
@@ -21,7 +23,7 @@ const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAd
 
 #[derive(Clone, Debug)]
 pub struct MemberApi {
-    store: MemberStore,
+    pub(crate) store: MemberStore,
     vault: PiiVault,
     scopes: Arc<ScopeCache<RemoteAncestry>>,
 }
@@ -40,7 +42,7 @@ impl MemberApi {
     }
 
     /// Admins (and services) whose scope covers the member's org.
-    async fn administers(&self, caller: &Caller, member: &MemberRow) -> bool {
+    pub(crate) async fn administers(&self, caller: &Caller, member: &MemberRow) -> bool {
         caller.has_any(&[
             Role::DistrictAdmin,
             Role::StreetAdmin,
@@ -50,7 +52,7 @@ impl MemberApi {
     }
 
     /// The member themself, or an admin of their org; others learn nothing, not even existence.
-    async fn readable(&self, caller: &Caller, id: &str) -> Result<MemberRow, Status> {
+    pub(crate) async fn readable(&self, caller: &Caller, id: &str) -> Result<MemberRow, Status> {
         let member = self.store.get(id).await.map_err(to_status)?;
         if member.id == caller.subject || self.administers(caller, &member).await {
             Ok(member)
@@ -90,12 +92,13 @@ impl MemberApi {
     }
 }
 
-fn to_status(err: StoreError) -> Status {
+pub(crate) fn to_status(err: StoreError) -> Status {
     match err {
         StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::Precondition(description) => {
-            failed_precondition("PIPELINE", "members", description)
+        StoreError::Precondition { kind, description } => {
+            failed_precondition(kind, "members", description)
         }
+        StoreError::Conflict(description) => Status::already_exists(description),
         StoreError::StaleEtag => {
             Status::aborted("the member changed since it was read; read it again and retry")
         }
@@ -110,7 +113,7 @@ fn to_status(err: StoreError) -> Status {
     }
 }
 
-fn timestamp(millis: i64) -> prost_types::Timestamp {
+pub(crate) fn timestamp(millis: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: millis.div_euclid(1000),
         nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,

@@ -1,4 +1,4 @@
-//! The member service: party members with sealed personal data, and the development pipeline with its history.
+//! The member service: party members with sealed personal data, the development pipeline with its history, and the points ledger.
 //!
 //! `domain` holds the values and the pipeline's rules, `pii` the sealing and blind index of
 //! personal numbers, `store` the SQL, `grpc` the protobuf adapter.
@@ -13,7 +13,9 @@ use std::sync::Arc;
 use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
 use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
-use jiceng_proto::member::member_service_server::MemberServiceServer;
+use jiceng_proto::member::{
+    member_service_server::MemberServiceServer, points_service_server::PointsServiceServer,
+};
 use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::MemberApi;
@@ -22,16 +24,30 @@ pub use store::MemberStore;
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "member",
-    steps: &[Migration {
-        version: 1,
-        name: "members, status history, request ids",
-        postgres: include_str!("../migrations/postgres/0001_members.sql"),
-        sqlite: include_str!("../migrations/sqlite/0001_members.sql"),
-    }],
+    steps: &[
+        Migration {
+            version: 1,
+            name: "members, status history, request ids",
+            postgres: include_str!("../migrations/postgres/0001_members.sql"),
+            sqlite: include_str!("../migrations/sqlite/0001_members.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "points rules, ledger, balances",
+            postgres: include_str!("../migrations/postgres/0002_points.sql"),
+            sqlite: include_str!("../migrations/sqlite/0002_points.sql"),
+        },
+    ],
 };
 
 /// Adds the member service to `server`, every call authenticated.
 pub fn add_services(server: &mut GrpcServer, api: MemberApi, authenticator: &Arc<Authenticator>) {
+    server.add_service(InterceptedService::new(
+        PointsServiceServer::new(api.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
     server.add_service(InterceptedService::new(
         MemberServiceServer::new(api)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -1,5 +1,7 @@
 //! The member service's SQL, and nothing else. Personal data arrives here already sealed.
 
+pub mod ledger;
+
 use jiceng_db::{Database, Tx, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
@@ -9,8 +11,13 @@ use crate::domain::{Date, Gender, MemberStatus};
 pub enum StoreError {
     #[error("{what} not found")]
     NotFound { what: &'static str, id: String },
+    #[error("{description}")]
+    Precondition {
+        kind: &'static str,
+        description: String,
+    },
     #[error("{0}")]
-    Precondition(String),
+    Conflict(String),
     #[error("the etag does not match the member's current version")]
     StaleEtag,
     #[error(transparent)]
@@ -215,7 +222,10 @@ impl MemberStore {
             return Err(StoreError::StaleEtag);
         }
         if let Some(refusal) = member.status.refuses(to) {
-            return Err(StoreError::Precondition(refusal));
+            return Err(StoreError::Precondition {
+                kind: "PIPELINE",
+                description: refusal,
+            });
         }
         let now = now_millis();
         let joined = (to == MemberStatus::Probationary).then(|| effective_date.to_string());

@@ -112,7 +112,7 @@ async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase
         )
         .await;
     assert!(
-        matches!(skipped, Err(StoreError::Precondition(_))),
+        matches!(skipped, Err(StoreError::Precondition { .. })),
         "{skipped:?}"
     );
     for to in [

@@ -1,0 +1,361 @@
+//! `jiceng.member.v1.PointsService`: who may define rules, award, decide, correct, redeem and read.
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_db::now_millis;
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
+use jiceng_proto::member::{self as pb, points_service_server::PointsService};
+use tonic::{Request, Response, Status};
+
+use super::{MemberApi, timestamp, to_status};
+use crate::{
+    domain::points::{
+        EntryKind, EntryState, LedgerEntry, PointsRule, entry_id, periods, rule_code,
+    },
+    store::ledger::NewEntry,
+};
+
+/// Who may award points: admins within scope, and services acting on events.
+const AWARDERS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::StreetAdmin,
+    Role::BranchAdmin,
+    Role::Service,
+];
+
+fn millis(time: Option<&prost_types::Timestamp>) -> Option<i64> {
+    time.map(|t| t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000))
+}
+
+fn cap(value: i64) -> Option<i64> {
+    (value > 0).then_some(value)
+}
+
+fn rule_to_proto(rule: &PointsRule) -> pb::PointsRule {
+    pb::PointsRule {
+        code: rule.code.clone(),
+        version: rule.version,
+        name: rule.name.clone(),
+        points: rule.points,
+        evidence_required: rule.evidence_required,
+        approval_required: rule.approval_required,
+        daily_cap: rule.daily_cap.unwrap_or_default(),
+        monthly_cap: rule.monthly_cap.unwrap_or_default(),
+        yearly_cap: rule.yearly_cap.unwrap_or_default(),
+        valid_from: Some(timestamp(rule.valid_from)),
+        valid_to: rule.valid_to.map(timestamp),
+    }
+}
+
+fn entry_to_proto(entry: &LedgerEntry) -> pb::LedgerEntry {
+    pb::LedgerEntry {
+        id: entry.id.clone(),
+        member_id: entry.member_id.clone(),
+        kind: match entry.kind {
+            EntryKind::Award => pb::EntryKind::Award,
+            EntryKind::Redemption => pb::EntryKind::Redemption,
+            EntryKind::Reversal => pb::EntryKind::Reversal,
+        } as i32,
+        amount: entry.amount,
+        rule_code: entry.rule_code.clone().unwrap_or_default(),
+        rule_version: entry.rule_version.unwrap_or_default(),
+        reason: entry.reason.clone(),
+        evidence: entry.evidence.clone(),
+        source_event_id: entry.source_event_id.clone(),
+        state: match entry.state {
+            EntryState::Pending => pb::EntryState::Pending,
+            EntryState::Approved => pb::EntryState::Approved,
+            EntryState::Rejected => pb::EntryState::Rejected,
+        } as i32,
+        reverses_entry_id: entry.reverses.clone().unwrap_or_default(),
+        year: i32::try_from(entry.year).unwrap_or_default(),
+        create_time: Some(timestamp(entry.created_at)),
+        actor: entry.actor.clone(),
+    }
+}
+
+/// Free text of an entry: reason or evidence reference, at most 500 characters.
+fn text(violations: &mut FieldViolations, field: &str, value: &str) -> String {
+    if value.chars().count() > 500 || value.chars().any(char::is_control) {
+        violations.add(
+            field,
+            "must be at most 500 characters without control characters",
+        );
+    }
+    value.trim().to_owned()
+}
+
+impl MemberApi {
+    /// Admins (and services) whose scope covers the member's org.
+    async fn require_admin_of(&self, caller: &Caller, member_id: &str) -> Result<(), Status> {
+        let member = self.store.get(member_id).await.map_err(to_status)?;
+        if self.administers(caller, &member).await {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "only admins of the member's org do this",
+            ))
+        }
+    }
+
+    /// The member themself, or an admin of their org.
+    async fn require_self_or_admin(&self, caller: &Caller, member_id: &str) -> Result<(), Status> {
+        self.readable(caller, member_id).await.map(drop)
+    }
+}
+
+#[tonic::async_trait]
+impl PointsService for MemberApi {
+    async fn define_points_rule(
+        &self,
+        request: Request<pb::DefinePointsRuleRequest>,
+    ) -> Result<Response<pb::PointsRule>, Status> {
+        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        let given = request.into_inner().rule.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let code = violations.check("rule.code", rule_code(&given.code));
+        let name = text(&mut violations, "rule.name", &given.name);
+        if name.is_empty() {
+            violations.add("rule.name", "must not be empty");
+        }
+        if given.points == 0 || given.points.abs() > 10_000 {
+            violations.add(
+                "rule.points",
+                "must be non-zero and at most 10,000 either way",
+            );
+        }
+        for (field, value) in [
+            ("rule.daily_cap", given.daily_cap),
+            ("rule.monthly_cap", given.monthly_cap),
+            ("rule.yearly_cap", given.yearly_cap),
+        ] {
+            if value < 0 {
+                violations.add(field, "must not be negative (0 means no cap)");
+            }
+        }
+        let valid_from = millis(given.valid_from.as_ref()).unwrap_or_else(now_millis);
+        let valid_to = millis(given.valid_to.as_ref());
+        if valid_to.is_some_and(|to| to <= valid_from) {
+            violations.add("rule.valid_to", "must be after valid_from");
+        }
+        violations.into_result()?;
+        let Some(code) = code else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let rule = PointsRule {
+            code,
+            version: 0,
+            name,
+            points: given.points,
+            evidence_required: given.evidence_required,
+            approval_required: given.approval_required,
+            daily_cap: cap(given.daily_cap),
+            monthly_cap: cap(given.monthly_cap),
+            yearly_cap: cap(given.yearly_cap),
+            valid_from,
+            valid_to,
+        };
+        let rule = self.store.define_rule(&rule).await.map_err(to_status)?;
+        Ok(Response::new(rule_to_proto(&rule)))
+    }
+
+    async fn list_points_rules(
+        &self,
+        request: Request<pb::ListPointsRulesRequest>,
+    ) -> Result<Response<pb::ListPointsRulesResponse>, Status> {
+        caller(&request)?;
+        let rules = self.store.rules().await.map_err(to_status)?;
+        Ok(Response::new(pb::ListPointsRulesResponse {
+            rules: rules.iter().map(rule_to_proto).collect(),
+        }))
+    }
+
+    async fn award_points(
+        &self,
+        request: Request<pb::AwardPointsRequest>,
+    ) -> Result<Response<pb::LedgerEntry>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(AWARDERS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("entry_id", entry_id(&req.entry_id));
+        let code = violations.check("rule_code", rule_code(&req.rule_code));
+        let reason = text(&mut violations, "reason", &req.reason);
+        let evidence = text(&mut violations, "evidence", &req.evidence);
+        let source = text(&mut violations, "source_event_id", &req.source_event_id);
+        violations.into_result()?;
+        let (Some(id), Some(code)) = (id, code) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_admin_of(&caller, &req.member_id).await?;
+        let new = NewEntry {
+            id,
+            member_id: req.member_id,
+            reason,
+            evidence,
+            source_event_id: source,
+            actor: caller.subject.clone(),
+        };
+        let entry = self
+            .store
+            .award(&new, &code, now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(entry_to_proto(&entry)))
+    }
+
+    async fn decide_entry(
+        &self,
+        request: Request<pb::DecideEntryRequest>,
+    ) -> Result<Response<pb::LedgerEntry>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(&[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin])?;
+        let req = request.into_inner();
+        let entry = self.store.entry(&req.entry_id).await.map_err(to_status)?;
+        self.require_admin_of(&caller, &entry.member_id).await?;
+        let entry = self
+            .store
+            .decide(&req.entry_id, req.approve, now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(entry_to_proto(&entry)))
+    }
+
+    async fn reverse_entry(
+        &self,
+        request: Request<pb::ReverseEntryRequest>,
+    ) -> Result<Response<pb::LedgerEntry>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(&[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin])?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("entry_id", entry_id(&req.entry_id));
+        let reason = text(&mut violations, "reason", &req.reason);
+        if reason.is_empty() {
+            violations.add("reason", "a correction says why");
+        }
+        violations.into_result()?;
+        let Some(id) = id else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let target = self
+            .store
+            .entry(&req.reverses_entry_id)
+            .await
+            .map_err(to_status)?;
+        self.require_admin_of(&caller, &target.member_id).await?;
+        let new = NewEntry {
+            id,
+            member_id: target.member_id.clone(),
+            reason,
+            evidence: String::new(),
+            source_event_id: String::new(),
+            actor: caller.subject.clone(),
+        };
+        let entry = self
+            .store
+            .reverse(&new, &target.id, now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(entry_to_proto(&entry)))
+    }
+
+    async fn redeem_points(
+        &self,
+        request: Request<pb::RedeemPointsRequest>,
+    ) -> Result<Response<pb::LedgerEntry>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("entry_id", entry_id(&req.entry_id));
+        if !(1..=100_000).contains(&req.points) {
+            violations.add("points", "must be 1 to 100,000");
+        }
+        let reason = text(&mut violations, "reason", &req.reason);
+        violations.into_result()?;
+        let Some(id) = id else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_self_or_admin(&caller, &req.member_id).await?;
+        let new = NewEntry {
+            id,
+            member_id: req.member_id,
+            reason,
+            evidence: String::new(),
+            source_event_id: String::new(),
+            actor: caller.subject.clone(),
+        };
+        let entry = self
+            .store
+            .redeem(&new, req.points, now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(entry_to_proto(&entry)))
+    }
+
+    async fn get_balance(
+        &self,
+        request: Request<pb::GetBalanceRequest>,
+    ) -> Result<Response<pb::Balance>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        self.require_self_or_admin(caller, &req.member_id).await?;
+        let year = if req.year == 0 {
+            periods(now_millis()).0
+        } else {
+            i64::from(req.year)
+        };
+        let (balance, pending) = self
+            .store
+            .balance(&req.member_id, year)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::Balance {
+            member_id: req.member_id.clone(),
+            year: i32::try_from(year).unwrap_or_default(),
+            balance,
+            pending,
+        }))
+    }
+
+    async fn list_ledger(
+        &self,
+        request: Request<pb::ListLedgerRequest>,
+    ) -> Result<Response<pb::ListLedgerResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.get_ref();
+        self.require_self_or_admin(caller, &req.member_id).await?;
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("ledger|{}", req.member_id),
+        )?;
+        let before = match page.after.as_deref() {
+            None => None,
+            Some(cursor) => {
+                let (at, id) = cursor.split_once('|').ok_or_else(|| {
+                    invalid_field("page_token", "is not a token this list issued")
+                })?;
+                Some((
+                    at.parse::<i64>().map_err(|_| {
+                        invalid_field("page_token", "is not a token this list issued")
+                    })?,
+                    id.to_owned(),
+                ))
+            }
+        };
+        let mut entries = self
+            .store
+            .ledger(
+                &req.member_id,
+                before.as_ref().map(|(at, id)| (*at, id.as_str())),
+                page.fetch_limit(),
+            )
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut entries, |e| format!("{}|{}", e.created_at, e.id));
+        Ok(Response::new(pb::ListLedgerResponse {
+            entries: entries.iter().map(entry_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+}

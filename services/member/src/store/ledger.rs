@@ -1,0 +1,527 @@
+//! The points ledger's SQL. Every write for a member holds that member's lock, so caps and the
+//! never-below-zero balance are decided one entry at a time, on PostgreSQL as on SQLite.
+
+use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{MemberStore, Result, StoreError};
+use crate::domain::points::{EntryKind, EntryState, LedgerEntry, PointsRule, periods};
+
+const ENTRY_COLUMNS: &str = "id, member_id, kind, amount, rule_code, rule_version, reason, evidence, \
+    source_event_id, state, reverses, year, actor, created_at";
+const RULE_COLUMNS: &str = "code, version, name, points, evidence_required, approval_required, daily_cap, \
+    monthly_cap, yearly_cap, valid_from, valid_to";
+
+/// An entry about to be written.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub id: String,
+    pub member_id: String,
+    pub reason: String,
+    pub evidence: String,
+    pub source_event_id: String,
+    pub actor: String,
+}
+
+impl NewEntry {
+    /// What makes a retry the same request: everything but who sent it.
+    fn fingerprint(&self, kind: EntryKind, detail: &str) -> String {
+        format!(
+            "{}|{}|{}|{}|{}|{}",
+            kind.as_str(),
+            self.member_id,
+            detail,
+            self.reason,
+            self.evidence,
+            self.source_event_id
+        )
+    }
+}
+
+fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
+    StoreError::Precondition {
+        kind,
+        description: description.into(),
+    }
+}
+
+impl MemberStore {
+    /// Defines `rule` as the next version of its code.
+    pub async fn define_rule(&self, rule: &PointsRule) -> Result<PointsRule> {
+        let mut tx = self.db.begin_write().await?;
+        self.db
+            .lock(
+                &mut tx,
+                lock_key(&format!("rule:{}", rule.code)),
+                LockMode::Exclusive,
+            )
+            .await?;
+        let version: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM member_points_rules WHERE code = $1",
+        )
+        .bind(&rule.code)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO member_points_rules ({RULE_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        )))
+        .bind(&rule.code)
+        .bind(version)
+        .bind(&rule.name)
+        .bind(rule.points)
+        .bind(i64::from(rule.evidence_required))
+        .bind(i64::from(rule.approval_required))
+        .bind(rule.daily_cap)
+        .bind(rule.monthly_cap)
+        .bind(rule.yearly_cap)
+        .bind(rule.valid_from)
+        .bind(rule.valid_to)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(PointsRule {
+            version,
+            ..rule.clone()
+        })
+    }
+
+    /// The newest version of every rule.
+    pub async fn rules(&self) -> Result<Vec<PointsRule>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RULE_COLUMNS} FROM member_points_rules r
+             WHERE version = (SELECT MAX(version) FROM member_points_rules WHERE code = r.code) ORDER BY code"
+        )))
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(rule_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Awards points under the newest version of `rule_code`, valid at `now`, within its caps.
+    #[tracing::instrument(name = "member.store.award", skip_all, fields(member.id = %new.member_id))]
+    pub async fn award(&self, new: &NewEntry, rule_code: &str, now: i64) -> Result<LedgerEntry> {
+        let mut tx = self.begin_for_member(&new.member_id).await?;
+        if let Some(first) =
+            replay(&mut tx, new, new.fingerprint(EntryKind::Award, rule_code)).await?
+        {
+            tx.commit().await?;
+            return Ok(first);
+        }
+        super::fetch(&mut tx, &new.member_id).await?;
+        let rule = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RULE_COLUMNS} FROM member_points_rules WHERE code = $1 ORDER BY version DESC LIMIT 1"
+        )))
+        .bind(rule_code)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| rule_from_row(&row))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound { what: "points rule", id: rule_code.to_owned() })?;
+        if !rule.is_valid_at(now) {
+            return Err(precondition(
+                "RULE_VALIDITY",
+                format!("rule {} is not in force now", rule.code),
+            ));
+        }
+        if rule.evidence_required && new.evidence.is_empty() {
+            return Err(precondition(
+                "EVIDENCE",
+                format!("rule {} needs evidence", rule.code),
+            ));
+        }
+        let (year, month, day) = periods(now);
+        for (cap, column, period) in [
+            (rule.daily_cap, "day", day.as_str()),
+            (rule.monthly_cap, "month", month.as_str()),
+            (rule.yearly_cap, "CAST(year AS TEXT)", &year.to_string()),
+        ] {
+            let Some(cap) = cap else { continue };
+            let earned: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM member_ledger
+                 WHERE member_id = $1 AND rule_code = $2 AND kind = 'award' AND state <> 'rejected' AND {column} = $3"
+            )))
+            .bind(&new.member_id)
+            .bind(&rule.code)
+            .bind(period)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            if earned + rule.points > cap {
+                return Err(precondition(
+                    "CAP",
+                    format!(
+                        "rule {} allows {cap} points per {} and {earned} are earned",
+                        rule.code,
+                        period_name(column)
+                    ),
+                ));
+            }
+        }
+        let state = if rule.approval_required {
+            EntryState::Pending
+        } else {
+            EntryState::Approved
+        };
+        let fingerprint = new.fingerprint(EntryKind::Award, rule_code);
+        insert_entry(
+            &mut tx,
+            new,
+            EntryKind::Award,
+            rule.points,
+            Some((&rule.code, rule.version)),
+            state,
+            None,
+            now,
+            &fingerprint,
+        )
+        .await?;
+        if state == EntryState::Approved {
+            add_to_balance(&mut tx, &new.member_id, year, rule.points).await?;
+        }
+        let entry = fetch_entry(&mut tx, &new.id).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Approves or rejects a pending entry.
+    pub async fn decide(&self, entry_id: &str, approve: bool, now: i64) -> Result<LedgerEntry> {
+        let member_id = self.entry(entry_id).await?.member_id;
+        let mut tx = self.begin_for_member(&member_id).await?;
+        let entry = fetch_entry(&mut tx, entry_id).await?;
+        if entry.state != EntryState::Pending {
+            return Err(precondition(
+                "DECIDED",
+                format!("entry {entry_id} is already {}", entry.state.as_str()),
+            ));
+        }
+        let state = if approve {
+            EntryState::Approved
+        } else {
+            EntryState::Rejected
+        };
+        sqlx::query("UPDATE member_ledger SET state = $1, decided_at = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(now)
+            .bind(entry_id)
+            .execute(&mut *tx)
+            .await?;
+        if approve {
+            add_to_balance(&mut tx, &entry.member_id, entry.year, entry.amount).await?;
+        }
+        let entry = fetch_entry(&mut tx, entry_id).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Corrects an approved award or redemption with an entry of the opposite amount, once.
+    /// Refused when it would leave the year's balance below zero.
+    pub async fn reverse(&self, new: &NewEntry, reverses: &str, now: i64) -> Result<LedgerEntry> {
+        let mut tx = self.begin_for_member(&new.member_id).await?;
+        if let Some(first) =
+            replay(&mut tx, new, new.fingerprint(EntryKind::Reversal, reverses)).await?
+        {
+            tx.commit().await?;
+            return Ok(first);
+        }
+        let target = fetch_entry(&mut tx, reverses).await?;
+        if target.member_id != new.member_id {
+            return Err(StoreError::NotFound {
+                what: "ledger entry",
+                id: reverses.to_owned(),
+            });
+        }
+        if target.state != EntryState::Approved || target.kind == EntryKind::Reversal {
+            return Err(precondition(
+                "REVERSAL",
+                "only approved awards and redemptions are reversed",
+            ));
+        }
+        let already = sqlx::query("SELECT id FROM member_ledger WHERE reverses = $1")
+            .bind(reverses)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if already.is_some() {
+            return Err(precondition(
+                "REVERSAL",
+                format!("entry {reverses} is already reversed"),
+            ));
+        }
+        let balance = balance_of(&mut tx, &new.member_id, target.year).await?;
+        if balance - target.amount < 0 {
+            return Err(precondition(
+                "BALANCE",
+                "the reversal would leave the balance below zero",
+            ));
+        }
+        let fingerprint = new.fingerprint(EntryKind::Reversal, reverses);
+        let rule = target.rule_code.as_deref().zip(target.rule_version);
+        insert_entry(
+            &mut tx,
+            new,
+            EntryKind::Reversal,
+            -target.amount,
+            rule,
+            EntryState::Approved,
+            Some(reverses),
+            now,
+            &fingerprint,
+        )
+        .await?;
+        // The correction counts in the year of what it corrects.
+        sqlx::query("UPDATE member_ledger SET year = $1 WHERE id = $2")
+            .bind(target.year)
+            .bind(&new.id)
+            .execute(&mut *tx)
+            .await?;
+        add_to_balance(&mut tx, &new.member_id, target.year, -target.amount).await?;
+        let entry = fetch_entry(&mut tx, &new.id).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Spends `points` of this year's balance; never below zero, however many redeem at once.
+    #[tracing::instrument(name = "member.store.redeem", skip_all, fields(member.id = %new.member_id))]
+    pub async fn redeem(&self, new: &NewEntry, points: i64, now: i64) -> Result<LedgerEntry> {
+        let mut tx = self.begin_for_member(&new.member_id).await?;
+        if let Some(first) = replay(
+            &mut tx,
+            new,
+            new.fingerprint(EntryKind::Redemption, &points.to_string()),
+        )
+        .await?
+        {
+            tx.commit().await?;
+            return Ok(first);
+        }
+        super::fetch(&mut tx, &new.member_id).await?;
+        let (year, _, _) = periods(now);
+        let balance = balance_of(&mut tx, &new.member_id, year).await?;
+        if balance < points {
+            return Err(precondition(
+                "BALANCE",
+                format!("the balance is {balance} points, {points} were asked"),
+            ));
+        }
+        let fingerprint = new.fingerprint(EntryKind::Redemption, &points.to_string());
+        insert_entry(
+            &mut tx,
+            new,
+            EntryKind::Redemption,
+            -points,
+            None,
+            EntryState::Approved,
+            None,
+            now,
+            &fingerprint,
+        )
+        .await?;
+        add_to_balance(&mut tx, &new.member_id, year, -points).await?;
+        let entry = fetch_entry(&mut tx, &new.id).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    pub async fn entry(&self, id: &str) -> Result<LedgerEntry> {
+        let mut tx = self.db.begin().await?;
+        let entry = fetch_entry(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Approved points of the year, and pending awards.
+    pub async fn balance(&self, member_id: &str, year: i64) -> Result<(i64, i64)> {
+        let mut tx = self.db.begin().await?;
+        let balance = balance_of(&mut tx, member_id, year).await?;
+        let pending: i64 = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM member_ledger WHERE member_id = $1 AND year = $2 AND state = 'pending'",
+        )
+        .bind(member_id)
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        tx.commit().await?;
+        Ok((balance, pending))
+    }
+
+    /// A member's entries, newest first, created before the entry `before` when given.
+    pub async fn ledger(
+        &self,
+        member_id: &str,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>> {
+        let (at, id) = before.unwrap_or((i64::MAX, ""));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM member_ledger
+             WHERE member_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        )))
+        .bind(member_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(entry_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn begin_for_member(&self, member_id: &str) -> Result<Tx> {
+        let mut tx = self.db.begin_write().await?;
+        self.db
+            .lock(
+                &mut tx,
+                lock_key(&format!("points:{member_id}")),
+                LockMode::Exclusive,
+            )
+            .await?;
+        Ok(tx)
+    }
+}
+
+fn period_name(column: &str) -> &'static str {
+    match column {
+        "day" => "day",
+        "month" => "month",
+        _ => "year",
+    }
+}
+
+/// The first entry of a retried id: the same request returns it, another is a conflict.
+async fn replay(tx: &mut Tx, new: &NewEntry, fingerprint: String) -> Result<Option<LedgerEntry>> {
+    let row = sqlx::query("SELECT fingerprint FROM member_ledger WHERE id = $1")
+        .bind(&new.id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let first: String = row.try_get(0)?;
+    if first != fingerprint {
+        return Err(StoreError::Conflict(format!(
+            "entry {} exists with other fields",
+            new.id
+        )));
+    }
+    Ok(Some(fetch_entry(tx, &new.id).await?))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_entry(
+    tx: &mut Tx,
+    new: &NewEntry,
+    kind: EntryKind,
+    amount: i64,
+    rule: Option<(&str, i64)>,
+    state: EntryState,
+    reverses: Option<&str>,
+    now: i64,
+    fingerprint: &str,
+) -> Result<()> {
+    let (year, month, day) = periods(now);
+    sqlx::query(
+        "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
+             source_event_id, state, reverses, year, month, day, fingerprint, actor, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&new.id)
+    .bind(&new.member_id)
+    .bind(kind.as_str())
+    .bind(amount)
+    .bind(rule.map(|(code, _)| code.to_owned()))
+    .bind(rule.map(|(_, version)| version))
+    .bind(&new.reason)
+    .bind(&new.evidence)
+    .bind(&new.source_event_id)
+    .bind(state.as_str())
+    .bind(reverses.map(str::to_owned))
+    .bind(year)
+    .bind(month)
+    .bind(day)
+    .bind(fingerprint)
+    .bind(&new.actor)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn add_to_balance(tx: &mut Tx, member_id: &str, year: i64, delta: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO member_balances (member_id, year, balance) VALUES ($1, $2, $3)
+         ON CONFLICT (member_id, year) DO UPDATE SET balance = member_balances.balance + $3",
+    )
+    .bind(member_id)
+    .bind(year)
+    .bind(delta)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn balance_of(tx: &mut Tx, member_id: &str, year: i64) -> Result<i64> {
+    let row = sqlx::query("SELECT balance FROM member_balances WHERE member_id = $1 AND year = $2")
+        .bind(member_id)
+        .bind(year)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+}
+
+async fn fetch_entry(tx: &mut Tx, id: &str) -> Result<LedgerEntry> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM member_ledger WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "ledger entry",
+        id: id.to_owned(),
+    })?;
+    Ok(entry_from_row(&row)?)
+}
+
+fn entry_from_row(row: &AnyRow) -> std::result::Result<LedgerEntry, sqlx::Error> {
+    let corrupt =
+        |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_ledger").into());
+    let kind: String = row.try_get(2)?;
+    let state: String = row.try_get(9)?;
+    Ok(LedgerEntry {
+        id: row.try_get(0)?,
+        member_id: row.try_get(1)?,
+        kind: EntryKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+        amount: row.try_get(3)?,
+        rule_code: row.try_get(4)?,
+        rule_version: row.try_get(5)?,
+        reason: row.try_get(6)?,
+        evidence: row.try_get(7)?,
+        source_event_id: row.try_get(8)?,
+        state: EntryState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        reverses: row.try_get(10)?,
+        year: row.try_get(11)?,
+        actor: row.try_get(12)?,
+        created_at: row.try_get(13)?,
+    })
+}
+
+fn rule_from_row(row: &AnyRow) -> std::result::Result<PointsRule, sqlx::Error> {
+    Ok(PointsRule {
+        code: row.try_get(0)?,
+        version: row.try_get(1)?,
+        name: row.try_get(2)?,
+        points: row.try_get(3)?,
+        evidence_required: row.try_get::<i64, _>(4)? != 0,
+        approval_required: row.try_get::<i64, _>(5)? != 0,
+        daily_cap: row.try_get(6)?,
+        monthly_cap: row.try_get(7)?,
+        yearly_cap: row.try_get(8)?,
+        valid_from: row.try_get(9)?,
+        valid_to: row.try_get(10)?,
+    })
+}

@@ -1,0 +1,256 @@
+//! The points ledger's conformance suite, concurrency included: every case runs on SQLite and
+//! on PostgreSQL.
+
+use jiceng_db::now_millis;
+use jiceng_member::{
+    MIGRATIONS, MemberStore,
+    domain::{
+        MemberStatus,
+        points::{EntryState, PointsRule},
+    },
+    store::{NewMember, StoreError, ledger::NewEntry},
+};
+use jiceng_testkit::{TestDatabase, on_both_backends};
+
+async fn setup(db: &TestDatabase) -> (MemberStore, String) {
+    let database = db.connect().await;
+    database.migrate(&MIGRATIONS).await.expect("migrations");
+    let store = MemberStore::new(database);
+    let member = NewMember {
+        name: "王某".into(),
+        gender: None,
+        birth_date: None,
+        phone: None,
+        id_card: None,
+        join_date: None,
+        status: MemberStatus::Full,
+        org_id: "01937f6e-0000-7000-8000-0000000000c1".into(),
+    };
+    let member = store.create("admin", None, &member).await.expect("member");
+    (store, member.id)
+}
+
+fn rule(code: &str, points: i64, daily_cap: Option<i64>, approval_required: bool) -> PointsRule {
+    PointsRule {
+        code: code.into(),
+        version: 0,
+        name: code.into(),
+        points,
+        evidence_required: false,
+        approval_required,
+        daily_cap,
+        monthly_cap: None,
+        yearly_cap: None,
+        valid_from: 0,
+        valid_to: None,
+    }
+}
+
+fn entry(id: &str, member: &str) -> NewEntry {
+    NewEntry {
+        id: id.into(),
+        member_id: member.into(),
+        reason: "参加组织生活".into(),
+        evidence: String::new(),
+        source_event_id: String::new(),
+        actor: "admin".into(),
+    }
+}
+
+async fn balance(store: &MemberStore, member: &str) -> i64 {
+    let year = jiceng_member::domain::points::periods(now_millis()).0;
+    store.balance(member, year).await.expect("balance").0
+}
+
+async fn a_hundred_concurrent_replays_make_one_entry(db: TestDatabase) {
+    let (store, member) = setup(&db).await;
+    store
+        .define_rule(&rule("org_life.attend", 2, None, false))
+        .await
+        .expect("rule");
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (store, member) = (store.clone(), member.clone());
+            tokio::spawn(async move {
+                store
+                    .award(&entry("award-1", &member), "org_life.attend", now_millis())
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let entry = task
+            .await
+            .expect("task")
+            .expect("every replay returns the entry");
+        assert_eq!(entry.id, "award-1");
+    }
+    assert_eq!(
+        store
+            .ledger(&member, None, 1000)
+            .await
+            .expect("ledger")
+            .len(),
+        1
+    );
+    assert_eq!(balance(&store, &member).await, 2);
+    let other_fields = NewEntry {
+        reason: "别的理由".into(),
+        ..entry("award-1", &member)
+    };
+    let conflict = store
+        .award(&other_fields, "org_life.attend", now_millis())
+        .await;
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict(_))),
+        "{conflict:?}"
+    );
+}
+
+async fn a_daily_cap_holds_under_concurrent_awards(db: TestDatabase) {
+    let (store, member) = setup(&db).await;
+    store
+        .define_rule(&rule("volunteer.hour", 2, Some(10), false))
+        .await
+        .expect("rule");
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, member) = (store.clone(), member.clone());
+            tokio::spawn(async move {
+                store
+                    .award(
+                        &entry(&format!("v-{i}"), &member),
+                        "volunteer.hour",
+                        now_millis(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => granted += 1,
+            Err(StoreError::Precondition { kind: "CAP", .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(granted, 5, "10 points a day at 2 points each");
+    assert_eq!(balance(&store, &member).await, 10);
+}
+
+async fn a_redemption_race_never_overdraws(db: TestDatabase) {
+    let (store, member) = setup(&db).await;
+    store
+        .define_rule(&rule("wish.fulfilled", 10, None, false))
+        .await
+        .expect("rule");
+    store
+        .award(&entry("w-1", &member), "wish.fulfilled", now_millis())
+        .await
+        .expect("award");
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, member) = (store.clone(), member.clone());
+            tokio::spawn(async move {
+                store
+                    .redeem(&entry(&format!("r-{i}"), &member), 3, now_millis())
+                    .await
+            })
+        })
+        .collect();
+    let mut spent = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => spent += 1,
+            Err(StoreError::Precondition {
+                kind: "BALANCE", ..
+            }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(spent, 3);
+    assert_eq!(balance(&store, &member).await, 1);
+}
+
+async fn approvals_gate_the_balance_and_corrections_are_new_entries(db: TestDatabase) {
+    let (store, member) = setup(&db).await;
+    store
+        .define_rule(&rule("model.member", 20, None, true))
+        .await
+        .expect("rule");
+    let pending = store
+        .award(&entry("m-1", &member), "model.member", now_millis())
+        .await
+        .expect("award");
+    assert_eq!(pending.state, EntryState::Pending);
+    assert_eq!(balance(&store, &member).await, 0);
+    let approved = store
+        .decide("m-1", true, now_millis())
+        .await
+        .expect("approve");
+    assert_eq!(approved.state, EntryState::Approved);
+    assert!(matches!(
+        store.decide("m-1", false, now_millis()).await,
+        Err(StoreError::Precondition {
+            kind: "DECIDED",
+            ..
+        })
+    ));
+    assert_eq!(balance(&store, &member).await, 20);
+    let reversal = store
+        .reverse(&entry("m-1-fix", &member), "m-1", now_millis())
+        .await
+        .expect("reverse");
+    assert_eq!(
+        (reversal.amount, reversal.reverses.as_deref()),
+        (-20, Some("m-1"))
+    );
+    assert_eq!(balance(&store, &member).await, 0);
+    let twice = store
+        .reverse(&entry("m-1-fix-2", &member), "m-1", now_millis())
+        .await;
+    assert!(matches!(
+        twice,
+        Err(StoreError::Precondition {
+            kind: "REVERSAL",
+            ..
+        })
+    ));
+    let rejected = store
+        .award(&entry("m-2", &member), "model.member", now_millis())
+        .await
+        .expect("award");
+    store
+        .decide(&rejected.id, false, now_millis())
+        .await
+        .expect("reject");
+    assert_eq!(balance(&store, &member).await, 0);
+    let v2 = store
+        .define_rule(&rule("model.member", 30, None, false))
+        .await
+        .expect("new version");
+    assert_eq!(v2.version, 2);
+    let third = store
+        .award(&entry("m-3", &member), "model.member", now_millis())
+        .await
+        .expect("award");
+    assert_eq!(
+        (third.amount, third.rule_version),
+        (30, Some(2)),
+        "entries name the version they used"
+    );
+    let entries = store.ledger(&member, None, 2).await.expect("page");
+    let rest = store
+        .ledger(&member, Some((entries[1].created_at, &entries[1].id)), 10)
+        .await
+        .expect("rest");
+    assert_eq!(entries.len() + rest.len(), 4);
+}
+
+on_both_backends!(
+    a_hundred_concurrent_replays_make_one_entry,
+    a_daily_cap_holds_under_concurrent_awards,
+    a_redemption_race_never_overdraws,
+    approvals_gate_the_balance_and_corrections_are_new_entries,
+);
