@@ -6,7 +6,10 @@ mod common;
 use common::{Platform, create};
 use jiceng_auth::Role;
 use jiceng_proto::{
-    member::{self as pb, member_service_client::MemberServiceClient},
+    member::{
+        self as pb, member_service_client::MemberServiceClient,
+        points_service_client::PointsServiceClient,
+    },
     org::UnitKind,
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
@@ -214,7 +217,156 @@ async fn illegal_pipeline_transitions_are_refused(db: TestDatabase) {
     );
 }
 
+async fn points_are_awarded_by_admins_and_spent_by_members(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let other = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await;
+    let district = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut members = platform
+        .client_as(district(), MemberServiceClient::new)
+        .await;
+    let member = members
+        .create_member(pb::CreateMemberRequest {
+            name: "张某".into(),
+            org_id: street.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner();
+    let mut points = platform
+        .client_as(district(), PointsServiceClient::new)
+        .await;
+    points
+        .define_points_rule(pb::DefinePointsRuleRequest {
+            rule: Some(pb::PointsRule {
+                code: "volunteer.hour".into(),
+                name: "志愿服务每小时".into(),
+                points: 5,
+                daily_cap: 10,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    let award = |id: &str| pb::AwardPointsRequest {
+        entry_id: id.into(),
+        member_id: member.id.clone(),
+        rule_code: "volunteer.hour".into(),
+        reason: "社区志愿服务".into(),
+        ..Default::default()
+    };
+    let mut street_admin = platform
+        .client_as(
+            Bearer::new(&bearer("ljz", &[Role::StreetAdmin], &street.id)),
+            PointsServiceClient::new,
+        )
+        .await;
+    street_admin
+        .award_points(award("a-1"))
+        .await
+        .expect("award");
+    street_admin
+        .award_points(award("a-2"))
+        .await
+        .expect("award");
+    let capped = street_admin
+        .award_points(award("a-3"))
+        .await
+        .expect_err("cap");
+    assert_eq!(capped.code(), Code::FailedPrecondition);
+    let mut outsider = platform
+        .client_as(
+            Bearer::new(&bearer("huamu", &[Role::StreetAdmin], &other.id)),
+            PointsServiceClient::new,
+        )
+        .await;
+    assert_eq!(
+        outsider
+            .award_points(award("a-4"))
+            .await
+            .expect_err("outside scope")
+            .code(),
+        Code::PermissionDenied
+    );
+    let mut themself = platform
+        .client_as(
+            Bearer::new(&bearer(&member.id, &[Role::Member], &street.id)),
+            PointsServiceClient::new,
+        )
+        .await;
+    assert_eq!(
+        themself
+            .award_points(award("a-5"))
+            .await
+            .expect_err("members do not award")
+            .code(),
+        Code::PermissionDenied
+    );
+    let redeem = |id: &str, points: i64| pb::RedeemPointsRequest {
+        entry_id: id.into(),
+        member_id: member.id.clone(),
+        points,
+        reason: "兑换书籍".into(),
+    };
+    themself
+        .redeem_points(redeem("r-1", 7))
+        .await
+        .expect("redeem");
+    let overdraw = themself
+        .redeem_points(redeem("r-2", 7))
+        .await
+        .expect_err("overdraw");
+    assert_eq!(overdraw.code(), Code::FailedPrecondition);
+    let balance = themself
+        .get_balance(pb::GetBalanceRequest {
+            member_id: member.id.clone(),
+            year: 0,
+        })
+        .await
+        .expect("balance")
+        .into_inner();
+    assert_eq!(balance.balance, 3);
+    let reused = street_admin
+        .award_points(pb::AwardPointsRequest {
+            reason: "另一件事".into(),
+            ..award("a-1")
+        })
+        .await
+        .expect_err("an id with other fields");
+    assert_eq!(reused.code(), Code::AlreadyExists);
+    let ledger = themself
+        .list_ledger(pb::ListLedgerRequest {
+            member_id: member.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("ledger")
+        .into_inner();
+    assert_eq!(ledger.entries.len(), 3);
+}
+
 on_both_backends!(
     members_are_masked_except_to_admins_who_ask,
-    illegal_pipeline_transitions_are_refused
+    illegal_pipeline_transitions_are_refused,
+    points_are_awarded_by_admins_and_spent_by_members,
 );
