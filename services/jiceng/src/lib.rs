@@ -11,20 +11,19 @@ use std::{
     collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
 };
 
-use jiceng_auth::{
-    Authenticator, Claims, KeyConfig, RemoteAncestry, Role, ScopeCache, TokenIssuer,
-};
+use jiceng_auth::{Authenticator, Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_member::{MemberApi, MemberStore, PiiVault};
 use jiceng_notify::{
-    InboxSignal, NotifyApi, NotifyStore, OrgDirectory,
+    InboxSignal, NotifyApi, NotifyStore,
     webhooks::{DispatchOptions, WebhookDispatcher},
 };
 use jiceng_org::{
     OrgStore,
     domain::{UnitCode, UnitKind, UnitName},
 };
+use jiceng_org_client::OrgDirectory;
 use jiceng_outbox::{Destination, Relay, RelayOptions};
 use tokio::{net::TcpListener, sync::watch};
 
@@ -194,13 +193,9 @@ impl App {
                         AppError::Config("member needs --pii-key to seal personal data".into())
                     })?;
                     let vault = PiiVault::new(key).map_err(|e| AppError::Config(e.to_string()))?;
-                    let channel = jiceng_grpc::channel(&org_uri, Duration::from_secs(10))
+                    let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
-                    let remote = RemoteAncestry::new(channel, &token)
-                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
-                    let scopes =
-                        Arc::new(ScopeCache::new(remote, Duration::from_secs(300), 100_000));
-                    let api = MemberApi::new(MemberStore::new(db.clone()), vault, scopes);
+                    let api = MemberApi::new(MemberStore::new(db.clone()), vault, directory);
                     jiceng_member::add_services(&mut server, api, &authenticator);
                 }
                 ServiceName::Notify => {

@@ -3,13 +3,12 @@
 
 mod points;
 
-use std::sync::Arc;
-
-use jiceng_auth::{Caller, RemoteAncestry, Role, ScopeCache, caller};
+use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
 };
+use jiceng_org_client::OrgDirectory;
 use jiceng_proto::member::{self as pb, member_service_server::MemberService};
 use tonic::{Request, Response, Status};
 
@@ -25,20 +24,12 @@ const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAd
 pub struct MemberApi {
     pub(crate) store: MemberStore,
     vault: PiiVault,
-    scopes: Arc<ScopeCache<RemoteAncestry>>,
+    pub(crate) org: OrgDirectory,
 }
 
 impl MemberApi {
-    pub fn new(
-        store: MemberStore,
-        vault: PiiVault,
-        scopes: Arc<ScopeCache<RemoteAncestry>>,
-    ) -> Self {
-        Self {
-            store,
-            vault,
-            scopes,
-        }
+    pub fn new(store: MemberStore, vault: PiiVault, org: OrgDirectory) -> Self {
+        Self { store, vault, org }
     }
 
     /// Admins (and services) whose scope covers the member's org.
@@ -48,7 +39,12 @@ impl MemberApi {
             Role::StreetAdmin,
             Role::BranchAdmin,
             Role::Service,
-        ]) && self.scopes.check(caller, &member.org_id).await.is_ok()
+        ]) && self
+            .org
+            .scopes()
+            .check(caller, &member.org_id)
+            .await
+            .is_ok()
     }
 
     /// The member themself, or an admin of their org; others learn nothing, not even existence.
@@ -235,7 +231,7 @@ impl MemberService for MemberApi {
         let Some(status) = status else {
             return Err(Status::internal("validation fell through"));
         };
-        self.scopes.check(&caller, &req.org_id).await?;
+        self.org.scopes().check(&caller, &req.org_id).await?;
         let new = NewMember {
             name,
             gender,
@@ -301,7 +297,7 @@ impl MemberService for MemberApi {
             &req.page_token,
             format!("members|{}", req.org_id),
         )?;
-        self.scopes.check(caller, &req.org_id).await?;
+        self.org.scopes().check(caller, &req.org_id).await?;
         let after = page
             .after
             .as_deref()

@@ -12,9 +12,10 @@ use std::{
 use jiceng_auth::{Authenticator, Role};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_notify::{
-    InboxSignal, MIGRATIONS, NotifyApi, NotifyStore, OrgDirectory,
+    InboxSignal, MIGRATIONS, NotifyApi, NotifyStore,
     domain::{Category, Name, Template},
 };
+use jiceng_org_client::OrgDirectory;
 use jiceng_proto::notify::{self as pb, notify_service_client::NotifyServiceClient};
 use jiceng_testkit::{
     Backend, Bearer, TEST_DISTRICT, TestDatabase, bearer, spawn_server, test_keys,

@@ -9,6 +9,7 @@ use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
 };
+use jiceng_org_client::OrgDirectory;
 use jiceng_proto::{
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
     notify::{self as pb, notify_service_server::NotifyService},
@@ -18,7 +19,7 @@ use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    InboxSignal, OrgDirectory,
+    InboxSignal,
     domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template},
     org_events::{RecipientSpec, UNIT_MOVED, moved_unit, publication_for},
     store::{IN_APP, InboxFilter, NotifyStore, StoreError, WEBHOOK},

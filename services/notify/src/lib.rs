@@ -2,7 +2,8 @@
 //!
 //! `domain` holds the values and templates, `store` the SQL, `grpc` the protobuf adapter (the
 //! `NotifyService` API and the `EventSinkService` that other services' outboxes deliver to),
-//! `org_events` what each org event means for whom.
+//! `org_events` what each org event means for whom; the org service is asked through
+//! `jiceng_org_client::OrgDirectory`.
 
 pub mod domain;
 pub mod grpc;
@@ -12,26 +13,15 @@ pub mod webhooks;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use jiceng_auth::{Authenticator, RemoteAncestry, ScopeCache};
+use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
-use jiceng_grpc::{
-    GrpcServer, RetryPolicy, TracedChannel, server::MAX_MESSAGE_BYTES, with_retries,
-};
+use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
 use jiceng_proto::{
     events::event_sink_service_server::EventSinkServiceServer,
     notify::notify_service_server::NotifyServiceServer,
-    org::{
-        GetAllianceRequest, GetUnitRequest, ListCurrentHoldersRequest,
-        alliance_service_client::AllianceServiceClient, org_service_client::OrgServiceClient,
-        position::Holder, position_service_client::PositionServiceClient,
-    },
 };
 use tokio::sync::watch;
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::interceptor::InterceptedService,
-};
+use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::NotifyApi;
 pub use store::NotifyStore;
@@ -85,91 +75,6 @@ impl InboxSignal {
         async move {
             let _ = closing.wait_for(|closed| *closed).await;
         }
-    }
-}
-
-/// What the notify service asks of the org service: who holds a role now, a unit's name, and
-/// whether a unit lies in a caller's scope (cached, invalidated by moves).
-#[derive(Clone, Debug)]
-pub struct OrgDirectory {
-    channel: TracedChannel,
-    bearer: MetadataValue<Ascii>,
-    scopes: Arc<ScopeCache<RemoteAncestry>>,
-}
-
-impl OrgDirectory {
-    /// Reaches the org service at `uri`, presenting `service_token`.
-    pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
-        let channel = jiceng_grpc::channel(uri, Duration::from_secs(10))?;
-        let bearer = format!("Bearer {service_token}")
-            .parse()
-            .map_err(|_| Status::invalid_argument("service token is not valid header text"))?;
-        let remote = RemoteAncestry::new(channel.clone(), service_token)?;
-        Ok(Self {
-            channel,
-            bearer,
-            scopes: Arc::new(ScopeCache::new(remote, Duration::from_secs(300), 100_000)),
-        })
-    }
-
-    pub fn scopes(&self) -> &ScopeCache<RemoteAncestry> {
-        &self.scopes
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.bearer.clone());
-        request
-    }
-
-    /// The members holding `role` in `unit` now. Holders who are not members have no inbox.
-    pub async fn holders(&self, unit_id: &str, role: i32) -> Result<Vec<String>, Status> {
-        let positions = with_retries(RetryPolicy::default(), || {
-            let mut client = PositionServiceClient::new(self.channel.clone());
-            let request = self.request(ListCurrentHoldersRequest {
-                unit_id: unit_id.to_owned(),
-                role,
-            });
-            async move { client.list_current_holders(request).await }
-        })
-        .await?
-        .into_inner()
-        .positions;
-        Ok(positions
-            .into_iter()
-            .filter_map(|p| match p.holder {
-                Some(Holder::MemberId(member)) => Some(member),
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// The lead unit of an alliance.
-    pub async fn alliance_lead(&self, alliance_id: &str) -> Result<String, Status> {
-        let alliance = with_retries(RetryPolicy::default(), || {
-            let mut client = AllianceServiceClient::new(self.channel.clone());
-            let request = self.request(GetAllianceRequest {
-                id: alliance_id.to_owned(),
-            });
-            async move { client.get_alliance(request).await }
-        })
-        .await?;
-        Ok(alliance.into_inner().lead_unit_id)
-    }
-
-    /// A unit's display name.
-    pub async fn unit_name(&self, unit_id: &str) -> Result<String, Status> {
-        let unit = with_retries(RetryPolicy::default(), || {
-            let mut client = OrgServiceClient::new(self.channel.clone());
-            let request = self.request(GetUnitRequest {
-                id: unit_id.to_owned(),
-            });
-            async move { client.get_unit(request).await }
-        })
-        .await?;
-        Ok(unit.into_inner().name)
     }
 }
 

@@ -11,10 +11,9 @@ use jiceng_proto::{
 use prost::Message;
 use tonic::Status;
 
-use crate::{
-    OrgDirectory,
-    domain::{Category, Name, Priority, Template},
-};
+use jiceng_org_client::OrgDirectory;
+
+use crate::domain::{Category, Name, Priority, Template};
 
 /// The org event types the notify service consumes (route them here with `--event-sink`).
 pub const CONSUMED: &[&str] = &[
