@@ -365,7 +365,127 @@ async fn points_are_awarded_by_admins_and_spent_by_members(db: TestDatabase) {
     assert_eq!(ledger.entries.len(), 3);
 }
 
+async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let from = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let to = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await;
+    let gone = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "已撤销街道党工委",
+    )
+    .await;
+    org.dissolve_unit(jiceng_proto::org::DissolveUnitRequest {
+        id: gone.id.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("dissolve");
+    let from_admin = || Bearer::new(&bearer("ljz", &[Role::StreetAdmin], &from.id));
+    let mut sender = platform
+        .client_as(from_admin(), MemberServiceClient::new)
+        .await;
+    let member = sender
+        .create_member(pb::CreateMemberRequest {
+            name: "赵某".into(),
+            org_id: from.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner();
+    let to_dissolved = sender
+        .request_transfer(pb::RequestTransferRequest {
+            member_id: member.id.clone(),
+            to_org_id: gone.id.clone(),
+            reason: "调动".into(),
+        })
+        .await
+        .expect_err("dissolved org");
+    assert_eq!(to_dissolved.code(), Code::FailedPrecondition);
+    assert!(
+        to_dissolved.message().contains("dissolved"),
+        "{}",
+        to_dissolved.message()
+    );
+    let transfer = sender
+        .request_transfer(pb::RequestTransferRequest {
+            member_id: member.id.clone(),
+            to_org_id: to.id.clone(),
+            reason: "调动".into(),
+        })
+        .await
+        .expect("request")
+        .into_inner();
+    let not_receiver = sender
+        .decide_transfer(pb::DecideTransferRequest {
+            id: transfer.id.clone(),
+            accept: true,
+            note: String::new(),
+        })
+        .await
+        .expect_err("only the receiving org decides");
+    assert_eq!(not_receiver.code(), Code::PermissionDenied);
+    let mut receiver = platform
+        .client_as(
+            Bearer::new(&bearer("huamu", &[Role::StreetAdmin], &to.id)),
+            MemberServiceClient::new,
+        )
+        .await;
+    let pending = receiver
+        .list_transfers(pb::ListTransfersRequest {
+            subject: Some(pb::list_transfers_request::Subject::PendingForOrgId(
+                to.id.clone(),
+            )),
+        })
+        .await
+        .expect("pending")
+        .into_inner()
+        .transfers;
+    assert_eq!(pending.len(), 1);
+    receiver
+        .decide_transfer(pb::DecideTransferRequest {
+            id: transfer.id.clone(),
+            accept: true,
+            note: "欢迎".into(),
+        })
+        .await
+        .expect("accept");
+    let moved = receiver
+        .get_member(pb::GetMemberRequest {
+            id: member.id.clone(),
+            reveal_personal_data: false,
+        })
+        .await
+        .expect("now theirs")
+        .into_inner();
+    assert_eq!(moved.org_id, to.id);
+    let lost = sender
+        .get_member(pb::GetMemberRequest {
+            id: member.id.clone(),
+            reveal_personal_data: false,
+        })
+        .await
+        .expect_err("no longer theirs");
+    assert_eq!(lost.code(), Code::NotFound);
+}
+
 on_both_backends!(
+    transfers_go_to_active_orgs_and_are_accepted_there,
     members_are_masked_except_to_admins_who_ask,
     illegal_pipeline_transitions_are_refused,
     points_are_awarded_by_admins_and_spent_by_members,

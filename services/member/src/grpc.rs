@@ -15,7 +15,10 @@ use tonic::{Request, Response, Status};
 use crate::{
     PiiVault,
     domain::{Date, Gender, IdCard, MemberStatus, Phone},
-    store::{MemberRow, MemberStore, NewMember, StatusChange, StoreError},
+    store::{
+        MemberRow, MemberStore, NewMember, StatusChange, StoreError,
+        transfers::{Transfer, TransferState},
+    },
 };
 
 const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
@@ -407,5 +410,131 @@ impl MemberService for MemberApi {
         Ok(Response::new(pb::ListStatusHistoryResponse {
             changes: changes.iter().map(change_to_proto).collect(),
         }))
+    }
+
+    async fn request_transfer(
+        &self,
+        request: Request<pb::RequestTransferRequest>,
+    ) -> Result<Response<pb::Transfer>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        if uuid::Uuid::try_parse(&req.to_org_id).is_err() {
+            violations.add("to_org_id", "must be a unit id");
+        }
+        if req.reason.chars().count() > 500 {
+            violations.add("reason", "must be at most 500 characters");
+        }
+        violations.into_result()?;
+        let member = self.readable(&caller, &req.member_id).await?;
+        if !self.administers(&caller, &member).await {
+            return Err(Status::permission_denied(
+                "only admins of the holding org transfer a member out",
+            ));
+        }
+        // The receiving org must exist and be active; its admins accept or reject.
+        let target = self.org.unit(&req.to_org_id).await?;
+        if target.status != jiceng_proto::org::UnitStatus::Active as i32 {
+            return Err(failed_precondition(
+                "DISSOLVED",
+                &format!("units/{}", req.to_org_id),
+                "the receiving org is dissolved",
+            ));
+        }
+        let transfer = self
+            .store
+            .request_transfer(
+                &caller.subject,
+                &member.id,
+                &req.to_org_id,
+                req.reason.trim(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(transfer_to_proto(&transfer)))
+    }
+
+    async fn decide_transfer(
+        &self,
+        request: Request<pb::DecideTransferRequest>,
+    ) -> Result<Response<pb::Transfer>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let transfer = self.store.transfer(&req.id).await.map_err(to_status)?;
+        self.org
+            .scopes()
+            .check(&caller, &transfer.to_org_id)
+            .await?;
+        if req.accept {
+            let target = self.org.unit(&transfer.to_org_id).await?;
+            if target.status != jiceng_proto::org::UnitStatus::Active as i32 {
+                return Err(failed_precondition(
+                    "DISSOLVED",
+                    &format!("units/{}", transfer.to_org_id),
+                    "the receiving org was dissolved",
+                ));
+            }
+        }
+        let transfer = self
+            .store
+            .decide_transfer(&caller.subject, &req.id, req.accept, req.note.trim())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(transfer_to_proto(&transfer)))
+    }
+
+    async fn list_transfers(
+        &self,
+        request: Request<pb::ListTransfersRequest>,
+    ) -> Result<Response<pb::ListTransfersResponse>, Status> {
+        let caller = caller(&request)?;
+        let transfers = match &request.get_ref().subject {
+            Some(pb::list_transfers_request::Subject::MemberId(member_id)) => {
+                let member = self.readable(caller, member_id).await?;
+                self.store
+                    .transfers_of(&member.id)
+                    .await
+                    .map_err(to_status)?
+            }
+            Some(pb::list_transfers_request::Subject::PendingForOrgId(org_id)) => {
+                caller.require_any(ADMINS)?;
+                self.org.scopes().check(caller, org_id).await?;
+                self.store
+                    .pending_transfers_to(org_id)
+                    .await
+                    .map_err(to_status)?
+            }
+            None => {
+                return Err(invalid_field(
+                    "subject",
+                    "name a member_id or a pending_for_org_id",
+                ));
+            }
+        };
+        Ok(Response::new(pb::ListTransfersResponse {
+            transfers: transfers.iter().map(transfer_to_proto).collect(),
+        }))
+    }
+}
+
+fn transfer_to_proto(transfer: &Transfer) -> pb::Transfer {
+    pb::Transfer {
+        id: transfer.id.clone(),
+        member_id: transfer.member_id.clone(),
+        from_org_id: transfer.from_org_id.clone(),
+        to_org_id: transfer.to_org_id.clone(),
+        state: match transfer.state {
+            TransferState::Pending => pb::TransferState::Pending,
+            TransferState::Accepted => pb::TransferState::Accepted,
+            TransferState::Rejected => pb::TransferState::Rejected,
+        } as i32,
+        reason: transfer.reason.clone(),
+        decision_note: transfer.decision_note.clone(),
+        requested_by: transfer.requested_by.clone(),
+        decided_by: transfer.decided_by.clone(),
+        request_time: Some(timestamp(transfer.requested_at)),
+        decide_time: transfer.decided_at.map(timestamp),
     }
 }

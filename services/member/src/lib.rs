@@ -37,6 +37,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0002_points.sql"),
             sqlite: include_str!("../migrations/sqlite/0002_points.sql"),
         },
+        Migration {
+            version: 3,
+            name: "transfers",
+            postgres: include_str!("../migrations/postgres/0003_transfers.sql"),
+            sqlite: include_str!("../migrations/sqlite/0003_transfers.sql"),
+        },
     ],
 };
 

@@ -1,6 +1,7 @@
 //! The member service's SQL, and nothing else. Personal data arrives here already sealed.
 
 pub mod ledger;
+pub mod transfers;
 
 use jiceng_db::{Database, Tx, now_millis};
 use sqlx::{Row as _, any::AnyRow};

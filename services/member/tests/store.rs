@@ -3,7 +3,7 @@
 use jiceng_member::{
     MIGRATIONS, MemberStore, PiiVault,
     domain::{Date, IdCard, MemberStatus, Phone},
-    store::{NewMember, StoreError},
+    store::{NewMember, StoreError, transfers::TransferState},
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 use sqlx::Row as _;
@@ -158,7 +158,76 @@ async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase
     assert_eq!(history[1].from, Some(MemberStatus::Applicant));
 }
 
+async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase) {
+    let store = store(&db).await;
+    let member = store
+        .create("admin", None, &member("赵某", "11010519491231002X"))
+        .await
+        .expect("create");
+    let elsewhere = "01937f6e-0000-7000-8000-0000000000c2";
+    let transfer = store
+        .request_transfer("admin", &member.id, elsewhere, "工作调动")
+        .await
+        .expect("request");
+    assert_eq!(transfer.state, TransferState::Pending);
+    let second = store
+        .request_transfer("admin", &member.id, elsewhere, "again")
+        .await;
+    assert!(
+        matches!(
+            second,
+            Err(StoreError::Precondition {
+                kind: "TRANSFER",
+                ..
+            })
+        ),
+        "one pending at a time"
+    );
+    assert_eq!(
+        store
+            .pending_transfers_to(elsewhere)
+            .await
+            .expect("pending")
+            .len(),
+        1
+    );
+    let accepted = store
+        .decide_transfer("receiver", &transfer.id, true, "欢迎")
+        .await
+        .expect("accept");
+    assert_eq!(accepted.state, TransferState::Accepted);
+    assert_eq!(
+        store.get(&member.id).await.expect("member").org_id,
+        elsewhere
+    );
+    let again = store
+        .decide_transfer("receiver", &transfer.id, false, "")
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Precondition { .. })),
+        "decided once"
+    );
+    let back = store
+        .request_transfer("admin", &member.id, ORG, "回原单位")
+        .await
+        .expect("request back");
+    store
+        .decide_transfer("receiver", &back.id, false, "暂不接收")
+        .await
+        .expect("reject");
+    assert_eq!(
+        store.get(&member.id).await.expect("member").org_id,
+        elsewhere,
+        "a rejection moves nothing"
+    );
+    assert_eq!(
+        store.transfers_of(&member.id).await.expect("history").len(),
+        2
+    );
+}
+
 on_both_backends!(
+    a_member_is_held_by_exactly_one_org_through_transfers,
     personal_numbers_are_stored_sealed_and_found_by_index,
     a_retried_create_returns_the_first_member,
     the_pipeline_advances_one_stage_at_a_time_with_history,

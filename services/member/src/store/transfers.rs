@@ -1,0 +1,237 @@
+//! Transfers of a member's organisational relation. Each write holds the member's lock, so a
+//! member has at most one pending transfer and exactly one holding org.
+
+use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{MemberStore, Result, StoreError, fetch};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferState {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl TransferState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Accepted, Self::Rejected]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: String,
+    pub member_id: String,
+    pub from_org_id: String,
+    pub to_org_id: String,
+    pub state: TransferState,
+    pub reason: String,
+    pub decision_note: String,
+    pub requested_by: String,
+    pub decided_by: String,
+    pub requested_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, member_id, from_org_id, to_org_id, state, reason, decision_note, requested_by, \
+    decided_by, requested_at, decided_at";
+
+fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
+    StoreError::Precondition {
+        kind,
+        description: description.into(),
+    }
+}
+
+impl MemberStore {
+    /// Asks to move `member_id` to `to_org_id` (whose existence and state the caller checked).
+    pub async fn request_transfer(
+        &self,
+        actor: &str,
+        member_id: &str,
+        to_org_id: &str,
+        reason: &str,
+    ) -> Result<Transfer> {
+        let mut tx = self.lock_member(member_id).await?;
+        let member = fetch(&mut tx, member_id).await?;
+        if member.status.is_final() {
+            return Err(precondition(
+                "TRANSFER",
+                format!("a {} member is not transferred", member.status.as_str()),
+            ));
+        }
+        if member.org_id == to_org_id {
+            return Err(precondition(
+                "TRANSFER",
+                "the member already belongs to that org",
+            ));
+        }
+        let pending = sqlx::query(
+            "SELECT id FROM member_transfers WHERE member_id = $1 AND state = 'pending'",
+        )
+        .bind(member_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(pending) = pending {
+            let id: String = pending.try_get(0)?;
+            return Err(precondition(
+                "TRANSFER",
+                format!("transfer {id} is still pending"),
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO member_transfers (id, member_id, from_org_id, to_org_id, state, reason, requested_by, requested_at)
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(member_id)
+        .bind(&member.org_id)
+        .bind(to_org_id)
+        .bind(reason)
+        .bind(actor)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        let transfer = fetch_transfer(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(transfer)
+    }
+
+    /// Accepts (the receiving org now holds the relation) or rejects a pending transfer.
+    pub async fn decide_transfer(
+        &self,
+        actor: &str,
+        id: &str,
+        accept: bool,
+        note: &str,
+    ) -> Result<Transfer> {
+        let member_id = self.transfer(id).await?.member_id;
+        let mut tx = self.lock_member(&member_id).await?;
+        let transfer = fetch_transfer(&mut tx, id).await?;
+        if transfer.state != TransferState::Pending {
+            return Err(precondition(
+                "TRANSFER",
+                format!("transfer {id} is already {}", transfer.state.as_str()),
+            ));
+        }
+        let now = now_millis();
+        let state = if accept {
+            TransferState::Accepted
+        } else {
+            TransferState::Rejected
+        };
+        sqlx::query("UPDATE member_transfers SET state = $1, decision_note = $2, decided_by = $3, decided_at = $4 WHERE id = $5")
+            .bind(state.as_str())
+            .bind(note)
+            .bind(actor)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if accept {
+            sqlx::query("UPDATE member_members SET org_id = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                .bind(&transfer.to_org_id)
+                .bind(now)
+                .bind(&member_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let transfer = fetch_transfer(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(transfer)
+    }
+
+    pub async fn transfer(&self, id: &str) -> Result<Transfer> {
+        let mut tx = self.db.begin().await?;
+        let transfer = fetch_transfer(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(transfer)
+    }
+
+    /// A member's transfers, newest first.
+    pub async fn transfers_of(&self, member_id: &str) -> Result<Vec<Transfer>> {
+        self.transfers_where(
+            "member_id = $1 ORDER BY requested_at DESC, id DESC",
+            member_id,
+        )
+        .await
+    }
+
+    /// Transfers waiting for `org_id`'s decision, oldest first.
+    pub async fn pending_transfers_to(&self, org_id: &str) -> Result<Vec<Transfer>> {
+        self.transfers_where(
+            "to_org_id = $1 AND state = 'pending' ORDER BY requested_at, id",
+            org_id,
+        )
+        .await
+    }
+
+    async fn transfers_where(&self, condition: &'static str, value: &str) -> Result<Vec<Transfer>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM member_transfers WHERE {condition}"
+        )))
+        .bind(value)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(transfer_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn lock_member(&self, member_id: &str) -> Result<Tx> {
+        let mut tx = self.db.begin_write().await?;
+        self.db
+            .lock(
+                &mut tx,
+                lock_key(&format!("member:{member_id}")),
+                LockMode::Exclusive,
+            )
+            .await?;
+        Ok(tx)
+    }
+}
+
+async fn fetch_transfer(tx: &mut Tx, id: &str) -> Result<Transfer> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM member_transfers WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "transfer",
+        id: id.to_owned(),
+    })?;
+    Ok(transfer_from_row(&row)?)
+}
+
+fn transfer_from_row(row: &AnyRow) -> std::result::Result<Transfer, sqlx::Error> {
+    let state: String = row.try_get(4)?;
+    Ok(Transfer {
+        id: row.try_get(0)?,
+        member_id: row.try_get(1)?,
+        from_org_id: row.try_get(2)?,
+        to_org_id: row.try_get(3)?,
+        state: TransferState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode("invalid transfer state".into()))?,
+        reason: row.try_get(5)?,
+        decision_note: row.try_get(6)?,
+        requested_by: row.try_get(7)?,
+        decided_by: row.try_get(8)?,
+        requested_at: row.try_get(9)?,
+        decided_at: row.try_get(10)?,
+    })
+}
