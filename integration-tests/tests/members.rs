@@ -484,7 +484,129 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
     assert_eq!(lost.code(), Code::NotFound);
 }
 
+async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let office = create(
+        &mut org,
+        &street.id,
+        UnitKind::BuildingBranch,
+        "金茂大厦楼宇联合党支部",
+    )
+    .await;
+    let community = create(
+        &mut org,
+        &street.id,
+        UnitKind::ResidentialCommittee,
+        "梅园一村居民区党总支",
+    )
+    .await;
+    let admin = || Bearer::new(&bearer("ljz", &[Role::StreetAdmin], &street.id));
+    let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
+    let member = members
+        .create_member(pb::CreateMemberRequest {
+            name: "孙某".into(),
+            org_id: office.id.clone(),
+            status: pb::MemberStatus::Full as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner();
+    let mut themself = platform
+        .client_as(
+            Bearer::new(&bearer(&member.id, &[Role::Member], &office.id)),
+            MemberServiceClient::new,
+        )
+        .await;
+    let not_a_community = themself
+        .register_in_community(pb::RegisterInCommunityRequest {
+            member_id: member.id.clone(),
+            community_org_id: street.id.clone(),
+        })
+        .await
+        .expect_err("a street is not a community");
+    assert_eq!(not_a_community.code(), Code::FailedPrecondition);
+    let registration = themself
+        .register_in_community(pb::RegisterInCommunityRequest {
+            member_id: member.id.clone(),
+            community_org_id: community.id.clone(),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    let mut community_admin = platform
+        .client_as(
+            Bearer::new(&bearer("meiyuan", &[Role::BranchAdmin], &community.id)),
+            MemberServiceClient::new,
+        )
+        .await;
+    let logged = community_admin
+        .log_service_hours(pb::LogServiceHoursRequest {
+            registration_id: registration.id.clone(),
+            minutes: 120,
+            service_date: "2026-11-28".into(),
+            description: "社区垃圾分类宣传".into(),
+        })
+        .await
+        .expect("log")
+        .into_inner();
+    assert_eq!(logged.service_minutes, 120);
+    let listed = community_admin
+        .list_community_registrations(pb::ListCommunityRegistrationsRequest {
+            community_org_id: community.id.clone(),
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .registrations;
+    assert_eq!(listed.len(), 1);
+
+    let pledge = themself
+        .publish_commitment(pb::PublishCommitmentRequest {
+            member_id: member.id.clone(),
+            text: "年内结对帮扶一户困难家庭".into(),
+            due_date: "2026-12-31".into(),
+        })
+        .await
+        .expect("publish")
+        .into_inner();
+    let by_admin = members
+        .fulfil_commitment(pb::FulfilCommitmentRequest {
+            id: pledge.id.clone(),
+            evidence: "x".into(),
+        })
+        .await
+        .expect_err("members fulfil their own");
+    assert_eq!(by_admin.code(), Code::PermissionDenied);
+    themself
+        .fulfil_commitment(pb::FulfilCommitmentRequest {
+            id: pledge.id.clone(),
+            evidence: "帮扶记录".into(),
+        })
+        .await
+        .expect("fulfil");
+    let confirmed = members
+        .confirm_commitment(pb::ConfirmCommitmentRequest {
+            id: pledge.id.clone(),
+            confirm: true,
+            note: "属实".into(),
+        })
+        .await
+        .expect("confirm")
+        .into_inner();
+    assert_eq!(confirmed.state, pb::CommitmentState::Confirmed as i32);
+}
+
 on_both_backends!(
+    members_register_where_they_live_and_keep_their_pledges,
     transfers_go_to_active_orgs_and_are_accepted_there,
     members_are_masked_except_to_admins_who_ask,
     illegal_pipeline_transitions_are_refused,

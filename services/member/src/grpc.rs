@@ -10,6 +10,7 @@ use jiceng_grpc::{
 };
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::member::{self as pb, member_service_server::MemberService};
+use jiceng_proto::org::{UnitKind, UnitStatus};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -17,6 +18,7 @@ use crate::{
     domain::{Date, Gender, IdCard, MemberStatus, Phone},
     store::{
         MemberRow, MemberStore, NewMember, StatusChange, StoreError,
+        community::{Commitment, CommitmentState, Registration},
         transfers::{Transfer, TransferState},
     },
 };
@@ -412,6 +414,195 @@ impl MemberService for MemberApi {
         }))
     }
 
+    async fn register_in_community(
+        &self,
+        request: Request<pb::RegisterInCommunityRequest>,
+    ) -> Result<Response<pb::CommunityRegistration>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        if uuid::Uuid::try_parse(&req.community_org_id).is_err() {
+            return Err(invalid_field("community_org_id", "must be a unit id"));
+        }
+        let member = self.readable(&caller, &req.member_id).await?;
+        let community = self.org.unit(&req.community_org_id).await?;
+        let is_community = [
+            UnitKind::ResidentialCommittee as i32,
+            UnitKind::VillageCommittee as i32,
+        ]
+        .contains(&community.kind);
+        if !is_community || community.status != UnitStatus::Active as i32 {
+            return Err(failed_precondition(
+                "COMMUNITY",
+                &format!("units/{}", req.community_org_id),
+                "members register with an active residential or village committee",
+            ));
+        }
+        let registration = self
+            .store
+            .register_in_community(&member.id, &req.community_org_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(registration_to_proto(&registration)))
+    }
+
+    async fn list_community_registrations(
+        &self,
+        request: Request<pb::ListCommunityRegistrationsRequest>,
+    ) -> Result<Response<pb::ListCommunityRegistrationsResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_any(ADMINS)?;
+        let community = &request.get_ref().community_org_id;
+        self.org.scopes().check(caller, community).await?;
+        let registrations = self
+            .store
+            .community_registrations(community)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListCommunityRegistrationsResponse {
+            registrations: registrations.iter().map(registration_to_proto).collect(),
+        }))
+    }
+
+    async fn log_service_hours(
+        &self,
+        request: Request<pb::LogServiceHoursRequest>,
+    ) -> Result<Response<pb::CommunityRegistration>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        if !(1..=720).contains(&req.minutes) {
+            violations.add("minutes", "must be 1 to 720");
+        }
+        let date = violations.check("service_date", Date::parse(&req.service_date));
+        if req.description.chars().count() > 500 {
+            violations.add("description", "must be at most 500 characters");
+        }
+        violations.into_result()?;
+        let Some(date) = date else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let registration = self
+            .store
+            .registration(&req.registration_id)
+            .await
+            .map_err(to_status)?;
+        // The community confirms the service it received.
+        self.org
+            .scopes()
+            .check(&caller, &registration.community_org_id)
+            .await?;
+        let registration = self
+            .store
+            .log_service(
+                &caller.subject,
+                &registration.id,
+                req.minutes,
+                &date.to_string(),
+                req.description.trim(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(registration_to_proto(&registration)))
+    }
+
+    async fn publish_commitment(
+        &self,
+        request: Request<pb::PublishCommitmentRequest>,
+    ) -> Result<Response<pb::Commitment>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let text = req.text.trim();
+        if text.is_empty() || text.chars().count() > 1000 {
+            violations.add("text", "must be 1 to 1,000 characters");
+        }
+        let due = violations.check("due_date", Date::parse(&req.due_date));
+        violations.into_result()?;
+        let Some(due) = due else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let member = self.readable(&caller, &req.member_id).await?;
+        let commitment = self
+            .store
+            .publish_commitment(&member.id, text, &due.to_string())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(commitment_to_proto(&commitment)))
+    }
+
+    async fn fulfil_commitment(
+        &self,
+        request: Request<pb::FulfilCommitmentRequest>,
+    ) -> Result<Response<pb::Commitment>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let evidence = req.evidence.trim();
+        if evidence.is_empty() || evidence.chars().count() > 1000 {
+            return Err(invalid_field(
+                "evidence",
+                "a fulfilled pledge shows its evidence: 1 to 1,000 characters",
+            ));
+        }
+        let commitment = self.store.commitment(&req.id).await.map_err(to_status)?;
+        if commitment.member_id != caller.subject {
+            return Err(Status::permission_denied(
+                "members fulfil their own pledges",
+            ));
+        }
+        let commitment = self
+            .store
+            .fulfil_commitment(&req.id, evidence)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(commitment_to_proto(&commitment)))
+    }
+
+    async fn confirm_commitment(
+        &self,
+        request: Request<pb::ConfirmCommitmentRequest>,
+    ) -> Result<Response<pb::Commitment>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let commitment = self.store.commitment(&req.id).await.map_err(to_status)?;
+        let member = self
+            .store
+            .get(&commitment.member_id)
+            .await
+            .map_err(to_status)?;
+        if !self.administers(&caller, &member).await {
+            return Err(Status::permission_denied(
+                "the member's branch confirms their pledges",
+            ));
+        }
+        let commitment = self
+            .store
+            .confirm_commitment(&req.id, req.confirm, req.note.trim())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(commitment_to_proto(&commitment)))
+    }
+
+    async fn list_overdue_commitments(
+        &self,
+        request: Request<pb::ListOverdueCommitmentsRequest>,
+    ) -> Result<Response<pb::ListOverdueCommitmentsResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_any(ADMINS)?;
+        let org_id = &request.get_ref().org_id;
+        self.org.scopes().check(caller, org_id).await?;
+        let today = crate::domain::points::periods(jiceng_db::now_millis()).2;
+        let commitments = self
+            .store
+            .overdue_commitments(org_id, &today)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListOverdueCommitmentsResponse {
+            commitments: commitments.iter().map(commitment_to_proto).collect(),
+        }))
+    }
+
     async fn request_transfer(
         &self,
         request: Request<pb::RequestTransferRequest>,
@@ -435,7 +626,7 @@ impl MemberService for MemberApi {
         }
         // The receiving org must exist and be active; its admins accept or reject.
         let target = self.org.unit(&req.to_org_id).await?;
-        if target.status != jiceng_proto::org::UnitStatus::Active as i32 {
+        if target.status != UnitStatus::Active as i32 {
             return Err(failed_precondition(
                 "DISSOLVED",
                 &format!("units/{}", req.to_org_id),
@@ -469,7 +660,7 @@ impl MemberService for MemberApi {
             .await?;
         if req.accept {
             let target = self.org.unit(&transfer.to_org_id).await?;
-            if target.status != jiceng_proto::org::UnitStatus::Active as i32 {
+            if target.status != UnitStatus::Active as i32 {
                 return Err(failed_precondition(
                     "DISSOLVED",
                     &format!("units/{}", transfer.to_org_id),
@@ -516,6 +707,33 @@ impl MemberService for MemberApi {
         Ok(Response::new(pb::ListTransfersResponse {
             transfers: transfers.iter().map(transfer_to_proto).collect(),
         }))
+    }
+}
+
+fn registration_to_proto(registration: &Registration) -> pb::CommunityRegistration {
+    pb::CommunityRegistration {
+        id: registration.id.clone(),
+        member_id: registration.member_id.clone(),
+        community_org_id: registration.community_org_id.clone(),
+        register_time: Some(timestamp(registration.registered_at)),
+        service_minutes: registration.service_minutes,
+    }
+}
+
+fn commitment_to_proto(commitment: &Commitment) -> pb::Commitment {
+    pb::Commitment {
+        id: commitment.id.clone(),
+        member_id: commitment.member_id.clone(),
+        text: commitment.text.clone(),
+        due_date: commitment.due_date.clone(),
+        state: match commitment.state {
+            CommitmentState::Open => pb::CommitmentState::Open,
+            CommitmentState::Fulfilled => pb::CommitmentState::Fulfilled,
+            CommitmentState::Confirmed => pb::CommitmentState::Confirmed,
+        } as i32,
+        evidence: commitment.evidence.clone(),
+        confirmation_note: commitment.confirmation_note.clone(),
+        publish_time: Some(timestamp(commitment.published_at)),
     }
 }
 

@@ -43,6 +43,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0003_transfers.sql"),
             sqlite: include_str!("../migrations/sqlite/0003_transfers.sql"),
         },
+        Migration {
+            version: 4,
+            name: "dual registration, service hours, commitments",
+            postgres: include_str!("../migrations/postgres/0004_community.sql"),
+            sqlite: include_str!("../migrations/sqlite/0004_community.sql"),
+        },
     ],
 };
 

@@ -3,7 +3,7 @@
 use jiceng_member::{
     MIGRATIONS, MemberStore, PiiVault,
     domain::{Date, IdCard, MemberStatus, Phone},
-    store::{NewMember, StoreError, transfers::TransferState},
+    store::{NewMember, StoreError, community::CommitmentState, transfers::TransferState},
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 use sqlx::Row as _;
@@ -226,7 +226,115 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
     );
 }
 
+async fn community_service_and_commitments_are_kept(db: TestDatabase) {
+    let store = store(&db).await;
+    let created = store
+        .create("admin", None, &member("钱某", "11010519491231002X"))
+        .await
+        .expect("create");
+    let community = "01937f6e-0000-7000-8000-0000000000c3";
+    let registration = store
+        .register_in_community(&created.id, community)
+        .await
+        .expect("register");
+    let again = store
+        .register_in_community(&created.id, community)
+        .await
+        .expect("idempotent");
+    assert_eq!(registration.id, again.id, "once per member and community");
+    let own = store.register_in_community(&created.id, ORG).await;
+    assert!(
+        matches!(
+            own,
+            Err(StoreError::Precondition {
+                kind: "REGISTRATION",
+                ..
+            })
+        ),
+        "not with the holding org"
+    );
+    store
+        .log_service(
+            "community-admin",
+            &registration.id,
+            90,
+            "2026-11-28",
+            "楼道清扫",
+        )
+        .await
+        .expect("log");
+    let logged = store
+        .log_service(
+            "community-admin",
+            &registration.id,
+            30,
+            "2026-11-29",
+            "助老",
+        )
+        .await
+        .expect("log");
+    assert_eq!(logged.service_minutes, 120);
+    assert_eq!(
+        store
+            .community_registrations(community)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+
+    let pledge = store
+        .publish_commitment(&created.id, "每月参加一次社区志愿服务", "2026-01-31")
+        .await
+        .expect("publish");
+    assert_eq!(
+        store
+            .overdue_commitments(ORG, "2026-11-29")
+            .await
+            .expect("overdue")
+            .len(),
+        1
+    );
+    let early = store.confirm_commitment(&pledge.id, true, "").await;
+    assert!(
+        matches!(
+            early,
+            Err(StoreError::Precondition {
+                kind: "COMMITMENT",
+                ..
+            })
+        ),
+        "not fulfilled yet"
+    );
+    store
+        .fulfil_commitment(&pledge.id, "服务记录 12 次")
+        .await
+        .expect("fulfil");
+    assert!(
+        store
+            .overdue_commitments(ORG, "2026-11-29")
+            .await
+            .expect("overdue")
+            .is_empty()
+    );
+    let sent_back = store
+        .confirm_commitment(&pledge.id, false, "缺少签到记录")
+        .await
+        .expect("send back");
+    assert_eq!(sent_back.state, CommitmentState::Open);
+    store
+        .fulfil_commitment(&pledge.id, "签到表")
+        .await
+        .expect("fulfil again");
+    let confirmed = store
+        .confirm_commitment(&pledge.id, true, "属实")
+        .await
+        .expect("confirm");
+    assert_eq!(confirmed.state, CommitmentState::Confirmed);
+}
+
 on_both_backends!(
+    community_service_and_commitments_are_kept,
     a_member_is_held_by_exactly_one_org_through_transfers,
     personal_numbers_are_stored_sealed_and_found_by_index,
     a_retried_create_returns_the_first_member,

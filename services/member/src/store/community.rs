@@ -1,0 +1,334 @@
+//! Dual registration with residential communities, the service logged there, and commitments.
+
+use jiceng_db::{Tx, now_millis};
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{MemberStore, Result, StoreError, fetch};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub id: String,
+    pub member_id: String,
+    pub community_org_id: String,
+    pub registered_at: i64,
+    pub service_minutes: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitmentState {
+    Open,
+    Fulfilled,
+    Confirmed,
+}
+
+impl CommitmentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Fulfilled => "fulfilled",
+            Self::Confirmed => "confirmed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Open, Self::Fulfilled, Self::Confirmed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commitment {
+    pub id: String,
+    pub member_id: String,
+    pub text: String,
+    pub due_date: String,
+    pub state: CommitmentState,
+    pub evidence: String,
+    pub confirmation_note: String,
+    pub published_at: i64,
+}
+
+const REGISTRATION: &str = "SELECT r.id, r.member_id, r.community_org_id, r.registered_at,
+    (SELECT CAST(COALESCE(SUM(l.minutes), 0) AS BIGINT) FROM member_service_logs l WHERE l.registration_id = r.id)
+    FROM member_community_registrations r";
+const COMMITMENT_COLUMNS: &str =
+    "id, member_id, text, due_date, state, evidence, confirmation_note, published_at";
+
+fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
+    StoreError::Precondition {
+        kind,
+        description: description.into(),
+    }
+}
+
+impl MemberStore {
+    /// Registers a member with a community other than the org that holds them; once per pair.
+    pub async fn register_in_community(
+        &self,
+        member_id: &str,
+        community_org_id: &str,
+    ) -> Result<Registration> {
+        let mut tx = self.db.begin_write().await?;
+        let member = fetch(&mut tx, member_id).await?;
+        if member.status.is_final() {
+            return Err(precondition(
+                "REGISTRATION",
+                format!("a {} member does not register", member.status.as_str()),
+            ));
+        }
+        if member.org_id == community_org_id {
+            return Err(precondition(
+                "REGISTRATION",
+                "the community already holds the member's relation",
+            ));
+        }
+        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{REGISTRATION} WHERE r.member_id = $1 AND r.community_org_id = $2"
+        )))
+        .bind(member_id)
+        .bind(community_org_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            tx.commit().await?;
+            return Ok(registration_from_row(&existing)?);
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO member_community_registrations (id, member_id, community_org_id, registered_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(member_id)
+        .bind(community_org_id)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        let registration = fetch_registration(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(registration)
+    }
+
+    pub async fn registration(&self, id: &str) -> Result<Registration> {
+        let mut tx = self.db.begin().await?;
+        let registration = fetch_registration(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(registration)
+    }
+
+    pub async fn community_registrations(
+        &self,
+        community_org_id: &str,
+    ) -> Result<Vec<Registration>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{REGISTRATION} WHERE r.community_org_id = $1 ORDER BY r.registered_at, r.id"
+        )))
+        .bind(community_org_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(registration_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub async fn log_service(
+        &self,
+        actor: &str,
+        registration_id: &str,
+        minutes: i64,
+        date: &str,
+        description: &str,
+    ) -> Result<Registration> {
+        let mut tx = self.db.begin_write().await?;
+        fetch_registration(&mut tx, registration_id).await?;
+        sqlx::query(
+            "INSERT INTO member_service_logs (id, registration_id, minutes, service_date, description, logged_by, logged_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(registration_id)
+        .bind(minutes)
+        .bind(date)
+        .bind(description)
+        .bind(actor)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        let registration = fetch_registration(&mut tx, registration_id).await?;
+        tx.commit().await?;
+        Ok(registration)
+    }
+
+    pub async fn publish_commitment(
+        &self,
+        member_id: &str,
+        text: &str,
+        due_date: &str,
+    ) -> Result<Commitment> {
+        let mut tx = self.db.begin_write().await?;
+        fetch(&mut tx, member_id).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO member_commitments (id, member_id, text, due_date, state, published_at) VALUES ($1, $2, $3, $4, 'open', $5)",
+        )
+        .bind(&id)
+        .bind(member_id)
+        .bind(text)
+        .bind(due_date)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        let commitment = fetch_commitment(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(commitment)
+    }
+
+    pub async fn commitment(&self, id: &str) -> Result<Commitment> {
+        let mut tx = self.db.begin().await?;
+        let commitment = fetch_commitment(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(commitment)
+    }
+
+    /// Open → fulfilled with evidence.
+    pub async fn fulfil_commitment(&self, id: &str, evidence: &str) -> Result<Commitment> {
+        self.move_commitment(
+            id,
+            CommitmentState::Open,
+            CommitmentState::Fulfilled,
+            "evidence",
+            evidence,
+        )
+        .await
+    }
+
+    /// Fulfilled → confirmed, or back to open when the branch does not accept the evidence.
+    pub async fn confirm_commitment(
+        &self,
+        id: &str,
+        confirm: bool,
+        note: &str,
+    ) -> Result<Commitment> {
+        let to = if confirm {
+            CommitmentState::Confirmed
+        } else {
+            CommitmentState::Open
+        };
+        self.move_commitment(
+            id,
+            CommitmentState::Fulfilled,
+            to,
+            "confirmation_note",
+            note,
+        )
+        .await
+    }
+
+    async fn move_commitment(
+        &self,
+        id: &str,
+        from: CommitmentState,
+        to: CommitmentState,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Commitment> {
+        let mut tx = self.db.begin_write().await?;
+        let moved = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE member_commitments SET state = $1, {column} = $2 WHERE id = $3 AND state = $4"
+        )))
+        .bind(to.as_str())
+        .bind(value)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let commitment = fetch_commitment(&mut tx, id).await?;
+        if moved.rows_affected() == 0 {
+            return Err(precondition(
+                "COMMITMENT",
+                format!(
+                    "a {} commitment cannot become {}",
+                    commitment.state.as_str(),
+                    to.as_str()
+                ),
+            ));
+        }
+        tx.commit().await?;
+        Ok(commitment)
+    }
+
+    /// Open commitments due before `today` of the members `org_id` holds.
+    pub async fn overdue_commitments(&self, org_id: &str, today: &str) -> Result<Vec<Commitment>> {
+        let columns = COMMITMENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM member_commitments c JOIN member_members m ON m.id = c.member_id
+             WHERE m.org_id = $1 AND c.state = 'open' AND c.due_date < $2 ORDER BY c.due_date, c.id"
+        )))
+        .bind(org_id)
+        .bind(today)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(commitment_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+async fn fetch_registration(tx: &mut Tx, id: &str) -> Result<Registration> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{REGISTRATION} WHERE r.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "registration",
+        id: id.to_owned(),
+    })?;
+    Ok(registration_from_row(&row)?)
+}
+
+async fn fetch_commitment(tx: &mut Tx, id: &str) -> Result<Commitment> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COMMITMENT_COLUMNS} FROM member_commitments WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "commitment",
+        id: id.to_owned(),
+    })?;
+    Ok(commitment_from_row(&row)?)
+}
+
+fn registration_from_row(row: &AnyRow) -> std::result::Result<Registration, sqlx::Error> {
+    Ok(Registration {
+        id: row.try_get(0)?,
+        member_id: row.try_get(1)?,
+        community_org_id: row.try_get(2)?,
+        registered_at: row.try_get(3)?,
+        service_minutes: row.try_get(4)?,
+    })
+}
+
+fn commitment_from_row(row: &AnyRow) -> std::result::Result<Commitment, sqlx::Error> {
+    let state: String = row.try_get(4)?;
+    Ok(Commitment {
+        id: row.try_get(0)?,
+        member_id: row.try_get(1)?,
+        text: row.try_get(2)?,
+        due_date: row.try_get(3)?,
+        state: CommitmentState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode("invalid commitment state".into()))?,
+        evidence: row.try_get(5)?,
+        confirmation_note: row.try_get(6)?,
+        published_at: row.try_get(7)?,
+    })
+}
