@@ -10,7 +10,7 @@ use jiceng_proto::{
         self as pb, member_service_client::MemberServiceClient,
         points_service_client::PointsServiceClient,
     },
-    org::UnitKind,
+    org::{self as org_pb, UnitKind, venue_service_client::VenueServiceClient},
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
 use tonic::Code;
@@ -605,7 +605,152 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
     assert_eq!(confirmed.state, pb::CommitmentState::Confirmed as i32);
 }
 
+async fn venue_attendance_becomes_activities_and_points_once(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let centre = create(
+        &mut org,
+        &street.id,
+        UnitKind::PartyMassServiceCentre,
+        "陆家嘴党群服务中心",
+    )
+    .await;
+    let committee = create(
+        &mut org,
+        &street.id,
+        UnitKind::ResidentialCommittee,
+        "梅园一村居民区党总支",
+    )
+    .await;
+    let district = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut members = platform
+        .client_as(district(), MemberServiceClient::new)
+        .await;
+    let mut attendee_ids = Vec::new();
+    for name in ["周某", "吴某"] {
+        let member = members
+            .create_member(pb::CreateMemberRequest {
+                name: name.into(),
+                org_id: committee.id.clone(),
+                status: pb::MemberStatus::Full as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("member")
+            .into_inner();
+        attendee_ids.push(member.id);
+    }
+    let mut points = platform
+        .client_as(district(), PointsServiceClient::new)
+        .await;
+    points
+        .define_points_rule(pb::DefinePointsRuleRequest {
+            rule: Some(pb::PointsRule {
+                code: "activity.attend".into(),
+                name: "参加组织生活".into(),
+                points: 3,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    let mut venues = platform
+        .client_as(district(), VenueServiceClient::new)
+        .await;
+    let venue = venues
+        .create_venue(org_pb::CreateVenueRequest {
+            unit_id: centre.id.clone(),
+            name: "党员活动室".into(),
+            capacity: 30,
+            ..Default::default()
+        })
+        .await
+        .expect("venue")
+        .into_inner();
+    let start = (jiceng_db::now_millis() / 1000) + 2;
+    let booking = venues
+        .create_booking(org_pb::CreateBookingRequest {
+            venue_id: venue.id.clone(),
+            unit_id: committee.id.clone(),
+            title: "主题党日".into(),
+            expected_attendees: 10,
+            start_time: Some(prost_types::Timestamp {
+                seconds: start,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: start + 3600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("booking")
+        .into_inner();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    venues
+        .record_attendance(org_pb::RecordAttendanceRequest {
+            id: booking.id.clone(),
+            member_ids: attendee_ids.clone(),
+            headcount: 12,
+            note: String::new(),
+        })
+        .await
+        .expect("attendance");
+    let mut activities = Vec::new();
+    for _ in 0..200 {
+        activities = members
+            .list_member_activities(pb::ListMemberActivitiesRequest {
+                member_id: attendee_ids[0].clone(),
+            })
+            .await
+            .expect("activities")
+            .into_inner()
+            .activities;
+        if !activities.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(activities.len(), 1);
+    assert_eq!(activities[0].booking_id, booking.id);
+    assert_eq!(activities[0].attendee_member_ids.len(), 2);
+    let mut balance = pb::Balance::default();
+    for _ in 0..200 {
+        balance = points
+            .get_balance(pb::GetBalanceRequest {
+                member_id: attendee_ids[1].clone(),
+                year: 0,
+            })
+            .await
+            .expect("balance")
+            .into_inner();
+        if balance.balance > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        balance.balance, 3,
+        "attendance earned the rule's points, once"
+    );
+}
+
 on_both_backends!(
+    venue_attendance_becomes_activities_and_points_once,
     members_register_where_they_live_and_keep_their_pledges,
     transfers_go_to_active_orgs_and_are_accepted_there,
     members_are_masked_except_to_admins_who_ask,

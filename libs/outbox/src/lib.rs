@@ -11,9 +11,11 @@
 
 mod envelope;
 mod relay;
+mod router;
 
 pub use envelope::{EventDraft, enqueue, trace_context_of};
 pub use relay::{Destination, Relay, RelayOptions};
+pub use router::SinkRouter;
 
 use jiceng_db::{Migration, Migrations, Tx, now_millis};
 use jiceng_proto::cloudevents::CloudEvent;

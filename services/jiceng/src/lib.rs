@@ -24,8 +24,10 @@ use jiceng_org::{
     domain::{UnitCode, UnitKind, UnitName},
 };
 use jiceng_org_client::OrgDirectory;
-use jiceng_outbox::{Destination, Relay, RelayOptions};
+use jiceng_outbox::{Destination, Relay, RelayOptions, SinkRouter};
+use jiceng_proto::events::event_sink_service_server::EventSinkServiceServer;
 use tokio::{net::TcpListener, sync::watch};
+use tonic::service::interceptor::InterceptedService;
 
 pub use district::District;
 
@@ -161,6 +163,8 @@ impl App {
         let (mut org, mut root_id, mut notify) = (None, None, None);
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
+        // Every consumer of events in this process, behind the one sink the process serves.
+        let mut sink = SinkRouter::default();
         // ServiceName::ALL's order: org first, so that the root exists before tokens name it.
         for service in ServiceName::ALL
             .into_iter()
@@ -196,6 +200,7 @@ impl App {
                     let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let api = MemberApi::new(MemberStore::new(db.clone()), vault, directory);
+                    sink.add(jiceng_member::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_member::add_services(&mut server, api, &authenticator);
                 }
                 ServiceName::Notify => {
@@ -213,22 +218,26 @@ impl App {
                             .map_err(|e| AppError::Config(e.to_string()))?;
                     }
                     let api = NotifyApi::new(store, directory, signal);
+                    sink.add(jiceng_notify::org_events::CONSUMED, Arc::new(api.clone()));
                     jiceng_notify::add_services(&mut server, api, &authenticator);
-                    // In one process the org service's events go straight to notify.
-                    if org.is_some() {
-                        sinks.push(EventSink {
-                            name: "notify".into(),
-                            uri: self_uri(addr),
-                            event_types: jiceng_notify::org_events::CONSUMED
-                                .iter()
-                                .map(|t| t.to_string())
-                                .collect(),
-                        });
-                    }
                 }
             }
             server.depends_on(db.clone());
             databases.push((config.storage.url_for(service), db));
+        }
+        if !sink.is_empty() {
+            // In one process the org service's events go straight to the consumers here.
+            if org.is_some() {
+                sinks.push(EventSink {
+                    name: "local".into(),
+                    uri: self_uri(addr),
+                    event_types: sink.event_types(),
+                });
+            }
+            server.add_service(InterceptedService::new(
+                EventSinkServiceServer::new(sink),
+                authenticator.interceptor(),
+            ));
         }
         let destinations = destinations(&sinks, service_token.as_deref())?;
         // Without consumers events wait in the outboxes; there is nothing to relay yet.

@@ -1,6 +1,9 @@
 //! `jiceng.member.v1.MemberService`: authorisation, protobuf conversion and error mapping.
 //! Personal numbers are sealed before they reach the store and opened only to reveal them.
 
+mod events;
+
+pub use events::CONSUMED as CONSUMED_EVENTS;
 mod points;
 
 use jiceng_auth::{Caller, Role, caller};
@@ -18,6 +21,7 @@ use crate::{
     domain::{Date, Gender, IdCard, MemberStatus, Phone},
     store::{
         MemberRow, MemberStore, NewMember, StatusChange, StoreError,
+        activities::{Activity, NewActivity},
         community::{Commitment, CommitmentState, Registration},
         transfers::{Transfer, TransferState},
     },
@@ -603,6 +607,63 @@ impl MemberService for MemberApi {
         }))
     }
 
+    async fn record_activity(
+        &self,
+        request: Request<pb::RecordActivityRequest>,
+    ) -> Result<Response<pb::Activity>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(ADMINS)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let kind = match pb::ActivityKind::try_from(req.kind) {
+            Ok(pb::ActivityKind::OrgLife) => Some("org_life"),
+            Ok(pb::ActivityKind::Service) => Some("service"),
+            _ => {
+                violations.add("kind", "must be ORG_LIFE or SERVICE");
+                None
+            }
+        };
+        let title = req.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 100 {
+            violations.add("title", "must be 1 to 100 characters");
+        }
+        let held_on = violations.check("held_on", Date::parse(&req.held_on));
+        if uuid::Uuid::try_parse(&req.org_id).is_err() {
+            violations.add("org_id", "must be a unit id");
+        }
+        violations.into_result()?;
+        let (Some(kind), Some(held_on)) = (kind, held_on) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.org.scopes().check(&caller, &req.org_id).await?;
+        let new = NewActivity {
+            kind,
+            title,
+            org_id: req.org_id,
+            held_on: held_on.to_string(),
+            attendees: req.attendee_member_ids,
+            booking_id: None,
+        };
+        let (activity, _) = self.store.record_activity(&new).await.map_err(to_status)?;
+        Ok(Response::new(activity_to_proto(&activity)))
+    }
+
+    async fn list_member_activities(
+        &self,
+        request: Request<pb::ListMemberActivitiesRequest>,
+    ) -> Result<Response<pb::ListMemberActivitiesResponse>, Status> {
+        let caller = caller(&request)?;
+        let member = self.readable(caller, &request.get_ref().member_id).await?;
+        let activities = self
+            .store
+            .activities_of(&member.id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListMemberActivitiesResponse {
+            activities: activities.iter().map(activity_to_proto).collect(),
+        }))
+    }
+
     async fn request_transfer(
         &self,
         request: Request<pb::RequestTransferRequest>,
@@ -707,6 +768,23 @@ impl MemberService for MemberApi {
         Ok(Response::new(pb::ListTransfersResponse {
             transfers: transfers.iter().map(transfer_to_proto).collect(),
         }))
+    }
+}
+
+pub(crate) fn activity_to_proto(activity: &Activity) -> pb::Activity {
+    pb::Activity {
+        id: activity.id.clone(),
+        kind: match activity.kind.as_str() {
+            "org_life" => pb::ActivityKind::OrgLife,
+            "service" => pb::ActivityKind::Service,
+            _ => pb::ActivityKind::Unspecified,
+        } as i32,
+        title: activity.title.clone(),
+        org_id: activity.org_id.clone(),
+        held_on: activity.held_on.clone(),
+        attendee_member_ids: activity.attendees.clone(),
+        booking_id: activity.booking_id.clone().unwrap_or_default(),
+        record_time: Some(timestamp(activity.recorded_at)),
     }
 }
 

@@ -18,7 +18,7 @@ use jiceng_proto::member::{
 };
 use tonic::service::interceptor::InterceptedService;
 
-pub use grpc::MemberApi;
+pub use grpc::{CONSUMED_EVENTS, MemberApi};
 pub use pii::PiiVault;
 pub use store::MemberStore;
 
@@ -49,10 +49,17 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0004_community.sql"),
             sqlite: include_str!("../migrations/sqlite/0004_community.sql"),
         },
+        Migration {
+            version: 5,
+            name: "activities and attendees",
+            postgres: include_str!("../migrations/postgres/0005_activities.sql"),
+            sqlite: include_str!("../migrations/sqlite/0005_activities.sql"),
+        },
     ],
 };
 
-/// Adds the member service to `server`, every call authenticated.
+/// Adds `MemberService` and `PointsService` to `server`, every call authenticated. The
+/// `EventSinkService` that [`MemberApi`] also implements is added by the process.
 pub fn add_services(server: &mut GrpcServer, api: MemberApi, authenticator: &Arc<Authenticator>) {
     server.add_service(InterceptedService::new(
         PointsServiceServer::new(api.clone())

@@ -1,5 +1,6 @@
 //! The member service's SQL, and nothing else. Personal data arrives here already sealed.
 
+pub mod activities;
 pub mod community;
 pub mod ledger;
 pub mod transfers;

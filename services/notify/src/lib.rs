@@ -16,10 +16,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
 use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
-use jiceng_proto::{
-    events::event_sink_service_server::EventSinkServiceServer,
-    notify::notify_service_server::NotifyServiceServer,
-};
+use jiceng_proto::notify::notify_service_server::NotifyServiceServer;
 use tokio::sync::watch;
 use tonic::service::interceptor::InterceptedService;
 
@@ -103,16 +100,13 @@ pub async fn fold_digests(
     }
 }
 
-/// Adds the notify service's gRPC services to `server`, every call authenticated.
+/// Adds `NotifyService` to `server`, every call authenticated. The `EventSinkService` that
+/// [`NotifyApi`] also implements is added by the process, which may host other consumers too.
 pub fn add_services(server: &mut GrpcServer, api: NotifyApi, authenticator: &Arc<Authenticator>) {
     server.add_service(InterceptedService::new(
-        NotifyServiceServer::new(api.clone())
+        NotifyServiceServer::new(api)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        EventSinkServiceServer::new(api),
         authenticator.interceptor(),
     ));
 }

@@ -1,0 +1,106 @@
+//! `jiceng.events.v1.EventSinkService` for the member service: the org service's attendance
+//! records become activities (and, when a district defines the rule `activity.attend`, points);
+//! moved subtrees invalidate the scope cache.
+
+use jiceng_auth::{Role, caller};
+use jiceng_db::now_millis;
+use jiceng_proto::{
+    cloudevents::cloud_event::Data,
+    events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
+    org as org_pb,
+};
+use tonic::{Request, Response, Status};
+
+use super::MemberApi;
+use crate::{
+    domain::points::periods,
+    store::{StoreError, activities::NewActivity, ledger::NewEntry},
+};
+
+/// The event types the member service consumes.
+pub const CONSUMED: &[&str] = &[
+    "jiceng.org.v1.attendance.recorded",
+    "jiceng.org.v1.unit.moved",
+];
+
+/// The rule that, when a district defines it, rewards attending a booked activity.
+const ATTENDANCE_RULE: &str = "activity.attend";
+
+fn payload<M: prost::Message + Default>(data: &Option<Data>) -> Result<M, Status> {
+    match data {
+        Some(Data::ProtoData(any)) => M::decode(any.value.as_slice())
+            .map_err(|_| Status::invalid_argument("event data does not decode")),
+        _ => Err(Status::invalid_argument("event data must be protobuf")),
+    }
+}
+
+#[tonic::async_trait]
+impl EventSinkService for MemberApi {
+    async fn deliver(
+        &self,
+        request: Request<DeliverRequest>,
+    ) -> Result<Response<DeliverResponse>, Status> {
+        caller(&request)?.require_any(&[Role::Service])?;
+        let event = request
+            .into_inner()
+            .event
+            .ok_or_else(|| Status::invalid_argument("event is required"))?;
+        match event.r#type.as_str() {
+            "jiceng.org.v1.unit.moved" => {
+                let moved: org_pb::UnitMovedEvent = payload(&event.data)?;
+                self.org.scopes().invalidate_subtree(&moved.unit_id);
+                Ok(Response::new(DeliverResponse { duplicate: false }))
+            }
+            "jiceng.org.v1.attendance.recorded" => {
+                let booking: org_pb::Booking = payload(&event.data)?;
+                let Some(attendance) = booking.attendance else {
+                    return Err(Status::invalid_argument("no attendance in the booking"));
+                };
+                let org_id = match booking.booker {
+                    Some(org_pb::booking::Booker::UnitId(unit)) => unit,
+                    _ => booking.venue_id.clone(),
+                };
+                let held_at = booking
+                    .start_time
+                    .map_or_else(now_millis, |t| t.seconds * 1000);
+                let new = NewActivity {
+                    kind: "org_life",
+                    title: booking.title.clone(),
+                    org_id,
+                    held_on: periods(held_at).2,
+                    attendees: attendance.member_ids,
+                    booking_id: Some(booking.id.clone()),
+                };
+                let (_, added) = self
+                    .store
+                    .record_activity(&new)
+                    .await
+                    .map_err(super::to_status)?;
+                for member in &added {
+                    let entry = NewEntry {
+                        id: format!("attendance:{}:{member}", booking.id),
+                        member_id: member.clone(),
+                        reason: format!("参加活动：{}", booking.title),
+                        evidence: format!("bookings/{}", booking.id),
+                        source_event_id: event.id.clone(),
+                        actor: event.source.clone(),
+                    };
+                    match self
+                        .store
+                        .award(&entry, ATTENDANCE_RULE, now_millis())
+                        .await
+                    {
+                        Ok(_)
+                        | Err(StoreError::NotFound { .. })
+                        | Err(StoreError::Precondition { .. }) => {}
+                        Err(err) => return Err(super::to_status(err)),
+                    }
+                }
+                Ok(Response::new(DeliverResponse {
+                    duplicate: added.is_empty(),
+                }))
+            }
+            _ => Ok(Response::new(DeliverResponse { duplicate: false })),
+        }
+    }
+}

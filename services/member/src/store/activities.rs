@@ -1,0 +1,158 @@
+//! Activities and who attended them.
+
+use jiceng_db::{Tx, now_millis};
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{MemberStore, Result, StoreError};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activity {
+    pub id: String,
+    /// "org_life" or "service".
+    pub kind: String,
+    pub title: String,
+    pub org_id: String,
+    pub held_on: String,
+    pub attendees: Vec<String>,
+    pub booking_id: Option<String>,
+    pub recorded_at: i64,
+}
+
+/// An activity about to be recorded; attendees the service does not know are left out.
+#[derive(Clone, Debug)]
+pub struct NewActivity {
+    pub kind: &'static str,
+    pub title: String,
+    pub org_id: String,
+    pub held_on: String,
+    pub attendees: Vec<String>,
+    pub booking_id: Option<String>,
+}
+
+const COLUMNS: &str = "id, kind, title, org_id, held_on, booking_id, recorded_at";
+
+impl MemberStore {
+    /// Records an activity, or for a booking already recorded adds only attendees it lacks.
+    /// Returns the activity and the members newly recorded as attending.
+    pub async fn record_activity(&self, new: &NewActivity) -> Result<(Activity, Vec<String>)> {
+        let mut tx = self.db.begin_write().await?;
+        let existing = match &new.booking_id {
+            Some(booking) => sqlx::query("SELECT id FROM member_activities WHERE booking_id = $1")
+                .bind(booking)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get::<String, _>(0))
+                .transpose()?,
+            None => None,
+        };
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                sqlx::query(
+                    "INSERT INTO member_activities (id, kind, title, org_id, held_on, booking_id, recorded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&id)
+                .bind(new.kind)
+                .bind(&new.title)
+                .bind(&new.org_id)
+                .bind(&new.held_on)
+                .bind(new.booking_id.clone())
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+        };
+        let mut added = Vec::new();
+        for member in &new.attendees {
+            let known = sqlx::query("SELECT 1 FROM member_members WHERE id = $1")
+                .bind(member)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if known.is_none() {
+                continue;
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO member_activity_attendees (activity_id, member_id) VALUES ($1, $2)
+                 ON CONFLICT (activity_id, member_id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                added.push(member.clone());
+            }
+        }
+        let activity = fetch_activity(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok((activity, added))
+    }
+
+    /// The activities a member attended, newest first.
+    pub async fn activities_of(&self, member_id: &str) -> Result<Vec<Activity>> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ids: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM member_activities a JOIN member_activity_attendees t ON t.activity_id = a.id
+             WHERE t.member_id = $1 ORDER BY a.held_on DESC, a.id DESC"
+        )))
+        .bind(member_id)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+        let mut tx = self.db.begin().await?;
+        let mut activities = Vec::with_capacity(ids.len());
+        for id in ids {
+            activities.push(fetch_activity(&mut tx, &id).await?);
+        }
+        tx.commit().await?;
+        Ok(activities)
+    }
+}
+
+async fn fetch_activity(tx: &mut Tx, id: &str) -> Result<Activity> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM member_activities WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "activity",
+        id: id.to_owned(),
+    })?;
+    let attendees = sqlx::query(
+        "SELECT member_id FROM member_activity_attendees WHERE activity_id = $1 ORDER BY member_id",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<std::result::Result<_, _>>()?;
+    Ok(activity_from_row(&row, attendees)?)
+}
+
+fn activity_from_row(
+    row: &AnyRow,
+    attendees: Vec<String>,
+) -> std::result::Result<Activity, sqlx::Error> {
+    Ok(Activity {
+        id: row.try_get(0)?,
+        kind: row.try_get(1)?,
+        title: row.try_get(2)?,
+        org_id: row.try_get(3)?,
+        held_on: row.try_get(4)?,
+        booking_id: row.try_get(5)?,
+        recorded_at: row.try_get(6)?,
+        attendees,
+    })
+}
