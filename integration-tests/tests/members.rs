@@ -363,6 +363,35 @@ async fn points_are_awarded_by_admins_and_spent_by_members(db: TestDatabase) {
         .expect("ledger")
         .into_inner();
     assert_eq!(ledger.entries.len(), 3);
+    let board = street_admin
+        .get_leaderboard(pb::GetLeaderboardRequest {
+            org_id: street.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("leaderboard")
+        .into_inner();
+    assert_eq!(board.top.len(), 1);
+    assert_eq!((board.top[0].rank, board.top[0].balance), (1, 3));
+    let own = themself
+        .get_leaderboard(pb::GetLeaderboardRequest {
+            org_id: platform.root_id.clone(),
+            member_id: member.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("own rank")
+        .into_inner();
+    assert!(own.top.is_empty(), "members see their rank, not the board");
+    assert_eq!(own.member.map(|m| m.rank), Some(1));
+    let denied = outsider
+        .get_leaderboard(pb::GetLeaderboardRequest {
+            org_id: street.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("outside scope");
+    assert_eq!(denied.code(), Code::PermissionDenied);
 }
 
 async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {

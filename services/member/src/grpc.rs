@@ -23,6 +23,7 @@ use crate::{
         MemberRow, MemberStore, NewMember, StatusChange, StoreError,
         activities::{Activity, NewActivity},
         community::{Commitment, CommitmentState, Registration},
+        org_path,
         transfers::{Transfer, TransferState},
     },
 };
@@ -255,6 +256,7 @@ impl MemberService for MemberApi {
             }),
             join_date,
             status,
+            org_path: org_path(&self.org.scopes().ancestor_ids(&req.org_id).await?),
             org_id: req.org_id,
         };
         let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
@@ -719,6 +721,7 @@ impl MemberService for MemberApi {
             .scopes()
             .check(&caller, &transfer.to_org_id)
             .await?;
+        let to_path = org_path(&self.org.scopes().ancestor_ids(&transfer.to_org_id).await?);
         if req.accept {
             let target = self.org.unit(&transfer.to_org_id).await?;
             if target.status != UnitStatus::Active as i32 {
@@ -731,7 +734,13 @@ impl MemberService for MemberApi {
         }
         let transfer = self
             .store
-            .decide_transfer(&caller.subject, &req.id, req.accept, req.note.trim())
+            .decide_transfer(
+                &caller.subject,
+                &req.id,
+                req.accept,
+                req.note.trim(),
+                &to_path,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(transfer_to_proto(&transfer)))

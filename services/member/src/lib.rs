@@ -55,6 +55,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0005_activities.sql"),
             sqlite: include_str!("../migrations/sqlite/0005_activities.sql"),
         },
+        Migration {
+            version: 6,
+            name: "org paths of members",
+            postgres: include_str!("../migrations/postgres/0006_org_paths.sql"),
+            sqlite: include_str!("../migrations/sqlite/0006_org_paths.sql"),
+        },
     ],
 };
 

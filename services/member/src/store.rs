@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod community;
+pub mod leaderboard;
 pub mod ledger;
 pub mod transfers;
 
@@ -60,6 +61,13 @@ pub struct NewMember {
     pub join_date: Option<Date>,
     pub status: MemberStatus,
     pub org_id: String,
+    /// The org's path from the district root, `/root/…/org/`.
+    pub org_path: String,
+}
+
+/// The path `/root/…/org/` of an org whose ancestry (root first, the org last) is given.
+pub fn org_path(ancestor_ids: &[String]) -> String {
+    format!("/{}/", ancestor_ids.join("/"))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,8 +134,8 @@ impl MemberStore {
         }
         let now = now_millis();
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO member_members ({COLUMNS}, id_card_index)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13)"
+            "INSERT INTO member_members ({COLUMNS}, id_card_index, org_path)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13, $14)"
         )))
         .bind(&id)
         .bind(&new.name)
@@ -142,6 +150,7 @@ impl MemberStore {
         .bind(&new.org_id)
         .bind(now)
         .bind(new.id_card.as_ref().map(|(_, _, index)| index.clone()))
+        .bind(&new.org_path)
         .execute(&mut *tx)
         .await?;
         record_change(

@@ -25,6 +25,7 @@ async fn setup(db: &TestDatabase) -> (MemberStore, String) {
         join_date: None,
         status: MemberStatus::Full,
         org_id: "01937f6e-0000-7000-8000-0000000000c1".into(),
+        org_path: "/root/01937f6e-0000-7000-8000-0000000000c1/".into(),
     };
     let member = store.create("admin", None, &member).await.expect("member");
     (store, member.id)
@@ -248,7 +249,89 @@ async fn approvals_gate_the_balance_and_corrections_are_new_entries(db: TestData
     assert_eq!(entries.len() + rest.len(), 4);
 }
 
+async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
+    let (store, first) = setup(&db).await;
+    store
+        .define_rule(&rule("service", 1, None, false))
+        .await
+        .expect("rule");
+    let add = |name: &'static str, path: &'static str| {
+        let store = store.clone();
+        async move {
+            let new = NewMember {
+                name: name.into(),
+                gender: None,
+                birth_date: None,
+                phone: None,
+                id_card: None,
+                join_date: None,
+                status: MemberStatus::Full,
+                org_id: "01937f6e-0000-7000-8000-0000000000c9".into(),
+                org_path: path.into(),
+            };
+            store.create("admin", None, &new).await.expect("member").id
+        }
+    };
+    let second = add("李某", "/root/street-b/committee/").await;
+    let third = add("张某", "/root/street-b/").await;
+    for (member, times) in [(&first, 3), (&second, 5), (&third, 3)] {
+        for i in 0..times {
+            store
+                .award(
+                    &entry(&format!("{member}-{i}"), member),
+                    "service",
+                    now_millis(),
+                )
+                .await
+                .expect("award");
+        }
+    }
+    let year = jiceng_member::domain::points::periods(now_millis()).0;
+    let district = store.leaderboard("/root/", year, 10).await.expect("board");
+    let ranks: Vec<_> = district
+        .iter()
+        .map(|s| (s.name.as_str(), s.rank, s.balance))
+        .collect();
+    assert_eq!(ranks[0], ("李某", 1, 5));
+    assert_eq!((ranks[1].1, ranks[2].1), (2, 2), "ties share a rank");
+    let street_b = store
+        .leaderboard("/root/street-b/", year, 10)
+        .await
+        .expect("board");
+    assert_eq!(street_b.len(), 2);
+    let standing = store
+        .standing("/root/", year, &third)
+        .await
+        .expect("standing")
+        .expect("in subtree");
+    assert_eq!((standing.rank, standing.balance), (2, 3));
+    assert!(
+        store
+            .standing("/root/street-b/", year, &first)
+            .await
+            .expect("standing")
+            .is_none()
+    );
+    // street-b moves under street-c: its members follow.
+    assert_eq!(
+        store
+            .repath_members("street-b", "/root/street-c/street-b/")
+            .await
+            .expect("repath"),
+        2
+    );
+    assert_eq!(
+        store
+            .leaderboard("/root/street-c/", year, 10)
+            .await
+            .expect("board")
+            .len(),
+        2
+    );
+}
+
 on_both_backends!(
+    leaderboards_rank_a_subtree_and_follow_moves,
     a_hundred_concurrent_replays_make_one_entry,
     a_daily_cap_holds_under_concurrent_awards,
     a_redemption_race_never_overdraws,

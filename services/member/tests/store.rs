@@ -37,6 +37,7 @@ fn member(name: &str, id_card: &str) -> NewMember {
         join_date: None,
         status: MemberStatus::Applicant,
         org_id: ORG.into(),
+        org_path: format!("/{ORG}/"),
     }
 }
 
@@ -192,7 +193,7 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         1
     );
     let accepted = store
-        .decide_transfer("receiver", &transfer.id, true, "欢迎")
+        .decide_transfer("receiver", &transfer.id, true, "欢迎", "/path/")
         .await
         .expect("accept");
     assert_eq!(accepted.state, TransferState::Accepted);
@@ -201,7 +202,7 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         elsewhere
     );
     let again = store
-        .decide_transfer("receiver", &transfer.id, false, "")
+        .decide_transfer("receiver", &transfer.id, false, "", "/path/")
         .await;
     assert!(
         matches!(again, Err(StoreError::Precondition { .. })),
@@ -212,7 +213,7 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         .await
         .expect("request back");
     store
-        .decide_transfer("receiver", &back.id, false, "暂不接收")
+        .decide_transfer("receiver", &back.id, false, "暂不接收", "/path/")
         .await
         .expect("reject");
     assert_eq!(

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use super::MemberApi;
 use crate::{
     domain::points::periods,
-    store::{StoreError, activities::NewActivity, ledger::NewEntry},
+    store::{StoreError, activities::NewActivity, ledger::NewEntry, org_path},
 };
 
 /// The event types the member service consumes.
@@ -49,6 +49,12 @@ impl EventSinkService for MemberApi {
             "jiceng.org.v1.unit.moved" => {
                 let moved: org_pb::UnitMovedEvent = payload(&event.data)?;
                 self.org.scopes().invalidate_subtree(&moved.unit_id);
+                // Members below the moved unit take its new path.
+                let new_path = org_path(&self.org.scopes().ancestor_ids(&moved.unit_id).await?);
+                self.store
+                    .repath_members(&moved.unit_id, &new_path)
+                    .await
+                    .map_err(super::to_status)?;
                 Ok(Response::new(DeliverResponse { duplicate: false }))
             }
             "jiceng.org.v1.attendance.recorded" => {

@@ -11,7 +11,7 @@ use crate::{
     domain::points::{
         EntryKind, EntryState, LedgerEntry, PointsRule, entry_id, periods, rule_code,
     },
-    store::ledger::NewEntry,
+    store::{leaderboard::Standing, ledger::NewEntry, org_path},
 };
 
 /// Who may award points: admins within scope, and services acting on events.
@@ -356,6 +356,61 @@ impl PointsService for MemberApi {
         Ok(Response::new(pb::ListLedgerResponse {
             entries: entries.iter().map(entry_to_proto).collect(),
             next_page_token,
+        }))
+    }
+
+    async fn get_leaderboard(
+        &self,
+        request: Request<pb::GetLeaderboardRequest>,
+    ) -> Result<Response<pb::Leaderboard>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let top = if req.top == 0 { 10 } else { i64::from(req.top) };
+        if !(1..=100).contains(&top) {
+            return Err(invalid_field("top", "must be 1 to 100"));
+        }
+        // Admins see the boards of their subtrees; a member may ask for their own rank.
+        let admin =
+            caller.has_any(AWARDERS) && self.org.scopes().check(&caller, &req.org_id).await.is_ok();
+        let own_rank = !req.member_id.is_empty() && req.member_id == caller.subject;
+        if !admin && !own_rank {
+            return Err(Status::permission_denied(
+                "leaderboards are for admins of the subtree; members see their own rank",
+            ));
+        }
+        let path = org_path(&self.org.scopes().ancestor_ids(&req.org_id).await?);
+        let year = if req.year == 0 {
+            periods(now_millis()).0
+        } else {
+            i64::from(req.year)
+        };
+        let top = if admin {
+            self.store
+                .leaderboard(&path, year, top)
+                .await
+                .map_err(to_status)?
+        } else {
+            Vec::new()
+        };
+        let member = if req.member_id.is_empty() {
+            None
+        } else {
+            self.store
+                .standing(&path, year, &req.member_id)
+                .await
+                .map_err(to_status)?
+        };
+        let entry = |s: &Standing| pb::LeaderboardEntry {
+            rank: s.rank,
+            member_id: s.member_id.clone(),
+            name: s.name.clone(),
+            balance: s.balance,
+        };
+        Ok(Response::new(pb::Leaderboard {
+            org_id: req.org_id,
+            year: i32::try_from(year).unwrap_or_default(),
+            top: top.iter().map(entry).collect(),
+            member: member.as_ref().map(entry),
         }))
     }
 }

@@ -110,12 +110,14 @@ impl MemberStore {
     }
 
     /// Accepts (the receiving org now holds the relation) or rejects a pending transfer.
+    /// `to_org_path` is the receiving org's path, which the member takes on acceptance.
     pub async fn decide_transfer(
         &self,
         actor: &str,
         id: &str,
         accept: bool,
         note: &str,
+        to_org_path: &str,
     ) -> Result<Transfer> {
         let member_id = self.transfer(id).await?.member_id;
         let mut tx = self.lock_member(&member_id).await?;
@@ -141,12 +143,16 @@ impl MemberStore {
             .execute(&mut *tx)
             .await?;
         if accept {
-            sqlx::query("UPDATE member_members SET org_id = $1, version = version + 1, updated_at = $2 WHERE id = $3")
-                .bind(&transfer.to_org_id)
-                .bind(now)
-                .bind(&member_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE member_members SET org_id = $1, org_path = $4, version = version + 1, updated_at = $2
+                 WHERE id = $3",
+            )
+            .bind(&transfer.to_org_id)
+            .bind(now)
+            .bind(&member_id)
+            .bind(to_org_path)
+            .execute(&mut *tx)
+            .await?;
         }
         let transfer = fetch_transfer(&mut tx, id).await?;
         tx.commit().await?;
