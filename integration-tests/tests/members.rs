@@ -778,7 +778,73 @@ async fn venue_attendance_becomes_activities_and_points_once(db: TestDatabase) {
     );
 }
 
+async fn member_changes_reach_the_member_through_notify(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let district = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut members = platform
+        .client_as(district(), MemberServiceClient::new)
+        .await;
+    let member = members
+        .create_member(pb::CreateMemberRequest {
+            name: "郑某".into(),
+            org_id: street.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner();
+    members
+        .change_member_status(pb::ChangeMemberStatusRequest {
+            id: member.id.clone(),
+            status: pb::MemberStatus::Activist as i32,
+            effective_date: "2026-11-01".into(),
+            approving_org_id: street.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("activist");
+    let mut inbox = platform
+        .notify_as(Bearer::new(&bearer(
+            &member.id,
+            &[Role::Member],
+            &street.id,
+        )))
+        .await;
+    let mut titles = Vec::new();
+    for _ in 0..200 {
+        titles = inbox
+            .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
+            .await
+            .expect("inbox")
+            .into_inner()
+            .items
+            .into_iter()
+            .filter_map(|i| i.notification.map(|n| n.title))
+            .collect();
+        if !titles.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(titles, ["发展阶段更新：入党积极分子"]);
+}
+
 on_both_backends!(
+    member_changes_reach_the_member_through_notify,
     venue_attendance_becomes_activities_and_points_once,
     members_register_where_they_live_and_keep_their_pledges,
     transfers_go_to_active_orgs_and_are_accepted_there,

@@ -199,7 +199,9 @@ impl App {
                     let vault = PiiVault::new(key).map_err(|e| AppError::Config(e.to_string()))?;
                     let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
-                    let api = MemberApi::new(MemberStore::new(db.clone()), vault, directory);
+                    let source = format!("//jiceng/{}/member", config.district.code);
+                    let api =
+                        MemberApi::new(MemberStore::new(db.clone(), source), vault, directory);
                     sink.add(jiceng_member::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_member::add_services(&mut server, api, &authenticator);
                 }

@@ -4,7 +4,7 @@
 mod events;
 
 pub use events::CONSUMED as CONSUMED_EVENTS;
-mod points;
+pub(crate) mod points;
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{
@@ -68,33 +68,45 @@ impl MemberApi {
     }
 
     fn to_proto(&self, member: &MemberRow, reveal: bool) -> Result<pb::Member, Status> {
-        let open = |sealed: &Option<String>, masked: &Option<String>| -> Result<String, Status> {
-            match (reveal, sealed) {
-                (true, Some(sealed)) => self
-                    .vault
-                    .open(sealed)
-                    .map_err(|_| Status::internal("personal data cannot be opened")),
-                _ => Ok(masked.clone().unwrap_or_default()),
-            }
-        };
-        Ok(pb::Member {
-            id: member.id.clone(),
-            name: member.name.clone(),
-            gender: match member.gender {
-                Some(Gender::Female) => pb::Gender::Female,
-                Some(Gender::Male) => pb::Gender::Male,
-                None => pb::Gender::Unspecified,
-            } as i32,
-            birth_date: member.birth_date.clone().unwrap_or_default(),
-            phone: open(&member.phone_sealed, &member.phone_masked)?,
-            id_card_number: open(&member.id_card_sealed, &member.id_card_masked)?,
-            join_date: member.join_date.clone().unwrap_or_default(),
-            status: status_to_proto(member.status) as i32,
-            org_id: member.org_id.clone(),
-            etag: format!("v{}", member.version),
-            create_time: Some(timestamp(member.created_at)),
-            update_time: Some(timestamp(member.updated_at)),
-        })
+        let mut proto = masked_member_to_proto(member);
+        if reveal {
+            let open = |sealed: &Option<String>| -> Result<String, Status> {
+                sealed
+                    .as_deref()
+                    .map(|sealed| {
+                        self.vault
+                            .open(sealed)
+                            .map_err(|_| Status::internal("personal data cannot be opened"))
+                    })
+                    .transpose()
+                    .map(Option::unwrap_or_default)
+            };
+            proto.phone = open(&member.phone_sealed)?;
+            proto.id_card_number = open(&member.id_card_sealed)?;
+        }
+        Ok(proto)
+    }
+}
+
+/// A member as anyone but an admin who asked sees them: personal numbers masked.
+pub(crate) fn masked_member_to_proto(member: &MemberRow) -> pb::Member {
+    pb::Member {
+        id: member.id.clone(),
+        name: member.name.clone(),
+        gender: match member.gender {
+            Some(Gender::Female) => pb::Gender::Female,
+            Some(Gender::Male) => pb::Gender::Male,
+            None => pb::Gender::Unspecified,
+        } as i32,
+        birth_date: member.birth_date.clone().unwrap_or_default(),
+        phone: member.phone_masked.clone().unwrap_or_default(),
+        id_card_number: member.id_card_masked.clone().unwrap_or_default(),
+        join_date: member.join_date.clone().unwrap_or_default(),
+        status: status_to_proto(member.status) as i32,
+        org_id: member.org_id.clone(),
+        etag: format!("v{}", member.version),
+        create_time: Some(timestamp(member.created_at)),
+        update_time: Some(timestamp(member.updated_at)),
     }
 }
 
@@ -824,7 +836,7 @@ fn commitment_to_proto(commitment: &Commitment) -> pb::Commitment {
     }
 }
 
-fn transfer_to_proto(transfer: &Transfer) -> pb::Transfer {
+pub(crate) fn transfer_to_proto(transfer: &Transfer) -> pb::Transfer {
     pb::Transfer {
         id: transfer.id.clone(),
         member_id: transfer.member_id.clone(),

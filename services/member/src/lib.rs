@@ -4,6 +4,7 @@
 //! personal numbers, `store` the SQL, `grpc` the protobuf adapter.
 
 pub mod domain;
+pub mod events;
 pub mod grpc;
 pub mod pii;
 pub mod store;

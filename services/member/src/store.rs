@@ -84,14 +84,16 @@ pub struct StatusChange {
 #[derive(Clone, Debug)]
 pub struct MemberStore {
     db: Database,
+    /// The CloudEvents `source` of this service's events, e.g. `//jiceng/310115/member`.
+    event_source: String,
 }
 
 const COLUMNS: &str = "id, name, gender, birth_date, phone_sealed, phone_masked, id_card_sealed, id_card_masked, \
     join_date, status, org_id, version, created_at, updated_at";
 
 impl MemberStore {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, event_source: String) -> Self {
+        Self { db, event_source }
     }
 
     pub fn database(&self) -> &Database {
@@ -268,6 +270,12 @@ impl MemberStore {
         )
         .await?;
         let member = fetch(&mut tx, id).await?;
+        jiceng_outbox::enqueue(
+            &mut tx,
+            &self.event_source,
+            crate::events::status_changed(&member),
+        )
+        .await?;
         tx.commit().await?;
         Ok(member)
     }

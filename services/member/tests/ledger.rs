@@ -14,8 +14,12 @@ use jiceng_testkit::{TestDatabase, on_both_backends};
 
 async fn setup(db: &TestDatabase) -> (MemberStore, String) {
     let database = db.connect().await;
+    database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("outbox");
     database.migrate(&MIGRATIONS).await.expect("migrations");
-    let store = MemberStore::new(database);
+    let store = MemberStore::new(database, "//jiceng/310115/member".into());
     let member = NewMember {
         name: "王某".into(),
         gender: None,

@@ -12,8 +12,12 @@ const ORG: &str = "01937f6e-0000-7000-8000-0000000000c1";
 
 async fn store(db: &TestDatabase) -> MemberStore {
     let database = db.connect().await;
+    database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("outbox");
     database.migrate(&MIGRATIONS).await.expect("migrations");
-    MemberStore::new(database)
+    MemberStore::new(database, "//jiceng/310115/member".into())
 }
 
 fn vault() -> PiiVault {

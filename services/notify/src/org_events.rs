@@ -1,11 +1,12 @@
-//! What the org service's events mean for whom: each consumed event type becomes a publication
-//! in a built-in category, addressed to the people concerned (a member, or whoever holds the
+//! What other services' events mean for whom: each consumed event type becomes a publication in
+//! a built-in category, addressed to the people concerned (a member, or whoever holds the
 //! secretaryship of the unit concerned when the event arrives).
 
 use std::collections::BTreeMap;
 
 use jiceng_proto::{
     cloudevents::{CloudEvent, cloud_event::Data},
+    member as member_pb,
     org::{self as pb, PositionRole},
 };
 use prost::Message;
@@ -15,8 +16,11 @@ use jiceng_org_client::OrgDirectory;
 
 use crate::domain::{Category, Name, Priority, Template};
 
-/// The org event types the notify service consumes (route them here with `--event-sink`).
+/// The event types the notify service consumes (route them here with `--event-sink`).
 pub const CONSUMED: &[&str] = &[
+    "jiceng.member.v1.status.changed",
+    "jiceng.member.v1.transfer.requested",
+    "jiceng.member.v1.points.approved",
     UNIT_MOVED,
     "jiceng.org.v1.position.changed",
     "jiceng.org.v1.meeting.scheduled",
@@ -109,6 +113,27 @@ pub fn builtin_categories() -> Vec<Category> {
             "场地预约已取消：{{title}}",
             "“{{title}}”的场地预约已取消，原因：{{reason}}",
             &["title", "reason"],
+            false,
+        ),
+        category(
+            "member.status.changed",
+            "发展阶段更新：{{status}}",
+            "{{name}}，您的状态已更新为{{status}}",
+            &["name", "status"],
+            false,
+        ),
+        category(
+            "member.transfer.requested",
+            "组织关系转入待接收",
+            "有一名党员的组织关系申请转入{{unit}}，请及时处理",
+            &["unit"],
+            false,
+        ),
+        category(
+            "member.points.approved",
+            "积分到账：{{points}} 分",
+            "{{reason}}",
+            &["points", "reason"],
             false,
         ),
     ]
@@ -247,6 +272,46 @@ pub async fn publication_for(
                 variables,
                 link: format!("bookings/{}", booking.id),
                 recipients: vec![recipient],
+            }
+        }
+        "jiceng.member.v1.status.changed" => {
+            let member: member_pb::Member = payload(event)?;
+            let status = match member_pb::MemberStatus::try_from(member.status) {
+                Ok(member_pb::MemberStatus::Activist) => "入党积极分子",
+                Ok(member_pb::MemberStatus::DevelopmentTarget) => "发展对象",
+                Ok(member_pb::MemberStatus::Probationary) => "预备党员",
+                Ok(member_pb::MemberStatus::Full) => "正式党员",
+                _ => return Ok(None),
+            };
+            Publication {
+                category: "member.status.changed",
+                priority: Priority::Normal,
+                variables: vars(&[("name", member.name.clone()), ("status", status.to_owned())]),
+                link: format!("members/{}", member.id),
+                recipients: vec![RecipientSpec::Member(member.id.clone())],
+            }
+        }
+        "jiceng.member.v1.transfer.requested" => {
+            let transfer: member_pb::Transfer = payload(event)?;
+            Publication {
+                category: "member.transfer.requested",
+                priority: Priority::High,
+                variables: vars(&[("unit", org.unit_name(&transfer.to_org_id).await?)]),
+                link: format!("transfers/{}", transfer.id),
+                recipients: vec![secretary_of(&transfer.to_org_id)],
+            }
+        }
+        "jiceng.member.v1.points.approved" => {
+            let entry: member_pb::LedgerEntry = payload(event)?;
+            Publication {
+                category: "member.points.approved",
+                priority: Priority::Low,
+                variables: vars(&[
+                    ("points", entry.amount.to_string()),
+                    ("reason", entry.reason.clone()),
+                ]),
+                link: format!("ledger/{}", entry.id),
+                recipients: vec![RecipientSpec::Member(entry.member_id.clone())],
             }
         }
         _ => return Ok(None),

@@ -46,7 +46,7 @@ fn rule_to_proto(rule: &PointsRule) -> pb::PointsRule {
     }
 }
 
-fn entry_to_proto(entry: &LedgerEntry) -> pb::LedgerEntry {
+pub(crate) fn entry_to_proto(entry: &LedgerEntry) -> pb::LedgerEntry {
     pb::LedgerEntry {
         id: entry.id.clone(),
         member_id: entry.member_id.clone(),

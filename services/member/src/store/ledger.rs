@@ -183,6 +183,14 @@ impl MemberStore {
             add_to_balance(&mut tx, &new.member_id, year, rule.points).await?;
         }
         let entry = fetch_entry(&mut tx, &new.id).await?;
+        if state == EntryState::Approved {
+            jiceng_outbox::enqueue(
+                &mut tx,
+                &self.event_source,
+                crate::events::points_approved(&entry),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(entry)
     }
@@ -213,6 +221,14 @@ impl MemberStore {
             add_to_balance(&mut tx, &entry.member_id, entry.year, entry.amount).await?;
         }
         let entry = fetch_entry(&mut tx, entry_id).await?;
+        if approve {
+            jiceng_outbox::enqueue(
+                &mut tx,
+                &self.event_source,
+                crate::events::points_approved(&entry),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(entry)
     }

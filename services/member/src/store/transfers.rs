@@ -105,6 +105,12 @@ impl MemberStore {
         .execute(&mut *tx)
         .await?;
         let transfer = fetch_transfer(&mut tx, &id).await?;
+        jiceng_outbox::enqueue(
+            &mut tx,
+            &self.event_source,
+            crate::events::transfer_requested(&transfer),
+        )
+        .await?;
         tx.commit().await?;
         Ok(transfer)
     }

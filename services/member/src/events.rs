@@ -1,0 +1,53 @@
+//! The events the member service publishes through its outbox, as CloudEvents drafts whose
+//! data is the protobuf of the resource concerned (members with personal numbers masked).
+
+use jiceng_outbox::EventDraft;
+use prost::Name;
+
+use crate::{
+    domain::points::LedgerEntry,
+    grpc,
+    store::{MemberRow, transfers::Transfer},
+};
+
+pub const STATUS_CHANGED: &str = "jiceng.member.v1.status.changed";
+pub const TRANSFER_REQUESTED: &str = "jiceng.member.v1.transfer.requested";
+pub const POINTS_APPROVED: &str = "jiceng.member.v1.points.approved";
+
+fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
+    EventDraft {
+        event_type: event_type.to_owned(),
+        subject: subject.to_owned(),
+        data: prost_types::Any {
+            type_url: M::type_url(),
+            value: message.encode_to_vec(),
+        },
+    }
+}
+
+/// A member reached a stage of the pipeline (or a final status).
+pub fn status_changed(member: &MemberRow) -> EventDraft {
+    draft(
+        STATUS_CHANGED,
+        &member.id,
+        &grpc::masked_member_to_proto(member),
+    )
+}
+
+/// A transfer waits for the receiving org.
+pub fn transfer_requested(transfer: &Transfer) -> EventDraft {
+    draft(
+        TRANSFER_REQUESTED,
+        &transfer.id,
+        &grpc::transfer_to_proto(transfer),
+    )
+}
+
+/// Points counted towards a member's balance.
+pub fn points_approved(entry: &LedgerEntry) -> EventDraft {
+    draft(
+        POINTS_APPROVED,
+        &entry.id,
+        &grpc::points::entry_to_proto(entry),
+    )
+}
