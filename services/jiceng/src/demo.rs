@@ -1,8 +1,8 @@
 //! `jiceng up --demo`: a sample Pudong district written through the org store — a few streets and
 //! towns with residential committees and branches, Beicai town's five-level grid network,
 //! Lujiazui's "1 + 34" service-centre network, Yangjing's street-block alliance, a joint meeting
-//! with a decision, a three-meeting project, positions, venues and bookings — so that a first
-//! call has something to read.
+//! with a decision, a three-meeting project, positions, venues and bookings, and members with
+//! points — so that a first call has something to read.
 
 use jiceng_org::{
     OrgStore,
@@ -18,6 +18,12 @@ use jiceng_org::{
 };
 
 use jiceng_db::now_millis;
+use jiceng_member::{
+    MemberStore, PiiVault,
+    domain::{Date, IdCard, MemberStatus, Phone, points::PointsRule},
+    store::{NewMember, ledger::NewEntry},
+};
+use jiceng_org::{domain::NameQuery, store::SubtreeFilter};
 
 use crate::district::pudong_streets_and_towns;
 
@@ -402,4 +408,122 @@ async fn create_all(
         created.push(unit);
     }
     Ok(created)
+}
+
+/// A synthetic resident ID-card number for the demo: district 310115, a birth date, a sequence
+/// number and the check character that makes it valid.
+fn demo_id_card(birth: &str, sequence: u32) -> Option<IdCard> {
+    let body = format!("310115{}{sequence:03}", birth.replace('-', ""));
+    "0123456789X"
+        .chars()
+        .find_map(|check| IdCard::parse(&format!("{body}{check}")).ok())
+}
+
+/// Members of the demo district, with points rules and a few entries, a dual registration and
+/// a commitment. Returns how many members it registered.
+pub async fn load_members(
+    org: &OrgStore,
+    members: &MemberStore,
+    vault: &PiiVault,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let root = org.root().await?.ok_or("no district root")?;
+    let query = |text: &str| NameQuery::parse(text).map_err(|e| demo_error(text, e));
+    let find = |name: &'static str| {
+        let root = root.clone();
+        async move {
+            let filter = SubtreeFilter::default();
+            let found = org.search(&root, &query(name)?, &filter, None, 1).await?;
+            found
+                .into_iter()
+                .next()
+                .ok_or_else(|| demo_error(name, "not in the demo tree"))
+        }
+    };
+    let branch = find("梅园一村第一党支部").await?;
+    let building = find("金茂大厦楼宇联合党支部").await?;
+    let community = find("梅园一村居民区党总支").await?;
+    let people = [
+        ("王建国", "1968-03-12", MemberStatus::Full, &branch),
+        ("李秀英", "1975-07-01", MemberStatus::Full, &branch),
+        ("张伟", "1990-10-18", MemberStatus::Probationary, &branch),
+        ("刘洋", "1996-05-20", MemberStatus::Activist, &branch),
+        ("陈静", "1988-12-02", MemberStatus::Full, &building),
+        (
+            "杨帆",
+            "1993-09-09",
+            MemberStatus::DevelopmentTarget,
+            &building,
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (i, (name, birth, status, unit)) in people.iter().enumerate() {
+        let id_card = demo_id_card(birth, i as u32 + 1)
+            .ok_or_else(|| demo_error(name, "no valid ID-card number"))?;
+        let phone =
+            Phone::parse(&format!("1391234{:04}", 5600 + i)).map_err(|e| demo_error(name, e))?;
+        let new = NewMember {
+            name: (*name).to_owned(),
+            gender: None,
+            birth_date: Some(Date::parse(birth).map_err(|e| demo_error(name, e))?),
+            phone: Some((vault.seal(phone.expose()), phone.masked())),
+            id_card: Some((
+                vault.seal(id_card.expose()),
+                id_card.masked(),
+                vault.index(id_card.expose()),
+            )),
+            join_date: None,
+            status: *status,
+            org_id: unit.id.to_string(),
+            org_path: unit.path.clone(),
+        };
+        ids.push(members.create("jiceng-demo", None, &new).await?.id);
+    }
+    let rule = |code: &str, name: &str, points: i64, daily_cap: Option<i64>| PointsRule {
+        code: code.into(),
+        version: 0,
+        name: name.into(),
+        points,
+        evidence_required: false,
+        approval_required: false,
+        daily_cap,
+        monthly_cap: None,
+        yearly_cap: None,
+        valid_from: 0,
+        valid_to: None,
+    };
+    members
+        .define_rule(&rule("org_life.attend", "参加组织生活", 2, Some(4)))
+        .await?;
+    members
+        .define_rule(&rule("volunteer.hour", "志愿服务每小时", 1, Some(8)))
+        .await?;
+    members
+        .define_rule(&rule("activity.attend", "参加党群活动", 2, None))
+        .await?;
+    let now = now_millis();
+    for (i, member) in ids.iter().enumerate() {
+        for (n, code) in ["org_life.attend", "volunteer.hour", "volunteer.hour"]
+            .iter()
+            .enumerate()
+            .take(1 + i % 3)
+        {
+            let entry = NewEntry {
+                id: format!("demo-{i}-{n}"),
+                member_id: member.clone(),
+                reason: "示例积分".into(),
+                evidence: String::new(),
+                source_event_id: String::new(),
+                actor: "jiceng-demo".into(),
+            };
+            members.award(&entry, code, now).await?;
+        }
+    }
+    // 陈静 works in the Jin Mao building and lives in Meiyuan No. 1 village.
+    members
+        .register_in_community(&ids[4], community.id.as_str())
+        .await?;
+    members
+        .publish_commitment(&ids[0], "每月为社区困难老人上门服务一次", "2026-12-31")
+        .await?;
+    Ok(ids.len())
 }

@@ -141,6 +141,8 @@ pub struct App {
     relays: Vec<Relay>,
     databases: Vec<Database>,
     org: Option<OrgStore>,
+    /// The member store and the vault its personal data is sealed with, when member runs here.
+    member: Option<(MemberStore, PiiVault)>,
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
     notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
     root_id: Option<String>,
@@ -160,7 +162,7 @@ impl App {
         );
         let mut server = GrpcServer::new(config.server.clone());
         let mut databases = Vec::new();
-        let (mut org, mut root_id, mut notify) = (None, None, None);
+        let (mut org, mut root_id, mut notify, mut member) = (None, None, None, None);
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
         // Every consumer of events in this process, behind the one sink the process serves.
@@ -200,8 +202,9 @@ impl App {
                     let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let source = format!("//jiceng/{}/member", config.district.code);
-                    let api =
-                        MemberApi::new(MemberStore::new(db.clone(), source), vault, directory);
+                    let store = MemberStore::new(db.clone(), source);
+                    member = Some((store.clone(), vault.clone()));
+                    let api = MemberApi::new(store, vault, directory);
                     sink.add(jiceng_member::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_member::add_services(&mut server, api, &authenticator);
                 }
@@ -263,6 +266,7 @@ impl App {
             relays,
             databases,
             org,
+            member,
             notify,
             root_id,
         })
@@ -281,6 +285,12 @@ impl App {
     /// The org store, when the org service runs here (the demo loader writes through it).
     pub fn org_store(&self) -> Option<&OrgStore> {
         self.org.as_ref()
+    }
+
+    /// The member store and its vault, when the member service runs here (the demo loader
+    /// writes through them).
+    pub fn member_store(&self) -> Option<(&MemberStore, &PiiVault)> {
+        self.member.as_ref().map(|(store, vault)| (store, vault))
     }
 
     /// Serves until `shutdown` completes: then stops accepting, drains requests in flight,

@@ -251,6 +251,10 @@ async fn up(args: UpArgs) -> Result<()> {
     if let Some(store) = app.org_store().filter(|_| args.demo) {
         let created = demo::load(store, &UnitId::parse(&root)?).await?;
         tracing::info!(created, "demo tree loaded");
+        if let Some((members, vault)) = app.member_store().filter(|_| created > 0) {
+            let registered = demo::load_members(store, members, vault).await?;
+            tracing::info!(registered, "demo members loaded");
+        }
     }
     let claims = Claims::new(
         "dev-admin",
