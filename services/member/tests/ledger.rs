@@ -8,7 +8,10 @@ use jiceng_member::{
         MemberStatus,
         points::{EntryState, PointsRule},
     },
-    store::{NewMember, StoreError, ledger::NewEntry},
+    store::{
+        NewMember, StoreError,
+        ledger::{ImportedEntry, NewEntry},
+    },
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 
@@ -334,7 +337,73 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
     );
 }
 
+async fn imported_points_are_written_once_with_their_balances(db: TestDatabase) {
+    let (store, member) = setup(&db).await;
+    store
+        .define_rule(&rule("volunteer.hour", 1, Some(2), false))
+        .await
+        .expect("rule");
+    let now = now_millis();
+    // Six hundred entries: more than one statement, and over the daily cap, which an import
+    // does not apply again.
+    let imported: Vec<ImportedEntry> = (0..600)
+        .map(|n| ImportedEntry {
+            entry: entry(&format!("legacy-{n}"), &member),
+            rule_code: "volunteer.hour".into(),
+            points: 1 + n % 3,
+            at: now - n,
+        })
+        .collect();
+    let expected: i64 = imported.iter().map(|e| e.points).sum();
+    assert_eq!(store.import_points(&imported).await.expect("import"), 600);
+    assert_eq!(balance(&store, &member).await, expected);
+    // Run again after an interruption: nothing is written twice.
+    assert_eq!(store.import_points(&imported).await.expect("again"), 0);
+    assert_eq!(balance(&store, &member).await, expected);
+    let first = store.entry("legacy-0").await.expect("entry");
+    assert_eq!((first.state, first.amount), (EntryState::Approved, 1));
+    // A retried award with an imported id and other fields is a conflict, not a second entry.
+    let clash = store
+        .award(&entry("legacy-0", &member), "volunteer.hour", now)
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+
+    // A batch naming an unknown member or rule, or taking points away, writes nothing.
+    let bad = |id: &str, member: &str, rule_code: &str, points: i64| ImportedEntry {
+        entry: entry(id, member),
+        rule_code: rule_code.into(),
+        points,
+        at: now,
+    };
+    for batch in [
+        vec![
+            bad("legacy-x1", &member, "volunteer.hour", 1),
+            bad("legacy-x2", "no-such-member", "volunteer.hour", 1),
+        ],
+        vec![
+            bad("legacy-x1", &member, "volunteer.hour", 1),
+            bad("legacy-x2", &member, "no.such.rule", 1),
+        ],
+        vec![bad("legacy-x1", &member, "volunteer.hour", -5)],
+    ] {
+        let refused = store.import_points(&batch).await;
+        assert!(
+            matches!(
+                refused,
+                Err(StoreError::NotFound { .. } | StoreError::Precondition { .. })
+            ),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            store.entry("legacy-x1").await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+    assert_eq!(balance(&store, &member).await, expected);
+}
+
 on_both_backends!(
+    imported_points_are_written_once_with_their_balances,
     leaderboards_rank_a_subtree_and_follow_moves,
     a_hundred_concurrent_replays_make_one_entry,
     a_daily_cap_holds_under_concurrent_awards,

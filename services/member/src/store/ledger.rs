@@ -1,6 +1,8 @@
 //! The points ledger's SQL. Every write for a member holds that member's lock, so caps and the
 //! never-below-zero balance are decided one entry at a time, on PostgreSQL as on SQLite.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use jiceng_db::{LockMode, Tx, lock_key, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
@@ -36,6 +38,29 @@ impl NewEntry {
             self.source_event_id
         )
     }
+}
+
+/// Rows per INSERT of an import: few round trips, and within both databases' limits on
+/// parameters per statement (17 × 500).
+const IMPORT_ROWS_PER_STATEMENT: usize = 500;
+
+/// A points entry carried over from a district's earlier system (see
+/// [`MemberStore::import_points`]).
+#[derive(Clone, Debug)]
+pub struct ImportedEntry {
+    pub entry: NewEntry,
+    pub rule_code: String,
+    pub points: i64,
+    /// When the points were granted, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
@@ -387,6 +412,132 @@ impl MemberStore {
             .iter()
             .map(entry_from_row)
             .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Carries over points a district granted in its earlier system: each entry becomes an
+    /// approved award at its original time, under the version of its rule then in force, and
+    /// the balances it changes are updated in the same transaction. Ids already in the ledger
+    /// are skipped, so an interrupted import can simply be run again. Caps and evidence are not
+    /// applied again: those points were decided under the old system's rules. Returns how many
+    /// entries were written.
+    #[tracing::instrument(name = "member.store.import_points", skip_all, fields(entries = entries.len()))]
+    pub async fn import_points(&self, entries: &[ImportedEntry]) -> Result<u64> {
+        if let Some(bad) = entries.iter().find(|e| e.points <= 0) {
+            return Err(precondition(
+                "IMPORT_POINTS",
+                format!(
+                    "imported entry {} must grant a positive number of points",
+                    bad.entry.id
+                ),
+            ));
+        }
+        let mut tx = self.db.begin_write().await?;
+        let rules: Vec<PointsRule> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RULE_COLUMNS} FROM member_points_rules ORDER BY code, version"
+        )))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(rule_from_row)
+        .collect::<std::result::Result<_, _>>()?;
+        let mut deltas: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        let mut written = 0;
+        for chunk in entries.chunks(IMPORT_ROWS_PER_STATEMENT) {
+            let members: BTreeSet<&str> =
+                chunk.iter().map(|e| e.entry.member_id.as_str()).collect();
+            let known = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM member_members WHERE id IN ({})",
+                placeholders(1, members.len())
+            )));
+            let known: BTreeSet<String> = members
+                .iter()
+                .fold(known, |query, id| query.bind(*id))
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+            if let Some(unknown) = members.iter().find(|id| !known.contains(**id)) {
+                return Err(StoreError::NotFound {
+                    what: "member",
+                    id: (*unknown).to_owned(),
+                });
+            }
+            let mut rows = Vec::with_capacity(chunk.len());
+            for imported in chunk {
+                let version = rules
+                    .iter()
+                    .filter(|r| r.code == imported.rule_code && r.valid_from <= imported.at)
+                    .map(|r| r.version)
+                    .next_back()
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "points rule in force at the imported entry's time",
+                        id: imported.rule_code.clone(),
+                    })?;
+                let (year, month, day) = periods(imported.at);
+                let fingerprint = imported.entry.fingerprint(
+                    EntryKind::Award,
+                    &format!("import:{}:{}", imported.rule_code, imported.points),
+                );
+                rows.push((imported, version, year, month, day, fingerprint));
+            }
+            let sql = format!(
+                "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
+                     source_event_id, state, year, month, day, fingerprint, actor, created_at, decided_at)
+                 VALUES {} ON CONFLICT (id) DO NOTHING RETURNING member_id, year, amount",
+                (0..rows.len())
+                    .map(|i| format!("({})", placeholders(i * 17 + 1, 17)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (imported, version, year, month, day, fingerprint) in &rows {
+                let new = &imported.entry;
+                query = query
+                    .bind(&new.id)
+                    .bind(&new.member_id)
+                    .bind(EntryKind::Award.as_str())
+                    .bind(imported.points)
+                    .bind(&imported.rule_code)
+                    .bind(*version)
+                    .bind(&new.reason)
+                    .bind(&new.evidence)
+                    .bind(&new.source_event_id)
+                    .bind(EntryState::Approved.as_str())
+                    .bind(*year)
+                    .bind(month.as_str())
+                    .bind(day.as_str())
+                    .bind(fingerprint.as_str())
+                    .bind(&new.actor)
+                    .bind(imported.at)
+                    .bind(imported.at);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let (member_id, year, amount): (String, i64, i64) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                *deltas.entry((member_id, year)).or_default() += amount;
+                written += 1;
+            }
+        }
+        // In key order, so that concurrent imports touch balance rows in one order.
+        let deltas: Vec<_> = deltas.into_iter().collect();
+        for chunk in deltas.chunks(IMPORT_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO member_balances (member_id, year, balance) VALUES {}
+                 ON CONFLICT (member_id, year) DO UPDATE SET balance = member_balances.balance + excluded.balance",
+                (0..chunk.len())
+                    .map(|i| format!("({})", placeholders(i * 3 + 1, 3)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((member_id, year), delta) in chunk {
+                query = query.bind(member_id).bind(*year).bind(*delta);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn begin_for_member(&self, member_id: &str) -> Result<Tx> {
