@@ -63,6 +63,14 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `($1, …, $width), ($width+1, …)` for `rows` rows of a multi-row VALUES.
+fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(row * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
     StoreError::Precondition {
         kind,
@@ -467,7 +475,7 @@ impl MemberStore {
             for imported in chunk {
                 let version = rules
                     .iter()
-                    .filter(|r| r.code == imported.rule_code && r.valid_from <= imported.at)
+                    .filter(|r| r.code == imported.rule_code && r.is_valid_at(imported.at))
                     .map(|r| r.version)
                     .next_back()
                     .ok_or_else(|| StoreError::NotFound {
@@ -485,10 +493,7 @@ impl MemberStore {
                 "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
                      source_event_id, state, year, month, day, fingerprint, actor, created_at, decided_at)
                  VALUES {} ON CONFLICT (id) DO NOTHING RETURNING member_id, year, amount",
-                (0..rows.len())
-                    .map(|i| format!("({})", placeholders(i * 17 + 1, 17)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                value_rows(rows.len(), 17)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (imported, version, year, month, day, fingerprint) in &rows {
@@ -525,10 +530,7 @@ impl MemberStore {
             let sql = format!(
                 "INSERT INTO member_balances (member_id, year, balance) VALUES {}
                  ON CONFLICT (member_id, year) DO UPDATE SET balance = member_balances.balance + excluded.balance",
-                (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(i * 3 + 1, 3)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                value_rows(chunk.len(), 3)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for ((member_id, year), delta) in chunk {
