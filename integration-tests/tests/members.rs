@@ -843,7 +843,168 @@ async fn member_changes_reach_the_member_through_notify(db: TestDatabase) {
     assert_eq!(titles, ["发展阶段更新：入党积极分子"]);
 }
 
+async fn points_from_an_earlier_system_are_imported_once(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let district = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let member = platform
+        .client_as(district(), MemberServiceClient::new)
+        .await
+        .create_member(pb::CreateMemberRequest {
+            name: "张某".into(),
+            org_id: street.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner();
+    let mut points = platform
+        .client_as(district(), PointsServiceClient::new)
+        .await;
+    let at = |seconds: i64| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    points
+        .define_points_rule(pb::DefinePointsRuleRequest {
+            rule: Some(pb::PointsRule {
+                code: "volunteer.hour".into(),
+                name: "志愿服务每小时".into(),
+                points: 1,
+                daily_cap: 2,
+                valid_from: at(1_577_836_800), // 2020-01-01
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    let entry = |id: &str, points: i64, seconds: i64| pb::ImportedPoints {
+        entry_id: id.into(),
+        member_id: member.id.clone(),
+        rule_code: "volunteer.hour".into(),
+        points,
+        reason: "旧系统积分".into(),
+        grant_time: at(seconds),
+        ..Default::default()
+    };
+    // 2025-06-01 and 2026-03-01 (Beijing time, mid-morning): caps are not applied again.
+    let batch = vec![
+        entry("legacy-1", 6, 1_748_743_200),
+        entry("legacy-2", 4, 1_772_330_400),
+        entry("legacy-3", 5, 1_772_330_400),
+    ];
+    let import = |entries: Vec<pb::ImportedPoints>| pb::ImportPointsRequest { entries };
+    let first = points
+        .import_points(import(batch.clone()))
+        .await
+        .expect("import")
+        .into_inner();
+    assert_eq!((first.written, first.skipped), (3, 0));
+    let again = points
+        .import_points(import(batch.clone()))
+        .await
+        .expect("sent again")
+        .into_inner();
+    assert_eq!((again.written, again.skipped), (0, 3));
+    for (year, expected) in [(2025, 6), (2026, 9)] {
+        let balance = points
+            .get_balance(pb::GetBalanceRequest {
+                member_id: member.id.clone(),
+                year,
+            })
+            .await
+            .expect("balance")
+            .into_inner();
+        assert_eq!(balance.balance, expected, "{year}");
+    }
+    let board = points
+        .get_leaderboard(pb::GetLeaderboardRequest {
+            org_id: street.id.clone(),
+            year: 2026,
+            ..Default::default()
+        })
+        .await
+        .expect("leaderboard")
+        .into_inner();
+    assert_eq!(board.top.len(), 1);
+    assert_eq!(board.top[0].balance, 9);
+
+    let changed = points
+        .import_points(import(vec![entry("legacy-2", 40, 1_772_330_400)]))
+        .await
+        .expect_err("an id with other points");
+    assert_eq!(changed.code(), Code::AlreadyExists);
+    let refused = [
+        (import(Vec::new()), Code::InvalidArgument),
+        (
+            import(vec![entry("legacy-9", 1, 1_772_330_400); 1_001]),
+            Code::InvalidArgument,
+        ),
+        (
+            import(vec![entry("legacy-9", 1, 4_102_444_800)]),
+            Code::InvalidArgument,
+        ),
+        (
+            import(vec![entry("legacy-9", 0, 1_772_330_400)]),
+            Code::InvalidArgument,
+        ),
+        (
+            import(vec![
+                entry("legacy-9", 1, 1_772_330_400),
+                entry("legacy-9", 2, 1_772_330_400),
+            ]),
+            Code::InvalidArgument,
+        ),
+        (
+            import(vec![pb::ImportedPoints {
+                member_id: "01937f6e-0000-7000-8000-00000000dead".into(),
+                ..entry("legacy-9", 1, 1_772_330_400)
+            }]),
+            Code::NotFound,
+        ),
+        // Before the rule existed: no version was in force.
+        (
+            import(vec![entry("legacy-9", 1, 1_500_000_000)]),
+            Code::NotFound,
+        ),
+    ];
+    for (request, code) in refused {
+        let status = points.import_points(request).await.expect_err("refused");
+        assert_eq!(status.code(), code, "{}", status.message());
+    }
+    let street_admin = platform
+        .client_as(
+            Bearer::new(&bearer("ljz", &[Role::StreetAdmin], &street.id)),
+            PointsServiceClient::new,
+        )
+        .await
+        .import_points(import(vec![entry("legacy-9", 1, 1_772_330_400)]))
+        .await
+        .expect_err("district admins only");
+    assert_eq!(street_admin.code(), Code::PermissionDenied);
+    let ledger = points
+        .list_ledger(pb::ListLedgerRequest {
+            member_id: member.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("ledger")
+        .into_inner();
+    assert_eq!(ledger.entries.len(), 3, "nothing refused was written");
+}
+
 on_both_backends!(
+    points_from_an_earlier_system_are_imported_once,
     member_changes_reach_the_member_through_notify,
     venue_attendance_becomes_activities_and_points_once,
     members_register_where_they_live_and_keep_their_pledges,

@@ -1,12 +1,15 @@
-//! The gRPC kit: server assembly, client channels with retries, status helpers and page tokens.
+//! The gRPC kit: server assembly, client channels with retries, status helpers, page tokens
+//! and timestamps.
 
 mod access_log;
 pub mod client;
 pub mod page;
 pub mod server;
 pub mod status;
+pub mod time;
 
 pub use client::{RetryPolicy, TracedChannel, channel, with_retries};
 pub use page::{PageRequest, page_size};
 pub use server::{GrpcServer, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;
+pub use time::{millis_of, timestamp};

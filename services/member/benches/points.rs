@@ -94,6 +94,7 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
         .await
         .expect("outbox");
     database.migrate(&MIGRATIONS).await.expect("member");
+    let statistics = database.clone();
     let store = MemberStore::new(database, "//jiceng/310115/member".into());
     store
         .define_rule(&PointsRule {
@@ -197,6 +198,16 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
     let append_rate = appended as f64 / started.elapsed().as_secs_f64();
     let entries = imported as usize + appended;
 
+    // Statistics and visibility as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) keep
+    // them in service, where a table is not read the instant it was bulk-loaded.
+    let analyze = match db.backend {
+        Backend::Postgres => "VACUUM ANALYZE",
+        Backend::Sqlite => "ANALYZE",
+    };
+    sqlx::query(analyze)
+        .execute(statistics.pool())
+        .await
+        .expect("analyze");
     let street = "/root/street-07/";
     let (branch, _) = branch_path(4_321);
     let district = time(|| store.leaderboard("/root/", year, 10)).await;

@@ -7,6 +7,7 @@ pub use events::CONSUMED as CONSUMED_EVENTS;
 pub(crate) mod points;
 
 use jiceng_auth::{Caller, Role, caller};
+pub(crate) use jiceng_grpc::timestamp;
 use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
@@ -128,13 +129,6 @@ pub(crate) fn to_status(err: StoreError) -> Status {
                 status
             }
         }
-    }
-}
-
-pub(crate) fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
     }
 }
 

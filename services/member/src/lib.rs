@@ -62,6 +62,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0006_org_paths.sql"),
             sqlite: include_str!("../migrations/sqlite/0006_org_paths.sql"),
         },
+        Migration {
+            version: 7,
+            name: "org paths of balances",
+            postgres: include_str!("../migrations/postgres/0007_balance_paths.sql"),
+            sqlite: include_str!("../migrations/sqlite/0007_balance_paths.sql"),
+        },
     ],
 };
 

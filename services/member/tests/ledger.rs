@@ -10,6 +10,7 @@ use jiceng_member::{
     },
     store::{
         NewMember, StoreError,
+        leaderboard::LEADERBOARD_WALK_MIN,
         ledger::{ImportedEntry, NewEntry},
     },
 };
@@ -335,6 +336,39 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
             .len(),
         2
     );
+    assert!(
+        store
+            .leaderboard("/root/street-b/", year, 10)
+            .await
+            .expect("board")
+            .is_empty(),
+        "the old path keeps no balances"
+    );
+    // An accepted transfer carries the member's points to the receiving subtree.
+    let transfer = store
+        .request_transfer(
+            "admin",
+            &first,
+            "01937f6e-0000-7000-8000-0000000000ca",
+            "调动",
+        )
+        .await
+        .expect("transfer");
+    store
+        .decide_transfer("receiver", &transfer.id, true, "", "/root/street-c/office/")
+        .await
+        .expect("accept");
+    let street_c = store
+        .leaderboard("/root/street-c/", year, 10)
+        .await
+        .expect("board");
+    assert_eq!(street_c.len(), 3);
+    let standing = store
+        .standing("/root/street-c/", year, &first)
+        .await
+        .expect("standing")
+        .expect("moved in");
+    assert_eq!((standing.rank, standing.balance), (2, 3));
 }
 
 async fn imported_points_are_written_once_with_their_balances(db: TestDatabase) {
@@ -367,6 +401,11 @@ async fn imported_points_are_written_once_with_their_balances(db: TestDatabase) 
         .award(&entry("legacy-0", &member), "volunteer.hour", now)
         .await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    // So is an import that sends an id again with other points.
+    let mut changed = imported[..2].to_vec();
+    changed[1].points += 1;
+    let clash = store.import_points(&changed).await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
 
     // A batch naming an unknown member or rule, or taking points away, writes nothing.
     let bad = |id: &str, member: &str, rule_code: &str, points: i64| ImportedEntry {
@@ -385,6 +424,10 @@ async fn imported_points_are_written_once_with_their_balances(db: TestDatabase) 
             bad("legacy-x2", &member, "no.such.rule", 1),
         ],
         vec![bad("legacy-x1", &member, "volunteer.hour", -5)],
+        vec![
+            bad("legacy-x1", &member, "volunteer.hour", 1),
+            bad("legacy-x1", &member, "volunteer.hour", 2),
+        ],
     ] {
         let refused = store.import_points(&batch).await;
         assert!(
@@ -402,7 +445,85 @@ async fn imported_points_are_written_once_with_their_balances(db: TestDatabase) 
     assert_eq!(balance(&store, &member).await, expected);
 }
 
+/// A leaderboard is found among the year's highest balances or, when the subtree has too few
+/// of them, from the subtree's own range: both ways must agree with the balances, the
+/// tie-break by member id included.
+async fn leaderboards_agree_however_they_are_found(db: TestDatabase) {
+    let (store, _) = setup(&db).await;
+    store
+        .define_rule(&rule("volunteer.hour", 1, None, false))
+        .await
+        .expect("rule");
+    // More balances than one walk reads; street-b's are all lower than street-a's, so its
+    // leaders are not among the highest and its range is read instead.
+    let members = LEADERBOARD_WALK_MIN as usize * 2;
+    let mut expected = Vec::with_capacity(members);
+    let mut imported = Vec::with_capacity(members);
+    let now = now_millis();
+    for n in 0..members {
+        let (branch, points) = match n % 3 {
+            0 => ("/root/street-a/branch-1/", 10 + (n as i64 * 37) % 101),
+            1 => ("/root/street-a/branch-2/", 10 + (n as i64 * 37) % 101),
+            _ => ("/root/street-b/branch-3/", 1 + (n as i64) % 7),
+        };
+        let new = NewMember {
+            name: format!("党员{n}"),
+            gender: None,
+            birth_date: None,
+            phone: None,
+            id_card: None,
+            join_date: None,
+            status: MemberStatus::Full,
+            org_id: "01937f6e-0000-7000-8000-0000000000c7".into(),
+            org_path: branch.into(),
+        };
+        let id = store.create("admin", None, &new).await.expect("member").id;
+        imported.push(ImportedEntry {
+            entry: entry(&format!("legacy-{n}"), &id),
+            rule_code: "volunteer.hour".into(),
+            points,
+            at: now,
+        });
+        expected.push((branch, id, points));
+    }
+    store.import_points(&imported).await.expect("import");
+    expected.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| b.1.cmp(&a.1)));
+    let year = jiceng_member::domain::points::periods(now).0;
+    for (path, top) in [
+        ("/root/", 10),
+        ("/root/street-a/branch-2/", 10),
+        ("/root/street-b/", 10),
+        ("/root/street-b/", 40),
+        ("/root/street-a/", 400),
+    ] {
+        let in_subtree: Vec<_> = expected
+            .iter()
+            .filter(|(branch, _, _)| branch.starts_with(path))
+            .collect();
+        let board = store.leaderboard(path, year, top).await.expect("board");
+        let got: Vec<_> = board
+            .iter()
+            .map(|s| (s.member_id.as_str(), s.balance))
+            .collect();
+        let want: Vec<_> = in_subtree
+            .iter()
+            .take(top as usize)
+            .map(|(_, id, points)| (id.as_str(), *points))
+            .collect();
+        assert_eq!(got, want, "{path} top {top}");
+        let (_, middle, points) = in_subtree[in_subtree.len() / 2];
+        let standing = store
+            .standing(path, year, middle)
+            .await
+            .expect("standing")
+            .expect("in subtree");
+        let ahead = in_subtree.iter().filter(|(_, _, p)| p > points).count() as i64;
+        assert_eq!((standing.rank, standing.balance), (ahead + 1, *points));
+    }
+}
+
 on_both_backends!(
+    leaderboards_agree_however_they_are_found,
     imported_points_are_written_once_with_their_balances,
     leaderboards_rank_a_subtree_and_follow_moves,
     a_hundred_concurrent_replays_make_one_entry,

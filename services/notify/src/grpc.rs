@@ -8,6 +8,7 @@ use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
+    timestamp,
 };
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::{
@@ -149,13 +150,6 @@ fn channel_to_proto(channel: &str) -> pb::Channel {
         IN_APP => pb::Channel::InApp,
         WEBHOOK => pb::Channel::Webhook,
         _ => pb::Channel::Unspecified,
-    }
-}
-
-fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
     }
 }
 

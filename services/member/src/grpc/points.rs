@@ -2,7 +2,7 @@
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::now_millis;
-use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
+use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::member::{self as pb, points_service_server::PointsService};
 use tonic::{Request, Response, Status};
 
@@ -11,8 +11,15 @@ use crate::{
     domain::points::{
         EntryKind, EntryState, LedgerEntry, PointsRule, entry_id, periods, rule_code,
     },
-    store::{leaderboard::Standing, ledger::NewEntry, org_path},
+    store::{
+        leaderboard::Standing,
+        ledger::{ImportedEntry, NewEntry},
+        org_path,
+    },
 };
+
+/// Entries one `ImportPoints` call may carry: one transaction of a bounded size.
+const MAX_IMPORTED_PER_CALL: usize = 1_000;
 
 /// Who may award points: admins within scope, and services acting on events.
 const AWARDERS: &[Role] = &[
@@ -21,10 +28,6 @@ const AWARDERS: &[Role] = &[
     Role::BranchAdmin,
     Role::Service,
 ];
-
-fn millis(time: Option<&prost_types::Timestamp>) -> Option<i64> {
-    time.map(|t| t.seconds.saturating_mul(1000) + i64::from(t.nanos / 1_000_000))
-}
 
 fn cap(value: i64) -> Option<i64> {
     (value > 0).then_some(value)
@@ -132,8 +135,13 @@ impl PointsService for MemberApi {
                 violations.add(field, "must not be negative (0 means no cap)");
             }
         }
-        let valid_from = millis(given.valid_from.as_ref()).unwrap_or_else(now_millis);
-        let valid_to = millis(given.valid_to.as_ref());
+        let valid_from = violations
+            .check("rule.valid_from", millis_of(given.valid_from.as_ref()))
+            .flatten()
+            .unwrap_or_else(now_millis);
+        let valid_to = violations
+            .check("rule.valid_to", millis_of(given.valid_to.as_ref()))
+            .flatten();
         if valid_to.is_some_and(|to| to <= valid_from) {
             violations.add("rule.valid_to", "must be after valid_from");
         }
@@ -411,6 +419,80 @@ impl PointsService for MemberApi {
             year: i32::try_from(year).unwrap_or_default(),
             top: top.iter().map(entry).collect(),
             member: member.as_ref().map(entry),
+        }))
+    }
+
+    async fn import_points(
+        &self,
+        request: Request<pb::ImportPointsRequest>,
+    ) -> Result<Response<pb::ImportPointsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        caller.require_any(&[Role::DistrictAdmin])?;
+        let req = request.into_inner();
+        if req.entries.is_empty() || req.entries.len() > MAX_IMPORTED_PER_CALL {
+            return Err(invalid_field(
+                "entries",
+                "must hold 1 to 1,000 entries; send a larger import in several calls",
+            ));
+        }
+        let now = now_millis();
+        let mut violations = FieldViolations::new();
+        let mut entries = Vec::with_capacity(req.entries.len());
+        let mut seen = std::collections::HashSet::new();
+        for (n, given) in req.entries.into_iter().enumerate() {
+            let field = |name: &str| format!("entries[{n}].{name}");
+            let id = violations.check(&field("entry_id"), entry_id(&given.entry_id));
+            if !seen.insert(given.entry_id.clone()) {
+                violations.add(field("entry_id"), "appears twice in this call");
+            }
+            let code = violations.check(&field("rule_code"), rule_code(&given.rule_code));
+            if given.member_id.is_empty() {
+                violations.add(field("member_id"), "must not be empty");
+            }
+            if !(1..=10_000).contains(&given.points) {
+                violations.add(field("points"), "must be 1 to 10,000");
+            }
+            let reason = text(&mut violations, &field("reason"), &given.reason);
+            let evidence = text(&mut violations, &field("evidence"), &given.evidence);
+            let at = violations
+                .check(&field("grant_time"), millis_of(given.grant_time.as_ref()))
+                .flatten();
+            match at {
+                None if given.grant_time.is_none() => {
+                    violations.add(field("grant_time"), "must be set")
+                }
+                None => {}
+                Some(at) if at > now => {
+                    violations.add(field("grant_time"), "must not be in the future")
+                }
+                Some(_) => {}
+            }
+            if let (Some(id), Some(rule_code), Some(at)) = (id, code, at) {
+                entries.push(ImportedEntry {
+                    entry: NewEntry {
+                        id,
+                        member_id: given.member_id,
+                        reason,
+                        evidence,
+                        source_event_id: String::new(),
+                        actor: caller.subject.clone(),
+                    },
+                    rule_code,
+                    points: given.points,
+                    at,
+                });
+            }
+        }
+        violations.into_result()?;
+        let written = self
+            .store
+            .import_points(&entries)
+            .await
+            .map_err(to_status)?;
+        let written = i64::try_from(written).unwrap_or(i64::MAX);
+        Ok(Response::new(pb::ImportPointsResponse {
+            written,
+            skipped: entries.len() as i64 - written,
         }))
     }
 }

@@ -1,9 +1,19 @@
-//! Leaderboards by org subtree: members are found by the range of their org paths, balances by
-//! year, both through indexes.
+//! Leaderboards by org subtree. Every balance row carries its member's org path, so a subtree
+//! is one range of paths and a leaderboard reads the balances' indexes alone; members are
+//! joined only for the names of the rows returned.
 
-use sqlx::Row as _;
+use std::collections::HashMap;
 
-use super::{MemberStore, Result};
+use jiceng_db::Tx;
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{MemberStore, Result, ledger::placeholders};
+
+/// The first step of a leaderboard reads at least this many of the year's highest balances,
+/// and twenty per place asked for: a subtree holding a few percent of the district's balances
+/// finds its leaders among them.
+pub const LEADERBOARD_WALK_MIN: i64 = 500;
+const WALK_ROWS_PER_PLACE: i64 = 20;
 
 /// One row of a leaderboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,36 +32,85 @@ fn subtree_range(path: &str) -> (String, String) {
 }
 
 impl MemberStore {
-    /// The `top` members of the subtree at `org_path` by their balance of `year`; ties share a
-    /// rank.
+    /// The `top` members of the subtree at `org_path` by their balance of `year`, highest first
+    /// and, among equal balances, by member id descending; ties share a rank.
+    ///
+    /// Two reads, each through an index and neither left to the planner's estimates (which for
+    /// a bound range of paths, and for a table bloated by balance updates, can be far off):
+    /// first the year's highest balances, district-wide, keeping the subtree's; a large subtree
+    /// finds its leaders there. Only if it does not is the subtree's own range of paths read
+    /// and sorted, which costs what the subtree holds.
     pub async fn leaderboard(&self, org_path: &str, year: i64, top: i64) -> Result<Vec<Standing>> {
         let (lo, hi) = subtree_range(org_path);
-        let rows = sqlx::query(
-            "SELECT m.id, m.name, b.balance FROM member_balances b JOIN member_members m ON m.id = b.member_id
-             WHERE b.year = $1 AND m.org_path >= $2 AND m.org_path < $3
-             ORDER BY b.balance DESC, m.id LIMIT $4",
+        let walk = LEADERBOARD_WALK_MIN.max(top.saturating_mul(WALK_ROWS_PER_PLACE));
+        let among_highest = sqlx::query(
+            "SELECT member_id, balance FROM (
+                 SELECT member_id, balance, org_path FROM member_balances WHERE year = $1
+                 ORDER BY balance DESC, member_id DESC LIMIT $2
+             ) highest WHERE org_path >= $3 AND org_path < $4
+             ORDER BY balance DESC, member_id DESC LIMIT $5",
         )
         .bind(year)
+        .bind(walk)
         .bind(&lo)
         .bind(&hi)
-        .bind(top)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut standings: Vec<Standing> = Vec::with_capacity(rows.len());
-        for (position, row) in rows.iter().enumerate() {
-            let balance: i64 = row.try_get(2)?;
+        .bind(top);
+        let mut leaders = leaders_from(among_highest.fetch_all(self.db.pool()).await?)?;
+        // Fewer than asked for says nothing of the subtree's balances below the highest.
+        if (leaders.len() as i64) < top {
+            // `+balance` keeps the ranking index from serving the ORDER BY, which would tempt
+            // a planner without a histogram of paths (SQLite) to walk every balance again.
+            let subtree = sqlx::query(
+                "SELECT member_id, balance FROM member_balances
+                 WHERE year = $1 AND org_path >= $2 AND org_path < $3
+                 ORDER BY +balance DESC, member_id DESC LIMIT $4",
+            )
+            .bind(year)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(top);
+            leaders = leaders_from(subtree.fetch_all(self.db.pool()).await?)?;
+        }
+        let names = self
+            .names(leaders.iter().map(|(id, _)| id.as_str()))
+            .await?;
+        let mut standings: Vec<Standing> = Vec::with_capacity(leaders.len());
+        for (position, (member_id, balance)) in leaders.into_iter().enumerate() {
             let rank = match standings.last() {
                 Some(previous) if previous.balance == balance => previous.rank,
                 _ => position as i64 + 1,
             };
             standings.push(Standing {
                 rank,
-                member_id: row.try_get(0)?,
-                name: row.try_get(1)?,
+                name: names.get(&member_id).cloned().unwrap_or_default(),
+                member_id,
                 balance,
             });
         }
         Ok(standings)
+    }
+
+    /// The names of `members`, by id.
+    async fn names<'a>(
+        &self,
+        members: impl Iterator<Item = &'a str>,
+    ) -> Result<HashMap<String, String>> {
+        let members: Vec<&str> = members.collect();
+        if members.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, name FROM member_members WHERE id IN ({})",
+            placeholders(1, members.len())
+        )));
+        members
+            .iter()
+            .fold(query, |query, id| query.bind(*id))
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
     }
 
     /// A member's standing in the subtree at `org_path`, when they belong to it.
@@ -78,8 +137,8 @@ impl MemberStore {
         };
         let balance: i64 = member.try_get(1)?;
         let ahead: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM member_balances b JOIN member_members m ON m.id = b.member_id
-             WHERE b.year = $1 AND b.balance > $2 AND m.org_path >= $3 AND m.org_path < $4",
+            "SELECT COUNT(*) FROM member_balances
+             WHERE year = $1 AND balance > $2 AND org_path >= $3 AND org_path < $4",
         )
         .bind(year)
         .bind(balance)
@@ -112,13 +171,30 @@ impl MemberStore {
             };
             let repathed = format!("{new_unit_path}{}", &path[at + marker.len()..]);
             sqlx::query("UPDATE member_members SET org_path = $1 WHERE id = $2")
-                .bind(repathed)
-                .bind(id)
+                .bind(&repathed)
+                .bind(&id)
                 .execute(&mut *tx)
                 .await?;
+            move_balances(&mut tx, &id, &repathed).await?;
             moved += 1;
         }
         tx.commit().await?;
         Ok(moved)
     }
+}
+
+fn leaders_from(rows: Vec<AnyRow>) -> Result<Vec<(String, i64)>> {
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+/// Gives all of a member's balance rows their (new) org path.
+pub(super) async fn move_balances(tx: &mut Tx, member_id: &str, org_path: &str) -> Result<()> {
+    sqlx::query("UPDATE member_balances SET org_path = $1 WHERE member_id = $2")
+        .bind(org_path)
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

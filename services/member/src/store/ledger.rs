@@ -56,7 +56,7 @@ pub struct ImportedEntry {
 }
 
 /// `$first, $first+1, …` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
+pub(super) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
@@ -424,12 +424,20 @@ impl MemberStore {
 
     /// Carries over points a district granted in its earlier system: each entry becomes an
     /// approved award at its original time, under the version of its rule then in force, and
-    /// the balances it changes are updated in the same transaction. Ids already in the ledger
-    /// are skipped, so an interrupted import can simply be run again. Caps and evidence are not
-    /// applied again: those points were decided under the old system's rules. Returns how many
-    /// entries were written.
+    /// the balances it changes are updated in the same transaction. An entry already in the
+    /// ledger with the same fields is skipped, so an interrupted import can simply be run again;
+    /// the same id with other fields is a conflict and nothing is written. Caps and evidence are
+    /// not applied again: those points were decided under the old system's rules. Returns how
+    /// many entries were written.
     #[tracing::instrument(name = "member.store.import_points", skip_all, fields(entries = entries.len()))]
     pub async fn import_points(&self, entries: &[ImportedEntry]) -> Result<u64> {
+        let mut ids = BTreeSet::new();
+        if let Some(twice) = entries.iter().find(|e| !ids.insert(e.entry.id.as_str())) {
+            return Err(precondition(
+                "IMPORT_POINTS",
+                format!("entry {} appears twice in one import", twice.entry.id),
+            ));
+        }
         if let Some(bad) = entries.iter().find(|e| e.points <= 0) {
             return Err(precondition(
                 "IMPORT_POINTS",
@@ -449,23 +457,25 @@ impl MemberStore {
         .map(rule_from_row)
         .collect::<std::result::Result<_, _>>()?;
         let mut deltas: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        // Each balance row carries its member's org path, so leaderboards read balances alone.
+        let mut org_paths: BTreeMap<String, String> = BTreeMap::new();
         let mut written = 0;
         for chunk in entries.chunks(IMPORT_ROWS_PER_STATEMENT) {
             let members: BTreeSet<&str> =
                 chunk.iter().map(|e| e.entry.member_id.as_str()).collect();
             let known = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id FROM member_members WHERE id IN ({})",
+                "SELECT id, org_path FROM member_members WHERE id IN ({})",
                 placeholders(1, members.len())
             )));
-            let known: BTreeSet<String> = members
+            for row in members
                 .iter()
                 .fold(known, |query, id| query.bind(*id))
                 .fetch_all(&mut *tx)
                 .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<std::result::Result<_, _>>()?;
-            if let Some(unknown) = members.iter().find(|id| !known.contains(**id)) {
+            {
+                org_paths.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+            if let Some(unknown) = members.iter().find(|id| !org_paths.contains_key(**id)) {
                 return Err(StoreError::NotFound {
                     what: "member",
                     id: (*unknown).to_owned(),
@@ -485,14 +495,17 @@ impl MemberStore {
                 let (year, month, day) = periods(imported.at);
                 let fingerprint = imported.entry.fingerprint(
                     EntryKind::Award,
-                    &format!("import:{}:{}", imported.rule_code, imported.points),
+                    &format!(
+                        "import:{}:{}:{}",
+                        imported.rule_code, imported.points, imported.at
+                    ),
                 );
                 rows.push((imported, version, year, month, day, fingerprint));
             }
             let sql = format!(
                 "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
                      source_event_id, state, year, month, day, fingerprint, actor, created_at, decided_at)
-                 VALUES {} ON CONFLICT (id) DO NOTHING RETURNING member_id, year, amount",
+                 VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id, member_id, year, amount",
                 value_rows(rows.len(), 17)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -517,24 +530,63 @@ impl MemberStore {
                     .bind(imported.at)
                     .bind(imported.at);
             }
+            let mut inserted = BTreeSet::new();
             for row in query.fetch_all(&mut *tx).await? {
-                let (member_id, year, amount): (String, i64, i64) =
-                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                let (id, member_id, year, amount): (String, String, i64, i64) = (
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                );
                 *deltas.entry((member_id, year)).or_default() += amount;
+                inserted.insert(id);
                 written += 1;
+            }
+            // An id already in the ledger is skipped only if it is the same entry.
+            let existing: Vec<_> = rows
+                .iter()
+                .filter(|row| !inserted.contains(&row.0.entry.id))
+                .collect();
+            if !existing.is_empty() {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT id, fingerprint FROM member_ledger WHERE id IN ({})",
+                    placeholders(1, existing.len())
+                )));
+                let stored: BTreeMap<String, String> = existing
+                    .iter()
+                    .fold(query, |query, row| query.bind(&row.0.entry.id))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .collect::<Result<_>>()?;
+                if let Some(clash) = existing
+                    .iter()
+                    .find(|row| stored.get(&row.0.entry.id) != Some(&row.5))
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "entry {} exists with other fields",
+                        clash.0.entry.id
+                    )));
+                }
             }
         }
         // In key order, so that concurrent imports touch balance rows in one order.
         let deltas: Vec<_> = deltas.into_iter().collect();
         for chunk in deltas.chunks(IMPORT_ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO member_balances (member_id, year, balance) VALUES {}
-                 ON CONFLICT (member_id, year) DO UPDATE SET balance = member_balances.balance + excluded.balance",
-                value_rows(chunk.len(), 3)
+                "INSERT INTO member_balances (member_id, year, balance, org_path) VALUES {}
+                 ON CONFLICT (member_id, year) DO UPDATE
+                 SET balance = member_balances.balance + excluded.balance, org_path = excluded.org_path",
+                value_rows(chunk.len(), 4)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for ((member_id, year), delta) in chunk {
-                query = query.bind(member_id).bind(*year).bind(*delta);
+                query = query
+                    .bind(member_id)
+                    .bind(*year)
+                    .bind(*delta)
+                    .bind(&org_paths[member_id]);
             }
             query.execute(&mut *tx).await?;
         }
@@ -545,14 +597,15 @@ impl MemberStore {
     async fn begin_for_member(&self, member_id: &str) -> Result<Tx> {
         let mut tx = self.db.begin_write().await?;
         self.db
-            .lock(
-                &mut tx,
-                lock_key(&format!("points:{member_id}")),
-                LockMode::Exclusive,
-            )
+            .lock(&mut tx, points_lock_key(member_id), LockMode::Exclusive)
             .await?;
         Ok(tx)
     }
+}
+
+/// The lock that serialises changes to one member's points and balance rows.
+pub(super) fn points_lock_key(member_id: &str) -> i64 {
+    lock_key(&format!("points:{member_id}"))
 }
 
 fn period_name(column: &str) -> &'static str {
@@ -622,8 +675,10 @@ async fn insert_entry(
 
 async fn add_to_balance(tx: &mut Tx, member_id: &str, year: i64, delta: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO member_balances (member_id, year, balance) VALUES ($1, $2, $3)
-         ON CONFLICT (member_id, year) DO UPDATE SET balance = member_balances.balance + $3",
+        "INSERT INTO member_balances (member_id, year, balance, org_path)
+         SELECT $1, $2, $3, org_path FROM member_members WHERE id = $1
+         ON CONFLICT (member_id, year) DO UPDATE
+         SET balance = member_balances.balance + excluded.balance, org_path = excluded.org_path",
     )
     .bind(member_id)
     .bind(year)

@@ -4,7 +4,9 @@
 use jiceng_db::{LockMode, Tx, lock_key, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
-use super::{MemberStore, Result, StoreError, fetch};
+use super::{
+    MemberStore, Result, StoreError, fetch, leaderboard::move_balances, ledger::points_lock_key,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransferState {
@@ -149,6 +151,11 @@ impl MemberStore {
             .execute(&mut *tx)
             .await?;
         if accept {
+            // Awards write balance rows with the member's path; holding their lock as well
+            // keeps one from landing under the old path after this moves the rest.
+            self.db
+                .lock(&mut tx, points_lock_key(&member_id), LockMode::Exclusive)
+                .await?;
             sqlx::query(
                 "UPDATE member_members SET org_id = $1, org_path = $4, version = version + 1, updated_at = $2
                  WHERE id = $3",
@@ -159,6 +166,7 @@ impl MemberStore {
             .bind(to_org_path)
             .execute(&mut *tx)
             .await?;
+            move_balances(&mut tx, &member_id, to_org_path).await?;
         }
         let transfer = fetch_transfer(&mut tx, id).await?;
         tx.commit().await?;

@@ -12,6 +12,7 @@ pub(crate) mod venues;
 
 use jiceng_auth::{Caller, Role};
 use jiceng_grpc::status::{failed_precondition, invalid_field};
+pub(crate) use jiceng_grpc::{millis_of, timestamp};
 use jiceng_proto::org as pb;
 use tonic::Status;
 
@@ -129,28 +130,6 @@ pub(crate) fn kinds_from_proto(values: &[i32]) -> Result<Vec<UnitKind>, &'static
     kinds.sort();
     kinds.dedup();
     Ok(kinds)
-}
-
-/// Reads an optional timestamp as epoch milliseconds.
-pub(crate) fn millis_of(
-    time: Option<&prost_types::Timestamp>,
-) -> Result<Option<i64>, &'static str> {
-    let Some(time) = time else { return Ok(None) };
-    if !(0..1_000_000_000).contains(&time.nanos) {
-        return Err("nanos must be 0 to 999,999,999");
-    }
-    time.seconds
-        .checked_mul(1000)
-        .and_then(|ms| ms.checked_add(i64::from(time.nanos / 1_000_000)))
-        .map(Some)
-        .ok_or("is out of range")
-}
-
-pub(crate) fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
 }
 
 fn level_to_proto(level: Level) -> pb::Level {
