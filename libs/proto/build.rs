@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "jiceng/org/v1/venues.proto",
         "jiceng/notify/v1/notify.proto",
         "jiceng/member/v1/member.proto",
+        "jiceng/grid/v1/grid.proto",
+        "jiceng/grid/v1/cases.proto",
     ]
     .map(|p| root.join(p));
 

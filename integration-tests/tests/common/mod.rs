@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};
 use jiceng_auth::Role;
+use jiceng_db::Clock;
 use jiceng_grpc::ServerOptions;
 use jiceng_notify::webhooks::DispatchOptions;
 use jiceng_outbox::RelayOptions;
@@ -28,6 +29,8 @@ pub struct Platform {
     /// Public so a scenario can stop it.
     pub server: RunningServer,
     pub root_id: String,
+    /// The clock the grid service measures time limits by: a scenario moves it ahead.
+    pub clock: Clock,
     _db: TestDatabase,
 }
 
@@ -47,6 +50,7 @@ impl Platform {
     }
 
     async fn start_inner(db: TestDatabase, sinks: Vec<EventSink>, demo: bool) -> Self {
+        let clock = Clock::adjustable();
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
@@ -72,6 +76,7 @@ impl Platform {
                 max_backoff: Duration::from_millis(100),
                 ..DispatchOptions::default()
             },
+            clock: clock.clone(),
         };
         let app = App::build(config).await.expect("the platform builds");
         let root_id = app.root_id().expect("org runs").to_owned();
@@ -88,6 +93,7 @@ impl Platform {
         Self {
             server,
             root_id,
+            clock,
             _db: db,
         }
     }

@@ -12,6 +12,8 @@ pub enum DbError {
     CreateFolder(#[source] std::io::Error),
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    #[error("cannot refresh the planner's statistics: {0}")]
+    Statistics(#[source] sqlx::Error),
     #[error("migration {component}/{version} failed: {source}")]
     Migrate {
         component: &'static str,

@@ -108,6 +108,19 @@ impl Database {
         &self.pool
     }
 
+    /// Brings the planner's statistics up to date where the database does not do it itself:
+    /// SQLite's bounded `PRAGMA optimize`, at start, before any request holds the write lock
+    /// (PostgreSQL's autovacuum analyses on its own).
+    pub async fn refresh_statistics(&self) -> Result<(), DbError> {
+        if self.dialect == Dialect::Sqlite {
+            sqlx::raw_sql("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
+                .execute(&self.pool)
+                .await
+                .map_err(DbError::Statistics)?;
+        }
+        Ok(())
+    }
+
     /// Opens a transaction that reads only.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin().await
@@ -185,6 +198,41 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The time a service acts at: the system's, or (for tests of time limits) the system's moved
+/// ahead by hand, so that hours pass without waiting.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    ahead: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// A clock that runs with the system's and can be moved ahead with [`Clock::advance`].
+    pub fn adjustable() -> Self {
+        Self {
+            ahead: Some(Default::default()),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        let ahead = self
+            .ahead
+            .as_ref()
+            .map_or(0, |ahead| ahead.load(std::sync::atomic::Ordering::Relaxed));
+        now_millis() + ahead
+    }
+
+    /// Moves an adjustable clock ahead by `millis`; the system clock cannot be moved.
+    pub fn advance(&self, millis: i64) {
+        if let Some(ahead) = &self.ahead {
+            ahead.fetch_add(millis, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]

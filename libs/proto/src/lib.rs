@@ -32,6 +32,11 @@ pub mod jiceng {
             tonic::include_proto!("jiceng.events.v1");
         }
     }
+    pub mod grid {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.grid.v1");
+        }
+    }
     pub mod member {
         pub mod v1 {
             tonic::include_proto!("jiceng.member.v1");
@@ -53,6 +58,8 @@ pub mod jiceng {
 pub use io::cloudevents::v1 as cloudevents;
 /// `jiceng.events.v1`: the sink every event consumer serves.
 pub use jiceng::events::v1 as events;
+/// `jiceng.grid.v1`: grids, categories and the case workflow.
+pub use jiceng::grid::v1 as grid;
 /// `jiceng.member.v1`: party members and their development pipeline.
 pub use jiceng::member::v1 as member;
 /// `jiceng.notify.v1`: notifications, inboxes and live streams.

@@ -12,7 +12,8 @@ use std::{
 };
 
 use jiceng_auth::{Authenticator, Claims, KeyConfig, Role, TokenIssuer};
-use jiceng_db::Database;
+use jiceng_db::{Clock, Database};
+use jiceng_grid::{GridApi, GridStore};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_member::{MemberApi, MemberStore, PiiVault};
 use jiceng_notify::{
@@ -40,22 +41,32 @@ const DIGEST_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the org service looks for decisions coming due or overdue.
 const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How often the grid service looks for cases past their step's time limit.
+const OVERDUE_SCAN_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The services this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
     Org,
     Member,
+    Grid,
     Notify,
 }
 
 impl ServiceName {
     /// In start order: the org service provisions the root that service tokens are scoped to.
-    pub const ALL: [ServiceName; 3] = [ServiceName::Org, ServiceName::Member, ServiceName::Notify];
+    pub const ALL: [ServiceName; 4] = [
+        ServiceName::Org,
+        ServiceName::Member,
+        ServiceName::Grid,
+        ServiceName::Notify,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Org => "org",
             ServiceName::Member => "member",
+            ServiceName::Grid => "grid",
             ServiceName::Notify => "notify",
         }
     }
@@ -110,6 +121,8 @@ pub struct AppConfig {
     pub server: ServerOptions,
     pub relay: RelayOptions,
     pub webhooks: DispatchOptions,
+    /// The time the grid service's time limits are measured at: the system's, except in tests.
+    pub clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +156,9 @@ pub struct App {
     org: Option<OrgStore>,
     /// The member store and the vault its personal data is sealed with, when member runs here.
     member: Option<(MemberStore, PiiVault)>,
+    /// The grid store and its clock, when the grid service runs here (its overdue scanner runs
+    /// with it).
+    grid: Option<(GridStore, Clock)>,
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
     notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
     root_id: Option<String>,
@@ -162,7 +178,8 @@ impl App {
         );
         let mut server = GrpcServer::new(config.server.clone());
         let mut databases = Vec::new();
-        let (mut org, mut root_id, mut notify, mut member) = (None, None, None, None);
+        let (mut org, mut root_id, mut notify, mut member, mut grid) =
+            (None, None, None, None, None);
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
         // Every consumer of events in this process, behind the one sink the process serves.
@@ -207,6 +224,20 @@ impl App {
                     let api = MemberApi::new(store, vault, directory);
                     sink.add(jiceng_member::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_member::add_services(&mut server, api, &authenticator);
+                }
+                ServiceName::Grid => {
+                    let (org_uri, token) =
+                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
+                    let directory = OrgDirectory::new(&org_uri, &token)
+                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let source = format!("//jiceng/{}/grid", config.district.code);
+                    let store = GridStore::new(db.clone(), source);
+                    grid = Some((store.clone(), config.clock.clone()));
+                    jiceng_grid::add_services(
+                        &mut server,
+                        GridApi::new(store, directory, config.clock.clone()),
+                        &authenticator,
+                    );
                 }
                 ServiceName::Notify => {
                     let (org_uri, token) =
@@ -267,6 +298,7 @@ impl App {
             databases,
             org,
             member,
+            grid,
             notify,
             root_id,
         })
@@ -324,6 +356,14 @@ impl App {
                 WebhookDispatcher::new(store, options).run(stopped()),
             ));
         }
+        if let Some((grid, clock)) = self.grid {
+            background.push(tokio::spawn(jiceng_grid::scan_overdue(
+                grid,
+                clock,
+                OVERDUE_SCAN_INTERVAL,
+                stopped(),
+            )));
+        }
         if let Some(org) = self.org {
             background.push(tokio::spawn(jiceng_org::scan_decisions(
                 org,
@@ -366,8 +406,10 @@ pub async fn connect_and_migrate(
     match service {
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Member => db.migrate(&jiceng_member::MIGRATIONS).await.map_err(fail)?,
+        ServiceName::Grid => db.migrate(&jiceng_grid::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Notify => db.migrate(&jiceng_notify::MIGRATIONS).await.map_err(fail)?,
     }
+    db.refresh_statistics().await.map_err(fail)?;
     Ok(db)
 }
 

@@ -7,6 +7,7 @@ use jiceng::{
     App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo,
 };
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_db::Clock;
 use jiceng_grpc::ServerOptions;
 use jiceng_notify::webhooks::DispatchOptions;
 use jiceng_org::domain::UnitId;
@@ -245,6 +246,7 @@ async fn up(args: UpArgs) -> Result<()> {
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
         webhooks: DispatchOptions::default(),
+        clock: Clock::system(),
     };
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
@@ -313,6 +315,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         relay: RelayOptions::default(),
         webhooks: DispatchOptions::default(),
+        clock: Clock::system(),
     };
     let app = App::build(config).await?;
     tracing::info!(addr = %app.local_addr(), service = args.service.as_str(), "serving");

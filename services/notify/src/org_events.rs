@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use jiceng_proto::{
     cloudevents::{CloudEvent, cloud_event::Data},
-    member as member_pb,
+    grid as grid_pb, member as member_pb,
     org::{self as pb, PositionRole},
 };
 use prost::Message;
@@ -18,6 +18,9 @@ use crate::domain::{Category, Name, Priority, Template};
 
 /// The event types the notify service consumes (route them here with `--event-sink`).
 pub const CONSUMED: &[&str] = &[
+    "jiceng.grid.v1.case.dispatched",
+    "jiceng.grid.v1.case.escalated",
+    "jiceng.grid.v1.case.verification_failed",
     "jiceng.member.v1.status.changed",
     "jiceng.member.v1.transfer.requested",
     "jiceng.member.v1.points.approved",
@@ -113,6 +116,27 @@ pub fn builtin_categories() -> Vec<Category> {
             "场地预约已取消：{{title}}",
             "“{{title}}”的场地预约已取消，原因：{{reason}}",
             &["title", "reason"],
+            false,
+        ),
+        category(
+            "grid.case.dispatched",
+            "新派遣案件：{{description}}",
+            "{{owner}}派遣的网格案件请及时处置",
+            &["description", "owner"],
+            false,
+        ),
+        category(
+            "grid.case.escalated",
+            "案件超时升级：{{description}}",
+            "{{owner}}的网格案件{{step}}环节超时，已升级至{{level}}",
+            &["description", "owner", "step", "level"],
+            true,
+        ),
+        category(
+            "grid.case.verification_failed",
+            "核查未通过：{{description}}",
+            "{{owner}}核查认为案件未处置到位，请继续处置",
+            &["description", "owner"],
             false,
         ),
         category(
@@ -272,6 +296,54 @@ pub async fn publication_for(
                 variables,
                 link: format!("bookings/{}", booking.id),
                 recipients: vec![recipient],
+            }
+        }
+        kind @ ("jiceng.grid.v1.case.dispatched" | "jiceng.grid.v1.case.verification_failed") => {
+            let case: grid_pb::Case = payload(event)?;
+            Publication {
+                category: if kind.ends_with("dispatched") {
+                    "grid.case.dispatched"
+                } else {
+                    "grid.case.verification_failed"
+                },
+                priority: Priority::High,
+                variables: vars(&[
+                    ("description", case.description.clone()),
+                    ("owner", org.unit_name(&case.owner_org_id).await?),
+                ]),
+                link: format!("cases/{}", case.id),
+                recipients: vec![secretary_of(&case.handler_org_id)],
+            }
+        }
+        "jiceng.grid.v1.case.escalated" => {
+            let escalated: grid_pb::CaseEscalated = payload(event)?;
+            let (Some(case), Some(escalation)) = (&escalated.escalated_case, &escalated.escalation)
+            else {
+                return Ok(None);
+            };
+            let step = match grid_pb::Step::try_from(escalation.step) {
+                Ok(grid_pb::Step::Accept) => "立案",
+                Ok(grid_pb::Step::Dispatch) => "派遣",
+                Ok(grid_pb::Step::Handle) => "处置",
+                Ok(grid_pb::Step::Verify) => "核查",
+                _ => "办理",
+            };
+            // Both levels hear of it: the one that let it lapse and the one it climbed to.
+            let mut recipients = vec![secretary_of(&escalation.from_org_id)];
+            if escalation.to_org_id != escalation.from_org_id {
+                recipients.push(secretary_of(&escalation.to_org_id));
+            }
+            Publication {
+                category: "grid.case.escalated",
+                priority: Priority::Urgent,
+                variables: vars(&[
+                    ("description", case.description.clone()),
+                    ("owner", org.unit_name(&case.owner_org_id).await?),
+                    ("step", step.to_owned()),
+                    ("level", org.unit_name(&escalation.to_org_id).await?),
+                ]),
+                link: format!("cases/{}", case.id),
+                recipients,
             }
         }
         "jiceng.member.v1.status.changed" => {

@@ -1,0 +1,52 @@
+//! The events the grid service publishes through its outbox, as CloudEvents drafts whose data
+//! is the protobuf of the case concerned.
+
+use jiceng_outbox::EventDraft;
+use jiceng_proto::grid as pb;
+use prost::Name;
+
+use crate::{
+    grpc,
+    store::cases::{Case, Escalation},
+};
+
+pub const CASE_DISPATCHED: &str = "jiceng.grid.v1.case.dispatched";
+pub const CASE_ESCALATED: &str = "jiceng.grid.v1.case.escalated";
+pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_failed";
+
+fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
+    EventDraft {
+        event_type: event_type.to_owned(),
+        subject: subject.to_owned(),
+        data: prost_types::Any {
+            type_url: M::type_url(),
+            value: message.encode_to_vec(),
+        },
+    }
+}
+
+/// A case was sent to a handling org.
+pub fn dispatched(case: &Case) -> EventDraft {
+    draft(CASE_DISPATCHED, &case.id, &grpc::case_to_proto(case))
+}
+
+/// A handled case failed verification and went back to its handler.
+pub fn verification_failed(case: &Case) -> EventDraft {
+    draft(
+        CASE_VERIFICATION_FAILED,
+        &case.id,
+        &grpc::case_to_proto(case),
+    )
+}
+
+/// A case climbed a level for being overdue: both levels hear of it.
+pub fn escalated(case: &Case, escalation: &Escalation) -> EventDraft {
+    draft(
+        CASE_ESCALATED,
+        &case.id,
+        &pb::CaseEscalated {
+            escalated_case: Some(grpc::case_to_proto(case)),
+            escalation: Some(grpc::escalation_to_proto(escalation)),
+        },
+    )
+}

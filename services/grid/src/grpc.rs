@@ -1,0 +1,656 @@
+//! `jiceng.grid.v1`: authorisation, protobuf conversion and error mapping for `GridService`
+//! (here) and `CaseService` (`grpc/cases.rs`).
+
+mod cases;
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_db::Clock;
+use jiceng_grpc::{
+    FieldViolations, PageRequest,
+    status::{failed_precondition, invalid_field},
+    timestamp,
+};
+use jiceng_org_client::OrgDirectory;
+use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{
+        Layer, Point, StaffRole,
+        calendar::{ClockKind, day_key},
+        case::{CaseState, ReporterKind, Step, Urgency},
+        category::{Attribute, AttributeKind, Category, Limits, category_code},
+        grid_code, label, polygon,
+    },
+    store::{
+        Grid, GridStore, NewGrid, Staff, StoreError,
+        cases::{Case, Escalation},
+        org_path,
+    },
+};
+
+/// Admins of an org subtree.
+pub(crate) const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+
+/// Who sees the grids and cases of their subtree: admins, grid workers and other services.
+/// Members see the cases they reported.
+pub(crate) const READERS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::StreetAdmin,
+    Role::BranchAdmin,
+    Role::GridWorker,
+    Role::Service,
+];
+
+#[derive(Clone, Debug)]
+pub struct GridApi {
+    pub(crate) store: GridStore,
+    pub(crate) org: OrgDirectory,
+    /// The time cases are reported, moved and scanned at.
+    pub(crate) clock: Clock,
+}
+
+impl GridApi {
+    pub fn new(store: GridStore, org: OrgDirectory, clock: Clock) -> Self {
+        Self { store, org, clock }
+    }
+
+    /// The org path of a unit, from the org service (cached).
+    pub(crate) async fn path_of(&self, org_id: &str) -> Result<String, Status> {
+        Ok(org_path(&self.org.scopes().ancestor_ids(org_id).await?))
+    }
+
+    /// An admin whose scope covers `org_id`.
+    pub(crate) async fn require_admin_of(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+    ) -> Result<(), Status> {
+        caller.require_any(ADMINS)?;
+        self.org.scopes().check(caller, org_id).await
+    }
+
+    /// A reader (see [`READERS`]) whose scope covers `org_id`.
+    pub(crate) async fn require_reader_of(
+        &self,
+        caller: &Caller,
+        org_id: &str,
+    ) -> Result<(), Status> {
+        caller.require_any(READERS)?;
+        self.org.scopes().check(caller, org_id).await
+    }
+
+    /// A grid the caller may see: within their scope, or one they are stationed in.
+    async fn visible_grid(&self, caller: &Caller, id: &str) -> Result<Grid, Status> {
+        let grid = self.store.grid(id).await.map_err(to_status)?;
+        if self.require_reader_of(caller, &grid.org_id).await.is_ok()
+            || self
+                .store
+                .is_staff(id, &caller.subject)
+                .await
+                .map_err(to_status)?
+        {
+            Ok(grid)
+        } else {
+            Err(Status::not_found(format!("grid {id} not found")))
+        }
+    }
+}
+
+pub(crate) fn to_status(err: StoreError) -> Status {
+    match err {
+        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
+        StoreError::Precondition { kind, description } => {
+            failed_precondition(kind, "cases", description)
+        }
+        StoreError::Conflict(description) => Status::already_exists(description),
+        StoreError::Stale => {
+            Status::aborted("the case changed since it was read; read it again and retry")
+        }
+        StoreError::Corrupt(what) => {
+            tracing::error!(what, "stored grid data is malformed");
+            Status::internal("stored data is malformed")
+        }
+        StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
+    }
+}
+
+const LAYERS: &[(pb::Layer, Layer)] = &[
+    (pb::Layer::CityManagement, Layer::CityManagement),
+    (pb::Layer::SocialManagement, Layer::SocialManagement),
+    (pb::Layer::PartyBuilding, Layer::PartyBuilding),
+];
+
+const STAFF_ROLES: &[(pb::StaffRole, StaffRole)] = &[
+    (pb::StaffRole::Leader, StaffRole::Leader),
+    (pb::StaffRole::Worker, StaffRole::Worker),
+    (
+        pb::StaffRole::PartyRepresentative,
+        StaffRole::PartyRepresentative,
+    ),
+];
+
+const ATTRIBUTE_KINDS: &[(pb::AttributeKind, AttributeKind)] = &[
+    (pb::AttributeKind::Text, AttributeKind::Text),
+    (pb::AttributeKind::Number, AttributeKind::Number),
+    (pb::AttributeKind::Boolean, AttributeKind::Boolean),
+    (pb::AttributeKind::Choice, AttributeKind::Choice),
+];
+
+pub(crate) const CASE_STATES: &[(pb::CaseState, CaseState)] = &[
+    (pb::CaseState::Reported, CaseState::Reported),
+    (pb::CaseState::Accepted, CaseState::Accepted),
+    (pb::CaseState::Rejected, CaseState::Rejected),
+    (pb::CaseState::Dispatched, CaseState::Dispatched),
+    (pb::CaseState::InProgress, CaseState::InProgress),
+    (pb::CaseState::Handled, CaseState::Handled),
+    (pb::CaseState::Verified, CaseState::Verified),
+    (pb::CaseState::Closed, CaseState::Closed),
+    (pb::CaseState::Evaluated, CaseState::Evaluated),
+    (pb::CaseState::Backlog, CaseState::Backlog),
+];
+
+pub(crate) fn state_to_proto(state: CaseState) -> pb::CaseState {
+    to_proto(CASE_STATES, state, pb::CaseState::Unspecified)
+}
+
+pub(crate) const URGENCIES: &[(pb::Urgency, Urgency)] = &[
+    (pb::Urgency::Normal, Urgency::Normal),
+    (pb::Urgency::Urgent, Urgency::Urgent),
+    (pb::Urgency::Critical, Urgency::Critical),
+];
+
+pub(crate) const REPORTER_KINDS: &[(pb::ReporterKind, ReporterKind)] = &[
+    (pb::ReporterKind::GridWorker, ReporterKind::GridWorker),
+    (
+        pb::ReporterKind::PartyRepresentative,
+        ReporterKind::PartyRepresentative,
+    ),
+    (pb::ReporterKind::Resident, ReporterKind::Resident),
+    (pb::ReporterKind::System, ReporterKind::System),
+];
+
+fn step_to_proto(step: Step) -> pb::Step {
+    match step {
+        Step::Accept => pb::Step::Accept,
+        Step::Dispatch => pb::Step::Dispatch,
+        Step::Handle => pb::Step::Handle,
+        Step::Verify => pb::Step::Verify,
+    }
+}
+
+/// Looks a proto enum value up in a table of pairs.
+pub(crate) fn from_proto<P: Copy + Into<i32>, D: Copy>(table: &[(P, D)], value: i32) -> Option<D> {
+    table
+        .iter()
+        .find(|(p, _)| (*p).into() == value)
+        .map(|(_, d)| *d)
+}
+
+fn to_proto<P: Copy, D: Copy + PartialEq>(table: &[(P, D)], value: D, unspecified: P) -> P {
+    table
+        .iter()
+        .find(|(_, d)| *d == value)
+        .map_or(unspecified, |(p, _)| *p)
+}
+
+fn grid_to_proto(grid: &Grid) -> pb::Grid {
+    pb::Grid {
+        id: grid.id.clone(),
+        code: grid.code.clone(),
+        name: grid.name.clone(),
+        layer: to_proto(LAYERS, grid.layer, pb::Layer::Unspecified) as i32,
+        org_id: grid.org_id.clone(),
+        polygon: grid.polygon.iter().map(point_to_proto).collect(),
+        create_time: Some(timestamp(grid.created_at)),
+    }
+}
+
+fn point_to_proto(point: &Point) -> pb::LatLng {
+    pb::LatLng {
+        latitude: point.latitude,
+        longitude: point.longitude,
+    }
+}
+
+fn staff_to_proto(staff: &Staff) -> pb::GridStaff {
+    pb::GridStaff {
+        grid_id: staff.grid_id.clone(),
+        subject: staff.subject.clone(),
+        name: staff.name.clone(),
+        role: to_proto(STAFF_ROLES, staff.role, pb::StaffRole::Unspecified) as i32,
+        since: Some(timestamp(staff.since)),
+    }
+}
+
+fn limits_to_proto(limits: &Limits) -> pb::TimeLimits {
+    pb::TimeLimits {
+        accept_minutes: limits.accept,
+        dispatch_minutes: limits.dispatch,
+        handle_minutes: limits.handle,
+        verify_minutes: limits.verify,
+        overall_minutes: limits.overall,
+    }
+}
+
+fn category_to_proto(category: &Category) -> pb::Category {
+    pb::Category {
+        code: category.code.clone(),
+        name: category.name.clone(),
+        attributes: category
+            .attributes
+            .iter()
+            .map(|a| pb::Attribute {
+                code: a.code.clone(),
+                name: a.name.clone(),
+                kind: to_proto(ATTRIBUTE_KINDS, a.kind, pb::AttributeKind::Unspecified) as i32,
+                required: a.required,
+                choices: a.choices.clone(),
+            })
+            .collect(),
+        default_handler_kind: category.default_handler_kind.clone(),
+        clock: match category.clock {
+            ClockKind::Calendar => pb::ClockKind::Calendar,
+            ClockKind::Working => pb::ClockKind::Working,
+        } as i32,
+        normal: Some(limits_to_proto(&category.limits[0])),
+        urgent: Some(limits_to_proto(&category.limits[1])),
+        critical: Some(limits_to_proto(&category.limits[2])),
+    }
+}
+
+pub(crate) fn case_to_proto(case: &Case) -> pb::Case {
+    pb::Case {
+        id: case.id.clone(),
+        category_code: case.category_code.clone(),
+        urgency: to_proto(URGENCIES, case.urgency, pb::Urgency::Unspecified) as i32,
+        description: case.description.clone(),
+        attributes: case.attributes.clone().into_iter().collect(),
+        location: case.location.as_ref().map(point_to_proto),
+        address: case.address.clone(),
+        grid_id: case.grid_id.clone().unwrap_or_default(),
+        owner_org_id: case.owner_org_id.clone(),
+        reporter_kind: to_proto(
+            REPORTER_KINDS,
+            case.reporter_kind,
+            pb::ReporterKind::Unspecified,
+        ) as i32,
+        reporter: case.reporter.clone(),
+        source: case.source.clone(),
+        external_id: case.external_id.clone(),
+        attachment_urls: case.attachments.clone(),
+        state: state_to_proto(case.state) as i32,
+        handler_org_id: case.handler_org_id.clone(),
+        step: case
+            .state
+            .step()
+            .map_or(pb::Step::Unspecified, step_to_proto) as i32,
+        step_due_time: case
+            .step_due_at
+            .filter(|_| case.paused_at.is_none())
+            .map(timestamp),
+        overall_due_time: case.overall_due_at.map(timestamp),
+        clock_stopped: case.paused_at.is_some(),
+        escalation_level: i32::try_from(case.escalation_level).unwrap_or(i32::MAX),
+        escalated_org_id: case.escalated_org_id.clone(),
+        satisfaction: case
+            .satisfaction
+            .and_then(|s| i32::try_from(s).ok())
+            .unwrap_or_default(),
+        evaluation_comment: case.evaluation.clone(),
+        etag: format!("v{}", case.version),
+        create_time: Some(timestamp(case.created_at)),
+        update_time: Some(timestamp(case.updated_at)),
+        close_time: case.closed_at.map(timestamp),
+    }
+}
+
+pub(crate) fn escalation_to_proto(escalation: &Escalation) -> pb::Escalation {
+    pb::Escalation {
+        case_id: escalation.case_id.clone(),
+        step: step_to_proto(escalation.step) as i32,
+        from_org_id: escalation.from_org_id.clone(),
+        to_org_id: escalation.to_org_id.clone(),
+        level: i32::try_from(escalation.level).unwrap_or(i32::MAX),
+    }
+}
+
+fn points_from_proto(
+    violations: &mut FieldViolations,
+    field: &str,
+    given: &[pb::LatLng],
+) -> Vec<Point> {
+    let mut points = Vec::with_capacity(given.len());
+    for (n, p) in given.iter().enumerate() {
+        if let Some(point) = violations.check(
+            &format!("{field}[{n}]"),
+            Point::new(p.latitude, p.longitude),
+        ) {
+            points.push(point);
+        }
+    }
+    points
+}
+
+fn limits_from_proto(
+    violations: &mut FieldViolations,
+    field: &str,
+    given: Option<&pb::TimeLimits>,
+) -> Limits {
+    let given = given.cloned().unwrap_or_default();
+    for (name, value) in [
+        ("accept_minutes", given.accept_minutes),
+        ("dispatch_minutes", given.dispatch_minutes),
+        ("handle_minutes", given.handle_minutes),
+        ("verify_minutes", given.verify_minutes),
+        ("overall_minutes", given.overall_minutes),
+    ] {
+        // A year of minutes is more than any limit a district sets.
+        if !(0..=525_600).contains(&value) {
+            violations.add(format!("{field}.{name}"), "must be 0 (none) to 525,600");
+        }
+    }
+    Limits {
+        accept: given.accept_minutes,
+        dispatch: given.dispatch_minutes,
+        handle: given.handle_minutes,
+        verify: given.verify_minutes,
+        overall: given.overall_minutes,
+    }
+}
+
+#[tonic::async_trait]
+impl GridService for GridApi {
+    async fn create_grid(
+        &self,
+        request: Request<pb::CreateGridRequest>,
+    ) -> Result<Response<pb::Grid>, Status> {
+        let caller = caller(&request)?.clone();
+        let given = request.into_inner().grid.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let code = violations.check("grid.code", grid_code(&given.code));
+        let name = violations.check("grid.name", label(&given.name, 100));
+        let layer = from_proto(LAYERS, given.layer);
+        if layer.is_none() {
+            violations.add("grid.layer", "must be one of the three layers");
+        }
+        if given.org_id.is_empty() {
+            violations.add("grid.org_id", "must name the owning org unit");
+        }
+        let points = points_from_proto(&mut violations, "grid.polygon", &given.polygon);
+        let points = if given.polygon.is_empty() {
+            Vec::new()
+        } else {
+            violations
+                .check("grid.polygon", polygon(points))
+                .unwrap_or_default()
+        };
+        violations.into_result()?;
+        let (Some(code), Some(name), Some(layer)) = (code, name, layer) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_admin_of(&caller, &given.org_id).await?;
+        let grid = self
+            .store
+            .create_grid(&NewGrid {
+                code,
+                name,
+                layer,
+                org_path: self.path_of(&given.org_id).await?,
+                org_id: given.org_id,
+                polygon: points,
+            })
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(grid_to_proto(&grid)))
+    }
+
+    async fn get_grid(
+        &self,
+        request: Request<pb::GetGridRequest>,
+    ) -> Result<Response<pb::Grid>, Status> {
+        let caller = caller(&request)?.clone();
+        let grid = self.visible_grid(&caller, &request.get_ref().id).await?;
+        Ok(Response::new(grid_to_proto(&grid)))
+    }
+
+    async fn list_grids(
+        &self,
+        request: Request<pb::ListGridsRequest>,
+    ) -> Result<Response<pb::ListGridsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let layer = if req.layer == 0 {
+            None
+        } else {
+            Some(
+                from_proto(LAYERS, req.layer)
+                    .ok_or_else(|| invalid_field("layer", "is unknown"))?,
+            )
+        };
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("grids|{}|{}", req.org_id, req.layer),
+        )?;
+        self.require_reader_of(&caller, &req.org_id).await?;
+        let path = self.path_of(&req.org_id).await?;
+        let mut grids = self
+            .store
+            .list_grids(
+                &path,
+                layer,
+                page.after.as_deref().unwrap_or_default(),
+                page.fetch_limit(),
+            )
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut grids, |g| g.code.clone());
+        Ok(Response::new(pb::ListGridsResponse {
+            grids: grids.iter().map(grid_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn assign_grid_staff(
+        &self,
+        request: Request<pb::AssignGridStaffRequest>,
+    ) -> Result<Response<pb::GridStaff>, Status> {
+        let caller = caller(&request)?.clone();
+        let given = request.into_inner().staff.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let name = violations.check("staff.name", label(&given.name, 50));
+        if given.subject.is_empty() || given.subject.len() > 128 {
+            violations.add("staff.subject", "must be 1 to 128 characters");
+        }
+        let role = from_proto(STAFF_ROLES, given.role);
+        if role.is_none() {
+            violations.add(
+                "staff.role",
+                "must be leader, worker or party representative",
+            );
+        }
+        violations.into_result()?;
+        let (Some(name), Some(role)) = (name, role) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let grid = self.store.grid(&given.grid_id).await.map_err(to_status)?;
+        self.require_admin_of(&caller, &grid.org_id).await?;
+        let staff = self
+            .store
+            .assign_staff(&grid.id, &given.subject, &name, role)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(staff_to_proto(&staff)))
+    }
+
+    async fn remove_grid_staff(
+        &self,
+        request: Request<pb::RemoveGridStaffRequest>,
+    ) -> Result<Response<pb::RemoveGridStaffResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let grid = self.store.grid(&req.grid_id).await.map_err(to_status)?;
+        self.require_admin_of(&caller, &grid.org_id).await?;
+        self.store
+            .remove_staff(&grid.id, &req.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RemoveGridStaffResponse {}))
+    }
+
+    async fn list_grid_staff(
+        &self,
+        request: Request<pb::ListGridStaffRequest>,
+    ) -> Result<Response<pb::ListGridStaffResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let grid = self
+            .visible_grid(&caller, &request.get_ref().grid_id)
+            .await?;
+        let staff = self.store.staff(&grid.id).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListGridStaffResponse {
+            staff: staff.iter().map(staff_to_proto).collect(),
+        }))
+    }
+
+    async fn define_category(
+        &self,
+        request: Request<pb::DefineCategoryRequest>,
+    ) -> Result<Response<pb::Category>, Status> {
+        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        let given = request.into_inner().category.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let code = violations.check("category.code", category_code(&given.code));
+        let name = violations.check("category.name", label(&given.name, 100));
+        let mut attributes = Vec::with_capacity(given.attributes.len());
+        for (n, a) in given.attributes.iter().enumerate() {
+            let field = |name: &str| format!("category.attributes[{n}].{name}");
+            let code = violations.check(&field("code"), category_code(&a.code));
+            let name = violations.check(&field("name"), label(&a.name, 100));
+            let kind = from_proto(ATTRIBUTE_KINDS, a.kind);
+            if kind.is_none() {
+                violations.add(field("kind"), "must be text, number, boolean or choice");
+            }
+            if kind == Some(AttributeKind::Choice) && a.choices.is_empty() {
+                violations.add(field("choices"), "a choice needs its choices");
+            }
+            if given.attributes[..n]
+                .iter()
+                .any(|other| other.code == a.code)
+            {
+                violations.add(field("code"), "appears twice");
+            }
+            if let (Some(code), Some(name), Some(kind)) = (code, name, kind) {
+                attributes.push(Attribute {
+                    code,
+                    name,
+                    kind,
+                    required: a.required,
+                    choices: a.choices.clone(),
+                });
+            }
+        }
+        let clock = match pb::ClockKind::try_from(given.clock) {
+            Ok(pb::ClockKind::Calendar) => Some(ClockKind::Calendar),
+            Ok(pb::ClockKind::Working) => Some(ClockKind::Working),
+            _ => {
+                violations.add("category.clock", "must be calendar or working hours");
+                None
+            }
+        };
+        let handler_kind = violations.check(
+            "category.default_handler_kind",
+            label(&given.default_handler_kind, 64),
+        );
+        let limits = [
+            limits_from_proto(&mut violations, "category.normal", given.normal.as_ref()),
+            limits_from_proto(&mut violations, "category.urgent", given.urgent.as_ref()),
+            limits_from_proto(
+                &mut violations,
+                "category.critical",
+                given.critical.as_ref(),
+            ),
+        ];
+        violations.into_result()?;
+        let (Some(code), Some(name), Some(clock), Some(default_handler_kind)) =
+            (code, name, clock, handler_kind)
+        else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let category = self
+            .store
+            .define_category(&Category {
+                code,
+                name,
+                attributes,
+                default_handler_kind,
+                clock,
+                limits,
+            })
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(category_to_proto(&category)))
+    }
+
+    async fn list_categories(
+        &self,
+        request: Request<pb::ListCategoriesRequest>,
+    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
+        caller(&request)?;
+        let categories = self.store.categories().await.map_err(to_status)?;
+        Ok(Response::new(pb::ListCategoriesResponse {
+            categories: categories.iter().map(category_to_proto).collect(),
+        }))
+    }
+
+    async fn set_calendar_day(
+        &self,
+        request: Request<pb::SetCalendarDayRequest>,
+    ) -> Result<Response<pb::CalendarDay>, Status> {
+        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        let req = request.into_inner();
+        let given = req.day.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let day = violations.check("day.day", day_key(&given.day));
+        let note = violations.check("day.note", crate::domain::free_text(&given.note, 100));
+        violations.into_result()?;
+        let (Some(day), Some(note)) = (day, note) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.store
+            .set_calendar_day(&day, (!req.clear).then_some(given.working), &note)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CalendarDay {
+            day,
+            working: given.working && !req.clear,
+            note,
+        }))
+    }
+
+    async fn list_calendar_days(
+        &self,
+        request: Request<pb::ListCalendarDaysRequest>,
+    ) -> Result<Response<pb::ListCalendarDaysResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let from = violations.check("from_day", day_key(&req.from_day));
+        let to = violations.check("to_day", day_key(&req.to_day));
+        violations.into_result()?;
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let days = self
+            .store
+            .calendar_days(&from, &to)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListCalendarDaysResponse {
+            days: days
+                .into_iter()
+                .map(|(day, working, note)| pb::CalendarDay { day, working, note })
+                .collect(),
+        }))
+    }
+}

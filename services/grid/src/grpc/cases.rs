@@ -1,0 +1,734 @@
+//! `jiceng.grid.v1.CaseService`: who may report, move, verify, evaluate and read cases.
+//!
+//! The owning org's admins (and the levels above, whose scope covers it) file, dispatch, verify
+//! and close; the handling org's admins and grid workers take the case up, report back and ask
+//! for changes; the level above the handling org decides those requests; the reporter rates
+//! the outcome. Grid workers and party representatives report in the grids they are stationed
+//! in; another system reports with the service role and its own id for the report.
+
+use std::collections::BTreeMap;
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_grpc::{
+    FieldViolations, PageRequest, millis_of,
+    status::{failed_precondition, invalid_field},
+    timestamp,
+};
+use jiceng_proto::{
+    grid::{self as pb, case_service_server::CaseService},
+    org::UnitStatus,
+};
+use tonic::{Request, Response, Status};
+
+use super::{
+    ADMINS, CASE_STATES, GridApi, REPORTER_KINDS, URGENCIES, case_to_proto, escalation_to_proto,
+    from_proto, state_to_proto, to_status,
+};
+use crate::{
+    domain::{
+        Point,
+        case::{Action, ReporterKind, RequestKind, RequestState},
+        category::category_code,
+        free_text, label,
+    },
+    store::cases::{ActionDetail, Case, CaseFilter, ChangeRequest, NewCase},
+};
+
+/// Admins and grid workers: who works cases.
+const WORKERS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::StreetAdmin,
+    Role::BranchAdmin,
+    Role::GridWorker,
+];
+
+fn parse_etag(etag: &str) -> Result<Option<i64>, Status> {
+    if etag.is_empty() {
+        return Ok(None);
+    }
+    etag.strip_prefix('v')
+        .and_then(|v| v.parse().ok())
+        .map(Some)
+        .ok_or_else(|| invalid_field("etag", "is not an etag this service issued"))
+}
+
+/// Links to attachments or evidence: http(s) URLs, at most 20 of 2,000 characters each.
+fn urls(violations: &mut FieldViolations, field: &str, given: &[String]) -> Vec<String> {
+    if given.len() > 20 {
+        violations.add(field, "must hold at most 20 links");
+    }
+    for (n, url) in given.iter().enumerate() {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2_000
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        if !ok {
+            violations.add(format!("{field}[{n}]"), "must be an http(s) URL");
+        }
+    }
+    given.to_vec()
+}
+
+fn note(violations: &mut FieldViolations, field: &str, given: &str) -> String {
+    violations
+        .check(field, free_text(given, 1_000))
+        .unwrap_or_default()
+}
+
+fn request_to_proto(request: &ChangeRequest) -> pb::ChangeRequest {
+    pb::ChangeRequest {
+        id: request.id.clone(),
+        case_id: request.case_id.clone(),
+        kind: match request.kind {
+            RequestKind::Return => pb::ChangeKind::Return,
+            RequestKind::Extension => pb::ChangeKind::Extension,
+            RequestKind::Deferral => pb::ChangeKind::Deferral,
+            RequestKind::Backlog => pb::ChangeKind::Backlog,
+        } as i32,
+        reason: request.reason.clone(),
+        extension_minutes: request.minutes.unwrap_or_default(),
+        defer_until: request.until.map(timestamp),
+        state: match request.state {
+            RequestState::Pending => pb::ChangeState::Pending,
+            RequestState::Approved => pb::ChangeState::Approved,
+            RequestState::Rejected => pb::ChangeState::Rejected,
+        } as i32,
+        requested_by: request.requested_by.clone(),
+        decided_by: request.decided_by.clone(),
+        decision_note: request.decision_note.clone(),
+        request_time: Some(timestamp(request.requested_at)),
+    }
+}
+
+impl GridApi {
+    /// A case the caller may see: its reporter, or someone whose scope covers its owning or
+    /// handling org. Others learn nothing, not even that it exists.
+    async fn visible_case(&self, caller: &Caller, id: &str) -> Result<Case, Status> {
+        let case = self.store.case(id).await.map_err(to_status)?;
+        if case.reporter == caller.subject || self.covers_case(caller, &case).await {
+            Ok(case)
+        } else {
+            Err(Status::not_found(format!("case {id} not found")))
+        }
+    }
+
+    async fn covers_case(&self, caller: &Caller, case: &Case) -> bool {
+        self.require_reader_of(caller, &case.owner_org_id)
+            .await
+            .is_ok()
+            || (!case.handler_org_id.is_empty()
+                && self
+                    .require_reader_of(caller, &case.handler_org_id)
+                    .await
+                    .is_ok())
+    }
+
+    /// Admins whose scope covers the owning org: they file, dispatch, verify and close.
+    async fn owner_side(&self, caller: &Caller, id: &str) -> Result<Case, Status> {
+        let case = self.visible_case(caller, id).await?;
+        caller.require_any(WORKERS)?;
+        self.org.scopes().check(caller, &case.owner_org_id).await?;
+        Ok(case)
+    }
+
+    /// The handling org's admins and grid workers: they take the case up and report back.
+    async fn handler_side(&self, caller: &Caller, id: &str) -> Result<Case, Status> {
+        let case = self.visible_case(caller, id).await?;
+        caller.require_any(WORKERS)?;
+        if case.handler_org_id.is_empty() {
+            return Err(failed_precondition(
+                "CASE_STATE",
+                &format!("cases/{id}"),
+                "the case has not been dispatched to a handling org",
+            ));
+        }
+        self.org
+            .scopes()
+            .check(caller, &case.handler_org_id)
+            .await?;
+        Ok(case)
+    }
+
+    async fn act(
+        &self,
+        caller: &Caller,
+        case_id: &str,
+        action: Action,
+        detail: ActionDetail,
+    ) -> Result<Response<pb::Case>, Status> {
+        let case = self
+            .store
+            .act(case_id, &caller.subject, &action, &detail, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(case_to_proto(&case)))
+    }
+
+    /// Whether the caller may report as `kind`: grid workers and party representatives in a
+    /// grid they are stationed in (or admins of the org), another system with the service role.
+    async fn may_report_in(
+        &self,
+        caller: &Caller,
+        kind: ReporterKind,
+        grid_id: Option<&str>,
+        org_id: &str,
+    ) -> Result<(), Status> {
+        match kind {
+            ReporterKind::GridWorker | ReporterKind::PartyRepresentative => {
+                let stationed = match grid_id {
+                    Some(grid) => self
+                        .store
+                        .is_staff(grid, &caller.subject)
+                        .await
+                        .map_err(to_status)?,
+                    None => false,
+                };
+                let admin =
+                    caller.has_any(ADMINS) && self.org.scopes().check(caller, org_id).await.is_ok();
+                if stationed || admin {
+                    Ok(())
+                } else {
+                    Err(Status::permission_denied(
+                        "grid workers and party representatives report in the grids they are stationed in",
+                    ))
+                }
+            }
+            ReporterKind::Resident => Ok(()),
+            ReporterKind::System => caller.require_any(&[Role::Service]),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl CaseService for GridApi {
+    async fn report_case(
+        &self,
+        request: Request<pb::ReportCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let category = violations.check("category_code", category_code(&req.category_code));
+        let urgency = if req.urgency == 0 {
+            Some(crate::domain::case::Urgency::Normal)
+        } else {
+            from_proto(URGENCIES, req.urgency)
+        };
+        if urgency.is_none() {
+            violations.add("urgency", "is unknown");
+        }
+        let description = violations.check("description", label(&req.description, 2_000));
+        let address = note(&mut violations, "address", &req.address);
+        let location = req
+            .location
+            .as_ref()
+            .and_then(|p| violations.check("location", Point::new(p.latitude, p.longitude)));
+        let reporter_kind = from_proto(REPORTER_KINDS, req.reporter_kind);
+        if reporter_kind.is_none() {
+            violations.add("reporter_kind", "must say who reports");
+        }
+        let system = reporter_kind == Some(ReporterKind::System);
+        if system && (req.source.is_empty() || req.external_id.is_empty()) {
+            violations.add(
+                "external_id",
+                "another system reports with its name and its id for the report",
+            );
+        }
+        if !system && (!req.source.is_empty() || !req.external_id.is_empty()) {
+            violations.add(
+                "external_id",
+                "only another system's report carries an external id",
+            );
+        }
+        for (field, value) in [("source", &req.source), ("external_id", &req.external_id)] {
+            if value.len() > 128 || value.chars().any(char::is_control) {
+                violations.add(field, "must be at most 128 characters");
+            }
+        }
+        if req.grid_id.is_empty() == req.org_id.is_empty() {
+            violations.add(
+                "grid_id",
+                "name either the grid it was found in or the org it is reported to",
+            );
+        }
+        let attachments = urls(&mut violations, "attachment_urls", &req.attachment_urls);
+        if req.request_id.len() > 128 {
+            violations.add("request_id", "must be at most 128 characters");
+        }
+        violations.into_result()?;
+        let (Some(category_code), Some(urgency), Some(description), Some(reporter_kind)) =
+            (category, urgency, description, reporter_kind)
+        else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let category = self
+            .store
+            .category(&category_code)
+            .await
+            .map_err(to_status)?;
+        let attributes: BTreeMap<String, String> = req.attributes.into_iter().collect();
+        let mut violations = FieldViolations::new();
+        for (code, problem) in category.check_values(&attributes) {
+            violations.add(format!("attributes[{code}]"), problem);
+        }
+        violations.into_result()?;
+        let (grid_id, owner_org_id) = if req.grid_id.is_empty() {
+            (None, req.org_id)
+        } else {
+            let grid = self.store.grid(&req.grid_id).await.map_err(to_status)?;
+            (Some(grid.id), grid.org_id)
+        };
+        self.may_report_in(&caller, reporter_kind, grid_id.as_deref(), &owner_org_id)
+            .await?;
+        let org_path = self.path_of(&owner_org_id).await?;
+        let new = NewCase {
+            category_code,
+            urgency,
+            description,
+            attributes,
+            location,
+            address,
+            grid_id,
+            owner_org_id,
+            org_path,
+            reporter_kind,
+            reporter: caller.subject.clone(),
+            source: req.source,
+            external_id: req.external_id,
+            attachments,
+        };
+        let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let case = self
+            .store
+            .report(request_id, &new, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(case_to_proto(&case)))
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let case = self.visible_case(&caller, &request.get_ref().id).await?;
+        Ok(Response::new(case_to_proto(&case)))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let chosen = [!req.org_id.is_empty(), !req.grid_id.is_empty(), req.mine]
+            .iter()
+            .filter(|c| **c)
+            .count();
+        if chosen != 1 {
+            return Err(invalid_field(
+                "org_id",
+                "list by exactly one of an org subtree, a grid, or your own reports",
+            ));
+        }
+        let state = if req.state == 0 {
+            None
+        } else {
+            Some(
+                from_proto(CASE_STATES, req.state)
+                    .ok_or_else(|| invalid_field("state", "is unknown"))?,
+            )
+        };
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!(
+                "cases|{}|{}|{}|{}|{}",
+                req.org_id, req.grid_id, req.mine, req.state, req.overdue
+            ),
+        )?;
+        let now = self.clock.now();
+        let mut filter = CaseFilter {
+            state,
+            overdue_at: req.overdue.then_some(now),
+            ..CaseFilter::default()
+        };
+        if !req.org_id.is_empty() {
+            self.require_reader_of(&caller, &req.org_id).await?;
+            filter.subtree = Some(self.path_of(&req.org_id).await?);
+        } else if !req.grid_id.is_empty() {
+            let grid = self.visible_grid(&caller, &req.grid_id).await?;
+            filter.grid_id = Some(grid.id);
+        } else {
+            filter.reporter = Some(caller.subject.clone());
+        }
+        let after = match page.after.as_deref() {
+            None => None,
+            Some(cursor) => {
+                let (time, id) = cursor
+                    .split_once('|')
+                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| {
+                        invalid_field("page_token", "is not a token this list issued")
+                    })?;
+                Some((time, id))
+            }
+        };
+        let mut cases = self
+            .store
+            .list_cases(&filter, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut cases, |c| format!("{}|{}", c.created_at, c.id));
+        Ok(Response::new(pb::ListCasesResponse {
+            cases: cases.iter().map(case_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn count_cases(
+        &self,
+        request: Request<pb::CountCasesRequest>,
+    ) -> Result<Response<pb::CountCasesResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let org_id = &request.get_ref().org_id;
+        self.require_reader_of(&caller, org_id).await?;
+        let path = self.path_of(org_id).await?;
+        let (counts, overdue) = self
+            .store
+            .count_cases(&path, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CountCasesResponse {
+            counts: counts
+                .into_iter()
+                .map(|(state, count)| pb::StateCount {
+                    state: state_to_proto(state) as i32,
+                    count,
+                })
+                .collect(),
+            overdue,
+        }))
+    }
+
+    async fn list_case_history(
+        &self,
+        request: Request<pb::ListCaseHistoryRequest>,
+    ) -> Result<Response<pb::ListCaseHistoryResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let case = self
+            .visible_case(&caller, &request.get_ref().case_id)
+            .await?;
+        let history = self.store.history(&case.id).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListCaseHistoryResponse {
+            events: history
+                .into_iter()
+                .map(|event| pb::CaseEvent {
+                    seq: i32::try_from(event.seq).unwrap_or(i32::MAX),
+                    action: event.action,
+                    from_state: state_to_proto(event.from_state) as i32,
+                    to_state: state_to_proto(event.to_state) as i32,
+                    actor: event.actor,
+                    note: event.note,
+                    org_id: event.org_id,
+                    trace_id: event.trace_id,
+                    time: Some(timestamp(event.at)),
+                    evidence_urls: event.evidence,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn accept_case(
+        &self,
+        request: Request<pb::AcceptCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        violations.into_result()?;
+        self.owner_side(&caller, &req.case_id).await?;
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        self.act(&caller, &req.case_id, Action::Accept, detail)
+            .await
+    }
+
+    async fn reject_case(
+        &self,
+        request: Request<pb::RejectCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        if note.is_empty() {
+            violations.add("note", "a rejection gives its reason");
+        }
+        violations.into_result()?;
+        self.owner_side(&caller, &req.case_id).await?;
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        self.act(&caller, &req.case_id, Action::Reject, detail)
+            .await
+    }
+
+    async fn dispatch_case(
+        &self,
+        request: Request<pb::DispatchCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        if req.handler_org_id.is_empty() {
+            violations.add("handler_org_id", "must name the handling org");
+        }
+        violations.into_result()?;
+        self.owner_side(&caller, &req.case_id).await?;
+        let handler = self.org.unit(&req.handler_org_id).await?;
+        if handler.status != UnitStatus::Active as i32 {
+            return Err(failed_precondition(
+                "DISSOLVED",
+                &format!("units/{}", req.handler_org_id),
+                "cases are dispatched to active orgs",
+            ));
+        }
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        let action = Action::Dispatch {
+            handler_org_id: req.handler_org_id,
+        };
+        self.act(&caller, &req.case_id, action, detail).await
+    }
+
+    async fn start_case(
+        &self,
+        request: Request<pb::StartCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        violations.into_result()?;
+        self.handler_side(&caller, &req.case_id).await?;
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        self.act(&caller, &req.case_id, Action::Start, detail).await
+    }
+
+    async fn report_handled(
+        &self,
+        request: Request<pb::ReportHandledRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        let evidence = urls(&mut violations, "evidence_urls", &req.evidence_urls);
+        if note.is_empty() && evidence.is_empty() {
+            violations.add("evidence_urls", "reporting back takes a note or evidence");
+        }
+        violations.into_result()?;
+        self.handler_side(&caller, &req.case_id).await?;
+        let detail = ActionDetail {
+            note,
+            evidence,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        self.act(&caller, &req.case_id, Action::Handle, detail)
+            .await
+    }
+
+    async fn verify_case(
+        &self,
+        request: Request<pb::VerifyCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        if !req.passed && note.is_empty() {
+            violations.add("note", "a failed verification says what is still wrong");
+        }
+        violations.into_result()?;
+        self.owner_side(&caller, &req.case_id).await?;
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        let action = Action::Verify { passed: req.passed };
+        self.act(&caller, &req.case_id, action, detail).await
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<pb::CloseCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        violations.into_result()?;
+        self.owner_side(&caller, &req.case_id).await?;
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        self.act(&caller, &req.case_id, Action::Close, detail).await
+    }
+
+    async fn evaluate_case(
+        &self,
+        request: Request<pb::EvaluateCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let comment = note(&mut violations, "comment", &req.comment);
+        if !(1..=5).contains(&req.satisfaction) {
+            violations.add("satisfaction", "must be 1 to 5");
+        }
+        violations.into_result()?;
+        let case = self.visible_case(&caller, &req.case_id).await?;
+        if case.reporter != caller.subject {
+            return Err(Status::permission_denied("the reporter rates the outcome"));
+        }
+        let detail = ActionDetail {
+            comment,
+            ..ActionDetail::default()
+        };
+        let action = Action::Evaluate {
+            satisfaction: i64::from(req.satisfaction),
+        };
+        self.act(&caller, &req.case_id, action, detail).await
+    }
+
+    async fn request_change(
+        &self,
+        request: Request<pb::RequestChangeRequest>,
+    ) -> Result<Response<pb::ChangeRequest>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let reason = note(&mut violations, "reason", &req.reason);
+        if reason.is_empty() {
+            violations.add("reason", "a request gives its reason");
+        }
+        let kind = match pb::ChangeKind::try_from(req.kind) {
+            Ok(pb::ChangeKind::Return) => Some(RequestKind::Return),
+            Ok(pb::ChangeKind::Extension) => Some(RequestKind::Extension),
+            Ok(pb::ChangeKind::Deferral) => Some(RequestKind::Deferral),
+            Ok(pb::ChangeKind::Backlog) => Some(RequestKind::Backlog),
+            _ => {
+                violations.add("kind", "must be return, extension, deferral or backlog");
+                None
+            }
+        };
+        let now = self.clock.now();
+        let minutes = (kind == Some(RequestKind::Extension)).then_some(req.extension_minutes);
+        if minutes.is_some_and(|m| !(1..=525_600).contains(&m)) {
+            violations.add("extension_minutes", "must be 1 to 525,600");
+        }
+        let until = violations
+            .check("defer_until", millis_of(req.defer_until.as_ref()))
+            .flatten();
+        if kind == Some(RequestKind::Deferral) && until.is_none_or(|until| until <= now) {
+            violations.add("defer_until", "a deferral runs until a time in the future");
+        }
+        violations.into_result()?;
+        let Some(kind) = kind else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.handler_side(&caller, &req.case_id).await?;
+        let until = (kind == RequestKind::Deferral).then_some(until).flatten();
+        let request = self
+            .store
+            .request_change(
+                &req.case_id,
+                &caller.subject,
+                kind,
+                &reason,
+                minutes,
+                until,
+                now,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(request_to_proto(&request)))
+    }
+
+    async fn decide_change(
+        &self,
+        request: Request<pb::DecideChangeRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        violations.into_result()?;
+        let case = self.visible_case(&caller, &req.case_id).await?;
+        caller.require_any(ADMINS)?;
+        // The level above the handling org decides; a handler does not approve their own request.
+        let chain = self.org.scopes().ancestor_ids(&case.handler_org_id).await?;
+        let above = chain
+            .len()
+            .checked_sub(2)
+            .map(|at| chain[at].clone())
+            .ok_or_else(|| {
+                failed_precondition(
+                    "NO_LEVEL_ABOVE",
+                    &format!("cases/{}", case.id),
+                    "the handling org has no level above to decide",
+                )
+            })?;
+        self.org.scopes().check(&caller, &above).await?;
+        if caller.scope_org == case.handler_org_id {
+            return Err(Status::permission_denied(
+                "the level above the handling org decides its requests",
+            ));
+        }
+        let case = self
+            .store
+            .decide_change(
+                &case.id,
+                &caller.subject,
+                req.approve,
+                &note,
+                self.clock.now(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(case_to_proto(&case)))
+    }
+
+    async fn scan_overdue(
+        &self,
+        request: Request<pb::ScanOverdueRequest>,
+    ) -> Result<Response<pb::ScanOverdueResponse>, Status> {
+        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        let escalations = self
+            .store
+            .escalate_overdue(self.clock.now(), crate::SCAN_BATCH)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ScanOverdueResponse {
+            escalations: escalations.iter().map(escalation_to_proto).collect(),
+        }))
+    }
+}

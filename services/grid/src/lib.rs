@@ -1,0 +1,89 @@
+//! The grid service: grids and their staff, issue categories with time limits, and the case workflow with escalation up the org chain.
+//!
+//! `domain` holds the values, the case workflow and the working calendar, `store` the SQL,
+//! `grpc` the protobuf adapter, `events` what it publishes.
+
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod store;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use jiceng_auth::Authenticator;
+use jiceng_db::{Clock, Migration, Migrations};
+use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_proto::grid::{
+    case_service_server::CaseServiceServer, grid_service_server::GridServiceServer,
+};
+use tonic::service::interceptor::InterceptedService;
+
+pub use grpc::GridApi;
+pub use store::GridStore;
+
+pub static MIGRATIONS: Migrations = Migrations {
+    component: "grid",
+    steps: &[
+        Migration {
+            version: 1,
+            name: "grids, staff, categories, calendar",
+            postgres: include_str!("../migrations/postgres/0001_grids.sql"),
+            sqlite: include_str!("../migrations/sqlite/0001_grids.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "cases, history, change requests",
+            postgres: include_str!("../migrations/postgres/0002_cases.sql"),
+            sqlite: include_str!("../migrations/sqlite/0002_cases.sql"),
+        },
+    ],
+};
+
+/// Cases a scan escalates at most per round.
+pub(crate) const SCAN_BATCH: i64 = 500;
+
+/// Adds `GridService` and `CaseService` to `server`, every call authenticated.
+pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<Authenticator>) {
+    server.add_service(InterceptedService::new(
+        GridServiceServer::new(api.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
+    server.add_service(InterceptedService::new(
+        CaseServiceServer::new(api)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
+}
+
+/// Escalates overdue cases every `every` until `shutdown` completes. Several replicas may run
+/// it at once: each missed deadline escalates a case once.
+pub async fn scan_overdue(
+    store: GridStore,
+    clock: Clock,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        // A full batch means more may wait: go again at once.
+        let mut full = false;
+        match store.escalate_overdue(clock.now(), SCAN_BATCH).await {
+            Ok(escalations) if escalations.is_empty() => {}
+            Ok(escalations) => {
+                full = escalations.len() as i64 == SCAN_BATCH;
+                tracing::info!(escalated = escalations.len(), "overdue cases escalated");
+            }
+            Err(err) => tracing::warn!(error = %err, "overdue scan failed"),
+        }
+        if full {
+            continue;
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

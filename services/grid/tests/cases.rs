@@ -1,0 +1,559 @@
+//! The grid store's conformance suite: grids, the case workflow with its clock, change
+//! requests, and escalation by concurrent scanners. Every case runs on SQLite and PostgreSQL;
+//! the clock is the `now` each call is given, so hours pass without waiting.
+
+use std::collections::BTreeMap;
+
+use jiceng_grid::{
+    GridStore, MIGRATIONS,
+    domain::{
+        Layer,
+        calendar::ClockKind,
+        case::{Action, CaseState, ReporterKind, RequestKind, Urgency},
+        category::{Category, Limits},
+    },
+    store::{
+        NewGrid, StoreError,
+        cases::{ActionDetail, Case, CaseFilter, NewCase},
+    },
+};
+use jiceng_testkit::{TestDatabase, on_both_backends};
+use sqlx::Row as _;
+
+const MINUTE: i64 = 60_000;
+/// 2026-11-30, a Monday, 10:00 Beijing.
+const T0: i64 = 1_796_004_000_000;
+const COMMITTEE: &str = "01937f6e-0000-7000-8000-0000000000c3";
+const PATH: &str =
+    "/root/01937f6e-0000-7000-8000-0000000000b2/01937f6e-0000-7000-8000-0000000000c3/";
+const STREET: &str = "01937f6e-0000-7000-8000-0000000000b2";
+const HANDLER: &str = "01937f6e-0000-7000-8000-0000000000d4";
+
+async fn setup(db: &TestDatabase) -> GridStore {
+    let database = db.connect().await;
+    database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("outbox");
+    database.migrate(&MIGRATIONS).await.expect("migrations");
+    let store = GridStore::new(database, "//jiceng/310115/grid".into());
+    let limits = Limits {
+        accept: 60,
+        dispatch: 60,
+        handle: 120,
+        verify: 60,
+        overall: 24 * 60,
+    };
+    store
+        .define_category(&Category {
+            code: "city.garbage".into(),
+            name: "垃圾堆放".into(),
+            attributes: Vec::new(),
+            default_handler_kind: "residential_committee".into(),
+            clock: ClockKind::Calendar,
+            limits: [limits; 3],
+        })
+        .await
+        .expect("category");
+    store
+}
+
+fn new_case(reporter: &str) -> NewCase {
+    NewCase {
+        category_code: "city.garbage".into(),
+        urgency: Urgency::Normal,
+        description: "楼道口堆放建筑垃圾".into(),
+        attributes: BTreeMap::new(),
+        location: None,
+        address: "梅园一村12号".into(),
+        grid_id: None,
+        owner_org_id: COMMITTEE.into(),
+        org_path: PATH.into(),
+        reporter_kind: ReporterKind::GridWorker,
+        reporter: reporter.into(),
+        source: String::new(),
+        external_id: String::new(),
+        attachments: Vec::new(),
+    }
+}
+
+async fn act(store: &GridStore, case: &Case, actor: &str, action: Action, at: i64) -> Case {
+    store
+        .act(&case.id, actor, &action, &ActionDetail::default(), at)
+        .await
+        .unwrap_or_else(|err| panic!("{action:?}: {err}"))
+}
+
+/// Reports and dispatches a case, returning it in progress at `T0 + 30 min`.
+async fn in_progress(store: &GridStore) -> Case {
+    let case = store
+        .report(None, &new_case("worker-1"), T0)
+        .await
+        .expect("report");
+    let case = act(store, &case, "centre", Action::Accept, T0 + 10 * MINUTE).await;
+    let dispatch = Action::Dispatch {
+        handler_org_id: HANDLER.into(),
+    };
+    let case = act(store, &case, "centre", dispatch, T0 + 20 * MINUTE).await;
+    act(store, &case, "handler-1", Action::Start, T0 + 30 * MINUTE).await
+}
+
+async fn events_of_type(store: &GridStore, event_type: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM outbox_events WHERE event_type = $1")
+        .bind(event_type)
+        .fetch_one(store.database().pool())
+        .await
+        .expect("count")
+        .try_get(0)
+        .expect("count")
+}
+
+async fn a_case_runs_its_whole_course(db: TestDatabase) {
+    let store = setup(&db).await;
+    let case = store
+        .report(None, &new_case("worker-1"), T0)
+        .await
+        .expect("report");
+    assert_eq!(case.state, CaseState::Reported);
+    assert_eq!(case.step_due_at, Some(T0 + 60 * MINUTE));
+    assert_eq!(case.overall_due_at, Some(T0 + 24 * 60 * MINUTE));
+    let refused = store
+        .act(
+            &case.id,
+            "centre",
+            &Action::Close,
+            &ActionDetail::default(),
+            T0,
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Precondition {
+                kind: "CASE_STATE",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let case = in_progress(&store).await;
+    assert_eq!(case.step_due_at, Some(T0 + 20 * MINUTE + 120 * MINUTE));
+    let handled = store
+        .act(
+            &case.id,
+            "handler-1",
+            &Action::Handle,
+            &ActionDetail {
+                note: "已清运".into(),
+                evidence: vec!["https://files.example/after.jpg".into()],
+                ..ActionDetail::default()
+            },
+            T0 + 60 * MINUTE,
+        )
+        .await
+        .expect("handled");
+    // The handler does not verify their own work.
+    let own = store
+        .act(
+            &case.id,
+            "handler-1",
+            &Action::Verify { passed: true },
+            &ActionDetail::default(),
+            T0 + 70 * MINUTE,
+        )
+        .await;
+    assert!(
+        matches!(
+            own,
+            Err(StoreError::Precondition {
+                kind: "VERIFIER",
+                ..
+            })
+        ),
+        "{own:?}"
+    );
+    // A stale etag is refused.
+    let stale = store
+        .act(
+            &case.id,
+            "checker",
+            &Action::Verify { passed: true },
+            &ActionDetail {
+                expected_version: Some(handled.version - 1),
+                ..ActionDetail::default()
+            },
+            T0 + 70 * MINUTE,
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Stale)), "{stale:?}");
+    let reopened = act(
+        &store,
+        &handled,
+        "checker",
+        Action::Verify { passed: false },
+        T0 + 80 * MINUTE,
+    )
+    .await;
+    assert_eq!(reopened.state, CaseState::InProgress);
+    assert_eq!(reopened.step_due_at, Some(T0 + 80 * MINUTE + 120 * MINUTE));
+    let case = act(
+        &store,
+        &reopened,
+        "handler-1",
+        Action::Handle,
+        T0 + 90 * MINUTE,
+    )
+    .await;
+    let case = act(
+        &store,
+        &case,
+        "checker",
+        Action::Verify { passed: true },
+        T0 + 100 * MINUTE,
+    )
+    .await;
+    let case = act(&store, &case, "centre", Action::Close, T0 + 110 * MINUTE).await;
+    assert_eq!(case.closed_at, Some(T0 + 110 * MINUTE));
+    assert_eq!(case.step_due_at, None);
+    let case = act(
+        &store,
+        &case,
+        "worker-1",
+        Action::Evaluate { satisfaction: 5 },
+        T0 + 120 * MINUTE,
+    )
+    .await;
+    assert_eq!(
+        (case.state, case.satisfaction),
+        (CaseState::Evaluated, Some(5))
+    );
+    let history = store.history(&case.id).await.expect("history");
+    let actions: Vec<_> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "report",
+            "accept",
+            "dispatch",
+            "start",
+            "handle",
+            "fail_verification",
+            "handle",
+            "verify",
+            "close",
+            "evaluate"
+        ]
+    );
+    assert_eq!(history[4].evidence, ["https://files.example/after.jpg"]);
+    assert_eq!(history[2].org_id, HANDLER);
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.case.dispatched").await,
+        1
+    );
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.case.verification_failed").await,
+        1
+    );
+}
+
+async fn changes_are_decided_by_the_level_above_and_move_the_clock(db: TestDatabase) {
+    let store = setup(&db).await;
+    let case = in_progress(&store).await;
+    let due = case.step_due_at.expect("due");
+    store
+        .request_change(
+            &case.id,
+            "handler-1",
+            RequestKind::Extension,
+            "需协调物业",
+            Some(60),
+            None,
+            T0 + 40 * MINUTE,
+        )
+        .await
+        .expect("extension");
+    // One request waits at a time, and the case does not move while it waits.
+    let twice = store
+        .request_change(
+            &case.id,
+            "handler-1",
+            RequestKind::Backlog,
+            "x",
+            None,
+            None,
+            T0,
+        )
+        .await;
+    assert!(
+        matches!(
+            twice,
+            Err(StoreError::Precondition {
+                kind: "CHANGE_PENDING",
+                ..
+            })
+        ),
+        "{twice:?}"
+    );
+    let blocked = store
+        .act(
+            &case.id,
+            "handler-1",
+            &Action::Handle,
+            &ActionDetail::default(),
+            T0,
+        )
+        .await;
+    assert!(matches!(blocked, Err(StoreError::Precondition { .. })));
+    let extended = store
+        .decide_change(&case.id, "street-admin", true, "同意", T0 + 50 * MINUTE)
+        .await
+        .expect("approve");
+    assert_eq!(extended.step_due_at, Some(due + 60 * MINUTE));
+
+    // A deferral stops the clock while it waits and restarts it, with the time left, at its date.
+    let due = extended.step_due_at.expect("due");
+    let asked = T0 + 60 * MINUTE;
+    let until = T0 + 24 * 60 * MINUTE;
+    store
+        .request_change(
+            &case.id,
+            "handler-1",
+            RequestKind::Deferral,
+            "待业委会表决",
+            None,
+            Some(until),
+            asked,
+        )
+        .await
+        .expect("deferral");
+    let waiting = store.case(&case.id).await.expect("case");
+    assert_eq!(waiting.paused_at, Some(asked));
+    let deferred = store
+        .decide_change(&case.id, "street-admin", true, "", T0 + 90 * MINUTE)
+        .await
+        .expect("approve");
+    assert_eq!(deferred.paused_at, None);
+    assert_eq!(deferred.step_due_at, Some(until + (due - asked)));
+
+    // An approved return sends the case back to be dispatched again.
+    store
+        .request_change(
+            &case.id,
+            "handler-1",
+            RequestKind::Return,
+            "不属于本单位职责",
+            None,
+            None,
+            T0 + 100 * MINUTE,
+        )
+        .await
+        .expect("return");
+    let returned = store
+        .decide_change(&case.id, "street-admin", true, "改派", T0 + 110 * MINUTE)
+        .await
+        .expect("approve");
+    assert_eq!(returned.state, CaseState::Accepted);
+    assert_eq!(returned.handler_org_id, "");
+    assert_eq!(returned.step_due_at, Some(T0 + 110 * MINUTE + 60 * MINUTE));
+    let history = store.history(&case.id).await.expect("history");
+    let actions: Vec<_> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        &actions[4..],
+        ["request", "extend", "request", "defer", "request", "return"]
+    );
+    let nothing = store
+        .decide_change(&case.id, "street-admin", true, "", T0)
+        .await;
+    assert!(matches!(nothing, Err(StoreError::NotFound { .. })));
+}
+
+async fn overdue_cases_climb_the_chain_once_per_missed_deadline(db: TestDatabase) {
+    let store = setup(&db).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let case = store
+            .report(None, &new_case(&format!("worker-{n}")), T0)
+            .await
+            .expect("report");
+        ids.push(case.id);
+    }
+    // Nothing is overdue before its deadline.
+    assert!(
+        store
+            .escalate_overdue(T0 + 59 * MINUTE, 100)
+            .await
+            .expect("scan")
+            .is_empty()
+    );
+    // Two scanners at once, as two replicas would: each case escalates once.
+    let other = store.clone();
+    let at = T0 + 61 * MINUTE;
+    let (first, second) = tokio::join!(
+        store.escalate_overdue(at, 100),
+        other.escalate_overdue(at, 100)
+    );
+    let (first, second) = (first.expect("scan"), second.expect("scan"));
+    assert_eq!(first.len() + second.len(), 5, "{first:?} {second:?}");
+    for escalation in first.iter().chain(&second) {
+        assert_eq!(
+            (
+                escalation.from_org_id.as_str(),
+                escalation.to_org_id.as_str()
+            ),
+            (COMMITTEE, STREET)
+        );
+    }
+    assert!(
+        store
+            .escalate_overdue(T0 + 62 * MINUTE, 100)
+            .await
+            .expect("scan")
+            .is_empty(),
+        "a new deadline runs at the level above"
+    );
+    let second_climb = store
+        .escalate_overdue(T0 + 122 * MINUTE, 100)
+        .await
+        .expect("scan");
+    assert_eq!(second_climb.len(), 5);
+    assert!(
+        second_climb
+            .iter()
+            .all(|e| e.to_org_id == "root" && e.level == 2)
+    );
+    let case = store.case(&ids[0]).await.expect("case");
+    assert_eq!(
+        (case.escalation_level, case.escalated_org_id.as_str()),
+        (2, "root")
+    );
+    let climbs = store
+        .history(&ids[0])
+        .await
+        .expect("history")
+        .into_iter()
+        .filter(|e| e.action == "escalate")
+        .count();
+    assert_eq!(climbs, 2);
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.case.escalated").await,
+        10
+    );
+    // Filing the case starts a new step, owned by the committee again.
+    let accepted = act(&store, &case, "centre", Action::Accept, T0 + 130 * MINUTE).await;
+    assert_eq!(accepted.escalation_level, 0);
+    assert_eq!(accepted.escalated_org_id, COMMITTEE);
+}
+
+async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
+    let store = setup(&db).await;
+    let grid = store
+        .create_grid(&NewGrid {
+            code: "PD-MY-001".into(),
+            name: "梅园一村第一网格".into(),
+            layer: Layer::SocialManagement,
+            org_id: COMMITTEE.into(),
+            org_path: PATH.into(),
+            polygon: Vec::new(),
+        })
+        .await
+        .expect("grid");
+    let again = store
+        .create_grid(&NewGrid {
+            code: "PD-MY-001".into(),
+            name: "重复".into(),
+            layer: Layer::CityManagement,
+            org_id: COMMITTEE.into(),
+            org_path: PATH.into(),
+            polygon: Vec::new(),
+        })
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))));
+    let from_system = NewCase {
+        reporter_kind: ReporterKind::System,
+        source: "12345-hotline".into(),
+        external_id: "GD-2026-000123".into(),
+        grid_id: Some(grid.id.clone()),
+        ..new_case("hotline")
+    };
+    let first = store.report(None, &from_system, T0).await.expect("report");
+    let repeat = store
+        .report(None, &from_system, T0 + MINUTE)
+        .await
+        .expect("again");
+    assert_eq!(first.id, repeat.id);
+    let by_request = store
+        .report(Some("r-1"), &new_case("worker-1"), T0)
+        .await
+        .expect("report");
+    let retried = store
+        .report(Some("r-1"), &new_case("worker-1"), T0 + MINUTE)
+        .await
+        .expect("retry");
+    assert_eq!(by_request.id, retried.id);
+    let elsewhere = NewCase {
+        owner_org_id: "other".into(),
+        org_path: "/root/other/".into(),
+        ..new_case("worker-2")
+    };
+    store.report(None, &elsewhere, T0).await.expect("report");
+
+    let subtree = |state| CaseFilter {
+        subtree: Some(format!("/root/{STREET}/")),
+        state,
+        ..CaseFilter::default()
+    };
+    let page = store
+        .list_cases(&subtree(None), None, 1)
+        .await
+        .expect("page");
+    assert_eq!(page.len(), 1);
+    let rest = store
+        .list_cases(
+            &subtree(None),
+            Some((page[0].created_at, page[0].id.clone())),
+            10,
+        )
+        .await
+        .expect("rest");
+    assert_eq!(rest.len(), 1, "two cases in the street, in two pages");
+    assert_ne!(rest[0].id, page[0].id);
+    let in_grid = store
+        .list_cases(
+            &CaseFilter {
+                grid_id: Some(grid.id.clone()),
+                ..CaseFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("grid");
+    assert_eq!(in_grid.len(), 1);
+    let overdue = store
+        .list_cases(
+            &CaseFilter {
+                overdue_at: Some(T0 + 61 * MINUTE),
+                ..subtree(None)
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("overdue");
+    assert_eq!(overdue.len(), 2);
+    act(&store, &first, "centre", Action::Accept, T0 + 5 * MINUTE).await;
+    let (counts, overdue) = store
+        .count_cases(&format!("/root/{STREET}/"), T0 + 61 * MINUTE)
+        .await
+        .expect("counts");
+    let counts: BTreeMap<_, _> = counts.into_iter().map(|(s, n)| (s.as_str(), n)).collect();
+    assert_eq!(counts, BTreeMap::from([("accepted", 1), ("reported", 1)]));
+    assert_eq!(overdue, 1, "the accepted case is due at 65 minutes");
+}
+
+on_both_backends!(
+    a_case_runs_its_whole_course,
+    changes_are_decided_by_the_level_above_and_move_the_clock,
+    overdue_cases_climb_the_chain_once_per_missed_deadline,
+    reports_are_taken_once_and_listed_by_subtree,
+);
