@@ -1,6 +1,7 @@
 //! Grid cases through the public gRPC API on both databases: a whole lifecycle with a failed
 //! verification and an approved extension, and an escalation that climbs two levels while the
-//! platform's clock is moved ahead.
+//! platform's clock is moved ahead; a micro-wish from collection to the points and the notice its
+//! fulfilment brings.
 
 mod common;
 
@@ -9,8 +10,14 @@ use jiceng_auth::Role;
 use jiceng_proto::{
     grid::{
         self as pb, case_service_client::CaseServiceClient, grid_service_client::GridServiceClient,
+        wish_service_client::WishServiceClient,
     },
-    org::UnitKind,
+    member::{
+        self as member_pb, member_service_client::MemberServiceClient,
+        points_service_client::PointsServiceClient,
+    },
+    notify::ListInboxRequest,
+    org::{self as org_pb, UnitKind, position_service_client::PositionServiceClient},
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
 use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
@@ -433,7 +440,240 @@ async fn an_overdue_case_climbs_two_levels(db: TestDatabase) {
     assert_eq!(not_admin.code(), Code::PermissionDenied);
 }
 
+async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
+    let district = District::start(db).await;
+    let platform = &district.platform;
+    let admin = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
+    let mut ids = Vec::new();
+    for name in ["赵某", "钱某"] {
+        let created = members
+            .create_member(member_pb::CreateMemberRequest {
+                name: name.into(),
+                org_id: district.street.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("member")
+            .into_inner();
+        ids.push(created.id);
+    }
+    let (claimer, secretary) = (ids[0].clone(), ids[1].clone());
+    platform
+        .client_as(admin(), PointsServiceClient::new)
+        .await
+        .define_points_rule(member_pb::DefinePointsRuleRequest {
+            rule: Some(member_pb::PointsRule {
+                code: "wish.fulfilled".into(),
+                name: "认领实现微心愿".into(),
+                points: 5,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    platform
+        .client_as(admin(), PositionServiceClient::new)
+        .await
+        .appoint_position(org_pb::AppointPositionRequest {
+            unit_id: district.committee.clone(),
+            role: org_pb::PositionRole::Secretary as i32,
+            holder: Some(org_pb::appoint_position_request::Holder::MemberId(
+                secretary.clone(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .expect("secretary");
+
+    let wishes_as = |subject: &str, role: Role, scope: &str| {
+        platform.client_as(
+            Bearer::new(&bearer(subject, &[role], scope)),
+            WishServiceClient::new,
+        )
+    };
+    let mut worker = wishes_as("worker-1", Role::GridWorker, &district.committee).await;
+    let mut centre = wishes_as("centre", Role::BranchAdmin, &district.committee).await;
+    let mut member_client = wishes_as(&claimer, Role::Member, &district.street).await;
+    let mut other = wishes_as("someone", Role::Member, &district.street).await;
+    let wish = worker
+        .collect_wish(pb::CollectWishRequest {
+            title: "一台助听器".into(),
+            description: "独居老人听力下降".into(),
+            beneficiary_name: "王小明".into(),
+            beneficiary_phone: "13812345678".into(),
+            org_id: district.committee.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("collect")
+        .into_inner();
+    assert_eq!(
+        (
+            wish.beneficiary_name.as_str(),
+            wish.beneficiary_phone.as_str()
+        ),
+        ("王*明", "138****5678")
+    );
+    let early = member_client
+        .claim_wish(pb::ClaimWishRequest {
+            wish_id: wish.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("not published yet");
+    assert_eq!(early.code(), Code::NotFound);
+    for step in ["verify", "publish"] {
+        let id = wish.id.clone();
+        match step {
+            "verify" => {
+                centre
+                    .verify_wish(pb::VerifyWishRequest { wish_id: id })
+                    .await
+            }
+            _ => {
+                centre
+                    .publish_wish(pb::PublishWishRequest { wish_id: id })
+                    .await
+            }
+        }
+        .expect(step);
+    }
+    member_client
+        .claim_wish(pb::ClaimWishRequest {
+            wish_id: wish.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("claim");
+    let second = other
+        .claim_wish(pb::ClaimWishRequest {
+            wish_id: wish.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("one claimant");
+    assert_eq!(second.code(), Code::FailedPrecondition);
+    let not_claimant = other
+        .fulfil_wish(pb::FulfilWishRequest {
+            wish_id: wish.id.clone(),
+            evidence_urls: vec!["https://files.example/gift.jpg".into()],
+        })
+        .await
+        .expect_err("the claimant fulfils");
+    assert_eq!(not_claimant.code(), Code::PermissionDenied);
+    member_client
+        .fulfil_wish(pb::FulfilWishRequest {
+            wish_id: wish.id.clone(),
+            evidence_urls: vec!["https://files.example/gift.jpg".into()],
+        })
+        .await
+        .expect("fulfil");
+    let revealed = centre
+        .get_wish(pb::GetWishRequest {
+            id: wish.id.clone(),
+            reveal_beneficiary: true,
+        })
+        .await
+        .expect("reveal")
+        .into_inner();
+    assert_eq!(revealed.beneficiary_name, "王小明");
+    let refused = member_client
+        .get_wish(pb::GetWishRequest {
+            id: wish.id.clone(),
+            reveal_beneficiary: true,
+        })
+        .await
+        .expect_err("members see it masked");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // The member service awards the claimer once; notify tells the committee's secretary once.
+    let mut points = platform
+        .client_as(
+            Bearer::new(&bearer(&claimer, &[Role::Member], &district.street)),
+            PointsServiceClient::new,
+        )
+        .await;
+    let mut inbox = platform
+        .notify_as(Bearer::new(&bearer(
+            &secretary,
+            &[Role::Member],
+            &district.committee,
+        )))
+        .await;
+    for _ in 0..200 {
+        let entries = points
+            .list_ledger(member_pb::ListLedgerRequest {
+                member_id: claimer.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("ledger")
+            .into_inner()
+            .entries;
+        let notices = inbox
+            .list_inbox(ListInboxRequest::default())
+            .await
+            .expect("inbox")
+            .into_inner()
+            .items;
+        let wish_notice = notices.iter().any(|i| {
+            i.notification
+                .as_ref()
+                .is_some_and(|n| n.title.starts_with("微心愿"))
+        });
+        if !entries.is_empty() && wish_notice {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // Give a redelivery the time it would take, then count again.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let entries = points
+        .list_ledger(member_pb::ListLedgerRequest {
+            member_id: claimer.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("ledger")
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (entries[0].amount, entries[0].rule_code.as_str()),
+        (5, "wish.fulfilled")
+    );
+    // The secretary also hears of their appointment; of the wish, once.
+    let titles: Vec<_> = inbox
+        .list_inbox(ListInboxRequest::default())
+        .await
+        .expect("inbox")
+        .into_inner()
+        .items
+        .into_iter()
+        .filter_map(|i| i.notification.map(|n| n.title))
+        .filter(|title| title.starts_with("微心愿"))
+        .collect();
+    assert_eq!(titles, ["微心愿已实现：一台助听器"]);
+    let published = other
+        .list_wishes(pb::ListWishesRequest {
+            published: true,
+            ..Default::default()
+        })
+        .await
+        .expect("published")
+        .into_inner();
+    assert!(published.wishes.is_empty(), "claimed wishes leave the list");
+}
+
 on_both_backends!(
+    a_fulfilled_wish_brings_points_and_a_notice_once,
     a_case_is_filed_handled_verified_and_rated,
     an_overdue_case_climbs_two_levels,
 );

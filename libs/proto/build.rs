@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "jiceng/member/v1/member.proto",
         "jiceng/grid/v1/grid.proto",
         "jiceng/grid/v1/cases.proto",
+        "jiceng/grid/v1/wishes.proto",
     ]
     .map(|p| root.join(p));
 

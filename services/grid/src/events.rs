@@ -7,12 +7,16 @@ use prost::Name;
 
 use crate::{
     grpc,
-    store::cases::{Case, Escalation},
+    store::{
+        cases::{Case, Escalation},
+        wishes::Wish,
+    },
 };
 
 pub const CASE_DISPATCHED: &str = "jiceng.grid.v1.case.dispatched";
 pub const CASE_ESCALATED: &str = "jiceng.grid.v1.case.escalated";
 pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_failed";
+pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
 
 fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
     EventDraft {
@@ -48,5 +52,15 @@ pub fn escalated(case: &Case, escalation: &Escalation) -> EventDraft {
             escalated_case: Some(grpc::case_to_proto(case)),
             escalation: Some(grpc::escalation_to_proto(escalation)),
         },
+    )
+}
+
+/// A micro-wish was fulfilled: its claiming members earn points, its collecting org hears of it.
+/// The resident's details travel masked.
+pub fn wish_fulfilled(wish: &Wish) -> EventDraft {
+    draft(
+        WISH_FULFILLED,
+        &wish.id,
+        &grpc::wishes::masked_wish_to_proto(wish),
     )
 }

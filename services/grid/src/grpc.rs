@@ -2,6 +2,7 @@
 //! (here) and `CaseService` (`grpc/cases.rs`).
 
 mod cases;
+pub(crate) mod wishes;
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::Clock;
@@ -11,6 +12,7 @@ use jiceng_grpc::{
     timestamp,
 };
 use jiceng_org_client::OrgDirectory;
+use jiceng_pii::PiiVault;
 use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
 use tonic::{Request, Response, Status};
 
@@ -46,13 +48,20 @@ pub(crate) const READERS: &[Role] = &[
 pub struct GridApi {
     pub(crate) store: GridStore,
     pub(crate) org: OrgDirectory,
+    /// Seals the personal details of residents behind wishes.
+    pub(crate) vault: PiiVault,
     /// The time cases are reported, moved and scanned at.
     pub(crate) clock: Clock,
 }
 
 impl GridApi {
-    pub fn new(store: GridStore, org: OrgDirectory, clock: Clock) -> Self {
-        Self { store, org, clock }
+    pub fn new(store: GridStore, org: OrgDirectory, vault: PiiVault, clock: Clock) -> Self {
+        Self {
+            store,
+            org,
+            vault,
+            clock,
+        }
     }
 
     /// The org path of a unit, from the org service (cached).
@@ -187,7 +196,11 @@ pub(crate) fn from_proto<P: Copy + Into<i32>, D: Copy>(table: &[(P, D)], value: 
         .map(|(_, d)| *d)
 }
 
-fn to_proto<P: Copy, D: Copy + PartialEq>(table: &[(P, D)], value: D, unspecified: P) -> P {
+pub(crate) fn to_proto<P: Copy, D: Copy + PartialEq>(
+    table: &[(P, D)],
+    value: D,
+    unspecified: P,
+) -> P {
     table
         .iter()
         .find(|(_, d)| *d == value)

@@ -15,6 +15,7 @@ use jiceng_db::{Clock, Migration, Migrations};
 use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
 use jiceng_proto::grid::{
     case_service_server::CaseServiceServer, grid_service_server::GridServiceServer,
+    wish_service_server::WishServiceServer,
 };
 use tonic::service::interceptor::InterceptedService;
 
@@ -36,16 +37,28 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0002_cases.sql"),
             sqlite: include_str!("../migrations/sqlite/0002_cases.sql"),
         },
+        Migration {
+            version: 3,
+            name: "micro-wishes",
+            postgres: include_str!("../migrations/postgres/0003_wishes.sql"),
+            sqlite: include_str!("../migrations/sqlite/0003_wishes.sql"),
+        },
     ],
 };
 
 /// Cases a scan escalates at most per round.
 pub(crate) const SCAN_BATCH: i64 = 500;
 
-/// Adds `GridService` and `CaseService` to `server`, every call authenticated.
+/// Adds `GridService`, `CaseService` and `WishService` to `server`, every call authenticated.
 pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<Authenticator>) {
     server.add_service(InterceptedService::new(
         GridServiceServer::new(api.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
+    server.add_service(InterceptedService::new(
+        WishServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
         authenticator.interceptor(),

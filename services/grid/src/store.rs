@@ -2,6 +2,7 @@
 //! `store/cases.rs`) cases with their history, change requests and escalations.
 
 pub mod cases;
+pub mod wishes;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! The grid store's conformance suite: grids, the case workflow with its clock, change
-//! requests, and escalation by concurrent scanners. Every case runs on SQLite and PostgreSQL;
+//! requests, escalation by concurrent scanners, and micro-wishes. Every case runs on SQLite and PostgreSQL;
 //! the clock is the `now` each call is given, so hours pass without waiting.
 
 use std::collections::BTreeMap;
@@ -11,10 +11,12 @@ use jiceng_grid::{
         calendar::ClockKind,
         case::{Action, CaseState, ReporterKind, RequestKind, Urgency},
         category::{Category, Limits},
+        wish::{Claimant, WishState},
     },
     store::{
         NewGrid, StoreError,
         cases::{ActionDetail, Case, CaseFilter, NewCase},
+        wishes::{NewWish, WishChange, WishFilter},
     },
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
@@ -551,7 +553,107 @@ async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
     assert_eq!(overdue, 1, "the accepted case is due at 65 minutes");
 }
 
+async fn one_claim_wins_a_wish_and_its_fulfilment_is_announced(db: TestDatabase) {
+    let store = setup(&db).await;
+    let wish = store
+        .collect_wish(
+            "worker-1",
+            Some("w-1"),
+            &NewWish {
+                title: "一台助听器".into(),
+                description: String::new(),
+                beneficiary_sealed: "sealed".into(),
+                beneficiary_masked: "王*明".into(),
+                phone_sealed: None,
+                phone_masked: String::new(),
+                org_id: COMMITTEE.into(),
+                org_path: PATH.into(),
+                claim_by: Some(T0 + 60 * MINUTE),
+            },
+            T0,
+        )
+        .await
+        .expect("collect");
+    let early = store
+        .advance_wish(&wish.id, WishState::Claimed, WishChange::default(), T0)
+        .await;
+    assert!(
+        matches!(
+            early,
+            Err(StoreError::Precondition {
+                kind: "WISH_STATE",
+                ..
+            })
+        ),
+        "{early:?}"
+    );
+    for step in [WishState::Verified, WishState::Published] {
+        store
+            .advance_wish(&wish.id, step, WishChange::default(), T0)
+            .await
+            .expect("step");
+    }
+    let unclaimed = WishFilter {
+        unclaimed_at: Some(T0 + 61 * MINUTE),
+        ..WishFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_wishes(&unclaimed, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    let claim = |member: &str| WishChange {
+        claimant: Some(Claimant::Member {
+            member_id: member.into(),
+            participants: Vec::new(),
+        }),
+        ..WishChange::default()
+    };
+    let other = store.clone();
+    let (first, second) = tokio::join!(
+        store.advance_wish(&wish.id, WishState::Claimed, claim("a"), T0 + MINUTE),
+        other.advance_wish(&wish.id, WishState::Claimed, claim("b"), T0 + MINUTE)
+    );
+    assert_eq!(
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "{first:?} {second:?}"
+    );
+    let claimed = store.wish(&wish.id).await.expect("wish");
+    assert!(matches!(claimed.claimant, Some(Claimant::Member { .. })));
+    assert!(
+        store
+            .list_wishes(&unclaimed, None, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    store
+        .advance_wish(
+            &wish.id,
+            WishState::Fulfilled,
+            WishChange {
+                evidence: vec!["https://files.example/gift.jpg".into()],
+                ..WishChange::default()
+            },
+            T0 + 2 * MINUTE,
+        )
+        .await
+        .expect("fulfil");
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.wish.fulfilled").await,
+        1
+    );
+}
+
 on_both_backends!(
+    one_claim_wins_a_wish_and_its_fulfilment_is_announced,
     a_case_runs_its_whole_course,
     changes_are_decided_by_the_level_above_and_move_the_clock,
     overdue_cases_climb_the_chain_once_per_missed_deadline,

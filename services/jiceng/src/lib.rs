@@ -116,7 +116,7 @@ pub struct AppConfig {
     /// Where the org service answers, for services that ask it (member, notify). Unset: this
     /// process.
     pub org_endpoint: Option<String>,
-    /// The key personal data is sealed with (member), at least 32 bytes.
+    /// The key personal data is sealed with (member, grid), at least 32 bytes.
     pub pii_key: Option<Vec<u8>>,
     pub server: ServerOptions,
     pub relay: RelayOptions,
@@ -212,10 +212,7 @@ impl App {
                 ServiceName::Member => {
                     let (org_uri, token) =
                         org_client(&config, org.is_some(), addr, service_token.as_deref())?;
-                    let key = config.pii_key.as_deref().ok_or_else(|| {
-                        AppError::Config("member needs --pii-key to seal personal data".into())
-                    })?;
-                    let vault = PiiVault::new(key).map_err(|e| AppError::Config(e.to_string()))?;
+                    let vault = pii_vault(&config, "member")?;
                     let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let source = format!("//jiceng/{}/member", config.district.code);
@@ -230,12 +227,13 @@ impl App {
                         org_client(&config, org.is_some(), addr, service_token.as_deref())?;
                     let directory = OrgDirectory::new(&org_uri, &token)
                         .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
                     grid = Some((store.clone(), config.clock.clone()));
                     jiceng_grid::add_services(
                         &mut server,
-                        GridApi::new(store, directory, config.clock.clone()),
+                        GridApi::new(store, directory, vault, config.clock.clone()),
                         &authenticator,
                     );
                 }
@@ -460,6 +458,14 @@ fn org_client(
         AppError::Config("--service-token is required to call the org service".into())
     })?;
     Ok((uri, token.to_owned()))
+}
+
+/// The vault `service` seals personal data with, from the deployment's key.
+fn pii_vault(config: &AppConfig, service: &str) -> Result<PiiVault, AppError> {
+    let key = config.pii_key.as_deref().ok_or_else(|| {
+        AppError::Config(format!("{service} needs --pii-key to seal personal data"))
+    })?;
+    PiiVault::new(key).map_err(|e| AppError::Config(e.to_string()))
 }
 
 /// A district-wide service token, when the keys are a shared secret this process can sign with.

@@ -102,10 +102,11 @@ struct ServeArgs {
     /// Events nobody consumes wait in the outbox.
     #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ' ', value_parser = parse_sink)]
     event_sinks: Vec<EventSink>,
-    /// The key (at least 32 bytes) that personal data is sealed with, for the member service.
+    /// The key (at least 32 bytes) that personal data is sealed with, for the member and grid
+    /// services.
     #[arg(long, env = "JICENG_PII_KEY", hide_env_values = true)]
     pii_key: Option<String>,
-    /// Where the org service answers (for member's and notify's scope checks and fan-out).
+    /// Where the org service answers (for member's, grid's and notify's scope checks and fan-out).
     #[arg(long, env = "JICENG_ORG_ENDPOINT")]
     org_endpoint: Option<String>,
     /// Bearer token this service presents to others: event sinks, the org service.

@@ -1,12 +1,11 @@
 //! The member service: party members with sealed personal data, the development pipeline with its history, and the points ledger.
 //!
-//! `domain` holds the values and the pipeline's rules, `pii` the sealing and blind index of
-//! personal numbers, `store` the SQL, `grpc` the protobuf adapter.
+//! `domain` holds the values and the pipeline's rules, `store` the SQL, `grpc` the protobuf
+//! adapter; personal numbers are sealed and indexed with `jiceng-pii`.
 
 pub mod domain;
 pub mod events;
 pub mod grpc;
-pub mod pii;
 pub mod store;
 
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use jiceng_proto::member::{
 use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::{CONSUMED_EVENTS, MemberApi};
-pub use pii::PiiVault;
+pub use jiceng_pii::PiiVault;
 pub use store::MemberStore;
 
 pub static MIGRATIONS: Migrations = Migrations {

@@ -21,6 +21,7 @@ pub const CONSUMED: &[&str] = &[
     "jiceng.grid.v1.case.dispatched",
     "jiceng.grid.v1.case.escalated",
     "jiceng.grid.v1.case.verification_failed",
+    "jiceng.grid.v1.wish.fulfilled",
     "jiceng.member.v1.status.changed",
     "jiceng.member.v1.transfer.requested",
     "jiceng.member.v1.points.approved",
@@ -137,6 +138,13 @@ pub fn builtin_categories() -> Vec<Category> {
             "核查未通过：{{description}}",
             "{{owner}}核查认为案件未处置到位，请继续处置",
             &["description", "owner"],
+            false,
+        ),
+        category(
+            "grid.wish.fulfilled",
+            "微心愿已实现：{{title}}",
+            "居民{{beneficiary}}的微心愿“{{title}}”已由认领方实现，请及时回访",
+            &["title", "beneficiary"],
             false,
         ),
         category(
@@ -313,6 +321,19 @@ pub async fn publication_for(
                 ]),
                 link: format!("cases/{}", case.id),
                 recipients: vec![secretary_of(&case.handler_org_id)],
+            }
+        }
+        "jiceng.grid.v1.wish.fulfilled" => {
+            let wish: grid_pb::Wish = payload(event)?;
+            Publication {
+                category: "grid.wish.fulfilled",
+                priority: Priority::Normal,
+                variables: vars(&[
+                    ("title", wish.title.clone()),
+                    ("beneficiary", wish.beneficiary_name.clone()),
+                ]),
+                link: format!("wishes/{}", wish.id),
+                recipients: vec![secretary_of(&wish.org_id)],
             }
         }
         "jiceng.grid.v1.case.escalated" => {

@@ -1,13 +1,14 @@
 //! `jiceng.events.v1.EventSinkService` for the member service: the org service's attendance
 //! records become activities (and, when a district defines the rule `activity.attend`, points);
-//! moved subtrees invalidate the scope cache.
+//! fulfilled micro-wishes earn their claiming members points under `wish.fulfilled`, when the
+//! district defines it; moved subtrees invalidate the scope cache.
 
 use jiceng_auth::{Role, caller};
 use jiceng_db::now_millis;
 use jiceng_proto::{
     cloudevents::cloud_event::Data,
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
-    org as org_pb,
+    grid as grid_pb, org as org_pb,
 };
 use tonic::{Request, Response, Status};
 
@@ -19,12 +20,16 @@ use crate::{
 
 /// The event types the member service consumes.
 pub const CONSUMED: &[&str] = &[
+    "jiceng.grid.v1.wish.fulfilled",
     "jiceng.org.v1.attendance.recorded",
     "jiceng.org.v1.unit.moved",
 ];
 
 /// The rule that, when a district defines it, rewards attending a booked activity.
 const ATTENDANCE_RULE: &str = "activity.attend";
+
+/// The rule that, when a district defines it, rewards fulfilling a micro-wish.
+const WISH_RULE: &str = "wish.fulfilled";
 
 fn payload<M: prost::Message + Default>(data: &Option<Data>) -> Result<M, Status> {
     match data {
@@ -105,6 +110,31 @@ impl EventSinkService for MemberApi {
                 Ok(Response::new(DeliverResponse {
                     duplicate: added.is_empty(),
                 }))
+            }
+            "jiceng.grid.v1.wish.fulfilled" => {
+                let wish: grid_pb::Wish = payload(&event.data)?;
+                let mut members = vec![wish.claimant_member_id.clone()];
+                members.extend(wish.participant_member_ids.iter().cloned());
+                members.retain(|m| !m.is_empty());
+                members.dedup();
+                // One entry per member and wish: a redelivered event replays the same ids.
+                for member in &members {
+                    let entry = NewEntry {
+                        id: format!("wish:{}:{member}", wish.id),
+                        member_id: member.clone(),
+                        reason: format!("认领并实现微心愿：{}", wish.title),
+                        evidence: format!("wishes/{}", wish.id),
+                        source_event_id: event.id.clone(),
+                        actor: event.source.clone(),
+                    };
+                    match self.store.award(&entry, WISH_RULE, now_millis()).await {
+                        Ok(_)
+                        | Err(StoreError::NotFound { .. })
+                        | Err(StoreError::Precondition { .. }) => {}
+                        Err(err) => return Err(super::to_status(err)),
+                    }
+                }
+                Ok(Response::new(DeliverResponse { duplicate: false }))
             }
             _ => Ok(Response::new(DeliverResponse { duplicate: false })),
         }

@@ -1,5 +1,7 @@
-//! Personal data (phone and ID-card numbers) at rest: sealed with XChaCha20-Poly1305 under a key
-//! of the deployment's, findable through a keyed blind index, shown masked.
+//! Personal data at rest: sealed with XChaCha20-Poly1305 under a key of the deployment's, findable through a keyed blind index.
+//!
+//! The member service seals phone and ID-card numbers with it, the grid service the details of
+//! reporters and of the residents behind micro-wishes.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD_NO_PAD};
 use chacha20poly1305::{
@@ -116,5 +118,49 @@ mod tests {
             vault.index("x"),
             PiiVault::new(&[8u8; 32]).expect("key").index("x")
         );
+    }
+}
+
+/// A person's name as others see it: the first character, then `*` for the rest but the last
+/// (`王*明`, `李*`).
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.as_slice() {
+        [] => String::new(),
+        [only] => format!("{only}*"),
+        [first, _] => format!("{first}*"),
+        [first, middle @ .., last] => {
+            format!("{first}{}{last}", "*".repeat(middle.len()))
+        }
+    }
+}
+
+/// A phone number as others see it: the first three and last four digits (`138****5678`).
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let (head, rest) = chars.split_at(3);
+    let (middle, tail) = rest.split_at(rest.len() - 4);
+    format!(
+        "{}{}{}",
+        head.iter().collect::<String>(),
+        "*".repeat(middle.len()),
+        tail.iter().collect::<String>()
+    )
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn names_and_phones_are_masked() {
+        assert_eq!(mask_name("王小明"), "王*明");
+        assert_eq!(mask_name("李四"), "李*");
+        assert_eq!(mask_name("欧阳晓晓"), "欧**晓");
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("12345"), "*****");
     }
 }

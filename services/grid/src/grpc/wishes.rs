@@ -1,0 +1,406 @@
+//! `jiceng.grid.v1.WishService`: the collecting org's admins and grid workers collect, verify,
+//! publish, follow up and close; any member claims a published wish for themself (or an org's
+//! admin for the org); the claimant fulfils it. Published wishes are open to every caller of
+//! the district, with the resident's details masked; the collecting org's admins may reveal them.
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field, timestamp};
+use jiceng_pii::{mask_name, mask_phone};
+use jiceng_proto::grid::{self as pb, wish_service_server::WishService};
+use tonic::{Request, Response, Status};
+
+use super::{GridApi, to_status};
+use crate::{
+    domain::{
+        free_text, label,
+        wish::{Claimant, WishState},
+    },
+    store::wishes::{NewWish, Wish, WishChange, WishFilter},
+};
+
+/// Admins and grid workers of the collecting org.
+const COLLECTORS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::StreetAdmin,
+    Role::BranchAdmin,
+    Role::GridWorker,
+];
+
+const STATES: &[(pb::WishState, WishState)] = &[
+    (pb::WishState::Collected, WishState::Collected),
+    (pb::WishState::Verified, WishState::Verified),
+    (pb::WishState::Published, WishState::Published),
+    (pb::WishState::Claimed, WishState::Claimed),
+    (pb::WishState::Fulfilled, WishState::Fulfilled),
+    (pb::WishState::FollowedUp, WishState::FollowedUp),
+    (pb::WishState::Closed, WishState::Closed),
+];
+
+/// A wish as the district sees it: the resident's details masked.
+pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
+    let (claimant_org_id, claimant_member_id, participant_member_ids) = match &wish.claimant {
+        Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new()),
+        Some(Claimant::Member {
+            member_id,
+            participants,
+        }) => (String::new(), member_id.clone(), participants.clone()),
+        None => (String::new(), String::new(), Vec::new()),
+    };
+    pb::Wish {
+        id: wish.id.clone(),
+        title: wish.title.clone(),
+        description: wish.description.clone(),
+        beneficiary_name: wish.beneficiary_masked.clone(),
+        beneficiary_phone: wish.phone_masked.clone(),
+        org_id: wish.org_id.clone(),
+        state: super::to_proto(STATES, wish.state, pb::WishState::Unspecified) as i32,
+        claimant_org_id,
+        claimant_member_id,
+        participant_member_ids,
+        evidence_urls: wish.evidence.clone(),
+        follow_up_note: wish.follow_up_note.clone(),
+        claim_by_time: wish.claim_by.map(timestamp),
+        unclaimed_past_date: false,
+        create_time: Some(timestamp(wish.created_at)),
+        update_time: Some(timestamp(wish.updated_at)),
+        fulfil_time: wish.fulfilled_at.map(timestamp),
+    }
+}
+
+/// A Chinese mobile number: 11 digits starting with 1.
+fn phone(text: &str) -> Result<String, &'static str> {
+    let digits = text.trim();
+    if digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(digits.to_owned())
+    } else {
+        Err("must be an 11-digit mobile number")
+    }
+}
+
+impl GridApi {
+    fn wish_to_proto(&self, wish: &Wish, reveal: bool) -> Result<pb::Wish, Status> {
+        let mut proto = masked_wish_to_proto(wish);
+        proto.unclaimed_past_date = wish.is_unclaimed_past_date(self.clock.now());
+        if reveal {
+            let unreadable = |_| Status::internal("personal data cannot be opened");
+            proto.beneficiary_name = self
+                .vault
+                .open(&wish.beneficiary_sealed)
+                .map_err(unreadable)?;
+            if let Some(sealed) = &wish.phone_sealed {
+                proto.beneficiary_phone = self.vault.open(sealed).map_err(unreadable)?;
+            }
+        }
+        Ok(proto)
+    }
+
+    /// A wish the caller may see: published (or past it) for anyone; before that, readers of
+    /// the collecting org only.
+    async fn visible_wish(&self, caller: &Caller, id: &str) -> Result<Wish, Status> {
+        let wish = self.store.wish(id).await.map_err(to_status)?;
+        let public = !matches!(wish.state, WishState::Collected | WishState::Verified);
+        if public || self.require_reader_of(caller, &wish.org_id).await.is_ok() {
+            Ok(wish)
+        } else {
+            Err(Status::not_found(format!("wish {id} not found")))
+        }
+    }
+
+    /// Moves a wish the collecting org looks after.
+    async fn collector_step(
+        &self,
+        caller: &Caller,
+        id: &str,
+        to: WishState,
+        change: WishChange,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let wish = self.visible_wish(caller, id).await?;
+        caller.require_any(COLLECTORS)?;
+        self.org.scopes().check(caller, &wish.org_id).await?;
+        let wish = self
+            .store
+            .advance_wish(id, to, change, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, false)?))
+    }
+}
+
+fn urls(violations: &mut FieldViolations, field: &str, given: &[String]) -> Vec<String> {
+    if given.len() > 20 {
+        violations.add(field, "must hold at most 20 links");
+    }
+    for (n, url) in given.iter().enumerate() {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2_000
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        if !ok {
+            violations.add(format!("{field}[{n}]"), "must be an http(s) URL");
+        }
+    }
+    given.to_vec()
+}
+
+#[tonic::async_trait]
+impl WishService for GridApi {
+    async fn collect_wish(
+        &self,
+        request: Request<pb::CollectWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let now = self.clock.now();
+        let mut violations = FieldViolations::new();
+        let title = violations.check("title", label(&req.title, 100));
+        let description = violations
+            .check("description", free_text(&req.description, 1_000))
+            .unwrap_or_default();
+        let beneficiary = violations.check("beneficiary_name", label(&req.beneficiary_name, 50));
+        let beneficiary_phone = if req.beneficiary_phone.is_empty() {
+            None
+        } else {
+            violations.check("beneficiary_phone", phone(&req.beneficiary_phone))
+        };
+        let claim_by = violations
+            .check("claim_by_time", millis_of(req.claim_by_time.as_ref()))
+            .flatten();
+        if claim_by.is_some_and(|by| by <= now) {
+            violations.add("claim_by_time", "must be in the future");
+        }
+        if req.org_id.is_empty() {
+            violations.add("org_id", "must name the collecting org");
+        }
+        if req.request_id.len() > 128 {
+            violations.add("request_id", "must be at most 128 characters");
+        }
+        violations.into_result()?;
+        let (Some(title), Some(beneficiary)) = (title, beneficiary) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        caller.require_any(COLLECTORS)?;
+        self.org.scopes().check(&caller, &req.org_id).await?;
+        let new = NewWish {
+            title,
+            description,
+            beneficiary_sealed: self.vault.seal(&beneficiary),
+            beneficiary_masked: mask_name(&beneficiary),
+            phone_sealed: beneficiary_phone.as_deref().map(|p| self.vault.seal(p)),
+            phone_masked: beneficiary_phone
+                .as_deref()
+                .map(mask_phone)
+                .unwrap_or_default(),
+            org_path: self.path_of(&req.org_id).await?,
+            org_id: req.org_id,
+            claim_by,
+        };
+        let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let wish = self
+            .store
+            .collect_wish(&caller.subject, request_id, &new, now)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, false)?))
+    }
+
+    async fn get_wish(
+        &self,
+        request: Request<pb::GetWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let wish = self.visible_wish(&caller, &req.id).await?;
+        if req.reveal_beneficiary {
+            self.require_admin_of(&caller, &wish.org_id)
+                .await
+                .map_err(|_| {
+                    Status::permission_denied(
+                        "only admins of the collecting org see the resident's details",
+                    )
+                })?;
+        }
+        Ok(Response::new(
+            self.wish_to_proto(&wish, req.reveal_beneficiary)?,
+        ))
+    }
+
+    async fn list_wishes(
+        &self,
+        request: Request<pb::ListWishesRequest>,
+    ) -> Result<Response<pb::ListWishesResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!(
+                "wishes|{}|{}|{}",
+                req.org_id, req.published, req.unclaimed_past_date
+            ),
+        )?;
+        let now = self.clock.now();
+        let mut filter = WishFilter {
+            unclaimed_at: req.unclaimed_past_date.then_some(now),
+            state: req.published.then_some(WishState::Published),
+            ..WishFilter::default()
+        };
+        if req.org_id.is_empty() {
+            if !req.published {
+                return Err(invalid_field(
+                    "org_id",
+                    "list an org subtree's wishes, or the published ones",
+                ));
+            }
+        } else {
+            self.require_reader_of(&caller, &req.org_id).await?;
+            filter.subtree = Some(self.path_of(&req.org_id).await?);
+        }
+        let after = match page.after.as_deref() {
+            None => None,
+            Some(cursor) => Some(
+                cursor
+                    .split_once('|')
+                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| {
+                        invalid_field("page_token", "is not a token this list issued")
+                    })?,
+            ),
+        };
+        let mut wishes = self
+            .store
+            .list_wishes(&filter, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut wishes, |w| format!("{}|{}", w.created_at, w.id));
+        Ok(Response::new(pb::ListWishesResponse {
+            wishes: wishes
+                .iter()
+                .map(|w| self.wish_to_proto(w, false))
+                .collect::<Result<_, _>>()?,
+            next_page_token,
+        }))
+    }
+
+    async fn verify_wish(
+        &self,
+        request: Request<pb::VerifyWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().wish_id;
+        self.collector_step(&caller, &id, WishState::Verified, WishChange::default())
+            .await
+    }
+
+    async fn publish_wish(
+        &self,
+        request: Request<pb::PublishWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().wish_id;
+        self.collector_step(&caller, &id, WishState::Published, WishChange::default())
+            .await
+    }
+
+    async fn claim_wish(
+        &self,
+        request: Request<pb::ClaimWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        if req.participant_member_ids.len() > 20 {
+            return Err(invalid_field(
+                "participant_member_ids",
+                "a group claim names at most 20 fellow members",
+            ));
+        }
+        let claimant = if req.org_id.is_empty() {
+            caller.require_any(&[Role::Member])?;
+            Claimant::Member {
+                member_id: caller.subject.clone(),
+                participants: req.participant_member_ids,
+            }
+        } else {
+            if !req.participant_member_ids.is_empty() {
+                return Err(invalid_field(
+                    "participant_member_ids",
+                    "an org claims alone; members name their fellow members",
+                ));
+            }
+            self.require_admin_of(&caller, &req.org_id).await?;
+            Claimant::Org(req.org_id)
+        };
+        self.visible_wish(&caller, &req.wish_id).await?;
+        let change = WishChange {
+            claimant: Some(claimant),
+            ..WishChange::default()
+        };
+        let wish = self
+            .store
+            .advance_wish(&req.wish_id, WishState::Claimed, change, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, false)?))
+    }
+
+    async fn fulfil_wish(
+        &self,
+        request: Request<pb::FulfilWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let evidence = urls(&mut violations, "evidence_urls", &req.evidence_urls);
+        if evidence.is_empty() {
+            violations.add("evidence_urls", "fulfilment is shown with evidence");
+        }
+        violations.into_result()?;
+        let wish = self.visible_wish(&caller, &req.wish_id).await?;
+        match &wish.claimant {
+            Some(Claimant::Member { member_id, .. }) if *member_id == caller.subject => {}
+            Some(Claimant::Org(org)) if self.require_admin_of(&caller, org).await.is_ok() => {}
+            _ => {
+                return Err(Status::permission_denied("the claimant fulfils the wish"));
+            }
+        }
+        let change = WishChange {
+            evidence,
+            ..WishChange::default()
+        };
+        let wish = self
+            .store
+            .advance_wish(&req.wish_id, WishState::Fulfilled, change, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, false)?))
+    }
+
+    async fn follow_up_wish(
+        &self,
+        request: Request<pb::FollowUpWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let note = free_text(&req.note, 1_000).map_err(|e| invalid_field("note", e))?;
+        if note.is_empty() {
+            return Err(invalid_field(
+                "note",
+                "a follow-up says how the resident is",
+            ));
+        }
+        let change = WishChange {
+            note,
+            ..WishChange::default()
+        };
+        self.collector_step(&caller, &req.wish_id, WishState::FollowedUp, change)
+            .await
+    }
+
+    async fn close_wish(
+        &self,
+        request: Request<pb::CloseWishRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().wish_id;
+        self.collector_step(&caller, &id, WishState::Closed, WishChange::default())
+            .await
+    }
+}

@@ -1,0 +1,299 @@
+//! Micro-wishes: collected with the resident's details sealed, moved one step at a time under a
+//! version check (so one claim wins), and announced when fulfilled.
+
+use jiceng_db::Tx;
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{GridStore, Result, StoreError, corrupt, not_found, precondition, subtree_range};
+use crate::{
+    domain::wish::{Claimant, WishState},
+    events,
+};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wish {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub beneficiary_sealed: String,
+    pub beneficiary_masked: String,
+    pub phone_sealed: Option<String>,
+    pub phone_masked: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub state: WishState,
+    pub claimant: Option<Claimant>,
+    pub evidence: Vec<String>,
+    pub follow_up_note: String,
+    pub claim_by: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub fulfilled_at: Option<i64>,
+}
+
+impl Wish {
+    /// Still unclaimed after its date, at `now`.
+    pub fn is_unclaimed_past_date(&self, now: i64) -> bool {
+        self.claimant.is_none() && self.claim_by.is_some_and(|by| by < now)
+    }
+}
+
+/// A wish about to be collected, the resident's details already sealed and masked.
+#[derive(Clone, Debug)]
+pub struct NewWish {
+    pub title: String,
+    pub description: String,
+    pub beneficiary_sealed: String,
+    pub beneficiary_masked: String,
+    pub phone_sealed: Option<String>,
+    pub phone_masked: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub claim_by: Option<i64>,
+}
+
+/// What a step of a wish carries.
+#[derive(Clone, Debug, Default)]
+pub struct WishChange {
+    pub claimant: Option<Claimant>,
+    pub evidence: Vec<String>,
+    pub note: String,
+}
+
+/// Which wishes a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct WishFilter {
+    /// The org path of a subtree; `None` for every wish of the district.
+    pub subtree: Option<String>,
+    pub state: Option<WishState>,
+    /// Only those unclaimed past their date at this time.
+    pub unclaimed_at: Option<i64>,
+}
+
+const WISH_COLUMNS: &str = "id, title, description, beneficiary_sealed, beneficiary_masked, phone_sealed, \
+    phone_masked, org_id, org_path, state, claimant_org_id, claimant_member_id, participants, evidence, \
+    follow_up_note, claim_by, version, created_at, updated_at, fulfilled_at";
+
+fn strings(text: &str, what: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+fn wish_from_row(row: &AnyRow) -> Result<Wish> {
+    let state: String = row.try_get(9)?;
+    let (claimant_org, claimant_member): (String, String) = (row.try_get(10)?, row.try_get(11)?);
+    let participants: String = row.try_get(12)?;
+    let evidence: String = row.try_get(13)?;
+    let claimant = match (claimant_org.is_empty(), claimant_member.is_empty()) {
+        (false, _) => Some(Claimant::Org(claimant_org)),
+        (true, false) => Some(Claimant::Member {
+            member_id: claimant_member,
+            participants: strings(&participants, "wish participants")?,
+        }),
+        (true, true) => None,
+    };
+    Ok(Wish {
+        id: row.try_get(0)?,
+        title: row.try_get(1)?,
+        description: row.try_get(2)?,
+        beneficiary_sealed: row.try_get(3)?,
+        beneficiary_masked: row.try_get(4)?,
+        phone_sealed: row.try_get(5)?,
+        phone_masked: row.try_get(6)?,
+        org_id: row.try_get(7)?,
+        org_path: row.try_get(8)?,
+        state: WishState::parse(&state).ok_or_else(|| corrupt("wish state"))?,
+        claimant,
+        evidence: strings(&evidence, "wish evidence")?,
+        follow_up_note: row.try_get(14)?,
+        claim_by: row.try_get(15)?,
+        version: row.try_get(16)?,
+        created_at: row.try_get(17)?,
+        updated_at: row.try_get(18)?,
+        fulfilled_at: row.try_get(19)?,
+    })
+}
+
+async fn fetch(tx: &mut Tx, id: &str) -> Result<Wish> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {WISH_COLUMNS} FROM grid_wishes WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("wish", id))?;
+    wish_from_row(&row)
+}
+
+impl GridStore {
+    /// Collects a wish. A retried `request_id` of the same caller returns the first wish.
+    pub async fn collect_wish(
+        &self,
+        actor: &str,
+        request_id: Option<&str>,
+        new: &NewWish,
+        now: i64,
+    ) -> Result<Wish> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(request_id) = request_id {
+            let claimed = sqlx::query(
+                "INSERT INTO grid_wish_requests (caller, request_id, wish_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (caller, request_id) DO NOTHING",
+            )
+            .bind(actor)
+            .bind(request_id)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() == 0 {
+                let first: String = sqlx::query(
+                    "SELECT wish_id FROM grid_wish_requests WHERE caller = $1 AND request_id = $2",
+                )
+                .bind(actor)
+                .bind(request_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+                let wish = fetch(&mut tx, &first).await?;
+                tx.commit().await?;
+                return Ok(wish);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO grid_wishes (id, title, description, beneficiary_sealed, beneficiary_masked, phone_sealed,
+                 phone_masked, org_id, org_path, state, claimant_org_id, claimant_member_id, participants,
+                 evidence, follow_up_note, claim_by, version, created_at, updated_at, fulfilled_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', '', '[]', '[]', '', $11, 1, $12, $12, NULL)",
+        )
+        .bind(&id)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(&new.beneficiary_sealed)
+        .bind(&new.beneficiary_masked)
+        .bind(new.phone_sealed.as_deref())
+        .bind(&new.phone_masked)
+        .bind(&new.org_id)
+        .bind(&new.org_path)
+        .bind(WishState::Collected.as_str())
+        .bind(new.claim_by)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let wish = fetch(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(wish)
+    }
+
+    pub async fn wish(&self, id: &str) -> Result<Wish> {
+        let mut tx = self.db.begin().await?;
+        let wish = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(wish)
+    }
+
+    /// Moves a wish to `to`, the next step of its course. Claiming records the one claimant;
+    /// fulfilling records the evidence and announces it (points for the claiming members, a
+    /// notice to the collecting org), in the same transaction.
+    #[tracing::instrument(name = "grid.store.advance_wish", skip_all, fields(to = to.as_str()))]
+    pub async fn advance_wish(
+        &self,
+        id: &str,
+        to: WishState,
+        change: WishChange,
+        now: i64,
+    ) -> Result<Wish> {
+        let mut tx = self.db.begin_write().await?;
+        let mut wish = fetch(&mut tx, id).await?;
+        wish.state = wish
+            .state
+            .advance(to)
+            .map_err(|description| precondition("WISH_STATE", description))?;
+        match to {
+            WishState::Claimed => wish.claimant = change.claimant,
+            WishState::Fulfilled => {
+                wish.evidence = change.evidence;
+                wish.fulfilled_at = Some(now);
+            }
+            WishState::FollowedUp => wish.follow_up_note = change.note,
+            _ => {}
+        }
+        let (claimant_org, claimant_member, participants) = match &wish.claimant {
+            Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new()),
+            Some(Claimant::Member {
+                member_id,
+                participants,
+            }) => (String::new(), member_id.clone(), participants.clone()),
+            None => (String::new(), String::new(), Vec::new()),
+        };
+        let saved = sqlx::query(
+            "UPDATE grid_wishes SET state = $1, claimant_org_id = $2, claimant_member_id = $3, participants = $4,
+                 evidence = $5, follow_up_note = $6, fulfilled_at = $7, version = version + 1, updated_at = $8
+             WHERE id = $9 AND version = $10",
+        )
+        .bind(wish.state.as_str())
+        .bind(claimant_org)
+        .bind(claimant_member)
+        .bind(serde_json::to_string(&participants).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&wish.evidence).unwrap_or_else(|_| "[]".into()))
+        .bind(&wish.follow_up_note)
+        .bind(wish.fulfilled_at)
+        .bind(now)
+        .bind(id)
+        .bind(wish.version)
+        .execute(&mut *tx)
+        .await?;
+        if saved.rows_affected() != 1 {
+            return Err(StoreError::Stale);
+        }
+        wish.version += 1;
+        wish.updated_at = now;
+        if to == WishState::Fulfilled {
+            jiceng_outbox::enqueue(&mut tx, &self.event_source, events::wish_fulfilled(&wish))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(wish)
+    }
+
+    /// Wishes matching `filter`, newest first, after the page position (created_at, id).
+    pub async fn list_wishes(
+        &self,
+        filter: &WishFilter,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<Wish>> {
+        let (lo, hi) = filter
+            .subtree
+            .as_deref()
+            .map(subtree_range)
+            .unwrap_or_default();
+        let (after_time, after_id) = after.unwrap_or((i64::MAX, String::new()));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {WISH_COLUMNS} FROM grid_wishes
+             WHERE ($1 = '' OR (org_path >= $1 AND org_path < $2))
+               AND ($3 = '' OR state = $3)
+               AND ($4 = 0 OR (claimant_org_id = '' AND claimant_member_id = ''
+                   AND claim_by IS NOT NULL AND claim_by < $5))
+               AND (created_at < $6 OR (created_at = $6 AND id < $7))
+             ORDER BY created_at DESC, id DESC LIMIT $8"
+        )))
+        .bind(&lo)
+        .bind(&hi)
+        .bind(filter.state.map(WishState::as_str).unwrap_or_default())
+        .bind(i64::from(filter.unclaimed_at.is_some()))
+        .bind(filter.unclaimed_at.unwrap_or_default())
+        .bind(after_time)
+        .bind(if after_id.is_empty() {
+            "\u{10FFFF}".to_owned()
+        } else {
+            after_id
+        })
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(wish_from_row)
+        .collect()
+    }
+}
