@@ -672,7 +672,59 @@ async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
     assert!(published.wishes.is_empty(), "claimed wishes leave the list");
 }
 
+async fn cases_follow_their_org_when_it_moves(db: TestDatabase) {
+    let district = District::start(db).await;
+    let mut worker = district
+        .cases_as("worker-1", Role::GridWorker, &district.committee)
+        .await;
+    district.report(&mut worker).await;
+    let mut org = district.platform.admin().await;
+    let huamu = create(
+        &mut org,
+        &district.platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    org.move_unit(org_pb::MoveUnitRequest {
+        id: district.committee.clone(),
+        new_parent_id: huamu.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("move");
+    let mut admin = district
+        .cases_as("district", Role::DistrictAdmin, &district.platform.root_id)
+        .await;
+    let count = |street: String| pb::CountCasesRequest { org_id: street };
+    let mut moved = 0;
+    for _ in 0..200 {
+        moved = admin
+            .count_cases(count(huamu.clone()))
+            .await
+            .expect("counts")
+            .into_inner()
+            .counts
+            .iter()
+            .map(|c| c.count)
+            .sum::<i64>();
+        if moved == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(moved, 1, "the case is counted in its org's new street");
+    let left = admin
+        .count_cases(count(district.street.clone()))
+        .await
+        .expect("counts")
+        .into_inner();
+    assert!(left.counts.is_empty(), "{left:?}");
+}
+
 on_both_backends!(
+    cases_follow_their_org_when_it_moves,
     a_fulfilled_wish_brings_points_and_a_notice_once,
     a_case_is_filed_handled_verified_and_rated,
     an_overdue_case_climbs_two_levels,

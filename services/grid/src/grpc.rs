@@ -2,7 +2,10 @@
 //! (here) and `CaseService` (`grpc/cases.rs`).
 
 mod cases;
+mod events;
 pub(crate) mod wishes;
+
+pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::Clock;

@@ -19,7 +19,7 @@ use jiceng_proto::grid::{
 };
 use tonic::service::interceptor::InterceptedService;
 
-pub use grpc::GridApi;
+pub use grpc::{CONSUMED_EVENTS, GridApi};
 pub use store::GridStore;
 
 pub static MIGRATIONS: Migrations = Migrations {
@@ -50,6 +50,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 pub(crate) const SCAN_BATCH: i64 = 500;
 
 /// Adds `GridService`, `CaseService` and `WishService` to `server`, every call authenticated.
+/// The `EventSinkService` that [`GridApi`] also implements is added by the process.
 pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<Authenticator>) {
     server.add_service(InterceptedService::new(
         GridServiceServer::new(api.clone())

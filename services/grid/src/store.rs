@@ -482,6 +482,50 @@ impl GridStore {
     }
 }
 
+impl GridStore {
+    /// Gives the grids, cases and wishes below a moved unit the unit's new path
+    /// (`new_unit_path`, ending with the unit). Each table is one range update under the
+    /// unit's old path, read off any row below it.
+    pub async fn repath(&self, unit_id: &str, new_unit_path: &str) -> Result<u64> {
+        let marker = format!("/{unit_id}/");
+        let mut tx = self.db.begin_write().await?;
+        let mut moved = 0;
+        for table in ["grid_grids", "grid_cases", "grid_wishes"] {
+            let sample: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT org_path FROM {table} WHERE org_path LIKE $1 LIMIT 1"
+            )))
+            .bind(format!("%{marker}%"))
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+            let Some(old_unit_path) = sample
+                .as_deref()
+                .and_then(|path| path.find(&marker).map(|at| &path[..at + marker.len()]))
+            else {
+                continue;
+            };
+            if old_unit_path == new_unit_path {
+                continue;
+            }
+            let (lo, hi) = subtree_range(old_unit_path);
+            let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET org_path = $1 || substr(org_path, CAST($2 AS INTEGER))
+                 WHERE org_path >= $3 AND org_path < $4"
+            )))
+            .bind(new_unit_path)
+            .bind(old_unit_path.chars().count() as i64 + 1)
+            .bind(&lo)
+            .bind(&hi)
+            .execute(&mut *tx)
+            .await?;
+            moved += updated.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+}
+
 /// A category, read in the caller's transaction (a case's writes read it on their own
 /// connection rather than take a second one while they hold the write lock).
 pub(crate) async fn load_category(tx: &mut Tx, code: &str) -> Result<Category> {

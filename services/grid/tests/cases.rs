@@ -652,7 +652,44 @@ async fn one_claim_wins_a_wish_and_its_fulfilment_is_announced(db: TestDatabase)
     );
 }
 
+async fn a_moved_subtree_takes_its_cases_along(db: TestDatabase) {
+    let store = setup(&db).await;
+    let case = store
+        .report(None, &new_case("worker-1"), T0)
+        .await
+        .expect("report");
+    let new_path = format!("/root/other-street/{COMMITTEE}/");
+    assert_eq!(store.repath(COMMITTEE, &new_path).await.expect("repath"), 1);
+    let in_street = |street: &str| CaseFilter {
+        subtree: Some(format!("/root/{street}/")),
+        ..CaseFilter::default()
+    };
+    assert!(
+        store
+            .list_cases(&in_street(STREET), None, 10)
+            .await
+            .expect("old")
+            .is_empty()
+    );
+    let moved = store
+        .list_cases(&in_street("other-street"), None, 10)
+        .await
+        .expect("new");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].org_path, new_path);
+    // Overdue, it now climbs to its new street.
+    let escalations = store
+        .escalate_overdue(T0 + 61 * MINUTE, 10)
+        .await
+        .expect("scan");
+    assert_eq!(escalations[0].to_org_id, "other-street");
+    // A redelivered move changes nothing.
+    assert_eq!(store.repath(COMMITTEE, &new_path).await.expect("again"), 0);
+    assert_eq!(store.case(&case.id).await.expect("case").org_path, new_path);
+}
+
 on_both_backends!(
+    a_moved_subtree_takes_its_cases_along,
     one_claim_wins_a_wish_and_its_fulfilment_is_announced,
     a_case_runs_its_whole_course,
     changes_are_decided_by_the_level_above_and_move_the_clock,

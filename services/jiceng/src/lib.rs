@@ -231,11 +231,9 @@ impl App {
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
                     grid = Some((store.clone(), config.clock.clone()));
-                    jiceng_grid::add_services(
-                        &mut server,
-                        GridApi::new(store, directory, vault, config.clock.clone()),
-                        &authenticator,
-                    );
+                    let api = GridApi::new(store, directory, vault, config.clock.clone());
+                    sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
+                    jiceng_grid::add_services(&mut server, api, &authenticator);
                 }
                 ServiceName::Notify => {
                     let (org_uri, token) =
