@@ -4,6 +4,7 @@
 //! test creates and drops its own). Under CI (`CI` set) a missing URL fails the tests rather
 //! than skipping them.
 
+pub mod bench;
 mod database;
 mod http;
 mod otlp;

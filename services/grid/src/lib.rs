@@ -43,6 +43,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0003_wishes.sql"),
             sqlite: include_str!("../migrations/sqlite/0003_wishes.sql"),
         },
+        Migration {
+            version: 4,
+            name: "a subtree's cases in time order",
+            postgres: include_str!("../migrations/postgres/0004_case_lists.sql"),
+            sqlite: include_str!("../migrations/sqlite/0004_case_lists.sql"),
+        },
     ],
 };
 

@@ -73,6 +73,75 @@ pub(crate) fn subtree_range(path: &str) -> (String, String) {
     (path.to_owned(), upper)
 }
 
+/// A WHERE clause made of only the filters a list has, each an index condition (rather than
+/// `$1 = '' OR …`, which no planner can use), with its values in placeholder order.
+#[derive(Default)]
+pub(crate) struct Conditions {
+    clauses: Vec<String>,
+    values: Vec<Param>,
+}
+
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl Conditions {
+    /// The placeholder of a text value.
+    pub(crate) fn text(&mut self, value: impl Into<String>) -> String {
+        self.values.push(Param::Text(value.into()));
+        format!("${}", self.values.len())
+    }
+
+    /// The placeholder of an integer value.
+    pub(crate) fn int(&mut self, value: i64) -> String {
+        self.values.push(Param::Int(value));
+        format!("${}", self.values.len())
+    }
+
+    pub(crate) fn push(&mut self, clause: String) {
+        self.clauses.push(clause);
+    }
+
+    /// Rows in the subtree at `path`.
+    pub(crate) fn subtree(&mut self, path: &str) {
+        let (lo, hi) = subtree_range(path);
+        let (lo, hi) = (self.text(lo), self.text(hi));
+        self.push(format!("org_path >= {lo} AND org_path < {hi}"));
+    }
+
+    /// Rows after a page position in `created_at DESC, id DESC` order.
+    pub(crate) fn after(&mut self, after: Option<(i64, String)>) {
+        if let Some((time, id)) = after {
+            let (time, id) = (self.int(time), self.text(id));
+            self.push(format!(
+                "(created_at < {time} OR (created_at = {time} AND id < {id}))"
+            ));
+        }
+    }
+
+    /// `WHERE …`, or nothing without conditions.
+    pub(crate) fn clause(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub(crate) async fn fetch(self, db: &Database, sql: String) -> Result<Vec<AnyRow>> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let query = self
+            .values
+            .into_iter()
+            .fold(query, |query, value| match value {
+                Param::Text(text) => query.bind(text),
+                Param::Int(int) => query.bind(int),
+            });
+        Ok(query.fetch_all(db.pool()).await?)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
     pub id: String,

@@ -14,7 +14,7 @@
 //!
 //! `cargo bench -p jiceng-member --bench points`
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiceng_db::now_millis;
 use jiceng_member::{
@@ -25,7 +25,10 @@ use jiceng_member::{
         ledger::{ImportedEntry, NewEntry},
     },
 };
-use jiceng_testkit::{Backend, TestDatabase};
+use jiceng_testkit::{
+    Backend, TestDatabase,
+    bench::{latency, run_writers, scale_factor},
+};
 
 const STREETS: usize = 36;
 const COMMITTEES_PER_STREET: usize = 36;
@@ -38,10 +41,7 @@ const IMPORT_BATCH: usize = 5_000;
 
 /// Members and ledger entries for a backend, shrunk by `JICENG_BENCH_SCALE`.
 fn scale(backend: Backend) -> (usize, usize) {
-    let factor: f64 = std::env::var("JICENG_BENCH_SCALE")
-        .ok()
-        .map(|value| value.parse().expect("JICENG_BENCH_SCALE is a number"))
-        .unwrap_or(1.0);
+    let factor = scale_factor();
     let (members, entries) = match backend {
         Backend::Postgres => (300_000.0, 10_000_000.0),
         Backend::Sqlite => (30_000.0, 1_000_000.0),
@@ -114,7 +114,7 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
         .expect("rule");
 
     let started = Instant::now();
-    let ids = run_writers(|writer| {
+    let ids = run_writers(WRITERS, |writer| {
         let store = store.clone();
         async move {
             let mut ids = Vec::new();
@@ -170,7 +170,7 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
     let import_rate = imported as f64 / started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let appended = run_writers(|writer| {
+    let appended = run_writers(WRITERS, |writer| {
         let (store, ids) = (store.clone(), ids.clone());
         async move {
             let mut written = 0;
@@ -210,47 +210,13 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
         .expect("analyze");
     let street = "/root/street-07/";
     let (branch, _) = branch_path(4_321);
-    let district = time(|| store.leaderboard("/root/", year, 10)).await;
-    let street = time(|| store.leaderboard(street, year, 10)).await;
-    let branch = time(|| store.leaderboard(&branch, year, 10)).await;
+    let district = latency(READS, || store.leaderboard("/root/", year, 10)).await;
+    let street = latency(READS, || store.leaderboard(street, year, 10)).await;
+    let branch = latency(READS, || store.leaderboard(&branch, year, 10)).await;
     let member = &ids[ids.len() / 2];
-    let rank = time(|| store.standing("/root/", year, member)).await;
+    let rank = latency(READS, || store.standing("/root/", year, member)).await;
     println!(
         "| {:?} | {members} | {entries} | {register_rate:.0} | {import_rate:.0} | {append_rate:.0} | {district} | {street} | {branch} | {rank} |",
         db.backend
     );
-}
-
-/// Runs `WRITERS` tasks made by `task` and gathers what they return.
-async fn run_writers<T, F, Fut>(task: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = Vec<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|writer| tokio::spawn(task(writer)))
-        .collect();
-    let mut gathered = Vec::new();
-    for writer in writers {
-        gathered.extend(writer.await.expect("writer"));
-    }
-    gathered
-}
-
-/// p50 / p99 of `READS` calls, in milliseconds.
-async fn time<T, E: std::fmt::Debug, Fut>(call: impl Fn() -> Fut) -> String
-where
-    Fut: Future<Output = Result<T, E>>,
-{
-    let mut samples: Vec<Duration> = Vec::with_capacity(READS);
-    for _ in 0..READS {
-        let started = Instant::now();
-        call().await.expect("read");
-        samples.push(started.elapsed());
-    }
-    samples.sort();
-    let at =
-        |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
-    format!("{:.2} / {:.2}", at(0.5), at(0.99))
 }

@@ -8,8 +8,8 @@ use jiceng_db::Tx;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{
-    GridStore, Result, StoreError, corrupt, load_calendar, load_category, not_found, precondition,
-    subtree_range,
+    Conditions, GridStore, Result, StoreError, corrupt, load_calendar, load_category, not_found,
+    precondition, subtree_range,
 };
 use crate::{
     domain::{
@@ -866,78 +866,71 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Case>> {
-        let (lo, hi) = filter
-            .subtree
-            .as_deref()
-            .map(subtree_range)
-            .unwrap_or_default();
-        let (after_time, after_id) = after.unwrap_or((i64::MAX, String::new()));
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CASE_COLUMNS} FROM grid_cases
-             WHERE ($1 = '' OR (org_path >= $1 AND org_path < $2))
-               AND ($3 = '' OR grid_id = $3)
-               AND ($4 = '' OR reporter = $4)
-               AND ($5 = '' OR state = $5)
-               AND ($6 = 0 OR (state IN ({OPEN_STATES_SQL})
-                   AND ((paused_at IS NULL AND step_due_at < $7) OR overall_due_at < $7)))
-               AND (created_at < $8 OR (created_at = $8 AND id < $9))
-             ORDER BY created_at DESC, id DESC LIMIT $10"
-        )))
-        .bind(&lo)
-        .bind(&hi)
-        .bind(filter.grid_id.as_deref().unwrap_or_default())
-        .bind(filter.reporter.as_deref().unwrap_or_default())
-        .bind(filter.state.map(CaseState::as_str).unwrap_or_default())
-        .bind(i64::from(filter.overdue_at.is_some()))
-        .bind(filter.overdue_at.unwrap_or_default())
-        .bind(after_time)
-        .bind(if after_id.is_empty() {
-            "\u{10FFFF}".to_owned()
-        } else {
-            after_id
-        })
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?
-        .iter()
-        .map(case_from_row)
-        .collect()
+        let mut conditions = Conditions::default();
+        if let Some(path) = &filter.subtree {
+            conditions.subtree(path);
+        }
+        if let Some(grid) = &filter.grid_id {
+            let grid = conditions.text(grid);
+            conditions.push(format!("grid_id = {grid}"));
+        }
+        if let Some(reporter) = &filter.reporter {
+            let reporter = conditions.text(reporter);
+            conditions.push(format!("reporter = {reporter}"));
+        }
+        if let Some(state) = filter.state {
+            let state = conditions.text(state.as_str());
+            conditions.push(format!("state = {state}"));
+        }
+        if let Some(at) = filter.overdue_at {
+            let at = conditions.int(at);
+            conditions.push(format!(
+                "state IN ({OPEN_STATES_SQL})
+                 AND ((paused_at IS NULL AND step_due_at < {at}) OR overall_due_at < {at})"
+            ));
+        }
+        conditions.after(after);
+        let limit = conditions.int(limit);
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM grid_cases {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+            conditions.clause()
+        );
+        conditions
+            .fetch(&self.db, sql)
+            .await?
+            .iter()
+            .map(case_from_row)
+            .collect()
     }
 
-    /// Counts of the subtree's cases per state, and how many open ones are overdue at `now`.
+    /// Counts of the subtree's cases per state, and how many open ones are overdue at `now`:
+    /// one pass over the subtree's range of the dashboard index.
     pub async fn count_cases(
         &self,
         org_path: &str,
         now: i64,
     ) -> Result<(Vec<(CaseState, i64)>, i64)> {
         let (lo, hi) = subtree_range(org_path);
-        let counts = sqlx::query(
-            "SELECT state, COUNT(*) FROM grid_cases WHERE org_path >= $1 AND org_path < $2 GROUP BY state",
-        )
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(self.db.pool())
-        .await?
-        .iter()
-        .map(|row| {
-            let state: String = row.try_get(0)?;
-            Ok((
-                CaseState::parse(&state).ok_or_else(|| corrupt("case state"))?,
-                row.try_get(1)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let overdue: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM grid_cases WHERE org_path >= $1 AND org_path < $2
-                 AND state IN ({OPEN_STATES_SQL})
-                 AND ((paused_at IS NULL AND step_due_at < $3) OR overall_due_at < $3)"
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT state, COUNT(*),
+                 SUM(CASE WHEN state IN ({OPEN_STATES_SQL})
+                     AND ((paused_at IS NULL AND step_due_at < $3) OR overall_due_at < $3)
+                     THEN 1 ELSE 0 END)
+             FROM grid_cases WHERE org_path >= $1 AND org_path < $2 GROUP BY state"
         )))
         .bind(&lo)
         .bind(&hi)
         .bind(now)
-        .fetch_one(self.db.pool())
-        .await?
-        .try_get(0)?;
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        let mut overdue = 0;
+        for row in &rows {
+            let state: String = row.try_get(0)?;
+            let state = CaseState::parse(&state).ok_or_else(|| corrupt("case state"))?;
+            counts.push((state, row.try_get(1)?));
+            overdue += row.try_get::<Option<i64>, _>(2)?.unwrap_or_default();
+        }
         Ok((counts, overdue))
     }
 }

@@ -4,7 +4,7 @@
 use jiceng_db::Tx;
 use sqlx::{Row as _, any::AnyRow};
 
-use super::{GridStore, Result, StoreError, corrupt, not_found, precondition, subtree_range};
+use super::{Conditions, GridStore, Result, StoreError, corrupt, not_found, precondition};
 use crate::{
     domain::wish::{Claimant, WishState},
     events,
@@ -263,37 +263,31 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Wish>> {
-        let (lo, hi) = filter
-            .subtree
-            .as_deref()
-            .map(subtree_range)
-            .unwrap_or_default();
-        let (after_time, after_id) = after.unwrap_or((i64::MAX, String::new()));
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {WISH_COLUMNS} FROM grid_wishes
-             WHERE ($1 = '' OR (org_path >= $1 AND org_path < $2))
-               AND ($3 = '' OR state = $3)
-               AND ($4 = 0 OR (claimant_org_id = '' AND claimant_member_id = ''
-                   AND claim_by IS NOT NULL AND claim_by < $5))
-               AND (created_at < $6 OR (created_at = $6 AND id < $7))
-             ORDER BY created_at DESC, id DESC LIMIT $8"
-        )))
-        .bind(&lo)
-        .bind(&hi)
-        .bind(filter.state.map(WishState::as_str).unwrap_or_default())
-        .bind(i64::from(filter.unclaimed_at.is_some()))
-        .bind(filter.unclaimed_at.unwrap_or_default())
-        .bind(after_time)
-        .bind(if after_id.is_empty() {
-            "\u{10FFFF}".to_owned()
-        } else {
-            after_id
-        })
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?
-        .iter()
-        .map(wish_from_row)
-        .collect()
+        let mut conditions = Conditions::default();
+        if let Some(path) = &filter.subtree {
+            conditions.subtree(path);
+        }
+        if let Some(state) = filter.state {
+            let state = conditions.text(state.as_str());
+            conditions.push(format!("state = {state}"));
+        }
+        if let Some(at) = filter.unclaimed_at {
+            let at = conditions.int(at);
+            conditions.push(format!(
+                "claimant_org_id = '' AND claimant_member_id = '' AND claim_by IS NOT NULL AND claim_by < {at}"
+            ));
+        }
+        conditions.after(after);
+        let limit = conditions.int(limit);
+        let sql = format!(
+            "SELECT {WISH_COLUMNS} FROM grid_wishes {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+            conditions.clause()
+        );
+        conditions
+            .fetch(&self.db, sql)
+            .await?
+            .iter()
+            .map(wish_from_row)
+            .collect()
     }
 }
