@@ -249,7 +249,7 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
 
     // The handler asks for an hour more; the street, the level above, approves.
     let before = millis(failed.step_due_time.as_ref());
-    handler
+    let asked = handler
         .request_change(pb::RequestChangeRequest {
             case_id: id.clone(),
             kind: pb::ChangeKind::Extension as i32,
@@ -258,7 +258,8 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
             ..Default::default()
         })
         .await
-        .expect("request");
+        .expect("request")
+        .into_inner();
     let own = handler
         .decide_change(pb::DecideChangeRequest {
             case_id: id.clone(),
@@ -268,11 +269,22 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
         .await
         .expect_err("the handler does not approve their own request");
     assert_eq!(own.code(), Code::PermissionDenied);
+    let other_request = street
+        .decide_change(pb::DecideChangeRequest {
+            case_id: id.clone(),
+            approve: true,
+            change_request_id: "not-the-waiting-one".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("decides only what was read");
+    assert_eq!(other_request.code(), Code::FailedPrecondition);
     let extended = street
         .decide_change(pb::DecideChangeRequest {
             case_id: id.clone(),
             approve: true,
             note: "同意延期".into(),
+            change_request_id: asked.id.clone(),
         })
         .await
         .expect("approve")

@@ -1,7 +1,7 @@
 //! `jiceng.grid.v1`: authorisation, protobuf conversion and error mapping for `GridService`
 //! (here) and `CaseService` (`grpc/cases.rs`).
 
-mod cases;
+pub(crate) mod cases;
 mod events;
 pub(crate) mod wishes;
 

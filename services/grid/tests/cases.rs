@@ -483,6 +483,20 @@ async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
         .await
         .expect("again");
     assert_eq!(first.id, repeat.id);
+    let impostor = store
+        .report(
+            None,
+            &NewCase {
+                reporter: "another-system".into(),
+                ..from_system.clone()
+            },
+            T0,
+        )
+        .await;
+    assert!(
+        matches!(impostor, Err(StoreError::Conflict(_))),
+        "{impostor:?}"
+    );
     let by_request = store
         .report(Some("r-1"), &new_case("worker-1"), T0)
         .await
@@ -688,7 +702,29 @@ async fn a_moved_subtree_takes_its_cases_along(db: TestDatabase) {
     assert_eq!(store.case(&case.id).await.expect("case").org_path, new_path);
 }
 
+async fn a_step_no_longer_limited_leaves_the_scan(db: TestDatabase) {
+    let store = setup(&db).await;
+    let case = store
+        .report(None, &new_case("worker-1"), T0)
+        .await
+        .expect("report");
+    let mut category = store.category("city.garbage").await.expect("category");
+    for tier in &mut category.limits {
+        tier.accept = 0;
+    }
+    store.define_category(&category).await.expect("redefine");
+    assert!(
+        store
+            .escalate_overdue(T0 + 61 * MINUTE, 10)
+            .await
+            .expect("scan")
+            .is_empty()
+    );
+    assert_eq!(store.case(&case.id).await.expect("case").step_due_at, None);
+}
+
 on_both_backends!(
+    a_step_no_longer_limited_leaves_the_scan,
     a_moved_subtree_takes_its_cases_along,
     one_claim_wins_a_wish_and_its_fulfilment_is_announced,
     a_case_runs_its_whole_course,

@@ -88,17 +88,22 @@ impl WorkCalendar {
         (day + 3).rem_euclid(7) < 5
     }
 
-    /// The moment `minutes` of time counted by `clock` have passed after `start` (epoch ms).
+    /// The moment `minutes` of time counted by `clock` have passed after `start` (epoch ms);
+    /// `i64::MAX` when the calendar has no room for them.
     pub fn add(&self, start: i64, minutes: i64, clock: ClockKind) -> i64 {
-        if clock == ClockKind::Calendar {
-            return start + minutes * MINUTE_MS;
+        if start == i64::MAX {
+            return i64::MAX;
         }
-        let local = start + BEIJING_OFFSET_MS;
+        if clock == ClockKind::Calendar {
+            return start.saturating_add(minutes.saturating_mul(MINUTE_MS));
+        }
+        let local = start.saturating_add(BEIJING_OFFSET_MS);
         let first = local.div_euclid(DAY_MS);
         let mut at = local.rem_euclid(DAY_MS) / MINUTE_MS;
         let mut left = minutes;
-        // Two years of days without room for the rest means a calendar that cannot be met.
-        for day in first..=first + 366 * 2 {
+        // Ten years hold every limit a category may set (a year of minutes, in working
+        // minutes about four years); a calendar with no room in ten years cannot be met.
+        for day in first..=first + 366 * 10 {
             if self.is_working_day(day) {
                 let from = at.max(WORKDAY_START_MINUTE);
                 if from < WORKDAY_END_MINUTE {
@@ -120,8 +125,10 @@ impl WorkCalendar {
             return 0;
         }
         if clock == ClockKind::Calendar {
-            return (end - start) / MINUTE_MS;
+            return end.saturating_sub(start) / MINUTE_MS;
         }
+        // Deadlines lie within years of each other; an unreachable one counts as ten years.
+        let end = end.min(start.saturating_add(3_660 * DAY_MS));
         let (start, end) = (start + BEIJING_OFFSET_MS, end + BEIJING_OFFSET_MS);
         let (first, last) = (start.div_euclid(DAY_MS), end.div_euclid(DAY_MS));
         (first..=last)
@@ -171,6 +178,22 @@ mod tests {
             ClockKind::Working,
         );
         assert_eq!(tuesday, FRIDAY_4PM + 4 * DAY_MS - 6 * 3_600_000);
+    }
+
+    #[test]
+    fn the_longest_limits_stay_in_range() {
+        let calendar = WorkCalendar::default();
+        let due = calendar.add(FRIDAY_4PM, 525_600, ClockKind::Working);
+        assert!(due < FRIDAY_4PM + 5 * 366 * DAY_MS, "{due}");
+        assert_eq!(
+            calendar.between(FRIDAY_4PM, due, ClockKind::Working),
+            525_600
+        );
+        assert_eq!(calendar.add(i64::MAX, 60, ClockKind::Working), i64::MAX);
+        assert_eq!(
+            calendar.add(i64::MAX - 1, 60, ClockKind::Calendar),
+            i64::MAX
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ use crate::{
     store::cases::{ActionDetail, Case, CaseFilter, ChangeRequest, NewCase},
 };
 
+/// How far ahead a deferral may run: a year.
+pub(crate) const MAX_HORIZON_MS: i64 = 366 * 86_400_000;
+
 /// Admins and grid workers: who works cases.
 const WORKERS: &[Role] = &[
     Role::DistrictAdmin,
@@ -125,7 +128,7 @@ impl GridApi {
     /// Admins whose scope covers the owning org: they file, dispatch, verify and close.
     async fn owner_side(&self, caller: &Caller, id: &str) -> Result<Case, Status> {
         let case = self.visible_case(caller, id).await?;
-        caller.require_any(WORKERS)?;
+        caller.require_any(ADMINS)?;
         self.org.scopes().check(caller, &case.owner_org_id).await?;
         Ok(case)
     }
@@ -356,7 +359,10 @@ impl CaseService for GridApi {
             self.require_reader_of(&caller, &req.org_id).await?;
             filter.subtree = Some(self.path_of(&req.org_id).await?);
         } else if !req.grid_id.is_empty() {
+            // The grid's cases are for readers of its org: being stationed in a grid (a party
+            // representative may be any member) does not open other people's reports.
             let grid = self.visible_grid(&caller, &req.grid_id).await?;
+            self.require_reader_of(&caller, &grid.org_id).await?;
             filter.grid_id = Some(grid.id);
         } else {
             filter.reporter = Some(caller.subject.clone());
@@ -648,8 +654,13 @@ impl CaseService for GridApi {
         let until = violations
             .check("defer_until", millis_of(req.defer_until.as_ref()))
             .flatten();
-        if kind == Some(RequestKind::Deferral) && until.is_none_or(|until| until <= now) {
-            violations.add("defer_until", "a deferral runs until a time in the future");
+        if kind == Some(RequestKind::Deferral)
+            && until.is_none_or(|until| until <= now || until > now + MAX_HORIZON_MS)
+        {
+            violations.add(
+                "defer_until",
+                "a deferral runs until a time within the next year",
+            );
         }
         violations.into_result()?;
         let Some(kind) = kind else {
@@ -698,9 +709,24 @@ impl CaseService for GridApi {
                 )
             })?;
         self.org.scopes().check(&caller, &above).await?;
-        if caller.scope_org == case.handler_org_id {
+        let waiting = self
+            .store
+            .pending_change(&case.id)
+            .await
+            .map_err(to_status)?
+            .ok_or_else(|| {
+                Status::not_found(format!("no change request of case {} waits", case.id))
+            })?;
+        if waiting.requested_by == caller.subject {
             return Err(Status::permission_denied(
-                "the level above the handling org decides its requests",
+                "a request is decided by someone other than who asked",
+            ));
+        }
+        if !req.change_request_id.is_empty() && req.change_request_id != waiting.id {
+            return Err(failed_precondition(
+                "CHANGE_REQUEST",
+                &format!("cases/{}", case.id),
+                "the request waiting now is not the one decided; read it again",
             ));
         }
         let case = self

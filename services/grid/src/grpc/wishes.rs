@@ -164,8 +164,8 @@ impl WishService for GridApi {
         let claim_by = violations
             .check("claim_by_time", millis_of(req.claim_by_time.as_ref()))
             .flatten();
-        if claim_by.is_some_and(|by| by <= now) {
-            violations.add("claim_by_time", "must be in the future");
+        if claim_by.is_some_and(|by| by <= now || by > now + super::cases::MAX_HORIZON_MS) {
+            violations.add("claim_by_time", "must be within the next year");
         }
         if req.org_id.is_empty() {
             violations.add("org_id", "must name the collecting org");
@@ -306,10 +306,19 @@ impl WishService for GridApi {
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        if req.participant_member_ids.len() > 20 {
+        let mut named = std::collections::BTreeSet::new();
+        let valid = req.participant_member_ids.len() <= 20
+            && req.participant_member_ids.iter().all(|id| {
+                !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_graphic())
+                    && *id != caller.subject
+                    && named.insert(id.as_str())
+            });
+        if !valid {
             return Err(invalid_field(
                 "participant_member_ids",
-                "a group claim names at most 20 fellow members",
+                "a group claim names at most 20 other members, each once",
             ));
         }
         let claimant = if req.org_id.is_empty() {

@@ -426,13 +426,21 @@ impl GridStore {
         .await?;
         if inserted.rows_affected() == 0 {
             // Another system sent this report before: the first case stands.
-            let first: String =
-                sqlx::query("SELECT id FROM grid_cases WHERE source = $1 AND external_id = $2")
-                    .bind(&new.source)
-                    .bind(&new.external_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
+            let first = sqlx::query(
+                "SELECT id, reporter FROM grid_cases WHERE source = $1 AND external_id = $2",
+            )
+            .bind(&new.source)
+            .bind(&new.external_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (first, reporter): (String, String) = (first.try_get(0)?, first.try_get(1)?);
+            // Only the system that sent the report gets it back.
+            if reporter != new.reporter {
+                return Err(StoreError::Conflict(format!(
+                    "another reporter's case has source {} and external id {}",
+                    new.source, new.external_id
+                )));
+            }
             if let Some(request_id) = request_id {
                 sqlx::query(
                     "UPDATE grid_request_ids SET case_id = $1 WHERE caller = $2 AND request_id = $3",
@@ -596,7 +604,7 @@ impl GridStore {
             ));
         }
         let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO grid_case_requests ({REQUEST_COLUMNS}, decided_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, '', '', $8, NULL)"
         )))
@@ -609,7 +617,17 @@ impl GridStore {
         .bind(actor)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        // Two requests at once on PostgreSQL: the pending-request index lets one through.
+        if let Err(sqlx::Error::Database(err)) = &inserted
+            && err.kind() == sqlx::error::ErrorKind::UniqueViolation
+        {
+            return Err(precondition(
+                "CHANGE_PENDING",
+                "another request already waits for the level above",
+            ));
+        }
+        inserted?;
         let read_version = case.version;
         if kind.stops_clock() {
             case.paused_at = Some(now);
@@ -789,7 +807,8 @@ impl GridStore {
                 Ok(Some(escalation)) => escalations.push(escalation),
                 // Already escalated by another scanner, or moved on meanwhile.
                 Ok(None) | Err(StoreError::Stale) => {}
-                Err(other) => return Err(other),
+                // One case that cannot be escalated does not hold up the others.
+                Err(err) => tracing::warn!(case = %id, error = %err, "case not escalated"),
             }
         }
         Ok(escalations)
@@ -810,7 +829,13 @@ impl GridStore {
             return Ok(None);
         }
         let category = load_category(&mut tx, &case.category_code).await?;
+        let read_version = case.version;
         let Some(limit) = category.limits(case.urgency).of(step) else {
+            // The category no longer limits this step: the deadline goes, so the case stops
+            // coming back to every scan.
+            case.step_due_at = None;
+            save(&mut tx, &mut case, read_version, now).await?;
+            tx.commit().await?;
             return Ok(None);
         };
         let chain = case.chain();
@@ -820,7 +845,6 @@ impl GridStore {
             .position(|id| *id == from_org)
             .filter(|at| *at > 0)
             .map_or(from_org.clone(), |at| chain[at - 1].to_owned());
-        let read_version = case.version;
         if to_org != from_org {
             case.escalation_level += 1;
             case.escalated_org_id = to_org.clone();
