@@ -330,12 +330,21 @@ async fn changes_are_decided_by_the_level_above_and_move_the_clock(db: TestDatab
         .expect("deferral");
     let waiting = store.case(&case.id).await.expect("case");
     assert_eq!(waiting.paused_at, Some(asked));
+    assert!(
+        !waiting.is_overdue(T0 + 48 * 60 * MINUTE),
+        "a stopped clock is not overdue"
+    );
     let deferred = store
         .decide_change(&case.id, "street-admin", true, "", T0 + 90 * MINUTE)
         .await
         .expect("approve");
     assert_eq!(deferred.paused_at, None);
     assert_eq!(deferred.step_due_at, Some(until + (due - asked)));
+    // The overall limit moved by the extension and by the time the clock stood still.
+    assert_eq!(
+        deferred.overall_due_at,
+        Some(T0 + 24 * 60 * MINUTE + 60 * MINUTE + (until - asked))
+    );
 
     // An approved return sends the case back to be dispatched again.
     store

@@ -56,10 +56,11 @@ pub struct Case {
 }
 
 impl Case {
-    /// Past its step's or its overall time limit at `now`, while still open.
+    /// Past its step's or its overall time limit at `now`, while still open and its clock runs.
     pub fn is_overdue(&self, now: i64) -> bool {
         self.state.is_open()
-            && (self.paused_at.is_none() && self.step_due_at.is_some_and(|due| due < now)
+            && self.paused_at.is_none()
+            && (self.step_due_at.is_some_and(|due| due < now)
                 || self.overall_due_at.is_some_and(|due| due < now))
     }
 
@@ -280,7 +281,8 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
     let saved = sqlx::query(
         "UPDATE grid_cases SET state = $1, handler_org_id = $2, handled_by = $3, step_started_at = $4,
              step_due_at = $5, paused_at = $6, escalation_level = $7, escalated_org_id = $8,
-             satisfaction = $9, evaluation = $10, version = $11, updated_at = $12, closed_at = $13
+             satisfaction = $9, evaluation = $10, version = $11, updated_at = $12, closed_at = $13,
+             overall_due_at = $16
          WHERE id = $14 AND version = $15",
     )
     .bind(case.state.as_str())
@@ -298,6 +300,7 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
     .bind(case.closed_at)
     .bind(&case.id)
     .bind(read_version)
+    .bind(case.overall_due_at)
     .execute(&mut **tx)
     .await?;
     if saved.rows_affected() == 1 {
@@ -703,6 +706,9 @@ impl GridStore {
         .await?;
         let read_version = case.version;
         let from = case.state;
+        let (stopped_at, step_due_before) = (case.paused_at, case.step_due_at);
+        // When the clock runs again: now, or at the end of an approved deferral.
+        let mut resumed_at = now;
         // The limit left when the clock stopped, counted on the category's clock.
         let left = |case: &Case| {
             case.step_due_at
@@ -734,6 +740,7 @@ impl GridStore {
             }
             (true, RequestKind::Deferral) => {
                 let resume = request.until.unwrap_or(now).max(now);
+                resumed_at = resume;
                 case.step_due_at =
                     left(&case).map(|left| calendar.add(resume, left, category.clock));
                 case.paused_at = None;
@@ -748,6 +755,18 @@ impl GridStore {
                 "decline"
             }
         };
+        // The overall limit moves with the step's: by the time the clock stood still, or by
+        // an approved extension.
+        let moved_by = if approve && request.kind == RequestKind::Extension {
+            step_due_before
+                .zip(case.step_due_at)
+                .map_or(0, |(before, after)| after.saturating_sub(before))
+        } else {
+            stopped_at.map_or(0, |stopped| resumed_at.saturating_sub(stopped))
+        };
+        if moved_by > 0 {
+            case.overall_due_at = case.overall_due_at.map(|due| due.saturating_add(moved_by));
+        }
         save(&mut tx, &mut case, read_version, now).await?;
         record(
             &mut tx,
@@ -910,7 +929,7 @@ impl GridStore {
             let at = conditions.int(at);
             conditions.push(format!(
                 "state IN ({OPEN_STATES_SQL})
-                 AND ((paused_at IS NULL AND step_due_at < {at}) OR overall_due_at < {at})"
+                 AND paused_at IS NULL AND (step_due_at < {at} OR overall_due_at < {at})"
             ));
         }
         conditions.after(after);
@@ -938,7 +957,7 @@ impl GridStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT state, COUNT(*),
                  SUM(CASE WHEN state IN ({OPEN_STATES_SQL})
-                     AND ((paused_at IS NULL AND step_due_at < $3) OR overall_due_at < $3)
+                     AND paused_at IS NULL AND (step_due_at < $3 OR overall_due_at < $3)
                      THEN 1 ELSE 0 END)
              FROM grid_cases WHERE org_path >= $1 AND org_path < $2 GROUP BY state"
         )))
