@@ -157,6 +157,7 @@ impl District {
                 grid_id: self.grid.clone(),
                 reporter_kind: pb::ReporterKind::GridWorker as i32,
                 attachment_urls: vec!["https://files.example/before.jpg".into()],
+                reporter_contact: "13912345678".into(),
                 ..Default::default()
             })
             .await
@@ -192,7 +193,23 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
     assert_eq!(bad.code(), Code::InvalidArgument);
     let case = district.report(&mut worker).await;
     assert_eq!(case.state, pb::CaseState::Reported as i32);
+    assert_eq!(case.reporter_contact, "139****5678");
     let id = case.id.clone();
+    let reveal = pb::GetCaseRequest {
+        id: id.clone(),
+        reveal_reporter_contact: true,
+    };
+    let revealed = centre
+        .get_case(reveal.clone())
+        .await
+        .expect("the owning org's admin reveals")
+        .into_inner();
+    assert_eq!(revealed.reporter_contact, "13912345678");
+    let hidden = worker
+        .get_case(reveal)
+        .await
+        .expect_err("a grid worker sees it masked");
+    assert_eq!(hidden.code(), Code::PermissionDenied);
     let illegal = centre
         .close_case(pb::CloseCaseRequest {
             case_id: id.clone(),
@@ -370,7 +387,10 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
     let outsider = district
         .cases_as("someone", Role::Member, &district.committee)
         .await
-        .get_case(pb::GetCaseRequest { id: id.clone() })
+        .get_case(pb::GetCaseRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
         .await
         .expect_err("not theirs");
     assert_eq!(outsider.code(), Code::NotFound);
@@ -413,6 +433,7 @@ async fn an_overdue_case_climbs_two_levels(db: TestDatabase) {
         let now = admin
             .get_case(pb::GetCaseRequest {
                 id: case.id.clone(),
+                ..Default::default()
             })
             .await
             .expect("case")

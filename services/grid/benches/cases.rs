@@ -119,6 +119,7 @@ async fn bench(db: &TestDatabase, cases: usize) {
                     org_path,
                     reporter_kind: ReporterKind::GridWorker,
                     reporter: format!("worker-{}", n % 5_000),
+                    contact: None,
                     source: String::new(),
                     external_id: String::new(),
                     attachments: Vec::new(),

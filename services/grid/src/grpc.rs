@@ -109,6 +109,16 @@ impl GridApi {
     }
 }
 
+/// A Chinese mobile number: 11 digits starting with 1.
+pub(crate) fn phone(text: &str) -> Result<String, &'static str> {
+    let digits = text.trim();
+    if digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(digits.to_owned())
+    } else {
+        Err("must be an 11-digit mobile number")
+    }
+}
+
 pub(crate) fn to_status(err: StoreError) -> Status {
     match err {
         StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
@@ -318,6 +328,7 @@ pub(crate) fn case_to_proto(case: &Case) -> pb::Case {
         create_time: Some(timestamp(case.created_at)),
         update_time: Some(timestamp(case.updated_at)),
         close_time: case.closed_at.map(timestamp),
+        reporter_contact: case.contact_masked.clone(),
     }
 }
 

@@ -49,6 +49,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0004_case_lists.sql"),
             sqlite: include_str!("../migrations/sqlite/0004_case_lists.sql"),
         },
+        Migration {
+            version: 5,
+            name: "reporters' contacts, sealed",
+            postgres: include_str!("../migrations/postgres/0005_reporter_contact.sql"),
+            sqlite: include_str!("../migrations/sqlite/0005_reporter_contact.sql"),
+        },
     ],
 };
 

@@ -73,6 +73,7 @@ fn new_case(reporter: &str) -> NewCase {
         org_path: PATH.into(),
         reporter_kind: ReporterKind::GridWorker,
         reporter: reporter.into(),
+        contact: None,
         source: String::new(),
         external_id: String::new(),
         attachments: Vec::new(),

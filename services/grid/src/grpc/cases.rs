@@ -14,6 +14,7 @@ use jiceng_grpc::{
     status::{failed_precondition, invalid_field},
     timestamp,
 };
+use jiceng_pii::mask_phone;
 use jiceng_proto::{
     grid::{self as pb, case_service_server::CaseService},
     org::UnitStatus,
@@ -22,7 +23,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     ADMINS, CASE_STATES, GridApi, REPORTER_KINDS, URGENCIES, case_to_proto, escalation_to_proto,
-    from_proto, state_to_proto, to_status,
+    from_proto, phone, state_to_proto, to_status,
 };
 use crate::{
     domain::{
@@ -254,6 +255,11 @@ impl CaseService for GridApi {
             );
         }
         let attachments = urls(&mut violations, "attachment_urls", &req.attachment_urls);
+        let contact = if req.reporter_contact.is_empty() {
+            None
+        } else {
+            violations.check("reporter_contact", phone(&req.reporter_contact))
+        };
         if req.request_id.len() > 128 {
             violations.add("request_id", "must be at most 128 characters");
         }
@@ -295,6 +301,7 @@ impl CaseService for GridApi {
             org_path,
             reporter_kind,
             reporter: caller.subject.clone(),
+            contact: contact.map(|number| (self.vault.seal(&number), mask_phone(&number))),
             source: req.source,
             external_id: req.external_id,
             attachments,
@@ -313,8 +320,25 @@ impl CaseService for GridApi {
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?.clone();
-        let case = self.visible_case(&caller, &request.get_ref().id).await?;
-        Ok(Response::new(case_to_proto(&case)))
+        let req = request.into_inner();
+        let case = self.visible_case(&caller, &req.id).await?;
+        let mut proto = case_to_proto(&case);
+        if req.reveal_reporter_contact {
+            self.require_admin_of(&caller, &case.owner_org_id)
+                .await
+                .map_err(|_| {
+                    Status::permission_denied(
+                        "only admins of the owning org see the reporter's contact",
+                    )
+                })?;
+            if let Some(sealed) = &case.contact_sealed {
+                proto.reporter_contact = self
+                    .vault
+                    .open(sealed)
+                    .map_err(|_| Status::internal("personal data cannot be opened"))?;
+            }
+        }
+        Ok(Response::new(proto))
     }
 
     async fn list_cases(

@@ -9,7 +9,7 @@ use jiceng_pii::{mask_name, mask_phone};
 use jiceng_proto::grid::{self as pb, wish_service_server::WishService};
 use tonic::{Request, Response, Status};
 
-use super::{GridApi, to_status};
+use super::{GridApi, phone, to_status};
 use crate::{
     domain::{
         free_text, label,
@@ -64,16 +64,6 @@ pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
         create_time: Some(timestamp(wish.created_at)),
         update_time: Some(timestamp(wish.updated_at)),
         fulfil_time: wish.fulfilled_at.map(timestamp),
-    }
-}
-
-/// A Chinese mobile number: 11 digits starting with 1.
-fn phone(text: &str) -> Result<String, &'static str> {
-    let digits = text.trim();
-    if digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(digits.to_owned())
-    } else {
-        Err("must be an 11-digit mobile number")
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Case {
     pub org_path: String,
     pub reporter_kind: ReporterKind,
     pub reporter: String,
+    /// How to reach the reporter, sealed, and its mask.
+    pub contact_sealed: Option<String>,
+    pub contact_masked: String,
     pub source: String,
     pub external_id: String,
     pub attachments: Vec<String>,
@@ -87,6 +90,8 @@ pub struct NewCase {
     pub org_path: String,
     pub reporter_kind: ReporterKind,
     pub reporter: String,
+    /// How to reach the reporter: sealed, and its mask.
+    pub contact: Option<(String, String)>,
     pub source: String,
     pub external_id: String,
     pub attachments: Vec<String>,
@@ -157,7 +162,8 @@ pub struct ActionDetail {
 const CASE_COLUMNS: &str = "id, category_code, urgency, description, attributes, latitude, longitude, address, \
     grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id, attachments, state, \
     handler_org_id, handled_by, step_started_at, step_due_at, overall_due_at, paused_at, escalation_level, \
-    escalated_org_id, satisfaction, evaluation, version, created_at, updated_at, closed_at";
+    escalated_org_id, satisfaction, evaluation, version, created_at, updated_at, closed_at, contact_sealed, \
+    contact_masked";
 
 fn json_strings(text: &str) -> Option<Vec<String>> {
     serde_json::from_str::<Vec<String>>(text).ok()
@@ -207,6 +213,8 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         created_at: row.try_get(28)?,
         updated_at: row.try_get(29)?,
         closed_at: row.try_get(30)?,
+        contact_sealed: row.try_get(31)?,
+        contact_masked: row.try_get(32)?,
     })
 }
 
@@ -400,9 +408,9 @@ impl GridStore {
                  address, grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id,
                  attachments, state, handler_org_id, handled_by, step_started_at, step_due_at,
                  overall_due_at, paused_at, escalation_level, escalated_org_id, satisfaction, evaluation,
-                 duplicate_of, version, created_at, updated_at, closed_at)
+                 duplicate_of, version, created_at, updated_at, closed_at, contact_sealed, contact_masked)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '', '',
-                 $18, $19, $20, NULL, 0, $10, NULL, '', NULL, 1, $18, $18, NULL)
+                 $18, $19, $20, NULL, 0, $10, NULL, '', NULL, 1, $18, $18, NULL, $21, $22)
              ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING",
         )
         .bind(&id)
@@ -425,6 +433,13 @@ impl GridStore {
         .bind(now)
         .bind(step_due)
         .bind(overall_due)
+        .bind(new.contact.as_ref().map(|(sealed, _)| sealed.clone()))
+        .bind(
+            new.contact
+                .as_ref()
+                .map(|(_, masked)| masked.clone())
+                .unwrap_or_default(),
+        )
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
