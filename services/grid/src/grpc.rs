@@ -109,6 +109,35 @@ impl GridApi {
     }
 }
 
+/// Links to attachments or evidence: http(s) URLs, at most 20 of 2,000 characters each.
+pub(crate) fn urls(violations: &mut FieldViolations, field: &str, given: &[String]) -> Vec<String> {
+    if given.len() > 20 {
+        violations.add(field, "must hold at most 20 links");
+    }
+    for (n, url) in given.iter().enumerate() {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2_000
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        if !ok {
+            violations.add(format!("{field}[{n}]"), "must be an http(s) URL");
+        }
+    }
+    given.to_vec()
+}
+
+/// The page position of a list in `created_at DESC, id DESC` order, as its token carries it.
+pub(crate) fn time_cursor_of(created_at: i64, id: &str) -> String {
+    format!("{created_at}|{id}")
+}
+
+/// Reads back what [`time_cursor_of`] wrote.
+pub(crate) fn time_cursor(cursor: &str) -> Result<(i64, String), Status> {
+    cursor
+        .split_once('|')
+        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| invalid_field("page_token", "is not a token this list issued"))
+}
+
 /// A Chinese mobile number: 11 digits starting with 1.
 pub(crate) fn phone(text: &str) -> Result<String, &'static str> {
     let digits = text.trim();

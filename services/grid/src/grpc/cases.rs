@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     ADMINS, CASE_STATES, GridApi, REPORTER_KINDS, URGENCIES, case_to_proto, escalation_to_proto,
-    from_proto, phone, state_to_proto, to_status,
+    from_proto, phone, state_to_proto, time_cursor, time_cursor_of, to_status, urls,
 };
 use crate::{
     domain::{
@@ -54,22 +54,6 @@ fn parse_etag(etag: &str) -> Result<Option<i64>, Status> {
         .and_then(|v| v.parse().ok())
         .map(Some)
         .ok_or_else(|| invalid_field("etag", "is not an etag this service issued"))
-}
-
-/// Links to attachments or evidence: http(s) URLs, at most 20 of 2,000 characters each.
-fn urls(violations: &mut FieldViolations, field: &str, given: &[String]) -> Vec<String> {
-    if given.len() > 20 {
-        violations.add(field, "must hold at most 20 links");
-    }
-    for (n, url) in given.iter().enumerate() {
-        let ok = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() <= 2_000
-            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
-        if !ok {
-            violations.add(format!("{field}[{n}]"), "must be an http(s) URL");
-        }
-    }
-    given.to_vec()
 }
 
 fn note(violations: &mut FieldViolations, field: &str, given: &str) -> String {
@@ -150,6 +134,36 @@ impl GridApi {
             .check(caller, &case.handler_org_id)
             .await?;
         Ok(case)
+    }
+
+    /// A step that carries only a note (required, with `reason_required` saying why, when
+    /// given): the owning org's admins take it, or the handling org's for `Start`.
+    async fn noted_step(
+        &self,
+        caller: &Caller,
+        case_id: &str,
+        note_text: &str,
+        etag: &str,
+        action: Action,
+        reason_required: Option<&str>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", note_text);
+        if let Some(reason) = reason_required.filter(|_| note.is_empty()) {
+            violations.add("note", reason);
+        }
+        violations.into_result()?;
+        if action == Action::Start {
+            self.handler_side(caller, case_id).await?;
+        } else {
+            self.owner_side(caller, case_id).await?;
+        }
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(etag)?,
+            ..ActionDetail::default()
+        };
+        self.act(caller, case_id, action, detail).await
     }
 
     async fn act(
@@ -391,24 +405,13 @@ impl CaseService for GridApi {
         } else {
             filter.reporter = Some(caller.subject.clone());
         }
-        let after = match page.after.as_deref() {
-            None => None,
-            Some(cursor) => {
-                let (time, id) = cursor
-                    .split_once('|')
-                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_owned())))
-                    .ok_or_else(|| {
-                        invalid_field("page_token", "is not a token this list issued")
-                    })?;
-                Some((time, id))
-            }
-        };
+        let after = page.after.as_deref().map(time_cursor).transpose()?;
         let mut cases = self
             .store
             .list_cases(&filter, after, page.fetch_limit())
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut cases, |c| format!("{}|{}", c.created_at, c.id));
+        let next_page_token = page.finish(&mut cases, |c| time_cursor_of(c.created_at, &c.id));
         Ok(Response::new(pb::ListCasesResponse {
             cases: cases.iter().map(case_to_proto).collect(),
             next_page_token,
@@ -474,17 +477,15 @@ impl CaseService for GridApi {
     ) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let note = note(&mut violations, "note", &req.note);
-        violations.into_result()?;
-        self.owner_side(&caller, &req.case_id).await?;
-        let detail = ActionDetail {
-            note,
-            expected_version: parse_etag(&req.etag)?,
-            ..ActionDetail::default()
-        };
-        self.act(&caller, &req.case_id, Action::Accept, detail)
-            .await
+        self.noted_step(
+            &caller,
+            &req.case_id,
+            &req.note,
+            &req.etag,
+            Action::Accept,
+            None,
+        )
+        .await
     }
 
     async fn reject_case(
@@ -493,20 +494,15 @@ impl CaseService for GridApi {
     ) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let note = note(&mut violations, "note", &req.note);
-        if note.is_empty() {
-            violations.add("note", "a rejection gives its reason");
-        }
-        violations.into_result()?;
-        self.owner_side(&caller, &req.case_id).await?;
-        let detail = ActionDetail {
-            note,
-            expected_version: parse_etag(&req.etag)?,
-            ..ActionDetail::default()
-        };
-        self.act(&caller, &req.case_id, Action::Reject, detail)
-            .await
+        self.noted_step(
+            &caller,
+            &req.case_id,
+            &req.note,
+            &req.etag,
+            Action::Reject,
+            Some("a rejection gives its reason"),
+        )
+        .await
     }
 
     async fn dispatch_case(
@@ -547,16 +543,15 @@ impl CaseService for GridApi {
     ) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let note = note(&mut violations, "note", &req.note);
-        violations.into_result()?;
-        self.handler_side(&caller, &req.case_id).await?;
-        let detail = ActionDetail {
-            note,
-            expected_version: parse_etag(&req.etag)?,
-            ..ActionDetail::default()
-        };
-        self.act(&caller, &req.case_id, Action::Start, detail).await
+        self.noted_step(
+            &caller,
+            &req.case_id,
+            &req.note,
+            &req.etag,
+            Action::Start,
+            None,
+        )
+        .await
     }
 
     async fn report_handled(
@@ -611,16 +606,15 @@ impl CaseService for GridApi {
     ) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let note = note(&mut violations, "note", &req.note);
-        violations.into_result()?;
-        self.owner_side(&caller, &req.case_id).await?;
-        let detail = ActionDetail {
-            note,
-            expected_version: parse_etag(&req.etag)?,
-            ..ActionDetail::default()
-        };
-        self.act(&caller, &req.case_id, Action::Close, detail).await
+        self.noted_step(
+            &caller,
+            &req.case_id,
+            &req.note,
+            &req.etag,
+            Action::Close,
+            None,
+        )
+        .await
     }
 
     async fn evaluate_case(

@@ -9,7 +9,7 @@ use jiceng_pii::{mask_name, mask_phone};
 use jiceng_proto::grid::{self as pb, wish_service_server::WishService};
 use tonic::{Request, Response, Status};
 
-use super::{GridApi, phone, to_status};
+use super::{GridApi, phone, time_cursor, time_cursor_of, to_status, urls};
 use crate::{
     domain::{
         free_text, label,
@@ -114,21 +114,6 @@ impl GridApi {
             .map_err(to_status)?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
-}
-
-fn urls(violations: &mut FieldViolations, field: &str, given: &[String]) -> Vec<String> {
-    if given.len() > 20 {
-        violations.add(field, "must hold at most 20 links");
-    }
-    for (n, url) in given.iter().enumerate() {
-        let ok = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() <= 2_000
-            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
-        if !ok {
-            violations.add(format!("{field}[{n}]"), "must be an http(s) URL");
-        }
-    }
-    given.to_vec()
 }
 
 #[tonic::async_trait]
@@ -244,23 +229,13 @@ impl WishService for GridApi {
             self.require_reader_of(&caller, &req.org_id).await?;
             filter.subtree = Some(self.path_of(&req.org_id).await?);
         }
-        let after = match page.after.as_deref() {
-            None => None,
-            Some(cursor) => Some(
-                cursor
-                    .split_once('|')
-                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_owned())))
-                    .ok_or_else(|| {
-                        invalid_field("page_token", "is not a token this list issued")
-                    })?,
-            ),
-        };
+        let after = page.after.as_deref().map(time_cursor).transpose()?;
         let mut wishes = self
             .store
             .list_wishes(&filter, after, page.fetch_limit())
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut wishes, |w| format!("{}|{}", w.created_at, w.id));
+        let next_page_token = page.finish(&mut wishes, |w| time_cursor_of(w.created_at, &w.id));
         Ok(Response::new(pb::ListWishesResponse {
             wishes: wishes
                 .iter()
