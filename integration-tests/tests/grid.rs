@@ -756,7 +756,142 @@ async fn cases_follow_their_org_when_it_moves(db: TestDatabase) {
     assert!(left.counts.is_empty(), "{left:?}");
 }
 
+/// Two residents report the same pile of rubbish 30 m apart: the centre finds the second as a
+/// candidate duplicate of the first, merges it, and both residents are told.
+async fn a_duplicate_report_is_merged_and_both_reporters_told(db: TestDatabase) {
+    let district = District::start(db).await;
+    let mut residents = Vec::new();
+    let mut reported = Vec::new();
+    for (n, latitude) in [(1, 31.2397), (2, 31.23997)] {
+        let subject = format!("resident-{n}");
+        let mut client = district
+            .cases_as(&subject, Role::Member, &district.committee)
+            .await;
+        let case = client
+            .report_case(pb::ReportCaseRequest {
+                category_code: "city.garbage".into(),
+                description: format!("小区门口垃圾堆放（第{n}次反映）"),
+                attributes: [("volume".to_owned(), "small".to_owned())].into(),
+                location: Some(pb::LatLng {
+                    latitude,
+                    longitude: 121.4998,
+                }),
+                org_id: district.committee.clone(),
+                reporter_kind: pb::ReporterKind::Resident as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("report")
+            .into_inner();
+        residents.push((subject, client));
+        reported.push(case);
+    }
+    let (original, duplicate) = (&reported[0], &reported[1]);
+    let mut centre = district
+        .cases_as("centre", Role::BranchAdmin, &district.committee)
+        .await;
+    let candidates = |radius: i32| pb::ListDuplicateCandidatesRequest {
+        case_id: duplicate.id.clone(),
+        radius_meters: Some(radius),
+        ..Default::default()
+    };
+    let found = centre
+        .list_duplicate_candidates(candidates(100))
+        .await
+        .expect("candidates")
+        .into_inner()
+        .candidates;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0].candidate.as_ref().map(|c| c.id.as_str()),
+        Some(original.id.as_str())
+    );
+    assert!((25.0..35.0).contains(&found[0].distance_meters));
+    let too_wide = centre
+        .list_duplicate_candidates(candidates(50_000))
+        .await
+        .expect_err("radius bounded");
+    assert_eq!(too_wide.code(), Code::InvalidArgument);
+    let not_theirs = residents[1]
+        .1
+        .list_duplicate_candidates(candidates(100))
+        .await
+        .expect_err("residents see their own reports only");
+    assert_eq!(not_theirs.code(), Code::PermissionDenied);
+    let merge = |case_id: &str, original_case_id: &str| pb::MergeCaseRequest {
+        case_id: case_id.to_owned(),
+        original_case_id: original_case_id.to_owned(),
+        note: "同一处垃圾".into(),
+        etag: String::new(),
+    };
+    let by_resident = residents[1]
+        .1
+        .merge_case(merge(&duplicate.id, &original.id))
+        .await
+        .expect_err("admins merge");
+    assert_eq!(by_resident.code(), Code::PermissionDenied);
+    let merged = centre
+        .merge_case(merge(&duplicate.id, &original.id))
+        .await
+        .expect("merge")
+        .into_inner();
+    assert_eq!(merged.state, pb::CaseState::Merged as i32);
+    assert_eq!(merged.duplicate_of_case_id, original.id);
+    let again = centre
+        .merge_case(merge(&duplicate.id, &original.id))
+        .await
+        .expect_err("merged once");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let history = residents[0]
+        .1
+        .list_case_history(pb::ListCaseHistoryRequest {
+            case_id: original.id.clone(),
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .events;
+    assert!(
+        history
+            .iter()
+            .any(|e| e.action == "merge_in" && e.note.contains(&duplicate.id)),
+        "{history:?}"
+    );
+
+    // Each resident hears of it once, in their own inbox.
+    for (subject, _) in &residents {
+        let mut inbox = district
+            .platform
+            .notify_as(Bearer::new(&bearer(
+                subject,
+                &[Role::Member],
+                &district.committee,
+            )))
+            .await;
+        let mut told = Vec::new();
+        for _ in 0..200 {
+            told = inbox
+                .list_inbox(ListInboxRequest::default())
+                .await
+                .expect("inbox")
+                .into_inner()
+                .items
+                .into_iter()
+                .filter_map(|i| i.notification)
+                .filter(|n| n.category == "grid.case.merged")
+                .collect();
+            if !told.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(told.len(), 1, "{subject}: {told:?}");
+        assert!(told[0].title.contains("第1次反映"), "{}", told[0].title);
+    }
+}
+
 on_both_backends!(
+    a_duplicate_report_is_merged_and_both_reporters_told,
     cases_follow_their_org_when_it_moves,
     a_fulfilled_wish_brings_points_and_a_notice_once,
     a_case_is_filed_handled_verified_and_rated,

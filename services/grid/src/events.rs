@@ -16,6 +16,7 @@ use crate::{
 pub const CASE_DISPATCHED: &str = "jiceng.grid.v1.case.dispatched";
 pub const CASE_ESCALATED: &str = "jiceng.grid.v1.case.escalated";
 pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_failed";
+pub const CASE_MERGED: &str = "jiceng.grid.v1.case.merged";
 pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
 
 fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
@@ -51,6 +52,18 @@ pub fn escalated(case: &Case, escalation: &Escalation) -> EventDraft {
         &pb::CaseEscalated {
             escalated_case: Some(grpc::case_to_proto(case)),
             escalation: Some(grpc::escalation_to_proto(escalation)),
+        },
+    )
+}
+
+/// A case was merged into the one it duplicates: both reporters hear of it.
+pub fn merged(duplicate: &Case, original: &Case) -> EventDraft {
+    draft(
+        CASE_MERGED,
+        &duplicate.id,
+        &pb::CaseMerged {
+            duplicate: Some(grpc::case_to_proto(duplicate)),
+            original: Some(grpc::case_to_proto(original)),
         },
     )
 }

@@ -199,6 +199,7 @@ pub(crate) const CASE_STATES: &[(pb::CaseState, CaseState)] = &[
     (pb::CaseState::Closed, CaseState::Closed),
     (pb::CaseState::Evaluated, CaseState::Evaluated),
     (pb::CaseState::Backlog, CaseState::Backlog),
+    (pb::CaseState::Merged, CaseState::Merged),
 ];
 
 pub(crate) fn state_to_proto(state: CaseState) -> pb::CaseState {
@@ -358,6 +359,7 @@ pub(crate) fn case_to_proto(case: &Case) -> pb::Case {
         update_time: Some(timestamp(case.updated_at)),
         close_time: case.closed_at.map(timestamp),
         reporter_contact: case.contact_masked.clone(),
+        duplicate_of_case_id: case.duplicate_of.clone().unwrap_or_default(),
     }
 }
 

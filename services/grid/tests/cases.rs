@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiceng_grid::{
     GridStore, MIGRATIONS,
     domain::{
-        Layer,
+        Layer, Point,
         calendar::ClockKind,
         case::{Action, CaseState, ReporterKind, RequestKind, Urgency},
         category::{Category, Limits},
@@ -733,7 +733,139 @@ async fn a_step_no_longer_limited_leaves_the_scan(db: TestDatabase) {
     assert_eq!(store.case(&case.id).await.expect("case").step_due_at, None);
 }
 
+/// Duplicates are the open cases of a category near a case around its time; merging one links
+/// it to the original, records both sides and announces it once.
+async fn nearby_duplicates_are_found_and_merged_into_the_original(db: TestDatabase) {
+    let store = setup(&db).await;
+    let at = |latitude: f64, longitude: f64, reporter: &str| NewCase {
+        location: Some(Point::new(latitude, longitude).expect("point")),
+        ..new_case(reporter)
+    };
+    let original = store
+        .report(None, &at(31.2397, 121.4998, "resident-1"), T0)
+        .await
+        .expect("original");
+    // About 40 m north, an hour later: a candidate.
+    let near = store
+        .report(
+            None,
+            &at(31.24006, 121.4998, "resident-2"),
+            T0 + 60 * MINUTE,
+        )
+        .await
+        .expect("near");
+    // About 400 m away, or four days later: not candidates.
+    store
+        .report(None, &at(31.2433, 121.4998, "resident-3"), T0)
+        .await
+        .expect("far");
+    store
+        .report(
+            None,
+            &at(31.2397, 121.4998, "resident-4"),
+            T0 + 4 * 1_440 * MINUTE,
+        )
+        .await
+        .expect("later");
+    let candidates = store
+        .duplicate_candidates(&original, 100.0, 72 * 60 * MINUTE, 50)
+        .await
+        .expect("candidates");
+    let ids: Vec<&str> = candidates.iter().map(|(c, _)| c.id.as_str()).collect();
+    assert_eq!(ids, [near.id.as_str()]);
+    assert!(
+        (30.0..50.0).contains(&candidates[0].1),
+        "{}",
+        candidates[0].1
+    );
+
+    let stale = ActionDetail {
+        expected_version: Some(near.version + 1),
+        ..ActionDetail::default()
+    };
+    assert!(matches!(
+        store
+            .merge(
+                &near.id,
+                &original.id,
+                "centre",
+                &stale,
+                T0 + 2 * 60 * MINUTE
+            )
+            .await,
+        Err(StoreError::Stale)
+    ));
+    let detail = ActionDetail {
+        note: "同一处垃圾".into(),
+        ..ActionDetail::default()
+    };
+    let (merged, kept) = store
+        .merge(
+            &near.id,
+            &original.id,
+            "centre",
+            &detail,
+            T0 + 2 * 60 * MINUTE,
+        )
+        .await
+        .expect("merge");
+    assert_eq!(merged.state, CaseState::Merged);
+    assert_eq!(merged.duplicate_of.as_deref(), Some(original.id.as_str()));
+    assert_eq!(merged.step_due_at, None);
+    assert_eq!(kept.state, CaseState::Reported);
+    let reread = store.case(&near.id).await.expect("reread");
+    assert_eq!(reread.duplicate_of.as_deref(), Some(original.id.as_str()));
+    let merge_in = store.history(&original.id).await.expect("history");
+    let last = merge_in.last().expect("entry");
+    assert_eq!(last.action, "merge_in");
+    assert!(last.note.contains(&near.id) && last.note.contains("同一处垃圾"));
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.case.merged").await,
+        1
+    );
+    // A merged case is no longer anyone's candidate, and merges go no further.
+    assert!(
+        store
+            .duplicate_candidates(&original, 100.0, 72 * 60 * MINUTE, 50)
+            .await
+            .expect("candidates")
+            .is_empty()
+    );
+    for (duplicate, into) in [(&near.id, &original.id), (&original.id, &near.id)] {
+        let refused = store
+            .merge(
+                duplicate,
+                into,
+                "centre",
+                &ActionDetail::default(),
+                T0 + 3 * 60 * MINUTE,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Precondition { .. })),
+            "{refused:?}"
+        );
+    }
+    assert!(matches!(
+        store
+            .merge(
+                &original.id,
+                &original.id,
+                "centre",
+                &ActionDetail::default(),
+                T0
+            )
+            .await,
+        Err(StoreError::Precondition { .. })
+    ));
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.case.merged").await,
+        1
+    );
+}
+
 on_both_backends!(
+    nearby_duplicates_are_found_and_merged_into_the_original,
     a_step_no_longer_limited_leaves_the_scan,
     a_moved_subtree_takes_its_cases_along,
     one_claim_wins_a_wish_and_its_fulfilment_is_announced,

@@ -21,6 +21,7 @@ pub const CONSUMED: &[&str] = &[
     "jiceng.grid.v1.case.dispatched",
     "jiceng.grid.v1.case.escalated",
     "jiceng.grid.v1.case.verification_failed",
+    "jiceng.grid.v1.case.merged",
     "jiceng.grid.v1.wish.fulfilled",
     "jiceng.member.v1.status.changed",
     "jiceng.member.v1.transfer.requested",
@@ -137,6 +138,13 @@ pub fn builtin_categories() -> Vec<Category> {
             "grid.case.verification_failed",
             "核查未通过：{{description}}",
             "{{owner}}核查认为案件未处置到位，请继续处置",
+            &["description", "owner"],
+            false,
+        ),
+        category(
+            "grid.case.merged",
+            "反映的问题已合并办理：{{description}}",
+            "同一问题的多次反映已合并为一件，由{{owner}}统一办理，进展请查看原案件",
             &["description", "owner"],
             false,
         ),
@@ -321,6 +329,27 @@ pub async fn publication_for(
                 ]),
                 link: format!("cases/{}", case.id),
                 recipients: vec![secretary_of(&case.handler_org_id)],
+            }
+        }
+        "jiceng.grid.v1.case.merged" => {
+            let merged: grid_pb::CaseMerged = payload(event)?;
+            let (Some(duplicate), Some(original)) = (&merged.duplicate, &merged.original) else {
+                return Ok(None);
+            };
+            // Both reporters hear of it once, even when they are the same person.
+            let mut recipients = vec![RecipientSpec::Member(original.reporter.clone())];
+            if duplicate.reporter != original.reporter {
+                recipients.push(RecipientSpec::Member(duplicate.reporter.clone()));
+            }
+            Publication {
+                category: "grid.case.merged",
+                priority: Priority::Normal,
+                variables: vars(&[
+                    ("description", original.description.clone()),
+                    ("owner", org.unit_name(&original.owner_org_id).await?),
+                ]),
+                link: format!("cases/{}", original.id),
+                recipients,
             }
         }
         "jiceng.grid.v1.wish.fulfilled" => {

@@ -20,10 +20,12 @@ pub enum CaseState {
     Evaluated,
     /// Cannot be solved in time: on the books (挂账) with an explanation.
     Backlog,
+    /// A duplicate of another open case, linked to it and worked there.
+    Merged,
 }
 
 impl CaseState {
-    pub const ALL: [CaseState; 10] = [
+    pub const ALL: [CaseState; 11] = [
         Self::Reported,
         Self::Accepted,
         Self::Rejected,
@@ -34,6 +36,7 @@ impl CaseState {
         Self::Closed,
         Self::Evaluated,
         Self::Backlog,
+        Self::Merged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl CaseState {
             Self::Closed => "closed",
             Self::Evaluated => "evaluated",
             Self::Backlog => "backlog",
+            Self::Merged => "merged",
         }
     }
 
@@ -119,6 +123,8 @@ pub enum Action {
     Return,
     /// An approved request: the case goes on the books.
     Backlog,
+    /// The case duplicates another open one and is worked there.
+    Merge,
 }
 
 impl Action {
@@ -135,6 +141,7 @@ impl Action {
             Self::Evaluate { .. } => "evaluate",
             Self::Return => "return",
             Self::Backlog => "backlog",
+            Self::Merge => "merge",
         }
     }
 
@@ -159,6 +166,7 @@ impl Action {
             }
             (Self::Return, S::Dispatched | S::InProgress) => S::Accepted,
             (Self::Backlog, S::Dispatched | S::InProgress) => S::Backlog,
+            (Self::Merge, open) if open.is_open() => S::Merged,
             _ => {
                 return Err(format!(
                     "a case that is {} cannot be {}",
@@ -184,6 +192,7 @@ fn past_tense(action: &str) -> &str {
         "evaluate" => "evaluated",
         "return" => "returned",
         "backlog" => "put on the backlog",
+        "merge" => "merged",
         other => other,
     }
 }
@@ -343,5 +352,13 @@ mod tests {
                 .is_err()
         );
         assert!(Action::Return.apply(CaseState::Handled).is_err());
+        assert_eq!(
+            Action::Merge.apply(CaseState::InProgress),
+            Ok(CaseState::Merged)
+        );
+        assert_eq!(
+            Action::Merge.apply(CaseState::Closed).expect_err("closed"),
+            "a case that is closed cannot be merged"
+        );
     }
 }

@@ -38,6 +38,14 @@ use crate::{
 /// How far ahead a deferral may run: a year.
 pub(crate) const MAX_HORIZON_MS: i64 = 366 * 86_400_000;
 
+/// Duplicates are looked for within 100 m and 72 hours unless the caller says otherwise.
+const DEFAULT_RADIUS_M: i32 = 100;
+const MAX_RADIUS_M: i32 = 5_000;
+const DEFAULT_WINDOW_H: i32 = 72;
+const MAX_WINDOW_H: i32 = 720;
+/// At most this many duplicate candidates, the nearest.
+const MAX_CANDIDATES: usize = 50;
+
 /// Admins and grid workers: who works cases.
 const WORKERS: &[Role] = &[
     Role::DistrictAdmin,
@@ -774,5 +782,81 @@ impl CaseService for GridApi {
         Ok(Response::new(pb::ScanOverdueResponse {
             escalations: escalations.iter().map(escalation_to_proto).collect(),
         }))
+    }
+
+    async fn list_duplicate_candidates(
+        &self,
+        request: Request<pb::ListDuplicateCandidatesRequest>,
+    ) -> Result<Response<pb::ListDuplicateCandidatesResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let radius = req.radius_meters.unwrap_or(DEFAULT_RADIUS_M);
+        if !(1..=MAX_RADIUS_M).contains(&radius) {
+            violations.add("radius_meters", format!("must be 1 to {MAX_RADIUS_M}"));
+        }
+        let window = req.window_hours.unwrap_or(DEFAULT_WINDOW_H);
+        if !(1..=MAX_WINDOW_H).contains(&window) {
+            violations.add("window_hours", format!("must be 1 to {MAX_WINDOW_H}"));
+        }
+        violations.into_result()?;
+        let case = self.visible_case(&caller, &req.case_id).await?;
+        self.require_reader_of(&caller, &case.owner_org_id).await?;
+        let found = self
+            .store
+            .duplicate_candidates(
+                &case,
+                f64::from(radius),
+                i64::from(window) * 3_600_000,
+                MAX_CANDIDATES,
+            )
+            .await
+            .map_err(to_status)?;
+        let mut candidates = Vec::with_capacity(found.len());
+        for (candidate, distance) in found {
+            // A neighbouring org's case near the border is listed only to those who may read it.
+            if self.covers_case(&caller, &candidate).await {
+                candidates.push(pb::DuplicateCandidate {
+                    candidate: Some(case_to_proto(&candidate)),
+                    distance_meters: distance,
+                });
+            }
+        }
+        Ok(Response::new(pb::ListDuplicateCandidatesResponse {
+            candidates,
+        }))
+    }
+
+    async fn merge_case(
+        &self,
+        request: Request<pb::MergeCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = note(&mut violations, "note", &req.note);
+        if req.original_case_id.is_empty() {
+            violations.add("original_case_id", "must name the case this one duplicates");
+        }
+        violations.into_result()?;
+        self.owner_side(&caller, &req.case_id).await?;
+        self.owner_side(&caller, &req.original_case_id).await?;
+        let detail = ActionDetail {
+            note,
+            expected_version: parse_etag(&req.etag)?,
+            ..ActionDetail::default()
+        };
+        let (duplicate, _) = self
+            .store
+            .merge(
+                &req.case_id,
+                &req.original_case_id,
+                &caller.subject,
+                &detail,
+                self.clock.now(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(case_to_proto(&duplicate)))
     }
 }

@@ -56,6 +56,8 @@ pub struct Case {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    /// For a merged case: the case it duplicates.
+    pub duplicate_of: Option<String>,
 }
 
 impl Case {
@@ -163,7 +165,7 @@ const CASE_COLUMNS: &str = "id, category_code, urgency, description, attributes,
     grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id, attachments, state, \
     handler_org_id, handled_by, step_started_at, step_due_at, overall_due_at, paused_at, escalation_level, \
     escalated_org_id, satisfaction, evaluation, version, created_at, updated_at, closed_at, contact_sealed, \
-    contact_masked";
+    contact_masked, duplicate_of";
 
 fn json_strings(text: &str) -> Option<Vec<String>> {
     serde_json::from_str::<Vec<String>>(text).ok()
@@ -215,6 +217,7 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         closed_at: row.try_get(30)?,
         contact_sealed: row.try_get(31)?,
         contact_masked: row.try_get(32)?,
+        duplicate_of: row.try_get(33)?,
     })
 }
 
@@ -290,7 +293,7 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
         "UPDATE grid_cases SET state = $1, handler_org_id = $2, handled_by = $3, step_started_at = $4,
              step_due_at = $5, paused_at = $6, escalation_level = $7, escalated_org_id = $8,
              satisfaction = $9, evaluation = $10, version = $11, updated_at = $12, closed_at = $13,
-             overall_due_at = $16
+             overall_due_at = $16, duplicate_of = $17
          WHERE id = $14 AND version = $15",
     )
     .bind(case.state.as_str())
@@ -309,6 +312,7 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
     .bind(&case.id)
     .bind(read_version)
     .bind(case.overall_due_at)
+    .bind(&case.duplicate_of)
     .execute(&mut **tx)
     .await?;
     if saved.rows_affected() == 1 {
@@ -586,6 +590,164 @@ impl GridStore {
         }
         tx.commit().await?;
         Ok(case)
+    }
+
+    /// Open cases of `case`'s category reported within `radius_m` metres of it and within
+    /// `window_ms` either side of its report, nearest first, at most `limit`. A case without a
+    /// location has no candidates: nearness is all that makes one.
+    pub async fn duplicate_candidates(
+        &self,
+        case: &Case,
+        radius_m: f64,
+        window_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Case, f64)>> {
+        let Some(centre) = case.location else {
+            return Ok(Vec::new());
+        };
+        // A box around the circle narrows the rows read; the exact distance decides.
+        const METRES_PER_DEGREE: f64 = 111_320.0;
+        let d_lat = radius_m / METRES_PER_DEGREE;
+        let d_lng = radius_m / (METRES_PER_DEGREE * centre.latitude.to_radians().cos().max(0.01));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM grid_cases
+             WHERE category_code = $1 AND created_at >= $2 AND created_at <= $3
+                 AND state IN ({OPEN_STATES_SQL}) AND id <> $4
+                 AND latitude BETWEEN $5 AND $6 AND longitude BETWEEN $7 AND $8"
+        )))
+        .bind(&case.category_code)
+        .bind(case.created_at.saturating_sub(window_ms))
+        .bind(case.created_at.saturating_add(window_ms))
+        .bind(&case.id)
+        .bind(centre.latitude - d_lat)
+        .bind(centre.latitude + d_lat)
+        .bind(centre.longitude - d_lng)
+        .bind(centre.longitude + d_lng)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let candidate = case_from_row(row)?;
+            let Some(at) = candidate.location else {
+                continue;
+            };
+            let distance = centre.distance_to(&at);
+            if distance <= radius_m {
+                candidates.push((candidate, distance));
+            }
+        }
+        candidates.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.id.cmp(&b.0.id)));
+        candidates.truncate(limit);
+        Ok(candidates)
+    }
+
+    /// Merges the open case `duplicate_id` into the open case `original_id`: the duplicate is
+    /// merged and linked, both histories record it, and both reporters hear of it. Both cases
+    /// are written under their versions, so a merge never races another move of either.
+    #[tracing::instrument(name = "grid.store.merge", skip_all)]
+    pub async fn merge(
+        &self,
+        duplicate_id: &str,
+        original_id: &str,
+        actor: &str,
+        detail: &ActionDetail,
+        now: i64,
+    ) -> Result<(Case, Case)> {
+        if duplicate_id == original_id {
+            return Err(precondition("MERGE", "a case cannot be merged into itself"));
+        }
+        let mut tx = self.db.begin_write().await?;
+        let mut duplicate = fetch(&mut tx, duplicate_id).await?;
+        if detail
+            .expected_version
+            .is_some_and(|v| v != duplicate.version)
+        {
+            return Err(StoreError::Stale);
+        }
+        let mut original = fetch(&mut tx, original_id).await?;
+        let from = duplicate.state;
+        let to = Action::Merge
+            .apply(from)
+            .map_err(|description| precondition("CASE_STATE", description))?;
+        if !original.state.is_open() {
+            return Err(precondition(
+                "MERGE",
+                format!(
+                    "the original case is {}: only an open case takes duplicates",
+                    original.state.as_str()
+                ),
+            ));
+        }
+        if original.category_code != duplicate.category_code {
+            return Err(precondition(
+                "MERGE",
+                "a duplicate has the category of the case it duplicates",
+            ));
+        }
+        if let Some(waiting) = pending_request(&mut tx, duplicate_id).await? {
+            return Err(precondition(
+                "CHANGE_PENDING",
+                format!(
+                    "a {} request waits for the level above",
+                    waiting.kind.as_str()
+                ),
+            ));
+        }
+        let (duplicate_version, original_version) = (duplicate.version, original.version);
+        duplicate.state = to;
+        duplicate.duplicate_of = Some(original.id.clone());
+        duplicate.closed_at = Some(now);
+        duplicate.step_started_at = None;
+        duplicate.step_due_at = None;
+        duplicate.paused_at = None;
+        save(&mut tx, &mut duplicate, duplicate_version, now).await?;
+        save(&mut tx, &mut original, original_version, now).await?;
+        // Each history names the other case, so either leads to both.
+        let with_note = |text: String| {
+            if detail.note.is_empty() {
+                text
+            } else {
+                format!("{text}: {}", detail.note)
+            }
+        };
+        record(
+            &mut tx,
+            duplicate_id,
+            Entry {
+                action: "merge",
+                from,
+                to,
+                actor,
+                note: &with_note(format!("duplicate of case {original_id}")),
+                evidence: &[],
+                org_id: &original.owner_org_id,
+            },
+            now,
+        )
+        .await?;
+        record(
+            &mut tx,
+            original_id,
+            Entry {
+                action: "merge_in",
+                from: original.state,
+                to: original.state,
+                actor,
+                note: &with_note(format!("case {duplicate_id} merged in as a duplicate")),
+                evidence: &[],
+                org_id: &duplicate.owner_org_id,
+            },
+            now,
+        )
+        .await?;
+        jiceng_outbox::enqueue(
+            &mut tx,
+            &self.event_source,
+            events::merged(&duplicate, &original),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((duplicate, original))
     }
 
     /// The handling org asks the level above for a change. A return, deferral or backlog
