@@ -17,7 +17,10 @@ use jiceng_proto::{
         points_service_client::PointsServiceClient,
     },
     notify::ListInboxRequest,
-    org::{self as org_pb, UnitKind, position_service_client::PositionServiceClient},
+    org::{
+        self as org_pb, UnitKind, meeting_service_client::MeetingServiceClient,
+        position_service_client::PositionServiceClient,
+    },
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
 use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
@@ -890,7 +893,72 @@ async fn a_duplicate_report_is_merged_and_both_reporters_told(db: TestDatabase) 
     }
 }
 
+/// A street's joint meeting may take up a case that exists, and then shows in its history.
+async fn a_joint_meeting_about_a_case_joins_its_history(db: TestDatabase) {
+    let district = District::start(db).await;
+    let mut worker = district
+        .cases_as("worker-1", Role::GridWorker, &district.committee)
+        .await;
+    let case = district.report(&mut worker).await;
+    let mut meetings = district
+        .platform
+        .client_as(
+            Bearer::new(&bearer("street", &[Role::StreetAdmin], &district.street)),
+            MeetingServiceClient::new,
+        )
+        .await;
+    let about = |case_id: &str| org_pb::ScheduleJointMeetingRequest {
+        host: Some(org_pb::schedule_joint_meeting_request::Host::HostUnitId(
+            district.street.clone(),
+        )),
+        title: "街道联席会议".into(),
+        topic: Some(org_pb::schedule_joint_meeting_request::Topic::GridCaseId(
+            case_id.to_owned(),
+        )),
+        scheduled_time: Some(prost_types::Timestamp {
+            seconds: 1_900_000_000,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let unknown = meetings
+        .schedule_joint_meeting(about("01937f6e-0000-7000-8000-0000000000aa"))
+        .await
+        .expect_err("no such case");
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    let meeting = meetings
+        .schedule_joint_meeting(about(&case.id))
+        .await
+        .expect("schedule")
+        .into_inner();
+    let mut history = Vec::new();
+    for _ in 0..200 {
+        history = worker
+            .list_case_history(pb::ListCaseHistoryRequest {
+                case_id: case.id.clone(),
+            })
+            .await
+            .expect("history")
+            .into_inner()
+            .events;
+        if history.iter().any(|e| e.action == "meeting") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let entries: Vec<_> = history.iter().filter(|e| e.action == "meeting").collect();
+    assert_eq!(entries.len(), 1, "{history:?}");
+    assert_eq!(entries[0].org_id, district.street);
+    assert!(entries[0].note.contains(&meeting.id), "{}", entries[0].note);
+    assert!(
+        entries[0].note.contains("街道联席会议"),
+        "{}",
+        entries[0].note
+    );
+}
+
 on_both_backends!(
+    a_joint_meeting_about_a_case_joins_its_history,
     a_duplicate_report_is_merged_and_both_reporters_told,
     cases_follow_their_org_when_it_moves,
     a_fulfilled_wish_brings_points_and_a_notice_once,

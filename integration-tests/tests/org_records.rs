@@ -262,8 +262,8 @@ async fn joint_meetings_take_one_topic_and_track_decisions(db: TestDatabase) {
                 s.street.id.clone(),
             )),
             title: "行政党组会议".into(),
-            topic: Some(pb::schedule_joint_meeting_request::Topic::GridCaseId(
-                "01937f6e-0000-7000-8000-0000000000aa".into(),
+            topic: Some(pb::schedule_joint_meeting_request::Topic::TopicText(
+                "楼道堆物屡清屡堆".into(),
             )),
             scheduled_time: Some(at(now() + 86_400_000)),
             ..Default::default()

@@ -59,6 +59,7 @@ impl Platform {
             keys: test_keys(),
             event_sinks: sinks,
             org_endpoint: None,
+            grid_endpoint: None,
             pii_key: Some(b"jiceng-test-pii-key-at-least-32-bytes".to_vec()),
             // Minted by the platform from the test secret, scoped to the district root.
             service_token: None,

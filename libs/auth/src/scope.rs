@@ -106,12 +106,9 @@ pub struct RemoteAncestry {
 
 impl RemoteAncestry {
     pub fn new(channel: TracedChannel, service_token: &str) -> Result<Self, Status> {
-        let bearer = format!("Bearer {service_token}")
-            .parse()
-            .map_err(|_| Status::invalid_argument("service token is not valid header text"))?;
         Ok(Self {
             client: OrgServiceClient::new(channel),
-            bearer,
+            bearer: jiceng_grpc::bearer(service_token)?,
             retry: RetryPolicy::default(),
         })
     }

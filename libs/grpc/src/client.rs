@@ -5,6 +5,7 @@ use std::{future::Future, time::Duration};
 
 use tonic::{
     Code, Status,
+    metadata::{Ascii, MetadataValue},
     transport::{Channel, Endpoint},
 };
 use tonic_tracing_opentelemetry::middleware::client::{OtelGrpcLayer, OtelGrpcService};
@@ -23,6 +24,13 @@ pub fn channel(uri: &str, request_timeout: Duration) -> Result<TracedChannel, St
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     Ok(OtelGrpcLayer.layer(endpoint.connect_lazy()))
+}
+
+/// The `authorization` value a service presents its token in.
+pub fn bearer(service_token: &str) -> Result<MetadataValue<Ascii>, Status> {
+    format!("Bearer {service_token}")
+        .parse()
+        .map_err(|_| Status::invalid_argument("service token is not valid header text"))
 }
 
 /// How often and how patiently a call is retried when the callee is UNAVAILABLE.

@@ -8,7 +8,7 @@ pub mod server;
 pub mod status;
 pub mod time;
 
-pub use client::{RetryPolicy, TracedChannel, channel, with_retries};
+pub use client::{RetryPolicy, TracedChannel, bearer, channel, with_retries};
 pub use page::{PageRequest, page_size};
 pub use server::{GrpcServer, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;

@@ -27,9 +27,7 @@ impl OrgDirectory {
     /// Reaches the org service at `uri`, presenting `service_token`.
     pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
         let channel = jiceng_grpc::channel(uri, Duration::from_secs(10))?;
-        let bearer = format!("Bearer {service_token}")
-            .parse()
-            .map_err(|_| Status::invalid_argument("service token is not valid header text"))?;
+        let bearer = jiceng_grpc::bearer(service_token)?;
         let remote = RemoteAncestry::new(channel.clone(), service_token)?;
         Ok(Self {
             channel,

@@ -33,12 +33,7 @@ impl Destination {
         service_token: Option<&str>,
         event_types: Vec<String>,
     ) -> Result<Self, tonic::Status> {
-        let bearer = service_token
-            .map(|token| format!("Bearer {token}").parse())
-            .transpose()
-            .map_err(|_| {
-                tonic::Status::invalid_argument("service token is not valid header text")
-            })?;
+        let bearer = service_token.map(jiceng_grpc::bearer).transpose()?;
         Ok(Self {
             client: EventSinkServiceClient::new(channel),
             bearer,

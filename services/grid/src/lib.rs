@@ -55,6 +55,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0005_reporter_contact.sql"),
             sqlite: include_str!("../migrations/sqlite/0005_reporter_contact.sql"),
         },
+        Migration {
+            version: 6,
+            name: "joint meetings about cases",
+            postgres: include_str!("../migrations/postgres/0006_case_meetings.sql"),
+            sqlite: include_str!("../migrations/sqlite/0006_case_meetings.sql"),
+        },
     ],
 };
 

@@ -864,7 +864,46 @@ async fn nearby_duplicates_are_found_and_merged_into_the_original(db: TestDataba
     );
 }
 
+/// A joint meeting joins a case's history once however often it is told; a meeting about a
+/// case that does not exist is NOT_FOUND.
+async fn a_meeting_joins_a_case_history_once(db: TestDatabase) {
+    let store = setup(&db).await;
+    let case = store
+        .report(None, &new_case("worker-1"), T0)
+        .await
+        .expect("report");
+    for (n, expect_first) in [(0, true), (1, false)] {
+        let first = store
+            .record_meeting(
+                &case.id,
+                "meeting-1",
+                STREET,
+                "joint meeting",
+                T0 + n * MINUTE,
+            )
+            .await
+            .expect("record");
+        assert_eq!(first, expect_first);
+    }
+    let meetings: Vec<_> = store
+        .history(&case.id)
+        .await
+        .expect("history")
+        .into_iter()
+        .filter(|e| e.action == "meeting")
+        .collect();
+    assert_eq!(meetings.len(), 1);
+    assert_eq!(meetings[0].org_id, STREET);
+    assert!(matches!(
+        store
+            .record_meeting("no-such-case", "meeting-1", STREET, "", T0)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 on_both_backends!(
+    a_meeting_joins_a_case_history_once,
     nearby_duplicates_are_found_and_merged_into_the_original,
     a_step_no_longer_limited_leaves_the_scan,
     a_moved_subtree_takes_its_cases_along,

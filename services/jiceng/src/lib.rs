@@ -21,7 +21,7 @@ use jiceng_notify::{
     webhooks::{DispatchOptions, WebhookDispatcher},
 };
 use jiceng_org::{
-    OrgStore,
+    GridCases, OrgStore,
     domain::{UnitCode, UnitKind, UnitName},
 };
 use jiceng_org_client::OrgDirectory;
@@ -116,6 +116,9 @@ pub struct AppConfig {
     /// Where the org service answers, for services that ask it (member, notify). Unset: this
     /// process.
     pub org_endpoint: Option<String>,
+    /// Where the grid service answers, for the org service's check that a meeting's case
+    /// exists. Unset: this process, when grid runs here; otherwise such meetings are refused.
+    pub grid_endpoint: Option<String>,
     /// The key personal data is sealed with (member, grid), at least 32 bytes.
     pub pii_key: Option<Vec<u8>>,
     pub server: ServerOptions,
@@ -206,7 +209,8 @@ impl App {
                         service_token = mint_service_token(&config, root.id.as_str());
                     }
                     root_id = Some(root.id.to_string());
-                    jiceng_org::add_services(&mut server, &store, &authenticator);
+                    let grid_cases = grid_client(&config, addr, service_token.as_deref())?;
+                    jiceng_org::add_services(&mut server, &store, grid_cases, &authenticator);
                     org = Some(store);
                 }
                 ServiceName::Member => {
@@ -456,6 +460,26 @@ fn org_client(
         AppError::Config("--service-token is required to call the org service".into())
     })?;
     Ok((uri, token.to_owned()))
+}
+
+/// Where and as whom the org service checks grid cases: the configured endpoint, or this
+/// process when the grid service runs here; none when neither.
+fn grid_client(
+    config: &AppConfig,
+    addr: SocketAddr,
+    service_token: Option<&str>,
+) -> Result<Option<GridCases>, AppError> {
+    let uri = match &config.grid_endpoint {
+        Some(uri) => uri.clone(),
+        None if config.services.contains(&ServiceName::Grid) => self_uri(addr),
+        None => return Ok(None),
+    };
+    let token = service_token.ok_or_else(|| {
+        AppError::Config("--service-token is required to call the grid service".into())
+    })?;
+    GridCases::new(&uri, token)
+        .map(Some)
+        .map_err(|e| AppError::Config(e.message().to_owned()))
 }
 
 /// The vault `service` seals personal data with, from the deployment's key.

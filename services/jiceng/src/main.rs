@@ -109,6 +109,9 @@ struct ServeArgs {
     /// Where the org service answers (for member's, grid's and notify's scope checks and fan-out).
     #[arg(long, env = "JICENG_ORG_ENDPOINT")]
     org_endpoint: Option<String>,
+    /// Where the grid service answers (for the org service's check of a meeting's grid case).
+    #[arg(long, env = "JICENG_GRID_ENDPOINT")]
+    grid_endpoint: Option<String>,
     /// Bearer token this service presents to others: event sinks, the org service.
     #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
     service_token: Option<String>,
@@ -243,6 +246,7 @@ async fn up(args: UpArgs) -> Result<()> {
         event_sinks: Vec::new(),
         service_token: None,
         org_endpoint: None,
+        grid_endpoint: None,
         pii_key: Some(pii_key),
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
@@ -309,6 +313,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         event_sinks: args.event_sinks,
         service_token: args.service_token,
         org_endpoint: args.org_endpoint,
+        grid_endpoint: args.grid_endpoint,
         pii_key: args.pii_key.map(String::into_bytes),
         server: ServerOptions {
             request_timeout: Duration::from_secs(args.request_timeout_secs),

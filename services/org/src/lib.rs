@@ -7,6 +7,7 @@
 
 pub mod domain;
 pub mod events;
+pub mod grid_cases;
 pub mod grpc;
 pub mod store;
 
@@ -22,6 +23,7 @@ use jiceng_proto::org::{
 };
 use tonic::service::interceptor::InterceptedService;
 
+pub use grid_cases::GridCases;
 pub use grpc::{AllianceApi, MeetingApi, OrgApi, PositionApi, VenueApi};
 pub use store::OrgStore;
 
@@ -48,8 +50,14 @@ pub static MIGRATIONS: Migrations = Migrations {
     ],
 };
 
-/// Adds the org service's gRPC services to `server`, every call authenticated.
-pub fn add_services(server: &mut GrpcServer, store: &OrgStore, authenticator: &Arc<Authenticator>) {
+/// Adds the org service's gRPC services to `server`, every call authenticated. Joint meetings
+/// about a grid case check with `grid_cases` that it exists; without it they are refused.
+pub fn add_services(
+    server: &mut GrpcServer,
+    store: &OrgStore,
+    grid_cases: Option<GridCases>,
+    authenticator: &Arc<Authenticator>,
+) {
     macro_rules! add {
         ($server:ident, $api:ident) => {
             server.add_service(InterceptedService::new(
@@ -63,7 +71,12 @@ pub fn add_services(server: &mut GrpcServer, store: &OrgStore, authenticator: &A
     add!(OrgServiceServer, OrgApi);
     add!(PositionServiceServer, PositionApi);
     add!(AllianceServiceServer, AllianceApi);
-    add!(MeetingServiceServer, MeetingApi);
+    server.add_service(InterceptedService::new(
+        MeetingServiceServer::new(MeetingApi::new(store.clone(), grid_cases))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
     add!(VenueServiceServer, VenueApi);
 }
 

@@ -38,6 +38,18 @@ impl ClockKind {
     }
 }
 
+/// A time as people in the district read it: `YYYY-MM-DD HH:MM`, Beijing time.
+pub fn beijing_minute(at_ms: i64) -> String {
+    let local = at_ms + BEIJING_OFFSET_MS;
+    let (year, month, day) = civil_from_days(local.div_euclid(DAY_MS));
+    let minute = local.rem_euclid(DAY_MS) / MINUTE_MS;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        minute / 60,
+        minute % 60
+    )
+}
+
 /// A day as `YYYY-MM-DD` (Beijing), checked to be a real date.
 pub fn day_key(text: &str) -> Result<String, &'static str> {
     let invalid = "must be a date as YYYY-MM-DD";
@@ -199,6 +211,8 @@ mod tests {
     #[test]
     fn days_are_real_dates() {
         assert!(day_key("2028-02-29").is_ok());
+        // 2026-11-30 02:00 UTC is 10:00 in Beijing.
+        assert_eq!(beijing_minute(1_796_004_000_000), "2026-11-30 10:00");
         assert!(day_key("2026-02-29").is_err());
         assert!(day_key("2026-1-01").is_err());
     }

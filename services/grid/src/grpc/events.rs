@@ -1,19 +1,81 @@
 //! `jiceng.events.v1.EventSinkService` for the grid service: when an org subtree moves, its
 //! grids, cases and wishes take their new paths (so subtree lists and the escalation chain
-//! follow the tree) and cached scope answers for it are dropped.
+//! follow the tree) and cached scope answers for it are dropped; a joint meeting scheduled about
+//! a case joins that case's history.
 
 use jiceng_auth::{Role, caller};
+use jiceng_grpc::millis_of;
 use jiceng_proto::{
-    cloudevents::cloud_event::Data,
+    cloudevents::{CloudEvent, cloud_event::Data},
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
     org as org_pb,
 };
 use tonic::{Request, Response, Status};
 
 use super::{GridApi, to_status};
+use crate::{domain::calendar::beijing_minute, store::StoreError};
+
+const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
+const MEETING_SCHEDULED: &str = "jiceng.org.v1.meeting.scheduled";
 
 /// The event types the grid service consumes.
-pub const CONSUMED: &[&str] = &["jiceng.org.v1.unit.moved"];
+pub const CONSUMED: &[&str] = &[UNIT_MOVED, MEETING_SCHEDULED];
+
+fn data<M: prost::Message + Default>(event: &CloudEvent) -> Result<M, Status> {
+    match &event.data {
+        Some(Data::ProtoData(any)) => M::decode(any.value.as_slice())
+            .map_err(|_| Status::invalid_argument("event data does not decode")),
+        _ => Err(Status::invalid_argument("event data must be protobuf")),
+    }
+}
+
+impl GridApi {
+    async fn unit_moved(&self, moved: org_pb::UnitMovedEvent) -> Result<bool, Status> {
+        self.org.scopes().invalidate_subtree(&moved.unit_id);
+        let new_path = self.path_of(&moved.unit_id).await?;
+        // Re-pathing to the path already stored changes nothing: a redelivery is harmless.
+        self.store
+            .repath(&moved.unit_id, &new_path)
+            .await
+            .map_err(to_status)?;
+        Ok(false)
+    }
+
+    /// A meeting about a case joins its history once; a meeting about anything else is no
+    /// concern of the grid's.
+    async fn meeting_scheduled(&self, meeting: org_pb::JointMeeting) -> Result<bool, Status> {
+        let Some(org_pb::joint_meeting::Topic::GridCaseId(case_id)) = &meeting.topic else {
+            return Ok(false);
+        };
+        let host = match &meeting.host {
+            Some(org_pb::joint_meeting::Host::HostUnitId(unit)) => unit.clone(),
+            _ => String::new(),
+        };
+        let when = millis_of(meeting.scheduled_time.as_ref())
+            .ok()
+            .flatten()
+            .map(beijing_minute)
+            .unwrap_or_default();
+        let note = format!(
+            "joint meeting “{}” scheduled for {when} (meeting {})",
+            meeting.title, meeting.id
+        );
+        match self
+            .store
+            .record_meeting(case_id, &meeting.id, &host, &note, self.clock.now())
+            .await
+        {
+            Ok(first) => Ok(!first),
+            // The org service checked the case when the meeting was scheduled; a case gone
+            // since has no history to join, and retrying would not bring it back.
+            Err(StoreError::NotFound { .. }) => {
+                tracing::warn!(case = %case_id, meeting = %meeting.id, "meeting about an unknown case");
+                Ok(false)
+            }
+            Err(err) => Err(to_status(err)),
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl EventSinkService for GridApi {
@@ -26,21 +88,11 @@ impl EventSinkService for GridApi {
             .into_inner()
             .event
             .ok_or_else(|| Status::invalid_argument("event is required"))?;
-        if event.r#type != "jiceng.org.v1.unit.moved" {
-            return Ok(Response::new(DeliverResponse { duplicate: false }));
-        }
-        let moved: org_pb::UnitMovedEvent = match &event.data {
-            Some(Data::ProtoData(any)) => prost::Message::decode(any.value.as_slice())
-                .map_err(|_| Status::invalid_argument("event data does not decode"))?,
-            _ => return Err(Status::invalid_argument("event data must be protobuf")),
+        let duplicate = match event.r#type.as_str() {
+            UNIT_MOVED => self.unit_moved(data(&event)?).await?,
+            MEETING_SCHEDULED => self.meeting_scheduled(data(&event)?).await?,
+            _ => false,
         };
-        self.org.scopes().invalidate_subtree(&moved.unit_id);
-        let new_path = self.path_of(&moved.unit_id).await?;
-        // Re-pathing to the path already stored changes nothing: a redelivery is harmless.
-        self.store
-            .repath(&moved.unit_id, &new_path)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(DeliverResponse { duplicate: false }))
+        Ok(Response::new(DeliverResponse { duplicate }))
     }
 }

@@ -964,6 +964,52 @@ impl GridStore {
         Ok(case)
     }
 
+    /// Records in a case's history that a joint meeting of the org service takes it up: once per
+    /// meeting, however often it is told. False when it was recorded before.
+    pub async fn record_meeting(
+        &self,
+        case_id: &str,
+        meeting_id: &str,
+        host_org_id: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let mut case = fetch(&mut tx, case_id).await?;
+        let first = sqlx::query(
+            "INSERT INTO grid_case_meetings (case_id, meeting_id) VALUES ($1, $2)
+             ON CONFLICT (case_id, meeting_id) DO NOTHING",
+        )
+        .bind(case_id)
+        .bind(meeting_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if first {
+            // A new version, as for any other entry, so that history numbers never collide.
+            let read_version = case.version;
+            save(&mut tx, &mut case, read_version, now).await?;
+            record(
+                &mut tx,
+                case_id,
+                Entry {
+                    action: "meeting",
+                    from: case.state,
+                    to: case.state,
+                    actor: "org",
+                    note,
+                    evidence: &[],
+                    org_id: host_org_id,
+                },
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(first)
+    }
+
     /// A case's history, oldest first.
     pub async fn history(&self, case_id: &str) -> Result<Vec<HistoryEvent>> {
         sqlx::query(

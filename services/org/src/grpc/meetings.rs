@@ -3,7 +3,10 @@
 
 use jiceng_auth::{Caller, caller};
 use jiceng_db::now_millis;
-use jiceng_grpc::{FieldViolations, status::invalid_field};
+use jiceng_grpc::{
+    FieldViolations,
+    status::{failed_precondition, invalid_field},
+};
 use jiceng_proto::org::{self as pb, meeting_service_server::MeetingService};
 use tonic::{Request, Response, Status};
 
@@ -20,17 +23,36 @@ use crate::{
         },
         text::{self, Person},
     },
+    grid_cases::GridCases,
     store::{NewMeeting, NewProjectMeeting, OrgStore},
 };
 
 #[derive(Clone, Debug)]
 pub struct MeetingApi {
     store: OrgStore,
+    /// Where a meeting's grid case is checked; unset when this deployment has no grid service.
+    grid_cases: Option<GridCases>,
 }
 
 impl MeetingApi {
-    pub fn new(store: OrgStore) -> Self {
-        Self { store }
+    pub fn new(store: OrgStore, grid_cases: Option<GridCases>) -> Self {
+        Self { store, grid_cases }
+    }
+
+    /// A meeting may take up only a grid case that exists.
+    async fn require_grid_case(&self, case_id: &str) -> Result<(), Status> {
+        let Some(grid_cases) = &self.grid_cases else {
+            return Err(failed_precondition(
+                "GRID_UNAVAILABLE",
+                "meetings",
+                "this deployment has no grid service to take a case from",
+            ));
+        };
+        if grid_cases.exists(case_id).await? {
+            Ok(())
+        } else {
+            Err(Status::not_found(format!("grid case {case_id} not found")))
+        }
     }
 
     /// The unit whose subtree a host's meetings belong to: the host unit, or the alliance's lead.
@@ -128,6 +150,9 @@ impl MeetingService for MeetingApi {
             return Err(Status::internal("validation fell through"));
         };
         self.require_host_admin(&caller, &host).await?;
+        if let Topic::GridCase(case_id) = &topic {
+            self.require_grid_case(case_id).await?;
+        }
         let meeting = self
             .store
             .schedule_meeting(
