@@ -10,7 +10,7 @@ use jiceng_auth::Role;
 use jiceng_proto::{
     grid::{
         self as pb, case_service_client::CaseServiceClient, grid_service_client::GridServiceClient,
-        wish_service_client::WishServiceClient,
+        project_service_client::ProjectServiceClient, wish_service_client::WishServiceClient,
     },
     member::{
         self as member_pb, member_service_client::MemberServiceClient,
@@ -957,7 +957,176 @@ async fn a_joint_meeting_about_a_case_joins_its_history(db: TestDatabase) {
     );
 }
 
+/// A community posts a need, a member offers a resource; the community claims it, the member is
+/// told and accepts, and the project ends with its outcome and the need met.
+async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
+    let district = District::start(db).await;
+    let platform = &district.platform;
+    let projects_as = |subject: &str, role: Role, scope: &str| {
+        platform.client_as(
+            Bearer::new(&bearer(subject, &[role], scope)),
+            ProjectServiceClient::new,
+        )
+    };
+    let mut centre = projects_as("centre", Role::BranchAdmin, &district.committee).await;
+    let mut member = projects_as("member-7", Role::Member, &district.street).await;
+    let mut stranger = projects_as("stranger", Role::Member, &district.handler).await;
+    let refused = member
+        .post_need(pb::PostNeedRequest {
+            org_id: district.committee.clone(),
+            title: "上门理发".into(),
+            category: "助老".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("communities post needs");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let bad = centre
+        .post_need(pb::PostNeedRequest {
+            org_id: district.committee.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("title and category");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let need = centre
+        .post_need(pb::PostNeedRequest {
+            org_id: district.committee.clone(),
+            title: "上门理发".into(),
+            description: "独居老人每月需要上门理发".into(),
+            category: "助老".into(),
+            request_id: "need-1".into(),
+        })
+        .await
+        .expect("need")
+        .into_inner();
+    let resource = member
+        .offer_resource(pb::OfferResourceRequest {
+            title: "理发手艺".into(),
+            category: "助老".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("resource")
+        .into_inner();
+    assert_eq!(resource.org_id, district.street);
+    let listed = stranger
+        .list_needs(pb::ListNeedsRequest {
+            org_id: district.street.clone(),
+            state: pb::NeedState::Open as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("the needs list is open to the district")
+        .into_inner()
+        .needs;
+    assert_eq!(listed.len(), 1);
+    let project = centre
+        .propose_project(pb::ProposeProjectRequest {
+            need_id: need.id.clone(),
+            resource_id: resource.id.clone(),
+            note: "请每月第一个周二上门".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the community claims the resource")
+        .into_inner();
+    assert_eq!(project.proposed_by_side, pb::ProjectSide::Need as i32);
+    let own = centre
+        .accept_project(pb::AcceptProjectRequest {
+            project_id: project.id.clone(),
+        })
+        .await
+        .expect_err("the other side answers");
+    assert_eq!(own.code(), Code::PermissionDenied);
+    let hidden = stranger
+        .get_project(pb::GetProjectRequest {
+            id: project.id.clone(),
+        })
+        .await
+        .expect_err("not a side");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let mut inbox = platform
+        .notify_as(Bearer::new(&bearer(
+            "member-7",
+            &[Role::Member],
+            &district.street,
+        )))
+        .await;
+    let mut told = Vec::new();
+    for _ in 0..200 {
+        told = inbox
+            .list_inbox(ListInboxRequest::default())
+            .await
+            .expect("inbox")
+            .into_inner()
+            .items
+            .into_iter()
+            .filter_map(|i| i.notification)
+            .filter(|n| n.category == "grid.project.proposed")
+            .collect();
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(told.len(), 1, "the provider is told once");
+    assert!(told[0].body.contains("梅园一村"), "{}", told[0].body);
+    let active = member
+        .accept_project(pb::AcceptProjectRequest {
+            project_id: project.id.clone(),
+        })
+        .await
+        .expect("accept")
+        .into_inner();
+    assert_eq!(active.state, pb::ProjectState::Active as i32);
+    let no_outcome = member
+        .complete_project(pb::CompleteProjectRequest {
+            project_id: project.id.clone(),
+            outcome: String::new(),
+        })
+        .await
+        .expect_err("an outcome is required");
+    assert_eq!(no_outcome.code(), Code::InvalidArgument);
+    let done = member
+        .complete_project(pb::CompleteProjectRequest {
+            project_id: project.id.clone(),
+            outcome: "已为8位老人理发".into(),
+        })
+        .await
+        .expect("complete")
+        .into_inner();
+    assert_eq!(done.state, pb::ProjectState::Completed as i32);
+    let met = stranger
+        .get_need(pb::GetNeedRequest {
+            id: need.id.clone(),
+        })
+        .await
+        .expect("need")
+        .into_inner();
+    assert_eq!(met.state, pb::NeedState::Met as i32);
+    let mine = member
+        .list_projects(pb::ListProjectsRequest {
+            mine: true,
+            ..Default::default()
+        })
+        .await
+        .expect("mine")
+        .into_inner()
+        .projects;
+    assert_eq!(mine.len(), 1);
+    let again = member
+        .complete_project(pb::CompleteProjectRequest {
+            project_id: project.id.clone(),
+            outcome: "再次完成".into(),
+        })
+        .await
+        .expect_err("ended once");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+}
+
 on_both_backends!(
+    a_need_and_a_resource_become_a_project,
     a_joint_meeting_about_a_case_joins_its_history,
     a_duplicate_report_is_merged_and_both_reporters_told,
     cases_follow_their_org_when_it_moves,

@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "jiceng/grid/v1/grid.proto",
         "jiceng/grid/v1/cases.proto",
         "jiceng/grid/v1/wishes.proto",
+        "jiceng/grid/v1/projects.proto",
     ]
     .map(|p| root.join(p));
 

@@ -9,6 +9,7 @@ use crate::{
     grpc,
     store::{
         cases::{Case, Escalation},
+        projects::{Need, Project, Resource},
         wishes::Wish,
     },
 };
@@ -17,6 +18,7 @@ pub const CASE_DISPATCHED: &str = "jiceng.grid.v1.case.dispatched";
 pub const CASE_ESCALATED: &str = "jiceng.grid.v1.case.escalated";
 pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_failed";
 pub const CASE_MERGED: &str = "jiceng.grid.v1.case.merged";
+pub const PROJECT_PROPOSED: &str = "jiceng.grid.v1.project.proposed";
 pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
 
 fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
@@ -64,6 +66,19 @@ pub fn merged(duplicate: &Case, original: &Case) -> EventDraft {
         &pb::CaseMerged {
             duplicate: Some(grpc::case_to_proto(duplicate)),
             original: Some(grpc::case_to_proto(original)),
+        },
+    )
+}
+
+/// One side proposed matching a need with a resource: the other side hears of it.
+pub fn project_proposed(project: &Project, need: &Need, resource: &Resource) -> EventDraft {
+    draft(
+        PROJECT_PROPOSED,
+        &project.id,
+        &pb::ProjectProposed {
+            project: Some(grpc::projects::project_to_proto(project)),
+            need: Some(grpc::projects::need_to_proto(need)),
+            resource: Some(grpc::projects::resource_to_proto(resource)),
         },
     )
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod cases;
 mod events;
+pub(crate) mod projects;
 pub(crate) mod wishes;
 
 pub use events::CONSUMED as CONSUMED_EVENTS;

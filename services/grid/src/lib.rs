@@ -15,7 +15,7 @@ use jiceng_db::{Clock, Migration, Migrations};
 use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
 use jiceng_proto::grid::{
     case_service_server::CaseServiceServer, grid_service_server::GridServiceServer,
-    wish_service_server::WishServiceServer,
+    project_service_server::ProjectServiceServer, wish_service_server::WishServiceServer,
 };
 use tonic::service::interceptor::InterceptedService;
 
@@ -61,13 +61,19 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0006_case_meetings.sql"),
             sqlite: include_str!("../migrations/sqlite/0006_case_meetings.sql"),
         },
+        Migration {
+            version: 7,
+            name: "needs, resources and projects",
+            postgres: include_str!("../migrations/postgres/0007_needs_resources_projects.sql"),
+            sqlite: include_str!("../migrations/sqlite/0007_needs_resources_projects.sql"),
+        },
     ],
 };
 
 /// Cases a scan escalates at most per round.
 pub(crate) const SCAN_BATCH: i64 = 500;
 
-/// Adds `GridService`, `CaseService` and `WishService` to `server`, every call authenticated.
+/// Adds `GridService`, `CaseService`, `WishService` and `ProjectService` to `server`, every call authenticated.
 /// The `EventSinkService` that [`GridApi`] also implements is added by the process.
 pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<Authenticator>) {
     server.add_service(InterceptedService::new(
@@ -78,6 +84,12 @@ pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<A
     ));
     server.add_service(InterceptedService::new(
         WishServiceServer::new(api.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
+    server.add_service(InterceptedService::new(
+        ProjectServiceServer::new(api.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
         authenticator.interceptor(),

@@ -2,6 +2,7 @@
 //! `store/cases.rs`) cases with their history, change requests and escalations.
 
 pub mod cases;
+pub mod projects;
 pub mod wishes;
 
 use std::collections::BTreeMap;
@@ -552,14 +553,21 @@ impl GridStore {
 }
 
 impl GridStore {
-    /// Gives the grids, cases and wishes below a moved unit the unit's new path
+    /// Gives the grids, cases, wishes, needs, resources and projects below a moved unit the unit's new path
     /// (`new_unit_path`, ending with the unit). Each table is one range update under the
     /// unit's old path, read off any row below it.
     pub async fn repath(&self, unit_id: &str, new_unit_path: &str) -> Result<u64> {
         let marker = format!("/{unit_id}/");
         let mut tx = self.db.begin_write().await?;
         let mut moved = 0;
-        for table in ["grid_grids", "grid_cases", "grid_wishes"] {
+        for table in [
+            "grid_grids",
+            "grid_cases",
+            "grid_wishes",
+            "grid_needs",
+            "grid_resources",
+            "grid_projects",
+        ] {
             let sample: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT org_path FROM {table} WHERE org_path LIKE $1 LIMIT 1"
             )))
@@ -593,6 +601,42 @@ impl GridStore {
         tx.commit().await?;
         Ok(moved)
     }
+}
+
+/// Takes `request_id` of `caller` for the new `kind` row `id`; when the caller sent it before,
+/// returns the id of the row it made then (a retry gets the first result, not a second row).
+pub(crate) async fn first_request(
+    tx: &mut Tx,
+    kind: &str,
+    caller: &str,
+    request_id: Option<&str>,
+    id: &str,
+) -> Result<Option<String>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    let key = format!("{kind}/{request_id}");
+    let taken = sqlx::query(
+        "INSERT INTO grid_list_request_ids (caller, request_id, item_id) VALUES ($1, $2, $3)
+         ON CONFLICT (caller, request_id) DO NOTHING",
+    )
+    .bind(caller)
+    .bind(&key)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let first: String = sqlx::query(
+        "SELECT item_id FROM grid_list_request_ids WHERE caller = $1 AND request_id = $2",
+    )
+    .bind(caller)
+    .bind(&key)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    Ok(Some(first))
 }
 
 /// A category, read in the caller's transaction (a case's writes read it on their own

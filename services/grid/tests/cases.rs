@@ -11,11 +11,13 @@ use jiceng_grid::{
         calendar::ClockKind,
         case::{Action, CaseState, ReporterKind, RequestKind, Urgency},
         category::{Category, Limits},
+        project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
         wish::{Claimant, WishState},
     },
     store::{
         NewGrid, StoreError,
         cases::{ActionDetail, Case, CaseFilter, NewCase},
+        projects::{ListFilter, NewNeed, NewResource},
         wishes::{NewWish, WishChange, WishFilter},
     },
 };
@@ -902,7 +904,208 @@ async fn a_meeting_joins_a_case_history_once(db: TestDatabase) {
     ));
 }
 
+/// A need and a resource are matched once: a proposal is answered by the other side, an active
+/// project holds both, and its end meets the need or frees both.
+async fn needs_and_resources_become_projects(db: TestDatabase) {
+    let store = setup(&db).await;
+    let need = |title: &str| NewNeed {
+        org_id: COMMITTEE.into(),
+        org_path: PATH.into(),
+        title: title.into(),
+        description: "独居老人每周需要上门理发".into(),
+        category: "助老".into(),
+    };
+    let haircut = store
+        .post_need("centre", Some("need-1"), &need("上门理发"), T0)
+        .await
+        .expect("need");
+    let again = store
+        .post_need("centre", Some("need-1"), &need("上门理发"), T0 + MINUTE)
+        .await
+        .expect("retry");
+    assert_eq!(again, haircut, "a retried post returns the first need");
+    let salon = store
+        .offer_resource(
+            "street-admin",
+            None,
+            &NewResource {
+                provider: Provider::Org(HANDLER.into()),
+                org_id: HANDLER.into(),
+                org_path: format!("/root/{STREET}/{HANDLER}/"),
+                title: "美发店志愿服务".into(),
+                description: String::new(),
+                category: "助老".into(),
+            },
+            T0,
+        )
+        .await
+        .expect("resource");
+    let propose = |need: &str, resource: &str, side: Side| {
+        let (store, need, resource) = (store.clone(), need.to_owned(), resource.to_owned());
+        async move {
+            store
+                .propose_project("someone", side, &need, &resource, "", "", T0 + MINUTE)
+                .await
+        }
+    };
+    let project = propose(&haircut.id, &salon.id, Side::Need)
+        .await
+        .expect("propose");
+    assert_eq!(
+        (project.state, project.title.as_str()),
+        (ProjectState::Proposed, "上门理发")
+    );
+    assert!(matches!(
+        propose(&haircut.id, &salon.id, Side::Resource).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        events_of_type(&store, "jiceng.grid.v1.project.proposed").await,
+        1
+    );
+    let active = store
+        .act_on_project(
+            &project.id,
+            "salon",
+            ProjectAction::Accept,
+            "",
+            T0 + 2 * MINUTE,
+        )
+        .await
+        .expect("accept");
+    assert_eq!(active.state, ProjectState::Active);
+    assert_eq!(active.answered_by, "salon");
+    assert_eq!(
+        store.need(&haircut.id).await.expect("need").state,
+        NeedState::Matched
+    );
+    // A matched need takes no further proposals.
+    let other = store
+        .offer_resource(
+            "member-1",
+            None,
+            &NewResource {
+                provider: Provider::Member("member-1".into()),
+                org_id: COMMITTEE.into(),
+                org_path: PATH.into(),
+                title: "理发手艺".into(),
+                description: String::new(),
+                category: "助老".into(),
+            },
+            T0,
+        )
+        .await
+        .expect("member resource");
+    assert!(matches!(
+        propose(&haircut.id, &other.id, Side::Resource).await,
+        Err(StoreError::Precondition { .. })
+    ));
+    let done = store
+        .act_on_project(
+            &project.id,
+            "centre",
+            ProjectAction::Complete,
+            "每周二上门，已服务12位老人",
+            T0 + 3 * MINUTE,
+        )
+        .await
+        .expect("complete");
+    assert_eq!(done.state, ProjectState::Completed);
+    assert_eq!(done.outcome, "每周二上门，已服务12位老人");
+    assert_eq!(
+        store.need(&haircut.id).await.expect("need").state,
+        NeedState::Met
+    );
+    assert_eq!(
+        store.resource(&salon.id).await.expect("resource").state,
+        ResourceState::Available,
+        "a resource serves again"
+    );
+    assert!(
+        store
+            .act_on_project(&project.id, "centre", ProjectAction::Cancel, "x", T0)
+            .await
+            .is_err()
+    );
+
+    // Cancelling an active project frees both sides.
+    let tutoring = store
+        .post_need("centre", None, &need("课后辅导"), T0 + 4 * MINUTE)
+        .await
+        .expect("need");
+    let second = propose(&tutoring.id, &other.id, Side::Resource)
+        .await
+        .expect("propose");
+    store
+        .act_on_project(
+            &second.id,
+            "centre",
+            ProjectAction::Accept,
+            "",
+            T0 + 5 * MINUTE,
+        )
+        .await
+        .expect("accept");
+    store
+        .act_on_project(
+            &second.id,
+            "member-1",
+            ProjectAction::Cancel,
+            "时间冲突",
+            T0 + 6 * MINUTE,
+        )
+        .await
+        .expect("cancel");
+    assert_eq!(
+        store.need(&tutoring.id).await.expect("need").state,
+        NeedState::Open
+    );
+    assert_eq!(
+        store.resource(&other.id).await.expect("resource").state,
+        ResourceState::Available
+    );
+    let open = store
+        .list_needs(
+            &ListFilter {
+                subtree: Some(format!("/root/{STREET}/")),
+                state: Some(NeedState::Open.as_str()),
+                ..ListFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("needs");
+    assert_eq!(
+        open.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+        [tutoring.id.as_str()]
+    );
+    let mine = store
+        .list_projects(
+            &ListFilter {
+                provider_member: Some("member-1".into()),
+                ..ListFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("projects");
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].state, ProjectState::Cancelled);
+    let withdrawn = store
+        .withdraw_need(&tutoring.id, Some(open[0].version))
+        .await
+        .expect("withdraw");
+    assert_eq!(withdrawn.state, NeedState::Withdrawn);
+    assert!(matches!(
+        store.withdraw_need(&haircut.id, None).await,
+        Err(StoreError::Precondition { .. })
+    ));
+}
+
 on_both_backends!(
+    needs_and_resources_become_projects,
     a_meeting_joins_a_case_history_once,
     nearby_duplicates_are_found_and_merged_into_the_original,
     a_step_no_longer_limited_leaves_the_scan,

@@ -22,6 +22,7 @@ pub const CONSUMED: &[&str] = &[
     "jiceng.grid.v1.case.escalated",
     "jiceng.grid.v1.case.verification_failed",
     "jiceng.grid.v1.case.merged",
+    "jiceng.grid.v1.project.proposed",
     "jiceng.grid.v1.wish.fulfilled",
     "jiceng.member.v1.status.changed",
     "jiceng.member.v1.transfer.requested",
@@ -146,6 +147,13 @@ pub fn builtin_categories() -> Vec<Category> {
             "反映的问题已合并办理：{{description}}",
             "同一问题的多次反映已合并为一件，由{{owner}}统一办理，进展请查看原案件",
             &["description", "owner"],
+            false,
+        ),
+        category(
+            "grid.project.proposed",
+            "项目对接提议：{{title}}",
+            "{{proposer}}提议以资源“{{resource}}”对接需求“{{need}}”，请确认或婉拒",
+            &["title", "proposer", "resource", "need"],
             false,
         ),
         category(
@@ -350,6 +358,43 @@ pub async fn publication_for(
                 ]),
                 link: format!("cases/{}", original.id),
                 recipients,
+            }
+        }
+        "jiceng.grid.v1.project.proposed" => {
+            let proposed: grid_pb::ProjectProposed = payload(event)?;
+            let (Some(project), Some(need), Some(resource)) =
+                (&proposed.project, &proposed.need, &proposed.resource)
+            else {
+                return Ok(None);
+            };
+            // The side that did not propose answers: the provider, or the community in need.
+            let (proposer, recipient) =
+                if project.proposed_by_side == grid_pb::ProjectSide::Need as i32 {
+                    let recipient = if project.provider_org_id.is_empty() {
+                        RecipientSpec::Member(project.provider_member_id.clone())
+                    } else {
+                        secretary_of(&project.provider_org_id)
+                    };
+                    (org.unit_name(&need.org_id).await?, recipient)
+                } else {
+                    let proposer = if project.provider_org_id.is_empty() {
+                        "一名党员".to_owned()
+                    } else {
+                        org.unit_name(&project.provider_org_id).await?
+                    };
+                    (proposer, secretary_of(&need.org_id))
+                };
+            Publication {
+                category: "grid.project.proposed",
+                priority: Priority::Normal,
+                variables: vars(&[
+                    ("title", project.title.clone()),
+                    ("proposer", proposer),
+                    ("resource", resource.title.clone()),
+                    ("need", need.title.clone()),
+                ]),
+                link: format!("projects/{}", project.id),
+                recipients: vec![recipient],
             }
         }
         "jiceng.grid.v1.wish.fulfilled" => {

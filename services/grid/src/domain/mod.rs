@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod case;
 pub mod category;
+pub mod project;
 pub mod wish;
 
 /// One of the three overlapping grid layers (三个网格).

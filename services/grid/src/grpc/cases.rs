@@ -54,7 +54,7 @@ const WORKERS: &[Role] = &[
     Role::GridWorker,
 ];
 
-fn parse_etag(etag: &str) -> Result<Option<i64>, Status> {
+pub(crate) fn parse_etag(etag: &str) -> Result<Option<i64>, Status> {
     if etag.is_empty() {
         return Ok(None);
     }

@@ -1,0 +1,597 @@
+//! `jiceng.grid.v1.ProjectService`: who may post needs, offer resources, propose, answer and
+//! end projects, and the protobuf of all three.
+//!
+//! The needs and resources lists are open to everyone in the district (they carry no personal
+//! details; being seen is their point). A need belongs to its community's admins; a resource to
+//! its unit's admins, or to the member who offered it. A project's two sides are those of its
+//! need and its resource: one proposes, the other answers, either ends it.
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field, timestamp};
+use jiceng_proto::grid::{self as pb, project_service_server::ProjectService};
+use tonic::{Request, Response, Status};
+
+use super::{GridApi, time_cursor, time_cursor_of, to_status};
+use crate::{
+    domain::{
+        free_text, label,
+        project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
+    },
+    store::projects::{ListFilter, Need, NewNeed, NewResource, Project, Resource},
+};
+
+const NEED_STATES: &[(pb::NeedState, NeedState)] = &[
+    (pb::NeedState::Open, NeedState::Open),
+    (pb::NeedState::Matched, NeedState::Matched),
+    (pb::NeedState::Met, NeedState::Met),
+    (pb::NeedState::Withdrawn, NeedState::Withdrawn),
+];
+
+const RESOURCE_STATES: &[(pb::ResourceState, ResourceState)] = &[
+    (pb::ResourceState::Available, ResourceState::Available),
+    (pb::ResourceState::Matched, ResourceState::Matched),
+    (pb::ResourceState::Withdrawn, ResourceState::Withdrawn),
+];
+
+const PROJECT_STATES: &[(pb::ProjectState, ProjectState)] = &[
+    (pb::ProjectState::Proposed, ProjectState::Proposed),
+    (pb::ProjectState::Declined, ProjectState::Declined),
+    (pb::ProjectState::Active, ProjectState::Active),
+    (pb::ProjectState::Completed, ProjectState::Completed),
+    (pb::ProjectState::Cancelled, ProjectState::Cancelled),
+];
+
+pub(crate) fn need_to_proto(need: &Need) -> pb::Need {
+    pb::Need {
+        id: need.id.clone(),
+        org_id: need.org_id.clone(),
+        title: need.title.clone(),
+        description: need.description.clone(),
+        category: need.category.clone(),
+        state: super::to_proto(NEED_STATES, need.state, pb::NeedState::Unspecified) as i32,
+        posted_by: need.posted_by.clone(),
+        etag: format!("v{}", need.version),
+        create_time: Some(timestamp(need.created_at)),
+    }
+}
+
+pub(crate) fn resource_to_proto(resource: &Resource) -> pb::Resource {
+    pb::Resource {
+        id: resource.id.clone(),
+        provider: Some(match &resource.provider {
+            Provider::Org(org) => pb::resource::Provider::ProviderOrgId(org.clone()),
+            Provider::Member(member) => pb::resource::Provider::ProviderMemberId(member.clone()),
+        }),
+        org_id: resource.org_id.clone(),
+        title: resource.title.clone(),
+        description: resource.description.clone(),
+        category: resource.category.clone(),
+        state: super::to_proto(
+            RESOURCE_STATES,
+            resource.state,
+            pb::ResourceState::Unspecified,
+        ) as i32,
+        etag: format!("v{}", resource.version),
+        create_time: Some(timestamp(resource.created_at)),
+    }
+}
+
+pub(crate) fn project_to_proto(project: &Project) -> pb::Project {
+    let (provider_org_id, provider_member_id) = match &project.provider {
+        Provider::Org(org) => (org.clone(), String::new()),
+        Provider::Member(member) => (String::new(), member.clone()),
+    };
+    pb::Project {
+        id: project.id.clone(),
+        need_id: project.need_id.clone(),
+        resource_id: project.resource_id.clone(),
+        org_id: project.org_id.clone(),
+        title: project.title.clone(),
+        state: super::to_proto(PROJECT_STATES, project.state, pb::ProjectState::Unspecified) as i32,
+        proposed_by_side: match project.proposed_by_side {
+            Side::Need => pb::ProjectSide::Need,
+            Side::Resource => pb::ProjectSide::Resource,
+        } as i32,
+        proposed_by: project.proposed_by.clone(),
+        proposal_note: project.proposal_note.clone(),
+        answered_by: project.answered_by.clone(),
+        outcome: project.outcome.clone(),
+        etag: format!("v{}", project.version),
+        create_time: Some(timestamp(project.created_at)),
+        start_time: project.started_at.map(timestamp),
+        end_time: project.ended_at.map(timestamp),
+        provider_org_id,
+        provider_member_id,
+    }
+}
+
+/// A state filter: unset is every state, an unknown value is refused.
+fn state_filter<P: Copy + Into<i32>, D: Copy>(
+    table: &[(P, D)],
+    value: i32,
+    name: impl Fn(D) -> &'static str,
+) -> Result<Option<&'static str>, Status> {
+    if value == 0 {
+        return Ok(None);
+    }
+    super::from_proto(table, value)
+        .map(|state| Some(name(state)))
+        .ok_or_else(|| invalid_field("state", "is unknown"))
+}
+
+fn version_of(etag: &str) -> Result<Option<i64>, Status> {
+    super::cases::parse_etag(etag)
+}
+
+/// Title, description and category, as every list item has them.
+fn item_text(
+    violations: &mut FieldViolations,
+    title: &str,
+    description: &str,
+    category: &str,
+) -> (Option<String>, String, Option<String>) {
+    let title = violations.check("title", label(title, 100));
+    let description = violations
+        .check("description", free_text(description, 2_000))
+        .unwrap_or_default();
+    let category = violations.check("category", label(category, 20));
+    (title, description, category)
+}
+
+fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
+    if given.len() > 128 {
+        violations.add("request_id", "must be at most 128 characters");
+    }
+    (!given.is_empty()).then(|| given.to_owned())
+}
+
+fn outcome(violations: &mut FieldViolations, field: &str, given: &str) -> String {
+    let text = violations
+        .check(field, free_text(given, 2_000))
+        .unwrap_or_default();
+    if text.is_empty() {
+        violations.add(field, "is required");
+    }
+    text
+}
+
+impl GridApi {
+    /// Whether the caller speaks for the resource's provider: the member themself, or an admin
+    /// over the providing unit.
+    async fn provides(&self, caller: &Caller, provider: &Provider) -> bool {
+        match provider {
+            Provider::Member(member) => caller.subject == *member,
+            Provider::Org(org) => self.require_admin_of(caller, org).await.is_ok(),
+        }
+    }
+
+    /// Whether the caller speaks for the need's community.
+    async fn needs(&self, caller: &Caller, org_id: &str) -> bool {
+        self.require_admin_of(caller, org_id).await.is_ok()
+    }
+
+    /// A project the caller is a side of, or reads the need's org of; NOT_FOUND for others.
+    async fn visible_project(&self, caller: &Caller, id: &str) -> Result<Project, Status> {
+        let project = self.store.project(id).await.map_err(to_status)?;
+        if self.provides(caller, &project.provider).await
+            || self
+                .require_reader_of(caller, &project.org_id)
+                .await
+                .is_ok()
+        {
+            Ok(project)
+        } else {
+            Err(Status::not_found(format!("project {id} not found")))
+        }
+    }
+
+    /// Takes `action` on a project, when the caller may: an answer comes from the side that did
+    /// not propose, an end from either side.
+    async fn act_on_project(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: ProjectAction,
+        text: String,
+    ) -> Result<Response<pb::Project>, Status> {
+        let project = self.visible_project(caller, id).await?;
+        let need_side = self.needs(caller, &project.org_id).await;
+        let resource_side = self.provides(caller, &project.provider).await;
+        let allowed = match action {
+            ProjectAction::Accept | ProjectAction::Decline => match project.proposed_by_side {
+                Side::Need => resource_side,
+                Side::Resource => need_side,
+            },
+            ProjectAction::Complete | ProjectAction::Cancel => need_side || resource_side,
+        };
+        if !allowed {
+            return Err(Status::permission_denied(match action {
+                ProjectAction::Accept | ProjectAction::Decline => {
+                    "the side that did not propose a project answers it"
+                }
+                _ => "the need's community or the resource's provider ends a project",
+            }));
+        }
+        let project = self
+            .store
+            .act_on_project(id, &caller.subject, action, &text, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(project_to_proto(&project)))
+    }
+}
+
+#[tonic::async_trait]
+impl ProjectService for GridApi {
+    async fn post_need(
+        &self,
+        request: Request<pb::PostNeedRequest>,
+    ) -> Result<Response<pb::Need>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let (title, description, category) =
+            item_text(&mut violations, &req.title, &req.description, &req.category);
+        if req.org_id.is_empty() {
+            violations.add("org_id", "must name the community in need");
+        }
+        let request_id = request_id(&mut violations, &req.request_id);
+        violations.into_result()?;
+        let (Some(title), Some(category)) = (title, category) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_admin_of(&caller, &req.org_id).await?;
+        let new = NewNeed {
+            org_path: self.path_of(&req.org_id).await?,
+            org_id: req.org_id,
+            title,
+            description,
+            category,
+        };
+        let need = self
+            .store
+            .post_need(
+                &caller.subject,
+                request_id.as_deref(),
+                &new,
+                self.clock.now(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(need_to_proto(&need)))
+    }
+
+    async fn get_need(
+        &self,
+        request: Request<pb::GetNeedRequest>,
+    ) -> Result<Response<pb::Need>, Status> {
+        caller(&request)?;
+        let need = self
+            .store
+            .need(&request.get_ref().id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(need_to_proto(&need)))
+    }
+
+    async fn list_needs(
+        &self,
+        request: Request<pb::ListNeedsRequest>,
+    ) -> Result<Response<pb::ListNeedsResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        if req.org_id.is_empty() {
+            return Err(invalid_field("org_id", "name the org subtree to list"));
+        }
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("needs|{}|{}", req.org_id, req.state),
+        )?;
+        let filter = ListFilter {
+            subtree: Some(self.path_of(&req.org_id).await?),
+            state: state_filter(NEED_STATES, req.state, NeedState::as_str)?,
+            ..ListFilter::default()
+        };
+        let after = page.after.as_deref().map(time_cursor).transpose()?;
+        let mut needs = self
+            .store
+            .list_needs(&filter, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut needs, |n| time_cursor_of(n.created_at, &n.id));
+        Ok(Response::new(pb::ListNeedsResponse {
+            needs: needs.iter().map(need_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn withdraw_need(
+        &self,
+        request: Request<pb::WithdrawNeedRequest>,
+    ) -> Result<Response<pb::Need>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let expected = version_of(&req.etag)?;
+        let need = self.store.need(&req.need_id).await.map_err(to_status)?;
+        self.require_admin_of(&caller, &need.org_id).await?;
+        let need = self
+            .store
+            .withdraw_need(&need.id, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(need_to_proto(&need)))
+    }
+
+    async fn offer_resource(
+        &self,
+        request: Request<pb::OfferResourceRequest>,
+    ) -> Result<Response<pb::Resource>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let (title, description, category) =
+            item_text(&mut violations, &req.title, &req.description, &req.category);
+        let request_id = request_id(&mut violations, &req.request_id);
+        violations.into_result()?;
+        let (Some(title), Some(category)) = (title, category) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let (provider, org_id) = if req.provider_org_id.is_empty() {
+            caller.require_any(&[Role::Member])?;
+            (
+                Provider::Member(caller.subject.clone()),
+                caller.scope_org.clone(),
+            )
+        } else {
+            self.require_admin_of(&caller, &req.provider_org_id).await?;
+            (
+                Provider::Org(req.provider_org_id.clone()),
+                req.provider_org_id,
+            )
+        };
+        let new = NewResource {
+            provider,
+            org_path: self.path_of(&org_id).await?,
+            org_id,
+            title,
+            description,
+            category,
+        };
+        let resource = self
+            .store
+            .offer_resource(
+                &caller.subject,
+                request_id.as_deref(),
+                &new,
+                self.clock.now(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(resource_to_proto(&resource)))
+    }
+
+    async fn get_resource(
+        &self,
+        request: Request<pb::GetResourceRequest>,
+    ) -> Result<Response<pb::Resource>, Status> {
+        caller(&request)?;
+        let resource = self
+            .store
+            .resource(&request.get_ref().id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(resource_to_proto(&resource)))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Request<pb::ListResourcesRequest>,
+    ) -> Result<Response<pb::ListResourcesResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        if req.org_id.is_empty() {
+            return Err(invalid_field("org_id", "name the org subtree to list"));
+        }
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("resources|{}|{}", req.org_id, req.state),
+        )?;
+        let filter = ListFilter {
+            subtree: Some(self.path_of(&req.org_id).await?),
+            state: state_filter(RESOURCE_STATES, req.state, ResourceState::as_str)?,
+            ..ListFilter::default()
+        };
+        let after = page.after.as_deref().map(time_cursor).transpose()?;
+        let mut resources = self
+            .store
+            .list_resources(&filter, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut resources, |r| time_cursor_of(r.created_at, &r.id));
+        Ok(Response::new(pb::ListResourcesResponse {
+            resources: resources.iter().map(resource_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn withdraw_resource(
+        &self,
+        request: Request<pb::WithdrawResourceRequest>,
+    ) -> Result<Response<pb::Resource>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let expected = version_of(&req.etag)?;
+        let resource = self
+            .store
+            .resource(&req.resource_id)
+            .await
+            .map_err(to_status)?;
+        if !self.provides(&caller, &resource.provider).await {
+            return Err(Status::permission_denied(
+                "the provider withdraws a resource",
+            ));
+        }
+        let resource = self
+            .store
+            .withdraw_resource(&resource.id, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(resource_to_proto(&resource)))
+    }
+
+    async fn propose_project(
+        &self,
+        request: Request<pb::ProposeProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        if req.need_id.is_empty() {
+            violations.add("need_id", "must name the need");
+        }
+        if req.resource_id.is_empty() {
+            violations.add("resource_id", "must name the resource");
+        }
+        let title = if req.title.is_empty() {
+            String::new()
+        } else {
+            violations
+                .check("title", label(&req.title, 100))
+                .unwrap_or_default()
+        };
+        let note = violations
+            .check("note", free_text(&req.note, 1_000))
+            .unwrap_or_default();
+        violations.into_result()?;
+        let need = self.store.need(&req.need_id).await.map_err(to_status)?;
+        let resource = self
+            .store
+            .resource(&req.resource_id)
+            .await
+            .map_err(to_status)?;
+        // The community claims a resource for its need, or the provider claims a need.
+        let side = if self.needs(&caller, &need.org_id).await {
+            Side::Need
+        } else if self.provides(&caller, &resource.provider).await {
+            Side::Resource
+        } else {
+            return Err(Status::permission_denied(
+                "the need's community or the resource's provider proposes a project",
+            ));
+        };
+        let project = self
+            .store
+            .propose_project(
+                &caller.subject,
+                side,
+                &need.id,
+                &resource.id,
+                &title,
+                &note,
+                self.clock.now(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(project_to_proto(&project)))
+    }
+
+    async fn accept_project(
+        &self,
+        request: Request<pb::AcceptProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().project_id;
+        self.act_on_project(&caller, &id, ProjectAction::Accept, String::new())
+            .await
+    }
+
+    async fn decline_project(
+        &self,
+        request: Request<pb::DeclineProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let reason = outcome(&mut violations, "reason", &req.reason);
+        violations.into_result()?;
+        self.act_on_project(&caller, &req.project_id, ProjectAction::Decline, reason)
+            .await
+    }
+
+    async fn complete_project(
+        &self,
+        request: Request<pb::CompleteProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let text = outcome(&mut violations, "outcome", &req.outcome);
+        violations.into_result()?;
+        self.act_on_project(&caller, &req.project_id, ProjectAction::Complete, text)
+            .await
+    }
+
+    async fn cancel_project(
+        &self,
+        request: Request<pb::CancelProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let reason = outcome(&mut violations, "reason", &req.reason);
+        violations.into_result()?;
+        self.act_on_project(&caller, &req.project_id, ProjectAction::Cancel, reason)
+            .await
+    }
+
+    async fn get_project(
+        &self,
+        request: Request<pb::GetProjectRequest>,
+    ) -> Result<Response<pb::Project>, Status> {
+        let caller = caller(&request)?.clone();
+        let project = self.visible_project(&caller, &request.get_ref().id).await?;
+        Ok(Response::new(project_to_proto(&project)))
+    }
+
+    async fn list_projects(
+        &self,
+        request: Request<pb::ListProjectsRequest>,
+    ) -> Result<Response<pb::ListProjectsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        if req.org_id.is_empty() != req.mine {
+            return Err(invalid_field(
+                "org_id",
+                "list by exactly one of an org subtree or your own projects",
+            ));
+        }
+        let page = PageRequest::parse(
+            req.page_size,
+            &req.page_token,
+            format!("projects|{}|{}|{}", req.org_id, req.mine, req.state),
+        )?;
+        let mut filter = ListFilter {
+            state: state_filter(PROJECT_STATES, req.state, ProjectState::as_str)?,
+            ..ListFilter::default()
+        };
+        if req.mine {
+            filter.provider_member = Some(caller.subject.clone());
+        } else {
+            self.require_reader_of(&caller, &req.org_id).await?;
+            filter.subtree = Some(self.path_of(&req.org_id).await?);
+        }
+        let after = page.after.as_deref().map(time_cursor).transpose()?;
+        let mut projects = self
+            .store
+            .list_projects(&filter, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut projects, |p| time_cursor_of(p.created_at, &p.id));
+        Ok(Response::new(pb::ListProjectsResponse {
+            projects: projects.iter().map(project_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+}
