@@ -662,7 +662,7 @@ async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         let wish_notice = notices.iter().any(|i| {
             i.notification
                 .as_ref()
-                .is_some_and(|n| n.title.starts_with("微心愿"))
+                .is_some_and(|n| n.title.starts_with("微心愿已实现"))
         });
         if !entries.is_empty() && wish_notice {
             break;
@@ -685,8 +685,9 @@ async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         (entries[0].amount, entries[0].rule_code.as_str()),
         (5, "wish.fulfilled")
     );
-    // The secretary also hears of their appointment; of the wish, once.
-    let titles: Vec<_> = inbox
+    // The secretary also hears of their appointment; of the wish's claim and fulfilment, once
+    // each.
+    let mut titles: Vec<_> = inbox
         .list_inbox(ListInboxRequest::default())
         .await
         .expect("inbox")
@@ -696,7 +697,11 @@ async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         .filter_map(|i| i.notification.map(|n| n.title))
         .filter(|title| title.starts_with("微心愿"))
         .collect();
-    assert_eq!(titles, ["微心愿已实现：一台助听器"]);
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["微心愿已实现：一台助听器", "微心愿已被认领：一台助听器"]
+    );
     let published = other
         .list_wishes(pb::ListWishesRequest {
             published: true,

@@ -19,6 +19,7 @@ pub const CASE_ESCALATED: &str = "jiceng.grid.v1.case.escalated";
 pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_failed";
 pub const CASE_MERGED: &str = "jiceng.grid.v1.case.merged";
 pub const PROJECT_PROPOSED: &str = "jiceng.grid.v1.project.proposed";
+pub const WISH_CLAIMED: &str = "jiceng.grid.v1.wish.claimed";
 pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
 
 fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
@@ -80,6 +81,15 @@ pub fn project_proposed(project: &Project, need: &Need, resource: &Resource) -> 
             need: Some(grpc::projects::need_to_proto(need)),
             resource: Some(grpc::projects::resource_to_proto(resource)),
         },
+    )
+}
+
+/// A micro-wish was claimed: its collecting org hears who will fulfil it.
+pub fn wish_claimed(wish: &Wish) -> EventDraft {
+    draft(
+        WISH_CLAIMED,
+        &wish.id,
+        &grpc::wishes::masked_wish_to_proto(wish),
     )
 }
 

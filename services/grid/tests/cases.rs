@@ -672,10 +672,12 @@ async fn one_claim_wins_a_wish_and_its_fulfilment_is_announced(db: TestDatabase)
         )
         .await
         .expect("fulfil");
-    assert_eq!(
-        events_of_type(&store, "jiceng.grid.v1.wish.fulfilled").await,
-        1
-    );
+    for announced in [
+        "jiceng.grid.v1.wish.claimed",
+        "jiceng.grid.v1.wish.fulfilled",
+    ] {
+        assert_eq!(events_of_type(&store, announced).await, 1, "{announced}");
+    }
 }
 
 async fn a_moved_subtree_takes_its_cases_along(db: TestDatabase) {

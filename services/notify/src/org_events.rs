@@ -23,6 +23,7 @@ pub const CONSUMED: &[&str] = &[
     "jiceng.grid.v1.case.verification_failed",
     "jiceng.grid.v1.case.merged",
     "jiceng.grid.v1.project.proposed",
+    "jiceng.grid.v1.wish.claimed",
     "jiceng.grid.v1.wish.fulfilled",
     "jiceng.member.v1.status.changed",
     "jiceng.member.v1.transfer.requested",
@@ -154,6 +155,13 @@ pub fn builtin_categories() -> Vec<Category> {
             "项目对接提议：{{title}}",
             "{{proposer}}提议以资源“{{resource}}”对接需求“{{need}}”，请确认或婉拒",
             &["title", "proposer", "resource", "need"],
+            false,
+        ),
+        category(
+            "grid.wish.claimed",
+            "微心愿已被认领：{{title}}",
+            "居民{{beneficiary}}的微心愿“{{title}}”已被认领，请跟进实现",
+            &["title", "beneficiary"],
             false,
         ),
         category(
@@ -397,10 +405,14 @@ pub async fn publication_for(
                 recipients: vec![recipient],
             }
         }
-        "jiceng.grid.v1.wish.fulfilled" => {
+        kind @ ("jiceng.grid.v1.wish.claimed" | "jiceng.grid.v1.wish.fulfilled") => {
             let wish: grid_pb::Wish = payload(event)?;
             Publication {
-                category: "grid.wish.fulfilled",
+                category: if kind.ends_with("claimed") {
+                    "grid.wish.claimed"
+                } else {
+                    "grid.wish.fulfilled"
+                },
                 priority: Priority::Normal,
                 variables: vars(&[
                     ("title", wish.title.clone()),

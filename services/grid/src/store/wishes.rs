@@ -192,9 +192,10 @@ impl GridStore {
         Ok(wish)
     }
 
-    /// Moves a wish to `to`, the next step of its course. Claiming records the one claimant;
-    /// fulfilling records the evidence and announces it (points for the claiming members, a
-    /// notice to the collecting org), in the same transaction.
+    /// Moves a wish to `to`, the next step of its course. Claiming records the one claimant and
+    /// announces it to the collecting org; fulfilling records the evidence and announces it
+    /// (points for the claiming members, a notice to the collecting org), in the same
+    /// transaction.
     #[tracing::instrument(name = "grid.store.advance_wish", skip_all, fields(to = to.as_str()))]
     pub async fn advance_wish(
         &self,
@@ -248,9 +249,13 @@ impl GridStore {
         }
         wish.version += 1;
         wish.updated_at = now;
-        if to == WishState::Fulfilled {
-            jiceng_outbox::enqueue(&mut tx, &self.event_source, events::wish_fulfilled(&wish))
-                .await?;
+        let announced = match to {
+            WishState::Claimed => Some(events::wish_claimed(&wish)),
+            WishState::Fulfilled => Some(events::wish_fulfilled(&wish)),
+            _ => None,
+        };
+        if let Some(event) = announced {
+            jiceng_outbox::enqueue(&mut tx, &self.event_source, event).await?;
         }
         tx.commit().await?;
         Ok(wish)
