@@ -1,12 +1,19 @@
 //! `jiceng up --demo` loads a district a first caller can explore: the tree, Lujiazui's
-//! "1 + 34" network, Yangjing's street-block alliance, a joint meeting, a project and bookings.
+//! "1 + 34" network, Yangjing's street-block alliance, a joint meeting, a project and bookings,
+//! and Lujiazui's grid cases, a published micro-wish and a need with a proposed project.
 
 mod common;
 
 use common::Platform;
-use jiceng_proto::org::{
-    self as pb, alliance_service_client::AllianceServiceClient,
-    meeting_service_client::MeetingServiceClient, venue_service_client::VenueServiceClient,
+use jiceng_proto::{
+    grid::{
+        self as grid_pb, case_service_client::CaseServiceClient,
+        project_service_client::ProjectServiceClient, wish_service_client::WishServiceClient,
+    },
+    org::{
+        self as pb, alliance_service_client::AllianceServiceClient,
+        meeting_service_client::MeetingServiceClient, venue_service_client::VenueServiceClient,
+    },
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer};
 
@@ -120,4 +127,56 @@ async fn the_demo_district_shows_how_pudong_works() {
             .decisions
             .is_empty()
     );
+
+    // Lujiazui's dashboard: one case waiting to be filed, one with its handler, one rated.
+    let counts = platform
+        .client_as(admin(), CaseServiceClient::new)
+        .await
+        .count_cases(grid_pb::CountCasesRequest {
+            org_id: lujiazui.id.clone(),
+        })
+        .await
+        .expect("counts")
+        .into_inner()
+        .counts;
+    let count_of = |state: grid_pb::CaseState| {
+        counts
+            .iter()
+            .find(|c| c.state == state as i32)
+            .map_or(0, |c| c.count)
+    };
+    assert_eq!(
+        [
+            count_of(grid_pb::CaseState::Reported),
+            count_of(grid_pb::CaseState::Dispatched),
+            count_of(grid_pb::CaseState::Evaluated),
+        ],
+        [1, 1, 1]
+    );
+    let published = platform
+        .client_as(admin(), WishServiceClient::new)
+        .await
+        .list_wishes(grid_pb::ListWishesRequest {
+            published: true,
+            ..Default::default()
+        })
+        .await
+        .expect("wishes")
+        .into_inner()
+        .wishes;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].beneficiary_name, "孙*兰");
+    let proposed = platform
+        .client_as(admin(), ProjectServiceClient::new)
+        .await
+        .list_projects(grid_pb::ListProjectsRequest {
+            org_id: lujiazui.id.clone(),
+            state: grid_pb::ProjectState::Proposed as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("projects")
+        .into_inner()
+        .projects;
+    assert_eq!(proposed.len(), 1);
 }

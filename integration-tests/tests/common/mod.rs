@@ -87,6 +87,10 @@ impl Platform {
             jiceng::demo::load(store, &root)
                 .await
                 .expect("the demo loads");
+            let (grid, vault) = app.grid_store().expect("grid runs");
+            jiceng::demo::load_grid(store, grid, vault)
+                .await
+                .expect("the grid demo loads");
         }
         let server = spawn_on(app.local_addr(), |shutdown| async move {
             app.run_until(shutdown).await.expect("the platform serves");

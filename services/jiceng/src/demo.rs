@@ -1,8 +1,9 @@
 //! `jiceng up --demo`: a sample Pudong district written through the org store — a few streets and
 //! towns with residential committees and branches, Beicai town's five-level grid network,
 //! Lujiazui's "1 + 34" service-centre network, Yangjing's street-block alliance, a joint meeting
-//! with a decision, a three-meeting project, positions, venues and bookings, and members with
-//! points — so that a first call has something to read.
+//! with a decision, a three-meeting project, positions, venues and bookings, members with
+//! points, and a grid with cases, a micro-wish and a matched need — so that a first call has
+//! something to read.
 
 use jiceng_org::{
     OrgStore,
@@ -24,6 +25,25 @@ use jiceng_member::{
     store::{NewMember, ledger::NewEntry},
 };
 use jiceng_org::{domain::NameQuery, store::SubtreeFilter};
+
+use jiceng_grid::{
+    GridStore,
+    domain::{
+        Layer, Point, StaffRole,
+        calendar::ClockKind,
+        case::{Action, ReporterKind, Urgency},
+        category::{Category, Limits},
+        project::{Provider, Side},
+        wish::WishState,
+    },
+    store::{
+        NewGrid,
+        cases::{ActionDetail, NewCase},
+        projects::{NewNeed, NewResource},
+        wishes::{NewWish, WishChange},
+    },
+};
+use jiceng_pii::{mask_name, mask_phone};
 
 use crate::district::pudong_streets_and_towns;
 
@@ -526,4 +546,249 @@ pub async fn load_members(
         .publish_commitment(&ids[0], "每月为社区困难老人上门服务一次", "2026-12-31")
         .await?;
     Ok(ids.len())
+}
+
+/// The grid side of the demo district: three issue categories, a grid of Meiyuan No. 1 with its
+/// worker and a stationed party representative, cases at several steps of their course (one
+/// reported by a resident, one dispatched, one closed and rated), a published micro-wish, and a
+/// need matched with a resource. Returns how many cases it reported.
+pub async fn load_grid(
+    org: &OrgStore,
+    grid: &GridStore,
+    vault: &PiiVault,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let root = org.root().await?.ok_or("no district root")?;
+    let query = |text: &str| NameQuery::parse(text).map_err(|e| demo_error(text, e));
+    let find = |name: &'static str| {
+        let root = root.clone();
+        async move {
+            let found = org
+                .search(&root, &query(name)?, &SubtreeFilter::default(), None, 1)
+                .await?;
+            found
+                .into_iter()
+                .next()
+                .ok_or_else(|| demo_error(name, "not in the demo tree"))
+        }
+    };
+    let meiyuan = find("梅园一村居民区党总支").await?;
+    let dongchang = find("东昌居民区党总支").await?;
+    let building = find("金茂大厦楼宇联合党支部").await?;
+    let limits = |hours: i64| Limits {
+        accept: 2 * 60,
+        dispatch: 2 * 60,
+        handle: hours * 60,
+        verify: 8 * 60,
+        overall: (hours + 24) * 60,
+    };
+    for (code, name, clock, handle_hours) in [
+        ("city.garbage", "垃圾堆放", ClockKind::Calendar, 24),
+        ("city.parking", "违规停车", ClockKind::Calendar, 4),
+        ("social.dispute", "邻里纠纷", ClockKind::Working, 40),
+    ] {
+        grid.define_category(&Category {
+            code: code.into(),
+            name: name.into(),
+            attributes: Vec::new(),
+            default_handler_kind: "residential_committee".into(),
+            clock,
+            limits: [limits(handle_hours), limits(handle_hours / 2), limits(2)],
+        })
+        .await?;
+    }
+    let corner = |latitude: f64, longitude: f64| Point::new(latitude, longitude);
+    let cell = grid
+        .create_grid(&NewGrid {
+            code: "PD-LJZ-MY1-01".into(),
+            name: "梅园一村第一网格".into(),
+            layer: Layer::SocialManagement,
+            org_id: meiyuan.id.to_string(),
+            org_path: meiyuan.path.clone(),
+            polygon: [
+                (31.2330, 121.5140),
+                (31.2330, 121.5180),
+                (31.2300, 121.5180),
+                (31.2300, 121.5140),
+            ]
+            .into_iter()
+            .map(|(lat, lng)| corner(lat, lng))
+            .collect::<Result<_, _>>()
+            .map_err(|e| demo_error("grid polygon", e))?,
+        })
+        .await?;
+    grid.assign_staff(
+        &cell.id,
+        "demo-grid-worker",
+        "网格员周某",
+        StaffRole::Worker,
+    )
+    .await?;
+    grid.assign_staff(
+        &cell.id,
+        "demo-party-rep",
+        "党代表吴某",
+        StaffRole::PartyRepresentative,
+    )
+    .await?;
+
+    let now = now_millis();
+    let report = |category: &str, description: &str, kind: ReporterKind, reporter: &str| NewCase {
+        category_code: category.into(),
+        urgency: Urgency::Normal,
+        description: description.into(),
+        attributes: Default::default(),
+        location: Point::new(31.2316, 121.5162).ok(),
+        address: "浦东南路1088弄梅园一村".into(),
+        grid_id: Some(cell.id.clone()),
+        owner_org_id: meiyuan.id.to_string(),
+        org_path: meiyuan.path.clone(),
+        reporter_kind: kind,
+        reporter: reporter.into(),
+        contact: Some((vault.seal("13912340001"), mask_phone("13912340001"))),
+        source: String::new(),
+        external_id: String::new(),
+        attachments: Vec::new(),
+    };
+    let step = |case_id: String, actor: &'static str, action: Action, note: &'static str| {
+        let detail = ActionDetail {
+            note: note.into(),
+            ..ActionDetail::default()
+        };
+        async move { grid.act(&case_id, actor, &action, &detail, now).await }
+    };
+    grid.report(
+        None,
+        &report(
+            "city.parking",
+            "消防通道被私家车占用",
+            ReporterKind::Resident,
+            "demo-resident",
+        ),
+        now,
+    )
+    .await?;
+    let garbage = grid
+        .report(
+            None,
+            &report(
+                "city.garbage",
+                "12号楼楼道口堆放装修垃圾",
+                ReporterKind::GridWorker,
+                "demo-grid-worker",
+            ),
+            now,
+        )
+        .await?;
+    step(garbage.id.clone(), "demo-centre", Action::Accept, "立案").await?;
+    let dispatch = Action::Dispatch {
+        handler_org_id: meiyuan.id.to_string(),
+    };
+    step(
+        garbage.id.clone(),
+        "demo-centre",
+        dispatch,
+        "请居委会协调物业清运",
+    )
+    .await?;
+    let dispute = grid
+        .report(
+            None,
+            &report(
+                "social.dispute",
+                "楼上漏水引发邻里矛盾",
+                ReporterKind::PartyRepresentative,
+                "demo-party-rep",
+            ),
+            now,
+        )
+        .await?;
+    let dispatch = Action::Dispatch {
+        handler_org_id: dongchang.id.to_string(),
+    };
+    for (actor, action, note) in [
+        ("demo-centre", Action::Accept, "立案"),
+        ("demo-centre", dispatch, "请东昌居民区调解工作室协助"),
+        ("demo-mediator", Action::Start, "已约双方面谈"),
+        ("demo-mediator", Action::Handle, "双方达成维修与赔偿协议"),
+        ("demo-centre", Action::Verify { passed: true }, "回访确认"),
+        ("demo-centre", Action::Close, "结案"),
+    ] {
+        step(dispute.id.clone(), actor, action, note).await?;
+    }
+    let evaluation = ActionDetail {
+        comment: "调解及时，满意".into(),
+        ..ActionDetail::default()
+    };
+    grid.act(
+        &dispute.id,
+        "demo-party-rep",
+        &Action::Evaluate { satisfaction: 5 },
+        &evaluation,
+        now,
+    )
+    .await?;
+
+    let wish = grid
+        .collect_wish(
+            "demo-grid-worker",
+            None,
+            &NewWish {
+                title: "一台助行器".into(),
+                description: "独居老人行动不便".into(),
+                beneficiary_sealed: vault.seal("孙桂兰"),
+                beneficiary_masked: mask_name("孙桂兰"),
+                phone_sealed: None,
+                phone_masked: String::new(),
+                org_id: meiyuan.id.to_string(),
+                org_path: meiyuan.path.clone(),
+                claim_by: Some(now + 30 * 86_400_000),
+            },
+            now,
+        )
+        .await?;
+    for to in [WishState::Verified, WishState::Published] {
+        grid.advance_wish(&wish.id, to, WishChange::default(), now)
+            .await?;
+    }
+
+    let need = grid
+        .post_need(
+            "demo-centre",
+            None,
+            &NewNeed {
+                org_id: meiyuan.id.to_string(),
+                org_path: meiyuan.path.clone(),
+                title: "老年人智能手机培训".into(),
+                description: "不少老人不会用手机挂号、缴费".into(),
+                category: "助老".into(),
+            },
+            now,
+        )
+        .await?;
+    let resource = grid
+        .offer_resource(
+            "demo-building-admin",
+            None,
+            &NewResource {
+                provider: Provider::Org(building.id.to_string()),
+                org_id: building.id.to_string(),
+                org_path: building.path.clone(),
+                title: "楼宇青年志愿者数字助老课堂".into(),
+                description: "每月两次，每次两小时".into(),
+                category: "助老".into(),
+            },
+            now,
+        )
+        .await?;
+    grid.propose_project(
+        "demo-building-admin",
+        Side::Resource,
+        &need.id,
+        &resource.id,
+        "",
+        "可在周六上午到居委会活动室授课",
+        now,
+    )
+    .await?;
+    Ok(3)
 }

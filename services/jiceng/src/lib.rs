@@ -159,9 +159,9 @@ pub struct App {
     org: Option<OrgStore>,
     /// The member store and the vault its personal data is sealed with, when member runs here.
     member: Option<(MemberStore, PiiVault)>,
-    /// The grid store and its clock, when the grid service runs here (its overdue scanner runs
-    /// with it).
-    grid: Option<(GridStore, Clock)>,
+    /// The grid store, its clock and its vault, when the grid service runs here (its overdue
+    /// scanner runs with it).
+    grid: Option<(GridStore, Clock, PiiVault)>,
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
     notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
     root_id: Option<String>,
@@ -234,7 +234,7 @@ impl App {
                     let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
-                    grid = Some((store.clone(), config.clock.clone()));
+                    grid = Some((store.clone(), config.clock.clone(), vault.clone()));
                     let api = GridApi::new(store, directory, vault, config.clock.clone());
                     sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_grid::add_services(&mut server, api, &authenticator);
@@ -325,6 +325,12 @@ impl App {
         self.member.as_ref().map(|(store, vault)| (store, vault))
     }
 
+    /// The grid store and the vault it seals personal data with, when the grid service runs
+    /// here (the demo loader writes through them).
+    pub fn grid_store(&self) -> Option<(&GridStore, &PiiVault)> {
+        self.grid.as_ref().map(|(store, _, vault)| (store, vault))
+    }
+
     /// Serves until `shutdown` completes: then stops accepting, drains requests in flight,
     /// stops the relays and closes the databases.
     pub async fn run_until(
@@ -356,7 +362,7 @@ impl App {
                 WebhookDispatcher::new(store, options).run(stopped()),
             ));
         }
-        if let Some((grid, clock)) = self.grid {
+        if let Some((grid, clock, _)) = self.grid {
             background.push(tokio::spawn(jiceng_grid::scan_overdue(
                 grid,
                 clock,

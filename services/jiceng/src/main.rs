@@ -262,6 +262,10 @@ async fn up(args: UpArgs) -> Result<()> {
             let registered = demo::load_members(store, members, vault).await?;
             tracing::info!(registered, "demo members loaded");
         }
+        if let Some((grid, vault)) = app.grid_store().filter(|_| created > 0) {
+            let reported = demo::load_grid(store, grid, vault).await?;
+            tracing::info!(reported, "demo grid loaded");
+        }
     }
     let claims = Claims::new(
         "dev-admin",
