@@ -14,8 +14,7 @@ use jiceng_proto::{
     notify as npb,
     org::{self as pb, position_service_client::PositionServiceClient},
 };
-use jiceng_telemetry::{DEFAULT_FILTER, TelemetryConfig};
-use jiceng_testkit::{Bearer, HttpReceiver, OtlpReceiver, TEST_DISTRICT, TestDatabase, bearer};
+use jiceng_testkit::{Bearer, HttpReceiver, OtlpReceiver, TestDatabase, bearer};
 use tracing::Instrument as _;
 
 const WANG: &str = "01937f6e-0000-7000-8000-0000000000a1";
@@ -27,16 +26,7 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_position_change_is_one_trace_from_caller_to_webhook() {
     let collector = OtlpReceiver::start().await;
-    let telemetry = std::sync::Arc::new(
-        jiceng_telemetry::init(&TelemetryConfig {
-            service_name: "jiceng-test".into(),
-            district: TEST_DISTRICT.into(),
-            otlp_endpoint: Some(collector.endpoint().to_owned()),
-            log_filter: DEFAULT_FILTER.into(),
-            logs: std::env::var_os("TEST_LOG").is_some(),
-        })
-        .expect("telemetry"),
-    );
+    let telemetry = common::install_telemetry(&collector);
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let admin = || Bearer::new(&bearer("admin", &[Role::DistrictAdmin], &platform.root_id));
     let mut org = platform.admin().await;

@@ -12,15 +12,9 @@ use jiceng_proto::{
         self as pb, case_service_client::CaseServiceClient, grid_service_client::GridServiceClient,
         project_service_client::ProjectServiceClient, wish_service_client::WishServiceClient,
     },
-    member::{
-        self as member_pb, member_service_client::MemberServiceClient,
-        points_service_client::PointsServiceClient,
-    },
+    member::{self as member_pb, points_service_client::PointsServiceClient},
     notify::ListInboxRequest,
-    org::{
-        self as org_pb, UnitKind, meeting_service_client::MeetingServiceClient,
-        position_service_client::PositionServiceClient,
-    },
+    org::{self as org_pb, UnitKind, meeting_service_client::MeetingServiceClient},
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
 use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
@@ -479,54 +473,8 @@ async fn an_overdue_case_climbs_two_levels(db: TestDatabase) {
 async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
     let district = District::start(db).await;
     let platform = &district.platform;
-    let admin = || {
-        Bearer::new(&bearer(
-            "district",
-            &[Role::DistrictAdmin],
-            &platform.root_id,
-        ))
-    };
-    let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
-    let mut ids = Vec::new();
-    for name in ["赵某", "钱某"] {
-        let created = members
-            .create_member(member_pb::CreateMemberRequest {
-                name: name.into(),
-                org_id: district.street.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("member")
-            .into_inner();
-        ids.push(created.id);
-    }
-    let (claimer, secretary) = (ids[0].clone(), ids[1].clone());
-    platform
-        .client_as(admin(), PointsServiceClient::new)
-        .await
-        .define_points_rule(member_pb::DefinePointsRuleRequest {
-            rule: Some(member_pb::PointsRule {
-                code: "wish.fulfilled".into(),
-                name: "认领实现微心愿".into(),
-                points: 5,
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("rule");
-    platform
-        .client_as(admin(), PositionServiceClient::new)
-        .await
-        .appoint_position(org_pb::AppointPositionRequest {
-            unit_id: district.committee.clone(),
-            role: org_pb::PositionRole::Secretary as i32,
-            holder: Some(org_pb::appoint_position_request::Holder::MemberId(
-                secretary.clone(),
-            )),
-            ..Default::default()
-        })
-        .await
-        .expect("secretary");
+    let (claimer, secretary) =
+        common::wish_people(platform, &district.street, &district.committee).await;
 
     let wishes_as = |subject: &str, role: Role, scope: &str| {
         platform.client_as(
@@ -868,31 +816,13 @@ async fn a_duplicate_report_is_merged_and_both_reporters_told(db: TestDatabase) 
 
     // Each resident hears of it once, in their own inbox.
     for (subject, _) in &residents {
-        let mut inbox = district
-            .platform
-            .notify_as(Bearer::new(&bearer(
-                subject,
-                &[Role::Member],
-                &district.committee,
-            )))
-            .await;
-        let mut told = Vec::new();
-        for _ in 0..200 {
-            told = inbox
-                .list_inbox(ListInboxRequest::default())
-                .await
-                .expect("inbox")
-                .into_inner()
-                .items
-                .into_iter()
-                .filter_map(|i| i.notification)
-                .filter(|n| n.category == "grid.case.merged")
-                .collect();
-            if !told.is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
+        let told = common::notices_of(
+            &district.platform,
+            subject,
+            &district.committee,
+            "grid.case.merged",
+        )
+        .await;
         assert_eq!(told.len(), 1, "{subject}: {told:?}");
         assert!(told[0].title.contains("第1次反映"), "{}", told[0].title);
     }
@@ -1051,30 +981,13 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .await
         .expect_err("not a side");
     assert_eq!(hidden.code(), Code::NotFound);
-    let mut inbox = platform
-        .notify_as(Bearer::new(&bearer(
-            "member-7",
-            &[Role::Member],
-            &district.street,
-        )))
-        .await;
-    let mut told = Vec::new();
-    for _ in 0..200 {
-        told = inbox
-            .list_inbox(ListInboxRequest::default())
-            .await
-            .expect("inbox")
-            .into_inner()
-            .items
-            .into_iter()
-            .filter_map(|i| i.notification)
-            .filter(|n| n.category == "grid.project.proposed")
-            .collect();
-        if !told.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let told = common::notices_of(
+        platform,
+        "member-7",
+        &district.street,
+        "grid.project.proposed",
+    )
+    .await;
     assert_eq!(told.len(), 1, "the provider is told once");
     assert!(told[0].body.contains("梅园一村"), "{}", told[0].body);
     let active = member

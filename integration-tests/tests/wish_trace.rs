@@ -13,15 +13,11 @@ use common::Platform;
 use jiceng_auth::Role;
 use jiceng_proto::{
     grid::{self as pb, wish_service_client::WishServiceClient},
-    member::{
-        self as member_pb, member_service_client::MemberServiceClient,
-        points_service_client::PointsServiceClient,
-    },
+    member::{self as member_pb, points_service_client::PointsServiceClient},
     notify::ListInboxRequest,
-    org::{self as org_pb, UnitKind, position_service_client::PositionServiceClient},
+    org::UnitKind,
 };
-use jiceng_telemetry::{DEFAULT_FILTER, TelemetryConfig};
-use jiceng_testkit::{Bearer, OtlpReceiver, TEST_DISTRICT, TestDatabase, bearer};
+use jiceng_testkit::{Bearer, OtlpReceiver, TestDatabase, bearer};
 use tracing::Instrument as _;
 
 fn hex(bytes: &[u8]) -> String {
@@ -31,16 +27,7 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fulfilled_wish_is_one_trace_to_its_points_and_its_notice() {
     let collector = OtlpReceiver::start().await;
-    let telemetry = std::sync::Arc::new(
-        jiceng_telemetry::init(&TelemetryConfig {
-            service_name: "jiceng-test".into(),
-            district: TEST_DISTRICT.into(),
-            otlp_endpoint: Some(collector.endpoint().to_owned()),
-            log_filter: DEFAULT_FILTER.into(),
-            logs: std::env::var_os("TEST_LOG").is_some(),
-        })
-        .expect("telemetry"),
-    );
+    let telemetry = common::install_telemetry(&collector);
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let admin = || {
         Bearer::new(&bearer(
@@ -66,46 +53,7 @@ async fn a_fulfilled_wish_is_one_trace_to_its_points_and_its_notice() {
     )
     .await
     .id;
-    let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
-    let mut ids = Vec::new();
-    for name in ["赵某", "钱某"] {
-        let created = members
-            .create_member(member_pb::CreateMemberRequest {
-                name: name.into(),
-                org_id: street.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("member");
-        ids.push(created.into_inner().id);
-    }
-    let (claimer, secretary) = (ids[0].clone(), ids[1].clone());
-    platform
-        .client_as(admin(), PointsServiceClient::new)
-        .await
-        .define_points_rule(member_pb::DefinePointsRuleRequest {
-            rule: Some(member_pb::PointsRule {
-                code: "wish.fulfilled".into(),
-                name: "认领实现微心愿".into(),
-                points: 5,
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("rule");
-    platform
-        .client_as(admin(), PositionServiceClient::new)
-        .await
-        .appoint_position(org_pb::AppointPositionRequest {
-            unit_id: committee.clone(),
-            role: org_pb::PositionRole::Secretary as i32,
-            holder: Some(org_pb::appoint_position_request::Holder::MemberId(
-                secretary.clone(),
-            )),
-            ..Default::default()
-        })
-        .await
-        .expect("secretary");
+    let (claimer, secretary) = common::wish_people(&platform, &street, &committee).await;
 
     let mut centre = platform.client_as(admin(), WishServiceClient::new).await;
     let wish = centre

@@ -184,3 +184,111 @@ pub async fn snapshot(client: &mut OrgClient, root: &str) -> Vec<pb::Unit> {
         .into_inner()
         .units
 }
+
+/// Installs telemetry for this test process, exporting spans to `collector`. Once per process:
+/// a trace scenario has a file of its own.
+pub fn install_telemetry(
+    collector: &jiceng_testkit::OtlpReceiver,
+) -> std::sync::Arc<jiceng_telemetry::Telemetry> {
+    std::sync::Arc::new(
+        jiceng_telemetry::init(&jiceng_telemetry::TelemetryConfig {
+            service_name: "jiceng-test".into(),
+            district: jiceng_testkit::TEST_DISTRICT.into(),
+            otlp_endpoint: Some(collector.endpoint().to_owned()),
+            log_filter: jiceng_telemetry::DEFAULT_FILTER.into(),
+            logs: std::env::var_os("TEST_LOG").is_some(),
+        })
+        .expect("telemetry"),
+    )
+}
+
+/// The notifications of `category` in `subject`'s inbox, once at least one has arrived (or
+/// none after five seconds).
+pub async fn notices_of(
+    platform: &Platform,
+    subject: &str,
+    scope: &str,
+    category: &str,
+) -> Vec<jiceng_proto::notify::Notification> {
+    let mut inbox = platform
+        .notify_as(Bearer::new(&bearer(subject, &[Role::Member], scope)))
+        .await;
+    let mut found = Vec::new();
+    for _ in 0..200 {
+        found = inbox
+            .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
+            .await
+            .expect("inbox")
+            .into_inner()
+            .items
+            .into_iter()
+            .filter_map(|item| item.notification)
+            .filter(|n| n.category == category)
+            .collect();
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    found
+}
+
+/// Who a micro-wish scenario needs: two members of `street` (the claimer, and the secretary
+/// appointed to `committee`, who hears of the wish) and the district's `wish.fulfilled` rule
+/// of 5 points. Returns (claimer, secretary).
+pub async fn wish_people(platform: &Platform, street: &str, committee: &str) -> (String, String) {
+    use jiceng_proto::{
+        member::{
+            self as member_pb, member_service_client::MemberServiceClient,
+            points_service_client::PointsServiceClient,
+        },
+        org::position_service_client::PositionServiceClient,
+    };
+    let admin = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
+    let mut ids = Vec::new();
+    for name in ["赵某", "钱某"] {
+        let created = members
+            .create_member(member_pb::CreateMemberRequest {
+                name: name.into(),
+                org_id: street.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("member");
+        ids.push(created.into_inner().id);
+    }
+    platform
+        .client_as(admin(), PointsServiceClient::new)
+        .await
+        .define_points_rule(member_pb::DefinePointsRuleRequest {
+            rule: Some(member_pb::PointsRule {
+                code: "wish.fulfilled".into(),
+                name: "认领实现微心愿".into(),
+                points: 5,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    platform
+        .client_as(admin(), PositionServiceClient::new)
+        .await
+        .appoint_position(pb::AppointPositionRequest {
+            unit_id: committee.to_owned(),
+            role: pb::PositionRole::Secretary as i32,
+            holder: Some(pb::appoint_position_request::Holder::MemberId(
+                ids[1].clone(),
+            )),
+            ..Default::default()
+        })
+        .await
+        .expect("secretary");
+    (ids[0].clone(), ids[1].clone())
+}

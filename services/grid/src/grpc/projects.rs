@@ -155,7 +155,39 @@ fn outcome(violations: &mut FieldViolations, field: &str, given: &str) -> String
     text
 }
 
+/// What a list request names: its page and, for the page token, what it asked for.
+struct ListRequest<'a> {
+    page_size: Option<i32>,
+    page_token: &'a str,
+    query: String,
+}
+
 impl GridApi {
+    /// One page of a list in `created_at DESC, id DESC` order, read by `load` with `filter`
+    /// and the page position; returns the items and the next page's token.
+    async fn page_of<T>(
+        &self,
+        request: ListRequest<'_>,
+        filter: ListFilter,
+        load: impl AsyncFnOnce(
+            ListFilter,
+            Option<(i64, String)>,
+            i64,
+        ) -> Result<Vec<T>, crate::store::StoreError>,
+        position: impl Fn(&T) -> (i64, &str),
+    ) -> Result<(Vec<T>, String), Status> {
+        let page = PageRequest::parse(request.page_size, request.page_token, request.query)?;
+        let after = page.after.as_deref().map(time_cursor).transpose()?;
+        let mut items = load(filter, after, page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next = page.finish(&mut items, |item| {
+            let (created_at, id) = position(item);
+            time_cursor_of(created_at, id)
+        });
+        Ok((items, next))
+    }
+
     /// Whether the caller speaks for the resource's provider: the member themself, or an admin
     /// over the providing unit.
     async fn provides(&self, caller: &Caller, provider: &Provider) -> bool {
@@ -163,6 +195,14 @@ impl GridApi {
             Provider::Member(member) => caller.subject == *member,
             Provider::Org(org) => self.require_admin_of(caller, org).await.is_ok(),
         }
+    }
+
+    /// The org path of the subtree a public list names.
+    async fn subtree_to_list(&self, org_id: &str) -> Result<String, Status> {
+        if org_id.is_empty() {
+            return Err(invalid_field("org_id", "name the org subtree to list"));
+        }
+        self.path_of(org_id).await
     }
 
     /// Whether the caller speaks for the need's community.
@@ -280,26 +320,24 @@ impl ProjectService for GridApi {
     ) -> Result<Response<pb::ListNeedsResponse>, Status> {
         caller(&request)?;
         let req = request.into_inner();
-        if req.org_id.is_empty() {
-            return Err(invalid_field("org_id", "name the org subtree to list"));
-        }
-        let page = PageRequest::parse(
-            req.page_size,
-            &req.page_token,
-            format!("needs|{}|{}", req.org_id, req.state),
-        )?;
         let filter = ListFilter {
-            subtree: Some(self.path_of(&req.org_id).await?),
+            subtree: Some(self.subtree_to_list(&req.org_id).await?),
             state: state_filter(NEED_STATES, req.state, NeedState::as_str)?,
             ..ListFilter::default()
         };
-        let after = page.after.as_deref().map(time_cursor).transpose()?;
-        let mut needs = self
-            .store
-            .list_needs(&filter, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
-        let next_page_token = page.finish(&mut needs, |n| time_cursor_of(n.created_at, &n.id));
+        let list = ListRequest {
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            query: format!("needs|{}|{}", req.org_id, req.state),
+        };
+        let (needs, next_page_token) = self
+            .page_of(
+                list,
+                filter,
+                async |f, after, limit| self.store.list_needs(&f, after, limit).await,
+                |n| (n.created_at, n.id.as_str()),
+            )
+            .await?;
         Ok(Response::new(pb::ListNeedsResponse {
             needs: needs.iter().map(need_to_proto).collect(),
             next_page_token,
@@ -390,26 +428,24 @@ impl ProjectService for GridApi {
     ) -> Result<Response<pb::ListResourcesResponse>, Status> {
         caller(&request)?;
         let req = request.into_inner();
-        if req.org_id.is_empty() {
-            return Err(invalid_field("org_id", "name the org subtree to list"));
-        }
-        let page = PageRequest::parse(
-            req.page_size,
-            &req.page_token,
-            format!("resources|{}|{}", req.org_id, req.state),
-        )?;
         let filter = ListFilter {
-            subtree: Some(self.path_of(&req.org_id).await?),
+            subtree: Some(self.subtree_to_list(&req.org_id).await?),
             state: state_filter(RESOURCE_STATES, req.state, ResourceState::as_str)?,
             ..ListFilter::default()
         };
-        let after = page.after.as_deref().map(time_cursor).transpose()?;
-        let mut resources = self
-            .store
-            .list_resources(&filter, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
-        let next_page_token = page.finish(&mut resources, |r| time_cursor_of(r.created_at, &r.id));
+        let list = ListRequest {
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            query: format!("resources|{}|{}", req.org_id, req.state),
+        };
+        let (resources, next_page_token) = self
+            .page_of(
+                list,
+                filter,
+                async |f, after, limit| self.store.list_resources(&f, after, limit).await,
+                |r| (r.created_at, r.id.as_str()),
+            )
+            .await?;
         Ok(Response::new(pb::ListResourcesResponse {
             resources: resources.iter().map(resource_to_proto).collect(),
             next_page_token,
@@ -567,11 +603,6 @@ impl ProjectService for GridApi {
                 "list by exactly one of an org subtree or your own projects",
             ));
         }
-        let page = PageRequest::parse(
-            req.page_size,
-            &req.page_token,
-            format!("projects|{}|{}|{}", req.org_id, req.mine, req.state),
-        )?;
         let mut filter = ListFilter {
             state: state_filter(PROJECT_STATES, req.state, ProjectState::as_str)?,
             ..ListFilter::default()
@@ -582,13 +613,19 @@ impl ProjectService for GridApi {
             self.require_reader_of(&caller, &req.org_id).await?;
             filter.subtree = Some(self.path_of(&req.org_id).await?);
         }
-        let after = page.after.as_deref().map(time_cursor).transpose()?;
-        let mut projects = self
-            .store
-            .list_projects(&filter, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
-        let next_page_token = page.finish(&mut projects, |p| time_cursor_of(p.created_at, &p.id));
+        let list = ListRequest {
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            query: format!("projects|{}|{}|{}", req.org_id, req.mine, req.state),
+        };
+        let (projects, next_page_token) = self
+            .page_of(
+                list,
+                filter,
+                async |f, after, limit| self.store.list_projects(&f, after, limit).await,
+                |p| (p.created_at, p.id.as_str()),
+            )
+            .await?;
         Ok(Response::new(pb::ListProjectsResponse {
             projects: projects.iter().map(project_to_proto).collect(),
             next_page_token,

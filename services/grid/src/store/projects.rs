@@ -171,70 +171,65 @@ fn project_from_row(row: &AnyRow) -> Result<Project> {
     })
 }
 
-async fn fetch_need(tx: &mut Tx, id: &str) -> Result<Need> {
+/// The row of `table` with `id`, read by `from_row`; NOT_FOUND naming `what` otherwise.
+async fn fetch_row<T>(
+    tx: &mut Tx,
+    (table, columns, what): (&str, &str, &'static str),
+    id: &str,
+    from_row: fn(&AnyRow) -> Result<T>,
+) -> Result<T> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {NEED_COLUMNS} FROM grid_needs WHERE id = $1"
+        "SELECT {columns} FROM {table} WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("need", id))?;
-    need_from_row(&row)
+    .ok_or_else(|| not_found(what, id))?;
+    from_row(&row)
+}
+
+const NEEDS: (&str, &str, &str) = ("grid_needs", NEED_COLUMNS, "need");
+const RESOURCES: (&str, &str, &str) = ("grid_resources", RESOURCE_COLUMNS, "resource");
+const PROJECTS: (&str, &str, &str) = ("grid_projects", PROJECT_COLUMNS, "project");
+
+async fn fetch_need(tx: &mut Tx, id: &str) -> Result<Need> {
+    fetch_row(tx, NEEDS, id, need_from_row).await
 }
 
 async fn fetch_resource(tx: &mut Tx, id: &str) -> Result<Resource> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {RESOURCE_COLUMNS} FROM grid_resources WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| not_found("resource", id))?;
-    resource_from_row(&row)
+    fetch_row(tx, RESOURCES, id, resource_from_row).await
 }
 
 async fn fetch_project(tx: &mut Tx, id: &str) -> Result<Project> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {PROJECT_COLUMNS} FROM grid_projects WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| not_found("project", id))?;
-    project_from_row(&row)
+    fetch_row(tx, PROJECTS, id, project_from_row).await
 }
 
-/// Moves a need to `to` if it is still at `version`.
-async fn set_need(tx: &mut Tx, need: &mut Need, to: NeedState) -> Result<()> {
-    let saved = sqlx::query(
-        "UPDATE grid_needs SET state = $1, version = version + 1 WHERE id = $2 AND version = $3",
-    )
-    .bind(to.as_str())
-    .bind(&need.id)
-    .bind(need.version)
+/// Moves the row `id` of `table` to `state` if it is still at `version`.
+async fn set_state(tx: &mut Tx, table: &str, id: &str, version: i64, state: &str) -> Result<()> {
+    let saved = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET state = $1, version = version + 1 WHERE id = $2 AND version = $3"
+    )))
+    .bind(state)
+    .bind(id)
+    .bind(version)
     .execute(&mut **tx)
     .await?;
-    if saved.rows_affected() != 1 {
-        return Err(StoreError::Stale);
+    if saved.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale)
     }
+}
+
+async fn set_need(tx: &mut Tx, need: &mut Need, to: NeedState) -> Result<()> {
+    set_state(tx, NEEDS.0, &need.id, need.version, to.as_str()).await?;
     need.state = to;
     need.version += 1;
     Ok(())
 }
 
-/// Moves a resource to `to` if it is still at `version`.
 async fn set_resource(tx: &mut Tx, resource: &mut Resource, to: ResourceState) -> Result<()> {
-    let saved = sqlx::query(
-        "UPDATE grid_resources SET state = $1, version = version + 1 WHERE id = $2 AND version = $3",
-    )
-    .bind(to.as_str())
-    .bind(&resource.id)
-    .bind(resource.version)
-    .execute(&mut **tx)
-    .await?;
-    if saved.rows_affected() != 1 {
-        return Err(StoreError::Stale);
-    }
+    set_state(tx, RESOURCES.0, &resource.id, resource.version, to.as_str()).await?;
     resource.state = to;
     resource.version += 1;
     Ok(())
