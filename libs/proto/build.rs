@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "jiceng/grid/v1/cases.proto",
         "jiceng/grid/v1/wishes.proto",
         "jiceng/grid/v1/projects.proto",
+        "jiceng/property/v1/property.proto",
+        "jiceng/property/v1/disclosures.proto",
     ]
     .map(|p| root.join(p));
 

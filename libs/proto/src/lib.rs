@@ -52,6 +52,11 @@ pub mod jiceng {
             tonic::include_proto!("jiceng.org.v1");
         }
     }
+    pub mod property {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.property.v1");
+        }
+    }
 }
 
 /// The CNCF CloudEvents protobuf binding: the envelope of every event between services.
@@ -66,3 +71,5 @@ pub use jiceng::member::v1 as member;
 pub use jiceng::notify::v1 as notify;
 /// `jiceng.org.v1`: the organisation tree.
 pub use jiceng::org::v1 as org;
+/// `jiceng.property.v1`: property companies, compounds and disclosures in a transparency log.
+pub use jiceng::property::v1 as property;

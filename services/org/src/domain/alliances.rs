@@ -11,39 +11,7 @@ string_enum! {
     }
 }
 
-/// A unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters from the code's
-/// alphabet, the last a check character over the first seventeen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CreditCode(String);
-
-/// The code's alphabet: digits and the capitals without I, O, S, V and Z; a character's value is
-/// its position.
-const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
-
-impl CreditCode {
-    pub fn parse(text: &str) -> Result<Self, &'static str> {
-        let code = text.trim().to_ascii_uppercase();
-        let values: Option<Vec<u32>> = code
-            .bytes()
-            .map(|b| ALPHABET.iter().position(|a| *a == b).map(|p| p as u32))
-            .collect();
-        let Some(values) = values.filter(|v| v.len() == 18) else {
-            return Err("must be 18 characters of 0-9 and A-Y without I, O, S, V");
-        };
-        let sum: u32 = values[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
-        if (31 - sum % 31) % 31 != values[17] {
-            return Err("has a wrong check character");
-        }
-        Ok(Self(code))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use jiceng_identifiers::CreditCode;
 
 /// A member of an alliance.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,33 +42,4 @@ pub struct AllianceMember {
     pub joined_at: i64,
     pub left_at: Option<i64>,
     pub leave_reason: Option<String>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credit_codes_carry_a_check_character() {
-        // Codes as published on business licences.
-        for code in ["91350100M000100Y43", "9144030071526726XG"] {
-            assert_eq!(
-                CreditCode::parse(code).map(|c| c.as_str().to_owned()),
-                Ok(code.to_owned())
-            );
-        }
-        assert!(
-            CreditCode::parse("91350100m000100y43").is_ok(),
-            "case does not matter"
-        );
-        assert!(
-            CreditCode::parse("91350100M000100Y44").is_err(),
-            "wrong check character"
-        );
-        assert!(CreditCode::parse("91350100M000100Y4").is_err(), "too short");
-        assert!(
-            CreditCode::parse("91350100M000100IO").is_err(),
-            "I and O are not in the alphabet"
-        );
-    }
 }

@@ -1,0 +1,886 @@
+//! `jiceng.property.v1`: authorisation, protobuf conversion and error mapping for
+//! `PropertyService` and `DisclosureService`.
+//!
+//! Town and district admins register the companies of their subtree; admins over a compound's
+//! committee keep the compound; only a company's publishers publish, and only for the compounds
+//! it manages; everyone in the district reads companies, disclosures, tree heads and proofs.
+
+use jiceng_auth::{Caller, Role, caller};
+use jiceng_db::now_millis;
+use jiceng_grpc::{
+    FieldViolations, PageRequest, millis_of,
+    status::{failed_precondition, invalid_field},
+    timestamp,
+};
+use jiceng_merkle::Hash;
+use jiceng_org_client::OrgDirectory;
+use jiceng_pii::{PiiVault, mask_phone};
+use jiceng_proto::property::{
+    self as pb, disclosure_service_server::DisclosureService,
+    property_service_server::PropertyService,
+};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{
+        Certificate, CompanyDetails, CreditCode, StaffMember,
+        disclosure::{Content, Entry, FeeItem, FundSpending, Kind, Period, RevenueLine},
+        label, prose, telephone, url,
+    },
+    store::{
+        Company, Compound, Listing, NewCompany, NewCompound, PropertyStore, StoreError,
+        log::{Disclosure, SignedHead},
+    },
+};
+
+/// Admins of an org subtree.
+const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+
+#[derive(Clone, Debug)]
+pub struct PropertyApi {
+    store: PropertyStore,
+    org: OrgDirectory,
+    /// Seals the phones of companies' staff.
+    vault: PiiVault,
+}
+
+pub(crate) fn to_status(err: StoreError) -> Status {
+    match err {
+        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
+        StoreError::Precondition { kind, description } => {
+            failed_precondition(kind, "property", description)
+        }
+        StoreError::Conflict(description) => Status::already_exists(description),
+        StoreError::Corrupt(what) => {
+            tracing::error!(what, "stored property data is malformed");
+            Status::internal("stored data is malformed")
+        }
+        StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
+    }
+}
+
+fn time_cursor(cursor: &str) -> Result<(i64, String), Status> {
+    cursor
+        .split_once('|')
+        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| invalid_field("page_token", "is not a token this list issued"))
+}
+
+fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
+    if given.len() > 128 {
+        violations.add("request_id", "must be at most 128 characters");
+    }
+    (!given.is_empty()).then(|| given.to_owned())
+}
+
+const KINDS: [(pb::DisclosureKind, Kind); 6] = [
+    (pb::DisclosureKind::FeeStandard, Kind::FeeStandard),
+    (pb::DisclosureKind::FeeCollection, Kind::FeeCollection),
+    (pb::DisclosureKind::PublicRevenue, Kind::PublicRevenue),
+    (pb::DisclosureKind::MaintenanceFund, Kind::MaintenanceFund),
+    (pb::DisclosureKind::Document, Kind::Document),
+    (pb::DisclosureKind::Hotlines, Kind::Hotlines),
+];
+
+fn kind_to_proto(kind: Kind) -> pb::DisclosureKind {
+    KINDS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or(pb::DisclosureKind::Unspecified, |(p, _)| *p)
+}
+
+fn company_to_proto(company: &Company) -> pb::Company {
+    let details = &company.details;
+    pb::Company {
+        id: company.id.clone(),
+        name: company.name.clone(),
+        credit_code: company.credit_code.clone(),
+        org_id: company.org_id.clone(),
+        certificates: details
+            .certificates
+            .iter()
+            .map(|c| pb::Certificate {
+                kind: c.kind.clone(),
+                number: c.number.clone(),
+                valid_until: c.valid_until.map(timestamp),
+                document_url: c.document_url.clone(),
+            })
+            .collect(),
+        staff: details
+            .staff
+            .iter()
+            .map(|s| pb::StaffMember {
+                role: s.role.clone(),
+                name: s.name.clone(),
+                phone: s.phone_masked.clone(),
+            })
+            .collect(),
+        supervision_hotline: details.supervision_hotline.clone(),
+        repair_hotline: details.repair_hotline.clone(),
+        service_procedures: details.service_procedures.clone(),
+        discipline_rules: details.discipline_rules.clone(),
+        publishers: company.publishers.clone(),
+        create_time: Some(timestamp(company.created_at)),
+    }
+}
+
+fn compound_to_proto(compound: &Compound) -> pb::Compound {
+    pb::Compound {
+        id: compound.id.clone(),
+        name: compound.name.clone(),
+        address: compound.address.clone(),
+        org_id: compound.org_id.clone(),
+        company_id: compound.company_id.clone(),
+        owners_committee: compound.owners_committee.clone(),
+        owners_committee_chair: compound.owners_chair.clone(),
+        terms: compound
+            .terms
+            .iter()
+            .map(|t| pb::ManagementTerm {
+                company_id: t.company_id.clone(),
+                start_time: Some(timestamp(t.start_at)),
+                end_time: t.end_at.map(timestamp),
+            })
+            .collect(),
+        create_time: Some(timestamp(compound.created_at)),
+    }
+}
+
+fn content_to_proto(content: &Content) -> pb::disclosure::Content {
+    use pb::disclosure::Content as C;
+    match content {
+        Content::FeeStandard { items } => C::FeeStandard(pb::FeeStandard {
+            items: items
+                .iter()
+                .map(|i| pb::fee_standard::Item {
+                    category: i.category.clone(),
+                    fen_per_unit_month: i.fen_per_unit_month,
+                })
+                .collect(),
+        }),
+        Content::FeeCollection {
+            billed_fen,
+            collected_fen,
+            households_billed,
+            households_paid,
+        } => C::FeeCollection(pb::FeeCollection {
+            billed_fen: *billed_fen,
+            collected_fen: *collected_fen,
+            households_billed: i32::try_from(*households_billed).unwrap_or(i32::MAX),
+            households_paid: i32::try_from(*households_paid).unwrap_or(i32::MAX),
+        }),
+        Content::PublicRevenue { lines, balance_fen } => C::PublicRevenue(pb::PublicRevenue {
+            lines: lines
+                .iter()
+                .map(|l| pb::public_revenue::Line {
+                    source: l.source.clone(),
+                    income_fen: l.income_fen,
+                    expense_fen: l.expense_fen,
+                })
+                .collect(),
+            balance_fen: *balance_fen,
+        }),
+        Content::MaintenanceFund {
+            opening_fen,
+            income_fen,
+            spending,
+            closing_fen,
+        } => C::MaintenanceFund(pb::MaintenanceFund {
+            opening_fen: *opening_fen,
+            income_fen: *income_fen,
+            spending: spending
+                .iter()
+                .map(|s| pb::maintenance_fund::Spending {
+                    project: s.project.clone(),
+                    amount_fen: s.amount_fen,
+                    approved_by: s.approved_by.clone(),
+                    approval_url: s.approval_url.clone(),
+                })
+                .collect(),
+            closing_fen: *closing_fen,
+        }),
+        Content::Document {
+            title,
+            number,
+            valid_until,
+            url,
+        } => C::Document(pb::Document {
+            title: title.clone(),
+            number: number.clone(),
+            valid_until: valid_until.map(timestamp),
+            url: url.clone(),
+        }),
+        Content::Hotlines {
+            supervision,
+            repair,
+        } => C::Hotlines(pb::Hotlines {
+            supervision: supervision.clone(),
+            repair: repair.clone(),
+        }),
+    }
+}
+
+fn content_from_proto(
+    violations: &mut FieldViolations,
+    content: Option<&pb::disclosure::Content>,
+) -> Option<Content> {
+    use pb::disclosure::Content as C;
+    let content = match content? {
+        C::FeeStandard(fees) => Content::FeeStandard {
+            items: fees
+                .items
+                .iter()
+                .map(|i| FeeItem {
+                    category: i.category.trim().to_owned(),
+                    fen_per_unit_month: i.fen_per_unit_month,
+                })
+                .collect(),
+        },
+        C::FeeCollection(c) => Content::FeeCollection {
+            billed_fen: c.billed_fen,
+            collected_fen: c.collected_fen,
+            households_billed: i64::from(c.households_billed),
+            households_paid: i64::from(c.households_paid),
+        },
+        C::PublicRevenue(r) => Content::PublicRevenue {
+            lines: r
+                .lines
+                .iter()
+                .map(|l| RevenueLine {
+                    source: l.source.trim().to_owned(),
+                    income_fen: l.income_fen,
+                    expense_fen: l.expense_fen,
+                })
+                .collect(),
+            balance_fen: r.balance_fen,
+        },
+        C::MaintenanceFund(f) => Content::MaintenanceFund {
+            opening_fen: f.opening_fen,
+            income_fen: f.income_fen,
+            spending: f
+                .spending
+                .iter()
+                .map(|s| FundSpending {
+                    project: s.project.trim().to_owned(),
+                    amount_fen: s.amount_fen,
+                    approved_by: s.approved_by.trim().to_owned(),
+                    approval_url: s.approval_url.trim().to_owned(),
+                })
+                .collect(),
+            closing_fen: f.closing_fen,
+        },
+        C::Document(d) => Content::Document {
+            title: d.title.trim().to_owned(),
+            number: d.number.trim().to_owned(),
+            valid_until: violations
+                .check("valid_until", millis_of(d.valid_until.as_ref()))
+                .flatten(),
+            url: d.url.trim().to_owned(),
+        },
+        C::Hotlines(h) => Content::Hotlines {
+            supervision: h.supervision.trim().to_owned(),
+            repair: h.repair.trim().to_owned(),
+        },
+    };
+    for (field, problem) in content.problems() {
+        violations.add(format!("disclosure.content.{field}"), problem);
+    }
+    Some(content)
+}
+
+fn disclosure_to_proto(disclosure: &Disclosure) -> pb::Disclosure {
+    let entry = &disclosure.entry;
+    pb::Disclosure {
+        id: entry.id.clone(),
+        compound_id: entry.compound_id.clone(),
+        company_id: entry.company_id.clone(),
+        kind: kind_to_proto(entry.content.kind()) as i32,
+        period: entry.period.as_str().to_owned(),
+        content: Some(content_to_proto(&entry.content)),
+        supersedes_id: entry.supersedes_id.clone().unwrap_or_default(),
+        correction_reason: entry.correction_reason.clone().unwrap_or_default(),
+        superseded_by_id: disclosure.superseded_by.clone().unwrap_or_default(),
+        published_by: entry.published_by.clone(),
+        publish_time: Some(timestamp(entry.published_at)),
+        leaf_index: i64::try_from(disclosure.leaf_index).unwrap_or(i64::MAX),
+    }
+}
+
+fn bytes(hash: &Hash) -> Vec<u8> {
+    hash.to_vec()
+}
+
+impl PropertyApi {
+    pub fn new(store: PropertyStore, org: OrgDirectory, vault: PiiVault) -> Self {
+        Self { store, org, vault }
+    }
+
+    fn head_to_proto(&self, signed: &SignedHead) -> pb::SignedTreeHead {
+        let signer = self.store.signer();
+        pb::SignedTreeHead {
+            log_id: self.store.log_id().to_owned(),
+            tree_size: i64::try_from(signed.head.size).unwrap_or(i64::MAX),
+            root_hash: bytes(&signed.head.root),
+            timestamp: Some(timestamp(
+                i64::try_from(signed.head.timestamp_ms).unwrap_or(i64::MAX),
+            )),
+            signature: signed.signature.clone(),
+            key_id: bytes(&signer.key_id()),
+            public_key: signer.public_key().to_vec(),
+        }
+    }
+
+    async fn path_of(&self, org_id: &str) -> Result<String, Status> {
+        let ids = self.org.scopes().ancestor_ids(org_id).await?;
+        let mut path = String::from("/");
+        for id in ids {
+            path.push_str(&id);
+            path.push('/');
+        }
+        Ok(path)
+    }
+
+    async fn require_admin_of(&self, caller: &Caller, org_id: &str) -> Result<(), Status> {
+        caller.require_any(ADMINS)?;
+        self.org.scopes().check(caller, org_id).await
+    }
+
+    fn page(
+        &self,
+        page_size: Option<i32>,
+        page_token: &str,
+        query: String,
+    ) -> Result<(PageRequest, Listing), Status> {
+        let page = PageRequest::parse(page_size, page_token, query)?;
+        let listing = Listing {
+            after: page.after.as_deref().map(time_cursor).transpose()?,
+            limit: page.fetch_limit(),
+            ..Listing::default()
+        };
+        Ok((page, listing))
+    }
+
+    fn company_from_proto(
+        &self,
+        violations: &mut FieldViolations,
+        company: &pb::Company,
+    ) -> (Option<String>, Option<CreditCode>, CompanyDetails) {
+        let name = violations.check("company.name", label(&company.name, 100));
+        let code = violations.check(
+            "company.credit_code",
+            CreditCode::parse(&company.credit_code),
+        );
+        let mut details = CompanyDetails::default();
+        for (n, c) in company.certificates.iter().enumerate() {
+            let field = |f: &str| format!("company.certificates[{n}].{f}");
+            details.certificates.push(Certificate {
+                kind: violations
+                    .check(&field("kind"), label(&c.kind, 50))
+                    .unwrap_or_default(),
+                number: violations
+                    .check(&field("number"), label(&c.number, 64))
+                    .unwrap_or_default(),
+                valid_until: violations
+                    .check(&field("valid_until"), millis_of(c.valid_until.as_ref()))
+                    .flatten(),
+                document_url: if c.document_url.is_empty() {
+                    String::new()
+                } else {
+                    violations
+                        .check(&field("document_url"), url(&c.document_url))
+                        .unwrap_or_default()
+                },
+            });
+        }
+        for (n, s) in company.staff.iter().enumerate() {
+            let field = |f: &str| format!("company.staff[{n}].{f}");
+            let phone = if s.phone.is_empty() {
+                None
+            } else {
+                violations.check(&field("phone"), telephone(&s.phone))
+            };
+            details.staff.push(StaffMember {
+                role: violations
+                    .check(&field("role"), label(&s.role, 50))
+                    .unwrap_or_default(),
+                name: violations
+                    .check(&field("name"), label(&s.name, 50))
+                    .unwrap_or_default(),
+                phone_sealed: phone.as_deref().map(|p| self.vault.seal(p)),
+                phone_masked: phone.as_deref().map(mask_phone).unwrap_or_default(),
+            });
+        }
+        for (field, given, slot) in [
+            (
+                "company.supervision_hotline",
+                &company.supervision_hotline,
+                &mut details.supervision_hotline,
+            ),
+            (
+                "company.repair_hotline",
+                &company.repair_hotline,
+                &mut details.repair_hotline,
+            ),
+        ] {
+            *slot = violations
+                .check(field, telephone(given))
+                .unwrap_or_default();
+        }
+        details.service_procedures = violations
+            .check(
+                "company.service_procedures",
+                prose(&company.service_procedures, 10_000),
+            )
+            .unwrap_or_default();
+        details.discipline_rules = violations
+            .check(
+                "company.discipline_rules",
+                prose(&company.discipline_rules, 10_000),
+            )
+            .unwrap_or_default();
+        if company.publishers.len() > 50
+            || company
+                .publishers
+                .iter()
+                .any(|p| p.trim().is_empty() || p.len() > 128)
+        {
+            violations.add(
+                "company.publishers",
+                "at most 50 subjects of 1 to 128 characters",
+            );
+        }
+        (name, code, details)
+    }
+}
+
+#[tonic::async_trait]
+impl PropertyService for PropertyApi {
+    async fn create_company(
+        &self,
+        request: Request<pb::CreateCompanyRequest>,
+    ) -> Result<Response<pb::Company>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let company = req.company.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let (name, code, details) = self.company_from_proto(&mut violations, &company);
+        if company.org_id.is_empty() {
+            violations.add(
+                "company.org_id",
+                "must name the town or street it registers with",
+            );
+        }
+        let request_id = request_id(&mut violations, &req.request_id);
+        violations.into_result()?;
+        let (Some(name), Some(code)) = (name, code) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_admin_of(&caller, &company.org_id).await?;
+        let new = NewCompany {
+            name,
+            credit_code: code.as_str().to_owned(),
+            org_path: self.path_of(&company.org_id).await?,
+            org_id: company.org_id,
+            details,
+            publishers: company
+                .publishers
+                .iter()
+                .map(|p| p.trim().to_owned())
+                .collect(),
+        };
+        let created = self
+            .store
+            .create_company(&caller.subject, request_id.as_deref(), &new, now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(company_to_proto(&created)))
+    }
+
+    async fn get_company(
+        &self,
+        request: Request<pb::GetCompanyRequest>,
+    ) -> Result<Response<pb::Company>, Status> {
+        caller(&request)?;
+        let company = self
+            .store
+            .company(&request.get_ref().id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(company_to_proto(&company)))
+    }
+
+    async fn list_companies(
+        &self,
+        request: Request<pb::ListCompaniesRequest>,
+    ) -> Result<Response<pb::ListCompaniesResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        if req.org_id.is_empty() {
+            return Err(invalid_field("org_id", "name the org subtree to list"));
+        }
+        let (page, mut listing) = self.page(
+            req.page_size,
+            &req.page_token,
+            format!("companies|{}", req.org_id),
+        )?;
+        listing.subtree = Some(self.path_of(&req.org_id).await?);
+        let mut companies = self
+            .store
+            .list_companies(&listing)
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut companies, |c| format!("{}|{}", c.created_at, c.id));
+        Ok(Response::new(pb::ListCompaniesResponse {
+            companies: companies.iter().map(company_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_compound(
+        &self,
+        request: Request<pb::CreateCompoundRequest>,
+    ) -> Result<Response<pb::Compound>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let compound = req.compound.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let name = violations.check("compound.name", label(&compound.name, 100));
+        let address = violations
+            .check("compound.address", label(&compound.address, 200))
+            .unwrap_or_default();
+        let owners_committee = violations
+            .check(
+                "compound.owners_committee",
+                prose(&compound.owners_committee, 100),
+            )
+            .unwrap_or_default();
+        let owners_chair = violations
+            .check(
+                "compound.owners_committee_chair",
+                prose(&compound.owners_committee_chair, 50),
+            )
+            .unwrap_or_default();
+        if compound.org_id.is_empty() {
+            violations.add("compound.org_id", "must name the residential committee");
+        }
+        if compound.company_id.is_empty() {
+            violations.add("compound.company_id", "must name the managing company");
+        }
+        let request_id = request_id(&mut violations, &req.request_id);
+        violations.into_result()?;
+        let Some(name) = name else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_admin_of(&caller, &compound.org_id).await?;
+        let new = NewCompound {
+            name,
+            address,
+            org_path: self.path_of(&compound.org_id).await?,
+            org_id: compound.org_id,
+            company_id: compound.company_id,
+            owners_committee,
+            owners_chair,
+        };
+        let created = self
+            .store
+            .create_compound(&caller.subject, request_id.as_deref(), &new, now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(compound_to_proto(&created)))
+    }
+
+    async fn get_compound(
+        &self,
+        request: Request<pb::GetCompoundRequest>,
+    ) -> Result<Response<pb::Compound>, Status> {
+        caller(&request)?;
+        let compound = self
+            .store
+            .compound(&request.get_ref().id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(compound_to_proto(&compound)))
+    }
+
+    async fn list_compounds(
+        &self,
+        request: Request<pb::ListCompoundsRequest>,
+    ) -> Result<Response<pb::ListCompoundsResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        if req.org_id.is_empty() == req.company_id.is_empty() {
+            return Err(invalid_field(
+                "org_id",
+                "list by exactly one of an org subtree or a company",
+            ));
+        }
+        let (page, mut listing) = self.page(
+            req.page_size,
+            &req.page_token,
+            format!("compounds|{}|{}", req.org_id, req.company_id),
+        )?;
+        if req.company_id.is_empty() {
+            listing.subtree = Some(self.path_of(&req.org_id).await?);
+        } else {
+            listing.company_id = Some(req.company_id);
+        }
+        let mut compounds = self
+            .store
+            .list_compounds(&listing)
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut compounds, |c| format!("{}|{}", c.created_at, c.id));
+        Ok(Response::new(pb::ListCompoundsResponse {
+            compounds: compounds.iter().map(compound_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn change_managing_company(
+        &self,
+        request: Request<pb::ChangeManagingCompanyRequest>,
+    ) -> Result<Response<pb::Compound>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let start = violations
+            .check("start_time", millis_of(req.start_time.as_ref()))
+            .flatten();
+        if req.company_id.is_empty() {
+            violations.add("company_id", "must name the new managing company");
+        }
+        violations.into_result()?;
+        let compound = self
+            .store
+            .compound(&req.compound_id)
+            .await
+            .map_err(to_status)?;
+        self.require_admin_of(&caller, &compound.org_id).await?;
+        let changed = self
+            .store
+            .change_company(
+                &compound.id,
+                &req.company_id,
+                start.unwrap_or_else(now_millis),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(compound_to_proto(&changed)))
+    }
+}
+
+#[tonic::async_trait]
+impl DisclosureService for PropertyApi {
+    async fn publish_disclosure(
+        &self,
+        request: Request<pb::PublishDisclosureRequest>,
+    ) -> Result<Response<pb::Disclosure>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let given = req.disclosure.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let period = violations.check("disclosure.period", Period::parse(&given.period));
+        let content = content_from_proto(&mut violations, given.content.as_ref());
+        match &content {
+            None => violations.add("disclosure.content", "is required"),
+            Some(content)
+                if given.kind != 0 && given.kind != kind_to_proto(content.kind()) as i32 =>
+            {
+                violations.add("disclosure.kind", "must be the kind of the content");
+            }
+            Some(_) => {}
+        }
+        let correction = !given.supersedes_id.is_empty();
+        let reason = violations
+            .check(
+                "disclosure.correction_reason",
+                prose(&given.correction_reason, 1_000),
+            )
+            .unwrap_or_default();
+        if correction && reason.is_empty() {
+            violations.add(
+                "disclosure.correction_reason",
+                "a correction gives its reason",
+            );
+        }
+        if !correction && !reason.is_empty() {
+            violations.add(
+                "disclosure.supersedes_id",
+                "a reason corrects a disclosure: name it",
+            );
+        }
+        if given.compound_id.is_empty() {
+            violations.add("disclosure.compound_id", "is required");
+        }
+        let request_id = request_id(&mut violations, &req.request_id);
+        violations.into_result()?;
+        let (Some(period), Some(content)) = (period, content) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let compound = self
+            .store
+            .compound(&given.compound_id)
+            .await
+            .map_err(to_status)?;
+        let company = self
+            .store
+            .company(&compound.company_id)
+            .await
+            .map_err(to_status)?;
+        if !company.publishers.contains(&caller.subject) {
+            return Err(Status::permission_denied(
+                "only the managing company's publishers publish for a compound",
+            ));
+        }
+        let entry = Entry {
+            id: uuid::Uuid::now_v7().to_string(),
+            compound_id: compound.id.clone(),
+            company_id: company.id,
+            period,
+            content,
+            supersedes_id: correction.then_some(given.supersedes_id),
+            correction_reason: correction.then_some(reason),
+            published_by: caller.subject.clone(),
+            published_at: now_millis(),
+        };
+        let disclosure = self
+            .store
+            .publish(request_id.as_deref(), entry, &compound.org_path)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(disclosure_to_proto(&disclosure)))
+    }
+
+    async fn get_disclosure(
+        &self,
+        request: Request<pb::GetDisclosureRequest>,
+    ) -> Result<Response<pb::Disclosure>, Status> {
+        caller(&request)?;
+        let disclosure = self
+            .store
+            .disclosure(&request.get_ref().id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(disclosure_to_proto(&disclosure)))
+    }
+
+    async fn list_disclosures(
+        &self,
+        request: Request<pb::ListDisclosuresRequest>,
+    ) -> Result<Response<pb::ListDisclosuresResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        if req.org_id.is_empty() == req.compound_id.is_empty() {
+            return Err(invalid_field(
+                "compound_id",
+                "list by exactly one of a compound or an org subtree",
+            ));
+        }
+        let kind = match req.kind {
+            0 => None,
+            value => Some(
+                KINDS
+                    .iter()
+                    .find(|(p, _)| *p as i32 == value)
+                    .map(|(_, k)| k.as_str())
+                    .ok_or_else(|| invalid_field("kind", "is unknown"))?,
+            ),
+        };
+        let (page, mut listing) = self.page(
+            req.page_size,
+            &req.page_token,
+            format!(
+                "disclosures|{}|{}|{}",
+                req.compound_id, req.org_id, req.kind
+            ),
+        )?;
+        listing.kind = kind;
+        if req.compound_id.is_empty() {
+            listing.subtree = Some(self.path_of(&req.org_id).await?);
+        } else {
+            listing.compound_id = Some(req.compound_id);
+        }
+        let mut disclosures = self
+            .store
+            .list_disclosures(&listing)
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut disclosures, |d| {
+            format!("{}|{}", d.entry.published_at, d.entry.id)
+        });
+        Ok(Response::new(pb::ListDisclosuresResponse {
+            disclosures: disclosures.iter().map(disclosure_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_signed_tree_head(
+        &self,
+        request: Request<pb::GetSignedTreeHeadRequest>,
+    ) -> Result<Response<pb::SignedTreeHead>, Status> {
+        caller(&request)?;
+        let size = tree_size("tree_size", request.get_ref().tree_size)?;
+        let head = self.store.tree_head(size).await.map_err(to_status)?;
+        Ok(Response::new(self.head_to_proto(&head)))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        let size = tree_size("tree_size", req.tree_size)?;
+        let inclusion = self
+            .store
+            .inclusion(&req.disclosure_id, size)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::InclusionProof {
+            entry: inclusion.entry_bytes,
+            leaf_index: i64::try_from(inclusion.leaf_index).unwrap_or(i64::MAX),
+            audit_path: inclusion.path.iter().map(bytes).collect(),
+            tree_head: Some(self.head_to_proto(&inclusion.head)),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProof>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        let first = tree_size("first_size", Some(req.first_size))?.unwrap_or_default();
+        let second = tree_size("second_size", Some(req.second_size))?.unwrap_or_default();
+        if first == 0 || first > second {
+            return Err(invalid_field(
+                "first_size",
+                "must be at least 1 and at most second_size",
+            ));
+        }
+        let proof = self
+            .store
+            .consistency(first, second)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ConsistencyProof {
+            first_size: req.first_size,
+            second_size: req.second_size,
+            first_root_hash: bytes(&proof.first_root),
+            second_root_hash: bytes(&proof.second_root),
+            proof: proof.proof.iter().map(bytes).collect(),
+        }))
+    }
+}
+
+/// A requested tree size: positive, when given.
+fn tree_size(field: &str, given: Option<i64>) -> Result<Option<u64>, Status> {
+    given
+        .map(|size| {
+            u64::try_from(size)
+                .ok()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| invalid_field(field, "must be a positive tree size"))
+        })
+        .transpose()
+}

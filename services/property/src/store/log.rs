@@ -1,0 +1,356 @@
+//! Disclosures and the district's transparency log. Publishing appends the disclosure's entry to
+//! an RFC 6962 Merkle tree, stores the complete subtrees it completes, and signs the new tree
+//! head, all in one transaction under the log's exclusive lock: appends are serialised, so the
+//! log never forks, however many replicas publish at once.
+
+use std::collections::HashMap;
+
+use jiceng_db::{LockMode, Tx};
+use jiceng_merkle::{self as merkle, Hash, NodeId, TreeHead};
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{
+    Listing, PropertyStore, Result, corrupt, fetch_compound, first_request, list_rows, not_found,
+    precondition,
+};
+use crate::domain::disclosure::Entry;
+
+/// The advisory lock every append takes (PostgreSQL; SQLite's write transactions already
+/// exclude each other).
+const LOG_LOCK: i64 = 0x6a69_6365_6e67_6c67;
+
+/// A published disclosure: its entry as the log holds it, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disclosure {
+    pub entry: Entry,
+    /// The exact bytes the log hashed.
+    pub entry_bytes: Vec<u8>,
+    pub leaf_index: u64,
+    pub superseded_by: Option<String>,
+}
+
+/// A tree head with its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedHead {
+    pub head: TreeHead,
+    pub signature: Vec<u8>,
+}
+
+/// A disclosure's audit path to a signed head.
+#[derive(Clone, Debug)]
+pub struct Inclusion {
+    pub entry_bytes: Vec<u8>,
+    pub leaf_index: u64,
+    pub path: Vec<Hash>,
+    pub head: SignedHead,
+}
+
+/// Two tree heads' roots and the proof that the first tree is a prefix of the second.
+#[derive(Clone, Debug)]
+pub struct Consistency {
+    pub first_root: Hash,
+    pub second_root: Hash,
+    pub proof: Vec<Hash>,
+}
+
+const DISCLOSURE_COLUMNS: &str = "id, entry, leaf_index, superseded_by_id, published_at";
+
+fn hex_hash(text: &str) -> Result<Hash> {
+    let bytes = hex_bytes(text)?;
+    bytes.try_into().map_err(|_| corrupt("log hash"))
+}
+
+fn hex_bytes(text: &str) -> Result<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return Err(corrupt("log hex"));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| corrupt("log hex")))
+        .collect()
+}
+
+fn disclosure_from_row(row: &AnyRow) -> Result<Disclosure> {
+    let entry: String = row.try_get(1)?;
+    let leaf_index: i64 = row.try_get(2)?;
+    Ok(Disclosure {
+        entry: Entry::from_bytes(entry.as_bytes()).ok_or_else(|| corrupt("disclosure entry"))?,
+        entry_bytes: entry.into_bytes(),
+        leaf_index: u64::try_from(leaf_index).map_err(|_| corrupt("leaf index"))?,
+        superseded_by: row.try_get(3)?,
+    })
+}
+
+fn head_from_row(row: &AnyRow) -> Result<SignedHead> {
+    let (size, root, signed_at, signature): (i64, String, i64, String) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
+    Ok(SignedHead {
+        head: TreeHead {
+            size: u64::try_from(size).map_err(|_| corrupt("tree size"))?,
+            root: hex_hash(&root)?,
+            timestamp_ms: u64::try_from(signed_at).map_err(|_| corrupt("head time"))?,
+        },
+        signature: hex_bytes(&signature)?,
+    })
+}
+
+async fn fetch_disclosure(tx: &mut Tx, id: &str) -> Result<Disclosure> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {DISCLOSURE_COLUMNS} FROM property_disclosures WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("disclosure", id))?;
+    disclosure_from_row(&row)
+}
+
+/// The log's size: its latest head's (0 while empty).
+async fn log_size(tx: &mut Tx) -> Result<u64> {
+    let size: Option<i64> = sqlx::query("SELECT MAX(size) FROM property_log_heads")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    u64::try_from(size.unwrap_or(0)).map_err(|_| corrupt("tree size"))
+}
+
+/// The stored hashes of `ids`, in one query.
+async fn load_nodes(tx: &mut Tx, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>> {
+    let mut nodes = HashMap::with_capacity(ids.len());
+    // A few dozen nodes at most (two per level): one statement, pairs of placeholders.
+    for chunk in ids.chunks(200) {
+        let pairs: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "SELECT level, idx, hash FROM property_log_nodes WHERE {}",
+            pairs.join(" OR ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query
+                .bind(i64::from(id.level))
+                .bind(i64::try_from(id.index).map_err(|_| corrupt("node index"))?);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let (level, index, hash): (i64, i64, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let id = NodeId {
+                level: u32::try_from(level).map_err(|_| corrupt("node level"))?,
+                index: u64::try_from(index).map_err(|_| corrupt("node index"))?,
+            };
+            nodes.insert(id, hex_hash(&hash)?);
+        }
+    }
+    Ok(nodes)
+}
+
+/// The hashes of `ranges` of the log, read in one query.
+async fn range_hashes(tx: &mut Tx, ranges: &[merkle::Range]) -> Result<Vec<Hash>> {
+    let nodes = load_nodes(tx, &merkle::nodes_of(ranges)).await?;
+    merkle::hashes_of(ranges, &nodes).map_err(|e| corrupt(&e.to_string()))
+}
+
+async fn signed_head(tx: &mut Tx, size: u64) -> Result<SignedHead> {
+    let row = sqlx::query(
+        "SELECT size, root, signed_at, signature FROM property_log_heads WHERE size = $1",
+    )
+    .bind(i64::try_from(size).map_err(|_| corrupt("tree size"))?)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("tree head", &size.to_string()))?;
+    head_from_row(&row)
+}
+
+impl PropertyStore {
+    /// Publishes a disclosure: checks its compound's managing company and what it corrects,
+    /// appends its entry to the log and signs the new head. A retried `request_id` of the same
+    /// publisher returns the first disclosure.
+    #[tracing::instrument(name = "property.store.publish", skip_all)]
+    pub async fn publish(
+        &self,
+        request_id: Option<&str>,
+        entry: Entry,
+        compound_path: &str,
+    ) -> Result<Disclosure> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock(&mut tx, LOG_LOCK, LockMode::Exclusive).await?;
+        if let Some(first) =
+            first_request(&mut tx, &entry.published_by, request_id, &entry.id).await?
+        {
+            let disclosure = fetch_disclosure(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(disclosure);
+        }
+        let compound = fetch_compound(&mut tx, &entry.compound_id).await?;
+        if compound.company_id != entry.company_id {
+            return Err(precondition(
+                "COMPANY",
+                "only the company managing a compound publishes for it",
+            ));
+        }
+        if let Some(original) = &entry.supersedes_id {
+            let corrected = fetch_disclosure(&mut tx, original).await?;
+            if corrected.entry.compound_id != entry.compound_id
+                || corrected.entry.content.kind() != entry.content.kind()
+            {
+                return Err(precondition(
+                    "CORRECTION",
+                    "a correction is of the same compound and kind as what it corrects",
+                ));
+            }
+            if let Some(later) = corrected.superseded_by {
+                return Err(precondition(
+                    "CORRECTION",
+                    format!("that disclosure was corrected already by {later}: correct that one"),
+                ));
+            }
+        }
+        let index = log_size(&mut tx).await?;
+        let bytes = entry.to_bytes();
+        let siblings = load_nodes(&mut tx, &merkle::append_reads(index)).await?;
+        let made = merkle::append(index, merkle::leaf_hash(&bytes), &siblings)
+            .map_err(|e| corrupt(&e.to_string()))?;
+        for (id, hash) in &made {
+            sqlx::query("INSERT INTO property_log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+                .bind(i64::from(id.level))
+                .bind(i64::try_from(id.index).map_err(|_| corrupt("node index"))?)
+                .bind(merkle::hex(hash))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let size = index + 1;
+        let root = range_hashes(&mut tx, &[(0, size)]).await?[0];
+        let head = TreeHead {
+            size,
+            root,
+            timestamp_ms: u64::try_from(entry.published_at).unwrap_or_default(),
+        };
+        sqlx::query(
+            "INSERT INTO property_log_heads (size, root, signed_at, signature) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(i64::try_from(size).map_err(|_| corrupt("tree size"))?)
+        .bind(merkle::hex(&root))
+        .bind(entry.published_at)
+        .bind(merkle::hex(&self.signer.sign(&head)))
+        .execute(&mut *tx)
+        .await?;
+        let text = String::from_utf8(bytes).map_err(|_| corrupt("entry"))?;
+        sqlx::query(
+            "INSERT INTO property_disclosures (id, leaf_index, compound_id, company_id, org_path, kind, period,
+                 entry, supersedes_id, superseded_by_id, published_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)",
+        )
+        .bind(&entry.id)
+        .bind(i64::try_from(index).map_err(|_| corrupt("leaf index"))?)
+        .bind(&entry.compound_id)
+        .bind(&entry.company_id)
+        .bind(compound_path)
+        .bind(entry.content.kind().as_str())
+        .bind(entry.period.as_str())
+        .bind(&text)
+        .bind(&entry.supersedes_id)
+        .bind(entry.published_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(original) = &entry.supersedes_id {
+            sqlx::query("UPDATE property_disclosures SET superseded_by_id = $1 WHERE id = $2")
+                .bind(&entry.id)
+                .bind(original)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let disclosure = fetch_disclosure(&mut tx, &entry.id).await?;
+        tx.commit().await?;
+        Ok(disclosure)
+    }
+
+    pub async fn disclosure(&self, id: &str) -> Result<Disclosure> {
+        let mut tx = self.db.begin().await?;
+        let disclosure = fetch_disclosure(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(disclosure)
+    }
+
+    /// Disclosures of a compound or a subtree, newest first.
+    pub async fn list_disclosures(&self, listing: &Listing) -> Result<Vec<Disclosure>> {
+        list_rows(
+            &self.db,
+            DISCLOSURE_COLUMNS,
+            "property_disclosures",
+            "published_at",
+            listing,
+        )
+        .await?
+        .iter()
+        .map(disclosure_from_row)
+        .collect()
+    }
+
+    /// The signed head of `size`, or the latest; NOT_FOUND while the log is empty.
+    pub async fn tree_head(&self, size: Option<u64>) -> Result<SignedHead> {
+        let mut tx = self.db.begin().await?;
+        let size = match size {
+            Some(size) => size,
+            None => log_size(&mut tx).await?,
+        };
+        let head = signed_head(&mut tx, size).await?;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// A disclosure's entry and audit path to the signed head of `size` (or the latest).
+    pub async fn inclusion(&self, disclosure_id: &str, size: Option<u64>) -> Result<Inclusion> {
+        let mut tx = self.db.begin().await?;
+        let disclosure = fetch_disclosure(&mut tx, disclosure_id).await?;
+        let size = match size {
+            Some(size) => size,
+            None => log_size(&mut tx).await?,
+        };
+        let head = signed_head(&mut tx, size).await?;
+        let ranges = merkle::inclusion_ranges(disclosure.leaf_index, size).map_err(|_| {
+            precondition(
+                "TREE_SIZE",
+                format!(
+                    "the disclosure is leaf {} and joined the log after size {size}",
+                    disclosure.leaf_index
+                ),
+            )
+        })?;
+        let path = range_hashes(&mut tx, &ranges).await?;
+        tx.commit().await?;
+        Ok(Inclusion {
+            entry_bytes: disclosure.entry_bytes,
+            leaf_index: disclosure.leaf_index,
+            path,
+            head,
+        })
+    }
+
+    /// The proof that the log at `first` is a prefix of the log at `second`.
+    pub async fn consistency(&self, first: u64, second: u64) -> Result<Consistency> {
+        let mut tx = self.db.begin().await?;
+        let size = log_size(&mut tx).await?;
+        if second > size {
+            return Err(not_found("tree head", &second.to_string()));
+        }
+        let ranges = merkle::consistency_ranges(first, second)
+            .map_err(|e| precondition("TREE_SIZE", e.to_string()))?;
+        let mut hashes = range_hashes(&mut tx, &[(0, first), (0, second)]).await?;
+        let (second_root, first_root) = (
+            hashes.pop().ok_or_else(|| corrupt("root"))?,
+            hashes.pop().ok_or_else(|| corrupt("root"))?,
+        );
+        let proof = range_hashes(&mut tx, &ranges).await?;
+        tx.commit().await?;
+        Ok(Consistency {
+            first_root,
+            second_root,
+            proof,
+        })
+    }
+}

@@ -1,0 +1,495 @@
+//! The property service's SQL, and nothing else: companies, compounds and their management terms
+//! (here), disclosures and the transparency log (`log.rs`).
+
+pub mod log;
+
+use jiceng_db::{Database, Tx};
+use jiceng_merkle::LogSigner;
+use sqlx::{Row as _, any::AnyRow};
+
+use crate::domain::CompanyDetails;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{description}")]
+    Precondition {
+        kind: &'static str,
+        description: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+fn not_found(what: &'static str, id: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        id: id.to_owned(),
+    }
+}
+
+fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
+    StoreError::Precondition {
+        kind,
+        description: description.into(),
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+/// The half-open range of paths below (and including) `path`.
+fn subtree_range(path: &str) -> (String, String) {
+    let mut upper = path.trim_end_matches('/').to_owned();
+    upper.push('0');
+    (path.to_owned(), upper)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Company {
+    pub id: String,
+    pub name: String,
+    pub credit_code: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub details: CompanyDetails,
+    pub publishers: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewCompany {
+    pub name: String,
+    pub credit_code: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub details: CompanyDetails,
+    pub publishers: Vec<String>,
+}
+
+/// A company's term managing a compound; the running one has no end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Term {
+    pub company_id: String,
+    pub start_at: i64,
+    pub end_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compound {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub company_id: String,
+    pub owners_committee: String,
+    pub owners_chair: String,
+    pub terms: Vec<Term>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewCompound {
+    pub name: String,
+    pub address: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub company_id: String,
+    pub owners_committee: String,
+    pub owners_chair: String,
+}
+
+/// Which rows a list shows, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The org path of a subtree.
+    pub subtree: Option<String>,
+    pub company_id: Option<String>,
+    pub compound_id: Option<String>,
+    /// A disclosure kind's stored name.
+    pub kind: Option<&'static str>,
+    /// After this page position (created or published at, id).
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PropertyStore {
+    db: Database,
+    /// Signs the log's tree heads.
+    signer: LogSigner,
+    /// The district whose log this is.
+    log_id: String,
+}
+
+const COMPANY_COLUMNS: &str =
+    "id, name, credit_code, org_id, org_path, details, publishers, created_at";
+const COMPOUND_COLUMNS: &str = "id, name, address, org_id, org_path, company_id, owners_committee, owners_chair, \
+    created_at";
+
+fn company_from_row(row: &AnyRow) -> Result<Company> {
+    let details: String = row.try_get(5)?;
+    let publishers: String = row.try_get(6)?;
+    Ok(Company {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        credit_code: row.try_get(2)?,
+        org_id: row.try_get(3)?,
+        org_path: row.try_get(4)?,
+        details: serde_json::from_str(&details).map_err(|_| corrupt("company details"))?,
+        publishers: serde_json::from_str(&publishers).map_err(|_| corrupt("publishers"))?,
+        created_at: row.try_get(7)?,
+    })
+}
+
+fn compound_from_row(row: &AnyRow) -> Result<Compound> {
+    Ok(Compound {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        address: row.try_get(2)?,
+        org_id: row.try_get(3)?,
+        org_path: row.try_get(4)?,
+        company_id: row.try_get(5)?,
+        owners_committee: row.try_get(6)?,
+        owners_chair: row.try_get(7)?,
+        terms: Vec::new(),
+        created_at: row.try_get(8)?,
+    })
+}
+
+/// Takes `request_id` of `caller` for the new row `id`; when the caller sent it before, returns
+/// the id of the row it made then.
+async fn first_request(
+    tx: &mut Tx,
+    caller: &str,
+    request_id: Option<&str>,
+    id: &str,
+) -> Result<Option<String>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    let taken = sqlx::query(
+        "INSERT INTO property_request_ids (caller, request_id, item_id) VALUES ($1, $2, $3)
+         ON CONFLICT (caller, request_id) DO NOTHING",
+    )
+    .bind(caller)
+    .bind(request_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let first: String = sqlx::query(
+        "SELECT item_id FROM property_request_ids WHERE caller = $1 AND request_id = $2",
+    )
+    .bind(caller)
+    .bind(request_id)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    Ok(Some(first))
+}
+
+async fn fetch_company(tx: &mut Tx, id: &str) -> Result<Company> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COMPANY_COLUMNS} FROM property_companies WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("company", id))?;
+    company_from_row(&row)
+}
+
+async fn fetch_compound(tx: &mut Tx, id: &str) -> Result<Compound> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COMPOUND_COLUMNS} FROM property_compounds WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("compound", id))?;
+    let mut compound = compound_from_row(&row)?;
+    compound.terms = sqlx::query(
+        "SELECT company_id, start_at, end_at FROM property_terms WHERE compound_id = $1 ORDER BY start_at",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(Term {
+            company_id: row.try_get(0)?,
+            start_at: row.try_get(1)?,
+            end_at: row.try_get(2)?,
+        })
+    })
+    .collect::<Result<_>>()?;
+    Ok(compound)
+}
+
+/// `SELECT {columns} FROM {table}` narrowed by `listing`, newest first by `time_column`.
+async fn list_rows(
+    db: &Database,
+    columns: &str,
+    table: &str,
+    time_column: &str,
+    listing: &Listing,
+) -> Result<Vec<AnyRow>> {
+    let mut clauses = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let placeholder = |value: String, texts: &mut Vec<String>| {
+        texts.push(value);
+        format!("${}", texts.len())
+    };
+    if let Some(path) = &listing.subtree {
+        let (lo, hi) = subtree_range(path);
+        let (lo, hi) = (placeholder(lo, &mut texts), placeholder(hi, &mut texts));
+        clauses.push(format!("org_path >= {lo} AND org_path < {hi}"));
+    }
+    for (column, value) in [
+        ("company_id", listing.company_id.clone()),
+        ("compound_id", listing.compound_id.clone()),
+        ("kind", listing.kind.map(str::to_owned)),
+    ] {
+        if let Some(value) = value {
+            let at = placeholder(value, &mut texts);
+            clauses.push(format!("{column} = {at}"));
+        }
+    }
+    let mut after_time = None;
+    if let Some((time, id)) = &listing.after {
+        let id = placeholder(id.clone(), &mut texts);
+        let time_at = format!("${}", texts.len() + 1);
+        clauses.push(format!(
+            "({time_column} < {time_at} OR ({time_column} = {time_at} AND id < {id}))"
+        ));
+        after_time = Some(*time);
+    }
+    let limit_at = texts.len() + usize::from(after_time.is_some()) + 1;
+    let clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {columns} FROM {table} {clause} ORDER BY {time_column} DESC, id DESC LIMIT ${limit_at}"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for text in texts {
+        query = query.bind(text);
+    }
+    if let Some(time) = after_time {
+        query = query.bind(time);
+    }
+    Ok(query.bind(listing.limit).fetch_all(db.pool()).await?)
+}
+
+impl PropertyStore {
+    pub fn new(db: Database, signer: LogSigner, log_id: String) -> Self {
+        Self { db, signer, log_id }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    pub fn signer(&self) -> &LogSigner {
+        &self.signer
+    }
+
+    /// Registers a company; its credit code is taken once. A retried `request_id` returns the
+    /// first company.
+    pub async fn create_company(
+        &self,
+        actor: &str,
+        request_id: Option<&str>,
+        new: &NewCompany,
+        now: i64,
+    ) -> Result<Company> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
+            let company = fetch_company(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(company);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO property_companies (id, name, credit_code, org_id, org_path, details, publishers, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (credit_code) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&new.name)
+        .bind(&new.credit_code)
+        .bind(&new.org_id)
+        .bind(&new.org_path)
+        .bind(serde_json::to_string(&new.details).unwrap_or_default())
+        .bind(serde_json::to_string(&new.publishers).unwrap_or_default())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "a company with credit code {} is registered",
+                new.credit_code
+            )));
+        }
+        let company = fetch_company(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(company)
+    }
+
+    pub async fn company(&self, id: &str) -> Result<Company> {
+        let mut tx = self.db.begin().await?;
+        let company = fetch_company(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(company)
+    }
+
+    pub async fn list_companies(&self, listing: &Listing) -> Result<Vec<Company>> {
+        list_rows(
+            &self.db,
+            COMPANY_COLUMNS,
+            "property_companies",
+            "created_at",
+            listing,
+        )
+        .await?
+        .iter()
+        .map(company_from_row)
+        .collect()
+    }
+
+    /// Registers a compound, managed by `new.company_id` from `now`.
+    pub async fn create_compound(
+        &self,
+        actor: &str,
+        request_id: Option<&str>,
+        new: &NewCompound,
+        now: i64,
+    ) -> Result<Compound> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
+            let compound = fetch_compound(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(compound);
+        }
+        fetch_company(&mut tx, &new.company_id).await?;
+        sqlx::query(
+            "INSERT INTO property_compounds (id, name, address, org_id, org_path, company_id, owners_committee,
+                 owners_chair, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(&new.name)
+        .bind(&new.address)
+        .bind(&new.org_id)
+        .bind(&new.org_path)
+        .bind(&new.company_id)
+        .bind(&new.owners_committee)
+        .bind(&new.owners_chair)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO property_terms (compound_id, company_id, start_at, end_at) VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(&id)
+        .bind(&new.company_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let compound = fetch_compound(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(compound)
+    }
+
+    pub async fn compound(&self, id: &str) -> Result<Compound> {
+        let mut tx = self.db.begin().await?;
+        let compound = fetch_compound(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(compound)
+    }
+
+    /// Compounds of a subtree or a company, newest first (without their terms).
+    pub async fn list_compounds(&self, listing: &Listing) -> Result<Vec<Compound>> {
+        list_rows(
+            &self.db,
+            COMPOUND_COLUMNS,
+            "property_compounds",
+            "created_at",
+            listing,
+        )
+        .await?
+        .iter()
+        .map(compound_from_row)
+        .collect()
+    }
+
+    /// Hands a compound to `company_id` from `start_at`: the running term ends then. The new
+    /// term starts after the running one did, and with another company.
+    pub async fn change_company(
+        &self,
+        compound_id: &str,
+        company_id: &str,
+        start_at: i64,
+    ) -> Result<Compound> {
+        let mut tx = self.db.begin_write().await?;
+        let compound = fetch_compound(&mut tx, compound_id).await?;
+        fetch_company(&mut tx, company_id).await?;
+        let running = compound.terms.iter().find(|t| t.end_at.is_none());
+        if let Some(running) = running {
+            if running.company_id == company_id {
+                return Err(precondition(
+                    "COMPANY",
+                    "the compound is managed by that company already",
+                ));
+            }
+            if start_at <= running.start_at {
+                return Err(precondition(
+                    "TERM",
+                    "a new term starts after the running one did",
+                ));
+            }
+        }
+        sqlx::query(
+            "UPDATE property_terms SET end_at = $1 WHERE compound_id = $2 AND end_at IS NULL",
+        )
+        .bind(start_at)
+        .bind(compound_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO property_terms (compound_id, company_id, start_at, end_at) VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(compound_id)
+        .bind(company_id)
+        .bind(start_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE property_compounds SET company_id = $1 WHERE id = $2")
+            .bind(company_id)
+            .bind(compound_id)
+            .execute(&mut *tx)
+            .await?;
+        let compound = fetch_compound(&mut tx, compound_id).await?;
+        tx.commit().await?;
+        Ok(compound)
+    }
+}

@@ -1,0 +1,388 @@
+//! The property store's conformance suite: companies, compounds and their terms; disclosures in
+//! the transparency log, whose proofs verify with the RFC 6962 rules and whose signed heads
+//! check against the log's key; corrections that leave the original readable; tampering that
+//! the proofs expose; concurrent publishers that never fork the log. Every case runs on SQLite
+//! and PostgreSQL.
+
+use jiceng_merkle::{self as merkle, LogSigner, TreeHead};
+use jiceng_property::{
+    MIGRATIONS, PropertyStore,
+    domain::{
+        CompanyDetails,
+        disclosure::{Content, Entry, Period},
+    },
+    store::{Listing, NewCompany, NewCompound, StoreError},
+};
+use jiceng_testkit::{TestDatabase, on_both_backends};
+
+const T0: i64 = 1_796_004_000_000;
+const TOWN: &str = "01937f6e-0000-7000-8000-0000000000b7";
+const TOWN_PATH: &str = "/root/01937f6e-0000-7000-8000-0000000000b7/";
+const COMMITTEE: &str = "01937f6e-0000-7000-8000-0000000000c8";
+
+async fn setup(db: &TestDatabase) -> PropertyStore {
+    let database = db.connect().await;
+    database.migrate(&MIGRATIONS).await.expect("migrations");
+    let signer = LogSigner::from_seed(&[42u8; 32]).expect("key");
+    PropertyStore::new(database, signer, "310115".into())
+}
+
+fn company(name: &str, code: &str) -> NewCompany {
+    NewCompany {
+        name: name.into(),
+        credit_code: code.into(),
+        org_id: TOWN.into(),
+        org_path: TOWN_PATH.into(),
+        details: CompanyDetails::default(),
+        publishers: vec!["publisher".into()],
+    }
+}
+
+/// A company managing one compound of the committee: (company id, compound id).
+async fn managed_compound(store: &PropertyStore) -> (String, String) {
+    let company = store
+        .create_company("town", None, &company("高行物业", "91310115MA1H7XYZ03"), T0)
+        .await
+        .expect("company");
+    let compound = store
+        .create_compound(
+            "committee",
+            None,
+            &NewCompound {
+                name: "东沟新村".into(),
+                address: "东沟路100弄".into(),
+                org_id: COMMITTEE.into(),
+                org_path: format!("{TOWN_PATH}{COMMITTEE}/"),
+                company_id: company.id.clone(),
+                owners_committee: "东沟新村业委会".into(),
+                owners_chair: "陈某".into(),
+            },
+            T0,
+        )
+        .await
+        .expect("compound");
+    (company.id, compound.id)
+}
+
+fn entry(company: &str, compound: &str, period: &str, billed: i64, at: i64) -> Entry {
+    Entry {
+        id: uuid_like(at, billed),
+        compound_id: compound.into(),
+        company_id: company.into(),
+        period: Period::parse(period).expect("period"),
+        content: Content::FeeCollection {
+            billed_fen: billed,
+            collected_fen: billed / 2,
+            households_billed: 100,
+            households_paid: 50,
+        },
+        supersedes_id: None,
+        correction_reason: None,
+        published_by: "publisher".into(),
+        published_at: at,
+    }
+}
+
+fn uuid_like(at: i64, n: i64) -> String {
+    format!("01937f6e-{:04x}-7000-8000-{:012x}", (at / 1000) % 0xffff, n)
+}
+
+/// Checks a disclosure's inclusion proof and signed head as an outside verifier would: from the
+/// entry bytes, the audit path and the log's public key alone.
+fn verifies(store: &PropertyStore, inclusion: &jiceng_property::store::log::Inclusion) -> bool {
+    let head = &inclusion.head;
+    let signed =
+        merkle::verify_tree_head(&store.signer().public_key(), &head.head, &head.signature)
+            .expect("key");
+    signed
+        && merkle::verify_inclusion(
+            inclusion.leaf_index,
+            head.head.size,
+            &merkle::leaf_hash(&inclusion.entry_bytes),
+            &inclusion.path,
+            &head.head.root,
+        )
+}
+
+async fn companies_and_compounds_keep_their_terms(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (first, compound) = managed_compound(&store).await;
+    let duplicate = store
+        .create_company("town", None, &company("另一家", "91310115MA1H7XYZ03"), T0)
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
+    let retried = store
+        .create_company(
+            "town",
+            Some("r1"),
+            &company("新物业", "91350100M000100Y43"),
+            T0,
+        )
+        .await
+        .expect("second");
+    let again = store
+        .create_company(
+            "town",
+            Some("r1"),
+            &company("新物业", "91350100M000100Y43"),
+            T0,
+        )
+        .await
+        .expect("retry");
+    assert_eq!(
+        again, retried,
+        "a retried request returns the first company"
+    );
+    let refused = store.change_company(&compound, &retried.id, T0 - 1).await;
+    assert!(matches!(refused, Err(StoreError::Precondition { .. })));
+    let changed = store
+        .change_company(&compound, &retried.id, T0 + 1_000)
+        .await
+        .expect("change");
+    assert_eq!(changed.company_id, retried.id);
+    assert_eq!(
+        changed
+            .terms
+            .iter()
+            .map(|t| (t.company_id.as_str(), t.end_at))
+            .collect::<Vec<_>>(),
+        [
+            (first.as_str(), Some(T0 + 1_000)),
+            (retried.id.as_str(), None)
+        ]
+    );
+    let listed = store
+        .list_companies(&Listing {
+            subtree: Some(TOWN_PATH.into()),
+            limit: 10,
+            ..Listing::default()
+        })
+        .await
+        .expect("companies");
+    assert_eq!(listed.len(), 2);
+    // The old company no longer publishes for the compound.
+    let stale = store
+        .publish(
+            None,
+            entry(&first, &compound, "2026-10", 100, T0 + 2_000),
+            TOWN_PATH,
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Precondition { .. })),
+        "{stale:?}"
+    );
+}
+
+async fn every_disclosure_is_provably_in_the_log(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (company, compound) = managed_compound(&store).await;
+    let mut published = Vec::new();
+    for n in 0..13 {
+        let disclosure = store
+            .publish(
+                None,
+                entry(&company, &compound, "2026-10", 1_000 + n, T0 + n),
+                TOWN_PATH,
+            )
+            .await
+            .expect("publish");
+        assert_eq!(disclosure.leaf_index, n as u64);
+        published.push(disclosure);
+    }
+    let latest = store.tree_head(None).await.expect("head");
+    assert_eq!(latest.head.size, 13);
+    for disclosure in &published {
+        for size in [None, Some(disclosure.leaf_index + 1), Some(13)] {
+            let inclusion = store
+                .inclusion(&disclosure.entry.id, size)
+                .await
+                .expect("inclusion");
+            assert!(verifies(&store, &inclusion), "{size:?}");
+            assert_eq!(inclusion.entry_bytes, disclosure.entry.to_bytes());
+        }
+    }
+    let early = store.inclusion(&published[12].entry.id, Some(5)).await;
+    assert!(matches!(early, Err(StoreError::Precondition { .. })));
+    // Every earlier head is a prefix of every later one.
+    for first in 1..=13u64 {
+        for second in first..=13u64 {
+            let proof = store.consistency(first, second).await.expect("consistency");
+            let heads = (
+                store.tree_head(Some(first)).await.expect("first"),
+                store.tree_head(Some(second)).await.expect("second"),
+            );
+            assert_eq!(proof.first_root, heads.0.head.root);
+            assert!(merkle::verify_consistency(
+                first,
+                second,
+                &heads.0.head.root,
+                &heads.1.head.root,
+                &proof.proof
+            ));
+        }
+    }
+    assert!(matches!(
+        store.consistency(3, 14).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn a_correction_leaves_the_original_and_both_are_logged(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (company, compound) = managed_compound(&store).await;
+    let original = store
+        .publish(
+            None,
+            entry(&company, &compound, "2026-Q3", 5_000, T0),
+            TOWN_PATH,
+        )
+        .await
+        .expect("original");
+    let mut fix = entry(&company, &compound, "2026-Q3", 5_500, T0 + 10);
+    fix.supersedes_id = Some(original.entry.id.clone());
+    fix.correction_reason = Some("漏计车位费".into());
+    let correction = store
+        .publish(Some("fix-1"), fix.clone(), TOWN_PATH)
+        .await
+        .expect("correction");
+    let retried = store
+        .publish(Some("fix-1"), fix, TOWN_PATH)
+        .await
+        .expect("retry");
+    assert_eq!(
+        retried.entry.id, correction.entry.id,
+        "a retry publishes once"
+    );
+    let reread = store
+        .disclosure(&original.entry.id)
+        .await
+        .expect("original");
+    assert_eq!(reread.entry, original.entry, "the original is unchanged");
+    assert_eq!(
+        reread.superseded_by.as_deref(),
+        Some(correction.entry.id.as_str())
+    );
+    for id in [&original.entry.id, &correction.entry.id] {
+        let inclusion = store.inclusion(id, None).await.expect("inclusion");
+        assert!(verifies(&store, &inclusion));
+    }
+    assert_eq!(store.tree_head(None).await.expect("head").head.size, 2);
+    let mut again = entry(&company, &compound, "2026-Q3", 5_400, T0 + 20);
+    again.supersedes_id = Some(original.entry.id.clone());
+    again.correction_reason = Some("再次更正".into());
+    let refused = store.publish(None, again, TOWN_PATH).await;
+    assert!(
+        matches!(refused, Err(StoreError::Precondition { .. })),
+        "{refused:?}"
+    );
+}
+
+async fn tampering_with_a_stored_disclosure_is_detected(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (company, compound) = managed_compound(&store).await;
+    let honest = store
+        .publish(
+            None,
+            entry(&company, &compound, "2026-10", 8_000, T0),
+            TOWN_PATH,
+        )
+        .await
+        .expect("publish");
+    store
+        .publish(
+            None,
+            entry(&company, &compound, "2026-11", 9_000, T0 + 1),
+            TOWN_PATH,
+        )
+        .await
+        .expect("publish");
+    let signed_before = store.tree_head(None).await.expect("head");
+    // Someone with database access lowers the billed amount after publication.
+    sqlx::query(
+        "UPDATE property_disclosures SET entry = REPLACE(entry, '8000', '7000') WHERE id = $1",
+    )
+    .bind(&honest.entry.id)
+    .execute(store.database().pool())
+    .await
+    .expect("tamper");
+    let inclusion = store
+        .inclusion(&honest.entry.id, None)
+        .await
+        .expect("inclusion");
+    assert!(
+        String::from_utf8_lossy(&inclusion.entry_bytes).contains("7000"),
+        "the altered entry is what is served"
+    );
+    assert!(!verifies(&store, &inclusion), "and its proof fails");
+    assert_eq!(
+        inclusion.head, signed_before,
+        "against the head signed before"
+    );
+}
+
+async fn concurrent_publishers_never_fork_the_log(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (company, compound) = managed_compound(&store).await;
+    let mut tasks = Vec::new();
+    for writer in 0..4i64 {
+        let (store, company, compound) = (store.clone(), company.clone(), compound.clone());
+        tasks.push(tokio::spawn(async move {
+            for n in 0..8i64 {
+                let at = T0 + writer * 100 + n;
+                store
+                    .publish(
+                        None,
+                        entry(&company, &compound, "2026-12", writer * 100 + n, at),
+                        TOWN_PATH,
+                    )
+                    .await
+                    .expect("publish");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    let latest = store.tree_head(None).await.expect("head");
+    assert_eq!(latest.head.size, 32);
+    let mut indexes: Vec<u64> = store
+        .list_disclosures(&Listing {
+            compound_id: Some(compound.clone()),
+            limit: 100,
+            ..Listing::default()
+        })
+        .await
+        .expect("list")
+        .iter()
+        .map(|d| d.leaf_index)
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (0..32).collect::<Vec<_>>(),
+        "one leaf per disclosure"
+    );
+    for size in 1..32u64 {
+        let earlier: TreeHead = store.tree_head(Some(size)).await.expect("head").head;
+        let proof = store.consistency(size, 32).await.expect("proof");
+        assert!(merkle::verify_consistency(
+            size,
+            32,
+            &earlier.root,
+            &latest.head.root,
+            &proof.proof
+        ));
+    }
+}
+
+on_both_backends!(
+    companies_and_compounds_keep_their_terms,
+    every_disclosure_is_provably_in_the_log,
+    a_correction_leaves_the_original_and_both_are_logged,
+    tampering_with_a_stored_disclosure_is_detected,
+    concurrent_publishers_never_fork_the_log,
+);
