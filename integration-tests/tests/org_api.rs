@@ -3,19 +3,12 @@
 
 mod common;
 
-use common::{Platform, create, snapshot};
+use common::{Platform, create, fields_of, snapshot};
 use jiceng_auth::Role;
 use jiceng_proto::org::{self as pb, UnitKind};
 use jiceng_testkit::{Bearer, TestDatabase, on_both_backends};
 use tonic::Code;
 use tonic_types::StatusExt as _;
-
-fn fields_of(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
 
 async fn units_are_created_and_read_with_a_token(db: TestDatabase) {
     let platform = Platform::start(db).await;

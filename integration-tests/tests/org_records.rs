@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Platform, create};
+use common::{Platform, create, fields_of};
 use jiceng_auth::Role;
 use jiceng_proto::org::{
     self as pb, UnitKind, alliance_service_client::AllianceServiceClient,
@@ -12,16 +12,8 @@ use jiceng_proto::org::{
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 const MEMBER_ID: &str = "01937f6e-0000-7000-8000-000000000001";
-
-fn fields_of(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
 
 fn at(millis: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {

@@ -18,6 +18,9 @@ use jiceng_proto::{
 use jiceng_testkit::{Bearer, RunningServer, TestDatabase, bearer, spawn_on, test_keys};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
+/// The property log's signing seed in tests.
+pub const TEST_LOG_SEED: [u8; 32] = [9; 32];
+
 /// The scope of tokens whose scope does not matter.
 pub const NIL_SCOPE: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -31,7 +34,7 @@ pub struct Platform {
     pub root_id: String,
     /// The clock the grid service measures time limits by: a scenario moves it ahead.
     pub clock: Clock,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 impl Platform {
@@ -61,6 +64,7 @@ impl Platform {
             org_endpoint: None,
             grid_endpoint: None,
             pii_key: Some(b"jiceng-test-pii-key-at-least-32-bytes".to_vec()),
+            log_signing_key: Some(TEST_LOG_SEED.to_vec()),
             // Minted by the platform from the test secret, scoped to the district root.
             service_token: None,
             server: ServerOptions {
@@ -99,8 +103,14 @@ impl Platform {
             server,
             root_id,
             clock,
-            _db: db,
+            db,
         }
+    }
+
+    /// The platform's database, for a scenario that reaches under the API (to tamper with
+    /// stored data, say).
+    pub async fn database(&self) -> jiceng_db::Database {
+        self.db.connect().await
     }
 
     /// Stops the platform gracefully, then drops its database.
@@ -291,4 +301,11 @@ pub async fn wish_people(platform: &Platform, street: &str, committee: &str) -> 
         .await
         .expect("secretary");
     (ids[0].clone(), ids[1].clone())
+}
+
+/// The fields an INVALID_ARGUMENT status names, in order.
+pub fn fields_of(status: &tonic::Status) -> Vec<String> {
+    tonic_types::StatusExt::get_details_bad_request(status)
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
 }

@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod district;
+pub mod verify;
 
 use std::{
     collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
@@ -16,6 +17,7 @@ use jiceng_db::{Clock, Database};
 use jiceng_grid::{GridApi, GridStore};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_member::{MemberApi, MemberStore, PiiVault};
+use jiceng_merkle::LogSigner;
 use jiceng_notify::{
     InboxSignal, NotifyApi, NotifyStore,
     webhooks::{DispatchOptions, WebhookDispatcher},
@@ -26,6 +28,7 @@ use jiceng_org::{
 };
 use jiceng_org_client::OrgDirectory;
 use jiceng_outbox::{Destination, Relay, RelayOptions, SinkRouter};
+use jiceng_property::{PropertyApi, PropertyStore};
 use jiceng_proto::events::event_sink_service_server::EventSinkServiceServer;
 use tokio::{net::TcpListener, sync::watch};
 use tonic::service::interceptor::InterceptedService;
@@ -50,15 +53,17 @@ pub enum ServiceName {
     Org,
     Member,
     Grid,
+    Property,
     Notify,
 }
 
 impl ServiceName {
     /// In start order: the org service provisions the root that service tokens are scoped to.
-    pub const ALL: [ServiceName; 4] = [
+    pub const ALL: [ServiceName; 5] = [
         ServiceName::Org,
         ServiceName::Member,
         ServiceName::Grid,
+        ServiceName::Property,
         ServiceName::Notify,
     ];
 
@@ -67,6 +72,7 @@ impl ServiceName {
             ServiceName::Org => "org",
             ServiceName::Member => "member",
             ServiceName::Grid => "grid",
+            ServiceName::Property => "property",
             ServiceName::Notify => "notify",
         }
     }
@@ -119,8 +125,10 @@ pub struct AppConfig {
     /// Where the grid service answers, for the org service's check that a meeting's case
     /// exists. Unset: this process, when grid runs here; otherwise such meetings are refused.
     pub grid_endpoint: Option<String>,
-    /// The key personal data is sealed with (member, grid), at least 32 bytes.
+    /// The key personal data is sealed with (member, grid, property), at least 32 bytes.
     pub pii_key: Option<Vec<u8>>,
+    /// The Ed25519 seed (32 bytes) the property service signs its log's tree heads with.
+    pub log_signing_key: Option<Vec<u8>>,
     pub server: ServerOptions,
     pub relay: RelayOptions,
     pub webhooks: DispatchOptions,
@@ -238,6 +246,27 @@ impl App {
                     let api = GridApi::new(store, directory, vault, config.clock.clone());
                     sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_grid::add_services(&mut server, api, &authenticator);
+                }
+                ServiceName::Property => {
+                    let (org_uri, token) =
+                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
+                    let directory = OrgDirectory::new(&org_uri, &token)
+                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let vault = pii_vault(&config, "property")?;
+                    let seed = config.log_signing_key.as_deref().ok_or_else(|| {
+                        AppError::Config(
+                            "property needs --log-signing-key to sign its log's tree heads".into(),
+                        )
+                    })?;
+                    let signer = LogSigner::from_seed(seed)
+                        .map_err(|e| AppError::Config(format!("--log-signing-key: {e}")))?;
+                    let store =
+                        PropertyStore::new(db.clone(), signer, config.district.code.clone());
+                    jiceng_property::add_services(
+                        &mut server,
+                        PropertyApi::new(store, directory, vault),
+                        &authenticator,
+                    );
                 }
                 ServiceName::Notify => {
                     let (org_uri, token) =
@@ -413,6 +442,10 @@ pub async fn connect_and_migrate(
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Member => db.migrate(&jiceng_member::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Grid => db.migrate(&jiceng_grid::MIGRATIONS).await.map_err(fail)?,
+        ServiceName::Property => db
+            .migrate(&jiceng_property::MIGRATIONS)
+            .await
+            .map_err(fail)?,
         ServiceName::Notify => db.migrate(&jiceng_notify::MIGRATIONS).await.map_err(fail)?,
     }
     db.refresh_statistics().await.map_err(fail)?;

@@ -1,10 +1,12 @@
-//! The `jiceng` command: run the whole platform, one service, its migrations, or mint a token.
+//! The `jiceng` command: run the whole platform, one service, its migrations, mint a token, or
+//! fetch and check a disclosure's proof.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiceng::{
     App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo,
+    verify::ProofBundle,
 };
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_db::Clock;
@@ -12,6 +14,9 @@ use jiceng_grpc::ServerOptions;
 use jiceng_notify::webhooks::DispatchOptions;
 use jiceng_org::domain::UnitId;
 use jiceng_outbox::RelayOptions;
+use jiceng_proto::property::{
+    GetInclusionProofRequest, disclosure_service_client::DisclosureServiceClient,
+};
 use jiceng_telemetry::TelemetryConfig;
 
 /// jiceng (基层): the district platform for party-building-led grassroots governance.
@@ -37,6 +42,39 @@ enum Command {
     Migrate(MigrateArgs),
     /// Mints a development token (HS256) for calling the APIs.
     Token(TokenArgs),
+    /// Fetches a disclosure's inclusion proof as a JSON bundle for `jiceng verify`.
+    Proof(ProofArgs),
+    /// Checks a proof bundle offline: the disclosure is in the log under a tree head signed by
+    /// the trusted key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct ProofArgs {
+    /// Where the property service answers, e.g. http://127.0.0.1:50051.
+    #[arg(
+        long,
+        env = "JICENG_ENDPOINT",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    endpoint: String,
+    /// A bearer token of the district (`jiceng token`, or the one `jiceng up` printed).
+    #[arg(long, env = "JICENG_TOKEN", hide_env_values = true)]
+    token: String,
+    #[arg(long)]
+    disclosure: String,
+    /// Prove inclusion in the head of this size (default: the latest).
+    #[arg(long)]
+    tree_size: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The bundle `jiceng proof` wrote.
+    bundle: PathBuf,
+    /// The log's public key the verifier trusts, as hex (`jiceng up` prints it).
+    #[arg(long)]
+    public_key: String,
 }
 
 #[derive(Debug, Args)]
@@ -102,10 +140,13 @@ struct ServeArgs {
     /// Events nobody consumes wait in the outbox.
     #[arg(long = "event-sink", env = "JICENG_EVENT_SINKS", value_delimiter = ' ', value_parser = parse_sink)]
     event_sinks: Vec<EventSink>,
-    /// The key (at least 32 bytes) that personal data is sealed with, for the member and grid
-    /// services.
+    /// The key (at least 32 bytes) that personal data is sealed with, for the member, grid and
+    /// property services.
     #[arg(long, env = "JICENG_PII_KEY", hide_env_values = true)]
     pii_key: Option<String>,
+    /// The property service's Ed25519 log key: a 32-byte seed as 64 hex digits.
+    #[arg(long, env = "JICENG_LOG_SIGNING_KEY", hide_env_values = true)]
+    log_signing_key: Option<String>,
     /// Where the org service answers (for member's, grid's and notify's scope checks and fan-out).
     #[arg(long, env = "JICENG_ORG_ENDPOINT")]
     org_endpoint: Option<String>,
@@ -202,6 +243,35 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Proof(args) => {
+            let channel = jiceng_grpc::channel(&args.endpoint, Duration::from_secs(10))?;
+            let mut client = DisclosureServiceClient::new(channel);
+            let mut request = tonic::Request::new(GetInclusionProofRequest {
+                disclosure_id: args.disclosure,
+                tree_size: args.tree_size,
+            });
+            request
+                .metadata_mut()
+                .insert("authorization", jiceng_grpc::bearer(&args.token)?);
+            let proof = client.get_inclusion_proof(request).await?.into_inner();
+            let bundle = ProofBundle::from_proto(&proof)?;
+            println!("{}", serde_json::to_string_pretty(&bundle)?);
+            Ok(())
+        }
+        Command::Verify(args) => {
+            let bundle: ProofBundle = serde_json::from_slice(&std::fs::read(&args.bundle)?)
+                .map_err(|e| format!("{}: not a proof bundle: {e}", args.bundle.display()))?;
+            let verified = bundle.verify(&args.public_key)?;
+            println!(
+                "verified: disclosure {} is leaf {} of log {} at size {} (root {}), signed by the trusted key",
+                verified.disclosure_id,
+                verified.leaf_index,
+                bundle.log_id,
+                verified.tree_size,
+                verified.root_hash
+            );
+            Ok(())
+        }
         Command::Up(args) => up(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
@@ -235,6 +305,8 @@ async fn up(args: UpArgs) -> Result<()> {
     let secret = persisted_secret(&args.data_dir, DEV_SECRET_FILE)?;
     let pii_key = persisted_secret(&args.data_dir, PII_KEY_FILE)?;
     let issuer = TokenIssuer::hs256(&secret)?;
+    let log_seed = hex_seed(&persisted_secret(&args.data_dir, LOG_KEY_FILE)?)?;
+    let log_key = jiceng_merkle::hex(&jiceng_merkle::LogSigner::from_seed(&log_seed)?.public_key());
     let config = AppConfig {
         listen: args.listen,
         district: district.clone(),
@@ -248,6 +320,7 @@ async fn up(args: UpArgs) -> Result<()> {
         org_endpoint: None,
         grid_endpoint: None,
         pii_key: Some(pii_key),
+        log_signing_key: Some(log_seed.clone()),
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
         webhooks: DispatchOptions::default(),
@@ -280,6 +353,7 @@ async fn up(args: UpArgs) -> Result<()> {
     println!("  endpoint:   {addr} (gRPC, plaintext; reflection on)");
     println!("  data:       {}", args.data_dir.display());
     println!("  root unit:  {root}");
+    println!("  log key:    {log_key} (Ed25519; what `jiceng verify --public-key` trusts)");
     println!("  dev token (district_admin, 24 h):\n{token}");
     println!(
         "  try:        grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"id\":\"{root}\"}}' {addr} jiceng.org.v1.OrgService/GetUnit"
@@ -319,6 +393,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         org_endpoint: args.org_endpoint,
         grid_endpoint: args.grid_endpoint,
         pii_key: args.pii_key.map(String::into_bytes),
+        log_signing_key: args
+            .log_signing_key
+            .as_deref()
+            .map(|key| hex_seed(key.as_bytes()))
+            .transpose()?,
         server: ServerOptions {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
             ..ServerOptions::default()
@@ -336,6 +415,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 const DEV_SECRET_FILE: &str = "dev-jwt-secret";
 const PII_KEY_FILE: &str = "pii-key";
+const LOG_KEY_FILE: &str = "log-signing-key";
+
+/// A 32-byte seed from its 64 hex digits.
+fn hex_seed(text: &[u8]) -> Result<Vec<u8>> {
+    let text = std::str::from_utf8(text)?.trim();
+    if text.len() != 64 {
+        return Err("the log signing key is 64 hex digits (a 32-byte Ed25519 seed)".into());
+    }
+    (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|_| "the log signing key is 64 hex digits (a 32-byte Ed25519 seed)".into())
+}
 
 /// A random secret kept in the data folder, created on first use so that it survives restarts:
 /// the development signing secret, and the key personal data is sealed with.
