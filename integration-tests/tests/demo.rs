@@ -1,6 +1,7 @@
 //! `jiceng up --demo` loads a district a first caller can explore: the tree, Lujiazui's
 //! "1 + 34" network, Yangjing's street-block alliance, a joint meeting, a project and bookings,
-//! and Lujiazui's grid cases, a published micro-wish and a need with a proposed project.
+//! Lujiazui's grid cases, a published micro-wish and a need with a proposed project, and
+//! Gaohang's disclosures in the transparency log.
 
 mod common;
 
@@ -14,6 +15,7 @@ use jiceng_proto::{
         self as pb, alliance_service_client::AllianceServiceClient,
         meeting_service_client::MeetingServiceClient, venue_service_client::VenueServiceClient,
     },
+    property::{self as property_pb, disclosure_service_client::DisclosureServiceClient},
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer};
 
@@ -179,4 +181,14 @@ async fn the_demo_district_shows_how_pudong_works() {
         .into_inner()
         .projects;
     assert_eq!(proposed.len(), 1);
+
+    // Gaohang's disclosures are in the log: four, the first corrected by the last.
+    let head = platform
+        .client_as(admin(), DisclosureServiceClient::new)
+        .await
+        .get_signed_tree_head(property_pb::GetSignedTreeHeadRequest { tree_size: None })
+        .await
+        .expect("head")
+        .into_inner();
+    assert_eq!(head.tree_size, 4);
 }

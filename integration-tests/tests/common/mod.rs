@@ -95,6 +95,10 @@ impl Platform {
             jiceng::demo::load_grid(store, grid, vault)
                 .await
                 .expect("the grid demo loads");
+            let property = app.property_store().expect("property runs");
+            jiceng::demo::load_property(store, property)
+                .await
+                .expect("the property demo loads");
         }
         let server = spawn_on(app.local_addr(), |shutdown| async move {
             app.run_until(shutdown).await.expect("the platform serves");

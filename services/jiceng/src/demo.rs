@@ -2,8 +2,8 @@
 //! towns with residential committees and branches, Beicai town's five-level grid network,
 //! Lujiazui's "1 + 34" service-centre network, Yangjing's street-block alliance, a joint meeting
 //! with a decision, a three-meeting project, positions, venues and bookings, members with
-//! points, and a grid with cases, a micro-wish and a matched need — so that a first call has
-//! something to read.
+//! points, a grid with cases, a micro-wish and a matched need, and Gaohang's property
+//! disclosures in the transparency log — so that a first call has something to read.
 
 use jiceng_org::{
     OrgStore,
@@ -44,6 +44,14 @@ use jiceng_grid::{
     },
 };
 use jiceng_pii::{mask_name, mask_phone};
+use jiceng_property::{
+    PropertyStore,
+    domain::{
+        CompanyDetails,
+        disclosure::{Content, Entry, FundSpending, Period, RevenueLine},
+    },
+    store::{NewCompany, NewCompound},
+};
 
 use crate::district::pudong_streets_and_towns;
 
@@ -791,4 +799,128 @@ pub async fn load_grid(
     )
     .await?;
     Ok(3)
+}
+
+/// The property side of the demo district: Gaohang town's company managing Donggou New Village,
+/// its fee collection and public revenue for a quarter, the maintenance fund's year, and a
+/// correction — all in the transparency log. Returns how many disclosures it published.
+pub async fn load_property(
+    org: &OrgStore,
+    property: &PropertyStore,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let root = org.root().await?.ok_or("no district root")?;
+    let find = |name: &'static str| {
+        let root = root.clone();
+        async move {
+            let query = NameQuery::parse(name).map_err(|e| demo_error(name, e))?;
+            let found = org
+                .search(&root, &query, &SubtreeFilter::default(), None, 1)
+                .await?;
+            found
+                .into_iter()
+                .next()
+                .ok_or_else(|| demo_error(name, "not in the demo tree"))
+        }
+    };
+    let gaohang = find("高行镇党委").await?;
+    let donggou = find("东沟新村居民区党总支").await?;
+    let now = now_millis();
+    let company = property
+        .create_company(
+            "jiceng-demo",
+            None,
+            &NewCompany {
+                name: "上海高行物业管理有限公司".into(),
+                credit_code: "91310115MA1H7XYX0X".into(),
+                org_id: gaohang.id.to_string(),
+                org_path: gaohang.path.clone(),
+                details: CompanyDetails {
+                    supervision_hotline: "021-58681234".into(),
+                    repair_hotline: "021-58685678".into(),
+                    service_procedures: "报修后30分钟内响应，24小时内处置".into(),
+                    ..CompanyDetails::default()
+                },
+                publishers: vec!["demo-property-publisher".into()],
+            },
+            now,
+        )
+        .await?;
+    let compound = property
+        .create_compound(
+            "jiceng-demo",
+            None,
+            &NewCompound {
+                name: "东沟新村".into(),
+                address: "东沟路100弄".into(),
+                org_id: donggou.id.to_string(),
+                org_path: donggou.path.clone(),
+                company_id: company.id.clone(),
+                owners_committee: "东沟新村业主委员会".into(),
+                owners_chair: "陈某".into(),
+            },
+            now,
+        )
+        .await?;
+    let period = |text: &str| Period::parse(text).map_err(|e| demo_error(text, e));
+    let entry = |period: Period, content: Content| Entry {
+        id: uuid::Uuid::now_v7().to_string(),
+        compound_id: compound.id.clone(),
+        company_id: company.id.clone(),
+        period,
+        content,
+        supersedes_id: None,
+        correction_reason: None,
+        published_by: "demo-property-publisher".into(),
+        published_at: now,
+    };
+    let collection = |billed_fen: i64| Content::FeeCollection {
+        billed_fen,
+        collected_fen: 3_950_000,
+        households_billed: 420,
+        households_paid: 391,
+    };
+    let first = property
+        .publish(
+            None,
+            entry(period("2026-Q3")?, collection(4_200_000)),
+            &donggou.path,
+        )
+        .await?;
+    let revenue = Content::PublicRevenue {
+        lines: vec![
+            RevenueLine {
+                source: "parking".into(),
+                income_fen: 1_260_000,
+                expense_fen: 310_000,
+            },
+            RevenueLine {
+                source: "advertising".into(),
+                income_fen: 180_000,
+                expense_fen: 0,
+            },
+        ],
+        balance_fen: 1_130_000,
+    };
+    property
+        .publish(None, entry(period("2026-Q3")?, revenue), &donggou.path)
+        .await?;
+    let fund = Content::MaintenanceFund {
+        opening_fen: 86_000_000,
+        income_fen: 4_800_000,
+        spending: vec![FundSpending {
+            project: "5号楼屋面防水".into(),
+            amount_fen: 2_350_000,
+            approved_by: "业主大会".into(),
+            approval_url: String::new(),
+        }],
+        closing_fen: 88_450_000,
+    };
+    property
+        .publish(None, entry(period("2026")?, fund), &donggou.path)
+        .await?;
+    let mut correction = entry(period("2026-Q3")?, collection(4_260_000));
+    correction.supersedes_id = Some(first.entry.id.clone());
+    correction.correction_reason = Some("漏计两户商铺物业费".into());
+    property.publish(None, correction, &donggou.path).await?;
+    Ok(4)
 }

@@ -170,6 +170,9 @@ pub struct App {
     /// The grid store, its clock and its vault, when the grid service runs here (its overdue
     /// scanner runs with it).
     grid: Option<(GridStore, Clock, PiiVault)>,
+    /// The property store, when the property service runs here (the demo loader writes
+    /// through it).
+    property: Option<PropertyStore>,
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
     notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
     root_id: Option<String>,
@@ -189,8 +192,8 @@ impl App {
         );
         let mut server = GrpcServer::new(config.server.clone());
         let mut databases = Vec::new();
-        let (mut org, mut root_id, mut notify, mut member, mut grid) =
-            (None, None, None, None, None);
+        let (mut org, mut root_id, mut notify, mut member, mut grid, mut property) =
+            (None, None, None, None, None, None);
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
         // Every consumer of events in this process, behind the one sink the process serves.
@@ -262,6 +265,7 @@ impl App {
                         .map_err(|e| AppError::Config(format!("--log-signing-key: {e}")))?;
                     let store =
                         PropertyStore::new(db.clone(), signer, config.district.code.clone());
+                    property = Some(store.clone());
                     jiceng_property::add_services(
                         &mut server,
                         PropertyApi::new(store, directory, vault),
@@ -328,6 +332,7 @@ impl App {
             org,
             member,
             grid,
+            property,
             notify,
             root_id,
         })
@@ -358,6 +363,11 @@ impl App {
     /// here (the demo loader writes through them).
     pub fn grid_store(&self) -> Option<(&GridStore, &PiiVault)> {
         self.grid.as_ref().map(|(store, _, vault)| (store, vault))
+    }
+
+    /// The property store, when the property service runs here.
+    pub fn property_store(&self) -> Option<&PropertyStore> {
+        self.property.as_ref()
     }
 
     /// Serves until `shutdown` completes: then stops accepting, drains requests in flight,

@@ -339,6 +339,10 @@ async fn up(args: UpArgs) -> Result<()> {
             let reported = demo::load_grid(store, grid, vault).await?;
             tracing::info!(reported, "demo grid loaded");
         }
+        if let Some(property) = app.property_store().filter(|_| created > 0) {
+            let published = demo::load_property(store, property).await?;
+            tracing::info!(published, "demo disclosures loaded");
+        }
     }
     let claims = Claims::new(
         "dev-admin",
