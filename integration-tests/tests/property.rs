@@ -236,6 +236,56 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
         .expect_err("first after second");
     assert_eq!(too_far.code(), Code::InvalidArgument);
 
+    // The town asks for monthly fee collection within ten days: October's came late (it was
+    // published today, after 11 November), September's never came.
+    let mut town_disclosures = platform
+        .client_as(town(), DisclosureServiceClient::new)
+        .await;
+    town_disclosures
+        .set_schedule(pb::SetScheduleRequest {
+            schedule: Some(pb::Schedule {
+                org_id: gaohang.clone(),
+                kind: pb::DisclosureKind::FeeCollection as i32,
+                frequency: pb::Frequency::Monthly as i32,
+                due_days: 10,
+                display_days: 90,
+            }),
+        })
+        .await
+        .expect("schedule");
+    let report_request = pb::GetComplianceReportRequest {
+        org_id: gaohang.clone(),
+        first_month: "2026-09".into(),
+        last_month: "2026-10".into(),
+        as_of_time: None,
+    };
+    let denied = resident
+        .get_compliance_report(report_request.clone())
+        .await
+        .expect_err("residents read disclosures, not reports");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let report = town_disclosures
+        .get_compliance_report(report_request)
+        .await
+        .expect("report")
+        .into_inner();
+    let standings: Vec<(String, i32)> = report
+        .exceptions
+        .iter()
+        .map(|e| (e.period.clone(), e.standing))
+        .collect();
+    assert_eq!(
+        standings,
+        [
+            ("2026-09".to_owned(), pb::Standing::Missing as i32),
+            ("2026-10".to_owned(), pb::Standing::Late as i32),
+        ]
+    );
+    assert_eq!(
+        (report.due, report.on_time, report.companies.len()),
+        (2, 0, 1)
+    );
+
     // Someone with database access lowers the amount billed: the bundle no longer verifies.
     sqlx::query(
         "UPDATE property_disclosures SET entry = REPLACE(entry, '4200000', '4100000') WHERE id = $1",

@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     domain::{
         Certificate, CompanyDetails, CreditCode, StaffMember,
+        compliance::{Frequency, Month, Schedule, Standing},
         disclosure::{Content, Entry, FeeItem, FundSpending, Kind, Period, RevenueLine},
         label, prose, telephone, url,
     },
@@ -35,6 +36,36 @@ use crate::{
 
 /// Admins of an org subtree.
 const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+
+/// Who reads a subtree's compliance: admins, grid workers and other services.
+const READERS: &[Role] = &[
+    Role::DistrictAdmin,
+    Role::StreetAdmin,
+    Role::BranchAdmin,
+    Role::GridWorker,
+    Role::Service,
+];
+
+const FREQUENCIES: [(pb::Frequency, Frequency); 5] = [
+    (pb::Frequency::Monthly, Frequency::Monthly),
+    (pb::Frequency::Quarterly, Frequency::Quarterly),
+    (pb::Frequency::HalfYearly, Frequency::HalfYearly),
+    (pb::Frequency::Yearly, Frequency::Yearly),
+    (pb::Frequency::OnChange, Frequency::OnChange),
+];
+
+fn schedule_to_proto(schedule: &Schedule) -> pb::Schedule {
+    pb::Schedule {
+        org_id: schedule.org_id.clone(),
+        kind: kind_to_proto(schedule.kind) as i32,
+        frequency: FREQUENCIES
+            .iter()
+            .find(|(_, f)| *f == schedule.frequency)
+            .map_or(pb::Frequency::Unspecified, |(p, _)| *p) as i32,
+        due_days: i32::try_from(schedule.due_days).unwrap_or(i32::MAX),
+        display_days: i32::try_from(schedule.display_days).unwrap_or(i32::MAX),
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct PropertyApi {
@@ -844,6 +875,108 @@ impl DisclosureService for PropertyApi {
         }))
     }
 
+    async fn set_schedule(
+        &self,
+        request: Request<pb::SetScheduleRequest>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        let caller = caller(&request)?.clone();
+        let given = request.into_inner().schedule.unwrap_or_default();
+        let schedule = self.schedule_from_proto(&given).await?;
+        self.require_admin_of(&caller, &schedule.org_id).await?;
+        let saved = self
+            .store
+            .set_schedule(&schedule)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(schedule_to_proto(&saved)))
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<pb::ListSchedulesRequest>,
+    ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
+        caller(&request)?;
+        let org_id = &request.get_ref().org_id;
+        if org_id.is_empty() {
+            return Err(invalid_field("org_id", "is required"));
+        }
+        let path = self.path_of(org_id).await?;
+        let schedules = self.store.schedules_over(&path).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListSchedulesResponse {
+            schedules: schedules.iter().map(schedule_to_proto).collect(),
+        }))
+    }
+
+    async fn get_compliance_report(
+        &self,
+        request: Request<pb::GetComplianceReportRequest>,
+    ) -> Result<Response<pb::ComplianceReport>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let first = violations.check("first_month", Month::parse(&req.first_month));
+        let last = violations.check("last_month", Month::parse(&req.last_month));
+        if first.zip(last).is_some_and(|(f, l)| f > l) {
+            violations.add("last_month", "must not be before first_month");
+        }
+        let as_of = violations
+            .check("as_of_time", millis_of(req.as_of_time.as_ref()))
+            .flatten();
+        violations.into_result()?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        caller.require_any(READERS)?;
+        self.org.scopes().check(&caller, &req.org_id).await?;
+        let path = self.path_of(&req.org_id).await?;
+        let report = self
+            .store
+            .compliance(&path, first, last, as_of.unwrap_or_else(now_millis))
+            .await
+            .map_err(to_status)?;
+        let rate = |r: &crate::store::compliance::CompanyRecord| pb::CompanyCompliance {
+            company_id: String::new(),
+            due: i32::try_from(r.due).unwrap_or(i32::MAX),
+            on_time: i32::try_from(r.on_time).unwrap_or(i32::MAX),
+            late: i32::try_from(r.late).unwrap_or(i32::MAX),
+            missing: i32::try_from(r.missing).unwrap_or(i32::MAX),
+            on_time_rate: r.on_time_rate(),
+        };
+        Ok(Response::new(pb::ComplianceReport {
+            exceptions: report
+                .exceptions
+                .iter()
+                .map(|item| pb::DueItem {
+                    compound_id: item.compound_id.clone(),
+                    company_id: item.company_id.clone(),
+                    kind: kind_to_proto(item.kind) as i32,
+                    period: item.period.clone(),
+                    due_time: Some(timestamp(item.due_at)),
+                    standing: match item.standing {
+                        Standing::OnTime => pb::Standing::OnTime,
+                        Standing::Late(_) => pb::Standing::Late,
+                        Standing::Missing => pb::Standing::Missing,
+                    } as i32,
+                    publish_time: match item.standing {
+                        Standing::Late(at) => Some(timestamp(at)),
+                        _ => None,
+                    },
+                })
+                .collect(),
+            companies: report
+                .companies
+                .iter()
+                .map(|(company_id, record)| pb::CompanyCompliance {
+                    company_id: company_id.clone(),
+                    ..rate(record)
+                })
+                .collect(),
+            due: i32::try_from(report.total.due).unwrap_or(i32::MAX),
+            on_time: i32::try_from(report.total.on_time).unwrap_or(i32::MAX),
+            on_time_rate: report.total.on_time_rate(),
+        }))
+    }
+
     async fn get_consistency_proof(
         &self,
         request: Request<pb::GetConsistencyProofRequest>,
@@ -870,6 +1003,51 @@ impl DisclosureService for PropertyApi {
             second_root_hash: bytes(&proof.second_root),
             proof: proof.proof.iter().map(bytes).collect(),
         }))
+    }
+}
+
+impl PropertyApi {
+    /// The schedule a request sets, checked.
+    async fn schedule_from_proto(&self, given: &pb::Schedule) -> Result<Schedule, Status> {
+        let mut violations = FieldViolations::new();
+        let kind = KINDS
+            .iter()
+            .find(|(p, _)| *p as i32 == given.kind)
+            .map(|(_, k)| *k);
+        if kind.is_none() {
+            violations.add("schedule.kind", "must be a disclosure kind");
+        }
+        let frequency = FREQUENCIES
+            .iter()
+            .find(|(p, _)| *p as i32 == given.frequency)
+            .map(|(_, f)| *f);
+        if frequency.is_none() {
+            violations.add("schedule.frequency", "must be a frequency");
+        }
+        if !(0..=366).contains(&given.due_days) {
+            violations.add("schedule.due_days", "must be 0 to 366");
+        }
+        if !(1..=3_660).contains(&given.display_days) {
+            violations.add("schedule.display_days", "must be 1 to 3,660");
+        }
+        if given.org_id.is_empty() {
+            violations.add(
+                "schedule.org_id",
+                "must name the org whose compounds it covers",
+            );
+        }
+        violations.into_result()?;
+        let (Some(kind), Some(frequency)) = (kind, frequency) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        Ok(Schedule {
+            org_id: given.org_id.clone(),
+            org_path: self.path_of(&given.org_id).await?,
+            kind,
+            frequency,
+            due_days: i64::from(given.due_days),
+            display_days: i64::from(given.display_days),
+        })
     }
 }
 

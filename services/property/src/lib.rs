@@ -25,12 +25,22 @@ pub use store::PropertyStore;
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "property",
-    steps: &[Migration {
-        version: 1,
-        name: "companies, compounds, disclosures, the transparency log",
-        postgres: include_str!("../migrations/postgres/0001_companies_compounds_disclosures.sql"),
-        sqlite: include_str!("../migrations/sqlite/0001_companies_compounds_disclosures.sql"),
-    }],
+    steps: &[
+        Migration {
+            version: 1,
+            name: "companies, compounds, disclosures, the transparency log",
+            postgres: include_str!(
+                "../migrations/postgres/0001_companies_compounds_disclosures.sql"
+            ),
+            sqlite: include_str!("../migrations/sqlite/0001_companies_compounds_disclosures.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "disclosure schedules",
+            postgres: include_str!("../migrations/postgres/0002_schedules.sql"),
+            sqlite: include_str!("../migrations/sqlite/0002_schedules.sql"),
+        },
+    ],
 };
 
 /// Adds `PropertyService` and `DisclosureService` to `server`, every call authenticated.

@@ -9,7 +9,8 @@ use jiceng_property::{
     MIGRATIONS, PropertyStore,
     domain::{
         CompanyDetails,
-        disclosure::{Content, Entry, Period},
+        compliance::{Frequency, Month, Schedule, Standing},
+        disclosure::{Content, Entry, Kind, Period, RevenueLine},
     },
     store::{Listing, NewCompany, NewCompound, StoreError},
 };
@@ -379,10 +380,282 @@ async fn concurrent_publishers_never_fork_the_log(db: TestDatabase) {
     }
 }
 
+/// An import publishes a batch in one transaction: all of it, each entry signed, or none.
+async fn a_batch_is_published_whole_or_not_at_all(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (company, compound) = managed_compound(&store).await;
+    let mut batch: Vec<(Entry, String)> = (0..5)
+        .map(|n| {
+            (
+                entry(&company, &compound, "2026-10", 100 + n, T0 + n),
+                TOWN_PATH.to_owned(),
+            )
+        })
+        .collect();
+    batch[3].0.company_id = "someone-else".into();
+    assert!(matches!(
+        store.publish_batch(&batch).await,
+        Err(StoreError::Precondition { .. })
+    ));
+    assert!(matches!(
+        store.tree_head(None).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    batch[3].0.company_id = company.clone();
+    assert_eq!(store.publish_batch(&batch).await.expect("batch"), 5);
+    for (entry, _) in &batch {
+        let inclusion = store.inclusion(&entry.id, None).await.expect("inclusion");
+        assert!(verifies(&store, &inclusion));
+    }
+    let single = store
+        .publish(
+            None,
+            entry(&company, &compound, "2026-11", 999, T0 + 9),
+            TOWN_PATH,
+        )
+        .await
+        .expect("after the batch");
+    assert_eq!(single.leaf_index, 5);
+}
+
 on_both_backends!(
+    a_batch_is_published_whole_or_not_at_all,
+    the_compliance_report_lists_exactly_what_is_missing,
     companies_and_compounds_keep_their_terms,
     every_disclosure_is_provably_in_the_log,
     a_correction_leaves_the_original_and_both_are_logged,
     tampering_with_a_stored_disclosure_is_detected,
     concurrent_publishers_never_fork_the_log,
 );
+
+/// 2026-10-20 12:00 Beijing.
+const OCTOBER_20: i64 = 1_792_468_800_000;
+
+fn content_of(kind: Kind) -> Content {
+    match kind {
+        Kind::FeeCollection => Content::FeeCollection {
+            billed_fen: 100,
+            collected_fen: 90,
+            households_billed: 10,
+            households_paid: 9,
+        },
+        Kind::PublicRevenue => Content::PublicRevenue {
+            lines: vec![RevenueLine {
+                source: "parking".into(),
+                income_fen: 500,
+                expense_fen: 100,
+            }],
+            balance_fen: 400,
+        },
+        _ => Content::MaintenanceFund {
+            opening_fen: 1_000,
+            income_fen: 100,
+            spending: Vec::new(),
+            closing_fen: 1_100,
+        },
+    }
+}
+
+/// Gaohang's 21 companies with two compounds each: every item of a constructed calendar is
+/// published on time except three, and the report lists exactly those three.
+async fn the_compliance_report_lists_exactly_what_is_missing(db: TestDatabase) {
+    let store = setup(&db).await;
+    let schedule =
+        |org_id: &str, org_path: &str, kind: Kind, frequency: Frequency, due: i64| Schedule {
+            org_id: org_id.into(),
+            org_path: org_path.into(),
+            kind,
+            frequency,
+            due_days: due,
+            display_days: 90,
+        };
+    for (kind, frequency, due) in [
+        (Kind::FeeCollection, Frequency::Quarterly, 15),
+        (Kind::PublicRevenue, Frequency::Quarterly, 30),
+        (Kind::MaintenanceFund, Frequency::HalfYearly, 30),
+        (Kind::Hotlines, Frequency::OnChange, 0),
+    ] {
+        store
+            .set_schedule(&schedule(TOWN, TOWN_PATH, kind, frequency, due))
+            .await
+            .expect("schedule");
+    }
+    // One committee asks its compounds for monthly fee collection.
+    let strict = "01937f6e-0000-7000-8000-00000000c020";
+    let strict_path = format!("{TOWN_PATH}{strict}/");
+    store
+        .set_schedule(&schedule(
+            strict,
+            &strict_path,
+            Kind::FeeCollection,
+            Frequency::Monthly,
+            10,
+        ))
+        .await
+        .expect("schedule");
+    // Periods and the time each is published: well before it is due.
+    let quarters = [
+        ("2026-Q1", 1_775_000_000_000),
+        ("2026-Q2", 1_782_900_000_000),
+        ("2026-Q3", 1_790_900_000_000),
+    ];
+    let months: Vec<(String, i64)> = (1..=9)
+        .map(|m| {
+            (
+                format!("2026-{m:02}"),
+                1_767_300_000_000 + i64::from(m) * 2_629_800_000,
+            )
+        })
+        .collect();
+    let half = ("2026-H1", 1_782_900_000_000);
+    let late_at = 1_786_000_000_000; // 2026-08-06: after H1's due date (07-31).
+    let mut expected = Vec::new();
+    for c in 0..21u32 {
+        let code = format!("91310115MA1H{c:04}0");
+        let company = store
+            .create_company("town", None, &company(&format!("物业公司{c}"), &code), T0)
+            .await
+            .expect("company");
+        for side in ["A", "B"] {
+            let committee = if c == 20 && side == "A" {
+                strict.to_owned()
+            } else {
+                format!(
+                    "01937f6e-0000-7000-8000-0000000{c:03}{}",
+                    if side == "A" { "a" } else { "b" }
+                )
+            };
+            let path = format!("{TOWN_PATH}{committee}/");
+            let compound = store
+                .create_compound(
+                    "committee",
+                    None,
+                    &NewCompound {
+                        name: format!("小区{c}{side}"),
+                        address: String::new(),
+                        org_id: committee.clone(),
+                        org_path: path.clone(),
+                        company_id: company.id.clone(),
+                        owners_committee: String::new(),
+                        owners_chair: String::new(),
+                    },
+                    T0,
+                )
+                .await
+                .expect("compound");
+            let mut items: Vec<(Kind, String, i64)> = Vec::new();
+            if committee == strict {
+                items.extend(
+                    months
+                        .iter()
+                        .map(|(p, at)| (Kind::FeeCollection, p.clone(), *at)),
+                );
+            } else {
+                items.extend(
+                    quarters
+                        .iter()
+                        .map(|(p, at)| (Kind::FeeCollection, (*p).to_owned(), *at)),
+                );
+            }
+            items.extend(
+                quarters[..2]
+                    .iter()
+                    .map(|(p, at)| (Kind::PublicRevenue, (*p).to_owned(), *at)),
+            );
+            items.push((Kind::MaintenanceFund, half.0.to_owned(), half.1));
+            for (n, (kind, period, mut at)) in items.into_iter().enumerate() {
+                let skipped =
+                    (c == 3 && side == "A" && kind == Kind::FeeCollection && period == "2026-Q2")
+                        || (c == 7
+                            && side == "B"
+                            && kind == Kind::PublicRevenue
+                            && period == "2026-Q1");
+                if skipped {
+                    expected.push((
+                        company.id.clone(),
+                        compound.id.clone(),
+                        kind,
+                        period.clone(),
+                        "missing",
+                    ));
+                    continue;
+                }
+                if c == 12 && side == "B" && kind == Kind::MaintenanceFund {
+                    at = late_at;
+                    expected.push((
+                        company.id.clone(),
+                        compound.id.clone(),
+                        kind,
+                        period.clone(),
+                        "late",
+                    ));
+                }
+                let entry = Entry {
+                    id: format!(
+                        "01937f6e-{c:04x}-7000-8{}{n:02x}-000000000000",
+                        if side == "A" { 0 } else { 1 }
+                    ),
+                    compound_id: compound.id.clone(),
+                    company_id: company.id.clone(),
+                    period: Period::parse(&period).expect("period"),
+                    content: content_of(kind),
+                    supersedes_id: None,
+                    correction_reason: None,
+                    published_by: "publisher".into(),
+                    published_at: at,
+                };
+                store.publish(None, entry, &path).await.expect("publish");
+            }
+        }
+    }
+    let report = store
+        .compliance(
+            TOWN_PATH,
+            Month::parse("2026-01").expect("month"),
+            Month::parse("2026-09").expect("month"),
+            OCTOBER_20,
+        )
+        .await
+        .expect("report");
+    let mut found: Vec<(String, String, Kind, String, &str)> = report
+        .exceptions
+        .iter()
+        .map(|item| {
+            (
+                item.company_id.clone(),
+                item.compound_id.clone(),
+                item.kind,
+                item.period.clone(),
+                match item.standing {
+                    Standing::Missing => "missing",
+                    Standing::Late(_) => "late",
+                    Standing::OnTime => "on time",
+                },
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| (&a.0, &a.1, &a.3).cmp(&(&b.0, &b.1, &b.3)));
+    expected.sort_by(|a, b| (&a.0, &a.1, &a.3).cmp(&(&b.0, &b.1, &b.3)));
+    assert_eq!(found, expected);
+    // 41 compounds × 6 items, and the strict committee's 9 + 2 + 1.
+    assert_eq!(report.total.due, 41 * 6 + 12);
+    assert_eq!(report.total.on_time, 41 * 6 + 12 - 3);
+    assert_eq!(report.companies.len(), 21);
+    let rates: Vec<f64> = report
+        .companies
+        .values()
+        .map(|r| r.on_time_rate())
+        .collect();
+    assert_eq!(rates.iter().filter(|r| **r < 1.0).count(), 3);
+    // A month before Q3's fee collection is due, it is not counted yet.
+    let earlier = store
+        .compliance(
+            TOWN_PATH,
+            Month::parse("2026-01").expect("month"),
+            Month::parse("2026-09").expect("month"),
+            1_790_000_000_000,
+        )
+        .await
+        .expect("report");
+    assert!(earlier.total.due < report.total.due);
+}

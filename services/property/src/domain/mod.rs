@@ -1,6 +1,8 @@
 //! The property service's values, checked on construction: companies' credentials and staff,
-//! compounds, and (in `disclosure.rs`) what a company discloses.
+//! compounds, (in `disclosure.rs`) what a company discloses, and (in `compliance.rs`) when it is
+//! due.
 
+pub mod compliance;
 pub mod disclosure;
 
 use serde::{Deserialize, Serialize};

@@ -186,7 +186,45 @@ impl PropertyStore {
             tx.commit().await?;
             return Ok(disclosure);
         }
-        let compound = fetch_compound(&mut tx, &entry.compound_id).await?;
+        let index = log_size(&mut tx).await?;
+        self.append(&mut tx, &entry, compound_path, index, &mut HashMap::new())
+            .await?;
+        let disclosure = fetch_disclosure(&mut tx, &entry.id).await?;
+        tx.commit().await?;
+        Ok(disclosure)
+    }
+
+    /// Publishes many disclosures in one transaction, in order, each checked and signed as
+    /// [`PropertyStore::publish`] does: an import, where one commit per disclosure would be
+    /// the cost. The subtrees the batch completes stay in memory, so each append after the
+    /// first reads nothing back. All or none are published.
+    #[tracing::instrument(name = "property.store.publish_batch", skip_all, fields(entries = entries.len()))]
+    pub async fn publish_batch(&self, entries: &[(Entry, String)]) -> Result<u64> {
+        let mut tx = self.db.begin_write().await?;
+        self.db.lock(&mut tx, LOG_LOCK, LockMode::Exclusive).await?;
+        let mut index = log_size(&mut tx).await?;
+        let mut known = HashMap::new();
+        for (entry, compound_path) in entries {
+            self.append(&mut tx, entry, compound_path, index, &mut known)
+                .await?;
+            index += 1;
+        }
+        tx.commit().await?;
+        Ok(index)
+    }
+
+    /// Appends `entry` as leaf `index` in the caller's transaction, which holds the log's lock:
+    /// the checks, the subtrees it completes, the signed head of the new size, the disclosure
+    /// row. `known` holds subtree hashes already read or made; what is missing is read.
+    async fn append(
+        &self,
+        tx: &mut Tx,
+        entry: &Entry,
+        compound_path: &str,
+        index: u64,
+        known: &mut HashMap<NodeId, Hash>,
+    ) -> Result<()> {
+        let compound = fetch_compound(tx, &entry.compound_id).await?;
         if compound.company_id != entry.company_id {
             return Err(precondition(
                 "COMPANY",
@@ -194,7 +232,7 @@ impl PropertyStore {
             ));
         }
         if let Some(original) = &entry.supersedes_id {
-            let corrected = fetch_disclosure(&mut tx, original).await?;
+            let corrected = fetch_disclosure(tx, original).await?;
             if corrected.entry.compound_id != entry.compound_id
                 || corrected.entry.content.kind() != entry.content.kind()
             {
@@ -210,21 +248,26 @@ impl PropertyStore {
                 ));
             }
         }
-        let index = log_size(&mut tx).await?;
         let bytes = entry.to_bytes();
-        let siblings = load_nodes(&mut tx, &merkle::append_reads(index)).await?;
-        let made = merkle::append(index, merkle::leaf_hash(&bytes), &siblings)
+        let size = index + 1;
+        let mut wanted = merkle::append_reads(index);
+        wanted.retain(|id| !known.contains_key(id));
+        known.extend(load_nodes(tx, &wanted).await?);
+        let made = merkle::append(index, merkle::leaf_hash(&bytes), known)
             .map_err(|e| corrupt(&e.to_string()))?;
         for (id, hash) in &made {
             sqlx::query("INSERT INTO property_log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
                 .bind(i64::from(id.level))
                 .bind(i64::try_from(id.index).map_err(|_| corrupt("node index"))?)
                 .bind(merkle::hex(hash))
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
+            known.insert(*id, *hash);
         }
-        let size = index + 1;
-        let root = range_hashes(&mut tx, &[(0, size)]).await?[0];
+        let mut wanted = merkle::nodes_of(&[(0, size)]);
+        wanted.retain(|id| !known.contains_key(id));
+        known.extend(load_nodes(tx, &wanted).await?);
+        let root = merkle::range_hash((0, size), known).map_err(|e| corrupt(&e.to_string()))?;
         let head = TreeHead {
             size,
             root,
@@ -237,7 +280,7 @@ impl PropertyStore {
         .bind(merkle::hex(&root))
         .bind(entry.published_at)
         .bind(merkle::hex(&self.signer.sign(&head)))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let text = String::from_utf8(bytes).map_err(|_| corrupt("entry"))?;
         sqlx::query(
@@ -255,18 +298,16 @@ impl PropertyStore {
         .bind(&text)
         .bind(&entry.supersedes_id)
         .bind(entry.published_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if let Some(original) = &entry.supersedes_id {
             sqlx::query("UPDATE property_disclosures SET superseded_by_id = $1 WHERE id = $2")
                 .bind(&entry.id)
                 .bind(original)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
-        let disclosure = fetch_disclosure(&mut tx, &entry.id).await?;
-        tx.commit().await?;
-        Ok(disclosure)
+        Ok(())
     }
 
     pub async fn disclosure(&self, id: &str) -> Result<Disclosure> {

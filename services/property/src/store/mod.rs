@@ -1,6 +1,7 @@
 //! The property service's SQL, and nothing else: companies, compounds and their management terms
 //! (here), disclosures and the transparency log (`log.rs`).
 
+pub mod compliance;
 pub mod log;
 
 use jiceng_db::{Database, Tx};

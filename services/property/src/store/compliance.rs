@@ -1,0 +1,257 @@
+//! Schedules, and the compliance report of an org subtree: for each compound, each kind its
+//! nearest schedule makes due, each period of the span that was due by the report's time, the
+//! first disclosure of it — on time, late, or missing — attributed to the company that managed
+//! the compound when the period ended.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::Row as _;
+
+use super::{PropertyStore, Result, corrupt, subtree_range};
+use crate::domain::{
+    compliance::{Frequency, Month, Schedule, Standing, periods},
+    disclosure::Kind,
+};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// One item due for a compound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueItem {
+    pub compound_id: String,
+    pub company_id: String,
+    pub kind: Kind,
+    pub period: String,
+    pub due_at: i64,
+    pub standing: Standing,
+}
+
+/// A company's record in a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompanyRecord {
+    pub due: u32,
+    pub on_time: u32,
+    pub late: u32,
+    pub missing: u32,
+}
+
+impl CompanyRecord {
+    /// On-time items over due ones; 1 when nothing was due.
+    pub fn on_time_rate(&self) -> f64 {
+        if self.due == 0 {
+            1.0
+        } else {
+            f64::from(self.on_time) / f64::from(self.due)
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ComplianceReport {
+    /// Late and missing items, by company, compound, kind and period.
+    pub exceptions: Vec<DueItem>,
+    pub companies: BTreeMap<String, CompanyRecord>,
+    pub total: CompanyRecord,
+}
+
+fn schedule_from_row(row: &sqlx::any::AnyRow) -> Result<Schedule> {
+    let (kind, frequency): (String, String) = (row.try_get(2)?, row.try_get(3)?);
+    let (due_days, display_days): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
+    Ok(Schedule {
+        org_id: row.try_get(0)?,
+        org_path: row.try_get(1)?,
+        kind: Kind::parse(&kind).ok_or_else(|| corrupt("schedule kind"))?,
+        frequency: Frequency::parse(&frequency).ok_or_else(|| corrupt("schedule frequency"))?,
+        due_days,
+        display_days,
+    })
+}
+
+impl PropertyStore {
+    /// Sets (or replaces) the schedule of a kind at an org.
+    pub async fn set_schedule(&self, schedule: &Schedule) -> Result<Schedule> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO property_schedules (org_id, org_path, kind, frequency, due_days, display_days)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (org_id, kind) DO UPDATE SET org_path = $2, frequency = $4, due_days = $5,
+                 display_days = $6",
+        )
+        .bind(&schedule.org_id)
+        .bind(&schedule.org_path)
+        .bind(schedule.kind.as_str())
+        .bind(schedule.frequency.as_str())
+        .bind(schedule.due_days)
+        .bind(schedule.display_days)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(schedule.clone())
+    }
+
+    /// The schedules set at the orgs of `org_path` (itself and its ancestors), nearest first.
+    pub async fn schedules_over(&self, org_path: &str) -> Result<Vec<Schedule>> {
+        let ancestors: Vec<&str> = org_path.split('/').filter(|id| !id.is_empty()).collect();
+        if ancestors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ancestors.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT org_id, org_path, kind, frequency, due_days, display_days FROM property_schedules
+             WHERE org_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &ancestors {
+            query = query.bind(*id);
+        }
+        let mut schedules = query
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(schedule_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        schedules.sort_by(|a, b| {
+            b.org_path
+                .len()
+                .cmp(&a.org_path.len())
+                .then(a.kind.as_str().cmp(b.kind.as_str()))
+        });
+        Ok(schedules)
+    }
+
+    /// The compliance of the compounds below `org_path` for the periods ending from `first` to
+    /// `last`, as of `as_of`: periods not yet due then are left out.
+    #[tracing::instrument(name = "property.store.compliance", skip(self))]
+    pub async fn compliance(
+        &self,
+        org_path: &str,
+        first: Month,
+        last: Month,
+        as_of: i64,
+    ) -> Result<ComplianceReport> {
+        let (lo, hi) = subtree_range(org_path);
+        // Schedules above the subtree apply to all of it; those inside it to their part.
+        let mut schedules = self.schedules_over(org_path).await?;
+        schedules.extend(
+            sqlx::query(
+                "SELECT org_id, org_path, kind, frequency, due_days, display_days FROM property_schedules
+                 WHERE org_path > $1 AND org_path < $2",
+            )
+            .bind(&lo)
+            .bind(&hi)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(schedule_from_row)
+            .collect::<Result<Vec<_>>>()?,
+        );
+        schedules.sort_by_key(|s| std::cmp::Reverse(s.org_path.len()));
+        let compounds: Vec<(String, String, String)> = sqlx::query(
+            "SELECT id, org_path, company_id FROM property_compounds WHERE org_path >= $1 AND org_path < $2",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect::<Result<_>>()?;
+        // The first publication of each (compound, kind, period).
+        let mut published: HashMap<(String, String, String), i64> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT compound_id, kind, period, MIN(published_at) FROM property_disclosures
+             WHERE org_path >= $1 AND org_path < $2 GROUP BY compound_id, kind, period",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(self.db.pool())
+        .await?
+        {
+            published.insert(
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
+                row.try_get(3)?,
+            );
+        }
+        // Who managed each compound when: (compound) → terms by start.
+        let mut terms: HashMap<String, Vec<(i64, Option<i64>, String)>> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT t.compound_id, t.start_at, t.end_at, t.company_id FROM property_terms t
+             JOIN property_compounds c ON c.id = t.compound_id
+             WHERE c.org_path >= $1 AND c.org_path < $2",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(self.db.pool())
+        .await?
+        {
+            terms.entry(row.try_get(0)?).or_default().push((
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+            ));
+        }
+        let mut report = ComplianceReport::default();
+        for (compound_id, compound_path, current_company) in &compounds {
+            for kind in Kind::ALL {
+                // The nearest schedule of the kind over this compound.
+                let Some(schedule) = schedules
+                    .iter()
+                    .find(|s| s.kind == kind && compound_path.starts_with(&s.org_path))
+                else {
+                    continue;
+                };
+                for due in periods(schedule.frequency, first, last) {
+                    let due_at = due.ends_at + schedule.due_days * DAY_MS;
+                    if due_at > as_of {
+                        continue;
+                    }
+                    let company_id = terms
+                        .get(compound_id)
+                        .and_then(|ts| {
+                            ts.iter().find(|(start, end, _)| {
+                                *start < due.ends_at && end.is_none_or(|end| end >= due.ends_at)
+                            })
+                        })
+                        .map_or(current_company.clone(), |(_, _, company)| company.clone());
+                    let first_published = published
+                        .get(&(
+                            compound_id.clone(),
+                            kind.as_str().to_owned(),
+                            due.period.clone(),
+                        ))
+                        .copied();
+                    let standing = Standing::of(first_published, due_at);
+                    let record = report.companies.entry(company_id.clone()).or_default();
+                    for tally in [record, &mut report.total] {
+                        tally.due += 1;
+                        match standing {
+                            Standing::OnTime => tally.on_time += 1,
+                            Standing::Late(_) => tally.late += 1,
+                            Standing::Missing => tally.missing += 1,
+                        }
+                    }
+                    if standing != Standing::OnTime {
+                        report.exceptions.push(DueItem {
+                            compound_id: compound_id.clone(),
+                            company_id,
+                            kind,
+                            period: due.period,
+                            due_at,
+                            standing,
+                        });
+                    }
+                }
+            }
+        }
+        report.exceptions.sort_by(|a, b| {
+            (&a.company_id, &a.compound_id, a.kind.as_str(), &a.period).cmp(&(
+                &b.company_id,
+                &b.compound_id,
+                b.kind.as_str(),
+                &b.period,
+            ))
+        });
+        Ok(report)
+    }
+}
