@@ -13,6 +13,7 @@ use jiceng_proto::{
     org::UnitKind,
     property::{
         self as pb, disclosure_service_client::DisclosureServiceClient,
+        linkage_service_client::LinkageServiceClient,
         property_service_client::PropertyServiceClient,
     },
 };
@@ -304,4 +305,253 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
     assert_eq!(tampered.verify(&trusted), Err(VerifyError::NotIncluded));
 }
 
-on_both_backends!(disclosures_are_published_corrected_and_proven);
+/// A compound's three parties meet and hand out decisions the company reports done; the town
+/// assesses its companies, ranks them and orders the weakest to rectify.
+async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let town = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::TownCommittee,
+        "高行镇党委",
+    )
+    .await
+    .id;
+    let committee = create(
+        &mut org,
+        &town,
+        UnitKind::ResidentialCommittee,
+        "东沟新村居民区党总支",
+    )
+    .await
+    .id;
+    let admin = || Bearer::new(&bearer("town-admin", &[Role::StreetAdmin], &town));
+    let mut property = platform
+        .client_as(admin(), PropertyServiceClient::new)
+        .await;
+    let mut companies = Vec::new();
+    for (n, code) in ["91310115MA1H7XYX0X", "91310115MA1FL2AB3F"]
+        .iter()
+        .enumerate()
+    {
+        let company = property
+            .create_company(pb::CreateCompanyRequest {
+                company: Some(pb::Company {
+                    name: format!("物业公司{n}"),
+                    credit_code: (*code).into(),
+                    org_id: town.clone(),
+                    supervision_hotline: "021-58681234".into(),
+                    repair_hotline: "021-58685678".into(),
+                    publishers: vec![format!("publisher-{n}")],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("company")
+            .into_inner();
+        companies.push(company.id);
+    }
+    let compound = property
+        .create_compound(pb::CreateCompoundRequest {
+            compound: Some(pb::Compound {
+                name: "东沟新村".into(),
+                address: "东沟路100弄".into(),
+                org_id: committee.clone(),
+                company_id: companies[0].clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("compound")
+        .into_inner();
+
+    let mut linkage = platform.client_as(admin(), LinkageServiceClient::new).await;
+    let meeting = linkage
+        .schedule_linkage_meeting(pb::ScheduleLinkageMeetingRequest {
+            compound_id: compound.id.clone(),
+            title: "三方联席会议".into(),
+            agenda: "地下车库渗水维修".into(),
+            scheduled_time: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("schedule")
+        .into_inner();
+    let attendee = |party: pb::Party, name: &str| pb::Attendee {
+        party: party as i32,
+        name: name.into(),
+    };
+    let mut record = pb::RecordLinkageMeetingRequest {
+        meeting_id: meeting.id.clone(),
+        attendees: vec![
+            attendee(pb::Party::ResidentsCommittee, "居委会书记"),
+            attendee(pb::Party::Company, "项目经理"),
+        ],
+        minutes: "三方同意先行维修，费用从公共收益列支".into(),
+        decisions: vec![pb::NewDecision {
+            text: "两周内完成车库防水维修".into(),
+            owner: pb::Party::Company as i32,
+            due_time: None,
+        }],
+        ..Default::default()
+    };
+    let two_parties = linkage
+        .record_linkage_meeting(record.clone())
+        .await
+        .expect_err("the owners' committee is missing");
+    assert_eq!(fields_of(&two_parties), ["attendees"]);
+    record
+        .attendees
+        .push(attendee(pb::Party::OwnersCommittee, "业委会主任"));
+    let held = linkage
+        .record_linkage_meeting(record.clone())
+        .await
+        .expect("record")
+        .into_inner();
+    let decision = held.decisions[0].id.clone();
+    let twice = linkage
+        .record_linkage_meeting(record)
+        .await
+        .expect_err("recorded once");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    let mut other_company = platform
+        .client_as(
+            Bearer::new(&bearer("publisher-1", &[Role::Member], &committee)),
+            LinkageServiceClient::new,
+        )
+        .await;
+    let done = pb::FollowUpDecisionRequest {
+        decision_id: decision.clone(),
+        state: pb::DecisionState::Done as i32,
+        note: "已完成维修并经业委会验收".into(),
+    };
+    let not_theirs = other_company
+        .follow_up_decision(done.clone())
+        .await
+        .expect_err("another company's publisher");
+    assert_eq!(not_theirs.code(), Code::PermissionDenied);
+    let mut managing = platform
+        .client_as(
+            Bearer::new(&bearer("publisher-0", &[Role::Member], &committee)),
+            LinkageServiceClient::new,
+        )
+        .await;
+    let followed = managing
+        .follow_up_decision(done)
+        .await
+        .expect("the managing company reports it done")
+        .into_inner();
+    assert_eq!(followed.state, pb::DecisionState::Done as i32);
+
+    let criterion = |code: &str, weight: i32| pb::Criterion {
+        code: code.into(),
+        name: code.into(),
+        weight,
+    };
+    let unbalanced = linkage
+        .define_assessment(pb::DefineAssessmentRequest {
+            assessment: Some(pb::Assessment {
+                org_id: town.clone(),
+                period: "2026".into(),
+                criteria: vec![criterion("service", 60), criterion("disclosure", 30)],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect_err("weights add up to 100");
+    assert_eq!(fields_of(&unbalanced), ["assessment.criteria"]);
+    let assessment = linkage
+        .define_assessment(pb::DefineAssessmentRequest {
+            assessment: Some(pb::Assessment {
+                org_id: town.clone(),
+                period: "2026".into(),
+                criteria: vec![criterion("service", 60), criterion("disclosure", 40)],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("assessment")
+        .into_inner();
+    for (company, service, disclosure) in [(&companies[0], 90, 95), (&companies[1], 70, 60)] {
+        linkage
+            .score_company(pb::ScoreCompanyRequest {
+                assessment_id: assessment.id.clone(),
+                company_id: company.clone(),
+                scores: [
+                    ("service".to_owned(), service),
+                    ("disclosure".to_owned(), disclosure),
+                ]
+                .into(),
+                comment: String::new(),
+            })
+            .await
+            .expect("score");
+    }
+    let ranking = linkage
+        .get_ranking(pb::GetRankingRequest {
+            assessment_id: assessment.id.clone(),
+        })
+        .await
+        .expect("ranking")
+        .into_inner();
+    let ranked: Vec<(i32, String, f64)> = ranking
+        .companies
+        .iter()
+        .map(|c| {
+            let score = c.score.as_ref().expect("score");
+            (c.rank, score.company_id.clone(), score.total)
+        })
+        .collect();
+    assert_eq!(
+        ranked,
+        [
+            (1, companies[0].clone(), 92.0),
+            (2, companies[1].clone(), 66.0)
+        ]
+    );
+    let no_date = linkage
+        .issue_order(pb::IssueOrderRequest {
+            assessment_id: assessment.id.clone(),
+            company_id: companies[1].clone(),
+            kind: pb::OrderKind::Rectification as i32,
+            text: "公示不及时，限期整改".into(),
+            due_time: None,
+        })
+        .await
+        .expect_err("a rectification sets a date");
+    assert_eq!(fields_of(&no_date), ["due_time"]);
+    linkage
+        .issue_order(pb::IssueOrderRequest {
+            assessment_id: assessment.id.clone(),
+            company_id: companies[1].clone(),
+            kind: pb::OrderKind::Rectification as i32,
+            text: "公示不及时，限期整改".into(),
+            due_time: Some(prost_types::Timestamp {
+                seconds: 1_801_000_000,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("order");
+    let orders = linkage
+        .list_orders(pb::ListOrdersRequest {
+            company_id: companies[1].clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("orders")
+        .into_inner()
+        .orders;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].kind, pb::OrderKind::Rectification as i32);
+}
+
+on_both_backends!(
+    disclosures_are_published_corrected_and_proven,
+    three_parties_meet_and_the_town_assesses,
+);

@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "jiceng/grid/v1/projects.proto",
         "jiceng/property/v1/property.proto",
         "jiceng/property/v1/disclosures.proto",
+        "jiceng/property/v1/linkage.proto",
     ]
     .map(|p| root.join(p));
 

@@ -19,6 +19,20 @@ pub struct EventDraft {
     pub data: prost_types::Any,
 }
 
+impl EventDraft {
+    /// An event of `event_type` about `subject` whose data is the protobuf `message`.
+    pub fn of<M: prost::Name>(event_type: &str, subject: &str, message: &M) -> Self {
+        Self {
+            event_type: event_type.to_owned(),
+            subject: subject.to_owned(),
+            data: prost_types::Any {
+                type_url: M::type_url(),
+                value: message.encode_to_vec(),
+            },
+        }
+    }
+}
+
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
 

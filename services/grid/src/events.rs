@@ -3,7 +3,6 @@
 
 use jiceng_outbox::EventDraft;
 use jiceng_proto::grid as pb;
-use prost::Name;
 
 use crate::{
     grpc,
@@ -22,25 +21,14 @@ pub const PROJECT_PROPOSED: &str = "jiceng.grid.v1.project.proposed";
 pub const WISH_CLAIMED: &str = "jiceng.grid.v1.wish.claimed";
 pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
 
-fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
-    EventDraft {
-        event_type: event_type.to_owned(),
-        subject: subject.to_owned(),
-        data: prost_types::Any {
-            type_url: M::type_url(),
-            value: message.encode_to_vec(),
-        },
-    }
-}
-
 /// A case was sent to a handling org.
 pub fn dispatched(case: &Case) -> EventDraft {
-    draft(CASE_DISPATCHED, &case.id, &grpc::case_to_proto(case))
+    EventDraft::of(CASE_DISPATCHED, &case.id, &grpc::case_to_proto(case))
 }
 
 /// A handled case failed verification and went back to its handler.
 pub fn verification_failed(case: &Case) -> EventDraft {
-    draft(
+    EventDraft::of(
         CASE_VERIFICATION_FAILED,
         &case.id,
         &grpc::case_to_proto(case),
@@ -49,7 +37,7 @@ pub fn verification_failed(case: &Case) -> EventDraft {
 
 /// A case climbed a level for being overdue: both levels hear of it.
 pub fn escalated(case: &Case, escalation: &Escalation) -> EventDraft {
-    draft(
+    EventDraft::of(
         CASE_ESCALATED,
         &case.id,
         &pb::CaseEscalated {
@@ -61,7 +49,7 @@ pub fn escalated(case: &Case, escalation: &Escalation) -> EventDraft {
 
 /// A case was merged into the one it duplicates: both reporters hear of it.
 pub fn merged(duplicate: &Case, original: &Case) -> EventDraft {
-    draft(
+    EventDraft::of(
         CASE_MERGED,
         &duplicate.id,
         &pb::CaseMerged {
@@ -73,7 +61,7 @@ pub fn merged(duplicate: &Case, original: &Case) -> EventDraft {
 
 /// One side proposed matching a need with a resource: the other side hears of it.
 pub fn project_proposed(project: &Project, need: &Need, resource: &Resource) -> EventDraft {
-    draft(
+    EventDraft::of(
         PROJECT_PROPOSED,
         &project.id,
         &pb::ProjectProposed {
@@ -86,7 +74,7 @@ pub fn project_proposed(project: &Project, need: &Need, resource: &Resource) -> 
 
 /// A micro-wish was claimed: its collecting org hears who will fulfil it.
 pub fn wish_claimed(wish: &Wish) -> EventDraft {
-    draft(
+    EventDraft::of(
         WISH_CLAIMED,
         &wish.id,
         &grpc::wishes::masked_wish_to_proto(wish),
@@ -96,7 +84,7 @@ pub fn wish_claimed(wish: &Wish) -> EventDraft {
 /// A micro-wish was fulfilled: its claiming members earn points, its collecting org hears of it.
 /// The resident's details travel masked.
 pub fn wish_fulfilled(wish: &Wish) -> EventDraft {
-    draft(
+    EventDraft::of(
         WISH_FULFILLED,
         &wish.id,
         &grpc::wishes::masked_wish_to_proto(wish),

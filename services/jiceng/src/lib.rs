@@ -47,6 +47,9 @@ const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the grid service looks for cases past their step's time limit.
 const OVERDUE_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How often the property service looks for disclosures coming due or overdue.
+const DISCLOSURE_SCAN_INTERVAL: Duration = Duration::from_secs(3_600);
+
 /// The services this binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
@@ -406,6 +409,13 @@ impl App {
                 grid,
                 clock,
                 OVERDUE_SCAN_INTERVAL,
+                stopped(),
+            )));
+        }
+        if let Some(property) = self.property {
+            background.push(tokio::spawn(jiceng_property::announce_due(
+                property,
+                DISCLOSURE_SCAN_INTERVAL,
                 stopped(),
             )));
         }

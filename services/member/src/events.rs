@@ -2,7 +2,6 @@
 //! data is the protobuf of the resource concerned (members with personal numbers masked).
 
 use jiceng_outbox::EventDraft;
-use prost::Name;
 
 use crate::{
     domain::points::LedgerEntry,
@@ -14,20 +13,9 @@ pub const STATUS_CHANGED: &str = "jiceng.member.v1.status.changed";
 pub const TRANSFER_REQUESTED: &str = "jiceng.member.v1.transfer.requested";
 pub const POINTS_APPROVED: &str = "jiceng.member.v1.points.approved";
 
-fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
-    EventDraft {
-        event_type: event_type.to_owned(),
-        subject: subject.to_owned(),
-        data: prost_types::Any {
-            type_url: M::type_url(),
-            value: message.encode_to_vec(),
-        },
-    }
-}
-
 /// A member reached a stage of the pipeline (or a final status).
 pub fn status_changed(member: &MemberRow) -> EventDraft {
-    draft(
+    EventDraft::of(
         STATUS_CHANGED,
         &member.id,
         &grpc::masked_member_to_proto(member),
@@ -36,7 +24,7 @@ pub fn status_changed(member: &MemberRow) -> EventDraft {
 
 /// A transfer waits for the receiving org.
 pub fn transfer_requested(transfer: &Transfer) -> EventDraft {
-    draft(
+    EventDraft::of(
         TRANSFER_REQUESTED,
         &transfer.id,
         &grpc::transfer_to_proto(transfer),
@@ -45,7 +33,7 @@ pub fn transfer_requested(transfer: &Transfer) -> EventDraft {
 
 /// Points counted towards a member's balance.
 pub fn points_approved(entry: &LedgerEntry) -> EventDraft {
-    draft(
+    EventDraft::of(
         POINTS_APPROVED,
         &entry.id,
         &grpc::points::entry_to_proto(entry),

@@ -8,6 +8,7 @@ use jiceng_proto::{
     cloudevents::{CloudEvent, cloud_event::Data},
     grid as grid_pb, member as member_pb,
     org::{self as pb, PositionRole},
+    property as property_pb,
 };
 use prost::Message;
 use tonic::Status;
@@ -25,6 +26,8 @@ pub const CONSUMED: &[&str] = &[
     "jiceng.grid.v1.project.proposed",
     "jiceng.grid.v1.wish.claimed",
     "jiceng.grid.v1.wish.fulfilled",
+    "jiceng.property.v1.disclosure.due",
+    "jiceng.property.v1.disclosure.overdue",
     "jiceng.member.v1.status.changed",
     "jiceng.member.v1.transfer.requested",
     "jiceng.member.v1.points.approved",
@@ -156,6 +159,20 @@ pub fn builtin_categories() -> Vec<Category> {
             "{{proposer}}提议以资源“{{resource}}”对接需求“{{need}}”，请确认或婉拒",
             &["title", "proposer", "resource", "need"],
             false,
+        ),
+        category(
+            "property.disclosure.due",
+            "公示即将到期：{{compound}}{{item}}",
+            "{{compound}}{{period}}的{{item}}应于{{due}}前公示，请按时发布",
+            &["compound", "item", "period", "due"],
+            false,
+        ),
+        category(
+            "property.disclosure.overdue",
+            "公示已逾期：{{compound}}{{item}}",
+            "{{compound}}{{period}}的{{item}}已于{{due}}到期仍未公示，请立即发布",
+            &["compound", "item", "period", "due"],
+            true,
         ),
         category(
             "grid.wish.claimed",
@@ -403,6 +420,54 @@ pub async fn publication_for(
                 ]),
                 link: format!("projects/{}", project.id),
                 recipients: vec![recipient],
+            }
+        }
+        kind @ ("jiceng.property.v1.disclosure.due" | "jiceng.property.v1.disclosure.overdue") => {
+            let due: property_pb::DisclosureDue = payload(event)?;
+            let Some(item) = &due.item else {
+                return Ok(None);
+            };
+            let overdue = kind.ends_with("overdue");
+            let what = match property_pb::DisclosureKind::try_from(item.kind) {
+                Ok(property_pb::DisclosureKind::FeeStandard) => "物业费收费标准",
+                Ok(property_pb::DisclosureKind::FeeCollection) => "物业费收缴情况",
+                Ok(property_pb::DisclosureKind::PublicRevenue) => "公共收益",
+                Ok(property_pb::DisclosureKind::MaintenanceFund) => "维修资金",
+                Ok(property_pb::DisclosureKind::Document) => "合同与证照",
+                Ok(property_pb::DisclosureKind::Hotlines) => "服务热线",
+                _ => "公示事项",
+            };
+            let due_time = item.due_time.unwrap_or_default();
+            // The due time in Beijing, to the day.
+            let day = (due_time.seconds + 8 * 3_600).div_euclid(86_400);
+            let (year, month, date) = jiceng_telemetry::civil_from_days(day);
+            let mut recipients: Vec<RecipientSpec> = due
+                .publishers
+                .iter()
+                .map(|p| RecipientSpec::Member(p.clone()))
+                .collect();
+            if overdue {
+                recipients.push(secretary_of(&due.committee_org_id));
+            }
+            Publication {
+                category: if overdue {
+                    "property.disclosure.overdue"
+                } else {
+                    "property.disclosure.due"
+                },
+                priority: if overdue {
+                    Priority::Urgent
+                } else {
+                    Priority::High
+                },
+                variables: vars(&[
+                    ("compound", due.compound_name.clone()),
+                    ("item", what.to_owned()),
+                    ("period", item.period.clone()),
+                    ("due", format!("{year}年{month}月{date}日")),
+                ]),
+                link: format!("compounds/{}/disclosures", item.compound_id),
+                recipients,
             }
         }
         kind @ ("jiceng.grid.v1.wish.claimed" | "jiceng.grid.v1.wish.fulfilled") => {

@@ -2,7 +2,6 @@
 //! the protobuf of the resource concerned. The types are stable names consumers subscribe to.
 
 use jiceng_outbox::EventDraft;
-use prost::Name;
 
 use crate::{
     domain::{
@@ -24,29 +23,18 @@ pub const BOOKING_CONFIRMED: &str = "jiceng.org.v1.booking.confirmed";
 pub const BOOKING_CANCELLED: &str = "jiceng.org.v1.booking.cancelled";
 pub const ATTENDANCE_RECORDED: &str = "jiceng.org.v1.attendance.recorded";
 
-fn draft<M: Name>(event_type: &str, subject: &str, message: &M) -> EventDraft {
-    EventDraft {
-        event_type: event_type.to_owned(),
-        subject: subject.to_owned(),
-        data: prost_types::Any {
-            type_url: M::type_url(),
-            value: message.encode_to_vec(),
-        },
-    }
-}
-
 pub fn unit_moved(unit: &Unit, old_parent: &UnitId, new_parent: &UnitId) -> EventDraft {
     let event = pb::UnitMovedEvent {
         unit_id: unit.id.to_string(),
         old_parent_id: old_parent.to_string(),
         new_parent_id: new_parent.to_string(),
     };
-    draft(UNIT_MOVED, unit.id.as_str(), &event)
+    EventDraft::of(UNIT_MOVED, unit.id.as_str(), &event)
 }
 
 /// A term began or ended.
 pub fn position_changed(position: &Position) -> EventDraft {
-    draft(
+    EventDraft::of(
         POSITION_CHANGED,
         &position.id,
         &grpc::positions::position_to_proto(position),
@@ -54,7 +42,7 @@ pub fn position_changed(position: &Position) -> EventDraft {
 }
 
 pub fn meeting_scheduled(meeting: &JointMeeting) -> EventDraft {
-    draft(
+    EventDraft::of(
         MEETING_SCHEDULED,
         &meeting.id,
         &grpc::meetings::meeting_to_proto(meeting),
@@ -68,7 +56,7 @@ pub fn decision_due(decision: &Decision, overdue: bool) -> EventDraft {
     } else {
         DECISION_DUE
     };
-    draft(
+    EventDraft::of(
         event_type,
         &decision.id,
         &grpc::meetings::decision_to_proto(decision),
@@ -77,7 +65,7 @@ pub fn decision_due(decision: &Decision, overdue: bool) -> EventDraft {
 
 /// A booking was confirmed or cancelled, or its attendance recorded (`event_type`).
 pub fn booking(event_type: &str, booking: &Booking) -> EventDraft {
-    draft(
+    EventDraft::of(
         event_type,
         &booking.id,
         &grpc::venues::booking_to_proto(booking),

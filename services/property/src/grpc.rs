@@ -1,9 +1,11 @@
 //! `jiceng.property.v1`: authorisation, protobuf conversion and error mapping for
-//! `PropertyService` and `DisclosureService`.
+//! `PropertyService` and `DisclosureService` (here) and `LinkageService` (`grpc/linkage.rs`).
 //!
 //! Town and district admins register the companies of their subtree; admins over a compound's
 //! committee keep the compound; only a company's publishers publish, and only for the compounds
 //! it manages; everyone in the district reads companies, disclosures, tree heads and proofs.
+
+mod linkage;
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::now_millis;
@@ -30,6 +32,7 @@ use crate::{
     },
     store::{
         Company, Compound, Listing, NewCompany, NewCompound, PropertyStore, StoreError,
+        compliance::DueItem,
         log::{Disclosure, SignedHead},
     },
 };
@@ -943,26 +946,7 @@ impl DisclosureService for PropertyApi {
             on_time_rate: r.on_time_rate(),
         };
         Ok(Response::new(pb::ComplianceReport {
-            exceptions: report
-                .exceptions
-                .iter()
-                .map(|item| pb::DueItem {
-                    compound_id: item.compound_id.clone(),
-                    company_id: item.company_id.clone(),
-                    kind: kind_to_proto(item.kind) as i32,
-                    period: item.period.clone(),
-                    due_time: Some(timestamp(item.due_at)),
-                    standing: match item.standing {
-                        Standing::OnTime => pb::Standing::OnTime,
-                        Standing::Late(_) => pb::Standing::Late,
-                        Standing::Missing => pb::Standing::Missing,
-                    } as i32,
-                    publish_time: match item.standing {
-                        Standing::Late(at) => Some(timestamp(at)),
-                        _ => None,
-                    },
-                })
-                .collect(),
+            exceptions: report.exceptions.iter().map(due_item_to_proto).collect(),
             companies: report
                 .companies
                 .iter()
@@ -1048,6 +1032,25 @@ impl PropertyApi {
             due_days: i64::from(given.due_days),
             display_days: i64::from(given.display_days),
         })
+    }
+}
+
+pub(crate) fn due_item_to_proto(item: &DueItem) -> pb::DueItem {
+    pb::DueItem {
+        compound_id: item.compound_id.clone(),
+        company_id: item.company_id.clone(),
+        kind: kind_to_proto(item.kind) as i32,
+        period: item.period.clone(),
+        due_time: Some(timestamp(item.due_at)),
+        standing: match item.standing {
+            Standing::OnTime => pb::Standing::OnTime,
+            Standing::Late(_) => pb::Standing::Late,
+            Standing::Missing => pb::Standing::Missing,
+        } as i32,
+        publish_time: match item.standing {
+            Standing::Late(at) => Some(timestamp(at)),
+            _ => None,
+        },
     }
 }
 

@@ -23,6 +23,10 @@ const COMMITTEE: &str = "01937f6e-0000-7000-8000-0000000000c8";
 
 async fn setup(db: &TestDatabase) -> PropertyStore {
     let database = db.connect().await;
+    database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("outbox");
     database.migrate(&MIGRATIONS).await.expect("migrations");
     let signer = LogSigner::from_seed(&[42u8; 32]).expect("key");
     PropertyStore::new(database, signer, "310115".into())
@@ -418,7 +422,67 @@ async fn a_batch_is_published_whole_or_not_at_all(db: TestDatabase) {
     assert_eq!(single.leaf_index, 5);
 }
 
+/// Reminders go out before an undisclosed item is due and notices once it is overdue, each once.
+async fn reminders_and_overdue_notices_go_out_once(db: TestDatabase) {
+    let store = setup(&db).await;
+    let (company, compound) = managed_compound(&store).await;
+    store
+        .set_schedule(&Schedule {
+            org_id: TOWN.into(),
+            org_path: TOWN_PATH.into(),
+            kind: Kind::FeeCollection,
+            frequency: Frequency::Monthly,
+            due_days: 10,
+            display_days: 90,
+        })
+        .await
+        .expect("schedule");
+    // September is disclosed on time; the rest of the year before it never was.
+    store
+        .publish(
+            None,
+            entry(&company, &compound, "2026-09", 100, 1_790_800_000_000),
+            TOWN_PATH,
+        )
+        .await
+        .expect("september");
+    let lead = 3 * 86_400_000;
+    let count = |event_type: &'static str| {
+        let pool = store.database().pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox_events WHERE event_type = $1")
+                .bind(event_type)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    // 20 October: October 2025 to August 2026 are overdue; October 2026 is not yet near.
+    assert_eq!(
+        store.announce_due(OCTOBER_20, lead).await.expect("scan"),
+        11
+    );
+    assert_eq!(
+        store.announce_due(OCTOBER_20, lead).await.expect("again"),
+        0
+    );
+    // 9 November: October's is due on the 11th — a reminder.
+    let november_9 = OCTOBER_20 + 20 * 86_400_000;
+    assert_eq!(store.announce_due(november_9, lead).await.expect("scan"), 1);
+    // 12 November: now it is overdue too.
+    assert_eq!(
+        store
+            .announce_due(november_9 + 3 * 86_400_000, lead)
+            .await
+            .expect("scan"),
+        1
+    );
+    assert_eq!(count("jiceng.property.v1.disclosure.overdue").await, 12);
+    assert_eq!(count("jiceng.property.v1.disclosure.due").await, 1);
+}
+
 on_both_backends!(
+    reminders_and_overdue_notices_go_out_once,
     a_batch_is_published_whole_or_not_at_all,
     the_compliance_report_lists_exactly_what_is_missing,
     companies_and_compounds_keep_their_terms,

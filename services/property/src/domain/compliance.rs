@@ -87,6 +87,18 @@ impl Month {
         Ok(Self(year * 12 + month - 1))
     }
 
+    /// The month (Beijing time) that `at_ms` falls in.
+    pub fn containing(at_ms: i64) -> Self {
+        let days = (at_ms + BEIJING_OFFSET_MS).div_euclid(DAY_MS);
+        let (year, month, _) = jiceng_telemetry::civil_from_days(days);
+        Self(u32::try_from(year).unwrap_or_default() * 12 + month - 1)
+    }
+
+    /// The month `months` before this one.
+    pub fn back(self, months: u32) -> Self {
+        Self(self.0.saturating_sub(months))
+    }
+
     fn year(self) -> u32 {
         self.0 / 12
     }
@@ -193,6 +205,9 @@ mod tests {
         assert_eq!(names(Frequency::Yearly), ["2026"]);
         assert!(names(Frequency::OnChange).is_empty());
         assert!(Month::parse("2026-13").is_err());
+        // 2026-09-30 16:00 UTC is already October in Beijing.
+        assert_eq!(Month::containing(1_790_784_000_000), month("2026-10"));
+        assert_eq!(month("2026-02").back(3), month("2025-11"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod compliance;
 pub mod disclosure;
+pub mod linkage;
 
 use serde::{Deserialize, Serialize};
 

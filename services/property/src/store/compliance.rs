@@ -12,6 +12,7 @@ use crate::domain::{
     compliance::{Frequency, Month, Schedule, Standing, periods},
     disclosure::Kind,
 };
+use crate::events;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -118,6 +119,61 @@ impl PropertyStore {
                 .then(a.kind.as_str().cmp(b.kind.as_str()))
         });
         Ok(schedules)
+    }
+
+    /// Sends, once per item, a reminder for each item of the last year that is due within
+    /// `lead_ms` of `now` and not disclosed, and a notice for each that is past due and not
+    /// disclosed. Returns how many it sent. Safe with several replicas: the notice row and its
+    /// event are written together, once.
+    #[tracing::instrument(name = "property.store.announce_due", skip(self))]
+    pub async fn announce_due(&self, now: i64, lead_ms: i64) -> Result<usize> {
+        let horizon = now + lead_ms;
+        let last = Month::containing(horizon);
+        let report = self.compliance("/", last.back(12), last, horizon).await?;
+        let mut sent = 0;
+        let mut compounds: HashMap<String, (String, String, Vec<String>)> = HashMap::new();
+        for item in report
+            .exceptions
+            .iter()
+            .filter(|item| item.standing == Standing::Missing)
+        {
+            let overdue = item.due_at <= now;
+            let mut tx = self.db.begin_write().await?;
+            let first = sqlx::query(
+                "INSERT INTO property_notices (compound_id, kind, period, notice, sent_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (compound_id, kind, period, notice) DO NOTHING",
+            )
+            .bind(&item.compound_id)
+            .bind(item.kind.as_str())
+            .bind(&item.period)
+            .bind(if overdue { "overdue" } else { "due" })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !first {
+                continue;
+            }
+            if !compounds.contains_key(&item.compound_id) {
+                let compound = super::fetch_compound(&mut tx, &item.compound_id).await?;
+                let company = super::fetch_company(&mut tx, &item.company_id).await?;
+                compounds.insert(
+                    item.compound_id.clone(),
+                    (compound.name, compound.org_id, company.publishers),
+                );
+            }
+            let (name, committee, publishers) = &compounds[&item.compound_id];
+            jiceng_outbox::enqueue(
+                &mut tx,
+                &self.event_source,
+                events::disclosure_due(item, name, committee, publishers, overdue),
+            )
+            .await?;
+            tx.commit().await?;
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     /// The compliance of the compounds below `org_path` for the periods ending from `first` to

@@ -2,6 +2,7 @@
 //! (here), disclosures and the transparency log (`log.rs`).
 
 pub mod compliance;
+pub mod linkage;
 pub mod log;
 
 use jiceng_db::{Database, Tx};
@@ -130,6 +131,8 @@ pub struct PropertyStore {
     signer: LogSigner,
     /// The district whose log this is.
     log_id: String,
+    /// The CloudEvents source of this service's events.
+    event_source: String,
 }
 
 const COMPANY_COLUMNS: &str =
@@ -297,8 +300,14 @@ async fn list_rows(
 }
 
 impl PropertyStore {
+    /// The store of the district `log_id` (its GB/T 2260 code), signing with `signer`.
     pub fn new(db: Database, signer: LogSigner, log_id: String) -> Self {
-        Self { db, signer, log_id }
+        Self {
+            db,
+            signer,
+            event_source: format!("//jiceng/{log_id}/property"),
+            log_id,
+        }
     }
 
     pub fn database(&self) -> &Database {

@@ -1,0 +1,541 @@
+//! `jiceng.property.v1.LinkageService`: who keeps a compound's three-party meetings (admins over
+//! its committee), who follows decisions up (those admins, or the company's publishers for the
+//! company's own), and who assesses (admins of the assessing town); protobuf conversion.
+
+use std::collections::BTreeMap;
+
+use jiceng_auth::caller;
+use jiceng_db::now_millis;
+use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, timestamp};
+use jiceng_proto::property::{self as pb, linkage_service_server::LinkageService};
+use tonic::{Request, Response, Status};
+
+use super::{PropertyApi, to_status};
+use crate::{
+    domain::{
+        disclosure::Period,
+        label,
+        linkage::{
+            Attendee, Criterion, DecisionState, Party, criteria_problem, missing_parties, ranks,
+        },
+        prose,
+    },
+    store::linkage::{Assessment, Decision, Meeting, NewDecision, Order, OrdersOf, Score},
+};
+
+const PARTIES: [(pb::Party, Party); 3] = [
+    (pb::Party::ResidentsCommittee, Party::ResidentsCommittee),
+    (pb::Party::OwnersCommittee, Party::OwnersCommittee),
+    (pb::Party::Company, Party::Company),
+];
+
+fn party_from_proto(value: i32) -> Option<Party> {
+    PARTIES
+        .iter()
+        .find(|(p, _)| *p as i32 == value)
+        .map(|(_, d)| *d)
+}
+
+fn party_to_proto(party: Party) -> i32 {
+    PARTIES
+        .iter()
+        .find(|(_, d)| *d == party)
+        .map_or(pb::Party::Unspecified, |(p, _)| *p) as i32
+}
+
+fn decision_to_proto(decision: &Decision) -> pb::LinkageDecision {
+    pb::LinkageDecision {
+        id: decision.id.clone(),
+        meeting_id: decision.meeting_id.clone(),
+        text: decision.text.clone(),
+        owner: party_to_proto(decision.owner),
+        due_time: decision.due_at.map(timestamp),
+        state: match decision.state {
+            DecisionState::Open => pb::DecisionState::Open,
+            DecisionState::Done => pb::DecisionState::Done,
+            DecisionState::Dropped => pb::DecisionState::Dropped,
+        } as i32,
+        follow_up: decision.follow_up.clone(),
+    }
+}
+
+fn meeting_to_proto(meeting: &Meeting) -> pb::LinkageMeeting {
+    pb::LinkageMeeting {
+        id: meeting.id.clone(),
+        compound_id: meeting.compound_id.clone(),
+        title: meeting.title.clone(),
+        agenda: meeting.agenda.clone(),
+        scheduled_time: Some(timestamp(meeting.scheduled_at)),
+        held_time: meeting.held_at.map(timestamp),
+        attendees: meeting
+            .attendees
+            .iter()
+            .map(|a| pb::Attendee {
+                party: party_to_proto(a.party),
+                name: a.name.clone(),
+            })
+            .collect(),
+        minutes: meeting.minutes.clone(),
+        decisions: meeting.decisions.iter().map(decision_to_proto).collect(),
+    }
+}
+
+fn assessment_to_proto(assessment: &Assessment) -> pb::Assessment {
+    pb::Assessment {
+        id: assessment.id.clone(),
+        org_id: assessment.org_id.clone(),
+        period: assessment.period.clone(),
+        criteria: assessment
+            .criteria
+            .iter()
+            .map(|c| pb::Criterion {
+                code: c.code.clone(),
+                name: c.name.clone(),
+                weight: i32::try_from(c.weight).unwrap_or(i32::MAX),
+            })
+            .collect(),
+    }
+}
+
+fn score_to_proto(score: &Score) -> pb::CompanyScore {
+    pb::CompanyScore {
+        assessment_id: score.assessment_id.clone(),
+        company_id: score.company_id.clone(),
+        scores: score
+            .scores
+            .iter()
+            .map(|(code, s)| (code.clone(), i32::try_from(*s).unwrap_or(i32::MAX)))
+            .collect(),
+        total: score.total as f64 / 100.0,
+        comment: score.comment.clone(),
+    }
+}
+
+fn order_to_proto(order: &Order) -> pb::Order {
+    pb::Order {
+        id: order.id.clone(),
+        assessment_id: order.assessment_id.clone(),
+        company_id: order.company_id.clone(),
+        kind: if order.kind == "reward" {
+            pb::OrderKind::Reward
+        } else {
+            pb::OrderKind::Rectification
+        } as i32,
+        text: order.text.clone(),
+        due_time: order.due_at.map(timestamp),
+        issue_time: Some(timestamp(order.issued_at)),
+        issued_by: order.issued_by.clone(),
+    }
+}
+
+impl PropertyApi {
+    /// A meeting, when the caller is an admin over its compound's committee.
+    async fn meeting_admin(
+        &self,
+        caller: &jiceng_auth::Caller,
+        meeting: &Meeting,
+    ) -> Result<(), Status> {
+        let compound = self
+            .store
+            .compound(&meeting.compound_id)
+            .await
+            .map_err(to_status)?;
+        self.require_admin_of(caller, &compound.org_id).await
+    }
+
+    /// An assessment, when the caller is an admin of the assessing org.
+    async fn assessor(
+        &self,
+        caller: &jiceng_auth::Caller,
+        assessment_id: &str,
+    ) -> Result<Assessment, Status> {
+        let assessment = self
+            .store
+            .assessment(assessment_id)
+            .await
+            .map_err(to_status)?;
+        self.require_admin_of(caller, &assessment.org_id).await?;
+        Ok(assessment)
+    }
+}
+
+#[tonic::async_trait]
+impl LinkageService for PropertyApi {
+    async fn schedule_linkage_meeting(
+        &self,
+        request: Request<pb::ScheduleLinkageMeetingRequest>,
+    ) -> Result<Response<pb::LinkageMeeting>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let title = violations.check("title", label(&req.title, 100));
+        let agenda = violations
+            .check("agenda", prose(&req.agenda, 5_000))
+            .unwrap_or_default();
+        let scheduled = violations
+            .check("scheduled_time", millis_of(req.scheduled_time.as_ref()))
+            .flatten();
+        if req.scheduled_time.is_none() {
+            violations.add("scheduled_time", "is required");
+        }
+        violations.into_result()?;
+        let (Some(title), Some(scheduled)) = (title, scheduled) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let compound = self
+            .store
+            .compound(&req.compound_id)
+            .await
+            .map_err(to_status)?;
+        self.require_admin_of(&caller, &compound.org_id).await?;
+        let meeting = self
+            .store
+            .schedule_meeting(
+                &compound.id,
+                &title,
+                &agenda,
+                scheduled,
+                &caller.subject,
+                now_millis(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(meeting_to_proto(&meeting)))
+    }
+
+    async fn record_linkage_meeting(
+        &self,
+        request: Request<pb::RecordLinkageMeetingRequest>,
+    ) -> Result<Response<pb::LinkageMeeting>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let held = violations
+            .check("held_time", millis_of(req.held_time.as_ref()))
+            .flatten();
+        let minutes = violations
+            .check("minutes", prose(&req.minutes, 20_000))
+            .unwrap_or_default();
+        let mut attendees = Vec::new();
+        for (n, a) in req.attendees.iter().enumerate() {
+            let party = party_from_proto(a.party);
+            if party.is_none() {
+                violations.add(
+                    format!("attendees[{n}].party"),
+                    "must be one of the three parties",
+                );
+            }
+            let name = violations.check(&format!("attendees[{n}].name"), label(&a.name, 50));
+            if let (Some(party), Some(name)) = (party, name) {
+                attendees.push(Attendee { party, name });
+            }
+        }
+        let missing = missing_parties(&attendees);
+        if !missing.is_empty() {
+            violations.add(
+                "attendees",
+                format!(
+                    "a three-party meeting has all three parties; missing: {}",
+                    missing
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        let mut decisions = Vec::new();
+        for (n, d) in req.decisions.iter().enumerate() {
+            let text = violations.check(&format!("decisions[{n}].text"), label(&d.text, 500));
+            let owner = party_from_proto(d.owner);
+            if owner.is_none() {
+                violations.add(
+                    format!("decisions[{n}].owner"),
+                    "must be one of the three parties",
+                );
+            }
+            let due_at = violations
+                .check(
+                    &format!("decisions[{n}].due_time"),
+                    millis_of(d.due_time.as_ref()),
+                )
+                .flatten();
+            if let (Some(text), Some(owner)) = (text, owner) {
+                decisions.push(NewDecision {
+                    text,
+                    owner,
+                    due_at,
+                });
+            }
+        }
+        violations.into_result()?;
+        let meeting = self
+            .store
+            .meeting(&req.meeting_id)
+            .await
+            .map_err(to_status)?;
+        self.meeting_admin(&caller, &meeting).await?;
+        let recorded = self
+            .store
+            .record_meeting(
+                &meeting.id,
+                held.unwrap_or_else(now_millis),
+                &attendees,
+                &minutes,
+                &decisions,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(meeting_to_proto(&recorded)))
+    }
+
+    async fn list_linkage_meetings(
+        &self,
+        request: Request<pb::ListLinkageMeetingsRequest>,
+    ) -> Result<Response<pb::ListLinkageMeetingsResponse>, Status> {
+        caller(&request)?;
+        let compound_id = &request.get_ref().compound_id;
+        self.store.compound(compound_id).await.map_err(to_status)?;
+        let meetings = self.store.meetings(compound_id).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListLinkageMeetingsResponse {
+            meetings: meetings.iter().map(meeting_to_proto).collect(),
+        }))
+    }
+
+    async fn follow_up_decision(
+        &self,
+        request: Request<pb::FollowUpDecisionRequest>,
+    ) -> Result<Response<pb::LinkageDecision>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let note = violations
+            .check("note", prose(&req.note, 2_000))
+            .unwrap_or_default();
+        let state = if req.state == pb::DecisionState::Done as i32 {
+            Some(DecisionState::Done)
+        } else if req.state == pb::DecisionState::Dropped as i32 {
+            Some(DecisionState::Dropped)
+        } else {
+            violations.add("state", "must be DONE or DROPPED");
+            None
+        };
+        violations.into_result()?;
+        let Some(state) = state else {
+            return Err(Status::internal("validation fell through"));
+        };
+        let meeting = self
+            .store
+            .meeting_of_decision(&req.decision_id)
+            .await
+            .map_err(to_status)?;
+        let decision = meeting
+            .decisions
+            .iter()
+            .find(|d| d.id == req.decision_id)
+            .ok_or_else(|| Status::not_found(format!("decision {} not found", req.decision_id)))?;
+        let admin = self.meeting_admin(&caller, &meeting).await.is_ok();
+        // The company reports its own decisions done; dropping one is the admins' call.
+        let company_side = if state == DecisionState::Done && decision.owner == Party::Company {
+            let compound = self
+                .store
+                .compound(&meeting.compound_id)
+                .await
+                .map_err(to_status)?;
+            let company = self
+                .store
+                .company(&compound.company_id)
+                .await
+                .map_err(to_status)?;
+            company.publishers.contains(&caller.subject)
+        } else {
+            false
+        };
+        if !(admin || company_side) {
+            return Err(Status::permission_denied(
+                "admins over the compound follow decisions up; the company reports its own done",
+            ));
+        }
+        let decision = self
+            .store
+            .follow_up(&req.decision_id, state, &note)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(decision_to_proto(&decision)))
+    }
+
+    async fn define_assessment(
+        &self,
+        request: Request<pb::DefineAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
+        let caller = caller(&request)?.clone();
+        let given = request.into_inner().assessment.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let period = violations.check("assessment.period", Period::parse(&given.period));
+        let criteria: Vec<Criterion> = given
+            .criteria
+            .iter()
+            .enumerate()
+            .map(|(n, c)| Criterion {
+                code: violations
+                    .check(
+                        &format!("assessment.criteria[{n}].code"),
+                        label(&c.code, 40),
+                    )
+                    .unwrap_or_default(),
+                name: violations
+                    .check(
+                        &format!("assessment.criteria[{n}].name"),
+                        label(&c.name, 100),
+                    )
+                    .unwrap_or_default(),
+                weight: i64::from(c.weight),
+            })
+            .collect();
+        if let Some(problem) = criteria_problem(&criteria) {
+            violations.add("assessment.criteria", problem);
+        }
+        if given.org_id.is_empty() {
+            violations.add(
+                "assessment.org_id",
+                "must name the assessing town or street",
+            );
+        }
+        violations.into_result()?;
+        let Some(period) = period else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.require_admin_of(&caller, &given.org_id).await?;
+        let assessment = self
+            .store
+            .define_assessment(
+                &given.org_id,
+                &self.path_of(&given.org_id).await?,
+                period.as_str(),
+                &criteria,
+                now_millis(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(assessment_to_proto(&assessment)))
+    }
+
+    async fn score_company(
+        &self,
+        request: Request<pb::ScoreCompanyRequest>,
+    ) -> Result<Response<pb::CompanyScore>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let comment = violations
+            .check("comment", prose(&req.comment, 2_000))
+            .unwrap_or_default();
+        violations.into_result()?;
+        self.assessor(&caller, &req.assessment_id).await?;
+        let scores: BTreeMap<String, i64> = req
+            .scores
+            .iter()
+            .map(|(code, score)| (code.clone(), i64::from(*score)))
+            .collect();
+        let score = self
+            .store
+            .score(
+                &req.assessment_id,
+                &req.company_id,
+                &scores,
+                &comment,
+                &caller.subject,
+                now_millis(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(score_to_proto(&score)))
+    }
+
+    async fn get_ranking(
+        &self,
+        request: Request<pb::GetRankingRequest>,
+    ) -> Result<Response<pb::Ranking>, Status> {
+        caller(&request)?;
+        let id = &request.get_ref().assessment_id;
+        let assessment = self.store.assessment(id).await.map_err(to_status)?;
+        let scores = self.store.ranking(id).await.map_err(to_status)?;
+        let totals: Vec<i64> = scores.iter().map(|s| s.total).collect();
+        Ok(Response::new(pb::Ranking {
+            assessment: Some(assessment_to_proto(&assessment)),
+            companies: scores
+                .iter()
+                .zip(ranks(&totals))
+                .map(|(score, rank)| pb::RankedCompany {
+                    rank: i32::try_from(rank).unwrap_or(i32::MAX),
+                    score: Some(score_to_proto(score)),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn issue_order(
+        &self,
+        request: Request<pb::IssueOrderRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let caller = caller(&request)?.clone();
+        let req = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let text = violations.check("text", label(&req.text, 2_000));
+        let due_at = violations
+            .check("due_time", millis_of(req.due_time.as_ref()))
+            .flatten();
+        let kind = if req.kind == pb::OrderKind::Reward as i32 {
+            Some("reward")
+        } else if req.kind == pb::OrderKind::Rectification as i32 {
+            if due_at.is_none() {
+                violations.add("due_time", "a rectification order sets a date");
+            }
+            Some("rectification")
+        } else {
+            violations.add("kind", "must be REWARD or RECTIFICATION");
+            None
+        };
+        violations.into_result()?;
+        let (Some(text), Some(kind)) = (text, kind) else {
+            return Err(Status::internal("validation fell through"));
+        };
+        self.assessor(&caller, &req.assessment_id).await?;
+        let order = self
+            .store
+            .issue_order(
+                &req.assessment_id,
+                &req.company_id,
+                kind,
+                &text,
+                due_at,
+                &caller.subject,
+                now_millis(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(order_to_proto(&order)))
+    }
+
+    async fn list_orders(
+        &self,
+        request: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        let of = match (req.company_id.is_empty(), req.assessment_id.is_empty()) {
+            (false, true) => OrdersOf::Company(&req.company_id),
+            (true, false) => OrdersOf::Assessment(&req.assessment_id),
+            _ => {
+                return Err(invalid_field(
+                    "company_id",
+                    "list by exactly one of a company or an assessment",
+                ));
+            }
+        };
+        let orders = self.store.orders(of).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders: orders.iter().map(order_to_proto).collect(),
+        }))
+    }
+}

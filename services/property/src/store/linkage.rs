@@ -1,0 +1,503 @@
+//! Three-party linkage: a compound's joint meetings and their decisions, a town's assessments of
+//! its companies with their scores, and the rewards and rectification orders that follow.
+
+use std::collections::BTreeMap;
+
+use jiceng_db::Tx;
+use sqlx::{Row as _, any::AnyRow};
+
+use super::{PropertyStore, Result, StoreError, corrupt, not_found, precondition};
+use crate::domain::linkage::{Attendee, Criterion, DecisionState, Party, weighted_total};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub id: String,
+    pub meeting_id: String,
+    pub text: String,
+    pub owner: Party,
+    pub due_at: Option<i64>,
+    pub state: DecisionState,
+    pub follow_up: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: String,
+    pub compound_id: String,
+    pub title: String,
+    pub agenda: String,
+    pub scheduled_at: i64,
+    pub held_at: Option<i64>,
+    pub attendees: Vec<Attendee>,
+    pub minutes: String,
+    pub decisions: Vec<Decision>,
+}
+
+/// A decision a recorded meeting hands out.
+#[derive(Clone, Debug)]
+pub struct NewDecision {
+    pub text: String,
+    pub owner: Party,
+    pub due_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    pub id: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub period: String,
+    pub criteria: Vec<Criterion>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Score {
+    pub assessment_id: String,
+    pub company_id: String,
+    pub scores: BTreeMap<String, i64>,
+    /// Hundredths of a point, 0 to 10,000.
+    pub total: i64,
+    pub comment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: String,
+    pub assessment_id: String,
+    pub company_id: String,
+    /// `reward` or `rectification`.
+    pub kind: String,
+    pub text: String,
+    pub due_at: Option<i64>,
+    pub issued_by: String,
+    pub issued_at: i64,
+}
+
+/// Whose orders to list.
+#[derive(Clone, Copy, Debug)]
+pub enum OrdersOf<'a> {
+    Company(&'a str),
+    Assessment(&'a str),
+}
+
+const MEETING_COLUMNS: &str =
+    "id, compound_id, title, agenda, scheduled_at, held_at, attendees, minutes";
+const ORDER_COLUMNS: &str =
+    "id, assessment_id, company_id, kind, text, due_at, issued_by, issued_at";
+
+fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+fn meeting_from_row(row: &AnyRow) -> Result<Meeting> {
+    let attendees: String = row.try_get(6)?;
+    Ok(Meeting {
+        id: row.try_get(0)?,
+        compound_id: row.try_get(1)?,
+        title: row.try_get(2)?,
+        agenda: row.try_get(3)?,
+        scheduled_at: row.try_get(4)?,
+        held_at: row.try_get(5)?,
+        attendees: json(&attendees, "attendees")?,
+        minutes: row.try_get(7)?,
+        decisions: Vec::new(),
+    })
+}
+
+fn decision_from_row(row: &AnyRow) -> Result<Decision> {
+    let (owner, state): (String, String) = (row.try_get(3)?, row.try_get(5)?);
+    Ok(Decision {
+        id: row.try_get(0)?,
+        meeting_id: row.try_get(1)?,
+        text: row.try_get(2)?,
+        owner: Party::parse(&owner).ok_or_else(|| corrupt("decision owner"))?,
+        due_at: row.try_get(4)?,
+        state: DecisionState::parse(&state).ok_or_else(|| corrupt("decision state"))?,
+        follow_up: row.try_get(6)?,
+    })
+}
+
+fn order_from_row(row: &AnyRow) -> Result<Order> {
+    Ok(Order {
+        id: row.try_get(0)?,
+        assessment_id: row.try_get(1)?,
+        company_id: row.try_get(2)?,
+        kind: row.try_get(3)?,
+        text: row.try_get(4)?,
+        due_at: row.try_get(5)?,
+        issued_by: row.try_get(6)?,
+        issued_at: row.try_get(7)?,
+    })
+}
+
+async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<Meeting> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MEETING_COLUMNS} FROM property_meetings WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("meeting", id))?;
+    let mut meeting = meeting_from_row(&row)?;
+    meeting.decisions = sqlx::query(
+        "SELECT id, meeting_id, text, owner, due_at, state, follow_up FROM property_decisions
+         WHERE meeting_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(decision_from_row)
+    .collect::<Result<_>>()?;
+    Ok(meeting)
+}
+
+async fn fetch_assessment(tx: &mut Tx, id: &str) -> Result<Assessment> {
+    let row = sqlx::query(
+        "SELECT id, org_id, org_path, period, criteria FROM property_assessments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| not_found("assessment", id))?;
+    let criteria: String = row.try_get(4)?;
+    Ok(Assessment {
+        id: row.try_get(0)?,
+        org_id: row.try_get(1)?,
+        org_path: row.try_get(2)?,
+        period: row.try_get(3)?,
+        criteria: json(&criteria, "criteria")?,
+    })
+}
+
+impl PropertyStore {
+    pub async fn schedule_meeting(
+        &self,
+        compound_id: &str,
+        title: &str,
+        agenda: &str,
+        scheduled_at: i64,
+        actor: &str,
+        now: i64,
+    ) -> Result<Meeting> {
+        let mut tx = self.db.begin_write().await?;
+        super::fetch_compound(&mut tx, compound_id).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO property_meetings (id, compound_id, title, agenda, scheduled_at, held_at, attendees,
+                 minutes, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, NULL, '[]', '', $6, $7)",
+        )
+        .bind(&id)
+        .bind(compound_id)
+        .bind(title)
+        .bind(agenda)
+        .bind(scheduled_at)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let meeting = fetch_meeting(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(meeting)
+    }
+
+    pub async fn meeting(&self, id: &str) -> Result<Meeting> {
+        let mut tx = self.db.begin().await?;
+        let meeting = fetch_meeting(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(meeting)
+    }
+
+    /// Records a scheduled meeting as held, once, with its decisions.
+    pub async fn record_meeting(
+        &self,
+        id: &str,
+        held_at: i64,
+        attendees: &[Attendee],
+        minutes: &str,
+        decisions: &[NewDecision],
+    ) -> Result<Meeting> {
+        let mut tx = self.db.begin_write().await?;
+        let recorded = sqlx::query(
+            "UPDATE property_meetings SET held_at = $1, attendees = $2, minutes = $3
+             WHERE id = $4 AND held_at IS NULL",
+        )
+        .bind(held_at)
+        .bind(serde_json::to_string(attendees).unwrap_or_else(|_| "[]".into()))
+        .bind(minutes)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() == 0 {
+            fetch_meeting(&mut tx, id).await?;
+            return Err(precondition("MEETING", "the meeting was recorded already"));
+        }
+        for (seq, decision) in decisions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO property_decisions (id, meeting_id, seq, text, owner, due_at, state, follow_up)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', '')",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(id)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(&decision.text)
+            .bind(decision.owner.as_str())
+            .bind(decision.due_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let meeting = fetch_meeting(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(meeting)
+    }
+
+    /// A compound's meetings, newest first.
+    pub async fn meetings(&self, compound_id: &str) -> Result<Vec<Meeting>> {
+        let mut tx = self.db.begin().await?;
+        let ids: Vec<String> = sqlx::query(
+            "SELECT id FROM property_meetings WHERE compound_id = $1 ORDER BY scheduled_at DESC, id DESC
+             LIMIT 200",
+        )
+        .bind(compound_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+        let mut meetings = Vec::with_capacity(ids.len());
+        for id in ids {
+            meetings.push(fetch_meeting(&mut tx, &id).await?);
+        }
+        tx.commit().await?;
+        Ok(meetings)
+    }
+
+    /// The meeting a decision belongs to.
+    pub async fn meeting_of_decision(&self, decision_id: &str) -> Result<Meeting> {
+        let meeting_id: String =
+            sqlx::query("SELECT meeting_id FROM property_decisions WHERE id = $1")
+                .bind(decision_id)
+                .fetch_optional(self.db.pool())
+                .await?
+                .ok_or_else(|| not_found("decision", decision_id))?
+                .try_get(0)?;
+        self.meeting(&meeting_id).await
+    }
+
+    /// Closes an open decision as done or dropped, with a note.
+    pub async fn follow_up(
+        &self,
+        decision_id: &str,
+        state: DecisionState,
+        note: &str,
+    ) -> Result<Decision> {
+        let mut tx = self.db.begin_write().await?;
+        let closed = sqlx::query(
+            "UPDATE property_decisions SET state = $1, follow_up = $2 WHERE id = $3 AND state = 'open'",
+        )
+        .bind(state.as_str())
+        .bind(note)
+        .bind(decision_id)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, meeting_id, text, owner, due_at, state, follow_up FROM property_decisions WHERE id = $1",
+        )
+        .bind(decision_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("decision", decision_id))?;
+        if closed.rows_affected() == 0 {
+            return Err(precondition(
+                "DECISION",
+                "the decision was followed up already",
+            ));
+        }
+        let decision = decision_from_row(&row)?;
+        tx.commit().await?;
+        Ok(decision)
+    }
+
+    /// Defines a town's assessment for a period (one per town and period).
+    pub async fn define_assessment(
+        &self,
+        org_id: &str,
+        org_path: &str,
+        period: &str,
+        criteria: &[Criterion],
+        now: i64,
+    ) -> Result<Assessment> {
+        let mut tx = self.db.begin_write().await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO property_assessments (id, org_id, org_path, period, criteria, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, period) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(org_id)
+        .bind(org_path)
+        .bind(period)
+        .bind(serde_json::to_string(criteria).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the org has an assessment for {period} already"
+            )));
+        }
+        let assessment = fetch_assessment(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(assessment)
+    }
+
+    pub async fn assessment(&self, id: &str) -> Result<Assessment> {
+        let mut tx = self.db.begin().await?;
+        let assessment = fetch_assessment(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(assessment)
+    }
+
+    /// Scores a company registered below the assessing org; scoring again replaces the scores.
+    pub async fn score(
+        &self,
+        assessment_id: &str,
+        company_id: &str,
+        scores: &BTreeMap<String, i64>,
+        comment: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<Score> {
+        let mut tx = self.db.begin_write().await?;
+        let assessment = fetch_assessment(&mut tx, assessment_id).await?;
+        let company = super::fetch_company(&mut tx, company_id).await?;
+        if !company.org_path.starts_with(&assessment.org_path) {
+            return Err(precondition(
+                "COMPANY",
+                "the company is not registered with the assessing org",
+            ));
+        }
+        let total = weighted_total(&assessment.criteria, scores)
+            .map_err(|description| precondition("SCORES", description))?;
+        let scores_json = serde_json::to_string(scores).unwrap_or_else(|_| "{}".into());
+        sqlx::query(
+            "INSERT INTO property_scores (assessment_id, company_id, scores, total, comment, scored_by, scored_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (assessment_id, company_id) DO UPDATE SET scores = $3, total = $4, comment = $5,
+                 scored_by = $6, scored_at = $7",
+        )
+        .bind(assessment_id)
+        .bind(company_id)
+        .bind(&scores_json)
+        .bind(total)
+        .bind(comment)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Score {
+            assessment_id: assessment_id.to_owned(),
+            company_id: company_id.to_owned(),
+            scores: scores.clone(),
+            total,
+            comment: comment.to_owned(),
+        })
+    }
+
+    /// The scores of an assessment, best first (ties by company id).
+    pub async fn ranking(&self, assessment_id: &str) -> Result<Vec<Score>> {
+        sqlx::query(
+            "SELECT company_id, scores, total, comment FROM property_scores WHERE assessment_id = $1
+             ORDER BY total DESC, company_id",
+        )
+        .bind(assessment_id)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(|row| {
+            let scores: String = row.try_get(1)?;
+            Ok(Score {
+                assessment_id: assessment_id.to_owned(),
+                company_id: row.try_get(0)?,
+                scores: json(&scores, "scores")?,
+                total: row.try_get(2)?,
+                comment: row.try_get(3)?,
+            })
+        })
+        .collect()
+    }
+
+    /// Issues a reward or a rectification order to a company the assessment scored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_order(
+        &self,
+        assessment_id: &str,
+        company_id: &str,
+        kind: &str,
+        text: &str,
+        due_at: Option<i64>,
+        actor: &str,
+        now: i64,
+    ) -> Result<Order> {
+        let mut tx = self.db.begin_write().await?;
+        fetch_assessment(&mut tx, assessment_id).await?;
+        let scored = sqlx::query(
+            "SELECT 1 FROM property_scores WHERE assessment_id = $1 AND company_id = $2",
+        )
+        .bind(assessment_id)
+        .bind(company_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if scored.is_none() {
+            return Err(precondition(
+                "COMPANY",
+                "orders follow a score: the assessment has not scored that company",
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO property_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )))
+        .bind(&id)
+        .bind(assessment_id)
+        .bind(company_id)
+        .bind(kind)
+        .bind(text)
+        .bind(due_at)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Order {
+            id,
+            assessment_id: assessment_id.to_owned(),
+            company_id: company_id.to_owned(),
+            kind: kind.to_owned(),
+            text: text.to_owned(),
+            due_at,
+            issued_by: actor.to_owned(),
+            issued_at: now,
+        })
+    }
+
+    /// The orders of a company or of an assessment, newest first.
+    pub async fn orders(&self, of: OrdersOf<'_>) -> Result<Vec<Order>> {
+        let (column, id) = match of {
+            OrdersOf::Company(id) => ("company_id", id),
+            OrdersOf::Assessment(id) => ("assessment_id", id),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS} FROM property_orders WHERE {column} = $1 ORDER BY issued_at DESC, id DESC
+             LIMIT 500"
+        )))
+        .bind(id)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(order_from_row)
+        .collect()
+    }
+}
