@@ -48,7 +48,8 @@ use jiceng_property::{
     PropertyStore,
     domain::{
         CompanyDetails,
-        disclosure::{Content, Entry, FundSpending, Period, RevenueLine},
+        compliance::{Frequency, Schedule},
+        disclosure::{Content, Entry, FundSpending, Kind, Period, RevenueLine},
     },
     store::{NewCompany, NewCompound},
 };
@@ -801,9 +802,9 @@ pub async fn load_grid(
     Ok(3)
 }
 
-/// The property side of the demo district: Gaohang town's company managing Donggou New Village,
-/// its fee collection and public revenue for a quarter, the maintenance fund's year, and a
-/// correction — all in the transparency log. Returns how many disclosures it published.
+/// The property side of the demo district: Gaohang town's disclosure schedules, its company
+/// managing Donggou New Village, its fee collection and public revenue for a quarter, the
+/// maintenance fund's year, and a correction — all in the transparency log. Returns how many disclosures it published.
 pub async fn load_property(
     org: &OrgStore,
     property: &PropertyStore,
@@ -825,6 +826,25 @@ pub async fn load_property(
     let gaohang = find("高行镇党委").await?;
     let donggou = find("东沟新村居民区党总支").await?;
     let now = now_millis();
+    // What Gaohang asks of its companies: the quarter's fees and public revenue, the fund's
+    // year, the hotlines whenever they change.
+    for (kind, frequency, due_days) in [
+        (Kind::FeeCollection, Frequency::Quarterly, 15),
+        (Kind::PublicRevenue, Frequency::Quarterly, 30),
+        (Kind::MaintenanceFund, Frequency::Yearly, 60),
+        (Kind::Hotlines, Frequency::OnChange, 0),
+    ] {
+        property
+            .set_schedule(&Schedule {
+                org_id: gaohang.id.to_string(),
+                org_path: gaohang.path.clone(),
+                kind,
+                frequency,
+                due_days,
+                display_days: 365,
+            })
+            .await?;
+    }
     let company = property
         .create_company(
             "jiceng-demo",
