@@ -551,7 +551,114 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
     assert_eq!(orders[0].kind, pb::OrderKind::Rectification as i32);
 }
 
+/// An item never disclosed brings the company's publishers and the committee's secretary an
+/// overdue notice, once however often the scan runs.
+async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let town = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::TownCommittee,
+        "高行镇党委",
+    )
+    .await
+    .id;
+    let committee = create(
+        &mut org,
+        &town,
+        UnitKind::ResidentialCommittee,
+        "东沟新村居民区党总支",
+    )
+    .await
+    .id;
+    let admin = || Bearer::new(&bearer("town-admin", &[Role::StreetAdmin], &town));
+    let mut property = platform
+        .client_as(admin(), PropertyServiceClient::new)
+        .await;
+    let company = property
+        .create_company(pb::CreateCompanyRequest {
+            company: Some(pb::Company {
+                name: "上海高行物业管理有限公司".into(),
+                credit_code: "91310115MA1H7XYX0X".into(),
+                org_id: town.clone(),
+                supervision_hotline: "021-58681234".into(),
+                repair_hotline: "021-58685678".into(),
+                publishers: vec!["publisher-1".into()],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("company")
+        .into_inner();
+    property
+        .create_compound(pb::CreateCompoundRequest {
+            compound: Some(pb::Compound {
+                name: "东沟新村".into(),
+                address: "东沟路100弄".into(),
+                org_id: committee.clone(),
+                company_id: company.id.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("compound");
+    platform
+        .client_as(admin(), DisclosureServiceClient::new)
+        .await
+        .set_schedule(pb::SetScheduleRequest {
+            schedule: Some(pb::Schedule {
+                org_id: town.clone(),
+                kind: pb::DisclosureKind::FeeCollection as i32,
+                frequency: pb::Frequency::Monthly as i32,
+                due_days: 10,
+                display_days: 365,
+            }),
+        })
+        .await
+        .expect("schedule");
+    // No month's fee collection was ever disclosed: every month of the last year that is past
+    // its due date is overdue, whatever today's date.
+    let scan = || {
+        platform
+            .property
+            .announce_due(jiceng_db::now_millis(), 3 * 86_400_000)
+    };
+    let sent = scan().await.expect("scan");
+    assert!(sent >= 10, "{sent}");
+    let overdue = || {
+        common::notices_of(
+            &platform,
+            "publisher-1",
+            &committee,
+            "property.disclosure.overdue",
+        )
+    };
+    let mut told = Vec::new();
+    for _ in 0..100 {
+        told = overdue().await;
+        if told.len() >= 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(told.len() >= 10, "{}", told.len());
+    assert!(
+        told.iter()
+            .all(|n| n.title.contains("东沟新村物业费收缴情况")),
+        "{}",
+        told[0].title
+    );
+    // Scanning again announces nothing twice.
+    assert_eq!(scan().await.expect("scan"), 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(overdue().await.len(), told.len());
+}
+
 on_both_backends!(
+    an_overdue_disclosure_is_announced_once,
     disclosures_are_published_corrected_and_proven,
     three_parties_meet_and_the_town_assesses,
 );

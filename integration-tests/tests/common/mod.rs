@@ -34,6 +34,9 @@ pub struct Platform {
     pub root_id: String,
     /// The clock the grid service measures time limits by: a scenario moves it ahead.
     pub clock: Clock,
+    /// The property store, for a scenario that runs its reminder scan now rather than on the
+    /// hour.
+    pub property: jiceng_property::PropertyStore,
     db: TestDatabase,
 }
 
@@ -100,6 +103,7 @@ impl Platform {
                 .await
                 .expect("the property demo loads");
         }
+        let property = app.property_store().expect("property runs").clone();
         let server = spawn_on(app.local_addr(), |shutdown| async move {
             app.run_until(shutdown).await.expect("the platform serves");
         });
@@ -107,6 +111,7 @@ impl Platform {
             server,
             root_id,
             clock,
+            property,
             db,
         }
     }
