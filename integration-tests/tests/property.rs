@@ -29,80 +29,125 @@ fn fee_collection(billed: i64) -> pb::disclosure::Content {
     })
 }
 
+/// Gaohang town and Donggou New Village's committee, created through the API; the town's admin
+/// registers companies and compounds.
+struct Gaohang {
+    platform: Platform,
+    town: String,
+    committee: String,
+}
+
+impl Gaohang {
+    async fn start(db: TestDatabase) -> Self {
+        let platform = Platform::start(db).await;
+        let mut org = platform.admin().await;
+        let town = create(
+            &mut org,
+            &platform.root_id,
+            UnitKind::TownCommittee,
+            "高行镇党委",
+        )
+        .await
+        .id;
+        let committee = create(
+            &mut org,
+            &town,
+            UnitKind::ResidentialCommittee,
+            "东沟新村居民区党总支",
+        )
+        .await
+        .id;
+        Self {
+            platform,
+            town,
+            committee,
+        }
+    }
+
+    fn admin(&self) -> Bearer {
+        Bearer::new(&bearer("town-admin", &[Role::StreetAdmin], &self.town))
+    }
+
+    /// A caller of the committee's subtree: a resident, or a company's publisher.
+    fn member(&self, subject: &str) -> Bearer {
+        Bearer::new(&bearer(subject, &[Role::Member], &self.committee))
+    }
+
+    /// A company of the town with the credit code `code`, publishing as `publisher`.
+    fn company(&self, code: &str, publisher: &str) -> pb::Company {
+        pb::Company {
+            name: format!("高行物业{publisher}"),
+            credit_code: code.into(),
+            org_id: self.town.clone(),
+            supervision_hotline: "021-58681234".into(),
+            repair_hotline: "021-58685678".into(),
+            staff: vec![pb::StaffMember {
+                role: "项目经理".into(),
+                name: "周某".into(),
+                phone: "13912345678".into(),
+            }],
+            publishers: vec![publisher.into()],
+            ..Default::default()
+        }
+    }
+
+    async fn register(&self, code: &str, publisher: &str) -> pb::Company {
+        self.platform
+            .client_as(self.admin(), PropertyServiceClient::new)
+            .await
+            .create_company(pb::CreateCompanyRequest {
+                company: Some(self.company(code, publisher)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("company")
+            .into_inner()
+    }
+
+    /// Donggou New Village, managed by `company_id`.
+    async fn compound(&self, company_id: &str) -> pb::Compound {
+        self.platform
+            .client_as(self.admin(), PropertyServiceClient::new)
+            .await
+            .create_compound(pb::CreateCompoundRequest {
+                compound: Some(pb::Compound {
+                    name: "东沟新村".into(),
+                    address: "东沟路100弄".into(),
+                    org_id: self.committee.clone(),
+                    company_id: company_id.to_owned(),
+                    owners_committee: "东沟新村业主委员会".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("compound")
+            .into_inner()
+    }
+}
+
 async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
-    let platform = Platform::start(db).await;
-    let mut org = platform.admin().await;
-    let gaohang = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::TownCommittee,
-        "高行镇党委",
-    )
-    .await
-    .id;
-    let committee = create(
-        &mut org,
-        &gaohang,
-        UnitKind::ResidentialCommittee,
-        "东沟新村居民区党总支",
-    )
-    .await
-    .id;
-    let town = || Bearer::new(&bearer("town-admin", &[Role::StreetAdmin], &gaohang));
-    let mut property = platform.client_as(town(), PropertyServiceClient::new).await;
-    let company = |code: &str| pb::Company {
-        name: "上海高行物业管理有限公司".into(),
-        credit_code: code.into(),
-        org_id: gaohang.clone(),
-        supervision_hotline: "021-58681234".into(),
-        repair_hotline: "021-58685678".into(),
-        staff: vec![pb::StaffMember {
-            role: "项目经理".into(),
-            name: "周某".into(),
-            phone: "13912345678".into(),
-        }],
-        publishers: vec!["publisher-1".into()],
-        ..Default::default()
-    };
-    let bad = property
+    let gaohang = Gaohang::start(db).await;
+    let platform = &gaohang.platform;
+    let bad = platform
+        .client_as(gaohang.admin(), PropertyServiceClient::new)
+        .await
         .create_company(pb::CreateCompanyRequest {
-            company: Some(company("91310115MA1H7XYX01")),
+            company: Some(gaohang.company("91310115MA1H7XYX01", "publisher-1")),
             request_id: String::new(),
         })
         .await
         .expect_err("a wrong check character");
     assert_eq!(fields_of(&bad), ["company.credit_code"]);
-    let company = property
-        .create_company(pb::CreateCompanyRequest {
-            company: Some(company("91310115MA1H7XYX0X")),
-            request_id: String::new(),
-        })
-        .await
-        .expect("company")
-        .into_inner();
+    let company = gaohang.register("91310115MA1H7XYX0X", "publisher-1").await;
     assert_eq!(company.staff[0].phone, "139****5678");
-    let compound = property
-        .create_compound(pb::CreateCompoundRequest {
-            compound: Some(pb::Compound {
-                name: "东沟新村".into(),
-                address: "东沟路100弄".into(),
-                org_id: committee.clone(),
-                company_id: company.id.clone(),
-                owners_committee: "东沟新村业主委员会".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("compound")
-        .into_inner();
+    let compound = gaohang.compound(&company.id).await;
 
-    let as_subject = |subject: &str| Bearer::new(&bearer(subject, &[Role::Member], &committee));
     let mut publisher = platform
-        .client_as(as_subject("publisher-1"), DisclosureServiceClient::new)
+        .client_as(gaohang.member("publisher-1"), DisclosureServiceClient::new)
         .await;
     let mut resident = platform
-        .client_as(as_subject("resident-1"), DisclosureServiceClient::new)
+        .client_as(gaohang.member("resident-1"), DisclosureServiceClient::new)
         .await;
     let publish = |content: pb::disclosure::Content, period: &str| pb::PublishDisclosureRequest {
         disclosure: Some(pb::Disclosure {
@@ -240,12 +285,12 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
     // The town asks for monthly fee collection within ten days: October's came late (it was
     // published today, after 11 November), September's never came.
     let mut town_disclosures = platform
-        .client_as(town(), DisclosureServiceClient::new)
+        .client_as(gaohang.admin(), DisclosureServiceClient::new)
         .await;
     town_disclosures
         .set_schedule(pb::SetScheduleRequest {
             schedule: Some(pb::Schedule {
-                org_id: gaohang.clone(),
+                org_id: gaohang.town.clone(),
                 kind: pb::DisclosureKind::FeeCollection as i32,
                 frequency: pb::Frequency::Monthly as i32,
                 due_days: 10,
@@ -255,7 +300,7 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
         .await
         .expect("schedule");
     let report_request = pb::GetComplianceReportRequest {
-        org_id: gaohang.clone(),
+        org_id: gaohang.town.clone(),
         first_month: "2026-09".into(),
         last_month: "2026-10".into(),
         as_of_time: None,
@@ -308,67 +353,20 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
 /// A compound's three parties meet and hand out decisions the company reports done; the town
 /// assesses its companies, ranks them and orders the weakest to rectify.
 async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
-    let platform = Platform::start(db).await;
-    let mut org = platform.admin().await;
-    let town = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::TownCommittee,
-        "高行镇党委",
-    )
-    .await
-    .id;
-    let committee = create(
-        &mut org,
-        &town,
-        UnitKind::ResidentialCommittee,
-        "东沟新村居民区党总支",
-    )
-    .await
-    .id;
-    let admin = || Bearer::new(&bearer("town-admin", &[Role::StreetAdmin], &town));
-    let mut property = platform
-        .client_as(admin(), PropertyServiceClient::new)
-        .await;
+    let gaohang = Gaohang::start(db).await;
+    let platform = &gaohang.platform;
     let mut companies = Vec::new();
     for (n, code) in ["91310115MA1H7XYX0X", "91310115MA1FL2AB3F"]
         .iter()
         .enumerate()
     {
-        let company = property
-            .create_company(pb::CreateCompanyRequest {
-                company: Some(pb::Company {
-                    name: format!("物业公司{n}"),
-                    credit_code: (*code).into(),
-                    org_id: town.clone(),
-                    supervision_hotline: "021-58681234".into(),
-                    repair_hotline: "021-58685678".into(),
-                    publishers: vec![format!("publisher-{n}")],
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("company")
-            .into_inner();
-        companies.push(company.id);
+        companies.push(gaohang.register(code, &format!("publisher-{n}")).await.id);
     }
-    let compound = property
-        .create_compound(pb::CreateCompoundRequest {
-            compound: Some(pb::Compound {
-                name: "东沟新村".into(),
-                address: "东沟路100弄".into(),
-                org_id: committee.clone(),
-                company_id: companies[0].clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("compound")
-        .into_inner();
+    let compound = gaohang.compound(&companies[0]).await;
 
-    let mut linkage = platform.client_as(admin(), LinkageServiceClient::new).await;
+    let mut linkage = platform
+        .client_as(gaohang.admin(), LinkageServiceClient::new)
+        .await;
     let meeting = linkage
         .schedule_linkage_meeting(pb::ScheduleLinkageMeetingRequest {
             compound_id: compound.id.clone(),
@@ -420,10 +418,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
         .expect_err("recorded once");
     assert_eq!(twice.code(), Code::FailedPrecondition);
     let mut other_company = platform
-        .client_as(
-            Bearer::new(&bearer("publisher-1", &[Role::Member], &committee)),
-            LinkageServiceClient::new,
-        )
+        .client_as(gaohang.member("publisher-1"), LinkageServiceClient::new)
         .await;
     let done = pb::FollowUpDecisionRequest {
         decision_id: decision.clone(),
@@ -436,10 +431,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
         .expect_err("another company's publisher");
     assert_eq!(not_theirs.code(), Code::PermissionDenied);
     let mut managing = platform
-        .client_as(
-            Bearer::new(&bearer("publisher-0", &[Role::Member], &committee)),
-            LinkageServiceClient::new,
-        )
+        .client_as(gaohang.member("publisher-0"), LinkageServiceClient::new)
         .await;
     let followed = managing
         .follow_up_decision(done)
@@ -456,7 +448,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
     let unbalanced = linkage
         .define_assessment(pb::DefineAssessmentRequest {
             assessment: Some(pb::Assessment {
-                org_id: town.clone(),
+                org_id: gaohang.town.clone(),
                 period: "2026".into(),
                 criteria: vec![criterion("service", 60), criterion("disclosure", 30)],
                 ..Default::default()
@@ -468,7 +460,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
     let assessment = linkage
         .define_assessment(pb::DefineAssessmentRequest {
             assessment: Some(pb::Assessment {
-                org_id: town.clone(),
+                org_id: gaohang.town.clone(),
                 period: "2026".into(),
                 criteria: vec![criterion("service", 60), criterion("disclosure", 40)],
                 ..Default::default()
@@ -554,63 +546,16 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
 /// An item never disclosed brings the company's publishers and the committee's secretary an
 /// overdue notice, once however often the scan runs.
 async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
-    let platform = Platform::start(db).await;
-    let mut org = platform.admin().await;
-    let town = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::TownCommittee,
-        "高行镇党委",
-    )
-    .await
-    .id;
-    let committee = create(
-        &mut org,
-        &town,
-        UnitKind::ResidentialCommittee,
-        "东沟新村居民区党总支",
-    )
-    .await
-    .id;
-    let admin = || Bearer::new(&bearer("town-admin", &[Role::StreetAdmin], &town));
-    let mut property = platform
-        .client_as(admin(), PropertyServiceClient::new)
-        .await;
-    let company = property
-        .create_company(pb::CreateCompanyRequest {
-            company: Some(pb::Company {
-                name: "上海高行物业管理有限公司".into(),
-                credit_code: "91310115MA1H7XYX0X".into(),
-                org_id: town.clone(),
-                supervision_hotline: "021-58681234".into(),
-                repair_hotline: "021-58685678".into(),
-                publishers: vec!["publisher-1".into()],
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("company")
-        .into_inner();
-    property
-        .create_compound(pb::CreateCompoundRequest {
-            compound: Some(pb::Compound {
-                name: "东沟新村".into(),
-                address: "东沟路100弄".into(),
-                org_id: committee.clone(),
-                company_id: company.id.clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("compound");
+    let gaohang = Gaohang::start(db).await;
+    let platform = &gaohang.platform;
+    let company = gaohang.register("91310115MA1H7XYX0X", "publisher-1").await;
+    gaohang.compound(&company.id).await;
     platform
-        .client_as(admin(), DisclosureServiceClient::new)
+        .client_as(gaohang.admin(), DisclosureServiceClient::new)
         .await
         .set_schedule(pb::SetScheduleRequest {
             schedule: Some(pb::Schedule {
-                org_id: town.clone(),
+                org_id: gaohang.town.clone(),
                 kind: pb::DisclosureKind::FeeCollection as i32,
                 frequency: pb::Frequency::Monthly as i32,
                 due_days: 10,
@@ -628,22 +573,26 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
     };
     let sent = scan().await.expect("scan");
     assert!(sent >= 10, "{sent}");
-    let overdue = || {
-        common::notices_of(
-            &platform,
-            "publisher-1",
-            &committee,
-            "property.disclosure.overdue",
-        )
+    let notices = |category: &'static str| {
+        common::notices_of(platform, "publisher-1", &gaohang.committee, category)
     };
+    // Every overdue notice the scan sent arrives (it may also have sent a reminder, when this
+    // month's item falls due within three days).
+    let expected: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox_events WHERE event_type = 'jiceng.property.v1.disclosure.overdue'",
+    )
+    .fetch_one(platform.database().await.pool())
+    .await
+    .expect("count");
     let mut told = Vec::new();
     for _ in 0..100 {
-        told = overdue().await;
-        if told.len() >= 10 {
+        told = notices("property.disclosure.overdue").await;
+        if told.len() as i64 == expected {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert_eq!(told.len() as i64, expected);
     assert!(told.len() >= 10, "{}", told.len());
     assert!(
         told.iter()
@@ -654,7 +603,10 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
     // Scanning again announces nothing twice.
     assert_eq!(scan().await.expect("scan"), 0);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(overdue().await.len(), told.len());
+    assert_eq!(
+        notices("property.disclosure.overdue").await.len(),
+        told.len()
+    );
 }
 
 on_both_backends!(
