@@ -1,8 +1,10 @@
-//! Property disclosures through the public gRPC API on both databases: a town registers a
+//! The property service through the public gRPC API on both databases: a town registers a
 //! company and a committee its compound; the company's publisher discloses typed items and a
 //! correction; every disclosure's proof bundle verifies offline against the log's key, later
 //! heads are consistent with earlier ones, and a disclosure altered in the database no longer
-//! verifies.
+//! verifies; the compliance report names what is missing and late, and an overdue item reaches
+//! the publishers once; three parties meet and follow decisions up; the town assesses, ranks
+//! and orders.
 
 mod common;
 
