@@ -106,6 +106,19 @@ fn fingerprint(query: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// The page position of a list in `created_at DESC, id DESC` order, as its token carries it.
+pub fn time_cursor_of(created_at: i64, id: &str) -> String {
+    format!("{created_at}|{id}")
+}
+
+/// Reads back what [`time_cursor_of`] wrote.
+pub fn time_cursor(cursor: &str) -> Result<(i64, String), Status> {
+    cursor
+        .split_once('|')
+        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| invalid_field("page_token", "is not a token this list issued"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -391,19 +391,23 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The bytes of hex text (either case), or `None` when it is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unhex(text: &str) -> Vec<u8> {
-        (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
-
     fn hash(text: &str) -> Hash {
-        unhex(text).try_into().expect("32 bytes")
+        unhex(text).expect("hex").try_into().expect("32 bytes")
     }
 
     /// The reference leaves of RFC 6962 implementations (Certificate Transparency's test data).
@@ -455,7 +459,10 @@ mod tests {
     }
 
     fn reference_leaves() -> Vec<Hash> {
-        LEAVES.iter().map(|l| leaf_hash(&unhex(l))).collect()
+        LEAVES
+            .iter()
+            .map(|l| leaf_hash(&unhex(l).expect("hex")))
+            .collect()
     }
 
     #[test]

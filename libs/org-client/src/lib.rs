@@ -40,6 +40,15 @@ impl OrgDirectory {
         &self.scopes
     }
 
+    /// The materialised path `/root/…/unit/` of a unit, from its ancestry (cached): what the
+    /// services store beside their rows, so that a subtree is one index range.
+    pub async fn path_of(&self, unit_id: &str) -> Result<String, Status> {
+        Ok(format!(
+            "/{}/",
+            self.scopes.ancestor_ids(unit_id).await?.join("/")
+        ))
+    }
+
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request

@@ -15,6 +15,7 @@ use jiceng_grpc::{
     status::{failed_precondition, invalid_field},
     timestamp,
 };
+pub(crate) use jiceng_grpc::{time_cursor, time_cursor_of};
 use jiceng_org_client::OrgDirectory;
 use jiceng_pii::PiiVault;
 use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
@@ -31,7 +32,6 @@ use crate::{
     store::{
         Grid, GridStore, NewGrid, Staff, StoreError,
         cases::{Case, Escalation},
-        org_path,
     },
 };
 
@@ -70,7 +70,7 @@ impl GridApi {
 
     /// The org path of a unit, from the org service (cached).
     pub(crate) async fn path_of(&self, org_id: &str) -> Result<String, Status> {
-        Ok(org_path(&self.org.scopes().ancestor_ids(org_id).await?))
+        self.org.path_of(org_id).await
     }
 
     /// An admin whose scope covers `org_id`.
@@ -124,19 +124,6 @@ pub(crate) fn urls(violations: &mut FieldViolations, field: &str, given: &[Strin
         }
     }
     given.to_vec()
-}
-
-/// The page position of a list in `created_at DESC, id DESC` order, as its token carries it.
-pub(crate) fn time_cursor_of(created_at: i64, id: &str) -> String {
-    format!("{created_at}|{id}")
-}
-
-/// Reads back what [`time_cursor_of`] wrote.
-pub(crate) fn time_cursor(cursor: &str) -> Result<(i64, String), Status> {
-    cursor
-        .split_once('|')
-        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_owned())))
-        .ok_or_else(|| invalid_field("page_token", "is not a token this list issued"))
 }
 
 /// A Chinese mobile number: 11 digits starting with 1.

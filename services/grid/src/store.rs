@@ -57,16 +57,6 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-/// The org path of a unit from its ancestors' ids, root first: `/root/…/unit/`.
-pub fn org_path(ancestor_ids: &[String]) -> String {
-    let mut path = String::from("/");
-    for id in ancestor_ids {
-        path.push_str(id);
-        path.push('/');
-    }
-    path
-}
-
 /// The half-open range of paths below (and including) `path`: `[path, path-with-'0')`.
 pub(crate) fn subtree_range(path: &str) -> (String, String) {
     let mut upper = path.trim_end_matches('/').to_owned();

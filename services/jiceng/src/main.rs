@@ -423,15 +423,11 @@ const LOG_KEY_FILE: &str = "log-signing-key";
 
 /// A 32-byte seed from its 64 hex digits.
 fn hex_seed(text: &[u8]) -> Result<Vec<u8>> {
+    let invalid = "the log signing key is 64 hex digits (a 32-byte Ed25519 seed)";
     let text = std::str::from_utf8(text)?.trim();
-    if text.len() != 64 {
-        return Err("the log signing key is 64 hex digits (a 32-byte Ed25519 seed)".into());
-    }
-    (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
-        .collect::<std::result::Result<Vec<u8>, _>>()
-        .map_err(|_| "the log signing key is 64 hex digits (a 32-byte Ed25519 seed)".into())
+    jiceng_merkle::unhex(text)
+        .filter(|seed| seed.len() == 32)
+        .ok_or_else(|| invalid.into())
 }
 
 /// A random secret kept in the data folder, created on first use so that it survives restarts:

@@ -44,14 +44,7 @@ pub enum VerifyError {
 }
 
 fn unhex(field: &str, text: &str) -> Result<Vec<u8>, VerifyError> {
-    let malformed = || VerifyError::Malformed(format!("{field} is not hex"));
-    if !text.len().is_multiple_of(2) {
-        return Err(malformed());
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| malformed()))
-        .collect()
+    merkle::unhex(text).ok_or_else(|| VerifyError::Malformed(format!("{field} is not hex")))
 }
 
 fn hash(field: &str, text: &str) -> Result<Hash, VerifyError> {

@@ -24,7 +24,6 @@ use crate::{
         MemberRow, MemberStore, NewMember, StatusChange, StoreError,
         activities::{Activity, NewActivity},
         community::{Commitment, CommitmentState, Registration},
-        org_path,
         transfers::{Transfer, TransferState},
     },
 };
@@ -262,7 +261,7 @@ impl MemberService for MemberApi {
             }),
             join_date,
             status,
-            org_path: org_path(&self.org.scopes().ancestor_ids(&req.org_id).await?),
+            org_path: self.org.path_of(&req.org_id).await?,
             org_id: req.org_id,
         };
         let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
@@ -727,7 +726,7 @@ impl MemberService for MemberApi {
             .scopes()
             .check(&caller, &transfer.to_org_id)
             .await?;
-        let to_path = org_path(&self.org.scopes().ancestor_ids(&transfer.to_org_id).await?);
+        let to_path = self.org.path_of(&transfer.to_org_id).await?;
         if req.accept {
             let target = self.org.unit(&transfer.to_org_id).await?;
             if target.status != UnitStatus::Active as i32 {

@@ -65,11 +65,6 @@ pub struct NewMember {
     pub org_path: String,
 }
 
-/// The path `/root/…/org/` of an org whose ancestry (root first, the org last) is given.
-pub fn org_path(ancestor_ids: &[String]) -> String {
-    format!("/{}/", ancestor_ids.join("/"))
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusChange {
     pub from: Option<MemberStatus>,

@@ -12,7 +12,7 @@ use jiceng_db::now_millis;
 use jiceng_grpc::{
     FieldViolations, PageRequest, millis_of,
     status::{failed_precondition, invalid_field},
-    timestamp,
+    time_cursor, time_cursor_of, timestamp,
 };
 use jiceng_merkle::Hash;
 use jiceng_org_client::OrgDirectory;
@@ -91,13 +91,6 @@ pub(crate) fn to_status(err: StoreError) -> Status {
         }
         StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
     }
-}
-
-fn time_cursor(cursor: &str) -> Result<(i64, String), Status> {
-    cursor
-        .split_once('|')
-        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_owned())))
-        .ok_or_else(|| invalid_field("page_token", "is not a token this list issued"))
 }
 
 fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
@@ -365,13 +358,7 @@ impl PropertyApi {
     }
 
     async fn path_of(&self, org_id: &str) -> Result<String, Status> {
-        let ids = self.org.scopes().ancestor_ids(org_id).await?;
-        let mut path = String::from("/");
-        for id in ids {
-            path.push_str(&id);
-            path.push('/');
-        }
-        Ok(path)
+        self.org.path_of(org_id).await
     }
 
     async fn require_admin_of(&self, caller: &Caller, org_id: &str) -> Result<(), Status> {
@@ -563,7 +550,7 @@ impl PropertyService for PropertyApi {
             .list_companies(&listing)
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut companies, |c| format!("{}|{}", c.created_at, c.id));
+        let next_page_token = page.finish(&mut companies, |c| time_cursor_of(c.created_at, &c.id));
         Ok(Response::new(pb::ListCompaniesResponse {
             companies: companies.iter().map(company_to_proto).collect(),
             next_page_token,
@@ -663,7 +650,7 @@ impl PropertyService for PropertyApi {
             .list_compounds(&listing)
             .await
             .map_err(to_status)?;
-        let next_page_token = page.finish(&mut compounds, |c| format!("{}|{}", c.created_at, c.id));
+        let next_page_token = page.finish(&mut compounds, |c| time_cursor_of(c.created_at, &c.id));
         Ok(Response::new(pb::ListCompoundsResponse {
             compounds: compounds.iter().map(compound_to_proto).collect(),
             next_page_token,
@@ -840,7 +827,7 @@ impl DisclosureService for PropertyApi {
             .await
             .map_err(to_status)?;
         let next_page_token = page.finish(&mut disclosures, |d| {
-            format!("{}|{}", d.entry.published_at, d.entry.id)
+            time_cursor_of(d.entry.published_at, &d.entry.id)
         });
         Ok(Response::new(pb::ListDisclosuresResponse {
             disclosures: disclosures.iter().map(disclosure_to_proto).collect(),

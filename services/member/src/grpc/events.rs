@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 use super::MemberApi;
 use crate::{
     domain::points::periods,
-    store::{StoreError, activities::NewActivity, ledger::NewEntry, org_path},
+    store::{StoreError, activities::NewActivity, ledger::NewEntry},
 };
 
 /// The event types the member service consumes.
@@ -55,7 +55,7 @@ impl EventSinkService for MemberApi {
                 let moved: org_pb::UnitMovedEvent = payload(&event.data)?;
                 self.org.scopes().invalidate_subtree(&moved.unit_id);
                 // Members below the moved unit take its new path.
-                let new_path = org_path(&self.org.scopes().ancestor_ids(&moved.unit_id).await?);
+                let new_path = self.org.path_of(&moved.unit_id).await?;
                 self.store
                     .repath_members(&moved.unit_id, &new_path)
                     .await

@@ -14,7 +14,6 @@ use crate::{
     store::{
         leaderboard::Standing,
         ledger::{ImportedEntry, NewEntry},
-        org_path,
     },
 };
 
@@ -386,7 +385,7 @@ impl PointsService for MemberApi {
                 "leaderboards are for admins of the subtree; members see their own rank",
             ));
         }
-        let path = org_path(&self.org.scopes().ancestor_ids(&req.org_id).await?);
+        let path = self.org.path_of(&req.org_id).await?;
         let year = if req.year == 0 {
             periods(now_millis()).0
         } else {

@@ -3,7 +3,7 @@
 //! first disclosure of it — on time, late, or missing — attributed to the company that managed
 //! the compound when the period ended.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::Row as _;
 
@@ -130,6 +130,35 @@ impl PropertyStore {
         let horizon = now + lead_ms;
         let last = Month::containing(horizon);
         let report = self.compliance("/", last.back(12), last, horizon).await?;
+        // What went out before: an hourly scan sends only what is new, without a transaction
+        // for every item still missing.
+        let mut periods: Vec<&str> = report
+            .exceptions
+            .iter()
+            .map(|item| item.period.as_str())
+            .collect();
+        periods.sort_unstable();
+        periods.dedup();
+        let mut announced: HashSet<(String, String, String, String)> = HashSet::new();
+        if !periods.is_empty() {
+            let placeholders: Vec<String> = (1..=periods.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT compound_id, kind, period, notice FROM property_notices WHERE period IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for period in &periods {
+                query = query.bind(*period);
+            }
+            for row in query.fetch_all(self.db.pool()).await? {
+                announced.insert((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                ));
+            }
+        }
         let mut sent = 0;
         let mut compounds: HashMap<String, (String, String, Vec<String>)> = HashMap::new();
         for item in report
@@ -138,6 +167,16 @@ impl PropertyStore {
             .filter(|item| item.standing == Standing::Missing)
         {
             let overdue = item.due_at <= now;
+            let notice = if overdue { "overdue" } else { "due" };
+            let key = (
+                item.compound_id.clone(),
+                item.kind.as_str().to_owned(),
+                item.period.clone(),
+                notice.to_owned(),
+            );
+            if announced.contains(&key) {
+                continue;
+            }
             let mut tx = self.db.begin_write().await?;
             let first = sqlx::query(
                 "INSERT INTO property_notices (compound_id, kind, period, notice, sent_at)
@@ -146,7 +185,7 @@ impl PropertyStore {
             .bind(&item.compound_id)
             .bind(item.kind.as_str())
             .bind(&item.period)
-            .bind(if overdue { "overdue" } else { "due" })
+            .bind(notice)
             .bind(now)
             .execute(&mut *tx)
             .await?

@@ -56,18 +56,11 @@ pub struct Consistency {
 const DISCLOSURE_COLUMNS: &str = "id, entry, leaf_index, superseded_by_id, published_at";
 
 fn hex_hash(text: &str) -> Result<Hash> {
-    let bytes = hex_bytes(text)?;
-    bytes.try_into().map_err(|_| corrupt("log hash"))
+    hex_bytes(text)?.try_into().map_err(|_| corrupt("log hash"))
 }
 
 fn hex_bytes(text: &str) -> Result<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return Err(corrupt("log hex"));
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| corrupt("log hex")))
-        .collect()
+    merkle::unhex(text).ok_or_else(|| corrupt("log hex"))
 }
 
 fn disclosure_from_row(row: &AnyRow) -> Result<Disclosure> {
