@@ -17,7 +17,13 @@ use tonic_reflection::pb::v1::{
 async fn health_says_serving_and_reflection_lists_every_org_service() {
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let mut health = HealthClient::new(platform.channel().await);
-    for service in ["", "jiceng.org.v1.OrgService", "jiceng.org.v1.VenueService"] {
+    // "" is what the readiness probe asks, `liveness` what the liveness probe asks.
+    for service in [
+        "",
+        jiceng_grpc::LIVENESS,
+        "jiceng.org.v1.OrgService",
+        "jiceng.org.v1.VenueService",
+    ] {
         let mut status = ServingStatus::Unknown;
         for _ in 0..50 {
             let response = health

@@ -10,6 +10,6 @@ pub mod time;
 
 pub use client::{RetryPolicy, TracedChannel, bearer, channel, with_retries};
 pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
-pub use server::{GrpcServer, ServerOptions, shutdown_signal};
+pub use server::{GrpcServer, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;
 pub use time::{millis_of, timestamp};

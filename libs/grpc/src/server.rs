@@ -90,6 +90,9 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         let names = self.service_names.clone();
         set_status(&health, &names, ServingStatus::NotServing).await;
+        health
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         let watch = tokio::spawn(watch_databases(
             health.clone(),
             names.clone(),
@@ -171,6 +174,10 @@ async fn watch_databases(
         tokio::time::sleep(interval).await;
     }
 }
+
+/// The health entry that serves while the process runs, whatever its database says: what a
+/// liveness probe asks, so that a database outage makes pods unready rather than restarted.
+pub const LIVENESS: &str = "liveness";
 
 /// Sets every service's status and the server's overall status (the empty name).
 async fn set_status(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {

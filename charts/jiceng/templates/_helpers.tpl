@@ -1,0 +1,187 @@
+{{/* The release's base name: <release>-jiceng, or the release name when it already says jiceng. */}}
+{{- define "jiceng.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* One service's object name: <fullname>-<service>. Call with (dict "root" $ "name" "org"). */}}
+{{- define "jiceng.serviceName" -}}
+{{- printf "%s-%s" (include "jiceng.fullname" .root) .name -}}
+{{- end -}}
+
+{{/* Labels that select a service's pods. */}}
+{{- define "jiceng.selectorLabels" -}}
+app.kubernetes.io/name: {{ default .root.Chart.Name .root.Values.nameOverride }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{/* Every object's labels. */}}
+{{- define "jiceng.labels" -}}
+{{ include "jiceng.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: jiceng
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+jiceng.io/district: {{ .root.Values.district.code | quote }}
+{{- end -}}
+
+{{/* Labels that select every pod of the release. */}}
+{{- define "jiceng.releaseSelector" -}}
+app.kubernetes.io/name: {{ default .Chart.Name .Values.nameOverride }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The image reference: a digest pins it, else the tag, else the chart's appVersion. */}}
+{{- define "jiceng.image" -}}
+{{- $repository := .Values.image.repository -}}
+{{- if .Values.image.registry -}}
+{{- $repository = printf "%s/%s" .Values.image.registry $repository -}}
+{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Who calls whom, what each consumes: a fact of the code (a test in the jiceng crate keeps
+     topology.json true to it), not a district's choice. */}}
+{{- define "jiceng.topology" -}}
+{{- .Files.Get "topology.json" -}}
+{{- end -}}
+
+{{/* The enabled services, as a JSON list of names in a stable order. */}}
+{{- define "jiceng.enabledServices" -}}
+{{- $enabled := list -}}
+{{- range $name, $override := .Values.services -}}
+{{- $svc := mergeOverwrite (deepCopy $.Values.serviceDefaults) (deepCopy $override) -}}
+{{- if $svc.enabled -}}
+{{- $enabled = append $enabled $name -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $enabled -}}
+{{- end -}}
+
+{{/* One service's settings: serviceDefaults overlaid with services.<name>, as JSON. */}}
+{{- define "jiceng.serviceConfig" -}}
+{{- $override := index .root.Values.services .name | default dict -}}
+{{- toJson (mergeOverwrite (deepCopy .root.Values.serviceDefaults) (deepCopy $override)) -}}
+{{- end -}}
+
+{{/* The enabled services that call .name: by gRPC, or by delivering the events it consumes. */}}
+{{- define "jiceng.callersOf" -}}
+{{- $topology := include "jiceng.topology" .root | fromJson -}}
+{{- $enabled := include "jiceng.enabledServices" .root | fromJsonArray -}}
+{{- $callers := list -}}
+{{- range $caller := $enabled -}}
+{{- if has $.name (index $topology $caller).calls -}}
+{{- $callers = append $callers $caller -}}
+{{- end -}}
+{{- end -}}
+{{- range $publisher, $_ := (index $topology .name).consumes -}}
+{{- if has $publisher $enabled -}}
+{{- $callers = append $callers $publisher -}}
+{{- end -}}
+{{- end -}}
+{{- toJson ($callers | uniq | sortAlpha) -}}
+{{- end -}}
+
+{{/* The enabled services .name calls: by gRPC, or by delivering its events to their consumers. */}}
+{{- define "jiceng.calleesOf" -}}
+{{- $topology := include "jiceng.topology" .root | fromJson -}}
+{{- $enabled := include "jiceng.enabledServices" .root | fromJsonArray -}}
+{{- $callees := list -}}
+{{- range $callee := (index $topology .name).calls -}}
+{{- if has $callee $enabled -}}
+{{- $callees = append $callees $callee -}}
+{{- end -}}
+{{- end -}}
+{{- range $consumer := $enabled -}}
+{{- if hasKey (index $topology $consumer).consumes $.name -}}
+{{- $callees = append $callees $consumer -}}
+{{- end -}}
+{{- end -}}
+{{- toJson ($callees | uniq | sortAlpha) -}}
+{{- end -}}
+
+{{/* JICENG_EVENT_SINKS for .name: each enabled consumer of its events with the exact types. */}}
+{{- define "jiceng.eventSinks" -}}
+{{- $topology := include "jiceng.topology" .root | fromJson -}}
+{{- $enabled := include "jiceng.enabledServices" .root | fromJsonArray -}}
+{{- $sinks := list -}}
+{{- range $consumer := $enabled -}}
+{{- $types := index (index $topology $consumer).consumes $.name -}}
+{{- if $types -}}
+{{- $uri := printf "http://%s:%v" (include "jiceng.serviceName" (dict "root" $.root "name" $consumer)) $.root.Values.service.port -}}
+{{- $sinks = append $sinks (printf "%s=%s;%s" $consumer $uri (join "," $types)) -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $sinks -}}
+{{- end -}}
+
+{{/* A NetworkPolicy peer from selectors: {namespaceSelector, podSelector}. Without a
+     namespaceSelector the peer is in the release's own namespace. */}}
+{{- define "jiceng.peer" -}}
+- podSelector:
+    matchLabels: {{- toYaml (.podSelector | default dict) | nindent 6 }}
+  {{- with .namespaceSelector }}
+  namespaceSelector:
+    matchLabels: {{- toYaml . | nindent 6 }}
+  {{- end }}
+{{- end -}}
+
+{{/* Egress every jiceng pod needs: DNS, PostgreSQL and (unless withoutCollector) the collector. */}}
+{{- define "jiceng.infrastructureEgress" -}}
+{{- $np := .Values.networkPolicy -}}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: kube-system
+      podSelector:
+        matchLabels:
+          k8s-app: kube-dns
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+- to:
+    {{- if $np.database.cidrs }}
+    {{- range $np.database.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+    {{- else }}
+    {{- include "jiceng.peer" $np.database | nindent 4 }}
+    {{- end }}
+  ports:
+    - port: {{ $np.database.port }}
+      protocol: TCP
+{{- if and .Values.telemetry.otlpEndpoint (not .withoutCollector) }}
+- to: {{- include "jiceng.peer" $np.collector | nindent 4 }}
+  ports:
+    - port: {{ $np.collector.port }}
+      protocol: TCP
+{{- end }}
+{{- end -}}
+
+{{/* Every container's: no privileges to gain, nothing to write but its own volumes. */}}
+{{- define "jiceng.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Offline checks of what a district deploys: the Helm chart for every district's values and
+the cluster prerequisites under k8s/.
+
+- `helm lint --strict` and `helm template` for every values/<district>.yaml;
+- every rendered object validated strictly against the Kubernetes version we target
+  (kubernetes-validate's bundled schemas), custom resources by their CRDs' own schemas where a
+  package publishes them (scripts/validate-crds.mjs);
+- the values schema refuses a wrong type and an unknown key;
+- every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
+- the NetworkPolicies let exactly the expected services call each other (printed as a matrix);
+- every service of the workspace has its chart entry and every chart entry a service.
+
+Needs HELM and KUBECTL (paths to the binaries) and JICENG_CI_NODE_MODULES (where
+@kubernetes-models/gateway-api is installed) in the environment; .ci/run provides them.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "charts" / "jiceng"
+KUBERNETES_VERSION = "1.33.0"
+HELM = os.environ.get("HELM", "helm")
+KUBECTL = os.environ.get("KUBECTL", "kubectl")
+
+# Who may call whom, from the code: gRPC clients (org asks grid about cases; every other
+# service asks org about scope) and event deliveries (publisher -> consumer).
+EXPECTED_CALLS = {
+    "org": {"grid", "member", "notify"},
+    "member": {"org", "notify"},
+    "grid": {"org", "member", "notify"},
+    "property": {"org", "notify"},
+    "notify": {"org"},
+}
+
+# Custom resources no reachable package publishes a schema for: checked for their required
+# top-level fields only.
+SCHEMALESS_KINDS = {
+    ("postgresql.cnpg.io/v1", "Cluster"): ["instances", "storage"],
+    ("postgresql.cnpg.io/v1", "Database"): ["cluster", "name", "owner"],
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): ["schedule", "cluster"],
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): ["configuration"],
+}
+
+failures = []
+
+
+def fail(message):
+    failures.append(message)
+    print(f"  FAIL {message}")
+
+
+def run(*command, stdin=None):
+    return subprocess.run(command, input=stdin, capture_output=True, text=True)
+
+
+def objects_of(text):
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def validate(where, objects):
+    """Built-in kinds by the Kubernetes schemas, custom ones by their CRDs'."""
+    custom = []
+    for obj in objects:
+        name = f"{where}: {obj.get('kind')} {obj.get('metadata', {}).get('name')}"
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            custom.append(obj)
+        except kubernetes_validate.ValidationError as error:
+            fail(f"{name}: {error.message} at {'/'.join(map(str, error.path))}")
+    if not custom:
+        return len(objects)
+    checked = run("node", str(ROOT / "scripts" / "validate-crds.mjs"), stdin=json.dumps(custom))
+    unchecked = set()
+    for line in checked.stdout.splitlines():
+        if line.startswith("invalid "):
+            fail(f"{where}: {line}")
+        elif line.startswith("unchecked "):
+            unchecked.add(tuple(line.split()[1:3]))
+    if checked.returncode not in (0, 1):
+        fail(f"{where}: validate-crds.mjs failed: {checked.stderr.strip()}")
+    for obj in custom:
+        kind = (obj["apiVersion"], obj["kind"])
+        if kind not in unchecked:
+            continue
+        if kind not in SCHEMALESS_KINDS:
+            fail(f"{where}: no schema at all for {kind[0]} {kind[1]}")
+            continue
+        missing = [f for f in SCHEMALESS_KINDS[kind] if f not in obj.get("spec", {})]
+        if missing:
+            fail(f"{where}: {kind[1]} {obj['metadata']['name']} lacks spec.{', spec.'.join(missing)}")
+    return len(objects)
+
+
+def render(district, *extra):
+    return run(HELM, "template", district, str(CHART), "--namespace", f"jiceng-{district}",
+               "-f", str(CHART / "values" / f"{district}.yaml"), *extra)
+
+
+def check_deployments(district, objects):
+    pdbs = {tuple(sorted(o["spec"]["selector"]["matchLabels"].items()))
+            for o in objects if o["kind"] == "PodDisruptionBudget"}
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        name = f"{district}: Deployment {deployment['metadata']['name']}"
+        pod = deployment["spec"]["template"]["spec"]
+        if not pod.get("securityContext", {}).get("runAsNonRoot"):
+            fail(f"{name}: pod may run as root")
+        for container in pod["containers"]:
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if "grpc" not in container.get(probe, {}):
+                    fail(f"{name}: no gRPC {probe}")
+            limits = container.get("resources", {}).get("limits", {})
+            if not {"cpu", "memory"} <= limits.keys():
+                fail(f"{name}: no cpu and memory limits")
+            security = container.get("securityContext", {})
+            if not security.get("readOnlyRootFilesystem"):
+                fail(f"{name}: writable root filesystem")
+            if security.get("allowPrivilegeEscalation") is not False:
+                fail(f"{name}: may gain privileges")
+            if security.get("capabilities", {}).get("drop") != ["ALL"]:
+                fail(f"{name}: keeps capabilities")
+        selector = tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items()))
+        if selector not in pdbs:
+            fail(f"{name}: no PodDisruptionBudget")
+
+
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
+
+
+def peer_is_pod(peer, labels):
+    """A peer without a namespaceSelector means the policy's own namespace."""
+    return "namespaceSelector" not in peer and "ipBlock" not in peer \
+        and selects(peer.get("podSelector"), labels)
+
+
+def allows_port(rule, port):
+    ports = rule.get("ports")
+    return not ports or any(p.get("port") in (port, "grpc") for p in ports)
+
+
+def call_matrix(objects):
+    """Who may call whom: the callee admits the caller and the caller may reach the callee."""
+    pods = {}
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+        pods[labels["app.kubernetes.io/component"]] = (labels, port)
+    policies = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy"]
+    matrix = {}
+    for caller, (caller_labels, _) in pods.items():
+        matrix[caller] = set()
+        for callee, (callee_labels, port) in pods.items():
+            if caller == callee:
+                continue
+            admitted = any(
+                selects(p["podSelector"], callee_labels) and allows_port(rule, port)
+                and any(peer_is_pod(peer, caller_labels) for peer in rule.get("from", []))
+                for p in policies for rule in p.get("ingress", []))
+            reachable = any(
+                selects(p["podSelector"], caller_labels) and allows_port(rule, port)
+                and any(peer_is_pod(peer, callee_labels) for peer in rule.get("to", []))
+                for p in policies for rule in p.get("egress", []))
+            if admitted and reachable:
+                matrix[caller].add(callee)
+    return matrix
+
+
+def print_matrix(matrix):
+    names = sorted(matrix)
+    print("    caller \\ callee " + " ".join(f"{n:>9}" for n in names))
+    for caller in names:
+        cells = ("yes" if callee in matrix[caller] else "-" for callee in names)
+        print(f"    {caller:>16} " + " ".join(f"{c:>9}" for c in cells))
+
+
+def check_chart():
+    districts = sorted(p.stem for p in (CHART / "values").glob("*.yaml"))
+    print(f"== chart: {len(districts)} districts ({', '.join(districts)})")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    workspace = sorted(p.name for p in (ROOT / "services").iterdir()
+                       if (p / "Cargo.toml").exists() and p.name != "jiceng")
+    topology = json.loads((CHART / "topology.json").read_text())
+    for what, names in (("values.yaml services", values["services"]), ("topology.json", topology)):
+        if sorted(names) != workspace:
+            fail(f"{what} lists {sorted(names)}, the workspace's services are {workspace}")
+    print(f"  services: {', '.join(workspace)} (workspace, values.yaml and topology.json agree)")
+    for district in districts:
+        lint = run(HELM, "lint", "--strict", str(CHART), "-f", str(CHART / "values" / f"{district}.yaml"))
+        if lint.returncode != 0:
+            fail(f"{district}: helm lint --strict:\n{lint.stdout}{lint.stderr}")
+        rendered = render(district)
+        if rendered.returncode != 0:
+            fail(f"{district}: helm template: {rendered.stderr.strip()}")
+            continue
+        objects = objects_of(rendered.stdout)
+        count = validate(district, objects)
+        check_deployments(district, objects)
+        matrix = call_matrix(objects)
+        if matrix != EXPECTED_CALLS:
+            fail(f"{district}: NetworkPolicies allow {matrix}, expected {EXPECTED_CALLS}")
+        print(f"  {district}: {count} objects valid for Kubernetes {KUBERNETES_VERSION}")
+    print("  who may call whom (every district):")
+    print_matrix(EXPECTED_CALLS)
+    for label, setting in (("a wrong type", "services.grid.replicas=three"),
+                           ("an unknown key", "services.grid.replica=3"),
+                           ("an unknown service", "services.billing.replicas=1")):
+        refused = render(districts[0], "--set", setting)
+        if refused.returncode == 0 or "values don't meet the specifications" not in refused.stderr:
+            fail(f"the values schema accepted {label} ({setting})")
+        else:
+            print(f"  schema refuses {label}: {setting}")
+
+
+def check_prerequisites():
+    bases = [ROOT / "k8s" / "observability"] + sorted((ROOT / "k8s" / "districts").iterdir())
+    print(f"== k8s/: {len(bases)} kustomizations")
+    for base in bases:
+        where = str(base.relative_to(ROOT))
+        built = run(KUBECTL, "kustomize", str(base))
+        if built.returncode != 0:
+            fail(f"{where}: kubectl kustomize: {built.stderr.strip()}")
+            continue
+        count = validate(where, objects_of(built.stdout))
+        print(f"  {where}: {count} objects valid")
+
+
+def main():
+    check_chart()
+    check_prerequisites()
+    if failures:
+        print(f"\n{len(failures)} check(s) failed")
+        return 1
+    print("\nall Kubernetes checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
