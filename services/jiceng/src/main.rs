@@ -1,5 +1,5 @@
-//! The `jiceng` command: run the whole platform, one service, its migrations, mint a token, or
-//! fetch and check a disclosure's proof.
+//! The `jiceng` command: run the whole platform, one service, its migrations, mint a token,
+//! fetch and check a disclosure's proof, or look at a deployed district.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -9,6 +9,7 @@ use jiceng::{
     verify::ProofBundle,
 };
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_cluster::{Release, render_status};
 use jiceng_db::Clock;
 use jiceng_grpc::ServerOptions;
 use jiceng_notify::webhooks::DispatchOptions;
@@ -47,6 +48,43 @@ enum Command {
     /// Checks a proof bundle offline: the disclosure is in the log under a tree head signed by
     /// the trusted key.
     Verify(VerifyArgs),
+    /// Operates a deployed district through the Kubernetes API (KUBECONFIG or in-cluster).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Each service's rollout (replicas, image, restarts, age) and gRPC health through
+    /// port-forward; exits non-zero unless every service is ready and serving.
+    Status(ReleaseArgs),
+    /// Runs create → report → notify against the district and prints the trace id.
+    Smoke(SmokeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReleaseArgs {
+    /// The district's namespace, e.g. jiceng-pudong.
+    #[arg(long, short = 'n')]
+    namespace: String,
+    /// The Helm release's name.
+    #[arg(long, default_value = "jiceng")]
+    release: String,
+}
+
+#[derive(Debug, Args)]
+struct SmokeArgs {
+    #[command(flatten)]
+    release: ReleaseArgs,
+    /// A district or street admin's bearer token.
+    #[arg(long, env = "JICENG_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The org unit the smoke cases are reported to (default: the token's scope org).
+    #[arg(long)]
+    org: Option<String>,
+    /// How long to wait for the notice.
+    #[arg(long, default_value_t = 30)]
+    wait_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +310,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Cluster(command) => cluster(command).await,
         Command::Up(args) => up(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
@@ -415,6 +454,46 @@ async fn serve(args: ServeArgs) -> Result<()> {
     app.run_until(jiceng_grpc::shutdown_signal()).await?;
     tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
     Ok(())
+}
+
+async fn cluster(command: ClusterCommand) -> Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("no Kubernetes API to talk to (KUBECONFIG or in-cluster): {e}"))?;
+    match command {
+        ClusterCommand::Status(args) => {
+            let release = Release::new(client, &args.namespace, &args.release);
+            let rollouts = jiceng_cluster::status(&release).await?;
+            print!("{}", render_status(&rollouts));
+            let unhealthy: Vec<_> = rollouts
+                .iter()
+                .filter(|r| !r.is_healthy())
+                .map(|r| r.service.as_str())
+                .collect();
+            if unhealthy.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not ready or not serving: {}", unhealthy.join(", ")).into())
+            }
+        }
+        ClusterCommand::Smoke(args) => {
+            let release = Release::new(client, &args.release.namespace, &args.release.release);
+            let report = jiceng_cluster::smoke(
+                &release,
+                &args.token,
+                args.org.as_deref(),
+                Duration::from_secs(args.wait_secs),
+            )
+            .await?;
+            for (step, took) in &report.steps {
+                println!("ok  {step} ({} ms)", took.as_millis());
+            }
+            println!("case:     {} (rejected after the run)", report.case_id);
+            println!("notice:   {}", report.notification_id);
+            println!("trace id: {}", report.trace_id);
+            Ok(())
+        }
+    }
 }
 
 const DEV_SECRET_FILE: &str = "dev-jwt-secret";
