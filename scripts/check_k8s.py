@@ -9,7 +9,9 @@ the cluster prerequisites under k8s/.
 - the values schema refuses a wrong type and an unknown key;
 - every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
 - the NetworkPolicies let exactly the expected services call each other (printed as a matrix);
-- every service of the workspace has its chart entry and every chart entry a service.
+- secrets reach the pods only by reference: the chart renders no Secret and no secret value;
+- every service of the workspace has its chart entry and every chart entry a service;
+- the Dockerfile passes hadolint.
 
 Needs HELM and KUBECTL (paths to the binaries) and JICENG_CI_NODE_MODULES (where
 @kubernetes-models/gateway-api is installed) in the environment; .ci/run provides them.
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "jiceng"
 KUBERNETES_VERSION = "1.33.0"
 HELM = os.environ.get("HELM", "helm")
+HADOLINT = os.environ.get("HADOLINT", "hadolint")
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
 
 # Who may call whom, from the code: gRPC clients (org asks grid about cases; every other
@@ -102,6 +105,7 @@ def validate(where, objects):
 
 def render(district, *extra):
     return run(HELM, "template", district, str(CHART), "--namespace", f"jiceng-{district}",
+               "--kube-version", KUBERNETES_VERSION,
                "-f", str(CHART / "values" / f"{district}.yaml"), *extra)
 
 
@@ -130,6 +134,25 @@ def check_deployments(district, objects):
         selector = tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items()))
         if selector not in pdbs:
             fail(f"{name}: no PodDisruptionBudget")
+
+
+# Environment variables that carry secrets: they must come from a Secret, never a value.
+SECRET_ENV = ("JICENG_DATABASE_URL", "JICENG_SERVICE_TOKEN", "JICENG_PII_KEY",
+              "JICENG_LOG_SIGNING_KEY", "JICENG_JWT_SECRET")
+
+
+def check_secrets(district, objects):
+    for obj in objects:
+        name = f"{district}: {obj['kind']} {obj['metadata']['name']}"
+        if obj["kind"] == "Secret":
+            fail(f"{name}: the chart writes a Secret; it only references existing ones")
+        if obj["kind"] == "ConfigMap" and any(k in SECRET_ENV for k in obj.get("data", {})):
+            fail(f"{name}: a secret in a ConfigMap")
+        pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+        for container in pod.get("containers", []) + pod.get("initContainers", []):
+            for env in container.get("env", []):
+                if env["name"] in SECRET_ENV and "secretKeyRef" not in env.get("valueFrom", {}):
+                    fail(f"{name}: {env['name']} is not taken from a Secret")
 
 
 def selects(selector, labels):
@@ -175,6 +198,7 @@ def call_matrix(objects):
 
 
 def print_matrix(matrix):
+    """Who may call whom, as the rendered NetworkPolicies say."""
     names = sorted(matrix)
     print("    caller \\ callee " + " ".join(f"{n:>9}" for n in names))
     for caller in names:
@@ -193,8 +217,10 @@ def check_chart():
         if sorted(names) != workspace:
             fail(f"{what} lists {sorted(names)}, the workspace's services are {workspace}")
     print(f"  services: {', '.join(workspace)} (workspace, values.yaml and topology.json agree)")
+    matrices = {}
     for district in districts:
-        lint = run(HELM, "lint", "--strict", str(CHART), "-f", str(CHART / "values" / f"{district}.yaml"))
+        lint = run(HELM, "lint", "--strict", "--kube-version", KUBERNETES_VERSION, str(CHART),
+                   "-f", str(CHART / "values" / f"{district}.yaml"))
         if lint.returncode != 0:
             fail(f"{district}: helm lint --strict:\n{lint.stdout}{lint.stderr}")
         rendered = render(district)
@@ -204,12 +230,29 @@ def check_chart():
         objects = objects_of(rendered.stdout)
         count = validate(district, objects)
         check_deployments(district, objects)
+        check_secrets(district, objects)
         matrix = call_matrix(objects)
         if matrix != EXPECTED_CALLS:
             fail(f"{district}: NetworkPolicies allow {matrix}, expected {EXPECTED_CALLS}")
         print(f"  {district}: {count} objects valid for Kubernetes {KUBERNETES_VERSION}")
-    print("  who may call whom (every district):")
-    print_matrix(EXPECTED_CALLS)
+        matrices[district] = matrix
+    print("  who may call whom, computed from each district's rendered NetworkPolicies:")
+    for matrix in {json.dumps(m, default=sorted, sort_keys=True) for m in matrices.values()}:
+        print_matrix({caller: set(callees) for caller, callees in json.loads(matrix).items()})
+    # A database outside the cluster (a managed service) is admitted by address.
+    managed = render(districts[0], "--set", "networkPolicy.database.cidrs={10.40.16.0/24}")
+    if managed.returncode != 0:
+        fail(f"a managed database by address: helm template: {managed.stderr.strip()}")
+    else:
+        objects = objects_of(managed.stdout)
+        validate("managed database", objects)
+        blocks = [peer["ipBlock"]["cidr"] for o in objects if o["kind"] == "NetworkPolicy"
+                  for rule in o["spec"].get("egress", []) for peer in rule.get("to", [])
+                  if "ipBlock" in peer]
+        if not blocks or set(blocks) != {"10.40.16.0/24"}:
+            fail(f"a managed database by address: egress ipBlocks {blocks}")
+        else:
+            print(f"  a managed database by address: {len(blocks)} policies reach 10.40.16.0/24")
     for label, setting in (("a wrong type", "services.grid.replicas=three"),
                            ("an unknown key", "services.grid.replica=3"),
                            ("an unknown service", "services.billing.replicas=1")):
@@ -233,9 +276,19 @@ def check_prerequisites():
         print(f"  {where}: {count} objects valid")
 
 
+def check_image():
+    print("== image")
+    linted = run(HADOLINT, str(ROOT / "Dockerfile"))
+    if linted.returncode != 0:
+        fail(f"Dockerfile: hadolint:\n{linted.stdout}{linted.stderr}")
+    else:
+        print("  Dockerfile: hadolint clean")
+
+
 def main():
     check_chart()
     check_prerequisites()
+    check_image()
     if failures:
         print(f"\n{len(failures)} check(s) failed")
         return 1

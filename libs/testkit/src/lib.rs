@@ -1,4 +1,4 @@
-//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens.
+//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens, a fake Kubernetes API server.
 //!
 //! PostgreSQL tests run when `JICENG_TEST_DATABASE_URL` names a server (any database on it; each
 //! test creates and drops its own). Under CI (`CI` set) a missing URL fails the tests rather
@@ -7,6 +7,7 @@
 pub mod bench;
 mod database;
 mod http;
+pub mod kube;
 mod otlp;
 
 pub use database::{Backend, TestDatabase};
