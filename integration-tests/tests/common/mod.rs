@@ -47,21 +47,28 @@ impl Platform {
 
     /// A platform loaded with the demo district of `jiceng up --demo`.
     pub async fn start_demo(db: TestDatabase) -> Self {
-        Self::start_inner(db, Vec::new(), true).await
+        let url = db.url.clone();
+        Self::start_inner(db, url, Vec::new(), true).await
+    }
+
+    /// A platform that reaches its database at `url` (e.g. through a forwarder a test cuts).
+    pub async fn start_through(db: TestDatabase, url: String) -> Self {
+        Self::start_inner(db, url, Vec::new(), false).await
     }
 
     /// A platform whose outbox relays deliver to `sinks`.
     pub async fn start_with_sinks(db: TestDatabase, sinks: Vec<EventSink>) -> Self {
-        Self::start_inner(db, sinks, false).await
+        let url = db.url.clone();
+        Self::start_inner(db, url, sinks, false).await
     }
 
-    async fn start_inner(db: TestDatabase, sinks: Vec<EventSink>, demo: bool) -> Self {
+    async fn start_inner(db: TestDatabase, url: String, sinks: Vec<EventSink>, demo: bool) -> Self {
         let clock = Clock::adjustable();
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
             services: ServiceName::ALL.to_vec(),
-            storage: Storage::Url(db.url.clone()),
+            storage: Storage::Url(url),
             keys: test_keys(),
             event_sinks: sinks,
             org_endpoint: None,

@@ -1,0 +1,447 @@
+//! A `jiceng up` process stopped in the middle of writes, then started again on the same data.
+//! Killed (SIGKILL): every acknowledged write is there, every write's event is delivered, and no
+//! effect happens twice, including for the writes a caller retries because it never heard back.
+//! Terminated (SIGTERM): the calls in flight finish, later ones are refused as UNAVAILABLE, the
+//! process exits cleanly and its spans reach the collector.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use jiceng_auth::{Claims, Role, TokenIssuer};
+use jiceng_proto::{
+    notify::{ListInboxRequest, notify_service_client::NotifyServiceClient},
+    org::{
+        self as pb, org_service_client::OrgServiceClient,
+        position_service_client::PositionServiceClient,
+    },
+};
+use tonic::{Request, transport::Channel};
+
+/// Appointments the load makes: one new unit and one secretary each.
+const APPOINTMENTS: usize = 120;
+/// Acknowledged appointments after which the process is killed.
+const KILL_AFTER: usize = 40;
+const WRITERS: usize = 4;
+
+/// A running `jiceng up` and what it printed.
+struct Up {
+    child: Child,
+    endpoint: String,
+    root: String,
+}
+
+impl Up {
+    fn start(data_dir: &Path) -> Self {
+        Self::start_exporting(data_dir, None)
+    }
+
+    /// Starts the process, exporting its spans to `collector` if one is named.
+    fn start_exporting(data_dir: &Path, collector: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jiceng"));
+        command
+            .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            // Quiet logs; the RPC spans (TRACE on `otel::tracing`) still made and exported.
+            .env("RUST_LOG", "warn,otel::tracing=trace")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if let Some(endpoint) = collector {
+            command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jiceng up");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, printed) = mpsc::channel();
+        // Drains stdout for the process's life, so that its logs never fill the pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let (mut endpoint, mut root) = (None, None);
+        while endpoint.is_none() || root.is_none() {
+            let line = printed
+                .recv_timeout(Duration::from_secs(60))
+                .expect("jiceng up prints its endpoint and root");
+            if let Some(rest) = line.strip_prefix("  endpoint:   ") {
+                endpoint = rest
+                    .split_whitespace()
+                    .next()
+                    .map(|a| format!("http://{a}"));
+            }
+            if let Some(rest) = line.strip_prefix("  root unit:  ") {
+                root = Some(rest.trim().to_owned());
+            }
+        }
+        Self {
+            child,
+            endpoint: endpoint.expect("endpoint"),
+            root: root.expect("root"),
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    /// Sends SIGTERM (what Kubernetes sends first) and waits for the process to exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit 30 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(self.endpoint.clone())
+            .expect("uri")
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .expect("connect")
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(data_dir: &Path, subject: &str, role: Role, root: &str) -> String {
+    let secret = std::fs::read_to_string(data_dir.join("dev-jwt-secret")).expect("dev secret");
+    let claims = Claims::new(subject, "310115", root, &[role], 3600);
+    let token = TokenIssuer::hs256(secret.trim().as_bytes())
+        .and_then(|issuer| issuer.mint(&claims))
+        .expect("token");
+    format!("Bearer {token}")
+}
+
+fn authorized<T>(message: T, header: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", header.parse().expect("header"));
+    request
+}
+
+fn holder(n: usize) -> String {
+    format!("01937f6e-0000-7000-8000-{n:012}")
+}
+
+/// Appointment `n`: its unit and its secretary, each under its own request id so that a retry
+/// returns what the first attempt made. `answered` counts the calls that got their response.
+async fn appoint(
+    channel: Channel,
+    admin: &str,
+    root: &str,
+    n: usize,
+    answered: &AtomicUsize,
+) -> Result<(), tonic::Status> {
+    let unit = OrgServiceClient::new(channel.clone())
+        .create_unit(authorized(
+            pb::CreateUnitRequest {
+                parent_id: root.to_owned(),
+                kind: pb::UnitKind::StreetWorkingCommittee as i32,
+                name: street_name(n),
+                request_id: format!("unit-{n}"),
+                ..Default::default()
+            },
+            admin,
+        ))
+        .await?
+        .into_inner();
+    answered.fetch_add(1, Ordering::SeqCst);
+    PositionServiceClient::new(channel)
+        .appoint_position(authorized(
+            pb::AppointPositionRequest {
+                unit_id: unit.id,
+                role: pb::PositionRole::Secretary as i32,
+                holder: Some(pb::appoint_position_request::Holder::MemberId(holder(n))),
+                request_id: format!("position-{n}"),
+                ..Default::default()
+            },
+            admin,
+        ))
+        .await?;
+    answered.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Appointments made by concurrent writers until the process stops under them.
+struct Load {
+    acknowledged: Arc<Mutex<Vec<usize>>>,
+    /// Calls (CreateUnit or AppointPosition) that got their response.
+    answered: Arc<AtomicUsize>,
+    /// How the calls that were not acknowledged failed.
+    refused: Arc<Mutex<Vec<tonic::Code>>>,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(channel: &Channel, admin: &str, root: &str) -> Self {
+        let next = Arc::new(AtomicUsize::new(0));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let writers = (0..WRITERS)
+            .map(|_| {
+                let (next, acknowledged, refused, answered) = (
+                    next.clone(),
+                    acknowledged.clone(),
+                    refused.clone(),
+                    answered.clone(),
+                );
+                let (channel, admin, root) = (channel.clone(), admin.to_owned(), root.to_owned());
+                tokio::spawn(async move {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        if n >= APPOINTMENTS {
+                            return;
+                        }
+                        if let Err(status) =
+                            appoint(channel.clone(), &admin, &root, n, &answered).await
+                        {
+                            refused.lock().expect("lock").push(status.code());
+                            return;
+                        }
+                        acknowledged.lock().expect("lock").push(n);
+                    }
+                })
+            })
+            .collect();
+        Self {
+            acknowledged,
+            answered,
+            refused,
+            writers,
+        }
+    }
+
+    async fn until_acknowledged(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.acknowledged.lock().expect("lock").len() < count {
+            assert!(Instant::now() < deadline, "the load made no progress");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The acknowledged appointments and the codes of the refused calls, once every writer
+    /// stopped.
+    async fn finish(self) -> Finished {
+        for writer in self.writers {
+            writer.await.expect("writer");
+        }
+        Finished {
+            acknowledged: self.acknowledged.lock().expect("lock").clone(),
+            answered: self.answered.load(Ordering::SeqCst),
+            refused: self.refused.lock().expect("lock").clone(),
+        }
+    }
+}
+
+/// What a load saw once the process stopped.
+struct Finished {
+    acknowledged: Vec<usize>,
+    answered: usize,
+    refused: Vec<tonic::Code>,
+}
+
+/// The street units (one per appointment) under `root`, by name.
+async fn streets(channel: Channel, admin: &str, root: &str) -> Vec<String> {
+    OrgServiceClient::new(channel)
+        .list_subtree(authorized(
+            pb::ListSubtreeRequest {
+                root_id: root.to_owned(),
+                page_size: Some(1000),
+                ..Default::default()
+            },
+            admin,
+        ))
+        .await
+        .expect("subtree")
+        .into_inner()
+        .units
+        .into_iter()
+        .filter(|u| u.kind == pb::UnitKind::StreetWorkingCommittee as i32)
+        .map(|u| u.name)
+        .collect()
+}
+
+fn street_name(n: usize) -> String {
+    format!("第{n}街道党工委")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_process_loses_no_acknowledged_write_and_repeats_no_effect() {
+    let data = tempfile::tempdir().expect("data dir");
+    let up = Up::start(data.path());
+    let admin = token(data.path(), "admin", Role::DistrictAdmin, &up.root);
+    let load = Load::start(&up.channel().await, &admin, &up.root);
+    load.until_acknowledged(KILL_AFTER).await;
+    let root = up.root.clone();
+    up.kill();
+    let killed = Instant::now();
+    let acknowledged = load.finish().await.acknowledged;
+    assert!(acknowledged.len() >= KILL_AFTER && acknowledged.len() < APPOINTMENTS);
+
+    // The same data, a new process.
+    let up = Up::start(data.path());
+    assert_eq!(up.root, root, "the district root survives");
+    let channel = up.channel().await;
+    let after_restart = streets(channel.clone(), &admin, &root).await;
+    for n in &acknowledged {
+        assert!(
+            after_restart.contains(&street_name(*n)),
+            "acknowledged appointment {n} lost its unit"
+        );
+    }
+
+    // Writes in doubt at the kill: committed or not, the callers cannot tell.
+    let in_doubt: Vec<_> = (0..APPOINTMENTS)
+        .filter(|n| !acknowledged.contains(n))
+        .filter(|n| after_restart.contains(&street_name(*n)))
+        .collect();
+    println!(
+        "killed after {} acknowledged appointments; {} more units had committed unacknowledged: {in_doubt:?}",
+        acknowledged.len(),
+        in_doubt.len()
+    );
+
+    // The callers retry everything they did not hear back about, and finish the load.
+    for n in (0..APPOINTMENTS).filter(|n| !acknowledged.contains(n)) {
+        appoint(channel.clone(), &admin, &root, n, &AtomicUsize::new(0))
+            .await
+            .unwrap_or_else(|status| panic!("retry of {n}: {status}"));
+    }
+    let mut names = streets(channel.clone(), &admin, &root).await;
+    assert_eq!(
+        names.len(),
+        APPOINTMENTS,
+        "one unit per appointment, none twice"
+    );
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), APPOINTMENTS);
+
+    // Every appointment's event reached notify, once: each secretary has exactly one notice.
+    let mut notify = NotifyServiceClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for n in 0..APPOINTMENTS {
+        let member = token(data.path(), &holder(n), Role::Member, &root);
+        loop {
+            let notices = notify
+                .list_inbox(authorized(
+                    ListInboxRequest {
+                        category: "org.position.changed".into(),
+                        ..Default::default()
+                    },
+                    &member,
+                ))
+                .await
+                .expect("inbox")
+                .into_inner()
+                .items;
+            if !notices.is_empty() {
+                assert_eq!(notices.len(), 1, "secretary {n} was told twice");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "secretary {n} was never told: an event was lost"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // A delivery claimed before the kill is retried once its lease (30 s) runs out: notify
+    // must recognise it, not tell anyone again.
+    tokio::time::sleep(
+        (killed + Duration::from_secs(32)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    for n in 0..APPOINTMENTS {
+        let member = token(data.path(), &holder(n), Role::Member, &root);
+        let notices = notify
+            .list_inbox(authorized(ListInboxRequest::default(), &member))
+            .await
+            .expect("inbox")
+            .into_inner()
+            .items;
+        assert_eq!(notices.len(), 1, "secretary {n}: {notices:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_process_finishes_its_calls_refuses_new_ones_and_flushes_its_spans() {
+    let collector = jiceng_testkit::OtlpReceiver::start().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let up = Up::start_exporting(data.path(), Some(collector.endpoint()));
+    let admin = token(data.path(), "admin", Role::DistrictAdmin, &up.root);
+    let load = Load::start(&up.channel().await, &admin, &up.root);
+    load.until_acknowledged(KILL_AFTER).await;
+    let root = up.root.clone();
+    let status = tokio::task::spawn_blocking(move || up.terminate())
+        .await
+        .expect("join");
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    let Finished {
+        acknowledged,
+        answered,
+        refused,
+    } = load.finish().await;
+    println!(
+        "terminated after {} acknowledged appointments ({answered} calls answered); refused: {refused:?}",
+        acknowledged.len()
+    );
+    // Refused: the connection was refused, or closed before the call went out on it.
+    assert!(
+        refused
+            .iter()
+            .all(|code| matches!(code, tonic::Code::Unavailable | tonic::Code::Cancelled)),
+        "{refused:?}"
+    );
+
+    // Every call the process began it finished and answered (one server span each, no more
+    // spans than answers), and every span was exported before it exited (no fewer).
+    let handled = collector
+        .spans()
+        .iter()
+        .filter(|s| {
+            s.name.ends_with("OrgService/CreateUnit")
+                || s.name.ends_with("PositionService/AppointPosition")
+        })
+        .count();
+    assert_eq!(
+        handled, answered,
+        "calls the process handled, calls answered"
+    );
+
+    let up = Up::start(data.path());
+    let names = streets(up.channel().await, &admin, &root).await;
+    for n in &acknowledged {
+        assert!(names.contains(&street_name(*n)), "appointment {n} lost");
+    }
+}
