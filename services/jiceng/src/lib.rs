@@ -209,20 +209,11 @@ impl App {
             let db = connect_and_migrate(service, &config.storage).await?;
             match service {
                 ServiceName::Org => {
-                    let source = format!("//jiceng/{}/org", config.district.code);
-                    let store = OrgStore::new(db.clone(), source);
-                    let name = UnitName::parse(&config.district.committee_name())
-                        .map_err(AppError::Config)?;
-                    let code = UnitCode::parse_optional(&config.district.code)
-                        .map_err(AppError::Config)?;
-                    let root = store
-                        .ensure_root(UnitKind::DistrictCommittee, &name, code.as_ref())
-                        .await
-                        .map_err(AppError::Root)?;
+                    let (store, root) = ensure_district_root(&db, &config.district).await?;
                     if service_token.is_none() {
-                        service_token = mint_service_token(&config, root.id.as_str());
+                        service_token = mint_service_token(&config, &root);
                     }
-                    root_id = Some(root.id.to_string());
+                    root_id = Some(root);
                     let grid_cases = grid_client(&config, addr, service_token.as_deref())?;
                     jiceng_org::add_services(&mut server, &store, grid_cases, &authenticator);
                     org = Some(store);
@@ -443,6 +434,22 @@ impl App {
         }
         Ok(served?)
     }
+}
+
+/// The org service's store and the id of the district's root unit (its party committee), made
+/// on first use: tokens are scoped to it, so it must exist before anyone can call.
+pub async fn ensure_district_root(
+    db: &Database,
+    district: &District,
+) -> Result<(OrgStore, String), AppError> {
+    let store = OrgStore::new(db.clone(), format!("//jiceng/{}/org", district.code));
+    let name = UnitName::parse(&district.committee_name()).map_err(AppError::Config)?;
+    let code = UnitCode::parse_optional(&district.code).map_err(AppError::Config)?;
+    let root = store
+        .ensure_root(UnitKind::DistrictCommittee, &name, code.as_ref())
+        .await
+        .map_err(AppError::Root)?;
+    Ok((store, root.id.to_string()))
 }
 
 /// Connects a service's database and brings its schema up to date.

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiceng::{
     App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo,
-    verify::ProofBundle,
+    ensure_district_root, verify::ProofBundle,
 };
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
@@ -39,7 +39,9 @@ enum Command {
     Up(UpArgs),
     /// Runs one service against a database URL (PostgreSQL in production).
     Serve(ServeArgs),
-    /// Brings one service's database schema up to date, then exits (the Helm hook Job).
+    /// Brings one service's database schema up to date, then exits (the Helm hook Job). For the
+    /// org service it also makes the district's root unit and prints its id, which the
+    /// services' token is scoped to.
     Migrate(MigrateArgs),
     /// Mints a development token (HS256) for calling the APIs.
     Token(TokenArgs),
@@ -205,6 +207,8 @@ struct MigrateArgs {
     service: ServiceName,
     #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    #[command(flatten)]
+    district: DistrictArg,
 }
 
 #[derive(Debug, Args)]
@@ -314,8 +318,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Up(args) => up(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
-            connect_and_migrate(args.service, &Storage::Url(args.database_url)).await?;
+            let district = District::lookup(&args.district.district)?;
+            let db = connect_and_migrate(args.service, &Storage::Url(args.database_url)).await?;
             println!("{} database is up to date", args.service.as_str());
+            if args.service == ServiceName::Org {
+                let (_, root) = ensure_district_root(&db, &district).await?;
+                println!("district root: {root} ({})", district.committee_name());
+            }
+            db.close().await;
             Ok(())
         }
         Command::Token(args) => {
