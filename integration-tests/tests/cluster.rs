@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use common::Platform;
 use jiceng_auth::Role;
@@ -17,19 +17,6 @@ use jiceng_testkit::{
 
 const NAMESPACE: &str = "jiceng-pudong";
 const RELEASE: &str = "pudong";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn platform_addr(platform: &Platform) -> SocketAddr {
-    platform
-        .server
-        .uri()
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the platform's address")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_rollouts_health_a_service_not_ready_and_a_crash_loop() {
@@ -141,7 +128,7 @@ async fn smoke_reports_merges_and_finds_the_notice_in_one_trace() {
     let collector = OtlpReceiver::start().await;
     let telemetry = common::install_telemetry(&collector);
     let platform = Platform::start(TestDatabase::sqlite()).await;
-    let serving = platform_addr(&platform);
+    let serving = platform.server.addr;
     let mut cluster = FakeCluster::new(NAMESPACE, RELEASE);
     for service in ["org", "grid", "notify"] {
         cluster.deployment(service, 1, 1, 1);
@@ -167,7 +154,7 @@ async fn smoke_reports_merges_and_finds_the_notice_in_one_trace() {
     let in_trace = |spans: &[opentelemetry_proto::tonic::trace::v1::Span], name: &str| {
         spans
             .iter()
-            .filter(|s| s.name.contains(name) && hex(&s.trace_id) == report.trace_id)
+            .filter(|s| s.name.contains(name) && jiceng_merkle::hex(&s.trace_id) == report.trace_id)
             .count()
     };
     let spans = collector

@@ -1,6 +1,20 @@
-//! What the benchmarks share: the scale they run at, writers in parallel, and read latencies.
+//! What the benchmarks share: the backends and scale they run at, writers in parallel, and read
+//! latencies.
 
 use std::time::{Duration, Instant};
+
+use crate::{Backend, TestDatabase};
+
+/// A fresh SQLite database, and a PostgreSQL one when `JICENG_TEST_DATABASE_URL` names a server.
+pub async fn backends() -> Vec<TestDatabase> {
+    let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
+    if let Some(postgres) = TestDatabase::postgres().await {
+        backends.push(postgres);
+    } else {
+        eprintln!("JICENG_TEST_DATABASE_URL is not set: PostgreSQL skipped");
+    }
+    backends
+}
 
 /// `JICENG_BENCH_SCALE` (e.g. `0.01`): how much of a benchmark's full size to run; 1 if unset.
 pub fn scale_factor() -> f64 {

@@ -56,12 +56,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
-        if let Some(postgres) = TestDatabase::postgres().await {
-            backends.push(postgres);
-        } else {
-            eprintln!("JICENG_TEST_DATABASE_URL is not set: PostgreSQL skipped");
-        }
+        let backends = jiceng_testkit::bench::backends().await;
         println!(
             "| backend | cases | report (cases/s) | street dashboard p50 / p99 (ms) | street overdue, first page p50 / p99 (ms) | committee's cases, first page p50 / p99 (ms) |"
         );

@@ -24,7 +24,8 @@ use jiceng_proto::{
         position_service_client::PositionServiceClient,
     },
 };
-use tonic::{Request, transport::Channel};
+use jiceng_testkit::Bearer;
+use tonic::transport::Channel;
 
 /// Appointments the load makes: one new unit and one secretary each.
 const APPOINTMENTS: usize = 120;
@@ -140,14 +141,6 @@ fn token(data_dir: &Path, subject: &str, role: Role, root: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn authorized<T>(message: T, header: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", header.parse().expect("header"));
-    request
-}
-
 fn holder(n: usize) -> String {
     format!("01937f6e-0000-7000-8000-{n:012}")
 }
@@ -161,31 +154,25 @@ async fn appoint(
     n: usize,
     answered: &AtomicUsize,
 ) -> Result<(), tonic::Status> {
-    let unit = OrgServiceClient::new(channel.clone())
-        .create_unit(authorized(
-            pb::CreateUnitRequest {
-                parent_id: root.to_owned(),
-                kind: pb::UnitKind::StreetWorkingCommittee as i32,
-                name: street_name(n),
-                request_id: format!("unit-{n}"),
-                ..Default::default()
-            },
-            admin,
-        ))
+    let unit = OrgServiceClient::with_interceptor(channel.clone(), Bearer::new(admin))
+        .create_unit(pb::CreateUnitRequest {
+            parent_id: root.to_owned(),
+            kind: pb::UnitKind::StreetWorkingCommittee as i32,
+            name: street_name(n),
+            request_id: format!("unit-{n}"),
+            ..Default::default()
+        })
         .await?
         .into_inner();
     answered.fetch_add(1, Ordering::SeqCst);
-    PositionServiceClient::new(channel)
-        .appoint_position(authorized(
-            pb::AppointPositionRequest {
-                unit_id: unit.id,
-                role: pb::PositionRole::Secretary as i32,
-                holder: Some(pb::appoint_position_request::Holder::MemberId(holder(n))),
-                request_id: format!("position-{n}"),
-                ..Default::default()
-            },
-            admin,
-        ))
+    PositionServiceClient::with_interceptor(channel, Bearer::new(admin))
+        .appoint_position(pb::AppointPositionRequest {
+            unit_id: unit.id,
+            role: pb::PositionRole::Secretary as i32,
+            holder: Some(pb::appoint_position_request::Holder::MemberId(holder(n))),
+            request_id: format!("position-{n}"),
+            ..Default::default()
+        })
         .await?;
     answered.fetch_add(1, Ordering::SeqCst);
     Ok(())
@@ -272,15 +259,12 @@ struct Finished {
 
 /// The street units (one per appointment) under `root`, by name.
 async fn streets(channel: Channel, admin: &str, root: &str) -> Vec<String> {
-    OrgServiceClient::new(channel)
-        .list_subtree(authorized(
-            pb::ListSubtreeRequest {
-                root_id: root.to_owned(),
-                page_size: Some(1000),
-                ..Default::default()
-            },
-            admin,
-        ))
+    OrgServiceClient::with_interceptor(channel, Bearer::new(admin))
+        .list_subtree(pb::ListSubtreeRequest {
+            root_id: root.to_owned(),
+            page_size: Some(1000),
+            ..Default::default()
+        })
         .await
         .expect("subtree")
         .into_inner()
@@ -348,19 +332,19 @@ async fn a_killed_process_loses_no_acknowledged_write_and_repeats_no_effect() {
     assert_eq!(names.len(), APPOINTMENTS);
 
     // Every appointment's event reached notify, once: each secretary has exactly one notice.
-    let mut notify = NotifyServiceClient::new(channel);
+    let inbox_of = |n: usize| {
+        let member = token(data.path(), &holder(n), Role::Member, &root);
+        NotifyServiceClient::with_interceptor(channel.clone(), Bearer::new(&member))
+    };
     let deadline = Instant::now() + Duration::from_secs(90);
     for n in 0..APPOINTMENTS {
-        let member = token(data.path(), &holder(n), Role::Member, &root);
+        let mut inbox = inbox_of(n);
         loop {
-            let notices = notify
-                .list_inbox(authorized(
-                    ListInboxRequest {
-                        category: "org.position.changed".into(),
-                        ..Default::default()
-                    },
-                    &member,
-                ))
+            let notices = inbox
+                .list_inbox(ListInboxRequest {
+                    category: "org.position.changed".into(),
+                    ..Default::default()
+                })
                 .await
                 .expect("inbox")
                 .into_inner()
@@ -383,9 +367,8 @@ async fn a_killed_process_loses_no_acknowledged_write_and_repeats_no_effect() {
     )
     .await;
     for n in 0..APPOINTMENTS {
-        let member = token(data.path(), &holder(n), Role::Member, &root);
-        let notices = notify
-            .list_inbox(authorized(ListInboxRequest::default(), &member))
+        let notices = inbox_of(n)
+            .list_inbox(ListInboxRequest::default())
             .await
             .expect("inbox")
             .into_inner()

@@ -58,12 +58,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
-        if let Some(postgres) = TestDatabase::postgres().await {
-            backends.push(postgres);
-        } else {
-            eprintln!("JICENG_TEST_DATABASE_URL is not set: PostgreSQL skipped");
-        }
+        let backends = jiceng_testkit::bench::backends().await;
         println!(
             "| backend | members | entries | register (members/s) | import (entries/s) | append (entries/s) | district top 10 p50 / p99 (ms) | street top 10 p50 / p99 (ms) | branch top 10 p50 / p99 (ms) | rank in district p50 / p99 (ms) |"
         );

@@ -17,9 +17,7 @@ use jiceng_notify::{
 };
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::notify::{self as pb, notify_service_client::NotifyServiceClient};
-use jiceng_testkit::{
-    Backend, Bearer, TEST_DISTRICT, TestDatabase, bearer, spawn_server, test_keys,
-};
+use jiceng_testkit::{Bearer, TEST_DISTRICT, TestDatabase, bearer, spawn_server, test_keys};
 use tokio_stream::StreamExt as _;
 
 const FAN_OUT: usize = 1000;
@@ -34,12 +32,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
-        if let Some(postgres) = TestDatabase::postgres().await {
-            backends.push(postgres);
-        } else {
-            eprintln!("JICENG_TEST_DATABASE_URL is not set: PostgreSQL skipped");
-        }
+        let backends = jiceng_testkit::bench::backends().await;
         println!("| backend | publishes/s (1,000 recipients each) | inbox items/s | stream latency p50 / p95 / p99 (ms) |");
         println!("|---|---|---|---|");
         for db in &backends {

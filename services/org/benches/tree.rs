@@ -15,7 +15,7 @@ use jiceng_org::{
     domain::{Unit, UnitKind, UnitName},
     store::{Mutation, SubtreeFilter},
 };
-use jiceng_testkit::{Backend, TestDatabase};
+use jiceng_testkit::TestDatabase;
 
 const STREETS: usize = 36;
 const COMMITTEES_PER_STREET: usize = 36;
@@ -28,12 +28,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
-        if let Some(postgres) = TestDatabase::postgres().await {
-            backends.push(postgres);
-        } else {
-            eprintln!("JICENG_TEST_DATABASE_URL is not set: PostgreSQL skipped");
-        }
+        let backends = jiceng_testkit::bench::backends().await;
         println!("| backend | units | build (s) | full subtree, pages of 1000 (ms) | one street subtree (ms) | ancestry p50 / p99 (ms) | move 1,000-unit subtree (ms) |");
         println!("|---|---|---|---|---|---|---|");
         for db in &backends {

@@ -48,12 +48,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut backends = vec![TestDatabase::create(Backend::Sqlite).await];
-        if let Some(postgres) = TestDatabase::postgres().await {
-            backends.push(postgres);
-        } else {
-            eprintln!("JICENG_TEST_DATABASE_URL is not set: PostgreSQL skipped");
-        }
+        let backends = jiceng_testkit::bench::backends().await;
         println!(
             "| backend | log size | batch append (entries/s) | single append, {WRITERS} writers (entries/s) | signed head p50 / p99 (ms) | inclusion proof p50 / p99 (ms) | consistency proof p50 / p99 (ms) |"
         );

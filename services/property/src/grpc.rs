@@ -366,6 +366,17 @@ impl PropertyApi {
         self.org.scopes().check(caller, org_id).await
     }
 
+    /// A compound, when the caller is an admin over its committee.
+    async fn compound_administered_by(
+        &self,
+        caller: &Caller,
+        compound_id: &str,
+    ) -> Result<Compound, Status> {
+        let compound = self.store.compound(compound_id).await.map_err(to_status)?;
+        self.require_admin_of(caller, &compound.org_id).await?;
+        Ok(compound)
+    }
+
     fn page(
         &self,
         page_size: Option<i32>,
@@ -672,11 +683,8 @@ impl PropertyService for PropertyApi {
         }
         violations.into_result()?;
         let compound = self
-            .store
-            .compound(&req.compound_id)
-            .await
-            .map_err(to_status)?;
-        self.require_admin_of(&caller, &compound.org_id).await?;
+            .compound_administered_by(&caller, &req.compound_id)
+            .await?;
         let changed = self
             .store
             .change_company(

@@ -135,12 +135,9 @@ impl PropertyApi {
         caller: &jiceng_auth::Caller,
         meeting: &Meeting,
     ) -> Result<(), Status> {
-        let compound = self
-            .store
-            .compound(&meeting.compound_id)
+        self.compound_administered_by(caller, &meeting.compound_id)
             .await
-            .map_err(to_status)?;
-        self.require_admin_of(caller, &compound.org_id).await
+            .map(drop)
     }
 
     /// An assessment, when the caller is an admin of the assessing org.
@@ -183,11 +180,8 @@ impl LinkageService for PropertyApi {
             return Err(Status::internal("validation fell through"));
         };
         let compound = self
-            .store
-            .compound(&req.compound_id)
-            .await
-            .map_err(to_status)?;
-        self.require_admin_of(&caller, &compound.org_id).await?;
+            .compound_administered_by(&caller, &req.compound_id)
+            .await?;
         let meeting = self
             .store
             .schedule_meeting(
