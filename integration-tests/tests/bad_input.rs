@@ -9,77 +9,16 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
-use common::Platform;
+use bytes::Bytes;
+use common::{
+    Platform,
+    raw::{self, call},
+};
 use jiceng_auth::Role;
 use jiceng_proto::org as pb;
 use jiceng_testkit::{TestDatabase, bearer};
 use prost::Message;
-use tonic::{
-    Code, Request, Status,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
-    transport::Channel,
-};
-
-/// Passes bytes through as the message: the caller writes the wire format itself.
-#[derive(Clone, Copy, Debug, Default)]
-struct RawCodec;
-
-#[derive(Clone, Copy, Debug, Default)]
-struct RawBytes;
-
-impl Encoder for RawBytes {
-    type Item = Bytes;
-    type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawBytes {
-    type Item = Bytes;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawBytes;
-    type Decoder = RawBytes;
-    fn encoder(&mut self) -> RawBytes {
-        RawBytes
-    }
-    fn decoder(&mut self) -> RawBytes {
-        RawBytes
-    }
-}
-
-/// Every unary method of the platform's services, as `/package.Service/Method`.
-fn unary_methods() -> Vec<String> {
-    let set = prost_types::FileDescriptorSet::decode(jiceng_proto::FILE_DESCRIPTOR_SET)
-        .expect("descriptor set");
-    let mut methods = Vec::new();
-    for file in &set.file {
-        for service in &file.service {
-            for method in &service.method {
-                if method.client_streaming() || method.server_streaming() {
-                    continue;
-                }
-                methods.push(format!(
-                    "/{}.{}/{}",
-                    file.package(),
-                    service.name(),
-                    method.name()
-                ));
-            }
-        }
-    }
-    methods
-}
+use tonic::Code;
 
 /// Random protobuf wire data: fields 1–20 (and a few far ones) of every wire type, with
 /// varints at their edges, strings that are not UTF-8, and nested messages of the same.
@@ -152,22 +91,6 @@ fn random_input(rng: &mut fastrand::Rng) -> Bytes {
     Bytes::from(bytes)
 }
 
-async fn call(channel: Channel, auth: &str, method: &str, body: Bytes) -> Result<Bytes, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let mut request = Request::new(body);
-    request.set_timeout(Duration::from_secs(10));
-    request
-        .metadata_mut()
-        .insert("authorization", auth.parse().expect("header"));
-    let path = method.parse().expect("a method path");
-    grpc.unary(request, path, RawCodec)
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 async fn snapshot(platform: &Platform) -> Vec<pb::Unit> {
     common::snapshot(&mut platform.admin().await, &platform.root_id).await
 }
@@ -187,7 +110,11 @@ async fn random_input_to_every_rpc_fails_cleanly_and_damages_nothing() {
         .unwrap_or_else(|| fastrand::u64(..));
     println!("JICENG_FUZZ_SEED={seed}");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let methods = unary_methods();
+    let methods: Vec<String> = raw::methods()
+        .into_iter()
+        .filter(|method| !method.client_streaming && !method.server_streaming)
+        .map(|method| method.path)
+        .collect();
     assert!(
         methods.len() > 100,
         "every service's methods: {}",

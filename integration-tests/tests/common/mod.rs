@@ -3,6 +3,8 @@
 // Each scenario file compiles this module anew and uses only part of it.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::time::Duration;
 
 use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};

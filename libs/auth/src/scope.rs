@@ -12,7 +12,7 @@ use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::org::{CheckScopeRequest, org_service_client::OrgServiceClient};
 use tonic::{Request, Status, metadata::MetadataValue};
 
-use crate::Caller;
+use crate::{Caller, Role};
 
 /// Where ancestry comes from: the org service, over gRPC or in-process.
 pub trait AncestryResolver: Send + Sync {
@@ -51,6 +51,32 @@ impl<R: AncestryResolver> ScopeCache<R> {
         } else {
             Err(Status::permission_denied(
                 "the org unit is outside the caller's scope",
+            ))
+        }
+    }
+
+    /// OK when the caller holds one of `roles` and their scope is the district root:
+    /// district-wide rules, scans and imports reach every street, beyond any narrower scope.
+    pub async fn require_whole_district(
+        &self,
+        caller: &Caller,
+        roles: &[Role],
+    ) -> Result<(), Status> {
+        caller.require_any(roles)?;
+        let chain = self
+            .ancestor_ids(&caller.scope_org)
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::NotFound | tonic::Code::InvalidArgument => {
+                    Status::permission_denied("the caller's scope org does not exist")
+                }
+                _ => status,
+            })?;
+        if chain.len() == 1 {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "only a caller whose scope is the whole district may do this",
             ))
         }
     }

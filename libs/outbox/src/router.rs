@@ -64,6 +64,9 @@ impl EventSinkService for SinkRouter {
         &self,
         request: Request<DeliverRequest>,
     ) -> Result<Response<DeliverResponse>, Status> {
+        // Checked here as well as by each consumer: an event type nobody here takes would
+        // otherwise be answered to any caller.
+        jiceng_auth::caller(&request)?.require_any(&[jiceng_auth::Role::Service])?;
         let (metadata, extensions, message) = request.into_parts();
         let event_type = message
             .event

@@ -563,7 +563,10 @@ impl GridService for GridApi {
         &self,
         request: Request<pb::DefineCategoryRequest>,
     ) -> Result<Response<pb::Category>, Status> {
-        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        self.org
+            .scopes()
+            .require_whole_district(caller(&request)?, &[Role::DistrictAdmin])
+            .await?;
         let given = request.into_inner().category.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let code = violations.check("category.code", category_code(&given.code));
@@ -653,7 +656,10 @@ impl GridService for GridApi {
         &self,
         request: Request<pb::SetCalendarDayRequest>,
     ) -> Result<Response<pb::CalendarDay>, Status> {
-        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        self.org
+            .scopes()
+            .require_whole_district(caller(&request)?, &[Role::DistrictAdmin])
+            .await?;
         let req = request.into_inner();
         let given = req.day.unwrap_or_default();
         let mut violations = FieldViolations::new();

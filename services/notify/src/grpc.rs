@@ -26,7 +26,7 @@ use crate::{
     store::{IN_APP, InboxFilter, NotifyStore, StoreError, WEBHOOK},
 };
 
-/// Roles that may publish: machines, and admins within their scope.
+/// Roles that may publish: machines and admins, to role holders within their scope.
 const PUBLISHERS: &[Role] = &[
     Role::Service,
     Role::DistrictAdmin,
@@ -215,7 +215,7 @@ fn category_to_proto(category: &Category) -> pb::Category {
     }
 }
 
-/// Validated recipients; admins may address role holders only inside their scope.
+/// Validated recipients; publishers may address role holders only inside their scope.
 async fn recipients_from_proto(
     org: &OrgDirectory,
     caller: &Caller,
@@ -238,9 +238,7 @@ async fn recipients_from_proto(
                     violations.add("recipients", "a unit_role names a unit_id and a role");
                     continue;
                 }
-                if !caller.has(Role::Service) {
-                    org.scopes().check(caller, &unit_role.unit_id).await?;
-                }
+                org.scopes().check(caller, &unit_role.unit_id).await?;
                 specs.push(RecipientSpec::UnitRole {
                     unit_id: unit_role.unit_id.clone(),
                     role: unit_role.role,
@@ -318,8 +316,11 @@ impl NotifyService for NotifyApi {
         &self,
         request: Request<pb::RegisterCategoryRequest>,
     ) -> Result<Response<pb::Category>, Status> {
-        let caller = caller(&request)?;
-        caller.require_any(&[Role::DistrictAdmin, Role::Service])?;
+        // Categories and their templates hold for the whole district.
+        self.org
+            .scopes()
+            .require_whole_district(caller(&request)?, &[Role::DistrictAdmin, Role::Service])
+            .await?;
         let given = request.get_ref().category.clone().unwrap_or_default();
         let mut violations = FieldViolations::new();
         let name = violations.check("category.name", Name::parse(&given.name));
@@ -562,8 +563,12 @@ impl NotifyService for NotifyApi {
         } else {
             req.recipient.clone()
         };
+        // Anyone's notifications may be sent to the URL: only for the whole district's admins.
         if recipient != caller.subject {
-            caller.require_any(&[Role::DistrictAdmin, Role::Service])?;
+            self.org
+                .scopes()
+                .require_whole_district(&caller, &[Role::DistrictAdmin, Role::Service])
+                .await?;
         }
         let valid_url = req.url.len() <= 2000
             && req.url.starts_with("http://")
@@ -596,9 +601,14 @@ impl NotifyService for NotifyApi {
         request: Request<pb::GetDeliveryStatusRequest>,
     ) -> Result<Response<pb::GetDeliveryStatusResponse>, Status> {
         let caller = caller(&request)?;
-        // Recipients see their own deliveries; district admins and services see all.
-        let only = (!caller.has_any(&[Role::DistrictAdmin, Role::Service]))
-            .then_some(caller.subject.as_str());
+        // Recipients see their own deliveries; the whole district's admins and services see all.
+        let sees_all = self
+            .org
+            .scopes()
+            .require_whole_district(caller, &[Role::DistrictAdmin, Role::Service])
+            .await
+            .is_ok();
+        let only = (!sees_all).then_some(caller.subject.as_str());
         let statuses = self
             .store
             .delivery_status(&request.get_ref().notification_id, only)

@@ -773,7 +773,10 @@ impl CaseService for GridApi {
         &self,
         request: Request<pb::ScanOverdueRequest>,
     ) -> Result<Response<pb::ScanOverdueResponse>, Status> {
-        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        self.org
+            .scopes()
+            .require_whole_district(caller(&request)?, &[Role::DistrictAdmin])
+            .await?;
         let escalations = self
             .store
             .escalate_overdue(self.clock.now(), crate::SCAN_BATCH)

@@ -111,7 +111,10 @@ impl PointsService for MemberApi {
         &self,
         request: Request<pb::DefinePointsRuleRequest>,
     ) -> Result<Response<pb::PointsRule>, Status> {
-        caller(&request)?.require_any(&[Role::DistrictAdmin])?;
+        self.org
+            .scopes()
+            .require_whole_district(caller(&request)?, &[Role::DistrictAdmin])
+            .await?;
         let given = request.into_inner().rule.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let code = violations.check("rule.code", rule_code(&given.code));
@@ -282,7 +285,7 @@ impl PointsService for MemberApi {
         let Some(id) = id else {
             return Err(Status::internal("validation fell through"));
         };
-        self.require_self_or_admin(&caller, &req.member_id).await?;
+        self.acts_for(&caller, &req.member_id).await?;
         let new = NewEntry {
             id,
             member_id: req.member_id,
@@ -426,7 +429,10 @@ impl PointsService for MemberApi {
         request: Request<pb::ImportPointsRequest>,
     ) -> Result<Response<pb::ImportPointsResponse>, Status> {
         let caller = caller(&request)?.clone();
-        caller.require_any(&[Role::DistrictAdmin])?;
+        self.org
+            .scopes()
+            .require_whole_district(&caller, &[Role::DistrictAdmin])
+            .await?;
         let req = request.into_inner();
         if req.entries.is_empty() || req.entries.len() > MAX_IMPORTED_PER_CALL {
             return Err(invalid_field(

@@ -199,6 +199,21 @@ pub(crate) async fn scope_unit(store: &OrgStore, caller: &Caller) -> Result<Unit
     })
 }
 
+/// District-wide rules and records belong to district admins whose scope is the district root,
+/// not to one scoped lower down.
+pub(crate) async fn require_whole_district_admin(
+    store: &OrgStore,
+    caller: &Caller,
+) -> Result<(), Status> {
+    caller.require_any(&[Role::DistrictAdmin])?;
+    if scope_unit(store, caller).await?.parent_id.is_some() {
+        return Err(Status::permission_denied(
+            "only an admin of the whole district may do this",
+        ));
+    }
+    Ok(())
+}
+
 /// A unit an admin may restructure: strictly below their scope org.
 pub(crate) async fn changeable_unit(
     store: &OrgStore,

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     ADMINS, changeable_unit, kind_from_proto, kind_to_proto, kinds_from_proto, mutation,
-    scope_unit, timestamp, to_status, unit_to_proto, visible_unit,
+    require_whole_district_admin, scope_unit, timestamp, to_status, unit_to_proto, visible_unit,
 };
 use crate::{
     domain::{KindRule, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitName},
@@ -370,7 +370,7 @@ impl OrgService for OrgApi {
         request: Request<pb::AddKindRuleRequest>,
     ) -> Result<Response<pb::KindRule>, Status> {
         let caller = caller(&request)?.clone();
-        caller.require_any(&[Role::DistrictAdmin])?;
+        require_whole_district_admin(&self.store, &caller).await?;
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let parent = violations.check("parent_kind", kind_from_proto(req.parent_kind));
@@ -402,7 +402,7 @@ impl OrgService for OrgApi {
         request: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let caller = caller(&request)?;
-        caller.require_any(&[Role::DistrictAdmin])?;
+        require_whole_district_admin(&self.store, caller).await?;
         let req = request.get_ref();
         let target = if req.target_id.is_empty() {
             None

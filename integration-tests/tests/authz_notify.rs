@@ -1,0 +1,396 @@
+//! The notify service's authorization matrix: see `authz/mod.rs`.
+
+mod authz;
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use authz::{Fixture, Row, Side};
+use jiceng_auth::Role;
+use jiceng_proto::{
+    notify::{self as pb, notify_service_client::NotifyServiceClient},
+    org::PositionRole,
+};
+
+/// The category the rows publish in and set preferences for.
+const CATEGORY: &str = "authz.notice";
+/// A topic every caller of the matrix follows, so one notification reaches each of their inboxes.
+const EVERY_CALLER: &str = "authz.every_caller";
+/// A URL nothing listens on: deliveries to it are recorded, then fail.
+const WEBHOOK_URL: &str = "http://127.0.0.1:9/notify";
+
+struct Extra {
+    /// A notification to street A's member, who has a webhook, so it has a delivery.
+    delivered_to_member: String,
+}
+
+/// Idempotency keys no other call of the matrix repeats.
+fn fresh_key() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("authz-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn topic(name: &str) -> pb::Recipient {
+    pb::Recipient {
+        recipient: Some(pb::recipient::Recipient::Topic(name.into())),
+    }
+}
+
+async fn setup(f: &Fixture) -> Extra {
+    let mut admin = f.admin(NotifyServiceClient::new).await;
+    admin
+        .register_category(pb::RegisterCategoryRequest {
+            category: Some(pb::Category {
+                name: CATEGORY.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("category");
+    for role in Role::ALL {
+        for side in [Side::In, Side::Out] {
+            f.as_role(role, side, NotifyServiceClient::new)
+                .await
+                .follow_topic(pb::FollowTopicRequest {
+                    topic: EVERY_CALLER.into(),
+                })
+                .await
+                .expect("follow");
+        }
+    }
+    admin
+        .register_webhook(pb::RegisterWebhookRequest {
+            recipient: f.a.member.clone(),
+            url: WEBHOOK_URL.into(),
+        })
+        .await
+        .expect("webhook");
+    let delivered_to_member = admin
+        .publish(pb::PublishRequest {
+            idempotency_key: fresh_key(),
+            category: CATEGORY.into(),
+            title: "支部通知".into(),
+            recipients: vec![pb::Recipient {
+                recipient: Some(pb::recipient::Recipient::MemberId(f.a.member.clone())),
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect("publish")
+        .into_inner()
+        .id;
+    Extra {
+        delivered_to_member,
+    }
+}
+
+/// A new notification in every caller's inbox, so a caller's own item is there in any state.
+async fn notice_to_every_caller(f: &Fixture<Extra>) -> String {
+    f.admin(NotifyServiceClient::new)
+        .await
+        .publish(pb::PublishRequest {
+            idempotency_key: fresh_key(),
+            category: CATEGORY.into(),
+            title: "全体通知".into(),
+            recipients: vec![topic(EVERY_CALLER)],
+            ..Default::default()
+        })
+        .await
+        .expect("notice")
+        .into_inner()
+        .id
+}
+
+fn rows() -> Vec<Row<Extra>> {
+    vec![
+        row!(
+            "/jiceng.notify.v1.NotifyService/Publish",
+            [DistrictAdmin, StreetAdmin, BranchAdmin, Service],
+            Subtree,
+            |f| pb::PublishRequest {
+                idempotency_key: fresh_key(),
+                category: CATEGORY.into(),
+                title: "支部书记请注意".into(),
+                recipients: vec![pb::Recipient {
+                    recipient: Some(pb::recipient::Recipient::UnitRole(pb::UnitRole {
+                        unit_id: f.a.branch.clone(),
+                        role: PositionRole::Secretary as i32,
+                    })),
+                }],
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/RegisterCategory",
+            [DistrictAdmin, Service],
+            Subtree,
+            |f| pb::RegisterCategoryRequest {
+                category: Some(pb::Category {
+                    name: "authz.registered".into(),
+                    title_template: "{{subject}}".into(),
+                    variables: vec!["subject".into()],
+                    ..Default::default()
+                }),
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/ListCategories",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListCategoriesRequest {}
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/ListInbox",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListInboxRequest {
+                unread_only: true,
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/GetUnreadCount",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::GetUnreadCountRequest {}
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/MarkRead",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::MarkReadRequest {
+                notification_id: notice_to_every_caller(&f).await,
+                read: true,
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/MarkAllRead",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::MarkAllReadRequest {}
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/ArchiveItem",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ArchiveItemRequest {
+                notification_id: notice_to_every_caller(&f).await,
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/Subscribe",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::SubscribeRequest { after_cursor: 0 }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/SetPreference",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::SetPreferenceRequest {
+                // Enabled, so the notices later rows publish still reach the caller's inbox.
+                preference: Some(pb::Preference {
+                    category: CATEGORY.into(),
+                    channel: pb::Channel::InApp as i32,
+                    enabled: true,
+                }),
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/ListPreferences",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListPreferencesRequest {}
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/FollowTopic",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::FollowTopicRequest {
+                topic: "lujiazui.volunteers".into(),
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/UnfollowTopic",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::UnfollowTopicRequest {
+                topic: "lujiazui.volunteers".into(),
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/RegisterWebhook",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::RegisterWebhookRequest {
+                recipient: String::new(),
+                url: WEBHOOK_URL.into(),
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/GetDeliveryStatus",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::GetDeliveryStatusRequest {
+                notification_id: f.x.delivered_to_member.clone(),
+            }
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_notify_rpc_admits_exactly_the_roles_and_scopes_its_row_names() {
+    let base = Fixture::start().await;
+    let extra = setup(&base).await;
+    authz::check("notify", base.with(extra), rows()).await;
+}
+
+/// What one row cannot show: a webhook for someone else, and every recipient's deliveries, are
+/// for admins and services of the whole district, not for a district admin scoped at a street.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_for_others_and_all_deliveries_need_the_whole_district() {
+    let base = Fixture::start().await;
+    let extra = setup(&base).await;
+    let f = base.with(extra);
+    let for_member_a = || pb::RegisterWebhookRequest {
+        recipient: f.a.member.clone(),
+        url: WEBHOOK_URL.into(),
+    };
+    for role in [Role::DistrictAdmin, Role::Service] {
+        let refused = f
+            .as_role(role, Side::Out, NotifyServiceClient::new)
+            .await
+            .register_webhook(for_member_a())
+            .await
+            .expect_err("scoped at street B");
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{role:?}");
+        f.as_role(role, Side::In, NotifyServiceClient::new)
+            .await
+            .register_webhook(for_member_a())
+            .await
+            .expect("scoped at the district root");
+    }
+
+    let deliveries = |side| {
+        let f = &f;
+        async move {
+            f.as_role(Role::DistrictAdmin, side, NotifyServiceClient::new)
+                .await
+                .get_delivery_status(pb::GetDeliveryStatusRequest {
+                    notification_id: f.x.delivered_to_member.clone(),
+                })
+                .await
+                .expect("own deliveries at least")
+                .into_inner()
+                .deliveries
+        }
+    };
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = deliveries(Side::In).await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        !seen.is_empty(),
+        "the whole district's admin sees member A's delivery"
+    );
+    assert!(
+        deliveries(Side::Out).await.is_empty(),
+        "a district admin scoped at street B sees only their own deliveries"
+    );
+    f.platform.stop().await;
+}

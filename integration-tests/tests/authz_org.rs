@@ -1,0 +1,805 @@
+//! The org service's authorization matrix, and the event sink's: see `authz/mod.rs`.
+
+mod authz;
+mod common;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use authz::{Fixture, Row};
+use jiceng_proto::{
+    cloudevents, events,
+    org::{
+        self as pb, alliance_service_client::AllianceServiceClient,
+        meeting_service_client::MeetingServiceClient, org_service_client::OrgServiceClient,
+        position_service_client::PositionServiceClient, venue_service_client::VenueServiceClient,
+    },
+};
+use prost_types::Timestamp;
+
+/// What the rows read without changing: made once in street A.
+struct Shared {
+    alliance: String,
+    meeting: String,
+    project: String,
+    venue: String,
+    /// Confirmed bookings that have begun, each of its own venue: one per call that records
+    /// attendance.
+    begun: std::sync::Mutex<Vec<String>>,
+}
+
+type F = Fixture<Shared>;
+
+fn timestamp(millis: i64) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: millis / 1000,
+        nanos: 0,
+    })
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
+}
+
+/// A name no sibling has yet.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", fastrand::u32(..))
+}
+
+/// A fresh unit of `kind` under `parent`, made by the district admin.
+async fn unit<X>(f: &Fixture<X>, parent: &str, kind: pb::UnitKind) -> String {
+    common::create(
+        &mut f.admin(OrgServiceClient::new).await,
+        parent,
+        kind,
+        &unique("单位"),
+    )
+    .await
+    .id
+}
+
+/// A fresh branch under street A's general branch.
+async fn branch(f: &F) -> String {
+    unit(f, &f.a.branch, pb::UnitKind::Branch).await
+}
+
+/// An hour-long slot next week that no other booking of the run takes.
+fn slot() -> (Option<Timestamp>, Option<Timestamp>) {
+    static NEXT: AtomicI64 = AtomicI64::new(0);
+    let start = now_millis() + 7 * 86_400_000 + NEXT.fetch_add(1, Ordering::Relaxed) * 3_600_000;
+    (timestamp(start), timestamp(start + 3_600_000))
+}
+
+fn booking_request(f: &F) -> pb::CreateBookingRequest {
+    let (start_time, end_time) = slot();
+    pb::CreateBookingRequest {
+        venue_id: f.x.venue.clone(),
+        unit_id: f.a.branch.clone(),
+        title: "支部主题党日".into(),
+        expected_attendees: 20,
+        start_time,
+        end_time,
+        ..Default::default()
+    }
+}
+
+/// A fresh booking of the shared venue, awaiting confirmation.
+async fn booking(f: &F) -> String {
+    f.admin(VenueServiceClient::new)
+        .await
+        .create_booking(booking_request(f))
+        .await
+        .expect("booking")
+        .into_inner()
+        .id
+}
+
+/// A fresh meeting hosted by street A's general branch, scheduled for tomorrow.
+async fn meeting<X>(f: &Fixture<X>) -> String {
+    f.admin(MeetingServiceClient::new)
+        .await
+        .schedule_joint_meeting(pb::ScheduleJointMeetingRequest {
+            host: Some(pb::schedule_joint_meeting_request::Host::HostUnitId(
+                f.a.branch.clone(),
+            )),
+            title: "联席会议".into(),
+            topic: Some(pb::schedule_joint_meeting_request::Topic::TopicText(
+                "加装电梯".into(),
+            )),
+            scheduled_time: timestamp(now_millis() + 86_400_000),
+            ..Default::default()
+        })
+        .await
+        .expect("meeting")
+        .into_inner()
+        .id
+}
+
+fn decision_request(f: &F) -> pb::AddDecisionRequest {
+    pb::AddDecisionRequest {
+        meeting_id: f.x.meeting.clone(),
+        text: "三十日内完成方案公示".into(),
+        owner_unit_id: f.a.branch.clone(),
+        due_time: timestamp(now_millis() + 30 * 86_400_000),
+    }
+}
+
+fn rows() -> Vec<Row<Shared>> {
+    vec![
+        // The tree.
+        row!(
+            "/jiceng.org.v1.OrgService/CreateUnit",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::CreateUnitRequest {
+                parent_id: f.a.branch.clone(),
+                kind: pb::UnitKind::Branch as i32,
+                name: unique("第二党支部"),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/GetUnit",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::GetUnitRequest {
+                id: f.a.branch.clone()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/UpdateUnit",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::UpdateUnitRequest {
+                id: branch(&f).await,
+                unit: Some(pb::Unit {
+                    name: unique("改名党支部"),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["name".into()],
+                }),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/MoveUnit",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| {
+                let from = branch(&f).await;
+                let group = unit(&f, &from, pb::UnitKind::PartyGroup).await;
+                pb::MoveUnitRequest {
+                    id: group,
+                    new_parent_id: branch(&f).await,
+                    ..Default::default()
+                }
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/DissolveUnit",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::DissolveUnitRequest {
+                id: branch(&f).await,
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/ListChildren",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::ListChildrenRequest {
+                parent_id: f.a.branch.clone(),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/ListSubtree",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::ListSubtreeRequest {
+                root_id: f.a.branch.clone(),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/GetAncestry",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::GetAncestryRequest {
+                id: f.a.branch.clone()
+            }
+        ),
+        // Searches only the caller's own subtree, so it has no target to be out of scope.
+        row!(
+            "/jiceng.org.v1.OrgService/SearchUnits",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::SearchUnitsRequest {
+                query: "党支部".into(),
+                ..Default::default()
+            }
+        ),
+        // Asks about the caller's own scope: the answer for a unit outside it is "no".
+        row!(
+            "/jiceng.org.v1.OrgService/CheckScope",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::CheckScopeRequest {
+                org_id: f.a.branch.clone(),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/ListKindRules",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListKindRulesRequest {}
+        ),
+        // District-wide: only a district admin whose scope is the district root.
+        row!(
+            "/jiceng.org.v1.OrgService/AddKindRule",
+            [DistrictAdmin],
+            Subtree,
+            |f| pb::AddKindRuleRequest {
+                parent_kind: pb::UnitKind::PartyMassServiceStation as i32,
+                child_kind: pb::UnitKind::PartyGroup as i32,
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.OrgService/ListAuditRecords",
+            [DistrictAdmin],
+            Subtree,
+            |f| pb::ListAuditRecordsRequest {
+                target_id: f.a.branch.clone(),
+                ..Default::default()
+            }
+        ),
+        // Positions.
+        row!(
+            "/jiceng.org.v1.PositionService/AppointPosition",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::AppointPositionRequest {
+                unit_id: f.a.branch.clone(),
+                role: pb::PositionRole::CommitteeMember as i32,
+                holder: Some(pb::appoint_position_request::Holder::Person(
+                    pb::ExternalPerson {
+                        name: unique("委员"),
+                        unit_name: "浦东新区市场监管局".into(),
+                    }
+                )),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.PositionService/EndPosition",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| {
+                let position = f
+                    .admin(PositionServiceClient::new)
+                    .await
+                    .appoint_position(pb::AppointPositionRequest {
+                        unit_id: f.a.branch.clone(),
+                        role: pb::PositionRole::CommitteeMember as i32,
+                        holder: Some(pb::appoint_position_request::Holder::Person(
+                            pb::ExternalPerson {
+                                name: unique("委员"),
+                                unit_name: "浦东新区市场监管局".into(),
+                            },
+                        )),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("appointed")
+                    .into_inner();
+                pb::EndPositionRequest {
+                    id: position.id,
+                    reason: "任期届满".into(),
+                    ..Default::default()
+                }
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.PositionService/ListPositions",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::ListPositionsRequest {
+                unit_id: f.a.branch.clone(),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.PositionService/ListCurrentHolders",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::ListCurrentHoldersRequest {
+                unit_id: f.a.branch.clone(),
+                role: pb::PositionRole::CommitteeMember as i32,
+            }
+        ),
+        // Alliances: led by a unit, read by anyone, since they join units across the tree.
+        row!(
+            "/jiceng.org.v1.AllianceService/CreateAlliance",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::CreateAllianceRequest {
+                name: unique("街区党建联盟"),
+                kind: pb::AllianceKind::StreetBlock as i32,
+                lead_unit_id: f.a.branch.clone(),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.AllianceService/GetAlliance",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::GetAllianceRequest {
+                id: f.x.alliance.clone()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.AllianceService/ListAlliances",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::ListAlliancesRequest {
+                unit_id: f.a.branch.clone()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.AllianceService/AddAllianceMember",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::AddAllianceMemberRequest {
+                alliance_id: f.x.alliance.clone(),
+                member: Some(pb::add_alliance_member_request::Member::UnitId(
+                    branch(&f).await
+                )),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.AllianceService/RemoveAllianceMember",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| {
+                let joined = f
+                    .admin(AllianceServiceClient::new)
+                    .await
+                    .add_alliance_member(pb::AddAllianceMemberRequest {
+                        alliance_id: f.x.alliance.clone(),
+                        member: Some(pb::add_alliance_member_request::Member::UnitId(
+                            branch(&f).await,
+                        )),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("joined")
+                    .into_inner();
+                pb::RemoveAllianceMemberRequest {
+                    id: joined.id,
+                    reason: "单位撤并".into(),
+                    ..Default::default()
+                }
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.AllianceService/ListAllianceMembers",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListAllianceMembersRequest {
+                alliance_id: f.x.alliance.clone(),
+                ..Default::default()
+            }
+        ),
+        // Joint meetings and projects, run by the admins of their host unit.
+        row!(
+            "/jiceng.org.v1.MeetingService/ScheduleJointMeeting",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::ScheduleJointMeetingRequest {
+                host: Some(pb::schedule_joint_meeting_request::Host::HostUnitId(
+                    f.a.branch.clone()
+                )),
+                title: "联席会议".into(),
+                topic: Some(pb::schedule_joint_meeting_request::Topic::TopicText(
+                    "加装电梯".into()
+                )),
+                scheduled_time: timestamp(now_millis() + 86_400_000),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.MeetingService/RecordJointMeeting",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::RecordJointMeetingRequest {
+                id: meeting(&*f).await,
+                attendees: vec![pb::Attendee {
+                    attendee: Some(pb::attendee::Attendee::UnitId(f.a.branch.clone())),
+                }],
+                minutes: "议定方案".into(),
+                held_time: timestamp(now_millis()),
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.MeetingService/GetJointMeeting",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Subtree,
+            |f| pb::GetJointMeetingRequest {
+                id: f.x.meeting.clone()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.MeetingService/AddDecision",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| decision_request(&f)
+        ),
+        row!(
+            "/jiceng.org.v1.MeetingService/UpdateDecisionStatus",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| {
+                let decision = f
+                    .admin(MeetingServiceClient::new)
+                    .await
+                    .add_decision(decision_request(&f))
+                    .await
+                    .expect("decision")
+                    .into_inner();
+                pb::UpdateDecisionStatusRequest {
+                    id: decision.id,
+                    status: pb::DecisionStatus::Done as i32,
+                    note: "已公示".into(),
+                }
+            }
+        ),
+        // Lists what is overdue inside the caller's own scope.
+        row!(
+            "/jiceng.org.v1.MeetingService/ListOverdueDecisions",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListOverdueDecisionsRequest {}
+        ),
+        // Projects are a residential committee's: above a general branch's admin and members.
+        row!(
+            "/jiceng.org.v1.MeetingService/CreateProject",
+            [DistrictAdmin, StreetAdmin],
+            Subtree,
+            |f| pb::CreateProjectRequest {
+                unit_id: f.a.committee.clone(),
+                name: unique("加装电梯项目"),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.MeetingService/RecordProjectMeeting",
+            [DistrictAdmin, StreetAdmin],
+            Subtree,
+            |f| pb::RecordProjectMeetingRequest {
+                project_id: f.x.project.clone(),
+                stage: pb::ProjectStage::Hearing as i32,
+                held_time: timestamp(now_millis()),
+                outcome: "听取居民意见".into(),
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.MeetingService/GetProject",
+            [DistrictAdmin, StreetAdmin, GridWorker, Service],
+            Subtree,
+            |f| pb::GetProjectRequest {
+                id: f.x.project.clone()
+            }
+        ),
+        // Venues: looked at across the district, run by the admins of their unit.
+        row!(
+            "/jiceng.org.v1.VenueService/CreateVenue",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::CreateVenueRequest {
+                unit_id: f.a.branch.clone(),
+                name: unique("党群服务站"),
+                capacity: 40,
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.VenueService/GetVenue",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::GetVenueRequest {
+                id: f.x.venue.clone()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.VenueService/ListVenues",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListVenuesRequest {
+                unit_id: f.a.branch.clone()
+            }
+        ),
+        // On behalf of a unit, by its admins (a member books as themself, with no unit).
+        row!(
+            "/jiceng.org.v1.VenueService/CreateBooking",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| booking_request(&f)
+        ),
+        row!(
+            "/jiceng.org.v1.VenueService/ConfirmBooking",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::ConfirmBookingRequest {
+                id: booking(&f).await
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.VenueService/CancelBooking",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::CancelBookingRequest {
+                id: booking(&f).await,
+                reason: "改期".into(),
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.VenueService/RecordAttendance",
+            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            Subtree,
+            |f| pb::RecordAttendanceRequest {
+                id: f
+                    .x
+                    .begun
+                    .lock()
+                    .expect("bookings")
+                    .pop()
+                    .expect("a booking per call"),
+                headcount: 18,
+                ..Default::default()
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.VenueService/ListBookings",
+            [
+                DistrictAdmin,
+                StreetAdmin,
+                BranchAdmin,
+                GridWorker,
+                Member,
+                Service
+            ],
+            Anywhere,
+            |f| pb::ListBookingsRequest {
+                venue_id: f.x.venue.clone(),
+                ..Default::default()
+            }
+        ),
+        // Machine to machine: the relays of other services, whatever their token's scope.
+        row!(
+            "/jiceng.events.v1.EventSinkService/Deliver",
+            [Service],
+            Anywhere,
+            |f| events::DeliverRequest {
+                event: Some(cloudevents::CloudEvent {
+                    id: unique("probe-"),
+                    source: "/jiceng/authz".into(),
+                    spec_version: "1.0".into(),
+                    r#type: "jiceng.authz.probe".into(),
+                    ..Default::default()
+                }),
+            }
+        ),
+    ]
+}
+
+async fn setup(f: &Fixture<()>) -> Shared {
+    let alliance = f
+        .admin(AllianceServiceClient::new)
+        .await
+        .create_alliance(pb::CreateAllianceRequest {
+            name: "陆家嘴街区党建联盟".into(),
+            kind: pb::AllianceKind::StreetBlock as i32,
+            lead_unit_id: f.a.branch.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("alliance")
+        .into_inner()
+        .id;
+    let meeting = meeting(f).await;
+    let project = f
+        .admin(MeetingServiceClient::new)
+        .await
+        .create_project(pb::CreateProjectRequest {
+            unit_id: f.a.committee.clone(),
+            name: "加装电梯项目".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("project")
+        .into_inner()
+        .id;
+    let venue = f
+        .admin(VenueServiceClient::new)
+        .await
+        .create_venue(pb::CreateVenueRequest {
+            unit_id: f.a.branch.clone(),
+            name: "梅园党群服务站".into(),
+            capacity: 60,
+            requires_confirmation: true,
+            ..Default::default()
+        })
+        .await
+        .expect("venue")
+        .into_inner()
+        .id;
+    // Attendance is taken once a booking has begun, and a booking starts in the future.
+    let start = now_millis() + 1500;
+    let mut begun = Vec::new();
+    let mut venues = f.admin(VenueServiceClient::new).await;
+    for _ in 0..authz::CELLS {
+        let venue = venues
+            .create_venue(pb::CreateVenueRequest {
+                unit_id: f.a.branch.clone(),
+                name: unique("活动室"),
+                capacity: 30,
+                ..Default::default()
+            })
+            .await
+            .expect("venue")
+            .into_inner()
+            .id;
+        let booking = venues
+            .create_booking(pb::CreateBookingRequest {
+                venue_id: venue,
+                unit_id: f.a.branch.clone(),
+                title: "支部主题党日".into(),
+                expected_attendees: 20,
+                start_time: timestamp(start),
+                end_time: timestamp(start + 3_600_000),
+                ..Default::default()
+            })
+            .await
+            .expect("booking")
+            .into_inner();
+        assert_eq!(booking.status, pb::BookingStatus::Confirmed as i32);
+        begun.push(booking.id);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (start - now_millis()).max(0) as u64 + 10,
+    ))
+    .await;
+    Shared {
+        begun: begun.into(),
+        alliance,
+        meeting,
+        project,
+        venue,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_org_rpc_admits_exactly_the_roles_and_scopes_its_row_names() {
+    let base = Fixture::start().await;
+    let shared = setup(&base).await;
+    authz::check("org", base.with(shared), rows()).await;
+}
