@@ -4,8 +4,6 @@
 mod authz;
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use authz::{CASE_CATEGORY, Fixture, Row, Side};
 use jiceng_auth::Role;
 use jiceng_proto::{
@@ -25,13 +23,6 @@ struct Extra {
     handler: String,
     /// A case the fixture's member reported to the general branch, for the rows that only read.
     read_case: String,
-}
-
-/// Makes grid codes and staff subjects unique across the cells that create them.
-static SERIAL: AtomicUsize = AtomicUsize::new(0);
-
-fn serial() -> usize {
-    SERIAL.fetch_add(1, Ordering::Relaxed)
 }
 
 async fn setup(f: &Fixture) -> Extra {
@@ -188,7 +179,7 @@ fn extension(case_id: &str) -> pb::RequestChangeRequest {
 
 /// Someone freshly stationed in the general branch's grid, for a removal to find.
 async fn fresh_staff(f: &Fixture<Extra>) -> String {
-    let subject = format!("leader-{}", serial());
+    let subject = format!("leader-{}", authz::serial());
     f.admin(GridServiceClient::new)
         .await
         .assign_grid_staff(pb::AssignGridStaffRequest {
@@ -210,11 +201,11 @@ fn rows() -> Vec<Row<Extra>> {
     vec![
         row!(
             "/jiceng.grid.v1.GridService/CreateGrid",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CreateGridRequest {
                 grid: Some(pb::Grid {
-                    code: format!("PD-A-X{:03}", serial()),
+                    code: format!("PD-A-X{:03}", authz::serial()),
                     name: "新网格".into(),
                     layer: pb::Layer::PartyBuilding as i32,
                     org_id: f.a.branch.clone(),
@@ -224,7 +215,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/GetGrid",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::GetGridRequest {
                 id: f.x.grid.clone(),
@@ -232,7 +223,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/ListGrids",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::ListGridsRequest {
                 org_id: f.a.branch.clone(),
@@ -241,12 +232,12 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/AssignGridStaff",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::AssignGridStaffRequest {
                 staff: Some(pb::GridStaff {
                     grid_id: f.x.grid.clone(),
-                    subject: format!("representative-{}", serial()),
+                    subject: format!("representative-{}", authz::serial()),
                     name: "党员代表".into(),
                     role: pb::StaffRole::PartyRepresentative as i32,
                     ..Default::default()
@@ -255,7 +246,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/RemoveGridStaff",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::RemoveGridStaffRequest {
                 grid_id: f.x.grid.clone(),
@@ -264,7 +255,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/ListGridStaff",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::ListGridStaffRequest {
                 grid_id: f.x.grid.clone(),
@@ -285,14 +276,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/ListCategories",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListCategoriesRequest {}
         ),
@@ -311,14 +295,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/ListCalendarDays",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListCalendarDaysRequest {
                 from_day: "2031-10-01".into(),
@@ -329,7 +306,7 @@ fn rows() -> Vec<Row<Extra>> {
         // Residents report anywhere, so that kind of report says nothing about scope.
         row!(
             "/jiceng.grid.v1.CaseService/ReportCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::ReportCaseRequest {
                 category_code: CASE_CATEGORY.into(),
@@ -342,14 +319,7 @@ fn rows() -> Vec<Row<Extra>> {
         // The member reads the case because they reported it.
         row!(
             "/jiceng.grid.v1.CaseService/GetCase",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::GetCaseRequest {
                 id: f.x.read_case.clone(),
@@ -358,7 +328,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/ListCases",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::ListCasesRequest {
                 org_id: f.a.branch.clone(),
@@ -367,7 +337,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/CountCases",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::CountCasesRequest {
                 org_id: f.a.branch.clone(),
@@ -375,14 +345,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/ListCaseHistory",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::ListCaseHistoryRequest {
                 case_id: f.x.read_case.clone(),
@@ -390,7 +353,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/AcceptCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::AcceptCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Reported).await,
@@ -399,7 +362,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/RejectCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::RejectCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Reported).await,
@@ -409,7 +372,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/DispatchCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::DispatchCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Accepted).await,
@@ -419,7 +382,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/StartCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::StartCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Dispatched).await,
@@ -428,7 +391,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/ReportHandled",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::ReportHandledRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::InProgress).await,
@@ -439,7 +402,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/VerifyCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::VerifyCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Handled).await,
@@ -449,7 +412,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/CloseCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CloseCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Verified).await,
@@ -469,14 +432,14 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/RequestChange",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| extension(&case_in(&f, Role::DistrictAdmin, S::Dispatched).await)
         ),
         // The grid worker asked; admins at or above the handler's level above decide.
         row!(
             "/jiceng.grid.v1.CaseService/DecideChange",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::DecideChangeRequest {
                 case_id: case_with_waiting_request(&f).await,
@@ -494,7 +457,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/ListDuplicateCandidates",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::ListDuplicateCandidatesRequest {
                 case_id: f.x.read_case.clone(),
@@ -503,7 +466,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/MergeCase",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::MergeCaseRequest {
                 case_id: case_in(&f, Role::DistrictAdmin, S::Reported).await,

@@ -240,7 +240,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
     vec![
         row!(
             "/jiceng.grid.v1.WishService/CollectWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::CollectWishRequest {
                 title: "一台轮椅".into(),
@@ -252,7 +252,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         // The resident's details in clear: only the collecting org's admins, not its readers.
         row!(
             "/jiceng.grid.v1.WishService/GetWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::GetWishRequest {
                 id: f.x.wish.clone(),
@@ -261,7 +261,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.WishService/ListWishes",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::ListWishesRequest {
                 org_id: f.a.branch.clone(),
@@ -270,7 +270,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.WishService/VerifyWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::VerifyWishRequest {
                 wish_id: collected_wish(&f).await,
@@ -278,7 +278,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.WishService/PublishWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::PublishWishRequest {
                 wish_id: verified_wish(&f).await,
@@ -287,7 +287,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         // The org form of a claim: its admins claim for street A's branch.
         row!(
             "/jiceng.grid.v1.WishService/ClaimWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ClaimWishRequest {
                 wish_id: published_wish(&f).await,
@@ -306,7 +306,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.WishService/FollowUpWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::FollowUpWishRequest {
                 wish_id: fulfilled_wish(&f).await,
@@ -315,7 +315,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.WishService/CloseWish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker],
+            [Admins, GridWorker],
             Subtree,
             |f| pb::CloseWishRequest {
                 wish_id: followed_up_wish(&f).await,
@@ -328,7 +328,7 @@ fn project_rows() -> Vec<Row<Extra>> {
     vec![
         row!(
             "/jiceng.grid.v1.ProjectService/PostNeed",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::PostNeedRequest {
                 org_id: f.a.branch.clone(),
@@ -340,14 +340,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         // The needs and resources lists are the district's public noticeboard.
         row!(
             "/jiceng.grid.v1.ProjectService/GetNeed",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetNeedRequest {
                 id: f.x.need.clone(),
@@ -355,14 +348,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/ListNeeds",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListNeedsRequest {
                 org_id: f.a.street.clone(),
@@ -371,7 +357,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/WithdrawNeed",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::WithdrawNeedRequest {
                 need_id: open_need(&f).await,
@@ -381,7 +367,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         // The unit form of an offer: admins offer street A's branch's resource.
         row!(
             "/jiceng.grid.v1.ProjectService/OfferResource",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::OfferResourceRequest {
                 provider_org_id: f.a.branch.clone(),
@@ -392,14 +378,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/GetResource",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetResourceRequest {
                 id: f.x.resource.clone(),
@@ -407,14 +386,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/ListResources",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListResourcesRequest {
                 org_id: f.a.street.clone(),
@@ -423,7 +395,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/WithdrawResource",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::WithdrawResourceRequest {
                 resource_id: unit_resource(&f).await,
@@ -433,13 +405,13 @@ fn project_rows() -> Vec<Row<Extra>> {
         // The need's admins and the resource's member are the two sides that may propose.
         row!(
             "/jiceng.grid.v1.ProjectService/ProposeProject",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member],
+            [Admins, Member],
             Subtree,
             |f| proposal(&f).await
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/AcceptProject",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::AcceptProjectRequest {
                 project_id: proposed_by_member(&f).await,
@@ -456,7 +428,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/CompleteProject",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member],
+            [Admins, Member],
             Subtree,
             |f| pb::CompleteProjectRequest {
                 project_id: active_project(&f).await,
@@ -465,7 +437,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/CancelProject",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member],
+            [Admins, Member],
             Subtree,
             |f| pb::CancelProjectRequest {
                 project_id: active_project(&f).await,
@@ -474,14 +446,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/GetProject",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::GetProjectRequest {
                 id: f.x.project.clone(),
@@ -489,7 +454,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/ListProjects",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::ListProjectsRequest {
                 org_id: f.a.branch.clone(),

@@ -3,8 +3,6 @@
 mod authz;
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use authz::{Fixture, Row, Side};
 use jiceng_auth::Role;
 use jiceng_proto::member::{
@@ -73,12 +71,6 @@ async fn setup(f: &Fixture) -> Extra {
             .expect("rule");
     }
     Extra { registration }
-}
-
-/// A client-chosen id no other call of the test uses.
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A new applicant of street A's branch, for a cell that moves a member along.
@@ -156,7 +148,7 @@ async fn fresh_award(f: &Fixture<Extra>, rule: &str) -> String {
     f.admin(PointsServiceClient::new)
         .await
         .award_points(pb::AwardPointsRequest {
-            entry_id: unique("award"),
+            entry_id: authz::unique("award"),
             member_id: f.a.member.clone(),
             rule_code: rule.into(),
             reason: "社区志愿服务".into(),
@@ -172,7 +164,7 @@ fn rows() -> Vec<Row<Extra>> {
     vec![
         row!(
             "/jiceng.member.v1.MemberService/CreateMember",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CreateMemberRequest {
                 name: "党员陈某".into(),
@@ -182,7 +174,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/GetMember",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::GetMemberRequest {
                 id: f.a.member.clone(),
@@ -191,7 +183,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ListMembers",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Service],
+            [Admins, Service],
             Subtree,
             |f| pb::ListMembersRequest {
                 org_id: f.a.branch.clone(),
@@ -200,7 +192,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/FindMemberByIdCard",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Service],
+            [Admins, Service],
             Subtree,
             |f| pb::FindMemberByIdCardRequest {
                 id_card_number: ID_CARD.into(),
@@ -208,7 +200,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ChangeMemberStatus",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ChangeMemberStatusRequest {
                 id: fresh_applicant(&f).await,
@@ -220,7 +212,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ListStatusHistory",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::ListStatusHistoryRequest {
                 id: f.a.member.clone(),
@@ -228,7 +220,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/RequestTransfer",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::RequestTransferRequest {
                 member_id: fresh_applicant(&f).await,
@@ -239,7 +231,7 @@ fn rows() -> Vec<Row<Extra>> {
         // The receiving org decides, so its admins are the ones in scope.
         row!(
             "/jiceng.member.v1.MemberService/DecideTransfer",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::DecideTransferRequest {
                 id: fresh_transfer_into_street_a(&f).await,
@@ -249,7 +241,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ListTransfers",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::ListTransfersRequest {
                 subject: Some(pb::list_transfers_request::Subject::MemberId(
@@ -259,7 +251,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/RegisterInCommunity",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member],
+            [Admins, Member],
             Subtree,
             |f| pb::RegisterInCommunityRequest {
                 member_id: f.a.member.clone(),
@@ -288,7 +280,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/PublishCommitment",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member],
+            [Admins, Member],
             Subtree,
             |f| pb::PublishCommitmentRequest {
                 member_id: f.a.member.clone(),
@@ -307,7 +299,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ConfirmCommitment",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ConfirmCommitmentRequest {
                 id: fresh_fulfilled_commitment(&f).await,
@@ -317,7 +309,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ListOverdueCommitments",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ListOverdueCommitmentsRequest {
                 org_id: f.a.branch.clone(),
@@ -325,7 +317,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/RecordActivity",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::RecordActivityRequest {
                 kind: pb::ActivityKind::OrgLife as i32,
@@ -337,7 +329,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.MemberService/ListMemberActivities",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::ListMemberActivitiesRequest {
                 member_id: f.a.member.clone(),
@@ -359,23 +351,16 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.PointsService/ListPointsRules",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListPointsRulesRequest {}
         ),
         row!(
             "/jiceng.member.v1.PointsService/AwardPoints",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Service],
+            [Admins, Service],
             Subtree,
             |f| pb::AwardPointsRequest {
-                entry_id: unique("award"),
+                entry_id: authz::unique("award"),
                 member_id: f.a.member.clone(),
                 rule_code: AWARD_RULE.into(),
                 reason: "社区志愿服务".into(),
@@ -384,7 +369,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.PointsService/DecideEntry",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::DecideEntryRequest {
                 entry_id: fresh_award(&f, APPROVAL_RULE).await,
@@ -394,23 +379,23 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.PointsService/ReverseEntry",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ReverseEntryRequest {
-                entry_id: unique("reversal"),
+                entry_id: authz::unique("reversal"),
                 reverses_entry_id: fresh_award(&f, AWARD_RULE).await,
                 reason: "重复录入".into(),
             }
         ),
         row!(
             "/jiceng.member.v1.PointsService/RedeemPoints",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member],
+            [Admins, Member],
             Subtree,
             |f| {
                 // Every cell brings the points it spends.
                 fresh_award(&f, AWARD_RULE).await;
                 pb::RedeemPointsRequest {
-                    entry_id: unique("redemption"),
+                    entry_id: authz::unique("redemption"),
                     member_id: f.a.member.clone(),
                     points: 1,
                     reason: "兑换书籍".into(),
@@ -419,7 +404,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.PointsService/GetBalance",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::GetBalanceRequest {
                 member_id: f.a.member.clone(),
@@ -428,7 +413,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.member.v1.PointsService/ListLedger",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::ListLedgerRequest {
                 member_id: f.a.member.clone(),
@@ -438,7 +423,7 @@ fn rows() -> Vec<Row<Extra>> {
         // Admins see the board; the member asks only for their own rank.
         row!(
             "/jiceng.member.v1.PointsService/GetLeaderboard",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Member, Service],
+            [Admins, Member, Service],
             Subtree,
             |f| pb::GetLeaderboardRequest {
                 org_id: f.a.branch.clone(),
@@ -453,7 +438,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ImportPointsRequest {
                 entries: vec![pb::ImportedPoints {
-                    entry_id: unique("legacy"),
+                    entry_id: authz::unique("legacy"),
                     member_id: f.a.member.clone(),
                     rule_code: LEGACY_RULE.into(),
                     points: 5,
@@ -484,7 +469,7 @@ async fn pending_transfers_are_for_the_receiving_orgs_admins(f: &Fixture<Extra>)
                 .await
                 .list_transfers(request())
                 .await;
-            let admitted = side == Side::In && authz::ADMINS.contains(&role);
+            let admitted = side == Side::In && authz::roles::Admins.contains(&role);
             match outcome {
                 Ok(_) => assert!(admitted, "{} {side:?} listed", role.as_str()),
                 Err(status) => assert!(

@@ -3,8 +3,6 @@
 mod authz;
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use authz::{Fixture, Row, Side};
 use jiceng_auth::Role;
 use jiceng_proto::{
@@ -22,12 +20,6 @@ const WEBHOOK_URL: &str = "http://127.0.0.1:9/notify";
 struct Extra {
     /// A notification to street A's member, who has a webhook, so it has a delivery.
     delivered_to_member: String,
-}
-
-/// Idempotency keys no other call of the matrix repeats.
-fn fresh_key() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("authz-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn topic(name: &str) -> pb::Recipient {
@@ -67,7 +59,7 @@ async fn setup(f: &Fixture) -> Extra {
         .expect("webhook");
     let delivered_to_member = admin
         .publish(pb::PublishRequest {
-            idempotency_key: fresh_key(),
+            idempotency_key: authz::unique("authz-"),
             category: CATEGORY.into(),
             title: "支部通知".into(),
             recipients: vec![pb::Recipient {
@@ -89,7 +81,7 @@ async fn notice_to_every_caller(f: &Fixture<Extra>) -> String {
     f.admin(NotifyServiceClient::new)
         .await
         .publish(pb::PublishRequest {
-            idempotency_key: fresh_key(),
+            idempotency_key: authz::unique("authz-"),
             category: CATEGORY.into(),
             title: "全体通知".into(),
             recipients: vec![topic(EVERY_CALLER)],
@@ -105,10 +97,10 @@ fn rows() -> Vec<Row<Extra>> {
     vec![
         row!(
             "/jiceng.notify.v1.NotifyService/Publish",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, Service],
+            [Admins, Service],
             Subtree,
             |f| pb::PublishRequest {
-                idempotency_key: fresh_key(),
+                idempotency_key: authz::unique("authz-"),
                 category: CATEGORY.into(),
                 title: "支部书记请注意".into(),
                 recipients: vec![pb::Recipient {
@@ -135,27 +127,13 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/ListCategories",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListCategoriesRequest {}
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/ListInbox",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListInboxRequest {
                 unread_only: true,
@@ -164,27 +142,13 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/GetUnreadCount",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetUnreadCountRequest {}
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/MarkRead",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::MarkReadRequest {
                 notification_id: notice_to_every_caller(&f).await,
@@ -193,27 +157,13 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/MarkAllRead",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::MarkAllReadRequest {}
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/ArchiveItem",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ArchiveItemRequest {
                 notification_id: notice_to_every_caller(&f).await,
@@ -221,27 +171,13 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/Subscribe",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::SubscribeRequest { after_cursor: 0 }
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/SetPreference",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::SetPreferenceRequest {
                 // Enabled, so the notices later rows publish still reach the caller's inbox.
@@ -254,27 +190,13 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/ListPreferences",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListPreferencesRequest {}
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/FollowTopic",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::FollowTopicRequest {
                 topic: "lujiazui.volunteers".into(),
@@ -282,14 +204,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/UnfollowTopic",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::UnfollowTopicRequest {
                 topic: "lujiazui.volunteers".into(),
@@ -297,14 +212,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/RegisterWebhook",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::RegisterWebhookRequest {
                 recipient: String::new(),
@@ -313,14 +221,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/GetDeliveryStatus",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetDeliveryStatusRequest {
                 notification_id: f.x.delivered_to_member.clone(),

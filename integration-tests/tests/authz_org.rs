@@ -5,7 +5,8 @@ mod common;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use authz::{Fixture, Row};
+use authz::{Fixture, Row, unique};
+use jiceng_db::now_millis;
 use jiceng_proto::{
     cloudevents, events,
     org::{
@@ -30,22 +31,7 @@ struct Shared {
 type F = Fixture<Shared>;
 
 fn timestamp(millis: i64) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: millis / 1000,
-        nanos: 0,
-    })
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64
-}
-
-/// A name no sibling has yet.
-fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", fastrand::u32(..))
+    Some(jiceng_grpc::timestamp(millis))
 }
 
 /// A fresh unit of `kind` under `parent`, made by the district admin.
@@ -131,7 +117,7 @@ fn rows() -> Vec<Row<Shared>> {
         // The tree.
         row!(
             "/jiceng.org.v1.OrgService/CreateUnit",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CreateUnitRequest {
                 parent_id: f.a.branch.clone(),
@@ -142,14 +128,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/GetUnit",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::GetUnitRequest {
                 id: f.a.branch.clone()
@@ -157,7 +136,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/UpdateUnit",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::UpdateUnitRequest {
                 id: branch(&f).await,
@@ -173,7 +152,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/MoveUnit",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| {
                 let from = branch(&f).await;
@@ -187,7 +166,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/DissolveUnit",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::DissolveUnitRequest {
                 id: branch(&f).await,
@@ -196,14 +175,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/ListChildren",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::ListChildrenRequest {
                 parent_id: f.a.branch.clone(),
@@ -212,14 +184,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/ListSubtree",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::ListSubtreeRequest {
                 root_id: f.a.branch.clone(),
@@ -228,14 +193,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/GetAncestry",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::GetAncestryRequest {
                 id: f.a.branch.clone()
@@ -244,14 +202,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Searches only the caller's own subtree, so it has no target to be out of scope.
         row!(
             "/jiceng.org.v1.OrgService/SearchUnits",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::SearchUnitsRequest {
                 query: "党支部".into(),
@@ -261,14 +212,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Asks about the caller's own scope: the answer for a unit outside it is "no".
         row!(
             "/jiceng.org.v1.OrgService/CheckScope",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::CheckScopeRequest {
                 org_id: f.a.branch.clone(),
@@ -277,14 +221,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.OrgService/ListKindRules",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListKindRulesRequest {}
         ),
@@ -310,7 +247,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Positions.
         row!(
             "/jiceng.org.v1.PositionService/AppointPosition",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::AppointPositionRequest {
                 unit_id: f.a.branch.clone(),
@@ -326,7 +263,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.PositionService/EndPosition",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| {
                 let position = f
@@ -355,14 +292,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.PositionService/ListPositions",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::ListPositionsRequest {
                 unit_id: f.a.branch.clone(),
@@ -371,14 +301,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.PositionService/ListCurrentHolders",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::ListCurrentHoldersRequest {
                 unit_id: f.a.branch.clone(),
@@ -388,7 +311,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Alliances: led by a unit, read by anyone, since they join units across the tree.
         row!(
             "/jiceng.org.v1.AllianceService/CreateAlliance",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CreateAllianceRequest {
                 name: unique("街区党建联盟"),
@@ -399,14 +322,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.AllianceService/GetAlliance",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetAllianceRequest {
                 id: f.x.alliance.clone()
@@ -414,14 +330,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.AllianceService/ListAlliances",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::ListAlliancesRequest {
                 unit_id: f.a.branch.clone()
@@ -429,7 +338,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.AllianceService/AddAllianceMember",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::AddAllianceMemberRequest {
                 alliance_id: f.x.alliance.clone(),
@@ -441,7 +350,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.AllianceService/RemoveAllianceMember",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| {
                 let joined = f
@@ -466,14 +375,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.AllianceService/ListAllianceMembers",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListAllianceMembersRequest {
                 alliance_id: f.x.alliance.clone(),
@@ -483,7 +385,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Joint meetings and projects, run by the admins of their host unit.
         row!(
             "/jiceng.org.v1.MeetingService/ScheduleJointMeeting",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ScheduleJointMeetingRequest {
                 host: Some(pb::schedule_joint_meeting_request::Host::HostUnitId(
@@ -499,7 +401,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.MeetingService/RecordJointMeeting",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::RecordJointMeetingRequest {
                 id: meeting(&*f).await,
@@ -512,14 +414,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.MeetingService/GetJointMeeting",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Subtree,
             |f| pb::GetJointMeetingRequest {
                 id: f.x.meeting.clone()
@@ -527,13 +422,13 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.MeetingService/AddDecision",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| decision_request(&f)
         ),
         row!(
             "/jiceng.org.v1.MeetingService/UpdateDecisionStatus",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| {
                 let decision = f
@@ -553,14 +448,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Lists what is overdue inside the caller's own scope.
         row!(
             "/jiceng.org.v1.MeetingService/ListOverdueDecisions",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListOverdueDecisionsRequest {}
         ),
@@ -598,7 +486,7 @@ fn rows() -> Vec<Row<Shared>> {
         // Venues: looked at across the district, run by the admins of their unit.
         row!(
             "/jiceng.org.v1.VenueService/CreateVenue",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CreateVenueRequest {
                 unit_id: f.a.branch.clone(),
@@ -609,14 +497,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.VenueService/GetVenue",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetVenueRequest {
                 id: f.x.venue.clone()
@@ -624,14 +505,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.VenueService/ListVenues",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListVenuesRequest {
                 unit_id: f.a.branch.clone()
@@ -640,13 +514,13 @@ fn rows() -> Vec<Row<Shared>> {
         // On behalf of a unit, by its admins (a member books as themself, with no unit).
         row!(
             "/jiceng.org.v1.VenueService/CreateBooking",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| booking_request(&f)
         ),
         row!(
             "/jiceng.org.v1.VenueService/ConfirmBooking",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::ConfirmBookingRequest {
                 id: booking(&f).await
@@ -654,7 +528,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.VenueService/CancelBooking",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::CancelBookingRequest {
                 id: booking(&f).await,
@@ -663,7 +537,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.VenueService/RecordAttendance",
-            [DistrictAdmin, StreetAdmin, BranchAdmin],
+            [Admins],
             Subtree,
             |f| pb::RecordAttendanceRequest {
                 id: f
@@ -679,14 +553,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.VenueService/ListBookings",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListBookingsRequest {
                 venue_id: f.x.venue.clone(),

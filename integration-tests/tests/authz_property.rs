@@ -31,28 +31,11 @@ struct Extra {
 
 /// A fresh, valid unified social credit code per call: a company's code is taken once.
 fn next_credit_code() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
-    let body = format!(
-        "91310115MA{:07}",
-        NEXT.fetch_add(1, Ordering::Relaxed) + 1_000_000
-    );
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(b, w)| {
-            let value = ALPHABET
-                .iter()
-                .position(|a| *a == b)
-                .expect("in the alphabet");
-            u32::try_from(value).expect("small") * w
-        })
-        .sum();
-    let check = ALPHABET[usize::try_from((31 - sum % 31) % 31).expect("small")];
-    format!("{body}{}", char::from(check))
+    let body = format!("91310115MA{:07}", authz::serial() + 1_000_000);
+    jiceng_identifiers::CreditCode::complete(&body)
+        .expect("a code's body")
+        .as_str()
+        .to_owned()
 }
 
 /// A fresh month per call: an org has one assessment per period.
@@ -270,14 +253,7 @@ fn rows() -> Vec<Row<Extra>> {
         // Companies, compounds and disclosures are public to the whole district.
         row!(
             "/jiceng.property.v1.PropertyService/GetCompany",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetCompanyRequest {
                 id: f.x.company.clone(),
@@ -285,14 +261,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.PropertyService/ListCompanies",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListCompaniesRequest {
                 org_id: f.a.street.clone(),
@@ -311,14 +280,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.PropertyService/GetCompound",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetCompoundRequest {
                 id: f.x.compound.clone(),
@@ -326,14 +288,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.PropertyService/ListCompounds",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListCompoundsRequest {
                 org_id: f.a.committee.clone(),
@@ -362,14 +317,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.DisclosureService/GetDisclosure",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetDisclosureRequest {
                 id: f.x.disclosure.clone(),
@@ -377,14 +325,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.DisclosureService/ListDisclosures",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListDisclosuresRequest {
                 compound_id: f.x.compound.clone(),
@@ -394,27 +335,13 @@ fn rows() -> Vec<Row<Extra>> {
         // The transparency log is verifiable by anyone: heads and proofs are public.
         row!(
             "/jiceng.property.v1.DisclosureService/GetSignedTreeHead",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetSignedTreeHeadRequest { tree_size: None }
         ),
         row!(
             "/jiceng.property.v1.DisclosureService/GetInclusionProof",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetInclusionProofRequest {
                 disclosure_id: f.x.disclosure.clone(),
@@ -423,14 +350,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.DisclosureService/GetConsistencyProof",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetConsistencyProofRequest {
                 first_size: 1,
@@ -454,14 +374,7 @@ fn rows() -> Vec<Row<Extra>> {
         // What is due when is reference data every party needs to read.
         row!(
             "/jiceng.property.v1.DisclosureService/ListSchedules",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListSchedulesRequest {
                 org_id: f.a.committee.clone(),
@@ -471,7 +384,7 @@ fn rows() -> Vec<Row<Extra>> {
         // reader's "in" scope covers.
         row!(
             "/jiceng.property.v1.DisclosureService/GetComplianceReport",
-            [DistrictAdmin, StreetAdmin, BranchAdmin, GridWorker, Service],
+            [Admins, GridWorker, Service],
             Subtree,
             |f| pb::GetComplianceReportRequest {
                 org_id: f.a.branch.clone(),
@@ -494,14 +407,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.LinkageService/ListLinkageMeetings",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListLinkageMeetingsRequest {
                 compound_id: f.x.compound.clone(),
@@ -545,14 +451,7 @@ fn rows() -> Vec<Row<Extra>> {
         // Rankings, rewards and rectification orders are published to the district.
         row!(
             "/jiceng.property.v1.LinkageService/GetRanking",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::GetRankingRequest {
                 assessment_id: f.x.assessment.clone(),
@@ -572,14 +471,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.property.v1.LinkageService/ListOrders",
-            [
-                DistrictAdmin,
-                StreetAdmin,
-                BranchAdmin,
-                GridWorker,
-                Member,
-                Service
-            ],
+            [Everyone],
             Anywhere,
             |f| pb::ListOrdersRequest {
                 company_id: f.x.company.clone(),

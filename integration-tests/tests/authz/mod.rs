@@ -82,7 +82,7 @@ pub type Build<X> = fn(Arc<Fixture<X>>) -> Pin<Box<dyn Future<Output = Vec<u8>> 
 /// One RPC: who may call it and how to make a request that names a target in street A.
 pub struct Row<X> {
     pub method: &'static str,
-    pub allowed: &'static [Role],
+    pub allowed: Vec<Role>,
     pub scoping: Scoping,
     /// Called once per cell, so a row may create a fresh target for each call.
     pub build: Build<X>,
@@ -157,14 +157,42 @@ fn check_documented(owner: &str, table: &str) -> Result<(), String> {
     std::fs::write(DOC, updated).map_err(|e| format!("{DOC}: {e}"))
 }
 
-/// `row!("/pkg.Service/Method", [Role, ...], Scoping, |f| request)`: the request expression
-/// may `.await` and is encoded as the RPC's message.
+/// The role sets a row names: one role each, and `Admins` and `Everyone`.
+#[allow(non_upper_case_globals)]
+pub mod roles {
+    use jiceng_auth::Role;
+
+    pub const DistrictAdmin: &[Role] = &[Role::DistrictAdmin];
+    pub const StreetAdmin: &[Role] = &[Role::StreetAdmin];
+    pub const BranchAdmin: &[Role] = &[Role::BranchAdmin];
+    pub const GridWorker: &[Role] = &[Role::GridWorker];
+    pub const Member: &[Role] = &[Role::Member];
+    pub const Service: &[Role] = &[Role::Service];
+    /// The three admin levels.
+    pub const Admins: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
+    pub const Everyone: &[Role] = &Role::ALL;
+}
+
+/// A number no other call of the test process has had: for names, codes and keys that must not
+/// repeat.
+pub fn serial() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `prefix` with a number no other call has had.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", serial())
+}
+
+/// `row!("/pkg.Service/Method", [Admins, Member], Scoping, |f| request)`: the roles are sets
+/// from [`roles`]; the request expression may `.await` and is encoded as the RPC's message.
 #[macro_export]
 macro_rules! row {
     ($method:literal, [$($role:ident),* $(,)?], $scoping:ident, |$f:ident| $request:expr) => {
         $crate::authz::Row {
             method: $method,
-            allowed: &[$(jiceng_auth::Role::$role),*],
+            allowed: [$($crate::authz::roles::$role),*].concat(),
             scoping: $crate::authz::Scoping::$scoping,
             build: |$f| {
                 // Not every request names a target.
@@ -178,9 +206,6 @@ macro_rules! row {
         }
     };
 }
-
-/// The admin roles, for rows that admit all three.
-pub const ADMINS: [Role; 3] = [Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
 
 /// The calls made for each row: every role, in scope and out.
 pub const CELLS: usize = Role::ALL.len() * 2;
