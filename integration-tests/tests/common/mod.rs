@@ -29,6 +29,14 @@ pub const NIL_SCOPE: &str = "00000000-0000-0000-0000-000000000000";
 pub type OrgClient = OrgServiceClient<InterceptedService<Channel, Bearer>>;
 pub type NotifyClient = NotifyServiceClient<InterceptedService<Channel, Bearer>>;
 
+/// What a platform holds when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Load {
+    Nothing,
+    Demo,
+    Seeded(jiceng::seed::Plan, u64),
+}
+
 /// A running platform on its own database.
 pub struct Platform {
     /// Public so a scenario can stop it.
@@ -50,21 +58,27 @@ impl Platform {
     /// A platform loaded with the demo district of `jiceng up --demo`.
     pub async fn start_demo(db: TestDatabase) -> Self {
         let url = db.url.clone();
-        Self::start_inner(db, url, Vec::new(), true).await
+        Self::start_inner(db, url, Vec::new(), Load::Demo).await
     }
 
     /// A platform that reaches its database at `url` (e.g. through a forwarder a test cuts).
     pub async fn start_through(db: TestDatabase, url: String) -> Self {
-        Self::start_inner(db, url, Vec::new(), false).await
+        Self::start_inner(db, url, Vec::new(), Load::Nothing).await
+    }
+
+    /// A platform loaded with a synthetic district of `plan`'s size by `jiceng seed`'s loader.
+    pub async fn start_seeded(db: TestDatabase, plan: jiceng::seed::Plan, seed: u64) -> Self {
+        let url = db.url.clone();
+        Self::start_inner(db, url, Vec::new(), Load::Seeded(plan, seed)).await
     }
 
     /// A platform whose outbox relays deliver to `sinks`.
     pub async fn start_with_sinks(db: TestDatabase, sinks: Vec<EventSink>) -> Self {
         let url = db.url.clone();
-        Self::start_inner(db, url, sinks, false).await
+        Self::start_inner(db, url, sinks, Load::Nothing).await
     }
 
-    async fn start_inner(db: TestDatabase, url: String, sinks: Vec<EventSink>, demo: bool) -> Self {
+    async fn start_inner(db: TestDatabase, url: String, sinks: Vec<EventSink>, load: Load) -> Self {
         let clock = Clock::adjustable();
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -97,7 +111,17 @@ impl Platform {
         };
         let app = App::build(config).await.expect("the platform builds");
         let root_id = app.root_id().expect("org runs").to_owned();
-        if demo {
+        if let Load::Seeded(plan, seed) = load {
+            jiceng::seed::seed_plan(
+                &app,
+                &plan,
+                seed,
+                std::sync::Arc::new(jiceng::seed::NoProgress),
+            )
+            .await
+            .expect("the district is seeded");
+        }
+        if load == Load::Demo {
             let store = app.org_store().expect("org runs");
             let root = jiceng_org::domain::UnitId::parse(&root_id).expect("root id");
             jiceng::demo::load(store, &root)

@@ -108,6 +108,16 @@ impl Database {
         &self.pool
     }
 
+    /// Analyses every table now, as after a bulk load: the planner should not meet a million
+    /// rows it has no statistics for while autovacuum or `PRAGMA optimize` catch up.
+    pub async fn analyze(&self) -> Result<(), DbError> {
+        sqlx::raw_sql("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::Statistics)?;
+        Ok(())
+    }
+
     /// Brings the planner's statistics up to date where the database does not do it itself:
     /// SQLite's bounded `PRAGMA optimize`, at start, before any request holds the write lock
     /// (PostgreSQL's autovacuum analyses on its own).

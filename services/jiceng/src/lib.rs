@@ -4,8 +4,10 @@
 //! migrates each service's database, provisions the district root, and wires the gRPC services,
 //! health, reflection and the outbox relays. `main.rs` only parses the command line.
 
+pub mod bench;
 pub mod demo;
 pub mod district;
+pub mod seed;
 pub mod verify;
 
 use std::{
@@ -179,6 +181,9 @@ pub struct App {
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
     notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
     root_id: Option<String>,
+    district: String,
+    /// One pool per database, for work done once per database.
+    distinct_databases: Vec<Database>,
 }
 
 impl App {
@@ -316,6 +321,13 @@ impl App {
                 .map(|(_, db)| Relay::new(db.clone(), destinations.clone(), config.relay.clone()))
                 .collect()
         };
+        // Services that share a database (one URL) are analysed once.
+        let mut urls = std::collections::BTreeSet::new();
+        let distinct_databases = databases
+            .iter()
+            .filter(|(url, _)| urls.insert(url.clone()))
+            .map(|(_, db)| db.clone())
+            .collect();
         let databases = databases.into_iter().map(|(_, db)| db).collect();
         Ok(Self {
             listener,
@@ -329,7 +341,22 @@ impl App {
             property,
             notify,
             root_id,
+            district: config.district.code.clone(),
+            distinct_databases,
         })
+    }
+
+    /// The GB/T 2260 code of the district this platform serves.
+    pub fn district_code(&self) -> &str {
+        &self.district
+    }
+
+    /// Analyses every database here, as after a bulk load.
+    pub async fn analyze(&self) -> Result<(), jiceng_db::DbError> {
+        for db in &self.distinct_databases {
+            db.analyze().await?;
+        }
+        Ok(())
     }
 
     /// The address the server listens on (the real port when asked for port 0).

@@ -1,12 +1,13 @@
-//! The `jiceng` command: run the whole platform, one service, its migrations, mint a token,
-//! fetch and check a disclosure's proof, or look at a deployed district.
+//! The `jiceng` command: run the whole platform, one service, its migrations, seed a synthetic
+//! district and load it, mint a token, fetch and check a disclosure's proof, or look at a
+//! deployed district.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiceng::{
-    App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate, demo,
-    ensure_district_root, verify::ProofBundle,
+    App, AppConfig, District, EventSink, ServiceName, Storage, bench::Op, connect_and_migrate,
+    demo, ensure_district_root, seed::Scale, verify::ProofBundle,
 };
 use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
@@ -43,6 +44,14 @@ enum Command {
     /// org service it also makes the district's root unit and prints its id, which the
     /// services' token is scoped to.
     Migrate(MigrateArgs),
+    /// Loads a synthetic district at real scale through the services' own stores, with progress
+    /// bars; the same --seed gives the same district. Run it before `jiceng up` on the same
+    /// --data-dir.
+    Seed(SeedArgs),
+    /// Loads the platform through gRPC on a seeded district and prints throughput and latency
+    /// per operation, beside the raw-SQL baseline of the writes; or soaks it, or measures how
+    /// `jiceng up` starts.
+    Bench(BenchArgs),
     /// Mints a development token (HS256) for calling the APIs.
     Token(TokenArgs),
     /// Fetches a disclosure's inclusion proof as a JSON bundle for `jiceng verify`.
@@ -137,6 +146,75 @@ struct UpArgs {
     /// the tree is empty.
     #[arg(long)]
     demo: bool,
+}
+
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// demo: the sample of `jiceng up --demo`; district: a tenth of Pudong; pudong: Pudong's
+    /// real size (36 streets and towns, 1,296 committees, 300,000 members, 1,000,000 cases).
+    #[arg(long, value_enum, default_value = "district")]
+    scale: Scale,
+    /// The same number gives the same district.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folder of `jiceng up`'s SQLite files and keys.
+    #[arg(long, env = "JICENG_DATA_DIR", default_value = ".jiceng")]
+    data_dir: PathBuf,
+    /// Seed one database for every service at this URL (PostgreSQL) instead of --data-dir's
+    /// SQLite files; the keys still come from --data-dir.
+    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    #[command(flatten)]
+    district: DistrictArg,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Operations to run, in order (repeatable or comma-separated); all by default.
+    #[arg(long = "op", value_enum, value_delimiter = ',')]
+    ops: Vec<Op>,
+    /// Callers at once (closed loop), or at most in flight (with --rate).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
+    /// Calls in the first seconds are not counted.
+    #[arg(long, default_value_t = 3)]
+    warmup_secs: u64,
+    /// Offer this many calls a second (open loop) instead of calling as fast as answered.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// After each peak, offer 25%, 50%, 75% and 100% of it: latency against offered load.
+    #[arg(long)]
+    sweep: bool,
+    /// Skip the raw-SQL baseline of the writes.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Write the figures as JSON here (for scripts/plot_bench.py).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the Markdown table here as well as printing it.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Instead: every operation at once at --soak-rate calls a second each for this many
+    /// minutes, with resident memory sampled every ten seconds.
+    #[arg(long)]
+    soak_minutes: Option<u64>,
+    #[arg(long, default_value_t = 10.0)]
+    soak_rate: f64,
+    /// Instead: start `jiceng up` on an empty folder and measure the time to SERVING and the
+    /// resident memory after ten idle seconds.
+    #[arg(long)]
+    startup: bool,
+    /// The seeded district's folder (`jiceng seed --data-dir`).
+    #[arg(long, env = "JICENG_DATA_DIR", default_value = ".jiceng")]
+    data_dir: PathBuf,
+    /// The seeded district's database (`jiceng seed --database-url`) instead of --data-dir's
+    /// SQLite files.
+    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    #[command(flatten)]
+    district: DistrictArg,
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +394,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Cluster(command) => cluster(command).await,
         Command::Up(args) => up(args).await,
+        Command::Seed(args) => seed(args).await,
+        Command::Bench(args) => bench(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
             let district = District::lookup(&args.district.district)?;
@@ -348,33 +428,209 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn up(args: UpArgs) -> Result<()> {
-    let district = District::lookup(&args.district.district)?;
-    let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env("jiceng", &district.code))?;
-    let secret = persisted_secret(&args.data_dir, DEV_SECRET_FILE)?;
-    let pii_key = persisted_secret(&args.data_dir, PII_KEY_FILE)?;
-    let issuer = TokenIssuer::hs256(&secret)?;
-    let log_seed = hex_seed(&persisted_secret(&args.data_dir, LOG_KEY_FILE)?)?;
-    let log_key = jiceng_merkle::hex(&jiceng_merkle::LogSigner::from_seed(&log_seed)?.public_key());
-    let config = AppConfig {
-        listen: args.listen,
+/// Every service in one process, with the development keys kept in `data_dir` (made on first
+/// use): what `jiceng up` runs and `jiceng seed` writes through.
+fn all_in_one(
+    listen: SocketAddr,
+    district: &District,
+    data_dir: &std::path::Path,
+    storage: Storage,
+) -> Result<AppConfig> {
+    let secret = persisted_secret(data_dir, DEV_SECRET_FILE)?;
+    let pii_key = persisted_secret(data_dir, PII_KEY_FILE)?;
+    let log_seed = hex_seed(&persisted_secret(data_dir, LOG_KEY_FILE)?)?;
+    Ok(AppConfig {
+        listen,
         district: district.clone(),
         services: ServiceName::ALL.to_vec(),
-        storage: Storage::Embedded {
-            data_dir: args.data_dir.clone(),
-        },
+        storage,
         keys: KeyConfig::Hs256Secret(secret),
         event_sinks: Vec::new(),
         service_token: None,
         org_endpoint: None,
         grid_endpoint: None,
         pii_key: Some(pii_key),
-        log_signing_key: Some(log_seed.clone()),
+        log_signing_key: Some(log_seed),
         server: ServerOptions::default(),
         relay: RelayOptions::default(),
         webhooks: DispatchOptions::default(),
         clock: Clock::system(),
+    })
+}
+
+async fn seed(args: SeedArgs) -> Result<()> {
+    let district = District::lookup(&args.district.district)?;
+    let storage = match args.database_url {
+        Some(url) => Storage::Url(url),
+        None => Storage::Embedded {
+            data_dir: args.data_dir.clone(),
+        },
     };
+    let config = all_in_one("127.0.0.1:0".parse()?, &district, &args.data_dir, storage)?;
+    let app = App::build(config).await?;
+    let started = std::time::Instant::now();
+    let seeded = jiceng::seed::seed(
+        &app,
+        args.scale,
+        args.seed,
+        std::sync::Arc::new(jiceng::seed::StderrProgress),
+    )
+    .await?;
+    println!(
+        "seeded {} ({}) at {:?} scale, seed {}, in {:.0} s:",
+        district.name,
+        district.code,
+        args.scale,
+        args.seed,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  {} units, {} members, {} ledger entries, {} grids, {} cases, {} compounds, {} disclosures",
+        seeded.units,
+        seeded.members,
+        seeded.ledger_entries,
+        seeded.grids,
+        seeded.cases,
+        seeded.compounds,
+        seeded.disclosures
+    );
+    app.run_until(std::future::ready(())).await?;
+    Ok(())
+}
+
+async fn bench(args: BenchArgs) -> Result<()> {
+    if args.startup {
+        let data_dir = std::env::temp_dir().join(format!("jiceng-startup-{}", std::process::id()));
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let measured = jiceng::bench::startup(&std::env::current_exe()?, &data_dir, listen).await;
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let measured = measured?;
+        println!(
+            "jiceng up: SERVING after {:.0} ms; {:.1} MiB resident after 10 s idle",
+            measured.serving_ms, measured.idle_rss_mib
+        );
+        return write_json(args.json.as_deref(), &measured);
+    }
+    let district = District::lookup(&args.district.district)?;
+    let storage = match args.database_url {
+        Some(url) => Storage::Url(url),
+        None => Storage::Embedded {
+            data_dir: args.data_dir.clone(),
+        },
+    };
+    let config = all_in_one("127.0.0.1:0".parse()?, &district, &args.data_dir, storage)?;
+    let KeyConfig::Hs256Secret(secret) = &config.keys else {
+        return Err("the bench signs its tokens with the development secret".into());
+    };
+    let issuer = TokenIssuer::hs256(secret)?;
+    let app = App::build(config).await?;
+    let bench = jiceng::bench::Bench {
+        // Lazy: the platform starts serving below.
+        channel: tonic::transport::Channel::from_shared(format!("http://{}", app.local_addr()))?
+            .connect_lazy(),
+        issuer,
+        district: district.code.clone(),
+        root: app
+            .root_id()
+            .ok_or("the org service is not running here")?
+            .to_owned(),
+        grid: app
+            .grid_store()
+            .ok_or("grid is not running here")?
+            .0
+            .clone(),
+        member: app
+            .member_store()
+            .ok_or("member is not running here")?
+            .0
+            .clone(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let outcome = if let Some(minutes) = args.soak_minutes {
+        let soak = bench
+            .soak(minutes, args.soak_rate, args.concurrency, |at, mib| {
+                eprintln!("{at:>5} s  {mib:.1} MiB resident")
+            })
+            .await?;
+        let report = jiceng::bench::Report {
+            runs: soak.runs.clone(),
+        };
+        print!("{}", report.markdown());
+        println!(
+            "resident memory: {:.1} MiB in the second minute, {:.1} MiB at the end ({:+.1}%)",
+            soak.rss_mib
+                .iter()
+                .find(|(at, _)| *at >= 60)
+                .map_or(0.0, |(_, m)| *m),
+            soak.rss_mib.last().map_or(0.0, |(_, m)| *m),
+            soak.growth * 100.0
+        );
+        write_json(args.json.as_deref(), &soak)
+    } else {
+        let load = jiceng::bench::Load {
+            ops: if args.ops.is_empty() {
+                Op::ALL.to_vec()
+            } else {
+                args.ops
+            },
+            concurrency: args.concurrency,
+            duration: Duration::from_secs(args.duration_secs),
+            warmup: Duration::from_secs(args.warmup_secs),
+            rate: args.rate,
+            sweep: args.sweep,
+            baseline: !args.no_baseline,
+        };
+        let report = bench
+            .run(&load, |run| {
+                eprintln!(
+                    "{} ({}): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+                    run.op.name(),
+                    run.path,
+                    run.per_sec,
+                    run.p50_ms,
+                    run.p99_ms
+                )
+            })
+            .await?;
+        let table = report.markdown();
+        print!("{table}");
+        if let Some(path) = &args.markdown {
+            std::fs::write(path, &table)?;
+        }
+        write_json(args.json.as_deref(), &report)
+    };
+    let _ = stop.send(());
+    serving.await??;
+    outcome
+}
+
+fn write_json(path: Option<&std::path::Path>, value: &impl serde::Serialize) -> Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(value)?)?;
+    }
+    Ok(())
+}
+
+async fn up(args: UpArgs) -> Result<()> {
+    let district = District::lookup(&args.district.district)?;
+    let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env("jiceng", &district.code))?;
+    let config = all_in_one(
+        args.listen,
+        &district,
+        &args.data_dir,
+        Storage::Embedded {
+            data_dir: args.data_dir.clone(),
+        },
+    )?;
+    let KeyConfig::Hs256Secret(secret) = &config.keys else {
+        return Err("jiceng up signs development tokens with its own secret".into());
+    };
+    let issuer = TokenIssuer::hs256(secret)?;
+    let log_seed = config.log_signing_key.clone().unwrap_or_default();
+    let log_key = jiceng_merkle::hex(&jiceng_merkle::LogSigner::from_seed(&log_seed)?.public_key());
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
     if let Some(store) = app.org_store().filter(|_| args.demo) {

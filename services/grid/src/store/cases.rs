@@ -368,10 +368,55 @@ fn start_step(case: &mut Case, category: &Category, calendar: &WorkCalendar, now
     case.escalated_org_id = case.owner_org_id.clone();
 }
 
+/// The source of the rows the raw-SQL baseline writes; no report names it.
+pub const BASELINE_SOURCE: &str = "jiceng-bench-baseline";
+
 impl GridStore {
     /// Reports a case, with its first step's clock started. A retried `request_id` of the same
     /// caller, or a `source` and `external_id` seen before, returns the first case.
     #[tracing::instrument(name = "grid.store.report", skip_all)]
+    /// The case row of a report alone, by one plain INSERT outside the service's write path (no
+    /// category, calendar, history, request id or event): the raw-SQL baseline `jiceng bench`
+    /// holds a report against. Its rows carry [`BASELINE_SOURCE`] and are deleted by
+    /// [`GridStore::delete_baseline_cases`].
+    pub async fn insert_baseline_case(&self, new: &NewCase, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO grid_cases (id, category_code, urgency, description, attributes, latitude, longitude,
+                 address, grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id,
+                 attachments, state, handler_org_id, handled_by, step_started_at, step_due_at,
+                 overall_due_at, paused_at, escalation_level, escalated_org_id, satisfaction, evaluation,
+                 duplicate_of, version, created_at, updated_at, closed_at, contact_sealed, contact_masked)
+             VALUES ($1, $2, $3, $4, '{}', NULL, NULL, '', $5, $6, $7, $8, $9, $10, '', '[]', $11, '', '',
+                 $12, $13, $14, NULL, 0, $6, NULL, '', NULL, 1, $12, $12, NULL, NULL, '')",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&new.category_code)
+        .bind(new.urgency.as_str())
+        .bind(&new.description)
+        .bind(new.grid_id.as_deref())
+        .bind(&new.owner_org_id)
+        .bind(&new.org_path)
+        .bind(new.reporter_kind.as_str())
+        .bind(&new.reporter)
+        .bind(BASELINE_SOURCE)
+        .bind(CaseState::Reported.as_str())
+        .bind(now)
+        .bind(now + 2 * 3_600_000)
+        .bind(now + 48 * 3_600_000)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes the rows [`GridStore::insert_baseline_case`] wrote.
+    pub async fn delete_baseline_cases(&self) -> Result<u64> {
+        let deleted = sqlx::query("DELETE FROM grid_cases WHERE source = $1")
+            .bind(BASELINE_SOURCE)
+            .execute(self.db.pool())
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     pub async fn report(&self, request_id: Option<&str>, new: &NewCase, now: i64) -> Result<Case> {
         let mut tx = self.db.begin_write().await?;
         let category = load_category(&mut tx, &new.category_code).await?;
