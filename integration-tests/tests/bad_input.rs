@@ -3,6 +3,7 @@
 //! garbage) as an admin sends them. No call may panic, hang or fail as INTERNAL/UNKNOWN; the
 //! server stays healthy and the data already stored is unchanged. Oversized messages are refused.
 //!
+//! Runs on SQLite, and on PostgreSQL when `JICENG_TEST_DATABASE_URL` is set.
 //! `JICENG_FUZZ_INPUTS` sets the inputs per RPC (default 40); `JICENG_FUZZ_SEED` repeats a run.
 
 mod common;
@@ -16,7 +17,7 @@ use common::{
 };
 use jiceng_auth::Role;
 use jiceng_proto::org as pb;
-use jiceng_testkit::{TestDatabase, bearer};
+use jiceng_testkit::{TestDatabase, bearer, on_both_backends};
 use prost::Message;
 use tonic::Code;
 
@@ -95,9 +96,8 @@ async fn snapshot(platform: &Platform) -> Vec<pb::Unit> {
     common::snapshot(&mut platform.admin().await, &platform.root_id).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_input_to_every_rpc_fails_cleanly_and_damages_nothing() {
-    let platform = Platform::start_demo(TestDatabase::sqlite()).await;
+async fn random_input_to_every_rpc_fails_cleanly_and_damages_nothing(db: TestDatabase) {
+    let platform = Platform::start_demo(db).await;
     let before = snapshot(&platform).await;
     let auth = bearer("fuzz-admin", &[Role::DistrictAdmin], &platform.root_id);
     let inputs: usize = std::env::var("JICENG_FUZZ_INPUTS")
@@ -200,3 +200,5 @@ async fn a_message_over_four_mebibytes_is_refused_before_it_is_read() {
     );
     platform.stop().await;
 }
+
+on_both_backends!(random_input_to_every_rpc_fails_cleanly_and_damages_nothing);

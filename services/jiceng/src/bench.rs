@@ -55,6 +55,8 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 pub enum Op {
     /// `ListSubtree` of a street (its committees and branches, up to 1,000 units).
     OrgSubtree,
+    /// The whole district's tree: `ListSubtree` of the root, every page of 1,000.
+    OrgTree,
     /// `ReportCase` by a grid worker in their grid.
     GridReport,
     /// `DispatchCase` of an accepted case to one of its committee's branches.
@@ -76,8 +78,9 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 10] = [
+    pub const ALL: [Op; 11] = [
         Op::OrgSubtree,
+        Op::OrgTree,
         Op::GridReport,
         Op::GridDispatch,
         Op::GridDashboard,
@@ -92,6 +95,7 @@ impl Op {
     pub fn name(self) -> &'static str {
         match self {
             Op::OrgSubtree => "org subtree",
+            Op::OrgTree => "whole tree",
             Op::GridReport => "grid report",
             Op::GridDispatch => "grid dispatch",
             Op::GridDashboard => "street dashboard",
@@ -216,6 +220,7 @@ struct Targets {
 /// The platform as the load generator sees it.
 struct Client {
     channel: Channel,
+    root: String,
     admin: String,
     targets: Targets,
     serial: AtomicU64,
@@ -487,6 +492,31 @@ impl Client {
                         .list_subtree(authorized(request, &admin))
                         .await
                         .map(drop)
+                })
+            }
+            Op::OrgTree => {
+                let root = self.root.clone();
+                Box::pin(async move {
+                    let mut org = OrgServiceClient::new(channel);
+                    let mut page_token = String::new();
+                    loop {
+                        let page = org
+                            .list_subtree(authorized(
+                                org_pb::ListSubtreeRequest {
+                                    root_id: root.clone(),
+                                    page_size: Some(1000),
+                                    page_token,
+                                    ..Default::default()
+                                },
+                                &admin,
+                            ))
+                            .await?
+                            .into_inner();
+                        if page.next_page_token.is_empty() {
+                            return Ok(());
+                        }
+                        page_token = page.next_page_token;
+                    }
                 })
             }
             Op::GridReport => {
@@ -829,6 +859,7 @@ impl Bench {
             discover(&self.channel, &self.issuer, &self.district, &self.root).await?;
         let client = Arc::new(Client {
             channel: self.channel.clone(),
+            root: self.root.clone(),
             admin,
             targets,
             serial: AtomicU64::new(now_millis() as u64),
@@ -898,6 +929,7 @@ impl Bench {
             discover(&self.channel, &self.issuer, &self.district, &self.root).await?;
         let client = Arc::new(Client {
             channel: self.channel.clone(),
+            root: self.root.clone(),
             admin,
             targets,
             serial: AtomicU64::new(now_millis() as u64),

@@ -448,6 +448,34 @@ fn demo_id_card(birth: &str, sequence: u32) -> Option<IdCard> {
         .find_map(|check| IdCard::parse(&format!("{body}{check}")).ok())
 }
 
+/// Defines case categories as (code, name, clock, hours to handle): two hours each to accept and
+/// to dispatch, eight to verify, a day beyond handling overall; urgent cases get half the time
+/// to handle, critical ones two hours.
+pub(crate) async fn define_categories(
+    grid: &GridStore,
+    categories: &[(&str, &str, ClockKind, i64)],
+) -> Result<(), jiceng_grid::store::StoreError> {
+    let limits = |hours: i64| Limits {
+        accept: 2 * 60,
+        dispatch: 2 * 60,
+        handle: hours * 60,
+        verify: 8 * 60,
+        overall: (hours + 24) * 60,
+    };
+    for &(code, name, clock, hours) in categories {
+        grid.define_category(&Category {
+            code: code.into(),
+            name: name.into(),
+            attributes: Vec::new(),
+            default_handler_kind: "residential_committee".into(),
+            clock,
+            limits: [limits(hours), limits(hours / 2), limits(2)],
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// Members of the demo district, with points rules and a few entries, a dual registration and
 /// a commitment. Returns how many members it registered.
 pub async fn load_members(
@@ -583,28 +611,15 @@ pub async fn load_grid(
     let meiyuan = find("梅园一村居民区党总支").await?;
     let dongchang = find("东昌居民区党总支").await?;
     let building = find("金茂大厦楼宇联合党支部").await?;
-    let limits = |hours: i64| Limits {
-        accept: 2 * 60,
-        dispatch: 2 * 60,
-        handle: hours * 60,
-        verify: 8 * 60,
-        overall: (hours + 24) * 60,
-    };
-    for (code, name, clock, handle_hours) in [
-        ("city.garbage", "垃圾堆放", ClockKind::Calendar, 24),
-        ("city.parking", "违规停车", ClockKind::Calendar, 4),
-        ("social.dispute", "邻里纠纷", ClockKind::Working, 40),
-    ] {
-        grid.define_category(&Category {
-            code: code.into(),
-            name: name.into(),
-            attributes: Vec::new(),
-            default_handler_kind: "residential_committee".into(),
-            clock,
-            limits: [limits(handle_hours), limits(handle_hours / 2), limits(2)],
-        })
-        .await?;
-    }
+    define_categories(
+        grid,
+        &[
+            ("city.garbage", "垃圾堆放", ClockKind::Calendar, 24),
+            ("city.parking", "违规停车", ClockKind::Calendar, 4),
+            ("social.dispute", "邻里纠纷", ClockKind::Working, 40),
+        ],
+    )
+    .await?;
     let corner = |latitude: f64, longitude: f64| Point::new(latitude, longitude);
     let cell = grid
         .create_grid(&NewGrid {

@@ -151,21 +151,44 @@ struct UpArgs {
 #[derive(Debug, Args)]
 struct SeedArgs {
     /// demo: the sample of `jiceng up --demo`; district: a tenth of Pudong; pudong: Pudong's
-    /// real size (36 streets and towns, 1,296 committees, 300,000 members, 1,000,000 cases).
+    /// real size (36 streets and towns, 1,296 committees, 15,589 units, 300,000 members,
+    /// 1,000,000 cases).
     #[arg(long, value_enum, default_value = "district")]
     scale: Scale,
     /// The same number gives the same district.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Folder of `jiceng up`'s SQLite files and keys.
+    #[command(flatten)]
+    place: DistrictPlace,
+}
+
+/// Where a whole district's data lives for `seed` and `bench`.
+#[derive(Debug, Args)]
+struct DistrictPlace {
+    /// Folder of `jiceng up`'s SQLite files and development keys.
     #[arg(long, env = "JICENG_DATA_DIR", default_value = ".jiceng")]
     data_dir: PathBuf,
-    /// Seed one database for every service at this URL (PostgreSQL) instead of --data-dir's
-    /// SQLite files; the keys still come from --data-dir.
+    /// One database for every service at this URL (PostgreSQL) instead of --data-dir's SQLite
+    /// files; the keys still come from --data-dir.
     #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     #[command(flatten)]
     district: DistrictArg,
+}
+
+impl DistrictPlace {
+    /// Every service in this process on a free local port, on this place's data.
+    fn config(&self) -> Result<(District, AppConfig)> {
+        let district = District::lookup(&self.district.district)?;
+        let storage = match &self.database_url {
+            Some(url) => Storage::Url(url.clone()),
+            None => Storage::Embedded {
+                data_dir: self.data_dir.clone(),
+            },
+        };
+        let config = all_in_one("127.0.0.1:0".parse()?, &district, &self.data_dir, storage)?;
+        Ok((district, config))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -206,15 +229,9 @@ struct BenchArgs {
     /// resident memory after ten idle seconds.
     #[arg(long)]
     startup: bool,
-    /// The seeded district's folder (`jiceng seed --data-dir`).
-    #[arg(long, env = "JICENG_DATA_DIR", default_value = ".jiceng")]
-    data_dir: PathBuf,
-    /// The seeded district's database (`jiceng seed --database-url`) instead of --data-dir's
-    /// SQLite files.
-    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
+    /// The seeded district, as `jiceng seed` was told.
     #[command(flatten)]
-    district: DistrictArg,
+    place: DistrictPlace,
 }
 
 #[derive(Debug, Args)]
@@ -459,14 +476,7 @@ fn all_in_one(
 }
 
 async fn seed(args: SeedArgs) -> Result<()> {
-    let district = District::lookup(&args.district.district)?;
-    let storage = match args.database_url {
-        Some(url) => Storage::Url(url),
-        None => Storage::Embedded {
-            data_dir: args.data_dir.clone(),
-        },
-    };
-    let config = all_in_one("127.0.0.1:0".parse()?, &district, &args.data_dir, storage)?;
+    let (district, config) = args.place.config()?;
     let app = App::build(config).await?;
     let started = std::time::Instant::now();
     let seeded = jiceng::seed::seed(
@@ -511,14 +521,7 @@ async fn bench(args: BenchArgs) -> Result<()> {
         );
         return write_json(args.json.as_deref(), &measured);
     }
-    let district = District::lookup(&args.district.district)?;
-    let storage = match args.database_url {
-        Some(url) => Storage::Url(url),
-        None => Storage::Embedded {
-            data_dir: args.data_dir.clone(),
-        },
-    };
-    let config = all_in_one("127.0.0.1:0".parse()?, &district, &args.data_dir, storage)?;
+    let (district, config) = args.place.config()?;
     let KeyConfig::Hs256Secret(secret) = &config.keys else {
         return Err("the bench signs its tokens with the development secret".into());
     };

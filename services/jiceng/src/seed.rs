@@ -2,9 +2,10 @@
 //! (the same write paths, checks and indexes as the API's), for benchmarks and for trying the
 //! platform on a district's worth of data.
 //!
-//! The `pudong` scale is the size of Pudong New District: its 36 streets and towns, about 1,300
-//! residential and village committees, 12,000 party organisations, 300,000 members, 2,000
-//! grids, 1,000 compounds with their companies, and a year of cases, points and disclosures.
+//! The `pudong` scale is the size of Pudong New District: its 36 streets and towns, 1,296
+//! residential and village committees with 14,256 branches below them (a tree of 15,589 units),
+//! 300,000 members, 2,000 grids, 1,000 compounds with their companies, and a year of cases
+//! (1,000,000), points (1,000,000 ledger entries) and monthly disclosures.
 //! `district` is a tenth of that; `demo` is the hand-written sample of `jiceng up --demo`. The
 //! same seed number gives the same district (names, shapes, times), whatever the concurrency.
 
@@ -26,7 +27,6 @@ use jiceng_grid::{
         Layer, StaffRole,
         calendar::ClockKind,
         case::{Action, ReporterKind, Urgency},
-        category::{Category, Limits},
     },
     store::{
         NewGrid,
@@ -104,7 +104,7 @@ impl Plan {
             Scale::Pudong => Some(Plan {
                 streets: 36,
                 committees_per_street: 36,
-                branches_per_committee: 9,
+                branches_per_committee: 11,
                 members: 300_000,
                 grids: 2_000,
                 companies: 50,
@@ -637,31 +637,13 @@ async fn seed_cases(
     seed: u64,
     progress: &Arc<dyn Progress>,
 ) -> Result<usize, Error> {
-    let limits = |hours: i64| Limits {
-        accept: 2 * 60,
-        dispatch: 2 * 60,
-        handle: hours * 60,
-        verify: 8 * 60,
-        overall: (hours + 24) * 60,
-    };
     let categories = [
         ("city.garbage", "垃圾堆放", ClockKind::Calendar, 24),
         ("city.parking", "违规停车", ClockKind::Calendar, 4),
         ("social.dispute", "邻里纠纷", ClockKind::Working, 40),
         ("city.facility", "公共设施损坏", ClockKind::Working, 72),
     ];
-    for (code, name, clock, hours) in categories {
-        store
-            .define_category(&Category {
-                code: code.into(),
-                name: name.into(),
-                attributes: Vec::new(),
-                default_handler_kind: "residential_committee".into(),
-                clock,
-                limits: [limits(hours), limits(hours / 2), limits(2)],
-            })
-            .await?;
-    }
+    crate::demo::define_categories(store, &categories).await?;
     let grids: Arc<Vec<(String, String, String)>> = Arc::new(
         grids
             .iter()
@@ -879,7 +861,8 @@ mod tests {
         let plan = Plan::of(Scale::Pudong).expect("planned");
         assert_eq!(plan.streets, 36);
         assert_eq!(plan.streets * plan.committees_per_street, 1_296);
-        assert_eq!(plan.units(), 36 + 1_296 + 11_664);
+        // With the root, the 15,000-unit tree a district's whole subtree is.
+        assert_eq!(plan.units(), 36 + 1_296 + 14_256);
         assert_eq!(plan.members, 300_000);
         assert_eq!(Plan::of(Scale::Demo), None);
     }
