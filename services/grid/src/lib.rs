@@ -123,7 +123,12 @@ pub async fn scan_overdue(
             Err(err) => tracing::warn!(error = %err, "overdue scan failed"),
         }
         if full {
-            continue;
+            // Between batches too: a backlog must not hold a stopping process up.
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return,
+                () = tokio::task::yield_now() => continue,
+            }
         }
         tokio::select! {
             () = &mut shutdown => return,

@@ -1106,7 +1106,41 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
     ));
 }
 
+async fn a_backlog_of_overdue_cases_does_not_hold_up_a_shutdown(db: TestDatabase) {
+    let store = setup(&db).await;
+    let day_ago = jiceng_db::now_millis() - 24 * 60 * MINUTE;
+    for n in 0..600 {
+        store
+            .report(None, &new_case(&format!("worker-{n}")), day_ago)
+            .await
+            .expect("report");
+    }
+    // Asked to stop from the start: one batch (500) is escalated, then the scanner returns
+    // rather than working through the backlog.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        jiceng_grid::scan_overdue(
+            store.clone(),
+            jiceng_db::Clock::system(),
+            std::time::Duration::from_secs(3600),
+            std::future::ready(()),
+        ),
+    )
+    .await
+    .expect("the scanner stops between batches");
+    let left = store
+        .escalate_overdue(jiceng_db::now_millis(), 1_000)
+        .await
+        .expect("scan");
+    assert_eq!(
+        left.len(),
+        100,
+        "one batch of 500 escalated before stopping"
+    );
+}
+
 on_both_backends!(
+    a_backlog_of_overdue_cases_does_not_hold_up_a_shutdown,
     needs_and_resources_become_projects,
     a_meeting_joins_a_case_history_once,
     nearby_duplicates_are_found_and_merged_into_the_original,

@@ -146,7 +146,7 @@ pub struct StderrProgress;
 
 impl Progress for StderrProgress {
     fn update(&self, stage: &str, done: usize, total: usize, elapsed: Duration) {
-        let fraction = done as f64 / total.max(1) as f64;
+        let fraction = (done as f64 / total.max(1) as f64).min(1.0);
         let width = 30;
         let filled = (fraction * width as f64) as usize;
         let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
@@ -827,7 +827,8 @@ async fn seed_property(
             path.clone(),
         ));
         if batch.len() == PUBLISH_BATCH || n + 1 == total {
-            published += store.publish_batch(&batch).await? as usize;
+            store.publish_batch(&batch).await?;
+            published += batch.len();
             batch.clear();
             progress.update("disclosures", published, total, started.elapsed());
         }
@@ -882,6 +883,12 @@ mod tests {
         assert_eq!(year_month(0), (1970, 1));
         // 2024-02-29T12:00:00Z
         assert_eq!(year_month(1_709_208_000_000), (2024, 2));
+    }
+
+    #[test]
+    fn a_count_past_its_total_draws_a_full_bar() {
+        StderrProgress.update("disclosures", 14_000, 12_000, Duration::from_secs(1));
+        StderrProgress.update("disclosures", 0, 0, Duration::ZERO);
     }
 
     #[test]
