@@ -628,7 +628,9 @@ async fn seed_grids(
 }
 
 /// A year of cases in the district's grids: reported through the store's real write path
-/// (deadlines from the category's limits), most accepted, some closed along their whole course.
+/// (deadlines from the category's limits), the older the more likely accepted. None is closed,
+/// so most are past their limits: a backlog the overdue scanner escalates once the platform
+/// runs (docs/BENCHMARKS.md says what that does to a benchmark).
 async fn seed_cases(
     store: &GridStore,
     tree: &Tree,
