@@ -153,7 +153,7 @@ impl Progress for StderrProgress {
         let eta = if done == 0 {
             "?".to_owned()
         } else {
-            format!("{:.0}s", (total - done) as f64 / rate)
+            format!("{:.0}s", total.saturating_sub(done) as f64 / rate)
         };
         let mut err = std::io::stderr().lock();
         let _ = write!(
