@@ -4,7 +4,9 @@
 //! server stays healthy and the data already stored is unchanged. Oversized messages are refused.
 //!
 //! Runs on SQLite, and on PostgreSQL when `JICENG_TEST_DATABASE_URL` is set.
-//! `JICENG_FUZZ_INPUTS` sets the inputs per RPC (default 40); `JICENG_FUZZ_SEED` repeats a run.
+//! `JICENG_FUZZ_INPUTS` sets the inputs per RPC (default 40), or `JICENG_FUZZ_PER_SERVICE` a
+//! budget per service shared by its RPCs (the long run: 100000); `JICENG_FUZZ_SEED` repeats a
+//! run.
 
 mod common;
 
@@ -100,20 +102,45 @@ async fn random_input_to_every_rpc_fails_cleanly_and_damages_nothing(db: TestDat
     let platform = Platform::start_demo(db).await;
     let before = snapshot(&platform).await;
     let auth = bearer("fuzz-admin", &[Role::DistrictAdmin], &platform.root_id);
-    let inputs: usize = std::env::var("JICENG_FUZZ_INPUTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(40);
+    let setting = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let inputs = setting("JICENG_FUZZ_INPUTS").unwrap_or(40);
+    // A budget per service instead: each of its RPCs gets an equal share.
+    let per_service = setting("JICENG_FUZZ_PER_SERVICE");
     let seed = std::env::var("JICENG_FUZZ_SEED")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| fastrand::u64(..));
     println!("JICENG_FUZZ_SEED={seed}");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let methods: Vec<String> = raw::methods()
+    let unary: Vec<raw::Method> = raw::methods()
         .into_iter()
         .filter(|method| !method.client_streaming && !method.server_streaming)
-        .map(|method| method.path)
+        .collect();
+    let package = |method: &raw::Method| {
+        method
+            .service
+            .rsplit_once('.')
+            .map_or(String::new(), |(package, _)| package.to_owned())
+    };
+    let mut per_package = std::collections::BTreeMap::<String, usize>::new();
+    for method in &unary {
+        *per_package.entry(package(method)).or_default() += 1;
+    }
+    let inputs_for = |method: &raw::Method| match per_service {
+        Some(budget) => budget.div_ceil(per_package[&package(method)]),
+        None => inputs,
+    };
+    let mut sent = std::collections::BTreeMap::<String, usize>::new();
+    let methods: Vec<(String, usize)> = unary
+        .iter()
+        .map(|method| {
+            *sent.entry(package(method)).or_default() += inputs_for(method);
+            (method.path.clone(), inputs_for(method))
+        })
         .collect();
     assert!(
         methods.len() > 100,
@@ -122,8 +149,8 @@ async fn random_input_to_every_rpc_fails_cleanly_and_damages_nothing(db: TestDat
     );
     let channel = platform.channel().await;
     let mut codes = std::collections::BTreeMap::<String, usize>::new();
-    for method in &methods {
-        for _ in 0..inputs {
+    for (method, inputs) in &methods {
+        for _ in 0..*inputs {
             let input = random_input(&mut rng);
             let outcome = tokio::time::timeout(
                 Duration::from_secs(15),
@@ -158,8 +185,8 @@ async fn random_input_to_every_rpc_fails_cleanly_and_damages_nothing(db: TestDat
         }
     }
     println!(
-        "{} inputs over {} unary RPCs: {codes:?}",
-        inputs * methods.len(),
+        "{} inputs over {} unary RPCs ({sent:?} by package): {codes:?}",
+        sent.values().sum::<usize>(),
         methods.len()
     );
 
