@@ -535,19 +535,7 @@ pub async fn load_members(
         };
         ids.push(members.create("jiceng-demo", None, &new).await?.id);
     }
-    let rule = |code: &str, name: &str, points: i64, daily_cap: Option<i64>| PointsRule {
-        code: code.into(),
-        version: 0,
-        name: name.into(),
-        points,
-        evidence_required: false,
-        approval_required: false,
-        daily_cap,
-        monthly_cap: None,
-        yearly_cap: None,
-        valid_from: 0,
-        valid_to: None,
-    };
+    let rule = PointsRule::everyday;
     members
         .define_rule(&rule("org_life.attend", "参加组织生活", 2, Some(4)))
         .await?;

@@ -536,19 +536,7 @@ async fn seed_ledger(
     ];
     for (code, name, points) in rules {
         store
-            .define_rule(&PointsRule {
-                code: code.into(),
-                version: 0,
-                name: name.into(),
-                points,
-                evidence_required: false,
-                approval_required: false,
-                daily_cap: None,
-                monthly_cap: None,
-                yearly_cap: None,
-                valid_from: 0,
-                valid_to: None,
-            })
+            .define_rule(&PointsRule::everyday(code, name, points, None))
             .await?;
     }
     let now = now_millis();

@@ -39,6 +39,24 @@ pub struct PointsRule {
 }
 
 impl PointsRule {
+    /// A rule in force from the start, awarded at once without evidence, capped at most per
+    /// day: what a district's everyday rules are, and what synthetic districts define.
+    pub fn everyday(code: &str, name: &str, points: i64, daily_cap: Option<i64>) -> Self {
+        Self {
+            code: code.into(),
+            version: 0,
+            name: name.into(),
+            points,
+            evidence_required: false,
+            approval_required: false,
+            daily_cap,
+            monthly_cap: None,
+            yearly_cap: None,
+            valid_from: 0,
+            valid_to: None,
+        }
+    }
+
     pub fn is_valid_at(&self, at: i64) -> bool {
         self.valid_from <= at && self.valid_to.is_none_or(|to| at < to)
     }
