@@ -220,7 +220,7 @@ pub enum Side {
 /// One street's part of the fixture: a street, a residential committee below it, a general branch
 /// below that (deep enough for its admin to restructure inside it), a grid of the committee with a
 /// worker on it, and a member of the general branch.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Street {
     pub street: String,
     pub committee: String,
@@ -252,8 +252,9 @@ impl Fixture<()> {
         let platform = Platform::start(TestDatabase::sqlite()).await;
         let root = platform.root_id.clone();
         let mut fixture = Fixture {
-            a: placeholder(),
-            b: placeholder(),
+            // Filled in below: the streets are made through the platform's API as its admin.
+            a: Street::default(),
+            b: Street::default(),
             root,
             platform,
             x: (),
@@ -359,17 +360,6 @@ impl Fixture<()> {
             worker,
             member,
         }
-    }
-}
-
-fn placeholder() -> Street {
-    Street {
-        street: String::new(),
-        committee: String::new(),
-        branch: String::new(),
-        grid: String::new(),
-        worker: String::new(),
-        member: String::new(),
     }
 }
 

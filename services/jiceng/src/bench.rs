@@ -575,7 +575,7 @@ impl Client {
                 })
             }
             Op::PointsAward => {
-                let request = self.award(pick(&t.members, rng)?);
+                let request = self.award(&pick(&t.members, rng)?.0);
                 Box::pin(async move {
                     PointsServiceClient::new(channel)
                         .award_points(authorized(request, &admin))
@@ -587,10 +587,7 @@ impl Client {
                 let (member, own) = pick(&t.members, rng)?.clone();
                 let mut points = PointsServiceClient::new(channel);
                 points
-                    .award_points(authorized(
-                        self.award(&(member.clone(), own.clone())),
-                        &admin,
-                    ))
+                    .award_points(authorized(self.award(&member), &admin))
                     .await?;
                 let request = member_pb::RedeemPointsRequest {
                     entry_id: format!("bench-redeem-{}", self.next()),
@@ -674,10 +671,10 @@ impl Client {
         })
     }
 
-    fn award(&self, (member, _): &(String, String)) -> member_pb::AwardPointsRequest {
+    fn award(&self, member: &str) -> member_pb::AwardPointsRequest {
         member_pb::AwardPointsRequest {
             entry_id: format!("bench-award-{}", self.next()),
-            member_id: member.clone(),
+            member_id: member.to_owned(),
             rule_code: AWARD_RULE.into(),
             reason: "志愿服务".into(),
             ..Default::default()

@@ -178,7 +178,7 @@ struct DistrictPlace {
 
 impl DistrictPlace {
     /// Every service in this process on a free local port, on this place's data.
-    fn config(&self) -> Result<(District, AppConfig)> {
+    fn platform(&self) -> Result<(District, AllInOne)> {
         let district = District::lookup(&self.district.district)?;
         let storage = match &self.database_url {
             Some(url) => Storage::Url(url.clone()),
@@ -186,8 +186,8 @@ impl DistrictPlace {
                 data_dir: self.data_dir.clone(),
             },
         };
-        let config = all_in_one("127.0.0.1:0".parse()?, &district, &self.data_dir, storage)?;
-        Ok((district, config))
+        let platform = all_in_one("127.0.0.1:0".parse()?, &district, &self.data_dir, storage)?;
+        Ok((district, platform))
     }
 }
 
@@ -445,18 +445,29 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Every service in one process with the development keys kept in a data folder: the
+/// configuration, the issuer of tokens it accepts, and its log's public key as hex.
+struct AllInOne {
+    config: AppConfig,
+    issuer: TokenIssuer,
+    log_public_key: String,
+}
+
 /// Every service in one process, with the development keys kept in `data_dir` (made on first
-/// use): what `jiceng up` runs and `jiceng seed` writes through.
+/// use): what `jiceng up` runs and `jiceng seed` and `jiceng bench` work through.
 fn all_in_one(
     listen: SocketAddr,
     district: &District,
     data_dir: &std::path::Path,
     storage: Storage,
-) -> Result<AppConfig> {
+) -> Result<AllInOne> {
     let secret = persisted_secret(data_dir, DEV_SECRET_FILE)?;
     let pii_key = persisted_secret(data_dir, PII_KEY_FILE)?;
     let log_seed = hex_seed(&persisted_secret(data_dir, LOG_KEY_FILE)?)?;
-    Ok(AppConfig {
+    let issuer = TokenIssuer::hs256(&secret)?;
+    let log_public_key =
+        jiceng_merkle::hex(&jiceng_merkle::LogSigner::from_seed(&log_seed)?.public_key());
+    let config = AppConfig {
         listen,
         district: district.clone(),
         services: ServiceName::ALL.to_vec(),
@@ -472,12 +483,17 @@ fn all_in_one(
         relay: RelayOptions::default(),
         webhooks: DispatchOptions::default(),
         clock: Clock::system(),
+    };
+    Ok(AllInOne {
+        config,
+        issuer,
+        log_public_key,
     })
 }
 
 async fn seed(args: SeedArgs) -> Result<()> {
-    let (district, config) = args.place.config()?;
-    let app = App::build(config).await?;
+    let (district, platform) = args.place.platform()?;
+    let app = App::build(platform.config).await?;
     let started = std::time::Instant::now();
     let seeded = jiceng::seed::seed(
         &app,
@@ -521,11 +537,9 @@ async fn bench(args: BenchArgs) -> Result<()> {
         );
         return write_json(args.json.as_deref(), &measured);
     }
-    let (district, config) = args.place.config()?;
-    let KeyConfig::Hs256Secret(secret) = &config.keys else {
-        return Err("the bench signs its tokens with the development secret".into());
-    };
-    let issuer = TokenIssuer::hs256(secret)?;
+    let (district, platform) = args.place.platform()?;
+    let issuer = platform.issuer;
+    let config = platform.config;
     let app = App::build(config).await?;
     let bench = jiceng::bench::Bench {
         // Lazy: the platform starts serving below.
@@ -620,7 +634,11 @@ fn write_json(path: Option<&std::path::Path>, value: &impl serde::Serialize) -> 
 async fn up(args: UpArgs) -> Result<()> {
     let district = District::lookup(&args.district.district)?;
     let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env("jiceng", &district.code))?;
-    let config = all_in_one(
+    let AllInOne {
+        config,
+        issuer,
+        log_public_key: log_key,
+    } = all_in_one(
         args.listen,
         &district,
         &args.data_dir,
@@ -628,12 +646,6 @@ async fn up(args: UpArgs) -> Result<()> {
             data_dir: args.data_dir.clone(),
         },
     )?;
-    let KeyConfig::Hs256Secret(secret) = &config.keys else {
-        return Err("jiceng up signs development tokens with its own secret".into());
-    };
-    let issuer = TokenIssuer::hs256(secret)?;
-    let log_seed = config.log_signing_key.clone().unwrap_or_default();
-    let log_key = jiceng_merkle::hex(&jiceng_merkle::LogSigner::from_seed(&log_seed)?.public_key());
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
     if let Some(store) = app.org_store().filter(|_| args.demo) {
