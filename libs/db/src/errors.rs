@@ -44,6 +44,10 @@ pub fn status_from_sqlx(err: sqlx::Error) -> Status {
             ErrorKind::NotNullViolation | ErrorKind::CheckViolation => {
                 Status::invalid_argument("a value breaks a rule of the stored data")
             }
+            _ if is_bad_value(db.code().as_deref()) => {
+                tracing::warn!(error = %err, "the database refused a value");
+                Status::invalid_argument("a value the database cannot store or compare")
+            }
             _ if is_transient(db.code().as_deref()) => {
                 tracing::warn!(error = %err, "transient database error");
                 Status::unavailable("database busy, try again")
@@ -56,6 +60,14 @@ pub fn status_from_sqlx(err: sqlx::Error) -> Status {
         }
         _ => internal(&err),
     }
+}
+
+/// PostgreSQL's data exceptions (class 22: a NUL byte in text, a number out of range, text
+/// that is not a valid value of its column's type) and its program limits (54000: a key too
+/// large for an index). They come from the caller's values, which SQLite stores or compares
+/// without complaint, so the caller hears INVALID_ARGUMENT on either backend, never INTERNAL.
+fn is_bad_value(code: Option<&str>) -> bool {
+    code.is_some_and(|code| code.len() == 5 && (code.starts_with("22") || code == "54000"))
 }
 
 /// SQLSTATEs and SQLite codes worth a retry: serialization failures, deadlocks, lock timeouts,
@@ -72,4 +84,21 @@ fn is_transient(code: Option<&str>) -> bool {
 fn internal(err: &sqlx::Error) -> Status {
     tracing::error!(error = %err, "database error");
     Status::internal("internal database error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_bad_value, is_transient};
+
+    #[test]
+    fn data_exceptions_are_the_callers_and_not_worth_a_retry() {
+        for code in ["22021", "22P02", "22003", "22001", "54000"] {
+            assert!(is_bad_value(Some(code)), "{code}");
+            assert!(!is_transient(Some(code)), "{code}");
+        }
+        // SQLite's codes are short numbers; none of them is a data exception.
+        for code in [None, Some("23505"), Some("40001"), Some("5"), Some("22")] {
+            assert!(!is_bad_value(code), "{code:?}");
+        }
+    }
 }
