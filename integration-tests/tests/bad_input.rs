@@ -1,7 +1,8 @@
 //! Bad input from another system, at every unary RPC of every service: random bytes and random
 //! protobuf wire data (known and unknown field numbers, every wire type, invalid UTF-8, nested
 //! garbage) as an admin sends them. No call may panic, hang or fail as INTERNAL/UNKNOWN; the
-//! server stays healthy and the data already stored is unchanged. Oversized messages are refused.
+//! server stays healthy and the data already stored is unchanged. Text that PostgreSQL refuses
+//! but SQLite takes (a NUL byte, say) is refused cleanly on both. Oversized messages are refused.
 //!
 //! Runs on SQLite, and on PostgreSQL when `JICENG_TEST_DATABASE_URL` is set.
 //! `JICENG_FUZZ_INPUTS` sets the inputs per RPC (default 40), or `JICENG_FUZZ_PER_SERVICE` a

@@ -149,6 +149,11 @@ fn add_reflection(routes: Routes) -> Routes {
     }
 }
 
+/// How long a round of database pings may take before health says NOT_SERVING. The pool keeps
+/// retrying a refused connection until its own acquire timeout (5 s), so without this bound a
+/// server that is down would be noticed only after 5 s for every database of the process.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn watch_databases(
     health: HealthReporter,
     names: Vec<&'static str>,
@@ -157,10 +162,16 @@ async fn watch_databases(
 ) {
     let mut last = None;
     loop {
-        let mut serving = true;
-        for database in &databases {
-            serving &= database.ping().await;
-        }
+        let round = async {
+            let mut serving = true;
+            for database in &databases {
+                serving &= database.ping().await;
+            }
+            serving
+        };
+        let serving = tokio::time::timeout(PING_TIMEOUT, round)
+            .await
+            .unwrap_or(false);
         let status = if serving {
             ServingStatus::Serving
         } else {

@@ -51,9 +51,15 @@ impl TestDatabase {
             }
             _ => return None,
         };
+        Some(Self::postgres_on(&admin_url).await)
+    }
+
+    /// A fresh database on the PostgreSQL server that `admin_url` names (a test's own server,
+    /// say), dropped after the test.
+    pub async fn postgres_on(admin_url: &str) -> Self {
         sqlx::any::install_default_drivers();
         let name = format!("jiceng_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url)
+        let mut admin = sqlx::AnyConnection::connect(admin_url)
             .await
             .expect("connect to the test server");
         admin
@@ -61,13 +67,13 @@ impl TestDatabase {
             .await
             .expect("create a test database");
         let _ = admin.close().await;
-        let url = with_database(&admin_url, &name);
-        Some(Self {
+        let url = with_database(admin_url, &name);
+        Self {
             backend: Backend::Postgres,
             url,
             _dir: None,
-            postgres: Some((admin_url, name)),
-        })
+            postgres: Some((admin_url.to_owned(), name)),
+        }
     }
 
     /// Connects a [`Database`] to it.

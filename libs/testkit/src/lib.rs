@@ -1,4 +1,4 @@
-//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens, a fake Kubernetes API server, a database connection a test can cut.
+//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens, a fake Kubernetes API server, a database connection a test can cut, a PostgreSQL server of a test's own to restart and crash.
 //!
 //! PostgreSQL tests run when `JICENG_TEST_DATABASE_URL` names a server (any database on it; each
 //! test creates and drops its own). Under CI (`CI` set) a missing URL fails the tests rather
@@ -10,6 +10,7 @@ mod http;
 pub mod kube;
 mod otlp;
 pub mod outage;
+pub mod private_postgres;
 
 pub use database::{Backend, TestDatabase};
 pub use http::{HttpReceiver, ReceivedRequest};
