@@ -522,7 +522,65 @@ async fn leaderboards_agree_however_they_are_found(db: TestDatabase) {
     }
 }
 
+/// Each cap counts the awards of its own period: the month's cap refuses within January, a new
+/// month starts afresh until the year's cap, and a new year starts afresh again.
+async fn monthly_and_yearly_caps_count_their_own_periods(db: TestDatabase) {
+    let (store, member) = setup(&db).await;
+    store
+        .define_rule(&PointsRule {
+            monthly_cap: Some(20),
+            yearly_cap: Some(30),
+            ..rule("study.session", 10, Some(10), false)
+        })
+        .await
+        .expect("rule");
+    // 04:00 UTC on each day: noon in Beijing, the day the periods are counted in.
+    let days = [
+        ("2026-01-10", 1_768_017_600_000, None),
+        ("2026-01-10 again", 1_768_017_600_000, Some("day")),
+        ("2026-01-11", 1_768_104_000_000, None),
+        ("2026-01-12", 1_768_190_400_000, Some("month")),
+        ("2026-02-01", 1_769_918_400_000, None),
+        ("2026-03-01", 1_772_337_600_000, Some("year")),
+        ("2027-01-05", 1_799_121_600_000, None),
+    ];
+    for (n, (day, at, refused_by)) in days.into_iter().enumerate() {
+        let outcome = store
+            .award(&entry(&format!("s-{n}"), &member), "study.session", at)
+            .await;
+        match (refused_by, outcome) {
+            (None, Ok(entry)) => assert_eq!(entry.amount, 10, "{day}"),
+            (
+                Some(period),
+                Err(StoreError::Precondition {
+                    kind: "CAP",
+                    description,
+                }),
+            ) => {
+                assert!(
+                    description.contains(&format!("per {period}")),
+                    "{day}: {description}"
+                );
+            }
+            (expected, outcome) => panic!("{day}: expected {expected:?}, got {outcome:?}"),
+        }
+    }
+    for (member_id, rule_code, missing) in [
+        ("no-such-member", "study.session", "member"),
+        (member.as_str(), "no.such.rule", "points rule"),
+    ] {
+        let outcome = store
+            .award(&entry("s-missing", member_id), rule_code, now_millis())
+            .await;
+        assert!(
+            matches!(outcome, Err(StoreError::NotFound { what, .. }) if what == missing),
+            "{outcome:?}"
+        );
+    }
+}
+
 on_both_backends!(
+    monthly_and_yearly_caps_count_their_own_periods,
     leaderboards_agree_however_they_are_found,
     imported_points_are_written_once_with_their_balances,
     leaderboards_rank_a_subtree_and_follow_moves,

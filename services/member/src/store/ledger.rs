@@ -13,6 +13,8 @@ const ENTRY_COLUMNS: &str = "id, member_id, kind, amount, rule_code, rule_versio
     source_event_id, state, reverses, year, actor, created_at";
 const RULE_COLUMNS: &str = "code, version, name, points, evidence_required, approval_required, daily_cap, \
     monthly_cap, yearly_cap, valid_from, valid_to";
+/// How many columns [`RULE_COLUMNS`] names: a query may read more after them.
+const RULE_COLUMN_COUNT: usize = 11;
 
 /// An entry about to be written.
 #[derive(Clone, Debug)]
@@ -183,23 +185,37 @@ impl MemberStore {
     /// Awards points under the newest version of `rule_code`, valid at `now`, within its caps.
     #[tracing::instrument(name = "member.store.award", skip_all, fields(member.id = %new.member_id))]
     pub async fn award(&self, new: &NewEntry, rule_code: &str, now: i64) -> Result<LedgerEntry> {
+        let fingerprint = new.fingerprint(EntryKind::Award, rule_code);
         let mut tx = self.begin_for_member(&new.member_id).await?;
+        // A retry, the member and the rule in one round trip: an award is the ledger's
+        // busiest write.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT rule.*, (SELECT fingerprint FROM member_ledger WHERE id = $1),
+                    (SELECT COUNT(*) FROM member_members WHERE id = $2)
+             FROM (SELECT 1 AS one) AS one LEFT JOIN (
+                 SELECT {RULE_COLUMNS} FROM member_points_rules WHERE code = $3
+                 ORDER BY version DESC LIMIT 1
+             ) AS rule ON TRUE"
+        )))
+        .bind(&new.id)
+        .bind(&new.member_id)
+        .bind(rule_code)
+        .fetch_one(&mut *tx)
+        .await?;
         if let Some(first) =
-            replay(&mut tx, new, new.fingerprint(EntryKind::Award, rule_code)).await?
+            replayed(&mut tx, new, row.try_get(RULE_COLUMN_COUNT)?, &fingerprint).await?
         {
             tx.commit().await?;
             return Ok(first);
         }
-        super::fetch(&mut tx, &new.member_id).await?;
-        let rule = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RULE_COLUMNS} FROM member_points_rules WHERE code = $1 ORDER BY version DESC LIMIT 1"
-        )))
-        .bind(rule_code)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| rule_from_row(&row))
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound { what: "points rule", id: rule_code.to_owned() })?;
+        require_member(&new.member_id, row.try_get(RULE_COLUMN_COUNT + 1)?)?;
+        if row.try_get::<Option<String>, _>(0)?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "points rule",
+                id: rule_code.to_owned(),
+            });
+        }
+        let rule = rule_from_row(&row)?;
         if !rule.is_valid_at(now) {
             return Err(precondition(
                 "RULE_VALIDITY",
@@ -212,23 +228,14 @@ impl MemberStore {
                 format!("rule {} needs evidence", rule.code),
             ));
         }
-        let (year, month, day) = periods(now);
-        for (cap, column, period) in [
-            (rule.daily_cap, "day", day.as_str()),
-            (rule.monthly_cap, "month", month.as_str()),
-            (rule.yearly_cap, "CAST(year AS TEXT)", &year.to_string()),
+        let (year, _, _) = periods(now);
+        let earned = earned_under(&mut tx, &new.member_id, &rule, now).await?;
+        for (cap, column, earned) in [
+            (rule.daily_cap, "day", earned.day),
+            (rule.monthly_cap, "month", earned.month),
+            (rule.yearly_cap, "year", earned.year),
         ] {
             let Some(cap) = cap else { continue };
-            let earned: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM member_ledger
-                 WHERE member_id = $1 AND rule_code = $2 AND kind = 'award' AND state <> 'rejected' AND {column} = $3"
-            )))
-            .bind(&new.member_id)
-            .bind(&rule.code)
-            .bind(period)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
             if earned + rule.points > cap {
                 return Err(precondition(
                     "CAP",
@@ -245,8 +252,7 @@ impl MemberStore {
         } else {
             EntryState::Approved
         };
-        let fingerprint = new.fingerprint(EntryKind::Award, rule_code);
-        insert_entry(
+        let entry = insert_entry(
             &mut tx,
             new,
             EntryKind::Award,
@@ -255,13 +261,13 @@ impl MemberStore {
             state,
             None,
             now,
+            year,
             &fingerprint,
         )
         .await?;
         if state == EntryState::Approved {
             add_to_balance(&mut tx, &new.member_id, year, rule.points).await?;
         }
-        let entry = fetch_entry(&mut tx, &new.id).await?;
         if state == EntryState::Approved {
             jiceng_outbox::enqueue(
                 &mut tx,
@@ -354,7 +360,8 @@ impl MemberStore {
         }
         let fingerprint = new.fingerprint(EntryKind::Reversal, reverses);
         let rule = target.rule_code.as_deref().zip(target.rule_version);
-        insert_entry(
+        // The correction counts in the year of what it corrects.
+        let entry = insert_entry(
             &mut tx,
             new,
             EntryKind::Reversal,
@@ -363,17 +370,11 @@ impl MemberStore {
             EntryState::Approved,
             Some(reverses),
             now,
+            target.year,
             &fingerprint,
         )
         .await?;
-        // The correction counts in the year of what it corrects.
-        sqlx::query("UPDATE member_ledger SET year = $1 WHERE id = $2")
-            .bind(target.year)
-            .bind(&new.id)
-            .execute(&mut *tx)
-            .await?;
         add_to_balance(&mut tx, &new.member_id, target.year, -target.amount).await?;
-        let entry = fetch_entry(&mut tx, &new.id).await?;
         tx.commit().await?;
         Ok(entry)
     }
@@ -381,28 +382,33 @@ impl MemberStore {
     /// Spends `points` of this year's balance; never below zero, however many redeem at once.
     #[tracing::instrument(name = "member.store.redeem", skip_all, fields(member.id = %new.member_id))]
     pub async fn redeem(&self, new: &NewEntry, points: i64, now: i64) -> Result<LedgerEntry> {
+        let fingerprint = new.fingerprint(EntryKind::Redemption, &points.to_string());
+        let (year, _, _) = periods(now);
         let mut tx = self.begin_for_member(&new.member_id).await?;
-        if let Some(first) = replay(
-            &mut tx,
-            new,
-            new.fingerprint(EntryKind::Redemption, &points.to_string()),
+        // A retry, the member and the balance in one round trip.
+        let row = sqlx::query(
+            "SELECT (SELECT fingerprint FROM member_ledger WHERE id = $1),
+                    (SELECT COUNT(*) FROM member_members WHERE id = $2),
+                    (SELECT balance FROM member_balances WHERE member_id = $2 AND year = $3)",
         )
-        .await?
-        {
+        .bind(&new.id)
+        .bind(&new.member_id)
+        .bind(year)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(first) = replayed(&mut tx, new, row.try_get(0)?, &fingerprint).await? {
             tx.commit().await?;
             return Ok(first);
         }
-        super::fetch(&mut tx, &new.member_id).await?;
-        let (year, _, _) = periods(now);
-        let balance = balance_of(&mut tx, &new.member_id, year).await?;
+        require_member(&new.member_id, row.try_get(1)?)?;
+        let balance = row.try_get::<Option<i64>, _>(2)?.unwrap_or(0);
         if balance < points {
             return Err(precondition(
                 "BALANCE",
                 format!("the balance is {balance} points, {points} were asked"),
             ));
         }
-        let fingerprint = new.fingerprint(EntryKind::Redemption, &points.to_string());
-        insert_entry(
+        let entry = insert_entry(
             &mut tx,
             new,
             EntryKind::Redemption,
@@ -411,11 +417,11 @@ impl MemberStore {
             EntryState::Approved,
             None,
             now,
+            year,
             &fingerprint,
         )
         .await?;
         add_to_balance(&mut tx, &new.member_id, year, -points).await?;
-        let entry = fetch_entry(&mut tx, &new.id).await?;
         tx.commit().await?;
         Ok(entry)
     }
@@ -664,12 +670,23 @@ fn period_name(column: &str) -> &'static str {
 
 /// The first entry of a retried id: the same request returns it, another is a conflict.
 async fn replay(tx: &mut Tx, new: &NewEntry, fingerprint: String) -> Result<Option<LedgerEntry>> {
-    let row = sqlx::query("SELECT fingerprint FROM member_ledger WHERE id = $1")
+    let stored = sqlx::query("SELECT fingerprint FROM member_ledger WHERE id = $1")
         .bind(&new.id)
         .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let first: String = row.try_get(0)?;
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+    replayed(tx, new, stored, &fingerprint).await
+}
+
+/// [`replay`] with the stored fingerprint already read (by a query that reads more at once).
+async fn replayed(
+    tx: &mut Tx,
+    new: &NewEntry,
+    stored: Option<String>,
+    fingerprint: &str,
+) -> Result<Option<LedgerEntry>> {
+    let Some(first) = stored else { return Ok(None) };
     if first != fingerprint {
         return Err(StoreError::Conflict(format!(
             "entry {} exists with other fields",
@@ -677,6 +694,60 @@ async fn replay(tx: &mut Tx, new: &NewEntry, fingerprint: String) -> Result<Opti
         )));
     }
     Ok(Some(fetch_entry(tx, &new.id).await?))
+}
+
+/// NOT_FOUND for a member that a combined read counted `count` times.
+fn require_member(member_id: &str, count: i64) -> Result<()> {
+    if count == 0 {
+        return Err(StoreError::NotFound {
+            what: "member",
+            id: member_id.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Points a member has earned under a rule's code (awards not rejected) in the day, month and
+/// year of `now`; only the periods the rule caps are counted.
+#[derive(Debug, Default)]
+struct Earned {
+    day: i64,
+    month: i64,
+    year: i64,
+}
+
+async fn earned_under(tx: &mut Tx, member_id: &str, rule: &PointsRule, now: i64) -> Result<Earned> {
+    let (year, month, day) = periods(now);
+    // One query over the widest capped period; the narrower ones are sums within it.
+    let widest = if rule.yearly_cap.is_some() {
+        "year = $5"
+    } else if rule.monthly_cap.is_some() {
+        "month = $4"
+    } else if rule.daily_cap.is_some() {
+        "day = $3"
+    } else {
+        return Ok(Earned::default());
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN day = $3 THEN amount ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN month = $4 THEN amount ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN year = $5 THEN amount ELSE 0 END), 0) AS BIGINT)
+         FROM member_ledger
+         WHERE member_id = $1 AND rule_code = $2 AND kind = 'award' AND state <> 'rejected'
+           AND {widest}"
+    )))
+    .bind(member_id)
+    .bind(&rule.code)
+    .bind(day)
+    .bind(month)
+    .bind(year)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Earned {
+        day: row.try_get(0)?,
+        month: row.try_get(1)?,
+        year: row.try_get(2)?,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -689,14 +760,16 @@ async fn insert_entry(
     state: EntryState,
     reverses: Option<&str>,
     now: i64,
+    year: i64,
     fingerprint: &str,
-) -> Result<()> {
-    let (year, month, day) = periods(now);
-    sqlx::query(
+) -> Result<LedgerEntry> {
+    let (_, month, day) = periods(now);
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
              source_event_id, state, reverses, year, month, day, fingerprint, actor, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         RETURNING {ENTRY_COLUMNS}"
+    )))
     .bind(&new.id)
     .bind(&new.member_id)
     .bind(kind.as_str())
@@ -714,9 +787,9 @@ async fn insert_entry(
     .bind(fingerprint)
     .bind(&new.actor)
     .bind(now)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(())
+    Ok(entry_from_row(&row)?)
 }
 
 async fn add_to_balance(tx: &mut Tx, member_id: &str, year: i64, delta: i64) -> Result<()> {
