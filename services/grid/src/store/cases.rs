@@ -452,7 +452,9 @@ impl GridStore {
             .map(|minutes| calendar.add(now, minutes, category.clock));
         let overall_due =
             (limits.overall > 0).then(|| calendar.add(now, limits.overall, category.clock));
-        let inserted = sqlx::query(
+        // The stored case comes back from the insert itself; no row means the report was a
+        // repeat of an external one.
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO grid_cases (id, category_code, urgency, description, attributes, latitude, longitude,
                  address, grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id,
                  attachments, state, handler_org_id, handled_by, step_started_at, step_due_at,
@@ -460,8 +462,9 @@ impl GridStore {
                  duplicate_of, version, created_at, updated_at, closed_at, contact_sealed, contact_masked)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '', '',
                  $18, $19, $20, NULL, 0, $10, NULL, '', NULL, 1, $18, $18, NULL, $21, $22)
-             ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING",
-        )
+             ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING
+             RETURNING {CASE_COLUMNS}"
+        )))
         .bind(&id)
         .bind(&new.category_code)
         .bind(new.urgency.as_str())
@@ -489,9 +492,9 @@ impl GridStore {
                 .map(|(_, masked)| masked.clone())
                 .unwrap_or_default(),
         )
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
+        let Some(inserted) = inserted else {
             // Another system sent this report before: the first case stands.
             let first = sqlx::query(
                 "SELECT id, reporter FROM grid_cases WHERE source = $1 AND external_id = $2",
@@ -521,7 +524,8 @@ impl GridStore {
             let case = fetch(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(case);
-        }
+        };
+        let case = case_from_row(&inserted)?;
         record(
             &mut tx,
             &id,
@@ -537,7 +541,6 @@ impl GridStore {
             now,
         )
         .await?;
-        let case = fetch(&mut tx, &id).await?;
         tx.commit().await?;
         Ok(case)
     }
