@@ -33,6 +33,10 @@ struct Seen {
     units: Vec<(String, i32)>,
     cases: Vec<String>,
     reported: i64,
+    /// Closed or evaluated.
+    closed: i64,
+    /// Open past a time limit.
+    overdue: i64,
     disclosures: i64,
 }
 
@@ -87,6 +91,15 @@ async fn look(platform: &Platform) -> Seen {
         units,
         cases,
         reported: counts.counts.iter().map(|c| c.count).sum(),
+        closed: counts
+            .counts
+            .iter()
+            .filter(|c| {
+                [grid_pb::CaseState::Closed, grid_pb::CaseState::Evaluated].contains(&c.state())
+            })
+            .map(|c| c.count)
+            .sum(),
+        overdue: counts.overdue,
         disclosures: head.tree_size,
     }
 }
@@ -104,6 +117,14 @@ async fn a_seeded_district_is_whole_and_repeatable(db: TestDatabase) {
     assert_eq!(branches, 12);
     assert_eq!(seen.cases.len(), PLAN.cases);
     assert_eq!(seen.reported, PLAN.cases as i64);
+    // A year of cases: all but the last few days' closed, so the overdue are a few at most.
+    assert!(
+        seen.closed >= PLAN.cases as i64 * 9 / 10,
+        "{} of {} closed",
+        seen.closed,
+        PLAN.cases
+    );
+    assert!(seen.overdue <= PLAN.cases as i64 - seen.closed);
     // A year of monthly fee collection per compound, all in the log.
     assert_eq!(seen.disclosures, 12 * PLAN.compounds as i64);
     let admin = || {

@@ -202,6 +202,23 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// `$first, $first+1, …` for `count` parameters: the list of an `IN (…)`.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $width), ($width+1, …)` for `rows` rows of a multi-row VALUES: an import writes
+/// hundreds of rows in one statement.
+pub fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(row * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Milliseconds since the Unix epoch: the portable representation of every stored time.
 pub fn now_millis() -> i64 {
     let since_epoch = std::time::SystemTime::now()

@@ -16,7 +16,7 @@ use jiceng_grid::{
     },
     store::{
         NewGrid, StoreError,
-        cases::{ActionDetail, Case, CaseFilter, NewCase},
+        cases::{ActionDetail, Case, CaseFilter, ImportedCase, NewCase},
         projects::{ListFilter, NewNeed, NewResource},
         wishes::{NewWish, WishChange, WishFilter},
     },
@@ -1139,7 +1139,153 @@ async fn a_backlog_of_overdue_cases_does_not_hold_up_a_shutdown(db: TestDatabase
     );
 }
 
+/// An earlier system's closed cases come in by the hundred per statement: closed or evaluated,
+/// never overdue, each with the history entry that says where it came from; the ones with an
+/// external id are not written twice by a second import; bad rows refuse the whole import.
+async fn closed_cases_from_an_earlier_system_are_imported_once(db: TestDatabase) {
+    let store = setup(&db).await;
+    let imported: Vec<ImportedCase> = (0..1_000)
+        .map(|n| ImportedCase {
+            case: NewCase {
+                source: if n % 2 == 0 {
+                    "12345-hotline".into()
+                } else {
+                    String::new()
+                },
+                external_id: if n % 2 == 0 {
+                    format!("2025-{n}")
+                } else {
+                    String::new()
+                },
+                ..new_case("worker-1")
+            },
+            reported_at: T0 - 400 * MINUTE + n,
+            closed_at: T0 - 100 * MINUTE + n,
+            handler_org_id: HANDLER.into(),
+            handled_by: "handler-1".into(),
+            satisfaction: (n % 4 == 0).then_some(5),
+        })
+        .collect();
+    assert_eq!(
+        store.import_closed_cases(&imported).await.expect("import"),
+        1_000
+    );
+    // Again: the 500 with external ids are already there; the others come in again.
+    assert_eq!(
+        store.import_closed_cases(&imported).await.expect("again"),
+        500
+    );
+    let (counts, overdue) = store
+        .count_cases(&format!("/root/{STREET}/"), T0)
+        .await
+        .expect("counts");
+    let mut counts: Vec<(&str, i64)> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    counts.sort();
+    // Every fourth is rated: all of them have external ids, so none came in twice.
+    assert_eq!(counts, [("closed", 1_250), ("evaluated", 250)]);
+    assert_eq!(overdue, 0, "closed cases are never overdue");
+    assert!(
+        store
+            .escalate_overdue(T0 + 10_000 * MINUTE, 500)
+            .await
+            .expect("scan")
+            .is_empty(),
+        "nothing for the scanner"
+    );
+    let case = store
+        .list_cases(
+            &CaseFilter {
+                subtree: Some(format!("/root/{STREET}/")),
+                ..CaseFilter::default()
+            },
+            None,
+            1,
+        )
+        .await
+        .expect("list")
+        .remove(0);
+    assert_eq!(case.closed_at, Some(case.updated_at));
+    let history = store.history(&case.id).await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].action.as_str(), history[0].to_state),
+        ("import", case.state)
+    );
+
+    let mut reopened = imported[1].clone();
+    reopened.closed_at = reopened.reported_at - 1;
+    let mut unknown = imported[3].clone();
+    unknown.case.category_code = "city.unknown".into();
+    let mut rated = imported[5].clone();
+    rated.satisfaction = Some(6);
+    for (bad, expected) in [
+        (reopened, "IMPORT_CASES"),
+        (rated, "IMPORT_CASES"),
+        (unknown, "category"),
+    ] {
+        let refused = store
+            .import_closed_cases(&[imported[7].clone(), bad])
+            .await
+            .expect_err("refused");
+        match refused {
+            StoreError::Precondition { kind, .. } => assert_eq!(kind, expected),
+            StoreError::NotFound { what, .. } => assert_eq!(what, expected),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (counts, _) = store.count_cases("/root/", T0).await.expect("counts");
+    assert_eq!(
+        counts.iter().map(|(_, n)| n).sum::<i64>(),
+        1_500,
+        "nothing of a refused import"
+    );
+}
+
+/// A backlog larger than a batch drains in paced batches, well before the next round is due.
+async fn a_backlog_drains_batch_after_batch(db: TestDatabase) {
+    let store = setup(&db).await;
+    let day_ago = jiceng_db::now_millis() - 24 * 60 * MINUTE;
+    for n in 0..600 {
+        store
+            .report(None, &new_case(&format!("worker-{n}")), day_ago)
+            .await
+            .expect("report");
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let scanner = tokio::spawn(jiceng_grid::scan_overdue(
+        store.clone(),
+        jiceng_db::Clock::system(),
+        // The next round is an hour away: only the backlog's own pace drains it.
+        std::time::Duration::from_secs(3600),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let started = std::time::Instant::now();
+    loop {
+        let waiting = store
+            .list_cases(&CaseFilter::default(), None, 1_000)
+            .await
+            .expect("cases")
+            .iter()
+            .filter(|case| case.escalation_level == 0)
+            .count();
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{waiting} not yet escalated"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    scanner.await.expect("the scanner stops");
+}
+
 on_both_backends!(
+    a_backlog_drains_batch_after_batch,
+    closed_cases_from_an_earlier_system_are_imported_once,
     a_backlog_of_overdue_cases_does_not_hold_up_a_shutdown,
     needs_and_resources_become_projects,
     a_meeting_joins_a_case_history_once,

@@ -5,7 +5,8 @@
 //! The `pudong` scale is the size of Pudong New District: its 36 streets and towns, 1,296
 //! residential and village committees with 14,256 branches below them (a tree of 15,589 units),
 //! 300,000 members, 2,000 grids, 1,000 compounds with their companies, and a year of cases
-//! (1,000,000), points (1,000,000 ledger entries) and monthly disclosures.
+//! (1,000,000: the last three days' open, the rest closed), points (1,000,000 ledger entries)
+//! and monthly disclosures.
 //! `district` is a tenth of that; `demo` is the hand-written sample of `jiceng up --demo`. The
 //! same seed number gives the same district (names, shapes, times), whatever the concurrency.
 
@@ -30,7 +31,7 @@ use jiceng_grid::{
     },
     store::{
         NewGrid,
-        cases::{ActionDetail, NewCase},
+        cases::{ActionDetail, ImportedCase, NewCase},
     },
 };
 use jiceng_identifiers::CreditCode;
@@ -615,10 +616,13 @@ async fn seed_grids(
     .await
 }
 
-/// A year of cases in the district's grids: reported through the store's real write path
-/// (deadlines from the category's limits), the older the more likely accepted. None is closed,
-/// so most are past their limits: a backlog the overdue scanner escalates once the platform
-/// runs (docs/BENCHMARKS.md says what that does to a benchmark).
+/// How far back a seeded case may still be open: a few days of reports, as a district with its
+/// cases in hand has; everything older was closed.
+const OPEN_WINDOW_MS: i64 = 3 * DAY_MS;
+
+/// A year of cases in the district's grids. Those of the last few days are reported through
+/// the store's real write path (deadlines from the category's limits) and most of them filed;
+/// the older ones were closed, and come in as an earlier system's closed cases do, in batches.
 async fn seed_cases(
     store: &GridStore,
     tree: &Tree,
@@ -634,64 +638,102 @@ async fn seed_cases(
         ("city.facility", "公共设施损坏", ClockKind::Working, 72),
     ];
     crate::demo::define_categories(store, &categories).await?;
-    let grids: Arc<Vec<(String, String, String)>> = Arc::new(
+    let grids: Arc<Vec<SeededGrid>> = Arc::new(
         grids
             .iter()
             .enumerate()
             .map(|(index, (id, committee))| {
                 let committee = &tree.committees[*committee];
-                (
-                    id.clone(),
-                    committee.id.to_string(),
-                    format!("{}|worker-{index:05}", committee.path),
-                )
+                SeededGrid {
+                    id: id.clone(),
+                    committee_id: committee.id.to_string(),
+                    committee_path: committee.path.clone(),
+                    worker: format!("worker-{index:05}"),
+                }
             })
             .collect(),
     );
+    let names: Arc<Vec<&'static str>> = Arc::new(categories.iter().map(|c| c.1).collect());
+    let codes: Arc<Vec<&'static str>> = Arc::new(categories.iter().map(|c| c.0).collect());
     let now = now_millis();
-    let store = store.clone();
-    let reported = stage(progress, "cases", plan.cases, move |index| {
-        let (store, grids) = (store.clone(), grids.clone());
-        async move {
+    let draw = {
+        let (grids, names, codes) = (grids.clone(), names.clone(), codes.clone());
+        move |index: usize| {
             let mut rng = rng(seed, 4, index);
-            let (grid_id, org_id, path_and_worker) = &grids[rng.usize(..grids.len())];
-            let (org_path, worker) = path_and_worker
-                .split_once('|')
-                .ok_or("a grid without its worker")?;
-            let (code, name, _, _) = categories[rng.usize(..categories.len())];
+            let grid = &grids[rng.usize(..grids.len())];
+            let category = rng.usize(..codes.len());
             let at = now - rng.i64(0..YEAR_MS);
             let new = NewCase {
-                category_code: code.into(),
+                category_code: codes[category].into(),
                 urgency: if rng.u8(0..20) == 0 {
                     Urgency::Urgent
                 } else {
                     Urgency::Normal
                 },
-                description: format!("{name}（网格巡查发现）#{index}"),
+                description: format!("{}（网格巡查发现）#{index}", names[category]),
                 attributes: BTreeMap::new(),
                 location: None,
                 address: String::new(),
-                grid_id: Some(grid_id.clone()),
-                owner_org_id: org_id.clone(),
-                org_path: org_path.to_owned(),
+                grid_id: Some(grid.id.clone()),
+                owner_org_id: grid.committee_id.clone(),
+                org_path: grid.committee_path.clone(),
                 reporter_kind: ReporterKind::GridWorker,
-                reporter: worker.to_owned(),
+                reporter: grid.worker.clone(),
                 contact: None,
                 source: String::new(),
                 external_id: String::new(),
                 attachments: Vec::new(),
             };
+            (new, at, rng)
+        }
+    };
+
+    // The closed ones first, a batch at a time; the open ones are remembered for the next
+    // stage.
+    let started = Instant::now();
+    let mut closed = 0;
+    let mut open = Vec::new();
+    for first in (0..plan.cases).step_by(IMPORT_BATCH) {
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        for index in first..(first + IMPORT_BATCH).min(plan.cases) {
+            let (case, at, mut rng) = draw(index);
+            if now - at < OPEN_WINDOW_MS {
+                open.push(index);
+                continue;
+            }
+            // Handled within two hours to five days; three in five rated.
+            let closed_at = (at + rng.i64(2 * 3_600_000..5 * DAY_MS)).min(now - 60_000);
+            let handled_by = case.reporter.clone();
+            let handler_org_id = case.owner_org_id.clone();
+            batch.push(ImportedCase {
+                case,
+                reported_at: at,
+                closed_at,
+                handler_org_id,
+                handled_by,
+                satisfaction: (rng.u8(0..5) < 3).then(|| rng.i64(3..=5)),
+            });
+        }
+        closed += store.import_closed_cases(&batch).await? as usize;
+        progress.update("closed cases", closed, plan.cases, started.elapsed());
+    }
+    progress.finish("closed cases", closed, started.elapsed());
+
+    let open = Arc::new(open);
+    let store = store.clone();
+    let reported = stage(progress, "open cases", open.len(), move |nth| {
+        let (store, open, draw) = (store.clone(), open.clone(), draw.clone());
+        async move {
+            let (new, at, mut rng) = draw(open[nth]);
             let case = store.report(None, &new, at).await?;
-            // Older cases have run further along their course.
-            let age = (now - at) as f64 / YEAR_MS as f64;
-            if rng.f64() < 0.2 + 0.7 * age {
-                let detail = ActionDetail::default();
+            // Most reports older than an hour are filed.
+            if now - at > 3_600_000 && rng.u8(0..10) < 8 {
                 store
                     .act(
                         &case.id,
                         "street-centre",
                         &Action::Accept,
-                        &detail,
+                        &ActionDetail::default(),
                         at + 30 * 60_000,
                     )
                     .await?;
@@ -700,7 +742,15 @@ async fn seed_cases(
         }
     })
     .await?;
-    Ok(reported.len())
+    Ok(closed + reported.len())
+}
+
+/// A grid as the seeded cases name it.
+struct SeededGrid {
+    id: String,
+    committee_id: String,
+    committee_path: String,
+    worker: String,
 }
 
 /// Companies, the compounds they manage, and a year of monthly fee-collection disclosures per

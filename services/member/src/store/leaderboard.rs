@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use jiceng_db::Tx;
+use jiceng_db::{Tx, placeholders};
 use sqlx::{Row as _, any::AnyRow};
 
-use super::{MemberStore, Result, ledger::placeholders};
+use super::{MemberStore, Result};
 
 /// The first step of a leaderboard reads at least this many of the year's highest balances,
 /// and twenty per place asked for: a subtree holding a few percent of the district's balances

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use jiceng_db::{LockMode, Tx, lock_key, now_millis, placeholders, value_rows};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError};
@@ -55,22 +55,6 @@ pub struct ImportedEntry {
     pub points: i64,
     /// When the points were granted, in milliseconds since the Unix epoch.
     pub at: i64,
-}
-
-/// `$first, $first+1, …` for `count` parameters.
-pub(super) fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `($1, …, $width), ($width+1, …)` for `rows` rows of a multi-row VALUES.
-fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|row| format!("({})", placeholders(row * width + 1, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
