@@ -109,9 +109,16 @@ impl Database {
     }
 
     /// Analyses every table now, as after a bulk load: the planner should not meet a million
-    /// rows it has no statistics for while autovacuum or `PRAGMA optimize` catch up.
+    /// rows it has no statistics for while autovacuum or `PRAGMA optimize` catch up. On
+    /// PostgreSQL it vacuums too, which sets the visibility map: until then an index-only scan
+    /// (a street's dashboard over its covering index) reads every row's page instead, 1.1 s
+    /// rather than 5 ms for a street of a million-case district.
     pub async fn analyze(&self) -> Result<(), DbError> {
-        sqlx::raw_sql("ANALYZE")
+        let statement = match self.dialect {
+            Dialect::Postgres => "VACUUM (ANALYZE)",
+            Dialect::Sqlite => "ANALYZE",
+        };
+        sqlx::raw_sql(statement)
             .execute(&self.pool)
             .await
             .map_err(DbError::Statistics)?;

@@ -351,7 +351,7 @@ impl App {
         &self.district
     }
 
-    /// Analyses every database here, as after a bulk load.
+    /// Analyses (and on PostgreSQL vacuums) every database here, as after a bulk load.
     pub async fn analyze(&self) -> Result<(), jiceng_db::DbError> {
         for db in &self.distinct_databases {
             db.analyze().await?;
