@@ -46,6 +46,20 @@ async fn until_health(channel: &Channel, wanted: ServingStatus, within: Duration
     start.elapsed()
 }
 
+/// Waits until the server is NOT_SERVING, which a database outage must make it within 10 s,
+/// and checks that its liveness still serves (so it would not be restarted); returns how long
+/// the first took.
+async fn until_unready_but_alive(channel: &Channel) -> Duration {
+    let unready_after =
+        until_health(channel, ServingStatus::NotServing, Duration::from_secs(10)).await;
+    assert_eq!(
+        health(channel.clone(), jiceng_grpc::LIVENESS).await,
+        ServingStatus::Serving,
+        "alive, so not restarted"
+    );
+    unready_after
+}
+
 fn street_name(n: impl std::fmt::Display) -> String {
     format!("第{n}街道党工委")
 }
@@ -124,13 +138,7 @@ async fn a_lost_database_makes_the_platform_unready_then_it_recovers_by_itself()
     }
 
     outage.cut();
-    let unready_after =
-        until_health(&channel, ServingStatus::NotServing, Duration::from_secs(10)).await;
-    assert_eq!(
-        health(channel.clone(), jiceng_grpc::LIVENESS).await,
-        ServingStatus::Serving,
-        "alive, so not restarted"
-    );
+    let unready_after = until_unready_but_alive(&channel).await;
     let refused = create_street(&mut org, &platform.root_id, 5)
         .await
         .expect_err("no database");
@@ -271,13 +279,7 @@ async fn a_restarted_and_then_a_crashed_postgresql_under_load_lose_nothing() {
     for mode in [StopMode::Fast, StopMode::Immediate] {
         let unavailable_before = load.unavailable.load(Ordering::Relaxed);
         server.stop(mode).await;
-        let unready_after =
-            until_health(&channel, ServingStatus::NotServing, Duration::from_secs(10)).await;
-        assert_eq!(
-            health(channel.clone(), jiceng_grpc::LIVENESS).await,
-            ServingStatus::Serving,
-            "alive, so not restarted"
-        );
+        let unready_after = until_unready_but_alive(&channel).await;
         let start = Instant::now();
         while load.unavailable.load(Ordering::Relaxed) == unavailable_before {
             assert!(

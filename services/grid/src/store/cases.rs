@@ -114,6 +114,30 @@ pub struct ImportedCase {
     pub satisfaction: Option<i64>,
 }
 
+/// Binds what a report says of a case, `category_code` to `attachments` in the column order of
+/// a case's INSERT: a report and an import write the same columns.
+fn bind_reported<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    new: &'q NewCase,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(&new.category_code)
+        .bind(new.urgency.as_str())
+        .bind(&new.description)
+        .bind(serde_json::to_string(&new.attributes).unwrap_or_else(|_| "{}".into()))
+        .bind(new.location.map(|p| p.latitude))
+        .bind(new.location.map(|p| p.longitude))
+        .bind(&new.address)
+        .bind(new.grid_id.as_deref())
+        .bind(&new.owner_org_id)
+        .bind(&new.org_path)
+        .bind(new.reporter_kind.as_str())
+        .bind(&new.reporter)
+        .bind(&new.source)
+        .bind(&new.external_id)
+        .bind(serde_json::to_string(&new.attachments).unwrap_or_else(|_| "[]".into()))
+}
+
 /// Rows per INSERT of an import: within both databases' limits on parameters per statement
 /// (34 × 400).
 const IMPORT_ROWS_PER_STATEMENT: usize = 400;
@@ -473,7 +497,7 @@ impl GridStore {
             (limits.overall > 0).then(|| calendar.add(now, limits.overall, category.clock));
         // The stored case comes back from the insert itself; no row means the report was a
         // repeat of an external one.
-        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO grid_cases (id, category_code, urgency, description, attributes, latitude, longitude,
                  address, grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id,
                  attachments, state, handler_org_id, handled_by, step_started_at, step_due_at,
@@ -484,35 +508,21 @@ impl GridStore {
              ON CONFLICT (source, external_id) WHERE external_id <> '' DO NOTHING
              RETURNING {CASE_COLUMNS}"
         )))
-        .bind(&id)
-        .bind(&new.category_code)
-        .bind(new.urgency.as_str())
-        .bind(&new.description)
-        .bind(serde_json::to_string(&new.attributes).unwrap_or_else(|_| "{}".into()))
-        .bind(new.location.map(|p| p.latitude))
-        .bind(new.location.map(|p| p.longitude))
-        .bind(&new.address)
-        .bind(new.grid_id.as_deref())
-        .bind(&new.owner_org_id)
-        .bind(&new.org_path)
-        .bind(new.reporter_kind.as_str())
-        .bind(&new.reporter)
-        .bind(&new.source)
-        .bind(&new.external_id)
-        .bind(serde_json::to_string(&new.attachments).unwrap_or_else(|_| "[]".into()))
-        .bind(CaseState::Reported.as_str())
-        .bind(now)
-        .bind(step_due)
-        .bind(overall_due)
-        .bind(new.contact.as_ref().map(|(sealed, _)| sealed.clone()))
-        .bind(
-            new.contact
-                .as_ref()
-                .map(|(_, masked)| masked.clone())
-                .unwrap_or_default(),
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        .bind(&id);
+        let inserted = bind_reported(insert, new)
+            .bind(CaseState::Reported.as_str())
+            .bind(now)
+            .bind(step_due)
+            .bind(overall_due)
+            .bind(new.contact.as_ref().map(|(sealed, _)| sealed.clone()))
+            .bind(
+                new.contact
+                    .as_ref()
+                    .map(|(_, masked)| masked.clone())
+                    .unwrap_or_default(),
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(inserted) = inserted else {
             // Another system sent this report before: the first case stands.
             let first = sqlx::query(
@@ -632,23 +642,7 @@ impl GridStore {
                 } else {
                     CaseState::Closed
                 };
-                query = query
-                    .bind(id)
-                    .bind(&new.category_code)
-                    .bind(new.urgency.as_str())
-                    .bind(&new.description)
-                    .bind(serde_json::to_string(&new.attributes).unwrap_or_else(|_| "{}".into()))
-                    .bind(new.location.map(|p| p.latitude))
-                    .bind(new.location.map(|p| p.longitude))
-                    .bind(&new.address)
-                    .bind(new.grid_id.as_deref())
-                    .bind(&new.owner_org_id)
-                    .bind(&new.org_path)
-                    .bind(new.reporter_kind.as_str())
-                    .bind(&new.reporter)
-                    .bind(&new.source)
-                    .bind(&new.external_id)
-                    .bind(serde_json::to_string(&new.attachments).unwrap_or_else(|_| "[]".into()))
+                query = bind_reported(query.bind(id), new)
                     .bind(state.as_str())
                     .bind(&imported.handler_org_id)
                     .bind(&imported.handled_by)
