@@ -653,24 +653,22 @@ async fn seed_cases(
             })
             .collect(),
     );
-    let names: Arc<Vec<&'static str>> = Arc::new(categories.iter().map(|c| c.1).collect());
-    let codes: Arc<Vec<&'static str>> = Arc::new(categories.iter().map(|c| c.0).collect());
     let now = now_millis();
     let draw = {
-        let (grids, names, codes) = (grids.clone(), names.clone(), codes.clone());
+        let grids = grids.clone();
         move |index: usize| {
             let mut rng = rng(seed, 4, index);
             let grid = &grids[rng.usize(..grids.len())];
-            let category = rng.usize(..codes.len());
+            let (code, name, _, _) = categories[rng.usize(..categories.len())];
             let at = now - rng.i64(0..YEAR_MS);
             let new = NewCase {
-                category_code: codes[category].into(),
+                category_code: code.into(),
                 urgency: if rng.u8(0..20) == 0 {
                     Urgency::Urgent
                 } else {
                     Urgency::Normal
                 },
-                description: format!("{}（网格巡查发现）#{index}", names[category]),
+                description: format!("{name}（网格巡查发现）#{index}"),
                 attributes: BTreeMap::new(),
                 location: None,
                 address: String::new(),

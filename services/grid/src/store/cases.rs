@@ -114,6 +114,26 @@ pub struct ImportedCase {
     pub satisfaction: Option<i64>,
 }
 
+impl ImportedCase {
+    fn state(&self) -> CaseState {
+        if self.satisfaction.is_some() {
+            CaseState::Evaluated
+        } else {
+            CaseState::Closed
+        }
+    }
+}
+
+impl NewCase {
+    /// The reporter's contact as its two columns: sealed (or NULL) and masked (or empty).
+    fn contact_columns(&self) -> (Option<String>, String) {
+        match &self.contact {
+            Some((sealed, masked)) => (Some(sealed.clone()), masked.clone()),
+            None => (None, String::new()),
+        }
+    }
+}
+
 /// Binds what a report says of a case, `category_code` to `attachments` in the column order of
 /// a case's INSERT: a report and an import write the same columns.
 fn bind_reported<'q>(
@@ -509,18 +529,14 @@ impl GridStore {
              RETURNING {CASE_COLUMNS}"
         )))
         .bind(&id);
+        let (contact_sealed, contact_masked) = new.contact_columns();
         let inserted = bind_reported(insert, new)
             .bind(CaseState::Reported.as_str())
             .bind(now)
             .bind(step_due)
             .bind(overall_due)
-            .bind(new.contact.as_ref().map(|(sealed, _)| sealed.clone()))
-            .bind(
-                new.contact
-                    .as_ref()
-                    .map(|(_, masked)| masked.clone())
-                    .unwrap_or_default(),
-            )
+            .bind(contact_sealed)
+            .bind(contact_masked)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(inserted) = inserted else {
@@ -637,13 +653,9 @@ impl GridStore {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
             for (id, imported) in ids.iter().zip(chunk) {
                 let new = &imported.case;
-                let state = if imported.satisfaction.is_some() {
-                    CaseState::Evaluated
-                } else {
-                    CaseState::Closed
-                };
+                let (contact_sealed, contact_masked) = new.contact_columns();
                 query = bind_reported(query.bind(id), new)
-                    .bind(state.as_str())
+                    .bind(imported.state().as_str())
                     .bind(&imported.handler_org_id)
                     .bind(&imported.handled_by)
                     .bind(None::<i64>)
@@ -659,13 +671,8 @@ impl GridStore {
                     .bind(imported.reported_at)
                     .bind(imported.closed_at)
                     .bind(imported.closed_at)
-                    .bind(new.contact.as_ref().map(|(sealed, _)| sealed.clone()))
-                    .bind(
-                        new.contact
-                            .as_ref()
-                            .map(|(_, masked)| masked.clone())
-                            .unwrap_or_default(),
-                    );
+                    .bind(contact_sealed)
+                    .bind(contact_masked);
             }
             let inserted: std::collections::BTreeSet<String> = query
                 .fetch_all(&mut *tx)
@@ -690,11 +697,7 @@ impl GridStore {
             let trace_id = jiceng_telemetry::current_trace_id().unwrap_or_default();
             let mut query = sqlx::query(sqlx::AssertSqlSafe(history));
             for (id, imported) in &entries {
-                let state = if imported.satisfaction.is_some() {
-                    CaseState::Evaluated
-                } else {
-                    CaseState::Closed
-                };
+                let state = imported.state();
                 query = query
                     .bind(*id)
                     .bind(1_i64)
