@@ -6,12 +6,19 @@
 mod errors;
 mod migrate;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    path::Path,
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::{
-    AnyPool, Executor,
+    AnyConnection, AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use errors::{DbError, status_from_sqlx};
 pub use migrate::{Migration, Migrations};
@@ -54,15 +61,53 @@ pub enum LockMode {
     Exclusive,
 }
 
+/// How long a write waits for its turn, as SQLite's own `busy_timeout` would have it wait.
+const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A pool of connections to one service's database, PostgreSQL or SQLite.
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite only: one write transaction of this process at a time, the others queued in
+    /// arrival order. SQLite admits one writer anyway, and a writer that finds the lock taken
+    /// sleeps in its busy handler in steps of up to 100 ms instead of being woken when the lock
+    /// is free: under load that sleep, not the work, was the tail of every write.
+    write_turn: Option<Arc<Semaphore>>,
 }
 
-/// A transaction on a [`Database`].
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction on a [`Database`]; it derefs to its connection, as sqlx's own does.
+#[derive(Debug)]
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    /// The SQLite writer's turn, given back when the transaction ends (fields drop in order:
+    /// the transaction first).
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 
 impl Database {
     /// Connects to a `postgres://…` or `sqlite:…` URL. A SQLite file (and its folder) is created
@@ -97,7 +142,12 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Self { pool, dialect })
+        let write_turn = (dialect == Dialect::Sqlite).then(|| Arc::new(Semaphore::new(1)));
+        Ok(Self {
+            pool,
+            dialect,
+            write_turn,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -140,12 +190,29 @@ impl Database {
 
     /// Opens a transaction that reads only.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            _turn: None,
+        })
     }
 
-    /// Opens a transaction that will write (see [`Dialect::begin_write`]).
+    /// Opens a transaction that will write (see [`Dialect::begin_write`]); on SQLite it first
+    /// waits for this process's write turn (see `Database::write_turn`), before it takes a
+    /// connection, so that queued writers leave the pool's connections to readers.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin_with(self.dialect.begin_write()).await
+        let turn = match &self.write_turn {
+            Some(turn) => Some(
+                tokio::time::timeout(WRITE_TURN_TIMEOUT, Arc::clone(turn).acquire_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?
+                    .map_err(|_| sqlx::Error::PoolClosed)?,
+            ),
+            None => None,
+        };
+        Ok(Tx {
+            inner: self.pool.begin_with(self.dialect.begin_write()).await?,
+            _turn: turn,
+        })
     }
 
     /// Takes a transaction-scoped lock named by `key`: shared locks coexist, an exclusive one
@@ -238,7 +305,7 @@ pub fn now_millis() -> i64 {
 /// ahead by hand, so that hours pass without waiting.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
-    ahead: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
+    ahead: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl Clock {
