@@ -47,6 +47,12 @@ pub static MIGRATIONS: Migrations = Migrations {
                 "../migrations/sqlite/0002_positions_alliances_meetings_venues.sql"
             ),
         },
+        Migration {
+            version: 3,
+            name: "the tree's generation, bumped by every change to a unit",
+            postgres: include_str!("../migrations/postgres/0003_tree_generation.sql"),
+            sqlite: include_str!("../migrations/sqlite/0003_tree_generation.sql"),
+        },
     ],
 };
 

@@ -192,6 +192,131 @@ async fn subtrees_are_listed_in_pre_order_with_filters(db: TestDatabase) {
     assert_eq!(paged, all);
 }
 
+/// Each filter's subtree of `root` in pages (two units, then the rest), read by `read`.
+async fn subtree_pages<F: Future<Output = Vec<Unit>>>(
+    read: impl Fn(SubtreeFilter, Option<String>, i64) -> F,
+) -> Vec<Vec<Unit>> {
+    let filters = [
+        SubtreeFilter::default(),
+        SubtreeFilter {
+            include_dissolved: true,
+            ..SubtreeFilter::default()
+        },
+        SubtreeFilter {
+            max_depth: Some(1),
+            ..SubtreeFilter::default()
+        },
+        SubtreeFilter {
+            kinds: vec![VillageCommittee, Branch],
+            include_dissolved: true,
+            ..SubtreeFilter::default()
+        },
+    ];
+    let mut pages = Vec::new();
+    for filter in filters {
+        let first = read(filter.clone(), None, 2).await;
+        let after = first.last().map(|u| u.path.clone());
+        pages.push(first);
+        pages.push(read(filter, after, 100).await);
+    }
+    pages
+}
+
+/// The pages of [`subtree_pages`] as a replica that holds the tree in memory reads them, and
+/// as replicas that hold nothing yet (a store made just now reads from the database).
+async fn warm_and_cold_pages(store: &OrgStore, root: &Unit) -> (Vec<Vec<Unit>>, Vec<Vec<Unit>>) {
+    let warm = subtree_pages(|filter, after, limit| async move {
+        store
+            .subtree(root, &filter, after.as_deref(), limit)
+            .await
+            .expect("page")
+    })
+    .await;
+    let cold = subtree_pages(|filter, after, limit| async move {
+        OrgStore::new(store.database().clone(), "//jiceng/310115/org".into())
+            .subtree(root, &filter, after.as_deref(), limit)
+            .await
+            .expect("page")
+    })
+    .await;
+    (warm, cold)
+}
+
+async fn the_tree_in_memory_answers_as_the_database_and_follows_every_replicas_changes(
+    db: TestDatabase,
+) {
+    let (store, root) = store(&db).await;
+    let other_replica = OrgStore::new(db.connect().await, "//jiceng/310115/org".into());
+    let town = add(&store, &root, TownCommittee, "北蔡镇党委").await;
+    let other_town = add(&store, &root, TownCommittee, "张江镇党委").await;
+    let centre = add(&store, &town, GridCommandCentre, "网格指挥中心").await;
+    let village = add(&store, &centre, VillageCommittee, "御桥村").await;
+    add(&store, &village, VillagerGroup, "第三村民小组").await;
+    let residential = add(&store, &town, ResidentialCommittee, "鹏飞居民区").await;
+    let branch = add(&store, &residential, Branch, "鹏飞第一党支部").await;
+    let old = add(&store, &residential, Branch, "鹏飞第二党支部").await;
+    store
+        .dissolve(&admin(), &old.id, false, None)
+        .await
+        .expect("dissolve");
+    store.load_tree_snapshot().await.expect("load");
+    let (warm, cold) = warm_and_cold_pages(&store, &town).await;
+    assert_eq!(warm, cold);
+    assert_eq!(cold[0].len() + cold[1].len(), 6, "active units of the town");
+
+    // Each change another replica makes is in the very next read, and in the tree loaded next.
+    let added = add(&other_replica, &branch, PartyGroup, "第一党小组").await;
+    let listed = |units: Vec<Unit>| units.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let read = store
+        .subtree(&town, &SubtreeFilter::default(), None, 100)
+        .await
+        .expect("read");
+    assert!(listed(read).contains(&added.id));
+    other_replica
+        .move_unit(&admin(), &residential.id, &other_town.id, None)
+        .await
+        .expect("move");
+    let read = store
+        .subtree(&town, &SubtreeFilter::default(), None, 100)
+        .await
+        .expect("read");
+    assert!(
+        !listed(read).contains(&added.id),
+        "moved away with its committee"
+    );
+    store.load_tree_snapshot().await.expect("load");
+    let read = store
+        .subtree(&town, &SubtreeFilter::default(), None, 100)
+        .await
+        .expect("read");
+    assert_eq!(read.len(), 4, "the town without the committee: {read:?}");
+    other_replica
+        .update(
+            &admin(),
+            &village.id,
+            None,
+            &UnitChanges {
+                name: Some(name("御桥村党总支")),
+                code: None,
+            },
+        )
+        .await
+        .expect("rename");
+    let read = store
+        .subtree(&town, &SubtreeFilter::default(), None, 100)
+        .await
+        .expect("read");
+    assert!(read.iter().any(|u| u.name.as_str() == "御桥村党总支"));
+    store.load_tree_snapshot().await.expect("load");
+    let (warm, cold) = warm_and_cold_pages(&store, &root).await;
+    assert_eq!(warm, cold);
+    assert!(
+        warm.iter()
+            .flatten()
+            .any(|u| u.name.as_str() == "御桥村党总支")
+    );
+}
+
 async fn children_are_paged_by_name(db: TestDatabase) {
     let (store, root) = store(&db).await;
     for n in ["丙街道党工委", "甲街道党工委", "乙街道党工委"] {
@@ -607,6 +732,7 @@ on_both_backends!(
     codes_are_unique,
     subtrees_are_listed_in_pre_order_with_filters,
     children_are_paged_by_name,
+    the_tree_in_memory_answers_as_the_database_and_follows_every_replicas_changes,
     ancestry_runs_from_the_root,
     a_move_re_paths_the_whole_subtree,
     illegal_moves_change_nothing,

@@ -6,8 +6,11 @@
 mod alliances;
 mod meetings;
 mod positions;
+mod snapshot;
 mod tree;
 mod venues;
+
+use std::sync::Arc;
 
 use jiceng_db::{Database, Tx, now_millis};
 use sqlx::{Row as _, any::AnyRow};
@@ -19,6 +22,8 @@ pub use tree::{SubtreeFilter, UnitChanges};
 
 const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
+/// How many columns [`UNIT_COLUMNS`] names: a query's own columns follow them.
+const UNIT_COLUMN_COUNT: usize = 11;
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,8 @@ pub struct OrgStore {
     db: Database,
     /// The CloudEvents `source` of this service's events, e.g. `//jiceng/310115/org`.
     event_source: String,
+    /// The tree in memory, shared by the store's clones.
+    snapshots: Arc<snapshot::TreeSnapshots>,
 }
 
 /// What an earlier call with the same request id did.
@@ -77,7 +84,11 @@ struct Replay {
 
 impl OrgStore {
     pub fn new(db: Database, event_source: String) -> Self {
-        Self { db, event_source }
+        Self {
+            db,
+            event_source,
+            snapshots: Arc::default(),
+        }
     }
 
     pub fn database(&self) -> &Database {

@@ -3,13 +3,16 @@
 //! Structural writes (create, move, dissolve) take the tree lock so that a move never races a
 //! create or dissolution below it: creates share the lock, moves and dissolutions hold it alone.
 
+use std::time::Duration;
+
 use jiceng_db::{LockMode, Tx, now_millis};
 use serde_json::json;
 use sqlx::Row as _;
 
+use super::snapshot::TreeSnapshot;
 use super::{
-    Mutation, OrgStore, Result, StoreError, UNIT_COLUMNS, audit, claim_request, fetch_unit,
-    precondition, record_affected, unit_from_row,
+    Mutation, OrgStore, Result, StoreError, UNIT_COLUMN_COUNT, UNIT_COLUMNS, audit, claim_request,
+    fetch_unit, precondition, record_affected, unit_from_row,
 };
 use crate::domain::{
     KindSchema, NameQuery, Unit, UnitCode, UnitId, UnitKind, UnitName, subtree_range,
@@ -43,6 +46,17 @@ pub struct SubtreeFilter {
     /// Only these kinds; all when empty.
     pub kinds: Vec<UnitKind>,
     pub include_dissolved: bool,
+}
+
+impl SubtreeFilter {
+    /// Whether `unit`, in the subtree of `root`, passes: what the SQL of a subtree read checks.
+    pub(super) fn admits(&self, root: &Unit, unit: &Unit) -> bool {
+        (self.include_dissolved || unit.is_active())
+            && self
+                .max_depth
+                .is_none_or(|max| unit.depth <= root.depth + max)
+            && (self.kinds.is_empty() || self.kinds.contains(&unit.kind))
+    }
 }
 
 impl OrgStore {
@@ -445,7 +459,72 @@ impl OrgStore {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Unit>> {
+        let generation = self.tree_generation().await?;
+        if let Some(snapshot) = self.snapshots.at(generation) {
+            return Ok(snapshot.subtree(root, filter, after, limit));
+        }
+        if self.snapshots.begin_load() {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = store.load_tree_snapshot_now().await {
+                    tracing::warn!(error = %err, "cannot load the tree into memory");
+                }
+            });
+        }
         self.range_query(root, filter, None, after, limit).await
+    }
+
+    /// Loads the whole tree into memory now, rather than after the first subtree read that
+    /// finds the copy stale (see the `snapshot` module).
+    pub async fn load_tree_snapshot(&self) -> Result<()> {
+        while !self.snapshots.begin_load() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.load_tree_snapshot_now().await
+    }
+
+    /// Reads every unit and the generation in one statement, so that both are of one moment.
+    async fn load_tree_snapshot_now(&self) -> Result<()> {
+        let loaded = async {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {UNIT_COLUMNS}, (SELECT generation FROM org_tree_generation WHERE id = 1)
+                 FROM org_units ORDER BY path"
+            )))
+            .fetch_all(self.db.pool())
+            .await?;
+            let Some(generation) = rows.first().map(|row| row.try_get(UNIT_COLUMN_COUNT)) else {
+                return Ok(None);
+            };
+            let units = rows
+                .iter()
+                .map(unit_from_row)
+                .collect::<std::result::Result<_, _>>()?;
+            Ok::<_, StoreError>(Some(TreeSnapshot {
+                generation: generation?,
+                units,
+            }))
+        }
+        .await;
+        match loaded {
+            Ok(loaded) => {
+                self.snapshots.finish_load(loaded);
+                Ok(())
+            }
+            Err(err) => {
+                self.snapshots.finish_load(None);
+                Err(err)
+            }
+        }
+    }
+
+    /// The tree's generation, which every change to a unit bumps.
+    async fn tree_generation(&self) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT generation FROM org_tree_generation WHERE id = 1")
+                .fetch_one(self.db.pool())
+                .await?
+                .try_get(0)?,
+        )
     }
 
     /// Units of the subtree of `scope` whose name contains `query`, in path order.
