@@ -1,6 +1,6 @@
 use std::{collections::HashMap, future::Future, time::Duration};
 
-use jiceng_db::{Database, Dialect, now_millis};
+use jiceng_db::{Database, Dialect, now_millis, placeholders};
 use jiceng_grpc::TracedChannel;
 use jiceng_proto::{
     cloudevents::CloudEvent,
@@ -50,6 +50,9 @@ impl Destination {
             })
     }
 }
+
+/// Events routed by one statement; well under both databases' limits on bound parameters.
+const ROUTED_PER_STATEMENT: usize = 500;
 
 #[derive(Clone, Debug)]
 pub struct RelayOptions {
@@ -189,23 +192,32 @@ impl Relay {
             .iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()?;
-            for id in &ids {
+            // A statement per consumer and one for the events, not two per event: at two round
+            // trips an event, routing fell behind the writers whose events it routes.
+            for chunk in ids.chunks(ROUTED_PER_STATEMENT) {
+                let list = placeholders(3, chunk.len());
                 for consumer in &consumers {
-                    sqlx::query(
+                    let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "INSERT INTO outbox_deliveries (event_id, destination, available_at)
-                         VALUES ($1, $2, $3) ON CONFLICT (event_id, destination) DO NOTHING",
-                    )
-                    .bind(id)
+                         SELECT event_id, $1, $2 FROM outbox_events WHERE event_id IN ({list})
+                         ON CONFLICT (event_id, destination) DO NOTHING"
+                    )))
                     .bind(consumer.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(now);
+                    for id in chunk {
+                        insert = insert.bind(id);
+                    }
+                    insert.execute(&mut *tx).await?;
                 }
-                sqlx::query("UPDATE outbox_events SET routed_at = $1 WHERE event_id = $2")
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                let mut routed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE outbox_events SET routed_at = $1 WHERE event_id IN ({})",
+                    placeholders(2, chunk.len())
+                )))
+                .bind(now);
+                for id in chunk {
+                    routed = routed.bind(id);
+                }
+                routed.execute(&mut *tx).await?;
             }
             tx.commit().await?;
         }

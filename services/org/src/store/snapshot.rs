@@ -22,7 +22,7 @@ use super::tree::SubtreeFilter;
 use crate::domain::{Unit, subtree_range};
 
 /// The least time between the starts of two loads of the tree.
-pub(super) const RELOAD_SPACING: Duration = Duration::from_secs(1);
+const RELOAD_SPACING: Duration = Duration::from_secs(1);
 
 /// Every unit, dissolved ones too, in path order, as of `generation`.
 #[derive(Debug)]
