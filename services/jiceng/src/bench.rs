@@ -682,15 +682,11 @@ impl Client {
     }
 }
 
-/// Where a run's request ids start: the microseconds since the epoch. Ids of earlier runs
-/// against the same district must not come again, and a run makes more than a thousand a
-/// second (so milliseconds were overtaken and the next run's awards were replays) but never a
-/// million.
+/// Where a run's request ids start: the time in microseconds. Ids of earlier runs against the
+/// same district must not come again, and a run makes more than a thousand a second (so a start
+/// in milliseconds was overtaken and the next run's awards were replays) but never a million.
 fn first_serial() -> u64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX / 2)
+    u64::try_from(now_millis()).unwrap_or_default() * 1_000
 }
 
 /// Latencies and failures of one run, as its callers record them.

@@ -266,29 +266,19 @@ async fn the_tree_in_memory_answers_as_the_database_and_follows_every_replicas_c
 
     // Each change another replica makes is in the very next read, and in the tree loaded next.
     let added = add(&other_replica, &branch, PartyGroup, "第一党小组").await;
-    let listed = |units: Vec<Unit>| units.into_iter().map(|u| u.id).collect::<Vec<_>>();
-    let read = store
-        .subtree(&town, &SubtreeFilter::default(), None, 100)
-        .await
-        .expect("read");
-    assert!(listed(read).contains(&added.id));
+    let everything = SubtreeFilter::default();
+    let town_now = || ids_of_subtree(&store, &town, &everything);
+    assert!(town_now().await.contains(&added.name.as_str().to_owned()));
     other_replica
         .move_unit(&admin(), &residential.id, &other_town.id, None)
         .await
         .expect("move");
-    let read = store
-        .subtree(&town, &SubtreeFilter::default(), None, 100)
-        .await
-        .expect("read");
     assert!(
-        !listed(read).contains(&added.id),
+        !town_now().await.contains(&added.name.as_str().to_owned()),
         "moved away with its committee"
     );
     store.load_tree_snapshot().await.expect("load");
-    let read = store
-        .subtree(&town, &SubtreeFilter::default(), None, 100)
-        .await
-        .expect("read");
+    let read = town_now().await;
     assert_eq!(read.len(), 4, "the town without the committee: {read:?}");
     other_replica
         .update(
@@ -302,11 +292,7 @@ async fn the_tree_in_memory_answers_as_the_database_and_follows_every_replicas_c
         )
         .await
         .expect("rename");
-    let read = store
-        .subtree(&town, &SubtreeFilter::default(), None, 100)
-        .await
-        .expect("read");
-    assert!(read.iter().any(|u| u.name.as_str() == "御桥村党总支"));
+    assert!(town_now().await.iter().any(|name| name == "御桥村党总支"));
     store.load_tree_snapshot().await.expect("load");
     let (warm, cold) = warm_and_cold_pages(&store, &root).await;
     assert_eq!(warm, cold);

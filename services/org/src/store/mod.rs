@@ -22,8 +22,6 @@ pub use tree::{SubtreeFilter, UnitChanges};
 
 const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
-/// How many columns [`UNIT_COLUMNS`] names: a query's own columns follow them.
-const UNIT_COLUMN_COUNT: usize = 11;
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]

@@ -11,10 +11,7 @@
 //! most one per [`RELOAD_SPACING`], so that a tree being edited costs no more than before.
 
 use std::{
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, RwLock},
     time::{Duration, Instant},
 };
 
@@ -60,8 +57,13 @@ impl TreeSnapshot {
 #[derive(Debug, Default)]
 pub(super) struct TreeSnapshots {
     current: RwLock<Option<Arc<TreeSnapshot>>>,
-    loading: AtomicBool,
-    last_load: Mutex<Option<Instant>>,
+    loads: Mutex<Loads>,
+}
+
+#[derive(Debug, Default)]
+struct Loads {
+    running: bool,
+    last_start: Option<Instant>,
 }
 
 impl TreeSnapshots {
@@ -78,13 +80,18 @@ impl TreeSnapshots {
     /// last load started at least [`RELOAD_SPACING`] ago. The caller must call
     /// [`TreeSnapshots::finish_load`] afterwards, whatever the outcome.
     pub(super) fn begin_load(&self) -> bool {
-        let mut last_load = self.last_load.lock().unwrap_or_else(|e| e.into_inner());
-        if last_load.is_some_and(|at| at.elapsed() < RELOAD_SPACING)
-            || self.loading.swap(true, Ordering::AcqRel)
+        let mut loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
+        if loads.running
+            || loads
+                .last_start
+                .is_some_and(|at| at.elapsed() < RELOAD_SPACING)
         {
             return false;
         }
-        *last_load = Some(Instant::now());
+        *loads = Loads {
+            running: true,
+            last_start: Some(Instant::now()),
+        };
         true
     }
 
@@ -99,6 +106,6 @@ impl TreeSnapshots {
                 *current = Some(Arc::new(loaded));
             }
         }
-        self.loading.store(false, Ordering::Release);
+        self.loads.lock().unwrap_or_else(|e| e.into_inner()).running = false;
     }
 }

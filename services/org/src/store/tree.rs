@@ -11,8 +11,8 @@ use sqlx::Row as _;
 
 use super::snapshot::TreeSnapshot;
 use super::{
-    Mutation, OrgStore, Result, StoreError, UNIT_COLUMN_COUNT, UNIT_COLUMNS, audit, claim_request,
-    fetch_unit, precondition, record_affected, unit_from_row,
+    Mutation, OrgStore, Result, StoreError, UNIT_COLUMNS, audit, claim_request, fetch_unit,
+    precondition, record_affected, unit_from_row,
 };
 use crate::domain::{
     KindSchema, NameQuery, Unit, UnitCode, UnitId, UnitKind, UnitName, subtree_range,
@@ -483,38 +483,37 @@ impl OrgStore {
         self.load_tree_snapshot_now().await
     }
 
-    /// Reads every unit and the generation in one statement, so that both are of one moment.
+    /// Reads the tree and keeps it; ends the load [`OrgStore::subtree`] or
+    /// [`OrgStore::load_tree_snapshot`] began, whatever the outcome.
     async fn load_tree_snapshot_now(&self) -> Result<()> {
-        let loaded = async {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {UNIT_COLUMNS}, (SELECT generation FROM org_tree_generation WHERE id = 1)
-                 FROM org_units ORDER BY path"
-            )))
-            .fetch_all(self.db.pool())
-            .await?;
-            let Some(generation) = rows.first().map(|row| row.try_get(UNIT_COLUMN_COUNT)) else {
-                return Ok(None);
-            };
-            let units = rows
+        let (read, outcome) = match self.whole_tree().await {
+            Ok(read) => (read, Ok(())),
+            Err(err) => (None, Err(err)),
+        };
+        self.snapshots.finish_load(read);
+        outcome
+    }
+
+    /// Every unit and the generation, in one statement so that both are of one moment; `None`
+    /// for a tree without units.
+    async fn whole_tree(&self) -> Result<Option<TreeSnapshot>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS},
+                 (SELECT generation FROM org_tree_generation WHERE id = 1) AS generation
+             FROM org_units ORDER BY path"
+        )))
+        .fetch_all(self.db.pool())
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(TreeSnapshot {
+            generation: first.try_get("generation")?,
+            units: rows
                 .iter()
                 .map(unit_from_row)
-                .collect::<std::result::Result<_, _>>()?;
-            Ok::<_, StoreError>(Some(TreeSnapshot {
-                generation: generation?,
-                units,
-            }))
-        }
-        .await;
-        match loaded {
-            Ok(loaded) => {
-                self.snapshots.finish_load(loaded);
-                Ok(())
-            }
-            Err(err) => {
-                self.snapshots.finish_load(None);
-                Err(err)
-            }
-        }
+                .collect::<std::result::Result<_, _>>()?,
+        }))
     }
 
     /// The tree's generation, which every change to a unit bumps.
