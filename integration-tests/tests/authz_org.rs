@@ -219,6 +219,13 @@ fn rows() -> Vec<Row<Shared>> {
                 ..Default::default()
             }
         ),
+        // Other services' replicas poll it to keep their scope caches current.
+        row!(
+            "/jiceng.org.v1.OrgService/GetTreeGeneration",
+            [Service],
+            Anywhere,
+            |f| pb::GetTreeGenerationRequest {}
+        ),
         row!(
             "/jiceng.org.v1.OrgService/ListKindRules",
             [Everyone],

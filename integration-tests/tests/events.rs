@@ -62,7 +62,8 @@ impl EventSinkService for ScopeSink {
             };
             let moved = UnitMovedEvent::decode(any.value.as_slice())
                 .map_err(|_| Status::invalid_argument("bad data"))?;
-            self.cache.invalidate_subtree(&moved.unit_id);
+            self.cache
+                .invalidate_subtree(&moved.unit_id, moved.tree_generation);
             self.applied.fetch_add(1, Ordering::SeqCst);
         }
         Ok(Response::new(DeliverResponse { duplicate: !first }))
@@ -104,7 +105,7 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
         jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
     let remote =
         RemoteAncestry::new(channel, service_token.trim_start_matches("Bearer ")).expect("remote");
-    let cache = Arc::new(ScopeCache::new(remote, Duration::from_secs(300), 10_000));
+    let cache = Arc::new(ScopeCache::new(remote, 10_000));
     let applied = Arc::new(AtomicUsize::new(0));
     let sink = ScopeSink {
         db: sink_database,

@@ -7,7 +7,9 @@
 mod scope;
 mod token;
 
-pub use scope::{AncestryResolver, RemoteAncestry, ScopeCache};
+pub use scope::{
+    Ancestry, AncestryResolver, MAX_STALENESS, RemoteAncestry, ScopeCache, WATCH_INTERVAL,
+};
 pub use token::{AuthInterceptor, Authenticator, Claims, KeyConfig, TokenIssuer};
 
 use tonic::{Request, Status};

@@ -1,8 +1,10 @@
-//! A typed client of the org service for the other services: role holders, units, alliances and a cached scope check.
+//! A typed client of the org service for the other services: role holders, units, alliances, a cached scope check and the org paths they store.
 
-use std::{sync::Arc, time::Duration};
+pub mod paths;
 
-use jiceng_auth::{RemoteAncestry, ScopeCache};
+use std::{future::Future, sync::Arc, time::Duration};
+
+use jiceng_auth::{RemoteAncestry, ScopeCache, WATCH_INTERVAL};
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::org::{
     GetAllianceRequest, GetUnitRequest, ListCurrentHoldersRequest, Unit,
@@ -14,8 +16,11 @@ use tonic::{
     metadata::{Ascii, MetadataValue},
 };
 
+pub use paths::{OrgPath, PathFenced};
+
 /// What other services ask of the org service: who holds a role now, a unit, an alliance's lead,
-/// and whether a unit lies in a caller's scope (cached, invalidated by moves).
+/// and whether a unit lies in a caller's scope (cached while the org tree's generation confirms
+/// it: see [`jiceng_auth::ScopeCache`]).
 #[derive(Clone, Debug)]
 pub struct OrgDirectory {
     channel: TracedChannel,
@@ -32,7 +37,7 @@ impl OrgDirectory {
         Ok(Self {
             channel,
             bearer,
-            scopes: Arc::new(ScopeCache::new(remote, Duration::from_secs(300), 100_000)),
+            scopes: Arc::new(ScopeCache::new(remote, 100_000)),
         })
     }
 
@@ -40,13 +45,42 @@ impl OrgDirectory {
         &self.scopes
     }
 
-    /// The materialised path `/root/…/unit/` of a unit, from its ancestry (cached): what the
-    /// services store beside their rows, so that a subtree is one index range.
-    pub async fn path_of(&self, unit_id: &str) -> Result<String, Status> {
-        Ok(format!(
-            "/{}/",
-            self.scopes.ancestor_ids(unit_id).await?.join("/")
-        ))
+    /// Keeps the scope cache confirmed against the org tree's generation until `stopped`
+    /// completes; without it every scope check and path asks the org service.
+    pub async fn watch_tree(&self, stopped: impl Future<Output = ()>) {
+        self.scopes.watch(WATCH_INTERVAL, stopped).await;
+    }
+
+    /// The materialised path `/root/…/unit/` of a unit, from its ancestry (cached while
+    /// confirmed): what the services store beside their rows, so that a subtree is one range.
+    pub async fn path_of(&self, unit_id: &str) -> Result<OrgPath, Status> {
+        let ancestry = self.scopes.ancestry(unit_id).await?;
+        Ok(OrgPath::from_ancestry(&ancestry.ids, ancestry.generation))
+    }
+
+    /// The unit's path as the org service has it now, whatever is cached.
+    pub async fn current_path_of(&self, unit_id: &str) -> Result<OrgPath, Status> {
+        let ancestry = self.scopes.refresh(unit_id).await?;
+        Ok(OrgPath::from_ancestry(&ancestry.ids, ancestry.generation))
+    }
+
+    /// Runs `write` of `new`, which holds an org path at `org_path(new)`; when the write finds
+    /// that path older than a move its database already applied, once more with the path the
+    /// org service has now. An outer error is the org service's; the inner result the write's.
+    pub async fn write_at_path<N: Clone, T, E: PathFenced, W: Future<Output = Result<T, E>>>(
+        &self,
+        mut new: N,
+        org_path: impl Fn(&mut N) -> &mut OrgPath,
+        write: impl Fn(N) -> W,
+    ) -> Result<Result<T, E>, Status> {
+        match write(new.clone()).await {
+            Err(err) if err.predates_move() => {
+                let path = org_path(&mut new);
+                *path = self.current_path_of(path.unit_id()).await?;
+                Ok(write(new).await)
+            }
+            written => Ok(written),
+        }
     }
 
     fn request<T>(&self, message: T) -> Request<T> {

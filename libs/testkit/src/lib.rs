@@ -11,6 +11,7 @@ pub mod kube;
 mod otlp;
 pub mod outage;
 pub mod private_postgres;
+pub mod topology;
 
 pub use database::{Backend, TestDatabase};
 pub use http::{HttpReceiver, ReceivedRequest};

@@ -12,6 +12,7 @@
 //!
 //! `cargo bench -p jiceng-grid --bench cases`
 
+use jiceng_org_client::OrgPath;
 use std::{collections::BTreeMap, time::Instant};
 
 use jiceng_grid::{
@@ -73,6 +74,10 @@ async fn bench(db: &TestDatabase, cases: usize) {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
     database.migrate(&MIGRATIONS).await.expect("grid");
     let statistics = database.clone();
     let store = GridStore::new(database, "//jiceng/310115/grid".into());
@@ -111,7 +116,7 @@ async fn bench(db: &TestDatabase, cases: usize) {
                     address: String::new(),
                     grid_id: None,
                     owner_org_id: org_id,
-                    org_path,
+                    org_path: OrgPath::of_unmoved_tree(org_path),
                     reporter_kind: ReporterKind::GridWorker,
                     reporter: format!("worker-{}", n % 5_000),
                     contact: None,

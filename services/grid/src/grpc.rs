@@ -16,7 +16,7 @@ use jiceng_grpc::{
     timestamp,
 };
 pub(crate) use jiceng_grpc::{time_cursor, time_cursor_of};
-use jiceng_org_client::OrgDirectory;
+use jiceng_org_client::{OrgDirectory, OrgPath};
 use jiceng_pii::PiiVault;
 use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
 use tonic::{Request, Response, Status};
@@ -68,9 +68,14 @@ impl GridApi {
         }
     }
 
-    /// The org path of a unit, from the org service (cached).
-    pub(crate) async fn path_of(&self, org_id: &str) -> Result<String, Status> {
+    /// The org path of a unit, from the org service (cached while confirmed current).
+    pub(crate) async fn path_of(&self, org_id: &str) -> Result<OrgPath, Status> {
         self.org.path_of(org_id).await
+    }
+
+    /// The org path of a subtree to list.
+    pub(crate) async fn subtree_path(&self, org_id: &str) -> Result<String, Status> {
+        Ok(self.path_of(org_id).await?.as_str().to_owned())
     }
 
     /// An admin whose scope covers `org_id`.
@@ -150,6 +155,7 @@ pub(crate) fn to_status(err: StoreError) -> Status {
             tracing::error!(what, "stored grid data is malformed");
             Status::internal("stored data is malformed")
         }
+        StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
         StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
     }
 }
@@ -436,17 +442,22 @@ impl GridService for GridApi {
             return Err(Status::internal("validation fell through"));
         };
         self.require_admin_of(&caller, &given.org_id).await?;
+        let new = NewGrid {
+            code,
+            name,
+            layer,
+            org_path: self.path_of(&given.org_id).await?,
+            org_id: given.org_id,
+            polygon: points,
+        };
         let grid = self
-            .store
-            .create_grid(&NewGrid {
-                code,
-                name,
-                layer,
-                org_path: self.path_of(&given.org_id).await?,
-                org_id: given.org_id,
-                polygon: points,
-            })
-            .await
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move { self.store.create_grid(&new).await },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(grid_to_proto(&grid)))
     }
@@ -480,7 +491,7 @@ impl GridService for GridApi {
             format!("grids|{}|{}", req.org_id, req.layer),
         )?;
         self.require_reader_of(&caller, &req.org_id).await?;
-        let path = self.path_of(&req.org_id).await?;
+        let path = self.subtree_path(&req.org_id).await?;
         let mut grids = self
             .store
             .list_grids(

@@ -8,6 +8,10 @@ pub mod wishes;
 use std::collections::BTreeMap;
 
 use jiceng_db::{Database, Tx, now_millis};
+use jiceng_org_client::{
+    OrgPath,
+    paths::{self, FenceError, PathFenced},
+};
 use serde_json::{Value, json};
 use sqlx::{Row as _, any::AnyRow};
 
@@ -33,8 +37,26 @@ pub enum StoreError {
     Stale,
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
+    /// The org path a write was given predates a move this database has applied.
+    #[error("the org path {0} predates a move of the org tree")]
+    OrgPathMoved(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+impl PathFenced for StoreError {
+    fn predates_move(&self) -> bool {
+        matches!(self, StoreError::OrgPathMoved(_))
+    }
+}
+
+impl From<FenceError> for StoreError {
+    fn from(err: FenceError) -> Self {
+        match err {
+            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
+            FenceError::Database(err) => StoreError::Db(err),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -57,12 +79,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-/// The half-open range of paths below (and including) `path`: `[path, path-with-'0')`.
-pub(crate) fn subtree_range(path: &str) -> (String, String) {
-    let mut upper = path.trim_end_matches('/').to_owned();
-    upper.push('0');
-    (path.to_owned(), upper)
-}
+pub(crate) use jiceng_org_client::paths::subtree_range;
 
 /// A WHERE clause made of only the filters a list has, each an index condition (rather than
 /// `$1 = '' OR …`, which no planner can use), with its values in placeholder order.
@@ -151,7 +168,7 @@ pub struct NewGrid {
     pub name: String,
     pub layer: Layer,
     pub org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub polygon: Vec<Point>,
 }
 
@@ -307,6 +324,7 @@ impl GridStore {
             .unwrap_or_default()
         });
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let inserted = sqlx::query(
             "INSERT INTO grid_grids (id, code, name, layer, org_id, org_path, polygon, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (code) DO NOTHING",
@@ -316,7 +334,7 @@ impl GridStore {
         .bind(&new.name)
         .bind(new.layer.as_str())
         .bind(&new.org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(polygon)
         .bind(now)
         .execute(&mut *tx)
@@ -543,53 +561,18 @@ impl GridStore {
 }
 
 impl GridStore {
-    /// Gives the grids, cases, wishes, needs, resources and projects below a moved unit the unit's new path
-    /// (`new_unit_path`, ending with the unit). Each table is one range update under the
-    /// unit's old path, read off any row below it.
-    pub async fn repath(&self, unit_id: &str, new_unit_path: &str) -> Result<u64> {
-        let marker = format!("/{unit_id}/");
-        let mut tx = self.db.begin_write().await?;
-        let mut moved = 0;
-        for table in [
+    /// Gives the grids, cases, wishes, needs, resources and projects below a moved unit the
+    /// unit's path now (see [`paths::repath`]).
+    pub async fn repath(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
+        const TABLES: &[&str] = &[
             "grid_grids",
             "grid_cases",
             "grid_wishes",
             "grid_needs",
             "grid_resources",
             "grid_projects",
-        ] {
-            let sample: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT org_path FROM {table} WHERE org_path LIKE $1 LIMIT 1"
-            )))
-            .bind(format!("%{marker}%"))
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?;
-            let Some(old_unit_path) = sample
-                .as_deref()
-                .and_then(|path| path.find(&marker).map(|at| &path[..at + marker.len()]))
-            else {
-                continue;
-            };
-            if old_unit_path == new_unit_path {
-                continue;
-            }
-            let (lo, hi) = subtree_range(old_unit_path);
-            let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} SET org_path = $1 || substr(org_path, CAST($2 AS INTEGER))
-                 WHERE org_path >= $3 AND org_path < $4"
-            )))
-            .bind(new_unit_path)
-            .bind(old_unit_path.chars().count() as i64 + 1)
-            .bind(&lo)
-            .bind(&hi)
-            .execute(&mut *tx)
-            .await?;
-            moved += updated.rows_affected();
-        }
-        tx.commit().await?;
-        Ok(moved)
+        ];
+        Ok(paths::repath(&self.db, TABLES, unit_id, unit_path).await?)
     }
 }
 

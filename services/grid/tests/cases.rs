@@ -2,6 +2,7 @@
 //! requests, escalation by concurrent scanners, and micro-wishes. Every case runs on SQLite and PostgreSQL;
 //! the clock is the `now` each call is given, so hours pass without waiting.
 
+use jiceng_org_client::OrgPath;
 use std::collections::BTreeMap;
 
 use jiceng_grid::{
@@ -39,6 +40,10 @@ async fn setup(db: &TestDatabase) -> GridStore {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
     database.migrate(&MIGRATIONS).await.expect("migrations");
     let store = GridStore::new(database, "//jiceng/310115/grid".into());
     let limits = Limits {
@@ -72,7 +77,7 @@ fn new_case(reporter: &str) -> NewCase {
         address: "梅园一村12号".into(),
         grid_id: None,
         owner_org_id: COMMITTEE.into(),
-        org_path: PATH.into(),
+        org_path: OrgPath::of_unmoved_tree(PATH),
         reporter_kind: ReporterKind::GridWorker,
         reporter: reporter.into(),
         contact: None,
@@ -466,7 +471,7 @@ async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
             name: "梅园一村第一网格".into(),
             layer: Layer::SocialManagement,
             org_id: COMMITTEE.into(),
-            org_path: PATH.into(),
+            org_path: OrgPath::of_unmoved_tree(PATH),
             polygon: Vec::new(),
         })
         .await
@@ -477,7 +482,7 @@ async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
             name: "重复".into(),
             layer: Layer::CityManagement,
             org_id: COMMITTEE.into(),
-            org_path: PATH.into(),
+            org_path: OrgPath::of_unmoved_tree(PATH),
             polygon: Vec::new(),
         })
         .await;
@@ -520,7 +525,7 @@ async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
     assert_eq!(by_request.id, retried.id);
     let elsewhere = NewCase {
         owner_org_id: "other".into(),
-        org_path: "/root/other/".into(),
+        org_path: OrgPath::of_unmoved_tree("/root/other/"),
         ..new_case("worker-2")
     };
     store.report(None, &elsewhere, T0).await.expect("report");
@@ -593,7 +598,7 @@ async fn one_claim_wins_a_wish_and_its_fulfilment_is_announced(db: TestDatabase)
                 phone_sealed: None,
                 phone_masked: String::new(),
                 org_id: COMMITTEE.into(),
-                org_path: PATH.into(),
+                org_path: OrgPath::of_unmoved_tree(PATH),
                 claim_by: Some(T0 + 60 * MINUTE),
             },
             T0,
@@ -686,7 +691,7 @@ async fn a_moved_subtree_takes_its_cases_along(db: TestDatabase) {
         .report(None, &new_case("worker-1"), T0)
         .await
         .expect("report");
-    let new_path = format!("/root/other-street/{COMMITTEE}/");
+    let new_path = OrgPath::of_unmoved_tree(format!("/root/other-street/{COMMITTEE}/"));
     assert_eq!(store.repath(COMMITTEE, &new_path).await.expect("repath"), 1);
     let in_street = |street: &str| CaseFilter {
         subtree: Some(format!("/root/{street}/")),
@@ -704,7 +709,7 @@ async fn a_moved_subtree_takes_its_cases_along(db: TestDatabase) {
         .await
         .expect("new");
     assert_eq!(moved.len(), 1);
-    assert_eq!(moved[0].org_path, new_path);
+    assert_eq!(moved[0].org_path, new_path.as_str());
     // Overdue, it now climbs to its new street.
     let escalations = store
         .escalate_overdue(T0 + 61 * MINUTE, 10)
@@ -713,7 +718,10 @@ async fn a_moved_subtree_takes_its_cases_along(db: TestDatabase) {
     assert_eq!(escalations[0].to_org_id, "other-street");
     // A redelivered move changes nothing.
     assert_eq!(store.repath(COMMITTEE, &new_path).await.expect("again"), 0);
-    assert_eq!(store.case(&case.id).await.expect("case").org_path, new_path);
+    assert_eq!(
+        store.case(&case.id).await.expect("case").org_path,
+        new_path.as_str()
+    );
 }
 
 async fn a_step_no_longer_limited_leaves_the_scan(db: TestDatabase) {
@@ -912,7 +920,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
     let store = setup(&db).await;
     let need = |title: &str| NewNeed {
         org_id: COMMITTEE.into(),
-        org_path: PATH.into(),
+        org_path: OrgPath::of_unmoved_tree(PATH),
         title: title.into(),
         description: "独居老人每周需要上门理发".into(),
         category: "助老".into(),
@@ -933,7 +941,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
             &NewResource {
                 provider: Provider::Org(HANDLER.into()),
                 org_id: HANDLER.into(),
-                org_path: format!("/root/{STREET}/{HANDLER}/"),
+                org_path: OrgPath::of_unmoved_tree(format!("/root/{STREET}/{HANDLER}/")),
                 title: "美发店志愿服务".into(),
                 description: String::new(),
                 category: "助老".into(),
@@ -989,7 +997,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
             &NewResource {
                 provider: Provider::Member("member-1".into()),
                 org_id: COMMITTEE.into(),
-                org_path: PATH.into(),
+                org_path: OrgPath::of_unmoved_tree(PATH),
                 title: "理发手艺".into(),
                 description: String::new(),
                 category: "助老".into(),

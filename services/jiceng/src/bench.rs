@@ -9,6 +9,7 @@
 //! and the ratio of the two throughputs is the platform's overhead. Figures are printed as a
 //! Markdown table and can be written as JSON for `scripts/plot_bench.py`.
 
+use jiceng_org_client::OrgPath;
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -1034,7 +1035,7 @@ impl Bench {
                                 location: None,
                                 address: String::new(),
                                 grid_id: Some(grid),
-                                org_path,
+                                org_path: OrgPath::of_unmoved_tree(org_path),
                                 owner_org_id: committee,
                                 reporter_kind: ReporterKind::GridWorker,
                                 reporter: "bench-baseline".into(),

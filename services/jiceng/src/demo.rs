@@ -17,6 +17,7 @@ use jiceng_org::{
     },
     store::{Mutation, NewMeeting, NewProjectMeeting, StoreError},
 };
+use jiceng_org_client::OrgPath;
 
 use jiceng_db::now_millis;
 use jiceng_member::{
@@ -531,7 +532,7 @@ pub async fn load_members(
             join_date: None,
             status: *status,
             org_id: unit.id.to_string(),
-            org_path: unit.path.clone(),
+            org_path: OrgPath::of_unmoved_tree(unit.path.clone()),
         };
         ids.push(members.create("jiceng-demo", None, &new).await?.id);
     }
@@ -615,7 +616,7 @@ pub async fn load_grid(
             name: "梅园一村第一网格".into(),
             layer: Layer::SocialManagement,
             org_id: meiyuan.id.to_string(),
-            org_path: meiyuan.path.clone(),
+            org_path: OrgPath::of_unmoved_tree(meiyuan.path.clone()),
             polygon: [
                 (31.2330, 121.5140),
                 (31.2330, 121.5180),
@@ -653,7 +654,7 @@ pub async fn load_grid(
         address: "浦东南路1088弄梅园一村".into(),
         grid_id: Some(cell.id.clone()),
         owner_org_id: meiyuan.id.to_string(),
-        org_path: meiyuan.path.clone(),
+        org_path: OrgPath::of_unmoved_tree(meiyuan.path.clone()),
         reporter_kind: kind,
         reporter: reporter.into(),
         contact: Some((vault.seal("13912340001"), mask_phone("13912340001"))),
@@ -752,7 +753,7 @@ pub async fn load_grid(
                 phone_sealed: None,
                 phone_masked: String::new(),
                 org_id: meiyuan.id.to_string(),
-                org_path: meiyuan.path.clone(),
+                org_path: OrgPath::of_unmoved_tree(meiyuan.path.clone()),
                 claim_by: Some(now + 30 * 86_400_000),
             },
             now,
@@ -769,7 +770,7 @@ pub async fn load_grid(
             None,
             &NewNeed {
                 org_id: meiyuan.id.to_string(),
-                org_path: meiyuan.path.clone(),
+                org_path: OrgPath::of_unmoved_tree(meiyuan.path.clone()),
                 title: "老年人智能手机培训".into(),
                 description: "不少老人不会用手机挂号、缴费".into(),
                 category: "助老".into(),
@@ -784,7 +785,7 @@ pub async fn load_grid(
             &NewResource {
                 provider: Provider::Org(building.id.to_string()),
                 org_id: building.id.to_string(),
-                org_path: building.path.clone(),
+                org_path: OrgPath::of_unmoved_tree(building.path.clone()),
                 title: "楼宇青年志愿者数字助老课堂".into(),
                 description: "每月两次，每次两小时".into(),
                 category: "助老".into(),
@@ -856,7 +857,7 @@ pub async fn load_property(
                 name: "上海高行物业管理有限公司".into(),
                 credit_code: "91310115MA1H7XYX0X".into(),
                 org_id: gaohang.id.to_string(),
-                org_path: gaohang.path.clone(),
+                org_path: OrgPath::of_unmoved_tree(gaohang.path.clone()),
                 details: CompanyDetails {
                     supervision_hotline: "021-58681234".into(),
                     repair_hotline: "021-58685678".into(),
@@ -876,7 +877,7 @@ pub async fn load_property(
                 name: "东沟新村".into(),
                 address: "东沟路100弄".into(),
                 org_id: donggou.id.to_string(),
-                org_path: donggou.path.clone(),
+                org_path: OrgPath::of_unmoved_tree(donggou.path.clone()),
                 company_id: company.id.clone(),
                 owners_committee: "东沟新村业主委员会".into(),
                 owners_chair: "陈某".into(),

@@ -72,6 +72,14 @@ impl ServiceName {
         ServiceName::Notify,
     ];
 
+    /// Whether the service keeps org paths beside its rows, re-pathed when units move.
+    pub fn stores_org_paths(self) -> bool {
+        matches!(
+            self,
+            ServiceName::Member | ServiceName::Grid | ServiceName::Property
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Org => "org",
@@ -170,6 +178,9 @@ pub struct App {
     relays: Vec<Relay>,
     databases: Vec<Database>,
     org: Option<OrgStore>,
+    /// The org service as the other services here see it, when any of them runs here: its
+    /// scope cache is kept confirmed against the org tree's generation while serving.
+    directory: Option<OrgDirectory>,
     /// The member store and the vault its personal data is sealed with, when member runs here.
     member: Option<(MemberStore, PiiVault)>,
     /// The grid store, its clock and its vault, when the grid service runs here (its overdue
@@ -202,6 +213,8 @@ impl App {
         let mut databases = Vec::new();
         let (mut org, mut root_id, mut notify, mut member, mut grid, mut property) =
             (None, None, None, None, None, None);
+        // What the services here ask of the org service, shared: one scope cache to keep fresh.
+        let mut directory = None;
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
         // Every consumer of events in this process, behind the one sink the process serves.
@@ -224,11 +237,14 @@ impl App {
                     org = Some(store);
                 }
                 ServiceName::Member => {
-                    let (org_uri, token) =
-                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
+                    let directory = org_directory(
+                        &mut directory,
+                        &config,
+                        org.is_some(),
+                        addr,
+                        service_token.as_deref(),
+                    )?;
                     let vault = pii_vault(&config, "member")?;
-                    let directory = OrgDirectory::new(&org_uri, &token)
-                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
                     let source = format!("//jiceng/{}/member", config.district.code);
                     let store = MemberStore::new(db.clone(), source);
                     member = Some((store.clone(), vault.clone()));
@@ -237,10 +253,13 @@ impl App {
                     jiceng_member::add_services(&mut server, api, &authenticator);
                 }
                 ServiceName::Grid => {
-                    let (org_uri, token) =
-                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
-                    let directory = OrgDirectory::new(&org_uri, &token)
-                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let directory = org_directory(
+                        &mut directory,
+                        &config,
+                        org.is_some(),
+                        addr,
+                        service_token.as_deref(),
+                    )?;
                     let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
@@ -250,10 +269,13 @@ impl App {
                     jiceng_grid::add_services(&mut server, api, &authenticator);
                 }
                 ServiceName::Property => {
-                    let (org_uri, token) =
-                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
-                    let directory = OrgDirectory::new(&org_uri, &token)
-                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let directory = org_directory(
+                        &mut directory,
+                        &config,
+                        org.is_some(),
+                        addr,
+                        service_token.as_deref(),
+                    )?;
                     let vault = pii_vault(&config, "property")?;
                     let seed = config.log_signing_key.as_deref().ok_or_else(|| {
                         AppError::Config(
@@ -265,17 +287,18 @@ impl App {
                     let store =
                         PropertyStore::new(db.clone(), signer, config.district.code.clone());
                     property = Some(store.clone());
-                    jiceng_property::add_services(
-                        &mut server,
-                        PropertyApi::new(store, directory, vault),
-                        &authenticator,
-                    );
+                    let api = PropertyApi::new(store, directory, vault);
+                    sink.add(jiceng_property::CONSUMED_EVENTS, Arc::new(api.clone()));
+                    jiceng_property::add_services(&mut server, api, &authenticator);
                 }
                 ServiceName::Notify => {
-                    let (org_uri, token) =
-                        org_client(&config, org.is_some(), addr, service_token.as_deref())?;
-                    let directory = OrgDirectory::new(&org_uri, &token)
-                        .map_err(|e| AppError::Config(e.message().to_owned()))?;
+                    let directory = org_directory(
+                        &mut directory,
+                        &config,
+                        org.is_some(),
+                        addr,
+                        service_token.as_deref(),
+                    )?;
                     let store = NotifyStore::new(db.clone());
                     let signal = InboxSignal::default();
                     notify = Some((store.clone(), signal.clone(), config.webhooks.clone()));
@@ -336,6 +359,7 @@ impl App {
             relays,
             databases,
             org,
+            directory,
             member,
             grid,
             property,
@@ -410,6 +434,12 @@ impl App {
             .into_iter()
             .map(|relay| tokio::spawn(relay.run(stopped())))
             .collect();
+        if let Some(directory) = self.directory {
+            let stopped = stopped();
+            background.push(tokio::spawn(async move {
+                directory.watch_tree(stopped).await;
+            }));
+        }
         let streams = self.notify.as_ref().map(|(_, signal, _)| signal.clone());
         if let Some((store, signal, options)) = self.notify {
             background.push(tokio::spawn(jiceng_notify::fold_digests(
@@ -492,6 +522,11 @@ pub async fn connect_and_migrate(
         .await
         .map_err(fail)?;
     db.migrate(&jiceng_outbox::MIGRATIONS).await.map_err(fail)?;
+    if service.stores_org_paths() {
+        db.migrate(&jiceng_org_client::paths::MIGRATIONS)
+            .await
+            .map_err(fail)?;
+    }
     match service {
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Member => db.migrate(&jiceng_member::MIGRATIONS).await.map_err(fail)?,
@@ -530,6 +565,24 @@ fn self_uri(addr: SocketAddr) -> String {
         std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
     };
     format!("http://{}", SocketAddr::new(host, addr.port()))
+}
+
+/// The org service as the services of this process see it: made by the first that asks.
+fn org_directory(
+    directory: &mut Option<OrgDirectory>,
+    config: &AppConfig,
+    org_here: bool,
+    addr: SocketAddr,
+    service_token: Option<&str>,
+) -> Result<OrgDirectory, AppError> {
+    if let Some(directory) = directory {
+        return Ok(directory.clone());
+    }
+    let (uri, token) = org_client(config, org_here, addr, service_token)?;
+    let made =
+        OrgDirectory::new(&uri, &token).map_err(|e| AppError::Config(e.message().to_owned()))?;
+    *directory = Some(made.clone());
+    Ok(made)
 }
 
 /// Where and as whom a service calls the org service: the configured endpoint, or this

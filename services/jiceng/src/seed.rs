@@ -10,6 +10,7 @@
 //! `district` is a tenth of that; `demo` is the hand-written sample of `jiceng up --demo`. The
 //! same seed number gives the same district (names, shapes, times), whatever the concurrency.
 
+use jiceng_org_client::OrgPath;
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -513,7 +514,7 @@ async fn seed_members(
                 join_date: None,
                 status,
                 org_id,
-                org_path,
+                org_path: OrgPath::of_unmoved_tree(org_path),
             };
             Ok(store.create(ACTOR, None, &new).await?.id)
         }
@@ -598,7 +599,7 @@ async fn seed_grids(
                     name: format!("第{}网格", index / committees.len() + 1),
                     layer: Layer::SocialManagement,
                     org_id,
-                    org_path,
+                    org_path: OrgPath::of_unmoved_tree(org_path),
                     polygon: Vec::new(),
                 })
                 .await?;
@@ -674,7 +675,7 @@ async fn seed_cases(
                 address: String::new(),
                 grid_id: Some(grid.id.clone()),
                 owner_org_id: grid.committee_id.clone(),
-                org_path: grid.committee_path.clone(),
+                org_path: OrgPath::of_unmoved_tree(grid.committee_path.clone()),
                 reporter_kind: ReporterKind::GridWorker,
                 reporter: grid.worker.clone(),
                 contact: None,
@@ -777,7 +778,7 @@ async fn seed_property(
                     name: format!("浦东第{}物业服务有限公司", index + 1),
                     credit_code: credit_code(district, index)?,
                     org_id: street.id.to_string(),
-                    org_path: street.path.clone(),
+                    org_path: OrgPath::of_unmoved_tree(street.path.clone()),
                     details: CompanyDetails::default(),
                     publishers: vec![publisher.into()],
                 },
@@ -809,7 +810,7 @@ async fn seed_property(
                             name: format!("第{}小区", index + 1),
                             address: String::new(),
                             org_id,
-                            org_path: org_path.clone(),
+                            org_path: OrgPath::of_unmoved_tree(org_path.clone()),
                             company_id: company_id.clone(),
                             owners_committee: String::new(),
                             owners_chair: String::new(),

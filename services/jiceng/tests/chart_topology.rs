@@ -19,7 +19,8 @@ fn consumed_in_code(service: ServiceName) -> BTreeSet<String> {
         ServiceName::Member => jiceng_member::CONSUMED_EVENTS,
         ServiceName::Grid => jiceng_grid::CONSUMED_EVENTS,
         ServiceName::Notify => jiceng_notify::org_events::CONSUMED,
-        ServiceName::Org | ServiceName::Property => &[],
+        ServiceName::Property => jiceng_property::CONSUMED_EVENTS,
+        ServiceName::Org => &[],
     };
     consumed.iter().map(|t| (*t).to_owned()).collect()
 }

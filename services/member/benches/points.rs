@@ -14,6 +14,7 @@
 //!
 //! `cargo bench -p jiceng-member --bench points`
 
+use jiceng_org_client::OrgPath;
 use std::time::Instant;
 
 use jiceng_db::now_millis;
@@ -88,6 +89,10 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
     database.migrate(&MIGRATIONS).await.expect("member");
     let statistics = database.clone();
     let store = MemberStore::new(database, "//jiceng/310115/member".into());
@@ -124,7 +129,7 @@ async fn bench(db: &TestDatabase, members: usize, entries: usize) {
                     join_date: None,
                     status: MemberStatus::Full,
                     org_id,
-                    org_path,
+                    org_path: OrgPath::of_unmoved_tree(org_path),
                 };
                 ids.push(store.create("bench", None, &new).await.expect("member").id);
             }

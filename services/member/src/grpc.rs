@@ -132,6 +132,7 @@ pub(crate) fn to_status(err: StoreError) -> Status {
         StoreError::StaleEtag => {
             Status::aborted("the member changed since it was read; read it again and retry")
         }
+        StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
         StoreError::Db(err) => {
             let status = jiceng_db::status_from_sqlx(err);
             if status.code() == tonic::Code::AlreadyExists {
@@ -259,6 +260,7 @@ impl MemberService for MemberApi {
             return Err(Status::internal("validation fell through"));
         };
         self.org.scopes().check(&caller, &req.org_id).await?;
+        let actor = caller.subject.as_str();
         let new = NewMember {
             name,
             gender,
@@ -278,9 +280,13 @@ impl MemberService for MemberApi {
         };
         let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
         let member = self
-            .store
-            .create(&caller.subject, request_id, &new)
-            .await
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move { self.store.create(actor, request_id, &new).await },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(self.to_proto(&member, false)?))
     }
@@ -739,6 +745,12 @@ impl MemberService for MemberApi {
             .check(&caller, &transfer.to_org_id)
             .await?;
         let to_path = self.org.path_of(&transfer.to_org_id).await?;
+        let (actor, id, accept, note) = (
+            caller.subject.as_str(),
+            req.id.as_str(),
+            req.accept,
+            req.note.trim(),
+        );
         if req.accept {
             let target = self.org.unit(&transfer.to_org_id).await?;
             if target.status != UnitStatus::Active as i32 {
@@ -750,15 +762,17 @@ impl MemberService for MemberApi {
             }
         }
         let transfer = self
-            .store
-            .decide_transfer(
-                &caller.subject,
-                &req.id,
-                req.accept,
-                req.note.trim(),
-                &to_path,
+            .org
+            .write_at_path(
+                to_path,
+                |path| path,
+                |to_path| async move {
+                    self.store
+                        .decide_transfer(actor, id, accept, note, &to_path)
+                        .await
+                },
             )
-            .await
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(transfer_to_proto(&transfer)))
     }

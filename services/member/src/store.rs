@@ -7,6 +7,10 @@ pub mod ledger;
 pub mod transfers;
 
 use jiceng_db::{Database, Tx, now_millis};
+use jiceng_org_client::{
+    OrgPath,
+    paths::{self, FenceError, PathFenced},
+};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{Date, Gender, MemberStatus};
@@ -24,8 +28,26 @@ pub enum StoreError {
     Conflict(String),
     #[error("the etag does not match the member's current version")]
     StaleEtag,
+    /// The org path a write was given predates a move this database has applied.
+    #[error("the org path {0} predates a move of the org tree")]
+    OrgPathMoved(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+impl PathFenced for StoreError {
+    fn predates_move(&self) -> bool {
+        matches!(self, StoreError::OrgPathMoved(_))
+    }
+}
+
+impl From<FenceError> for StoreError {
+    fn from(err: FenceError) -> Self {
+        match err {
+            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
+            FenceError::Database(err) => StoreError::Db(err),
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -62,7 +84,7 @@ pub struct NewMember {
     pub status: MemberStatus,
     pub org_id: String,
     /// The org's path from the district root, `/root/…/org/`.
-    pub org_path: String,
+    pub org_path: OrgPath,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +126,7 @@ impl MemberStore {
         new: &NewMember,
     ) -> Result<MemberRow> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(request_id) = request_id {
             let claimed = sqlx::query(
@@ -147,7 +170,7 @@ impl MemberStore {
         .bind(&new.org_id)
         .bind(now)
         .bind(new.id_card.as_ref().map(|(_, _, index)| index.clone()))
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .execute(&mut *tx)
         .await?;
         record_change(

@@ -14,6 +14,7 @@ use jiceng_member::{
         ledger::{ImportedEntry, NewEntry},
     },
 };
+use jiceng_org_client::OrgPath;
 use jiceng_testkit::{TestDatabase, on_both_backends};
 
 async fn setup(db: &TestDatabase) -> (MemberStore, String) {
@@ -22,6 +23,10 @@ async fn setup(db: &TestDatabase) -> (MemberStore, String) {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
     database.migrate(&MIGRATIONS).await.expect("migrations");
     let store = MemberStore::new(database, "//jiceng/310115/member".into());
     let member = NewMember {
@@ -33,7 +38,7 @@ async fn setup(db: &TestDatabase) -> (MemberStore, String) {
         join_date: None,
         status: MemberStatus::Full,
         org_id: "01937f6e-0000-7000-8000-0000000000c1".into(),
-        org_path: "/root/01937f6e-0000-7000-8000-0000000000c1/".into(),
+        org_path: OrgPath::of_unmoved_tree("/root/01937f6e-0000-7000-8000-0000000000c1/"),
     };
     let member = store.create("admin", None, &member).await.expect("member");
     (store, member.id)
@@ -275,7 +280,7 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
                 join_date: None,
                 status: MemberStatus::Full,
                 org_id: "01937f6e-0000-7000-8000-0000000000c9".into(),
-                org_path: path.into(),
+                org_path: OrgPath::of_unmoved_tree(path),
             };
             store.create("admin", None, &new).await.expect("member").id
         }
@@ -320,13 +325,16 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
             .expect("standing")
             .is_none()
     );
-    // street-b moves under street-c: its members follow.
+    // street-b moves under street-c: its two members follow, with their balance rows.
     assert_eq!(
         store
-            .repath_members("street-b", "/root/street-c/street-b/")
+            .repath_members(
+                "street-b",
+                &OrgPath::of_unmoved_tree("/root/street-c/street-b/")
+            )
             .await
             .expect("repath"),
-        2
+        4
     );
     assert_eq!(
         store
@@ -355,7 +363,13 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
         .await
         .expect("transfer");
     store
-        .decide_transfer("receiver", &transfer.id, true, "", "/root/street-c/office/")
+        .decide_transfer(
+            "receiver",
+            &transfer.id,
+            true,
+            "",
+            &OrgPath::of_unmoved_tree("/root/street-c/office/"),
+        )
         .await
         .expect("accept");
     let street_c = store
@@ -475,7 +489,7 @@ async fn leaderboards_agree_however_they_are_found(db: TestDatabase) {
             join_date: None,
             status: MemberStatus::Full,
             org_id: "01937f6e-0000-7000-8000-0000000000c7".into(),
-            org_path: branch.into(),
+            org_path: OrgPath::of_unmoved_tree(branch),
         };
         let id = store.create("admin", None, &new).await.expect("member").id;
         imported.push(ImportedEntry {

@@ -5,6 +5,7 @@ use jiceng_member::{
     domain::{Date, IdCard, MemberStatus, Phone},
     store::{NewMember, StoreError, community::CommitmentState, transfers::TransferState},
 };
+use jiceng_org_client::OrgPath;
 use jiceng_testkit::{TestDatabase, on_both_backends};
 use sqlx::Row as _;
 
@@ -16,6 +17,10 @@ async fn store(db: &TestDatabase) -> MemberStore {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
     database.migrate(&MIGRATIONS).await.expect("migrations");
     MemberStore::new(database, "//jiceng/310115/member".into())
 }
@@ -41,7 +46,7 @@ fn member(name: &str, id_card: &str) -> NewMember {
         join_date: None,
         status: MemberStatus::Applicant,
         org_id: ORG.into(),
-        org_path: format!("/{ORG}/"),
+        org_path: OrgPath::of_unmoved_tree(format!("/{ORG}/")),
     }
 }
 
@@ -197,7 +202,13 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         1
     );
     let accepted = store
-        .decide_transfer("receiver", &transfer.id, true, "欢迎", "/path/")
+        .decide_transfer(
+            "receiver",
+            &transfer.id,
+            true,
+            "欢迎",
+            &OrgPath::of_unmoved_tree("/path/"),
+        )
         .await
         .expect("accept");
     assert_eq!(accepted.state, TransferState::Accepted);
@@ -206,7 +217,13 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         elsewhere
     );
     let again = store
-        .decide_transfer("receiver", &transfer.id, false, "", "/path/")
+        .decide_transfer(
+            "receiver",
+            &transfer.id,
+            false,
+            "",
+            &OrgPath::of_unmoved_tree("/path/"),
+        )
         .await;
     assert!(
         matches!(again, Err(StoreError::Precondition { .. })),
@@ -217,7 +234,13 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         .await
         .expect("request back");
     store
-        .decide_transfer("receiver", &back.id, false, "暂不接收", "/path/")
+        .decide_transfer(
+            "receiver",
+            &back.id,
+            false,
+            "暂不接收",
+            &OrgPath::of_unmoved_tree("/path/"),
+        )
         .await
         .expect("reject");
     assert_eq!(

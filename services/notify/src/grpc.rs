@@ -681,7 +681,10 @@ impl EventSinkService for NotifyApi {
             .event
             .ok_or_else(|| invalid_field("event", "is required"))?;
         if event.r#type == UNIT_MOVED {
-            self.org.scopes().invalidate_subtree(&moved_unit(&event)?);
+            let moved = moved_unit(&event)?;
+            self.org
+                .scopes()
+                .invalidate_subtree(&moved.unit_id, moved.tree_generation);
             return Ok(Response::new(DeliverResponse { duplicate: false }));
         }
         let Some(publication) = publication_for(&event, &self.org).await? else {

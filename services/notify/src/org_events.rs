@@ -44,8 +44,8 @@ pub const CONSUMED: &[&str] = &[
 pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
 
 /// The unit an `org.unit.moved` event is about.
-pub fn moved_unit(event: &CloudEvent) -> Result<String, Status> {
-    payload::<pb::UnitMovedEvent>(event).map(|moved| moved.unit_id)
+pub fn moved_unit(event: &CloudEvent) -> Result<pb::UnitMovedEvent, Status> {
+    payload::<pb::UnitMovedEvent>(event)
 }
 
 /// Who a publication is for.

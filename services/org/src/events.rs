@@ -23,11 +23,18 @@ pub const BOOKING_CONFIRMED: &str = "jiceng.org.v1.booking.confirmed";
 pub const BOOKING_CANCELLED: &str = "jiceng.org.v1.booking.cancelled";
 pub const ATTENDANCE_RECORDED: &str = "jiceng.org.v1.attendance.recorded";
 
-pub fn unit_moved(unit: &Unit, old_parent: &UnitId, new_parent: &UnitId) -> EventDraft {
+/// A unit moved with its subtree; `tree_generation` is the generation the move committed at.
+pub fn unit_moved(
+    unit: &Unit,
+    old_parent: &UnitId,
+    new_parent: &UnitId,
+    tree_generation: i64,
+) -> EventDraft {
     let event = pb::UnitMovedEvent {
         unit_id: unit.id.to_string(),
         old_parent_id: old_parent.to_string(),
         new_parent_id: new_parent.to_string(),
+        tree_generation,
     };
     EventDraft::of(UNIT_MOVED, unit.id.as_str(), &event)
 }

@@ -53,6 +53,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0003_tree_generation.sql"),
             sqlite: include_str!("../migrations/sqlite/0003_tree_generation.sql"),
         },
+        Migration {
+            version: 4,
+            name: "the generation of the tree's last move",
+            postgres: include_str!("../migrations/postgres/0004_paths_generation.sql"),
+            sqlite: include_str!("../migrations/sqlite/0004_paths_generation.sql"),
+        },
     ],
 };
 

@@ -12,6 +12,7 @@
 //!
 //! `cargo bench -p jiceng-property --bench log`
 
+use jiceng_org_client::OrgPath;
 use std::{sync::atomic::AtomicU64, time::Instant};
 
 use jiceng_merkle::LogSigner;
@@ -82,7 +83,7 @@ async fn bench(db: &TestDatabase, size: usize) {
                 name: "基准物业".into(),
                 credit_code: "91310115MA1H7XYX0X".into(),
                 org_id: "town".into(),
-                org_path: "/root/town/".into(),
+                org_path: OrgPath::of_unmoved_tree("/root/town/"),
                 details: CompanyDetails::default(),
                 publishers: vec!["publisher".into()],
             },
@@ -101,7 +102,7 @@ async fn bench(db: &TestDatabase, size: usize) {
                     name: format!("小区{n}"),
                     address: String::new(),
                     org_id: format!("committee-{:03}", n % 300),
-                    org_path: path.clone(),
+                    org_path: OrgPath::of_unmoved_tree(path.clone()),
                     company_id: company.id.clone(),
                     owners_committee: String::new(),
                     owners_chair: String::new(),

@@ -5,7 +5,10 @@
 //! committee keep the compound; only a company's publishers publish, and only for the compounds
 //! it manages; everyone in the district reads companies, disclosures, tree heads and proofs.
 
+mod events;
 mod linkage;
+
+pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::now_millis;
@@ -89,6 +92,7 @@ pub(crate) fn to_status(err: StoreError) -> Status {
             tracing::error!(what, "stored property data is malformed");
             Status::internal("stored data is malformed")
         }
+        StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
         StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
     }
 }
@@ -357,8 +361,9 @@ impl PropertyApi {
         }
     }
 
+    /// The org path of a subtree to list or to set a schedule at.
     async fn path_of(&self, org_id: &str) -> Result<String, Status> {
-        self.org.path_of(org_id).await
+        Ok(self.org.path_of(org_id).await?.as_str().to_owned())
     }
 
     async fn require_admin_of(&self, caller: &Caller, org_id: &str) -> Result<(), Status> {
@@ -511,7 +516,7 @@ impl PropertyService for PropertyApi {
         let new = NewCompany {
             name,
             credit_code: code.as_str().to_owned(),
-            org_path: self.path_of(&company.org_id).await?,
+            org_path: self.org.path_of(&company.org_id).await?,
             org_id: company.org_id,
             details,
             publishers: company
@@ -520,10 +525,19 @@ impl PropertyService for PropertyApi {
                 .map(|p| p.trim().to_owned())
                 .collect(),
         };
+        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
         let created = self
-            .store
-            .create_company(&caller.subject, request_id.as_deref(), &new, now_millis())
-            .await
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move {
+                    self.store
+                        .create_company(actor, request_id, &new, now_millis())
+                        .await
+                },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(company_to_proto(&created)))
     }
@@ -607,16 +621,25 @@ impl PropertyService for PropertyApi {
         let new = NewCompound {
             name,
             address,
-            org_path: self.path_of(&compound.org_id).await?,
+            org_path: self.org.path_of(&compound.org_id).await?,
             org_id: compound.org_id,
             company_id: compound.company_id,
             owners_committee,
             owners_chair,
         };
+        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
         let created = self
-            .store
-            .create_compound(&caller.subject, request_id.as_deref(), &new, now_millis())
-            .await
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move {
+                    self.store
+                        .create_compound(actor, request_id, &new, now_millis())
+                        .await
+                },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(compound_to_proto(&created)))
     }

@@ -21,7 +21,7 @@ use jiceng_proto::property::{
 };
 use tonic::service::interceptor::InterceptedService;
 
-pub use grpc::PropertyApi;
+pub use grpc::{CONSUMED_EVENTS, PropertyApi};
 pub use store::PropertyStore;
 
 pub static MIGRATIONS: Migrations = Migrations {

@@ -5,6 +5,7 @@
 //! and PostgreSQL.
 
 use jiceng_merkle::{self as merkle, LogSigner, TreeHead};
+use jiceng_org_client::OrgPath;
 use jiceng_property::{
     MIGRATIONS, PropertyStore,
     domain::{
@@ -27,6 +28,10 @@ async fn setup(db: &TestDatabase) -> PropertyStore {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
     database.migrate(&MIGRATIONS).await.expect("migrations");
     let signer = LogSigner::from_seed(&[42u8; 32]).expect("key");
     PropertyStore::new(database, signer, "310115".into())
@@ -37,7 +42,7 @@ fn company(name: &str, code: &str) -> NewCompany {
         name: name.into(),
         credit_code: code.into(),
         org_id: TOWN.into(),
-        org_path: TOWN_PATH.into(),
+        org_path: OrgPath::of_unmoved_tree(TOWN_PATH),
         details: CompanyDetails::default(),
         publishers: vec!["publisher".into()],
     }
@@ -57,7 +62,7 @@ async fn managed_compound(store: &PropertyStore) -> (String, String) {
                 name: "东沟新村".into(),
                 address: "东沟路100弄".into(),
                 org_id: COMMITTEE.into(),
-                org_path: format!("{TOWN_PATH}{COMMITTEE}/"),
+                org_path: OrgPath::of_unmoved_tree(format!("{TOWN_PATH}{COMMITTEE}/")),
                 company_id: company.id.clone(),
                 owners_committee: "东沟新村业委会".into(),
                 owners_chair: "陈某".into(),
@@ -598,7 +603,7 @@ async fn the_compliance_report_lists_exactly_what_is_missing(db: TestDatabase) {
                         name: format!("小区{c}{side}"),
                         address: String::new(),
                         org_id: committee.clone(),
-                        org_path: path.clone(),
+                        org_path: OrgPath::of_unmoved_tree(path.clone()),
                         company_id: company.id.clone(),
                         owners_committee: String::new(),
                         owners_chair: String::new(),

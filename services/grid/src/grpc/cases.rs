@@ -329,10 +329,15 @@ impl CaseService for GridApi {
             attachments,
         };
         let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let now = self.clock.now();
         let case = self
-            .store
-            .report(request_id, &new, self.clock.now())
-            .await
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move { self.store.report(request_id, &new, now).await },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(case_to_proto(&case)))
     }
@@ -403,7 +408,7 @@ impl CaseService for GridApi {
         };
         if !req.org_id.is_empty() {
             self.require_reader_of(&caller, &req.org_id).await?;
-            filter.subtree = Some(self.path_of(&req.org_id).await?);
+            filter.subtree = Some(self.subtree_path(&req.org_id).await?);
         } else if !req.grid_id.is_empty() {
             // The grid's cases are for readers of its org: being stationed in a grid (a party
             // representative may be any member) does not open other people's reports.
@@ -433,7 +438,7 @@ impl CaseService for GridApi {
         let caller = caller(&request)?.clone();
         let org_id = &request.get_ref().org_id;
         self.require_reader_of(&caller, org_id).await?;
-        let path = self.path_of(org_id).await?;
+        let path = self.subtree_path(org_id).await?;
         let (counts, overdue) = self
             .store
             .count_cases(&path, self.clock.now())

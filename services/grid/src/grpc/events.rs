@@ -31,8 +31,11 @@ fn data<M: prost::Message + Default>(event: &CloudEvent) -> Result<M, Status> {
 
 impl GridApi {
     async fn unit_moved(&self, moved: org_pb::UnitMovedEvent) -> Result<bool, Status> {
-        self.org.scopes().invalidate_subtree(&moved.unit_id);
-        let new_path = self.path_of(&moved.unit_id).await?;
+        self.org
+            .scopes()
+            .invalidate_subtree(&moved.unit_id, moved.tree_generation);
+        // The path now, not the one the event saw: events of two moves may come in either order.
+        let new_path = self.org.current_path_of(&moved.unit_id).await?;
         // Re-pathing to the path already stored changes nothing: a redelivery is harmless.
         self.store
             .repath(&moved.unit_id, &new_path)

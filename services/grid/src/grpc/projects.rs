@@ -202,7 +202,7 @@ impl GridApi {
         if org_id.is_empty() {
             return Err(invalid_field("org_id", "name the org subtree to list"));
         }
-        self.path_of(org_id).await
+        self.subtree_path(org_id).await
     }
 
     /// Whether the caller speaks for the need's community.
@@ -281,6 +281,7 @@ impl ProjectService for GridApi {
             return Err(Status::internal("validation fell through"));
         };
         self.require_admin_of(&caller, &req.org_id).await?;
+        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
         let new = NewNeed {
             org_path: self.path_of(&req.org_id).await?,
             org_id: req.org_id,
@@ -288,15 +289,15 @@ impl ProjectService for GridApi {
             description,
             category,
         };
+        let now = self.clock.now();
         let need = self
-            .store
-            .post_need(
-                &caller.subject,
-                request_id.as_deref(),
-                &new,
-                self.clock.now(),
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move { self.store.post_need(actor, request_id, &new, now).await },
             )
-            .await
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(need_to_proto(&need)))
     }
@@ -388,6 +389,7 @@ impl ProjectService for GridApi {
                 req.provider_org_id,
             )
         };
+        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
         let new = NewResource {
             provider,
             org_path: self.path_of(&org_id).await?,
@@ -396,15 +398,19 @@ impl ProjectService for GridApi {
             description,
             category,
         };
+        let now = self.clock.now();
         let resource = self
-            .store
-            .offer_resource(
-                &caller.subject,
-                request_id.as_deref(),
-                &new,
-                self.clock.now(),
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move {
+                    self.store
+                        .offer_resource(actor, request_id, &new, now)
+                        .await
+                },
             )
-            .await
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(resource_to_proto(&resource)))
     }
@@ -611,7 +617,7 @@ impl ProjectService for GridApi {
             filter.provider_member = Some(caller.subject.clone());
         } else {
             self.require_reader_of(&caller, &req.org_id).await?;
-            filter.subtree = Some(self.path_of(&req.org_id).await?);
+            filter.subtree = Some(self.subtree_path(&req.org_id).await?);
         }
         let list = ListRequest {
             page_size: req.page_size,

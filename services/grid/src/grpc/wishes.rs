@@ -154,6 +154,7 @@ impl WishService for GridApi {
         };
         caller.require_any(COLLECTORS)?;
         self.org.scopes().check(&caller, &req.org_id).await?;
+        let actor = caller.subject.as_str();
         let new = NewWish {
             title,
             description,
@@ -170,9 +171,13 @@ impl WishService for GridApi {
         };
         let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
         let wish = self
-            .store
-            .collect_wish(&caller.subject, request_id, &new, now)
-            .await
+            .org
+            .write_at_path(
+                new,
+                |new| &mut new.org_path,
+                |new| async move { self.store.collect_wish(actor, request_id, &new, now).await },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
@@ -227,7 +232,7 @@ impl WishService for GridApi {
             }
         } else {
             self.require_reader_of(&caller, &req.org_id).await?;
-            filter.subtree = Some(self.path_of(&req.org_id).await?);
+            filter.subtree = Some(self.subtree_path(&req.org_id).await?);
         }
         let after = page.after.as_deref().map(time_cursor).transpose()?;
         let mut wishes = self

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiceng_db::Tx;
+use jiceng_org_client::{OrgPath, paths};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{
@@ -89,7 +90,7 @@ pub struct NewCase {
     pub address: String,
     pub grid_id: Option<String>,
     pub owner_org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub reporter_kind: ReporterKind,
     pub reporter: String,
     /// How to reach the reporter: sealed, and its mask.
@@ -150,7 +151,7 @@ fn bind_reported<'q>(
         .bind(&new.address)
         .bind(new.grid_id.as_deref())
         .bind(&new.owner_org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(new.reporter_kind.as_str())
         .bind(&new.reporter)
         .bind(&new.source)
@@ -458,7 +459,7 @@ impl GridStore {
         .bind(&new.description)
         .bind(new.grid_id.as_deref())
         .bind(&new.owner_org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(new.reporter_kind.as_str())
         .bind(&new.reporter)
         .bind(BASELINE_SOURCE)
@@ -482,6 +483,7 @@ impl GridStore {
 
     pub async fn report(&self, request_id: Option<&str>, new: &NewCase, now: i64) -> Result<Case> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let category = load_category(&mut tx, &new.category_code).await?;
         let calendar = load_calendar(&mut tx).await?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -619,6 +621,13 @@ impl GridStore {
             ));
         }
         let mut tx = self.db.begin_write().await?;
+        let oldest_path = cases
+            .iter()
+            .map(|c| &c.case.org_path)
+            .min_by_key(|path| path.generation());
+        if let Some(oldest_path) = oldest_path {
+            paths::admit(&self.db, &mut tx, oldest_path).await?;
+        }
         let categories: std::collections::BTreeSet<String> =
             sqlx::query("SELECT code FROM grid_categories")
                 .fetch_all(&mut *tx)

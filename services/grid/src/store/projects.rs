@@ -3,6 +3,7 @@
 //! two active projects.
 
 use jiceng_db::Tx;
+use jiceng_org_client::{OrgPath, paths};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{
@@ -30,7 +31,7 @@ pub struct Need {
 #[derive(Clone, Debug)]
 pub struct NewNeed {
     pub org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub title: String,
     pub description: String,
     pub category: String,
@@ -55,7 +56,7 @@ pub struct Resource {
 pub struct NewResource {
     pub provider: Provider,
     pub org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub title: String,
     pub description: String,
     pub category: String,
@@ -265,6 +266,7 @@ impl GridStore {
         now: i64,
     ) -> Result<Need> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(first) = first_request(&mut tx, "need", actor, request_id, &id).await? {
             let need = fetch_need(&mut tx, &first).await?;
@@ -278,7 +280,7 @@ impl GridStore {
         )
         .bind(&id)
         .bind(&new.org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(&new.title)
         .bind(&new.description)
         .bind(&new.category)
@@ -342,6 +344,7 @@ impl GridStore {
         now: i64,
     ) -> Result<Resource> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(first) = first_request(&mut tx, "resource", actor, request_id, &id).await? {
             let resource = fetch_resource(&mut tx, &first).await?;
@@ -358,7 +361,7 @@ impl GridStore {
         .bind(provider_org)
         .bind(provider_member)
         .bind(&new.org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(&new.title)
         .bind(&new.description)
         .bind(&new.category)
@@ -434,6 +437,8 @@ impl GridStore {
         now: i64,
     ) -> Result<Project> {
         let mut tx = self.db.begin_write().await?;
+        // The project takes its need's path: a re-path must wait for it, or miss it.
+        paths::hold(&self.db, &mut tx).await?;
         let need = fetch_need(&mut tx, need_id).await?;
         let resource = fetch_resource(&mut tx, resource_id).await?;
         require_free(&need, &resource)?;

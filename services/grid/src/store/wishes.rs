@@ -2,6 +2,7 @@
 //! version check (so one claim wins), and announced when fulfilled.
 
 use jiceng_db::Tx;
+use jiceng_org_client::{OrgPath, paths};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{Conditions, GridStore, Result, StoreError, corrupt, not_found, precondition};
@@ -49,7 +50,7 @@ pub struct NewWish {
     pub phone_sealed: Option<String>,
     pub phone_masked: String,
     pub org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub claim_by: Option<i64>,
 }
 
@@ -135,6 +136,7 @@ impl GridStore {
         now: i64,
     ) -> Result<Wish> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(request_id) = request_id {
             let claimed = sqlx::query(
@@ -174,7 +176,7 @@ impl GridStore {
         .bind(new.phone_sealed.as_deref())
         .bind(&new.phone_masked)
         .bind(&new.org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(WishState::Collected.as_str())
         .bind(new.claim_by)
         .bind(now)

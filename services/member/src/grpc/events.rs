@@ -53,9 +53,12 @@ impl EventSinkService for MemberApi {
         match event.r#type.as_str() {
             "jiceng.org.v1.unit.moved" => {
                 let moved: org_pb::UnitMovedEvent = payload(&event.data)?;
-                self.org.scopes().invalidate_subtree(&moved.unit_id);
-                // Members below the moved unit take its new path.
-                let new_path = self.org.path_of(&moved.unit_id).await?;
+                self.org
+                    .scopes()
+                    .invalidate_subtree(&moved.unit_id, moved.tree_generation);
+                // Members below the moved unit take its path now (not the one the event saw:
+                // events of two moves may come in either order).
+                let new_path = self.org.current_path_of(&moved.unit_id).await?;
                 self.store
                     .repath_members(&moved.unit_id, &new_path)
                     .await

@@ -396,7 +396,7 @@ impl PointsService for MemberApi {
         };
         let top = if admin {
             self.store
-                .leaderboard(&path, year, top)
+                .leaderboard(path.as_str(), year, top)
                 .await
                 .map_err(to_status)?
         } else {
@@ -406,7 +406,7 @@ impl PointsService for MemberApi {
             None
         } else {
             self.store
-                .standing(&path, year, &req.member_id)
+                .standing(path.as_str(), year, &req.member_id)
                 .await
                 .map_err(to_status)?
         };

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use jiceng_db::{Tx, placeholders};
+use jiceng_org_client::{OrgPath, paths};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result};
@@ -24,12 +25,7 @@ pub struct Standing {
     pub balance: i64,
 }
 
-/// The half-open range of paths below (and including) `path`: `[path, path-with-'0')`.
-fn subtree_range(path: &str) -> (String, String) {
-    let mut upper = path.trim_end_matches('/').to_owned();
-    upper.push('0');
-    (path.to_owned(), upper)
-}
+use jiceng_org_client::paths::subtree_range;
 
 impl MemberStore {
     /// The `top` members of the subtree at `org_path` by their balance of `year`, highest first
@@ -155,31 +151,11 @@ impl MemberStore {
         }))
     }
 
-    /// Re-paths the members below a moved unit: `new_unit_path` is the unit's new path.
-    pub async fn repath_members(&self, unit_id: &str, new_unit_path: &str) -> Result<u64> {
-        let marker = format!("/{unit_id}/");
-        let mut tx = self.db.begin_write().await?;
-        let rows = sqlx::query("SELECT id, org_path FROM member_members WHERE org_path LIKE $1")
-            .bind(format!("%{marker}%"))
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut moved = 0;
-        for row in rows {
-            let (id, path): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-            let Some(at) = path.find(&marker) else {
-                continue;
-            };
-            let repathed = format!("{new_unit_path}{}", &path[at + marker.len()..]);
-            sqlx::query("UPDATE member_members SET org_path = $1 WHERE id = $2")
-                .bind(&repathed)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            move_balances(&mut tx, &id, &repathed).await?;
-            moved += 1;
-        }
-        tx.commit().await?;
-        Ok(moved)
+    /// Re-paths the members below a moved unit, and their balance rows, to the unit's path
+    /// now (see [`paths::repath`]); returns how many rows of either took a new path.
+    pub async fn repath_members(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
+        const TABLES: &[&str] = &["member_members", "member_balances"];
+        Ok(paths::repath(&self.db, TABLES, unit_id, unit_path).await?)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiceng_db::{LockMode, Tx, lock_key, now_millis, placeholders, value_rows};
+use jiceng_org_client::paths;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError};
@@ -484,6 +485,8 @@ impl MemberStore {
             ));
         }
         let mut tx = self.db.begin_write().await?;
+        // Balance rows copy their members' org paths.
+        paths::hold(&self.db, &mut tx).await?;
         let rules: Vec<PointsRule> = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RULE_COLUMNS} FROM member_points_rules ORDER BY code, version"
         )))
@@ -630,8 +633,11 @@ impl MemberStore {
         Ok(written)
     }
 
+    /// A write transaction holding re-pathing off (its balance rows copy the member's org
+    /// path) and then the member's points lock, in the order a transfer takes them.
     async fn begin_for_member(&self, member_id: &str) -> Result<Tx> {
         let mut tx = self.db.begin_write().await?;
+        paths::hold(&self.db, &mut tx).await?;
         self.db
             .lock(&mut tx, points_lock_key(member_id), LockMode::Exclusive)
             .await?;

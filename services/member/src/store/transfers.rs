@@ -2,6 +2,7 @@
 //! member has at most one pending transfer and exactly one holding org.
 
 use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use jiceng_org_client::{OrgPath, paths};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{
@@ -125,10 +126,13 @@ impl MemberStore {
         id: &str,
         accept: bool,
         note: &str,
-        to_org_path: &str,
+        to_org_path: &OrgPath,
     ) -> Result<Transfer> {
         let member_id = self.transfer(id).await?.member_id;
         let mut tx = self.lock_member(&member_id).await?;
+        if accept {
+            paths::admit(&self.db, &mut tx, to_org_path).await?;
+        }
         let transfer = fetch_transfer(&mut tx, id).await?;
         if transfer.state != TransferState::Pending {
             return Err(precondition(
@@ -163,10 +167,10 @@ impl MemberStore {
             .bind(&transfer.to_org_id)
             .bind(now)
             .bind(&member_id)
-            .bind(to_org_path)
+            .bind(to_org_path.as_str())
             .execute(&mut *tx)
             .await?;
-            move_balances(&mut tx, &member_id, to_org_path).await?;
+            move_balances(&mut tx, &member_id, to_org_path.as_str()).await?;
         }
         let transfer = fetch_transfer(&mut tx, id).await?;
         tx.commit().await?;

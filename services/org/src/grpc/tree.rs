@@ -341,7 +341,11 @@ impl OrgService for OrgApi {
                 "only services may check another caller's scope",
             ));
         }
-        let unit = self.store.get(&org_id).await.map_err(to_status)?;
+        let (unit, tree_generation) = self
+            .store
+            .get_with_generation(&org_id)
+            .await
+            .map_err(to_status)?;
         let within = unit.is_within(&scope);
         let ancestor_ids = if within || caller.has(Role::Service) {
             unit.ancestor_ids()
@@ -351,6 +355,19 @@ impl OrgService for OrgApi {
         Ok(Response::new(pb::CheckScopeResponse {
             within,
             ancestor_ids,
+            tree_generation,
+        }))
+    }
+
+    async fn get_tree_generation(
+        &self,
+        request: Request<pb::GetTreeGenerationRequest>,
+    ) -> Result<Response<pb::TreeGeneration>, Status> {
+        caller(&request)?.require_any(&[Role::Service])?;
+        let generations = self.store.generations().await.map_err(to_status)?;
+        Ok(Response::new(pb::TreeGeneration {
+            generation: generations.generation,
+            paths_generation: generations.paths_generation,
         }))
     }
 

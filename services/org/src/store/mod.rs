@@ -18,7 +18,7 @@ use sqlx::{Row as _, any::AnyRow};
 use crate::domain::{RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus};
 
 pub use meetings::{NewMeeting, NewProjectMeeting};
-pub use tree::{SubtreeFilter, UnitChanges};
+pub use tree::{SubtreeFilter, TreeGenerations, UnitChanges};
 
 const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";

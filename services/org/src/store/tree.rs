@@ -39,6 +39,13 @@ pub struct UnitChanges {
 }
 
 /// A filter over a subtree.
+/// Where the tree stands: its generation, and the generation its last move committed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeGenerations {
+    pub generation: i64,
+    pub paths_generation: i64,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct SubtreeFilter {
     /// Levels below the subtree root to include; `None` for all.
@@ -107,6 +114,37 @@ impl OrgStore {
                 what: "unit",
                 id: id.to_string(),
             })
+    }
+
+    /// A unit and the tree's generation it was read at, in one statement so that both are of
+    /// one moment: what other services cache ancestry by.
+    pub async fn get_with_generation(&self, id: &UnitId) -> Result<(Unit, i64)> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS},
+                 (SELECT generation FROM org_tree_generation WHERE id = 1) AS generation
+             FROM org_units WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "unit",
+            id: id.to_string(),
+        })?;
+        Ok((unit_from_row(&row)?, row.try_get("generation")?))
+    }
+
+    /// The tree's generation now and the generation its last move committed at.
+    pub async fn generations(&self) -> Result<TreeGenerations> {
+        let row = sqlx::query(
+            "SELECT generation, paths_generation FROM org_tree_generation WHERE id = 1",
+        )
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(TreeGenerations {
+            generation: row.try_get("generation")?,
+            paths_generation: row.try_get("paths_generation")?,
+        })
     }
 
     /// The current kind schema: defaults plus the district's extensions.
@@ -335,7 +373,16 @@ impl OrgStore {
             }),
         )
         .await?;
-        let event = events::unit_moved(&unit, &old_parent_id, &new_parent.id);
+        // Under the exclusive tree lock no other change interleaves: the generation read here is
+        // the one this move commits at.
+        let generation: i64 = sqlx::query(
+            "UPDATE org_tree_generation SET paths_generation = generation WHERE id = 1
+             RETURNING generation",
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        let event = events::unit_moved(&unit, &old_parent_id, &new_parent.id, generation);
         jiceng_outbox::enqueue(&mut tx, &self.event_source, event).await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;

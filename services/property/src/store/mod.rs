@@ -7,6 +7,10 @@ pub mod log;
 
 use jiceng_db::{Database, Tx};
 use jiceng_merkle::LogSigner;
+use jiceng_org_client::{
+    OrgPath,
+    paths::{self, FenceError, PathFenced},
+};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::CompanyDetails;
@@ -24,8 +28,41 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
+    /// The org path a write was given predates a move this database has applied.
+    #[error("the org path {0} predates a move of the org tree")]
+    OrgPathMoved(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+impl PathFenced for StoreError {
+    fn predates_move(&self) -> bool {
+        matches!(self, StoreError::OrgPathMoved(_))
+    }
+}
+
+impl From<FenceError> for StoreError {
+    fn from(err: FenceError) -> Self {
+        match err {
+            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
+            FenceError::Database(err) => StoreError::Db(err),
+        }
+    }
+}
+
+impl PropertyStore {
+    /// Gives the companies, compounds, schedules, assessments and disclosures below a moved
+    /// unit the unit's path now (see [`paths::repath`]).
+    pub async fn repath(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
+        const TABLES: &[&str] = &[
+            "property_companies",
+            "property_compounds",
+            "property_schedules",
+            "property_assessments",
+            "property_disclosures",
+        ];
+        Ok(paths::repath(&self.db, TABLES, unit_id, unit_path).await?)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -48,12 +85,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-/// The half-open range of paths below (and including) `path`.
-fn subtree_range(path: &str) -> (String, String) {
-    let mut upper = path.trim_end_matches('/').to_owned();
-    upper.push('0');
-    (path.to_owned(), upper)
-}
+use jiceng_org_client::paths::subtree_range;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Company {
@@ -72,7 +104,7 @@ pub struct NewCompany {
     pub name: String,
     pub credit_code: String,
     pub org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub details: CompanyDetails,
     pub publishers: Vec<String>,
 }
@@ -104,7 +136,7 @@ pub struct NewCompound {
     pub name: String,
     pub address: String,
     pub org_id: String,
-    pub org_path: String,
+    pub org_path: OrgPath,
     pub company_id: String,
     pub owners_committee: String,
     pub owners_chair: String,
@@ -332,6 +364,7 @@ impl PropertyStore {
         now: i64,
     ) -> Result<Company> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
             let company = fetch_company(&mut tx, &first).await?;
@@ -347,7 +380,7 @@ impl PropertyStore {
         .bind(&new.name)
         .bind(&new.credit_code)
         .bind(&new.org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(serde_json::to_string(&new.details).unwrap_or_default())
         .bind(serde_json::to_string(&new.publishers).unwrap_or_default())
         .bind(now)
@@ -394,6 +427,7 @@ impl PropertyStore {
         now: i64,
     ) -> Result<Compound> {
         let mut tx = self.db.begin_write().await?;
+        paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
             let compound = fetch_compound(&mut tx, &first).await?;
@@ -410,7 +444,7 @@ impl PropertyStore {
         .bind(&new.name)
         .bind(&new.address)
         .bind(&new.org_id)
-        .bind(&new.org_path)
+        .bind(new.org_path.as_str())
         .bind(&new.company_id)
         .bind(&new.owners_committee)
         .bind(&new.owners_chair)

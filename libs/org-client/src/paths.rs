@@ -1,0 +1,187 @@
+//! Org paths stored beside another service's rows, and the fence that keeps a stale one out.
+//!
+//! Member, grid and property store each row's org path (`/root/…/unit/`) so that a subtree is one
+//! index range. When a subtree moves, the replica that gets the `unit.moved` event re-paths the
+//! rows in the service's database and raises `org_paths_applied` to the move's generation, in one
+//! transaction under an exclusive lock. A write that stores a path takes the same lock shared
+//! and checks that its path was read at that generation or later: a write that committed first
+//! is re-pathed by the move, one that comes after learns that its path predates the move and
+//! asks the org service again. So no row keeps a path that was stale when it was written.
+
+use jiceng_db::{Database, LockMode, Migration, Migrations, Tx, lock_key};
+use sqlx::Row as _;
+
+/// The fence's table, migrated into every database that stores org paths.
+pub static MIGRATIONS: Migrations = Migrations {
+    component: "org_paths",
+    steps: &[Migration {
+        version: 1,
+        name: "the newest org move applied",
+        postgres: include_str!("../migrations/postgres/0001_org_paths_applied.sql"),
+        sqlite: include_str!("../migrations/sqlite/0001_org_paths_applied.sql"),
+    }],
+};
+
+/// A unit's materialised path `/root/…/unit/` and the org tree generation it was read at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgPath {
+    path: String,
+    generation: i64,
+}
+
+impl OrgPath {
+    /// The path of the unit whose ancestry (root first, the unit last) is `ids`.
+    pub fn from_ancestry(ids: &[String], generation: i64) -> Self {
+        Self {
+            path: format!("/{}/", ids.join("/")),
+            generation,
+        }
+    }
+
+    /// A path of a district whose tree has never moved, read from the org store itself: what
+    /// the seed and demo loaders write, which refuse a district that already has units.
+    pub fn of_unmoved_tree(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            generation: 0,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.path
+    }
+
+    /// The unit the path ends with.
+    pub fn unit_id(&self) -> &str {
+        self.path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+    }
+
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+}
+
+/// A write's org path predates a move its database has already applied.
+#[derive(Debug, thiserror::Error)]
+pub enum FenceError {
+    #[error("the org path of {path} predates a move this service has applied")]
+    Stale { path: String },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A store's error that can say a write's org path predated a move: such a write is worth
+/// one more try with the org service's current path.
+pub trait PathFenced {
+    fn predates_move(&self) -> bool;
+}
+
+/// What a caller is told when a write's path predated a move even on its second try (the
+/// subtree moved again meanwhile): retryable.
+pub fn moved_status(path: &str) -> tonic::Status {
+    tracing::warn!(path, "an org path changed twice while a write used it");
+    tonic::Status::unavailable("the org tree changed during the write; retry")
+}
+
+fn paths_lock() -> i64 {
+    lock_key("org_paths")
+}
+
+/// In a write's transaction, before it stores `path`: refuses a path read before the newest
+/// move applied here, and holds re-pathing off until the write commits.
+pub async fn admit(db: &Database, tx: &mut Tx, path: &OrgPath) -> Result<(), FenceError> {
+    db.lock(tx, paths_lock(), LockMode::Shared).await?;
+    let applied: i64 = sqlx::query("SELECT generation FROM org_paths_applied WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    if path.generation < applied {
+        return Err(FenceError::Stale {
+            path: path.path.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// In a re-path's transaction, before the rows are re-pathed: waits for writes holding older
+/// paths to commit (so the re-path sees their rows) and raises the fence to `generation`.
+pub async fn advance(db: &Database, tx: &mut Tx, generation: i64) -> Result<(), sqlx::Error> {
+    db.lock(tx, paths_lock(), LockMode::Exclusive).await?;
+    sqlx::query("UPDATE org_paths_applied SET generation = $1 WHERE id = 1 AND generation < $1")
+        .bind(generation)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// In a write's transaction, before it reads a row whose org path it copies (a project takes
+/// its need's): holds re-pathing off until the write commits, so the copy is re-pathed too.
+pub async fn hold(db: &Database, tx: &mut Tx) -> Result<(), sqlx::Error> {
+    db.lock(tx, paths_lock(), LockMode::Shared).await
+}
+
+/// Gives every row of `tables` (each with an `org_path` column) below the moved unit `unit_id`
+/// the unit's path as the org service has it now (`unit_path`, ending with the unit), and raises
+/// the fence to that path's generation, so that writes holding older paths ask again; one
+/// transaction. Each table is one range update per old path of the unit found below it: usually
+/// one, more when rows were written under paths of several earlier moves. Re-pathing to the
+/// paths already stored changes nothing, so a redelivered event is harmless. Returns how many
+/// rows took a new path.
+pub async fn repath(
+    db: &Database,
+    tables: &[&str],
+    unit_id: &str,
+    unit_path: &OrgPath,
+) -> Result<u64, sqlx::Error> {
+    let marker = format!("/{unit_id}/");
+    let (new_lo, new_hi) = subtree_range(unit_path.as_str());
+    let mut tx = db.begin_write().await?;
+    advance(db, &mut tx, unit_path.generation()).await?;
+    let mut moved = 0;
+    for table in tables {
+        loop {
+            let sample: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT org_path FROM {table}
+                 WHERE org_path LIKE $1 AND NOT (org_path >= $2 AND org_path < $3) LIMIT 1"
+            )))
+            .bind(format!("%{marker}%"))
+            .bind(&new_lo)
+            .bind(&new_hi)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+            let Some(old_unit_path) = sample
+                .as_deref()
+                .and_then(|path| path.find(&marker).map(|at| &path[..at + marker.len()]))
+            else {
+                break;
+            };
+            let (lo, hi) = subtree_range(old_unit_path);
+            let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET org_path = $1 || substr(org_path, CAST($2 AS INTEGER))
+                 WHERE org_path >= $3 AND org_path < $4"
+            )))
+            .bind(unit_path.as_str())
+            .bind(old_unit_path.chars().count() as i64 + 1)
+            .bind(&lo)
+            .bind(&hi)
+            .execute(&mut *tx)
+            .await?;
+            moved += updated.rows_affected();
+        }
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// The half-open range of paths below (and including) `path`: `[path, path-with-'0')`.
+pub fn subtree_range(path: &str) -> (String, String) {
+    let mut upper = path.trim_end_matches('/').to_owned();
+    upper.push('0');
+    (path.to_owned(), upper)
+}

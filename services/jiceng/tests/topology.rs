@@ -1,0 +1,375 @@
+//! Cross-service behaviour on the production topology: every service its own `jiceng serve`
+//! processes on its own PostgreSQL database, two replicas each behind a per-connection balancer
+//! (see `jiceng_testkit::topology`). An event reaches one replica of its consumer; what every
+//! replica must know has to reach the others by itself.
+
+use std::{
+    future::Future,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use jiceng_auth::Role;
+use jiceng_proto::{
+    grid::{
+        self as grid_pb, case_service_client::CaseServiceClient,
+        grid_service_client::GridServiceClient,
+    },
+    notify::{self as notify_pb, notify_service_client::NotifyServiceClient},
+    org::{
+        self as org_pb, org_service_client::OrgServiceClient,
+        position_service_client::PositionServiceClient,
+    },
+};
+use jiceng_testkit::{Bearer, bearer, topology::Topology};
+use tonic::{
+    Code,
+    codegen::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+
+/// What the platform promises: a move acknowledged by org is reflected by every replica of
+/// every service within this bound.
+const FRESHNESS_BOUND: Duration = Duration::from_secs(2);
+
+async fn start() -> Option<Topology> {
+    let topology = Topology::start(Path::new(env!("CARGO_BIN_EXE_jiceng")), 2).await;
+    if topology.is_none() {
+        eprintln!("skipped: JICENG_TEST_DATABASE_URL names no PostgreSQL server");
+    }
+    topology
+}
+
+async fn channel(uri: &str) -> Channel {
+    Endpoint::from_shared(uri.to_owned())
+        .expect("uri")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connect")
+}
+
+type Client<C> = fn(InterceptedService<Channel, Bearer>) -> C;
+
+async fn client_as<C>(uri: &str, token: &str, make: Client<C>) -> C {
+    make(InterceptedService::new(
+        channel(uri).await,
+        Bearer::new(token),
+    ))
+}
+
+fn admin_of(scope: &str, role: Role) -> String {
+    bearer(&format!("admin-{scope}"), &[role], scope)
+}
+
+async fn create_unit(
+    org: &mut OrgServiceClient<InterceptedService<Channel, Bearer>>,
+    parent: &str,
+    kind: org_pb::UnitKind,
+    name: &str,
+) -> String {
+    org.create_unit(org_pb::CreateUnitRequest {
+        parent_id: parent.to_owned(),
+        kind: kind as i32,
+        name: name.to_owned(),
+        ..Default::default()
+    })
+    .await
+    .expect("create unit")
+    .into_inner()
+    .id
+}
+
+/// Calls `check` until it holds or `within` has passed; returns how long it took.
+async fn within<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await {
+            Ok(()) => return started.elapsed(),
+            Err(last) if started.elapsed() >= within => {
+                panic!("{what}: not so after {within:?}: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+}
+
+fn category() -> grid_pb::DefineCategoryRequest {
+    grid_pb::DefineCategoryRequest {
+        category: Some(grid_pb::Category {
+            code: "city.garbage".into(),
+            name: "垃圾堆放".into(),
+            default_handler_kind: "service_team".into(),
+            clock: grid_pb::ClockKind::Calendar as i32,
+            normal: Some(grid_pb::TimeLimits {
+                accept_minutes: 60,
+                dispatch_minutes: 60,
+                handle_minutes: 120,
+                verify_minutes: 60,
+                overall_minutes: 24 * 60,
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn report_in(committee: &str, description: &str) -> grid_pb::ReportCaseRequest {
+    grid_pb::ReportCaseRequest {
+        category_code: "city.garbage".into(),
+        description: description.to_owned(),
+        org_id: committee.to_owned(),
+        reporter_kind: grid_pb::ReporterKind::Resident as i32,
+        ..Default::default()
+    }
+}
+
+/// The ids of the cases listed under `org_id`, as `token` sees them through `uri`.
+async fn cases_under(uri: &str, token: &str, org_id: &str) -> Result<Vec<String>, String> {
+    let mut cases = client_as(uri, token, CaseServiceClient::new).await;
+    let listed = cases
+        .list_cases(grid_pb::ListCasesRequest {
+            org_id: org_id.to_owned(),
+            page_size: Some(100),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| status.to_string())?;
+    Ok(listed
+        .into_inner()
+        .cases
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_committee_moved_to_another_street_is_seen_by_every_replica_within_the_bound() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let old_street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let new_street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &old_street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "东昌居民区党总支",
+    )
+    .await;
+    let grid_uri = topology.endpoint("grid");
+    client_as(&grid_uri, &district, GridServiceClient::new)
+        .await
+        .define_category(category())
+        .await
+        .expect("category");
+    let worker = bearer("worker-1", &[Role::GridWorker], &committee);
+    let mut reports = client_as(&grid_uri, &worker, CaseServiceClient::new).await;
+    let before = reports
+        .report_case(report_in(&committee, "楼道口堆放建筑垃圾"))
+        .await
+        .expect("report before the move")
+        .into_inner();
+
+    let old_admin = admin_of(&old_street, Role::StreetAdmin);
+    let new_admin = admin_of(&new_street, Role::StreetAdmin);
+    let replicas = topology.replica_endpoints("grid");
+    // Every replica has the committee's ancestry cached, as under steady traffic.
+    for replica in &replicas {
+        client_as(replica, &old_admin, CaseServiceClient::new)
+            .await
+            .get_case(grid_pb::GetCaseRequest {
+                id: before.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("the old street's admin reads its committee's case");
+        assert_eq!(
+            cases_under(replica, &old_admin, &old_street).await,
+            Ok(vec![before.id.clone()])
+        );
+    }
+
+    org.move_unit(org_pb::MoveUnitRequest {
+        id: committee.clone(),
+        new_parent_id: new_street.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("move");
+    let moved_at = Instant::now();
+
+    for replica in &replicas {
+        let (old_admin, new_admin, before) = (&old_admin, &new_admin, &before);
+        within(
+            FRESHNESS_BOUND.saturating_sub(moved_at.elapsed()),
+            &format!("{replica}: scopes follow the move"),
+            || async move {
+                let refused = client_as(replica, old_admin, CaseServiceClient::new)
+                    .await
+                    .get_case(grid_pb::GetCaseRequest {
+                        id: before.id.clone(),
+                        ..Default::default()
+                    })
+                    .await;
+                match refused {
+                    Err(status)
+                        if matches!(status.code(), Code::NotFound | Code::PermissionDenied) => {}
+                    other => return Err(format!("the old street's admin got {other:?}")),
+                }
+                client_as(replica, new_admin, CaseServiceClient::new)
+                    .await
+                    .get_case(grid_pb::GetCaseRequest {
+                        id: before.id.clone(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|status| format!("the new street's admin: {status}"))?;
+                Ok(())
+            },
+        )
+        .await;
+    }
+    // Lists by subtree follow on every replica (the event reached one of them; the database is
+    // shared by both).
+    for replica in &replicas {
+        let (old_admin, new_admin, new_street) = (&old_admin, &new_admin, &new_street);
+        let (before, old_street) = (&before, &old_street);
+        within(
+            FRESHNESS_BOUND.saturating_sub(moved_at.elapsed()),
+            &format!("{replica}: lists follow the move"),
+            || async move {
+                let under_new = cases_under(replica, new_admin, new_street).await?;
+                let under_old = cases_under(replica, old_admin, old_street).await?;
+                if under_new == vec![before.id.clone()] && under_old.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "new street {under_new:?}, old street {under_old:?}"
+                    ))
+                }
+            },
+        )
+        .await;
+    }
+
+    // A case reported on each replica right after the move is stored under the new street:
+    // listed there, and not under the old one, on every replica.
+    let mut after = Vec::new();
+    for (n, replica) in replicas.iter().enumerate() {
+        let case = client_as(replica, &worker, CaseServiceClient::new)
+            .await
+            .report_case(report_in(&committee, &format!("搬迁后反映的问题 {n}")))
+            .await
+            .expect("report after the move")
+            .into_inner();
+        after.push(case.id);
+    }
+    for replica in &replicas {
+        let mut listed = cases_under(replica, &new_admin, &new_street)
+            .await
+            .expect("list");
+        listed.sort();
+        let mut expected = vec![before.id.clone()];
+        expected.extend(after.iter().cloned());
+        expected.sort();
+        assert_eq!(listed, expected, "{replica}: the new street's cases");
+        assert_eq!(
+            cases_under(replica, &old_admin, &old_street).await,
+            Ok(Vec::new()),
+            "{replica}: nothing stays under the old street"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secretary_appointed_in_org_is_told_once_whichever_notify_replica_is_asked() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "塘桥街道党工委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "南泉居民区党总支",
+    )
+    .await;
+    const SECRETARY: &str = "0193a000-0000-7000-8000-0000000000a1";
+    client_as(
+        &topology.endpoint("org"),
+        &district,
+        PositionServiceClient::new,
+    )
+    .await
+    .appoint_position(org_pb::AppointPositionRequest {
+        unit_id: committee.clone(),
+        role: org_pb::PositionRole::Secretary as i32,
+        holder: Some(org_pb::appoint_position_request::Holder::MemberId(
+            SECRETARY.into(),
+        )),
+        replace_current: true,
+        ..Default::default()
+    })
+    .await
+    .expect("appoint");
+    let secretary = bearer(SECRETARY, &[Role::Member], &committee);
+    for replica in topology.replica_endpoints("notify") {
+        let secretary = &secretary;
+        within(
+            Duration::from_secs(10),
+            &format!("{replica}: the secretary's notice"),
+            || {
+                let replica = replica.clone();
+                async move {
+                    let inbox = client_as(&replica, secretary, NotifyServiceClient::new)
+                        .await
+                        .list_inbox(notify_pb::ListInboxRequest::default())
+                        .await
+                        .map_err(|status| status.to_string())?
+                        .into_inner();
+                    match inbox.items.len() {
+                        1 => Ok(()),
+                        n => Err(format!("{n} notices")),
+                    }
+                }
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_to_every_process_ends_each_cleanly() {
+    let Some(mut topology) = start().await else {
+        return;
+    };
+    for (service, status) in topology.terminate_all() {
+        assert!(status.success(), "{service} exited {status}");
+    }
+}
