@@ -36,7 +36,7 @@ KUBECTL = os.environ.get("KUBECTL", "kubectl")
 # Who may call whom, from the code: gRPC clients (org asks grid about cases; every other
 # service asks org about scope) and event deliveries (publisher -> consumer).
 EXPECTED_CALLS = {
-    "org": {"grid", "member", "notify"},
+    "org": {"grid", "member", "notify", "property"},
     "member": {"org", "notify"},
     "grid": {"org", "member", "notify"},
     "property": {"org", "notify"},
