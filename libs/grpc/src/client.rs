@@ -61,8 +61,11 @@ impl RetryPolicy {
     }
 }
 
-/// Runs `call` until it succeeds, fails with a code other than UNAVAILABLE, or the attempts
-/// run out. Only UNAVAILABLE is retried: it promises that the request was not processed.
+/// Runs the read `call` until it succeeds, fails otherwise than with UNAVAILABLE or a broken
+/// connection, or the attempts run out. UNAVAILABLE promises that the request was not
+/// processed; a connection that broke under a call (a server closing it after its maximum
+/// age, a pod going away) promises nothing, which is harmless for a read. Writes are not
+/// retried here: they carry request ids and their callers decide.
 pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, mut call: F) -> Result<T, Status>
 where
     F: FnMut() -> Fut,
@@ -72,7 +75,8 @@ where
     loop {
         match call().await {
             Err(status)
-                if status.code() == Code::Unavailable && attempt + 1 < policy.max_attempts =>
+                if (status.code() == Code::Unavailable || connection_broke(&status))
+                    && attempt + 1 < policy.max_attempts =>
             {
                 tokio::time::sleep(policy.backoff(attempt)).await;
                 attempt += 1;
@@ -80,6 +84,12 @@ where
             result => return result,
         }
     }
+}
+
+/// Whether a call failed because its connection broke, rather than with the server's answer.
+pub fn connection_broke(status: &Status) -> bool {
+    std::error::Error::source(status)
+        .is_some_and(|source| source.downcast_ref::<tonic::transport::Error>().is_some())
 }
 
 #[cfg(test)]

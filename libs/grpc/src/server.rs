@@ -27,6 +27,14 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// How often health re-checks the databases.
     pub health_interval: Duration,
+    /// How long a client connection may live before the server asks it to go (HTTP/2 GOAWAY):
+    /// callers hold one long-lived connection, so without a limit replicas added later get no
+    /// traffic from callers already connected. `None`: connections live as long as callers
+    /// keep them.
+    pub max_connection_age: Option<Duration>,
+    /// How long calls in flight on a connection past its age may still take before it is
+    /// closed.
+    pub max_connection_age_grace: Duration,
 }
 
 impl Default for ServerOptions {
@@ -34,6 +42,8 @@ impl Default for ServerOptions {
         Self {
             request_timeout: Duration::from_secs(30),
             health_interval: Duration::from_secs(5),
+            max_connection_age: None,
+            max_connection_age_grace: Duration::from_secs(30),
         }
     }
 }
@@ -102,7 +112,13 @@ impl GrpcServer {
         let mut routes: Routes = self.routes.routes();
         routes = routes.add_service(health_service);
         routes = add_reflection(routes);
-        Server::builder()
+        let mut builder = Server::builder();
+        if let Some(age) = self.options.max_connection_age {
+            builder = builder
+                .max_connection_age(age)
+                .max_connection_age_grace(self.options.max_connection_age_grace);
+        }
+        builder
             .timeout(self.options.request_timeout)
             .layer(OtelGrpcLayer::default().filter(filters::reject_healthcheck))
             .layer(AccessLogLayer)

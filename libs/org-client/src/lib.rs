@@ -2,7 +2,10 @@
 
 pub mod paths;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, future::Future, sync::Arc, time::Duration};
+
+use futures::{StreamExt as _, stream};
+use jiceng_db::Database;
 
 use jiceng_auth::{RemoteAncestry, ScopeCache, WATCH_INTERVAL};
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
@@ -16,7 +19,19 @@ use tonic::{
     metadata::{Ascii, MetadataValue},
 };
 
-pub use paths::{OrgPath, PathFenced};
+pub use paths::{OrgPath, PathFenced, PathHolder, Repaired};
+
+/// How many units a reconciliation asks the org service about at once.
+const RECONCILE_CONCURRENCY: usize = 8;
+
+/// Why a reconciliation stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("the org service: {0}")]
+    Org(Status),
+    #[error("the database: {0}")]
+    Database(#[from] sqlx::Error),
+}
 
 /// What other services ask of the org service: who holds a role now, a unit, an alliance's lead,
 /// and whether a unit lies in a caller's scope (cached while the org tree's generation confirms
@@ -80,6 +95,71 @@ impl OrgDirectory {
                 Ok(write(new).await)
             }
             written => Ok(written),
+        }
+    }
+
+    /// Compares the org paths stored in `db` (where `holders` say) with the org service's
+    /// tree and gives every row that differs its unit's path now (see [`paths::reconcile`]).
+    /// A unit the org service does not know is left as it is, with a warning.
+    pub async fn reconcile(
+        &self,
+        db: &Database,
+        holders: &[PathHolder],
+    ) -> Result<Vec<Repaired>, ReconcileError> {
+        let stored = paths::stored_paths(db, holders).await?;
+        let units: Vec<String> = stored.keys().cloned().collect();
+        let answers: Vec<(String, Result<OrgPath, Status>)> = stream::iter(units)
+            .map(|unit| async move {
+                let answer = self.current_path_of(&unit).await;
+                (unit, answer)
+            })
+            .buffer_unordered(RECONCILE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut differing = BTreeMap::new();
+        for (unit, answer) in answers {
+            match answer {
+                Ok(path) => {
+                    if stored[&unit].iter().any(|kept| kept != path.as_str()) {
+                        differing.insert(unit, path);
+                    }
+                }
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    tracing::warn!(unit, "rows name a unit the org service does not know");
+                }
+                Err(status) => return Err(ReconcileError::Org(status)),
+            }
+        }
+        Ok(paths::reconcile(db, holders, &differing).await?)
+    }
+
+    /// Runs [`OrgDirectory::reconcile`] every `interval` until `stopped` completes. Rows put
+    /// right mean an event was lost or a write raced a move: a warning says which.
+    pub async fn reconcile_every(
+        &self,
+        db: &Database,
+        holders: &[PathHolder],
+        interval: Duration,
+        stopped: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                () = &mut stopped => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            match self.reconcile(db, holders).await {
+                Ok(repaired) => {
+                    for Repaired { table, rows } in repaired.iter().filter(|r| r.rows > 0) {
+                        tracing::warn!(
+                            table,
+                            rows,
+                            "stored org paths differed from the org tree and were put right"
+                        );
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "org paths could not be reconciled"),
+            }
         }
     }
 

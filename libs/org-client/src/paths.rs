@@ -124,7 +124,7 @@ pub async fn hold(db: &Database, tx: &mut Tx) -> Result<(), sqlx::Error> {
     db.lock(tx, paths_lock(), LockMode::Shared).await
 }
 
-/// Gives every row of `tables` (each with an `org_path` column) below the moved unit `unit_id`
+/// Gives every row of `holders` below the moved unit `unit_id`
 /// the unit's path as the org service has it now (`unit_path`, ending with the unit), and raises
 /// the fence to that path's generation, so that writes holding older paths ask again; one
 /// transaction. Each table is one range update per old path of the unit found below it: usually
@@ -133,7 +133,7 @@ pub async fn hold(db: &Database, tx: &mut Tx) -> Result<(), sqlx::Error> {
 /// rows took a new path.
 pub async fn repath(
     db: &Database,
-    tables: &[&str],
+    holders: &[PathHolder],
     unit_id: &str,
     unit_path: &OrgPath,
 ) -> Result<u64, sqlx::Error> {
@@ -142,7 +142,7 @@ pub async fn repath(
     let mut tx = db.begin_write().await?;
     advance(db, &mut tx, unit_path.generation()).await?;
     let mut moved = 0;
-    for table in tables {
+    for table in holders.iter().map(PathHolder::table) {
         loop {
             let sample: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT org_path FROM {table}
@@ -184,4 +184,120 @@ pub fn subtree_range(path: &str) -> (String, String) {
     let mut upper = path.trim_end_matches('/').to_owned();
     upper.push('0');
     (path.to_owned(), upper)
+}
+
+/// Where a service keeps org paths, for [`reconcile`].
+#[derive(Clone, Copy, Debug)]
+pub enum PathHolder {
+    /// Rows holding the path of the unit named in `org_column`.
+    ByOrg {
+        table: &'static str,
+        org_column: &'static str,
+    },
+    /// Rows holding the path of their parent row (`key_column` = `parent_table.id`), as a
+    /// member's balance rows hold the member's.
+    ByParent {
+        table: &'static str,
+        key_column: &'static str,
+        parent_table: &'static str,
+    },
+}
+
+impl PathHolder {
+    pub fn table(&self) -> &'static str {
+        match self {
+            PathHolder::ByOrg { table, .. } | PathHolder::ByParent { table, .. } => table,
+        }
+    }
+}
+
+/// How many rows of a table [`reconcile`] gave their right path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repaired {
+    pub table: &'static str,
+    pub rows: u64,
+}
+
+/// The units whose paths rows of `holders` store, each with the paths stored for it.
+pub async fn stored_paths(
+    db: &Database,
+    holders: &[PathHolder],
+) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, sqlx::Error> {
+    let mut stored: std::collections::BTreeMap<_, std::collections::BTreeSet<_>> =
+        Default::default();
+    for holder in holders {
+        let PathHolder::ByOrg { table, org_column } = holder else {
+            continue;
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT {org_column}, org_path FROM {table}"
+        )))
+        .fetch_all(db.pool())
+        .await?;
+        for row in rows {
+            stored
+                .entry(row.try_get::<String, _>(0)?)
+                .or_default()
+                .insert(row.try_get::<String, _>(1)?);
+        }
+    }
+    Ok(stored)
+}
+
+/// Gives every row of `holders` the path `current` has for its unit (and rows that copy a
+/// parent's path their parent's), in one transaction under the lock re-pathing takes. A unit
+/// whose current path was read before the newest move applied here is left alone: that move's
+/// re-path wrote a newer path than the one in hand. Returns the rows changed, by table.
+pub async fn reconcile(
+    db: &Database,
+    holders: &[PathHolder],
+    current: &std::collections::BTreeMap<String, OrgPath>,
+) -> Result<Vec<Repaired>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    db.lock(&mut tx, paths_lock(), LockMode::Exclusive).await?;
+    let applied: i64 = sqlx::query("SELECT generation FROM org_paths_applied WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    let mut repaired = Vec::new();
+    for holder in holders {
+        let (table, rows) = match holder {
+            PathHolder::ByOrg { table, org_column } => {
+                let mut rows = 0;
+                for (org_id, path) in current {
+                    if path.generation < applied {
+                        continue;
+                    }
+                    rows += sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {table} SET org_path = $1 WHERE {org_column} = $2 AND org_path <> $1"
+                    )))
+                    .bind(path.as_str())
+                    .bind(org_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                (*table, rows)
+            }
+            PathHolder::ByParent {
+                table,
+                key_column,
+                parent_table,
+            } => {
+                let parent_path = format!(
+                    "(SELECT p.org_path FROM {parent_table} p WHERE p.id = {table}.{key_column})"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {table} SET org_path = {parent_path} WHERE org_path <> {parent_path}"
+                )))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                (*table, rows)
+            }
+        };
+        repaired.push(Repaired { table, rows });
+    }
+    tx.commit().await?;
+    Ok(repaired)
 }

@@ -20,7 +20,11 @@ use std::{
 
 use jiceng_auth::Role;
 use serde_json::Value;
-use tokio::{io::copy_bidirectional, net::TcpStream, task::JoinHandle};
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+    task::JoinHandle,
+};
 
 use crate::{TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer};
 
@@ -90,9 +94,9 @@ impl Balancer {
                         let backend = candidates[(start + offset) % candidates.len()];
                         // A replica that is gone refuses at once; the next one is tried, as
                         // kube-proxy does for an endpoint that has not yet been removed.
-                        if let Ok(mut server) = TcpStream::connect(backend).await {
+                        if let Ok(server) = TcpStream::connect(backend).await {
                             *counts.lock().expect("counts").entry(backend).or_default() += 1;
-                            let _ = copy_bidirectional(&mut client, &mut server).await;
+                            forward(client, server).await;
                             return;
                         }
                     }
@@ -125,6 +129,30 @@ impl Balancer {
             .copied()
             .unwrap_or_default()
     }
+}
+
+/// Copies both ways until each side has closed, as a NAT would: when the server closes, the
+/// client reads to the end of what the server sent; what the client still sends after the
+/// server is gone is read and dropped rather than answered with a reset, which would throw
+/// away the client's unread responses.
+async fn forward(client: TcpStream, server: TcpStream) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let down = async {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    let up = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        let mut server_open = true;
+        while let Ok(read @ 1..) = client_read.read(&mut buffer).await {
+            if server_open && server_write.write_all(&buffer[..read]).await.is_err() {
+                server_open = false;
+            }
+        }
+        let _ = server_write.shutdown().await;
+    };
+    tokio::join!(down, up);
 }
 
 impl Drop for Balancer {
@@ -167,6 +195,8 @@ pub struct Topology {
     dir: tempfile::TempDir,
     groups: BTreeMap<String, ServiceGroup>,
     pub root_id: String,
+    /// The token (role `service`, scoped to the root) the services present to each other.
+    pub service_token: String,
     spawned: usize,
 }
 
@@ -195,6 +225,7 @@ impl Topology {
             dir: tempfile::tempdir().expect("a folder for the logs"),
             groups: BTreeMap::new(),
             root_id: String::new(),
+            service_token: String::new(),
             spawned: 0,
         };
         let mut databases = BTreeMap::new();
@@ -206,6 +237,7 @@ impl Topology {
         let service_token = bearer("jiceng-services", &[Role::Service], &topology.root_id)
             .trim_start_matches("Bearer ")
             .to_owned();
+        topology.service_token.clone_from(&service_token);
         let secret = String::from_utf8(TEST_SECRET.to_vec()).expect("the test secret is text");
         for (name, balancer) in balancers {
             let mut group_env = vec![

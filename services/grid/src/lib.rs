@@ -20,7 +20,7 @@ use jiceng_proto::grid::{
 use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::{CONSUMED_EVENTS, GridApi};
-pub use store::GridStore;
+pub use store::{GridStore, ORG_PATH_HOLDERS};
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "grid",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use jiceng_db::{Database, Tx, now_millis};
 use jiceng_org_client::{
-    OrgPath,
+    OrgPath, PathHolder,
     paths::{self, FenceError, PathFenced},
 };
 use serde_json::{Value, json};
@@ -60,6 +60,35 @@ impl From<FenceError> for StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The grid's rows that hold org paths: grids, cases (their owning org's), wishes, needs,
+/// resources and projects (their need's org).
+pub const ORG_PATH_HOLDERS: &[PathHolder] = &[
+    PathHolder::ByOrg {
+        table: "grid_grids",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "grid_cases",
+        org_column: "owner_org_id",
+    },
+    PathHolder::ByOrg {
+        table: "grid_wishes",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "grid_needs",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "grid_resources",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "grid_projects",
+        org_column: "org_id",
+    },
+];
 
 fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
     StoreError::Precondition {
@@ -564,15 +593,7 @@ impl GridStore {
     /// Gives the grids, cases, wishes, needs, resources and projects below a moved unit the
     /// unit's path now (see [`paths::repath`]).
     pub async fn repath(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
-        const TABLES: &[&str] = &[
-            "grid_grids",
-            "grid_cases",
-            "grid_wishes",
-            "grid_needs",
-            "grid_resources",
-            "grid_projects",
-        ];
-        Ok(paths::repath(&self.db, TABLES, unit_id, unit_path).await?)
+        Ok(paths::repath(&self.db, ORG_PATH_HOLDERS, unit_id, unit_path).await?)
     }
 }
 

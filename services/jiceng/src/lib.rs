@@ -28,7 +28,7 @@ use jiceng_org::{
     GridCases, OrgStore,
     domain::{UnitCode, UnitKind, UnitName},
 };
-use jiceng_org_client::OrgDirectory;
+use jiceng_org_client::{OrgDirectory, PathHolder};
 use jiceng_outbox::{Destination, Relay, RelayOptions, SinkRouter};
 use jiceng_property::{PropertyApi, PropertyStore};
 use jiceng_proto::events::event_sink_service_server::EventSinkServiceServer;
@@ -48,6 +48,10 @@ const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How often the grid service looks for cases past their step's time limit.
 const OVERDUE_SCAN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often every replica of member, grid and property compares the org paths it stores with
+/// the org tree: a safety net behind the moves' events, so not often.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// How often the property service looks for disclosures coming due or overdue.
 const DISCLOSURE_SCAN_INTERVAL: Duration = Duration::from_secs(3_600);
@@ -72,12 +76,15 @@ impl ServiceName {
         ServiceName::Notify,
     ];
 
-    /// Whether the service keeps org paths beside its rows, re-pathed when units move.
-    pub fn stores_org_paths(self) -> bool {
-        matches!(
-            self,
-            ServiceName::Member | ServiceName::Grid | ServiceName::Property
-        )
+    /// Where the service keeps org paths beside its rows (re-pathed when units move,
+    /// reconciled with the org tree), if it keeps any.
+    pub fn org_path_holders(self) -> Option<&'static [PathHolder]> {
+        match self {
+            ServiceName::Member => Some(jiceng_member::ORG_PATH_HOLDERS),
+            ServiceName::Grid => Some(jiceng_grid::ORG_PATH_HOLDERS),
+            ServiceName::Property => Some(jiceng_property::ORG_PATH_HOLDERS),
+            ServiceName::Org | ServiceName::Notify => None,
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -181,6 +188,8 @@ pub struct App {
     /// The org service as the other services here see it, when any of them runs here: its
     /// scope cache is kept confirmed against the org tree's generation while serving.
     directory: Option<OrgDirectory>,
+    /// The databases here that keep org paths, and where, for their reconciliation.
+    path_holders: Vec<(Database, &'static [PathHolder])>,
     /// The member store and the vault its personal data is sealed with, when member runs here.
     member: Option<(MemberStore, PiiVault)>,
     /// The grid store, its clock and its vault, when the grid service runs here (its overdue
@@ -215,6 +224,7 @@ impl App {
             (None, None, None, None, None, None);
         // What the services here ask of the org service, shared: one scope cache to keep fresh.
         let mut directory = None;
+        let mut path_holders = Vec::new();
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
         // Every consumer of events in this process, behind the one sink the process serves.
@@ -313,6 +323,9 @@ impl App {
                     jiceng_notify::add_services(&mut server, api, &authenticator);
                 }
             }
+            if let Some(holders) = service.org_path_holders() {
+                path_holders.push((db.clone(), holders));
+            }
             server.depends_on(db.clone());
             databases.push((config.storage.url_for(service), db));
         }
@@ -360,6 +373,7 @@ impl App {
             databases,
             org,
             directory,
+            path_holders,
             member,
             grid,
             property,
@@ -435,6 +449,14 @@ impl App {
             .map(|relay| tokio::spawn(relay.run(stopped())))
             .collect();
         if let Some(directory) = self.directory {
+            for (db, holders) in self.path_holders {
+                let (directory, stopped) = (directory.clone(), stopped());
+                background.push(tokio::spawn(async move {
+                    directory
+                        .reconcile_every(&db, holders, RECONCILE_INTERVAL, stopped)
+                        .await;
+                }));
+            }
             let stopped = stopped();
             background.push(tokio::spawn(async move {
                 directory.watch_tree(stopped).await;
@@ -522,7 +544,7 @@ pub async fn connect_and_migrate(
         .await
         .map_err(fail)?;
     db.migrate(&jiceng_outbox::MIGRATIONS).await.map_err(fail)?;
-    if service.stores_org_paths() {
+    if service.org_path_holders().is_some() {
         db.migrate(&jiceng_org_client::paths::MIGRATIONS)
             .await
             .map_err(fail)?;

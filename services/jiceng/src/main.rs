@@ -44,6 +44,10 @@ enum Command {
     /// org service it also makes the district's root unit and prints its id, which the
     /// services' token is scoped to.
     Migrate(MigrateArgs),
+    /// Compares the org paths one service (member, grid or property) stores beside its rows with
+    /// the org service's tree, puts right what differs, and prints how many rows of each table
+    /// it changed; what every replica also does every 15 minutes.
+    Reconcile(ReconcileArgs),
     /// Loads a synthetic district at real scale through the services' own stores, with progress
     /// bars; the same --seed gives the same district. Run it before `jiceng up` on the same
     /// --data-dir.
@@ -294,6 +298,18 @@ struct ServeArgs {
     /// Deadline for requests that carry none.
     #[arg(long, env = "JICENG_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// Seconds a client connection may live before the server asks it to reconnect (HTTP/2
+    /// GOAWAY), so that replicas added by the autoscaler get traffic from callers already
+    /// connected; 0 for no limit.
+    #[arg(long, env = "JICENG_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
+    max_connection_age_secs: u64,
+    /// Seconds the calls in flight on a connection past its age may still take.
+    #[arg(
+        long,
+        env = "JICENG_MAX_CONNECTION_AGE_GRACE_SECS",
+        default_value_t = 30
+    )]
+    max_connection_age_grace_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +320,20 @@ struct MigrateArgs {
     database_url: String,
     #[command(flatten)]
     district: DistrictArg,
+}
+
+#[derive(Debug, Args)]
+struct ReconcileArgs {
+    #[arg(long, env = "JICENG_SERVICE", value_enum)]
+    service: ServiceName,
+    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Where the org service answers, e.g. `http://org:50051`.
+    #[arg(long, env = "JICENG_ORG_ENDPOINT")]
+    org_endpoint: String,
+    /// Bearer token (role `service`) to present to the org service.
+    #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
+    service_token: String,
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +451,20 @@ async fn run(cli: Cli) -> Result<()> {
             if args.service == ServiceName::Org {
                 let (_, root) = ensure_district_root(&db, &district).await?;
                 println!("district root: {root} ({})", district.committee_name());
+            }
+            db.close().await;
+            Ok(())
+        }
+        Command::Reconcile(args) => {
+            let holders = args.service.org_path_holders().ok_or_else(|| {
+                format!("the {} service keeps no org paths", args.service.as_str())
+            })?;
+            let db = jiceng_db::Database::connect(&args.database_url).await?;
+            let directory =
+                jiceng_org_client::OrgDirectory::new(&args.org_endpoint, &args.service_token)?;
+            let repaired = directory.reconcile(&db, holders).await?;
+            for jiceng_org_client::Repaired { table, rows } in &repaired {
+                println!("{table}: {rows} rows put right");
             }
             db.close().await;
             Ok(())
@@ -724,6 +768,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .transpose()?,
         server: ServerOptions {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
+            max_connection_age: (args.max_connection_age_secs > 0)
+                .then(|| Duration::from_secs(args.max_connection_age_secs)),
+            max_connection_age_grace: Duration::from_secs(args.max_connection_age_grace_secs),
             ..ServerOptions::default()
         },
         relay: RelayOptions::default(),

@@ -373,3 +373,175 @@ async fn sigterm_to_every_process_ends_each_cleanly() {
         assert!(status.success(), "{service} exited {status}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_added_under_load_gets_calls_within_the_maximum_connection_age() {
+    const MAX_AGE: Duration = Duration::from_secs(2);
+    let Some(mut topology) = Topology::start_with(
+        Path::new(env!("CARGO_BIN_EXE_jiceng")),
+        2,
+        &[
+            ("JICENG_MAX_CONNECTION_AGE_SECS", "2"),
+            ("JICENG_MAX_CONNECTION_AGE_GRACE_SECS", "1"),
+        ],
+    )
+    .await
+    else {
+        eprintln!("skipped: JICENG_TEST_DATABASE_URL names no PostgreSQL server");
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let grid = topology.endpoint("grid");
+    // Callers that each hold one long-lived connection to the Service, calling without pause.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut callers = Vec::new();
+    for _ in 0..6 {
+        let mut client = client_as(&grid, &district, CaseServiceClient::new).await;
+        let (root, mut stopped) = (topology.root_id.clone(), stopped.clone());
+        callers.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            while !*stopped.borrow_and_update() {
+                let list = grid_pb::ListCasesRequest {
+                    org_id: root.clone(),
+                    page_size: Some(10),
+                    ..Default::default()
+                };
+                let mut listed = client.list_cases(list.clone()).await;
+                // A read that meets its connection's end (refused unprocessed, or the
+                // connection closed under it) is sent again, as the platform's own clients do.
+                if listed.as_ref().is_err_and(|status| {
+                    status.code() == Code::Unavailable || jiceng_grpc::connection_broke(status)
+                }) {
+                    listed = client.list_cases(list).await;
+                }
+                if let Err(status) = listed {
+                    failures.push(status);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            failures
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    topology.add_replica("grid").await;
+    let added_log = topology
+        .group("grid")
+        .replicas
+        .last()
+        .expect("the added replica")
+        .log
+        .clone();
+    let served_by_added = || {
+        std::fs::read_to_string(&added_log)
+            .unwrap_or_default()
+            .matches("/jiceng.grid.v1.CaseService/ListCases")
+            .count()
+    };
+    let took = within(
+        MAX_AGE * 2 + Duration::from_secs(1),
+        "the added replica serves the callers already connected",
+        || async move {
+            match served_by_added() {
+                0 => Err("no call reached it".to_owned()),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
+    let _ = stop.send(true);
+    let mut failures = Vec::new();
+    for caller in callers {
+        failures.extend(caller.await.expect("caller"));
+    }
+    eprintln!(
+        "the added replica served its first call {took:?} after it started; {} calls by then",
+        served_by_added()
+    );
+    assert!(
+        failures.is_empty(),
+        "reconnecting after GOAWAY fails no retried call: {failures:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jiceng_reconcile_puts_right_a_path_no_event_repaired() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "潍坊新村街道党工委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "潍坊一村居民区党总支",
+    )
+    .await;
+    let grid = topology.endpoint("grid");
+    client_as(&grid, &district, GridServiceClient::new)
+        .await
+        .define_category(category())
+        .await
+        .expect("category");
+    let worker = bearer("worker-1", &[Role::GridWorker], &committee);
+    let case = client_as(&grid, &worker, CaseServiceClient::new)
+        .await
+        .report_case(report_in(&committee, "路灯不亮"))
+        .await
+        .expect("report")
+        .into_inner();
+    let street_admin = admin_of(&street, Role::StreetAdmin);
+    assert_eq!(
+        cases_under(&grid, &street_admin, &street).await,
+        Ok(vec![case.id.clone()])
+    );
+    // A path as a lost event or an older release would have left it.
+    let db = jiceng_db::Database::connect(topology.database_url("grid"))
+        .await
+        .expect("grid's database");
+    sqlx::query("UPDATE grid_cases SET org_path = $1 WHERE id = $2")
+        .bind(format!("/{}/elsewhere/{committee}/", topology.root_id))
+        .bind(&case.id)
+        .execute(db.pool())
+        .await
+        .expect("a stale path");
+    db.close().await;
+    assert_eq!(
+        cases_under(&grid, &street_admin, &street).await,
+        Ok(Vec::new())
+    );
+
+    let reconcile = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jiceng"))
+            .args(["reconcile", "--service", "grid"])
+            .args(["--database-url", topology.database_url("grid")])
+            .args(["--org-endpoint", &topology.endpoint("org")])
+            .env("JICENG_SERVICE_TOKEN", &topology.service_token)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run jiceng reconcile")
+    };
+    let first = reconcile();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(said.contains("grid_cases: 1 rows put right"), "{said}");
+    assert!(said.contains("grid_grids: 0 rows put right"), "{said}");
+    assert_eq!(
+        cases_under(&grid, &street_admin, &street).await,
+        Ok(vec![case.id.clone()])
+    );
+    // Nothing is left to put right.
+    let again = reconcile();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("grid_cases: 0 rows put right"));
+}

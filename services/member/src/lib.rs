@@ -20,7 +20,7 @@ use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::{CONSUMED_EVENTS, MemberApi};
 pub use jiceng_pii::PiiVault;
-pub use store::MemberStore;
+pub use store::{MemberStore, ORG_PATH_HOLDERS};
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "member",

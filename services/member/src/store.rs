@@ -8,7 +8,7 @@ pub mod transfers;
 
 use jiceng_db::{Database, Tx, now_millis};
 use jiceng_org_client::{
-    OrgPath,
+    OrgPath, PathHolder,
     paths::{self, FenceError, PathFenced},
 };
 use sqlx::{Row as _, any::AnyRow};
@@ -51,6 +51,20 @@ impl From<FenceError> for StoreError {
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// The member service's rows that hold org paths: members (their org's) and balance rows
+/// (their member's).
+pub const ORG_PATH_HOLDERS: &[PathHolder] = &[
+    PathHolder::ByOrg {
+        table: "member_members",
+        org_column: "org_id",
+    },
+    PathHolder::ByParent {
+        table: "member_balances",
+        key_column: "member_id",
+        parent_table: "member_members",
+    },
+];
 
 /// A member as stored: personal numbers sealed, with their masks.
 #[derive(Clone, Debug, PartialEq, Eq)]

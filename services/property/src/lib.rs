@@ -22,7 +22,7 @@ use jiceng_proto::property::{
 use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::{CONSUMED_EVENTS, PropertyApi};
-pub use store::PropertyStore;
+pub use store::{ORG_PATH_HOLDERS, PropertyStore};
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "property",

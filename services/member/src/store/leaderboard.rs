@@ -154,8 +154,7 @@ impl MemberStore {
     /// Re-paths the members below a moved unit, and their balance rows, to the unit's path
     /// now (see [`paths::repath`]); returns how many rows of either took a new path.
     pub async fn repath_members(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
-        const TABLES: &[&str] = &["member_members", "member_balances"];
-        Ok(paths::repath(&self.db, TABLES, unit_id, unit_path).await?)
+        Ok(paths::repath(&self.db, super::ORG_PATH_HOLDERS, unit_id, unit_path).await?)
     }
 }
 

@@ -8,7 +8,7 @@ pub mod log;
 use jiceng_db::{Database, Tx};
 use jiceng_merkle::LogSigner;
 use jiceng_org_client::{
-    OrgPath,
+    OrgPath, PathHolder,
     paths::{self, FenceError, PathFenced},
 };
 use sqlx::{Row as _, any::AnyRow};
@@ -54,16 +54,35 @@ impl PropertyStore {
     /// Gives the companies, compounds, schedules, assessments and disclosures below a moved
     /// unit the unit's path now (see [`paths::repath`]).
     pub async fn repath(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
-        const TABLES: &[&str] = &[
-            "property_companies",
-            "property_compounds",
-            "property_schedules",
-            "property_assessments",
-            "property_disclosures",
-        ];
-        Ok(paths::repath(&self.db, TABLES, unit_id, unit_path).await?)
+        Ok(paths::repath(&self.db, ORG_PATH_HOLDERS, unit_id, unit_path).await?)
     }
 }
+
+/// The property service's rows that hold org paths: companies, compounds, schedules and
+/// assessments (their org's) and disclosures (their compound's).
+pub const ORG_PATH_HOLDERS: &[PathHolder] = &[
+    PathHolder::ByOrg {
+        table: "property_companies",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "property_compounds",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "property_schedules",
+        org_column: "org_id",
+    },
+    PathHolder::ByOrg {
+        table: "property_assessments",
+        org_column: "org_id",
+    },
+    PathHolder::ByParent {
+        table: "property_disclosures",
+        key_column: "compound_id",
+        parent_table: "property_compounds",
+    },
+];
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
