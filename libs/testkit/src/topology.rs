@@ -84,7 +84,7 @@ impl Balancer {
         let (pool, counts) = (Arc::clone(&backends), Arc::clone(&connections));
         let task = tokio::spawn(async move {
             let mut next = 0usize;
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let candidates = pool.lock().expect("backends").clone();
                 let start = next;
                 next = next.wrapping_add(1);
