@@ -10,15 +10,20 @@ use std::{
 };
 
 use jiceng_auth::Role;
+use jiceng_grpc::RetryPolicy;
 use jiceng_proto::{
     grid::{
         self as grid_pb, case_service_client::CaseServiceClient,
-        grid_service_client::GridServiceClient,
+        grid_service_client::GridServiceClient, wish_service_client::WishServiceClient,
+    },
+    member::{
+        self as member_pb, member_service_client::MemberServiceClient,
+        points_service_client::PointsServiceClient,
     },
     notify::{self as notify_pb, notify_service_client::NotifyServiceClient},
     org::{
-        self as org_pb, org_service_client::OrgServiceClient,
-        position_service_client::PositionServiceClient,
+        self as org_pb, meeting_service_client::MeetingServiceClient,
+        org_service_client::OrgServiceClient, position_service_client::PositionServiceClient,
     },
 };
 use jiceng_testkit::{Bearer, bearer, topology::Topology};
@@ -396,7 +401,7 @@ async fn a_replica_added_under_load_gets_calls_within_the_maximum_connection_age
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut callers = Vec::new();
     for _ in 0..6 {
-        let mut client = client_as(&grid, &district, CaseServiceClient::new).await;
+        let client = client_as(&grid, &district, CaseServiceClient::new).await;
         let (root, mut stopped) = (topology.root_id.clone(), stopped.clone());
         callers.push(tokio::spawn(async move {
             let mut failures = Vec::new();
@@ -406,14 +411,13 @@ async fn a_replica_added_under_load_gets_calls_within_the_maximum_connection_age
                     page_size: Some(10),
                     ..Default::default()
                 };
-                let mut listed = client.list_cases(list.clone()).await;
                 // A read that meets its connection's end (refused unprocessed, or the
-                // connection closed under it) is sent again, as the platform's own clients do.
-                if listed.as_ref().is_err_and(|status| {
-                    status.code() == Code::Unavailable || jiceng_grpc::connection_broke(status)
-                }) {
-                    listed = client.list_cases(list).await;
-                }
+                // connection closed under it) is sent again, as the platform's own reads are.
+                let listed = jiceng_grpc::with_retries(RetryPolicy::default(), || {
+                    let (mut client, list) = (client.clone(), list.clone());
+                    async move { client.list_cases(list).await }
+                })
+                .await;
                 if let Err(status) = listed {
                     failures.push(status);
                 }
@@ -544,4 +548,343 @@ async fn jiceng_reconcile_puts_right_a_path_no_event_repaired() {
     // Nothing is left to put right.
     let again = reconcile();
     assert!(String::from_utf8_lossy(&again.stdout).contains("grid_cases: 0 rows put right"));
+}
+
+/// How long an effect that happened once is watched for a second time.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Waits until `count` is at least one through every endpoint, then, after [`SETTLE`], that it
+/// is exactly one through every endpoint: an effect that happened once, whichever replica is
+/// asked.
+async fn once_through_each<F, Fut>(endpoints: &[String], what: &str, count: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<usize, String>>,
+{
+    for endpoint in endpoints {
+        within(
+            Duration::from_secs(15),
+            &format!("{endpoint}: {what}"),
+            || {
+                let counted = count(endpoint.clone());
+                async move {
+                    match counted.await? {
+                        0 => Err("not yet".to_owned()),
+                        _ => Ok(()),
+                    }
+                }
+            },
+        )
+        .await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    for endpoint in endpoints {
+        assert_eq!(
+            count(endpoint.clone()).await,
+            Ok(1),
+            "{endpoint}: {what} exactly once"
+        );
+    }
+}
+
+/// The notices of `category` in `member`'s inbox, asked through `endpoint`.
+async fn notices(
+    endpoint: String,
+    member: &str,
+    scope: &str,
+    category: &str,
+) -> Result<usize, String> {
+    let inbox = client_as(
+        &endpoint,
+        &bearer(member, &[Role::Member], scope),
+        NotifyServiceClient::new,
+    )
+    .await
+    .list_inbox(notify_pb::ListInboxRequest::default())
+    .await
+    .map_err(|status| status.to_string())?
+    .into_inner();
+    Ok(inbox
+        .items
+        .iter()
+        .filter_map(|item| item.notification.as_ref())
+        .filter(|n| n.category == category)
+        .count())
+}
+
+async fn appoint_secretary(topology: &Topology, unit: &str, member: &str) {
+    client_as(
+        &topology.endpoint("org"),
+        &admin_of(&topology.root_id, Role::DistrictAdmin),
+        PositionServiceClient::new,
+    )
+    .await
+    .appoint_position(org_pb::AppointPositionRequest {
+        unit_id: unit.to_owned(),
+        role: org_pb::PositionRole::Secretary as i32,
+        holder: Some(org_pb::appoint_position_request::Holder::MemberId(
+            member.to_owned(),
+        )),
+        replace_current: true,
+        ..Default::default()
+    })
+    .await
+    .expect("appoint a secretary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fulfilled_wish_earns_its_points_once_and_tells_the_secretary_once() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "梅园一村居民区党总支",
+    )
+    .await;
+    let member = topology.endpoint("member");
+    let mut members = client_as(&member, &district, MemberServiceClient::new).await;
+    let mut ids = Vec::new();
+    for name in ["赵某", "钱某"] {
+        ids.push(
+            members
+                .create_member(member_pb::CreateMemberRequest {
+                    name: name.into(),
+                    org_id: street.clone(),
+                    ..Default::default()
+                })
+                .await
+                .expect("member")
+                .into_inner()
+                .id,
+        );
+    }
+    let (claimer, secretary) = (ids[0].clone(), ids[1].clone());
+    client_as(&member, &district, PointsServiceClient::new)
+        .await
+        .define_points_rule(member_pb::DefinePointsRuleRequest {
+            rule: Some(member_pb::PointsRule {
+                code: "wish.fulfilled".into(),
+                name: "认领实现微心愿".into(),
+                points: 5,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    appoint_secretary(&topology, &committee, &secretary).await;
+
+    let grid = topology.endpoint("grid");
+    let mut centre = client_as(&grid, &district, WishServiceClient::new).await;
+    let wish = centre
+        .collect_wish(grid_pb::CollectWishRequest {
+            title: "一台助听器".into(),
+            beneficiary_name: "王小明".into(),
+            org_id: committee.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("collect")
+        .into_inner();
+    centre
+        .verify_wish(grid_pb::VerifyWishRequest {
+            wish_id: wish.id.clone(),
+        })
+        .await
+        .expect("verify");
+    centre
+        .publish_wish(grid_pb::PublishWishRequest {
+            wish_id: wish.id.clone(),
+        })
+        .await
+        .expect("publish");
+    let mut claimant = client_as(
+        &grid,
+        &bearer(&claimer, &[Role::Member], &street),
+        WishServiceClient::new,
+    )
+    .await;
+    claimant
+        .claim_wish(grid_pb::ClaimWishRequest {
+            wish_id: wish.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("claim");
+    claimant
+        .fulfil_wish(grid_pb::FulfilWishRequest {
+            wish_id: wish.id.clone(),
+            evidence_urls: vec!["https://files.example/gift.jpg".into()],
+        })
+        .await
+        .expect("fulfil");
+
+    let claimer_token = bearer(&claimer, &[Role::Member], &street);
+    once_through_each(
+        &topology.replica_endpoints("member"),
+        "the claimer's points",
+        |endpoint| {
+            let (claimer, token) = (claimer.clone(), claimer_token.clone());
+            async move {
+                let entries = client_as(&endpoint, &token, PointsServiceClient::new)
+                    .await
+                    .list_ledger(member_pb::ListLedgerRequest {
+                        member_id: claimer,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|status| status.to_string())?
+                    .into_inner()
+                    .entries;
+                Ok(entries.len())
+            }
+        },
+    )
+    .await;
+    once_through_each(
+        &topology.replica_endpoints("notify"),
+        "the secretary's notice of the fulfilled wish",
+        |endpoint| {
+            let (secretary, committee) = (secretary.clone(), committee.clone());
+            async move { notices(endpoint, &secretary, &committee, "grid.wish.fulfilled").await }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dispatched_case_tells_the_handling_org_once_and_its_joint_meeting_joins_its_history() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "北蔡镇党委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "莲园居民区党总支",
+    )
+    .await;
+    let handler = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "鹏海居民区党总支",
+    )
+    .await;
+    const HANDLER_SECRETARY: &str = "0193a000-0000-7000-8000-0000000000b2";
+    appoint_secretary(&topology, &handler, HANDLER_SECRETARY).await;
+    let grid = topology.endpoint("grid");
+    client_as(&grid, &district, GridServiceClient::new)
+        .await
+        .define_category(category())
+        .await
+        .expect("category");
+    let worker = bearer("worker-1", &[Role::GridWorker], &committee);
+    let case = client_as(&grid, &worker, CaseServiceClient::new)
+        .await
+        .report_case(report_in(&committee, "井盖缺失"))
+        .await
+        .expect("report")
+        .into_inner();
+    let mut centre = client_as(&grid, &district, CaseServiceClient::new).await;
+    centre
+        .accept_case(grid_pb::AcceptCaseRequest {
+            case_id: case.id.clone(),
+            etag: case.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("accept");
+    centre
+        .dispatch_case(grid_pb::DispatchCaseRequest {
+            case_id: case.id.clone(),
+            handler_org_id: handler.clone(),
+            note: "请鹏海居民区处置".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("dispatch");
+    once_through_each(
+        &topology.replica_endpoints("notify"),
+        "the handling org's secretary told of the dispatch",
+        |endpoint| {
+            let handler = handler.clone();
+            async move {
+                notices(
+                    endpoint,
+                    HANDLER_SECRETARY,
+                    &handler,
+                    "grid.case.dispatched",
+                )
+                .await
+            }
+        },
+    )
+    .await;
+
+    let meeting = client_as(
+        &topology.endpoint("org"),
+        &admin_of(&street, Role::StreetAdmin),
+        MeetingServiceClient::new,
+    )
+    .await
+    .schedule_joint_meeting(org_pb::ScheduleJointMeetingRequest {
+        host: Some(org_pb::schedule_joint_meeting_request::Host::HostUnitId(
+            street.clone(),
+        )),
+        title: "镇联席会议".into(),
+        topic: Some(org_pb::schedule_joint_meeting_request::Topic::GridCaseId(
+            case.id.clone(),
+        )),
+        scheduled_time: Some(prost_types::Timestamp {
+            seconds: 1_900_000_000,
+            nanos: 0,
+        }),
+        ..Default::default()
+    })
+    .await
+    .expect("a joint meeting about the case (org asks grid that it exists)")
+    .into_inner();
+    once_through_each(
+        &topology.replica_endpoints("grid"),
+        "the meeting in the case's history",
+        |endpoint| {
+            let (case_id, worker, meeting_id) =
+                (case.id.clone(), worker.clone(), meeting.id.clone());
+            async move {
+                let history = client_as(&endpoint, &worker, CaseServiceClient::new)
+                    .await
+                    .list_case_history(grid_pb::ListCaseHistoryRequest { case_id })
+                    .await
+                    .map_err(|status| status.to_string())?
+                    .into_inner()
+                    .events;
+                Ok(history
+                    .iter()
+                    .filter(|e| e.action == "meeting" && e.note.contains(&meeting_id))
+                    .count())
+            }
+        },
+    )
+    .await;
 }
