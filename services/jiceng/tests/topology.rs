@@ -151,6 +151,24 @@ async fn cases_under(uri: &str, token: &str, org_id: &str) -> Result<Vec<String>
         .collect())
 }
 
+/// The members on `org_id`'s leaderboard, as `token` sees it through `uri`.
+async fn leaders_under(uri: &str, token: &str, org_id: &str) -> Result<Vec<String>, String> {
+    let board = client_as(uri, token, PointsServiceClient::new)
+        .await
+        .get_leaderboard(member_pb::GetLeaderboardRequest {
+            org_id: org_id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| status.to_string())?;
+    Ok(board
+        .into_inner()
+        .top
+        .into_iter()
+        .map(|e| e.member_id)
+        .collect())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_committee_moved_to_another_street_is_seen_by_every_replica_within_the_bound() {
     let Some(topology) = start().await else {
@@ -193,8 +211,51 @@ async fn a_committee_moved_to_another_street_is_seen_by_every_replica_within_the
         .expect("report before the move")
         .into_inner();
 
+    // A member of the committee with points, on its street's leaderboard.
+    let member_uri = topology.endpoint("member");
+    let member = client_as(&member_uri, &district, MemberServiceClient::new)
+        .await
+        .create_member(member_pb::CreateMemberRequest {
+            name: "孙某".into(),
+            org_id: committee.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner()
+        .id;
+    let mut points = client_as(&member_uri, &district, PointsServiceClient::new).await;
+    points
+        .define_points_rule(member_pb::DefinePointsRuleRequest {
+            rule: Some(member_pb::PointsRule {
+                code: "volunteer.hour".into(),
+                name: "志愿服务".into(),
+                points: 3,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("rule");
+    points
+        .award_points(member_pb::AwardPointsRequest {
+            entry_id: "volunteer-1".into(),
+            member_id: member.clone(),
+            rule_code: "volunteer.hour".into(),
+            reason: "社区志愿服务".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("award");
+
     let old_admin = admin_of(&old_street, Role::StreetAdmin);
     let new_admin = admin_of(&new_street, Role::StreetAdmin);
+    for replica in topology.replica_endpoints("member") {
+        assert_eq!(
+            leaders_under(&replica, &old_admin, &old_street).await,
+            Ok(vec![member.clone()]),
+            "{replica}: the old street's leaderboard before the move"
+        );
+    }
     let replicas = topology.replica_endpoints("grid");
     // Every replica has the committee's ancestry cached, as under steady traffic.
     for replica in &replicas {
@@ -269,6 +330,32 @@ async fn a_committee_moved_to_another_street_is_seen_by_every_replica_within_the
                     Err(format!(
                         "new street {under_new:?}, old street {under_old:?}"
                     ))
+                }
+            },
+        )
+        .await;
+    }
+
+    // Leaderboards by subtree follow on every member replica.
+    for replica in topology.replica_endpoints("member") {
+        let (old_admin, new_admin, member) = (&old_admin, &new_admin, &member);
+        let (old_street, new_street) = (&old_street, &new_street);
+        within(
+            FRESHNESS_BOUND.saturating_sub(moved_at.elapsed()),
+            &format!("{replica}: leaderboards follow the move"),
+            || {
+                let replica = replica.clone();
+                async move {
+                    let new_board = leaders_under(&replica, new_admin, new_street).await?;
+                    let old_board = leaders_under(&replica, old_admin, old_street).await;
+                    // The old street's admin may be refused the new street's member or see an
+                    // empty board; never the member.
+                    let old_sees_member = old_board.is_ok_and(|board| board.contains(member));
+                    if new_board == vec![member.clone()] && !old_sees_member {
+                        Ok(())
+                    } else {
+                        Err(format!("new street's board {new_board:?}"))
+                    }
                 }
             },
         )
@@ -887,4 +974,572 @@ async fn a_dispatched_case_tells_the_handling_org_once_and_its_joint_meeting_joi
         },
     )
     .await;
+}
+
+/// Sends a write until it is acknowledged, again under the same request id whenever the
+/// replica it reached went away (UNAVAILABLE, or the connection broke under it), as a caller
+/// of a Service whose pods come and go does.
+async fn until_acknowledged<T, F, Fut>(what: &str, mut write: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match write().await {
+            Ok(done) => return done,
+            Err(status)
+                if (status.code() == Code::Unavailable
+                    || jiceng_grpc::connection_broke(&status))
+                    && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("{what}: {status:?}"),
+        }
+    }
+}
+
+/// What one writer had acknowledged.
+#[derive(Default)]
+struct Acknowledged {
+    branches: Vec<String>,
+    secretaries: Vec<(String, String)>,
+    cases: Vec<String>,
+    members: Vec<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_of_each_service_killed_under_writes_loses_nothing_and_repeats_nothing() {
+    let Some(mut topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "张江镇党委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "玉兰香苑居民区党总支",
+    )
+    .await;
+    client_as(
+        &topology.endpoint("grid"),
+        &district,
+        GridServiceClient::new,
+    )
+    .await
+    .define_category(category())
+    .await
+    .expect("category");
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut writers = Vec::new();
+    for writer in 0..3 {
+        let (org_uri, grid_uri, member_uri) = (
+            topology.endpoint("org"),
+            topology.endpoint("grid"),
+            topology.endpoint("member"),
+        );
+        let (district, committee, stopped) = (district.clone(), committee.clone(), stopped.clone());
+        writers.push(tokio::spawn(async move {
+            let org = client_as(&org_uri, &district, OrgServiceClient::new).await;
+            let positions = client_as(&org_uri, &district, PositionServiceClient::new).await;
+            let cases = client_as(&grid_uri, &district, CaseServiceClient::new).await;
+            let members = client_as(&member_uri, &district, MemberServiceClient::new).await;
+            let mut acknowledged = Acknowledged::default();
+            let mut n = 0;
+            while !*stopped.borrow() {
+                let tag = format!("{writer}-{n}");
+                let create = org_pb::CreateUnitRequest {
+                    parent_id: committee.clone(),
+                    kind: org_pb::UnitKind::Branch as i32,
+                    name: format!("第{tag}党支部"),
+                    request_id: format!("unit-{tag}"),
+                    ..Default::default()
+                };
+                let branch = until_acknowledged("create a branch", || {
+                    let (mut org, create) = (org.clone(), create.clone());
+                    async move { org.create_unit(create).await }
+                })
+                .await
+                .into_inner()
+                .id;
+                let secretary = format!("0193b000-0000-7000-8000-{:012}", writer * 10_000 + n);
+                let appoint = org_pb::AppointPositionRequest {
+                    unit_id: branch.clone(),
+                    role: org_pb::PositionRole::Secretary as i32,
+                    holder: Some(org_pb::appoint_position_request::Holder::MemberId(
+                        secretary.clone(),
+                    )),
+                    request_id: format!("appoint-{tag}"),
+                    ..Default::default()
+                };
+                until_acknowledged("appoint a secretary", || {
+                    let (mut positions, appoint) = (positions.clone(), appoint.clone());
+                    async move { positions.appoint_position(appoint).await }
+                })
+                .await;
+                let report = grid_pb::ReportCaseRequest {
+                    request_id: format!("case-{tag}"),
+                    ..report_in(&committee, &format!("第{tag}号问题"))
+                };
+                let case = until_acknowledged("report a case", || {
+                    let (mut cases, report) = (cases.clone(), report.clone());
+                    async move { cases.report_case(report).await }
+                })
+                .await
+                .into_inner()
+                .id;
+                let create = member_pb::CreateMemberRequest {
+                    name: format!("党员{tag}"),
+                    org_id: committee.clone(),
+                    request_id: format!("member-{tag}"),
+                    ..Default::default()
+                };
+                let member = until_acknowledged("create a member", || {
+                    let (mut members, create) = (members.clone(), create.clone());
+                    async move { members.create_member(create).await }
+                })
+                .await
+                .into_inner()
+                .id;
+                acknowledged.branches.push(branch.clone());
+                acknowledged.secretaries.push((secretary, branch));
+                acknowledged.cases.push(case);
+                acknowledged.members.push(member);
+                n += 1;
+            }
+            acknowledged
+        }));
+    }
+    // One replica of each service after another dies as by `kill -9`, and its successor starts.
+    for service in ["org", "member", "grid", "property", "notify"] {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        topology.kill(service, 0);
+        topology.add_replica(service).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(true);
+    let mut acknowledged = Acknowledged::default();
+    for writer in writers {
+        let done = writer.await.expect("writer");
+        acknowledged.branches.extend(done.branches);
+        acknowledged.secretaries.extend(done.secretaries);
+        acknowledged.cases.extend(done.cases);
+        acknowledged.members.extend(done.members);
+    }
+    eprintln!(
+        "acknowledged through five kills: {} branches and appointments, {} cases, {} members",
+        acknowledged.branches.len(),
+        acknowledged.cases.len(),
+        acknowledged.members.len()
+    );
+    assert!(
+        acknowledged.branches.len() >= 10,
+        "the load ran through the kills"
+    );
+
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let branches = org
+        .list_children(org_pb::ListChildrenRequest {
+            parent_id: committee.clone(),
+            page_size: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .expect("branches")
+        .into_inner()
+        .units
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(
+        sorted(branches),
+        sorted(acknowledged.branches.clone()),
+        "branches"
+    );
+    let cases = client_as(
+        &topology.endpoint("grid"),
+        &district,
+        CaseServiceClient::new,
+    )
+    .await
+    .list_cases(grid_pb::ListCasesRequest {
+        org_id: committee.clone(),
+        page_size: Some(1000),
+        ..Default::default()
+    })
+    .await
+    .expect("cases")
+    .into_inner()
+    .cases
+    .into_iter()
+    .map(|c| c.id)
+    .collect();
+    assert_eq!(sorted(cases), sorted(acknowledged.cases.clone()), "cases");
+    let members = client_as(
+        &topology.endpoint("member"),
+        &district,
+        MemberServiceClient::new,
+    )
+    .await
+    .list_members(member_pb::ListMembersRequest {
+        org_id: committee.clone(),
+        page_size: Some(1000),
+        ..Default::default()
+    })
+    .await
+    .expect("members")
+    .into_inner()
+    .members
+    .into_iter()
+    .map(|m| m.id)
+    .collect();
+    assert_eq!(
+        sorted(members),
+        sorted(acknowledged.members.clone()),
+        "members"
+    );
+    // Every appointment's event became exactly one notice, through notify's kill as well. An
+    // event whose delivery the killed org replica had claimed waits out the claim's lease (30 s)
+    // before the other replica delivers it.
+    let notify = topology.endpoint("notify");
+    for (secretary, branch) in &acknowledged.secretaries {
+        within(Duration::from_secs(60), "the appointee's notice", || {
+            let notify = notify.clone();
+            async move {
+                match notices(notify, secretary, branch, "org.position.changed").await? {
+                    0 => Err("not yet".to_owned()),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    for (secretary, branch) in &acknowledged.secretaries {
+        assert_eq!(
+            notices(notify.clone(), secretary, branch, "org.position.changed").await,
+            Ok(1),
+            "{secretary}: one notice of the appointment"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_webhook_attempt_is_made_once_while_both_notify_replicas_dispatch() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut notify = client_as(
+        &topology.endpoint("notify"),
+        &district,
+        NotifyServiceClient::new,
+    )
+    .await;
+    notify
+        .register_category(notify_pb::RegisterCategoryRequest {
+            category: Some(notify_pb::Category {
+                name: "dispatch".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("category");
+    // The first two attempts fail, whichever notices they carry: each is retried once more.
+    let receiver = jiceng_testkit::HttpReceiver::start(vec![500, 503]).await;
+    const HOTLINE: &str = "city-hotline-12345";
+    notify
+        .register_webhook(notify_pb::RegisterWebhookRequest {
+            recipient: HOTLINE.into(),
+            url: receiver.url("/jiceng"),
+        })
+        .await
+        .expect("webhook");
+    const NOTICES: usize = 5;
+    for n in 0..NOTICES {
+        notify
+            .publish(notify_pb::PublishRequest {
+                idempotency_key: format!("case-{n}"),
+                category: "dispatch".into(),
+                title: format!("派单 {n}"),
+                recipients: vec![notify_pb::Recipient {
+                    recipient: Some(notify_pb::recipient::Recipient::MemberId(HOTLINE.into())),
+                }],
+                ..Default::default()
+            })
+            .await
+            .expect("publish");
+    }
+    let delivered = |requests: &[jiceng_testkit::ReceivedRequest]| {
+        let mut bodies: Vec<&[u8]> = requests
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body.as_slice())
+            .collect();
+        bodies.sort();
+        let all = bodies.len();
+        bodies.dedup();
+        (all, bodies.len())
+    };
+    let arrived = receiver
+        .wait_for(NOTICES + 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        delivered(&arrived),
+        (NOTICES, NOTICES),
+        "each notice delivered once"
+    );
+    tokio::time::sleep(SETTLE * 2).await;
+    let all = receiver.requests();
+    assert_eq!(
+        all.len(),
+        NOTICES + 2,
+        "two failed attempts and one per notice, no more"
+    );
+    assert_eq!(delivered(&all), (NOTICES, NOTICES));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_overdue_case_escalates_once_while_both_grid_replicas_scan() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "川沙新镇党委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "城南居民区党总支",
+    )
+    .await;
+    let grid = topology.endpoint("grid");
+    let mut quick = category();
+    if let Some(limits) = quick
+        .category
+        .as_mut()
+        .and_then(|category| category.normal.as_mut())
+    {
+        // The shortest limit there is: a minute to accept, on the calendar clock.
+        limits.accept_minutes = 1;
+    }
+    client_as(&grid, &district, GridServiceClient::new)
+        .await
+        .define_category(quick)
+        .await
+        .expect("category");
+    let worker = bearer("worker-1", &[Role::GridWorker], &committee);
+    let case = client_as(&grid, &worker, CaseServiceClient::new)
+        .await
+        .report_case(report_in(&committee, "占道经营"))
+        .await
+        .expect("report")
+        .into_inner();
+    let due = case
+        .step_due_time
+        .as_ref()
+        .map(|t| Duration::from_secs(u64::try_from(t.seconds).unwrap_or_default()))
+        .expect("a step due time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch");
+    tokio::time::sleep(due.saturating_sub(now) + Duration::from_secs(1)).await;
+    // Both replicas' scanners run in the background; both are also asked at once, twice.
+    let mut scans = Vec::new();
+    for replica in topology.replica_endpoints("grid") {
+        for _ in 0..2 {
+            let (replica, district, case_id) = (replica.clone(), district.clone(), case.id.clone());
+            scans.push(tokio::spawn(async move {
+                client_as(&replica, &district, CaseServiceClient::new)
+                    .await
+                    .scan_overdue(grid_pb::ScanOverdueRequest {})
+                    .await
+                    .expect("scan")
+                    .into_inner()
+                    .escalations
+                    .into_iter()
+                    .filter(|e| e.case_id == case_id)
+                    .count()
+            }));
+        }
+    }
+    let mut escalated_by_scans = 0;
+    for scan in scans {
+        escalated_by_scans += scan.await.expect("scan");
+    }
+    assert!(
+        escalated_by_scans <= 1,
+        "{escalated_by_scans} scans escalated the same deadline"
+    );
+    once_through_each(
+        &topology.replica_endpoints("grid"),
+        "the case's escalation",
+        |endpoint| {
+            let (case_id, worker) = (case.id.clone(), worker.clone());
+            async move {
+                let history = client_as(&endpoint, &worker, CaseServiceClient::new)
+                    .await
+                    .list_case_history(grid_pb::ListCaseHistoryRequest { case_id })
+                    .await
+                    .map_err(|status| status.to_string())?
+                    .into_inner()
+                    .events;
+                Ok(history.iter().filter(|e| e.action == "escalate").count())
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn held_notices_fold_into_one_digest_while_both_notify_replicas_fold() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut notify = client_as(
+        &topology.endpoint("notify"),
+        &district,
+        NotifyServiceClient::new,
+    )
+    .await;
+    notify
+        .register_category(notify_pb::RegisterCategoryRequest {
+            category: Some(notify_pb::Category {
+                name: "activity.news".into(),
+                digest_window_seconds: 1,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("category");
+    const MEMBER: &str = "0193c000-0000-7000-8000-0000000000c3";
+    for n in 0..3 {
+        notify
+            .publish(notify_pb::PublishRequest {
+                idempotency_key: format!("news-{n}"),
+                category: "activity.news".into(),
+                priority: notify_pb::Priority::Low as i32,
+                title: format!("活动预告 {n}"),
+                recipients: vec![notify_pb::Recipient {
+                    recipient: Some(notify_pb::recipient::Recipient::MemberId(MEMBER.into())),
+                }],
+                ..Default::default()
+            })
+            .await
+            .expect("publish");
+    }
+    // Held, then folded by whichever replica's folding comes first: one digest, on either.
+    once_through_each(
+        &topology.replica_endpoints("notify"),
+        "the member's digest",
+        |endpoint| {
+            let root = topology.root_id.clone();
+            async move { notices(endpoint, MEMBER, &root, "activity.news").await }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_decision_coming_due_is_announced_once_while_both_org_replicas_scan() {
+    let Some(topology) = start().await else {
+        return;
+    };
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let org_uri = topology.endpoint("org");
+    let mut org = client_as(&org_uri, &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        "金杨新村街道党工委",
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        "金杨一村居民区党总支",
+    )
+    .await;
+    const SECRETARY: &str = "0193d000-0000-7000-8000-0000000000d4";
+    appoint_secretary(&topology, &committee, SECRETARY).await;
+    let mut meetings = client_as(&org_uri, &district, MeetingServiceClient::new).await;
+    let meeting = meetings
+        .schedule_joint_meeting(org_pb::ScheduleJointMeetingRequest {
+            host: Some(org_pb::schedule_joint_meeting_request::Host::HostUnitId(
+                street.clone(),
+            )),
+            title: "街道联席会议".into(),
+            topic: Some(org_pb::schedule_joint_meeting_request::Topic::TopicText(
+                "加装电梯".into(),
+            )),
+            scheduled_time: Some(prost_types::Timestamp {
+                seconds: 1_900_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("meeting")
+        .into_inner();
+    let due = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        + Duration::from_secs(3_600);
+    meetings
+        .add_decision(org_pb::AddDecisionRequest {
+            meeting_id: meeting.id,
+            text: "一个月内完成加装电梯意见征询".into(),
+            owner_unit_id: committee.clone(),
+            due_time: Some(prost_types::Timestamp {
+                seconds: i64::try_from(due.as_secs()).expect("seconds"),
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("decision");
+    // Both replicas scan every minute; whichever comes first announces it, the other never.
+    for endpoint in topology.replica_endpoints("notify") {
+        within(Duration::from_secs(90), "the decision's reminder", || {
+            let (endpoint, committee) = (endpoint.clone(), committee.clone());
+            async move {
+                match notices(endpoint, SECRETARY, &committee, "org.decision.due").await? {
+                    0 => Err("not yet".to_owned()),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+    }
+    // Long enough for the other replica's scan to have come round too.
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    for endpoint in topology.replica_endpoints("notify") {
+        assert_eq!(
+            notices(endpoint.clone(), SECRETARY, &committee, "org.decision.due").await,
+            Ok(1),
+            "{endpoint}: one reminder"
+        );
+    }
 }
