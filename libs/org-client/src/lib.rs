@@ -133,8 +133,10 @@ impl OrgDirectory {
         Ok(paths::reconcile(db, holders, &differing).await?)
     }
 
-    /// Runs [`OrgDirectory::reconcile`] every `interval` until `stopped` completes. Rows put
-    /// right mean an event was lost or a write raced a move: a warning says which.
+    /// Runs [`OrgDirectory::reconcile`] once every `interval` across all replicas of a
+    /// service (each wakes five times as often and the first to claim the round runs it) until
+    /// `stopped` completes. Rows put right mean an event was lost or a write raced a move: a
+    /// warning says which.
     pub async fn reconcile_every(
         &self,
         db: &Database,
@@ -142,11 +144,20 @@ impl OrgDirectory {
         interval: Duration,
         stopped: impl Future<Output = ()>,
     ) {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         tokio::pin!(stopped);
         loop {
             tokio::select! {
                 () = &mut stopped => return,
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep(interval / 5) => {}
+            }
+            match paths::claim_reconciliation(db, jiceng_db::now_millis(), interval_ms).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot claim the reconciliation of org paths");
+                    continue;
+                }
             }
             match self.reconcile(db, holders).await {
                 Ok(repaired) => {

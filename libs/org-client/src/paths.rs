@@ -14,12 +14,20 @@ use sqlx::Row as _;
 /// The fence's table, migrated into every database that stores org paths.
 pub static MIGRATIONS: Migrations = Migrations {
     component: "org_paths",
-    steps: &[Migration {
-        version: 1,
-        name: "the newest org move applied",
-        postgres: include_str!("../migrations/postgres/0001_org_paths_applied.sql"),
-        sqlite: include_str!("../migrations/sqlite/0001_org_paths_applied.sql"),
-    }],
+    steps: &[
+        Migration {
+            version: 1,
+            name: "the newest org move applied",
+            postgres: include_str!("../migrations/postgres/0001_org_paths_applied.sql"),
+            sqlite: include_str!("../migrations/sqlite/0001_org_paths_applied.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "when org paths were last reconciled",
+            postgres: include_str!("../migrations/postgres/0002_org_paths_reconciled.sql"),
+            sqlite: include_str!("../migrations/sqlite/0002_org_paths_reconciled.sql"),
+        },
+    ],
 };
 
 /// A unit's materialised path `/root/…/unit/` and the org tree generation it was read at.
@@ -38,13 +46,18 @@ impl OrgPath {
         }
     }
 
+    /// A path as it was read at `generation`.
+    pub fn read_at(path: impl Into<String>, generation: i64) -> Self {
+        Self {
+            path: path.into(),
+            generation,
+        }
+    }
+
     /// A path of a district whose tree has never moved, read from the org store itself: what
     /// the seed and demo loaders write, which refuse a district that already has units.
     pub fn of_unmoved_tree(path: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            generation: 0,
-        }
+        Self::read_at(path, 0)
     }
 
     pub fn as_str(&self) -> &str {
@@ -242,6 +255,23 @@ pub async fn stored_paths(
         }
     }
     Ok(stored)
+}
+
+/// Claims the round of reconciliation due at `now` for the replica asking: true when no replica
+/// began one within `interval_ms` before, and then none will until that long after `now`.
+pub async fn claim_reconciliation(
+    db: &Database,
+    now: i64,
+    interval_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE org_paths_reconciled SET started_at = $1 WHERE id = 1 AND started_at <= $2",
+    )
+    .bind(now)
+    .bind(now.saturating_sub(interval_ms))
+    .execute(db.pool())
+    .await?;
+    Ok(claimed.rows_affected() == 1)
 }
 
 /// Gives every row of `holders` the path `current` has for its unit (and rows that copy a

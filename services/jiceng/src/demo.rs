@@ -839,14 +839,17 @@ pub async fn load_property(
         (Kind::Hotlines, Frequency::OnChange, 0),
     ] {
         property
-            .set_schedule(&Schedule {
-                org_id: gaohang.id.to_string(),
-                org_path: gaohang.path.clone(),
-                kind,
-                frequency,
-                due_days,
-                display_days: 365,
-            })
+            .set_schedule(
+                &Schedule {
+                    org_id: gaohang.id.to_string(),
+                    org_path: gaohang.path.clone(),
+                    kind,
+                    frequency,
+                    due_days,
+                    display_days: 365,
+                },
+                0,
+            )
             .await?;
     }
     let company = property

@@ -904,10 +904,21 @@ impl DisclosureService for PropertyApi {
         let given = request.into_inner().schedule.unwrap_or_default();
         let schedule = self.schedule_from_proto(&given).await?;
         self.require_admin_of(&caller, &schedule.org_id).await?;
+        let path = self.org.path_of(&schedule.org_id).await?;
         let saved = self
-            .store
-            .set_schedule(&schedule)
-            .await
+            .org
+            .write_at_path(
+                (schedule, path),
+                |(_, path)| path,
+                |(schedule, path)| async move {
+                    let schedule = Schedule {
+                        org_path: path.as_str().to_owned(),
+                        ..schedule
+                    };
+                    self.store.set_schedule(&schedule, path.generation()).await
+                },
+            )
+            .await?
             .map_err(to_status)?;
         Ok(Response::new(schedule_to_proto(&saved)))
     }
@@ -1044,7 +1055,8 @@ impl PropertyApi {
         };
         Ok(Schedule {
             org_id: given.org_id.clone(),
-            org_path: self.path_of(&given.org_id).await?,
+            // Set from the org service's answer when the schedule is written.
+            org_path: String::new(),
             kind,
             frequency,
             due_days: i64::from(given.due_days),

@@ -432,14 +432,17 @@ async fn reminders_and_overdue_notices_go_out_once(db: TestDatabase) {
     let store = setup(&db).await;
     let (company, compound) = managed_compound(&store).await;
     store
-        .set_schedule(&Schedule {
-            org_id: TOWN.into(),
-            org_path: TOWN_PATH.into(),
-            kind: Kind::FeeCollection,
-            frequency: Frequency::Monthly,
-            due_days: 10,
-            display_days: 90,
-        })
+        .set_schedule(
+            &Schedule {
+                org_id: TOWN.into(),
+                org_path: TOWN_PATH.into(),
+                kind: Kind::FeeCollection,
+                frequency: Frequency::Monthly,
+                due_days: 10,
+                display_days: 90,
+            },
+            0,
+        )
         .await
         .expect("schedule");
     // September is disclosed on time; the rest of the year before it never was.
@@ -462,11 +465,18 @@ async fn reminders_and_overdue_notices_go_out_once(db: TestDatabase) {
                 .expect("count")
         }
     };
-    // 20 October: October 2025 to August 2026 are overdue; October 2026 is not yet near.
-    assert_eq!(
-        store.announce_due(OCTOBER_20, lead).await.expect("scan"),
-        11
+    // 20 October: October 2025 to August 2026 are overdue; October 2026 is not yet near. Two
+    // replicas (each its own pool on the database) scan at the same moment: each item once.
+    let replica = PropertyStore::new(
+        db.connect().await,
+        LogSigner::from_seed(&[42u8; 32]).expect("key"),
+        "310115".into(),
     );
+    let (first, second) = tokio::join!(
+        store.announce_due(OCTOBER_20, lead),
+        replica.announce_due(OCTOBER_20, lead)
+    );
+    assert_eq!(first.expect("scan") + second.expect("scan"), 11);
     assert_eq!(
         store.announce_due(OCTOBER_20, lead).await.expect("again"),
         0
@@ -545,7 +555,7 @@ async fn the_compliance_report_lists_exactly_what_is_missing(db: TestDatabase) {
         (Kind::Hotlines, Frequency::OnChange, 0),
     ] {
         store
-            .set_schedule(&schedule(TOWN, TOWN_PATH, kind, frequency, due))
+            .set_schedule(&schedule(TOWN, TOWN_PATH, kind, frequency, due), 0)
             .await
             .expect("schedule");
     }
@@ -553,13 +563,16 @@ async fn the_compliance_report_lists_exactly_what_is_missing(db: TestDatabase) {
     let strict = "01937f6e-0000-7000-8000-00000000c020";
     let strict_path = format!("{TOWN_PATH}{strict}/");
     store
-        .set_schedule(&schedule(
-            strict,
-            &strict_path,
-            Kind::FeeCollection,
-            Frequency::Monthly,
-            10,
-        ))
+        .set_schedule(
+            &schedule(
+                strict,
+                &strict_path,
+                Kind::FeeCollection,
+                Frequency::Monthly,
+                10,
+            ),
+            0,
+        )
         .await
         .expect("schedule");
     // Periods and the time each is published: well before it is due.

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use jiceng_org_client::{OrgPath, paths};
 use sqlx::Row as _;
 
 use super::{PropertyStore, Result, corrupt, subtree_range};
@@ -69,9 +70,12 @@ fn schedule_from_row(row: &sqlx::any::AnyRow) -> Result<Schedule> {
 }
 
 impl PropertyStore {
-    /// Sets (or replaces) the schedule of a kind at an org.
-    pub async fn set_schedule(&self, schedule: &Schedule) -> Result<Schedule> {
+    /// Sets (or replaces) the schedule of a kind at an org; `path_read_at` is the org tree
+    /// generation its org path was read at (refused when a move applied here is newer).
+    pub async fn set_schedule(&self, schedule: &Schedule, path_read_at: i64) -> Result<Schedule> {
         let mut tx = self.db.begin_write().await?;
+        let path = OrgPath::read_at(schedule.org_path.as_str(), path_read_at);
+        paths::admit(&self.db, &mut tx, &path).await?;
         sqlx::query(
             "INSERT INTO property_schedules (org_id, org_path, kind, frequency, due_days, display_days)
              VALUES ($1, $2, $3, $4, $5, $6)

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use jiceng_db::{LockMode, Tx};
 use jiceng_merkle::{self as merkle, Hash, NodeId, TreeHead};
+use jiceng_org_client::paths;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{
@@ -171,6 +172,9 @@ impl PropertyStore {
         compound_path: &str,
     ) -> Result<Disclosure> {
         let mut tx = self.db.begin_write().await?;
+        // A disclosure copies its compound's org path: a re-path waits for it, or it sees the
+        // re-path's.
+        paths::hold(&self.db, &mut tx).await?;
         self.db.lock(&mut tx, LOG_LOCK, LockMode::Exclusive).await?;
         if let Some(first) =
             first_request(&mut tx, &entry.published_by, request_id, &entry.id).await?
@@ -194,6 +198,9 @@ impl PropertyStore {
     #[tracing::instrument(name = "property.store.publish_batch", skip_all, fields(entries = entries.len()))]
     pub async fn publish_batch(&self, entries: &[(Entry, String)]) -> Result<u64> {
         let mut tx = self.db.begin_write().await?;
+        // A disclosure copies its compound's org path: a re-path waits for it, or it sees the
+        // re-path's.
+        paths::hold(&self.db, &mut tx).await?;
         self.db.lock(&mut tx, LOG_LOCK, LockMode::Exclusive).await?;
         let mut index = log_size(&mut tx).await?;
         let mut known = HashMap::new();
@@ -279,7 +286,9 @@ impl PropertyStore {
         sqlx::query(
             "INSERT INTO property_disclosures (id, leaf_index, compound_id, company_id, org_path, kind, period,
                  entry, supersedes_id, superseded_by_id, published_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)",
+             VALUES ($1, $2, $3, $4,
+                 COALESCE((SELECT org_path FROM property_compounds WHERE id = $3), $5),
+                 $6, $7, $8, $9, NULL, $10)",
         )
         .bind(&entry.id)
         .bind(i64::try_from(index).map_err(|_| corrupt("leaf index"))?)
