@@ -85,6 +85,36 @@ async fn create_unit(
     .id
 }
 
+/// A street under the district root and a residential committee under it, made by a district
+/// admin through org's Service; returns that admin's org client and the two ids.
+async fn street_with_committee(
+    topology: &Topology,
+    street: &str,
+    committee: &str,
+) -> (
+    OrgServiceClient<InterceptedService<Channel, Bearer>>,
+    String,
+    String,
+) {
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
+    let street = create_unit(
+        &mut org,
+        &topology.root_id,
+        org_pb::UnitKind::StreetWorkingCommittee,
+        street,
+    )
+    .await;
+    let committee = create_unit(
+        &mut org,
+        &street,
+        org_pb::UnitKind::ResidentialCommittee,
+        committee,
+    )
+    .await;
+    (org, street, committee)
+}
+
 /// Calls `check` until it holds or `within` has passed; returns how long it took.
 async fn within<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
 where
@@ -397,21 +427,8 @@ async fn a_secretary_appointed_in_org_is_told_once_whichever_notify_replica_is_a
         return;
     };
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
-    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
-    let street = create_unit(
-        &mut org,
-        &topology.root_id,
-        org_pb::UnitKind::StreetWorkingCommittee,
-        "塘桥街道党工委",
-    )
-    .await;
-    let committee = create_unit(
-        &mut org,
-        &street,
-        org_pb::UnitKind::ResidentialCommittee,
-        "南泉居民区党总支",
-    )
-    .await;
+    let (_, _, committee) =
+        street_with_committee(&topology, "塘桥街道党工委", "南泉居民区党总支").await;
     const SECRETARY: &str = "0193a000-0000-7000-8000-0000000000a1";
     client_as(
         &topology.endpoint("org"),
@@ -560,21 +577,8 @@ async fn jiceng_reconcile_puts_right_a_path_no_event_repaired() {
         return;
     };
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
-    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
-    let street = create_unit(
-        &mut org,
-        &topology.root_id,
-        org_pb::UnitKind::StreetWorkingCommittee,
-        "潍坊新村街道党工委",
-    )
-    .await;
-    let committee = create_unit(
-        &mut org,
-        &street,
-        org_pb::UnitKind::ResidentialCommittee,
-        "潍坊一村居民区党总支",
-    )
-    .await;
+    let (_, street, committee) =
+        street_with_committee(&topology, "潍坊新村街道党工委", "潍坊一村居民区党总支").await;
     let grid = topology.endpoint("grid");
     client_as(&grid, &district, GridServiceClient::new)
         .await
@@ -725,21 +729,8 @@ async fn a_fulfilled_wish_earns_its_points_once_and_tells_the_secretary_once() {
         return;
     };
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
-    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
-    let street = create_unit(
-        &mut org,
-        &topology.root_id,
-        org_pb::UnitKind::StreetWorkingCommittee,
-        "陆家嘴街道党工委",
-    )
-    .await;
-    let committee = create_unit(
-        &mut org,
-        &street,
-        org_pb::UnitKind::ResidentialCommittee,
-        "梅园一村居民区党总支",
-    )
-    .await;
+    let (_, street, committee) =
+        street_with_committee(&topology, "陆家嘴街道党工委", "梅园一村居民区党总支").await;
     let member = topology.endpoint("member");
     let mut members = client_as(&member, &district, MemberServiceClient::new).await;
     let mut ids = Vec::new();
@@ -856,21 +847,8 @@ async fn a_dispatched_case_tells_the_handling_org_once_and_its_joint_meeting_joi
         return;
     };
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
-    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
-    let street = create_unit(
-        &mut org,
-        &topology.root_id,
-        org_pb::UnitKind::StreetWorkingCommittee,
-        "北蔡镇党委",
-    )
-    .await;
-    let committee = create_unit(
-        &mut org,
-        &street,
-        org_pb::UnitKind::ResidentialCommittee,
-        "莲园居民区党总支",
-    )
-    .await;
+    let (mut org, street, committee) =
+        street_with_committee(&topology, "北蔡镇党委", "莲园居民区党总支").await;
     let handler = create_unit(
         &mut org,
         &street,
@@ -1015,21 +993,8 @@ async fn a_replica_of_each_service_killed_under_writes_loses_nothing_and_repeats
         return;
     };
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
-    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
-    let street = create_unit(
-        &mut org,
-        &topology.root_id,
-        org_pb::UnitKind::StreetWorkingCommittee,
-        "张江镇党委",
-    )
-    .await;
-    let committee = create_unit(
-        &mut org,
-        &street,
-        org_pb::UnitKind::ResidentialCommittee,
-        "玉兰香苑居民区党总支",
-    )
-    .await;
+    let (mut org, _, committee) =
+        street_with_committee(&topology, "张江镇党委", "玉兰香苑居民区党总支").await;
     client_as(
         &topology.endpoint("grid"),
         &district,
@@ -1318,21 +1283,8 @@ async fn an_overdue_case_escalates_once_while_both_grid_replicas_scan() {
         return;
     };
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
-    let mut org = client_as(&topology.endpoint("org"), &district, OrgServiceClient::new).await;
-    let street = create_unit(
-        &mut org,
-        &topology.root_id,
-        org_pb::UnitKind::StreetWorkingCommittee,
-        "川沙新镇党委",
-    )
-    .await;
-    let committee = create_unit(
-        &mut org,
-        &street,
-        org_pb::UnitKind::ResidentialCommittee,
-        "城南居民区党总支",
-    )
-    .await;
+    let (_, _, committee) =
+        street_with_committee(&topology, "川沙新镇党委", "城南居民区党总支").await;
     let grid = topology.endpoint("grid");
     let mut quick = category();
     if let Some(limits) = quick
