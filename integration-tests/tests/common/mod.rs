@@ -86,6 +86,8 @@ impl Platform {
             services: ServiceName::ALL.to_vec(),
             storage: Storage::Url(url),
             keys: test_keys(),
+            token_issuer: jiceng_auth::DEFAULT_ISSUER.to_owned(),
+            token_audience: jiceng_auth::DEFAULT_AUDIENCE.to_owned(),
             event_sinks: sinks,
             org_endpoint: None,
             grid_endpoint: None,

@@ -10,7 +10,10 @@ mod token;
 pub use scope::{
     Ancestry, AncestryResolver, MAX_STALENESS, RemoteAncestry, ScopeCache, WATCH_INTERVAL,
 };
-pub use token::{AuthInterceptor, Authenticator, Claims, KeyConfig, TokenIssuer};
+pub use token::{
+    AuthInterceptor, Authenticator, Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER, KeyConfig,
+    TokenIssuer,
+};
 
 use tonic::{Request, Status};
 

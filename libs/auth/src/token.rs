@@ -9,6 +9,14 @@ use tonic::{Request, Status, service::Interceptor};
 
 use crate::{Caller, Role};
 
+/// The audience a deployment expects unless configured otherwise (`JICENG_JWT_AUDIENCE`).
+pub const DEFAULT_AUDIENCE: &str = "jiceng";
+/// The issuer a deployment expects unless configured otherwise (`JICENG_JWT_ISSUER`).
+pub const DEFAULT_ISSUER: &str = "jiceng";
+
+/// How far a token's times may be off the clock here: `exp`, `nbf` and `iat`.
+const LEEWAY_SECS: u64 = 30;
+
 /// The claims of a jiceng bearer token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -18,12 +26,17 @@ pub struct Claims {
     /// The org unit the caller's authority is rooted at.
     pub scope_org: String,
     pub roles: Vec<String>,
+    pub iss: String,
+    pub aud: String,
     pub iat: u64,
+    /// Not valid before; tokens without one are valid from `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     pub exp: u64,
 }
 
 impl Claims {
-    /// Claims valid from now for `ttl_secs`.
+    /// Claims valid from now for `ttl_secs`, for the default issuer and audience.
     pub fn new(
         subject: &str,
         district: &str,
@@ -37,9 +50,19 @@ impl Claims {
             district: district.to_owned(),
             scope_org: scope_org.to_owned(),
             roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            iss: DEFAULT_ISSUER.to_owned(),
+            aud: DEFAULT_AUDIENCE.to_owned(),
             iat: now,
+            nbf: None,
             exp: now + ttl_secs,
         }
+    }
+
+    /// The same claims from another issuer for another audience.
+    pub fn issued_by(mut self, issuer: &str, audience: &str) -> Self {
+        issuer.clone_into(&mut self.iss);
+        audience.clone_into(&mut self.aud);
+        self
     }
 }
 
@@ -62,7 +85,9 @@ pub enum KeyError {
     Pem(#[from] jsonwebtoken::errors::Error),
 }
 
-/// Verifies bearer tokens for one district.
+/// Verifies bearer tokens for one district: the signature, `exp`, `nbf` and `iat` (with a
+/// small leeway), the configured audience and issuer, a subject, the district, a scope org and
+/// at least one role this platform knows.
 pub struct Authenticator {
     key: DecodingKey,
     validation: Validation,
@@ -78,7 +103,18 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
+    /// Verifies tokens of the default issuer and audience.
     pub fn new(key: &KeyConfig, district: &str) -> Result<Self, KeyError> {
+        Self::for_audience(key, district, DEFAULT_ISSUER, DEFAULT_AUDIENCE)
+    }
+
+    /// Verifies tokens issued by `issuer` for `audience`.
+    pub fn for_audience(
+        key: &KeyConfig,
+        district: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, KeyError> {
         let (key, algorithm) = match key {
             KeyConfig::Hs256Secret(secret) if secret.len() < 32 => {
                 return Err(KeyError::ShortSecret);
@@ -88,9 +124,11 @@ impl Authenticator {
             KeyConfig::EdDsaPublicPem(pem) => (DecodingKey::from_ed_pem(pem)?, Algorithm::EdDSA),
         };
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 30;
-        validation.validate_aud = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         Ok(Self {
             key,
             validation,
@@ -112,6 +150,12 @@ impl Authenticator {
                 Status::unauthenticated("invalid or expired token")
             })?
             .claims;
+        if claims.sub.trim().is_empty() {
+            return Err(Status::unauthenticated("the token names no subject"));
+        }
+        if claims.iat > unix_now() + LEEWAY_SECS {
+            return Err(Status::unauthenticated("the token is issued in the future"));
+        }
         if claims.district != self.district {
             return Err(Status::permission_denied(
                 "the token is for another district",
@@ -120,11 +164,17 @@ impl Authenticator {
         if claims.scope_org.is_empty() {
             return Err(Status::unauthenticated("the token names no scope org"));
         }
+        let roles: Vec<Role> = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        if roles.is_empty() {
+            return Err(Status::permission_denied(
+                "the token grants no role this platform knows",
+            ));
+        }
         Ok(Caller {
             subject: claims.sub,
             district: claims.district,
             scope_org: claims.scope_org,
-            roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            roles,
         })
     }
 
@@ -264,11 +314,61 @@ mod tests {
     fn unknown_roles_grant_nothing() {
         let mut claims = Claims::new("u1", "310115", "org-1", &[], 60);
         claims.roles = vec!["superuser".into()];
+        assert_eq!(
+            authenticator()
+                .verify(Some(&bearer(&claims)))
+                .map_err(|s| s.code()),
+            Err(tonic::Code::PermissionDenied)
+        );
+        claims.roles.push(Role::Member.as_str().into());
         let caller = authenticator()
             .verify(Some(&bearer(&claims)))
-            .expect("valid");
-        assert!(caller.roles.is_empty());
-        assert!(caller.require_any(&[Role::DistrictAdmin]).is_err());
+            .expect("a known role among unknown ones");
+        assert_eq!(caller.roles, vec![Role::Member]);
+    }
+
+    #[test]
+    fn tokens_not_yet_valid_issued_in_the_future_or_for_someone_else_are_refused() {
+        let auth = authenticator();
+        let refused = |claims: &Claims| auth.verify(Some(&bearer(claims))).map_err(|s| s.code());
+        let valid = Claims::new("u1", "310115", "org-1", &[Role::DistrictAdmin], 86_400);
+        let next_year = valid.iat + 365 * 86_400;
+        let not_yet = Claims {
+            nbf: Some(next_year),
+            exp: next_year + 60,
+            ..valid.clone()
+        };
+        assert_eq!(refused(&not_yet), Err(tonic::Code::Unauthenticated));
+        let future = Claims {
+            iat: valid.iat + 3_600,
+            ..valid.clone()
+        };
+        assert_eq!(refused(&future), Err(tonic::Code::Unauthenticated));
+        let skewed = Claims {
+            iat: valid.iat + 10,
+            nbf: Some(valid.iat + 10),
+            ..valid.clone()
+        };
+        assert!(refused(&skewed).is_ok(), "within the leeway");
+        let nobody = Claims {
+            sub: " ".into(),
+            ..valid.clone()
+        };
+        assert_eq!(refused(&nobody), Err(tonic::Code::Unauthenticated));
+        let other_audience = valid.clone().issued_by(DEFAULT_ISSUER, "another-system");
+        assert_eq!(refused(&other_audience), Err(tonic::Code::Unauthenticated));
+        let other_issuer = valid.clone().issued_by("someone-else", DEFAULT_AUDIENCE);
+        assert_eq!(refused(&other_issuer), Err(tonic::Code::Unauthenticated));
+        let configured = Authenticator::for_audience(
+            &KeyConfig::Hs256Secret(SECRET.to_vec()),
+            "310115",
+            "idp",
+            "pd",
+        )
+        .expect("key");
+        let issued = valid.clone().issued_by("idp", "pd");
+        assert!(configured.verify(Some(&bearer(&issued))).is_ok());
+        assert!(configured.verify(Some(&bearer(&valid))).is_err());
     }
 
     #[test]

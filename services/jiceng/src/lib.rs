@@ -134,6 +134,9 @@ pub struct AppConfig {
     pub services: Vec<ServiceName>,
     pub storage: Storage,
     pub keys: KeyConfig,
+    /// The issuer (`iss`) and audience (`aud`) callers' tokens must name.
+    pub token_issuer: String,
+    pub token_audience: String,
     /// Consumers of this process's events.
     pub event_sinks: Vec<EventSink>,
     /// The bearer token this process presents to other services (event sinks, the org
@@ -215,8 +218,13 @@ impl App {
         let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         let authenticator = Arc::new(
-            Authenticator::new(&config.keys, &config.district.code)
-                .map_err(|e| AppError::Config(e.to_string()))?,
+            Authenticator::for_audience(
+                &config.keys,
+                &config.district.code,
+                &config.token_issuer,
+                &config.token_audience,
+            )
+            .map_err(|e| AppError::Config(e.to_string()))?,
         );
         let mut server = GrpcServer::new(config.server.clone());
         let mut databases = Vec::new();
@@ -669,7 +677,8 @@ fn mint_service_token(config: &AppConfig, root_id: &str) -> Option<String> {
         root_id,
         &[Role::Service],
         SERVICE_TOKEN_TTL_SECS,
-    );
+    )
+    .issued_by(&config.token_issuer, &config.token_audience);
     TokenIssuer::hs256(secret)
         .and_then(|issuer| issuer.mint(&claims))
         .ok()

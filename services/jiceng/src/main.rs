@@ -254,6 +254,12 @@ struct KeyArgs {
         default_value = "eddsa"
     )]
     jwt_algorithm: PublicKeyAlgorithm,
+    /// The issuer (`iss`) callers' tokens must name.
+    #[arg(long, env = "JICENG_JWT_ISSUER", default_value = jiceng_auth::DEFAULT_ISSUER)]
+    jwt_issuer: String,
+    /// The audience (`aud`) callers' tokens must name.
+    #[arg(long, env = "JICENG_JWT_AUDIENCE", default_value = jiceng_auth::DEFAULT_AUDIENCE)]
+    jwt_audience: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -517,6 +523,8 @@ fn all_in_one(
         services: ServiceName::ALL.to_vec(),
         storage,
         keys: KeyConfig::Hs256Secret(secret),
+        token_issuer: jiceng_auth::DEFAULT_ISSUER.to_owned(),
+        token_audience: jiceng_auth::DEFAULT_AUDIENCE.to_owned(),
         event_sinks: Vec::new(),
         service_token: None,
         org_endpoint: None,
@@ -756,6 +764,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         services: vec![args.service],
         storage: Storage::Url(args.database_url),
         keys,
+        token_issuer: args.keys.jwt_issuer,
+        token_audience: args.keys.jwt_audience,
         event_sinks: args.event_sinks,
         service_token: args.service_token,
         org_endpoint: args.org_endpoint,
