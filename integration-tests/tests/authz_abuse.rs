@@ -3,10 +3,16 @@
 
 mod common;
 
-use common::Platform;
+use common::{Platform, create};
 use jiceng_auth::{Claims, Role, TokenIssuer};
-use jiceng_proto::org::{self as pb, org_service_client::OrgServiceClient};
-use jiceng_testkit::{Bearer, TEST_DISTRICT, TEST_SECRET, TestDatabase, on_both_backends};
+use jiceng_proto::{
+    grid::{
+        self as grid_pb, case_service_client::CaseServiceClient,
+        grid_service_client::GridServiceClient, wish_service_client::WishServiceClient,
+    },
+    org::{self as pb, UnitKind, org_service_client::OrgServiceClient},
+};
+use jiceng_testkit::{Bearer, TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer, on_both_backends};
 use tonic::Code;
 
 /// A district admin's claims, valid for a day, for an attacker to bend.
@@ -118,7 +124,140 @@ async fn a_token_with_no_role_this_platform_knows_reads_nothing(db: TestDatabase
     assert_eq!(searched, Err(Code::PermissionDenied));
 }
 
+/// What the district platform shares with everyone, by design rather than by oversight: a
+/// published micro-wish is there for anyone to claim (the resident behind it stays masked), and a
+/// resident may report a problem wherever they see it. What stays inside the collecting org: a
+/// wish not yet published, and the resident's details.
+async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street_a = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await
+    .id;
+    let committee_a = create(
+        &mut org,
+        &street_a,
+        UnitKind::ResidentialCommittee,
+        "梅园一村居民区党总支",
+    )
+    .await
+    .id;
+    let street_b = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    let district = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    platform
+        .client_as(district(), GridServiceClient::new)
+        .await
+        .define_category(grid_pb::DefineCategoryRequest {
+            category: Some(grid_pb::Category {
+                code: "city.garbage".into(),
+                name: "垃圾堆放".into(),
+                default_handler_kind: "service_team".into(),
+                clock: grid_pb::ClockKind::Calendar as i32,
+                normal: Some(grid_pb::TimeLimits {
+                    accept_minutes: 60,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("category");
+    let elsewhere = || Bearer::new(&bearer("member-b", &[Role::Member], &street_b));
+    platform
+        .client_as(elsewhere(), CaseServiceClient::new)
+        .await
+        .report_case(grid_pb::ReportCaseRequest {
+            category_code: "city.garbage".into(),
+            description: "路过时看到垃圾满溢".into(),
+            org_id: committee_a.clone(),
+            reporter_kind: grid_pb::ReporterKind::Resident as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("a resident reports wherever they see a problem");
+
+    let mut centre = platform.client_as(district(), WishServiceClient::new).await;
+    let collect = |title: &str| grid_pb::CollectWishRequest {
+        title: title.into(),
+        beneficiary_name: "王小明".into(),
+        org_id: committee_a.clone(),
+        ..Default::default()
+    };
+    let published = centre
+        .collect_wish(collect("一台助听器"))
+        .await
+        .expect("collect")
+        .into_inner()
+        .id;
+    centre
+        .verify_wish(grid_pb::VerifyWishRequest {
+            wish_id: published.clone(),
+        })
+        .await
+        .expect("verify");
+    centre
+        .publish_wish(grid_pb::PublishWishRequest {
+            wish_id: published.clone(),
+        })
+        .await
+        .expect("publish");
+    let unpublished = centre
+        .collect_wish(collect("一辆轮椅"))
+        .await
+        .expect("collect")
+        .into_inner()
+        .id;
+    let mut outsider = platform
+        .client_as(elsewhere(), WishServiceClient::new)
+        .await;
+    let get = |id: &str, reveal: bool| grid_pb::GetWishRequest {
+        id: id.into(),
+        reveal_beneficiary: reveal,
+    };
+    let read = outsider
+        .get_wish(get(&published, false))
+        .await
+        .expect("a published wish is for the whole district")
+        .into_inner();
+    assert_eq!(read.beneficiary_name, "王*明", "the resident stays masked");
+    assert_eq!(
+        outsider
+            .get_wish(get(&published, true))
+            .await
+            .map_err(|s| s.code())
+            .err(),
+        Some(Code::PermissionDenied)
+    );
+    assert_eq!(
+        outsider
+            .get_wish(get(&unpublished, false))
+            .await
+            .map_err(|s| s.code())
+            .err(),
+        Some(Code::NotFound)
+    );
+}
+
 on_both_backends!(
+    published_wishes_and_residents_reports_reach_across_streets,
     tokens_not_yet_valid_from_the_future_or_for_no_one_are_refused,
     tokens_for_another_system_or_from_another_issuer_are_refused,
     a_token_with_no_role_this_platform_knows_reads_nothing,
