@@ -25,6 +25,9 @@ impl StopMode {
 #[derive(Debug)]
 pub struct PrivateServer {
     programs: Programs,
+    /// With TLS: the PEM file of the certificate authority that signed the server's
+    /// certificate (for `localhost` and `127.0.0.1`), as a client's `sslrootcert`.
+    pub tls_root: Option<PathBuf>,
     // Dropped after the server is stopped (fields drop in order, after `Drop::drop`).
     _dir: tempfile::TempDir,
 }
@@ -33,6 +36,16 @@ impl PrivateServer {
     /// Creates and starts a server; `None` when PostgreSQL's server programs are not installed,
     /// except under CI (`CI` set), where that fails the test rather than skipping it.
     pub async fn start() -> Option<Self> {
+        Self::start_with(false).await
+    }
+
+    /// Like [`PrivateServer::start`], serving TLS with a certificate from an authority of its
+    /// own (see [`PrivateServer::tls_root`]).
+    pub async fn start_with_tls() -> Option<Self> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Option<Self> {
         let Some(bin) = server_programs() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -50,11 +63,12 @@ impl PrivateServer {
                 .and_then(|listener| listener.local_addr())
                 .expect("a free port")
                 .port();
-            let programs = Programs {
+            let mut programs = Programs {
                 bin,
                 dir: dir.path().to_owned(),
                 port,
                 run_as_postgres,
+                tls: false,
             };
             let data = programs.data();
             programs.run(
@@ -71,9 +85,14 @@ impl PrivateServer {
                     "--no-sync",
                 ],
             );
+            let tls_root = tls.then(|| {
+                programs.tls = true;
+                programs.write_certificates()
+            });
             programs.start();
             Self {
                 programs,
+                tls_root,
                 _dir: dir,
             }
         })
@@ -123,6 +142,8 @@ struct Programs {
     port: u16,
     /// PostgreSQL refuses to run as root; as root, its programs run as the `postgres` user.
     run_as_postgres: bool,
+    /// Serves TLS with `server.crt` and `server.key` in its data folder.
+    tls: bool,
 }
 
 impl Programs {
@@ -133,11 +154,14 @@ impl Programs {
     fn start(&self) {
         let log = self.dir.join("server.log").display().to_string();
         // The socket goes in the server's own folder, not the shared server's.
-        let options = format!(
+        let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {}",
             self.port,
             self.dir.display()
         );
+        if self.tls {
+            options.push_str(" -c ssl=on");
+        }
         self.run(
             "pg_ctl",
             &[
@@ -151,6 +175,55 @@ impl Programs {
                 "start",
             ],
         );
+    }
+
+    /// Makes a certificate authority and a server certificate it signs for `localhost` and
+    /// `127.0.0.1`; puts the server's in the data folder (as PostgreSQL wants them: its own,
+    /// the key private) and returns the authority's PEM file.
+    fn write_certificates(&self) -> PathBuf {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut authority = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        authority
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "jiceng test authority");
+        let authority = CertifiedIssuer::self_signed(authority, KeyPair::generate().expect("key"))
+            .expect("CA certificate");
+        let server_key = KeyPair::generate().expect("key");
+        let server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("server params")
+            .signed_by(&server_key, &authority)
+            .expect("server certificate");
+        let data = PathBuf::from(self.data());
+        std::fs::write(data.join("server.crt"), server.pem()).expect("server.crt");
+        std::fs::write(data.join("server.key"), server_key.serialize_pem()).expect("server.key");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("server.key is private");
+        if self.run_as_postgres {
+            for file in ["server.crt", "server.key"] {
+                system_output(Command::new("chown").arg("postgres:").arg(data.join(file)));
+            }
+        }
+        // TLS or nothing, as a managed server or CloudNativePG's is set up.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+        )
+        .expect("pg_hba.conf");
+        if self.run_as_postgres {
+            system_output(
+                Command::new("chown")
+                    .arg("postgres:")
+                    .arg(data.join("pg_hba.conf")),
+            );
+        }
+        let root = self.dir.join("root.crt");
+        std::fs::write(&root, authority.pem()).expect("root.crt");
+        root
     }
 
     fn stop(&self, mode: StopMode) {
