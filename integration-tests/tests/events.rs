@@ -101,10 +101,11 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
     )
     .await;
     let service_token = bearer("grid-service", &[Role::Service], &platform.root_id);
-    let channel =
-        jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
-    let remote =
-        RemoteAncestry::new(channel, service_token.trim_start_matches("Bearer ")).expect("remote");
+    let remote = RemoteAncestry::new(
+        &platform.server.uri(),
+        service_token.trim_start_matches("Bearer "),
+    )
+    .expect("remote");
     let cache = Arc::new(ScopeCache::new(remote, 10_000));
     let applied = Arc::new(AtomicUsize::new(0));
     let sink = ScopeSink {

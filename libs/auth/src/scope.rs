@@ -19,9 +19,12 @@ use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::org::{
     CheckScopeRequest, GetTreeGenerationRequest, org_service_client::OrgServiceClient,
 };
-use tonic::{Request, Status, metadata::MetadataValue};
+use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
 
 use crate::{Caller, Role};
+
+/// How long a call for a unit's ancestry may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a replica asks the org service where its tree stands.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -248,14 +251,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone, Debug)]
 pub struct RemoteAncestry {
     client: OrgServiceClient<TracedChannel>,
+    /// The watcher's polls, kept out of traces.
+    poller: OrgServiceClient<Channel>,
     bearer: MetadataValue<tonic::metadata::Ascii>,
     retry: RetryPolicy,
 }
 
 impl RemoteAncestry {
-    pub fn new(channel: TracedChannel, service_token: &str) -> Result<Self, Status> {
+    /// Asks the org service at `uri`, presenting `service_token`.
+    pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
         Ok(Self {
-            client: OrgServiceClient::new(channel),
+            client: OrgServiceClient::new(jiceng_grpc::channel(uri, REQUEST_TIMEOUT)?),
+            poller: OrgServiceClient::new(jiceng_grpc::housekeeping_channel(uri, MAX_STALENESS)?),
             bearer: jiceng_grpc::bearer(service_token)?,
             retry: RetryPolicy::default(),
         })
@@ -293,7 +300,7 @@ impl AncestryResolver for RemoteAncestry {
 
     async fn paths_generation(&self) -> Result<i64, Status> {
         // No retries: the next round of the watcher is the retry.
-        let mut client = self.client.clone();
+        let mut client = self.poller.clone();
         Ok(client
             .get_tree_generation(self.request(GetTreeGenerationRequest {}))
             .await?

@@ -46,10 +46,13 @@ where
         let response = self.inner.call(request);
         Box::pin(async move {
             let result = response.await;
-            if rpc.starts_with("/grpc.health.") {
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            if crate::is_housekeeping(&rpc) {
+                if let Err(err) = &result {
+                    tracing::debug!(rpc, error = %err, elapsed_ms, "rpc failed");
+                }
                 return result;
             }
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             match &result {
                 // A handler's error travels in the headers (trailers-only); success in trailers.
                 Ok(response) => {

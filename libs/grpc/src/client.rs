@@ -14,16 +14,34 @@ use tower::Layer as _;
 /// A channel whose calls carry the caller's trace context.
 pub type TracedChannel = OtelGrpcService<Channel>;
 
-/// Opens a lazily connecting channel to `uri` (e.g. `http://org:50051`).
+/// Opens a lazily connecting channel to `uri` (e.g. `http://org:50051`) whose calls join the
+/// caller's trace.
 pub fn channel(uri: &str, request_timeout: Duration) -> Result<TracedChannel, Status> {
-    let endpoint = Endpoint::from_shared(uri.to_owned())
+    Ok(OtelGrpcLayer.layer(endpoint(uri, request_timeout)?.connect_lazy()))
+}
+
+/// A channel like [`channel`] whose calls make no spans: for housekeeping a process does by
+/// itself all the time (a replica asking where the org tree stands twice a second), which
+/// would otherwise fill the trace store with traces of nothing.
+pub fn housekeeping_channel(uri: &str, request_timeout: Duration) -> Result<Channel, Status> {
+    Ok(endpoint(uri, request_timeout)?.connect_lazy())
+}
+
+fn endpoint(uri: &str, request_timeout: Duration) -> Result<Endpoint, Status> {
+    Ok(Endpoint::from_shared(uri.to_owned())
         .map_err(|_| Status::invalid_argument(format!("invalid endpoint uri: {uri}")))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(request_timeout)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
-    Ok(OtelGrpcLayer.layer(endpoint.connect_lazy()))
+        .keep_alive_while_idle(true))
+}
+
+/// Whether an RPC is housekeeping that the server leaves out of traces and logs only at DEBUG:
+/// health checks, and replicas asking where the org tree stands.
+pub fn is_housekeeping(path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    path.starts_with("grpc.health.") || path == "jiceng.org.v1.OrgService/GetTreeGeneration"
 }
 
 /// The `authorization` value a service presents its token in.

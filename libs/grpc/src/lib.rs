@@ -8,7 +8,10 @@ pub mod server;
 pub mod status;
 pub mod time;
 
-pub use client::{RetryPolicy, TracedChannel, bearer, channel, connection_broke, with_retries};
+pub use client::{
+    RetryPolicy, TracedChannel, bearer, channel, connection_broke, housekeeping_channel,
+    is_housekeeping, with_retries,
+};
 pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
 pub use server::{GrpcServer, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;

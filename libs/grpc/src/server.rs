@@ -14,7 +14,7 @@ use tonic::{
     transport::Server,
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
-use tonic_tracing_opentelemetry::middleware::{filters, server::OtelGrpcLayer};
+use tonic_tracing_opentelemetry::middleware::server::OtelGrpcLayer;
 
 use crate::access_log::AccessLogLayer;
 
@@ -120,7 +120,7 @@ impl GrpcServer {
         }
         builder
             .timeout(self.options.request_timeout)
-            .layer(OtelGrpcLayer::default().filter(filters::reject_healthcheck))
+            .layer(OtelGrpcLayer::default().filter(traced))
             .layer(AccessLogLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming(listener), async {
@@ -131,6 +131,11 @@ impl GrpcServer {
             })
             .await
     }
+}
+
+/// Whether a call gets a server span: all but housekeeping.
+fn traced(path: &str) -> bool {
+    !crate::is_housekeeping(path)
 }
 
 /// Accepted connections with Nagle's algorithm off: otherwise small responses wait for the

@@ -48,7 +48,7 @@ impl OrgDirectory {
     pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
         let channel = jiceng_grpc::channel(uri, Duration::from_secs(10))?;
         let bearer = jiceng_grpc::bearer(service_token)?;
-        let remote = RemoteAncestry::new(channel.clone(), service_token)?;
+        let remote = RemoteAncestry::new(uri, service_token)?;
         Ok(Self {
             channel,
             bearer,
