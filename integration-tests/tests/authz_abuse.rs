@@ -10,6 +10,7 @@ use jiceng_proto::{
         self as grid_pb, case_service_client::CaseServiceClient,
         grid_service_client::GridServiceClient, wish_service_client::WishServiceClient,
     },
+    member::{self as member_pb, member_service_client::MemberServiceClient},
     org::{self as pb, UnitKind, org_service_client::OrgServiceClient},
 };
 use jiceng_testkit::{Bearer, TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer, on_both_backends};
@@ -256,7 +257,104 @@ async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDat
     );
 }
 
+/// An admin records an activity of their own branch naming a member of another street and an
+/// id that is no member: both refused by name, nobody credited, nothing said of which exists.
+async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street_a = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "塘桥街道党工委",
+    )
+    .await
+    .id;
+    let branch_a = create(&mut org, &street_a, UnitKind::Branch, "塘桥第一党支部")
+        .await
+        .id;
+    let street_b = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    let mut district = platform
+        .client_as(
+            Bearer::new(&bearer(
+                "district",
+                &[Role::DistrictAdmin],
+                &platform.root_id,
+            )),
+            MemberServiceClient::new,
+        )
+        .await;
+    let member_in = |org_id: &str, name: &str| member_pb::CreateMemberRequest {
+        name: name.into(),
+        org_id: org_id.into(),
+        ..Default::default()
+    };
+    let ours = district
+        .create_member(member_in(&branch_a, "周某"))
+        .await
+        .expect("member")
+        .into_inner()
+        .id;
+    let theirs = district
+        .create_member(member_in(&street_b, "吴某"))
+        .await
+        .expect("member")
+        .into_inner()
+        .id;
+    let mut recorder = platform
+        .client_as(
+            Bearer::new(&bearer("tangqiao", &[Role::StreetAdmin], &street_a)),
+            MemberServiceClient::new,
+        )
+        .await;
+    let record = |attendees: Vec<String>| member_pb::RecordActivityRequest {
+        kind: member_pb::ActivityKind::OrgLife as i32,
+        title: "主题党日".into(),
+        org_id: branch_a.clone(),
+        held_on: "2026-12-01".into(),
+        attendee_member_ids: attendees,
+    };
+    let refused = recorder
+        .record_activity(record(vec![
+            ours.clone(),
+            theirs.clone(),
+            "01937f6e-0000-7000-8000-00000000dead".into(),
+        ]))
+        .await
+        .expect_err("outsiders named");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        common::fields_of(&refused),
+        ["attendee_member_ids[1]", "attendee_member_ids[2]"]
+    );
+    let activities_of = |member: &str| member_pb::ListMemberActivitiesRequest {
+        member_id: member.into(),
+    };
+    assert!(
+        district
+            .list_member_activities(activities_of(&theirs))
+            .await
+            .expect("activities")
+            .into_inner()
+            .activities
+            .is_empty(),
+        "nobody credited"
+    );
+    recorder
+        .record_activity(record(vec![ours.clone()]))
+        .await
+        .expect("the recorder's own member");
+}
+
 on_both_backends!(
+    an_activity_credits_only_members_the_recorder_administers,
     published_wishes_and_residents_reports_reach_across_streets,
     tokens_not_yet_valid_from_the_future_or_for_no_one_are_refused,
     tokens_for_another_system_or_from_another_issuer_are_refused,

@@ -661,6 +661,24 @@ impl MemberService for MemberApi {
             return Err(Status::internal("validation fell through"));
         };
         self.org.scopes().check(&caller, &req.org_id).await?;
+        // Attendance is credited, so every attendee must be a member the recording admin
+        // administers. An unknown id and one outside the scope are refused alike, so that the
+        // answer does not tell which ids exist elsewhere.
+        let mut outside = FieldViolations::new();
+        for (index, id) in req.attendee_member_ids.iter().enumerate() {
+            let administered = match self.store.get(id).await {
+                Ok(member) => self.administers(&caller, &member).await,
+                Err(StoreError::NotFound { .. }) => false,
+                Err(err) => return Err(to_status(err)),
+            };
+            if !administered {
+                outside.add(
+                    format!("attendee_member_ids[{index}]"),
+                    "is not a member within the caller's scope",
+                );
+            }
+        }
+        outside.into_result()?;
         let new = NewActivity {
             kind,
             title,
