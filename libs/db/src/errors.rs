@@ -58,6 +58,17 @@ pub fn status_from_sqlx(err: sqlx::Error) -> Status {
             tracing::warn!(error = %err, "database unavailable");
             Status::unavailable("database unavailable")
         }
+        // A connection cut while it asks for TLS (no answer, or a garbled one, to its
+        // SSLRequest) or during the handshake: the database is as unreachable as when the cut
+        // comes later as an I/O error.
+        sqlx::Error::Tls(_) => {
+            tracing::warn!(error = %err, "database unavailable");
+            Status::unavailable("database unavailable")
+        }
+        sqlx::Error::Protocol(message) if message.contains("SSLRequest") => {
+            tracing::warn!(error = %err, "database unavailable");
+            Status::unavailable("database unavailable")
+        }
         _ => internal(&err),
     }
 }
