@@ -40,7 +40,7 @@ EXPECTED_CALLS = {
     "member": {"org", "notify"},
     "grid": {"org", "member", "notify"},
     "property": {"org", "notify"},
-    "notify": {"org"},
+    "notify": {"org", "member"},
 }
 
 # Custom resources no reachable package publishes a schema for: checked for their required

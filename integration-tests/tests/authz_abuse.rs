@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Platform, create};
 use jiceng_auth::{Claims, Role, TokenIssuer};
 use jiceng_proto::{
@@ -10,8 +12,15 @@ use jiceng_proto::{
         self as grid_pb, case_service_client::CaseServiceClient,
         grid_service_client::GridServiceClient, wish_service_client::WishServiceClient,
     },
-    member::{self as member_pb, member_service_client::MemberServiceClient},
-    org::{self as pb, UnitKind, org_service_client::OrgServiceClient},
+    member::{
+        self as member_pb, member_service_client::MemberServiceClient,
+        points_service_client::PointsServiceClient,
+    },
+    notify as notify_pb,
+    org::{
+        self as pb, UnitKind, org_service_client::OrgServiceClient,
+        venue_service_client::VenueServiceClient,
+    },
 };
 use jiceng_testkit::{Bearer, TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer, on_both_backends};
 use tonic::Code;
@@ -353,7 +362,558 @@ async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatab
         .expect("the recorder's own member");
 }
 
+/// How long an event takes at most to reach its consumers here: what a check that nothing was
+/// credited waits before it looks.
+const DELIVERY: Duration = Duration::from_millis(600);
+
+/// The points entries of `member`, as a district admin reads them.
+async fn ledger_of(platform: &Platform, member: &str) -> Vec<member_pb::LedgerEntry> {
+    platform
+        .client_as(
+            Bearer::new(&bearer(
+                "district",
+                &[Role::DistrictAdmin],
+                &platform.root_id,
+            )),
+            PointsServiceClient::new,
+        )
+        .await
+        .list_ledger(member_pb::ListLedgerRequest {
+            member_id: member.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("ledger")
+        .into_inner()
+        .entries
+}
+
+/// A member claims a wish naming fellows: one who is no member is refused by name; the others
+/// must each accept; nobody earns anything for saying it is done until an admin of the
+/// collecting org who is not among the claimants confirms it; then the claimer and the fellow
+/// who accepted are credited, once, and the fellow who declined is not.
+async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_consent(
+    db: TestDatabase,
+) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await
+    .id;
+    let committee = create(
+        &mut org,
+        &street,
+        UnitKind::ResidentialCommittee,
+        "梅园一村居民区党总支",
+    )
+    .await
+    .id;
+    let (claimer, _secretary) = common::wish_people(&platform, &street, &committee).await;
+    let as_bearer =
+        |subject: &str, role: Role, scope: &str| Bearer::new(&bearer(subject, &[role], scope));
+    let mut district_members = platform
+        .client_as(
+            as_bearer("district", Role::DistrictAdmin, &platform.root_id),
+            MemberServiceClient::new,
+        )
+        .await;
+    let mut fellows = Vec::new();
+    for name in ["孙某", "李某"] {
+        let fellow = district_members
+            .create_member(member_pb::CreateMemberRequest {
+                name: name.into(),
+                org_id: street.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("member")
+            .into_inner()
+            .id;
+        fellows.push(fellow);
+    }
+    let (accepter, decliner) = (fellows[0].clone(), fellows[1].clone());
+    let wishes_as = |subject: &str, role: Role, scope: &str| {
+        platform.client_as(as_bearer(subject, role, scope), WishServiceClient::new)
+    };
+    let mut centre = wishes_as("centre", Role::BranchAdmin, &committee).await;
+    let wish = centre
+        .collect_wish(grid_pb::CollectWishRequest {
+            title: "一台助听器".into(),
+            beneficiary_name: "王小明".into(),
+            org_id: committee.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("collect")
+        .into_inner()
+        .id;
+    centre
+        .verify_wish(grid_pb::VerifyWishRequest {
+            wish_id: wish.clone(),
+        })
+        .await
+        .expect("verify");
+    centre
+        .publish_wish(grid_pb::PublishWishRequest {
+            wish_id: wish.clone(),
+        })
+        .await
+        .expect("publish");
+
+    let mut claiming = wishes_as(&claimer, Role::Member, &street).await;
+    let claim = |named: Vec<String>| grid_pb::ClaimWishRequest {
+        wish_id: wish.clone(),
+        participant_member_ids: named,
+        ..Default::default()
+    };
+    let refused = claiming
+        .claim_wish(claim(vec![
+            accepter.clone(),
+            "01937f6e-0000-7000-8000-00000000dead".into(),
+        ]))
+        .await
+        .expect_err("a fellow who is no member");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(common::fields_of(&refused), ["participant_member_ids[1]"]);
+    claiming
+        .claim_wish(claim(vec![accepter.clone(), decliner.clone()]))
+        .await
+        .expect("claim");
+    let accept = || grid_pb::AcceptWishClaimRequest {
+        wish_id: wish.clone(),
+    };
+    let own = claiming
+        .accept_wish_claim(accept())
+        .await
+        .expect_err("the claimer is no fellow");
+    assert_eq!(own.code(), Code::PermissionDenied);
+    let stranger = wishes_as("someone", Role::Member, &street)
+        .await
+        .accept_wish_claim(accept())
+        .await
+        .expect_err("not named");
+    assert_eq!(stranger.code(), Code::PermissionDenied);
+    let declined = wishes_as(&decliner, Role::Member, &street)
+        .await
+        .decline_wish_claim(grid_pb::DeclineWishClaimRequest {
+            wish_id: wish.clone(),
+        })
+        .await
+        .expect("decline")
+        .into_inner();
+    assert_eq!(declined.participant_member_ids, [accepter.as_str()]);
+
+    claiming
+        .fulfil_wish(grid_pb::FulfilWishRequest {
+            wish_id: wish.clone(),
+            evidence_urls: vec!["https://files.example/gift.jpg".into()],
+        })
+        .await
+        .expect("fulfil");
+    tokio::time::sleep(DELIVERY).await;
+    assert!(
+        ledger_of(&platform, &claimer).await.is_empty(),
+        "saying it is done earns nothing"
+    );
+    let confirm = || grid_pb::ConfirmWishFulfilmentRequest {
+        wish_id: wish.clone(),
+    };
+    let other_street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    for (who, subject, role, scope) in [
+        ("the claimer", claimer.as_str(), Role::Member, &street),
+        (
+            "an admin of another street",
+            "huamu",
+            Role::StreetAdmin,
+            &other_street,
+        ),
+        (
+            "a claimant who is also an admin of the collecting org",
+            accepter.as_str(),
+            Role::BranchAdmin,
+            &committee,
+        ),
+    ] {
+        let refused = wishes_as(subject, role, scope)
+            .await
+            .confirm_wish_fulfilment(confirm())
+            .await
+            .expect_err(who);
+        assert_eq!(refused.code(), Code::PermissionDenied, "{who}");
+    }
+    wishes_as(&accepter, Role::Member, &street)
+        .await
+        .accept_wish_claim(accept())
+        .await
+        .expect("a fellow accepts before the confirmation");
+    let confirmed = centre
+        .confirm_wish_fulfilment(confirm())
+        .await
+        .expect("the collecting org confirms")
+        .into_inner();
+    assert_eq!(confirmed.state, grid_pb::WishState::Confirmed as i32);
+    assert_eq!(confirmed.accepted_member_ids, [accepter.as_str()]);
+    let late = wishes_as(&decliner, Role::Member, &street)
+        .await
+        .accept_wish_claim(accept())
+        .await
+        .expect_err("no longer named");
+    assert_eq!(late.code(), Code::PermissionDenied);
+
+    for member in [&claimer, &accepter] {
+        let mut entries = Vec::new();
+        for _ in 0..200 {
+            entries = ledger_of(&platform, member).await;
+            if !entries.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(
+            entries
+                .iter()
+                .map(|e| (e.amount, e.rule_code.as_str()))
+                .collect::<Vec<_>>(),
+            [(5, "wish.fulfilled")]
+        );
+    }
+    tokio::time::sleep(DELIVERY).await;
+    assert!(ledger_of(&platform, &decliner).await.is_empty());
+    assert_eq!(ledger_of(&platform, &claimer).await.len(), 1, "once");
+}
+
+/// A branch admin records attendance at its own booking naming a member of another street and
+/// an id that is no member: both refused by name, nobody credited; its own member is.
+async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_scope(
+    db: TestDatabase,
+) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street_a = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "塘桥街道党工委",
+    )
+    .await
+    .id;
+    let centre = create(
+        &mut org,
+        &street_a,
+        UnitKind::PartyMassServiceCentre,
+        "塘桥党群服务中心",
+    )
+    .await
+    .id;
+    let branch_a = create(&mut org, &street_a, UnitKind::Branch, "塘桥第一党支部")
+        .await
+        .id;
+    let street_b = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    let district = || {
+        Bearer::new(&bearer(
+            "district",
+            &[Role::DistrictAdmin],
+            &platform.root_id,
+        ))
+    };
+    let mut members = platform
+        .client_as(district(), MemberServiceClient::new)
+        .await;
+    let mut ids = Vec::new();
+    for (org_id, name) in [(&branch_a, "周某"), (&street_b, "吴某")] {
+        let created = members
+            .create_member(member_pb::CreateMemberRequest {
+                name: name.into(),
+                org_id: org_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("member")
+            .into_inner();
+        ids.push(created.id);
+    }
+    let (ours, theirs) = (ids[0].clone(), ids[1].clone());
+    let venue = platform
+        .client_as(district(), VenueServiceClient::new)
+        .await
+        .create_venue(pb::CreateVenueRequest {
+            unit_id: centre.clone(),
+            name: "党员活动室".into(),
+            capacity: 30,
+            ..Default::default()
+        })
+        .await
+        .expect("venue")
+        .into_inner();
+    let mut branch = platform
+        .client_as(
+            Bearer::new(&bearer("branch-a", &[Role::BranchAdmin], &branch_a)),
+            VenueServiceClient::new,
+        )
+        .await;
+    let start = jiceng_db::now_millis() / 1000 + 1;
+    let booking = branch
+        .create_booking(pb::CreateBookingRequest {
+            venue_id: venue.id.clone(),
+            unit_id: branch_a.clone(),
+            title: "主题党日".into(),
+            expected_attendees: 10,
+            start_time: Some(prost_types::Timestamp {
+                seconds: start,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: start + 3600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("booking")
+        .into_inner();
+    let attend = |member_ids: Vec<String>| pb::RecordAttendanceRequest {
+        id: booking.id.clone(),
+        headcount: i32::try_from(member_ids.len()).expect("few"),
+        member_ids,
+        note: String::new(),
+    };
+    let refused = branch
+        .record_attendance(attend(vec![
+            ours.clone(),
+            theirs.clone(),
+            "01937f6e-0000-7000-8000-00000000dead".into(),
+        ]))
+        .await
+        .expect_err("outsiders named");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        common::fields_of(&refused),
+        ["member_ids[1]", "member_ids[2]"]
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    branch
+        .record_attendance(attend(vec![ours.clone()]))
+        .await
+        .expect("the branch's own member");
+    let activities_of = |member: &str| member_pb::ListMemberActivitiesRequest {
+        member_id: member.into(),
+    };
+    let mut credited = Vec::new();
+    for _ in 0..200 {
+        credited = members
+            .list_member_activities(activities_of(&ours))
+            .await
+            .expect("activities")
+            .into_inner()
+            .activities;
+        if !credited.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(credited.len(), 1);
+    assert!(
+        members
+            .list_member_activities(activities_of(&theirs))
+            .await
+            .expect("activities")
+            .into_inner()
+            .activities
+            .is_empty(),
+        "nobody outside credited"
+    );
+}
+
+/// A branch admin cannot put notices in the inboxes of members of another street, name ids
+/// that are no members, nor publish to another street's topic; each street's own admins can,
+/// and the whole district's admins reach an outside system's recipient.
+async fn notices_reach_only_members_and_topics_within_the_publishers_scope(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street_a = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "塘桥街道党工委",
+    )
+    .await
+    .id;
+    let branch_a = create(&mut org, &street_a, UnitKind::Branch, "塘桥第一党支部")
+        .await
+        .id;
+    let street_b = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    let as_bearer =
+        |subject: &str, role: Role, scope: &str| Bearer::new(&bearer(subject, &[role], scope));
+    let district = || as_bearer("district", Role::DistrictAdmin, &platform.root_id);
+    let mut members = platform
+        .client_as(district(), MemberServiceClient::new)
+        .await;
+    let mut ids = Vec::new();
+    for (org_id, name) in [(&branch_a, "周某"), (&street_b, "吴某")] {
+        let created = members
+            .create_member(member_pb::CreateMemberRequest {
+                name: name.into(),
+                org_id: org_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("member")
+            .into_inner();
+        ids.push(created.id);
+    }
+    let (ours, theirs) = (ids[0].clone(), ids[1].clone());
+    let mut centre = platform.notify_as(district()).await;
+    centre
+        .register_category(notify_pb::RegisterCategoryRequest {
+            category: Some(notify_pb::Category {
+                name: "notice".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("category");
+    let member = |id: &str| notify_pb::Recipient {
+        recipient: Some(notify_pb::recipient::Recipient::MemberId(id.into())),
+    };
+    let topic = |name: &str| notify_pb::Recipient {
+        recipient: Some(notify_pb::recipient::Recipient::Topic(name.into())),
+    };
+    let notice = |key: &str, recipients: Vec<notify_pb::Recipient>| notify_pb::PublishRequest {
+        idempotency_key: key.into(),
+        category: "notice".into(),
+        priority: notify_pb::Priority::Urgent as i32,
+        // Titled by its key, to tell which reached an inbox.
+        title: key.into(),
+        link: "https://elsewhere.example/login".into(),
+        recipients,
+        ..Default::default()
+    };
+    let mut branch = platform
+        .notify_as(as_bearer("branch-a", Role::BranchAdmin, &branch_a))
+        .await;
+    let spoofed = branch
+        .publish(notice(
+            "spoof-1",
+            vec![
+                member(&ours),
+                member(&theirs),
+                member("01937f6e-0000-7000-8000-00000000dead"),
+                member("city-hotline-12345"),
+            ],
+        ))
+        .await
+        .expect_err("recipients outside the branch");
+    assert_eq!(spoofed.code(), Code::InvalidArgument);
+    assert_eq!(
+        common::fields_of(&spoofed),
+        ["recipients[1]", "recipients[2]", "recipients[3]"]
+    );
+    branch
+        .publish(notice("own-1", vec![member(&ours)]))
+        .await
+        .expect("the branch's own member");
+    centre
+        .publish(notice("hotline-1", vec![member("city-hotline-12345")]))
+        .await
+        .expect("an outside recipient, from the whole district");
+
+    let mut street_b_admin = platform
+        .notify_as(as_bearer("huamu", Role::StreetAdmin, &street_b))
+        .await;
+    let create_topic = |owner: &str| notify_pb::CreateTopicRequest {
+        topic: Some(notify_pb::Topic {
+            name: "huamu.volunteers".into(),
+            owner_org_id: owner.into(),
+            description: "花木街道志愿者".into(),
+            ..Default::default()
+        }),
+    };
+    let foreign = branch
+        .create_topic(create_topic(&street_b))
+        .await
+        .expect_err("a topic owned by another street");
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+    street_b_admin
+        .create_topic(create_topic(&street_b))
+        .await
+        .expect("the street's own topic");
+    let taken = street_b_admin
+        .create_topic(create_topic(&street_b))
+        .await
+        .expect_err("one topic per name");
+    assert_eq!(taken.code(), Code::AlreadyExists);
+    let mut follower = platform
+        .notify_as(as_bearer(&theirs, Role::Member, &street_b))
+        .await;
+    follower
+        .follow_topic(notify_pb::FollowTopicRequest {
+            topic: "huamu.volunteers".into(),
+        })
+        .await
+        .expect("follow");
+    let unknown = follower
+        .follow_topic(notify_pb::FollowTopicRequest {
+            topic: "nobody.owns.this".into(),
+        })
+        .await
+        .expect_err("no such topic");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let hijack = branch
+        .publish(notice("hijack-1", vec![topic("huamu.volunteers")]))
+        .await
+        .expect_err("another street's topic");
+    assert_eq!(hijack.code(), Code::PermissionDenied);
+    let unowned = branch
+        .publish(notice("unowned-1", vec![topic("nobody.owns.this")]))
+        .await
+        .expect_err("a topic nobody created");
+    assert_eq!(unowned.code(), Code::FailedPrecondition);
+    street_b_admin
+        .publish(notice("volunteers-1", vec![topic("huamu.volunteers")]))
+        .await
+        .expect("the owner publishes");
+    let received: Vec<String> = follower
+        .list_inbox(notify_pb::ListInboxRequest::default())
+        .await
+        .expect("inbox")
+        .into_inner()
+        .items
+        .into_iter()
+        .filter_map(|item| item.notification.map(|n| n.title))
+        .collect();
+    assert_eq!(received, ["volunteers-1"], "nothing spoofed reached them");
+}
+
 on_both_backends!(
+    notices_reach_only_members_and_topics_within_the_publishers_scope,
+    wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_consent,
+    attendance_credits_only_members_of_the_booking_unit_or_the_recorders_scope,
     an_activity_credits_only_members_the_recorder_administers,
     published_wishes_and_residents_reports_reach_across_streets,
     tokens_not_yet_valid_from_the_future_or_for_no_one_are_refused,

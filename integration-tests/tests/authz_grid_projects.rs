@@ -109,8 +109,41 @@ async fn member_claimed_wish<X>(f: &Fixture<X>) -> String {
     id
 }
 
-/// Claimed and fulfilled by street A's branch, so no member is owed points.
-async fn fulfilled_wish<X>(f: &Fixture<X>) -> String {
+/// Claimed by street A's member, fulfilled, awaiting the collecting org's confirmation.
+async fn member_fulfilled_wish<X>(f: &Fixture<X>) -> String {
+    let id = member_claimed_wish(f).await;
+    as_street_a_member(f, pb::wish_service_client::WishServiceClient::new)
+        .await
+        .fulfil_wish(pb::FulfilWishRequest {
+            wish_id: id.clone(),
+            evidence_urls: vec!["https://files.example/gift.jpg".into()],
+        })
+        .await
+        .expect("fulfil");
+    id
+}
+
+/// Claimed by street B's member naming street A's member as a fellow, who has not answered.
+async fn group_claimed_wish<X>(f: &Fixture<X>) -> String {
+    let id = published_wish(f).await;
+    f.as_role(
+        Role::Member,
+        Side::Out,
+        pb::wish_service_client::WishServiceClient::new,
+    )
+    .await
+    .claim_wish(pb::ClaimWishRequest {
+        wish_id: id.clone(),
+        participant_member_ids: vec![f.a.member.clone()],
+        ..Default::default()
+    })
+    .await
+    .expect("group claim");
+    id
+}
+
+/// Claimed, fulfilled and confirmed for street A's branch, so no member is owed points.
+async fn confirmed_wish<X>(f: &Fixture<X>) -> String {
     let id = published_wish(f).await;
     let mut wishes = wishes_as_admin(f).await;
     wishes
@@ -128,11 +161,17 @@ async fn fulfilled_wish<X>(f: &Fixture<X>) -> String {
         })
         .await
         .expect("fulfil");
+    wishes
+        .confirm_wish_fulfilment(pb::ConfirmWishFulfilmentRequest {
+            wish_id: id.clone(),
+        })
+        .await
+        .expect("confirm");
     id
 }
 
 async fn followed_up_wish<X>(f: &Fixture<X>) -> String {
-    let id = fulfilled_wish(f).await;
+    let id = confirmed_wish(f).await;
     wishes_as_admin(f)
         .await
         .follow_up_wish(pb::FollowUpWishRequest {
@@ -304,12 +343,37 @@ fn wish_rows() -> Vec<Row<Extra>> {
                 evidence_urls: vec!["https://files.example/gift.jpg".into()],
             }
         ),
+        // A fellow named in a group claim answers it: street A's member, named by street B's.
+        row!(
+            "/jiceng.grid.v1.WishService/AcceptWishClaim",
+            [Member],
+            Subtree,
+            |f| pb::AcceptWishClaimRequest {
+                wish_id: group_claimed_wish(&f).await,
+            }
+        ),
+        row!(
+            "/jiceng.grid.v1.WishService/DeclineWishClaim",
+            [Member],
+            Subtree,
+            |f| pb::DeclineWishClaimRequest {
+                wish_id: group_claimed_wish(&f).await,
+            }
+        ),
+        row!(
+            "/jiceng.grid.v1.WishService/ConfirmWishFulfilment",
+            [Admins],
+            Subtree,
+            |f| pb::ConfirmWishFulfilmentRequest {
+                wish_id: member_fulfilled_wish(&f).await,
+            }
+        ),
         row!(
             "/jiceng.grid.v1.WishService/FollowUpWish",
             [Admins, GridWorker],
             Subtree,
             |f| pb::FollowUpWishRequest {
-                wish_id: fulfilled_wish(&f).await,
+                wish_id: confirmed_wish(&f).await,
                 note: "老人已用上轮椅".into(),
             }
         ),

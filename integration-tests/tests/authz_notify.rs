@@ -14,6 +14,8 @@ use jiceng_proto::{
 const CATEGORY: &str = "authz.notice";
 /// A topic every caller of the matrix follows, so one notification reaches each of their inboxes.
 const EVERY_CALLER: &str = "authz.every_caller";
+/// The topic of street A's branch, which the topic rows follow and publish to.
+const VOLUNTEERS: &str = "lujiazui.volunteers";
 /// A URL nothing listens on: deliveries to it are recorded, then fail.
 const WEBHOOK_URL: &str = "http://127.0.0.1:9/notify";
 
@@ -39,6 +41,18 @@ async fn setup(f: &Fixture) -> Extra {
         })
         .await
         .expect("category");
+    for (name, owner) in [(EVERY_CALLER, &f.root), (VOLUNTEERS, &f.a.branch)] {
+        admin
+            .create_topic(pb::CreateTopicRequest {
+                topic: Some(pb::Topic {
+                    name: name.into(),
+                    owner_org_id: owner.clone(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("topic");
+    }
     for role in Role::ALL {
         for side in [Side::In, Side::Out] {
             f.as_role(role, side, NotifyServiceClient::new)
@@ -103,14 +117,39 @@ fn rows() -> Vec<Row<Extra>> {
                 idempotency_key: authz::unique("authz-"),
                 category: CATEGORY.into(),
                 title: "支部书记请注意".into(),
-                recipients: vec![pb::Recipient {
-                    recipient: Some(pb::recipient::Recipient::UnitRole(pb::UnitRole {
-                        unit_id: f.a.branch.clone(),
-                        role: PositionRole::Secretary as i32,
-                    })),
-                }],
+                // Each kind of recipient within street A's branch: a role, a member, a topic.
+                recipients: vec![
+                    pb::Recipient {
+                        recipient: Some(pb::recipient::Recipient::UnitRole(pb::UnitRole {
+                            unit_id: f.a.branch.clone(),
+                            role: PositionRole::Secretary as i32,
+                        })),
+                    },
+                    pb::Recipient {
+                        recipient: Some(pb::recipient::Recipient::MemberId(f.a.member.clone())),
+                    },
+                    topic(VOLUNTEERS),
+                ],
                 ..Default::default()
             }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/CreateTopic",
+            [Admins],
+            Subtree,
+            |f| pb::CreateTopicRequest {
+                topic: Some(pb::Topic {
+                    name: authz::unique("lujiazui.t"),
+                    owner_org_id: f.a.branch.clone(),
+                    ..Default::default()
+                }),
+            }
+        ),
+        row!(
+            "/jiceng.notify.v1.NotifyService/ListTopics",
+            [Everyone],
+            Anywhere,
+            |f| pb::ListTopicsRequest::default()
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/RegisterCategory",
@@ -199,7 +238,7 @@ fn rows() -> Vec<Row<Extra>> {
             [Everyone],
             Anywhere,
             |f| pb::FollowTopicRequest {
-                topic: "lujiazui.volunteers".into(),
+                topic: VOLUNTEERS.into(),
             }
         ),
         row!(
@@ -207,7 +246,7 @@ fn rows() -> Vec<Row<Extra>> {
             [Everyone],
             Anywhere,
             |f| pb::UnfollowTopicRequest {
-                topic: "lujiazui.volunteers".into(),
+                topic: VOLUNTEERS.into(),
             }
         ),
         row!(

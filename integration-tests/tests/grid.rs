@@ -470,7 +470,7 @@ async fn an_overdue_case_climbs_two_levels(db: TestDatabase) {
     assert_eq!(not_admin.code(), Code::PermissionDenied);
 }
 
-async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
+async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
     let district = District::start(db).await;
     let platform = &district.platform;
     let (claimer, secretary) =
@@ -559,6 +559,12 @@ async fn a_fulfilled_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         })
         .await
         .expect("fulfil");
+    centre
+        .confirm_wish_fulfilment(pb::ConfirmWishFulfilmentRequest {
+            wish_id: wish.id.clone(),
+        })
+        .await
+        .expect("the collecting org confirms");
     let revealed = centre
         .get_wish(pb::GetWishRequest {
             id: wish.id.clone(),
@@ -1048,7 +1054,7 @@ on_both_backends!(
     a_joint_meeting_about_a_case_joins_its_history,
     a_duplicate_report_is_merged_and_both_reporters_told,
     cases_follow_their_org_when_it_moves,
-    a_fulfilled_wish_brings_points_and_a_notice_once,
+    a_confirmed_wish_brings_points_and_a_notice_once,
     a_case_is_filed_handled_verified_and_rated,
     an_overdue_case_climbs_two_levels,
 );

@@ -1,7 +1,7 @@
-//! A micro-wish fulfilled in the grid service is one trace to its effects: the grid's outbox
-//! event, the one points entry the member service awards the claimer, and the one notification
-//! notify publishes to the collecting committee's secretary all carry the fulfilling caller's
-//! trace id.
+//! Each step of a micro-wish in the grid service is one trace to its effects: the fulfilling
+//! caller's trace carries the grid's outbox event and the one notification notify publishes to
+//! the collecting committee's secretary; the confirming admin's trace carries the one points
+//! entry the member service awards the claimer, and the claimer's word of it.
 //!
 //! A file of its own because telemetry is installed once per process.
 
@@ -25,7 +25,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fulfilled_wish_is_one_trace_to_its_points_and_its_notice() {
+async fn each_wish_step_is_one_trace_to_its_notice_and_its_points() {
     let collector = OtlpReceiver::start().await;
     let telemetry = common::install_telemetry(&collector);
     let platform = Platform::start(TestDatabase::sqlite()).await;
@@ -78,12 +78,17 @@ async fn a_fulfilled_wish_is_one_trace_to_its_points_and_its_notice() {
         })
         .await
         .expect("publish");
-    // The claimer's app propagates its trace context, as another system's client would.
+    // The claimer's and the centre's apps propagate their trace context, as another system's
+    // client would.
     let channel =
         jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
     let mut claimant = WishServiceClient::with_interceptor(
-        channel,
+        channel.clone(),
         Bearer::new(&bearer(&claimer, &[Role::Member], &street)),
+    );
+    let mut confirming = WishServiceClient::with_interceptor(
+        channel,
+        Bearer::new(&bearer("centre", &[Role::BranchAdmin], &committee)),
     );
     claimant
         .claim_wish(pb::ClaimWishRequest {
@@ -101,6 +106,13 @@ async fn a_fulfilled_wish_is_one_trace_to_its_points_and_its_notice() {
         .instrument(caller_span)
         .await
         .expect("fulfil");
+    confirming
+        .confirm_wish_fulfilment(pb::ConfirmWishFulfilmentRequest {
+            wish_id: wish.id.clone(),
+        })
+        .instrument(tracing::info_span!("centre.confirm"))
+        .await
+        .expect("confirm");
 
     let mut points = platform
         .client_as(
@@ -165,30 +177,47 @@ async fn a_fulfilled_wish_is_one_trace_to_its_points_and_its_notice() {
     let spans = collector
         .wait_for(Duration::from_secs(10), |spans| {
             let names = |name: &str| spans.iter().filter(|s| s.name == name).count();
-            names("member.store.award") >= 1 && names("notify.store.publish") >= 1
+            // The appointment, the claim, the fulfilment and the points approved.
+            names("member.store.award") >= 1 && names("notify.store.publish") >= 4
         })
         .await;
-    let caller = spans
-        .iter()
-        .find(|s| s.name == "volunteer.fulfil")
-        .expect("caller span");
-    let trace_id = hex(&caller.trace_id);
-    assert_eq!(notices[0].trace_id, trace_id, "the notice names the trace");
-    let in_trace = |name: &str| {
+    let span_of = |name: &str| {
         spans
             .iter()
-            .filter(|s| s.name.contains(name) && s.trace_id == caller.trace_id)
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("a {name} span"))
+    };
+    let (fulfilling, confirming) = (span_of("volunteer.fulfil"), span_of("centre.confirm"));
+    assert_eq!(
+        notices[0].trace_id,
+        hex(&fulfilling.trace_id),
+        "the notice names the fulfilment's trace"
+    );
+    let (fulfilling, confirming) = (&fulfilling.trace_id, &confirming.trace_id);
+    let in_trace = |trace: &Vec<u8>, name: &str| {
+        spans
+            .iter()
+            .filter(|s| s.name.contains(name) && s.trace_id == *trace)
             .count()
     };
-    for name in ["FulfilWish", "outbox.deliver", "member.store.award"] {
+    let names = || spans.iter().map(|s| &s.name).collect::<Vec<_>>();
+    for (caller, name) in [
+        (fulfilling, "FulfilWish"),
+        (fulfilling, "outbox.deliver"),
+        (confirming, "ConfirmWishFulfilment"),
+        (confirming, "outbox.deliver"),
+        (confirming, "member.store.award"),
+    ] {
         assert!(
-            in_trace(name) >= 1,
+            in_trace(caller, name) >= 1,
             "a {name} span in the caller's trace among {:?}",
-            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            names()
         );
     }
-    // One award in the caller's trace; the publications there are the committee's notice and
-    // the claimer's own word of the points approved.
-    assert_eq!(in_trace("member.store.award"), 1);
-    assert_eq!(in_trace("notify.store.publish"), 2);
+    // The fulfilment tells the committee and awards nothing; the confirmation awards once, and
+    // its publication is the claimer's own word of the points approved.
+    assert_eq!(in_trace(fulfilling, "member.store.award"), 0);
+    assert_eq!(in_trace(fulfilling, "notify.store.publish"), 1);
+    assert_eq!(in_trace(confirming, "member.store.award"), 1);
+    assert_eq!(in_trace(confirming, "notify.store.publish"), 1);
 }

@@ -91,6 +91,7 @@ impl Platform {
             event_sinks: sinks,
             org_endpoint: None,
             grid_endpoint: None,
+            member_endpoint: None,
             pii_key: Some(b"jiceng-test-pii-key-at-least-32-bytes".to_vec()),
             log_signing_key: Some(TEST_LOG_SEED.to_vec()),
             // Minted by the platform from the test secret, scoped to the district root.

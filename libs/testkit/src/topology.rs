@@ -251,6 +251,7 @@ impl Topology {
                 ),
                 ("JICENG_ORG_ENDPOINT".to_owned(), uri_of("org")),
                 ("JICENG_GRID_ENDPOINT".to_owned(), uri_of("grid")),
+                ("JICENG_MEMBER_ENDPOINT".to_owned(), uri_of("member")),
             ];
             // The chart sets it only for services whose events someone consumes.
             let sinks = event_sinks(&name, uri_of);

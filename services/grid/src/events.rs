@@ -20,6 +20,7 @@ pub const CASE_MERGED: &str = "jiceng.grid.v1.case.merged";
 pub const PROJECT_PROPOSED: &str = "jiceng.grid.v1.project.proposed";
 pub const WISH_CLAIMED: &str = "jiceng.grid.v1.wish.claimed";
 pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
+pub const WISH_CONFIRMED: &str = "jiceng.grid.v1.wish.confirmed";
 
 /// A case was sent to a handling org.
 pub fn dispatched(case: &Case) -> EventDraft {
@@ -81,11 +82,21 @@ pub fn wish_claimed(wish: &Wish) -> EventDraft {
     )
 }
 
-/// A micro-wish was fulfilled: its claiming members earn points, its collecting org hears of it.
-/// The resident's details travel masked.
+/// A micro-wish was fulfilled: its collecting org hears of it, to confirm. The resident's
+/// details travel masked.
 pub fn wish_fulfilled(wish: &Wish) -> EventDraft {
     EventDraft::of(
         WISH_FULFILLED,
+        &wish.id,
+        &grpc::wishes::masked_wish_to_proto(wish),
+    )
+}
+
+/// The collecting org confirmed a micro-wish's fulfilment: the claiming member and the fellow
+/// members who accepted earn points (the wish's `accepted_member_ids`).
+pub fn wish_confirmed(wish: &Wish) -> EventDraft {
+    EventDraft::of(
+        WISH_CONFIRMED,
         &wish.id,
         &grpc::wishes::masked_wish_to_proto(wish),
     )

@@ -16,6 +16,7 @@ use jiceng_grpc::{
     timestamp,
 };
 pub(crate) use jiceng_grpc::{time_cursor, time_cursor_of};
+use jiceng_member_client::MemberRoll;
 use jiceng_org_client::{OrgDirectory, OrgPath};
 use jiceng_pii::PiiVault;
 use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
@@ -56,15 +57,25 @@ pub struct GridApi {
     pub(crate) vault: PiiVault,
     /// The time cases are reported, moved and scanned at.
     pub(crate) clock: Clock,
+    /// The member service, asked whether the fellow members a group claim names are members;
+    /// without it, group claims are refused.
+    pub(crate) members: Option<MemberRoll>,
 }
 
 impl GridApi {
-    pub fn new(store: GridStore, org: OrgDirectory, vault: PiiVault, clock: Clock) -> Self {
+    pub fn new(
+        store: GridStore,
+        org: OrgDirectory,
+        vault: PiiVault,
+        clock: Clock,
+        members: Option<MemberRoll>,
+    ) -> Self {
         Self {
             store,
             org,
             vault,
             clock,
+            members,
         }
     }
 

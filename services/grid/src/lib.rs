@@ -67,6 +67,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0007_needs_resources_projects.sql"),
             sqlite: include_str!("../migrations/sqlite/0007_needs_resources_projects.sql"),
         },
+        Migration {
+            version: 8,
+            name: "wish claim acceptance and fulfilment confirmation",
+            postgres: include_str!("../migrations/postgres/0008_wish_confirmation.sql"),
+            sqlite: include_str!("../migrations/sqlite/0008_wish_confirmation.sql"),
+        },
     ],
 };
 

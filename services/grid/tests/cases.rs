@@ -640,6 +640,7 @@ async fn one_claim_wins_a_wish_and_its_fulfilment_is_announced(db: TestDatabase)
         claimant: Some(Claimant::Member {
             member_id: member.into(),
             participants: Vec::new(),
+            accepted: Vec::new(),
         }),
         ..WishChange::default()
     };
@@ -677,9 +678,22 @@ async fn one_claim_wins_a_wish_and_its_fulfilment_is_announced(db: TestDatabase)
         )
         .await
         .expect("fulfil");
+    store
+        .advance_wish(
+            &wish.id,
+            WishState::Confirmed,
+            WishChange {
+                confirmed_by: "centre".into(),
+                ..WishChange::default()
+            },
+            T0 + 3 * MINUTE,
+        )
+        .await
+        .expect("confirm");
     for announced in [
         "jiceng.grid.v1.wish.claimed",
         "jiceng.grid.v1.wish.fulfilled",
+        "jiceng.grid.v1.wish.confirmed",
     ] {
         assert_eq!(events_of_type(&store, announced).await, 1, "{announced}");
     }

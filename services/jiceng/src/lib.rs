@@ -19,6 +19,7 @@ use jiceng_db::{Clock, Database};
 use jiceng_grid::{GridApi, GridStore};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_member::{MemberApi, MemberStore, PiiVault};
+use jiceng_member_client::MemberRoll;
 use jiceng_merkle::LogSigner;
 use jiceng_notify::{
     InboxSignal, NotifyApi, NotifyStore,
@@ -148,6 +149,10 @@ pub struct AppConfig {
     /// Where the grid service answers, for the org service's check that a meeting's case
     /// exists. Unset: this process, when grid runs here; otherwise such meetings are refused.
     pub grid_endpoint: Option<String>,
+    /// Where the member service answers, for the services that check the members a caller
+    /// names (org: attendance; grid: group claims of wishes; notify: recipients). Unset: this
+    /// process, when member runs here; otherwise such calls are refused.
+    pub member_endpoint: Option<String>,
     /// The key personal data is sealed with (member, grid, property), at least 32 bytes.
     pub pii_key: Option<Vec<u8>>,
     /// The Ed25519 seed (32 bytes) the property service signs its log's tree heads with.
@@ -251,7 +256,14 @@ impl App {
                     }
                     root_id = Some(root);
                     let grid_cases = grid_client(&config, addr, service_token.as_deref())?;
-                    jiceng_org::add_services(&mut server, &store, grid_cases, &authenticator);
+                    let members = member_roll(&config, addr, service_token.as_deref())?;
+                    jiceng_org::add_services(
+                        &mut server,
+                        &store,
+                        grid_cases,
+                        members,
+                        &authenticator,
+                    );
                     org = Some(store);
                 }
                 ServiceName::Member => {
@@ -282,7 +294,8 @@ impl App {
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
                     grid = Some((store.clone(), config.clock.clone(), vault.clone()));
-                    let api = GridApi::new(store, directory, vault, config.clock.clone());
+                    let members = member_roll(&config, addr, service_token.as_deref())?;
+                    let api = GridApi::new(store, directory, vault, config.clock.clone(), members);
                     sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_grid::add_services(&mut server, api, &authenticator);
                 }
@@ -326,7 +339,8 @@ impl App {
                             .await
                             .map_err(|e| AppError::Config(e.to_string()))?;
                     }
-                    let api = NotifyApi::new(store, directory, signal);
+                    let members = member_roll(&config, addr, service_token.as_deref())?;
+                    let api = NotifyApi::new(store, directory, signal, members);
                     sink.add(jiceng_notify::org_events::CONSUMED, Arc::new(api.clone()));
                     jiceng_notify::add_services(&mut server, api, &authenticator);
                 }
@@ -654,6 +668,26 @@ fn grid_client(
         AppError::Config("--service-token is required to call the grid service".into())
     })?;
     GridCases::new(&uri, token)
+        .map(Some)
+        .map_err(|e| AppError::Config(e.message().to_owned()))
+}
+
+/// Where and as whom a service asks the member service about the members a caller names: the
+/// configured endpoint, or this process when the member service runs here; none when neither.
+fn member_roll(
+    config: &AppConfig,
+    addr: SocketAddr,
+    service_token: Option<&str>,
+) -> Result<Option<MemberRoll>, AppError> {
+    let uri = match &config.member_endpoint {
+        Some(uri) => uri.clone(),
+        None if config.services.contains(&ServiceName::Member) => self_uri(addr),
+        None => return Ok(None),
+    };
+    let token = service_token.ok_or_else(|| {
+        AppError::Config("--service-token is required to call the member service".into())
+    })?;
+    MemberRoll::new(&uri, token)
         .map(Some)
         .map_err(|e| AppError::Config(e.message().to_owned()))
 }

@@ -298,6 +298,10 @@ struct ServeArgs {
     /// Where the grid service answers (for the org service's check of a meeting's grid case).
     #[arg(long, env = "JICENG_GRID_ENDPOINT")]
     grid_endpoint: Option<String>,
+    /// Where the member service answers (for the org, grid and notify services' checks of the
+    /// members a caller names).
+    #[arg(long, env = "JICENG_MEMBER_ENDPOINT")]
+    member_endpoint: Option<String>,
     /// Bearer token this service presents to others: event sinks, the org service.
     #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
     service_token: Option<String>,
@@ -529,6 +533,7 @@ fn all_in_one(
         service_token: None,
         org_endpoint: None,
         grid_endpoint: None,
+        member_endpoint: None,
         pii_key: Some(pii_key),
         log_signing_key: Some(log_seed),
         server: ServerOptions::default(),
@@ -770,6 +775,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         service_token: args.service_token,
         org_endpoint: args.org_endpoint,
         grid_endpoint: args.grid_endpoint,
+        member_endpoint: args.member_endpoint,
         pii_key: args.pii_key.map(String::into_bytes),
         log_signing_key: args
             .log_signing_key

@@ -724,7 +724,7 @@ async fn appoint_secretary(topology: &Topology, unit: &str, member: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_fulfilled_wish_earns_its_points_once_and_tells_the_secretary_once() {
+async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretary_once() {
     let Some(topology) = start().await else {
         return;
     };
@@ -793,13 +793,27 @@ async fn a_fulfilled_wish_earns_its_points_once_and_tells_the_secretary_once() {
         WishServiceClient::new,
     )
     .await;
+    // The grid service asks the member service (another deployment) that the fellow named is
+    // a member; the fellow accepts.
     claimant
         .claim_wish(grid_pb::ClaimWishRequest {
             wish_id: wish.id.clone(),
+            participant_member_ids: vec![secretary.clone()],
             ..Default::default()
         })
         .await
         .expect("claim");
+    client_as(
+        &grid,
+        &bearer(&secretary, &[Role::Member], &street),
+        WishServiceClient::new,
+    )
+    .await
+    .accept_wish_claim(grid_pb::AcceptWishClaimRequest {
+        wish_id: wish.id.clone(),
+    })
+    .await
+    .expect("accept");
     claimant
         .fulfil_wish(grid_pb::FulfilWishRequest {
             wish_id: wish.id.clone(),
@@ -807,29 +821,37 @@ async fn a_fulfilled_wish_earns_its_points_once_and_tells_the_secretary_once() {
         })
         .await
         .expect("fulfil");
+    centre
+        .confirm_wish_fulfilment(grid_pb::ConfirmWishFulfilmentRequest {
+            wish_id: wish.id.clone(),
+        })
+        .await
+        .expect("confirm");
 
-    let claimer_token = bearer(&claimer, &[Role::Member], &street);
-    once_through_each(
-        &topology.replica_endpoints("member"),
-        "the claimer's points",
-        |endpoint| {
-            let (claimer, token) = (claimer.clone(), claimer_token.clone());
-            async move {
-                let entries = client_as(&endpoint, &token, PointsServiceClient::new)
-                    .await
-                    .list_ledger(member_pb::ListLedgerRequest {
-                        member_id: claimer,
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(|status| status.to_string())?
-                    .into_inner()
-                    .entries;
-                Ok(entries.len())
-            }
-        },
-    )
-    .await;
+    for credited in [&claimer, &secretary] {
+        let token = bearer(credited, &[Role::Member], &street);
+        once_through_each(
+            &topology.replica_endpoints("member"),
+            "each claimant's points",
+            |endpoint| {
+                let (member, token) = (credited.clone(), token.clone());
+                async move {
+                    let entries = client_as(&endpoint, &token, PointsServiceClient::new)
+                        .await
+                        .list_ledger(member_pb::ListLedgerRequest {
+                            member_id: member,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(|status| status.to_string())?
+                        .into_inner()
+                        .entries;
+                    Ok(entries.len())
+                }
+            },
+        )
+        .await;
+    }
     once_through_each(
         &topology.replica_endpoints("notify"),
         "the secretary's notice of the fulfilled wish",

@@ -67,7 +67,7 @@ async fn bench(db: &TestDatabase) {
     let signal = InboxSignal::default();
     jiceng_notify::add_services(
         &mut server,
-        NotifyApi::new(store, org, signal.clone()),
+        NotifyApi::new(store, org, signal.clone(), None),
         &authenticator,
     );
     let server = spawn_server(server).await;

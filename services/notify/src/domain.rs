@@ -26,6 +26,16 @@ impl Name {
     }
 }
 
+/// A named audience people follow, owned by the org unit whose admins publish to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topic {
+    pub name: Name,
+    /// Empty for the whole district: only its admins and the platform's services publish.
+    pub owner_org_id: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Priority {
     Low,

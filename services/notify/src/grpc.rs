@@ -10,6 +10,7 @@ use jiceng_grpc::{
     status::{failed_precondition, invalid_field},
     timestamp,
 };
+use jiceng_member_client::MemberRoll;
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::{
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
@@ -21,7 +22,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     InboxSignal,
-    domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template},
+    domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template, Topic},
     org_events::{RecipientSpec, UNIT_MOVED, moved_unit, publication_for},
     store::{IN_APP, InboxFilter, NotifyStore, StoreError, WEBHOOK},
 };
@@ -33,6 +34,8 @@ const PUBLISHERS: &[Role] = &[
     Role::StreetAdmin,
     Role::BranchAdmin,
 ];
+/// Admins, who publish within their scope and own topics there.
+const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
 /// How often a live stream looks for items another replica published.
 const STREAM_POLL: Duration = Duration::from_secs(1);
 /// Items a stream reads per query.
@@ -43,6 +46,9 @@ pub struct NotifyApi {
     store: NotifyStore,
     org: OrgDirectory,
     signal: InboxSignal,
+    /// The member service, asked where the members an admin addresses are held; without it,
+    /// only the platform's services address members by id.
+    members: Option<MemberRoll>,
 }
 
 /// Everything a publish needs once the request is validated.
@@ -61,8 +67,135 @@ pub struct PublishSpec {
 }
 
 impl NotifyApi {
-    pub fn new(store: NotifyStore, org: OrgDirectory, signal: InboxSignal) -> Self {
-        Self { store, org, signal }
+    pub fn new(
+        store: NotifyStore,
+        org: OrgDirectory,
+        signal: InboxSignal,
+        members: Option<MemberRoll>,
+    ) -> Self {
+        Self {
+            store,
+            org,
+            signal,
+            members,
+        }
+    }
+
+    /// The recipients of a publish request, each one the caller may address: the platform's
+    /// services anyone; an admin the members held within their scope (others, unknown ids
+    /// included, are refused by their place in the request, so that the answer does not tell
+    /// which ids exist), an outside recipient that is no member only from the whole district,
+    /// unit roles within their scope, and topics whose owner unit is within it.
+    async fn recipients_from_proto(
+        &self,
+        caller: &Caller,
+        violations: &mut FieldViolations,
+        recipients: &[pb::Recipient],
+    ) -> Result<Vec<RecipientSpec>, Status> {
+        let trusted = caller.has_any(&[Role::Service]);
+        let whole_district = trusted
+            || self
+                .org
+                .scopes()
+                .require_whole_district(caller, &[Role::DistrictAdmin])
+                .await
+                .is_ok();
+        let mut specs = Vec::new();
+        // Member ids an admin names, with their place in the request, to look up at once.
+        let mut named = Vec::new();
+        for (index, recipient) in recipients.iter().enumerate() {
+            let field = format!("recipients[{index}]");
+            match &recipient.recipient {
+                Some(pb::recipient::Recipient::MemberId(member))
+                    if !member.is_empty() && member.len() <= 128 =>
+                {
+                    if !trusted {
+                        named.push((field, member.clone()));
+                    }
+                    specs.push(RecipientSpec::Member(member.clone()))
+                }
+                Some(pb::recipient::Recipient::MemberId(_)) => {
+                    violations.add(field, "a member_id is 1 to 128 characters")
+                }
+                Some(pb::recipient::Recipient::UnitRole(unit_role)) => {
+                    if unit_role.unit_id.is_empty() || unit_role.role == 0 {
+                        violations.add(field, "a unit_role names a unit_id and a role");
+                        continue;
+                    }
+                    self.org.scopes().check(caller, &unit_role.unit_id).await?;
+                    specs.push(RecipientSpec::UnitRole {
+                        unit_id: unit_role.unit_id.clone(),
+                        role: unit_role.role,
+                    });
+                }
+                Some(pb::recipient::Recipient::Topic(topic)) => {
+                    let Some(name) = violations.check(&field, Name::parse(topic)) else {
+                        continue;
+                    };
+                    let topic = self.store.topic(&name).await.map_err(|err| match err {
+                        StoreError::NotFound { .. } => {
+                            failed_precondition("TOPIC", name.as_str(), "create the topic first")
+                        }
+                        other => to_status(other),
+                    })?;
+                    let owned = if topic.owner_org_id.is_empty() {
+                        whole_district
+                    } else {
+                        trusted
+                            || self
+                                .org
+                                .scopes()
+                                .check(caller, &topic.owner_org_id)
+                                .await
+                                .is_ok()
+                    };
+                    if !owned {
+                        return Err(Status::permission_denied(format!(
+                            "only admins over the owner of topic {} publish to it",
+                            name.as_str()
+                        )));
+                    }
+                    specs.push(RecipientSpec::Topic(name));
+                }
+                None => violations.add(
+                    field,
+                    "each recipient is a member_id, a unit_role or a topic",
+                ),
+            }
+        }
+        if specs.is_empty() && violations.is_empty() {
+            violations.add("recipients", "name at least one recipient");
+        }
+        if !named.is_empty() {
+            let roll = self.members.as_ref().ok_or_else(|| {
+                failed_precondition(
+                    "MEMBER_SERVICE_UNCONFIGURED",
+                    "recipients",
+                    "members are addressed by id only where the member service is reachable",
+                )
+            })?;
+            let ids: Vec<String> = named.iter().map(|(_, id)| id.clone()).collect();
+            for ((field, _), entry) in named.into_iter().zip(roll.look_up(&ids).await?) {
+                let admitted = match entry {
+                    Some(member) => {
+                        member.active
+                            && self
+                                .org
+                                .scopes()
+                                .check(caller, &member.org_id)
+                                .await
+                                .is_ok()
+                    }
+                    // No member: an outside system's recipient, addressed from the whole
+                    // district only.
+                    None => whole_district,
+                };
+                if !admitted {
+                    violations.add(field, "is not a member within the publisher's scope");
+                }
+            }
+        }
+        Ok(specs)
     }
 
     /// Renders, resolves recipients (role holders now, topic followers), stores, and wakes the
@@ -133,7 +266,17 @@ fn to_status(err: StoreError) -> Status {
         StoreError::Precondition(description) => {
             failed_precondition("CRITICAL", "preferences", description)
         }
+        StoreError::Conflict(description) => Status::already_exists(description),
         StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
+    }
+}
+
+fn topic_to_proto(topic: &Topic) -> pb::Topic {
+    pb::Topic {
+        name: topic.name.as_str().to_owned(),
+        owner_org_id: topic.owner_org_id.clone(),
+        description: topic.description.clone(),
+        create_time: Some(timestamp(topic.created_at)),
     }
 }
 
@@ -216,51 +359,6 @@ fn category_to_proto(category: &Category) -> pb::Category {
 }
 
 /// Validated recipients; publishers may address role holders only inside their scope.
-async fn recipients_from_proto(
-    org: &OrgDirectory,
-    caller: &Caller,
-    violations: &mut FieldViolations,
-    recipients: &[pb::Recipient],
-) -> Result<Vec<RecipientSpec>, Status> {
-    let mut specs = Vec::new();
-    for recipient in recipients {
-        match &recipient.recipient {
-            Some(pb::recipient::Recipient::MemberId(member))
-                if !member.is_empty() && member.len() <= 128 =>
-            {
-                specs.push(RecipientSpec::Member(member.clone()))
-            }
-            Some(pb::recipient::Recipient::MemberId(_)) => {
-                violations.add("recipients", "a member_id is 1 to 128 characters")
-            }
-            Some(pb::recipient::Recipient::UnitRole(unit_role)) => {
-                if unit_role.unit_id.is_empty() || unit_role.role == 0 {
-                    violations.add("recipients", "a unit_role names a unit_id and a role");
-                    continue;
-                }
-                org.scopes().check(caller, &unit_role.unit_id).await?;
-                specs.push(RecipientSpec::UnitRole {
-                    unit_id: unit_role.unit_id.clone(),
-                    role: unit_role.role,
-                });
-            }
-            Some(pb::recipient::Recipient::Topic(topic)) => {
-                if let Some(topic) = violations.check("recipients", Name::parse(topic)) {
-                    specs.push(RecipientSpec::Topic(topic));
-                }
-            }
-            None => violations.add(
-                "recipients",
-                "each recipient is a member_id, a unit_role or a topic",
-            ),
-        }
-    }
-    if specs.is_empty() && violations.is_empty() {
-        violations.add("recipients", "name at least one recipient");
-    }
-    Ok(specs)
-}
-
 type ItemStream = Pin<Box<dyn Stream<Item = Result<pb::InboxItem, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -290,8 +388,9 @@ impl NotifyService for NotifyApi {
         if req.link.len() > 500 {
             violations.add("link", "must be at most 500 characters");
         }
-        let recipients =
-            recipients_from_proto(&self.org, &caller, &mut violations, &req.recipients).await?;
+        let recipients = self
+            .recipients_from_proto(&caller, &mut violations, &req.recipients)
+            .await?;
         violations.into_result()?;
         let (Some(category), Some(priority)) = (category, priority) else {
             return Err(Status::internal("validation fell through"));
@@ -640,12 +739,73 @@ impl NotifyService for NotifyApi {
         }))
     }
 
+    async fn create_topic(
+        &self,
+        request: Request<pb::CreateTopicRequest>,
+    ) -> Result<Response<pb::Topic>, Status> {
+        let caller = caller(&request)?.clone();
+        let given = request.into_inner().topic.unwrap_or_default();
+        let mut violations = FieldViolations::new();
+        let name = violations.check("topic.name", Name::parse(&given.name));
+        if given.owner_org_id.is_empty() {
+            violations.add(
+                "topic.owner_org_id",
+                "names the unit whose admins publish to it",
+            );
+        }
+        if given.description.chars().count() > 500 {
+            violations.add("topic.description", "must be at most 500 characters");
+        }
+        violations.into_result()?;
+        let Some(name) = name else {
+            return Err(Status::internal("validation fell through"));
+        };
+        caller.require_any(ADMINS)?;
+        self.org
+            .scopes()
+            .check(&caller, &given.owner_org_id)
+            .await?;
+        let topic = Topic {
+            name,
+            owner_org_id: given.owner_org_id,
+            description: given.description,
+            created_at: jiceng_db::now_millis(),
+        };
+        let topic = self
+            .store
+            .create_topic(&topic, &caller.subject)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(topic_to_proto(&topic)))
+    }
+
+    async fn list_topics(
+        &self,
+        request: Request<pb::ListTopicsRequest>,
+    ) -> Result<Response<pb::ListTopicsResponse>, Status> {
+        caller(&request)?;
+        let req = request.into_inner();
+        let page = PageRequest::parse(req.page_size, &req.page_token, "topics".to_owned())?;
+        let mut topics = self
+            .store
+            .topics(page.after.as_deref(), page.fetch_limit())
+            .await
+            .map_err(to_status)?;
+        let next_page_token = page.finish(&mut topics, |t| t.name.as_str().to_owned());
+        Ok(Response::new(pb::ListTopicsResponse {
+            topics: topics.iter().map(topic_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn follow_topic(
         &self,
         request: Request<pb::FollowTopicRequest>,
     ) -> Result<Response<pb::FollowTopicResponse>, Status> {
         let caller = caller(&request)?;
         let topic = Name::parse(&request.get_ref().topic).map_err(|e| invalid_field("topic", e))?;
+        // Only a topic that exists, so that its owner answers for what reaches its followers.
+        self.store.topic(&topic).await.map_err(to_status)?;
         self.store
             .follow(&topic, &caller.subject)
             .await

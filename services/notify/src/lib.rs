@@ -25,12 +25,20 @@ pub use store::NotifyStore;
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "notify",
-    steps: &[Migration {
-        version: 1,
-        name: "categories, notifications, inboxes, preferences, topics",
-        postgres: include_str!("../migrations/postgres/0001_notify.sql"),
-        sqlite: include_str!("../migrations/sqlite/0001_notify.sql"),
-    }],
+    steps: &[
+        Migration {
+            version: 1,
+            name: "categories, notifications, inboxes, preferences, topics",
+            postgres: include_str!("../migrations/postgres/0001_notify.sql"),
+            sqlite: include_str!("../migrations/sqlite/0001_notify.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "topic owners",
+            postgres: include_str!("../migrations/postgres/0002_topic_owners.sql"),
+            sqlite: include_str!("../migrations/sqlite/0002_topic_owners.sql"),
+        },
+    ],
 };
 
 /// Wakes the live streams of this process when an inbox changes, and ends them when the process

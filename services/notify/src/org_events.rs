@@ -184,7 +184,7 @@ pub fn builtin_categories() -> Vec<Category> {
         category(
             "grid.wish.fulfilled",
             "微心愿已实现：{{title}}",
-            "居民{{beneficiary}}的微心愿“{{title}}”已由认领方实现，请及时回访",
+            "居民{{beneficiary}}的微心愿“{{title}}”已由认领方实现，请核实后确认并及时回访",
             &["title", "beneficiary"],
             false,
         ),

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashSet};
 use jiceng_db::{Database, LockMode, Tx, lock_key, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
-use crate::domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template};
+use crate::domain::{
+    Category, InboxItem, Name, NewNotification, Notification, Priority, Template, Topic,
+};
 
 /// The inbox.
 pub const IN_APP: &str = "in_app";
@@ -21,6 +23,8 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Precondition(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -32,6 +36,18 @@ type Result<T> = std::result::Result<T, StoreError>;
 pub struct Published {
     pub notification: Notification,
     pub created: bool,
+}
+
+fn topic_from_row(row: &AnyRow) -> Result<Topic> {
+    let name: String = row.try_get(0)?;
+    Ok(Topic {
+        // Names were checked when the topic was created: one that no longer parses is corrupt.
+        name: Name::parse(&name)
+            .map_err(|e| sqlx::Error::Decode(format!("topic {name}: {e}").into()))?,
+        owner_org_id: row.try_get(1)?,
+        description: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+    })
 }
 
 /// A registered webhook.
@@ -297,6 +313,57 @@ impl NotifyStore {
             folded += 1;
         }
         Ok(folded)
+    }
+
+    /// Creates `topic`, named by `creator`; a name already taken is a conflict.
+    pub async fn create_topic(&self, topic: &Topic, creator: &str) -> Result<Topic> {
+        let created = sqlx::query(
+            "INSERT INTO notify_topics (name, owner_org_id, description, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(topic.name.as_str())
+        .bind(&topic.owner_org_id)
+        .bind(&topic.description)
+        .bind(creator)
+        .bind(topic.created_at)
+        .execute(self.db.pool())
+        .await?;
+        if created.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "topic {} already exists",
+                topic.name.as_str()
+            )));
+        }
+        Ok(topic.clone())
+    }
+
+    pub async fn topic(&self, name: &Name) -> Result<Topic> {
+        let row = sqlx::query(
+            "SELECT name, owner_org_id, description, created_at FROM notify_topics WHERE name = $1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "topic",
+            id: name.as_str().to_owned(),
+        })?;
+        topic_from_row(&row)
+    }
+
+    /// Topics by name, after `after` when given.
+    pub async fn topics(&self, after: Option<&str>, limit: i64) -> Result<Vec<Topic>> {
+        sqlx::query(
+            "SELECT name, owner_org_id, description, created_at FROM notify_topics
+             WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(topic_from_row)
+        .collect()
     }
 
     /// Followers of a topic.

@@ -16,6 +16,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
 use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_member_client::MemberRoll;
 use jiceng_proto::org::{
     alliance_service_server::AllianceServiceServer, meeting_service_server::MeetingServiceServer,
     org_service_server::OrgServiceServer, position_service_server::PositionServiceServer,
@@ -68,6 +69,7 @@ pub fn add_services(
     server: &mut GrpcServer,
     store: &OrgStore,
     grid_cases: Option<GridCases>,
+    members: Option<MemberRoll>,
     authenticator: &Arc<Authenticator>,
 ) {
     macro_rules! add {
@@ -89,7 +91,12 @@ pub fn add_services(
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
         authenticator.interceptor(),
     ));
-    add!(VenueServiceServer, VenueApi);
+    server.add_service(InterceptedService::new(
+        VenueServiceServer::new(VenueApi::new(store.clone(), members))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        authenticator.interceptor(),
+    ));
 }
 
 /// How long before a decision's due time its owner is warned.

@@ -1,5 +1,5 @@
-//! Micro-wishes (微心愿): collected → verified → published → claimed → fulfilled → followed up →
-//! closed, one step at a time.
+//! Micro-wishes (微心愿): collected → verified → published → claimed → fulfilled → confirmed →
+//! followed up → closed, one step at a time.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WishState {
@@ -8,17 +8,20 @@ pub enum WishState {
     Published,
     Claimed,
     Fulfilled,
+    /// The collecting org confirmed the fulfilment: the claimants are credited.
+    Confirmed,
     FollowedUp,
     Closed,
 }
 
 impl WishState {
-    pub const ALL: [WishState; 7] = [
+    pub const ALL: [WishState; 8] = [
         Self::Collected,
         Self::Verified,
         Self::Published,
         Self::Claimed,
         Self::Fulfilled,
+        Self::Confirmed,
         Self::FollowedUp,
         Self::Closed,
     ];
@@ -30,6 +33,7 @@ impl WishState {
             Self::Published => "published",
             Self::Claimed => "claimed",
             Self::Fulfilled => "fulfilled",
+            Self::Confirmed => "confirmed",
             Self::FollowedUp => "followed_up",
             Self::Closed => "closed",
         }
@@ -61,31 +65,75 @@ impl WishState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claimant {
     Org(String),
-    /// A member, with the fellow members of a group claim.
+    /// A member, with the fellow members named in a group claim and those of them who have
+    /// accepted.
     Member {
         member_id: String,
         participants: Vec<String>,
+        accepted: Vec<String>,
     },
 }
 
 impl Claimant {
-    /// The members whom fulfilling the wish credits.
-    pub fn members(&self) -> Vec<String> {
+    /// The members whom a confirmed fulfilment credits: the claiming member and the fellow
+    /// members who accepted, each once.
+    pub fn credited(&self) -> Vec<String> {
         match self {
             Self::Org(_) => Vec::new(),
             Self::Member {
                 member_id,
                 participants,
+                accepted,
             } => {
                 let mut members = vec![member_id.clone()];
                 for participant in participants {
-                    if !members.contains(participant) {
+                    if accepted.contains(participant) && !members.contains(participant) {
                         members.push(participant.clone());
                     }
                 }
                 members
             }
         }
+    }
+
+    /// Whether `member` is among the claimants: the claiming member or a named fellow.
+    pub fn names(&self, member: &str) -> bool {
+        match self {
+            Self::Org(_) => false,
+            Self::Member {
+                member_id,
+                participants,
+                ..
+            } => member_id == member || participants.iter().any(|p| p == member),
+        }
+    }
+
+    /// The claim after the named fellow `member` accepts (`true`) or declines and leaves it;
+    /// `None` when `member` is not named in it.
+    pub fn answered_by(&self, member: &str, accept: bool) -> Option<Self> {
+        let Self::Member {
+            member_id,
+            participants,
+            accepted,
+        } = self
+        else {
+            return None;
+        };
+        if !participants.iter().any(|p| p == member) {
+            return None;
+        }
+        let mut participants = participants.clone();
+        let mut accepted: Vec<String> = accepted.iter().filter(|a| *a != member).cloned().collect();
+        if accept {
+            accepted.push(member.to_owned());
+        } else {
+            participants.retain(|p| p != member);
+        }
+        Some(Self::Member {
+            member_id: member_id.clone(),
+            participants,
+            accepted,
+        })
     }
 }
 
@@ -104,10 +152,24 @@ mod tests {
             Err("a wish that is collected cannot become claimed".into())
         );
         assert!(WishState::Closed.advance(WishState::Collected).is_err());
+    }
+
+    #[test]
+    fn only_fellows_who_accept_are_credited() {
         let group = Claimant::Member {
             member_id: "a".into(),
-            participants: vec!["b".into(), "a".into()],
+            participants: vec!["b".into(), "c".into()],
+            accepted: Vec::new(),
         };
-        assert_eq!(group.members(), ["a", "b"]);
+        assert_eq!(group.credited(), ["a"]);
+        assert!(group.names("c") && !group.names("d"));
+        let b_accepts = group.answered_by("b", true).expect("b is named");
+        assert_eq!(b_accepts.credited(), ["a", "b"]);
+        assert_eq!(b_accepts.answered_by("b", true), Some(b_accepts.clone()));
+        let c_declines = b_accepts.answered_by("c", false).expect("c is named");
+        assert!(!c_declines.names("c"));
+        assert_eq!(c_declines.credited(), ["a", "b"]);
+        assert_eq!(group.answered_by("d", true), None);
+        assert_eq!(Claimant::Org("o".into()).answered_by("a", true), None);
     }
 }

@@ -1,7 +1,10 @@
 //! `jiceng.grid.v1.WishService`: the collecting org's admins and grid workers collect, verify,
-//! publish, follow up and close; any member claims a published wish for themself (or an org's
-//! admin for the org); the claimant fulfils it. Published wishes are open to every caller of
-//! the district, with the resident's details masked; the collecting org's admins may reveal them.
+//! publish, follow up and close; any member claims a published wish for themself (naming fellow
+//! members who are members of the district, each of whom accepts or declines), or an org's admin
+//! for the org; the claimant fulfils it; an admin of the collecting org who is no claimant
+//! confirms the fulfilment, and only that credits anyone. Published wishes are open to every
+//! caller of the district, with the resident's details masked; the collecting org's admins may
+//! reveal them.
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field, timestamp};
@@ -32,20 +35,28 @@ const STATES: &[(pb::WishState, WishState)] = &[
     (pb::WishState::Published, WishState::Published),
     (pb::WishState::Claimed, WishState::Claimed),
     (pb::WishState::Fulfilled, WishState::Fulfilled),
+    (pb::WishState::Confirmed, WishState::Confirmed),
     (pb::WishState::FollowedUp, WishState::FollowedUp),
     (pb::WishState::Closed, WishState::Closed),
 ];
 
 /// A wish as the district sees it: the resident's details masked.
 pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
-    let (claimant_org_id, claimant_member_id, participant_member_ids) = match &wish.claimant {
-        Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new()),
-        Some(Claimant::Member {
-            member_id,
-            participants,
-        }) => (String::new(), member_id.clone(), participants.clone()),
-        None => (String::new(), String::new(), Vec::new()),
-    };
+    let (claimant_org_id, claimant_member_id, participant_member_ids, accepted_member_ids) =
+        match &wish.claimant {
+            Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new(), Vec::new()),
+            Some(Claimant::Member {
+                member_id,
+                participants,
+                accepted,
+            }) => (
+                String::new(),
+                member_id.clone(),
+                participants.clone(),
+                accepted.clone(),
+            ),
+            None => (String::new(), String::new(), Vec::new(), Vec::new()),
+        };
     pb::Wish {
         id: wish.id.clone(),
         title: wish.title.clone(),
@@ -57,6 +68,7 @@ pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
         claimant_org_id,
         claimant_member_id,
         participant_member_ids,
+        accepted_member_ids,
         evidence_urls: wish.evidence.clone(),
         follow_up_note: wish.follow_up_note.clone(),
         claim_by_time: wish.claim_by.map(timestamp),
@@ -64,6 +76,7 @@ pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
         create_time: Some(timestamp(wish.created_at)),
         update_time: Some(timestamp(wish.updated_at)),
         fulfil_time: wish.fulfilled_at.map(timestamp),
+        confirm_time: wish.confirmed_at.map(timestamp),
     }
 }
 
@@ -94,6 +107,59 @@ impl GridApi {
         } else {
             Err(Status::not_found(format!("wish {id} not found")))
         }
+    }
+
+    /// Refuses, by their place in the request, the fellow members a group claim names who are
+    /// not active members of the district: credit goes to members only.
+    async fn require_fellow_members(&self, named: &[String]) -> Result<(), Status> {
+        if named.is_empty() {
+            return Ok(());
+        }
+        let roll = self.members.as_ref().ok_or_else(|| {
+            jiceng_grpc::status::failed_precondition(
+                "MEMBER_SERVICE_UNCONFIGURED",
+                "wishes",
+                "group claims need the member service, which this grid service is not given",
+            )
+        })?;
+        let mut refused = FieldViolations::new();
+        for (index, entry) in roll.look_up(named).await?.iter().enumerate() {
+            if !entry.as_ref().is_some_and(|member| member.active) {
+                refused.add(
+                    format!("participant_member_ids[{index}]"),
+                    "is not an active member of the district",
+                );
+            }
+        }
+        refused.into_result()
+    }
+
+    /// A named fellow member of a wish's group claim accepts or declines being part of it.
+    async fn answer_claim(
+        &self,
+        caller: &Caller,
+        wish_id: &str,
+        accept: bool,
+    ) -> Result<Response<pb::Wish>, Status> {
+        caller.require_any(&[Role::Member])?;
+        let wish = self.visible_wish(caller, wish_id).await?;
+        let named = match &wish.claimant {
+            Some(claim @ Claimant::Member { member_id, .. }) => {
+                *member_id != caller.subject && claim.names(&caller.subject)
+            }
+            _ => false,
+        };
+        if !named {
+            return Err(Status::permission_denied(
+                "only a fellow member named in the claim answers it",
+            ));
+        }
+        let wish = self
+            .store
+            .answer_wish_claim(wish_id, &caller.subject, accept, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 
     /// Moves a wish the collecting org looks after.
@@ -296,6 +362,7 @@ impl WishService for GridApi {
             Claimant::Member {
                 member_id: caller.subject.clone(),
                 participants: req.participant_member_ids,
+                accepted: Vec::new(),
             }
         } else {
             if !req.participant_member_ids.is_empty() {
@@ -308,6 +375,9 @@ impl WishService for GridApi {
             Claimant::Org(req.org_id)
         };
         self.visible_wish(&caller, &req.wish_id).await?;
+        if let Claimant::Member { participants, .. } = &claimant {
+            self.require_fellow_members(participants).await?;
+        }
         let change = WishChange {
             claimant: Some(claimant),
             ..WishChange::default()
@@ -347,6 +417,58 @@ impl WishService for GridApi {
         let wish = self
             .store
             .advance_wish(&req.wish_id, WishState::Fulfilled, change, self.clock.now())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, false)?))
+    }
+
+    async fn accept_wish_claim(
+        &self,
+        request: Request<pb::AcceptWishClaimRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().wish_id;
+        self.answer_claim(&caller, &id, true).await
+    }
+
+    async fn decline_wish_claim(
+        &self,
+        request: Request<pb::DeclineWishClaimRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().wish_id;
+        self.answer_claim(&caller, &id, false).await
+    }
+
+    async fn confirm_wish_fulfilment(
+        &self,
+        request: Request<pb::ConfirmWishFulfilmentRequest>,
+    ) -> Result<Response<pb::Wish>, Status> {
+        let caller = caller(&request)?.clone();
+        let id = request.into_inner().wish_id;
+        let wish = self.visible_wish(&caller, &id).await?;
+        self.require_admin_of(&caller, &wish.org_id)
+            .await
+            .map_err(|_| {
+                Status::permission_denied("an admin of the collecting org confirms a fulfilment")
+            })?;
+        // Points must be vouched for by someone who does not earn them.
+        if wish
+            .claimant
+            .as_ref()
+            .is_some_and(|claim| claim.names(&caller.subject))
+        {
+            return Err(Status::permission_denied(
+                "a claimant cannot confirm their own fulfilment",
+            ));
+        }
+        let change = WishChange {
+            confirmed_by: caller.subject.clone(),
+            ..WishChange::default()
+        };
+        let wish = self
+            .store
+            .advance_wish(&id, WishState::Confirmed, change, self.clock.now())
             .await
             .map_err(to_status)?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))

@@ -31,6 +31,7 @@ pub struct Wish {
     pub created_at: i64,
     pub updated_at: i64,
     pub fulfilled_at: Option<i64>,
+    pub confirmed_at: Option<i64>,
 }
 
 impl Wish {
@@ -60,6 +61,8 @@ pub struct WishChange {
     pub claimant: Option<Claimant>,
     pub evidence: Vec<String>,
     pub note: String,
+    /// Who confirms a fulfilment, kept with the wish.
+    pub confirmed_by: String,
 }
 
 /// Which wishes a list shows.
@@ -74,7 +77,7 @@ pub struct WishFilter {
 
 const WISH_COLUMNS: &str = "id, title, description, beneficiary_sealed, beneficiary_masked, phone_sealed, \
     phone_masked, org_id, org_path, state, claimant_org_id, claimant_member_id, participants, evidence, \
-    follow_up_note, claim_by, version, created_at, updated_at, fulfilled_at";
+    follow_up_note, claim_by, version, created_at, updated_at, fulfilled_at, accepted_participants, confirmed_at";
 
 fn strings(text: &str, what: &str) -> Result<Vec<String>> {
     serde_json::from_str(text).map_err(|_| corrupt(what))
@@ -85,11 +88,13 @@ fn wish_from_row(row: &AnyRow) -> Result<Wish> {
     let (claimant_org, claimant_member): (String, String) = (row.try_get(10)?, row.try_get(11)?);
     let participants: String = row.try_get(12)?;
     let evidence: String = row.try_get(13)?;
+    let accepted: String = row.try_get(20)?;
     let claimant = match (claimant_org.is_empty(), claimant_member.is_empty()) {
         (false, _) => Some(Claimant::Org(claimant_org)),
         (true, false) => Some(Claimant::Member {
             member_id: claimant_member,
             participants: strings(&participants, "wish participants")?,
+            accepted: strings(&accepted, "wish participants' acceptance")?,
         }),
         (true, true) => None,
     };
@@ -112,6 +117,7 @@ fn wish_from_row(row: &AnyRow) -> Result<Wish> {
         created_at: row.try_get(17)?,
         updated_at: row.try_get(18)?,
         fulfilled_at: row.try_get(19)?,
+        confirmed_at: row.try_get(21)?,
     })
 }
 
@@ -124,6 +130,53 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<Wish> {
     .await?
     .ok_or_else(|| not_found("wish", id))?;
     wish_from_row(&row)
+}
+
+/// Writes `wish`'s course as it now stands, if nobody changed it since it was read.
+async fn save(tx: &mut Tx, wish: &mut Wish, confirmed_by: Option<&str>, now: i64) -> Result<()> {
+    let (claimant_org, claimant_member, participants, accepted) = match &wish.claimant {
+        Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new(), Vec::new()),
+        Some(Claimant::Member {
+            member_id,
+            participants,
+            accepted,
+        }) => (
+            String::new(),
+            member_id.clone(),
+            participants.clone(),
+            accepted.clone(),
+        ),
+        None => (String::new(), String::new(), Vec::new(), Vec::new()),
+    };
+    let json = |values: &[String]| serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+    let saved = sqlx::query(
+        "UPDATE grid_wishes SET state = $1, claimant_org_id = $2, claimant_member_id = $3, participants = $4,
+             evidence = $5, follow_up_note = $6, fulfilled_at = $7, accepted_participants = $8,
+             confirmed_at = $9, confirmed_by = COALESCE($10, confirmed_by),
+             version = version + 1, updated_at = $11
+         WHERE id = $12 AND version = $13",
+    )
+    .bind(wish.state.as_str())
+    .bind(claimant_org)
+    .bind(claimant_member)
+    .bind(json(&participants))
+    .bind(json(&wish.evidence))
+    .bind(&wish.follow_up_note)
+    .bind(wish.fulfilled_at)
+    .bind(json(&accepted))
+    .bind(wish.confirmed_at)
+    .bind(confirmed_by)
+    .bind(now)
+    .bind(&wish.id)
+    .bind(wish.version)
+    .execute(&mut **tx)
+    .await?;
+    if saved.rows_affected() != 1 {
+        return Err(StoreError::Stale);
+    }
+    wish.version += 1;
+    wish.updated_at = now;
+    Ok(())
 }
 
 impl GridStore {
@@ -195,9 +248,9 @@ impl GridStore {
     }
 
     /// Moves a wish to `to`, the next step of its course. Claiming records the one claimant and
-    /// announces it to the collecting org; fulfilling records the evidence and announces it
-    /// (points for the claiming members, a notice to the collecting org), in the same
-    /// transaction.
+    /// announces it to the collecting org; fulfilling records the evidence and announces it (a
+    /// notice to the collecting org, to confirm); confirming announces it (points for the
+    /// credited members); each in the same transaction.
     #[tracing::instrument(name = "grid.store.advance_wish", skip_all, fields(to = to.as_str()))]
     pub async fn advance_wish(
         &self,
@@ -218,47 +271,57 @@ impl GridStore {
                 wish.evidence = change.evidence;
                 wish.fulfilled_at = Some(now);
             }
+            WishState::Confirmed => wish.confirmed_at = Some(now),
             WishState::FollowedUp => wish.follow_up_note = change.note,
             _ => {}
         }
-        let (claimant_org, claimant_member, participants) = match &wish.claimant {
-            Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new()),
-            Some(Claimant::Member {
-                member_id,
-                participants,
-            }) => (String::new(), member_id.clone(), participants.clone()),
-            None => (String::new(), String::new(), Vec::new()),
-        };
-        let saved = sqlx::query(
-            "UPDATE grid_wishes SET state = $1, claimant_org_id = $2, claimant_member_id = $3, participants = $4,
-                 evidence = $5, follow_up_note = $6, fulfilled_at = $7, version = version + 1, updated_at = $8
-             WHERE id = $9 AND version = $10",
+        save(
+            &mut tx,
+            &mut wish,
+            (!change.confirmed_by.is_empty()).then_some(change.confirmed_by.as_str()),
+            now,
         )
-        .bind(wish.state.as_str())
-        .bind(claimant_org)
-        .bind(claimant_member)
-        .bind(serde_json::to_string(&participants).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(&wish.evidence).unwrap_or_else(|_| "[]".into()))
-        .bind(&wish.follow_up_note)
-        .bind(wish.fulfilled_at)
-        .bind(now)
-        .bind(id)
-        .bind(wish.version)
-        .execute(&mut *tx)
         .await?;
-        if saved.rows_affected() != 1 {
-            return Err(StoreError::Stale);
-        }
-        wish.version += 1;
-        wish.updated_at = now;
         let announced = match to {
             WishState::Claimed => Some(events::wish_claimed(&wish)),
             WishState::Fulfilled => Some(events::wish_fulfilled(&wish)),
+            WishState::Confirmed => Some(events::wish_confirmed(&wish)),
             _ => None,
         };
         if let Some(event) = announced {
             jiceng_outbox::enqueue(&mut tx, &self.event_source, event).await?;
         }
+        tx.commit().await?;
+        Ok(wish)
+    }
+
+    /// The claim of wish `id` after the named fellow `member` accepts it (`accept`) or declines
+    /// and leaves it: while it is claimed or fulfilled, not once confirmed.
+    pub async fn answer_wish_claim(
+        &self,
+        id: &str,
+        member: &str,
+        accept: bool,
+        now: i64,
+    ) -> Result<Wish> {
+        let mut tx = self.db.begin_write().await?;
+        let mut wish = fetch(&mut tx, id).await?;
+        if !matches!(wish.state, WishState::Claimed | WishState::Fulfilled) {
+            return Err(precondition(
+                "WISH_STATE",
+                format!(
+                    "a wish that is {} takes no answers to its claim",
+                    wish.state.as_str().replace('_', " ")
+                ),
+            ));
+        }
+        wish.claimant = Some(
+            wish.claimant
+                .as_ref()
+                .and_then(|claim| claim.answered_by(member, accept))
+                .ok_or_else(|| not_found("named claimant", member))?,
+        );
+        save(&mut tx, &mut wish, None, now).await?;
         tx.commit().await?;
         Ok(wish)
     }

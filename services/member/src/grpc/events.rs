@@ -1,7 +1,8 @@
 //! `jiceng.events.v1.EventSinkService` for the member service: the org service's attendance
 //! records become activities (and, when a district defines the rule `activity.attend`, points);
-//! fulfilled micro-wishes earn their claiming members points under `wish.fulfilled`, when the
-//! district defines it; moved subtrees invalidate the scope cache.
+//! micro-wishes whose fulfilment the collecting org confirmed earn the claiming member and the
+//! fellow members who accepted points under `wish.fulfilled`, when the district defines it;
+//! moved subtrees invalidate the scope cache.
 
 use jiceng_auth::{Role, caller};
 use jiceng_db::now_millis;
@@ -20,7 +21,7 @@ use crate::{
 
 /// The event types the member service consumes.
 pub const CONSUMED: &[&str] = &[
-    "jiceng.grid.v1.wish.fulfilled",
+    "jiceng.grid.v1.wish.confirmed",
     "jiceng.org.v1.attendance.recorded",
     "jiceng.org.v1.unit.moved",
 ];
@@ -114,11 +115,13 @@ impl EventSinkService for MemberApi {
                     duplicate: added.is_empty(),
                 }))
             }
-            "jiceng.grid.v1.wish.fulfilled" => {
+            "jiceng.grid.v1.wish.confirmed" => {
                 let wish: grid_pb::Wish = payload(&event.data)?;
+                // Named fellow members who have not accepted are not credited.
                 let mut members = vec![wish.claimant_member_id.clone()];
-                members.extend(wish.participant_member_ids.iter().cloned());
+                members.extend(wish.accepted_member_ids.iter().cloned());
                 members.retain(|m| !m.is_empty());
+                members.sort();
                 members.dedup();
                 // One entry per member and wish: a redelivered event replays the same ids.
                 for member in &members {

@@ -1,8 +1,11 @@
-//! `jiceng.org.v1.VenueService`: shared venues, bookings and attendance records.
+//! `jiceng.org.v1.VenueService`: shared venues, bookings and attendance records. Attendance is
+//! credited (an activity, points under `activity.attend`), so the members it names must belong
+//! to the booking unit's subtree or to the recording admin's scope, as the member service says.
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::now_millis;
 use jiceng_grpc::{FieldViolations, status::invalid_field};
+use jiceng_member_client::MemberRoll;
 use jiceng_proto::org::{self as pb, venue_service_server::VenueService};
 use tonic::{Request, Response, Status};
 
@@ -23,11 +26,64 @@ const MAX_BOOKING_MS: i64 = 86_400_000;
 #[derive(Clone, Debug)]
 pub struct VenueApi {
     store: OrgStore,
+    /// Where attendees are looked up; without it, attendance names no members.
+    members: Option<MemberRoll>,
 }
 
 impl VenueApi {
-    pub fn new(store: OrgStore) -> Self {
-        Self { store }
+    pub fn new(store: OrgStore, members: Option<MemberRoll>) -> Self {
+        Self { store, members }
+    }
+
+    /// Refuses, by their place in the request, the attendees who are not active members held
+    /// in the booking unit's subtree or (for an admin) in the caller's scope. An unknown id and
+    /// one held elsewhere are refused alike, so the answer does not tell which ids exist.
+    async fn require_creditable(
+        &self,
+        caller: &Caller,
+        booking: &Booking,
+        attendees: &[String],
+    ) -> Result<(), Status> {
+        if attendees.is_empty() {
+            return Ok(());
+        }
+        let roll = self.members.as_ref().ok_or_else(|| {
+            jiceng_grpc::status::failed_precondition(
+                "MEMBER_SERVICE_UNCONFIGURED",
+                "bookings",
+                "attendance names members only where the member service is reachable",
+            )
+        })?;
+        let booking_unit = match &booking.booker {
+            Booker::Unit(unit) => Some(unit.to_string()),
+            Booker::Member(_) => None,
+        };
+        let caller_scope = caller.has_any(ADMINS).then_some(caller.scope_org.as_str());
+        let mut holding_units = std::collections::HashMap::new();
+        let mut refused = FieldViolations::new();
+        for (index, entry) in roll.look_up(attendees).await?.into_iter().enumerate() {
+            let mut creditable = false;
+            if let Some(member) = entry.filter(|m| m.active) {
+                if !holding_units.contains_key(&member.org_id) {
+                    let unit = match UnitId::parse(&member.org_id) {
+                        Ok(id) => self.store.get(&id).await.ok(),
+                        Err(_) => None,
+                    };
+                    holding_units.insert(member.org_id.clone(), unit);
+                }
+                if let Some(Some(unit)) = holding_units.get(&member.org_id) {
+                    creditable = booking_unit.as_deref().is_some_and(|b| unit.is_within(b))
+                        || caller_scope.is_some_and(|scope| unit.is_within(scope));
+                }
+            }
+            if !creditable {
+                refused.add(
+                    format!("member_ids[{index}]"),
+                    "is not a member of the booking unit or within the caller's scope",
+                );
+            }
+        }
+        refused.into_result()
     }
 
     /// PERMISSION_DENIED unless the caller administers the venue's unit.
@@ -300,6 +356,8 @@ impl VenueService for VenueApi {
         };
         let booking = self.store.booking(&id).await.map_err(to_status)?;
         self.require_booking_party(&caller, &booking).await?;
+        self.require_creditable(&caller, &booking, &req.member_ids)
+            .await?;
         let now = now_millis();
         let attendance = Attendance {
             member_ids,
