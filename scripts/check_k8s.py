@@ -253,6 +253,25 @@ def check_chart():
             fail(f"a managed database by address: egress ipBlocks {blocks}")
         else:
             print(f"  a managed database by address: {len(blocks)} policies reach 10.40.16.0/24")
+    # Webhooks: the notify pods alone get egress to the listed destinations' addresses, and
+    # the list reaches the notify service.
+    hooks = render(districts[0], "--set", "webhooks.allow={*.sh.gov.cn,10.50.0.0/16}",
+                   "--set", "webhooks.egress.cidrs={10.50.0.0/16}", "--set", "webhooks.caSecret=gov-ca")
+    if hooks.returncode != 0:
+        fail(f"webhook destinations: helm template: {hooks.stderr.strip()}")
+    else:
+        objects = objects_of(hooks.stdout)
+        validate("webhook destinations", objects)
+        reaching = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy"
+                          for rule in o["spec"].get("egress", []) for peer in rule.get("to", [])
+                          if peer.get("ipBlock", {}).get("cidr") == "10.50.0.0/16")
+        allow = [env.get("value") for o in objects if o["kind"] == "Deployment"
+                 for c in o["spec"]["template"]["spec"]["containers"] for env in c.get("env", [])
+                 if env["name"] == "JICENG_WEBHOOK_ALLOW"]
+        if len(reaching) != 1 or not reaching[0].endswith("notify") or allow != ["*.sh.gov.cn,10.50.0.0/16"]:
+            fail(f"webhook destinations: egress from {reaching}, allow lists {allow}")
+        else:
+            print(f"  webhook destinations: only {reaching[0]} reaches 10.50.0.0/16; it allows {allow[0]}")
     for label, setting in (("a wrong type", "services.grid.replicas=three"),
                            ("an unknown key", "services.grid.replica=3"),
                            ("an unknown service", "services.billing.replicas=1")):

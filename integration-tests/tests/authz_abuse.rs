@@ -910,7 +910,43 @@ async fn notices_reach_only_members_and_topics_within_the_publishers_scope(db: T
     assert_eq!(received, ["volunteers-1"], "nothing spoofed reached them");
 }
 
+/// Any member may register a webhook, so its URL must not reach inside: cloud metadata, cluster
+/// services, loopback ports and other schemes are refused by name; the deployment's listed
+/// destinations (the tests' loopback receivers) are not.
+async fn webhooks_go_only_where_the_deployment_allows(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut member = platform
+        .notify_as(Bearer::new(&bearer(
+            "member-1",
+            &[Role::Member],
+            &platform.root_id,
+        )))
+        .await;
+    let register = |url: &str| notify_pb::RegisterWebhookRequest {
+        recipient: String::new(),
+        url: url.into(),
+    };
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.96.0.1:443/api",
+        "http://jiceng-pg-rw.jiceng.svc:5432/",
+        "http://localhost:6379/",
+        "http://[::1]:9/",
+        "http://127.0.0.2:9/",
+        "ftp://127.0.0.1/",
+    ] {
+        let refused = member.register_webhook(register(url)).await.expect_err(url);
+        assert_eq!(refused.code(), Code::InvalidArgument, "{url}");
+        assert_eq!(common::fields_of(&refused), ["url"], "{url}");
+    }
+    member
+        .register_webhook(register("http://127.0.0.1:9/hook"))
+        .await
+        .expect("a listed destination");
+}
+
 on_both_backends!(
+    webhooks_go_only_where_the_deployment_allows,
     notices_reach_only_members_and_topics_within_the_publishers_scope,
     wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_consent,
     attendance_credits_only_members_of_the_booking_unit_or_the_recorders_scope,

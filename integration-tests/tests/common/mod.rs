@@ -108,6 +108,11 @@ impl Platform {
                 idle_interval: Duration::from_millis(20),
                 initial_backoff: Duration::from_millis(20),
                 max_backoff: Duration::from_millis(100),
+                // The tests' receivers listen on loopback.
+                policy: std::sync::Arc::new(
+                    jiceng_notify::egress::WebhookPolicy::parse("127.0.0.1/32")
+                        .expect("the tests' webhook policy"),
+                ),
                 ..DispatchOptions::default()
             },
             clock: clock.clone(),

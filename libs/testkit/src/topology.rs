@@ -252,6 +252,8 @@ impl Topology {
                 ("JICENG_ORG_ENDPOINT".to_owned(), uri_of("org")),
                 ("JICENG_GRID_ENDPOINT".to_owned(), uri_of("grid")),
                 ("JICENG_MEMBER_ENDPOINT".to_owned(), uri_of("member")),
+                // The tests' webhook receivers listen on loopback.
+                ("JICENG_WEBHOOK_ALLOW".to_owned(), "127.0.0.1/32".to_owned()),
             ];
             // The chart sets it only for services whose events someone consumes.
             let sinks = event_sinks(&name, uri_of);

@@ -207,7 +207,7 @@ pub struct App {
     /// through it).
     property: Option<PropertyStore>,
     /// The notify store and how its webhook dispatcher runs, when notify runs here.
-    notify: Option<(NotifyStore, InboxSignal, DispatchOptions)>,
+    notify: Option<(NotifyStore, InboxSignal, WebhookDispatcher)>,
     root_id: Option<String>,
     district: String,
     /// One pool per database, for work done once per database.
@@ -332,7 +332,9 @@ impl App {
                     )?;
                     let store = NotifyStore::new(db.clone());
                     let signal = InboxSignal::default();
-                    notify = Some((store.clone(), signal.clone(), config.webhooks.clone()));
+                    let dispatcher = WebhookDispatcher::new(store.clone(), config.webhooks.clone())
+                        .map_err(|e| AppError::Config(format!("webhooks: {e}")))?;
+                    notify = Some((store.clone(), signal.clone(), dispatcher));
                     for category in jiceng_notify::org_events::builtin_categories() {
                         store
                             .ensure_category(&category)
@@ -340,7 +342,13 @@ impl App {
                             .map_err(|e| AppError::Config(e.to_string()))?;
                     }
                     let members = member_roll(&config, addr, service_token.as_deref())?;
-                    let api = NotifyApi::new(store, directory, signal, members);
+                    let api = NotifyApi::new(
+                        store,
+                        directory,
+                        signal,
+                        members,
+                        Arc::clone(&config.webhooks.policy),
+                    );
                     sink.add(jiceng_notify::org_events::CONSUMED, Arc::new(api.clone()));
                     jiceng_notify::add_services(&mut server, api, &authenticator);
                 }
@@ -485,16 +493,14 @@ impl App {
             }));
         }
         let streams = self.notify.as_ref().map(|(_, signal, _)| signal.clone());
-        if let Some((store, signal, options)) = self.notify {
+        if let Some((store, signal, dispatcher)) = self.notify {
             background.push(tokio::spawn(jiceng_notify::fold_digests(
                 store.clone(),
                 signal,
                 DIGEST_INTERVAL,
                 stopped(),
             )));
-            background.push(tokio::spawn(
-                WebhookDispatcher::new(store, options).run(stopped()),
-            ));
+            background.push(tokio::spawn(dispatcher.run(stopped())));
         }
         if let Some((grid, clock, _)) = self.grid {
             background.push(tokio::spawn(jiceng_grid::scan_overdue(

@@ -13,7 +13,7 @@ use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
 use jiceng_db::Clock;
 use jiceng_grpc::ServerOptions;
-use jiceng_notify::webhooks::DispatchOptions;
+use jiceng_notify::{egress::WebhookPolicy, webhooks::DispatchOptions};
 use jiceng_org::domain::UnitId;
 use jiceng_outbox::RelayOptions;
 use jiceng_proto::property::{
@@ -39,7 +39,7 @@ enum Command {
     /// endpoint and a development admin token.
     Up(UpArgs),
     /// Runs one service against a database URL (PostgreSQL in production).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Brings one service's database schema up to date, then exits (the Helm hook Job). For the
     /// org service it also makes the district's root unit and prints its id, which the
     /// services' token is scoped to.
@@ -150,6 +150,41 @@ struct UpArgs {
     /// the tree is empty.
     #[arg(long)]
     demo: bool,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
+/// Where the notify service's webhooks may go.
+#[derive(Debug, Args)]
+struct WebhookArgs {
+    /// Webhook destinations, comma-separated: host names (hotline.example.gov.cn), suffixes
+    /// (*.sh.gov.cn) and IP addresses or CIDR blocks (10.20.0.0/16). A name reaches only its
+    /// public addresses; loopback, private and cluster addresses only through a block naming
+    /// them. Empty: no webhooks.
+    #[arg(long, env = "JICENG_WEBHOOK_ALLOW", default_value = "")]
+    webhook_allow: String,
+    /// A CA certificate file (PEM) trusted for HTTPS webhooks besides the system's roots.
+    #[arg(long, env = "JICENG_WEBHOOK_CA_FILE")]
+    webhook_ca_file: Option<PathBuf>,
+}
+
+impl WebhookArgs {
+    fn options(&self) -> Result<DispatchOptions> {
+        let policy = WebhookPolicy::parse(&self.webhook_allow)
+            .map_err(|e| format!("--webhook-allow: {e}"))?;
+        let ca_pem = match &self.webhook_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("--webhook-ca-file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(DispatchOptions {
+            policy: std::sync::Arc::new(policy),
+            ca_pem,
+            ..DispatchOptions::default()
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +355,8 @@ struct ServeArgs {
         default_value_t = 30
     )]
     max_connection_age_grace_secs: u64,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
 }
 
 #[derive(Debug, Args)]
@@ -453,7 +490,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Up(args) => up(args).await,
         Command::Seed(args) => seed(args).await,
         Command::Bench(args) => bench(args).await,
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
             let district = District::lookup(&args.district.district)?;
             let db = connect_and_migrate(args.service, &Storage::Url(args.database_url)).await?;
@@ -692,7 +729,7 @@ async fn up(args: UpArgs) -> Result<()> {
     let district = District::lookup(&args.district.district)?;
     let telemetry = jiceng_telemetry::init(&TelemetryConfig::from_env("jiceng", &district.code))?;
     let AllInOne {
-        config,
+        mut config,
         issuer,
         log_public_key: log_key,
     } = all_in_one(
@@ -703,6 +740,7 @@ async fn up(args: UpArgs) -> Result<()> {
             data_dir: args.data_dir.clone(),
         },
     )?;
+    config.webhooks = args.webhooks.options()?;
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
     if let Some(store) = app.org_store().filter(|_| args.demo) {
@@ -790,7 +828,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             ..ServerOptions::default()
         },
         relay: RelayOptions::default(),
-        webhooks: DispatchOptions::default(),
+        webhooks: args.webhooks.options()?,
         clock: Clock::system(),
     };
     let app = App::build(config).await?;

@@ -67,7 +67,7 @@ async fn bench(db: &TestDatabase) {
     let signal = InboxSignal::default();
     jiceng_notify::add_services(
         &mut server,
-        NotifyApi::new(store, org, signal.clone(), None),
+        NotifyApi::new(store, org, signal.clone(), None, Default::default()),
         &authenticator,
     );
     let server = spawn_server(server).await;

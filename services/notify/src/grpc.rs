@@ -2,7 +2,7 @@
 //! `jiceng.events.v1.EventSinkService` for other services' outbox relays. Authorisation, protobuf
 //! conversion and error mapping live here; SQL lives in the store.
 
-use std::{collections::BTreeMap, pin::Pin, time::Duration};
+use std::{collections::BTreeMap, pin::Pin, sync::Arc, time::Duration};
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{
@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     InboxSignal,
     domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template, Topic},
+    egress::WebhookPolicy,
     org_events::{RecipientSpec, UNIT_MOVED, moved_unit, publication_for},
     store::{IN_APP, InboxFilter, NotifyStore, StoreError, WEBHOOK},
 };
@@ -49,6 +50,8 @@ pub struct NotifyApi {
     /// The member service, asked where the members an admin addresses are held; without it,
     /// only the platform's services address members by id.
     members: Option<MemberRoll>,
+    /// Where webhooks may be registered to go.
+    webhooks: Arc<WebhookPolicy>,
 }
 
 /// Everything a publish needs once the request is validated.
@@ -72,12 +75,14 @@ impl NotifyApi {
         org: OrgDirectory,
         signal: InboxSignal,
         members: Option<MemberRoll>,
+        webhooks: Arc<WebhookPolicy>,
     ) -> Self {
         Self {
             store,
             org,
             signal,
             members,
+            webhooks,
         }
     }
 
@@ -669,18 +674,9 @@ impl NotifyService for NotifyApi {
                 .require_whole_district(&caller, &[Role::DistrictAdmin, Role::Service])
                 .await?;
         }
-        let valid_url = req.url.len() <= 2000
-            && req.url.starts_with("http://")
-            && req
-                .url
-                .parse::<http::Uri>()
-                .is_ok_and(|uri| uri.host().is_some());
-        if !valid_url {
-            return Err(invalid_field(
-                "url",
-                "must be an http:// URL with a host (TLS is terminated by the cluster's egress)",
-            ));
-        }
+        self.webhooks
+            .check_url(&req.url)
+            .map_err(|refusal| invalid_field("url", refusal.to_string()))?;
         let webhook = self
             .store
             .register_webhook(&recipient, &req.url, &crate::webhooks::new_secret())

@@ -6,6 +6,7 @@
 //! `jiceng_org_client::OrgDirectory`.
 
 pub mod domain;
+pub mod egress;
 pub mod grpc;
 pub mod org_events;
 pub mod store;

@@ -1,14 +1,19 @@
-//! The webhook channel: signed JSON POSTs to other government systems, retried with exponential
-//! backoff and jitter, every attempt recorded. The POST continues the publishing trace.
+//! The webhook channel: signed JSON POSTs to other government systems, over HTTPS (rustls, the
+//! system's roots and a configured CA) or plain HTTP, only to the destinations the deployment
+//! allows (see [`crate::egress`]), retried with exponential backoff and jitter, every attempt
+//! recorded — as what happened in general terms, never the remote's own words, which would map
+//! hosts and ports to whoever registered the URL. The POST continues the publishing trace.
 
 use std::{
     future::Future,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use http_body_util::{BodyExt as _, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
@@ -18,7 +23,13 @@ use serde_json::json;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
-use crate::store::{Attempt, DueDelivery, NextStep, NotifyStore, StoreError};
+use crate::{
+    egress::{PolicyResolver, WebhookPolicy, literal_address},
+    store::{Attempt, DueDelivery, NextStep, NotifyStore, StoreError},
+};
+
+/// What an attempt records when the policy refused its destination.
+pub const REFUSED_BY_POLICY: &str = "destination not allowed by the webhook policy";
 
 /// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`: what the receiver recomputes.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -49,6 +60,11 @@ pub struct DispatchOptions {
     pub max_attempts: i64,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// Where webhooks may go; nowhere when empty.
+    pub policy: Arc<WebhookPolicy>,
+    /// A CA (PEM) trusted for HTTPS webhooks besides the system's roots: a government
+    /// network's own CA.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for DispatchOptions {
@@ -61,7 +77,81 @@ impl Default for DispatchOptions {
             max_attempts: 8,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(600),
+            policy: Arc::default(),
+            ca_pem: None,
         }
+    }
+}
+
+/// Why the webhook client cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the webhook CA is not PEM certificates: {0}")]
+    Ca(String),
+    #[error("TLS for webhooks: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+type WebhookClient = Client<HttpsConnector<HttpConnector<PolicyResolver>>, Full<Bytes>>;
+
+/// An HTTP client that reaches only what `options.policy` allows, HTTPS with the system's
+/// roots and `options.ca_pem`.
+fn client(options: &DispatchOptions) -> Result<WebhookClient, ClientError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+    let mut roots = rustls::RootCertStore::empty();
+    // An unreadable system store leaves the configured CA, which may be all a district uses.
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!(%error, "a system CA certificate could not be loaded for webhooks");
+    }
+    roots.add_parsable_certificates(native.certs);
+    if let Some(pem) = &options.ca_pem {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Ca(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ClientError::Ca("no certificate in it".into()));
+        }
+        for cert in certs {
+            roots.add(cert)?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http =
+        HttpConnector::new_with_resolver(PolicyResolver::new(Arc::clone(&options.policy)));
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// What an attempt that got no response says: the kind of failure, not the remote's words.
+fn failure_of(error: &hyper_util::client::legacy::Error) -> &'static str {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            return REFUSED_BY_POLICY;
+        }
+        if cause.downcast_ref::<rustls::Error>().is_some() {
+            return "TLS handshake failed";
+        }
+        source = cause.source();
+    }
+    if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
     }
 }
 
@@ -69,18 +159,17 @@ impl Default for DispatchOptions {
 #[derive(Debug)]
 pub struct WebhookDispatcher {
     store: NotifyStore,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: WebhookClient,
     options: DispatchOptions,
 }
 
 impl WebhookDispatcher {
-    pub fn new(store: NotifyStore, options: DispatchOptions) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        Self {
+    pub fn new(store: NotifyStore, options: DispatchOptions) -> Result<Self, ClientError> {
+        Ok(Self {
             store,
-            client,
+            client: client(&options)?,
             options,
-        }
+        })
     }
 
     /// Dispatches until `shutdown` completes.
@@ -166,6 +255,23 @@ impl WebhookDispatcher {
     }
 
     async fn send(&self, delivery: &DueDelivery, span: &tracing::Span) -> Result<u16, String> {
+        // The resolver checks names as they resolve; an address written in the URL is checked
+        // here, against the policy as it stands now rather than when the URL was registered.
+        let host = delivery
+            .url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_owned));
+        let admitted = match host.as_deref() {
+            Some(host) => {
+                literal_address(host).is_none_or(|ip| self.options.policy.allows_address(false, ip))
+            }
+            None => false,
+        };
+        if !admitted {
+            tracing::warn!(notification.id = %delivery.notification.id, url = %delivery.url, "webhook destination not allowed by the policy");
+            return Err(REFUSED_BY_POLICY.to_owned());
+        }
         let n = &delivery.notification;
         let body = json!({
             "id": n.id,
@@ -194,12 +300,16 @@ impl WebhookDispatcher {
         }
         let request = request
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("bad request: {e}"))?;
+            .map_err(|_| "the URL cannot be requested".to_owned())?;
         let response =
             tokio::time::timeout(self.options.request_timeout, self.client.request(request))
                 .await
                 .map_err(|_| "timed out".to_owned())?
-                .map_err(|e| format!("request failed: {e}"))?;
+                .map_err(|error| {
+                    // Operators see the remote's words; the delivery status does not.
+                    tracing::warn!(notification.id = %n.id, url = %delivery.url, error = %error, "webhook request failed");
+                    failure_of(&error).to_owned()
+                })?;
         let status = response.status().as_u16();
         // Read the body so the connection can be reused; its content does not matter.
         let _ = response.into_body().collect().await;

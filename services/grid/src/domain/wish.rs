@@ -74,6 +74,38 @@ pub enum Claimant {
     },
 }
 
+/// A wish's claim spelt out: the claiming org, the claiming member, the named fellow members and
+/// those of them who accepted, each empty where it does not apply (no claim yet included).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimParts {
+    pub org_id: String,
+    pub member_id: String,
+    pub participants: Vec<String>,
+    pub accepted: Vec<String>,
+}
+
+impl ClaimParts {
+    pub fn of(claim: Option<&Claimant>) -> Self {
+        match claim {
+            Some(Claimant::Org(org)) => Self {
+                org_id: org.clone(),
+                ..Self::default()
+            },
+            Some(Claimant::Member {
+                member_id,
+                participants,
+                accepted,
+            }) => Self {
+                member_id: member_id.clone(),
+                participants: participants.clone(),
+                accepted: accepted.clone(),
+                ..Self::default()
+            },
+            None => Self::default(),
+        }
+    }
+}
+
 impl Claimant {
     /// The members whom a confirmed fulfilment credits: the claiming member and the fellow
     /// members who accepted, each once.

@@ -16,7 +16,7 @@ use super::{GridApi, phone, time_cursor, time_cursor_of, to_status, urls};
 use crate::{
     domain::{
         free_text, label,
-        wish::{Claimant, WishState},
+        wish::{ClaimParts, Claimant, WishState},
     },
     store::wishes::{NewWish, Wish, WishChange, WishFilter},
 };
@@ -42,21 +42,7 @@ const STATES: &[(pb::WishState, WishState)] = &[
 
 /// A wish as the district sees it: the resident's details masked.
 pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
-    let (claimant_org_id, claimant_member_id, participant_member_ids, accepted_member_ids) =
-        match &wish.claimant {
-            Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new(), Vec::new()),
-            Some(Claimant::Member {
-                member_id,
-                participants,
-                accepted,
-            }) => (
-                String::new(),
-                member_id.clone(),
-                participants.clone(),
-                accepted.clone(),
-            ),
-            None => (String::new(), String::new(), Vec::new(), Vec::new()),
-        };
+    let claim = ClaimParts::of(wish.claimant.as_ref());
     pb::Wish {
         id: wish.id.clone(),
         title: wish.title.clone(),
@@ -65,10 +51,10 @@ pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
         beneficiary_phone: wish.phone_masked.clone(),
         org_id: wish.org_id.clone(),
         state: super::to_proto(STATES, wish.state, pb::WishState::Unspecified) as i32,
-        claimant_org_id,
-        claimant_member_id,
-        participant_member_ids,
-        accepted_member_ids,
+        claimant_org_id: claim.org_id,
+        claimant_member_id: claim.member_id,
+        participant_member_ids: claim.participants,
+        accepted_member_ids: claim.accepted,
         evidence_urls: wish.evidence.clone(),
         follow_up_note: wish.follow_up_note.clone(),
         claim_by_time: wish.claim_by.map(timestamp),

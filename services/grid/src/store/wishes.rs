@@ -7,7 +7,7 @@ use sqlx::{Row as _, any::AnyRow};
 
 use super::{Conditions, GridStore, Result, StoreError, corrupt, not_found, precondition};
 use crate::{
-    domain::wish::{Claimant, WishState},
+    domain::wish::{ClaimParts, Claimant, WishState},
     events,
 };
 
@@ -134,20 +134,7 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<Wish> {
 
 /// Writes `wish`'s course as it now stands, if nobody changed it since it was read.
 async fn save(tx: &mut Tx, wish: &mut Wish, confirmed_by: Option<&str>, now: i64) -> Result<()> {
-    let (claimant_org, claimant_member, participants, accepted) = match &wish.claimant {
-        Some(Claimant::Org(org)) => (org.clone(), String::new(), Vec::new(), Vec::new()),
-        Some(Claimant::Member {
-            member_id,
-            participants,
-            accepted,
-        }) => (
-            String::new(),
-            member_id.clone(),
-            participants.clone(),
-            accepted.clone(),
-        ),
-        None => (String::new(), String::new(), Vec::new(), Vec::new()),
-    };
+    let claim = ClaimParts::of(wish.claimant.as_ref());
     let json = |values: &[String]| serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
     let saved = sqlx::query(
         "UPDATE grid_wishes SET state = $1, claimant_org_id = $2, claimant_member_id = $3, participants = $4,
@@ -157,13 +144,13 @@ async fn save(tx: &mut Tx, wish: &mut Wish, confirmed_by: Option<&str>, now: i64
          WHERE id = $12 AND version = $13",
     )
     .bind(wish.state.as_str())
-    .bind(claimant_org)
-    .bind(claimant_member)
-    .bind(json(&participants))
+    .bind(&claim.org_id)
+    .bind(&claim.member_id)
+    .bind(json(&claim.participants))
     .bind(json(&wish.evidence))
     .bind(&wish.follow_up_note)
     .bind(wish.fulfilled_at)
-    .bind(json(&accepted))
+    .bind(json(&claim.accepted))
     .bind(wish.confirmed_at)
     .bind(confirmed_by)
     .bind(now)

@@ -1,0 +1,124 @@
+//! The webhook dispatcher against a receiver of the test's own: a listed host name that
+//! resolves to an address the policy does not allow (DNS rebinding into the cluster) is not
+//! connected to, and the attempt says so without the remote's words; a listed address is
+//! reached.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use jiceng_notify::{
+    MIGRATIONS, NotifyStore,
+    domain::{Category, Name, NewNotification, Priority, Template},
+    egress::WebhookPolicy,
+    webhooks::{DispatchOptions, REFUSED_BY_POLICY, WebhookDispatcher},
+};
+use jiceng_testkit::{HttpReceiver, TestDatabase};
+
+/// A store on a database of its own, kept as long as the database is.
+async fn store() -> (TestDatabase, NotifyStore) {
+    let db = TestDatabase::sqlite();
+    let database = db.connect().await;
+    database.migrate(&MIGRATIONS).await.expect("migrations");
+    let store = NotifyStore::new(database);
+    let empty = || Template::parse("").expect("empty");
+    let category = Category::new(
+        Name::parse("dispatch").expect("name"),
+        empty(),
+        empty(),
+        vec![],
+        false,
+    )
+    .expect("category");
+    store.register_category(&category).await.expect("register");
+    (db, store)
+}
+
+/// A notice to `recipient`, whose webhook is at `url`; returns the notification's id.
+async fn notice_with_webhook(store: &NotifyStore, recipient: &str, url: &str) -> String {
+    store
+        .register_webhook(recipient, url, "secret")
+        .await
+        .expect("webhook");
+    let category = store
+        .category(&Name::parse("dispatch").expect("name"))
+        .await
+        .expect("category");
+    let new = NewNotification {
+        publisher: "district".into(),
+        idempotency_key: format!("notice-{recipient}"),
+        category: category.name.clone(),
+        priority: Priority::Normal,
+        title: "派单".into(),
+        body: String::new(),
+        link: String::new(),
+        data: BTreeMap::new(),
+        source_event_id: None,
+        trace_id: None,
+    };
+    store
+        .publish(&new, &[recipient.to_owned()], &category, None)
+        .await
+        .expect("publish")
+        .notification
+        .id
+}
+
+fn dispatcher(store: &NotifyStore, allow: &str) -> WebhookDispatcher {
+    WebhookDispatcher::new(
+        store.clone(),
+        DispatchOptions {
+            policy: Arc::new(WebhookPolicy::parse(allow).expect("policy")),
+            ..DispatchOptions::default()
+        },
+    )
+    .expect("dispatcher")
+}
+
+#[tokio::test]
+async fn a_listed_name_that_resolves_inside_is_not_connected_to() {
+    let (_db, store) = store().await;
+    let receiver = HttpReceiver::start(vec![]).await;
+    let port = receiver
+        .url("")
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_owned();
+    // Listed by name, the way a district lists another system's host; it resolves to loopback.
+    let url = format!("http://localhost:{port}/hook");
+    let id = notice_with_webhook(&store, "hotline", &url).await;
+    assert_eq!(
+        dispatcher(&store, "localhost")
+            .dispatch_once()
+            .await
+            .expect("dispatch"),
+        1
+    );
+    let status = store.delivery_status(&id, None).await.expect("status");
+    let attempts = &status[0].attempts;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (attempts[0].http_status, attempts[0].error.as_str()),
+        (0, REFUSED_BY_POLICY)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(receiver.requests().is_empty(), "nothing reached it");
+}
+
+#[tokio::test]
+async fn an_address_in_a_listed_block_is_reached_and_one_outside_is_not() {
+    let (_db, store) = store().await;
+    let receiver = HttpReceiver::start(vec![]).await;
+    let inside = notice_with_webhook(&store, "receiver", &receiver.url("/hook")).await;
+    // Registered while the list allowed it, then the list changed: checked again when sent.
+    let dropped = notice_with_webhook(&store, "dropped", "http://127.0.0.2:9/hook").await;
+    dispatcher(&store, "127.0.0.1/32")
+        .dispatch_once()
+        .await
+        .expect("dispatch");
+    let arrived = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(arrived.len(), 1);
+    let delivered = store.delivery_status(&inside, None).await.expect("status");
+    assert_eq!(delivered[0].state, "delivered");
+    let refused = store.delivery_status(&dropped, None).await.expect("status");
+    assert_eq!(refused[0].attempts[0].error, REFUSED_BY_POLICY);
+}
