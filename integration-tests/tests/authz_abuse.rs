@@ -266,10 +266,42 @@ async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDat
     );
 }
 
-/// An admin records an activity of their own branch naming a member of another street and an
-/// id that is no member: both refused by name, nobody credited, nothing said of which exists.
-async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatabase) {
-    let platform = Platform::start(db).await;
+/// A whole-district admin's bearer token.
+fn district_admin(platform: &Platform) -> Bearer {
+    Bearer::new(&bearer(
+        "district",
+        &[Role::DistrictAdmin],
+        &platform.root_id,
+    ))
+}
+
+/// A member of `org_id` created by a district admin; returns their id.
+async fn member_in(platform: &Platform, org_id: &str, name: &str) -> String {
+    platform
+        .client_as(district_admin(platform), MemberServiceClient::new)
+        .await
+        .create_member(member_pb::CreateMemberRequest {
+            name: name.into(),
+            org_id: org_id.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner()
+        .id
+}
+
+/// Two streets: Tangqiao with a branch and a member of it (within a branch admin's reach), and
+/// Huamu with a member of its own (beyond it).
+struct TwoStreets {
+    street_a: String,
+    branch_a: String,
+    street_b: String,
+    ours: String,
+    theirs: String,
+}
+
+async fn two_streets(platform: &Platform) -> TwoStreets {
     let mut org = platform.admin().await;
     let street_a = create(
         &mut org,
@@ -290,33 +322,29 @@ async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatab
     )
     .await
     .id;
+    TwoStreets {
+        ours: member_in(platform, &branch_a, "周某").await,
+        theirs: member_in(platform, &street_b, "吴某").await,
+        street_a,
+        branch_a,
+        street_b,
+    }
+}
+
+/// An admin records an activity of their own branch naming a member of another street and an
+/// id that is no member: both refused by name, nobody credited, nothing said of which exists.
+async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let TwoStreets {
+        street_a,
+        branch_a,
+        ours,
+        theirs,
+        ..
+    } = two_streets(&platform).await;
     let mut district = platform
-        .client_as(
-            Bearer::new(&bearer(
-                "district",
-                &[Role::DistrictAdmin],
-                &platform.root_id,
-            )),
-            MemberServiceClient::new,
-        )
+        .client_as(district_admin(&platform), MemberServiceClient::new)
         .await;
-    let member_in = |org_id: &str, name: &str| member_pb::CreateMemberRequest {
-        name: name.into(),
-        org_id: org_id.into(),
-        ..Default::default()
-    };
-    let ours = district
-        .create_member(member_in(&branch_a, "周某"))
-        .await
-        .expect("member")
-        .into_inner()
-        .id;
-    let theirs = district
-        .create_member(member_in(&street_b, "吴某"))
-        .await
-        .expect("member")
-        .into_inner()
-        .id;
     let mut recorder = platform
         .client_as(
             Bearer::new(&bearer("tangqiao", &[Role::StreetAdmin], &street_a)),
@@ -416,27 +444,8 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
     let (claimer, _secretary) = common::wish_people(&platform, &street, &committee).await;
     let as_bearer =
         |subject: &str, role: Role, scope: &str| Bearer::new(&bearer(subject, &[role], scope));
-    let mut district_members = platform
-        .client_as(
-            as_bearer("district", Role::DistrictAdmin, &platform.root_id),
-            MemberServiceClient::new,
-        )
-        .await;
-    let mut fellows = Vec::new();
-    for name in ["孙某", "李某"] {
-        let fellow = district_members
-            .create_member(member_pb::CreateMemberRequest {
-                name: name.into(),
-                org_id: street.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("member")
-            .into_inner()
-            .id;
-        fellows.push(fellow);
-    }
-    let (accepter, decliner) = (fellows[0].clone(), fellows[1].clone());
+    let accepter = member_in(&platform, &street, "孙某").await;
+    let decliner = member_in(&platform, &street, "李某").await;
     let wishes_as = |subject: &str, role: Role, scope: &str| {
         platform.client_as(as_bearer(subject, role, scope), WishServiceClient::new)
     };
@@ -600,58 +609,25 @@ async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_sc
     db: TestDatabase,
 ) {
     let platform = Platform::start(db).await;
-    let mut org = platform.admin().await;
-    let street_a = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::StreetWorkingCommittee,
-        "塘桥街道党工委",
-    )
-    .await
-    .id;
+    let TwoStreets {
+        street_a,
+        branch_a,
+        ours,
+        theirs,
+        ..
+    } = two_streets(&platform).await;
     let centre = create(
-        &mut org,
+        &mut platform.admin().await,
         &street_a,
         UnitKind::PartyMassServiceCentre,
         "塘桥党群服务中心",
     )
     .await
     .id;
-    let branch_a = create(&mut org, &street_a, UnitKind::Branch, "塘桥第一党支部")
-        .await
-        .id;
-    let street_b = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::StreetWorkingCommittee,
-        "花木街道党工委",
-    )
-    .await
-    .id;
-    let district = || {
-        Bearer::new(&bearer(
-            "district",
-            &[Role::DistrictAdmin],
-            &platform.root_id,
-        ))
-    };
+    let district = || district_admin(&platform);
     let mut members = platform
         .client_as(district(), MemberServiceClient::new)
         .await;
-    let mut ids = Vec::new();
-    for (org_id, name) in [(&branch_a, "周某"), (&street_b, "吴某")] {
-        let created = members
-            .create_member(member_pb::CreateMemberRequest {
-                name: name.into(),
-                org_id: org_id.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("member")
-            .into_inner();
-        ids.push(created.id);
-    }
-    let (ours, theirs) = (ids[0].clone(), ids[1].clone());
     let venue = platform
         .client_as(district(), VenueServiceClient::new)
         .await
@@ -748,46 +724,16 @@ async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_sc
 /// and the whole district's admins reach an outside system's recipient.
 async fn notices_reach_only_members_and_topics_within_the_publishers_scope(db: TestDatabase) {
     let platform = Platform::start(db).await;
-    let mut org = platform.admin().await;
-    let street_a = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::StreetWorkingCommittee,
-        "塘桥街道党工委",
-    )
-    .await
-    .id;
-    let branch_a = create(&mut org, &street_a, UnitKind::Branch, "塘桥第一党支部")
-        .await
-        .id;
-    let street_b = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::StreetWorkingCommittee,
-        "花木街道党工委",
-    )
-    .await
-    .id;
+    let TwoStreets {
+        branch_a,
+        street_b,
+        ours,
+        theirs,
+        ..
+    } = two_streets(&platform).await;
     let as_bearer =
         |subject: &str, role: Role, scope: &str| Bearer::new(&bearer(subject, &[role], scope));
-    let district = || as_bearer("district", Role::DistrictAdmin, &platform.root_id);
-    let mut members = platform
-        .client_as(district(), MemberServiceClient::new)
-        .await;
-    let mut ids = Vec::new();
-    for (org_id, name) in [(&branch_a, "周某"), (&street_b, "吴某")] {
-        let created = members
-            .create_member(member_pb::CreateMemberRequest {
-                name: name.into(),
-                org_id: org_id.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("member")
-            .into_inner();
-        ids.push(created.id);
-    }
-    let (ours, theirs) = (ids[0].clone(), ids[1].clone());
+    let district = || district_admin(&platform);
     let mut centre = platform.notify_as(district()).await;
     centre
         .register_category(notify_pb::RegisterCategoryRequest {

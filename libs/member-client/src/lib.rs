@@ -35,6 +35,22 @@ pub struct MemberRoll {
     bearer: MetadataValue<Ascii>,
 }
 
+/// The member service a call needs, or FAILED_PRECONDITION saying that `what` needs it and
+/// this deployment does not give it.
+pub fn required<'a>(
+    roll: Option<&'a MemberRoll>,
+    subject: &str,
+    what: &str,
+) -> Result<&'a MemberRoll, Status> {
+    roll.ok_or_else(|| {
+        jiceng_grpc::status::failed_precondition(
+            "MEMBER_SERVICE_UNCONFIGURED",
+            subject,
+            format!("{what} need the member service, which this deployment does not give"),
+        )
+    })
+}
+
 impl MemberRoll {
     /// Reaches the member service at `uri`, presenting `service_token`.
     pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {

@@ -237,6 +237,8 @@ impl App {
             (None, None, None, None, None, None);
         // What the services here ask of the org service, shared: one scope cache to keep fresh.
         let mut directory = None;
+        // And of the member service, shared likewise.
+        let mut roll = None;
         let mut path_holders = Vec::new();
         let mut sinks = config.event_sinks.clone();
         let mut service_token = config.service_token.clone();
@@ -255,8 +257,15 @@ impl App {
                         service_token = mint_service_token(&config, &root);
                     }
                     root_id = Some(root);
-                    let grid_cases = grid_client(&config, addr, service_token.as_deref())?;
-                    let members = member_roll(&config, addr, service_token.as_deref())?;
+                    let grid_cases = peer(
+                        &config,
+                        config.grid_endpoint.as_ref(),
+                        ServiceName::Grid,
+                        addr,
+                        service_token.as_deref(),
+                        GridCases::new,
+                    )?;
+                    let members = member_roll(&mut roll, &config, addr, service_token.as_deref())?;
                     jiceng_org::add_services(
                         &mut server,
                         &store,
@@ -294,7 +303,7 @@ impl App {
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
                     grid = Some((store.clone(), config.clock.clone(), vault.clone()));
-                    let members = member_roll(&config, addr, service_token.as_deref())?;
+                    let members = member_roll(&mut roll, &config, addr, service_token.as_deref())?;
                     let api = GridApi::new(store, directory, vault, config.clock.clone(), members);
                     sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_grid::add_services(&mut server, api, &authenticator);
@@ -341,7 +350,7 @@ impl App {
                             .await
                             .map_err(|e| AppError::Config(e.to_string()))?;
                     }
-                    let members = member_roll(&config, addr, service_token.as_deref())?;
+                    let members = member_roll(&mut roll, &config, addr, service_token.as_deref())?;
                     let api = NotifyApi::new(
                         store,
                         directory,
@@ -658,44 +667,54 @@ fn org_client(
     Ok((uri, token.to_owned()))
 }
 
-/// Where and as whom the org service checks grid cases: the configured endpoint, or this
-/// process when the grid service runs here; none when neither.
-fn grid_client(
+/// A client of `service` for a check this process makes, presenting the service token: at the
+/// configured `endpoint`, or this process when `service` runs here; none when neither (the
+/// calls that need it are then refused).
+fn peer<T>(
     config: &AppConfig,
+    endpoint: Option<&String>,
+    service: ServiceName,
     addr: SocketAddr,
     service_token: Option<&str>,
-) -> Result<Option<GridCases>, AppError> {
-    let uri = match &config.grid_endpoint {
+    connect: impl FnOnce(&str, &str) -> Result<T, tonic::Status>,
+) -> Result<Option<T>, AppError> {
+    let uri = match endpoint {
         Some(uri) => uri.clone(),
-        None if config.services.contains(&ServiceName::Grid) => self_uri(addr),
+        None if config.services.contains(&service) => self_uri(addr),
         None => return Ok(None),
     };
     let token = service_token.ok_or_else(|| {
-        AppError::Config("--service-token is required to call the grid service".into())
+        AppError::Config(format!(
+            "--service-token is required to call the {} service",
+            service.as_str()
+        ))
     })?;
-    GridCases::new(&uri, token)
+    connect(&uri, token)
         .map(Some)
         .map_err(|e| AppError::Config(e.message().to_owned()))
 }
 
-/// Where and as whom a service asks the member service about the members a caller names: the
-/// configured endpoint, or this process when the member service runs here; none when neither.
+/// The member service as the services of this process ask it about the members a caller
+/// names: made by the first that asks, shared by the others.
 fn member_roll(
+    roll: &mut Option<Option<MemberRoll>>,
     config: &AppConfig,
     addr: SocketAddr,
     service_token: Option<&str>,
 ) -> Result<Option<MemberRoll>, AppError> {
-    let uri = match &config.member_endpoint {
-        Some(uri) => uri.clone(),
-        None if config.services.contains(&ServiceName::Member) => self_uri(addr),
-        None => return Ok(None),
-    };
-    let token = service_token.ok_or_else(|| {
-        AppError::Config("--service-token is required to call the member service".into())
-    })?;
-    MemberRoll::new(&uri, token)
-        .map(Some)
-        .map_err(|e| AppError::Config(e.message().to_owned()))
+    if let Some(roll) = roll {
+        return Ok(roll.clone());
+    }
+    let made = peer(
+        config,
+        config.member_endpoint.as_ref(),
+        ServiceName::Member,
+        addr,
+        service_token,
+        MemberRoll::new,
+    )?;
+    *roll = Some(made.clone());
+    Ok(made)
 }
 
 /// The vault `service` seals personal data with, from the deployment's key.

@@ -98,13 +98,17 @@ impl NotifyApi {
         recipients: &[pb::Recipient],
     ) -> Result<Vec<RecipientSpec>, Status> {
         let trusted = caller.has_any(&[Role::Service]);
-        let whole_district = trusted
-            || self
-                .org
-                .scopes()
-                .require_whole_district(caller, &[Role::DistrictAdmin])
-                .await
-                .is_ok();
+        // Asked only of a request that addresses an outside recipient or a district topic.
+        let whole_district = tokio::sync::OnceCell::new();
+        let of_whole_district = || async {
+            trusted
+                || self
+                    .org
+                    .scopes()
+                    .require_whole_district(caller, &[Role::DistrictAdmin])
+                    .await
+                    .is_ok()
+        };
         let mut specs = Vec::new();
         // Member ids an admin names, with their place in the request, to look up at once.
         let mut named = Vec::new();
@@ -144,7 +148,7 @@ impl NotifyApi {
                         other => to_status(other),
                     })?;
                     let owned = if topic.owner_org_id.is_empty() {
-                        whole_district
+                        *whole_district.get_or_init(of_whole_district).await
                     } else {
                         trusted
                             || self
@@ -172,13 +176,11 @@ impl NotifyApi {
             violations.add("recipients", "name at least one recipient");
         }
         if !named.is_empty() {
-            let roll = self.members.as_ref().ok_or_else(|| {
-                failed_precondition(
-                    "MEMBER_SERVICE_UNCONFIGURED",
-                    "recipients",
-                    "members are addressed by id only where the member service is reachable",
-                )
-            })?;
+            let roll = jiceng_member_client::required(
+                self.members.as_ref(),
+                "recipients",
+                "notices to members by id",
+            )?;
             let ids: Vec<String> = named.iter().map(|(_, id)| id.clone()).collect();
             for ((field, _), entry) in named.into_iter().zip(roll.look_up(&ids).await?) {
                 let admitted = match entry {
@@ -193,7 +195,7 @@ impl NotifyApi {
                     }
                     // No member: an outside system's recipient, addressed from the whole
                     // district only.
-                    None => whole_district,
+                    None => *whole_district.get_or_init(of_whole_district).await,
                 };
                 if !admitted {
                     violations.add(field, "is not a member within the publisher's scope");
@@ -363,7 +365,6 @@ fn category_to_proto(category: &Category) -> pb::Category {
     }
 }
 
-/// Validated recipients; publishers may address role holders only inside their scope.
 type ItemStream = Pin<Box<dyn Stream<Item = Result<pb::InboxItem, Status>> + Send>>;
 
 #[tonic::async_trait]

@@ -101,13 +101,7 @@ impl GridApi {
         if named.is_empty() {
             return Ok(());
         }
-        let roll = self.members.as_ref().ok_or_else(|| {
-            jiceng_grpc::status::failed_precondition(
-                "MEMBER_SERVICE_UNCONFIGURED",
-                "wishes",
-                "group claims need the member service, which this grid service is not given",
-            )
-        })?;
+        let roll = jiceng_member_client::required(self.members.as_ref(), "wishes", "group claims")?;
         let mut refused = FieldViolations::new();
         for (index, entry) in roll.look_up(named).await?.iter().enumerate() {
             if !entry.as_ref().is_some_and(|member| member.active) {
@@ -129,12 +123,10 @@ impl GridApi {
     ) -> Result<Response<pb::Wish>, Status> {
         caller.require_any(&[Role::Member])?;
         let wish = self.visible_wish(caller, wish_id).await?;
-        let named = match &wish.claimant {
-            Some(claim @ Claimant::Member { member_id, .. }) => {
-                *member_id != caller.subject && claim.names(&caller.subject)
-            }
-            _ => false,
-        };
+        let named = wish
+            .claimant
+            .as_ref()
+            .is_some_and(|claim| claim.answered_by(&caller.subject, accept).is_some());
         if !named {
             return Err(Status::permission_denied(
                 "only a fellow member named in the claim answers it",

@@ -47,13 +47,11 @@ impl VenueApi {
         if attendees.is_empty() {
             return Ok(());
         }
-        let roll = self.members.as_ref().ok_or_else(|| {
-            jiceng_grpc::status::failed_precondition(
-                "MEMBER_SERVICE_UNCONFIGURED",
-                "bookings",
-                "attendance names members only where the member service is reachable",
-            )
-        })?;
+        let roll = jiceng_member_client::required(
+            self.members.as_ref(),
+            "bookings",
+            "attendance records naming members",
+        )?;
         let booking_unit = match &booking.booker {
             Booker::Unit(unit) => Some(unit.to_string()),
             Booker::Member(_) => None,
