@@ -3,7 +3,9 @@ use std::{
     time::Duration,
 };
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+
+use crate::TestCertificates;
 
 /// One request an [`HttpReceiver`] received, and the status it answered.
 #[derive(Clone, Debug)]
@@ -26,47 +28,77 @@ impl ReceivedRequest {
 }
 
 /// A minimal HTTP/1.1 endpoint for webhook tests: it answers with scripted statuses (then 200)
-/// and records every request.
+/// and records every request; over TLS too, with a certificate of the test's own authority.
 #[derive(Debug)]
 pub struct HttpReceiver {
     pub addr: std::net::SocketAddr,
+    /// `http://127.0.0.1:<port>`, or `https://localhost:<port>` over TLS.
+    base: String,
     requests: Arc<Mutex<Vec<ReceivedRequest>>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
+type Requests = Arc<Mutex<Vec<ReceivedRequest>>>;
+
 impl HttpReceiver {
     pub async fn start(statuses: Vec<u16>) -> Self {
         let (listener, addr) = crate::bind_local().await;
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests = Requests::default();
         let recorded = Arc::clone(&requests);
         let task = tokio::spawn(async move {
             let mut statuses = statuses.into_iter();
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let Some(mut request) = read_request(&mut stream).await else {
-                    continue;
-                };
-                request.status = statuses.next().unwrap_or(200);
-                let response = format!(
-                    "HTTP/1.1 {} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                    request.status
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
-                recorded
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(request);
+            while let Ok((stream, _)) = listener.accept().await {
+                answer(stream, &mut statuses, &recorded).await;
             }
         });
         Self {
             addr,
+            base: format!("http://{addr}"),
             requests,
             _task: task,
         }
     }
 
+    /// A receiver over TLS, and the PEM of the authority its certificate comes from.
+    pub async fn start_tls(statuses: Vec<u16>) -> (Self, String) {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
+        let certificates = TestCertificates::localhost();
+        let chain =
+            vec![CertificateDer::from_pem_slice(certificates.server_pem.as_bytes()).expect("cert")];
+        let key =
+            PrivateKeyDer::from_pem_slice(certificates.server_key_pem.as_bytes()).expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let (listener, addr) = crate::bind_local().await;
+        let requests = Requests::default();
+        let recorded = Arc::clone(&requests);
+        let task = tokio::spawn(async move {
+            let mut statuses = statuses.into_iter();
+            while let Ok((stream, _)) = listener.accept().await {
+                // A client that does not trust the authority ends its handshake: nothing to record.
+                if let Ok(stream) = acceptor.accept(stream).await {
+                    answer(stream, &mut statuses, &recorded).await;
+                }
+            }
+        });
+        let receiver = Self {
+            addr,
+            base: format!("https://localhost:{}", addr.port()),
+            requests,
+            _task: task,
+        };
+        (receiver, certificates.authority_pem)
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}{path}", self.base)
     }
 
     pub fn requests(&self) -> Vec<ReceivedRequest> {
@@ -89,7 +121,29 @@ impl HttpReceiver {
     }
 }
 
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<ReceivedRequest> {
+/// Reads one request from `stream`, answers it with the next scripted status and records it.
+async fn answer(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    statuses: &mut impl Iterator<Item = u16>,
+    recorded: &Requests,
+) {
+    let Some(mut request) = read_request(&mut stream).await else {
+        return;
+    };
+    request.status = statuses.next().unwrap_or(200);
+    let response = format!(
+        "HTTP/1.1 {} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        request.status
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    recorded
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(request);
+}
+
+async fn read_request(stream: &mut (impl AsyncRead + Unpin)) -> Option<ReceivedRequest> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {

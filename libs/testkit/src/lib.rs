@@ -11,11 +11,13 @@ pub mod kube;
 mod otlp;
 pub mod outage;
 pub mod private_postgres;
+mod tls;
 pub mod topology;
 
 pub use database::{Backend, TestDatabase};
 pub use http::{HttpReceiver, ReceivedRequest};
 pub use otlp::OtlpReceiver;
+pub use tls::TestCertificates;
 
 use std::{future::Future, net::SocketAddr};
 

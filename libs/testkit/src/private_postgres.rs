@@ -181,22 +181,10 @@ impl Programs {
     /// `127.0.0.1`; puts the server's in the data folder (as PostgreSQL wants them: its own,
     /// the key private) and returns the authority's PEM file.
     fn write_certificates(&self) -> PathBuf {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let mut authority = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        authority
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "jiceng test authority");
-        let authority = CertifiedIssuer::self_signed(authority, KeyPair::generate().expect("key"))
-            .expect("CA certificate");
-        let server_key = KeyPair::generate().expect("key");
-        let server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("server params")
-            .signed_by(&server_key, &authority)
-            .expect("server certificate");
+        let certificates = crate::tls::TestCertificates::localhost();
         let data = PathBuf::from(self.data());
-        std::fs::write(data.join("server.crt"), server.pem()).expect("server.crt");
-        std::fs::write(data.join("server.key"), server_key.serialize_pem()).expect("server.key");
+        std::fs::write(data.join("server.crt"), &certificates.server_pem).expect("server.crt");
+        std::fs::write(data.join("server.key"), &certificates.server_key_pem).expect("server.key");
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(
             data.join("server.key"),
@@ -222,7 +210,7 @@ impl Programs {
             );
         }
         let root = self.dir.join("root.crt");
-        std::fs::write(&root, authority.pem()).expect("root.crt");
+        std::fs::write(&root, &certificates.authority_pem).expect("root.crt");
         root
     }
 

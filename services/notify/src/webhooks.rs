@@ -137,16 +137,19 @@ fn client(options: &DispatchOptions) -> Result<WebhookClient, ClientError> {
 fn failure_of(error: &hyper_util::client::legacy::Error) -> &'static str {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
-        if cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-        {
-            return REFUSED_BY_POLICY;
-        }
-        if cause.downcast_ref::<rustls::Error>().is_some() {
+        if cause.is::<rustls::Error>() {
             return "TLS handshake failed";
         }
-        source = cause.source();
+        source = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+                return REFUSED_BY_POLICY;
+            }
+            // An I/O error's `source` skips the error it wraps (TLS errors come so wrapped).
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
     }
     if error.is_connect() {
         "connection failed"

@@ -1,7 +1,8 @@
 //! The webhook dispatcher against a receiver of the test's own: a listed host name that
 //! resolves to an address the policy does not allow (DNS rebinding into the cluster) is not
 //! connected to, and the attempt says so without the remote's words; a listed address is
-//! reached.
+//! reached; over HTTPS, a receiver whose certificate comes from the configured CA is reached and
+//! one the client has no reason to trust is not.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -63,10 +64,15 @@ async fn notice_with_webhook(store: &NotifyStore, recipient: &str, url: &str) ->
 }
 
 fn dispatcher(store: &NotifyStore, allow: &str) -> WebhookDispatcher {
+    dispatcher_trusting(store, allow, None)
+}
+
+fn dispatcher_trusting(store: &NotifyStore, allow: &str, ca: Option<&str>) -> WebhookDispatcher {
     WebhookDispatcher::new(
         store.clone(),
         DispatchOptions {
             policy: Arc::new(WebhookPolicy::parse(allow).expect("policy")),
+            ca_pem: ca.map(|pem| pem.as_bytes().to_vec()),
             ..DispatchOptions::default()
         },
     )
@@ -121,4 +127,32 @@ async fn an_address_in_a_listed_block_is_reached_and_one_outside_is_not() {
     assert_eq!(delivered[0].state, "delivered");
     let refused = store.delivery_status(&dropped, None).await.expect("status");
     assert_eq!(refused[0].attempts[0].error, REFUSED_BY_POLICY);
+}
+
+#[tokio::test]
+async fn https_reaches_a_receiver_the_configured_ca_vouches_for_and_no_other() {
+    let (_db, store) = store().await;
+    let (receiver, authority) = HttpReceiver::start_tls(vec![]).await;
+    let url = receiver.url("/hook");
+    assert!(url.starts_with("https://localhost:"), "{url}");
+    let untrusted = notice_with_webhook(&store, "untrusted", &url).await;
+    dispatcher(&store, "127.0.0.1/32")
+        .dispatch_once()
+        .await
+        .expect("dispatch");
+    let refused = store
+        .delivery_status(&untrusted, None)
+        .await
+        .expect("status");
+    assert_eq!(refused[0].attempts[0].error, "TLS handshake failed");
+    let trusted = notice_with_webhook(&store, "trusted", &url).await;
+    dispatcher_trusting(&store, "127.0.0.1/32", Some(&authority))
+        .dispatch_once()
+        .await
+        .expect("dispatch");
+    let arrived = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(arrived.len(), 1, "one delivery over TLS");
+    assert!(arrived[0].header("x-jiceng-signature").is_some());
+    let delivered = store.delivery_status(&trusted, None).await.expect("status");
+    assert_eq!(delivered[0].state, "delivered");
 }
