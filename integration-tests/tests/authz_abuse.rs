@@ -241,6 +241,7 @@ async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDat
     let get = |id: &str, reveal: bool| grid_pb::GetWishRequest {
         id: id.into(),
         reveal_beneficiary: reveal,
+        reveal_reason: "核实身份".into(),
     };
     let read = outsider
         .get_wish(get(&published, false))
@@ -891,7 +892,263 @@ async fn webhooks_go_only_where_the_deployment_allows(db: TestDatabase) {
         .expect("a listed destination");
 }
 
+/// Every reveal of personal data says why and leaves a record before it is served: a member's
+/// numbers, a reporter's contact and a wish's resident. District admins list the records by
+/// person, by actor and by time; a person lists who looked at their own data and nobody else's;
+/// an actor past the hourly limit is refused.
+async fn every_reveal_of_personal_data_is_recorded_and_limited(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let TwoStreets {
+        branch_a,
+        street_b,
+        ours,
+        theirs,
+        ..
+    } = two_streets(&platform).await;
+    let as_bearer =
+        |subject: &str, role: Role, scope: &str| Bearer::new(&bearer(subject, &[role], scope));
+    let mut branch = platform
+        .client_as(
+            as_bearer("branch-a", Role::BranchAdmin, &branch_a),
+            MemberServiceClient::new,
+        )
+        .await;
+    let reveal = |reason: &str| member_pb::GetMemberRequest {
+        id: ours.clone(),
+        reveal_personal_data: true,
+        reveal_reason: reason.into(),
+    };
+    let unexplained = branch
+        .get_member(reveal(" "))
+        .await
+        .expect_err("a reveal without a reason");
+    assert_eq!(unexplained.code(), Code::InvalidArgument);
+    assert_eq!(common::fields_of(&unexplained), ["reveal_reason"]);
+    branch
+        .get_member(reveal("核实党员身份"))
+        .await
+        .expect("a reveal with its reason");
+
+    let mut district = platform
+        .client_as(district_admin(&platform), MemberServiceClient::new)
+        .await;
+    let reveals_of = |kind: &str, subject: &str, actor: &str| {
+        jiceng_proto::audit::ListPersonalDataRevealsRequest {
+            subject_kind: kind.into(),
+            subject_id: subject.into(),
+            actor: actor.into(),
+            ..Default::default()
+        }
+    };
+    let by_person = district
+        .list_personal_data_reveals(reveals_of("person", &ours, ""))
+        .await
+        .expect("by person")
+        .into_inner()
+        .reveals;
+    assert_eq!(by_person.len(), 1);
+    let record = &by_person[0];
+    assert_eq!(
+        (
+            record.actor.as_str(),
+            record.record.clone(),
+            record.fields.clone(),
+            record.reason.as_str()
+        ),
+        (
+            "branch-a",
+            format!("members/{ours}"),
+            vec!["phone".to_owned(), "id_card_number".to_owned()],
+            "核实党员身份"
+        )
+    );
+    let by_actor = district
+        .list_personal_data_reveals(reveals_of("", "", "branch-a"))
+        .await
+        .expect("by actor")
+        .into_inner()
+        .reveals;
+    assert_eq!(by_actor, by_person);
+    let later = district
+        .list_personal_data_reveals(jiceng_proto::audit::ListPersonalDataRevealsRequest {
+            from_time: Some(prost_types::Timestamp {
+                seconds: jiceng_db::now_millis() / 1000 + 3600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("by time")
+        .into_inner()
+        .reveals;
+    assert!(later.is_empty(), "none in the next hour");
+    let own = platform
+        .client_as(
+            as_bearer(&ours, Role::Member, &branch_a),
+            MemberServiceClient::new,
+        )
+        .await
+        .list_personal_data_reveals(reveals_of("person", &ours, ""))
+        .await
+        .expect("a member's own")
+        .into_inner()
+        .reveals;
+    assert_eq!(own, by_person);
+    for (who, token) in [
+        (
+            "another member",
+            as_bearer(&theirs, Role::Member, &street_b),
+        ),
+        (
+            "an admin below the district",
+            as_bearer("branch-a", Role::BranchAdmin, &branch_a),
+        ),
+    ] {
+        let refused = platform
+            .client_as(token, MemberServiceClient::new)
+            .await
+            .list_personal_data_reveals(reveals_of("person", &ours, ""))
+            .await
+            .expect_err(who);
+        assert_eq!(refused.code(), Code::PermissionDenied, "{who}");
+    }
+
+    // A reporter's contact and a wish's resident, in the grid service.
+    let mut grid = platform
+        .client_as(district_admin(&platform), GridServiceClient::new)
+        .await;
+    grid.define_category(grid_pb::DefineCategoryRequest {
+        category: Some(grid_pb::Category {
+            code: "city.garbage".into(),
+            name: "垃圾堆放".into(),
+            default_handler_kind: "service_team".into(),
+            clock: grid_pb::ClockKind::Calendar as i32,
+            normal: Some(grid_pb::TimeLimits {
+                accept_minutes: 60,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    })
+    .await
+    .expect("category");
+    let case = platform
+        .client_as(
+            as_bearer(&theirs, Role::Member, &street_b),
+            CaseServiceClient::new,
+        )
+        .await
+        .report_case(grid_pb::ReportCaseRequest {
+            category_code: "city.garbage".into(),
+            description: "楼下垃圾满溢".into(),
+            org_id: branch_a.clone(),
+            reporter_kind: grid_pb::ReporterKind::Resident as i32,
+            reporter_contact: "13812345678".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    let contact = platform
+        .client_as(
+            as_bearer("branch-a", Role::BranchAdmin, &branch_a),
+            CaseServiceClient::new,
+        )
+        .await
+        .get_case(grid_pb::GetCaseRequest {
+            id: case.id.clone(),
+            reveal_reporter_contact: true,
+            reveal_reason: "回访举报人".into(),
+        })
+        .await
+        .expect("the contact, with a reason")
+        .into_inner()
+        .reporter_contact;
+    assert_eq!(contact, "13812345678");
+    let mut wishes = platform
+        .client_as(district_admin(&platform), WishServiceClient::new)
+        .await;
+    let wish = wishes
+        .collect_wish(grid_pb::CollectWishRequest {
+            title: "一台助听器".into(),
+            beneficiary_name: "王小明".into(),
+            org_id: branch_a.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("collect")
+        .into_inner()
+        .id;
+    wishes
+        .get_wish(grid_pb::GetWishRequest {
+            id: wish.clone(),
+            reveal_beneficiary: true,
+            reveal_reason: "上门核实".into(),
+        })
+        .await
+        .expect("the resident, with a reason");
+    let reporter_reveals = platform
+        .client_as(
+            as_bearer(&theirs, Role::Member, &street_b),
+            GridServiceClient::new,
+        )
+        .await
+        .list_personal_data_reveals(reveals_of("person", &theirs, ""))
+        .await
+        .expect("the reporter's own")
+        .into_inner()
+        .reveals;
+    assert_eq!(
+        reporter_reveals
+            .iter()
+            .map(|r| (r.record.clone(), r.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [(format!("cases/{}", case.id), "回访举报人")]
+    );
+    let resident = grid
+        .list_personal_data_reveals(reveals_of("wish_beneficiary", &wish, ""))
+        .await
+        .expect("a wish's resident")
+        .into_inner()
+        .reveals;
+    assert_eq!(resident.len(), 1);
+
+    // A stolen token paging through the district's numbers stops at the hourly limit.
+    let mut bulk = platform
+        .client_as(
+            as_bearer("bulk", Role::DistrictAdmin, &platform.root_id),
+            MemberServiceClient::new,
+        )
+        .await;
+    for n in 0..jiceng_pii_audit::HOURLY_LIMIT {
+        bulk.get_member(reveal("批量核对"))
+            .await
+            .unwrap_or_else(|e| panic!("reveal {n}: {e}"));
+    }
+    let limited = bulk
+        .get_member(reveal("批量核对"))
+        .await
+        .expect_err("past the hourly limit");
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    let recorded = district
+        .list_personal_data_reveals(jiceng_proto::audit::ListPersonalDataRevealsRequest {
+            actor: "bulk".into(),
+            page_size: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .expect("by actor")
+        .into_inner()
+        .reveals;
+    assert_eq!(
+        recorded.len() as i64,
+        jiceng_pii_audit::HOURLY_LIMIT,
+        "the refused one left no record"
+    );
+}
+
 on_both_backends!(
+    every_reveal_of_personal_data_is_recorded_and_limited,
     webhooks_go_only_where_the_deployment_allows,
     notices_reach_only_members_and_topics_within_the_publishers_scope,
     wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_consent,

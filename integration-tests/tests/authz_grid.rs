@@ -253,6 +253,17 @@ fn rows() -> Vec<Row<Extra>> {
                 subject: fresh_staff(&f).await,
             }
         ),
+        // A member's own reveals, or anyone's for admins of the whole district.
+        row!(
+            "/jiceng.grid.v1.GridService/ListPersonalDataReveals",
+            [DistrictAdmin, Member],
+            Subtree,
+            |f| jiceng_proto::audit::ListPersonalDataRevealsRequest {
+                subject_kind: "person".into(),
+                subject_id: f.a.member.clone(),
+                ..Default::default()
+            }
+        ),
         row!(
             "/jiceng.grid.v1.GridService/ListGridStaff",
             [Admins, GridWorker, Service],
@@ -324,6 +335,7 @@ fn rows() -> Vec<Row<Extra>> {
             |f| pb::GetCaseRequest {
                 id: f.x.read_case.clone(),
                 reveal_reporter_contact: false,
+                reveal_reason: String::new(),
             }
         ),
         row!(

@@ -296,6 +296,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             |f| pb::GetWishRequest {
                 id: f.x.wish.clone(),
                 reveal_beneficiary: true,
+                reveal_reason: "核实身份".into(),
             }
         ),
         row!(

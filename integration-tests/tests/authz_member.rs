@@ -172,6 +172,17 @@ fn rows() -> Vec<Row<Extra>> {
                 ..Default::default()
             }
         ),
+        // A member's own reveals, or anyone's for admins of the whole district.
+        row!(
+            "/jiceng.member.v1.MemberService/ListPersonalDataReveals",
+            [DistrictAdmin, Member],
+            Subtree,
+            |f| jiceng_proto::audit::ListPersonalDataRevealsRequest {
+                subject_kind: "person".into(),
+                subject_id: f.a.member.clone(),
+                ..Default::default()
+            }
+        ),
         row!(
             "/jiceng.member.v1.MemberService/GetMember",
             [Admins, Member, Service],

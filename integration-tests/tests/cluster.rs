@@ -189,6 +189,7 @@ async fn smoke_reports_merges_and_finds_the_notice_in_one_trace() {
         let mut request = tonic::Request::new(jiceng_proto::grid::GetCaseRequest {
             id: id.clone(),
             reveal_reporter_contact: false,
+            reveal_reason: String::new(),
         });
         request
             .metadata_mut()

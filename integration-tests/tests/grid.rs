@@ -195,6 +195,7 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
     let reveal = pb::GetCaseRequest {
         id: id.clone(),
         reveal_reporter_contact: true,
+        reveal_reason: "核实身份".into(),
     };
     let revealed = centre
         .get_case(reveal.clone())
@@ -569,6 +570,7 @@ async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         .get_wish(pb::GetWishRequest {
             id: wish.id.clone(),
             reveal_beneficiary: true,
+            reveal_reason: "核实身份".into(),
         })
         .await
         .expect("reveal")
@@ -578,6 +580,7 @@ async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         .get_wish(pb::GetWishRequest {
             id: wish.id.clone(),
             reveal_beneficiary: true,
+            reveal_reason: "核实身份".into(),
         })
         .await
         .expect_err("members see it masked");

@@ -64,6 +64,7 @@ async fn members_are_masked_except_to_admins_who_ask(db: TestDatabase) {
         .get_member(pb::GetMemberRequest {
             id: created.id.clone(),
             reveal_personal_data: true,
+            reveal_reason: "核实身份".into(),
         })
         .await
         .expect("reveal")
@@ -112,6 +113,7 @@ async fn members_are_masked_except_to_admins_who_ask(db: TestDatabase) {
         .get_member(pb::GetMemberRequest {
             id: created.id.clone(),
             reveal_personal_data: false,
+            reveal_reason: String::new(),
         })
         .await
         .expect("own record")
@@ -121,6 +123,7 @@ async fn members_are_masked_except_to_admins_who_ask(db: TestDatabase) {
         .get_member(pb::GetMemberRequest {
             id: created.id.clone(),
             reveal_personal_data: true,
+            reveal_reason: "核实身份".into(),
         })
         .await
         .expect_err("members see their record masked");
@@ -135,6 +138,7 @@ async fn members_are_masked_except_to_admins_who_ask(db: TestDatabase) {
         .get_member(pb::GetMemberRequest {
             id: created.id.clone(),
             reveal_personal_data: false,
+            reveal_reason: String::new(),
         })
         .await
         .expect_err("outside scope");
@@ -498,6 +502,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
         .get_member(pb::GetMemberRequest {
             id: member.id.clone(),
             reveal_personal_data: false,
+            reveal_reason: String::new(),
         })
         .await
         .expect("now theirs")
@@ -507,6 +512,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
         .get_member(pb::GetMemberRequest {
             id: member.id.clone(),
             reveal_personal_data: false,
+            reveal_reason: String::new(),
         })
         .await
         .expect_err("no longer theirs");

@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "io/cloudevents/v1/cloudevents.proto",
         "jiceng/events/v1/events.proto",
+        "jiceng/audit/v1/audit.proto",
         "jiceng/org/v1/org.proto",
         "jiceng/org/v1/positions.proto",
         "jiceng/org/v1/alliances.proto",

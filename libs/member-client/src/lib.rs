@@ -83,6 +83,7 @@ impl MemberRoll {
             let mut request = Request::new(GetMemberRequest {
                 id: member_id.to_owned(),
                 reveal_personal_data: false,
+                reveal_reason: String::new(),
             });
             request
                 .metadata_mut()

@@ -27,6 +27,11 @@ pub mod io {
     missing_debug_implementations
 )]
 pub mod jiceng {
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("jiceng.audit.v1");
+        }
+    }
     pub mod events {
         pub mod v1 {
             tonic::include_proto!("jiceng.events.v1");
@@ -61,6 +66,8 @@ pub mod jiceng {
 
 /// The CNCF CloudEvents protobuf binding: the envelope of every event between services.
 pub use io::cloudevents::v1 as cloudevents;
+/// `jiceng.audit.v1`: records of personal data revealed in clear.
+pub use jiceng::audit::v1 as audit;
 /// `jiceng.events.v1`: the sink every event consumer serves.
 pub use jiceng::events::v1 as events;
 /// `jiceng.grid.v1`: grids, categories and the case workflow.

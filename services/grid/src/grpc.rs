@@ -167,6 +167,7 @@ pub(crate) fn to_status(err: StoreError) -> Status {
             Status::internal("stored data is malformed")
         }
         StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
+        StoreError::Audit(err) => err.into(),
         StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
     }
 }
@@ -424,6 +425,27 @@ fn limits_from_proto(
 
 #[tonic::async_trait]
 impl GridService for GridApi {
+    async fn list_personal_data_reveals(
+        &self,
+        request: Request<jiceng_proto::audit::ListPersonalDataRevealsRequest>,
+    ) -> Result<Response<jiceng_proto::audit::ListPersonalDataRevealsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let whole_district = self
+            .org
+            .scopes()
+            .require_whole_district(&caller, &[Role::DistrictAdmin])
+            .await
+            .is_ok();
+        let listed = jiceng_pii_audit::list_reveals(
+            self.store.database(),
+            &caller.subject,
+            whole_district,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(listed))
+    }
+
     async fn create_grid(
         &self,
         request: Request<pb::CreateGridRequest>,

@@ -40,6 +40,9 @@ pub enum StoreError {
     /// The org path a write was given predates a move this database has applied.
     #[error("the org path {0} predates a move of the org tree")]
     OrgPathMoved(String),
+    /// A reveal of personal data was refused or could not be recorded.
+    #[error(transparent)]
+    Audit(#[from] jiceng_pii_audit::AuditError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }

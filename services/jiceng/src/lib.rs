@@ -586,6 +586,12 @@ pub async fn connect_and_migrate(
             .await
             .map_err(fail)?;
     }
+    // The services that reveal personal data in clear keep the record of each reveal.
+    if matches!(service, ServiceName::Member | ServiceName::Grid) {
+        db.migrate(&jiceng_pii_audit::MIGRATIONS)
+            .await
+            .map_err(fail)?;
+    }
     match service {
         ServiceName::Org => db.migrate(&jiceng_org::MIGRATIONS).await.map_err(fail)?,
         ServiceName::Member => db.migrate(&jiceng_member::MIGRATIONS).await.map_err(fail)?,

@@ -133,6 +133,7 @@ pub(crate) fn to_status(err: StoreError) -> Status {
             Status::aborted("the member changed since it was read; read it again and retry")
         }
         StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
+        StoreError::Audit(err) => err.into(),
         StoreError::Db(err) => {
             let status = jiceng_db::status_from_sqlx(err);
             if status.code() == tonic::Code::AlreadyExists {
@@ -297,18 +298,31 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::Member>, Status> {
         let caller = caller(&request)?;
         let req = request.get_ref();
+        let reason = jiceng_pii_audit::reason_of(req.reveal_personal_data, &req.reveal_reason)?;
         let member = self.readable(caller, &req.id).await?;
-        let reveal = req.reveal_personal_data;
-        if reveal {
-            if !self.administers(caller, &member).await {
-                return Err(Status::permission_denied(
-                    "only admins of the member's org see personal data in clear",
-                ));
-            }
-            // Who looked, never what they saw.
-            tracing::info!(member.id = %member.id, actor = %caller.subject, "personal data revealed");
+        let Some(reason) = reason else {
+            return Ok(Response::new(self.to_proto(&member, false)?));
+        };
+        if !self.administers(caller, &member).await {
+            return Err(Status::permission_denied(
+                "only admins of the member's org see personal data in clear",
+            ));
         }
-        Ok(Response::new(self.to_proto(&member, reveal)?))
+        // Read again with the record of who looked, why: no record, no reveal.
+        let reveal = jiceng_pii_audit::Reveal {
+            actor: &caller.subject,
+            subject_kind: jiceng_pii_audit::PERSON,
+            subject_id: &member.id,
+            record: format!("members/{}", member.id),
+            fields: &["phone", "id_card_number"],
+            reason: &reason,
+        };
+        let member = self
+            .store
+            .reveal(&member.id, &reveal, jiceng_db::now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.to_proto(&member, true)?))
     }
 
     async fn list_members(
@@ -350,6 +364,27 @@ impl MemberService for MemberApi {
             members,
             next_page_token,
         }))
+    }
+
+    async fn list_personal_data_reveals(
+        &self,
+        request: Request<jiceng_proto::audit::ListPersonalDataRevealsRequest>,
+    ) -> Result<Response<jiceng_proto::audit::ListPersonalDataRevealsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let whole_district = self
+            .org
+            .scopes()
+            .require_whole_district(&caller, &[Role::DistrictAdmin])
+            .await
+            .is_ok();
+        let listed = jiceng_pii_audit::list_reveals(
+            self.store.database(),
+            &caller.subject,
+            whole_district,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(listed))
     }
 
     async fn find_member_by_id_card(

@@ -31,6 +31,9 @@ pub enum StoreError {
     /// The org path a write was given predates a move this database has applied.
     #[error("the org path {0} predates a move of the org tree")]
     OrgPathMoved(String),
+    /// A reveal of personal data was refused or could not be recorded.
+    #[error(transparent)]
+    Audit(#[from] jiceng_pii_audit::AuditError),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -207,6 +210,21 @@ impl MemberStore {
     pub async fn get(&self, id: &str) -> Result<MemberRow> {
         let mut tx = self.db.begin().await?;
         let member = fetch(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Member `id`, read to be shown in clear: `reveal` is recorded in the same transaction,
+    /// or nothing is read.
+    pub async fn reveal(
+        &self,
+        id: &str,
+        reveal: &jiceng_pii_audit::Reveal<'_>,
+        now: i64,
+    ) -> Result<MemberRow> {
+        let mut tx = self.db.begin_write().await?;
+        let member = fetch(&mut tx, id).await?;
+        jiceng_pii_audit::record(&self.db, &mut tx, reveal, now).await?;
         tx.commit().await?;
         Ok(member)
     }

@@ -34,6 +34,7 @@ impl GridCases {
             let mut request = Request::new(GetCaseRequest {
                 id: case_id.to_owned(),
                 reveal_reporter_contact: false,
+                reveal_reason: String::new(),
             });
             request
                 .metadata_mut()

@@ -348,22 +348,38 @@ impl CaseService for GridApi {
     ) -> Result<Response<pb::Case>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
+        let reason = jiceng_pii_audit::reason_of(req.reveal_reporter_contact, &req.reveal_reason)?;
         let case = self.visible_case(&caller, &req.id).await?;
+        let Some(reason) = reason else {
+            return Ok(Response::new(case_to_proto(&case)));
+        };
+        self.require_admin_of(&caller, &case.owner_org_id)
+            .await
+            .map_err(|_| {
+                Status::permission_denied(
+                    "only admins of the owning org see the reporter's contact",
+                )
+            })?;
+        // Read again with the record of who looked, why: no record, no reveal.
+        let reveal = jiceng_pii_audit::Reveal {
+            actor: &caller.subject,
+            subject_kind: jiceng_pii_audit::PERSON,
+            subject_id: &case.reporter,
+            record: format!("cases/{}", case.id),
+            fields: &["reporter_contact"],
+            reason: &reason,
+        };
+        let case = self
+            .store
+            .reveal_case(&case.id, &reveal, jiceng_db::now_millis())
+            .await
+            .map_err(to_status)?;
         let mut proto = case_to_proto(&case);
-        if req.reveal_reporter_contact {
-            self.require_admin_of(&caller, &case.owner_org_id)
-                .await
-                .map_err(|_| {
-                    Status::permission_denied(
-                        "only admins of the owning org see the reporter's contact",
-                    )
-                })?;
-            if let Some(sealed) = &case.contact_sealed {
-                proto.reporter_contact = self
-                    .vault
-                    .open(sealed)
-                    .map_err(|_| Status::internal("personal data cannot be opened"))?;
-            }
+        if let Some(sealed) = &case.contact_sealed {
+            proto.reporter_contact = self
+                .vault
+                .open(sealed)
+                .map_err(|_| Status::internal("personal data cannot be opened"))?;
         }
         Ok(Response::new(proto))
     }

@@ -232,19 +232,33 @@ impl WishService for GridApi {
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
+        let reason = jiceng_pii_audit::reason_of(req.reveal_beneficiary, &req.reveal_reason)?;
         let wish = self.visible_wish(&caller, &req.id).await?;
-        if req.reveal_beneficiary {
-            self.require_admin_of(&caller, &wish.org_id)
-                .await
-                .map_err(|_| {
-                    Status::permission_denied(
-                        "only admins of the collecting org see the resident's details",
-                    )
-                })?;
-        }
-        Ok(Response::new(
-            self.wish_to_proto(&wish, req.reveal_beneficiary)?,
-        ))
+        let Some(reason) = reason else {
+            return Ok(Response::new(self.wish_to_proto(&wish, false)?));
+        };
+        self.require_admin_of(&caller, &wish.org_id)
+            .await
+            .map_err(|_| {
+                Status::permission_denied(
+                    "only admins of the collecting org see the resident's details",
+                )
+            })?;
+        // Read again with the record of who looked, why: no record, no reveal.
+        let reveal = jiceng_pii_audit::Reveal {
+            actor: &caller.subject,
+            subject_kind: jiceng_pii_audit::WISH_BENEFICIARY,
+            subject_id: &wish.id,
+            record: format!("wishes/{}", wish.id),
+            fields: &["beneficiary_name", "beneficiary_phone"],
+            reason: &reason,
+        };
+        let wish = self
+            .store
+            .reveal_wish(&wish.id, &reveal, jiceng_db::now_millis())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(self.wish_to_proto(&wish, true)?))
     }
 
     async fn list_wishes(

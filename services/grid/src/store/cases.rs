@@ -727,6 +727,21 @@ impl GridStore {
         Ok(written)
     }
 
+    /// Case `id`, read to show its reporter's contact in clear: `reveal` is recorded in the
+    /// same transaction, or nothing is read.
+    pub async fn reveal_case(
+        &self,
+        id: &str,
+        reveal: &jiceng_pii_audit::Reveal<'_>,
+        now: i64,
+    ) -> Result<Case> {
+        let mut tx = self.db.begin_write().await?;
+        let case = fetch(&mut tx, id).await?;
+        jiceng_pii_audit::record(&self.db, &mut tx, reveal, now).await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
     pub async fn case(&self, id: &str) -> Result<Case> {
         let mut tx = self.db.begin().await?;
         let case = fetch(&mut tx, id).await?;

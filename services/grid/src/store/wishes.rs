@@ -227,6 +227,21 @@ impl GridStore {
         Ok(wish)
     }
 
+    /// Wish `id`, read to show its resident in clear: `reveal` is recorded in the same
+    /// transaction, or nothing is read.
+    pub async fn reveal_wish(
+        &self,
+        id: &str,
+        reveal: &jiceng_pii_audit::Reveal<'_>,
+        now: i64,
+    ) -> Result<Wish> {
+        let mut tx = self.db.begin_write().await?;
+        let wish = fetch(&mut tx, id).await?;
+        jiceng_pii_audit::record(&self.db, &mut tx, reveal, now).await?;
+        tx.commit().await?;
+        Ok(wish)
+    }
+
     pub async fn wish(&self, id: &str) -> Result<Wish> {
         let mut tx = self.db.begin().await?;
         let wish = fetch(&mut tx, id).await?;
