@@ -494,6 +494,14 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
         .claim_wish(claim(vec![accepter.clone(), decliner.clone()]))
         .await
         .expect("claim");
+    // Each fellow named hears of it, to answer.
+    for fellow in [&accepter, &decliner] {
+        let told = common::notices_of(&platform, fellow, &street, "grid.wish.fellows_named").await;
+        assert_eq!(
+            told.iter().map(|n| n.link.as_str()).collect::<Vec<_>>(),
+            [format!("wishes/{wish}")]
+        );
+    }
     let accept = || grid_pb::AcceptWishClaimRequest {
         wish_id: wish.clone(),
     };

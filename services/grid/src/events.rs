@@ -19,6 +19,7 @@ pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_fai
 pub const CASE_MERGED: &str = "jiceng.grid.v1.case.merged";
 pub const PROJECT_PROPOSED: &str = "jiceng.grid.v1.project.proposed";
 pub const WISH_CLAIMED: &str = "jiceng.grid.v1.wish.claimed";
+pub const WISH_FELLOWS_NAMED: &str = "jiceng.grid.v1.wish.fellows_named";
 pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
 pub const WISH_CONFIRMED: &str = "jiceng.grid.v1.wish.confirmed";
 
@@ -77,6 +78,15 @@ pub fn project_proposed(project: &Project, need: &Need, resource: &Resource) -> 
 pub fn wish_claimed(wish: &Wish) -> EventDraft {
     EventDraft::of(
         WISH_CLAIMED,
+        &wish.id,
+        &grpc::wishes::masked_wish_to_proto(wish),
+    )
+}
+
+/// A member claimed a micro-wish naming fellow members: each hears of it, to accept or decline.
+pub fn wish_fellows_named(wish: &Wish) -> EventDraft {
+    EventDraft::of(
+        WISH_FELLOWS_NAMED,
         &wish.id,
         &grpc::wishes::masked_wish_to_proto(wish),
     )

@@ -25,6 +25,7 @@ pub const CONSUMED: &[&str] = &[
     "jiceng.grid.v1.case.merged",
     "jiceng.grid.v1.project.proposed",
     "jiceng.grid.v1.wish.claimed",
+    "jiceng.grid.v1.wish.fellows_named",
     "jiceng.grid.v1.wish.fulfilled",
     "jiceng.property.v1.disclosure.due",
     "jiceng.property.v1.disclosure.overdue",
@@ -178,6 +179,13 @@ pub fn builtin_categories() -> Vec<Category> {
             "grid.wish.claimed",
             "微心愿已被认领：{{title}}",
             "居民{{beneficiary}}的微心愿“{{title}}”已被认领，请跟进实现",
+            &["title", "beneficiary"],
+            false,
+        ),
+        category(
+            "grid.wish.fellows_named",
+            "您被列为微心愿共同认领人：{{title}}",
+            "居民{{beneficiary}}的微心愿“{{title}}”由党员认领，并将您列为共同认领人，请确认参加或拒绝",
             &["title", "beneficiary"],
             false,
         ),
@@ -468,6 +476,23 @@ pub async fn publication_for(
                 ]),
                 link: format!("compounds/{}/disclosures", item.compound_id),
                 recipients,
+            }
+        }
+        "jiceng.grid.v1.wish.fellows_named" => {
+            let wish: grid_pb::Wish = payload(event)?;
+            Publication {
+                category: "grid.wish.fellows_named",
+                priority: Priority::Normal,
+                variables: vars(&[
+                    ("title", wish.title.clone()),
+                    ("beneficiary", wish.beneficiary_name.clone()),
+                ]),
+                link: format!("wishes/{}", wish.id),
+                recipients: wish
+                    .participant_member_ids
+                    .iter()
+                    .map(|member| RecipientSpec::Member(member.clone()))
+                    .collect(),
             }
         }
         kind @ ("jiceng.grid.v1.wish.claimed" | "jiceng.grid.v1.wish.fulfilled") => {

@@ -250,7 +250,7 @@ impl GridStore {
     }
 
     /// Moves a wish to `to`, the next step of its course. Claiming records the one claimant and
-    /// announces it to the collecting org; fulfilling records the evidence and announces it (a
+    /// announces it to the collecting org (and to the fellow members it names, to answer); fulfilling records the evidence and announces it (a
     /// notice to the collecting org, to confirm); confirming announces it (points for the
     /// credited members); each in the same transaction.
     #[tracing::instrument(name = "grid.store.advance_wish", skip_all, fields(to = to.as_str()))]
@@ -284,13 +284,17 @@ impl GridStore {
             now,
         )
         .await?;
-        let announced = match to {
-            WishState::Claimed => Some(events::wish_claimed(&wish)),
-            WishState::Fulfilled => Some(events::wish_fulfilled(&wish)),
-            WishState::Confirmed => Some(events::wish_confirmed(&wish)),
-            _ => None,
+        let mut announced = match to {
+            WishState::Claimed => vec![events::wish_claimed(&wish)],
+            WishState::Fulfilled => vec![events::wish_fulfilled(&wish)],
+            WishState::Confirmed => vec![events::wish_confirmed(&wish)],
+            _ => Vec::new(),
         };
-        if let Some(event) = announced {
+        if matches!(&wish.claimant, Some(Claimant::Member { participants, .. }) if to == WishState::Claimed && !participants.is_empty())
+        {
+            announced.push(events::wish_fellows_named(&wish));
+        }
+        for event in announced {
             jiceng_outbox::enqueue(&mut tx, &self.event_source, event).await?;
         }
         tx.commit().await?;
