@@ -6,6 +6,7 @@
 //! to answer — and an actor's reveals are limited per hour, so that a stolen admin token cannot
 //! page through a district's phone numbers.
 
+use jiceng_auth::{AncestryResolver, Caller, Role, ScopeCache};
 use jiceng_db::{Database, LockMode, Migration, Migrations, Tx, lock_key};
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, timestamp};
 use jiceng_proto::audit as pb;
@@ -253,13 +254,14 @@ pub fn reason_of(reveal: bool, reason: &str) -> Result<Option<Reason>, Status> {
 }
 
 /// `ListPersonalDataReveals` of a service's database: anyone's for an admin of the whole
-/// district (`whole_district`), a caller's own otherwise.
-pub async fn list_reveals(
+/// district (as `scopes` tells), a caller's own otherwise.
+pub async fn list_reveals<R: AncestryResolver>(
     db: &Database,
-    caller_subject: &str,
-    whole_district: bool,
+    scopes: &ScopeCache<R>,
+    caller: &Caller,
     req: pb::ListPersonalDataRevealsRequest,
 ) -> Result<pb::ListPersonalDataRevealsResponse, Status> {
+    let caller_subject = caller.subject.as_str();
     let mut violations = FieldViolations::new();
     let subject = match (req.subject_kind.as_str(), req.subject_id.is_empty()) {
         ("", true) => None,
@@ -285,7 +287,12 @@ pub async fn list_reveals(
         .as_ref()
         .is_some_and(|(kind, id)| kind == PERSON && id == caller_subject)
         && req.actor.is_empty();
-    if !whole_district && !own {
+    if !own
+        && scopes
+            .require_whole_district(caller, &[Role::DistrictAdmin])
+            .await
+            .is_err()
+    {
         return Err(Status::permission_denied(
             "admins of the whole district list reveals; anyone else lists only reveals of their own data",
         ));

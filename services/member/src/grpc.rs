@@ -371,16 +371,10 @@ impl MemberService for MemberApi {
         request: Request<jiceng_proto::audit::ListPersonalDataRevealsRequest>,
     ) -> Result<Response<jiceng_proto::audit::ListPersonalDataRevealsResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let whole_district = self
-            .org
-            .scopes()
-            .require_whole_district(&caller, &[Role::DistrictAdmin])
-            .await
-            .is_ok();
         let listed = jiceng_pii_audit::list_reveals(
             self.store.database(),
-            &caller.subject,
-            whole_district,
+            self.org.scopes(),
+            &caller,
             request.into_inner(),
         )
         .await?;
