@@ -6,6 +6,7 @@ the cluster prerequisites under k8s/.
 - every rendered object validated strictly against the Kubernetes version we target
   (kubernetes-validate's bundled schemas), custom resources by their CRDs' own schemas where a
   package publishes them (scripts/validate-crds.mjs);
+- the internal key is the one Secret the chart may write (generated, kept), or a named one;
 - the values schema refuses a wrong type and an unknown key;
 - every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
 - the NetworkPolicies let exactly the expected services call each other (printed as a matrix);
@@ -17,6 +18,7 @@ Needs HELM and KUBECTL (paths to the binaries) and JICENG_CI_NODE_MODULES (where
 @kubernetes-models/gateway-api is installed) in the environment; .ci/run provides them.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -137,15 +139,27 @@ def check_deployments(district, objects):
 
 
 # Environment variables that carry secrets: they must come from a Secret, never a value.
-SECRET_ENV = ("JICENG_DATABASE_URL", "JICENG_SERVICE_TOKEN", "JICENG_PII_KEY",
+SECRET_ENV = ("JICENG_DATABASE_URL", "JICENG_INTERNAL_KEY", "JICENG_PII_KEY",
               "JICENG_LOG_SIGNING_KEY", "JICENG_JWT_SECRET")
+
+
+def check_internal_key(name, secret):
+    """The one Secret the chart may write: the services' internal key, generated and kept."""
+    if not secret["metadata"]["name"].endswith("-internal-key"):
+        fail(f"{name}: the chart writes a Secret; it only references existing ones")
+        return
+    if secret["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep":
+        fail(f"{name}: the internal key would be lost on uninstall")
+    values = list(secret.get("data", {}).values())
+    if len(values) != 1 or len(base64.b64decode(values[0])) < 32:
+        fail(f"{name}: the internal key is not one value of at least 32 bytes")
 
 
 def check_secrets(district, objects):
     for obj in objects:
         name = f"{district}: {obj['kind']} {obj['metadata']['name']}"
         if obj["kind"] == "Secret":
-            fail(f"{name}: the chart writes a Secret; it only references existing ones")
+            check_internal_key(name, obj)
         if obj["kind"] == "ConfigMap" and any(k in SECRET_ENV for k in obj.get("data", {})):
             fail(f"{name}: a secret in a ConfigMap")
         pod = obj.get("spec", {}).get("template", {}).get("spec", {})
@@ -272,6 +286,24 @@ def check_chart():
             fail(f"webhook destinations: egress from {reaching}, allow lists {allow}")
         else:
             print(f"  webhook destinations: only {reaching[0]} reaches 10.50.0.0/16; it allows {allow[0]}")
+    # The internal key: generated into a kept Secret by default, or an existing Secret named.
+    for name, expected_secrets in (("", 1), ("jiceng-internal-key-from-vault", 0)):
+        keyed = render(districts[0], "--set", f"secrets.internalKey.name={name}")
+        if keyed.returncode != 0:
+            fail(f"internal key {name or '(generated)'}: helm template: {keyed.stderr.strip()}")
+            continue
+        objects = objects_of(keyed.stdout)
+        secrets = [o["metadata"]["name"] for o in objects if o["kind"] == "Secret"]
+        refs = {env["valueFrom"]["secretKeyRef"]["name"] for o in objects if o["kind"] == "Deployment"
+                for c in o["spec"]["template"]["spec"]["containers"] for env in c.get("env", [])
+                if env["name"] == "JICENG_INTERNAL_KEY"}
+        wanted = {name} if name else set(secrets)
+        deployments = sum(1 for o in objects if o["kind"] == "Deployment")
+        if len(secrets) != expected_secrets or refs != wanted or not deployments:
+            fail(f"internal key {name or '(generated)'}: Secrets {secrets}, pods read {refs}")
+        else:
+            print(f"  internal key: every service reads Secret {next(iter(refs))}"
+                  f"{' (generated, kept)' if not name else ' (named in values)'}")
     for label, setting in (("a wrong type", "services.grid.replicas=three"),
                            ("an unknown key", "services.grid.replica=3"),
                            ("an unknown service", "services.billing.replicas=1")):

@@ -8,6 +8,8 @@ use std::time::Duration;
 use common::{Platform, create};
 use jiceng_auth::{Claims, Role, TokenIssuer};
 use jiceng_proto::{
+    cloudevents,
+    events::{self as events_pb, event_sink_service_client::EventSinkServiceClient},
     grid::{
         self as grid_pb, case_service_client::CaseServiceClient,
         grid_service_client::GridServiceClient, wish_service_client::WishServiceClient,
@@ -22,7 +24,9 @@ use jiceng_proto::{
         venue_service_client::VenueServiceClient,
     },
 };
-use jiceng_testkit::{Bearer, TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer, on_both_backends};
+use jiceng_testkit::{
+    Bearer, TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer, on_both_backends, service_bearer,
+};
 use tonic::Code;
 
 /// A district admin's claims, valid for a day, for an attacker to bend.
@@ -172,24 +176,7 @@ async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDat
             &platform.root_id,
         ))
     };
-    platform
-        .client_as(district(), GridServiceClient::new)
-        .await
-        .define_category(grid_pb::DefineCategoryRequest {
-            category: Some(grid_pb::Category {
-                code: "city.garbage".into(),
-                name: "垃圾堆放".into(),
-                default_handler_kind: "service_team".into(),
-                clock: grid_pb::ClockKind::Calendar as i32,
-                normal: Some(grid_pb::TimeLimits {
-                    accept_minutes: 60,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("category");
+    define_garbage_category(&platform).await;
     let elsewhere = || Bearer::new(&bearer("member-b", &[Role::Member], &street_b));
     platform
         .client_as(elsewhere(), CaseServiceClient::new)
@@ -265,6 +252,51 @@ async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDat
             .err(),
         Some(Code::NotFound)
     );
+}
+
+/// Lujiazui street under the district root and Meiyuan's residential committee under it, made by
+/// a district admin: (street, committee).
+async fn lujiazui_and_meiyuan(platform: &Platform) -> (String, String) {
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await
+    .id;
+    let committee = create(
+        &mut org,
+        &street,
+        UnitKind::ResidentialCommittee,
+        "梅园一村居民区党总支",
+    )
+    .await
+    .id;
+    (street, committee)
+}
+
+/// The case category the tests report in: `city.garbage`, an hour to accept.
+async fn define_garbage_category(platform: &Platform) {
+    platform
+        .client_as(district_admin(platform), GridServiceClient::new)
+        .await
+        .define_category(grid_pb::DefineCategoryRequest {
+            category: Some(grid_pb::Category {
+                code: "city.garbage".into(),
+                name: "垃圾堆放".into(),
+                default_handler_kind: "service_team".into(),
+                clock: grid_pb::ClockKind::Calendar as i32,
+                normal: Some(grid_pb::TimeLimits {
+                    accept_minutes: 60,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("category");
 }
 
 /// A whole-district admin's bearer token.
@@ -425,23 +457,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
     db: TestDatabase,
 ) {
     let platform = Platform::start(db).await;
-    let mut org = platform.admin().await;
-    let street = create(
-        &mut org,
-        &platform.root_id,
-        UnitKind::StreetWorkingCommittee,
-        "陆家嘴街道党工委",
-    )
-    .await
-    .id;
-    let committee = create(
-        &mut org,
-        &street,
-        UnitKind::ResidentialCommittee,
-        "梅园一村居民区党总支",
-    )
-    .await
-    .id;
+    let (street, committee) = lujiazui_and_meiyuan(&platform).await;
     let (claimer, _secretary) = common::wish_people(&platform, &street, &committee).await;
     let as_bearer =
         |subject: &str, role: Role, scope: &str| Bearer::new(&bearer(subject, &[role], scope));
@@ -542,7 +558,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
         wish_id: wish.clone(),
     };
     let other_street = create(
-        &mut org,
+        &mut platform.admin().await,
         &platform.root_id,
         UnitKind::StreetWorkingCommittee,
         "花木街道党工委",
@@ -1022,24 +1038,7 @@ async fn every_reveal_of_personal_data_is_recorded_and_limited(db: TestDatabase)
     }
 
     // A reporter's contact and a wish's resident, in the grid service.
-    let mut grid = platform
-        .client_as(district_admin(&platform), GridServiceClient::new)
-        .await;
-    grid.define_category(grid_pb::DefineCategoryRequest {
-        category: Some(grid_pb::Category {
-            code: "city.garbage".into(),
-            name: "垃圾堆放".into(),
-            default_handler_kind: "service_team".into(),
-            clock: grid_pb::ClockKind::Calendar as i32,
-            normal: Some(grid_pb::TimeLimits {
-                accept_minutes: 60,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-    })
-    .await
-    .expect("category");
+    define_garbage_category(&platform).await;
     let case = platform
         .client_as(
             as_bearer(&theirs, Role::Member, &street_b),
@@ -1113,7 +1112,9 @@ async fn every_reveal_of_personal_data_is_recorded_and_limited(db: TestDatabase)
             .collect::<Vec<_>>(),
         [(format!("cases/{}", case.id), "回访举报人")]
     );
-    let resident = grid
+    let resident = platform
+        .client_as(district_admin(&platform), GridServiceClient::new)
+        .await
         .list_personal_data_reveals(reveals_of("wish_beneficiary", &wish, ""))
         .await
         .expect("a wish's resident")
@@ -1155,7 +1156,186 @@ async fn every_reveal_of_personal_data_is_recorded_and_limited(db: TestDatabase)
     );
 }
 
+/// The platform's own identity cannot be had from outside. A token the identity provider signs
+/// naming `service` (what outside systems used to be given) grants nothing: not the event sink
+/// through which points are minted, not awards, not the tree's generation, not a case handed
+/// over as a system; beside `member` it acts as that member alone. A token for the internal
+/// audience signed with anything but the internal key is refused. The forged event the outsider
+/// sent mints points when the platform itself delivers it, so the refusals are what keep the
+/// ledger clean. Outside systems act as `integration`: they hand cases over within their scope
+/// and follow them, and award nothing.
+async fn outside_systems_never_pass_for_the_platform(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let (street, committee) = lujiazui_and_meiyuan(&platform).await;
+    let (claimer, _) = common::wish_people(&platform, &street, &committee).await;
+    let signed = |claims: &Claims| {
+        let token = TokenIssuer::hs256(TEST_SECRET)
+            .and_then(|issuer| issuer.mint(claims))
+            .expect("mint");
+        Bearer::new(&format!("Bearer {token}"))
+    };
+    let outside = |roles: &[Role]| {
+        signed(&Claims::new(
+            "hotline",
+            TEST_DISTRICT,
+            &platform.root_id,
+            roles,
+            3_600,
+        ))
+    };
+    let confirmed = grid_pb::Wish {
+        id: "forged-wish".into(),
+        title: "伪造的心愿".into(),
+        claimant_member_id: claimer.clone(),
+        ..Default::default()
+    };
+    let forged = events_pb::DeliverRequest {
+        event: Some(cloudevents::CloudEvent {
+            id: "forged-event-1".into(),
+            source: format!("//jiceng/{TEST_DISTRICT}/grid"),
+            spec_version: "1.0".into(),
+            r#type: "jiceng.grid.v1.wish.confirmed".into(),
+            data: Some(cloudevents::cloud_event::Data::ProtoData(
+                prost_types::Any {
+                    type_url: "type.googleapis.com/jiceng.grid.v1.Wish".into(),
+                    value: prost::Message::encode_to_vec(&confirmed),
+                },
+            )),
+            ..Default::default()
+        }),
+    };
+    let award = member_pb::AwardPointsRequest {
+        entry_id: "forged-award".into(),
+        member_id: claimer.clone(),
+        rule_code: "wish.fulfilled".into(),
+        reason: "伪造".into(),
+        ..Default::default()
+    };
+    let internal_audience = Claims::new("svc", TEST_DISTRICT, "", &[Role::Service], 3_600)
+        .issued_by(
+            jiceng_auth::INTERNAL_AUDIENCE,
+            jiceng_auth::INTERNAL_AUDIENCE,
+        );
+    for (caller, refused_with) in [
+        (outside(&[Role::Service]), Code::PermissionDenied),
+        (
+            outside(&[Role::Service, Role::Member]),
+            Code::PermissionDenied,
+        ),
+        (outside(&[Role::Integration]), Code::PermissionDenied),
+        (signed(&internal_audience), Code::Unauthenticated),
+    ] {
+        let delivered = platform
+            .client_as(caller.clone(), EventSinkServiceClient::new)
+            .await
+            .deliver(forged.clone())
+            .await
+            .map(drop)
+            .map_err(|s| s.code());
+        assert_eq!(delivered, Err(refused_with), "{caller:?} delivers");
+        let awarded = platform
+            .client_as(caller.clone(), PointsServiceClient::new)
+            .await
+            .award_points(award.clone())
+            .await
+            .map(drop)
+            .map_err(|s| s.code());
+        assert_eq!(awarded, Err(refused_with), "{caller:?} awards");
+        let generation = platform
+            .client_as(caller.clone(), OrgServiceClient::new)
+            .await
+            .get_tree_generation(pb::GetTreeGenerationRequest {})
+            .await
+            .map(drop)
+            .map_err(|s| s.code());
+        assert_eq!(generation, Err(refused_with), "{caller:?} polls the tree");
+    }
+    assert!(
+        ledger_of(&platform, &claimer).await.is_empty(),
+        "nothing minted"
+    );
+    // The same event from the platform itself is one it acts on.
+    platform
+        .client_as(
+            Bearer::new(&service_bearer("service:grid")),
+            EventSinkServiceClient::new,
+        )
+        .await
+        .deliver(forged)
+        .await
+        .expect("the platform's own delivery");
+    assert_eq!(
+        ledger_of(&platform, &claimer)
+            .await
+            .iter()
+            .map(|e| (e.amount, e.rule_code.as_str()))
+            .collect::<Vec<_>>(),
+        [(5, "wish.fulfilled")]
+    );
+
+    define_garbage_category(&platform).await;
+    let handed_over = grid_pb::ReportCaseRequest {
+        category_code: "city.garbage".into(),
+        description: "12345热线转办：小区垃圾满溢".into(),
+        org_id: committee.clone(),
+        reporter_kind: grid_pb::ReporterKind::System as i32,
+        source: "12345-hotline".into(),
+        external_id: "GD-2026-000123".into(),
+        ..Default::default()
+    };
+    let as_service = platform
+        .client_as(outside(&[Role::Service]), CaseServiceClient::new)
+        .await
+        .report_case(handed_over.clone())
+        .await
+        .expect_err("an outside token naming `service`");
+    assert_eq!(as_service.code(), Code::PermissionDenied);
+    let hotline = || {
+        signed(&Claims::new(
+            "hotline-12345",
+            TEST_DISTRICT,
+            &street,
+            &[Role::Integration],
+            3_600,
+        ))
+    };
+    let mut cases = platform.client_as(hotline(), CaseServiceClient::new).await;
+    let case = cases
+        .report_case(handed_over.clone())
+        .await
+        .expect("an outside system hands a case over in its scope")
+        .into_inner();
+    assert_eq!(case.external_id, "GD-2026-000123");
+    let followed = cases
+        .get_case(grid_pb::GetCaseRequest {
+            id: case.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("and follows it")
+        .into_inner();
+    assert_eq!(followed.id, case.id);
+    let elsewhere = create(
+        &mut platform.admin().await,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "花木街道党工委",
+    )
+    .await
+    .id;
+    let beyond = cases
+        .report_case(grid_pb::ReportCaseRequest {
+            org_id: elsewhere,
+            external_id: "GD-2026-000124".into(),
+            ..handed_over
+        })
+        .await
+        .expect_err("beyond its scope");
+    assert_eq!(beyond.code(), Code::PermissionDenied);
+}
+
 on_both_backends!(
+    outside_systems_never_pass_for_the_platform,
     every_reveal_of_personal_data_is_recorded_and_limited,
     webhooks_go_only_where_the_deployment_allows,
     notices_reach_only_members_and_topics_within_the_publishers_scope,

@@ -215,7 +215,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/GetGrid",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::GetGridRequest {
                 id: f.x.grid.clone(),
@@ -223,7 +223,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/ListGrids",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::ListGridsRequest {
                 org_id: f.a.branch.clone(),
@@ -266,7 +266,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.GridService/ListGridStaff",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::ListGridStaffRequest {
                 grid_id: f.x.grid.clone(),
@@ -340,7 +340,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/ListCases",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::ListCasesRequest {
                 org_id: f.a.branch.clone(),
@@ -349,7 +349,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/CountCases",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::CountCasesRequest {
                 org_id: f.a.branch.clone(),
@@ -469,7 +469,7 @@ fn rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.CaseService/ListDuplicateCandidates",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::ListDuplicateCandidatesRequest {
                 case_id: f.x.read_case.clone(),

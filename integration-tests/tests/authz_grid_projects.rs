@@ -301,7 +301,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.WishService/ListWishes",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::ListWishesRequest {
                 org_id: f.a.branch.clone(),
@@ -519,7 +519,7 @@ fn project_rows() -> Vec<Row<Extra>> {
         ),
         row!(
             "/jiceng.grid.v1.ProjectService/ListProjects",
-            [Admins, GridWorker, Service],
+            [Admins, GridWorker, Service, Integration],
             Subtree,
             |f| pb::ListProjectsRequest {
                 org_id: f.a.branch.clone(),

@@ -484,7 +484,7 @@ fn rows() -> Vec<Row<Shared>> {
         ),
         row!(
             "/jiceng.org.v1.MeetingService/GetProject",
-            [DistrictAdmin, StreetAdmin, GridWorker, Service],
+            [DistrictAdmin, StreetAdmin, GridWorker, Service, Integration],
             Subtree,
             |f| pb::GetProjectRequest {
                 id: f.x.project.clone()

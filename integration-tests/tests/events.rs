@@ -14,7 +14,7 @@ use std::{
 
 use common::{Platform, create};
 use jiceng::EventSink;
-use jiceng_auth::{Authenticator, Caller, RemoteAncestry, Role, ScopeCache, caller};
+use jiceng_auth::{Authenticator, Caller, RemoteAncestry, Role, ScopeCache, ServiceToken, caller};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_proto::{
@@ -25,7 +25,7 @@ use jiceng_proto::{
     },
     org::{self as pb, UnitKind, UnitMovedEvent},
 };
-use jiceng_testkit::{TEST_DISTRICT, TestDatabase, bearer, on_both_backends, test_keys};
+use jiceng_testkit::{TEST_DISTRICT, TestDatabase, on_both_backends, test_internal_key, test_keys};
 use prost::Message as _;
 use tonic::{Request, Response, Status, service::interceptor::InterceptedService};
 
@@ -87,7 +87,11 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
         .migrate(&jiceng_outbox::MIGRATIONS)
         .await
         .expect("inbox");
-    let authenticator = Arc::new(Authenticator::new(&test_keys(), TEST_DISTRICT).expect("keys"));
+    let authenticator = Arc::new(
+        Authenticator::new(&test_keys(), TEST_DISTRICT)
+            .and_then(|auth| auth.with_internal_key(&test_internal_key()))
+            .expect("keys"),
+    );
     // The sink's port is bound first, so the platform knows where to deliver before the sink
     // (which needs the platform's address for its cache) starts serving.
     let (sink_listener, sink_addr) = jiceng_testkit::bind_local().await;
@@ -100,12 +104,9 @@ async fn a_move_invalidates_scope_caches_elsewhere(db: TestDatabase) {
         }],
     )
     .await;
-    let service_token = bearer("grid-service", &[Role::Service], &platform.root_id);
-    let remote = RemoteAncestry::new(
-        &platform.server.uri(),
-        service_token.trim_start_matches("Bearer "),
-    )
-    .expect("remote");
+    let service_token = ServiceToken::new(&test_internal_key(), TEST_DISTRICT, "service:grid")
+        .expect("internal token");
+    let remote = RemoteAncestry::new(&platform.server.uri(), service_token).expect("remote");
     let cache = Arc::new(ScopeCache::new(remote, 10_000));
     let applied = Arc::new(AtomicUsize::new(0));
     let sink = ScopeSink {

@@ -6,7 +6,7 @@ mod common;
 use common::{Platform, create, fields_of, snapshot};
 use jiceng_auth::Role;
 use jiceng_proto::org::{self as pb, UnitKind};
-use jiceng_testkit::{Bearer, TestDatabase, on_both_backends};
+use jiceng_testkit::{Bearer, TestDatabase, on_both_backends, service_bearer};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -618,7 +618,7 @@ async fn check_scope_answers_services(db: TestDatabase) {
     )
     .await;
     let mut service = platform
-        .org_for("grid-service", Role::Service, &platform.root_id)
+        .org_as(Bearer::new(&service_bearer("service:grid")))
         .await;
     let inside = service
         .check_scope(pb::CheckScopeRequest {
@@ -642,6 +642,19 @@ async fn check_scope_answers_services(db: TestDatabase) {
         .expect("check")
         .into_inner();
     assert!(!outside.within);
+    let own = service
+        .check_scope(pb::CheckScopeRequest {
+            scope_org_id: String::new(),
+            org_id: other.id.clone(),
+        })
+        .await
+        .expect("check")
+        .into_inner();
+    assert!(own.within, "the platform's own scope is the whole district");
+    assert_eq!(
+        own.ancestor_ids,
+        [platform.root_id.clone(), other.id.clone()]
+    );
     let mut street_admin = platform.org_for("a", Role::StreetAdmin, &street.id).await;
     let foreign = street_admin
         .check_scope(pb::CheckScopeRequest {

@@ -185,3 +185,8 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The Secret holding the services' internal key: the one named, or the one the chart keeps. */}}
+{{- define "jiceng.internalKeySecret" -}}
+{{- .Values.secrets.internalKey.name | default (printf "%s-internal-key" (include "jiceng.fullname" .)) -}}
+{{- end }}

@@ -20,7 +20,7 @@ use std::{collections::BTreeSet, fmt::Write as _, future::Future, pin::Pin, sync
 use bytes::Bytes;
 use jiceng_auth::Role;
 use jiceng_proto::{grid as grid_pb, member as member_pb, org as org_pb};
-use jiceng_testkit::{Bearer, TestDatabase, bearer};
+use jiceng_testkit::{Bearer, TestDatabase, bearer, service_bearer};
 use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 
 use crate::common::{Platform, create, raw};
@@ -89,9 +89,11 @@ pub struct Row<X> {
 }
 
 impl<X> Row<X> {
-    /// Whether the table lets `role` call this RPC from `side`.
+    /// Whether the table lets `role` call this RPC from `side`. The platform's own services
+    /// have no scope: they act on the whole district, so both their sides are alike.
     pub fn admits(&self, role: Role, side: Side) -> bool {
-        self.allowed.contains(&role) && (side == Side::In || self.scoping == Scoping::Anywhere)
+        self.allowed.contains(&role)
+            && (side == Side::In || self.scoping == Scoping::Anywhere || role == Role::Service)
     }
 }
 
@@ -168,6 +170,7 @@ pub mod roles {
     pub const GridWorker: &[Role] = &[Role::GridWorker];
     pub const Member: &[Role] = &[Role::Member];
     pub const Service: &[Role] = &[Role::Service];
+    pub const Integration: &[Role] = &[Role::Integration];
     /// The three admin levels.
     pub const Admins: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
     pub const Everyone: &[Role] = &Role::ALL;
@@ -383,7 +386,9 @@ pub fn case_category() -> grid_pb::Category {
 
 impl<X> Fixture<X> {
     /// The token of `role` on `side`: in, scoped over street A's unit of the role's level; out,
-    /// over street B's. Members and grid workers carry their own subject.
+    /// over street B's. Members and grid workers carry their own subject; an outside system
+    /// is scoped over a street; the platform's own services present an internal token, which
+    /// has no scope.
     pub fn token(&self, role: Role, side: Side) -> String {
         let (street, tag) = match side {
             Side::In => (&self.a, "a"),
@@ -395,7 +400,8 @@ impl<X> Fixture<X> {
         };
         let (subject, scope) = match role {
             Role::DistrictAdmin => (format!("district-admin-{tag}"), district_wide),
-            Role::Service => (format!("service-{tag}"), district_wide),
+            Role::Service => return service_bearer(&format!("service:{tag}")),
+            Role::Integration => (format!("integration-{tag}"), street.street.as_str()),
             Role::StreetAdmin => (format!("street-admin-{tag}"), street.street.as_str()),
             Role::BranchAdmin => (format!("branch-admin-{tag}"), street.branch.as_str()),
             Role::GridWorker => (street.worker.clone(), street.committee.as_str()),

@@ -94,8 +94,7 @@ impl Platform {
             member_endpoint: None,
             pii_key: Some(b"jiceng-test-pii-key-at-least-32-bytes".to_vec()),
             log_signing_key: Some(TEST_LOG_SEED.to_vec()),
-            // Minted by the platform from the test secret, scoped to the district root.
-            service_token: None,
+            internal_key: jiceng_testkit::test_internal_key(),
             server: ServerOptions {
                 health_interval: Duration::from_millis(100),
                 ..ServerOptions::default()

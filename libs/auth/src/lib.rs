@@ -3,15 +3,19 @@
 //! Every RPC but health and reflection requires `authorization: Bearer <jwt>`. The token names a
 //! subject, the district, the org unit the caller's authority is rooted at (`scope_org`) and
 //! roles. An admin acts only inside the subtree of their scope org; everything else is denied.
+//! The platform's own services call each other with internal tokens ([`ServiceToken`]) that no
+//! outside identity provider can issue.
 
+mod internal;
 mod scope;
 mod token;
 
+pub use internal::{INTERNAL_AUDIENCE, INTERNAL_TOKEN_TTL, InternalKey, ServiceToken};
 pub use scope::{
     Ancestry, AncestryResolver, MAX_STALENESS, RemoteAncestry, ScopeCache, WATCH_INTERVAL,
 };
 pub use token::{
-    AuthInterceptor, Authenticator, Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER, KeyConfig,
+    AuthInterceptor, Authenticator, Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER, KeyConfig, KeyError,
     TokenIssuer,
 };
 
@@ -30,18 +34,24 @@ pub enum Role {
     GridWorker,
     /// A party member acting for themself.
     Member,
-    /// Another jiceng service or government system calling machine to machine.
+    /// One of the platform's own services, acting for the whole district. Only internal tokens,
+    /// signed with the key the services alone hold, carry it; an outside token naming it gains
+    /// nothing by it.
     Service,
+    /// Another government system (a 12345 hotline, a city-management platform) calling machine
+    /// to machine, within the scope its token is given.
+    Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::DistrictAdmin,
         Role::StreetAdmin,
         Role::BranchAdmin,
         Role::GridWorker,
         Role::Member,
         Role::Service,
+        Role::Integration,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +62,7 @@ impl Role {
             Role::GridWorker => "grid_worker",
             Role::Member => "member",
             Role::Service => "service",
+            Role::Integration => "integration",
         }
     }
 
@@ -98,9 +109,15 @@ impl Caller {
     }
 
     /// True when a unit whose chain from the root is `ancestor_ids` (ending with the unit
-    /// itself) lies inside the caller's subtree.
+    /// itself) lies inside the caller's subtree. The platform's services cover the district.
     pub fn covers(&self, ancestor_ids: &[String]) -> bool {
-        ancestor_ids.contains(&self.scope_org)
+        self.is_platform() || ancestor_ids.contains(&self.scope_org)
+    }
+
+    /// One of the platform's own services, verified by an internal token: it has no scope org
+    /// and acts on the whole district.
+    pub fn is_platform(&self) -> bool {
+        self.has(Role::Service)
     }
 }
 

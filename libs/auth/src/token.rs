@@ -7,7 +7,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status, service::Interceptor};
 
-use crate::{Caller, Role};
+use crate::{
+    Caller, Role,
+    internal::{InternalKey, InternalVerifier},
+};
 
 /// The audience a deployment expects unless configured otherwise (`JICENG_JWT_AUDIENCE`).
 pub const DEFAULT_AUDIENCE: &str = "jiceng";
@@ -15,7 +18,7 @@ pub const DEFAULT_AUDIENCE: &str = "jiceng";
 pub const DEFAULT_ISSUER: &str = "jiceng";
 
 /// How far a token's times may be off the clock here: `exp`, `nbf` and `iat`.
-const LEEWAY_SECS: u64 = 30;
+pub(crate) const LEEWAY_SECS: u64 = 30;
 
 /// The claims of a jiceng bearer token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -88,10 +91,15 @@ pub enum KeyError {
 /// Verifies bearer tokens for one district: the signature, `exp`, `nbf` and `iat` (with a
 /// small leeway), the configured audience and issuer, a subject, the district, a scope org and
 /// at least one role this platform knows.
+///
+/// Two kinds of token pass: the outside identity provider's, whose `service` role is ignored,
+/// and, once [`with_internal_key`](Self::with_internal_key) is set, the platform's own internal
+/// tokens, the only ones that grant `service`.
 pub struct Authenticator {
     key: DecodingKey,
     validation: Validation,
     district: String,
+    internal: Option<InternalVerifier>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -133,7 +141,16 @@ impl Authenticator {
             key,
             validation,
             district: district.to_owned(),
+            internal: None,
         })
+    }
+
+    /// Also admits the platform's internal tokens, signed with `key` (see [`ServiceToken`]).
+    ///
+    /// [`ServiceToken`]: crate::ServiceToken
+    pub fn with_internal_key(mut self, key: &InternalKey) -> Result<Self, KeyError> {
+        self.internal = Some(key.verifier()?);
+        Ok(self)
     }
 
     /// Verifies the value of an `authorization` header.
@@ -143,13 +160,21 @@ impl Authenticator {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
-        let claims = jsonwebtoken::decode::<Claims>(token.trim(), &self.key, &self.validation)
-            .map_err(|err| {
-                tracing::debug!(error = %err, "token rejected");
-                Status::unauthenticated("invalid or expired token")
-            })?
-            .claims;
+            .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?
+            .trim();
+        // The platform's own token first: only it may grant `service`.
+        let (claims, platform) = match self.internal.as_ref().and_then(|v| v.claims(token)) {
+            Some(claims) => (claims, true),
+            None => {
+                let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+                    .map_err(|err| {
+                        tracing::debug!(error = %err, "token rejected");
+                        Status::unauthenticated("invalid or expired token")
+                    })?
+                    .claims;
+                (claims, false)
+            }
+        };
         if claims.sub.trim().is_empty() {
             return Err(Status::unauthenticated("the token names no subject"));
         }
@@ -161,10 +186,18 @@ impl Authenticator {
                 "the token is for another district",
             ));
         }
-        if claims.scope_org.is_empty() {
+        // Internal tokens name no scope org: the platform acts on the whole district.
+        if claims.scope_org.is_empty() && !platform {
             return Err(Status::unauthenticated("the token names no scope org"));
         }
-        let roles: Vec<Role> = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        // `service` is the platform's own role, and its only one: an outside token naming it
+        // gains nothing by it.
+        let roles: Vec<Role> = claims
+            .roles
+            .iter()
+            .filter_map(|r| Role::parse(r))
+            .filter(|role| (*role == Role::Service) == platform)
+            .collect();
         if roles.is_empty() {
             return Err(Status::permission_denied(
                 "the token grants no role this platform knows",
@@ -173,7 +206,11 @@ impl Authenticator {
         Ok(Caller {
             subject: claims.sub,
             district: claims.district,
-            scope_org: claims.scope_org,
+            scope_org: if platform {
+                String::new()
+            } else {
+                claims.scope_org
+            },
             roles,
         })
     }
@@ -235,7 +272,7 @@ impl TokenIssuer {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -373,7 +410,7 @@ mod tests {
 
     #[test]
     fn production_tokens_are_verified_with_public_keys() {
-        let claims = Claims::new("svc", "310115", "org-1", &[Role::Service], 60);
+        let claims = Claims::new("hotline", "310115", "org-1", &[Role::Integration], 60);
         let cases = [
             (
                 Algorithm::EdDSA,
@@ -399,7 +436,7 @@ mod tests {
             let caller = auth
                 .verify(Some(&format!("Bearer {token}")))
                 .expect("verified");
-            assert_eq!(caller.roles, vec![Role::Service], "{algorithm:?}");
+            assert_eq!(caller.roles, vec![Role::Integration], "{algorithm:?}");
             // A token signed with the development secret is not accepted by a production key.
             let hs = bearer(&claims);
             assert_eq!(
@@ -407,6 +444,76 @@ mod tests {
                 Err(tonic::Code::Unauthenticated)
             );
         }
+    }
+
+    const INTERNAL: &[u8] = b"internal-key-internal-key-intern";
+
+    fn with_internal_key() -> Authenticator {
+        authenticator()
+            .with_internal_key(&InternalKey::new(INTERNAL).expect("key"))
+            .expect("internal key")
+    }
+
+    #[test]
+    fn only_internal_tokens_grant_the_service_role() {
+        let auth = with_internal_key();
+        let internal = crate::ServiceToken::new(
+            &InternalKey::new(INTERNAL).expect("key"),
+            "310115",
+            "service:grid",
+        )
+        .expect("token");
+        let header = internal.bearer().expect("bearer");
+        let caller = auth
+            .verify(Some(header.to_str().expect("ascii")))
+            .expect("the platform's own token");
+        assert_eq!(caller.roles, vec![Role::Service]);
+        assert!(caller.is_platform());
+        assert!(caller.covers(&["any-street".into()]), "the whole district");
+        // Without the internal key configured, the same token is someone else's audience.
+        assert_eq!(
+            authenticator()
+                .verify(Some(header.to_str().expect("ascii")))
+                .map_err(|s| s.code()),
+            Err(tonic::Code::Unauthenticated)
+        );
+
+        let outside_service = Claims::new("hotline", "310115", "org-1", &[Role::Service], 60);
+        assert_eq!(
+            auth.verify(Some(&bearer(&outside_service)))
+                .map_err(|s| s.code()),
+            Err(tonic::Code::PermissionDenied),
+            "an outside token naming only `service` grants nothing"
+        );
+        let mixed = Claims::new("u1", "310115", "org-1", &[Role::Service, Role::Member], 60);
+        let caller = auth.verify(Some(&bearer(&mixed))).expect("a member");
+        assert_eq!(caller.roles, vec![Role::Member]);
+        assert!(!caller.is_platform());
+
+        // Signed with the outside key for the internal audience: neither kind of token.
+        let spoofed = Claims::new("svc", "310115", "", &[Role::Service], 60)
+            .issued_by(crate::INTERNAL_AUDIENCE, crate::INTERNAL_AUDIENCE);
+        assert_eq!(
+            auth.verify(Some(&bearer(&spoofed))).map_err(|s| s.code()),
+            Err(tonic::Code::Unauthenticated)
+        );
+        // The internal key's token for another district, or expired.
+        let internal_issuer = TokenIssuer::hs256(INTERNAL).expect("key");
+        let minted =
+            |claims: &Claims| format!("Bearer {}", internal_issuer.mint(claims).expect("mint"));
+        let foreign = Claims::new("svc", "310101", "", &[Role::Service], 60)
+            .issued_by(crate::INTERNAL_AUDIENCE, crate::INTERNAL_AUDIENCE);
+        assert_eq!(
+            auth.verify(Some(&minted(&foreign))).map_err(|s| s.code()),
+            Err(tonic::Code::PermissionDenied)
+        );
+        let mut expired = Claims::new("svc", "310115", "", &[Role::Service], 60)
+            .issued_by(crate::INTERNAL_AUDIENCE, crate::INTERNAL_AUDIENCE);
+        expired.exp = expired.iat - 3_600;
+        assert_eq!(
+            auth.verify(Some(&minted(&expired))).map_err(|s| s.code()),
+            Err(tonic::Code::Unauthenticated)
+        );
     }
 
     #[test]

@@ -4,14 +4,12 @@
 use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _, stream};
+use jiceng_auth::ServiceToken;
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::member::{
     GetMemberRequest, MemberStatus, member_service_client::MemberServiceClient,
 };
-use tonic::{
-    Code, Request, Status,
-    metadata::{Ascii, MetadataValue},
-};
+use tonic::{Code, Status};
 
 /// How many lookups run at once: a list of a hundred attendees answers in a few round trips
 /// without one caller taking over the member service.
@@ -27,12 +25,12 @@ pub struct RollEntry {
     pub active: bool,
 }
 
-/// A client of the member service's `GetMember`, presenting the platform's service token
-/// (whose district-wide scope sees every member, masked).
+/// A client of the member service's `GetMember`, presenting the platform's internal token
+/// (which sees every member of the district, masked).
 #[derive(Clone, Debug)]
 pub struct MemberRoll {
     channel: TracedChannel,
-    bearer: MetadataValue<Ascii>,
+    token: ServiceToken,
 }
 
 /// The member service a call needs, or FAILED_PRECONDITION saying that `what` needs it and
@@ -52,11 +50,11 @@ pub fn required<'a>(
 }
 
 impl MemberRoll {
-    /// Reaches the member service at `uri`, presenting `service_token`.
-    pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
+    /// Reaches the member service at `uri`, presenting `token`.
+    pub fn new(uri: &str, token: ServiceToken) -> Result<Self, Status> {
         Ok(Self {
             channel: jiceng_grpc::channel(uri, Duration::from_secs(10))?,
-            bearer: jiceng_grpc::bearer(service_token)?,
+            token,
         })
     }
 
@@ -80,15 +78,12 @@ impl MemberRoll {
     async fn entry(&self, member_id: &str) -> Result<Option<RollEntry>, Status> {
         let found = with_retries(RetryPolicy::default(), || {
             let mut client = MemberServiceClient::new(self.channel.clone());
-            let mut request = Request::new(GetMemberRequest {
+            let request = self.token.request(GetMemberRequest {
                 id: member_id.to_owned(),
                 reveal_personal_data: false,
                 reveal_reason: String::new(),
             });
-            request
-                .metadata_mut()
-                .insert("authorization", self.bearer.clone());
-            async move { client.get_member(request).await }
+            async move { client.get_member(request?).await }
         })
         .await;
         match found {

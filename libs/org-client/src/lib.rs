@@ -7,17 +7,14 @@ use std::{collections::BTreeMap, future::Future, sync::Arc, time::Duration};
 use futures::{StreamExt as _, stream};
 use jiceng_db::Database;
 
-use jiceng_auth::{RemoteAncestry, ScopeCache, WATCH_INTERVAL};
+use jiceng_auth::{RemoteAncestry, ScopeCache, ServiceToken, WATCH_INTERVAL};
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::org::{
     GetAllianceRequest, GetUnitRequest, ListCurrentHoldersRequest, Unit,
     alliance_service_client::AllianceServiceClient, org_service_client::OrgServiceClient,
     position::Holder, position_service_client::PositionServiceClient,
 };
-use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-};
+use tonic::Status;
 
 pub use paths::{OrgPath, PathFenced, PathHolder, Repaired};
 
@@ -39,19 +36,18 @@ pub enum ReconcileError {
 #[derive(Clone, Debug)]
 pub struct OrgDirectory {
     channel: TracedChannel,
-    bearer: MetadataValue<Ascii>,
+    token: ServiceToken,
     scopes: Arc<ScopeCache<RemoteAncestry>>,
 }
 
 impl OrgDirectory {
-    /// Reaches the org service at `uri`, presenting `service_token`.
-    pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
+    /// Reaches the org service at `uri`, presenting `token`.
+    pub fn new(uri: &str, token: ServiceToken) -> Result<Self, Status> {
         let channel = jiceng_grpc::channel(uri, Duration::from_secs(10))?;
-        let bearer = jiceng_grpc::bearer(service_token)?;
-        let remote = RemoteAncestry::new(uri, service_token)?;
+        let remote = RemoteAncestry::new(uri, token.clone())?;
         Ok(Self {
             channel,
-            bearer,
+            token,
             scopes: Arc::new(ScopeCache::new(remote, 100_000)),
         })
     }
@@ -174,23 +170,15 @@ impl OrgDirectory {
         }
     }
 
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.bearer.clone());
-        request
-    }
-
     /// The members holding `role` in `unit` now. Holders who are not members have no inbox.
     pub async fn holders(&self, unit_id: &str, role: i32) -> Result<Vec<String>, Status> {
         let positions = with_retries(RetryPolicy::default(), || {
             let mut client = PositionServiceClient::new(self.channel.clone());
-            let request = self.request(ListCurrentHoldersRequest {
+            let request = self.token.request(ListCurrentHoldersRequest {
                 unit_id: unit_id.to_owned(),
                 role,
             });
-            async move { client.list_current_holders(request).await }
+            async move { client.list_current_holders(request?).await }
         })
         .await?
         .into_inner()
@@ -208,10 +196,10 @@ impl OrgDirectory {
     pub async fn alliance_lead(&self, alliance_id: &str) -> Result<String, Status> {
         let alliance = with_retries(RetryPolicy::default(), || {
             let mut client = AllianceServiceClient::new(self.channel.clone());
-            let request = self.request(GetAllianceRequest {
+            let request = self.token.request(GetAllianceRequest {
                 id: alliance_id.to_owned(),
             });
-            async move { client.get_alliance(request).await }
+            async move { client.get_alliance(request?).await }
         })
         .await?;
         Ok(alliance.into_inner().lead_unit_id)
@@ -221,10 +209,10 @@ impl OrgDirectory {
     pub async fn unit(&self, unit_id: &str) -> Result<Unit, Status> {
         let unit = with_retries(RetryPolicy::default(), || {
             let mut client = OrgServiceClient::new(self.channel.clone());
-            let request = self.request(GetUnitRequest {
+            let request = self.token.request(GetUnitRequest {
                 id: unit_id.to_owned(),
             });
-            async move { client.get_unit(request).await }
+            async move { client.get_unit(request?).await }
         })
         .await?;
         Ok(unit.into_inner())

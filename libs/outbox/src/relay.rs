@@ -1,5 +1,6 @@
 use std::{collections::HashMap, future::Future, time::Duration};
 
+use jiceng_auth::ServiceToken;
 use jiceng_db::{Database, Dialect, now_millis, placeholders};
 use jiceng_grpc::TracedChannel;
 use jiceng_proto::{
@@ -8,10 +9,7 @@ use jiceng_proto::{
 };
 use prost::Message as _;
 use sqlx::Row as _;
-use tonic::{
-    Request,
-    metadata::{Ascii, MetadataValue},
-};
+use tonic::Request;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -21,24 +19,24 @@ use crate::trace_context_of;
 #[derive(Clone, Debug)]
 pub struct Destination {
     client: EventSinkServiceClient<TracedChannel>,
-    bearer: Option<MetadataValue<Ascii>>,
+    token: Option<ServiceToken>,
     event_types: Vec<String>,
 }
 
 impl Destination {
-    /// A consumer reached over `channel`, called with `service_token` when it requires one, of
-    /// the event types matching `event_types`: an exact type, a prefix ending in `*`, or `*`.
+    /// A consumer reached over `channel`, called with the platform's internal `token` when it
+    /// requires one, of the event types matching `event_types`: an exact type, a prefix ending
+    /// in `*`, or `*`.
     pub fn new(
         channel: TracedChannel,
-        service_token: Option<&str>,
+        token: Option<ServiceToken>,
         event_types: Vec<String>,
-    ) -> Result<Self, tonic::Status> {
-        let bearer = service_token.map(jiceng_grpc::bearer).transpose()?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             client: EventSinkServiceClient::new(channel),
-            bearer,
+            token,
             event_types,
-        })
+        }
     }
 
     fn consumes(&self, event_type: &str) -> bool {
@@ -300,10 +298,13 @@ impl Relay {
         let _ = span.set_parent(trace_context_of(&event));
         let mut request = Request::new(DeliverRequest { event: Some(event) });
         request.set_timeout(self.options.delivery_timeout);
-        if let Some(bearer) = &destination.bearer {
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
+        if let Some(token) = &destination.token {
+            match token.bearer() {
+                Ok(bearer) => {
+                    request.metadata_mut().insert("authorization", bearer);
+                }
+                Err(status) => return Outcome::Failed(status.message().to_owned()),
+            }
         }
         let mut client = destination.client.clone();
         match client.deliver(request).instrument(span).await {

@@ -21,7 +21,7 @@ pub use tls::TestCertificates;
 
 use std::{future::Future, net::SocketAddr};
 
-use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_auth::{Claims, InternalKey, KeyConfig, Role, ServiceToken, TokenIssuer};
 use jiceng_grpc::GrpcServer;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -30,8 +30,23 @@ pub const TEST_SECRET: &[u8] = b"jiceng-test-secret-at-least-32-bytes";
 /// Pudong New District, the district tests run as.
 pub const TEST_DISTRICT: &str = "310115";
 
+/// The internal key every test platform's services share: not the outside secret.
+pub const TEST_INTERNAL_KEY: &[u8] = b"jiceng-test-internal-key-at-least-32";
+
 pub fn test_keys() -> KeyConfig {
     KeyConfig::Hs256Secret(TEST_SECRET.to_vec())
+}
+
+pub fn test_internal_key() -> InternalKey {
+    InternalKey::new(TEST_INTERNAL_KEY).expect("the test internal key is long enough")
+}
+
+/// The `authorization` value one of the platform's own services presents: an internal token.
+pub fn service_bearer(subject: &str) -> String {
+    let token = ServiceToken::new(&test_internal_key(), TEST_DISTRICT, subject)
+        .expect("the test internal key is valid");
+    let header = token.bearer().expect("an internal token");
+    header.to_str().expect("a header value").to_owned()
 }
 
 /// A bearer token for `roles` scoped to `scope_org`, as the `authorization` header value.

@@ -18,7 +18,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jiceng_auth::Role;
 use serde_json::Value;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -26,7 +25,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{TEST_DISTRICT, TEST_SECRET, TestDatabase, bearer};
+use crate::{TEST_DISTRICT, TEST_INTERNAL_KEY, TEST_SECRET, TestDatabase};
 
 /// Who calls whom and which events each service consumes: the chart's own file.
 const TOPOLOGY: &str = include_str!("../../../charts/jiceng/topology.json");
@@ -195,8 +194,6 @@ pub struct Topology {
     dir: tempfile::TempDir,
     groups: BTreeMap<String, ServiceGroup>,
     pub root_id: String,
-    /// The token (role `service`, scoped to the root) the services present to each other.
-    pub service_token: String,
     spawned: usize,
 }
 
@@ -225,25 +222,22 @@ impl Topology {
             dir: tempfile::tempdir().expect("a folder for the logs"),
             groups: BTreeMap::new(),
             root_id: String::new(),
-            service_token: String::new(),
             spawned: 0,
         };
         let mut databases = BTreeMap::new();
         for name in &names {
             databases.insert(name.clone(), TestDatabase::postgres().await?);
         }
-        // The migration hook's org step makes the district root the services' token names.
+        // The migration hook's org step makes the district root.
         topology.root_id = migrate_org(binary, &databases["org"].url);
-        let service_token = bearer("jiceng-services", &[Role::Service], &topology.root_id)
-            .trim_start_matches("Bearer ")
-            .to_owned();
-        topology.service_token.clone_from(&service_token);
+        let internal_key =
+            String::from_utf8(TEST_INTERNAL_KEY.to_vec()).expect("the internal key is text");
         let secret = String::from_utf8(TEST_SECRET.to_vec()).expect("the test secret is text");
         for (name, balancer) in balancers {
             let mut group_env = vec![
                 ("JICENG_DISTRICT".to_owned(), TEST_DISTRICT.to_owned()),
                 ("JICENG_JWT_SECRET".to_owned(), secret.clone()),
-                ("JICENG_SERVICE_TOKEN".to_owned(), service_token.clone()),
+                ("JICENG_INTERNAL_KEY".to_owned(), internal_key.clone()),
                 ("JICENG_PII_KEY".to_owned(), PII_KEY.to_owned()),
                 (
                     "JICENG_LOG_SIGNING_KEY".to_owned(),

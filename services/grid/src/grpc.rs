@@ -39,14 +39,16 @@ use crate::{
 /// Admins of an org subtree.
 pub(crate) const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
 
-/// Who sees the grids and cases of their subtree: admins, grid workers and other services.
-/// Members see the cases they reported.
+/// Who sees the grids and cases of their subtree: admins, grid workers, the platform's other
+/// services and outside systems (a hotline following the cases it handed over). Members see the
+/// cases they reported.
 pub(crate) const READERS: &[Role] = &[
     Role::DistrictAdmin,
     Role::StreetAdmin,
     Role::BranchAdmin,
     Role::GridWorker,
     Role::Service,
+    Role::Integration,
 ];
 
 #[derive(Clone, Debug)]

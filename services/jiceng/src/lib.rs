@@ -14,7 +14,7 @@ use std::{
     collections::HashMap, future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
 };
 
-use jiceng_auth::{Authenticator, Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_auth::{Authenticator, InternalKey, KeyConfig, ServiceToken};
 use jiceng_db::{Clock, Database};
 use jiceng_grid::{GridApi, GridStore};
 use jiceng_grpc::{GrpcServer, ServerOptions};
@@ -37,9 +37,6 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::service::interceptor::InterceptedService;
 
 pub use district::District;
-
-/// Lifetime of a service token this process mints for itself: longer than any process lives.
-const SERVICE_TOKEN_TTL_SECS: u64 = 10 * 365 * 86_400;
 
 /// How often notify folds held low-priority items into digests.
 const DIGEST_INTERVAL: Duration = Duration::from_secs(10);
@@ -140,9 +137,10 @@ pub struct AppConfig {
     pub token_audience: String,
     /// Consumers of this process's events.
     pub event_sinks: Vec<EventSink>,
-    /// The bearer token this process presents to other services (event sinks, the org
-    /// service). Minted from an HS256 secret when unset.
-    pub service_token: Option<String>,
+    /// The key the platform's services sign the internal tokens they present to each other
+    /// with (event sinks, the org, grid and member services): every service of a deployment
+    /// holds the same one, and no outside caller does.
+    pub internal_key: InternalKey,
     /// Where the org service answers, for services that ask it (member, notify). Unset: this
     /// process.
     pub org_endpoint: Option<String>,
@@ -222,6 +220,13 @@ impl App {
         };
         let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
+        if matches!(&config.keys, KeyConfig::Hs256Secret(secret) if secret == config.internal_key.as_bytes())
+        {
+            return Err(AppError::Config(
+                "the internal key must differ from the JWT secret: outside tokens would pass as the platform's own".into(),
+            ));
+        }
+        let key_error = |e: jiceng_auth::KeyError| AppError::Config(e.to_string());
         let authenticator = Arc::new(
             Authenticator::for_audience(
                 &config.keys,
@@ -229,8 +234,17 @@ impl App {
                 &config.token_issuer,
                 &config.token_audience,
             )
-            .map_err(|e| AppError::Config(e.to_string()))?,
+            .and_then(|auth| auth.with_internal_key(&config.internal_key))
+            .map_err(key_error)?,
         );
+        // What this process presents to the platform's other services, renewed by itself.
+        let services: Vec<&str> = config.services.iter().map(|s| s.as_str()).collect();
+        let service_token = ServiceToken::new(
+            &config.internal_key,
+            &config.district.code,
+            &format!("service:{}", services.join("+")),
+        )
+        .map_err(key_error)?;
         let mut server = GrpcServer::new(config.server.clone());
         let mut databases = Vec::new();
         let (mut org, mut root_id, mut notify, mut member, mut grid, mut property) =
@@ -241,10 +255,9 @@ impl App {
         let mut roll = None;
         let mut path_holders = Vec::new();
         let mut sinks = config.event_sinks.clone();
-        let mut service_token = config.service_token.clone();
         // Every consumer of events in this process, behind the one sink the process serves.
         let mut sink = SinkRouter::default();
-        // ServiceName::ALL's order: org first, so that the root exists before tokens name it.
+        // ServiceName::ALL's order: org first, so that the root exists before anyone is served.
         for service in ServiceName::ALL
             .into_iter()
             .filter(|s| config.services.contains(s))
@@ -253,19 +266,16 @@ impl App {
             match service {
                 ServiceName::Org => {
                     let (store, root) = ensure_district_root(&db, &config.district).await?;
-                    if service_token.is_none() {
-                        service_token = mint_service_token(&config, &root);
-                    }
                     root_id = Some(root);
                     let grid_cases = peer(
                         &config,
                         config.grid_endpoint.as_ref(),
                         ServiceName::Grid,
                         addr,
-                        service_token.as_deref(),
+                        &service_token,
                         GridCases::new,
                     )?;
-                    let members = member_roll(&mut roll, &config, addr, service_token.as_deref())?;
+                    let members = member_roll(&mut roll, &config, addr, &service_token)?;
                     jiceng_org::add_services(
                         &mut server,
                         &store,
@@ -281,7 +291,7 @@ impl App {
                         &config,
                         org.is_some(),
                         addr,
-                        service_token.as_deref(),
+                        &service_token,
                     )?;
                     let vault = pii_vault(&config, "member")?;
                     let source = format!("//jiceng/{}/member", config.district.code);
@@ -297,13 +307,13 @@ impl App {
                         &config,
                         org.is_some(),
                         addr,
-                        service_token.as_deref(),
+                        &service_token,
                     )?;
                     let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
                     grid = Some((store.clone(), config.clock.clone(), vault.clone()));
-                    let members = member_roll(&mut roll, &config, addr, service_token.as_deref())?;
+                    let members = member_roll(&mut roll, &config, addr, &service_token)?;
                     let api = GridApi::new(store, directory, vault, config.clock.clone(), members);
                     sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_grid::add_services(&mut server, api, &authenticator);
@@ -314,7 +324,7 @@ impl App {
                         &config,
                         org.is_some(),
                         addr,
-                        service_token.as_deref(),
+                        &service_token,
                     )?;
                     let vault = pii_vault(&config, "property")?;
                     let seed = config.log_signing_key.as_deref().ok_or_else(|| {
@@ -337,7 +347,7 @@ impl App {
                         &config,
                         org.is_some(),
                         addr,
-                        service_token.as_deref(),
+                        &service_token,
                     )?;
                     let store = NotifyStore::new(db.clone());
                     let signal = InboxSignal::default();
@@ -350,7 +360,7 @@ impl App {
                             .await
                             .map_err(|e| AppError::Config(e.to_string()))?;
                     }
-                    let members = member_roll(&mut roll, &config, addr, service_token.as_deref())?;
+                    let members = member_roll(&mut roll, &config, addr, &service_token)?;
                     let api = NotifyApi::new(
                         store,
                         directory,
@@ -382,7 +392,7 @@ impl App {
                 authenticator.interceptor(),
             ));
         }
-        let destinations = destinations(&sinks, service_token.as_deref())?;
+        let destinations = destinations(&sinks, &service_token)?;
         // Without consumers events wait in the outboxes; there is nothing to relay yet.
         let relays = if destinations.is_empty() {
             Vec::new()
@@ -608,15 +618,18 @@ pub async fn connect_and_migrate(
 
 fn destinations(
     sinks: &[EventSink],
-    service_token: Option<&str>,
+    service_token: &ServiceToken,
 ) -> Result<HashMap<String, Destination>, AppError> {
     sinks
         .iter()
         .map(|sink| {
             let channel = jiceng_grpc::channel(&sink.uri, Duration::from_secs(10))
                 .map_err(|e| AppError::Config(e.message().to_owned()))?;
-            let destination = Destination::new(channel, service_token, sink.event_types.clone())
-                .map_err(|e| AppError::Config(e.message().to_owned()))?;
+            let destination = Destination::new(
+                channel,
+                Some(service_token.clone()),
+                sink.event_types.clone(),
+            );
             Ok((sink.name.clone(), destination))
         })
         .collect()
@@ -638,26 +651,21 @@ fn org_directory(
     config: &AppConfig,
     org_here: bool,
     addr: SocketAddr,
-    service_token: Option<&str>,
+    service_token: &ServiceToken,
 ) -> Result<OrgDirectory, AppError> {
     if let Some(directory) = directory {
         return Ok(directory.clone());
     }
-    let (uri, token) = org_client(config, org_here, addr, service_token)?;
-    let made =
-        OrgDirectory::new(&uri, &token).map_err(|e| AppError::Config(e.message().to_owned()))?;
+    let uri = org_uri(config, org_here, addr)?;
+    let made = OrgDirectory::new(&uri, service_token.clone())
+        .map_err(|e| AppError::Config(e.message().to_owned()))?;
     *directory = Some(made.clone());
     Ok(made)
 }
 
-/// Where and as whom a service calls the org service: the configured endpoint, or this
-/// process when the org service runs here.
-fn org_client(
-    config: &AppConfig,
-    org_here: bool,
-    addr: SocketAddr,
-    service_token: Option<&str>,
-) -> Result<(String, String), AppError> {
+/// Where a service calls the org service: the configured endpoint, or this process when the
+/// org service runs here.
+fn org_uri(config: &AppConfig, org_here: bool, addr: SocketAddr) -> Result<String, AppError> {
     let uri = match (&config.org_endpoint, org_here) {
         (Some(uri), _) => uri.clone(),
         (None, true) => self_uri(addr),
@@ -667,13 +675,10 @@ fn org_client(
             ));
         }
     };
-    let token = service_token.ok_or_else(|| {
-        AppError::Config("--service-token is required to call the org service".into())
-    })?;
-    Ok((uri, token.to_owned()))
+    Ok(uri)
 }
 
-/// A client of `service` for a check this process makes, presenting the service token: at the
+/// A client of `service` for a check this process makes, presenting the internal token: at the
 /// configured `endpoint`, or this process when `service` runs here; none when neither (the
 /// calls that need it are then refused).
 fn peer<T>(
@@ -681,21 +686,15 @@ fn peer<T>(
     endpoint: Option<&String>,
     service: ServiceName,
     addr: SocketAddr,
-    service_token: Option<&str>,
-    connect: impl FnOnce(&str, &str) -> Result<T, tonic::Status>,
+    service_token: &ServiceToken,
+    connect: impl FnOnce(&str, ServiceToken) -> Result<T, tonic::Status>,
 ) -> Result<Option<T>, AppError> {
     let uri = match endpoint {
         Some(uri) => uri.clone(),
         None if config.services.contains(&service) => self_uri(addr),
         None => return Ok(None),
     };
-    let token = service_token.ok_or_else(|| {
-        AppError::Config(format!(
-            "--service-token is required to call the {} service",
-            service.as_str()
-        ))
-    })?;
-    connect(&uri, token)
+    connect(&uri, service_token.clone())
         .map(Some)
         .map_err(|e| AppError::Config(e.message().to_owned()))
 }
@@ -706,7 +705,7 @@ fn member_roll(
     roll: &mut Option<Option<MemberRoll>>,
     config: &AppConfig,
     addr: SocketAddr,
-    service_token: Option<&str>,
+    service_token: &ServiceToken,
 ) -> Result<Option<MemberRoll>, AppError> {
     if let Some(roll) = roll {
         return Ok(roll.clone());
@@ -729,22 +728,4 @@ fn pii_vault(config: &AppConfig, service: &str) -> Result<PiiVault, AppError> {
         AppError::Config(format!("{service} needs --pii-key to seal personal data"))
     })?;
     PiiVault::new(key).map_err(|e| AppError::Config(e.to_string()))
-}
-
-/// A district-wide service token, when the keys are a shared secret this process can sign with.
-fn mint_service_token(config: &AppConfig, root_id: &str) -> Option<String> {
-    let KeyConfig::Hs256Secret(secret) = &config.keys else {
-        return None;
-    };
-    let claims = Claims::new(
-        &format!("jiceng-{}-services", config.district.code),
-        &config.district.code,
-        root_id,
-        &[Role::Service],
-        SERVICE_TOKEN_TTL_SECS,
-    )
-    .issued_by(&config.token_issuer, &config.token_audience);
-    TokenIssuer::hs256(secret)
-        .and_then(|issuer| issuer.mint(&claims))
-        .ok()
 }

@@ -9,7 +9,7 @@ use jiceng::{
     App, AppConfig, District, EventSink, ServiceName, Storage, bench::Op, connect_and_migrate,
     demo, ensure_district_root, seed::Scale, verify::ProofBundle,
 };
-use jiceng_auth::{Claims, KeyConfig, Role, TokenIssuer};
+use jiceng_auth::{Claims, InternalKey, KeyConfig, Role, ServiceToken, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
 use jiceng_db::Clock;
 use jiceng_grpc::ServerOptions;
@@ -337,9 +337,8 @@ struct ServeArgs {
     /// members a caller names).
     #[arg(long, env = "JICENG_MEMBER_ENDPOINT")]
     member_endpoint: Option<String>,
-    /// Bearer token this service presents to others: event sinks, the org service.
-    #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
-    service_token: Option<String>,
+    #[command(flatten)]
+    internal_key: InternalKeyArg,
     /// Deadline for requests that carry none.
     #[arg(long, env = "JICENG_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
@@ -378,15 +377,33 @@ struct ReconcileArgs {
     /// Where the org service answers, e.g. `http://org:50051`.
     #[arg(long, env = "JICENG_ORG_ENDPOINT")]
     org_endpoint: String,
-    /// Bearer token (role `service`) to present to the org service.
-    #[arg(long, env = "JICENG_SERVICE_TOKEN", hide_env_values = true)]
-    service_token: String,
+    #[command(flatten)]
+    district: DistrictArg,
+    #[command(flatten)]
+    internal_key: InternalKeyArg,
+}
+
+/// The deployment's internal key: what the platform's services sign the tokens they present to
+/// each other with.
+#[derive(Debug, Args)]
+struct InternalKeyArg {
+    /// The key (at least 32 bytes) every service of the deployment shares and no outside caller
+    /// holds; the chart generates one.
+    #[arg(long, env = "JICENG_INTERNAL_KEY", hide_env_values = true)]
+    internal_key: String,
+}
+
+impl InternalKeyArg {
+    fn key(&self) -> Result<InternalKey> {
+        InternalKey::new(self.internal_key.trim().as_bytes())
+            .map_err(|e| format!("--internal-key: {e}").into())
+    }
 }
 
 #[derive(Debug, Args)]
 struct TokenArgs {
     /// Roles to grant (repeatable): district_admin, street_admin, branch_admin, grid_worker,
-    /// member, service.
+    /// member, integration.
     #[arg(long = "role", value_parser = parse_role, required = true)]
     roles: Vec<Role>,
     /// The org unit the token's authority is rooted at.
@@ -407,9 +424,15 @@ struct TokenArgs {
 }
 
 fn parse_role(text: &str) -> std::result::Result<Role, String> {
-    Role::parse(text).ok_or_else(|| {
-        let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        format!("expected one of {}", names.join(", "))
+    let grantable = || Role::ALL.into_iter().filter(|r| *r != Role::Service);
+    grantable().find(|r| r.as_str() == text).ok_or_else(|| {
+        let names: Vec<_> = grantable().map(Role::as_str).collect();
+        let why = if text == Role::Service.as_str() {
+            "`service` is the platform's own identity, which no outside token carries; "
+        } else {
+            ""
+        };
+        format!("{why}expected one of {}", names.join(", "))
     })
 }
 
@@ -506,9 +529,14 @@ async fn run(cli: Cli) -> Result<()> {
             let holders = args.service.org_path_holders().ok_or_else(|| {
                 format!("the {} service keeps no org paths", args.service.as_str())
             })?;
+            let district = District::lookup(&args.district.district)?;
+            let token = ServiceToken::new(
+                &args.internal_key.key()?,
+                &district.code,
+                &format!("service:reconcile-{}", args.service.as_str()),
+            )?;
             let db = jiceng_db::Database::connect(&args.database_url).await?;
-            let directory =
-                jiceng_org_client::OrgDirectory::new(&args.org_endpoint, &args.service_token)?;
+            let directory = jiceng_org_client::OrgDirectory::new(&args.org_endpoint, token)?;
             let repaired = directory.reconcile(&db, holders).await?;
             for jiceng_org_client::Repaired { table, rows } in &repaired {
                 println!("{table}: {rows} rows put right");
@@ -554,6 +582,7 @@ fn all_in_one(
 ) -> Result<AllInOne> {
     let secret = persisted_secret(data_dir, DEV_SECRET_FILE)?;
     let pii_key = persisted_secret(data_dir, PII_KEY_FILE)?;
+    let internal_key = InternalKey::new(&persisted_secret(data_dir, INTERNAL_KEY_FILE)?)?;
     let log_seed = hex_seed(&persisted_secret(data_dir, LOG_KEY_FILE)?)?;
     let issuer = TokenIssuer::hs256(&secret)?;
     let log_public_key =
@@ -567,7 +596,7 @@ fn all_in_one(
         token_issuer: jiceng_auth::DEFAULT_ISSUER.to_owned(),
         token_audience: jiceng_auth::DEFAULT_AUDIENCE.to_owned(),
         event_sinks: Vec::new(),
-        service_token: None,
+        internal_key,
         org_endpoint: None,
         grid_endpoint: None,
         member_endpoint: None,
@@ -810,7 +839,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         token_issuer: args.keys.jwt_issuer,
         token_audience: args.keys.jwt_audience,
         event_sinks: args.event_sinks,
-        service_token: args.service_token,
+        internal_key: args.internal_key.key()?,
         org_endpoint: args.org_endpoint,
         grid_endpoint: args.grid_endpoint,
         member_endpoint: args.member_endpoint,
@@ -880,6 +909,7 @@ async fn cluster(command: ClusterCommand) -> Result<()> {
 
 const DEV_SECRET_FILE: &str = "dev-jwt-secret";
 const PII_KEY_FILE: &str = "pii-key";
+const INTERNAL_KEY_FILE: &str = "internal-key";
 const LOG_KEY_FILE: &str = "log-signing-key";
 
 /// A 32-byte seed from its 64 hex digits.
@@ -892,7 +922,7 @@ fn hex_seed(text: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// A random secret kept in the data folder, created on first use so that it survives restarts:
-/// the development signing secret, and the key personal data is sealed with.
+/// the development signing secret, the internal key and the key personal data is sealed with.
 fn persisted_secret(data_dir: &std::path::Path, file: &str) -> Result<Vec<u8>> {
     let path = data_dir.join(file);
     if let Ok(secret) = std::fs::read_to_string(&path) {

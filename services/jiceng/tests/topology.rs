@@ -12,6 +12,8 @@ use std::{
 use jiceng_auth::Role;
 use jiceng_grpc::RetryPolicy;
 use jiceng_proto::{
+    cloudevents,
+    events::{self as events_pb, event_sink_service_client::EventSinkServiceClient},
     grid::{
         self as grid_pb, case_service_client::CaseServiceClient,
         grid_service_client::GridServiceClient, wish_service_client::WishServiceClient,
@@ -618,7 +620,10 @@ async fn jiceng_reconcile_puts_right_a_path_no_event_repaired() {
             .args(["reconcile", "--service", "grid"])
             .args(["--database-url", topology.database_url("grid")])
             .args(["--org-endpoint", &topology.endpoint("org")])
-            .env("JICENG_SERVICE_TOKEN", &topology.service_token)
+            .env(
+                "JICENG_INTERNAL_KEY",
+                std::str::from_utf8(jiceng_testkit::TEST_INTERNAL_KEY).expect("text"),
+            )
             .env("RUST_LOG", "warn")
             .output()
             .expect("run jiceng reconcile")
@@ -861,6 +866,58 @@ async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretar
         },
     )
     .await;
+
+    // A confirmation of a wish nobody fulfilled, from a token the identity provider signed
+    // naming `service`: every replica of every consumer refuses it, and nobody earns more.
+    let outsider = bearer("hotline", &[Role::Service], &topology.root_id);
+    let forged = events_pb::DeliverRequest {
+        event: Some(cloudevents::CloudEvent {
+            id: "forged-confirmation".into(),
+            source: "//jiceng/310115/grid".into(),
+            spec_version: "1.0".into(),
+            r#type: "jiceng.grid.v1.wish.confirmed".into(),
+            data: Some(cloudevents::cloud_event::Data::ProtoData(
+                prost_types::Any {
+                    type_url: "type.googleapis.com/jiceng.grid.v1.Wish".into(),
+                    value: prost::Message::encode_to_vec(&grid_pb::Wish {
+                        id: "forged-wish".into(),
+                        claimant_member_id: claimer.clone(),
+                        ..wish.clone()
+                    }),
+                },
+            )),
+            ..Default::default()
+        }),
+    };
+    for service in ["member", "grid", "notify", "property"] {
+        for endpoint in topology.replica_endpoints(service) {
+            let refused = client_as(&endpoint, &outsider, EventSinkServiceClient::new)
+                .await
+                .deliver(forged.clone())
+                .await
+                .expect_err("an outside token naming `service`");
+            assert_eq!(
+                refused.code(),
+                Code::PermissionDenied,
+                "{service} at {endpoint}"
+            );
+        }
+    }
+    let entries = client_as(
+        &topology.endpoint("member"),
+        &district,
+        PointsServiceClient::new,
+    )
+    .await
+    .list_ledger(member_pb::ListLedgerRequest {
+        member_id: claimer.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("ledger")
+    .into_inner()
+    .entries;
+    assert_eq!(entries.len(), 1, "{entries:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

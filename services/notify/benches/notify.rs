@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jiceng_auth::{Authenticator, Role};
+use jiceng_auth::{Authenticator, Role, ServiceToken};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_notify::{
     InboxSignal, MIGRATIONS, NotifyApi, NotifyStore,
@@ -17,7 +17,10 @@ use jiceng_notify::{
 };
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::notify::{self as pb, notify_service_client::NotifyServiceClient};
-use jiceng_testkit::{Bearer, TEST_DISTRICT, TestDatabase, bearer, spawn_server, test_keys};
+use jiceng_testkit::{
+    Bearer, TEST_DISTRICT, TestDatabase, bearer, service_bearer, spawn_server, test_internal_key,
+    test_keys,
+};
 use tokio_stream::StreamExt as _;
 
 const FAN_OUT: usize = 1000;
@@ -56,13 +59,17 @@ async fn bench(db: &TestDatabase) {
     .expect("category");
     store.register_category(&category).await.expect("register");
     // Every recipient is a member: the org service is never asked.
-    let service_token = bearer("bench", &[Role::Service], ANY_SCOPE);
+    let service_token = service_bearer("service:bench");
     let org = OrgDirectory::new(
         "http://127.0.0.1:9",
-        service_token.trim_start_matches("Bearer "),
+        ServiceToken::new(&test_internal_key(), TEST_DISTRICT, "service:bench").expect("token"),
     )
     .expect("directory");
-    let authenticator = Arc::new(Authenticator::new(&test_keys(), TEST_DISTRICT).expect("keys"));
+    let authenticator = Arc::new(
+        Authenticator::new(&test_keys(), TEST_DISTRICT)
+            .and_then(|auth| auth.with_internal_key(&test_internal_key()))
+            .expect("keys"),
+    );
     let mut server = GrpcServer::new(ServerOptions::default());
     let signal = InboxSignal::default();
     jiceng_notify::add_services(

@@ -2,27 +2,25 @@
 
 use std::time::Duration;
 
+use jiceng_auth::ServiceToken;
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::grid::{GetCaseRequest, case_service_client::CaseServiceClient};
-use tonic::{
-    Code, Request, Status,
-    metadata::{Ascii, MetadataValue},
-};
+use tonic::{Code, Status};
 
-/// A client of the grid service's `GetCase`, presenting the platform's service token (whose
-/// district-wide scope sees every case).
+/// A client of the grid service's `GetCase`, presenting the platform's internal token (which
+/// sees every case of the district).
 #[derive(Clone, Debug)]
 pub struct GridCases {
     channel: TracedChannel,
-    bearer: MetadataValue<Ascii>,
+    token: ServiceToken,
 }
 
 impl GridCases {
-    /// Reaches the grid service at `uri`, presenting `service_token`.
-    pub fn new(uri: &str, service_token: &str) -> Result<Self, Status> {
+    /// Reaches the grid service at `uri`, presenting `token`.
+    pub fn new(uri: &str, token: ServiceToken) -> Result<Self, Status> {
         Ok(Self {
             channel: jiceng_grpc::channel(uri, Duration::from_secs(10))?,
-            bearer: jiceng_grpc::bearer(service_token)?,
+            token,
         })
     }
 
@@ -31,15 +29,12 @@ impl GridCases {
     pub async fn exists(&self, case_id: &str) -> Result<bool, Status> {
         let found = with_retries(RetryPolicy::default(), || {
             let mut client = CaseServiceClient::new(self.channel.clone());
-            let mut request = Request::new(GetCaseRequest {
+            let request = self.token.request(GetCaseRequest {
                 id: case_id.to_owned(),
                 reveal_reporter_contact: false,
                 reveal_reason: String::new(),
             });
-            request
-                .metadata_mut()
-                .insert("authorization", self.bearer.clone());
-            async move { client.get_case(request).await }
+            async move { client.get_case(request?).await }
         })
         .await;
         match found {

@@ -190,7 +190,8 @@ impl GridApi {
     }
 
     /// Whether the caller may report as `kind`: grid workers and party representatives in a
-    /// grid they are stationed in (or admins of the org), another system with the service role.
+    /// grid they are stationed in (or admins of the org), another government system within the
+    /// scope its `integration` token is given.
     async fn may_report_in(
         &self,
         caller: &Caller,
@@ -219,7 +220,11 @@ impl GridApi {
                 }
             }
             ReporterKind::Resident => Ok(()),
-            ReporterKind::System => caller.require_any(&[Role::Service]),
+            // Another government system handing a case over, named by its own id.
+            ReporterKind::System => {
+                caller.require_any(&[Role::Integration])?;
+                self.org.scopes().check(caller, org_id).await
+            }
         }
     }
 }

@@ -178,7 +178,7 @@ pub(crate) async fn visible_unit(
     id: &UnitId,
 ) -> Result<Unit, Status> {
     let unit = store.get(id).await.map_err(to_status)?;
-    if unit.is_within(&caller.scope_org) {
+    if caller.is_platform() || unit.is_within(&caller.scope_org) {
         Ok(unit)
     } else {
         Err(Status::permission_denied(
@@ -187,8 +187,15 @@ pub(crate) async fn visible_unit(
     }
 }
 
-/// The unit the caller's authority is rooted at.
+/// The unit the caller's authority is rooted at: for the platform's own services, the root.
 pub(crate) async fn scope_unit(store: &OrgStore, caller: &Caller) -> Result<Unit, Status> {
+    if caller.is_platform() {
+        return store
+            .root()
+            .await
+            .map_err(to_status)?
+            .ok_or_else(|| Status::failed_precondition("the district has no root unit yet"));
+    }
     let id = UnitId::parse(&caller.scope_org)
         .map_err(|_| Status::permission_denied("the token's scope org is not a unit id"))?;
     store.get(&id).await.map_err(|err| match err {
