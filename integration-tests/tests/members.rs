@@ -1009,7 +1009,90 @@ async fn points_from_an_earlier_system_are_imported_once(db: TestDatabase) {
     assert_eq!(ledger.entries.len(), 3, "nothing refused was written");
 }
 
+/// A member taken through every stage in quick succession is told of each stage in the order
+/// they were reached: the inbox cursors of the notices follow the changes, so the newest notice
+/// names the stage the member is at. Several members at once, so that their events go side by
+/// side and only each member's own order is kept.
+async fn a_members_stage_notices_follow_the_order_of_the_changes(db: TestDatabase) {
+    let platform = Platform::start(db).await;
+    let mut org = platform.admin().await;
+    let street = create(
+        &mut org,
+        &platform.root_id,
+        UnitKind::StreetWorkingCommittee,
+        "陆家嘴街道党工委",
+    )
+    .await;
+    let admin = || Bearer::new(&bearer("admin", &[Role::DistrictAdmin], &platform.root_id));
+    let stages = [
+        (pb::MemberStatus::Activist, "入党积极分子"),
+        (pb::MemberStatus::DevelopmentTarget, "发展对象"),
+        (pb::MemberStatus::Probationary, "预备党员"),
+        (pb::MemberStatus::Full, "正式党员"),
+    ];
+    let mut runs = Vec::new();
+    for n in 0..6 {
+        let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
+        let street = street.id.clone();
+        runs.push(tokio::spawn(async move {
+            let member = members
+                .create_member(pb::CreateMemberRequest {
+                    name: format!("党员{n}"),
+                    org_id: street.clone(),
+                    ..Default::default()
+                })
+                .await
+                .expect("member")
+                .into_inner()
+                .id;
+            for (status, _) in stages {
+                members
+                    .change_member_status(pb::ChangeMemberStatusRequest {
+                        id: member.clone(),
+                        status: status as i32,
+                        effective_date: "2026-11-01".into(),
+                        approving_org_id: street.clone(),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("the next stage");
+            }
+            member
+        }));
+    }
+    let expected: Vec<String> = stages
+        .iter()
+        .map(|(_, name)| format!("发展阶段更新：{name}"))
+        .collect();
+    for run in runs {
+        let member = run.await.expect("changes");
+        let mut inbox = platform
+            .notify_as(Bearer::new(&bearer(&member, &[Role::Member], &street.id)))
+            .await;
+        let mut items = Vec::new();
+        for _ in 0..400 {
+            items = inbox
+                .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
+                .await
+                .expect("inbox")
+                .into_inner()
+                .items;
+            if items.len() >= stages.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        items.sort_by_key(|item| item.cursor);
+        let titles: Vec<String> = items
+            .into_iter()
+            .filter_map(|item| item.notification.map(|n| n.title))
+            .collect();
+        assert_eq!(titles, expected, "member {member}");
+    }
+}
+
 on_both_backends!(
+    a_members_stage_notices_follow_the_order_of_the_changes,
     points_from_an_earlier_system_are_imported_once,
     member_changes_reach_the_member_through_notify,
     venue_attendance_becomes_activities_and_points_once,

@@ -46,7 +46,7 @@ pub async fn enqueue(tx: &mut Tx, source: &str, draft: EventDraft) -> Result<Str
     let text = |value: String| CloudEventAttributeValue {
         attr: Some(Attr::CeString(value)),
     };
-    attributes.insert("subject".to_owned(), text(draft.subject));
+    attributes.insert("subject".to_owned(), text(draft.subject.clone()));
     attributes.insert(
         "datacontenttype".to_owned(),
         text("application/protobuf".to_owned()),
@@ -77,14 +77,16 @@ pub async fn enqueue(tx: &mut Tx, source: &str, draft: EventDraft) -> Result<Str
         attributes,
         data: Some(Data::ProtoData(draft.data)),
     };
+    // `seq` is given by the database: a sequence, or the row's place on SQLite.
     sqlx::query(
-        "INSERT INTO outbox_events (event_id, event_type, payload, created_at)
-         VALUES ($1, $2, $3, $4)",
+        "INSERT INTO outbox_events (event_id, event_type, payload, created_at, subject)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&id)
     .bind(&draft.event_type)
     .bind(event.encode_to_vec())
     .bind(now)
+    .bind(&draft.subject)
     .execute(&mut **tx)
     .await?;
     Ok(id)

@@ -5,7 +5,9 @@
 //! exists if and only if the change does. A [`Relay`] routes each event to the consumers
 //! configured for its type (an event nobody consumes yet waits, unrouted), claims due deliveries
 //! in batches under a lease, calls each consumer's `jiceng.events.v1.EventSinkService`, and
-//! retries with backoff; a delivery that keeps failing is parked after `max_attempts`. A
+//! retries with backoff; a delivery that keeps failing is parked after `max_attempts`. Events
+//! about one subject (the aggregate, e.g. a member) reach each consumer one at a time in the
+//! order they were written, whichever relay or replica delivers them. A
 //! consumer applies an event's effect in the same transaction as [`record_once`], so a
 //! redelivery changes nothing.
 
@@ -23,12 +25,20 @@ use jiceng_proto::cloudevents::CloudEvent;
 /// The outbox's and inbox's tables; every service that produces or consumes events runs these.
 pub static MIGRATIONS: Migrations = Migrations {
     component: "outbox",
-    steps: &[Migration {
-        version: 1,
-        name: "outbox and inbox",
-        postgres: include_str!("../migrations/postgres/0001_outbox.sql"),
-        sqlite: include_str!("../migrations/sqlite/0001_outbox.sql"),
-    }],
+    steps: &[
+        Migration {
+            version: 1,
+            name: "outbox and inbox",
+            postgres: include_str!("../migrations/postgres/0001_outbox.sql"),
+            sqlite: include_str!("../migrations/sqlite/0001_outbox.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "events of a subject in order",
+            postgres: include_str!("../migrations/postgres/0002_ordered_subjects.sql"),
+            sqlite: include_str!("../migrations/sqlite/0002_ordered_subjects.sql"),
+        },
+    ],
 };
 
 /// Records that `event` is being applied, in the consumer's transaction. False when it was

@@ -157,8 +157,9 @@ impl Relay {
         Ok(count)
     }
 
-    /// Hands unrouted events to the destinations that consume their type, a batch per type.
-    /// Types nobody consumes stay unrouted until such a destination is configured.
+    /// Hands unrouted events to the destinations that consume their type, one batch in the
+    /// order they were written, so that no event is routed before an earlier one of its
+    /// subject. Types nobody consumes stay unrouted until such a destination is configured.
     async fn route(&self) -> Result<(), sqlx::Error> {
         let types: Vec<String> =
             sqlx::query("SELECT DISTINCT event_type FROM outbox_events WHERE routed_at IS NULL")
@@ -167,59 +168,76 @@ impl Relay {
                 .iter()
                 .map(|row| row.try_get(0))
                 .collect::<Result<_, _>>()?;
-        for event_type in types {
-            let consumers: Vec<&String> = self
-                .destinations
-                .iter()
-                .filter(|(_, destination)| destination.consumes(&event_type))
-                .map(|(name, _)| name)
-                .collect();
-            if consumers.is_empty() {
-                continue;
-            }
-            let now = now_millis();
-            let mut tx = self.db.begin_write().await?;
-            let ids: Vec<String> = sqlx::query(
-                "SELECT event_id FROM outbox_events WHERE routed_at IS NULL AND event_type = $1
-                 ORDER BY created_at, event_id LIMIT $2",
-            )
-            .bind(&event_type)
-            .bind(self.options.batch_size)
+        let consumers_of: HashMap<String, Vec<&String>> = types
+            .into_iter()
+            .map(|event_type| {
+                let consumers = self
+                    .destinations
+                    .iter()
+                    .filter(|(_, destination)| destination.consumes(&event_type))
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>();
+                (event_type, consumers)
+            })
+            .filter(|(_, consumers)| !consumers.is_empty())
+            .collect();
+        if consumers_of.is_empty() {
+            return Ok(());
+        }
+        let consumed: Vec<&String> = consumers_of.keys().collect();
+        let now = now_millis();
+        let mut tx = self.db.begin_write().await?;
+        let mut select = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT event_id, event_type FROM outbox_events
+             WHERE routed_at IS NULL AND event_type IN ({}) ORDER BY seq LIMIT $1",
+            placeholders(2, consumed.len())
+        )))
+        .bind(self.options.batch_size);
+        for event_type in &consumed {
+            select = select.bind(event_type.as_str());
+        }
+        let events: Vec<(String, String)> = select
             .fetch_all(&mut *tx)
             .await?
             .iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, _>>()?;
-            // A statement per consumer and one for the events, not two per event: at two round
-            // trips an event, routing fell behind the writers whose events it routes.
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let mut per_consumer: HashMap<&String, Vec<&String>> = HashMap::new();
+        for (id, event_type) in &events {
+            for consumer in &consumers_of[event_type] {
+                per_consumer.entry(consumer).or_default().push(id);
+            }
+        }
+        // A statement per consumer and one for the events, not two per event: at two round
+        // trips an event, routing fell behind the writers whose events it routes.
+        for (consumer, ids) in per_consumer {
             for chunk in ids.chunks(ROUTED_PER_STATEMENT) {
-                let list = placeholders(3, chunk.len());
-                for consumer in &consumers {
-                    let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "INSERT INTO outbox_deliveries (event_id, destination, available_at)
-                         SELECT event_id, $1, $2 FROM outbox_events WHERE event_id IN ({list})
-                         ON CONFLICT (event_id, destination) DO NOTHING"
-                    )))
-                    .bind(consumer.as_str())
-                    .bind(now);
-                    for id in chunk {
-                        insert = insert.bind(id);
-                    }
-                    insert.execute(&mut *tx).await?;
-                }
-                let mut routed = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE outbox_events SET routed_at = $1 WHERE event_id IN ({})",
-                    placeholders(2, chunk.len())
+                let mut insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO outbox_deliveries (event_id, destination, available_at, subject, seq)
+                     SELECT event_id, $1, $2, subject, seq FROM outbox_events WHERE event_id IN ({})
+                     ON CONFLICT (event_id, destination) DO NOTHING",
+                    placeholders(3, chunk.len())
                 )))
+                .bind(consumer.as_str())
                 .bind(now);
                 for id in chunk {
-                    routed = routed.bind(id);
+                    insert = insert.bind(id.as_str());
                 }
-                routed.execute(&mut *tx).await?;
+                insert.execute(&mut *tx).await?;
             }
-            tx.commit().await?;
         }
-        Ok(())
+        for chunk in events.chunks(ROUTED_PER_STATEMENT) {
+            let mut routed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE outbox_events SET routed_at = $1 WHERE event_id IN ({})",
+                placeholders(2, chunk.len())
+            )))
+            .bind(now);
+            for (id, _) in chunk {
+                routed = routed.bind(id);
+            }
+            routed.execute(&mut *tx).await?;
+        }
+        tx.commit().await
     }
 
     /// Leases due deliveries. Attempts are counted at claim time, so an event whose delivery kills
@@ -240,16 +258,22 @@ impl Relay {
         }
         let lease_until = now + self.options.lease.as_millis() as i64;
         let lock = match self.db.dialect() {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Postgres => "FOR UPDATE OF d SKIP LOCKED",
             // SQLite has one writer at a time; the write transaction is the lock.
             Dialect::Sqlite => "",
         };
+        // A delivery waits while an earlier one of its subject to the same destination is
+        // pending: in flight on any replica (leased), backing off, or not yet tried.
         let sql = format!(
             "UPDATE outbox_deliveries SET lease_until = $1, attempts = attempts + 1
              WHERE (event_id, destination) IN (
-                 SELECT event_id, destination FROM outbox_deliveries
-                 WHERE state = 'pending' AND available_at <= $2 AND lease_until <= $2
-                 ORDER BY available_at, event_id
+                 SELECT d.event_id, d.destination FROM outbox_deliveries d
+                 WHERE d.state = 'pending' AND d.available_at <= $2 AND d.lease_until <= $2
+                   AND (d.subject = '' OR NOT EXISTS (
+                       SELECT 1 FROM outbox_deliveries earlier
+                       WHERE earlier.destination = d.destination AND earlier.subject = d.subject
+                         AND earlier.state = 'pending' AND earlier.seq < d.seq))
+                 ORDER BY d.available_at, d.seq
                  LIMIT $3 {lock})
              RETURNING event_id, destination, attempts"
         );

@@ -4,7 +4,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -13,9 +13,12 @@ use std::{
 use jiceng_db::{Database, Migration, Migrations};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_outbox::{Destination, EventDraft, Relay, RelayOptions, counts, enqueue, record_once};
-use jiceng_proto::events::{
-    DeliverRequest, DeliverResponse,
-    event_sink_service_server::{EventSinkService, EventSinkServiceServer},
+use jiceng_proto::{
+    cloudevents::cloud_event::{Data, cloud_event_attribute_value::Attr},
+    events::{
+        DeliverRequest, DeliverResponse,
+        event_sink_service_server::{EventSinkService, EventSinkServiceServer},
+    },
 };
 use jiceng_testkit::{RunningServer, TestDatabase, on_both_backends, spawn_server};
 use sqlx::Row as _;
@@ -31,15 +34,19 @@ static EFFECTS: Migrations = Migrations {
     }],
 };
 
-/// A consumer whose effect is one row per event; it can be told to fail its first deliveries
-/// or to be slow to answer.
+/// A consumer whose effect is one row per event; it can be told to fail its first deliveries,
+/// to be slow to answer, or to take a random while before applying (so that deliveries in
+/// flight together finish in any order). It notes the subject and the first data byte of each
+/// event it applies, in the order it applies them.
 #[derive(Clone)]
 struct Consumer {
     db: Database,
     deliveries: Arc<AtomicUsize>,
     duplicates: Arc<AtomicUsize>,
+    applied: Arc<Mutex<Vec<(String, u8)>>>,
     fail_first: usize,
     delay: Duration,
+    jitter: Duration,
 }
 
 #[tonic::async_trait]
@@ -56,6 +63,7 @@ impl EventSinkService for Consumer {
             .into_inner()
             .event
             .ok_or_else(|| Status::invalid_argument("no event"))?;
+        tokio::time::sleep(self.jitter.mul_f64(fastrand::f64())).await;
         let mut tx = self
             .db
             .begin_write()
@@ -70,6 +78,19 @@ impl EventSinkService for Consumer {
                 .execute(&mut *tx)
                 .await
                 .map_err(jiceng_db::status_from_sqlx)?;
+            let subject = match event
+                .attributes
+                .get("subject")
+                .and_then(|a| a.attr.as_ref())
+            {
+                Some(Attr::CeString(subject)) => subject.clone(),
+                _ => String::new(),
+            };
+            let byte = match &event.data {
+                Some(Data::ProtoData(any)) => any.value.first().copied().unwrap_or_default(),
+                _ => 0,
+            };
+            self.applied.lock().expect("applied").push((subject, byte));
         } else {
             self.duplicates.fetch_add(1, Ordering::SeqCst);
         }
@@ -87,6 +108,15 @@ struct Setup {
 }
 
 async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -> Setup {
+    setup_with_jitter(producer_db, fail_first, delay, Duration::ZERO).await
+}
+
+async fn setup_with_jitter(
+    producer_db: &TestDatabase,
+    fail_first: usize,
+    delay: Duration,
+    jitter: Duration,
+) -> Setup {
     let producer = producer_db.connect().await;
     producer
         .migrate(&jiceng_outbox::MIGRATIONS)
@@ -102,8 +132,10 @@ async fn setup(producer_db: &TestDatabase, fail_first: usize, delay: Duration) -
         db,
         deliveries: Arc::default(),
         duplicates: Arc::default(),
+        applied: Arc::default(),
         fail_first,
         delay,
+        jitter,
     };
     let mut server = GrpcServer::new(ServerOptions::default());
     server.add_service(EventSinkServiceServer::new(consumer.clone()));
@@ -282,7 +314,70 @@ async fn events_wait_unrouted_until_a_consumer_is_configured(db: TestDatabase) {
     assert_eq!((counts.unrouted, counts.delivered), (0, 5));
 }
 
+/// Events about one subject reach the consumer one at a time in the order they were written,
+/// while two relays (two replicas) deliver, answers come back in any order and the first
+/// deliveries fail and are retried; events of different subjects still go side by side.
+async fn events_of_a_subject_arrive_in_the_order_they_were_written(db: TestDatabase) {
+    const SUBJECTS: u8 = 8;
+    const ROUNDS: u8 = 6;
+    let setup = setup_with_jitter(&db, 3, Duration::ZERO, Duration::from_millis(15)).await;
+    for round in 0..ROUNDS {
+        for subject in 0..SUBJECTS {
+            let mut tx = setup.producer.begin_write().await.expect("begin");
+            let draft = EventDraft {
+                event_type: "jiceng.test.v1.happened".into(),
+                subject: format!("member-{subject}"),
+                data: prost_types::Any {
+                    type_url: "type.googleapis.com/test".into(),
+                    value: vec![round],
+                },
+            };
+            enqueue(&mut tx, "//jiceng/310115/test", draft)
+                .await
+                .expect("enqueue");
+            tx.commit().await.expect("commit");
+        }
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            let relay = relay(&setup, quick_options());
+            let mut stopped = stopped.clone();
+            tokio::spawn(relay.run(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        })
+        .collect();
+    let total = usize::from(SUBJECTS) * usize::from(ROUNDS);
+    for _ in 0..1_500 {
+        if setup.consumer.applied.lock().expect("applied").len() == total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    for replica in replicas {
+        replica.await.expect("relay");
+    }
+    let applied = setup.consumer.applied.lock().expect("applied").clone();
+    assert_eq!(applied.len(), total, "every event applied once");
+    for subject in 0..SUBJECTS {
+        let name = format!("member-{subject}");
+        let order: Vec<u8> = applied
+            .iter()
+            .filter(|(s, _)| *s == name)
+            .map(|(_, round)| *round)
+            .collect();
+        assert_eq!(
+            order,
+            (0..ROUNDS).collect::<Vec<_>>(),
+            "{name}: {applied:?}"
+        );
+    }
+}
+
 on_both_backends!(
+    events_of_a_subject_arrive_in_the_order_they_were_written,
     events_wait_unrouted_until_a_consumer_is_configured,
     every_committed_event_is_applied_once,
     an_event_rolled_back_with_its_change_is_never_sent,

@@ -12,11 +12,15 @@ pub use json_log::civil_from_days;
 use opentelemetry::{KeyValue, global, trace::TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{EnvFilter, Layer as _, layer::SubscriberExt, util::SubscriberInitExt};
 
-/// The log filter when `RUST_LOG` is unset. The gRPC middleware makes its spans at TRACE level on
-/// target `otel::tracing`; they must pass for requests to appear in traces.
-pub const DEFAULT_FILTER: &str = "info,otel::tracing=trace,sqlx=warn,h2=warn,tower=warn";
+/// The log filter when `RUST_LOG` is unset: what is written to stdout.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn";
+
+/// The spans that make traces, whatever `RUST_LOG` says: the gRPC middleware makes its request
+/// spans at TRACE level on target `otel::tracing`, and every trace id in audit records and log
+/// lines comes from them, so they are filtered apart from the log lines.
+pub const TRACE_FILTER: &str = "info,otel::tracing=trace,sqlx=warn,h2=warn,tower=warn,hyper=warn";
 
 /// What to set up; [`TelemetryConfig::from_env`] reads the standard OpenTelemetry variables.
 #[derive(Clone, Debug)]
@@ -82,11 +86,19 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     }
     let provider = builder.build();
     let tracer = provider.tracer("jiceng");
-    let filter = EnvFilter::try_new(&config.log_filter)?;
-    let logs = config.logs.then(json_log::JsonLogLayer::stdout);
+    // Each layer its own filter: a quieter `RUST_LOG` drops log lines, never the spans whose
+    // trace ids the remaining lines and the audit records carry.
+    let log_filter = EnvFilter::try_new(&config.log_filter)?;
+    let trace_filter = EnvFilter::try_new(TRACE_FILTER)?;
+    let logs = config
+        .logs
+        .then(|| json_log::JsonLogLayer::stdout().with_filter(log_filter));
     tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(trace_filter),
+        )
         .with(logs)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;

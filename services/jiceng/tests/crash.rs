@@ -33,11 +33,12 @@ const APPOINTMENTS: usize = 120;
 const KILL_AFTER: usize = 40;
 const WRITERS: usize = 4;
 
-/// A running `jiceng up` and what it printed.
+/// A running `jiceng up`, what it printed at start, and the lines it prints after.
 struct Up {
     child: Child,
     endpoint: String,
     root: String,
+    lines: mpsc::Receiver<String>,
 }
 
 impl Up {
@@ -45,14 +46,18 @@ impl Up {
         Self::start_exporting(data_dir, None)
     }
 
-    /// Starts the process, exporting its spans to `collector` if one is named.
+    /// Starts the process with quiet logs, exporting its spans to `collector` if one is named:
+    /// the spans are made and exported whatever the log filter.
     fn start_exporting(data_dir: &Path, collector: Option<&str>) -> Self {
+        Self::start_with(data_dir, collector, "warn")
+    }
+
+    fn start_with(data_dir: &Path, collector: Option<&str>, log_filter: &str) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_jiceng"));
         command
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            // Quiet logs; the RPC spans (TRACE on `otel::tracing`) still made and exported.
-            .env("RUST_LOG", "warn,otel::tracing=trace")
+            .env("RUST_LOG", log_filter)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
         if let Some(endpoint) = collector {
             command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
@@ -89,6 +94,7 @@ impl Up {
             child,
             endpoint: endpoint.expect("endpoint"),
             root: root.expect("root"),
+            lines: printed,
         }
     }
 
@@ -427,4 +433,61 @@ async fn a_terminated_process_finishes_its_calls_refuses_new_ones_and_flushes_it
     for n in &acknowledged {
         assert!(names.contains(&street_name(*n)), "appointment {n} lost");
     }
+}
+
+/// Whatever `RUST_LOG` says (here `info`, not the default), a call that carries no
+/// `traceparent` has a trace id: in its audit record and in its access-log line, the same one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_has_its_trace_id_whatever_the_log_filter() {
+    let data = tempfile::tempdir().expect("data dir");
+    let up = Up::start_with(data.path(), None, "info");
+    let admin = token(data.path(), "admin", Role::DistrictAdmin, &up.root);
+    let mut org = OrgServiceClient::with_interceptor(up.channel().await, Bearer::new(&admin));
+    let unit = org
+        .create_unit(pb::CreateUnitRequest {
+            parent_id: up.root.clone(),
+            kind: pb::UnitKind::StreetWorkingCommittee as i32,
+            name: street_name(1),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    let records = org
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            target_id: unit.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("audit records")
+        .into_inner()
+        .records;
+    let trace_id = records
+        .iter()
+        .find(|r| r.action == "CreateUnit")
+        .map(|r| r.trace_id.clone())
+        .expect("the creation's record");
+    assert_eq!(trace_id.len(), 32, "{trace_id:?}");
+    assert_ne!(trace_id, "0".repeat(32));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logged = loop {
+        let line = up
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the access-log line of CreateUnit");
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if json["rpc"]
+            .as_str()
+            .is_some_and(|rpc| rpc.ends_with("OrgService/CreateUnit"))
+        {
+            break json;
+        }
+    };
+    assert_eq!(
+        logged["trace_id"].as_str(),
+        Some(trace_id.as_str()),
+        "{logged}"
+    );
 }
