@@ -106,8 +106,19 @@ impl Gaohang {
             .into_inner()
     }
 
-    /// Donggou New Village, managed by `company_id`.
+    /// Donggou New Village, managed by `company_id` from now.
     async fn compound(&self, company_id: &str) -> pb::Compound {
+        self.compound_with_history(company_id, Vec::new())
+            .await
+            .expect("compound")
+    }
+
+    /// Donggou New Village, managed by `company_id` after the earlier `terms` (none: from now).
+    async fn compound_with_history(
+        &self,
+        company_id: &str,
+        terms: Vec<pb::ManagementTerm>,
+    ) -> Result<pb::Compound, tonic::Status> {
         self.platform
             .client_as(self.admin(), PropertyServiceClient::new)
             .await
@@ -118,13 +129,248 @@ impl Gaohang {
                     org_id: self.committee.clone(),
                     company_id: company_id.to_owned(),
                     owners_committee: "东沟新村业主委员会".into(),
+                    terms,
                     ..Default::default()
                 }),
                 request_id: String::new(),
             })
             .await
-            .expect("compound")
+            .map(tonic::Response::into_inner)
+    }
+
+    /// A fee-collection disclosure schedule for the town: monthly, due ten days after.
+    async fn monthly_fee_collection(&self) {
+        self.platform
+            .client_as(self.admin(), DisclosureServiceClient::new)
+            .await
+            .set_schedule(pb::SetScheduleRequest {
+                schedule: Some(pb::Schedule {
+                    org_id: self.town.clone(),
+                    kind: pb::DisclosureKind::FeeCollection as i32,
+                    frequency: pb::Frequency::Monthly as i32,
+                    due_days: 10,
+                    display_days: 365,
+                }),
+            })
+            .await
+            .expect("schedule");
+    }
+}
+
+const DAY_SECS: i64 = 86_400;
+
+/// A time `days` from now (before now when negative).
+fn days_from_now(days: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: jiceng_db::now_millis() / 1000 + days * DAY_SECS,
+        nanos: 0,
+    }
+}
+
+fn term(company_id: &str, start: prost_types::Timestamp) -> pb::ManagementTerm {
+    pb::ManagementTerm {
+        company_id: company_id.to_owned(),
+        start_time: Some(start),
+        end_time: None,
+    }
+}
+
+/// A hand-over agreed today for next month changes nothing until then: the company managing
+/// the compound today is the one `GetCompound` and `ListCompounds` name, the one that may
+/// publish and the one its disclosures are attributed to; the next may not publish yet.
+async fn a_hand_over_agreed_for_later_takes_effect_then(db: TestDatabase) {
+    let gaohang = Gaohang::start(db).await;
+    let platform = &gaohang.platform;
+    let today = gaohang
+        .register("91310115MA1H7XYX0X", "publisher-today")
+        .await;
+    let next = gaohang
+        .register(
+            jiceng_identifiers::CreditCode::complete("91310115MA1H7XYX1")
+                .expect("a code")
+                .as_str(),
+            "publisher-next",
+        )
+        .await;
+    let compound = gaohang.compound(&today.id).await;
+    let mut properties = platform
+        .client_as(gaohang.admin(), PropertyServiceClient::new)
+        .await;
+    let changed = properties
+        .change_managing_company(pb::ChangeManagingCompanyRequest {
+            compound_id: compound.id.clone(),
+            company_id: next.id.clone(),
+            start_time: Some(days_from_now(30)),
+        })
+        .await
+        .expect("a hand-over next month")
+        .into_inner();
+    assert_eq!(
+        changed.company_id, today.id,
+        "managed by today's company until then"
+    );
+    assert_eq!(changed.terms.len(), 2);
+    let read = properties
+        .get_compound(pb::GetCompoundRequest {
+            id: compound.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(read.company_id, today.id);
+    let managed_by = |company: &str| pb::ListCompoundsRequest {
+        company_id: company.to_owned(),
+        ..Default::default()
+    };
+    let listed = properties
+        .list_compounds(managed_by(&today.id))
+        .await
+        .expect("list")
+        .into_inner()
+        .compounds;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|c| (&c.id, &c.company_id))
+            .collect::<Vec<_>>(),
+        [(&compound.id, &today.id)]
+    );
+    assert!(
+        properties
+            .list_compounds(managed_by(&next.id))
+            .await
+            .expect("list")
             .into_inner()
+            .compounds
+            .is_empty(),
+        "not yet the next company's"
+    );
+    let publish = pb::PublishDisclosureRequest {
+        disclosure: Some(pb::Disclosure {
+            compound_id: compound.id.clone(),
+            period: "2026-11".into(),
+            content: Some(fee_collection(4_200_000)),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let early = platform
+        .client_as(
+            gaohang.member("publisher-next"),
+            DisclosureServiceClient::new,
+        )
+        .await
+        .publish_disclosure(publish.clone())
+        .await
+        .expect_err("the next company, before its term");
+    assert_eq!(early.code(), Code::PermissionDenied);
+    let published = platform
+        .client_as(
+            gaohang.member("publisher-today"),
+            DisclosureServiceClient::new,
+        )
+        .await
+        .publish_disclosure(publish)
+        .await
+        .expect("today's company publishes")
+        .into_inner();
+    assert_eq!(published.company_id, today.id);
+}
+
+/// A district moving its records in registers a compound with the companies that managed it
+/// before: the compliance report holds each period against the company managing it when the
+/// period ended, and nothing is due for the months before the first term. A history with a
+/// gap, a term in the future or out of order is refused by field.
+async fn a_compound_brought_in_with_its_history_is_due_from_its_first_term(db: TestDatabase) {
+    let gaohang = Gaohang::start(db).await;
+    let platform = &gaohang.platform;
+    let before = gaohang
+        .register("91310115MA1H7XYX0X", "publisher-before")
+        .await;
+    let now = gaohang
+        .register(
+            jiceng_identifiers::CreditCode::complete("91310115MA1H7XYX1")
+                .expect("a code")
+                .as_str(),
+            "publisher-now",
+        )
+        .await;
+    let refused = gaohang
+        .compound_with_history(
+            &now.id,
+            vec![
+                pb::ManagementTerm {
+                    end_time: Some(days_from_now(-200)),
+                    ..term(&before.id, days_from_now(-300))
+                },
+                term(&now.id, days_from_now(-100)),
+                term(&before.id, days_from_now(10)),
+            ],
+        )
+        .await
+        .expect_err("a gap and a term to come");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        fields_of(&refused),
+        [
+            "compound.terms[0].end_time",
+            "compound.terms[2].start_time",
+            "compound.company_id"
+        ]
+    );
+    // Managed by `before` from about five months ago, by `now` for the last two months.
+    let compound = gaohang
+        .compound_with_history(
+            "",
+            vec![
+                term(&before.id, days_from_now(-150)),
+                term(&now.id, days_from_now(-60)),
+            ],
+        )
+        .await
+        .expect("a compound with its history");
+    assert_eq!(compound.company_id, now.id);
+    assert_eq!(compound.terms.len(), 2);
+    gaohang.monthly_fee_collection().await;
+    let report = platform
+        .client_as(gaohang.admin(), DisclosureServiceClient::new)
+        .await
+        .get_compliance_report(pb::GetComplianceReportRequest {
+            org_id: gaohang.town.clone(),
+            first_month: "2024-01".into(),
+            last_month: "2030-12".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    // Nothing was ever disclosed: every month that ended in a term and is past due is missing,
+    // about five of them, none from before the first term.
+    let first_term = compound.terms[0].start_time.expect("start");
+    assert!(
+        (3..=6).contains(&report.exceptions.len()),
+        "{:?}",
+        report.exceptions
+    );
+    let by = |company: &str| {
+        report
+            .exceptions
+            .iter()
+            .filter(|item| item.company_id == company)
+            .count()
+    };
+    assert!(
+        by(&before.id) >= 2 && by(&now.id) >= 1,
+        "{:?}",
+        report.exceptions
+    );
+    assert_eq!(by(&before.id) + by(&now.id), report.exceptions.len());
+    for item in &report.exceptions {
+        let due = item.due_time.expect("due time");
+        assert!(
+            due.seconds > first_term.seconds,
+            "{item:?} is due before the first term"
+        );
     }
 }
 
@@ -143,7 +389,11 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
     assert_eq!(fields_of(&bad), ["company.credit_code"]);
     let company = gaohang.register("91310115MA1H7XYX0X", "publisher-1").await;
     assert_eq!(company.staff[0].phone, "139****5678");
-    let compound = gaohang.compound(&company.id).await;
+    // Managed by the company since long before the months the compliance report looks at.
+    let compound = gaohang
+        .compound_with_history("", vec![term(&company.id, days_from_now(-400))])
+        .await
+        .expect("compound");
 
     let mut publisher = platform
         .client_as(gaohang.member("publisher-1"), DisclosureServiceClient::new)
@@ -551,21 +801,12 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
     let gaohang = Gaohang::start(db).await;
     let platform = &gaohang.platform;
     let company = gaohang.register("91310115MA1H7XYX0X", "publisher-1").await;
-    gaohang.compound(&company.id).await;
-    platform
-        .client_as(gaohang.admin(), DisclosureServiceClient::new)
+    // Managed by the company for two years already, as the district's records say.
+    gaohang
+        .compound_with_history("", vec![term(&company.id, days_from_now(-730))])
         .await
-        .set_schedule(pb::SetScheduleRequest {
-            schedule: Some(pb::Schedule {
-                org_id: gaohang.town.clone(),
-                kind: pb::DisclosureKind::FeeCollection as i32,
-                frequency: pb::Frequency::Monthly as i32,
-                due_days: 10,
-                display_days: 365,
-            }),
-        })
-        .await
-        .expect("schedule");
+        .expect("compound");
+    gaohang.monthly_fee_collection().await;
     // No month's fee collection was ever disclosed: every month of the last year that is past
     // its due date is overdue, whatever today's date.
     let scan = || {
@@ -612,6 +853,8 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
 }
 
 on_both_backends!(
+    a_hand_over_agreed_for_later_takes_effect_then,
+    a_compound_brought_in_with_its_history_is_due_from_its_first_term,
     an_overdue_disclosure_is_announced_once,
     disclosures_are_published_corrected_and_proven,
     three_parties_meet_and_the_town_assesses,

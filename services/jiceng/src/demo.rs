@@ -52,7 +52,7 @@ use jiceng_property::{
         compliance::{Frequency, Schedule},
         disclosure::{Content, Entry, FundSpending, Kind, Period, RevenueLine},
     },
-    store::{NewCompany, NewCompound},
+    store::{NewCompany, NewCompound, Term},
 };
 
 use crate::district::pudong_streets_and_towns;
@@ -881,7 +881,7 @@ pub async fn load_property(
                 address: "东沟路100弄".into(),
                 org_id: donggou.id.to_string(),
                 org_path: OrgPath::of_unmoved_tree(donggou.path.clone()),
-                company_id: company.id.clone(),
+                terms: vec![Term::running(&company.id, now)],
                 owners_committee: "东沟新村业主委员会".into(),
                 owners_chair: "陈某".into(),
             },

@@ -55,7 +55,7 @@ use jiceng_property::{
         CompanyDetails,
         disclosure::{Content, Entry, Period},
     },
-    store::{NewCompany, NewCompound},
+    store::{NewCompany, NewCompound, Term},
 };
 
 use crate::{App, district::pudong_streets_and_towns};
@@ -811,7 +811,7 @@ async fn seed_property(
                             address: String::new(),
                             org_id,
                             org_path: OrgPath::of_unmoved_tree(org_path.clone()),
-                            company_id: company_id.clone(),
+                            terms: vec![Term::running(&company_id, year_ago)],
                             owners_committee: String::new(),
                             owners_chair: String::new(),
                         },

@@ -22,7 +22,7 @@ use jiceng_property::{
         CompanyDetails,
         disclosure::{Content, Entry, Period},
     },
-    store::{NewCompany, NewCompound},
+    store::{NewCompany, NewCompound, Term},
 };
 use jiceng_testkit::{
     Backend, TestDatabase,
@@ -103,7 +103,7 @@ async fn bench(db: &TestDatabase, size: usize) {
                     address: String::new(),
                     org_id: format!("committee-{:03}", n % 300),
                     org_path: OrgPath::of_unmoved_tree(path.clone()),
-                    company_id: company.id.clone(),
+                    terms: vec![Term::running(&company.id, 0)],
                     owners_committee: String::new(),
                     owners_chair: String::new(),
                 },

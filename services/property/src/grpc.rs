@@ -34,7 +34,7 @@ use crate::{
         label, prose, telephone, url,
     },
     store::{
-        Company, Compound, Listing, NewCompany, NewCompound, PropertyStore, StoreError,
+        Company, Compound, Listing, NewCompany, NewCompound, PropertyStore, StoreError, Term,
         compliance::DueItem,
         log::{Disclosure, SignedHead},
     },
@@ -153,6 +153,79 @@ fn company_to_proto(company: &Company) -> pb::Company {
         publishers: company.publishers.clone(),
         create_time: Some(timestamp(company.created_at)),
     }
+}
+
+/// The terms a new compound is registered with: the history given in `compound.terms` (a
+/// district bringing its records in: oldest first, each ending where the next begins, the last
+/// running and its company `compound.company_id`), or one term of `compound.company_id` from
+/// `now`. No term starts in the future: a hand-over to come is `ChangeManagingCompany`'s.
+fn terms_from_proto(
+    violations: &mut FieldViolations,
+    compound: &pb::Compound,
+    now: i64,
+) -> Vec<Term> {
+    if compound.terms.is_empty() {
+        if compound.company_id.is_empty() {
+            violations.add("compound.company_id", "must name the managing company");
+        }
+        return vec![Term::running(&compound.company_id, now)];
+    }
+    let mut terms: Vec<Term> = Vec::with_capacity(compound.terms.len());
+    for (i, term) in compound.terms.iter().enumerate() {
+        let field = |name: &str| format!("compound.terms[{i}].{name}");
+        if term.company_id.is_empty() {
+            violations.add(field("company_id"), "must name the managing company");
+        }
+        let start = violations
+            .check(&field("start_time"), millis_of(term.start_time.as_ref()))
+            .flatten();
+        let end = violations
+            .check(&field("end_time"), millis_of(term.end_time.as_ref()))
+            .flatten();
+        let Some(start) = start else {
+            violations.add(field("start_time"), "is required");
+            continue;
+        };
+        if start > now {
+            violations.add(
+                field("start_time"),
+                "is in the future; record a hand-over to come with ChangeManagingCompany",
+            );
+        }
+        if let Some(previous) = terms.last_mut() {
+            if start <= previous.start_at {
+                violations.add(
+                    field("start_time"),
+                    "must be after the previous term's start",
+                );
+            } else if previous.end_at.is_some_and(|end| end != start) {
+                violations.add(
+                    format!("compound.terms[{}].end_time", i - 1),
+                    "must be the next term's start: a compound is never unmanaged",
+                );
+            }
+            previous.end_at = Some(start);
+        }
+        let last = i + 1 == compound.terms.len();
+        if last && end.is_some() {
+            violations.add(field("end_time"), "must be unset: the last term runs");
+        }
+        terms.push(Term {
+            company_id: term.company_id.clone(),
+            start_at: start,
+            end_at: end,
+        });
+    }
+    if let Some(last) = terms.last()
+        && !compound.company_id.is_empty()
+        && compound.company_id != last.company_id
+    {
+        violations.add(
+            "compound.company_id",
+            "must be the last term's company, or unset",
+        );
+    }
+    terms
 }
 
 fn compound_to_proto(compound: &Compound) -> pb::Compound {
@@ -609,9 +682,8 @@ impl PropertyService for PropertyApi {
         if compound.org_id.is_empty() {
             violations.add("compound.org_id", "must name the residential committee");
         }
-        if compound.company_id.is_empty() {
-            violations.add("compound.company_id", "must name the managing company");
-        }
+        let now = now_millis();
+        let terms = terms_from_proto(&mut violations, &compound, now);
         let request_id = request_id(&mut violations, &req.request_id);
         violations.into_result()?;
         let Some(name) = name else {
@@ -623,7 +695,7 @@ impl PropertyService for PropertyApi {
             address,
             org_path: self.org.path_of(&compound.org_id).await?,
             org_id: compound.org_id,
-            company_id: compound.company_id,
+            terms,
             owners_committee,
             owners_chair,
         };
@@ -635,7 +707,7 @@ impl PropertyService for PropertyApi {
                 |new| &mut new.org_path,
                 |new| async move {
                     self.store
-                        .create_compound(actor, request_id, &new, now_millis())
+                        .create_compound(actor, request_id, &new, now)
                         .await
                 },
             )

@@ -13,11 +13,14 @@ use jiceng_property::{
         compliance::{Frequency, Month, Schedule, Standing},
         disclosure::{Content, Entry, Kind, Period, RevenueLine},
     },
-    store::{Listing, NewCompany, NewCompound, StoreError},
+    store::{Listing, NewCompany, NewCompound, StoreError, Term},
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 
 const T0: i64 = 1_796_004_000_000;
+/// When the compounds' companies began managing them, as the district's records say: before
+/// every period the compliance tests look at (2025-01-01).
+const MANAGED_SINCE: i64 = 1_735_689_600_000;
 const TOWN: &str = "01937f6e-0000-7000-8000-0000000000b7";
 const TOWN_PATH: &str = "/root/01937f6e-0000-7000-8000-0000000000b7/";
 const COMMITTEE: &str = "01937f6e-0000-7000-8000-0000000000c8";
@@ -63,7 +66,7 @@ async fn managed_compound(store: &PropertyStore) -> (String, String) {
                 address: "东沟路100弄".into(),
                 org_id: COMMITTEE.into(),
                 org_path: OrgPath::of_unmoved_tree(format!("{TOWN_PATH}{COMMITTEE}/")),
-                company_id: company.id.clone(),
+                terms: vec![Term::running(&company.id, MANAGED_SINCE)],
                 owners_committee: "东沟新村业委会".into(),
                 owners_chair: "陈某".into(),
             },
@@ -146,7 +149,9 @@ async fn companies_and_compounds_keep_their_terms(db: TestDatabase) {
         again, retried,
         "a retried request returns the first company"
     );
-    let refused = store.change_company(&compound, &retried.id, T0 - 1).await;
+    let refused = store
+        .change_company(&compound, &retried.id, MANAGED_SINCE - 1)
+        .await;
     assert!(matches!(refused, Err(StoreError::Precondition { .. })));
     let changed = store
         .change_company(&compound, &retried.id, T0 + 1_000)
@@ -617,7 +622,7 @@ async fn the_compliance_report_lists_exactly_what_is_missing(db: TestDatabase) {
                         address: String::new(),
                         org_id: committee.clone(),
                         org_path: OrgPath::of_unmoved_tree(path.clone()),
-                        company_id: company.id.clone(),
+                        terms: vec![Term::running(&company.id, MANAGED_SINCE)],
                         owners_committee: String::new(),
                         owners_chair: String::new(),
                     },

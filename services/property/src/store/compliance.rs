@@ -246,15 +246,15 @@ impl PropertyStore {
             .collect::<Result<Vec<_>>>()?,
         );
         schedules.sort_by_key(|s| std::cmp::Reverse(s.org_path.len()));
-        let compounds: Vec<(String, String, String)> = sqlx::query(
-            "SELECT id, org_path, company_id FROM property_compounds WHERE org_path >= $1 AND org_path < $2",
+        let compounds: Vec<(String, String)> = sqlx::query(
+            "SELECT id, org_path FROM property_compounds WHERE org_path >= $1 AND org_path < $2",
         )
         .bind(&lo)
         .bind(&hi)
         .fetch_all(self.db.pool())
         .await?
         .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_>>()?;
         // The first publication of each (compound, kind, period).
         let mut published: HashMap<(String, String, String), i64> = HashMap::new();
@@ -291,7 +291,7 @@ impl PropertyStore {
             ));
         }
         let mut report = ComplianceReport::default();
-        for (compound_id, compound_path, current_company) in &compounds {
+        for (compound_id, compound_path) in &compounds {
             for kind in Kind::ALL {
                 // The nearest schedule of the kind over this compound.
                 let Some(schedule) = schedules
@@ -305,14 +305,20 @@ impl PropertyStore {
                     if due_at > as_of {
                         continue;
                     }
-                    let company_id = terms
+                    // The company managing it when the period ended; a period that ended
+                    // before its first term began (before the district's records of it) or
+                    // after its terms (not yet begun) was nobody's to disclose.
+                    let Some(company_id) = terms
                         .get(compound_id)
                         .and_then(|ts| {
                             ts.iter().find(|(start, end, _)| {
                                 *start < due.ends_at && end.is_none_or(|end| end >= due.ends_at)
                             })
                         })
-                        .map_or(current_company.clone(), |(_, _, company)| company.clone());
+                        .map(|(_, _, company)| company.clone())
+                    else {
+                        continue;
+                    };
                     let first_published = published
                         .get(&(
                             compound_id.clone(),

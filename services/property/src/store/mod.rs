@@ -5,7 +5,9 @@ pub mod compliance;
 pub mod linkage;
 pub mod log;
 
-use jiceng_db::{Database, Tx};
+use std::collections::HashMap;
+
+use jiceng_db::{Database, Tx, now_millis};
 use jiceng_merkle::LogSigner;
 use jiceng_org_client::{
     OrgPath, PathHolder,
@@ -136,6 +138,31 @@ pub struct Term {
     pub end_at: Option<i64>,
 }
 
+impl Term {
+    /// A term of `company_id` from `start_at` that runs still.
+    pub fn running(company_id: &str, start_at: i64) -> Self {
+        Self {
+            company_id: company_id.to_owned(),
+            start_at,
+            end_at: None,
+        }
+    }
+
+    /// Whether the term runs at `at`: from its start, up to (not including) its end.
+    pub fn covers(&self, at: i64) -> bool {
+        self.start_at <= at && self.end_at.is_none_or(|end| at < end)
+    }
+}
+
+/// The company managing a compound at `at`, by its terms: none before the first began. A term
+/// agreed for a future date takes effect then, not when it is recorded.
+pub fn managing_at(terms: &[Term], at: i64) -> Option<&str> {
+    terms
+        .iter()
+        .find(|term| term.covers(at))
+        .map(|term| term.company_id.as_str())
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Compound {
     pub id: String,
@@ -156,7 +183,9 @@ pub struct NewCompound {
     pub address: String,
     pub org_id: String,
     pub org_path: OrgPath,
-    pub company_id: String,
+    /// Who managed it, oldest first, contiguous, the last running: one term from the
+    /// registration when no history is brought in.
+    pub terms: Vec<Term>,
     pub owners_committee: String,
     pub owners_chair: String,
 }
@@ -167,6 +196,8 @@ pub struct Listing {
     /// The org path of a subtree.
     pub subtree: Option<String>,
     pub company_id: Option<String>,
+    /// Compounds this company manages at the given time (by their terms).
+    pub managed_by: Option<(String, i64)>,
     pub compound_id: Option<String>,
     /// A disclosure kind's stored name.
     pub kind: Option<&'static str>,
@@ -275,22 +306,35 @@ async fn fetch_compound(tx: &mut Tx, id: &str) -> Result<Compound> {
     .await?
     .ok_or_else(|| not_found("compound", id))?;
     let mut compound = compound_from_row(&row)?;
-    compound.terms = sqlx::query(
-        "SELECT company_id, start_at, end_at FROM property_terms WHERE compound_id = $1 ORDER BY start_at",
-    )
-    .bind(id)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(Term {
-            company_id: row.try_get(0)?,
-            start_at: row.try_get(1)?,
-            end_at: row.try_get(2)?,
-        })
-    })
-    .collect::<Result<_>>()?;
+    compound.terms = terms_of(tx, &[id]).await?.remove(id).unwrap_or_default();
+    compound.company_id = managing_at(&compound.terms, now_millis())
+        .unwrap_or_default()
+        .to_owned();
     Ok(compound)
+}
+
+/// The terms of `compound_ids`, oldest first, by compound.
+async fn terms_of(tx: &mut Tx, compound_ids: &[&str]) -> Result<HashMap<String, Vec<Term>>> {
+    let mut terms: HashMap<String, Vec<Term>> = HashMap::new();
+    if compound_ids.is_empty() {
+        return Ok(terms);
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT compound_id, company_id, start_at, end_at FROM property_terms
+         WHERE compound_id IN ({}) ORDER BY start_at",
+        jiceng_db::placeholders(1, compound_ids.len())
+    )));
+    for id in compound_ids {
+        query = query.bind(*id);
+    }
+    for row in query.fetch_all(&mut **tx).await? {
+        terms.entry(row.try_get(0)?).or_default().push(Term {
+            company_id: row.try_get(1)?,
+            start_at: row.try_get(2)?,
+            end_at: row.try_get(3)?,
+        });
+    }
+    Ok(terms)
 }
 
 /// `SELECT {columns} FROM {table}` narrowed by `listing`, newest first by `time_column`.
@@ -321,6 +365,15 @@ async fn list_rows(
             let at = placeholder(value, &mut texts);
             clauses.push(format!("{column} = {at}"));
         }
+    }
+    if let Some((company, at)) = &listing.managed_by {
+        let company = placeholder(company.clone(), &mut texts);
+        // `at` is the service's own clock reading, an integer: written into the statement,
+        // since every bound parameter here is text.
+        clauses.push(format!(
+            "id IN (SELECT compound_id FROM property_terms WHERE company_id = {company}
+                    AND start_at <= {at} AND (end_at IS NULL OR end_at > {at}))"
+        ));
     }
     let mut after_time = None;
     if let Some((time, id)) = &listing.after {
@@ -437,7 +490,8 @@ impl PropertyStore {
         .collect()
     }
 
-    /// Registers a compound, managed by `new.company_id` from `now`.
+    /// Registers a compound with the terms of the companies that managed it (the last one
+    /// running).
     pub async fn create_compound(
         &self,
         actor: &str,
@@ -453,7 +507,14 @@ impl PropertyStore {
             tx.commit().await?;
             return Ok(compound);
         }
-        fetch_company(&mut tx, &new.company_id).await?;
+        let current = new
+            .terms
+            .last()
+            .ok_or_else(|| precondition("TERM", "a compound is managed by some company"))?;
+        for term in &new.terms {
+            fetch_company(&mut tx, &term.company_id).await?;
+        }
+        // The latest term's company; who manages the compound at a time comes from its terms.
         sqlx::query(
             "INSERT INTO property_compounds (id, name, address, org_id, org_path, company_id, owners_committee,
                  owners_chair, created_at)
@@ -464,20 +525,23 @@ impl PropertyStore {
         .bind(&new.address)
         .bind(&new.org_id)
         .bind(new.org_path.as_str())
-        .bind(&new.company_id)
+        .bind(&current.company_id)
         .bind(&new.owners_committee)
         .bind(&new.owners_chair)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO property_terms (compound_id, company_id, start_at, end_at) VALUES ($1, $2, $3, NULL)",
-        )
-        .bind(&id)
-        .bind(&new.company_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        for term in &new.terms {
+            sqlx::query(
+                "INSERT INTO property_terms (compound_id, company_id, start_at, end_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&id)
+            .bind(&term.company_id)
+            .bind(term.start_at)
+            .bind(term.end_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         let compound = fetch_compound(&mut tx, &id).await?;
         tx.commit().await?;
         Ok(compound)
@@ -490,19 +554,38 @@ impl PropertyStore {
         Ok(compound)
     }
 
-    /// Compounds of a subtree or a company, newest first (without their terms).
+    /// Compounds of a subtree, or that a company manages now, newest first, each with the
+    /// company managing it now (without their terms).
     pub async fn list_compounds(&self, listing: &Listing) -> Result<Vec<Compound>> {
-        list_rows(
+        let now = now_millis();
+        let listing = Listing {
+            managed_by: listing.company_id.clone().map(|company| (company, now)),
+            company_id: None,
+            ..listing.clone()
+        };
+        let mut compounds = list_rows(
             &self.db,
             COMPOUND_COLUMNS,
             "property_compounds",
             "created_at",
-            listing,
+            &listing,
         )
         .await?
         .iter()
         .map(compound_from_row)
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+        let mut tx = self.db.begin().await?;
+        let ids: Vec<&str> = compounds.iter().map(|c| c.id.as_str()).collect();
+        let terms = terms_of(&mut tx, &ids).await?;
+        tx.commit().await?;
+        for compound in &mut compounds {
+            compound.company_id = terms
+                .get(&compound.id)
+                .and_then(|terms| managing_at(terms, now))
+                .unwrap_or_default()
+                .to_owned();
+        }
+        Ok(compounds)
     }
 
     /// Hands a compound to `company_id` from `start_at`: the running term ends then. The new
