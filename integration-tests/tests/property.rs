@@ -852,7 +852,51 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
     );
 }
 
+/// A new district's log has a head before its first disclosure: size 0, the root RFC 6962
+/// gives the empty tree (SHA-256 of nothing), signed by the log's key, the same when asked
+/// again; the first disclosure's head follows it.
+async fn an_empty_log_has_a_signed_head_of_size_zero(db: TestDatabase) {
+    let gaohang = Gaohang::start(db).await;
+    let mut log = gaohang
+        .platform
+        .client_as(gaohang.member("monitor"), DisclosureServiceClient::new)
+        .await;
+    let head = |tree_size: Option<i64>| pb::GetSignedTreeHeadRequest { tree_size };
+    let empty = log
+        .get_signed_tree_head(head(None))
+        .await
+        .expect("the empty log's head")
+        .into_inner();
+    assert_eq!(empty.tree_size, 0);
+    assert_eq!(empty.root_hash, jiceng_merkle::empty_root().to_vec());
+    let timestamp = empty.timestamp.expect("timestamp");
+    let signed = jiceng_merkle::TreeHead {
+        size: 0,
+        root: jiceng_merkle::empty_root(),
+        timestamp_ms: u64::try_from(
+            timestamp.seconds * 1000 + i64::from(timestamp.nanos / 1_000_000),
+        )
+        .expect("a time after 1970"),
+    };
+    assert_eq!(
+        jiceng_merkle::verify_tree_head(&empty.public_key, &signed, &empty.signature),
+        Ok(true)
+    );
+    let again = log
+        .get_signed_tree_head(head(Some(0)))
+        .await
+        .expect("size 0 by name")
+        .into_inner();
+    assert_eq!(again, empty, "signed once");
+    let none_yet = log
+        .get_signed_tree_head(head(Some(1)))
+        .await
+        .expect_err("no disclosure yet");
+    assert_eq!(none_yet.code(), Code::NotFound);
+}
+
 on_both_backends!(
+    an_empty_log_has_a_signed_head_of_size_zero,
     a_hand_over_agreed_for_later_takes_effect_then,
     a_compound_brought_in_with_its_history_is_due_from_its_first_term,
     an_overdue_disclosure_is_announced_once,

@@ -943,7 +943,11 @@ impl DisclosureService for PropertyApi {
         request: Request<pb::GetSignedTreeHeadRequest>,
     ) -> Result<Response<pb::SignedTreeHead>, Status> {
         caller(&request)?;
-        let size = tree_size("tree_size", request.get_ref().tree_size)?;
+        // The empty log's head, size 0, is a head like any other.
+        let size = match request.get_ref().tree_size {
+            Some(0) => Some(0),
+            given => tree_size("tree_size", given)?,
+        };
         let head = self.store.tree_head(size).await.map_err(to_status)?;
         Ok(Response::new(self.head_to_proto(&head)))
     }

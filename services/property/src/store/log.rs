@@ -11,8 +11,8 @@ use jiceng_org_client::paths;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{
-    Listing, PropertyStore, Result, corrupt, fetch_compound, first_request, list_rows, not_found,
-    precondition,
+    Listing, PropertyStore, Result, StoreError, corrupt, fetch_compound, first_request, list_rows,
+    not_found, precondition,
 };
 use crate::domain::disclosure::Entry;
 
@@ -334,14 +334,43 @@ impl PropertyStore {
         .collect()
     }
 
-    /// The signed head of `size`, or the latest; NOT_FOUND while the log is empty.
+    /// The signed head of `size`, or the latest. The empty log has a head too (RFC 6962: size
+    /// 0, the hash of nothing), signed once when first asked for and the same ever after.
     pub async fn tree_head(&self, size: Option<u64>) -> Result<SignedHead> {
         let mut tx = self.db.begin().await?;
         let size = match size {
             Some(size) => size,
             None => log_size(&mut tx).await?,
         };
-        let head = signed_head(&mut tx, size).await?;
+        let head = match signed_head(&mut tx, size).await {
+            Err(StoreError::NotFound { .. }) if size == 0 => {
+                tx.commit().await?;
+                return self.empty_head().await;
+            }
+            head => head?,
+        };
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// Signs and keeps the head of the empty log, unless a replica already did.
+    async fn empty_head(&self) -> Result<SignedHead> {
+        let head = TreeHead {
+            size: 0,
+            root: merkle::empty_root(),
+            timestamp_ms: u64::try_from(jiceng_db::now_millis()).unwrap_or_default(),
+        };
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO property_log_heads (size, root, signed_at, signature) VALUES (0, $1, $2, $3)
+             ON CONFLICT (size) DO NOTHING",
+        )
+        .bind(merkle::hex(&head.root))
+        .bind(i64::try_from(head.timestamp_ms).map_err(|_| corrupt("head time"))?)
+        .bind(merkle::hex(&self.signer.sign(&head)))
+        .execute(&mut *tx)
+        .await?;
+        let head = signed_head(&mut tx, 0).await?;
         tx.commit().await?;
         Ok(head)
     }
