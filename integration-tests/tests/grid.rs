@@ -308,6 +308,56 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
         millis(extended.step_due_time.as_ref()) - before,
         60 * MINUTE_MS
     );
+    assert_eq!(extended.deferred_until, None);
+
+    // Then a deferral until the owners' committee votes in two days: while it waits the clock
+    // is stopped with no end known; once approved the case says until when it is deferred, and
+    // its step is due that much later.
+    let two_days_on = prost_types::Timestamp {
+        seconds: extended.update_time.expect("updated").seconds + 2 * 86_400,
+        nanos: 0,
+    };
+    let left = millis(extended.step_due_time.as_ref()) - millis(extended.update_time.as_ref());
+    let deferral = handler
+        .request_change(pb::RequestChangeRequest {
+            case_id: id.clone(),
+            kind: pb::ChangeKind::Deferral as i32,
+            reason: "待业委会表决".into(),
+            defer_until: Some(two_days_on),
+            ..Default::default()
+        })
+        .await
+        .expect("request a deferral")
+        .into_inner();
+    let waiting = street
+        .get_case(pb::GetCaseRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("case")
+        .into_inner();
+    assert!(waiting.clock_stopped && waiting.step_due_time.is_none());
+    assert_eq!(
+        waiting.deferred_until, None,
+        "not deferred before it is approved"
+    );
+    let deferred = street
+        .decide_change(pb::DecideChangeRequest {
+            case_id: id.clone(),
+            approve: true,
+            note: "同意缓办".into(),
+            change_request_id: deferral.id.clone(),
+        })
+        .await
+        .expect("approve the deferral")
+        .into_inner();
+    assert_eq!(deferred.deferred_until, Some(two_days_on));
+    assert!(!deferred.clock_stopped, "no request waits");
+    assert!(
+        millis(deferred.step_due_time.as_ref()) >= millis(Some(&two_days_on)) + left - MINUTE_MS,
+        "the step is due after the deferral, with the time it had left"
+    );
 
     handler
         .report_handled(report_back("https://files.example/after-2.jpg"))
@@ -376,6 +426,8 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
             "fail_verification",
             "request",
             "extend",
+            "request",
+            "defer",
             "handle",
             "verify",
             "close",

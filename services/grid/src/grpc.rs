@@ -355,6 +355,7 @@ pub(crate) fn case_to_proto(case: &Case) -> pb::Case {
             .map(timestamp),
         overall_due_time: case.overall_due_at.map(timestamp),
         clock_stopped: case.paused_at.is_some(),
+        deferred_until: case.deferred_until.map(timestamp),
         escalation_level: i32::try_from(case.escalation_level).unwrap_or(i32::MAX),
         escalated_org_id: case.escalated_org_id.clone(),
         satisfaction: case

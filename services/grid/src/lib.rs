@@ -73,6 +73,12 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0008_wish_confirmation.sql"),
             sqlite: include_str!("../migrations/sqlite/0008_wish_confirmation.sql"),
         },
+        Migration {
+            version: 9,
+            name: "the end of an approved deferral",
+            postgres: include_str!("../migrations/postgres/0009_deferred_until.sql"),
+            sqlite: include_str!("../migrations/sqlite/0009_deferred_until.sql"),
+        },
     ],
 };
 

@@ -347,6 +347,7 @@ async fn changes_are_decided_by_the_level_above_and_move_the_clock(db: TestDatab
         .await
         .expect("approve");
     assert_eq!(deferred.paused_at, None);
+    assert_eq!(deferred.deferred_until, Some(until));
     assert_eq!(deferred.step_due_at, Some(until + (due - asked)));
     // The overall limit moved by the extension and by the time the clock stood still.
     assert_eq!(

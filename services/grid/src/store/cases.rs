@@ -59,6 +59,8 @@ pub struct Case {
     pub closed_at: Option<i64>,
     /// For a merged case: the case it duplicates.
     pub duplicate_of: Option<String>,
+    /// When the last approved deferral ends: the clock stands still until then.
+    pub deferred_until: Option<i64>,
 }
 
 impl Case {
@@ -229,7 +231,7 @@ const CASE_COLUMNS: &str = "id, category_code, urgency, description, attributes,
     grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id, attachments, state, \
     handler_org_id, handled_by, step_started_at, step_due_at, overall_due_at, paused_at, escalation_level, \
     escalated_org_id, satisfaction, evaluation, version, created_at, updated_at, closed_at, contact_sealed, \
-    contact_masked, duplicate_of";
+    contact_masked, duplicate_of, deferred_until";
 
 fn json_strings(text: &str) -> Option<Vec<String>> {
     serde_json::from_str::<Vec<String>>(text).ok()
@@ -282,6 +284,7 @@ fn case_from_row(row: &AnyRow) -> Result<Case> {
         contact_sealed: row.try_get(31)?,
         contact_masked: row.try_get(32)?,
         duplicate_of: row.try_get(33)?,
+        deferred_until: row.try_get(34)?,
     })
 }
 
@@ -357,7 +360,7 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
         "UPDATE grid_cases SET state = $1, handler_org_id = $2, handled_by = $3, step_started_at = $4,
              step_due_at = $5, paused_at = $6, escalation_level = $7, escalated_org_id = $8,
              satisfaction = $9, evaluation = $10, version = $11, updated_at = $12, closed_at = $13,
-             overall_due_at = $16, duplicate_of = $17
+             overall_due_at = $16, duplicate_of = $17, deferred_until = $18
          WHERE id = $14 AND version = $15",
     )
     .bind(case.state.as_str())
@@ -377,6 +380,7 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
     .bind(read_version)
     .bind(case.overall_due_at)
     .bind(&case.duplicate_of)
+    .bind(case.deferred_until)
     .execute(&mut **tx)
     .await?;
     if saved.rows_affected() == 1 {
@@ -1166,6 +1170,7 @@ impl GridStore {
                 case.step_due_at =
                     left(&case).map(|left| calendar.add(resume, left, category.clock));
                 case.paused_at = None;
+                case.deferred_until = (resume > now).then_some(resume);
                 "defer"
             }
             (false, kind) => {
