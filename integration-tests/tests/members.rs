@@ -823,30 +823,10 @@ async fn member_changes_reach_the_member_through_notify(db: TestDatabase) {
         })
         .await
         .expect("activist");
-    let mut inbox = platform
-        .notify_as(Bearer::new(&bearer(
-            &member.id,
-            &[Role::Member],
-            &street.id,
-        )))
-        .await;
-    let mut titles = Vec::new();
-    for _ in 0..200 {
-        titles = inbox
-            .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
-            .await
-            .expect("inbox")
-            .into_inner()
-            .items
-            .into_iter()
-            .filter_map(|i| i.notification.map(|n| n.title))
-            .collect();
-        if !titles.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_eq!(titles, ["发展阶段更新：入党积极分子"]);
+    assert_eq!(
+        common::inbox_titles(&platform, &member.id, &street.id, 1).await,
+        ["发展阶段更新：入党积极分子"]
+    );
 }
 
 async fn points_from_an_earlier_system_are_imported_once(db: TestDatabase) {
@@ -1066,27 +1046,7 @@ async fn a_members_stage_notices_follow_the_order_of_the_changes(db: TestDatabas
         .collect();
     for run in runs {
         let member = run.await.expect("changes");
-        let mut inbox = platform
-            .notify_as(Bearer::new(&bearer(&member, &[Role::Member], &street.id)))
-            .await;
-        let mut items = Vec::new();
-        for _ in 0..400 {
-            items = inbox
-                .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
-                .await
-                .expect("inbox")
-                .into_inner()
-                .items;
-            if items.len() >= stages.len() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        items.sort_by_key(|item| item.cursor);
-        let titles: Vec<String> = items
-            .into_iter()
-            .filter_map(|item| item.notification.map(|n| n.title))
-            .collect();
+        let titles = common::inbox_titles(&platform, &member, &street.id, stages.len()).await;
         assert_eq!(titles, expected, "member {member}");
     }
 }

@@ -292,6 +292,38 @@ pub async fn notices_of(
     found
 }
 
+/// The titles of the notices in the inbox of member `subject` (scoped at `scope`), in the
+/// order the inbox holds them (by cursor), once there are at least `count` (or after ten
+/// seconds, whatever there is).
+pub async fn inbox_titles(
+    platform: &Platform,
+    subject: &str,
+    scope: &str,
+    count: usize,
+) -> Vec<String> {
+    let mut inbox = platform
+        .notify_as(Bearer::new(&bearer(subject, &[Role::Member], scope)))
+        .await;
+    let mut items = Vec::new();
+    for _ in 0..400 {
+        items = inbox
+            .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
+            .await
+            .expect("inbox")
+            .into_inner()
+            .items;
+        if items.len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    items.sort_by_key(|item| item.cursor);
+    items
+        .into_iter()
+        .filter_map(|item| item.notification.map(|n| n.title))
+        .collect()
+}
+
 /// Who a micro-wish scenario needs: two members of `street` (the claimer, and the secretary
 /// appointed to `committee`, who hears of the wish) and the district's `wish.fulfilled` rule
 /// of 5 points. Returns (claimer, secretary).
