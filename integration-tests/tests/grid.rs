@@ -728,6 +728,22 @@ async fn cases_follow_their_org_when_it_moves(db: TestDatabase) {
         .cases_as("worker-1", Role::GridWorker, &district.committee)
         .await;
     district.report(&mut worker).await;
+    // A resident whose scope is the committee's street reports there too.
+    let mut resident = district
+        .cases_as("resident-1", Role::Member, &district.street)
+        .await;
+    let theirs = resident
+        .report_case(pb::ReportCaseRequest {
+            category_code: "city.garbage".into(),
+            description: "楼道堆物".into(),
+            attributes: [("volume".to_owned(), "small".to_owned())].into(),
+            org_id: district.committee.clone(),
+            reporter_kind: pb::ReporterKind::Resident as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("a resident's report")
+        .into_inner();
     let mut org = district.platform.admin().await;
     let huamu = create(
         &mut org,
@@ -759,18 +775,28 @@ async fn cases_follow_their_org_when_it_moves(db: TestDatabase) {
             .iter()
             .map(|c| c.count)
             .sum::<i64>();
-        if moved == 1 {
+        if moved == 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert_eq!(moved, 1, "the case is counted in its org's new street");
+    assert_eq!(moved, 2, "the cases are counted in their org's new street");
     let left = admin
         .count_cases(count(district.street.clone()))
         .await
         .expect("counts")
         .into_inner();
     assert!(left.counts.is_empty(), "{left:?}");
+    // The committee now lies outside the resident's street; their report stays theirs to follow.
+    let followed = resident
+        .get_case(pb::GetCaseRequest {
+            id: theirs.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the reporter follows their report wherever its org moved")
+        .into_inner();
+    assert_eq!(followed.owner_org_id, district.committee);
 }
 
 /// Two residents report the same pile of rubbish 30 m apart: the centre finds the second as a
