@@ -49,6 +49,20 @@ impl Destination {
     }
 }
 
+/// The condition on a delivery `d` that it is the next of its subject for its destination: a
+/// delivery waits while an earlier one of its subject to the same destination is pending — in
+/// flight on any replica (leased), backing off, or not yet tried.
+///
+/// "Earlier" is `seq`, the order the events were written in. On PostgreSQL a sequence value is
+/// taken at the insert, not at the commit, so the order is that of transactions that take turns
+/// on their subject: the stores change the aggregate's row (a member, a case, a unit) in the
+/// transaction that writes its event, so the second waits for the first to commit. Two events
+/// of one subject written by transactions that do not take turns have no order to keep.
+const NEXT_OF_ITS_SUBJECT: &str = "(d.subject = '' OR NOT EXISTS (
+        SELECT 1 FROM outbox_deliveries earlier
+        WHERE earlier.destination = d.destination AND earlier.subject = d.subject
+          AND earlier.state = 'pending' AND earlier.seq < d.seq))";
+
 /// Events routed by one statement; well under both databases' limits on bound parameters.
 const ROUTED_PER_STATEMENT: usize = 500;
 
@@ -202,7 +216,9 @@ impl Relay {
             .iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect::<Result<_, sqlx::Error>>()?;
-        let mut per_consumer: HashMap<&String, Vec<&String>> = HashMap::new();
+        // In name order: two replicas routing together lock the same rows in the same order.
+        let mut per_consumer: std::collections::BTreeMap<&String, Vec<&String>> =
+            std::collections::BTreeMap::new();
         for (id, event_type) in &events {
             for consumer in &consumers_of[event_type] {
                 per_consumer.entry(consumer).or_default().push(id);
@@ -246,10 +262,11 @@ impl Relay {
         let now = now_millis();
         // A read first: an idle relay then never takes the write lock, which on SQLite would
         // stall every writer of the service several times a second.
-        let due = sqlx::query(
-            "SELECT 1 FROM outbox_deliveries
-             WHERE state = 'pending' AND available_at <= $1 AND lease_until <= $1 LIMIT 1",
-        )
+        let due = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM outbox_deliveries d
+             WHERE d.state = 'pending' AND d.available_at <= $1 AND d.lease_until <= $1
+               AND {NEXT_OF_ITS_SUBJECT} LIMIT 1"
+        )))
         .bind(now)
         .fetch_optional(self.db.pool())
         .await?;
@@ -262,17 +279,12 @@ impl Relay {
             // SQLite has one writer at a time; the write transaction is the lock.
             Dialect::Sqlite => "",
         };
-        // A delivery waits while an earlier one of its subject to the same destination is
-        // pending: in flight on any replica (leased), backing off, or not yet tried.
         let sql = format!(
             "UPDATE outbox_deliveries SET lease_until = $1, attempts = attempts + 1
              WHERE (event_id, destination) IN (
                  SELECT d.event_id, d.destination FROM outbox_deliveries d
                  WHERE d.state = 'pending' AND d.available_at <= $2 AND d.lease_until <= $2
-                   AND (d.subject = '' OR NOT EXISTS (
-                       SELECT 1 FROM outbox_deliveries earlier
-                       WHERE earlier.destination = d.destination AND earlier.subject = d.subject
-                         AND earlier.state = 'pending' AND earlier.seq < d.seq))
+                   AND {NEXT_OF_ITS_SUBJECT}
                  ORDER BY d.available_at, d.seq
                  LIMIT $3 {lock})
              RETURNING event_id, destination, attempts"

@@ -12,7 +12,9 @@ pub use json_log::civil_from_days;
 use opentelemetry::{KeyValue, global, trace::TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
-use tracing_subscriber::{EnvFilter, Layer as _, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer as _, filter::FilterExt as _, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 /// The log filter when `RUST_LOG` is unset: what is written to stdout.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,h2=warn,tower=warn";
@@ -89,7 +91,10 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     // Each layer its own filter: a quieter `RUST_LOG` drops log lines, never the spans whose
     // trace ids the remaining lines and the audit records carry.
     let log_filter = EnvFilter::try_new(&config.log_filter)?;
-    let trace_filter = EnvFilter::try_new(TRACE_FILTER)?;
+    // Spans a verbose `RUST_LOG` turns on are traced as well: a line logged inside one still
+    // finds its trace id.
+    let trace_filter =
+        EnvFilter::try_new(TRACE_FILTER)?.or(EnvFilter::try_new(&config.log_filter)?);
     let logs = config
         .logs
         .then(|| json_log::JsonLogLayer::stdout().with_filter(log_filter));

@@ -227,9 +227,10 @@ impl Unit {
         other.path.starts_with(&self.path)
     }
 
-    /// True when this unit is `scope` or lies below the unit with id `scope`.
+    /// True when this unit is `scope` or lies below the unit with id `scope`. An empty scope
+    /// holds nothing (the path's empty segments are no unit).
     pub fn is_within(&self, scope: &str) -> bool {
-        self.path.split('/').any(|segment| segment == scope)
+        !scope.is_empty() && self.path.split('/').any(|segment| segment == scope)
     }
 }
 

@@ -164,7 +164,8 @@ impl PropertyStore {
             }
         }
         let mut sent = 0;
-        let mut compounds: HashMap<String, (String, String, Vec<String>)> = HashMap::new();
+        let mut compounds: HashMap<String, (String, String)> = HashMap::new();
+        let mut publishers: HashMap<String, Vec<String>> = HashMap::new();
         for item in report
             .exceptions
             .iter()
@@ -198,15 +199,18 @@ impl PropertyStore {
             if !first {
                 continue;
             }
+            // The item's company's publishers: after a hand-over, one compound's items belong
+            // to different companies.
             if !compounds.contains_key(&item.compound_id) {
                 let compound = super::fetch_compound(&mut tx, &item.compound_id).await?;
-                let company = super::fetch_company(&mut tx, &item.company_id).await?;
-                compounds.insert(
-                    item.compound_id.clone(),
-                    (compound.name, compound.org_id, company.publishers),
-                );
+                compounds.insert(item.compound_id.clone(), (compound.name, compound.org_id));
             }
-            let (name, committee, publishers) = &compounds[&item.compound_id];
+            if !publishers.contains_key(&item.company_id) {
+                let company = super::fetch_company(&mut tx, &item.company_id).await?;
+                publishers.insert(item.company_id.clone(), company.publishers);
+            }
+            let (name, committee) = &compounds[&item.compound_id];
+            let publishers = &publishers[&item.company_id];
             jiceng_outbox::enqueue(
                 &mut tx,
                 &self.event_source,

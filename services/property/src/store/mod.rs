@@ -597,6 +597,12 @@ impl PropertyStore {
         start_at: i64,
     ) -> Result<Compound> {
         let mut tx = self.db.begin_write().await?;
+        // The compound's row lock first: two hand-overs of one compound take turns, the second
+        // reading the terms the first wrote, so terms never overlap.
+        sqlx::query("UPDATE property_compounds SET company_id = company_id WHERE id = $1")
+            .bind(compound_id)
+            .execute(&mut *tx)
+            .await?;
         let compound = fetch_compound(&mut tx, compound_id).await?;
         fetch_company(&mut tx, company_id).await?;
         let running = compound.terms.iter().find(|t| t.end_at.is_none());
