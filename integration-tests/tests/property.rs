@@ -9,7 +9,7 @@
 mod common;
 
 use common::{Platform, TEST_LOG_SEED, create, fields_of};
-use jiceng::verify::{ProofBundle, VerifyError};
+use jiceng::verify::{Bundle, HeadBundle, ProofBundle, VerifyError};
 use jiceng_auth::Role;
 use jiceng_proto::{
     org::UnitKind,
@@ -490,6 +490,12 @@ async fn disclosures_are_published_corrected_and_proven(db: TestDatabase) {
             .expect("proof")
             .into_inner();
         let bundle = ProofBundle::from_proto(&proof).expect("bundle");
+        let kept = serde_json::to_string(&Bundle::Proof(bundle.clone())).expect("json");
+        assert_eq!(
+            serde_json::from_str::<Bundle>(&kept).expect("read back"),
+            Bundle::Proof(bundle.clone()),
+            "a proof bundle reads back as a proof"
+        );
         let verified = bundle.verify(&trusted).expect("verified");
         assert_eq!(&verified.disclosure_id, id);
         assert_eq!(verified.tree_size, 3);
@@ -869,19 +875,38 @@ async fn an_empty_log_has_a_signed_head_of_size_zero(db: TestDatabase) {
         .into_inner();
     assert_eq!(empty.tree_size, 0);
     assert_eq!(empty.root_hash, jiceng_merkle::empty_root().to_vec());
-    let timestamp = empty.timestamp.expect("timestamp");
-    let signed = jiceng_merkle::TreeHead {
-        size: 0,
-        root: jiceng_merkle::empty_root(),
-        timestamp_ms: u64::try_from(
-            timestamp.seconds * 1000 + i64::from(timestamp.nanos / 1_000_000),
-        )
-        .expect("a time after 1970"),
+
+    // `jiceng proof` without a disclosure keeps the head; `jiceng verify` accepts it offline.
+    let signer = jiceng_merkle::LogSigner::from_seed(&TEST_LOG_SEED).expect("key");
+    let trusted = jiceng_merkle::hex(&signer.public_key());
+    let kept = serde_json::to_string(&Bundle::Head(
+        HeadBundle::from_proto(&empty).expect("head bundle"),
+    ))
+    .expect("json");
+    let Ok(Bundle::Head(bundle)) = serde_json::from_str::<Bundle>(&kept) else {
+        panic!("a head bundle reads back as a head: {kept}");
+    };
+    assert_eq!(bundle.tree_size, 0);
+    let verified = bundle.verify(&trusted).expect("the empty head verifies");
+    assert_eq!(verified.root, jiceng_merkle::empty_root());
+    let forged_root = HeadBundle {
+        root_hash: jiceng_merkle::hex(&[7u8; 32]),
+        ..bundle.clone()
+    };
+    assert_eq!(forged_root.verify(&trusted), Err(VerifyError::BadSignature));
+    // Even the log's own key cannot make another root the empty tree's.
+    let signed_other_root = HeadBundle {
+        signature: jiceng_merkle::hex(&signer.sign(&jiceng_merkle::TreeHead {
+            root: [7u8; 32],
+            ..verified
+        })),
+        ..forged_root
     };
     assert_eq!(
-        jiceng_merkle::verify_tree_head(&empty.public_key, &signed, &empty.signature),
-        Ok(true)
+        signed_other_root.verify(&trusted),
+        Err(VerifyError::NotEmptyRoot)
     );
+
     let again = log
         .get_signed_tree_head(head(Some(0)))
         .await

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiceng::{
     App, AppConfig, District, EventSink, ServiceName, Storage, bench::Op, connect_and_migrate,
-    demo, ensure_district_root, seed::Scale, verify::ProofBundle,
+    demo, ensure_district_root, seed::Scale, verify::{Bundle, HeadBundle, ProofBundle},
 };
 use jiceng_auth::{Claims, InternalKey, KeyConfig, Role, ServiceToken, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
@@ -17,7 +17,7 @@ use jiceng_notify::{egress::WebhookPolicy, webhooks::DispatchOptions};
 use jiceng_org::domain::UnitId;
 use jiceng_outbox::RelayOptions;
 use jiceng_proto::property::{
-    GetInclusionProofRequest, disclosure_service_client::DisclosureServiceClient,
+    GetInclusionProofRequest, GetSignedTreeHeadRequest, disclosure_service_client::DisclosureServiceClient,
 };
 use jiceng_telemetry::TelemetryConfig;
 
@@ -58,10 +58,11 @@ enum Command {
     Bench(BenchArgs),
     /// Mints a development token (HS256) for calling the APIs.
     Token(TokenArgs),
-    /// Fetches a disclosure's inclusion proof as a JSON bundle for `jiceng verify`.
+    /// Fetches a disclosure's inclusion proof, or without --disclosure the signed tree head
+    /// alone, as a JSON bundle for `jiceng verify`.
     Proof(ProofArgs),
-    /// Checks a proof bundle offline: the disclosure is in the log under a tree head signed by
-    /// the trusted key.
+    /// Checks a bundle offline: its tree head is signed by the trusted key (a head of size 0 has
+    /// the empty tree's root) and a proof's disclosure is in the log under that head.
     Verify(VerifyArgs),
     /// Operates a deployed district through the Kubernetes API (KUBECONFIG or in-cluster).
     #[command(subcommand)]
@@ -114,16 +115,17 @@ struct ProofArgs {
     /// A bearer token of the district (`jiceng token`, or the one `jiceng up` printed).
     #[arg(long, env = "JICENG_TOKEN", hide_env_values = true)]
     token: String,
+    /// The disclosure to prove; without it, the signed tree head alone (what a monitor keeps).
     #[arg(long)]
-    disclosure: String,
-    /// Prove inclusion in the head of this size (default: the latest).
+    disclosure: Option<String>,
+    /// The head of this size, 0 included (default: the latest).
     #[arg(long)]
     tree_size: Option<i64>,
 }
 
 #[derive(Debug, Args)]
 struct VerifyArgs {
-    /// The bundle `jiceng proof` wrote.
+    /// The bundle `jiceng proof` wrote: an inclusion proof or a signed tree head.
     bundle: PathBuf,
     /// The log's public key the verifier trusts, as hex (`jiceng up` prints it).
     #[arg(long)]
@@ -483,30 +485,57 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Proof(args) => {
             let channel = jiceng_grpc::channel(&args.endpoint, Duration::from_secs(10))?;
             let mut client = DisclosureServiceClient::new(channel);
-            let mut request = tonic::Request::new(GetInclusionProofRequest {
-                disclosure_id: args.disclosure,
-                tree_size: args.tree_size,
-            });
-            request
-                .metadata_mut()
-                .insert("authorization", jiceng_grpc::bearer(&args.token)?);
-            let proof = client.get_inclusion_proof(request).await?.into_inner();
-            let bundle = ProofBundle::from_proto(&proof)?;
+            let authorization = jiceng_grpc::bearer(&args.token)?;
+            let bundle = match args.disclosure {
+                Some(disclosure_id) => {
+                    let mut request = tonic::Request::new(GetInclusionProofRequest {
+                        disclosure_id,
+                        tree_size: args.tree_size,
+                    });
+                    request
+                        .metadata_mut()
+                        .insert("authorization", authorization);
+                    let proof = client.get_inclusion_proof(request).await?.into_inner();
+                    Bundle::Proof(ProofBundle::from_proto(&proof)?)
+                }
+                None => {
+                    let mut request = tonic::Request::new(GetSignedTreeHeadRequest {
+                        tree_size: args.tree_size,
+                    });
+                    request
+                        .metadata_mut()
+                        .insert("authorization", authorization);
+                    let head = client.get_signed_tree_head(request).await?.into_inner();
+                    Bundle::Head(HeadBundle::from_proto(&head)?)
+                }
+            };
             println!("{}", serde_json::to_string_pretty(&bundle)?);
             Ok(())
         }
         Command::Verify(args) => {
-            let bundle: ProofBundle = serde_json::from_slice(&std::fs::read(&args.bundle)?)
-                .map_err(|e| format!("{}: not a proof bundle: {e}", args.bundle.display()))?;
-            let verified = bundle.verify(&args.public_key)?;
-            println!(
-                "verified: disclosure {} is leaf {} of log {} at size {} (root {}), signed by the trusted key",
-                verified.disclosure_id,
-                verified.leaf_index,
-                bundle.log_id,
-                verified.tree_size,
-                verified.root_hash
-            );
+            let bundle: Bundle = serde_json::from_slice(&std::fs::read(&args.bundle)?).map_err(
+                |e| format!("{}: neither a proof nor a head bundle: {e}", args.bundle.display()),
+            )?;
+            match bundle {
+                Bundle::Proof(proof) => {
+                    let verified = proof.verify(&args.public_key)?;
+                    println!(
+                        "verified: disclosure {} is leaf {} of log {} at size {} (root {}), signed by the trusted key",
+                        verified.disclosure_id,
+                        verified.leaf_index,
+                        proof.log_id,
+                        verified.tree_size,
+                        verified.root_hash
+                    );
+                }
+                Bundle::Head(head) => {
+                    head.verify(&args.public_key)?;
+                    println!(
+                        "verified: log {} has size {} (root {}), signed by the trusted key",
+                        head.log_id, head.tree_size, head.root_hash
+                    );
+                }
+            }
             Ok(())
         }
         Command::Cluster(command) => cluster(command).await,

@@ -1,14 +1,27 @@
-//! `jiceng proof` and `jiceng verify`: a disclosure's inclusion proof as a self-contained JSON
-//! bundle, and its offline check — the entry's leaf hash, the audit path to the tree head's root
-//! (RFC 6962), and the head's Ed25519 signature by the key the verifier trusts. Nothing in the
-//! check asks the service: a bundle kept today proves tomorrow what was published.
+//! `jiceng proof` and `jiceng verify`: a disclosure's inclusion proof, or a signed tree head alone,
+//! as a self-contained JSON bundle, and its offline check — the head's Ed25519 signature by the
+//! key the verifier trusts and, for a proof, the entry's leaf hash and its audit path to the
+//! head's root (RFC 6962). Nothing in the check asks the service: a bundle kept today proves
+//! tomorrow what was published, and a monitor keeps heads to hold the log to them.
 
 use jiceng_merkle::{self as merkle, Hash, TreeHead};
 use jiceng_proto::property as pb;
 use serde::{Deserialize, Serialize};
 
-/// A disclosure's inclusion proof, as `jiceng proof` writes it. Hashes, keys and signatures
-/// are hex; the entry is the exact text the log hashed.
+/// A signed tree head, as `jiceng proof` writes it without a disclosure. Hashes, keys and
+/// signatures are hex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadBundle {
+    pub log_id: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub timestamp_ms: u64,
+    pub signature: String,
+    pub public_key: String,
+}
+
+/// A disclosure's inclusion proof, as `jiceng proof` writes it: the signed head, the exact text
+/// the log hashed, and its audit path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofBundle {
     pub log_id: String,
@@ -22,7 +35,15 @@ pub struct ProofBundle {
     pub public_key: String,
 }
 
-/// What a bundle shows once verified.
+/// Either bundle, told apart by whether it carries an entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Bundle {
+    Proof(ProofBundle),
+    Head(HeadBundle),
+}
+
+/// What a proof bundle shows once verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
     pub disclosure_id: String,
@@ -39,6 +60,8 @@ pub enum VerifyError {
     OtherKey { found: String, trusted: String },
     #[error("the tree head's signature does not verify")]
     BadSignature,
+    #[error("a head of size 0 must have the empty tree's root (SHA-256 of nothing)")]
+    NotEmptyRoot,
     #[error("the entry is not in the log at that head: it was altered, or the proof is wrong")]
     NotIncluded,
 }
@@ -53,21 +76,12 @@ fn hash(field: &str, text: &str) -> Result<Hash, VerifyError> {
         .map_err(|_| VerifyError::Malformed(format!("{field} is not 32 bytes")))
 }
 
-impl ProofBundle {
-    /// The bundle of an `InclusionProof` answer.
-    pub fn from_proto(proof: &pb::InclusionProof) -> Result<Self, VerifyError> {
-        let head = proof
-            .tree_head
-            .as_ref()
-            .ok_or_else(|| VerifyError::Malformed("the proof has no tree head".into()))?;
+impl HeadBundle {
+    /// The bundle of a `SignedTreeHead` answer.
+    pub fn from_proto(head: &pb::SignedTreeHead) -> Result<Self, VerifyError> {
         let timestamp = head.timestamp.unwrap_or_default();
         Ok(Self {
             log_id: head.log_id.clone(),
-            entry: String::from_utf8(proof.entry.clone())
-                .map_err(|_| VerifyError::Malformed("the entry is not text".into()))?,
-            leaf_index: u64::try_from(proof.leaf_index)
-                .map_err(|_| VerifyError::Malformed("negative leaf index".into()))?,
-            audit_path: proof.audit_path.iter().map(|h| merkle::hex(h)).collect(),
             tree_size: u64::try_from(head.tree_size)
                 .map_err(|_| VerifyError::Malformed("negative tree size".into()))?,
             root_hash: merkle::hex(&head.root_hash),
@@ -80,8 +94,8 @@ impl ProofBundle {
         })
     }
 
-    /// Checks the bundle against the log key the verifier trusts (hex), offline.
-    pub fn verify(&self, trusted_key: &str) -> Result<Verified, VerifyError> {
+    /// Checks that the trusted key (hex) signed this head, offline; the head it proves.
+    pub fn verify(&self, trusted_key: &str) -> Result<TreeHead, VerifyError> {
         let trusted = trusted_key.trim().to_ascii_lowercase();
         if self.public_key != trusted {
             return Err(VerifyError::OtherKey {
@@ -103,6 +117,53 @@ impl ProofBundle {
         if !signed {
             return Err(VerifyError::BadSignature);
         }
+        // A signer could sign any root for size 0; RFC 6962 allows only one.
+        if head.size == 0 && head.root != merkle::empty_root() {
+            return Err(VerifyError::NotEmptyRoot);
+        }
+        Ok(head)
+    }
+}
+
+impl ProofBundle {
+    /// The bundle of an `InclusionProof` answer.
+    pub fn from_proto(proof: &pb::InclusionProof) -> Result<Self, VerifyError> {
+        let head = HeadBundle::from_proto(
+            proof
+                .tree_head
+                .as_ref()
+                .ok_or_else(|| VerifyError::Malformed("the proof has no tree head".into()))?,
+        )?;
+        Ok(Self {
+            log_id: head.log_id,
+            entry: String::from_utf8(proof.entry.clone())
+                .map_err(|_| VerifyError::Malformed("the entry is not text".into()))?,
+            leaf_index: u64::try_from(proof.leaf_index)
+                .map_err(|_| VerifyError::Malformed("negative leaf index".into()))?,
+            audit_path: proof.audit_path.iter().map(|h| merkle::hex(h)).collect(),
+            tree_size: head.tree_size,
+            root_hash: head.root_hash,
+            timestamp_ms: head.timestamp_ms,
+            signature: head.signature,
+            public_key: head.public_key,
+        })
+    }
+
+    /// The signed head the proof leads to.
+    pub fn head(&self) -> HeadBundle {
+        HeadBundle {
+            log_id: self.log_id.clone(),
+            tree_size: self.tree_size,
+            root_hash: self.root_hash.clone(),
+            timestamp_ms: self.timestamp_ms,
+            signature: self.signature.clone(),
+            public_key: self.public_key.clone(),
+        }
+    }
+
+    /// Checks the bundle against the log key the verifier trusts (hex), offline.
+    pub fn verify(&self, trusted_key: &str) -> Result<Verified, VerifyError> {
+        let head = self.head().verify(trusted_key)?;
         let path = self
             .audit_path
             .iter()
