@@ -2,7 +2,11 @@
 //! Deployments and pods, and a real port-forward (the API server's WebSocket protocol) to real
 //! gRPC servers (health endpoints, and the whole platform for the smoke scenario), so that both
 //! travel the path they take in a cluster.
+//!
+//! A test binary of its own because its smoke scenario installs telemetry, once per process.
 
+#[allow(dead_code)] // the helpers of the API suite this binary does not need
+#[path = "api/common/mod.rs"]
 mod common;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -126,7 +130,7 @@ async fn status_of_a_release_that_is_not_there_says_so() {
 async fn smoke_reports_merges_and_finds_the_notice_in_one_trace() {
     // The only test of this file that installs telemetry: once per process.
     let collector = OtlpReceiver::start().await;
-    let telemetry = common::install_telemetry(&collector);
+    let telemetry = collector.install_telemetry();
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let serving = platform.server.addr;
     let mut cluster = FakeCluster::new(NAMESPACE, RELEASE);

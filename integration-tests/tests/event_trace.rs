@@ -2,8 +2,10 @@
 //! service, its outbox event relayed to notify, the notification, and the webhook POST to another
 //! government system all carry the caller's trace id.
 //!
-//! A file of its own because telemetry is installed once per process.
+//! A test binary of its own because telemetry is installed once per process.
 
+#[allow(dead_code)] // the helpers of the API suite this binary does not need
+#[path = "api/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
@@ -26,7 +28,7 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_position_change_is_one_trace_from_caller_to_webhook() {
     let collector = OtlpReceiver::start().await;
-    let telemetry = common::install_telemetry(&collector);
+    let telemetry = collector.install_telemetry();
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let admin = || Bearer::new(&bearer("admin", &[Role::DistrictAdmin], &platform.root_id));
     let mut org = platform.admin().await;

@@ -2,8 +2,10 @@
 //! database work share a trace id, exported over OTLP to a receiver in this process, and the
 //! audit record of the change names the same trace.
 //!
-//! A file of its own because telemetry is installed once per process.
+//! A test binary of its own because telemetry is installed once per process.
 
+#[allow(dead_code)] // the helpers of the API suite this binary does not need
+#[path = "api/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
@@ -11,8 +13,7 @@ use std::time::Duration;
 use common::Platform;
 use jiceng_auth::Role;
 use jiceng_proto::org::{self as pb, org_service_client::OrgServiceClient};
-use jiceng_telemetry::{DEFAULT_FILTER, TelemetryConfig};
-use jiceng_testkit::{Bearer, OtlpReceiver, TEST_DISTRICT, TestDatabase, bearer};
+use jiceng_testkit::{Bearer, OtlpReceiver, TestDatabase, bearer};
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
 use tracing::Instrument as _;
 
@@ -25,14 +26,7 @@ fn named<'a>(spans: &'a [Span], name: &str, kind: Option<SpanKind>) -> Option<&'
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_is_one_trace_from_client_to_database() {
     let receiver = OtlpReceiver::start().await;
-    let telemetry = jiceng_telemetry::init(&TelemetryConfig {
-        service_name: "jiceng-test".into(),
-        district: TEST_DISTRICT.into(),
-        otlp_endpoint: Some(receiver.endpoint().to_owned()),
-        log_filter: DEFAULT_FILTER.into(),
-        logs: std::env::var_os("TEST_LOG").is_some(),
-    })
-    .expect("telemetry");
+    let flushing = receiver.install_telemetry();
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let channel =
         jiceng_grpc::channel(&platform.server.uri(), Duration::from_secs(5)).expect("channel");
@@ -50,7 +44,6 @@ async fn a_call_is_one_trace_from_client_to_database() {
         .await
         .expect("create")
         .into_inner();
-    let flushing = std::sync::Arc::new(telemetry);
     let flusher = std::sync::Arc::clone(&flushing);
     tokio::task::spawn_blocking(move || flusher.flush())
         .await

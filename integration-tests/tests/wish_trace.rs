@@ -3,8 +3,10 @@
 //! the collecting committee's secretary; the confirming admin's trace carries the one points
 //! entry the member service awards the claimer, and the claimer's word of it.
 //!
-//! A file of its own because telemetry is installed once per process.
+//! A test binary of its own because telemetry is installed once per process.
 
+#[allow(dead_code)] // the helpers of the API suite this binary does not need
+#[path = "api/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
@@ -27,7 +29,7 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_wish_step_is_one_trace_to_its_notice_and_its_points() {
     let collector = OtlpReceiver::start().await;
-    let telemetry = common::install_telemetry(&collector);
+    let telemetry = collector.install_telemetry();
     let platform = Platform::start(TestDatabase::sqlite()).await;
     let admin = || {
         Bearer::new(&bearer(

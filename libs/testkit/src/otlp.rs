@@ -49,6 +49,21 @@ impl TraceService for Collector {
 }
 
 impl OtlpReceiver {
+    /// Installs this process's telemetry, exporting spans here (and logging when `TEST_LOG` is
+    /// set). Once per process: a trace scenario is a test binary of its own.
+    pub fn install_telemetry(&self) -> Arc<jiceng_telemetry::Telemetry> {
+        Arc::new(
+            jiceng_telemetry::init(&jiceng_telemetry::TelemetryConfig {
+                service_name: "jiceng-test".into(),
+                district: crate::TEST_DISTRICT.into(),
+                otlp_endpoint: Some(self.endpoint.clone()),
+                log_filter: jiceng_telemetry::DEFAULT_FILTER.into(),
+                logs: std::env::var_os("TEST_LOG").is_some(),
+            })
+            .expect("telemetry"),
+        )
+    }
+
     pub async fn start() -> Self {
         let (listener, addr) = crate::bind_local().await;
         let spans = Arc::new(Mutex::new(Vec::new()));

@@ -6,8 +6,11 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiceng::{
-    App, AppConfig, District, EventSink, ServiceName, Storage, bench::Op, connect_and_migrate,
-    demo, ensure_district_root, seed::Scale, verify::{Bundle, HeadBundle, ProofBundle},
+    App, AppConfig, District, EventSink, ServiceName, Storage,
+    bench::Op,
+    connect_and_migrate, demo, ensure_district_root,
+    seed::Scale,
+    verify::{Bundle, HeadBundle, ProofBundle},
 };
 use jiceng_auth::{Claims, InternalKey, KeyConfig, Role, ServiceToken, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
@@ -17,7 +20,8 @@ use jiceng_notify::{egress::WebhookPolicy, webhooks::DispatchOptions};
 use jiceng_org::domain::UnitId;
 use jiceng_outbox::RelayOptions;
 use jiceng_proto::property::{
-    GetInclusionProofRequest, GetSignedTreeHeadRequest, disclosure_service_client::DisclosureServiceClient,
+    GetInclusionProofRequest, GetSignedTreeHeadRequest,
+    disclosure_service_client::DisclosureServiceClient,
 };
 use jiceng_telemetry::TelemetryConfig;
 
@@ -513,9 +517,13 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Verify(args) => {
-            let bundle: Bundle = serde_json::from_slice(&std::fs::read(&args.bundle)?).map_err(
-                |e| format!("{}: neither a proof nor a head bundle: {e}", args.bundle.display()),
-            )?;
+            let bundle: Bundle =
+                serde_json::from_slice(&std::fs::read(&args.bundle)?).map_err(|e| {
+                    format!(
+                        "{}: neither a proof nor a head bundle: {e}",
+                        args.bundle.display()
+                    )
+                })?;
             match bundle {
                 Bundle::Proof(proof) => {
                     let verified = proof.verify(&args.public_key)?;

@@ -4,7 +4,8 @@
 //! and close; the handling org's admins and grid workers take the case up, report back and ask
 //! for changes; the level above the handling org decides those requests; the reporter rates
 //! the outcome. Grid workers and party representatives report in the grids they are stationed
-//! in; another system reports with the service role and its own id for the report.
+//! in; another system reports with the integration role, as a SYSTEM reporter, and its own id for
+//! the report.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The org service's authorization matrix, and the event sink's: see `authz/mod.rs`.
 
-mod authz;
-mod common;
+use crate::authz;
+use crate::common;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -1,7 +1,7 @@
 //! What a platform engineer and a generic gRPC client see of a running process: health that
 //! follows the database, reflection, and a clean shutdown.
 
-mod common;
+use crate::common;
 
 use common::Platform;
 use jiceng_testkit::TestDatabase;

@@ -1,7 +1,6 @@
 //! Starts the platform in-process for a scenario and hands out authenticated clients.
 
 // Each scenario file compiles this module anew and uses only part of it.
-#![allow(dead_code)]
 
 pub mod raw;
 
@@ -22,9 +21,6 @@ use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 /// The property log's signing seed in tests.
 pub const TEST_LOG_SEED: [u8; 32] = [9; 32];
-
-/// The scope of tokens whose scope does not matter.
-pub const NIL_SCOPE: &str = "00000000-0000-0000-0000-000000000000";
 
 pub type OrgClient = OrgServiceClient<InterceptedService<Channel, Bearer>>;
 pub type NotifyClient = NotifyServiceClient<InterceptedService<Channel, Bearer>>;
@@ -242,23 +238,6 @@ pub async fn snapshot(client: &mut OrgClient, root: &str) -> Vec<pb::Unit> {
         .expect("subtree")
         .into_inner()
         .units
-}
-
-/// Installs telemetry for this test process, exporting spans to `collector`. Once per process:
-/// a trace scenario has a file of its own.
-pub fn install_telemetry(
-    collector: &jiceng_testkit::OtlpReceiver,
-) -> std::sync::Arc<jiceng_telemetry::Telemetry> {
-    std::sync::Arc::new(
-        jiceng_telemetry::init(&jiceng_telemetry::TelemetryConfig {
-            service_name: "jiceng-test".into(),
-            district: jiceng_testkit::TEST_DISTRICT.into(),
-            otlp_endpoint: Some(collector.endpoint().to_owned()),
-            log_filter: jiceng_telemetry::DEFAULT_FILTER.into(),
-            logs: std::env::var_os("TEST_LOG").is_some(),
-        })
-        .expect("telemetry"),
-    )
 }
 
 /// The notifications of `category` in `subject`'s inbox, once at least one has arrived (or

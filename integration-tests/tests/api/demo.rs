@@ -3,7 +3,7 @@
 //! Lujiazui's grid cases, a published micro-wish and a need with a proposed project, and
 //! Gaohang's disclosures in the transparency log.
 
-mod common;
+use crate::common;
 
 use common::Platform;
 use jiceng_proto::{

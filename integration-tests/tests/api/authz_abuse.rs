@@ -1,7 +1,7 @@
 //! Attacks with tokens a caller can come by, each refused through the API on both databases:
 //! what the authorization matrix cannot show because the token itself is the attack.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! event sink, which invalidates its scope cache, so a street admin loses authority over the
 //! moved unit at once.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

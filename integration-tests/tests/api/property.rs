@@ -6,7 +6,7 @@
 //! the publishers once; three parties meet and follow decisions up; the town assesses, ranks
 //! and orders.
 
-mod common;
+use crate::common;
 
 use common::{Platform, TEST_LOG_SEED, create, fields_of};
 use jiceng::verify::{Bundle, HeadBundle, ProofBundle, VerifyError};

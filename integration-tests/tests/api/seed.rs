@@ -1,7 +1,7 @@
 //! `jiceng seed`'s loader: a synthetic district is whole (every level, every service's data
 //! where the API shows it) and the same seed number makes the same district.
 
-mod common;
+use crate::common;
 
 use common::Platform;
 use jiceng::seed::Plan;

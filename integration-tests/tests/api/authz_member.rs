@@ -1,7 +1,6 @@
 //! The member service's authorization matrix (and the points ledger's): see `authz/mod.rs`.
 
-mod authz;
-mod common;
+use crate::authz;
 
 use authz::{Fixture, Row, Side};
 use jiceng_auth::Role;

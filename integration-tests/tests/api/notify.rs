@@ -2,7 +2,7 @@
 //! streams that resume without gaps or repeats, templates and preferences, and org events
 //! arriving through the outbox — on both databases.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
 //! The grid_projects service's authorization matrix (micro-wishes and the needs, resources and
 //! projects lists): see `authz/mod.rs`.
 
-mod authz;
-mod common;
+use crate::authz;
 
 use authz::{Fixture, Row, Side};
 use jiceng_auth::Role;

@@ -3,7 +3,7 @@
 //! Health goes NOT_SERVING while liveness holds, callers get UNAVAILABLE, the platform recovers
 //! by itself, and nothing acknowledged is lost or done twice.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -9,7 +9,7 @@
 //! budget per service shared by its RPCs (the long run: 100000); `JICENG_FUZZ_SEED` repeats a
 //! run.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

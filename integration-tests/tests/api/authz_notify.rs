@@ -1,7 +1,6 @@
 //! The notify service's authorization matrix: see `authz/mod.rs`.
 
-mod authz;
-mod common;
+use crate::authz;
 
 use authz::{Fixture, Row, Side};
 use jiceng_auth::Role;

@@ -5,8 +5,7 @@
 //! company's staff account: it publishes for the company's compounds and reports the company's
 //! decisions done, while street B's member publishes for none of them.
 
-mod authz;
-mod common;
+use crate::authz;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -3,7 +3,7 @@
 //! platform's clock is moved ahead; a micro-wish from collection to the points and the notice its
 //! fulfilment brings.
 
-mod common;
+use crate::common;
 
 use common::{Platform, create};
 use jiceng_auth::Role;

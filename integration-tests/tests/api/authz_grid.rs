@@ -1,8 +1,8 @@
 //! The grid service's authorization matrix (grids, categories, the calendar and cases): see
 //! `authz/mod.rs`.
 
-mod authz;
-mod common;
+use crate::authz;
+use crate::common;
 
 use authz::{CASE_CATEGORY, Fixture, Row, Side};
 use jiceng_auth::Role;

@@ -1,7 +1,7 @@
 //! The org API as another government system sees it: authentication, scope, validation with
 //! field details, optimistic concurrency, idempotency and the audit trail — on both databases.
 
-mod common;
+use crate::common;
 
 use common::{Platform, create, fields_of, snapshot};
 use jiceng_auth::Role;

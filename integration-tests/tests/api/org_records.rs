@@ -1,7 +1,7 @@
 //! Positions, alliances, meetings, projects and venues through the public gRPC API: who may do
 //! what, and the codes a caller gets — on both databases.
 
-mod common;
+use crate::common;
 
 use common::{Platform, create, fields_of};
 use jiceng_auth::Role;

@@ -1,7 +1,7 @@
 //! Members through the public gRPC API: personal data masked except to admins who ask, the
 //! development pipeline, and scope — on both databases.
 
-mod common;
+use crate::common;
 
 use common::{Platform, create};
 use jiceng_auth::Role;
