@@ -20,6 +20,8 @@ pub mod io {
     }
 }
 
+pub mod event_types;
+
 #[allow(
     missing_docs,
     clippy::all,

@@ -13,15 +13,10 @@ use crate::{
     },
 };
 
-pub const CASE_DISPATCHED: &str = "jiceng.grid.v1.case.dispatched";
-pub const CASE_ESCALATED: &str = "jiceng.grid.v1.case.escalated";
-pub const CASE_VERIFICATION_FAILED: &str = "jiceng.grid.v1.case.verification_failed";
-pub const CASE_MERGED: &str = "jiceng.grid.v1.case.merged";
-pub const PROJECT_PROPOSED: &str = "jiceng.grid.v1.project.proposed";
-pub const WISH_CLAIMED: &str = "jiceng.grid.v1.wish.claimed";
-pub const WISH_FELLOWS_NAMED: &str = "jiceng.grid.v1.wish.fellows_named";
-pub const WISH_FULFILLED: &str = "jiceng.grid.v1.wish.fulfilled";
-pub const WISH_CONFIRMED: &str = "jiceng.grid.v1.wish.confirmed";
+pub use jiceng_proto::event_types::{
+    CASE_DISPATCHED, CASE_ESCALATED, CASE_MERGED, CASE_VERIFICATION_FAILED, PROJECT_PROPOSED,
+    WISH_CLAIMED, WISH_CONFIRMED, WISH_FELLOWS_NAMED, WISH_FULFILLED,
+};
 
 /// A case was sent to a handling org.
 pub fn dispatched(case: &Case) -> EventDraft {

@@ -9,9 +9,7 @@ use crate::{
     store::{MemberRow, transfers::Transfer},
 };
 
-pub const STATUS_CHANGED: &str = "jiceng.member.v1.status.changed";
-pub const TRANSFER_REQUESTED: &str = "jiceng.member.v1.transfer.requested";
-pub const POINTS_APPROVED: &str = "jiceng.member.v1.points.approved";
+pub use jiceng_proto::event_types::{POINTS_APPROVED, STATUS_CHANGED, TRANSFER_REQUESTED};
 
 /// A member reached a stage of the pipeline (or a final status).
 pub fn status_changed(member: &MemberRow) -> EventDraft {

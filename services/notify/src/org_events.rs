@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 
 use jiceng_proto::{
-    cloudevents::{CloudEvent, cloud_event::Data},
-    grid as grid_pb, member as member_pb,
+    cloudevents::CloudEvent,
+    event_types, grid as grid_pb, member as member_pb,
     org::{self as pb, PositionRole},
     property as property_pb,
 };
-use prost::Message;
 use tonic::Status;
 
 use jiceng_org_client::OrgDirectory;
@@ -19,34 +18,34 @@ use crate::domain::{Category, Name, Priority, Template};
 
 /// The event types the notify service consumes (route them here with `--event-sink`).
 pub const CONSUMED: &[&str] = &[
-    "jiceng.grid.v1.case.dispatched",
-    "jiceng.grid.v1.case.escalated",
-    "jiceng.grid.v1.case.verification_failed",
-    "jiceng.grid.v1.case.merged",
-    "jiceng.grid.v1.project.proposed",
-    "jiceng.grid.v1.wish.claimed",
-    "jiceng.grid.v1.wish.fellows_named",
-    "jiceng.grid.v1.wish.fulfilled",
-    "jiceng.property.v1.disclosure.due",
-    "jiceng.property.v1.disclosure.overdue",
-    "jiceng.member.v1.status.changed",
-    "jiceng.member.v1.transfer.requested",
-    "jiceng.member.v1.points.approved",
+    event_types::CASE_DISPATCHED,
+    event_types::CASE_ESCALATED,
+    event_types::CASE_VERIFICATION_FAILED,
+    event_types::CASE_MERGED,
+    event_types::PROJECT_PROPOSED,
+    event_types::WISH_CLAIMED,
+    event_types::WISH_FELLOWS_NAMED,
+    event_types::WISH_FULFILLED,
+    event_types::DISCLOSURE_DUE,
+    event_types::DISCLOSURE_OVERDUE,
+    event_types::STATUS_CHANGED,
+    event_types::TRANSFER_REQUESTED,
+    event_types::POINTS_APPROVED,
     UNIT_MOVED,
-    "jiceng.org.v1.position.changed",
-    "jiceng.org.v1.meeting.scheduled",
-    "jiceng.org.v1.decision.due",
-    "jiceng.org.v1.decision.overdue",
-    "jiceng.org.v1.booking.confirmed",
-    "jiceng.org.v1.booking.cancelled",
+    event_types::POSITION_CHANGED,
+    event_types::MEETING_SCHEDULED,
+    event_types::DECISION_DUE,
+    event_types::DECISION_OVERDUE,
+    event_types::BOOKING_CONFIRMED,
+    event_types::BOOKING_CANCELLED,
 ];
 
 /// A subtree moved: scope answers cached for units in it are stale.
-pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
+pub use jiceng_proto::event_types::UNIT_MOVED;
 
 /// The unit an `org.unit.moved` event is about.
 pub fn moved_unit(event: &CloudEvent) -> Result<pb::UnitMovedEvent, Status> {
-    payload::<pb::UnitMovedEvent>(event)
+    event_types::data_of::<pb::UnitMovedEvent>(event)
 }
 
 /// Who a publication is for.
@@ -220,14 +219,6 @@ pub fn builtin_categories() -> Vec<Category> {
     ]
 }
 
-fn payload<M: Message + Default>(event: &CloudEvent) -> Result<M, Status> {
-    match &event.data {
-        Some(Data::ProtoData(any)) => M::decode(any.value.as_slice())
-            .map_err(|_| Status::invalid_argument("event data does not decode")),
-        _ => Err(Status::invalid_argument("event data must be protobuf")),
-    }
-}
-
 fn vars(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -259,8 +250,8 @@ pub async fn publication_for(
     org: &OrgDirectory,
 ) -> Result<Option<Publication>, Status> {
     let publication = match event.r#type.as_str() {
-        "jiceng.org.v1.position.changed" => {
-            let position: pb::Position = payload(event)?;
+        event_types::POSITION_CHANGED => {
+            let position: pb::Position = event_types::data_of(event)?;
             let Some(pb::position::Holder::MemberId(member)) = &position.holder else {
                 return Ok(None);
             };
@@ -281,8 +272,8 @@ pub async fn publication_for(
                 recipients: vec![RecipientSpec::Member(member.clone())],
             }
         }
-        "jiceng.org.v1.meeting.scheduled" => {
-            let meeting: pb::JointMeeting = payload(event)?;
+        event_types::MEETING_SCHEDULED => {
+            let meeting: pb::JointMeeting = event_types::data_of(event)?;
             let host_unit = match &meeting.host {
                 Some(pb::joint_meeting::Host::HostUnitId(unit)) => unit.clone(),
                 Some(pb::joint_meeting::Host::HostAllianceId(alliance)) => {
@@ -307,8 +298,8 @@ pub async fn publication_for(
                 recipients: vec![secretary_of(&host_unit)],
             }
         }
-        kind @ ("jiceng.org.v1.decision.due" | "jiceng.org.v1.decision.overdue") => {
-            let decision: pb::Decision = payload(event)?;
+        kind @ (event_types::DECISION_DUE | event_types::DECISION_OVERDUE) => {
+            let decision: pb::Decision = event_types::data_of(event)?;
             let overdue = kind.ends_with("overdue");
             Publication {
                 category: if overdue {
@@ -329,8 +320,8 @@ pub async fn publication_for(
                 recipients: vec![secretary_of(&decision.owner_unit_id)],
             }
         }
-        kind @ ("jiceng.org.v1.booking.confirmed" | "jiceng.org.v1.booking.cancelled") => {
-            let booking: pb::Booking = payload(event)?;
+        kind @ (event_types::BOOKING_CONFIRMED | event_types::BOOKING_CANCELLED) => {
+            let booking: pb::Booking = event_types::data_of(event)?;
             let recipient = match &booking.booker {
                 Some(pb::booking::Booker::MemberId(member)) => {
                     RecipientSpec::Member(member.clone())
@@ -355,8 +346,8 @@ pub async fn publication_for(
                 recipients: vec![recipient],
             }
         }
-        kind @ ("jiceng.grid.v1.case.dispatched" | "jiceng.grid.v1.case.verification_failed") => {
-            let case: grid_pb::Case = payload(event)?;
+        kind @ (event_types::CASE_DISPATCHED | event_types::CASE_VERIFICATION_FAILED) => {
+            let case: grid_pb::Case = event_types::data_of(event)?;
             Publication {
                 category: if kind.ends_with("dispatched") {
                     "grid.case.dispatched"
@@ -372,8 +363,8 @@ pub async fn publication_for(
                 recipients: vec![secretary_of(&case.handler_org_id)],
             }
         }
-        "jiceng.grid.v1.case.merged" => {
-            let merged: grid_pb::CaseMerged = payload(event)?;
+        event_types::CASE_MERGED => {
+            let merged: grid_pb::CaseMerged = event_types::data_of(event)?;
             let (Some(duplicate), Some(original)) = (&merged.duplicate, &merged.original) else {
                 return Ok(None);
             };
@@ -393,8 +384,8 @@ pub async fn publication_for(
                 recipients,
             }
         }
-        "jiceng.grid.v1.project.proposed" => {
-            let proposed: grid_pb::ProjectProposed = payload(event)?;
+        event_types::PROJECT_PROPOSED => {
+            let proposed: grid_pb::ProjectProposed = event_types::data_of(event)?;
             let (Some(project), Some(need), Some(resource)) =
                 (&proposed.project, &proposed.need, &proposed.resource)
             else {
@@ -430,8 +421,8 @@ pub async fn publication_for(
                 recipients: vec![recipient],
             }
         }
-        kind @ ("jiceng.property.v1.disclosure.due" | "jiceng.property.v1.disclosure.overdue") => {
-            let due: property_pb::DisclosureDue = payload(event)?;
+        kind @ (event_types::DISCLOSURE_DUE | event_types::DISCLOSURE_OVERDUE) => {
+            let due: property_pb::DisclosureDue = event_types::data_of(event)?;
             let Some(item) = &due.item else {
                 return Ok(None);
             };
@@ -478,8 +469,8 @@ pub async fn publication_for(
                 recipients,
             }
         }
-        "jiceng.grid.v1.wish.fellows_named" => {
-            let wish: grid_pb::Wish = payload(event)?;
+        event_types::WISH_FELLOWS_NAMED => {
+            let wish: grid_pb::Wish = event_types::data_of(event)?;
             Publication {
                 category: "grid.wish.fellows_named",
                 priority: Priority::Normal,
@@ -495,8 +486,8 @@ pub async fn publication_for(
                     .collect(),
             }
         }
-        kind @ ("jiceng.grid.v1.wish.claimed" | "jiceng.grid.v1.wish.fulfilled") => {
-            let wish: grid_pb::Wish = payload(event)?;
+        kind @ (event_types::WISH_CLAIMED | event_types::WISH_FULFILLED) => {
+            let wish: grid_pb::Wish = event_types::data_of(event)?;
             Publication {
                 category: if kind.ends_with("claimed") {
                     "grid.wish.claimed"
@@ -512,8 +503,8 @@ pub async fn publication_for(
                 recipients: vec![secretary_of(&wish.org_id)],
             }
         }
-        "jiceng.grid.v1.case.escalated" => {
-            let escalated: grid_pb::CaseEscalated = payload(event)?;
+        event_types::CASE_ESCALATED => {
+            let escalated: grid_pb::CaseEscalated = event_types::data_of(event)?;
             let (Some(case), Some(escalation)) = (&escalated.escalated_case, &escalated.escalation)
             else {
                 return Ok(None);
@@ -543,8 +534,8 @@ pub async fn publication_for(
                 recipients,
             }
         }
-        "jiceng.member.v1.status.changed" => {
-            let member: member_pb::Member = payload(event)?;
+        event_types::STATUS_CHANGED => {
+            let member: member_pb::Member = event_types::data_of(event)?;
             let status = match member_pb::MemberStatus::try_from(member.status) {
                 Ok(member_pb::MemberStatus::Activist) => "入党积极分子",
                 Ok(member_pb::MemberStatus::DevelopmentTarget) => "发展对象",
@@ -560,8 +551,8 @@ pub async fn publication_for(
                 recipients: vec![RecipientSpec::Member(member.id.clone())],
             }
         }
-        "jiceng.member.v1.transfer.requested" => {
-            let transfer: member_pb::Transfer = payload(event)?;
+        event_types::TRANSFER_REQUESTED => {
+            let transfer: member_pb::Transfer = event_types::data_of(event)?;
             Publication {
                 category: "member.transfer.requested",
                 priority: Priority::High,
@@ -570,8 +561,8 @@ pub async fn publication_for(
                 recipients: vec![secretary_of(&transfer.to_org_id)],
             }
         }
-        "jiceng.member.v1.points.approved" => {
-            let entry: member_pb::LedgerEntry = payload(event)?;
+        event_types::POINTS_APPROVED => {
+            let entry: member_pb::LedgerEntry = event_types::data_of(event)?;
             Publication {
                 category: "member.points.approved",
                 priority: Priority::Low,

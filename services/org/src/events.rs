@@ -14,14 +14,10 @@ use crate::{
 };
 use jiceng_proto::org as pb;
 
-pub const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
-pub const POSITION_CHANGED: &str = "jiceng.org.v1.position.changed";
-pub const MEETING_SCHEDULED: &str = "jiceng.org.v1.meeting.scheduled";
-pub const DECISION_DUE: &str = "jiceng.org.v1.decision.due";
-pub const DECISION_OVERDUE: &str = "jiceng.org.v1.decision.overdue";
-pub const BOOKING_CONFIRMED: &str = "jiceng.org.v1.booking.confirmed";
-pub const BOOKING_CANCELLED: &str = "jiceng.org.v1.booking.cancelled";
-pub const ATTENDANCE_RECORDED: &str = "jiceng.org.v1.attendance.recorded";
+pub use jiceng_proto::event_types::{
+    ATTENDANCE_RECORDED, BOOKING_CANCELLED, BOOKING_CONFIRMED, DECISION_DUE, DECISION_OVERDUE,
+    MEETING_SCHEDULED, POSITION_CHANGED, UNIT_MOVED,
+};
 
 /// A unit moved with its subtree; `tree_generation` is the generation the move committed at.
 pub fn unit_moved(

@@ -6,8 +6,7 @@ use jiceng_proto::property as pb;
 
 use crate::store::compliance::DueItem;
 
-pub const DISCLOSURE_DUE: &str = "jiceng.property.v1.disclosure.due";
-pub const DISCLOSURE_OVERDUE: &str = "jiceng.property.v1.disclosure.overdue";
+pub use jiceng_proto::event_types::{DISCLOSURE_DUE, DISCLOSURE_OVERDUE};
 
 /// An item is due soon (or, with `overdue`, past due) and not yet disclosed: the company's
 /// publishers hear of it, and of an overdue one the compound's committee too.

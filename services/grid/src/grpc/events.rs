@@ -6,7 +6,7 @@
 use jiceng_auth::{Role, caller};
 use jiceng_grpc::millis_of;
 use jiceng_proto::{
-    cloudevents::{CloudEvent, cloud_event::Data},
+    event_types,
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
     org as org_pb,
 };
@@ -15,19 +15,10 @@ use tonic::{Request, Response, Status};
 use super::{GridApi, to_status};
 use crate::{domain::calendar::beijing_minute, store::StoreError};
 
-const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
-const MEETING_SCHEDULED: &str = "jiceng.org.v1.meeting.scheduled";
+use jiceng_proto::event_types::{MEETING_SCHEDULED, UNIT_MOVED};
 
 /// The event types the grid service consumes.
 pub const CONSUMED: &[&str] = &[UNIT_MOVED, MEETING_SCHEDULED];
-
-fn data<M: prost::Message + Default>(event: &CloudEvent) -> Result<M, Status> {
-    match &event.data {
-        Some(Data::ProtoData(any)) => M::decode(any.value.as_slice())
-            .map_err(|_| Status::invalid_argument("event data does not decode")),
-        _ => Err(Status::invalid_argument("event data must be protobuf")),
-    }
-}
 
 impl GridApi {
     async fn unit_moved(&self, moved: org_pb::UnitMovedEvent) -> Result<bool, Status> {
@@ -92,8 +83,11 @@ impl EventSinkService for GridApi {
             .event
             .ok_or_else(|| Status::invalid_argument("event is required"))?;
         let duplicate = match event.r#type.as_str() {
-            UNIT_MOVED => self.unit_moved(data(&event)?).await?,
-            MEETING_SCHEDULED => self.meeting_scheduled(data(&event)?).await?,
+            UNIT_MOVED => self.unit_moved(event_types::data_of(&event)?).await?,
+            MEETING_SCHEDULED => {
+                self.meeting_scheduled(event_types::data_of(&event)?)
+                    .await?
+            }
             _ => false,
         };
         Ok(Response::new(DeliverResponse { duplicate }))

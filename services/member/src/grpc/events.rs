@@ -7,7 +7,7 @@
 use jiceng_auth::{Role, caller};
 use jiceng_db::now_millis;
 use jiceng_proto::{
-    cloudevents::cloud_event::Data,
+    event_types,
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
     grid as grid_pb, org as org_pb,
 };
@@ -21,9 +21,9 @@ use crate::{
 
 /// The event types the member service consumes.
 pub const CONSUMED: &[&str] = &[
-    "jiceng.grid.v1.wish.confirmed",
-    "jiceng.org.v1.attendance.recorded",
-    "jiceng.org.v1.unit.moved",
+    event_types::WISH_CONFIRMED,
+    event_types::ATTENDANCE_RECORDED,
+    event_types::UNIT_MOVED,
 ];
 
 /// The rule that, when a district defines it, rewards attending a booked activity.
@@ -31,14 +31,6 @@ const ATTENDANCE_RULE: &str = "activity.attend";
 
 /// The rule that, when a district defines it, rewards fulfilling a micro-wish.
 const WISH_RULE: &str = "wish.fulfilled";
-
-fn payload<M: prost::Message + Default>(data: &Option<Data>) -> Result<M, Status> {
-    match data {
-        Some(Data::ProtoData(any)) => M::decode(any.value.as_slice())
-            .map_err(|_| Status::invalid_argument("event data does not decode")),
-        _ => Err(Status::invalid_argument("event data must be protobuf")),
-    }
-}
 
 #[tonic::async_trait]
 impl EventSinkService for MemberApi {
@@ -52,8 +44,8 @@ impl EventSinkService for MemberApi {
             .event
             .ok_or_else(|| Status::invalid_argument("event is required"))?;
         match event.r#type.as_str() {
-            "jiceng.org.v1.unit.moved" => {
-                let moved: org_pb::UnitMovedEvent = payload(&event.data)?;
+            event_types::UNIT_MOVED => {
+                let moved: org_pb::UnitMovedEvent = event_types::data_of(&event)?;
                 self.org
                     .scopes()
                     .invalidate_subtree(&moved.unit_id, moved.tree_generation);
@@ -66,8 +58,8 @@ impl EventSinkService for MemberApi {
                     .map_err(super::to_status)?;
                 Ok(Response::new(DeliverResponse { duplicate: false }))
             }
-            "jiceng.org.v1.attendance.recorded" => {
-                let booking: org_pb::Booking = payload(&event.data)?;
+            event_types::ATTENDANCE_RECORDED => {
+                let booking: org_pb::Booking = event_types::data_of(&event)?;
                 let Some(attendance) = booking.attendance else {
                     return Err(Status::invalid_argument("no attendance in the booking"));
                 };
@@ -115,8 +107,8 @@ impl EventSinkService for MemberApi {
                     duplicate: added.is_empty(),
                 }))
             }
-            "jiceng.grid.v1.wish.confirmed" => {
-                let wish: grid_pb::Wish = payload(&event.data)?;
+            event_types::WISH_CONFIRMED => {
+                let wish: grid_pb::Wish = event_types::data_of(&event)?;
                 // Named fellow members who have not accepted are not credited.
                 let mut members = vec![wish.claimant_member_id.clone()];
                 members.extend(wish.accepted_member_ids.iter().cloned());

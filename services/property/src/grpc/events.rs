@@ -4,16 +4,15 @@
 
 use jiceng_auth::{Role, caller};
 use jiceng_proto::{
-    cloudevents::cloud_event::Data,
+    event_types,
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
     org as org_pb,
 };
-use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use super::{PropertyApi, to_status};
 
-const UNIT_MOVED: &str = "jiceng.org.v1.unit.moved";
+use jiceng_proto::event_types::UNIT_MOVED;
 
 /// The event types the property service consumes.
 pub const CONSUMED: &[&str] = &[UNIT_MOVED];
@@ -45,11 +44,7 @@ impl EventSinkService for PropertyApi {
             .event
             .ok_or_else(|| Status::invalid_argument("event is required"))?;
         if event.r#type == UNIT_MOVED {
-            let Some(Data::ProtoData(any)) = &event.data else {
-                return Err(Status::invalid_argument("event data must be protobuf"));
-            };
-            let moved = org_pb::UnitMovedEvent::decode(any.value.as_slice())
-                .map_err(|_| Status::invalid_argument("event data does not decode"))?;
+            let moved: org_pb::UnitMovedEvent = event_types::data_of(&event)?;
             self.unit_moved(moved).await?;
         }
         // Re-pathing is idempotent: a redelivery is no duplicate to report.
