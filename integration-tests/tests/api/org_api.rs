@@ -285,6 +285,45 @@ async fn bad_input_gets_field_details_and_changes_nothing(db: TestDatabase) {
         .await
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
+    // An etag no service issued is bad input, as in every service, not a lost race.
+    for (etag, rpc) in [("W/\"v1\"", "update"), ("version-1", "move"), ("v", "dissolve")] {
+        let malformed = match rpc {
+            "update" => {
+                admin
+                    .update_unit(pb::UpdateUnitRequest {
+                        id: street.id.clone(),
+                        unit: Some(pb::Unit {
+                            name: "新名字".into(),
+                            ..Default::default()
+                        }),
+                        update_mask: Some(prost_types_mask(&["name"])),
+                        etag: etag.into(),
+                        ..Default::default()
+                    })
+                    .await
+            }
+            "move" => admin
+                .move_unit(pb::MoveUnitRequest {
+                    id: committee.id.clone(),
+                    new_parent_id: platform.root_id.clone(),
+                    etag: etag.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| tonic::Response::new(pb::Unit::default())),
+            _ => admin
+                .dissolve_unit(pb::DissolveUnitRequest {
+                    id: committee.id.clone(),
+                    etag: etag.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| tonic::Response::new(pb::Unit::default())),
+        }
+        .expect_err("malformed etag");
+        assert_eq!(malformed.code(), Code::InvalidArgument, "{rpc}");
+        assert_eq!(fields_of(&malformed), ["etag"], "{rpc}");
+    }
     let bad_mask = admin
         .update_unit(pb::UpdateUnitRequest {
             id: street.id.clone(),

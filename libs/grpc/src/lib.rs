@@ -2,6 +2,7 @@
 //! and timestamps.
 
 mod access_log;
+pub mod etag;
 pub mod client;
 pub mod page;
 pub mod server;
@@ -12,6 +13,7 @@ pub use client::{
     RetryPolicy, TracedChannel, bearer, channel, connection_broke, housekeeping_channel,
     is_housekeeping, with_retries,
 };
+pub use etag::{etag_of, version_in, version_of};
 pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
 pub use server::{GrpcServer, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;

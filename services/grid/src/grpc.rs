@@ -363,7 +363,7 @@ pub(crate) fn case_to_proto(case: &Case) -> pb::Case {
             .and_then(|s| i32::try_from(s).ok())
             .unwrap_or_default(),
         evaluation_comment: case.evaluation.clone(),
-        etag: format!("v{}", case.version),
+        etag: jiceng_grpc::etag_of(case.version),
         create_time: Some(timestamp(case.created_at)),
         update_time: Some(timestamp(case.updated_at)),
         close_time: case.closed_at.map(timestamp),

@@ -116,7 +116,7 @@ pub(crate) fn masked_member_to_proto(member: &MemberRow) -> pb::Member {
         join_date: member.join_date.clone().unwrap_or_default(),
         status: status_to_proto(member.status) as i32,
         org_id: member.org_id.clone(),
-        etag: format!("v{}", member.version),
+        etag: jiceng_grpc::etag_of(member.version),
         create_time: Some(timestamp(member.created_at)),
         update_time: Some(timestamp(member.updated_at)),
     }
@@ -423,17 +423,9 @@ impl MemberService for MemberApi {
         if req.note.chars().count() > 2000 {
             violations.add("note", "must be at most 2,000 characters");
         }
-        let etag = if req.etag.is_empty() {
-            None
-        } else {
-            violations.check(
-                "etag",
-                req.etag
-                    .strip_prefix('v')
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .ok_or("is not an etag of a member"),
-            )
-        };
+        let etag = violations
+            .check("etag", jiceng_grpc::version_of(&req.etag))
+            .flatten();
         violations.into_result()?;
         let (Some(to), Some(date)) = (to, date) else {
             return Err(Status::internal("validation fell through"));

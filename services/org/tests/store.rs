@@ -361,7 +361,7 @@ async fn a_move_re_paths_the_whole_subtree(db: TestDatabase) {
     let branch = add(&store, &committee, Branch, "东昌第一党支部").await;
     let group = add(&store, &branch, PartyGroup, "第一党小组").await;
     let moved = store
-        .move_unit(&admin(), &committee.id, &to.id, Some(&committee.etag()))
+        .move_unit(&admin(), &committee.id, &to.id, Some(committee.version))
         .await
         .expect("move");
     assert_eq!(moved.parent_id.as_ref(), Some(&to.id));
@@ -425,7 +425,7 @@ async fn illegal_moves_change_nothing(db: TestDatabase) {
         "a branch may sit under the district: {wrong_kind:?}"
     );
     let stale = store
-        .move_unit(&admin(), &committee.id, &root.id, Some("v999"))
+        .move_unit(&admin(), &committee.id, &root.id, Some(999))
         .await;
     assert!(matches!(stale, Err(StoreError::StaleEtag)), "{stale:?}");
     let disallowed = store
@@ -510,13 +510,13 @@ async fn updates_check_the_etag(db: TestDatabase) {
         code: Some(code("LJZ")),
     };
     let updated = store
-        .update(&admin(), &street.id, Some(&street.etag()), &changes)
+        .update(&admin(), &street.id, Some(street.version), &changes)
         .await
         .expect("update");
     assert_eq!(updated.name.as_str(), "陆家嘴街道党工委（新）");
-    assert_ne!(updated.etag(), street.etag());
+    assert_ne!(updated.version, street.version);
     let stale = store
-        .update(&admin(), &street.id, Some(&street.etag()), &changes)
+        .update(&admin(), &street.id, Some(street.version), &changes)
         .await;
     assert!(matches!(stale, Err(StoreError::StaleEtag)));
 }

@@ -55,16 +55,6 @@ const WORKERS: &[Role] = &[
     Role::GridWorker,
 ];
 
-pub(crate) fn parse_etag(etag: &str) -> Result<Option<i64>, Status> {
-    if etag.is_empty() {
-        return Ok(None);
-    }
-    etag.strip_prefix('v')
-        .and_then(|v| v.parse().ok())
-        .map(Some)
-        .ok_or_else(|| invalid_field("etag", "is not an etag this service issued"))
-}
-
 fn note(violations: &mut FieldViolations, field: &str, given: &str) -> String {
     violations
         .check(field, free_text(given, 1_000))
@@ -169,7 +159,7 @@ impl GridApi {
         }
         let detail = ActionDetail {
             note,
-            expected_version: parse_etag(etag)?,
+            expected_version: jiceng_grpc::version_in("etag", etag)?,
             ..ActionDetail::default()
         };
         self.act(caller, case_id, action, detail).await
@@ -563,7 +553,7 @@ impl CaseService for GridApi {
         }
         let detail = ActionDetail {
             note,
-            expected_version: parse_etag(&req.etag)?,
+            expected_version: jiceng_grpc::version_in("etag", &req.etag)?,
             ..ActionDetail::default()
         };
         let action = Action::Dispatch {
@@ -606,7 +596,7 @@ impl CaseService for GridApi {
         let detail = ActionDetail {
             note,
             evidence,
-            expected_version: parse_etag(&req.etag)?,
+            expected_version: jiceng_grpc::version_in("etag", &req.etag)?,
             ..ActionDetail::default()
         };
         self.act(&caller, &req.case_id, Action::Handle, detail)
@@ -628,7 +618,7 @@ impl CaseService for GridApi {
         self.owner_side(&caller, &req.case_id).await?;
         let detail = ActionDetail {
             note,
-            expected_version: parse_etag(&req.etag)?,
+            expected_version: jiceng_grpc::version_in("etag", &req.etag)?,
             ..ActionDetail::default()
         };
         let action = Action::Verify { passed: req.passed };
@@ -873,7 +863,7 @@ impl CaseService for GridApi {
         self.owner_side(&caller, &req.original_case_id).await?;
         let detail = ActionDetail {
             note,
-            expected_version: parse_etag(&req.etag)?,
+            expected_version: jiceng_grpc::version_in("etag", &req.etag)?,
             ..ActionDetail::default()
         };
         let (duplicate, _) = self

@@ -50,7 +50,7 @@ pub(crate) fn need_to_proto(need: &Need) -> pb::Need {
         category: need.category.clone(),
         state: super::to_proto(NEED_STATES, need.state, pb::NeedState::Unspecified) as i32,
         posted_by: need.posted_by.clone(),
-        etag: format!("v{}", need.version),
+        etag: jiceng_grpc::etag_of(need.version),
         create_time: Some(timestamp(need.created_at)),
     }
 }
@@ -71,7 +71,7 @@ pub(crate) fn resource_to_proto(resource: &Resource) -> pb::Resource {
             resource.state,
             pb::ResourceState::Unspecified,
         ) as i32,
-        etag: format!("v{}", resource.version),
+        etag: jiceng_grpc::etag_of(resource.version),
         create_time: Some(timestamp(resource.created_at)),
     }
 }
@@ -96,7 +96,7 @@ pub(crate) fn project_to_proto(project: &Project) -> pb::Project {
         proposal_note: project.proposal_note.clone(),
         answered_by: project.answered_by.clone(),
         outcome: project.outcome.clone(),
-        etag: format!("v{}", project.version),
+        etag: jiceng_grpc::etag_of(project.version),
         create_time: Some(timestamp(project.created_at)),
         start_time: project.started_at.map(timestamp),
         end_time: project.ended_at.map(timestamp),
@@ -117,10 +117,6 @@ fn state_filter<P: Copy + Into<i32>, D: Copy>(
     super::from_proto(table, value)
         .map(|state| Some(name(state)))
         .ok_or_else(|| invalid_field("state", "is unknown"))
-}
-
-fn version_of(etag: &str) -> Result<Option<i64>, Status> {
-    super::cases::parse_etag(etag)
 }
 
 /// Title, description and category, as every list item has them.
@@ -351,7 +347,7 @@ impl ProjectService for GridApi {
     ) -> Result<Response<pb::Need>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let expected = version_of(&req.etag)?;
+        let expected = jiceng_grpc::version_in("etag", &req.etag)?;
         let need = self.store.need(&req.need_id).await.map_err(to_status)?;
         self.require_admin_of(&caller, &need.org_id).await?;
         let need = self
@@ -464,7 +460,7 @@ impl ProjectService for GridApi {
     ) -> Result<Response<pb::Resource>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let expected = version_of(&req.etag)?;
+        let expected = jiceng_grpc::version_in("etag", &req.etag)?;
         let resource = self
             .store
             .resource(&req.resource_id)

@@ -205,10 +205,6 @@ pub struct Unit {
 }
 
 impl Unit {
-    pub fn etag(&self) -> String {
-        format!("v{}", self.version)
-    }
-
     pub fn is_active(&self) -> bool {
         self.status == UnitStatus::Active
     }

@@ -164,7 +164,7 @@ pub fn unit_to_proto(unit: &Unit) -> pb::Unit {
             UnitStatus::Dissolved => pb::UnitStatus::Dissolved,
         } as i32,
         depth: i32::try_from(unit.depth).unwrap_or(i32::MAX),
-        etag: unit.etag(),
+        etag: jiceng_grpc::etag_of(unit.version),
         create_time: Some(timestamp(unit.created_at)),
         update_time: Some(timestamp(unit.updated_at)),
     }

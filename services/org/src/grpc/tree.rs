@@ -32,10 +32,6 @@ fn page_in_path_order(page: &PageRequest, mut units: Vec<Unit>) -> (Vec<pb::Unit
     (units.iter().map(unit_to_proto).collect(), next_page_token)
 }
 
-fn etag(text: &str) -> Option<&str> {
-    (!text.is_empty()).then_some(text)
-}
-
 #[tonic::async_trait]
 impl OrgService for OrgApi {
     async fn create_unit(
@@ -126,7 +122,7 @@ impl OrgService for OrgApi {
             .update(
                 &mutation(&caller, request_id),
                 &id,
-                etag(&req.etag),
+                jiceng_grpc::version_in("etag", &req.etag)?,
                 &changes,
             )
             .await
@@ -159,7 +155,7 @@ impl OrgService for OrgApi {
                 &mutation(&caller, request_id),
                 &id,
                 &new_parent_id,
-                etag(&req.etag),
+                jiceng_grpc::version_in("etag", &req.etag)?,
             )
             .await
             .map_err(to_status)?;
@@ -189,7 +185,7 @@ impl OrgService for OrgApi {
                 &mutation(&caller, request_id),
                 &id,
                 req.cascade,
-                etag(&req.etag),
+                jiceng_grpc::version_in("etag", &req.etag)?,
             )
             .await
             .map_err(to_status)?;

@@ -233,7 +233,7 @@ impl OrgStore {
         &self,
         mutation: &Mutation,
         id: &UnitId,
-        etag: Option<&str>,
+        expected_version: Option<i64>,
         changes: &UnitChanges,
     ) -> Result<Unit> {
         let mut tx = self.db.begin_write().await?;
@@ -241,7 +241,7 @@ impl OrgStore {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
-        check_etag(&unit, etag)?;
+        check_version(&unit, expected_version)?;
         if !unit.is_active() {
             return Err(unit_precondition(
                 "DISSOLVED",
@@ -283,7 +283,7 @@ impl OrgStore {
         mutation: &Mutation,
         id: &UnitId,
         new_parent_id: &UnitId,
-        etag: Option<&str>,
+        expected_version: Option<i64>,
     ) -> Result<Unit> {
         let mut tx = self.db.begin_write().await?;
         self.db
@@ -293,7 +293,7 @@ impl OrgStore {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
-        check_etag(&unit, etag)?;
+        check_version(&unit, expected_version)?;
         let new_parent =
             fetch_unit(&mut tx, new_parent_id.as_str())
                 .await
@@ -397,7 +397,7 @@ impl OrgStore {
         mutation: &Mutation,
         id: &UnitId,
         cascade: bool,
-        etag: Option<&str>,
+        expected_version: Option<i64>,
     ) -> Result<(Unit, i64)> {
         let mut tx = self.db.begin_write().await?;
         self.db
@@ -407,7 +407,7 @@ impl OrgStore {
             return self.replay(tx, replay).await;
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
-        check_etag(&unit, etag)?;
+        check_version(&unit, expected_version)?;
         if unit.parent_id.is_none() {
             return Err(unit_precondition(
                 "ROOT",
@@ -690,9 +690,10 @@ impl OrgStore {
     }
 }
 
-fn check_etag(unit: &Unit, etag: Option<&str>) -> Result<()> {
-    match etag {
-        Some(etag) if etag != unit.etag() => Err(StoreError::StaleEtag),
+/// A change made on a version read earlier applies only while the unit is still at it.
+fn check_version(unit: &Unit, expected_version: Option<i64>) -> Result<()> {
+    match expected_version {
+        Some(version) if version != unit.version => Err(StoreError::StaleEtag),
         _ => Ok(()),
     }
 }
