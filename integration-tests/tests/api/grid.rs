@@ -1022,6 +1022,19 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .await
         .expect("need")
         .into_inner();
+    // A stale etag names what changed, a need here, not some other record.
+    let stale = centre
+        .withdraw_need(pb::WithdrawNeedRequest {
+            need_id: need.id.clone(),
+            etag: "v999".into(),
+        })
+        .await
+        .expect_err("a version the need is not at");
+    assert_eq!(stale.code(), Code::Aborted);
+    assert_eq!(
+        stale.message(),
+        "the need changed since it was read; read it again and retry"
+    );
     let resource = member
         .offer_resource(pb::OfferResourceRequest {
             title: "理发手艺".into(),

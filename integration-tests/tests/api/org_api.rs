@@ -286,7 +286,11 @@ async fn bad_input_gets_field_details_and_changes_nothing(db: TestDatabase) {
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
     // An etag no service issued is bad input, as in every service, not a lost race.
-    for (etag, rpc) in [("W/\"v1\"", "update"), ("version-1", "move"), ("v", "dissolve")] {
+    for (etag, rpc) in [
+        ("W/\"v1\"", "update"),
+        ("version-1", "move"),
+        ("v", "dissolve"),
+    ] {
         let malformed = match rpc {
             "update" => {
                 admin

@@ -1,5 +1,6 @@
 use sqlx::error::ErrorKind;
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// Failures of connecting to or preparing a database.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,117 @@ pub enum DbError {
         component: &'static str,
         version: i64,
     },
+}
+
+/// What a store answers when it cannot do what it was asked, the same in every service;
+/// `Status::from` gives each case the code, message and details a caller should see, so a
+/// handler passes a store's error on with `?`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// NOT_FOUND.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// FAILED_PRECONDITION: the request is well formed but what is stored forbids it. `kind` is
+    /// a short upper-case tag (e.g. "CYCLE"), `subject` what it is about (e.g. "units/<id>").
+    #[error("{description}")]
+    Precondition {
+        kind: &'static str,
+        subject: String,
+        description: String,
+    },
+    /// ALREADY_EXISTS: another record already holds what this one claims.
+    #[error("{0}")]
+    Conflict(String),
+    /// ABORTED: the `what` changed since the caller read it (its etag), or while this change was
+    /// being made; the caller reads it again and decides.
+    #[error("the {what} changed since it was read; read it again and retry")]
+    Stale { what: &'static str },
+    /// INVALID_ARGUMENT on `request_id`: the caller used the key for another operation.
+    #[error("request_id was already used for another operation")]
+    RequestIdReused,
+    /// RESOURCE_EXHAUSTED: the caller revealed personal data as often as an hour allows.
+    #[error("personal data may be revealed {limit} times an hour; try again later")]
+    RevealsExhausted { limit: i64 },
+    /// UNAVAILABLE: the org path a write was given predates a move this database has applied,
+    /// and the retry with the current path met another move.
+    #[error("the org path {0} predates a move of the org tree")]
+    OrgPathMoved(String),
+    /// INTERNAL: a stored value the service cannot read; logged, never sent.
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// FAILED_PRECONDITION of `kind` about `subject`.
+    pub fn precondition(
+        kind: &'static str,
+        subject: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Self::Precondition {
+            kind,
+            subject: subject.into(),
+            description: description.into(),
+        }
+    }
+
+    /// A store's `map_err` for a write that may break one uniqueness rule: its violation is the
+    /// conflict `message` names, any other error stays what it is.
+    pub fn conflict_on_unique(message: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |err| match &err {
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+                Self::Conflict(message.to_owned())
+            }
+            _ => Self::Db(err),
+        }
+    }
+}
+
+impl From<StoreError> for Status {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { .. } => Status::not_found(err.to_string()),
+            StoreError::Conflict(message) => Status::already_exists(message),
+            StoreError::Precondition {
+                kind,
+                subject,
+                description,
+            } => failed_precondition(kind, &subject, description),
+            StoreError::Stale { .. } => Status::aborted(err.to_string()),
+            StoreError::RequestIdReused => Status::with_error_details(
+                Code::InvalidArgument,
+                format!("request_id: {err}"),
+                ErrorDetails::with_bad_request_violation(
+                    "request_id",
+                    "was already used for another operation",
+                ),
+            ),
+            StoreError::RevealsExhausted { .. } => Status::resource_exhausted(err.to_string()),
+            StoreError::OrgPathMoved(path) => {
+                tracing::warn!(path, "an org path changed twice while a write used it");
+                Status::unavailable("the org tree changed during the write; retry")
+            }
+            StoreError::Corrupt(what) => {
+                tracing::error!(what, "stored data is malformed");
+                Status::internal("stored data is malformed")
+            }
+            StoreError::Db(err) => status_from_sqlx(err),
+        }
+    }
+}
+
+/// FAILED_PRECONDITION: the request is well formed but the stored state forbids it, with a
+/// `google.rpc.PreconditionFailure` naming `kind` (a short upper-case tag, e.g. "CYCLE") and
+/// `subject` (what it is about, e.g. "units/<id>").
+pub fn failed_precondition(kind: &str, subject: &str, description: impl Into<String>) -> Status {
+    let description = description.into();
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        description.clone(),
+        ErrorDetails::with_precondition_failure_violation(kind, subject, description),
+    )
 }
 
 /// Maps a database error to the gRPC status a caller should see. Constraint violations keep

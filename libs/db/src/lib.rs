@@ -20,7 +20,7 @@ use sqlx::{
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use errors::{DbError, status_from_sqlx};
+pub use errors::{DbError, StoreError, failed_precondition, status_from_sqlx};
 pub use migrate::{Migration, Migrations};
 pub use sqlx;
 

@@ -2,8 +2,8 @@
 //! and timestamps.
 
 mod access_log;
-pub mod etag;
 pub mod client;
+pub mod etag;
 pub mod page;
 pub mod server;
 pub mod status;

@@ -58,13 +58,5 @@ pub fn invalid_field(field: &str, description: impl Into<String>) -> Status {
         .expect_err("one violation was added")
 }
 
-/// FAILED_PRECONDITION: the request is well formed but the stored state forbids it.
-/// `kind` is a short upper-case tag (e.g. "CYCLE"), `subject` what it is about (e.g. "units/<id>").
-pub fn failed_precondition(kind: &str, subject: &str, description: impl Into<String>) -> Status {
-    let description = description.into();
-    Status::with_error_details(
-        Code::FailedPrecondition,
-        description.clone(),
-        ErrorDetails::with_precondition_failure_violation(kind, subject, description),
-    )
-}
+/// FAILED_PRECONDITION with its `PreconditionFailure`, one builder for handlers and stores.
+pub use jiceng_db::failed_precondition;

@@ -5,7 +5,7 @@ pub mod paths;
 use std::{collections::BTreeMap, future::Future, sync::Arc, time::Duration};
 
 use futures::{StreamExt as _, stream};
-use jiceng_db::Database;
+use jiceng_db::{Database, StoreError};
 
 use jiceng_auth::{RemoteAncestry, ScopeCache, ServiceToken, WATCH_INTERVAL};
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
@@ -16,7 +16,7 @@ use jiceng_proto::org::{
 };
 use tonic::Status;
 
-pub use paths::{OrgPath, PathFenced, PathHolder, Repaired};
+pub use paths::{OrgPath, PathHolder, Repaired};
 
 /// How many units a reconciliation asks the org service about at once.
 const RECONCILE_CONCURRENCY: usize = 8;
@@ -78,14 +78,14 @@ impl OrgDirectory {
     /// Runs `write` of `new`, which holds an org path at `org_path(new)`; when the write finds
     /// that path older than a move its database already applied, once more with the path the
     /// org service has now. An outer error is the org service's; the inner result the write's.
-    pub async fn write_at_path<N: Clone, T, E: PathFenced, W: Future<Output = Result<T, E>>>(
+    pub async fn write_at_path<N: Clone, T, W: Future<Output = Result<T, StoreError>>>(
         &self,
         mut new: N,
         org_path: impl Fn(&mut N) -> &mut OrgPath,
         write: impl Fn(N) -> W,
-    ) -> Result<Result<T, E>, Status> {
+    ) -> Result<Result<T, StoreError>, Status> {
         match write(new.clone()).await {
-            Err(err) if err.predates_move() => {
+            Err(StoreError::OrgPathMoved(_)) => {
                 let path = org_path(&mut new);
                 *path = self.current_path_of(path.unit_id()).await?;
                 Ok(write(new).await)

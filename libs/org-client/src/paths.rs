@@ -8,7 +8,7 @@
 //! is re-pathed by the move, one that comes after learns that its path predates the move and
 //! asks the org service again. So no row keeps a path that was stale when it was written.
 
-use jiceng_db::{Database, LockMode, Migration, Migrations, Tx, lock_key};
+use jiceng_db::{Database, LockMode, Migration, Migrations, StoreError, Tx, lock_key};
 use sqlx::Row as _;
 
 /// The fence's table, migrated into every database that stores org paths.
@@ -87,17 +87,13 @@ pub enum FenceError {
     Database(#[from] sqlx::Error),
 }
 
-/// A store's error that can say a write's org path predated a move: such a write is worth
-/// one more try with the org service's current path.
-pub trait PathFenced {
-    fn predates_move(&self) -> bool;
-}
-
-/// What a caller is told when a write's path predated a move even on its second try (the
-/// subtree moved again meanwhile): retryable.
-pub fn moved_status(path: &str) -> tonic::Status {
-    tracing::warn!(path, "an org path changed twice while a write used it");
-    tonic::Status::unavailable("the org tree changed during the write; retry")
+impl From<FenceError> for StoreError {
+    fn from(err: FenceError) -> Self {
+        match err {
+            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
+            FenceError::Database(err) => StoreError::Db(err),
+        }
+    }
 }
 
 fn paths_lock() -> i64 {

@@ -74,14 +74,18 @@ pub enum AuditError {
     Db(#[from] sqlx::Error),
 }
 
-impl From<AuditError> for Status {
+impl From<AuditError> for jiceng_db::StoreError {
     fn from(err: AuditError) -> Self {
         match err {
-            AuditError::RateLimited { limit, .. } => Status::resource_exhausted(format!(
-                "personal data may be revealed {limit} times an hour; try again later"
-            )),
-            AuditError::Db(err) => jiceng_db::status_from_sqlx(err),
+            AuditError::RateLimited { limit, .. } => Self::RevealsExhausted { limit },
+            AuditError::Db(err) => Self::Db(err),
         }
+    }
+}
+
+impl From<AuditError> for Status {
+    fn from(err: AuditError) -> Self {
+        jiceng_db::StoreError::from(err).into()
     }
 }
 

@@ -10,11 +10,7 @@ pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::Clock;
-use jiceng_grpc::{
-    FieldViolations, PageRequest,
-    status::{failed_precondition, invalid_field},
-    timestamp,
-};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field, timestamp};
 pub(crate) use jiceng_grpc::{time_cursor, time_cursor_of};
 use jiceng_member_client::MemberRoll;
 use jiceng_org_client::{OrgDirectory, OrgPath};
@@ -31,7 +27,7 @@ use crate::{
         grid_code, label, polygon,
     },
     store::{
-        Grid, GridStore, NewGrid, Staff, StoreError,
+        Grid, GridStore, NewGrid, Staff,
         cases::{Case, Escalation},
     },
 };
@@ -113,13 +109,9 @@ impl GridApi {
 
     /// A grid the caller may see: within their scope, or one they are stationed in.
     async fn visible_grid(&self, caller: &Caller, id: &str) -> Result<Grid, Status> {
-        let grid = self.store.grid(id).await.map_err(to_status)?;
+        let grid = self.store.grid(id).await?;
         if self.require_reader_of(caller, &grid.org_id).await.is_ok()
-            || self
-                .store
-                .is_staff(id, &caller.subject)
-                .await
-                .map_err(to_status)?
+            || self.store.is_staff(id, &caller.subject).await?
         {
             Ok(grid)
         } else {
@@ -151,26 +143,6 @@ pub(crate) fn phone(text: &str) -> Result<String, &'static str> {
         Ok(digits.to_owned())
     } else {
         Err("must be an 11-digit mobile number")
-    }
-}
-
-pub(crate) fn to_status(err: StoreError) -> Status {
-    match err {
-        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::Precondition { kind, description } => {
-            failed_precondition(kind, "cases", description)
-        }
-        StoreError::Conflict(description) => Status::already_exists(description),
-        StoreError::Stale => {
-            Status::aborted("the case changed since it was read; read it again and retry")
-        }
-        StoreError::Corrupt(what) => {
-            tracing::error!(what, "stored grid data is malformed");
-            Status::internal("stored data is malformed")
-        }
-        StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
-        StoreError::Audit(err) => err.into(),
-        StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
     }
 }
 
@@ -487,8 +459,7 @@ impl GridService for GridApi {
                 |new| &mut new.org_path,
                 |new| async move { self.store.create_grid(&new).await },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(grid_to_proto(&grid)))
     }
 
@@ -530,8 +501,7 @@ impl GridService for GridApi {
                 page.after.as_deref().unwrap_or_default(),
                 page.fetch_limit(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut grids, |g| g.code.clone());
         Ok(Response::new(pb::ListGridsResponse {
             grids: grids.iter().map(grid_to_proto).collect(),
@@ -561,13 +531,12 @@ impl GridService for GridApi {
         let (Some(name), Some(role)) = (name, role) else {
             return Err(Status::internal("validation fell through"));
         };
-        let grid = self.store.grid(&given.grid_id).await.map_err(to_status)?;
+        let grid = self.store.grid(&given.grid_id).await?;
         self.require_admin_of(&caller, &grid.org_id).await?;
         let staff = self
             .store
             .assign_staff(&grid.id, &given.subject, &name, role)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(staff_to_proto(&staff)))
     }
 
@@ -577,12 +546,9 @@ impl GridService for GridApi {
     ) -> Result<Response<pb::RemoveGridStaffResponse>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let grid = self.store.grid(&req.grid_id).await.map_err(to_status)?;
+        let grid = self.store.grid(&req.grid_id).await?;
         self.require_admin_of(&caller, &grid.org_id).await?;
-        self.store
-            .remove_staff(&grid.id, &req.subject)
-            .await
-            .map_err(to_status)?;
+        self.store.remove_staff(&grid.id, &req.subject).await?;
         Ok(Response::new(pb::RemoveGridStaffResponse {}))
     }
 
@@ -594,7 +560,7 @@ impl GridService for GridApi {
         let grid = self
             .visible_grid(&caller, &request.get_ref().grid_id)
             .await?;
-        let staff = self.store.staff(&grid.id).await.map_err(to_status)?;
+        let staff = self.store.staff(&grid.id).await?;
         Ok(Response::new(pb::ListGridStaffResponse {
             staff: staff.iter().map(staff_to_proto).collect(),
         }))
@@ -677,8 +643,7 @@ impl GridService for GridApi {
                 clock,
                 limits,
             })
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(category_to_proto(&category)))
     }
 
@@ -687,7 +652,7 @@ impl GridService for GridApi {
         request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
         caller(&request)?;
-        let categories = self.store.categories().await.map_err(to_status)?;
+        let categories = self.store.categories().await?;
         Ok(Response::new(pb::ListCategoriesResponse {
             categories: categories.iter().map(category_to_proto).collect(),
         }))
@@ -712,8 +677,7 @@ impl GridService for GridApi {
         };
         self.store
             .set_calendar_day(&day, (!req.clear).then_some(given.working), &note)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::CalendarDay {
             day,
             working: given.working && !req.clear,
@@ -734,11 +698,7 @@ impl GridService for GridApi {
         let (Some(from), Some(to)) = (from, to) else {
             return Err(Status::internal("validation fell through"));
         };
-        let days = self
-            .store
-            .calendar_days(&from, &to)
-            .await
-            .map_err(to_status)?;
+        let days = self.store.calendar_days(&from, &to).await?;
         Ok(Response::new(pb::ListCalendarDaysResponse {
             days: days
                 .into_iter()

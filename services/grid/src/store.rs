@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use jiceng_db::{Database, Tx, now_millis};
 use jiceng_org_client::{
     OrgPath, PathHolder,
-    paths::{self, FenceError, PathFenced},
+    paths::{self},
 };
 use serde_json::{Value, json};
 use sqlx::{Row as _, any::AnyRow};
@@ -21,46 +21,7 @@ use crate::domain::{
     category::{Attribute, AttributeKind, Category, Limits},
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} {id} not found")]
-    NotFound { what: &'static str, id: String },
-    #[error("{description}")]
-    Precondition {
-        kind: &'static str,
-        description: String,
-    },
-    #[error("{0}")]
-    Conflict(String),
-    /// The case changed since the caller read it (etag), or while this change was made.
-    #[error("the case changed meanwhile; read it again and retry")]
-    Stale,
-    #[error("stored data is malformed: {0}")]
-    Corrupt(String),
-    /// The org path a write was given predates a move this database has applied.
-    #[error("the org path {0} predates a move of the org tree")]
-    OrgPathMoved(String),
-    /// A reveal of personal data was refused or could not be recorded.
-    #[error(transparent)]
-    Audit(#[from] jiceng_pii_audit::AuditError),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-impl PathFenced for StoreError {
-    fn predates_move(&self) -> bool {
-        matches!(self, StoreError::OrgPathMoved(_))
-    }
-}
-
-impl From<FenceError> for StoreError {
-    fn from(err: FenceError) -> Self {
-        match err {
-            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
-            FenceError::Database(err) => StoreError::Db(err),
-        }
-    }
-}
+pub use jiceng_db::StoreError;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -93,9 +54,11 @@ pub const ORG_PATH_HOLDERS: &[PathHolder] = &[
     },
 ];
 
-fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
+/// FAILED_PRECONDITION about `subject` ("cases", "wishes", "projects").
+fn precondition(subject: &str, kind: &'static str, description: impl Into<String>) -> StoreError {
     StoreError::Precondition {
         kind,
+        subject: subject.to_owned(),
         description: description.into(),
     }
 }

@@ -195,7 +195,7 @@ async fn a_case_runs_its_whole_course(db: TestDatabase) {
             T0 + 70 * MINUTE,
         )
         .await;
-    assert!(matches!(stale, Err(StoreError::Stale)), "{stale:?}");
+    assert!(matches!(stale, Err(StoreError::Stale { .. })), "{stale:?}");
     let reopened = act(
         &store,
         &handled,
@@ -820,7 +820,7 @@ async fn nearby_duplicates_are_found_and_merged_into_the_original(db: TestDataba
                 T0 + 2 * 60 * MINUTE
             )
             .await,
-        Err(StoreError::Stale)
+        Err(StoreError::Stale { .. })
     ));
     let detail = ActionDetail {
         note: "同一处垃圾".into(),

@@ -455,7 +455,7 @@ fn demo_id_card(birth: &str, sequence: u32) -> Option<IdCard> {
 pub(crate) async fn define_categories(
     grid: &GridStore,
     categories: &[(&str, &str, ClockKind, i64)],
-) -> Result<(), jiceng_grid::store::StoreError> {
+) -> Result<(), StoreError> {
     let limits = |hours: i64| Limits {
         accept: 2 * 60,
         dispatch: 2 * 60,

@@ -59,7 +59,7 @@ impl MemberApi {
 
     /// The member themself, or an admin of their org; others learn nothing, not even existence.
     pub(crate) async fn readable(&self, caller: &Caller, id: &str) -> Result<MemberRow, Status> {
-        let member = self.store.get(id).await.map_err(to_status)?;
+        let member = self.store.get(id).await?;
         if member.id == caller.subject || self.administers(caller, &member).await {
             Ok(member)
         } else {
@@ -119,29 +119,6 @@ pub(crate) fn masked_member_to_proto(member: &MemberRow) -> pb::Member {
         etag: jiceng_grpc::etag_of(member.version),
         create_time: Some(timestamp(member.created_at)),
         update_time: Some(timestamp(member.updated_at)),
-    }
-}
-
-pub(crate) fn to_status(err: StoreError) -> Status {
-    match err {
-        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::Precondition { kind, description } => {
-            failed_precondition(kind, "members", description)
-        }
-        StoreError::Conflict(description) => Status::already_exists(description),
-        StoreError::StaleEtag => {
-            Status::aborted("the member changed since it was read; read it again and retry")
-        }
-        StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
-        StoreError::Audit(err) => err.into(),
-        StoreError::Db(err) => {
-            let status = jiceng_db::status_from_sqlx(err);
-            if status.code() == tonic::Code::AlreadyExists {
-                Status::already_exists("a member with this ID-card number exists")
-            } else {
-                status
-            }
-        }
     }
 }
 
@@ -287,8 +264,7 @@ impl MemberService for MemberApi {
                 |new| &mut new.org_path,
                 |new| async move { self.store.create(actor, request_id, &new).await },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(self.to_proto(&member, false)?))
     }
 
@@ -320,8 +296,7 @@ impl MemberService for MemberApi {
         let member = self
             .store
             .reveal(&member.id, &reveal, jiceng_db::now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.to_proto(&member, true)?))
     }
 
@@ -353,8 +328,7 @@ impl MemberService for MemberApi {
         let mut members = self
             .store
             .list(&req.org_id, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut members, |m| format!("{}\u{1f}{}", m.name, m.id));
         let members = members
             .iter()
@@ -397,8 +371,7 @@ impl MemberService for MemberApi {
         let member = self
             .store
             .find_by_id_card(&self.vault.index(id_card.expose()))
-            .await
-            .map_err(to_status)?;
+            .await?;
         if !self.administers(caller, &member).await {
             return Err(Status::not_found(
                 "no member with that ID-card number in the caller's scope",
@@ -447,8 +420,7 @@ impl MemberService for MemberApi {
                 req.note.trim(),
                 etag,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.to_proto(&member, false)?))
     }
 
@@ -458,7 +430,7 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::ListStatusHistoryResponse>, Status> {
         let caller = caller(&request)?;
         let member = self.readable(caller, &request.get_ref().id).await?;
-        let changes = self.store.history(&member.id).await.map_err(to_status)?;
+        let changes = self.store.history(&member.id).await?;
         Ok(Response::new(pb::ListStatusHistoryResponse {
             changes: changes.iter().map(change_to_proto).collect(),
         }))
@@ -490,8 +462,7 @@ impl MemberService for MemberApi {
         let registration = self
             .store
             .register_in_community(&member.id, &req.community_org_id)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(registration_to_proto(&registration)))
     }
 
@@ -503,11 +474,7 @@ impl MemberService for MemberApi {
         caller.require_any(ADMINS)?;
         let community = &request.get_ref().community_org_id;
         self.org.scopes().check(caller, community).await?;
-        let registrations = self
-            .store
-            .community_registrations(community)
-            .await
-            .map_err(to_status)?;
+        let registrations = self.store.community_registrations(community).await?;
         Ok(Response::new(pb::ListCommunityRegistrationsResponse {
             registrations: registrations.iter().map(registration_to_proto).collect(),
         }))
@@ -532,11 +499,7 @@ impl MemberService for MemberApi {
         let Some(date) = date else {
             return Err(Status::internal("validation fell through"));
         };
-        let registration = self
-            .store
-            .registration(&req.registration_id)
-            .await
-            .map_err(to_status)?;
+        let registration = self.store.registration(&req.registration_id).await?;
         // The community confirms the service it received.
         self.org
             .scopes()
@@ -551,8 +514,7 @@ impl MemberService for MemberApi {
                 &date.to_string(),
                 req.description.trim(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(registration_to_proto(&registration)))
     }
 
@@ -576,8 +538,7 @@ impl MemberService for MemberApi {
         let commitment = self
             .store
             .publish_commitment(&member.id, text, &due.to_string())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
 
@@ -594,17 +555,13 @@ impl MemberService for MemberApi {
                 "a fulfilled pledge shows its evidence: 1 to 1,000 characters",
             ));
         }
-        let commitment = self.store.commitment(&req.id).await.map_err(to_status)?;
+        let commitment = self.store.commitment(&req.id).await?;
         if commitment.member_id != caller.subject {
             return Err(Status::permission_denied(
                 "members fulfil their own pledges",
             ));
         }
-        let commitment = self
-            .store
-            .fulfil_commitment(&req.id, evidence)
-            .await
-            .map_err(to_status)?;
+        let commitment = self.store.fulfil_commitment(&req.id, evidence).await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
 
@@ -615,12 +572,8 @@ impl MemberService for MemberApi {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
-        let commitment = self.store.commitment(&req.id).await.map_err(to_status)?;
-        let member = self
-            .store
-            .get(&commitment.member_id)
-            .await
-            .map_err(to_status)?;
+        let commitment = self.store.commitment(&req.id).await?;
+        let member = self.store.get(&commitment.member_id).await?;
         if !self.administers(&caller, &member).await {
             return Err(Status::permission_denied(
                 "the member's branch confirms their pledges",
@@ -629,8 +582,7 @@ impl MemberService for MemberApi {
         let commitment = self
             .store
             .confirm_commitment(&req.id, req.confirm, req.note.trim())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
 
@@ -643,11 +595,7 @@ impl MemberService for MemberApi {
         let org_id = &request.get_ref().org_id;
         self.org.scopes().check(caller, org_id).await?;
         let today = crate::domain::points::periods(jiceng_db::now_millis()).2;
-        let commitments = self
-            .store
-            .overdue_commitments(org_id, &today)
-            .await
-            .map_err(to_status)?;
+        let commitments = self.store.overdue_commitments(org_id, &today).await?;
         Ok(Response::new(pb::ListOverdueCommitmentsResponse {
             commitments: commitments.iter().map(commitment_to_proto).collect(),
         }))
@@ -690,7 +638,7 @@ impl MemberService for MemberApi {
             let administered = match self.store.get(id).await {
                 Ok(member) => self.administers(&caller, &member).await,
                 Err(StoreError::NotFound { .. }) => false,
-                Err(err) => return Err(to_status(err)),
+                Err(err) => return Err(Status::from(err)),
             };
             if !administered {
                 outside.add(
@@ -708,7 +656,7 @@ impl MemberService for MemberApi {
             attendees: req.attendee_member_ids,
             booking_id: None,
         };
-        let (activity, _) = self.store.record_activity(&new).await.map_err(to_status)?;
+        let (activity, _) = self.store.record_activity(&new).await?;
         Ok(Response::new(activity_to_proto(&activity)))
     }
 
@@ -718,11 +666,7 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::ListMemberActivitiesResponse>, Status> {
         let caller = caller(&request)?;
         let member = self.readable(caller, &request.get_ref().member_id).await?;
-        let activities = self
-            .store
-            .activities_of(&member.id)
-            .await
-            .map_err(to_status)?;
+        let activities = self.store.activities_of(&member.id).await?;
         Ok(Response::new(pb::ListMemberActivitiesResponse {
             activities: activities.iter().map(activity_to_proto).collect(),
         }))
@@ -766,8 +710,7 @@ impl MemberService for MemberApi {
                 &req.to_org_id,
                 req.reason.trim(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(transfer_to_proto(&transfer)))
     }
 
@@ -778,7 +721,7 @@ impl MemberService for MemberApi {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
-        let transfer = self.store.transfer(&req.id).await.map_err(to_status)?;
+        let transfer = self.store.transfer(&req.id).await?;
         self.org
             .scopes()
             .check(&caller, &transfer.to_org_id)
@@ -811,8 +754,7 @@ impl MemberService for MemberApi {
                         .await
                 },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(transfer_to_proto(&transfer)))
     }
 
@@ -824,18 +766,12 @@ impl MemberService for MemberApi {
         let transfers = match &request.get_ref().subject {
             Some(pb::list_transfers_request::Subject::MemberId(member_id)) => {
                 let member = self.readable(caller, member_id).await?;
-                self.store
-                    .transfers_of(&member.id)
-                    .await
-                    .map_err(to_status)?
+                self.store.transfers_of(&member.id).await?
             }
             Some(pb::list_transfers_request::Subject::PendingForOrgId(org_id)) => {
                 caller.require_any(ADMINS)?;
                 self.org.scopes().check(caller, org_id).await?;
-                self.store
-                    .pending_transfers_to(org_id)
-                    .await
-                    .map_err(to_status)?
+                self.store.pending_transfers_to(org_id).await?
             }
             None => {
                 return Err(invalid_field(

@@ -9,48 +9,17 @@ pub mod transfers;
 use jiceng_db::{Database, Tx, now_millis};
 use jiceng_org_client::{
     OrgPath, PathHolder,
-    paths::{self, FenceError, PathFenced},
+    paths::{self},
 };
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{Date, Gender, MemberStatus};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} not found")]
-    NotFound { what: &'static str, id: String },
-    #[error("{description}")]
-    Precondition {
-        kind: &'static str,
-        description: String,
-    },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("the etag does not match the member's current version")]
-    StaleEtag,
-    /// The org path a write was given predates a move this database has applied.
-    #[error("the org path {0} predates a move of the org tree")]
-    OrgPathMoved(String),
-    /// A reveal of personal data was refused or could not be recorded.
-    #[error(transparent)]
-    Audit(#[from] jiceng_pii_audit::AuditError),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
+pub use jiceng_db::StoreError;
 
-impl PathFenced for StoreError {
-    fn predates_move(&self) -> bool {
-        matches!(self, StoreError::OrgPathMoved(_))
-    }
-}
-
-impl From<FenceError> for StoreError {
-    fn from(err: FenceError) -> Self {
-        match err {
-            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
-            FenceError::Database(err) => StoreError::Db(err),
-        }
-    }
+/// FAILED_PRECONDITION about the member service's records.
+fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
+    StoreError::precondition(kind, "members", description)
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -189,7 +158,10 @@ impl MemberStore {
         .bind(new.id_card.as_ref().map(|(_, _, index)| index.clone()))
         .bind(new.org_path.as_str())
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(StoreError::conflict_on_unique(
+            "a member with this ID-card number exists",
+        ))?;
         record_change(
             &mut tx,
             &id,
@@ -283,13 +255,10 @@ impl MemberStore {
         let mut tx = self.db.begin_write().await?;
         let member = fetch(&mut tx, id).await?;
         if etag.is_some_and(|version| version != member.version) {
-            return Err(StoreError::StaleEtag);
+            return Err(StoreError::Stale { what: "member" });
         }
         if let Some(refusal) = member.status.refuses(to) {
-            return Err(StoreError::Precondition {
-                kind: "PIPELINE",
-                description: refusal,
-            });
+            return Err(precondition("PIPELINE", refusal));
         }
         let now = now_millis();
         let joined = (to == MemberStatus::Probationary).then(|| effective_date.to_string());
@@ -305,7 +274,7 @@ impl MemberStore {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
-            return Err(StoreError::StaleEtag);
+            return Err(StoreError::Stale { what: "member" });
         }
         record_change(
             &mut tx,

@@ -569,6 +569,7 @@ async fn monthly_and_yearly_caps_count_their_own_periods(db: TestDatabase) {
                 Err(StoreError::Precondition {
                     kind: "CAP",
                     description,
+                    ..
                 }),
             ) => {
                 assert!(

@@ -85,7 +85,7 @@ async fn personal_numbers_are_stored_sealed_and_found_by_index(db: TestDatabase)
         .create("admin", None, &member("另一人", "11010519491231002X"))
         .await;
     assert!(
-        matches!(duplicate, Err(StoreError::Db(_))),
+        matches!(&duplicate, Err(StoreError::Conflict(message)) if message == "a member with this ID-card number exists"),
         "the same ID card twice"
     );
 }
@@ -152,7 +152,7 @@ async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase
             Some(1),
         )
         .await;
-    assert!(matches!(stale, Err(StoreError::StaleEtag)));
+    assert!(matches!(stale, Err(StoreError::Stale { .. })));
     let history = store.history(&created.id).await.expect("history");
     let path: Vec<_> = history.iter().map(|c| c.to).collect();
     assert_eq!(

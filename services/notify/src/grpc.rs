@@ -145,7 +145,7 @@ impl NotifyApi {
                         StoreError::NotFound { .. } => {
                             failed_precondition("TOPIC", name.as_str(), "create the topic first")
                         }
-                        other => to_status(other),
+                        other => Status::from(other),
                     })?;
                     let owned = if topic.owner_org_id.is_empty() {
                         *whole_district.get_or_init(of_whole_district).await
@@ -222,7 +222,7 @@ impl NotifyApi {
                     spec.category.as_str(),
                     "register the category first",
                 ),
-                other => to_status(other),
+                other => Status::from(other),
             })?;
         let (title, body) = category
             .render(&spec.title, &spec.body, &spec.variables)
@@ -235,7 +235,7 @@ impl NotifyApi {
                     recipients.extend(self.org.holders(unit_id, *role).await?)
                 }
                 RecipientSpec::Topic(topic) => {
-                    recipients.extend(self.store.followers(topic).await.map_err(to_status)?)
+                    recipients.extend(self.store.followers(topic).await?)
                 }
             }
         }
@@ -258,23 +258,11 @@ impl NotifyApi {
         let published = self
             .store
             .publish(&new, &recipients, &category, traceparent.as_deref())
-            .await
-            .map_err(to_status)?;
+            .await?;
         if published.created {
             self.signal.notify();
         }
         Ok((published.notification, published.created))
-    }
-}
-
-fn to_status(err: StoreError) -> Status {
-    match err {
-        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::Precondition(description) => {
-            failed_precondition("CRITICAL", "preferences", description)
-        }
-        StoreError::Conflict(description) => Status::already_exists(description),
-        StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
     }
 }
 
@@ -445,10 +433,7 @@ impl NotifyService for NotifyApi {
             .map_err(|e| invalid_field("category.variables", e))?
             .with_digest(i64::from(given.digest_window_seconds) * 1000)
             .map_err(|e| invalid_field("category.digest_window_seconds", e))?;
-        self.store
-            .register_category(&category)
-            .await
-            .map_err(to_status)?;
+        self.store.register_category(&category).await?;
         Ok(Response::new(category_to_proto(&category)))
     }
 
@@ -457,7 +442,7 @@ impl NotifyService for NotifyApi {
         request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
         caller(&request)?;
-        let categories = self.store.categories().await.map_err(to_status)?;
+        let categories = self.store.categories().await?;
         Ok(Response::new(pb::ListCategoriesResponse {
             categories: categories.iter().map(category_to_proto).collect(),
         }))
@@ -500,8 +485,7 @@ impl NotifyService for NotifyApi {
         let mut items = self
             .store
             .inbox(&caller.subject, &filter, before, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut items, |item| item.seq.to_string());
         Ok(Response::new(pb::ListInboxResponse {
             items: items.iter().map(item_to_proto).collect(),
@@ -514,11 +498,7 @@ impl NotifyService for NotifyApi {
         request: Request<pb::GetUnreadCountRequest>,
     ) -> Result<Response<pb::GetUnreadCountResponse>, Status> {
         let caller = caller(&request)?;
-        let unread = self
-            .store
-            .unread_count(&caller.subject)
-            .await
-            .map_err(to_status)?;
+        let unread = self.store.unread_count(&caller.subject).await?;
         Ok(Response::new(pb::GetUnreadCountResponse { unread }))
     }
 
@@ -531,8 +511,7 @@ impl NotifyService for NotifyApi {
         let item = self
             .store
             .mark_read(&caller.subject, &req.notification_id, req.read)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(item_to_proto(&item)))
     }
 
@@ -541,11 +520,7 @@ impl NotifyService for NotifyApi {
         request: Request<pb::MarkAllReadRequest>,
     ) -> Result<Response<pb::MarkAllReadResponse>, Status> {
         let caller = caller(&request)?;
-        let marked = self
-            .store
-            .mark_all_read(&caller.subject)
-            .await
-            .map_err(to_status)?;
+        let marked = self.store.mark_all_read(&caller.subject).await?;
         Ok(Response::new(pb::MarkAllReadResponse { marked }))
     }
 
@@ -557,8 +532,7 @@ impl NotifyService for NotifyApi {
         let item = self
             .store
             .archive(&caller.subject, &request.get_ref().notification_id)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(item_to_proto(&item)))
     }
 
@@ -585,7 +559,7 @@ impl NotifyService for NotifyApi {
                 let items = match store.inbox_after(&recipient, after, STREAM_BATCH).await {
                     Ok(items) => items,
                     Err(err) => {
-                        let _ = sender.send(Err(to_status(err))).await;
+                        let _ = sender.send(Err(Status::from(err))).await;
                         return;
                     }
                 };
@@ -630,8 +604,7 @@ impl NotifyService for NotifyApi {
         };
         self.store
             .set_preference(&caller.subject, &category, channel, preference.enabled)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(preference))
     }
 
@@ -640,11 +613,7 @@ impl NotifyService for NotifyApi {
         request: Request<pb::ListPreferencesRequest>,
     ) -> Result<Response<pb::ListPreferencesResponse>, Status> {
         let caller = caller(&request)?;
-        let preferences = self
-            .store
-            .preferences(&caller.subject)
-            .await
-            .map_err(to_status)?;
+        let preferences = self.store.preferences(&caller.subject).await?;
         Ok(Response::new(pb::ListPreferencesResponse {
             preferences: preferences
                 .into_iter()
@@ -681,8 +650,7 @@ impl NotifyService for NotifyApi {
         let webhook = self
             .store
             .register_webhook(&recipient, &req.url, &crate::webhooks::new_secret())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::Webhook {
             id: webhook.id,
             recipient: webhook.recipient,
@@ -708,8 +676,7 @@ impl NotifyService for NotifyApi {
         let statuses = self
             .store
             .delivery_status(&request.get_ref().notification_id, only)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::GetDeliveryStatusResponse {
             deliveries: statuses
                 .into_iter()
@@ -768,11 +735,7 @@ impl NotifyService for NotifyApi {
             description: given.description,
             created_at: jiceng_db::now_millis(),
         };
-        let topic = self
-            .store
-            .create_topic(&topic, &caller.subject)
-            .await
-            .map_err(to_status)?;
+        let topic = self.store.create_topic(&topic, &caller.subject).await?;
         Ok(Response::new(topic_to_proto(&topic)))
     }
 
@@ -786,8 +749,7 @@ impl NotifyService for NotifyApi {
         let mut topics = self
             .store
             .topics(page.after.as_deref(), page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut topics, |t| t.name.as_str().to_owned());
         Ok(Response::new(pb::ListTopicsResponse {
             topics: topics.iter().map(topic_to_proto).collect(),
@@ -802,11 +764,8 @@ impl NotifyService for NotifyApi {
         let caller = caller(&request)?;
         let topic = Name::parse(&request.get_ref().topic).map_err(|e| invalid_field("topic", e))?;
         // Only a topic that exists, so that its owner answers for what reaches its followers.
-        self.store.topic(&topic).await.map_err(to_status)?;
-        self.store
-            .follow(&topic, &caller.subject)
-            .await
-            .map_err(to_status)?;
+        self.store.topic(&topic).await?;
+        self.store.follow(&topic, &caller.subject).await?;
         Ok(Response::new(pb::FollowTopicResponse {}))
     }
 
@@ -816,10 +775,7 @@ impl NotifyService for NotifyApi {
     ) -> Result<Response<pb::UnfollowTopicResponse>, Status> {
         let caller = caller(&request)?;
         let topic = Name::parse(&request.get_ref().topic).map_err(|e| invalid_field("topic", e))?;
-        self.store
-            .unfollow(&topic, &caller.subject)
-            .await
-            .map_err(to_status)?;
+        self.store.unfollow(&topic, &caller.subject).await?;
         Ok(Response::new(pb::UnfollowTopicResponse {}))
     }
 }

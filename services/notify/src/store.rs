@@ -17,17 +17,7 @@ pub const IN_APP: &str = "in_app";
 /// The recipient's webhooks.
 pub const WEBHOOK: &str = "webhook";
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} not found")]
-    NotFound { what: &'static str, id: String },
-    #[error("{0}")]
-    Precondition(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
+pub use jiceng_db::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -548,10 +538,11 @@ impl NotifyStore {
     ) -> Result<()> {
         let category = self.category(category).await?;
         if category.critical && !enabled {
-            return Err(StoreError::Precondition(format!(
-                "{} is critical and cannot be muted",
-                category.name.as_str()
-            )));
+            return Err(StoreError::precondition(
+                "CRITICAL",
+                "preferences",
+                format!("{} is critical and cannot be muted", category.name.as_str()),
+            ));
         }
         sqlx::query(
             "INSERT INTO notify_preferences (recipient, category, channel, enabled) VALUES ($1, $2, $3, $4)

@@ -142,8 +142,9 @@ async fn codes_are_unique(db: TestDatabase) {
             code("BEICAI").as_ref(),
         )
         .await;
-    let status = jiceng_org::grpc::to_status(second.expect_err("duplicate code"));
+    let status = tonic::Status::from(second.expect_err("duplicate code"));
     assert_eq!(status.code(), tonic::Code::AlreadyExists);
+    assert_eq!(status.message(), "a unit with this code already exists");
 }
 
 async fn subtrees_are_listed_in_pre_order_with_filters(db: TestDatabase) {
@@ -427,7 +428,7 @@ async fn illegal_moves_change_nothing(db: TestDatabase) {
     let stale = store
         .move_unit(&admin(), &committee.id, &root.id, Some(999))
         .await;
-    assert!(matches!(stale, Err(StoreError::StaleEtag)), "{stale:?}");
+    assert!(matches!(stale, Err(StoreError::Stale { .. })), "{stale:?}");
     let disallowed = store
         .move_unit(&admin(), &committee.id, &root.id, None)
         .await;
@@ -518,7 +519,7 @@ async fn updates_check_the_etag(db: TestDatabase) {
     let stale = store
         .update(&admin(), &street.id, Some(street.version), &changes)
         .await;
-    assert!(matches!(stale, Err(StoreError::StaleEtag)));
+    assert!(matches!(stale, Err(StoreError::Stale { .. })));
 }
 
 async fn a_retried_request_returns_the_first_result(db: TestDatabase) {

@@ -13,9 +13,8 @@ pub use events::CONSUMED as CONSUMED_EVENTS;
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_db::now_millis;
 use jiceng_grpc::{
-    FieldViolations, PageRequest, millis_of,
-    status::{failed_precondition, invalid_field},
-    time_cursor, time_cursor_of, timestamp,
+    FieldViolations, PageRequest, millis_of, status::invalid_field, time_cursor, time_cursor_of,
+    timestamp,
 };
 use jiceng_merkle::Hash;
 use jiceng_org_client::OrgDirectory;
@@ -34,7 +33,7 @@ use crate::{
         label, prose, telephone, url,
     },
     store::{
-        Company, Compound, Listing, NewCompany, NewCompound, PropertyStore, StoreError, Term,
+        Company, Compound, Listing, NewCompany, NewCompound, PropertyStore, Term,
         compliance::DueItem,
         log::{Disclosure, SignedHead},
     },
@@ -79,22 +78,6 @@ pub struct PropertyApi {
     org: OrgDirectory,
     /// Seals the phones of companies' staff.
     vault: PiiVault,
-}
-
-pub(crate) fn to_status(err: StoreError) -> Status {
-    match err {
-        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::Precondition { kind, description } => {
-            failed_precondition(kind, "property", description)
-        }
-        StoreError::Conflict(description) => Status::already_exists(description),
-        StoreError::Corrupt(what) => {
-            tracing::error!(what, "stored property data is malformed");
-            Status::internal("stored data is malformed")
-        }
-        StoreError::OrgPathMoved(path) => jiceng_org_client::paths::moved_status(&path),
-        StoreError::Db(err) => jiceng_db::status_from_sqlx(err),
-    }
 }
 
 fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
@@ -450,7 +433,7 @@ impl PropertyApi {
         caller: &Caller,
         compound_id: &str,
     ) -> Result<Compound, Status> {
-        let compound = self.store.compound(compound_id).await.map_err(to_status)?;
+        let compound = self.store.compound(compound_id).await?;
         self.require_admin_of(caller, &compound.org_id).await?;
         Ok(compound)
     }
@@ -610,8 +593,7 @@ impl PropertyService for PropertyApi {
                         .await
                 },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(company_to_proto(&created)))
     }
 
@@ -620,11 +602,7 @@ impl PropertyService for PropertyApi {
         request: Request<pb::GetCompanyRequest>,
     ) -> Result<Response<pb::Company>, Status> {
         caller(&request)?;
-        let company = self
-            .store
-            .company(&request.get_ref().id)
-            .await
-            .map_err(to_status)?;
+        let company = self.store.company(&request.get_ref().id).await?;
         Ok(Response::new(company_to_proto(&company)))
     }
 
@@ -643,11 +621,7 @@ impl PropertyService for PropertyApi {
             format!("companies|{}", req.org_id),
         )?;
         listing.subtree = Some(self.path_of(&req.org_id).await?);
-        let mut companies = self
-            .store
-            .list_companies(&listing)
-            .await
-            .map_err(to_status)?;
+        let mut companies = self.store.list_companies(&listing).await?;
         let next_page_token = page.finish(&mut companies, |c| time_cursor_of(c.created_at, &c.id));
         Ok(Response::new(pb::ListCompaniesResponse {
             companies: companies.iter().map(company_to_proto).collect(),
@@ -711,8 +685,7 @@ impl PropertyService for PropertyApi {
                         .await
                 },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(compound_to_proto(&created)))
     }
 
@@ -721,11 +694,7 @@ impl PropertyService for PropertyApi {
         request: Request<pb::GetCompoundRequest>,
     ) -> Result<Response<pb::Compound>, Status> {
         caller(&request)?;
-        let compound = self
-            .store
-            .compound(&request.get_ref().id)
-            .await
-            .map_err(to_status)?;
+        let compound = self.store.compound(&request.get_ref().id).await?;
         Ok(Response::new(compound_to_proto(&compound)))
     }
 
@@ -751,11 +720,7 @@ impl PropertyService for PropertyApi {
         } else {
             listing.company_id = Some(req.company_id);
         }
-        let mut compounds = self
-            .store
-            .list_compounds(&listing)
-            .await
-            .map_err(to_status)?;
+        let mut compounds = self.store.list_compounds(&listing).await?;
         let next_page_token = page.finish(&mut compounds, |c| time_cursor_of(c.created_at, &c.id));
         Ok(Response::new(pb::ListCompoundsResponse {
             compounds: compounds.iter().map(compound_to_proto).collect(),
@@ -787,8 +752,7 @@ impl PropertyService for PropertyApi {
                 &req.company_id,
                 start.unwrap_or_else(now_millis),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(compound_to_proto(&changed)))
     }
 }
@@ -841,16 +805,8 @@ impl DisclosureService for PropertyApi {
         let (Some(period), Some(content)) = (period, content) else {
             return Err(Status::internal("validation fell through"));
         };
-        let compound = self
-            .store
-            .compound(&given.compound_id)
-            .await
-            .map_err(to_status)?;
-        let company = self
-            .store
-            .company(&compound.company_id)
-            .await
-            .map_err(to_status)?;
+        let compound = self.store.compound(&given.compound_id).await?;
+        let company = self.store.company(&compound.company_id).await?;
         if !company.publishers.contains(&caller.subject) {
             return Err(Status::permission_denied(
                 "only the managing company's publishers publish for a compound",
@@ -870,8 +826,7 @@ impl DisclosureService for PropertyApi {
         let disclosure = self
             .store
             .publish(request_id.as_deref(), entry, &compound.org_path)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(disclosure_to_proto(&disclosure)))
     }
 
@@ -880,11 +835,7 @@ impl DisclosureService for PropertyApi {
         request: Request<pb::GetDisclosureRequest>,
     ) -> Result<Response<pb::Disclosure>, Status> {
         caller(&request)?;
-        let disclosure = self
-            .store
-            .disclosure(&request.get_ref().id)
-            .await
-            .map_err(to_status)?;
+        let disclosure = self.store.disclosure(&request.get_ref().id).await?;
         Ok(Response::new(disclosure_to_proto(&disclosure)))
     }
 
@@ -924,11 +875,7 @@ impl DisclosureService for PropertyApi {
         } else {
             listing.compound_id = Some(req.compound_id);
         }
-        let mut disclosures = self
-            .store
-            .list_disclosures(&listing)
-            .await
-            .map_err(to_status)?;
+        let mut disclosures = self.store.list_disclosures(&listing).await?;
         let next_page_token = page.finish(&mut disclosures, |d| {
             time_cursor_of(d.entry.published_at, &d.entry.id)
         });
@@ -948,7 +895,7 @@ impl DisclosureService for PropertyApi {
             Some(0) => Some(0),
             given => tree_size("tree_size", given)?,
         };
-        let head = self.store.tree_head(size).await.map_err(to_status)?;
+        let head = self.store.tree_head(size).await?;
         Ok(Response::new(self.head_to_proto(&head)))
     }
 
@@ -959,11 +906,7 @@ impl DisclosureService for PropertyApi {
         caller(&request)?;
         let req = request.into_inner();
         let size = tree_size("tree_size", req.tree_size)?;
-        let inclusion = self
-            .store
-            .inclusion(&req.disclosure_id, size)
-            .await
-            .map_err(to_status)?;
+        let inclusion = self.store.inclusion(&req.disclosure_id, size).await?;
         Ok(Response::new(pb::InclusionProof {
             entry: inclusion.entry_bytes,
             leaf_index: i64::try_from(inclusion.leaf_index).unwrap_or(i64::MAX),
@@ -994,8 +937,7 @@ impl DisclosureService for PropertyApi {
                     self.store.set_schedule(&schedule, path.generation()).await
                 },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(schedule_to_proto(&saved)))
     }
 
@@ -1009,7 +951,7 @@ impl DisclosureService for PropertyApi {
             return Err(invalid_field("org_id", "is required"));
         }
         let path = self.path_of(org_id).await?;
-        let schedules = self.store.schedules_over(&path).await.map_err(to_status)?;
+        let schedules = self.store.schedules_over(&path).await?;
         Ok(Response::new(pb::ListSchedulesResponse {
             schedules: schedules.iter().map(schedule_to_proto).collect(),
         }))
@@ -1040,8 +982,7 @@ impl DisclosureService for PropertyApi {
         let report = self
             .store
             .compliance(&path, first, last, as_of.unwrap_or_else(now_millis))
-            .await
-            .map_err(to_status)?;
+            .await?;
         let rate = |r: &crate::store::compliance::CompanyRecord| pb::CompanyCompliance {
             company_id: String::new(),
             due: i32::try_from(r.due).unwrap_or(i32::MAX),
@@ -1080,11 +1021,7 @@ impl DisclosureService for PropertyApi {
                 "must be at least 1 and at most second_size",
             ));
         }
-        let proof = self
-            .store
-            .consistency(first, second)
-            .await
-            .map_err(to_status)?;
+        let proof = self.store.consistency(first, second).await?;
         Ok(Response::new(pb::ConsistencyProof {
             first_size: req.first_size,
             second_size: req.second_size,

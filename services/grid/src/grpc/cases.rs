@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     ADMINS, CASE_STATES, GridApi, REPORTER_KINDS, URGENCIES, case_to_proto, escalation_to_proto,
-    from_proto, phone, state_to_proto, time_cursor, time_cursor_of, to_status, urls,
+    from_proto, phone, state_to_proto, time_cursor, time_cursor_of, urls,
 };
 use crate::{
     domain::{
@@ -90,7 +90,7 @@ impl GridApi {
     /// A case the caller may see: its reporter, or someone whose scope covers its owning or
     /// handling org. Others learn nothing, not even that it exists.
     async fn visible_case(&self, caller: &Caller, id: &str) -> Result<Case, Status> {
-        let case = self.store.case(id).await.map_err(to_status)?;
+        let case = self.store.case(id).await?;
         if case.reporter == caller.subject || self.covers_case(caller, &case).await {
             Ok(case)
         } else {
@@ -175,8 +175,7 @@ impl GridApi {
         let case = self
             .store
             .act(case_id, &caller.subject, &action, &detail, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(case_to_proto(&case)))
     }
 
@@ -193,11 +192,7 @@ impl GridApi {
         match kind {
             ReporterKind::GridWorker | ReporterKind::PartyRepresentative => {
                 let stationed = match grid_id {
-                    Some(grid) => self
-                        .store
-                        .is_staff(grid, &caller.subject)
-                        .await
-                        .map_err(to_status)?,
+                    Some(grid) => self.store.is_staff(grid, &caller.subject).await?,
                     None => false,
                 };
                 let admin =
@@ -287,11 +282,7 @@ impl CaseService for GridApi {
         else {
             return Err(Status::internal("validation fell through"));
         };
-        let category = self
-            .store
-            .category(&category_code)
-            .await
-            .map_err(to_status)?;
+        let category = self.store.category(&category_code).await?;
         let attributes: BTreeMap<String, String> = req.attributes.into_iter().collect();
         let mut violations = FieldViolations::new();
         for (code, problem) in category.check_values(&attributes) {
@@ -301,7 +292,7 @@ impl CaseService for GridApi {
         let (grid_id, owner_org_id) = if req.grid_id.is_empty() {
             (None, req.org_id)
         } else {
-            let grid = self.store.grid(&req.grid_id).await.map_err(to_status)?;
+            let grid = self.store.grid(&req.grid_id).await?;
             (Some(grid.id), grid.org_id)
         };
         self.may_report_in(&caller, reporter_kind, grid_id.as_deref(), &owner_org_id)
@@ -333,8 +324,7 @@ impl CaseService for GridApi {
                 |new| &mut new.org_path,
                 |new| async move { self.store.report(request_id, &new, now).await },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(case_to_proto(&case)))
     }
 
@@ -368,8 +358,7 @@ impl CaseService for GridApi {
         let case = self
             .store
             .reveal_case(&case.id, &reveal, jiceng_db::now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let mut proto = case_to_proto(&case);
         if let Some(sealed) = &case.contact_sealed {
             proto.reporter_contact = self
@@ -434,8 +423,7 @@ impl CaseService for GridApi {
         let mut cases = self
             .store
             .list_cases(&filter, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut cases, |c| time_cursor_of(c.created_at, &c.id));
         Ok(Response::new(pb::ListCasesResponse {
             cases: cases.iter().map(case_to_proto).collect(),
@@ -451,11 +439,7 @@ impl CaseService for GridApi {
         let org_id = &request.get_ref().org_id;
         self.require_reader_of(&caller, org_id).await?;
         let path = self.subtree_path(org_id).await?;
-        let (counts, overdue) = self
-            .store
-            .count_cases(&path, self.clock.now())
-            .await
-            .map_err(to_status)?;
+        let (counts, overdue) = self.store.count_cases(&path, self.clock.now()).await?;
         Ok(Response::new(pb::CountCasesResponse {
             counts: counts
                 .into_iter()
@@ -476,7 +460,7 @@ impl CaseService for GridApi {
         let case = self
             .visible_case(&caller, &request.get_ref().case_id)
             .await?;
-        let history = self.store.history(&case.id).await.map_err(to_status)?;
+        let history = self.store.history(&case.id).await?;
         Ok(Response::new(pb::ListCaseHistoryResponse {
             events: history
                 .into_iter()
@@ -722,8 +706,7 @@ impl CaseService for GridApi {
                 until,
                 now,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(request_to_proto(&request)))
     }
 
@@ -752,14 +735,9 @@ impl CaseService for GridApi {
                 )
             })?;
         self.org.scopes().check(&caller, &above).await?;
-        let waiting = self
-            .store
-            .pending_change(&case.id)
-            .await
-            .map_err(to_status)?
-            .ok_or_else(|| {
-                Status::not_found(format!("no change request of case {} waits", case.id))
-            })?;
+        let waiting = self.store.pending_change(&case.id).await?.ok_or_else(|| {
+            Status::not_found(format!("no change request of case {} waits", case.id))
+        })?;
         if waiting.requested_by == caller.subject {
             return Err(Status::permission_denied(
                 "a request is decided by someone other than who asked",
@@ -781,8 +759,7 @@ impl CaseService for GridApi {
                 &note,
                 self.clock.now(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(case_to_proto(&case)))
     }
 
@@ -797,8 +774,7 @@ impl CaseService for GridApi {
         let escalations = self
             .store
             .escalate_overdue(self.clock.now(), crate::SCAN_BATCH)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::ScanOverdueResponse {
             escalations: escalations.iter().map(escalation_to_proto).collect(),
         }))
@@ -830,8 +806,7 @@ impl CaseService for GridApi {
                 i64::from(window) * 3_600_000,
                 MAX_CANDIDATES,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         let mut candidates = Vec::with_capacity(found.len());
         for (candidate, distance) in found {
             // A neighbouring org's case near the border is listed only to those who may read it.
@@ -875,8 +850,7 @@ impl CaseService for GridApi {
                 &detail,
                 self.clock.now(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(case_to_proto(&duplicate)))
     }
 }

@@ -12,7 +12,7 @@ use jiceng_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{GridApi, to_status};
+use super::GridApi;
 use crate::{domain::calendar::beijing_minute, store::StoreError};
 
 use jiceng_proto::event_types::{MEETING_SCHEDULED, UNIT_MOVED};
@@ -28,10 +28,7 @@ impl GridApi {
         // The path now, not the one the event saw: events of two moves may come in either order.
         let new_path = self.org.current_path_of(&moved.unit_id).await?;
         // Re-pathing to the path already stored changes nothing: a redelivery is harmless.
-        self.store
-            .repath(&moved.unit_id, &new_path)
-            .await
-            .map_err(to_status)?;
+        self.store.repath(&moved.unit_id, &new_path).await?;
         Ok(false)
     }
 
@@ -66,7 +63,7 @@ impl GridApi {
                 tracing::warn!(case = %case_id, meeting = %meeting.id, "meeting about an unknown case");
                 Ok(false)
             }
-            Err(err) => Err(to_status(err)),
+            Err(err) => Err(Status::from(err)),
         }
     }
 }

@@ -11,7 +11,7 @@ use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field, timestamp
 use jiceng_proto::grid::{self as pb, project_service_server::ProjectService};
 use tonic::{Request, Response, Status};
 
-use super::{GridApi, time_cursor, time_cursor_of, to_status};
+use super::{GridApi, time_cursor, time_cursor_of};
 use crate::{
     domain::{
         free_text, label,
@@ -174,9 +174,7 @@ impl GridApi {
     ) -> Result<(Vec<T>, String), Status> {
         let page = PageRequest::parse(request.page_size, request.page_token, request.query)?;
         let after = page.after.as_deref().map(time_cursor).transpose()?;
-        let mut items = load(filter, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+        let mut items = load(filter, after, page.fetch_limit()).await?;
         let next = page.finish(&mut items, |item| {
             let (created_at, id) = position(item);
             time_cursor_of(created_at, id)
@@ -208,7 +206,7 @@ impl GridApi {
 
     /// A project the caller is a side of, or reads the need's org of; NOT_FOUND for others.
     async fn visible_project(&self, caller: &Caller, id: &str) -> Result<Project, Status> {
-        let project = self.store.project(id).await.map_err(to_status)?;
+        let project = self.store.project(id).await?;
         if self.provides(caller, &project.provider).await
             || self
                 .require_reader_of(caller, &project.org_id)
@@ -251,8 +249,7 @@ impl GridApi {
         let project = self
             .store
             .act_on_project(id, &caller.subject, action, &text, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(project_to_proto(&project)))
     }
 }
@@ -293,8 +290,7 @@ impl ProjectService for GridApi {
                 |new| &mut new.org_path,
                 |new| async move { self.store.post_need(actor, request_id, &new, now).await },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(need_to_proto(&need)))
     }
 
@@ -303,11 +299,7 @@ impl ProjectService for GridApi {
         request: Request<pb::GetNeedRequest>,
     ) -> Result<Response<pb::Need>, Status> {
         caller(&request)?;
-        let need = self
-            .store
-            .need(&request.get_ref().id)
-            .await
-            .map_err(to_status)?;
+        let need = self.store.need(&request.get_ref().id).await?;
         Ok(Response::new(need_to_proto(&need)))
     }
 
@@ -348,13 +340,9 @@ impl ProjectService for GridApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let expected = jiceng_grpc::version_in("etag", &req.etag)?;
-        let need = self.store.need(&req.need_id).await.map_err(to_status)?;
+        let need = self.store.need(&req.need_id).await?;
         self.require_admin_of(&caller, &need.org_id).await?;
-        let need = self
-            .store
-            .withdraw_need(&need.id, expected)
-            .await
-            .map_err(to_status)?;
+        let need = self.store.withdraw_need(&need.id, expected).await?;
         Ok(Response::new(need_to_proto(&need)))
     }
 
@@ -406,8 +394,7 @@ impl ProjectService for GridApi {
                         .await
                 },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(resource_to_proto(&resource)))
     }
 
@@ -416,11 +403,7 @@ impl ProjectService for GridApi {
         request: Request<pb::GetResourceRequest>,
     ) -> Result<Response<pb::Resource>, Status> {
         caller(&request)?;
-        let resource = self
-            .store
-            .resource(&request.get_ref().id)
-            .await
-            .map_err(to_status)?;
+        let resource = self.store.resource(&request.get_ref().id).await?;
         Ok(Response::new(resource_to_proto(&resource)))
     }
 
@@ -461,21 +444,13 @@ impl ProjectService for GridApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let expected = jiceng_grpc::version_in("etag", &req.etag)?;
-        let resource = self
-            .store
-            .resource(&req.resource_id)
-            .await
-            .map_err(to_status)?;
+        let resource = self.store.resource(&req.resource_id).await?;
         if !self.provides(&caller, &resource.provider).await {
             return Err(Status::permission_denied(
                 "the provider withdraws a resource",
             ));
         }
-        let resource = self
-            .store
-            .withdraw_resource(&resource.id, expected)
-            .await
-            .map_err(to_status)?;
+        let resource = self.store.withdraw_resource(&resource.id, expected).await?;
         Ok(Response::new(resource_to_proto(&resource)))
     }
 
@@ -503,12 +478,8 @@ impl ProjectService for GridApi {
             .check("note", free_text(&req.note, 1_000))
             .unwrap_or_default();
         violations.into_result()?;
-        let need = self.store.need(&req.need_id).await.map_err(to_status)?;
-        let resource = self
-            .store
-            .resource(&req.resource_id)
-            .await
-            .map_err(to_status)?;
+        let need = self.store.need(&req.need_id).await?;
+        let resource = self.store.resource(&req.resource_id).await?;
         // The community claims a resource for its need, or the provider claims a need.
         let side = if self.needs(&caller, &need.org_id).await {
             Side::Need
@@ -530,8 +501,7 @@ impl ProjectService for GridApi {
                 &note,
                 self.clock.now(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(project_to_proto(&project)))
     }
 

@@ -12,7 +12,7 @@ use jiceng_pii::{mask_name, mask_phone};
 use jiceng_proto::grid::{self as pb, wish_service_server::WishService};
 use tonic::{Request, Response, Status};
 
-use super::{GridApi, phone, time_cursor, time_cursor_of, to_status, urls};
+use super::{GridApi, phone, time_cursor, time_cursor_of, urls};
 use crate::{
     domain::{
         free_text, label,
@@ -86,7 +86,7 @@ impl GridApi {
     /// A wish the caller may see: published (or past it) for anyone; before that, readers of
     /// the collecting org only.
     async fn visible_wish(&self, caller: &Caller, id: &str) -> Result<Wish, Status> {
-        let wish = self.store.wish(id).await.map_err(to_status)?;
+        let wish = self.store.wish(id).await?;
         let public = !matches!(wish.state, WishState::Collected | WishState::Verified);
         if public || self.require_reader_of(caller, &wish.org_id).await.is_ok() {
             Ok(wish)
@@ -135,8 +135,7 @@ impl GridApi {
         let wish = self
             .store
             .answer_wish_claim(wish_id, &caller.subject, accept, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 
@@ -154,8 +153,7 @@ impl GridApi {
         let wish = self
             .store
             .advance_wish(id, to, change, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 }
@@ -221,8 +219,7 @@ impl WishService for GridApi {
                 |new| &mut new.org_path,
                 |new| async move { self.store.collect_wish(actor, request_id, &new, now).await },
             )
-            .await?
-            .map_err(to_status)?;
+            .await??;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 
@@ -256,8 +253,7 @@ impl WishService for GridApi {
         let wish = self
             .store
             .reveal_wish(&wish.id, &reveal, jiceng_db::now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.wish_to_proto(&wish, true)?))
     }
 
@@ -296,8 +292,7 @@ impl WishService for GridApi {
         let mut wishes = self
             .store
             .list_wishes(&filter, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut wishes, |w| time_cursor_of(w.created_at, &w.id));
         Ok(Response::new(pb::ListWishesResponse {
             wishes: wishes
@@ -377,8 +372,7 @@ impl WishService for GridApi {
         let wish = self
             .store
             .advance_wish(&req.wish_id, WishState::Claimed, change, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 
@@ -409,8 +403,7 @@ impl WishService for GridApi {
         let wish = self
             .store
             .advance_wish(&req.wish_id, WishState::Fulfilled, change, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 
@@ -461,8 +454,7 @@ impl WishService for GridApi {
         let wish = self
             .store
             .advance_wish(&id, WishState::Confirmed, change, self.clock.now())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
 

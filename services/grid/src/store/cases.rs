@@ -386,7 +386,7 @@ async fn save(tx: &mut Tx, case: &mut Case, read_version: i64, now: i64) -> Resu
     if saved.rows_affected() == 1 {
         Ok(())
     } else {
-        Err(StoreError::Stale)
+        Err(StoreError::Stale { what: "case" })
     }
 }
 
@@ -605,6 +605,7 @@ impl GridStore {
     pub async fn import_closed_cases(&self, cases: &[ImportedCase]) -> Result<u64> {
         if let Some(bad) = cases.iter().find(|c| c.closed_at < c.reported_at) {
             return Err(precondition(
+                "cases",
                 "IMPORT_CASES",
                 format!(
                     "case \"{}\" is closed before it was reported",
@@ -617,6 +618,7 @@ impl GridStore {
             .find(|c| c.satisfaction.is_some_and(|s| !(1..=5).contains(&s)))
         {
             return Err(precondition(
+                "cases",
                 "IMPORT_CASES",
                 format!(
                     "case \"{}\": a satisfaction is 1 to 5",
@@ -767,14 +769,15 @@ impl GridStore {
         let mut tx = self.db.begin_write().await?;
         let mut case = fetch(&mut tx, case_id).await?;
         if detail.expected_version.is_some_and(|v| v != case.version) {
-            return Err(StoreError::Stale);
+            return Err(StoreError::Stale { what: "case" });
         }
         let from = case.state;
         let to = action
             .apply(from)
-            .map_err(|description| precondition("CASE_STATE", description))?;
+            .map_err(|description| precondition("cases", "CASE_STATE", description))?;
         if let Some(waiting) = pending_request(&mut tx, case_id).await? {
             return Err(precondition(
+                "cases",
                 "CHANGE_PENDING",
                 format!(
                     "a {} request waits for the level above",
@@ -786,6 +789,7 @@ impl GridStore {
         let calendar = load_calendar(&mut tx).await?;
         if matches!(action, Action::Verify { .. }) && case.handled_by == actor {
             return Err(precondition(
+                "cases",
                 "VERIFIER",
                 "the case must be verified by someone other than its handler",
             ));
@@ -903,7 +907,11 @@ impl GridStore {
         now: i64,
     ) -> Result<(Case, Case)> {
         if duplicate_id == original_id {
-            return Err(precondition("MERGE", "a case cannot be merged into itself"));
+            return Err(precondition(
+                "cases",
+                "MERGE",
+                "a case cannot be merged into itself",
+            ));
         }
         let mut tx = self.db.begin_write().await?;
         let mut duplicate = fetch(&mut tx, duplicate_id).await?;
@@ -911,15 +919,16 @@ impl GridStore {
             .expected_version
             .is_some_and(|v| v != duplicate.version)
         {
-            return Err(StoreError::Stale);
+            return Err(StoreError::Stale { what: "case" });
         }
         let mut original = fetch(&mut tx, original_id).await?;
         let from = duplicate.state;
         let to = Action::Merge
             .apply(from)
-            .map_err(|description| precondition("CASE_STATE", description))?;
+            .map_err(|description| precondition("cases", "CASE_STATE", description))?;
         if !original.state.is_open() {
             return Err(precondition(
+                "cases",
                 "MERGE",
                 format!(
                     "the original case is {}: only an open case takes duplicates",
@@ -929,12 +938,14 @@ impl GridStore {
         }
         if original.category_code != duplicate.category_code {
             return Err(precondition(
+                "cases",
                 "MERGE",
                 "a duplicate has the category of the case it duplicates",
             ));
         }
         if let Some(waiting) = pending_request(&mut tx, duplicate_id).await? {
             return Err(precondition(
+                "cases",
                 "CHANGE_PENDING",
                 format!(
                     "a {} request waits for the level above",
@@ -1016,6 +1027,7 @@ impl GridStore {
         let mut case = fetch(&mut tx, case_id).await?;
         if !matches!(case.state, CaseState::Dispatched | CaseState::InProgress) {
             return Err(precondition(
+                "cases",
                 "CASE_STATE",
                 format!(
                     "changes are asked for while a case is being handled, not while it is {}",
@@ -1025,6 +1037,7 @@ impl GridStore {
         }
         if let Some(waiting) = pending_request(&mut tx, case_id).await? {
             return Err(precondition(
+                "cases",
                 "CHANGE_PENDING",
                 format!(
                     "a {} request already waits for the level above",
@@ -1052,6 +1065,7 @@ impl GridStore {
             && err.kind() == sqlx::error::ErrorKind::UniqueViolation
         {
             return Err(precondition(
+                "cases",
                 "CHANGE_PENDING",
                 "another request already waits for the level above",
             ));
@@ -1144,7 +1158,7 @@ impl GridStore {
             (true, RequestKind::Return) => {
                 case.state = Action::Return
                     .apply(from)
-                    .map_err(|d| precondition("CASE_STATE", d))?;
+                    .map_err(|d| precondition("cases", "CASE_STATE", d))?;
                 case.handler_org_id.clear();
                 case.handled_by.clear();
                 start_step(&mut case, &category, &calendar, now);
@@ -1153,7 +1167,7 @@ impl GridStore {
             (true, RequestKind::Backlog) => {
                 case.state = Action::Backlog
                     .apply(from)
-                    .map_err(|d| precondition("CASE_STATE", d))?;
+                    .map_err(|d| precondition("cases", "CASE_STATE", d))?;
                 start_step(&mut case, &category, &calendar, now);
                 "backlog"
             }
@@ -1298,7 +1312,7 @@ impl GridStore {
             match self.escalate(&id, &calendar, now).await {
                 Ok(Some(escalation)) => escalations.push(escalation),
                 // Already escalated by another scanner, or moved on meanwhile.
-                Ok(None) | Err(StoreError::Stale) => {}
+                Ok(None) | Err(StoreError::Stale { .. }) => {}
                 // One case that cannot be escalated does not hold up the others.
                 Err(err) => tracing::warn!(case = %id, error = %err, "case not escalated"),
             }

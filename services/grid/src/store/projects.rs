@@ -205,8 +205,14 @@ async fn fetch_project(tx: &mut Tx, id: &str) -> Result<Project> {
     fetch_row(tx, PROJECTS, id, project_from_row).await
 }
 
-/// Moves the row `id` of `table` to `state` if it is still at `version`.
-async fn set_state(tx: &mut Tx, table: &str, id: &str, version: i64, state: &str) -> Result<()> {
+/// Moves the row `id` of `record`'s table to `state` if it is still at `version`.
+async fn set_state(
+    tx: &mut Tx,
+    (table, _, what): (&str, &str, &'static str),
+    id: &str,
+    version: i64,
+    state: &str,
+) -> Result<()> {
     let saved = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE {table} SET state = $1, version = version + 1 WHERE id = $2 AND version = $3"
     )))
@@ -218,19 +224,19 @@ async fn set_state(tx: &mut Tx, table: &str, id: &str, version: i64, state: &str
     if saved.rows_affected() == 1 {
         Ok(())
     } else {
-        Err(StoreError::Stale)
+        Err(StoreError::Stale { what })
     }
 }
 
 async fn set_need(tx: &mut Tx, need: &mut Need, to: NeedState) -> Result<()> {
-    set_state(tx, NEEDS.0, &need.id, need.version, to.as_str()).await?;
+    set_state(tx, NEEDS, &need.id, need.version, to.as_str()).await?;
     need.state = to;
     need.version += 1;
     Ok(())
 }
 
 async fn set_resource(tx: &mut Tx, resource: &mut Resource, to: ResourceState) -> Result<()> {
-    set_state(tx, RESOURCES.0, &resource.id, resource.version, to.as_str()).await?;
+    set_state(tx, RESOURCES, &resource.id, resource.version, to.as_str()).await?;
     resource.state = to;
     resource.version += 1;
     Ok(())
@@ -306,10 +312,11 @@ impl GridStore {
         let mut tx = self.db.begin_write().await?;
         let mut need = fetch_need(&mut tx, id).await?;
         if expected_version.is_some_and(|v| v != need.version) {
-            return Err(StoreError::Stale);
+            return Err(StoreError::Stale { what: "need" });
         }
         if need.state != NeedState::Open {
             return Err(precondition(
+                "projects",
                 "NEED_STATE",
                 format!("a need that is {} cannot be withdrawn", need.state.as_str()),
             ));
@@ -391,10 +398,11 @@ impl GridStore {
         let mut tx = self.db.begin_write().await?;
         let mut resource = fetch_resource(&mut tx, id).await?;
         if expected_version.is_some_and(|v| v != resource.version) {
-            return Err(StoreError::Stale);
+            return Err(StoreError::Stale { what: "resource" });
         }
         if resource.state != ResourceState::Available {
             return Err(precondition(
+                "projects",
                 "RESOURCE_STATE",
                 format!(
                     "a resource that is {} cannot be withdrawn",
@@ -507,7 +515,7 @@ impl GridStore {
         let from = project.state;
         let to = action
             .apply(from)
-            .map_err(|description| precondition("PROJECT_STATE", description))?;
+            .map_err(|description| precondition("projects", "PROJECT_STATE", description))?;
         let mut need = fetch_need(&mut tx, &project.need_id).await?;
         let mut resource = fetch_resource(&mut tx, &project.resource_id).await?;
         match (from, to) {
@@ -549,7 +557,7 @@ impl GridStore {
         .execute(&mut *tx)
         .await?;
         if saved.rows_affected() != 1 {
-            return Err(StoreError::Stale);
+            return Err(StoreError::Stale { what: "project" });
         }
         project.state = to;
         project.version += 1;
@@ -595,6 +603,7 @@ impl GridStore {
 fn require_free(need: &Need, resource: &Resource) -> Result<()> {
     if need.state != NeedState::Open {
         return Err(precondition(
+            "projects",
             "NEED_STATE",
             format!(
                 "the need is {}: only an open need is matched",
@@ -604,6 +613,7 @@ fn require_free(need: &Need, resource: &Resource) -> Result<()> {
     }
     if resource.state != ResourceState::Available {
         return Err(precondition(
+            "projects",
             "RESOURCE_STATE",
             format!(
                 "the resource is {}: only an available resource is matched",

@@ -159,7 +159,7 @@ async fn save(tx: &mut Tx, wish: &mut Wish, confirmed_by: Option<&str>, now: i64
     .execute(&mut **tx)
     .await?;
     if saved.rows_affected() != 1 {
-        return Err(StoreError::Stale);
+        return Err(StoreError::Stale { what: "wish" });
     }
     wish.version += 1;
     wish.updated_at = now;
@@ -266,7 +266,7 @@ impl GridStore {
         wish.state = wish
             .state
             .advance(to)
-            .map_err(|description| precondition("WISH_STATE", description))?;
+            .map_err(|description| precondition("wishes", "WISH_STATE", description))?;
         match to {
             WishState::Claimed => wish.claimant = change.claimant,
             WishState::Fulfilled => {
@@ -314,6 +314,7 @@ impl GridStore {
         let mut wish = fetch(&mut tx, id).await?;
         if !matches!(wish.state, WishState::Claimed | WishState::Fulfilled) {
             return Err(precondition(
+                "wishes",
                 "WISH_STATE",
                 format!(
                     "a wish that is {} takes no answers to its claim",

@@ -52,10 +52,7 @@ impl EventSinkService for MemberApi {
                 // Members below the moved unit take its path now (not the one the event saw:
                 // events of two moves may come in either order).
                 let new_path = self.org.current_path_of(&moved.unit_id).await?;
-                self.store
-                    .repath_members(&moved.unit_id, &new_path)
-                    .await
-                    .map_err(super::to_status)?;
+                self.store.repath_members(&moved.unit_id, &new_path).await?;
                 Ok(Response::new(DeliverResponse { duplicate: false }))
             }
             event_types::ATTENDANCE_RECORDED => {
@@ -78,11 +75,7 @@ impl EventSinkService for MemberApi {
                     attendees: attendance.member_ids,
                     booking_id: Some(booking.id.clone()),
                 };
-                let (_, added) = self
-                    .store
-                    .record_activity(&new)
-                    .await
-                    .map_err(super::to_status)?;
+                let (_, added) = self.store.record_activity(&new).await?;
                 for member in &added {
                     let entry = NewEntry {
                         id: format!("attendance:{}:{member}", booking.id),
@@ -100,7 +93,7 @@ impl EventSinkService for MemberApi {
                         Ok(_)
                         | Err(StoreError::NotFound { .. })
                         | Err(StoreError::Precondition { .. }) => {}
-                        Err(err) => return Err(super::to_status(err)),
+                        Err(err) => return Err(Status::from(err)),
                     }
                 }
                 Ok(Response::new(DeliverResponse {
@@ -129,7 +122,7 @@ impl EventSinkService for MemberApi {
                         Ok(_)
                         | Err(StoreError::NotFound { .. })
                         | Err(StoreError::Precondition { .. }) => {}
-                        Err(err) => return Err(super::to_status(err)),
+                        Err(err) => return Err(Status::from(err)),
                     }
                 }
                 Ok(Response::new(DeliverResponse { duplicate: false }))

@@ -6,7 +6,7 @@ use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field
 use jiceng_proto::member::{self as pb, points_service_server::PointsService};
 use tonic::{Request, Response, Status};
 
-use super::{MemberApi, timestamp, to_status};
+use super::{MemberApi, timestamp};
 use crate::{
     domain::points::{
         EntryKind, EntryState, LedgerEntry, PointsRule, entry_id, periods, rule_code,
@@ -89,7 +89,7 @@ fn text(violations: &mut FieldViolations, field: &str, value: &str) -> String {
 impl MemberApi {
     /// Admins (and services) whose scope covers the member's org.
     async fn require_admin_of(&self, caller: &Caller, member_id: &str) -> Result<(), Status> {
-        let member = self.store.get(member_id).await.map_err(to_status)?;
+        let member = self.store.get(member_id).await?;
         if self.administers(caller, &member).await {
             Ok(())
         } else {
@@ -164,7 +164,7 @@ impl PointsService for MemberApi {
             valid_from,
             valid_to,
         };
-        let rule = self.store.define_rule(&rule).await.map_err(to_status)?;
+        let rule = self.store.define_rule(&rule).await?;
         Ok(Response::new(rule_to_proto(&rule)))
     }
 
@@ -173,7 +173,7 @@ impl PointsService for MemberApi {
         request: Request<pb::ListPointsRulesRequest>,
     ) -> Result<Response<pb::ListPointsRulesResponse>, Status> {
         caller(&request)?;
-        let rules = self.store.rules().await.map_err(to_status)?;
+        let rules = self.store.rules().await?;
         Ok(Response::new(pb::ListPointsRulesResponse {
             rules: rules.iter().map(rule_to_proto).collect(),
         }))
@@ -205,11 +205,7 @@ impl PointsService for MemberApi {
             source_event_id: source,
             actor: caller.subject.clone(),
         };
-        let entry = self
-            .store
-            .award(&new, &code, now_millis())
-            .await
-            .map_err(to_status)?;
+        let entry = self.store.award(&new, &code, now_millis()).await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -220,13 +216,12 @@ impl PointsService for MemberApi {
         let caller = caller(&request)?.clone();
         caller.require_any(&[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin])?;
         let req = request.into_inner();
-        let entry = self.store.entry(&req.entry_id).await.map_err(to_status)?;
+        let entry = self.store.entry(&req.entry_id).await?;
         self.require_admin_of(&caller, &entry.member_id).await?;
         let entry = self
             .store
             .decide(&req.entry_id, req.approve, now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -247,11 +242,7 @@ impl PointsService for MemberApi {
         let Some(id) = id else {
             return Err(Status::internal("validation fell through"));
         };
-        let target = self
-            .store
-            .entry(&req.reverses_entry_id)
-            .await
-            .map_err(to_status)?;
+        let target = self.store.entry(&req.reverses_entry_id).await?;
         self.require_admin_of(&caller, &target.member_id).await?;
         let new = NewEntry {
             id,
@@ -261,11 +252,7 @@ impl PointsService for MemberApi {
             source_event_id: String::new(),
             actor: caller.subject.clone(),
         };
-        let entry = self
-            .store
-            .reverse(&new, &target.id, now_millis())
-            .await
-            .map_err(to_status)?;
+        let entry = self.store.reverse(&new, &target.id, now_millis()).await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -294,11 +281,7 @@ impl PointsService for MemberApi {
             source_event_id: String::new(),
             actor: caller.subject.clone(),
         };
-        let entry = self
-            .store
-            .redeem(&new, req.points, now_millis())
-            .await
-            .map_err(to_status)?;
+        let entry = self.store.redeem(&new, req.points, now_millis()).await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -314,11 +297,7 @@ impl PointsService for MemberApi {
         } else {
             i64::from(req.year)
         };
-        let (balance, pending) = self
-            .store
-            .balance(&req.member_id, year)
-            .await
-            .map_err(to_status)?;
+        let (balance, pending) = self.store.balance(&req.member_id, year).await?;
         Ok(Response::new(pb::Balance {
             member_id: req.member_id.clone(),
             year: i32::try_from(year).unwrap_or_default(),
@@ -360,8 +339,7 @@ impl PointsService for MemberApi {
                 before.as_ref().map(|(at, id)| (*at, id.as_str())),
                 page.fetch_limit(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut entries, |e| format!("{}|{}", e.created_at, e.id));
         Ok(Response::new(pb::ListLedgerResponse {
             entries: entries.iter().map(entry_to_proto).collect(),
@@ -395,10 +373,7 @@ impl PointsService for MemberApi {
             i64::from(req.year)
         };
         let top = if admin {
-            self.store
-                .leaderboard(path.as_str(), year, top)
-                .await
-                .map_err(to_status)?
+            self.store.leaderboard(path.as_str(), year, top).await?
         } else {
             Vec::new()
         };
@@ -407,8 +382,7 @@ impl PointsService for MemberApi {
         } else {
             self.store
                 .standing(path.as_str(), year, &req.member_id)
-                .await
-                .map_err(to_status)?
+                .await?
         };
         let entry = |s: &Standing| pb::LeaderboardEntry {
             rank: s.rank,
@@ -489,11 +463,7 @@ impl PointsService for MemberApi {
             }
         }
         violations.into_result()?;
-        let written = self
-            .store
-            .import_points(&entries)
-            .await
-            .map_err(to_status)?;
+        let written = self.store.import_points(&entries).await?;
         let written = i64::try_from(written).unwrap_or(i64::MAX);
         Ok(Response::new(pb::ImportPointsResponse {
             written,

@@ -3,7 +3,7 @@
 use jiceng_db::{Tx, now_millis};
 use sqlx::{Row as _, any::AnyRow};
 
-use super::{MemberStore, Result, StoreError, fetch};
+use super::{MemberStore, Result, StoreError, fetch, precondition};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registration {
@@ -54,13 +54,6 @@ const REGISTRATION: &str = "SELECT r.id, r.member_id, r.community_org_id, r.regi
     FROM member_community_registrations r";
 const COMMITMENT_COLUMNS: &str =
     "id, member_id, text, due_date, state, evidence, confirmation_note, published_at";
-
-fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
-    StoreError::Precondition {
-        kind,
-        description: description.into(),
-    }
-}
 
 impl MemberStore {
     /// Registers a member with a community other than the org that holds them; once per pair.

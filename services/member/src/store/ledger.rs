@@ -7,7 +7,7 @@ use jiceng_db::{LockMode, Tx, lock_key, now_millis, placeholders, value_rows};
 use jiceng_org_client::paths;
 use sqlx::{Row as _, any::AnyRow};
 
-use super::{MemberStore, Result, StoreError};
+use super::{MemberStore, Result, StoreError, precondition};
 use crate::domain::points::{EntryKind, EntryState, LedgerEntry, PointsRule, periods};
 
 const ENTRY_COLUMNS: &str = "id, member_id, kind, amount, rule_code, rule_version, reason, evidence, \
@@ -56,13 +56,6 @@ pub struct ImportedEntry {
     pub points: i64,
     /// When the points were granted, in milliseconds since the Unix epoch.
     pub at: i64,
-}
-
-fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
-    StoreError::Precondition {
-        kind,
-        description: description.into(),
-    }
 }
 
 /// The actor of the rows the raw-SQL baseline writes; no caller is named so.

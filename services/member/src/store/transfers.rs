@@ -7,6 +7,7 @@ use sqlx::{Row as _, any::AnyRow};
 
 use super::{
     MemberStore, Result, StoreError, fetch, leaderboard::move_balances, ledger::points_lock_key,
+    precondition,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,13 +50,6 @@ pub struct Transfer {
 
 const COLUMNS: &str = "id, member_id, from_org_id, to_org_id, state, reason, decision_note, requested_by, \
     decided_by, requested_at, decided_at";
-
-fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
-    StoreError::Precondition {
-        kind,
-        description: description.into(),
-    }
-}
 
 impl MemberStore {
     /// Asks to move `member_id` to `to_org_id` (whose existence and state the caller checked).

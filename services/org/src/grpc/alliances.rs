@@ -6,7 +6,7 @@ use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_proto::org::{self as pb, alliance_service_server::AllianceService};
 use tonic::{Request, Response, Status};
 
-use super::{ADMINS, millis_of, mutation, timestamp, to_status, visible_unit};
+use super::{ADMINS, millis_of, mutation, timestamp, visible_unit};
 use crate::{
     domain::{
         RequestId, UnitId,
@@ -68,8 +68,7 @@ impl AllianceService for AllianceApi {
                 &lead,
                 &description,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(alliance_to_proto(&alliance)))
     }
 
@@ -80,7 +79,7 @@ impl AllianceService for AllianceApi {
         // Alliances join units across the tree: any caller in the district may read one.
         caller(&request)?;
         let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let alliance = self.store.alliance(&id).await.map_err(to_status)?;
+        let alliance = self.store.alliance(&id).await?;
         Ok(Response::new(alliance_to_proto(&alliance)))
     }
 
@@ -92,7 +91,7 @@ impl AllianceService for AllianceApi {
         let unit_id =
             UnitId::parse(&request.get_ref().unit_id).map_err(|e| invalid_field("unit_id", e))?;
         visible_unit(&self.store, caller, &unit_id).await?;
-        let alliances = self.store.alliances_of(&unit_id).await.map_err(to_status)?;
+        let alliances = self.store.alliances_of(&unit_id).await?;
         Ok(Response::new(pb::ListAlliancesResponse {
             alliances: alliances.iter().map(alliance_to_proto).collect(),
         }))
@@ -138,7 +137,7 @@ impl AllianceService for AllianceApi {
         else {
             return Err(Status::internal("validation fell through"));
         };
-        let alliance = self.store.alliance(&alliance_id).await.map_err(to_status)?;
+        let alliance = self.store.alliance(&alliance_id).await?;
         self.require_lead_admin(&caller, &alliance).await?;
         let member = self
             .store
@@ -148,8 +147,7 @@ impl AllianceService for AllianceApi {
                 &member,
                 joined_at,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(member_to_proto(&member)))
     }
 
@@ -169,18 +167,13 @@ impl AllianceService for AllianceApi {
         let (Some(id), Some(left_at), Some(reason)) = (id, left_at, reason) else {
             return Err(Status::internal("validation fell through"));
         };
-        let member = self.store.alliance_member(&id).await.map_err(to_status)?;
-        let alliance = self
-            .store
-            .alliance(&member.alliance_id)
-            .await
-            .map_err(to_status)?;
+        let member = self.store.alliance_member(&id).await?;
+        let alliance = self.store.alliance(&member.alliance_id).await?;
         self.require_lead_admin(&caller, &alliance).await?;
         let member = self
             .store
             .leave_alliance(&mutation(&caller, None), &id, left_at, &reason)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(member_to_proto(&member)))
     }
 
@@ -191,12 +184,8 @@ impl AllianceService for AllianceApi {
         caller(&request)?;
         let req = request.get_ref();
         let id = text::foreign_id(&req.alliance_id).map_err(|e| invalid_field("alliance_id", e))?;
-        self.store.alliance(&id).await.map_err(to_status)?;
-        let members = self
-            .store
-            .alliance_members(&id, req.include_past)
-            .await
-            .map_err(to_status)?;
+        self.store.alliance(&id).await?;
+        let members = self.store.alliance_members(&id, req.include_past).await?;
         Ok(Response::new(pb::ListAllianceMembersResponse {
             members: members.iter().map(member_to_proto).collect(),
         }))

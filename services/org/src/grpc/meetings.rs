@@ -11,8 +11,7 @@ use jiceng_proto::org::{self as pb, meeting_service_server::MeetingService};
 use tonic::{Request, Response, Status};
 
 use super::{
-    ADMINS, millis_of, mutation, positions::person_to_proto, scope_unit, timestamp, to_status,
-    visible_unit,
+    ADMINS, millis_of, mutation, positions::person_to_proto, scope_unit, timestamp, visible_unit,
 };
 use crate::{
     domain::{
@@ -59,12 +58,7 @@ impl MeetingApi {
     async fn host_unit(&self, host: &Host) -> Result<UnitId, Status> {
         match host {
             Host::Unit(unit) => Ok(unit.clone()),
-            Host::Alliance(id) => Ok(self
-                .store
-                .alliance(id)
-                .await
-                .map_err(to_status)?
-                .lead_unit_id),
+            Host::Alliance(id) => Ok(self.store.alliance(id).await?.lead_unit_id),
         }
     }
 
@@ -164,8 +158,7 @@ impl MeetingService for MeetingApi {
                     scheduled_at,
                 },
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(meeting_to_proto(&meeting)))
     }
 
@@ -186,13 +179,12 @@ impl MeetingService for MeetingApi {
         let (Some(id), Some(minutes), Some(held_at)) = (id, minutes, held_at) else {
             return Err(Status::internal("validation fell through"));
         };
-        let meeting = self.store.meeting(&id).await.map_err(to_status)?;
+        let meeting = self.store.meeting(&id).await?;
         self.require_host_admin(&caller, &meeting.host).await?;
         let meeting = self
             .store
             .record_meeting(&mutation(&caller, None), &id, &attendees, &minutes, held_at)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(meeting_to_proto(&meeting)))
     }
 
@@ -202,7 +194,7 @@ impl MeetingService for MeetingApi {
     ) -> Result<Response<pb::JointMeeting>, Status> {
         let caller = caller(&request)?;
         let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let meeting = self.store.meeting(&id).await.map_err(to_status)?;
+        let meeting = self.store.meeting(&id).await?;
         let host = self.host_unit(&meeting.host).await?;
         visible_unit(&self.store, caller, &host).await?;
         Ok(Response::new(meeting_to_proto(&meeting)))
@@ -230,7 +222,7 @@ impl MeetingService for MeetingApi {
         else {
             return Err(Status::internal("validation fell through"));
         };
-        let meeting = self.store.meeting(&meeting_id).await.map_err(to_status)?;
+        let meeting = self.store.meeting(&meeting_id).await?;
         self.require_host_admin(&caller, &meeting.host).await?;
         let decision = self
             .store
@@ -241,8 +233,7 @@ impl MeetingService for MeetingApi {
                 &owner,
                 due_at,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(decision_to_proto(&decision)))
     }
 
@@ -268,24 +259,19 @@ impl MeetingService for MeetingApi {
         let (Some(id), Some(status), Some(note)) = (id, status, note) else {
             return Err(Status::internal("validation fell through"));
         };
-        let decision = self.store.decision(&id).await.map_err(to_status)?;
+        let decision = self.store.decision(&id).await?;
         // The owner's admins report on it; so do the admins of the meeting's host.
         if visible_unit(&self.store, &caller, &decision.owner_unit_id)
             .await
             .is_err()
         {
-            let meeting = self
-                .store
-                .meeting(&decision.meeting_id)
-                .await
-                .map_err(to_status)?;
+            let meeting = self.store.meeting(&decision.meeting_id).await?;
             self.require_host_admin(&caller, &meeting.host).await?;
         }
         let decision = self
             .store
             .close_decision(&mutation(&caller, None), &id, status, &note)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(decision_to_proto(&decision)))
     }
 
@@ -295,11 +281,7 @@ impl MeetingService for MeetingApi {
     ) -> Result<Response<pb::ListOverdueDecisionsResponse>, Status> {
         let caller = caller(&request)?;
         let scope = scope_unit(&self.store, caller).await?;
-        let decisions = self
-            .store
-            .overdue_decisions(&scope, now_millis())
-            .await
-            .map_err(to_status)?;
+        let decisions = self.store.overdue_decisions(&scope, now_millis()).await?;
         Ok(Response::new(pb::ListOverdueDecisionsResponse {
             decisions: decisions.iter().map(decision_to_proto).collect(),
         }))
@@ -332,8 +314,7 @@ impl MeetingService for MeetingApi {
                 &name,
                 &description,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(project_to_proto(&project)))
     }
 
@@ -372,7 +353,7 @@ impl MeetingService for MeetingApi {
         else {
             return Err(Status::internal("validation fell through"));
         };
-        let project = self.store.project(&id).await.map_err(to_status)?;
+        let project = self.store.project(&id).await?;
         visible_unit(&self.store, &caller, &project.unit_id).await?;
         let meeting = NewProjectMeeting {
             stage,
@@ -385,8 +366,7 @@ impl MeetingService for MeetingApi {
         let project = self
             .store
             .record_project_meeting(&mutation(&caller, None), &id, &meeting)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(project_to_proto(&project)))
     }
 
@@ -396,7 +376,7 @@ impl MeetingService for MeetingApi {
     ) -> Result<Response<pb::Project>, Status> {
         let caller = caller(&request)?;
         let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let project = self.store.project(&id).await.map_err(to_status)?;
+        let project = self.store.project(&id).await?;
         visible_unit(&self.store, caller, &project.unit_id).await?;
         Ok(Response::new(project_to_proto(&project)))
     }

@@ -11,7 +11,6 @@ mod tree;
 pub(crate) mod venues;
 
 use jiceng_auth::{Caller, Role};
-use jiceng_grpc::status::{failed_precondition, invalid_field};
 pub(crate) use jiceng_grpc::{millis_of, timestamp};
 use jiceng_proto::org as pb;
 use tonic::Status;
@@ -35,32 +34,6 @@ pub(crate) fn mutation(caller: &Caller, request_id: Option<RequestId>) -> Mutati
         actor: caller.subject.clone(),
         request_id,
         trace_id: jiceng_telemetry::current_trace_id(),
-    }
-}
-
-/// Maps store errors to the status a caller should see.
-pub fn to_status(err: StoreError) -> Status {
-    match err {
-        StoreError::NotFound { what, id } => Status::not_found(format!("{what} {id} not found")),
-        StoreError::StaleEtag => {
-            Status::aborted("the unit changed since it was read; read it again and retry")
-        }
-        StoreError::Precondition {
-            kind,
-            subject,
-            description,
-        } => failed_precondition(kind, &subject, description),
-        StoreError::RequestIdReused => {
-            invalid_field("request_id", "was already used for another operation")
-        }
-        StoreError::Db(err) => {
-            let status = jiceng_db::status_from_sqlx(err);
-            if status.code() == tonic::Code::AlreadyExists {
-                Status::already_exists("a unit with this code already exists")
-            } else {
-                status
-            }
-        }
     }
 }
 
@@ -177,7 +150,7 @@ pub(crate) async fn visible_unit(
     caller: &Caller,
     id: &UnitId,
 ) -> Result<Unit, Status> {
-    let unit = store.get(id).await.map_err(to_status)?;
+    let unit = store.get(id).await?;
     if caller.is_platform() || unit.is_within(&caller.scope_org) {
         Ok(unit)
     } else {
@@ -192,8 +165,7 @@ pub(crate) async fn scope_unit(store: &OrgStore, caller: &Caller) -> Result<Unit
     if caller.is_platform() {
         return store
             .root()
-            .await
-            .map_err(to_status)?
+            .await?
             .ok_or_else(|| Status::failed_precondition("the district has no root unit yet"));
     }
     let id = UnitId::parse(&caller.scope_org)
@@ -202,7 +174,7 @@ pub(crate) async fn scope_unit(store: &OrgStore, caller: &Caller) -> Result<Unit
         StoreError::NotFound { .. } => {
             Status::permission_denied("the token's scope org does not exist")
         }
-        other => to_status(other),
+        other => Status::from(other),
     })
 }
 

@@ -6,7 +6,7 @@ use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_proto::org::{self as pb, position_service_server::PositionService};
 use tonic::{Request, Response, Status};
 
-use super::{ADMINS, millis_of, mutation, timestamp, to_status, visible_unit};
+use super::{ADMINS, millis_of, mutation, timestamp, visible_unit};
 use crate::{
     domain::{
         RequestId, UnitId,
@@ -82,8 +82,7 @@ impl PositionService for PositionApi {
         let position = self
             .store
             .appoint(&mutation(&caller, request_id), &new, req.replace_current)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(position_to_proto(&position)))
     }
 
@@ -107,13 +106,12 @@ impl PositionService for PositionApi {
         let (Some(id), Some(term_end), Some(reason)) = (id, term_end, reason) else {
             return Err(Status::internal("validation fell through"));
         };
-        let position = self.store.position(&id).await.map_err(to_status)?;
+        let position = self.store.position(&id).await?;
         visible_unit(&self.store, &caller, &position.unit_id).await?;
         let position = self
             .store
             .end_position(&mutation(&caller, request_id), &id, term_end, &reason)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(position_to_proto(&position)))
     }
 
@@ -128,8 +126,7 @@ impl PositionService for PositionApi {
         let positions = self
             .store
             .positions(&unit_id, req.include_ended, now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::ListPositionsResponse {
             positions: positions.iter().map(position_to_proto).collect(),
         }))
@@ -152,8 +149,7 @@ impl PositionService for PositionApi {
         let positions = self
             .store
             .current_holders(&unit_id, role, now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::ListCurrentHoldersResponse {
             positions: positions.iter().map(position_to_proto).collect(),
         }))

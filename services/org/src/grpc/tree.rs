@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     ADMINS, changeable_unit, kind_from_proto, kind_to_proto, kinds_from_proto, mutation,
-    require_whole_district_admin, scope_unit, timestamp, to_status, unit_to_proto, visible_unit,
+    require_whole_district_admin, scope_unit, timestamp, unit_to_proto, visible_unit,
 };
 use crate::{
     domain::{KindRule, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitName},
@@ -63,8 +63,7 @@ impl OrgService for OrgApi {
                 &name,
                 code.as_ref(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
@@ -125,8 +124,7 @@ impl OrgService for OrgApi {
                 jiceng_grpc::version_in("etag", &req.etag)?,
                 &changes,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
@@ -157,8 +155,7 @@ impl OrgService for OrgApi {
                 &new_parent_id,
                 jiceng_grpc::version_in("etag", &req.etag)?,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(unit_to_proto(&unit)))
     }
 
@@ -187,8 +184,7 @@ impl OrgService for OrgApi {
                 req.cascade,
                 jiceng_grpc::version_in("etag", &req.etag)?,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::DissolveUnitResponse {
             unit: Some(unit_to_proto(&unit)),
             dissolved_count: i32::try_from(dissolved).unwrap_or(i32::MAX),
@@ -215,8 +211,7 @@ impl OrgService for OrgApi {
         let mut units = self
             .store
             .children(&parent, req.include_dissolved, after, page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token =
             page.finish(&mut units, |u| format!("{}\u{1f}{}", u.name.as_str(), u.id));
         Ok(Response::new(pb::ListChildrenResponse {
@@ -255,8 +250,7 @@ impl OrgService for OrgApi {
         let units = self
             .store
             .subtree(&root, &filter, page.after.as_deref(), page.fetch_limit())
-            .await
-            .map_err(to_status)?;
+            .await?;
         let (units, next_page_token) = page_in_path_order(&page, units);
         Ok(Response::new(pb::ListSubtreeResponse {
             units,
@@ -271,7 +265,7 @@ impl OrgService for OrgApi {
         let caller = caller(&request)?;
         let id = UnitId::parse(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
         let unit = visible_unit(&self.store, caller, &id).await?;
-        let units = self.store.ancestry(&unit).await.map_err(to_status)?;
+        let units = self.store.ancestry(&unit).await?;
         Ok(Response::new(pb::GetAncestryResponse {
             units: units.iter().map(unit_to_proto).collect(),
         }))
@@ -310,8 +304,7 @@ impl OrgService for OrgApi {
                 page.after.as_deref(),
                 page.fetch_limit(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         let (units, next_page_token) = page_in_path_order(&page, units);
         Ok(Response::new(pb::SearchUnitsResponse {
             units,
@@ -337,11 +330,7 @@ impl OrgService for OrgApi {
                 "only services may check another caller's scope",
             ));
         }
-        let (unit, tree_generation) = self
-            .store
-            .get_with_generation(&org_id)
-            .await
-            .map_err(to_status)?;
+        let (unit, tree_generation) = self.store.get_with_generation(&org_id).await?;
         // The platform's own services ask with no scope of theirs: the whole district.
         let within = unit.is_within(&scope) || (scope.is_empty() && caller.is_platform());
         let ancestor_ids = if within || caller.has(Role::Service) {
@@ -361,7 +350,7 @@ impl OrgService for OrgApi {
         request: Request<pb::GetTreeGenerationRequest>,
     ) -> Result<Response<pb::TreeGeneration>, Status> {
         caller(&request)?.require_any(&[Role::Service])?;
-        let generations = self.store.generations().await.map_err(to_status)?;
+        let generations = self.store.generations().await?;
         Ok(Response::new(pb::TreeGeneration {
             generation: generations.generation,
             paths_generation: generations.paths_generation,
@@ -373,7 +362,7 @@ impl OrgService for OrgApi {
         request: Request<pb::ListKindRulesRequest>,
     ) -> Result<Response<pb::ListKindRulesResponse>, Status> {
         caller(&request)?;
-        let schema = self.store.kind_schema().await.map_err(to_status)?;
+        let schema = self.store.kind_schema().await?;
         Ok(Response::new(pb::ListKindRulesResponse {
             rules: schema.rules().iter().map(rule_to_proto).collect(),
         }))
@@ -401,8 +390,7 @@ impl OrgService for OrgApi {
         };
         self.store
             .add_kind_rule(&mutation(&caller, None), parent, child)
-            .await
-            .map_err(to_status)?;
+            .await?;
         let rule = KindRule {
             parent,
             child,
@@ -435,8 +423,7 @@ impl OrgService for OrgApi {
                 page.after.as_deref(),
                 page.fetch_limit(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         let next_page_token = page.finish(&mut records, |r| r.id.clone());
         Ok(Response::new(pb::ListAuditRecordsResponse {
             records: records.iter().map(audit_to_proto).collect(),

@@ -9,7 +9,7 @@ use jiceng_member_client::MemberRoll;
 use jiceng_proto::org::{self as pb, venue_service_server::VenueService};
 use tonic::{Request, Response, Status};
 
-use super::{ADMINS, millis_of, mutation, scope_unit, timestamp, to_status, visible_unit};
+use super::{ADMINS, millis_of, mutation, scope_unit, timestamp, visible_unit};
 use crate::{
     domain::{
         RequestId, UnitId, text,
@@ -107,11 +107,7 @@ impl VenueApi {
         if by_booker {
             return Ok(());
         }
-        let venue = self
-            .store
-            .venue(&booking.venue_id)
-            .await
-            .map_err(to_status)?;
+        let venue = self.store.venue(&booking.venue_id).await?;
         self.require_venue_admin(caller, &venue).await
     }
 }
@@ -171,8 +167,7 @@ impl VenueService for VenueApi {
         let venue = self
             .store
             .create_venue(&mutation(&caller, request_id), &new)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(venue_to_proto(&venue)))
     }
 
@@ -182,7 +177,7 @@ impl VenueService for VenueApi {
     ) -> Result<Response<pb::Venue>, Status> {
         caller(&request)?;
         let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let venue = self.store.venue(&id).await.map_err(to_status)?;
+        let venue = self.store.venue(&id).await?;
         Ok(Response::new(venue_to_proto(&venue)))
     }
 
@@ -194,8 +189,8 @@ impl VenueService for VenueApi {
         caller(&request)?;
         let unit_id =
             UnitId::parse(&request.get_ref().unit_id).map_err(|e| invalid_field("unit_id", e))?;
-        let unit = self.store.get(&unit_id).await.map_err(to_status)?;
-        let venues = self.store.venues_in(&unit).await.map_err(to_status)?;
+        let unit = self.store.get(&unit_id).await?;
+        let venues = self.store.venues_in(&unit).await?;
         Ok(Response::new(pb::ListVenuesResponse {
             venues: venues.iter().map(venue_to_proto).collect(),
         }))
@@ -258,7 +253,7 @@ impl VenueService for VenueApi {
                 )
             }
         };
-        let venue = self.store.venue(&venue_id).await.map_err(to_status)?;
+        let venue = self.store.venue(&venue_id).await?;
         if !venue.bookable_by.is_empty()
             && !venue
                 .bookable_by
@@ -280,8 +275,7 @@ impl VenueService for VenueApi {
         let booking = self
             .store
             .book(&mutation(&caller, request_id), &new, now_millis())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
 
@@ -291,18 +285,13 @@ impl VenueService for VenueApi {
     ) -> Result<Response<pb::Booking>, Status> {
         let caller = caller(&request)?.clone();
         let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
-        let booking = self.store.booking(&id).await.map_err(to_status)?;
-        let venue = self
-            .store
-            .venue(&booking.venue_id)
-            .await
-            .map_err(to_status)?;
+        let booking = self.store.booking(&id).await?;
+        let venue = self.store.venue(&booking.venue_id).await?;
         self.require_venue_admin(&caller, &venue).await?;
         let booking = self
             .store
             .confirm_booking(&mutation(&caller, None), &id)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
 
@@ -319,13 +308,12 @@ impl VenueService for VenueApi {
         let (Some(id), Some(reason)) = (id, reason) else {
             return Err(Status::internal("validation fell through"));
         };
-        let booking = self.store.booking(&id).await.map_err(to_status)?;
+        let booking = self.store.booking(&id).await?;
         self.require_booking_party(&caller, &booking).await?;
         let booking = self
             .store
             .cancel_booking(&mutation(&caller, None), &id, &reason)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
 
@@ -352,7 +340,7 @@ impl VenueService for VenueApi {
         let (Some(id), Some(note)) = (id, note) else {
             return Err(Status::internal("validation fell through"));
         };
-        let booking = self.store.booking(&id).await.map_err(to_status)?;
+        let booking = self.store.booking(&id).await?;
         self.require_booking_party(&caller, &booking).await?;
         self.require_creditable(&caller, &booking, &req.member_ids)
             .await?;
@@ -366,8 +354,7 @@ impl VenueService for VenueApi {
         let booking = self
             .store
             .record_attendance(&mutation(&caller, None), &id, attendance, now)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
 
@@ -389,12 +376,8 @@ impl VenueService for VenueApi {
         let (Some(venue_id), Some(from), Some(to)) = (venue_id, from, to) else {
             return Err(Status::internal("validation fell through"));
         };
-        self.store.venue(&venue_id).await.map_err(to_status)?;
-        let bookings = self
-            .store
-            .bookings(&venue_id, from, to)
-            .await
-            .map_err(to_status)?;
+        self.store.venue(&venue_id).await?;
+        let bookings = self.store.bookings(&venue_id, from, to).await?;
         Ok(Response::new(pb::ListBookingsResponse {
             bookings: bookings.iter().map(booking_to_proto).collect(),
         }))

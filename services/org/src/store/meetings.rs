@@ -379,7 +379,7 @@ impl OrgStore {
         .execute(&mut *tx)
         .await?;
         if advanced.rows_affected() != 1 {
-            return Err(StoreError::StaleEtag);
+            return Err(StoreError::Stale { what: "project" });
         }
         sqlx::query(
             "INSERT INTO org_project_meetings (project_id, stage, held_at, attendees, opinions, outcome, vote)

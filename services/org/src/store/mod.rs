@@ -24,23 +24,7 @@ const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
 
 /// Why a store operation did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} not found")]
-    NotFound { what: &'static str, id: String },
-    #[error("the etag does not match the current version")]
-    StaleEtag,
-    #[error("{description}")]
-    Precondition {
-        kind: &'static str,
-        subject: String,
-        description: String,
-    },
-    #[error("request_id was already used for another operation")]
-    RequestIdReused,
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
+pub use jiceng_db::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -145,11 +129,7 @@ fn precondition(
     subject: impl std::fmt::Display,
     description: impl Into<String>,
 ) -> StoreError {
-    StoreError::Precondition {
-        kind,
-        subject: subject.to_string(),
-        description: description.into(),
-    }
+    StoreError::precondition(kind, subject.to_string(), description)
 }
 
 async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {

@@ -261,9 +261,10 @@ impl OrgStore {
         .bind(id.as_str())
         .bind(unit.version)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(StoreError::conflict_on_unique(CODE_TAKEN))?;
         if updated.rows_affected() != 1 {
-            return Err(StoreError::StaleEtag);
+            return Err(StoreError::Stale { what: "unit" });
         }
         audit(&mut tx, mutation, "UpdateUnit", id, json!({
             "name": { "from": unit.name.as_str(), "to": name.as_str() },
@@ -693,7 +694,7 @@ impl OrgStore {
 /// A change made on a version read earlier applies only while the unit is still at it.
 fn check_version(unit: &Unit, expected_version: Option<i64>) -> Result<()> {
     match expected_version {
-        Some(version) if version != unit.version => Err(StoreError::StaleEtag),
+        Some(version) if version != unit.version => Err(StoreError::Stale { what: "unit" }),
         _ => Ok(()),
     }
 }
@@ -723,9 +724,13 @@ async fn insert_unit(
     .bind(depth)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
+    .await
+    .map_err(StoreError::conflict_on_unique(CODE_TAKEN))?;
     Ok(())
 }
+
+/// What a unit's code colliding with another unit's is (codes are unique in the district).
+const CODE_TAKEN: &str = "a unit with this code already exists";
 
 async fn fetch_root(tx: &mut Tx) -> Result<Option<Unit>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -10,7 +10,7 @@ use jiceng_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{PropertyApi, to_status};
+use super::PropertyApi;
 
 use jiceng_proto::event_types::UNIT_MOVED;
 
@@ -24,10 +24,7 @@ impl PropertyApi {
             .invalidate_subtree(&moved.unit_id, moved.tree_generation);
         // The path now, not the one the event saw: events of two moves may come in either order.
         let new_path = self.org.current_path_of(&moved.unit_id).await?;
-        self.store
-            .repath(&moved.unit_id, &new_path)
-            .await
-            .map_err(to_status)?;
+        self.store.repath(&moved.unit_id, &new_path).await?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, timestamp};
 use jiceng_proto::property::{self as pb, linkage_service_server::LinkageService};
 use tonic::{Request, Response, Status};
 
-use super::{PropertyApi, to_status};
+use super::PropertyApi;
 use crate::{
     domain::{
         disclosure::Period,
@@ -146,11 +146,7 @@ impl PropertyApi {
         caller: &jiceng_auth::Caller,
         assessment_id: &str,
     ) -> Result<Assessment, Status> {
-        let assessment = self
-            .store
-            .assessment(assessment_id)
-            .await
-            .map_err(to_status)?;
+        let assessment = self.store.assessment(assessment_id).await?;
         self.require_admin_of(caller, &assessment.org_id).await?;
         Ok(assessment)
     }
@@ -192,8 +188,7 @@ impl LinkageService for PropertyApi {
                 &caller.subject,
                 now_millis(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(meeting_to_proto(&meeting)))
     }
 
@@ -263,11 +258,7 @@ impl LinkageService for PropertyApi {
             }
         }
         violations.into_result()?;
-        let meeting = self
-            .store
-            .meeting(&req.meeting_id)
-            .await
-            .map_err(to_status)?;
+        let meeting = self.store.meeting(&req.meeting_id).await?;
         self.meeting_admin(&caller, &meeting).await?;
         let recorded = self
             .store
@@ -278,8 +269,7 @@ impl LinkageService for PropertyApi {
                 &minutes,
                 &decisions,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(meeting_to_proto(&recorded)))
     }
 
@@ -289,8 +279,8 @@ impl LinkageService for PropertyApi {
     ) -> Result<Response<pb::ListLinkageMeetingsResponse>, Status> {
         caller(&request)?;
         let compound_id = &request.get_ref().compound_id;
-        self.store.compound(compound_id).await.map_err(to_status)?;
-        let meetings = self.store.meetings(compound_id).await.map_err(to_status)?;
+        self.store.compound(compound_id).await?;
+        let meetings = self.store.meetings(compound_id).await?;
         Ok(Response::new(pb::ListLinkageMeetingsResponse {
             meetings: meetings.iter().map(meeting_to_proto).collect(),
         }))
@@ -318,11 +308,7 @@ impl LinkageService for PropertyApi {
         let Some(state) = state else {
             return Err(Status::internal("validation fell through"));
         };
-        let meeting = self
-            .store
-            .meeting_of_decision(&req.decision_id)
-            .await
-            .map_err(to_status)?;
+        let meeting = self.store.meeting_of_decision(&req.decision_id).await?;
         let decision = meeting
             .decisions
             .iter()
@@ -331,16 +317,8 @@ impl LinkageService for PropertyApi {
         let admin = self.meeting_admin(&caller, &meeting).await.is_ok();
         // The company reports its own decisions done; dropping one is the admins' call.
         let company_side = if state == DecisionState::Done && decision.owner == Party::Company {
-            let compound = self
-                .store
-                .compound(&meeting.compound_id)
-                .await
-                .map_err(to_status)?;
-            let company = self
-                .store
-                .company(&compound.company_id)
-                .await
-                .map_err(to_status)?;
+            let compound = self.store.compound(&meeting.compound_id).await?;
+            let company = self.store.company(&compound.company_id).await?;
             company.publishers.contains(&caller.subject)
         } else {
             false
@@ -350,11 +328,7 @@ impl LinkageService for PropertyApi {
                 "admins over the compound follow decisions up; the company reports its own done",
             ));
         }
-        let decision = self
-            .store
-            .follow_up(&req.decision_id, state, &note)
-            .await
-            .map_err(to_status)?;
+        let decision = self.store.follow_up(&req.decision_id, state, &note).await?;
         Ok(Response::new(decision_to_proto(&decision)))
     }
 
@@ -409,8 +383,7 @@ impl LinkageService for PropertyApi {
                 &criteria,
                 now_millis(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(assessment_to_proto(&assessment)))
     }
 
@@ -441,8 +414,7 @@ impl LinkageService for PropertyApi {
                 &caller.subject,
                 now_millis(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(score_to_proto(&score)))
     }
 
@@ -452,8 +424,8 @@ impl LinkageService for PropertyApi {
     ) -> Result<Response<pb::Ranking>, Status> {
         caller(&request)?;
         let id = &request.get_ref().assessment_id;
-        let assessment = self.store.assessment(id).await.map_err(to_status)?;
-        let scores = self.store.ranking(id).await.map_err(to_status)?;
+        let assessment = self.store.assessment(id).await?;
+        let scores = self.store.ranking(id).await?;
         let totals: Vec<i64> = scores.iter().map(|s| s.total).collect();
         Ok(Response::new(pb::Ranking {
             assessment: Some(assessment_to_proto(&assessment)),
@@ -506,8 +478,7 @@ impl LinkageService for PropertyApi {
                 &caller.subject,
                 now_millis(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(order_to_proto(&order)))
     }
 
@@ -527,7 +498,7 @@ impl LinkageService for PropertyApi {
                 ));
             }
         };
-        let orders = self.store.orders(of).await.map_err(to_status)?;
+        let orders = self.store.orders(of).await?;
         Ok(Response::new(pb::ListOrdersResponse {
             orders: orders.iter().map(order_to_proto).collect(),
         }))

@@ -11,46 +11,13 @@ use jiceng_db::{Database, Tx, now_millis};
 use jiceng_merkle::LogSigner;
 use jiceng_org_client::{
     OrgPath, PathHolder,
-    paths::{self, FenceError, PathFenced},
+    paths::{self},
 };
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::CompanyDetails;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} {id} not found")]
-    NotFound { what: &'static str, id: String },
-    #[error("{description}")]
-    Precondition {
-        kind: &'static str,
-        description: String,
-    },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("stored data is malformed: {0}")]
-    Corrupt(String),
-    /// The org path a write was given predates a move this database has applied.
-    #[error("the org path {0} predates a move of the org tree")]
-    OrgPathMoved(String),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
-impl PathFenced for StoreError {
-    fn predates_move(&self) -> bool {
-        matches!(self, StoreError::OrgPathMoved(_))
-    }
-}
-
-impl From<FenceError> for StoreError {
-    fn from(err: FenceError) -> Self {
-        match err {
-            FenceError::Stale { path } => StoreError::OrgPathMoved(path),
-            FenceError::Database(err) => StoreError::Db(err),
-        }
-    }
-}
+pub use jiceng_db::StoreError;
 
 impl PropertyStore {
     /// Gives the companies, compounds, schedules, assessments and disclosures below a moved
@@ -95,11 +62,9 @@ fn not_found(what: &'static str, id: &str) -> StoreError {
     }
 }
 
+/// FAILED_PRECONDITION about the property service's records.
 fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
-    StoreError::Precondition {
-        kind,
-        description: description.into(),
-    }
+    StoreError::precondition(kind, "property", description)
 }
 
 fn corrupt(what: &str) -> StoreError {
