@@ -158,7 +158,8 @@ pub struct AppConfig {
     pub server: ServerOptions,
     pub relay: RelayOptions,
     pub webhooks: DispatchOptions,
-    /// The time the grid service's time limits are measured at: the system's, except in tests.
+    /// The time every service stamps and compares with (time limits, terms, due dates): the
+    /// system's, except in tests, which move it ahead instead of waiting.
     pub clock: Clock,
 }
 
@@ -266,6 +267,7 @@ impl App {
             match service {
                 ServiceName::Org => {
                     let (store, root) = ensure_district_root(&db, &config.district).await?;
+                    let store = store.with_clock(config.clock.clone());
                     root_id = Some(root);
                     let grid_cases = peer(
                         &config,
@@ -295,7 +297,8 @@ impl App {
                     )?;
                     let vault = pii_vault(&config, "member")?;
                     let source = format!("//jiceng/{}/member", config.district.code);
-                    let store = MemberStore::new(db.clone(), source);
+                    let store =
+                        MemberStore::new(db.clone(), source).with_clock(config.clock.clone());
                     member = Some((store.clone(), vault.clone()));
                     let api = MemberApi::new(store, vault, directory);
                     sink.add(jiceng_member::CONSUMED_EVENTS, Arc::new(api.clone()));
@@ -311,7 +314,7 @@ impl App {
                     )?;
                     let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
-                    let store = GridStore::new(db.clone(), source);
+                    let store = GridStore::new(db.clone(), source).with_clock(config.clock.clone());
                     grid = Some((store.clone(), config.clock.clone(), vault.clone()));
                     let members = member_roll(&mut roll, &config, addr, &service_token)?;
                     let api = GridApi::new(store, directory, vault, config.clock.clone(), members);
@@ -335,7 +338,8 @@ impl App {
                     let signer = LogSigner::from_seed(seed)
                         .map_err(|e| AppError::Config(format!("--log-signing-key: {e}")))?;
                     let store =
-                        PropertyStore::new(db.clone(), signer, config.district.code.clone());
+                        PropertyStore::new(db.clone(), signer, config.district.code.clone())
+                            .with_clock(config.clock.clone());
                     property = Some(store.clone());
                     let api = PropertyApi::new(store, directory, vault);
                     sink.add(jiceng_property::CONSUMED_EVENTS, Arc::new(api.clone()));
@@ -349,7 +353,7 @@ impl App {
                         addr,
                         &service_token,
                     )?;
-                    let store = NotifyStore::new(db.clone());
+                    let store = NotifyStore::new(db.clone()).with_clock(config.clock.clone());
                     let signal = InboxSignal::default();
                     let dispatcher = WebhookDispatcher::new(store.clone(), config.webhooks.clone())
                         .map_err(|e| AppError::Config(format!("webhooks: {e}")))?;

@@ -295,7 +295,7 @@ impl MemberService for MemberApi {
         };
         let member = self
             .store
-            .reveal(&member.id, &reveal, jiceng_db::now_millis())
+            .reveal(&member.id, &reveal, self.store.now())
             .await?;
         Ok(Response::new(self.to_proto(&member, true)?))
     }
@@ -594,7 +594,7 @@ impl MemberService for MemberApi {
         caller.require_any(ADMINS)?;
         let org_id = &request.get_ref().org_id;
         self.org.scopes().check(caller, org_id).await?;
-        let today = crate::domain::points::periods(jiceng_db::now_millis()).2;
+        let today = crate::domain::points::periods(self.store.now()).2;
         let commitments = self.store.overdue_commitments(org_id, &today).await?;
         Ok(Response::new(pb::ListOverdueCommitmentsResponse {
             commitments: commitments.iter().map(commitment_to_proto).collect(),

@@ -733,7 +733,7 @@ impl NotifyService for NotifyApi {
             name,
             owner_org_id: given.owner_org_id,
             description: given.description,
-            created_at: jiceng_db::now_millis(),
+            created_at: self.store.now(),
         };
         let topic = self.store.create_topic(&topic, &caller.subject).await?;
         Ok(Response::new(topic_to_proto(&topic)))

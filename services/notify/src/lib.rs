@@ -94,7 +94,7 @@ pub async fn fold_digests(
 ) {
     tokio::pin!(shutdown);
     loop {
-        match store.fold_digests(jiceng_db::now_millis()).await {
+        match store.fold_digests(store.now()).await {
             Ok(0) => {}
             Ok(folded) => {
                 tracing::info!(folded, "digests delivered");

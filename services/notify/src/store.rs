@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use jiceng_db::{Database, LockMode, Tx, lock_key, now_millis};
+use jiceng_db::{Clock, Database, LockMode, Tx, lock_key};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{
@@ -104,6 +104,8 @@ pub struct InboxFilter {
 #[derive(Clone, Debug)]
 pub struct NotifyStore {
     db: Database,
+    /// The time every record is stamped with.
+    clock: Clock,
 }
 
 const NOTIFICATION_COLUMNS: &str = "n.id, n.category, n.priority, n.title, n.body, n.link, n.data, \
@@ -111,7 +113,20 @@ const NOTIFICATION_COLUMNS: &str = "n.id, n.category, n.priority, n.title, n.bod
 
 impl NotifyStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            clock: Clock::system(),
+        }
+    }
+
+    /// The store stamping records with `clock`'s time rather than the system's.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The time the store acts at.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -147,7 +162,7 @@ impl NotifyStore {
             .bind(serde_json::to_string(&category.variables).unwrap_or_default())
             .bind(i64::from(category.critical))
             .bind(category.digest_window_ms)
-            .bind(now_millis())
+            .bind(self.clock.now())
             .execute(self.db.pool())
             .await?;
         Ok(())
@@ -204,7 +219,7 @@ impl NotifyStore {
             });
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let now = now_millis();
+        let now = self.clock.now();
         insert_notification(&mut tx, &id, new, now).await?;
         if category.digests(new.priority) {
             for recipient in recipients {
@@ -466,7 +481,7 @@ impl NotifyStore {
         notification_id: &str,
         read: bool,
     ) -> Result<InboxItem> {
-        let read_at = read.then(now_millis);
+        let read_at = read.then(|| self.clock.now());
         self.update_item(recipient, notification_id, "read_at", read_at)
             .await
     }
@@ -476,7 +491,7 @@ impl NotifyStore {
             recipient,
             notification_id,
             "archived_at",
-            Some(now_millis()),
+            Some(self.clock.now()),
         )
         .await
     }
@@ -521,7 +536,7 @@ impl NotifyStore {
         let marked = sqlx::query(
             "UPDATE notify_inbox SET read_at = $1 WHERE recipient = $2 AND read_at IS NULL",
         )
-        .bind(now_millis())
+        .bind(self.clock.now())
         .bind(recipient)
         .execute(self.db.pool())
         .await?;
@@ -588,7 +603,7 @@ impl NotifyStore {
             recipient: recipient.to_owned(),
             url: url.to_owned(),
             secret: secret.to_owned(),
-            created_at: now_millis(),
+            created_at: self.clock.now(),
         };
         sqlx::query("INSERT INTO notify_webhooks (id, recipient, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&webhook.id)

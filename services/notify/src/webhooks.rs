@@ -196,7 +196,7 @@ impl WebhookDispatcher {
 
     /// Sends one batch of due deliveries concurrently; returns how many it sent.
     pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
-        let now = now_millis();
+        let now = self.store.now();
         let lease_until = now + self.options.lease.as_millis() as i64;
         let due = self
             .store
@@ -238,7 +238,7 @@ impl WebhookDispatcher {
             jiceng_telemetry::continue_trace(&span, traceparent);
         }
         let started = Instant::now();
-        let at = now_millis();
+        let at = self.store.now();
         let result = self.send(delivery, &span).instrument(span.clone()).await;
         let latency_ms = started.elapsed().as_millis() as i64;
         match result {
@@ -289,6 +289,8 @@ impl WebhookDispatcher {
             "created_at_ms": n.created_at,
         })
         .to_string();
+        // The receiver checks the timestamp against its own clock: the real time, whatever time
+        // the platform is told it is.
         let timestamp = now_millis() / 1000;
         let mut request = http::Request::post(&delivery.url)
             .header("content-type", "application/json")

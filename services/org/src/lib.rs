@@ -107,7 +107,7 @@ pub async fn scan_decisions(store: OrgStore, every: Duration, shutdown: impl Fut
     tokio::pin!(shutdown);
     loop {
         let warning = i64::try_from(DECISION_WARNING.as_millis()).unwrap_or(i64::MAX);
-        match store.scan_decisions(jiceng_db::now_millis(), warning).await {
+        match store.scan_decisions(store.now(), warning).await {
             Ok(0) => {}
             Ok(written) => tracing::info!(written, "decision due and overdue events written"),
             Err(err) => tracing::warn!(error = %err, "decision scan failed"),

@@ -11,7 +11,6 @@ mod linkage;
 pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_db::now_millis;
 use jiceng_grpc::{
     FieldViolations, PageRequest, millis_of, status::invalid_field, time_cursor, time_cursor_of,
     timestamp,
@@ -589,7 +588,7 @@ impl PropertyService for PropertyApi {
                 |new| &mut new.org_path,
                 |new| async move {
                     self.store
-                        .create_company(actor, request_id, &new, now_millis())
+                        .create_company(actor, request_id, &new, self.store.now())
                         .await
                 },
             )
@@ -656,7 +655,7 @@ impl PropertyService for PropertyApi {
         if compound.org_id.is_empty() {
             violations.add("compound.org_id", "must name the residential committee");
         }
-        let now = now_millis();
+        let now = self.store.now();
         let terms = terms_from_proto(&mut violations, &compound, now);
         let request_id = request_id(&mut violations, &req.request_id);
         violations.into_result()?;
@@ -750,7 +749,7 @@ impl PropertyService for PropertyApi {
             .change_company(
                 &compound.id,
                 &req.company_id,
-                start.unwrap_or_else(now_millis),
+                start.unwrap_or_else(|| self.store.now()),
             )
             .await?;
         Ok(Response::new(compound_to_proto(&changed)))
@@ -821,7 +820,7 @@ impl DisclosureService for PropertyApi {
             supersedes_id: correction.then_some(given.supersedes_id),
             correction_reason: correction.then_some(reason),
             published_by: caller.subject.clone(),
-            published_at: now_millis(),
+            published_at: self.store.now(),
         };
         let disclosure = self
             .store
@@ -981,7 +980,12 @@ impl DisclosureService for PropertyApi {
         let path = self.path_of(&req.org_id).await?;
         let report = self
             .store
-            .compliance(&path, first, last, as_of.unwrap_or_else(now_millis))
+            .compliance(
+                &path,
+                first,
+                last,
+                as_of.unwrap_or_else(|| self.store.now()),
+            )
             .await?;
         let rate = |r: &crate::store::compliance::CompanyRecord| pb::CompanyCompliance {
             company_id: String::new(),

@@ -92,7 +92,7 @@ pub async fn announce_due(
     tokio::pin!(shutdown);
     let lead = i64::try_from(REMINDER_LEAD.as_millis()).unwrap_or(i64::MAX);
     loop {
-        match store.announce_due(jiceng_db::now_millis(), lead).await {
+        match store.announce_due(store.now(), lead).await {
             Ok(0) => {}
             Ok(sent) => tracing::info!(sent, "disclosure reminders and notices sent"),
             Err(err) => tracing::warn!(error = %err, "disclosure reminders failed"),

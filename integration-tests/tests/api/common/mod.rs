@@ -38,7 +38,8 @@ pub struct Platform {
     /// Public so a scenario can stop it.
     pub server: RunningServer,
     pub root_id: String,
-    /// The clock the grid service measures time limits by: a scenario moves it ahead.
+    /// The clock every service stamps and compares with: a scenario moves it ahead instead of
+    /// waiting.
     pub clock: Clock,
     /// The property store, for a scenario that runs its reminder scan now rather than on the
     /// hour.

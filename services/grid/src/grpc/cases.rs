@@ -357,7 +357,7 @@ impl CaseService for GridApi {
         };
         let case = self
             .store
-            .reveal_case(&case.id, &reveal, jiceng_db::now_millis())
+            .reveal_case(&case.id, &reveal, self.clock.now())
             .await?;
         let mut proto = case_to_proto(&case);
         if let Some(sealed) = &case.contact_sealed {

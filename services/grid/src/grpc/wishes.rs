@@ -252,7 +252,7 @@ impl WishService for GridApi {
         };
         let wish = self
             .store
-            .reveal_wish(&wish.id, &reveal, jiceng_db::now_millis())
+            .reveal_wish(&wish.id, &reveal, self.clock.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, true)?))
     }

@@ -5,7 +5,6 @@
 //! moved subtrees invalidate the scope cache.
 
 use jiceng_auth::{Role, caller};
-use jiceng_db::now_millis;
 use jiceng_proto::{
     event_types,
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
@@ -66,7 +65,7 @@ impl EventSinkService for MemberApi {
                 };
                 let held_at = booking
                     .start_time
-                    .map_or_else(now_millis, |t| t.seconds * 1000);
+                    .map_or_else(|| self.store.now(), |t| t.seconds * 1000);
                 let new = NewActivity {
                     kind: "org_life",
                     title: booking.title.clone(),
@@ -87,7 +86,7 @@ impl EventSinkService for MemberApi {
                     };
                     match self
                         .store
-                        .award(&entry, ATTENDANCE_RULE, now_millis())
+                        .award(&entry, ATTENDANCE_RULE, self.store.now())
                         .await
                     {
                         Ok(_)
@@ -118,7 +117,7 @@ impl EventSinkService for MemberApi {
                         source_event_id: event.id.clone(),
                         actor: event.source.clone(),
                     };
-                    match self.store.award(&entry, WISH_RULE, now_millis()).await {
+                    match self.store.award(&entry, WISH_RULE, self.store.now()).await {
                         Ok(_)
                         | Err(StoreError::NotFound { .. })
                         | Err(StoreError::Precondition { .. }) => {}

@@ -1,7 +1,6 @@
 //! `jiceng.member.v1.PointsService`: who may define rules, award, decide, correct, redeem and read.
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_db::now_millis;
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::member::{self as pb, points_service_server::PointsService};
 use tonic::{Request, Response, Status};
@@ -140,7 +139,7 @@ impl PointsService for MemberApi {
         let valid_from = violations
             .check("rule.valid_from", millis_of(given.valid_from.as_ref()))
             .flatten()
-            .unwrap_or_else(now_millis);
+            .unwrap_or_else(|| self.store.now());
         let valid_to = violations
             .check("rule.valid_to", millis_of(given.valid_to.as_ref()))
             .flatten();
@@ -205,7 +204,7 @@ impl PointsService for MemberApi {
             source_event_id: source,
             actor: caller.subject.clone(),
         };
-        let entry = self.store.award(&new, &code, now_millis()).await?;
+        let entry = self.store.award(&new, &code, self.store.now()).await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -220,7 +219,7 @@ impl PointsService for MemberApi {
         self.require_admin_of(&caller, &entry.member_id).await?;
         let entry = self
             .store
-            .decide(&req.entry_id, req.approve, now_millis())
+            .decide(&req.entry_id, req.approve, self.store.now())
             .await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
@@ -252,7 +251,10 @@ impl PointsService for MemberApi {
             source_event_id: String::new(),
             actor: caller.subject.clone(),
         };
-        let entry = self.store.reverse(&new, &target.id, now_millis()).await?;
+        let entry = self
+            .store
+            .reverse(&new, &target.id, self.store.now())
+            .await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -281,7 +283,10 @@ impl PointsService for MemberApi {
             source_event_id: String::new(),
             actor: caller.subject.clone(),
         };
-        let entry = self.store.redeem(&new, req.points, now_millis()).await?;
+        let entry = self
+            .store
+            .redeem(&new, req.points, self.store.now())
+            .await?;
         Ok(Response::new(entry_to_proto(&entry)))
     }
 
@@ -293,7 +298,7 @@ impl PointsService for MemberApi {
         let req = request.get_ref();
         self.require_self_or_admin(caller, &req.member_id).await?;
         let year = if req.year == 0 {
-            periods(now_millis()).0
+            periods(self.store.now()).0
         } else {
             i64::from(req.year)
         };
@@ -368,7 +373,7 @@ impl PointsService for MemberApi {
         }
         let path = self.org.path_of(&req.org_id).await?;
         let year = if req.year == 0 {
-            periods(now_millis()).0
+            periods(self.store.now()).0
         } else {
             i64::from(req.year)
         };
@@ -414,7 +419,7 @@ impl PointsService for MemberApi {
                 "must hold 1 to 1,000 entries; send a larger import in several calls",
             ));
         }
-        let now = now_millis();
+        let now = self.store.now();
         let mut violations = FieldViolations::new();
         let mut entries = Vec::with_capacity(req.entries.len());
         let mut seen = std::collections::HashSet::new();

@@ -1,6 +1,6 @@
 //! Activities and who attended them.
 
-use jiceng_db::{Tx, now_millis};
+use jiceng_db::Tx;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError};
@@ -59,7 +59,7 @@ impl MemberStore {
                 .bind(&new.org_id)
                 .bind(&new.held_on)
                 .bind(new.booking_id.clone())
-                .bind(now_millis())
+                .bind(self.clock.now())
                 .execute(&mut *tx)
                 .await?;
                 id

@@ -1,6 +1,6 @@
 //! Dual registration with residential communities, the service logged there, and commitments.
 
-use jiceng_db::{Tx, now_millis};
+use jiceng_db::Tx;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError, fetch, precondition};
@@ -94,7 +94,7 @@ impl MemberStore {
         .bind(&id)
         .bind(member_id)
         .bind(community_org_id)
-        .bind(now_millis())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         let registration = fetch_registration(&mut tx, &id).await?;
@@ -145,7 +145,7 @@ impl MemberStore {
         .bind(date)
         .bind(description)
         .bind(actor)
-        .bind(now_millis())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         let registration = fetch_registration(&mut tx, registration_id).await?;
@@ -169,7 +169,7 @@ impl MemberStore {
         .bind(member_id)
         .bind(text)
         .bind(due_date)
-        .bind(now_millis())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         let commitment = fetch_commitment(&mut tx, &id).await?;

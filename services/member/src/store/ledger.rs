@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiceng_db::{LockMode, Tx, lock_key, now_millis, placeholders, value_rows};
+use jiceng_db::{LockMode, Tx, lock_key, placeholders, value_rows};
 use jiceng_org_client::paths;
 use sqlx::{Row as _, any::AnyRow};
 
@@ -136,7 +136,7 @@ impl MemberStore {
         .bind(rule.yearly_cap)
         .bind(rule.valid_from)
         .bind(rule.valid_to)
-        .bind(now_millis())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

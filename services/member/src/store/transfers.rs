@@ -1,7 +1,7 @@
 //! Transfers of a member's organisational relation. Each write holds the member's lock, so a
 //! member has at most one pending transfer and exactly one holding org.
 
-use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use jiceng_db::{LockMode, Tx, lock_key};
 use jiceng_org_client::{OrgPath, paths};
 use sqlx::{Row as _, any::AnyRow};
 
@@ -98,7 +98,7 @@ impl MemberStore {
         .bind(to_org_id)
         .bind(reason)
         .bind(actor)
-        .bind(now_millis())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         let transfer = fetch_transfer(&mut tx, &id).await?;
@@ -134,7 +134,7 @@ impl MemberStore {
                 format!("transfer {id} is already {}", transfer.state.as_str()),
             ));
         }
-        let now = now_millis();
+        let now = self.clock.now();
         let state = if accept {
             TransferState::Accepted
         } else {

@@ -1,7 +1,6 @@
 //! `jiceng.org.v1.AllianceService`: regional platforms joining units and outside organisations.
 
 use jiceng_auth::{Caller, caller};
-use jiceng_db::now_millis;
 use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_proto::org::{self as pb, alliance_service_server::AllianceService};
 use tonic::{Request, Response, Status};
@@ -128,7 +127,7 @@ impl AllianceService for AllianceApi {
         };
         let joined_at = violations
             .check("join_time", millis_of(req.join_time.as_ref()))
-            .map(|t| t.unwrap_or_else(now_millis));
+            .map(|t| t.unwrap_or_else(|| self.store.now()));
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&req.request_id))
             .flatten();
@@ -161,7 +160,7 @@ impl AllianceService for AllianceApi {
         let id = violations.check("id", text::foreign_id(&req.id));
         let left_at = violations
             .check("leave_time", millis_of(req.leave_time.as_ref()))
-            .map(|t| t.unwrap_or_else(now_millis));
+            .map(|t| t.unwrap_or_else(|| self.store.now()));
         let reason = violations.check("reason", text::bounded(&req.reason, 200, false, false));
         violations.into_result()?;
         let (Some(id), Some(left_at), Some(reason)) = (id, left_at, reason) else {

@@ -2,7 +2,6 @@
 //! residential projects.
 
 use jiceng_auth::{Caller, caller};
-use jiceng_db::now_millis;
 use jiceng_grpc::{
     FieldViolations,
     status::{failed_precondition, invalid_field},
@@ -174,7 +173,7 @@ impl MeetingService for MeetingApi {
         let minutes = violations.check("minutes", text::prose(&req.minutes));
         let held_at = violations
             .check("held_time", millis_of(req.held_time.as_ref()))
-            .map(|t| t.unwrap_or_else(now_millis));
+            .map(|t| t.unwrap_or_else(|| self.store.now()));
         violations.into_result()?;
         let (Some(id), Some(minutes), Some(held_at)) = (id, minutes, held_at) else {
             return Err(Status::internal("validation fell through"));
@@ -281,7 +280,10 @@ impl MeetingService for MeetingApi {
     ) -> Result<Response<pb::ListOverdueDecisionsResponse>, Status> {
         let caller = caller(&request)?;
         let scope = scope_unit(&self.store, caller).await?;
-        let decisions = self.store.overdue_decisions(&scope, now_millis()).await?;
+        let decisions = self
+            .store
+            .overdue_decisions(&scope, self.store.now())
+            .await?;
         Ok(Response::new(pb::ListOverdueDecisionsResponse {
             decisions: decisions.iter().map(decision_to_proto).collect(),
         }))
@@ -330,7 +332,7 @@ impl MeetingService for MeetingApi {
         let stage = violations.check("stage", stage_from_proto(req.stage));
         let held_at = violations
             .check("held_time", millis_of(req.held_time.as_ref()))
-            .map(|t| t.unwrap_or_else(now_millis));
+            .map(|t| t.unwrap_or_else(|| self.store.now()));
         let attendees = attendees_from_proto(&mut violations, &req.attendees);
         let opinions: Vec<String> = req
             .opinions

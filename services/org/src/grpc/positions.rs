@@ -1,7 +1,6 @@
 //! `jiceng.org.v1.PositionService`: who holds which role in which unit.
 
 use jiceng_auth::caller;
-use jiceng_db::now_millis;
 use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_proto::org::{self as pb, position_service_server::PositionService};
 use tonic::{Request, Response, Status};
@@ -59,7 +58,7 @@ impl PositionService for PositionApi {
             .map(|name| (!name.is_empty()).then_some(name));
         let term_start = violations
             .check("term_start", millis_of(req.term_start.as_ref()))
-            .map(|t| t.unwrap_or_else(now_millis));
+            .map(|t| t.unwrap_or_else(|| self.store.now()));
         let term_end = violations.check("term_end", millis_of(req.term_end.as_ref()));
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&req.request_id))
@@ -97,7 +96,7 @@ impl PositionService for PositionApi {
         let id = violations.check("id", text::foreign_id(&req.id));
         let term_end = violations
             .check("term_end", millis_of(req.term_end.as_ref()))
-            .map(|t| t.unwrap_or_else(now_millis));
+            .map(|t| t.unwrap_or_else(|| self.store.now()));
         let reason = violations.check("reason", text::bounded(&req.reason, 200, false, false));
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&req.request_id))
@@ -125,7 +124,7 @@ impl PositionService for PositionApi {
         visible_unit(&self.store, caller, &unit_id).await?;
         let positions = self
             .store
-            .positions(&unit_id, req.include_ended, now_millis())
+            .positions(&unit_id, req.include_ended, self.store.now())
             .await?;
         Ok(Response::new(pb::ListPositionsResponse {
             positions: positions.iter().map(position_to_proto).collect(),
@@ -148,7 +147,7 @@ impl PositionService for PositionApi {
         visible_unit(&self.store, caller, &unit_id).await?;
         let positions = self
             .store
-            .current_holders(&unit_id, role, now_millis())
+            .current_holders(&unit_id, role, self.store.now())
             .await?;
         Ok(Response::new(pb::ListCurrentHoldersResponse {
             positions: positions.iter().map(position_to_proto).collect(),

@@ -3,7 +3,6 @@
 //! to the booking unit's subtree or to the recording admin's scope, as the member service says.
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_db::now_millis;
 use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_member_client::MemberRoll;
 use jiceng_proto::org::{self as pb, venue_service_server::VenueService};
@@ -274,7 +273,7 @@ impl VenueService for VenueApi {
         };
         let booking = self
             .store
-            .book(&mutation(&caller, request_id), &new, now_millis())
+            .book(&mutation(&caller, request_id), &new, self.store.now())
             .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
@@ -344,7 +343,7 @@ impl VenueService for VenueApi {
         self.require_booking_party(&caller, &booking).await?;
         self.require_creditable(&caller, &booking, &req.member_ids)
             .await?;
-        let now = now_millis();
+        let now = self.store.now();
         let attendance = Attendance {
             member_ids,
             headcount: i64::from(req.headcount),

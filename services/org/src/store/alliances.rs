@@ -1,6 +1,6 @@
 //! Alliances (regional party-building platforms) and their memberships.
 
-use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use jiceng_db::{LockMode, Tx, lock_key};
 use serde_json::json;
 use sqlx::{Row as _, any::AnyRow};
 
@@ -26,9 +26,10 @@ impl OrgStore {
         lead: &UnitId,
         description: &str,
     ) -> Result<Alliance> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateAlliance", &id).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateAlliance", &id).await? {
             let alliance = fetch_alliance(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(alliance);
@@ -50,11 +51,12 @@ impl OrgStore {
         .bind(kind.as_str())
         .bind(lead.as_str())
         .bind(description)
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "CreateAlliance",
             lead,
@@ -100,6 +102,7 @@ impl OrgStore {
         member: &AllianceMemberRef,
         joined_at: i64,
     ) -> Result<AllianceMember> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         self.db
             .lock(
@@ -109,7 +112,9 @@ impl OrgStore {
             )
             .await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateAllianceMember", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateAllianceMember", &id).await?
+        {
             let member = fetch_member(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(member);
@@ -156,6 +161,7 @@ impl OrgStore {
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "AddAllianceMember",
             format!("alliances/{alliance_id}"),
@@ -182,6 +188,7 @@ impl OrgStore {
         left_at: i64,
         reason: &str,
     ) -> Result<AllianceMember> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let member = fetch_member(&mut tx, id).await?;
         if member.left_at.is_some() {
@@ -208,6 +215,7 @@ impl OrgStore {
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "RemoveAllianceMember",
             format!("alliances/{}", member.alliance_id),

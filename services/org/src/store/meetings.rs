@@ -1,6 +1,6 @@
 //! Joint meetings and their decisions, and the three meetings of residential projects.
 
-use jiceng_db::{Tx, now_millis};
+use jiceng_db::Tx;
 use serde_json::json;
 use sqlx::{Row as _, any::AnyRow};
 
@@ -51,9 +51,12 @@ impl OrgStore {
         mutation: &Mutation,
         new: &NewMeeting,
     ) -> Result<JointMeeting> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateJointMeeting", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateJointMeeting", &id).await?
+        {
             let meeting = fetch_meeting(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(meeting);
@@ -78,12 +81,13 @@ impl OrgStore {
         .bind(topic_text)
         .bind(grid_case)
         .bind(new.scheduled_at)
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         let meeting = fetch_meeting(&mut tx, &id).await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "ScheduleJointMeeting",
             format!("meetings/{id}"),
@@ -109,6 +113,7 @@ impl OrgStore {
         minutes: &str,
         held_at: i64,
     ) -> Result<JointMeeting> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE org_meetings SET status = 'held', attendees = $1, minutes = $2, held_at = $3
@@ -130,6 +135,7 @@ impl OrgStore {
         }
         audit(
             &mut tx,
+            now,
             mutation,
             "RecordJointMeeting",
             format!("meetings/{id}"),
@@ -155,6 +161,7 @@ impl OrgStore {
         owner: &UnitId,
         due_at: i64,
     ) -> Result<Decision> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         fetch_meeting(&mut tx, meeting_id).await?;
         fetch_unit(&mut tx, owner.as_str()).await?;
@@ -168,11 +175,12 @@ impl OrgStore {
         .bind(text)
         .bind(owner.as_str())
         .bind(due_at)
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "AddDecision",
             owner,
@@ -199,13 +207,14 @@ impl OrgStore {
         status: DecisionStatus,
         note: &str,
     ) -> Result<Decision> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE org_decisions SET status = $1, note = $2, closed_at = $3 WHERE id = $4 AND status = 'open'",
         )
         .bind(status.as_str())
         .bind(note)
-        .bind(now_millis())
+        .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -219,6 +228,7 @@ impl OrgStore {
         }
         audit(
             &mut tx,
+            now,
             mutation,
             "UpdateDecisionStatus",
             &decision.owner_unit_id,
@@ -309,9 +319,10 @@ impl OrgStore {
         name: &str,
         description: &str,
     ) -> Result<Project> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateProject", &id).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateProject", &id).await? {
             let project = fetch_project(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(project);
@@ -337,11 +348,12 @@ impl OrgStore {
         .bind(name)
         .bind(description)
         .bind(ProjectStage::Hearing.as_str())
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "CreateProject",
             unit,
@@ -361,6 +373,7 @@ impl OrgStore {
         id: &str,
         meeting: &NewProjectMeeting,
     ) -> Result<Project> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let project = fetch_project(&mut tx, id).await?;
         if let Some(refusal) = project.refuses(meeting.stage) {
@@ -396,6 +409,7 @@ impl OrgStore {
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "RecordProjectMeeting",
             &project.unit_id,

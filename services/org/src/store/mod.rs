@@ -12,7 +12,7 @@ mod venues;
 
 use std::sync::Arc;
 
-use jiceng_db::{Database, Tx, now_millis};
+use jiceng_db::{Clock, Database, Tx};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus};
@@ -56,6 +56,8 @@ pub struct OrgStore {
     event_source: String,
     /// The tree in memory, shared by the store's clones.
     snapshots: Arc<snapshot::TreeSnapshots>,
+    /// The time every record is stamped with.
+    clock: Clock,
 }
 
 /// What an earlier call with the same request id did.
@@ -70,7 +72,18 @@ impl OrgStore {
             db,
             event_source,
             snapshots: Arc::default(),
+            clock: Clock::system(),
         }
+    }
+
+    /// The store stamping records with `clock`'s time rather than the system's.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The time the store acts at: what terms, due times and bookings are compared with.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -154,6 +167,7 @@ async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
 /// `resource_id` is the resource the call acts on, or the id a create is about to give.
 async fn claim_request(
     tx: &mut Tx,
+    now: i64,
     mutation: &Mutation,
     operation: &str,
     resource_id: &str,
@@ -169,7 +183,7 @@ async fn claim_request(
     .bind(request_id.as_str())
     .bind(operation)
     .bind(resource_id)
-    .bind(now_millis())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 1 {
@@ -225,6 +239,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(
 /// Leaves the audit record of a mutation, in its transaction.
 async fn audit(
     tx: &mut Tx,
+    now: i64,
     mutation: &Mutation,
     action: &str,
     target: impl AsRef<str>,
@@ -235,7 +250,7 @@ async fn audit(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(now_millis())
+    .bind(now)
     .bind(mutation.actor.as_str())
     .bind(action)
     .bind(target.as_ref())

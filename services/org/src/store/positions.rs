@@ -1,6 +1,6 @@
 //! Positions: terms of people in roles of units.
 
-use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use jiceng_db::{LockMode, Tx, lock_key};
 use serde_json::json;
 use sqlx::{Row as _, any::AnyRow};
 
@@ -30,11 +30,12 @@ impl OrgStore {
         new: &NewPosition,
         replace_current: bool,
     ) -> Result<Position> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let key = lock_key(&format!("positions:{}:{}", new.unit_id, new.role.as_str()));
         self.db.lock(&mut tx, key, LockMode::Exclusive).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "AppointPosition", &id).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "AppointPosition", &id).await? {
             let position = fetch_position(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(position);
@@ -94,12 +95,13 @@ impl OrgStore {
         .bind(new.stationed_unit_name.clone())
         .bind(new.term_start)
         .bind(new.term_end)
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         let position = fetch_position(&mut tx, &id).await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "AppointPosition",
             &new.unit_id,
@@ -129,14 +131,15 @@ impl OrgStore {
         term_end: i64,
         reason: &str,
     ) -> Result<Position> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
-        if let Some(replay) = claim_request(&mut tx, mutation, "EndPosition", id).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "EndPosition", id).await? {
             let position = fetch_position(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(position);
         }
         let position = fetch_position(&mut tx, id).await?;
-        if position.term_end.is_some_and(|end| end <= now_millis()) {
+        if position.term_end.is_some_and(|end| end <= now) {
             return Err(precondition(
                 "ENDED",
                 format_args!("positions/{id}"),
@@ -159,6 +162,7 @@ impl OrgStore {
         let position = fetch_position(&mut tx, id).await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "EndPosition",
             &position.unit_id,

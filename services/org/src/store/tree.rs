@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use jiceng_db::{LockMode, Tx, now_millis};
+use jiceng_db::{LockMode, Tx};
 use serde_json::json;
 use sqlx::Row as _;
 
@@ -84,7 +84,7 @@ impl OrgStore {
             return Ok(root);
         }
         let id = UnitId::new_v7();
-        let now = now_millis();
+        let now = self.clock.now();
         let path = format!("/{id}/");
         insert_unit(&mut tx, &id, None, kind, name, code, &path, 0, now).await?;
         let root = fetch_unit(&mut tx, id.as_str()).await?;
@@ -164,10 +164,13 @@ impl OrgStore {
         name: &UnitName,
         code: Option<&UnitCode>,
     ) -> Result<Unit> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         self.db.lock(&mut tx, TREE_LOCK, LockMode::Shared).await?;
         let id = UnitId::new_v7();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateUnit", id.as_str()).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateUnit", id.as_str()).await?
+        {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
         let parent = fetch_unit(&mut tx, parent_id.as_str())
@@ -198,7 +201,6 @@ impl OrgStore {
                 ),
             ));
         }
-        let now = now_millis();
         let path = format!("{}{id}/", parent.path);
         insert_unit(
             &mut tx,
@@ -214,6 +216,7 @@ impl OrgStore {
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "CreateUnit",
             &id,
@@ -236,8 +239,11 @@ impl OrgStore {
         expected_version: Option<i64>,
         changes: &UnitChanges,
     ) -> Result<Unit> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
-        if let Some(replay) = claim_request(&mut tx, mutation, "UpdateUnit", id.as_str()).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "UpdateUnit", id.as_str()).await?
+        {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
@@ -257,7 +263,7 @@ impl OrgStore {
         )
         .bind(name.as_str())
         .bind(code.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(now_millis())
+        .bind(now)
         .bind(id.as_str())
         .bind(unit.version)
         .execute(&mut *tx)
@@ -266,7 +272,7 @@ impl OrgStore {
         if updated.rows_affected() != 1 {
             return Err(StoreError::Stale { what: "unit" });
         }
-        audit(&mut tx, mutation, "UpdateUnit", id, json!({
+        audit(&mut tx, now, mutation, "UpdateUnit", id, json!({
             "name": { "from": unit.name.as_str(), "to": name.as_str() },
             "code": { "from": unit.code.as_ref().map(UnitCode::as_str), "to": code.as_ref().map(UnitCode::as_str) },
         }))
@@ -286,11 +292,13 @@ impl OrgStore {
         new_parent_id: &UnitId,
         expected_version: Option<i64>,
     ) -> Result<Unit> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         self.db
             .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
             .await?;
-        if let Some(replay) = claim_request(&mut tx, mutation, "MoveUnit", id.as_str()).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "MoveUnit", id.as_str()).await?
+        {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
@@ -353,7 +361,7 @@ impl OrgStore {
         .bind(new_path.as_str())
         .bind(unit.path.len() as i64 + 1)
         .bind(new_parent.depth + 1 - unit.depth)
-        .bind(now_millis())
+        .bind(now)
         .bind(lo)
         .bind(hi)
         .execute(&mut *tx)
@@ -365,6 +373,7 @@ impl OrgStore {
             .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "MoveUnit",
             &unit.id,
@@ -400,11 +409,14 @@ impl OrgStore {
         cascade: bool,
         expected_version: Option<i64>,
     ) -> Result<(Unit, i64)> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         self.db
             .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
             .await?;
-        if let Some(replay) = claim_request(&mut tx, mutation, "DissolveUnit", id.as_str()).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "DissolveUnit", id.as_str()).await?
+        {
             return self.replay(tx, replay).await;
         }
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
@@ -445,7 +457,7 @@ impl OrgStore {
             "UPDATE org_units SET status = 'dissolved', version = version + 1, updated_at = $1
              WHERE path >= $2 AND path < $3 AND status = 'active'",
         )
-        .bind(now_millis())
+        .bind(now)
         .bind(lo)
         .bind(hi)
         .execute(&mut *tx)
@@ -454,6 +466,7 @@ impl OrgStore {
         record_affected(&mut tx, mutation, dissolved).await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "DissolveUnit",
             &unit.id,
@@ -666,6 +679,7 @@ impl OrgStore {
         parent: UnitKind,
         child: UnitKind,
     ) -> Result<()> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO org_kind_rules (parent_kind, child_kind, created_by, created_at)
@@ -674,12 +688,13 @@ impl OrgStore {
         .bind(parent.as_str())
         .bind(child.as_str())
         .bind(mutation.actor.as_str())
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         let target = format!("kind:{}", parent.as_str());
         audit(
             &mut tx,
+            now,
             mutation,
             "AddKindRule",
             &target,

@@ -1,7 +1,7 @@
 //! Venues and bookings. A booking takes its venue's lock before it looks for conflicts, so two
 //! requests for the same slot are decided one after the other: exactly one wins.
 
-use jiceng_db::{LockMode, Tx, lock_key, now_millis};
+use jiceng_db::{LockMode, Tx, lock_key};
 use serde_json::json;
 use sqlx::{Row as _, any::AnyRow};
 
@@ -24,9 +24,10 @@ const BOOKING_COLUMNS: &str = "id, venue_id, booker_unit_id, booker_member_id, t
 
 impl OrgStore {
     pub async fn create_venue(&self, mutation: &Mutation, new: &NewVenue) -> Result<Venue> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateVenue", &id).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateVenue", &id).await? {
             let venue = fetch_venue(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(venue);
@@ -56,11 +57,12 @@ impl OrgStore {
         .bind(json_text(&new.opening_hours))
         .bind(json_text(&bookable))
         .bind(i64::from(new.requires_confirmation))
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "CreateVenue",
             &new.unit_id,
@@ -115,7 +117,7 @@ impl OrgStore {
             )
             .await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, mutation, "CreateBooking", &id).await? {
+        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateBooking", &id).await? {
             let booking = fetch_booking(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(booking);
@@ -185,12 +187,13 @@ impl OrgStore {
         .bind(new.start_at)
         .bind(new.end_at)
         .bind(status.as_str())
-        .bind(now_millis())
+        .bind(self.clock.now())
         .execute(&mut *tx)
         .await?;
         let booking = fetch_booking(&mut tx, &id).await?;
         audit(
             &mut tx,
+            now,
             mutation,
             "CreateBooking",
             &venue.unit_id,
@@ -295,6 +298,7 @@ impl OrgStore {
             String,
         >,
     ) -> Result<Booking> {
+        let now = self.clock.now();
         let mut tx = self.db.begin_write().await?;
         let booking = fetch_booking(&mut tx, id).await?;
         let (status, reason, attendance, event) = next(&booking).map_err(|description| {
@@ -315,6 +319,7 @@ impl OrgStore {
         let booking = fetch_booking(&mut tx, id).await?;
         audit(
             &mut tx,
+            now,
             mutation,
             action,
             format!("bookings/{id}"),

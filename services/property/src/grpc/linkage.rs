@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use jiceng_auth::caller;
-use jiceng_db::now_millis;
 use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, timestamp};
 use jiceng_proto::property::{self as pb, linkage_service_server::LinkageService};
 use tonic::{Request, Response, Status};
@@ -186,7 +185,7 @@ impl LinkageService for PropertyApi {
                 &agenda,
                 scheduled,
                 &caller.subject,
-                now_millis(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(meeting_to_proto(&meeting)))
@@ -264,7 +263,7 @@ impl LinkageService for PropertyApi {
             .store
             .record_meeting(
                 &meeting.id,
-                held.unwrap_or_else(now_millis),
+                held.unwrap_or_else(|| self.store.now()),
                 &attendees,
                 &minutes,
                 &decisions,
@@ -381,7 +380,7 @@ impl LinkageService for PropertyApi {
                 &self.path_of(&given.org_id).await?,
                 period.as_str(),
                 &criteria,
-                now_millis(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(assessment_to_proto(&assessment)))
@@ -412,7 +411,7 @@ impl LinkageService for PropertyApi {
                 &scores,
                 &comment,
                 &caller.subject,
-                now_millis(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(score_to_proto(&score)))
@@ -476,7 +475,7 @@ impl LinkageService for PropertyApi {
                 &text,
                 due_at,
                 &caller.subject,
-                now_millis(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(order_to_proto(&order)))

@@ -202,7 +202,7 @@ impl PropertyStore {
             // The item's company's publishers: after a hand-over, one compound's items belong
             // to different companies.
             if !compounds.contains_key(&item.compound_id) {
-                let compound = super::fetch_compound(&mut tx, &item.compound_id).await?;
+                let compound = super::fetch_compound(&mut tx, &item.compound_id, now).await?;
                 compounds.insert(item.compound_id.clone(), (compound.name, compound.org_id));
             }
             if !publishers.contains_key(&item.company_id) {

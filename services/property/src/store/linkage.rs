@@ -181,7 +181,7 @@ impl PropertyStore {
         now: i64,
     ) -> Result<Meeting> {
         let mut tx = self.db.begin_write().await?;
-        super::fetch_compound(&mut tx, compound_id).await?;
+        super::fetch_compound(&mut tx, compound_id, now).await?;
         let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
             "INSERT INTO property_meetings (id, compound_id, title, agenda, scheduled_at, held_at, attendees,

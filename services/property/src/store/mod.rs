@@ -7,7 +7,7 @@ pub mod log;
 
 use std::collections::HashMap;
 
-use jiceng_db::{Database, Tx, now_millis};
+use jiceng_db::{Clock, Database, Tx};
 use jiceng_merkle::LogSigner;
 use jiceng_org_client::{
     OrgPath, PathHolder,
@@ -180,6 +180,8 @@ pub struct PropertyStore {
     log_id: String,
     /// The CloudEvents source of this service's events.
     event_source: String,
+    /// The time terms, due dates and tree heads are read and stamped at.
+    clock: Clock,
 }
 
 const COMPANY_COLUMNS: &str =
@@ -262,7 +264,8 @@ async fn fetch_company(tx: &mut Tx, id: &str) -> Result<Company> {
     company_from_row(&row)
 }
 
-async fn fetch_compound(tx: &mut Tx, id: &str) -> Result<Compound> {
+/// The compound `id` with its terms, and the company managing it at `now`.
+async fn fetch_compound(tx: &mut Tx, id: &str, now: i64) -> Result<Compound> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COMPOUND_COLUMNS} FROM property_compounds WHERE id = $1"
     )))
@@ -272,7 +275,7 @@ async fn fetch_compound(tx: &mut Tx, id: &str) -> Result<Compound> {
     .ok_or_else(|| not_found("compound", id))?;
     let mut compound = compound_from_row(&row)?;
     compound.terms = terms_of(tx, &[id]).await?.remove(id).unwrap_or_default();
-    compound.company_id = managing_at(&compound.terms, now_millis())
+    compound.company_id = managing_at(&compound.terms, now)
         .unwrap_or_default()
         .to_owned();
     Ok(compound)
@@ -376,7 +379,18 @@ impl PropertyStore {
             signer,
             event_source: format!("//jiceng/{log_id}/property"),
             log_id,
+            clock: Clock::system(),
         }
+    }
+
+    /// The store stamping records with `clock`'s time rather than the system's.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The time the store acts at.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -468,7 +482,7 @@ impl PropertyStore {
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
-            let compound = fetch_compound(&mut tx, &first).await?;
+            let compound = fetch_compound(&mut tx, &first, now).await?;
             tx.commit().await?;
             return Ok(compound);
         }
@@ -507,14 +521,14 @@ impl PropertyStore {
             .execute(&mut *tx)
             .await?;
         }
-        let compound = fetch_compound(&mut tx, &id).await?;
+        let compound = fetch_compound(&mut tx, &id, now).await?;
         tx.commit().await?;
         Ok(compound)
     }
 
     pub async fn compound(&self, id: &str) -> Result<Compound> {
         let mut tx = self.db.begin().await?;
-        let compound = fetch_compound(&mut tx, id).await?;
+        let compound = fetch_compound(&mut tx, id, self.clock.now()).await?;
         tx.commit().await?;
         Ok(compound)
     }
@@ -522,7 +536,7 @@ impl PropertyStore {
     /// Compounds of a subtree, or that a company manages now, newest first, each with the
     /// company managing it now (without their terms).
     pub async fn list_compounds(&self, listing: &Listing) -> Result<Vec<Compound>> {
-        let now = now_millis();
+        let now = self.clock.now();
         let listing = Listing {
             managed_by: listing.company_id.clone().map(|company| (company, now)),
             company_id: None,
@@ -568,7 +582,7 @@ impl PropertyStore {
             .bind(compound_id)
             .execute(&mut *tx)
             .await?;
-        let compound = fetch_compound(&mut tx, compound_id).await?;
+        let compound = fetch_compound(&mut tx, compound_id, self.clock.now()).await?;
         fetch_company(&mut tx, company_id).await?;
         let running = compound.terms.iter().find(|t| t.end_at.is_none());
         if let Some(running) = running {
@@ -605,7 +619,7 @@ impl PropertyStore {
             .bind(compound_id)
             .execute(&mut *tx)
             .await?;
-        let compound = fetch_compound(&mut tx, compound_id).await?;
+        let compound = fetch_compound(&mut tx, compound_id, self.clock.now()).await?;
         tx.commit().await?;
         Ok(compound)
     }
