@@ -74,6 +74,8 @@ pub struct Database {
     /// sleeps in its busy handler in steps of up to 100 ms instead of being woken when the lock
     /// is free: under load that sleep, not the work, was the tail of every write.
     write_turn: Option<Arc<Semaphore>>,
+    /// The time the service's records are stamped with and compared against.
+    clock: Clock,
 }
 
 /// A transaction on a [`Database`]; it derefs to its connection, as sqlx's own does.
@@ -147,7 +149,19 @@ impl Database {
             pool,
             dialect,
             write_turn,
+            clock: Clock::system(),
         })
+    }
+
+    /// This database with its records stamped by `clock`'s time rather than the system's.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The time the service acts at: what its stores stamp records with and compare terms, due
+    /// times and limits against.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -7,7 +7,7 @@ pub mod wishes;
 
 use std::collections::BTreeMap;
 
-use jiceng_db::{Clock, Database, Tx};
+use jiceng_db::{Database, Tx};
 use jiceng_org_client::{
     OrgPath, PathHolder,
     paths::{self},
@@ -180,9 +180,6 @@ pub struct Staff {
 pub struct GridStore {
     db: Database,
     event_source: String,
-    /// The time grids, staff and categories are stamped with; case work takes its `now` from
-    /// the API's clock, the same one.
-    clock: Clock,
 }
 
 const GRID_COLUMNS: &str = "id, code, name, layer, org_id, org_path, polygon, created_at";
@@ -301,21 +298,12 @@ fn category_from_row(row: &AnyRow) -> Result<Category> {
 
 impl GridStore {
     pub fn new(db: Database, event_source: String) -> Self {
-        Self {
-            db,
-            event_source,
-            clock: Clock::system(),
-        }
+        Self { db, event_source }
     }
 
-    /// The store stamping records with `clock`'s time rather than the system's.
-    pub fn with_clock(self, clock: Clock) -> Self {
-        Self { clock, ..self }
-    }
-
-    /// The time the store acts at.
+    /// The time the store acts at (its database's clock).
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.db.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -324,7 +312,7 @@ impl GridStore {
 
     /// Creates a grid; its code is unique in the district (ALREADY_EXISTS otherwise).
     pub async fn create_grid(&self, new: &NewGrid) -> Result<Grid> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let id = uuid::Uuid::now_v7().to_string();
         let polygon = (!new.polygon.is_empty()).then(|| {
             serde_json::to_string(
@@ -416,7 +404,7 @@ impl GridStore {
         .bind(subject)
         .bind(name)
         .bind(role.as_str())
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         let row = sqlx::query(
@@ -494,7 +482,7 @@ impl GridStore {
         .bind(&category.default_handler_kind)
         .bind(category.clock.as_str())
         .bind(Value::Array(limits).to_string())
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -263,11 +263,12 @@ impl App {
             .into_iter()
             .filter(|s| config.services.contains(s))
         {
-            let db = connect_and_migrate(service, &config.storage).await?;
+            let db = connect_and_migrate(service, &config.storage)
+                .await?
+                .with_clock(config.clock.clone());
             match service {
                 ServiceName::Org => {
                     let (store, root) = ensure_district_root(&db, &config.district).await?;
-                    let store = store.with_clock(config.clock.clone());
                     root_id = Some(root);
                     let grid_cases = peer(
                         &config,
@@ -297,8 +298,7 @@ impl App {
                     )?;
                     let vault = pii_vault(&config, "member")?;
                     let source = format!("//jiceng/{}/member", config.district.code);
-                    let store =
-                        MemberStore::new(db.clone(), source).with_clock(config.clock.clone());
+                    let store = MemberStore::new(db.clone(), source);
                     member = Some((store.clone(), vault.clone()));
                     let api = MemberApi::new(store, vault, directory);
                     sink.add(jiceng_member::CONSUMED_EVENTS, Arc::new(api.clone()));
@@ -314,7 +314,7 @@ impl App {
                     )?;
                     let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
-                    let store = GridStore::new(db.clone(), source).with_clock(config.clock.clone());
+                    let store = GridStore::new(db.clone(), source);
                     grid = Some((store.clone(), config.clock.clone(), vault.clone()));
                     let members = member_roll(&mut roll, &config, addr, &service_token)?;
                     let api = GridApi::new(store, directory, vault, config.clock.clone(), members);
@@ -338,8 +338,7 @@ impl App {
                     let signer = LogSigner::from_seed(seed)
                         .map_err(|e| AppError::Config(format!("--log-signing-key: {e}")))?;
                     let store =
-                        PropertyStore::new(db.clone(), signer, config.district.code.clone())
-                            .with_clock(config.clock.clone());
+                        PropertyStore::new(db.clone(), signer, config.district.code.clone());
                     property = Some(store.clone());
                     let api = PropertyApi::new(store, directory, vault);
                     sink.add(jiceng_property::CONSUMED_EVENTS, Arc::new(api.clone()));
@@ -353,7 +352,7 @@ impl App {
                         addr,
                         &service_token,
                     )?;
-                    let store = NotifyStore::new(db.clone()).with_clock(config.clock.clone());
+                    let store = NotifyStore::new(db.clone());
                     let signal = InboxSignal::default();
                     let dispatcher = WebhookDispatcher::new(store.clone(), config.webhooks.clone())
                         .map_err(|e| AppError::Config(format!("webhooks: {e}")))?;

@@ -6,7 +6,7 @@ pub mod leaderboard;
 pub mod ledger;
 pub mod transfers;
 
-use jiceng_db::{Clock, Database, Tx};
+use jiceng_db::{Database, Tx};
 use jiceng_org_client::{
     OrgPath, PathHolder,
     paths::{self},
@@ -89,8 +89,6 @@ pub struct MemberStore {
     db: Database,
     /// The CloudEvents `source` of this service's events, e.g. `//jiceng/310115/member`.
     event_source: String,
-    /// The time every record is stamped with.
-    clock: Clock,
 }
 
 const COLUMNS: &str = "id, name, gender, birth_date, phone_sealed, phone_masked, id_card_sealed, id_card_masked, \
@@ -98,21 +96,12 @@ const COLUMNS: &str = "id, name, gender, birth_date, phone_sealed, phone_masked,
 
 impl MemberStore {
     pub fn new(db: Database, event_source: String) -> Self {
-        Self {
-            db,
-            event_source,
-            clock: Clock::system(),
-        }
+        Self { db, event_source }
     }
 
-    /// The store stamping records with `clock`'s time rather than the system's.
-    pub fn with_clock(self, clock: Clock) -> Self {
-        Self { clock, ..self }
-    }
-
-    /// The time the store acts at.
+    /// The time the store acts at (its database's clock).
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.db.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -154,7 +143,7 @@ impl MemberStore {
                 return Ok(member);
             }
         }
-        let now = self.clock.now();
+        let now = self.db.now();
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO member_members ({COLUMNS}, id_card_index, org_path)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13, $14)"
@@ -276,7 +265,7 @@ impl MemberStore {
         if let Some(refusal) = member.status.refuses(to) {
             return Err(precondition("PIPELINE", refusal));
         }
-        let now = self.clock.now();
+        let now = self.db.now();
         let joined = (to == MemberStatus::Probationary).then(|| effective_date.to_string());
         let updated = sqlx::query(
             "UPDATE member_members SET status = $1, join_date = COALESCE($2, join_date), version = version + 1,

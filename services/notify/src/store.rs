@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use jiceng_db::{Clock, Database, LockMode, Tx, lock_key};
+use jiceng_db::{Database, LockMode, Tx, lock_key};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{
@@ -104,8 +104,6 @@ pub struct InboxFilter {
 #[derive(Clone, Debug)]
 pub struct NotifyStore {
     db: Database,
-    /// The time every record is stamped with.
-    clock: Clock,
 }
 
 const NOTIFICATION_COLUMNS: &str = "n.id, n.category, n.priority, n.title, n.body, n.link, n.data, \
@@ -113,20 +111,12 @@ const NOTIFICATION_COLUMNS: &str = "n.id, n.category, n.priority, n.title, n.bod
 
 impl NotifyStore {
     pub fn new(db: Database) -> Self {
-        Self {
-            db,
-            clock: Clock::system(),
-        }
+        Self { db }
     }
 
-    /// The store stamping records with `clock`'s time rather than the system's.
-    pub fn with_clock(self, clock: Clock) -> Self {
-        Self { clock, ..self }
-    }
-
-    /// The time the store acts at.
+    /// The time the store acts at (its database's clock).
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.db.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -162,7 +152,7 @@ impl NotifyStore {
             .bind(serde_json::to_string(&category.variables).unwrap_or_default())
             .bind(i64::from(category.critical))
             .bind(category.digest_window_ms)
-            .bind(self.clock.now())
+            .bind(self.db.now())
             .execute(self.db.pool())
             .await?;
         Ok(())
@@ -219,7 +209,7 @@ impl NotifyStore {
             });
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let now = self.clock.now();
+        let now = self.db.now();
         insert_notification(&mut tx, &id, new, now).await?;
         if category.digests(new.priority) {
             for recipient in recipients {
@@ -481,7 +471,7 @@ impl NotifyStore {
         notification_id: &str,
         read: bool,
     ) -> Result<InboxItem> {
-        let read_at = read.then(|| self.clock.now());
+        let read_at = read.then(|| self.db.now());
         self.update_item(recipient, notification_id, "read_at", read_at)
             .await
     }
@@ -491,7 +481,7 @@ impl NotifyStore {
             recipient,
             notification_id,
             "archived_at",
-            Some(self.clock.now()),
+            Some(self.db.now()),
         )
         .await
     }
@@ -536,7 +526,7 @@ impl NotifyStore {
         let marked = sqlx::query(
             "UPDATE notify_inbox SET read_at = $1 WHERE recipient = $2 AND read_at IS NULL",
         )
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .bind(recipient)
         .execute(self.db.pool())
         .await?;
@@ -603,7 +593,7 @@ impl NotifyStore {
             recipient: recipient.to_owned(),
             url: url.to_owned(),
             secret: secret.to_owned(),
-            created_at: self.clock.now(),
+            created_at: self.db.now(),
         };
         sqlx::query("INSERT INTO notify_webhooks (id, recipient, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&webhook.id)

@@ -59,7 +59,7 @@ impl MemberStore {
                 .bind(&new.org_id)
                 .bind(&new.held_on)
                 .bind(new.booking_id.clone())
-                .bind(self.clock.now())
+                .bind(self.db.now())
                 .execute(&mut *tx)
                 .await?;
                 id

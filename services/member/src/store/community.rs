@@ -94,7 +94,7 @@ impl MemberStore {
         .bind(&id)
         .bind(member_id)
         .bind(community_org_id)
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         let registration = fetch_registration(&mut tx, &id).await?;
@@ -145,7 +145,7 @@ impl MemberStore {
         .bind(date)
         .bind(description)
         .bind(actor)
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         let registration = fetch_registration(&mut tx, registration_id).await?;
@@ -169,7 +169,7 @@ impl MemberStore {
         .bind(member_id)
         .bind(text)
         .bind(due_date)
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         let commitment = fetch_commitment(&mut tx, &id).await?;

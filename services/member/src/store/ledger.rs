@@ -136,7 +136,7 @@ impl MemberStore {
         .bind(rule.yearly_cap)
         .bind(rule.valid_from)
         .bind(rule.valid_to)
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -98,7 +98,7 @@ impl MemberStore {
         .bind(to_org_id)
         .bind(reason)
         .bind(actor)
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         let transfer = fetch_transfer(&mut tx, &id).await?;
@@ -134,7 +134,7 @@ impl MemberStore {
                 format!("transfer {id} is already {}", transfer.state.as_str()),
             ));
         }
-        let now = self.clock.now();
+        let now = self.db.now();
         let state = if accept {
             TransferState::Accepted
         } else {

@@ -26,7 +26,7 @@ impl OrgStore {
         lead: &UnitId,
         description: &str,
     ) -> Result<Alliance> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateAlliance", &id).await? {
@@ -102,7 +102,7 @@ impl OrgStore {
         member: &AllianceMemberRef,
         joined_at: i64,
     ) -> Result<AllianceMember> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         self.db
             .lock(
@@ -188,7 +188,7 @@ impl OrgStore {
         left_at: i64,
         reason: &str,
     ) -> Result<AllianceMember> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let member = fetch_member(&mut tx, id).await?;
         if member.left_at.is_some() {

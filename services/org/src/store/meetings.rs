@@ -51,7 +51,7 @@ impl OrgStore {
         mutation: &Mutation,
         new: &NewMeeting,
     ) -> Result<JointMeeting> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(replay) =
@@ -113,7 +113,7 @@ impl OrgStore {
         minutes: &str,
         held_at: i64,
     ) -> Result<JointMeeting> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE org_meetings SET status = 'held', attendees = $1, minutes = $2, held_at = $3
@@ -161,7 +161,7 @@ impl OrgStore {
         owner: &UnitId,
         due_at: i64,
     ) -> Result<Decision> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         fetch_meeting(&mut tx, meeting_id).await?;
         fetch_unit(&mut tx, owner.as_str()).await?;
@@ -207,7 +207,7 @@ impl OrgStore {
         status: DecisionStatus,
         note: &str,
     ) -> Result<Decision> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE org_decisions SET status = $1, note = $2, closed_at = $3 WHERE id = $4 AND status = 'open'",
@@ -319,7 +319,7 @@ impl OrgStore {
         name: &str,
         description: &str,
     ) -> Result<Project> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateProject", &id).await? {
@@ -373,7 +373,7 @@ impl OrgStore {
         id: &str,
         meeting: &NewProjectMeeting,
     ) -> Result<Project> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let project = fetch_project(&mut tx, id).await?;
         if let Some(refusal) = project.refuses(meeting.stage) {

@@ -12,7 +12,7 @@ mod venues;
 
 use std::sync::Arc;
 
-use jiceng_db::{Clock, Database, Tx};
+use jiceng_db::{Database, Tx};
 use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus};
@@ -56,8 +56,6 @@ pub struct OrgStore {
     event_source: String,
     /// The tree in memory, shared by the store's clones.
     snapshots: Arc<snapshot::TreeSnapshots>,
-    /// The time every record is stamped with.
-    clock: Clock,
 }
 
 /// What an earlier call with the same request id did.
@@ -72,18 +70,12 @@ impl OrgStore {
             db,
             event_source,
             snapshots: Arc::default(),
-            clock: Clock::system(),
         }
     }
 
-    /// The store stamping records with `clock`'s time rather than the system's.
-    pub fn with_clock(self, clock: Clock) -> Self {
-        Self { clock, ..self }
-    }
-
-    /// The time the store acts at: what terms, due times and bookings are compared with.
+    /// The time the store acts at (its database's clock).
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.db.now()
     }
 
     pub fn database(&self) -> &Database {

@@ -30,7 +30,7 @@ impl OrgStore {
         new: &NewPosition,
         replace_current: bool,
     ) -> Result<Position> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let key = lock_key(&format!("positions:{}:{}", new.unit_id, new.role.as_str()));
         self.db.lock(&mut tx, key, LockMode::Exclusive).await?;
@@ -131,7 +131,7 @@ impl OrgStore {
         term_end: i64,
         reason: &str,
     ) -> Result<Position> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         if let Some(replay) = claim_request(&mut tx, now, mutation, "EndPosition", id).await? {
             let position = fetch_position(&mut tx, &replay.resource_id).await?;

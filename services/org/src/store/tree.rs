@@ -84,7 +84,7 @@ impl OrgStore {
             return Ok(root);
         }
         let id = UnitId::new_v7();
-        let now = self.clock.now();
+        let now = self.db.now();
         let path = format!("/{id}/");
         insert_unit(&mut tx, &id, None, kind, name, code, &path, 0, now).await?;
         let root = fetch_unit(&mut tx, id.as_str()).await?;
@@ -164,7 +164,7 @@ impl OrgStore {
         name: &UnitName,
         code: Option<&UnitCode>,
     ) -> Result<Unit> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         self.db.lock(&mut tx, TREE_LOCK, LockMode::Shared).await?;
         let id = UnitId::new_v7();
@@ -239,7 +239,7 @@ impl OrgStore {
         expected_version: Option<i64>,
         changes: &UnitChanges,
     ) -> Result<Unit> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         if let Some(replay) =
             claim_request(&mut tx, now, mutation, "UpdateUnit", id.as_str()).await?
@@ -292,7 +292,7 @@ impl OrgStore {
         new_parent_id: &UnitId,
         expected_version: Option<i64>,
     ) -> Result<Unit> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         self.db
             .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
@@ -409,7 +409,7 @@ impl OrgStore {
         cascade: bool,
         expected_version: Option<i64>,
     ) -> Result<(Unit, i64)> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         self.db
             .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
@@ -679,7 +679,7 @@ impl OrgStore {
         parent: UnitKind,
         child: UnitKind,
     ) -> Result<()> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO org_kind_rules (parent_kind, child_kind, created_by, created_at)

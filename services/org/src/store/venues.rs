@@ -24,7 +24,7 @@ const BOOKING_COLUMNS: &str = "id, venue_id, booker_unit_id, booker_member_id, t
 
 impl OrgStore {
     pub async fn create_venue(&self, mutation: &Mutation, new: &NewVenue) -> Result<Venue> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
         if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateVenue", &id).await? {
@@ -187,7 +187,7 @@ impl OrgStore {
         .bind(new.start_at)
         .bind(new.end_at)
         .bind(status.as_str())
-        .bind(self.clock.now())
+        .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
         let booking = fetch_booking(&mut tx, &id).await?;
@@ -298,7 +298,7 @@ impl OrgStore {
             String,
         >,
     ) -> Result<Booking> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let booking = fetch_booking(&mut tx, id).await?;
         let (status, reason, attendance, event) = next(&booking).map_err(|description| {

@@ -224,7 +224,7 @@ impl PropertyStore {
         index: u64,
         known: &mut HashMap<NodeId, Hash>,
     ) -> Result<()> {
-        let compound = fetch_compound(tx, &entry.compound_id, self.clock.now()).await?;
+        let compound = fetch_compound(tx, &entry.compound_id, self.db.now()).await?;
         if compound.company_id != entry.company_id {
             return Err(precondition(
                 "COMPANY",
@@ -358,7 +358,7 @@ impl PropertyStore {
         let head = TreeHead {
             size: 0,
             root: merkle::empty_root(),
-            timestamp_ms: u64::try_from(self.clock.now()).unwrap_or_default(),
+            timestamp_ms: u64::try_from(self.db.now()).unwrap_or_default(),
         };
         let mut tx = self.db.begin_write().await?;
         sqlx::query(

@@ -7,7 +7,7 @@ pub mod log;
 
 use std::collections::HashMap;
 
-use jiceng_db::{Clock, Database, Tx};
+use jiceng_db::{Database, Tx};
 use jiceng_merkle::LogSigner;
 use jiceng_org_client::{
     OrgPath, PathHolder,
@@ -180,8 +180,6 @@ pub struct PropertyStore {
     log_id: String,
     /// The CloudEvents source of this service's events.
     event_source: String,
-    /// The time terms, due dates and tree heads are read and stamped at.
-    clock: Clock,
 }
 
 const COMPANY_COLUMNS: &str =
@@ -379,18 +377,12 @@ impl PropertyStore {
             signer,
             event_source: format!("//jiceng/{log_id}/property"),
             log_id,
-            clock: Clock::system(),
         }
     }
 
-    /// The store stamping records with `clock`'s time rather than the system's.
-    pub fn with_clock(self, clock: Clock) -> Self {
-        Self { clock, ..self }
-    }
-
-    /// The time the store acts at.
+    /// The time the store acts at (its database's clock).
     pub fn now(&self) -> i64 {
-        self.clock.now()
+        self.db.now()
     }
 
     pub fn database(&self) -> &Database {
@@ -528,7 +520,7 @@ impl PropertyStore {
 
     pub async fn compound(&self, id: &str) -> Result<Compound> {
         let mut tx = self.db.begin().await?;
-        let compound = fetch_compound(&mut tx, id, self.clock.now()).await?;
+        let compound = fetch_compound(&mut tx, id, self.db.now()).await?;
         tx.commit().await?;
         Ok(compound)
     }
@@ -536,7 +528,7 @@ impl PropertyStore {
     /// Compounds of a subtree, or that a company manages now, newest first, each with the
     /// company managing it now (without their terms).
     pub async fn list_compounds(&self, listing: &Listing) -> Result<Vec<Compound>> {
-        let now = self.clock.now();
+        let now = self.db.now();
         let listing = Listing {
             managed_by: listing.company_id.clone().map(|company| (company, now)),
             company_id: None,
@@ -582,7 +574,7 @@ impl PropertyStore {
             .bind(compound_id)
             .execute(&mut *tx)
             .await?;
-        let compound = fetch_compound(&mut tx, compound_id, self.clock.now()).await?;
+        let compound = fetch_compound(&mut tx, compound_id, self.db.now()).await?;
         fetch_company(&mut tx, company_id).await?;
         let running = compound.terms.iter().find(|t| t.end_at.is_none());
         if let Some(running) = running {
@@ -619,7 +611,7 @@ impl PropertyStore {
             .bind(compound_id)
             .execute(&mut *tx)
             .await?;
-        let compound = fetch_compound(&mut tx, compound_id, self.clock.now()).await?;
+        let compound = fetch_compound(&mut tx, compound_id, self.db.now()).await?;
         tx.commit().await?;
         Ok(compound)
     }
