@@ -140,21 +140,9 @@ async fn each_wish_step_is_one_trace_to_its_notice_and_its_points() {
             .filter(|n| n.category == "grid.wish.fulfilled")
             .collect::<Vec<_>>()
     };
-    for _ in 0..400 {
-        let entries = points.list_ledger(ledger()).await.expect("ledger");
-        let notices = inbox
-            .list_inbox(ListInboxRequest::default())
-            .await
-            .expect("inbox");
-        if !entries.into_inner().entries.is_empty()
-            && !wish_notices(notices.into_inner().items).is_empty()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    // Give a redelivery the time it would take, then count again: once each.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once every delivery is done, the points and the notice are there, and a redelivery would
+    // have shown: once each.
+    platform.settle().await;
     let entries = points
         .list_ledger(ledger())
         .await

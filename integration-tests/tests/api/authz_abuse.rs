@@ -3,8 +3,6 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::{Platform, create};
 use jiceng_auth::{Claims, Role, TokenIssuer};
 use jiceng_proto::{
@@ -423,10 +421,6 @@ async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatab
         .expect("the recorder's own member");
 }
 
-/// How long an event takes at most to reach its consumers here: what a check that nothing was
-/// credited waits before it looks.
-const DELIVERY: Duration = Duration::from_millis(600);
-
 /// The points entries of `member`, as a district admin reads them.
 async fn ledger_of(platform: &Platform, member: &str) -> Vec<member_pb::LedgerEntry> {
     platform
@@ -549,7 +543,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
         })
         .await
         .expect("fulfil");
-    tokio::time::sleep(DELIVERY).await;
+    platform.settle().await;
     assert!(
         ledger_of(&platform, &claimer).await.is_empty(),
         "saying it is done earns nothing"
@@ -606,15 +600,9 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
         .expect_err("no longer named");
     assert_eq!(late.code(), Code::PermissionDenied);
 
+    platform.settle().await;
     for member in [&claimer, &accepter] {
-        let mut entries = Vec::new();
-        for _ in 0..200 {
-            entries = ledger_of(&platform, member).await;
-            if !entries.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let entries = ledger_of(&platform, member).await;
         assert_eq!(
             entries
                 .iter()
@@ -623,7 +611,6 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
             [(5, "wish.fulfilled")]
         );
     }
-    tokio::time::sleep(DELIVERY).await;
     assert!(ledger_of(&platform, &decliner).await.is_empty());
     assert_eq!(ledger_of(&platform, &claimer).await.len(), 1, "once");
 }
@@ -710,7 +697,8 @@ async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_sc
         common::fields_of(&refused),
         ["member_ids[1]", "member_ids[2]"]
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The booking has begun: the platform's clock moves past its start.
+    platform.clock.advance(1_500);
     branch
         .record_attendance(attend(vec![ours.clone()]))
         .await
@@ -718,19 +706,13 @@ async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_sc
     let activities_of = |member: &str| member_pb::ListMemberActivitiesRequest {
         member_id: member.into(),
     };
-    let mut credited = Vec::new();
-    for _ in 0..200 {
-        credited = members
-            .list_member_activities(activities_of(&ours))
-            .await
-            .expect("activities")
-            .into_inner()
-            .activities;
-        if !credited.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    platform.settle().await;
+    let credited = members
+        .list_member_activities(activities_of(&ours))
+        .await
+        .expect("activities")
+        .into_inner()
+        .activities;
     assert_eq!(credited.len(), 1);
     assert!(
         members

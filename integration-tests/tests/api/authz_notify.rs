@@ -320,14 +320,12 @@ async fn webhooks_for_others_and_all_deliveries_need_the_whole_district() {
                 .deliveries
         }
     };
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        seen = deliveries(Side::In).await;
-        if !seen.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let seen = jiceng_testkit::eventually(std::time::Duration::from_secs(5), || {
+        let delivered = deliveries(Side::In);
+        async move { Some(delivered.await).filter(|seen| !seen.is_empty()) }
+    })
+    .await
+    .unwrap_or_default();
     assert!(
         !seen.is_empty(),
         "the whole district's admin sees member A's delivery"

@@ -626,8 +626,9 @@ async fn setup(f: &Fixture<()>) -> Shared {
         .expect("venue")
         .into_inner()
         .id;
-    // Attendance is taken once a booking has begun, and a booking starts in the future.
-    let start = now_millis() + 1500;
+    // Attendance is taken once a booking has begun, and a booking starts in the future: the
+    // platform's clock moves past the start once all are booked.
+    let start = f.platform.clock.now() + 1500;
     let mut begun = Vec::new();
     let mut venues = f.admin(VenueServiceClient::new).await;
     for _ in 0..authz::CELLS {
@@ -658,10 +659,7 @@ async fn setup(f: &Fixture<()>) -> Shared {
         assert_eq!(booking.status, pb::BookingStatus::Confirmed as i32);
         begun.push(booking.id);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(
-        (start - now_millis()).max(0) as u64 + 10,
-    ))
-    .await;
+    f.platform.clock.advance(1_510);
     Shared {
         begun: begun.into(),
         alliance,

@@ -652,34 +652,9 @@ async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
             &district.committee,
         )))
         .await;
-    for _ in 0..200 {
-        let entries = points
-            .list_ledger(member_pb::ListLedgerRequest {
-                member_id: claimer.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("ledger")
-            .into_inner()
-            .entries;
-        let notices = inbox
-            .list_inbox(ListInboxRequest::default())
-            .await
-            .expect("inbox")
-            .into_inner()
-            .items;
-        let wish_notice = notices.iter().any(|i| {
-            i.notification
-                .as_ref()
-                .is_some_and(|n| n.title.starts_with("微心愿已实现"))
-        });
-        if !entries.is_empty() && wish_notice {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    // Give a redelivery the time it would take, then count again.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Once every delivery is done, the points and notices are there, and a redelivery would
+    // have shown: exactly one of each.
+    platform.settle().await;
     let entries = points
         .list_ledger(member_pb::ListLedgerRequest {
             member_id: claimer.clone(),
@@ -953,21 +928,16 @@ async fn a_joint_meeting_about_a_case_joins_its_history(db: TestDatabase) {
         .await
         .expect("schedule")
         .into_inner();
-    let mut history = Vec::new();
-    for _ in 0..200 {
-        history = worker
-            .list_case_history(pb::ListCaseHistoryRequest {
-                case_id: case.id.clone(),
-            })
-            .await
-            .expect("history")
-            .into_inner()
-            .events;
-        if history.iter().any(|e| e.action == "meeting") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    // The meeting's event has reached the grid service once every delivery is done.
+    district.platform.settle().await;
+    let history = worker
+        .list_case_history(pb::ListCaseHistoryRequest {
+            case_id: case.id.clone(),
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .events;
     let entries: Vec<_> = history.iter().filter(|e| e.action == "meeting").collect();
     assert_eq!(entries.len(), 1, "{history:?}");
     assert_eq!(entries[0].org_id, district.street);

@@ -851,7 +851,7 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
     );
     // Scanning again announces nothing twice.
     assert_eq!(scan().await.expect("scan"), 0);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    platform.settle().await;
     assert_eq!(
         notices("property.disclosure.overdue").await.len(),
         told.len()

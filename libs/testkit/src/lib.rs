@@ -19,7 +19,7 @@ pub use http::{HttpReceiver, ReceivedRequest};
 pub use otlp::OtlpReceiver;
 pub use tls::TestCertificates;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use jiceng_auth::{Claims, InternalKey, KeyConfig, Role, ServiceToken, TokenIssuer};
 use jiceng_grpc::GrpcServer;
@@ -88,6 +88,24 @@ impl tonic::service::Interceptor for Bearer {
 
 /// Binds 127.0.0.1 on a free port before serving, so the address is known and no two tests race
 /// for a port.
+/// Asks `probe` every 25 ms until it answers `Some`, for at most `within`: what a test waits
+/// for that happens in the background (a relayed event, a notice). `None` when it never did.
+pub async fn eventually<T, Fut>(within: Duration, mut probe: impl FnMut() -> Fut) -> Option<T>
+where
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 pub async fn bind_local() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

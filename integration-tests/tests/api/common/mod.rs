@@ -159,6 +159,22 @@ impl Platform {
         self.db.connect().await
     }
 
+    /// Waits until the outboxes have routed every event and finished every delivery, so that
+    /// whatever the events set off has happened, once or twice: what a test checks for
+    /// "exactly once" after this has had every chance to happen again.
+    pub async fn settle(&self) {
+        let db = self.database().await;
+        let settled = jiceng_testkit::eventually(Duration::from_secs(10), || {
+            let db = db.clone();
+            async move {
+                let counts = jiceng_outbox::counts(&db).await.expect("outbox counts");
+                (counts.unrouted == 0 && counts.pending == 0).then_some(counts)
+            }
+        })
+        .await;
+        assert!(settled.is_some(), "the outboxes did not settle within 10 s");
+    }
+
     /// Stops the platform gracefully, then drops its database.
     pub async fn stop(self) {
         self.server.stop().await;
@@ -249,27 +265,27 @@ pub async fn notices_of(
     scope: &str,
     category: &str,
 ) -> Vec<jiceng_proto::notify::Notification> {
-    let mut inbox = platform
+    let inbox = platform
         .notify_as(Bearer::new(&bearer(subject, &[Role::Member], scope)))
         .await;
-    let mut found = Vec::new();
-    for _ in 0..200 {
-        found = inbox
-            .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
-            .await
-            .expect("inbox")
-            .into_inner()
-            .items
-            .into_iter()
-            .filter_map(|item| item.notification)
-            .filter(|n| n.category == category)
-            .collect();
-        if !found.is_empty() {
-            break;
+    jiceng_testkit::eventually(Duration::from_secs(5), || {
+        let mut inbox = inbox.clone();
+        async move {
+            let found: Vec<_> = inbox
+                .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
+                .await
+                .expect("inbox")
+                .into_inner()
+                .items
+                .into_iter()
+                .filter_map(|item| item.notification)
+                .filter(|n| n.category == category)
+                .collect();
+            (!found.is_empty()).then_some(found)
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    found
+    })
+    .await
+    .unwrap_or_default()
 }
 
 /// The titles of the notices in the inbox of member `subject` (scoped at `scope`), in the
@@ -281,22 +297,33 @@ pub async fn inbox_titles(
     scope: &str,
     count: usize,
 ) -> Vec<String> {
-    let mut inbox = platform
+    let inbox = platform
         .notify_as(Bearer::new(&bearer(subject, &[Role::Member], scope)))
         .await;
-    let mut items = Vec::new();
-    for _ in 0..400 {
-        items = inbox
-            .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
-            .await
-            .expect("inbox")
-            .into_inner()
-            .items;
-        if items.len() >= count {
-            break;
+    let list = || {
+        let mut inbox = inbox.clone();
+        async move {
+            inbox
+                .list_inbox(jiceng_proto::notify::ListInboxRequest::default())
+                .await
+                .expect("inbox")
+                .into_inner()
+                .items
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    };
+    let arrived = jiceng_testkit::eventually(Duration::from_secs(10), || {
+        let items = list();
+        async move {
+            let items = items.await;
+            (items.len() >= count).then_some(items)
+        }
+    })
+    .await;
+    // Whatever there is after the wait, for the assertion to show.
+    let mut items = match arrived {
+        Some(items) => items,
+        None => list().await,
+    };
     items.sort_by_key(|item| item.cursor);
     items
         .into_iter()
