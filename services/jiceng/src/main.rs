@@ -488,27 +488,29 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Proof(args) => {
             let channel = jiceng_grpc::channel(&args.endpoint, Duration::from_secs(10))?;
-            let mut client = DisclosureServiceClient::new(channel);
             let authorization = jiceng_grpc::bearer(&args.token)?;
-            let bundle = match args.disclosure {
-                Some(disclosure_id) => {
-                    let mut request = tonic::Request::new(GetInclusionProofRequest {
-                        disclosure_id,
-                        tree_size: args.tree_size,
-                    });
+            let mut client = DisclosureServiceClient::with_interceptor(
+                channel,
+                move |mut request: tonic::Request<()>| {
                     request
                         .metadata_mut()
-                        .insert("authorization", authorization);
+                        .insert("authorization", authorization.clone());
+                    Ok(request)
+                },
+            );
+            let bundle = match args.disclosure {
+                Some(disclosure_id) => {
+                    let request = GetInclusionProofRequest {
+                        disclosure_id,
+                        tree_size: args.tree_size,
+                    };
                     let proof = client.get_inclusion_proof(request).await?.into_inner();
                     Bundle::Proof(ProofBundle::from_proto(&proof)?)
                 }
                 None => {
-                    let mut request = tonic::Request::new(GetSignedTreeHeadRequest {
+                    let request = GetSignedTreeHeadRequest {
                         tree_size: args.tree_size,
-                    });
-                    request
-                        .metadata_mut()
-                        .insert("authorization", authorization);
+                    };
                     let head = client.get_signed_tree_head(request).await?.into_inner();
                     Bundle::Head(HeadBundle::from_proto(&head)?)
                 }
