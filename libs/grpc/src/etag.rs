@@ -8,7 +8,7 @@ use tonic::Status;
 use crate::status::invalid_field;
 
 /// Why an etag was refused, as a field violation says it.
-pub const NOT_AN_ETAG: &str = "is not an etag this service issued";
+const NOT_AN_ETAG: &str = "is not an etag this service issued";
 
 /// The etag of a resource at `version`.
 pub fn etag_of(version: i64) -> String {

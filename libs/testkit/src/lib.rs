@@ -86,8 +86,6 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
-/// Binds 127.0.0.1 on a free port before serving, so the address is known and no two tests race
-/// for a port.
 /// Asks `probe` every 25 ms until it answers `Some`, for at most `within`: what a test waits
 /// for that happens in the background (a relayed event, a notice). `None` when it never did.
 pub async fn eventually<T, Fut>(within: Duration, mut probe: impl FnMut() -> Fut) -> Option<T>
@@ -106,6 +104,8 @@ where
     }
 }
 
+/// Binds 127.0.0.1 on a free port before serving, so the address is known and no two tests race
+/// for a port.
 pub async fn bind_local() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

@@ -9,7 +9,6 @@ pub(crate) mod wishes;
 pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_db::Clock;
 use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field, timestamp};
 pub(crate) use jiceng_grpc::{time_cursor, time_cursor_of};
 use jiceng_member_client::MemberRoll;
@@ -53,8 +52,6 @@ pub struct GridApi {
     pub(crate) org: OrgDirectory,
     /// Seals the personal details of residents behind wishes.
     pub(crate) vault: PiiVault,
-    /// The time cases are reported, moved and scanned at.
-    pub(crate) clock: Clock,
     /// The member service, asked whether the fellow members a group claim names are members;
     /// without it, group claims are refused.
     pub(crate) members: Option<MemberRoll>,
@@ -65,14 +62,12 @@ impl GridApi {
         store: GridStore,
         org: OrgDirectory,
         vault: PiiVault,
-        clock: Clock,
         members: Option<MemberRoll>,
     ) -> Self {
         Self {
             store,
             org,
             vault,
-            clock,
             members,
         }
     }

@@ -11,7 +11,7 @@ pub mod store;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use jiceng_auth::Authenticator;
-use jiceng_db::{Clock, Migration, Migrations};
+use jiceng_db::{Migration, Migrations};
 use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
 use jiceng_proto::grid::{
     case_service_server::CaseServiceServer, grid_service_server::GridServiceServer,
@@ -116,18 +116,13 @@ pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<A
 
 /// Escalates overdue cases every `every` until `shutdown` completes. Several replicas may run
 /// it at once: each missed deadline escalates a case once.
-pub async fn scan_overdue(
-    store: GridStore,
-    clock: Clock,
-    every: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn scan_overdue(store: GridStore, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         // A full batch means more may wait: go again soon.
         let mut full = false;
         let started = std::time::Instant::now();
-        match store.escalate_overdue(clock.now(), SCAN_BATCH).await {
+        match store.escalate_overdue(store.now(), SCAN_BATCH).await {
             Ok(escalations) if escalations.is_empty() => {}
             Ok(escalations) => {
                 full = escalations.len() as i64 == SCAN_BATCH;

@@ -1144,7 +1144,6 @@ async fn a_backlog_of_overdue_cases_does_not_hold_up_a_shutdown(db: TestDatabase
         std::time::Duration::from_secs(60),
         jiceng_grid::scan_overdue(
             store.clone(),
-            jiceng_db::Clock::system(),
             std::time::Duration::from_secs(3600),
             std::future::ready(()),
         ),
@@ -1277,7 +1276,6 @@ async fn a_backlog_drains_batch_after_batch(db: TestDatabase) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let scanner = tokio::spawn(jiceng_grid::scan_overdue(
         store.clone(),
-        jiceng_db::Clock::system(),
         // The next round is an hour away: only the backlog's own pace drains it.
         std::time::Duration::from_secs(3600),
         async move {

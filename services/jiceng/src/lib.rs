@@ -199,9 +199,9 @@ pub struct App {
     path_holders: Vec<(Database, &'static [PathHolder])>,
     /// The member store and the vault its personal data is sealed with, when member runs here.
     member: Option<(MemberStore, PiiVault)>,
-    /// The grid store, its clock and its vault, when the grid service runs here (its overdue
-    /// scanner runs with it).
-    grid: Option<(GridStore, Clock, PiiVault)>,
+    /// The grid store and its vault, when the grid service runs here (its overdue scanner runs
+    /// with it, at the store's time).
+    grid: Option<(GridStore, PiiVault)>,
     /// The property store, when the property service runs here (the demo loader writes
     /// through it).
     property: Option<PropertyStore>,
@@ -315,9 +315,9 @@ impl App {
                     let vault = pii_vault(&config, "grid")?;
                     let source = format!("//jiceng/{}/grid", config.district.code);
                     let store = GridStore::new(db.clone(), source);
-                    grid = Some((store.clone(), config.clock.clone(), vault.clone()));
+                    grid = Some((store.clone(), vault.clone()));
                     let members = member_roll(&mut roll, &config, addr, &service_token)?;
-                    let api = GridApi::new(store, directory, vault, config.clock.clone(), members);
+                    let api = GridApi::new(store, directory, vault, members);
                     sink.add(jiceng_grid::CONSUMED_EVENTS, Arc::new(api.clone()));
                     jiceng_grid::add_services(&mut server, api, &authenticator);
                 }
@@ -473,7 +473,7 @@ impl App {
     /// The grid store and the vault it seals personal data with, when the grid service runs
     /// here (the demo loader writes through them).
     pub fn grid_store(&self) -> Option<(&GridStore, &PiiVault)> {
-        self.grid.as_ref().map(|(store, _, vault)| (store, vault))
+        self.grid.as_ref().map(|(store, vault)| (store, vault))
     }
 
     /// The property store, when the property service runs here.
@@ -524,10 +524,9 @@ impl App {
             )));
             background.push(tokio::spawn(dispatcher.run(stopped())));
         }
-        if let Some((grid, clock, _)) = self.grid {
+        if let Some((grid, _)) = self.grid {
             background.push(tokio::spawn(jiceng_grid::scan_overdue(
                 grid,
-                clock,
                 OVERDUE_SCAN_INTERVAL,
                 stopped(),
             )));

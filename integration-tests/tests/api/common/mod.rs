@@ -161,7 +161,8 @@ impl Platform {
 
     /// Waits until the outboxes have routed every event and finished every delivery, so that
     /// whatever the events set off has happened, once or twice: what a test checks for
-    /// "exactly once" after this has had every chance to happen again.
+    /// "exactly once" after this has had every chance to happen again. Every event type is
+    /// routed here (the process's own sink takes them all), so none waits unrouted for ever.
     pub async fn settle(&self) {
         let db = self.database().await;
         let settled = jiceng_testkit::eventually(Duration::from_secs(10), || {

@@ -174,7 +174,7 @@ impl GridApi {
     ) -> Result<Response<pb::Case>, Status> {
         let case = self
             .store
-            .act(case_id, &caller.subject, &action, &detail, self.clock.now())
+            .act(case_id, &caller.subject, &action, &detail, self.store.now())
             .await?;
         Ok(Response::new(case_to_proto(&case)))
     }
@@ -316,7 +316,7 @@ impl CaseService for GridApi {
             attachments,
         };
         let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
-        let now = self.clock.now();
+        let now = self.store.now();
         let case = self
             .org
             .write_at_path(
@@ -357,7 +357,7 @@ impl CaseService for GridApi {
         };
         let case = self
             .store
-            .reveal_case(&case.id, &reveal, self.clock.now())
+            .reveal_case(&case.id, &reveal, self.store.now())
             .await?;
         let mut proto = case_to_proto(&case);
         if let Some(sealed) = &case.contact_sealed {
@@ -401,7 +401,7 @@ impl CaseService for GridApi {
                 req.org_id, req.grid_id, req.mine, req.state, req.overdue
             ),
         )?;
-        let now = self.clock.now();
+        let now = self.store.now();
         let mut filter = CaseFilter {
             state,
             overdue_at: req.overdue.then_some(now),
@@ -439,7 +439,7 @@ impl CaseService for GridApi {
         let org_id = &request.get_ref().org_id;
         self.require_reader_of(&caller, org_id).await?;
         let path = self.subtree_path(org_id).await?;
-        let (counts, overdue) = self.store.count_cases(&path, self.clock.now()).await?;
+        let (counts, overdue) = self.store.count_cases(&path, self.store.now()).await?;
         Ok(Response::new(pb::CountCasesResponse {
             counts: counts
                 .into_iter()
@@ -673,7 +673,7 @@ impl CaseService for GridApi {
                 None
             }
         };
-        let now = self.clock.now();
+        let now = self.store.now();
         let minutes = (kind == Some(RequestKind::Extension)).then_some(req.extension_minutes);
         if minutes.is_some_and(|m| !(1..=525_600).contains(&m)) {
             violations.add("extension_minutes", "must be 1 to 525,600");
@@ -757,7 +757,7 @@ impl CaseService for GridApi {
                 &caller.subject,
                 req.approve,
                 &note,
-                self.clock.now(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(case_to_proto(&case)))
@@ -773,7 +773,7 @@ impl CaseService for GridApi {
             .await?;
         let escalations = self
             .store
-            .escalate_overdue(self.clock.now(), crate::SCAN_BATCH)
+            .escalate_overdue(self.store.now(), crate::SCAN_BATCH)
             .await?;
         Ok(Response::new(pb::ScanOverdueResponse {
             escalations: escalations.iter().map(escalation_to_proto).collect(),
@@ -848,7 +848,7 @@ impl CaseService for GridApi {
                 &req.original_case_id,
                 &caller.subject,
                 &detail,
-                self.clock.now(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(case_to_proto(&duplicate)))

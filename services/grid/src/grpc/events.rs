@@ -53,7 +53,7 @@ impl GridApi {
         );
         match self
             .store
-            .record_meeting(case_id, &meeting.id, &host, &note, self.clock.now())
+            .record_meeting(case_id, &meeting.id, &host, &note, self.store.now())
             .await
         {
             Ok(first) => Ok(!first),

@@ -248,7 +248,7 @@ impl GridApi {
         }
         let project = self
             .store
-            .act_on_project(id, &caller.subject, action, &text, self.clock.now())
+            .act_on_project(id, &caller.subject, action, &text, self.store.now())
             .await?;
         Ok(Response::new(project_to_proto(&project)))
     }
@@ -282,7 +282,7 @@ impl ProjectService for GridApi {
             description,
             category,
         };
-        let now = self.clock.now();
+        let now = self.store.now();
         let need = self
             .org
             .write_at_path(
@@ -382,7 +382,7 @@ impl ProjectService for GridApi {
             description,
             category,
         };
-        let now = self.clock.now();
+        let now = self.store.now();
         let resource = self
             .org
             .write_at_path(
@@ -499,7 +499,7 @@ impl ProjectService for GridApi {
                 &resource.id,
                 &title,
                 &note,
-                self.clock.now(),
+                self.store.now(),
             )
             .await?;
         Ok(Response::new(project_to_proto(&project)))

@@ -69,7 +69,7 @@ pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
 impl GridApi {
     fn wish_to_proto(&self, wish: &Wish, reveal: bool) -> Result<pb::Wish, Status> {
         let mut proto = masked_wish_to_proto(wish);
-        proto.unclaimed_past_date = wish.is_unclaimed_past_date(self.clock.now());
+        proto.unclaimed_past_date = wish.is_unclaimed_past_date(self.store.now());
         if reveal {
             let unreadable = |_| Status::internal("personal data cannot be opened");
             proto.beneficiary_name = self
@@ -134,7 +134,7 @@ impl GridApi {
         }
         let wish = self
             .store
-            .answer_wish_claim(wish_id, &caller.subject, accept, self.clock.now())
+            .answer_wish_claim(wish_id, &caller.subject, accept, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
@@ -152,7 +152,7 @@ impl GridApi {
         self.org.scopes().check(caller, &wish.org_id).await?;
         let wish = self
             .store
-            .advance_wish(id, to, change, self.clock.now())
+            .advance_wish(id, to, change, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
@@ -166,7 +166,7 @@ impl WishService for GridApi {
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let now = self.clock.now();
+        let now = self.store.now();
         let mut violations = FieldViolations::new();
         let title = violations.check("title", label(&req.title, 100));
         let description = violations
@@ -252,7 +252,7 @@ impl WishService for GridApi {
         };
         let wish = self
             .store
-            .reveal_wish(&wish.id, &reveal, self.clock.now())
+            .reveal_wish(&wish.id, &reveal, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, true)?))
     }
@@ -271,7 +271,7 @@ impl WishService for GridApi {
                 req.org_id, req.published, req.unclaimed_past_date
             ),
         )?;
-        let now = self.clock.now();
+        let now = self.store.now();
         let mut filter = WishFilter {
             unclaimed_at: req.unclaimed_past_date.then_some(now),
             state: req.published.then_some(WishState::Published),
@@ -371,7 +371,7 @@ impl WishService for GridApi {
         };
         let wish = self
             .store
-            .advance_wish(&req.wish_id, WishState::Claimed, change, self.clock.now())
+            .advance_wish(&req.wish_id, WishState::Claimed, change, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
@@ -402,7 +402,7 @@ impl WishService for GridApi {
         };
         let wish = self
             .store
-            .advance_wish(&req.wish_id, WishState::Fulfilled, change, self.clock.now())
+            .advance_wish(&req.wish_id, WishState::Fulfilled, change, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
@@ -453,7 +453,7 @@ impl WishService for GridApi {
         };
         let wish = self
             .store
-            .advance_wish(&id, WishState::Confirmed, change, self.clock.now())
+            .advance_wish(&id, WishState::Confirmed, change, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
