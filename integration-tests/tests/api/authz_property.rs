@@ -31,7 +31,7 @@ struct Extra {
 /// A fresh, valid unified social credit code per call: a company's code is taken once.
 fn next_credit_code() -> String {
     let body = format!("91310115MA{:07}", authz::serial() + 1_000_000);
-    jiceng_identifiers::CreditCode::complete(&body)
+    jiceng_values::CreditCode::complete(&body)
         .expect("a code's body")
         .as_str()
         .to_owned()

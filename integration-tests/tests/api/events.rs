@@ -13,7 +13,7 @@ use std::{
 };
 
 use common::{Platform, create};
-use jiceng::EventSink;
+use jiceng_app::EventSink;
 use jiceng_auth::{Authenticator, Caller, RemoteAncestry, Role, ScopeCache, ServiceToken, caller};
 use jiceng_db::Database;
 use jiceng_grpc::{GrpcServer, ServerOptions};

@@ -186,7 +186,7 @@ async fn a_hand_over_agreed_for_later_takes_effect_then(db: TestDatabase) {
         .await;
     let next = gaohang
         .register(
-            jiceng_identifiers::CreditCode::complete("91310115MA1H7XYX1")
+            jiceng_values::CreditCode::complete("91310115MA1H7XYX1")
                 .expect("a code")
                 .as_str(),
             "publisher-next",
@@ -289,7 +289,7 @@ async fn a_compound_brought_in_with_its_history_is_due_from_its_first_term(db: T
         .await;
     let now = gaohang
         .register(
-            jiceng_identifiers::CreditCode::complete("91310115MA1H7XYX1")
+            jiceng_values::CreditCode::complete("91310115MA1H7XYX1")
                 .expect("a code")
                 .as_str(),
             "publisher-now",

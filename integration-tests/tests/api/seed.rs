@@ -4,7 +4,6 @@
 use crate::common;
 
 use common::Platform;
-use jiceng::seed::Plan;
 use jiceng_auth::Role;
 use jiceng_proto::{
     grid::{self as grid_pb, case_service_client::CaseServiceClient},
@@ -13,6 +12,7 @@ use jiceng_proto::{
     property::{self as property_pb, disclosure_service_client::DisclosureServiceClient},
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
+use jiceng_tools::seed::Plan;
 
 const PLAN: Plan = Plan {
     streets: 2,

@@ -15,6 +15,6 @@ pub use client::{
 };
 pub use etag::{etag_of, version_in, version_of};
 pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
-pub use server::{GrpcServer, LIVENESS, ServerOptions, shutdown_signal};
+pub use server::{GrpcServer, GrpcServices, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;
 pub use time::{millis_of, timestamp};

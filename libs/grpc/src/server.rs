@@ -48,6 +48,66 @@ impl Default for ServerOptions {
     }
 }
 
+/// A service crate's gRPC services, gathered before the process that runs them has a server:
+/// [`GrpcServer::mount`] adds them.
+#[derive(Default)]
+pub struct GrpcServices {
+    names: Vec<&'static str>,
+    adds: Vec<AddService>,
+}
+
+/// Adds one service to the server it is mounted on.
+type AddService = Box<dyn FnOnce(&mut GrpcServer) + Send>;
+
+impl std::fmt::Debug for GrpcServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcServices")
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+impl GrpcServices {
+    /// Adds a service; wrap it in [`crate::authenticated!`] unless it is meant to be public.
+    pub fn add<S>(&mut self, service: S) -> &mut Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.adds.push(Box::new(move |server: &mut GrpcServer| {
+            server.add_service(service);
+        }));
+        self
+    }
+
+    /// The full gRPC names of the services, in the order they were added.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+}
+
+/// A generated gRPC server (`FooServiceServer::new(api)`) behind the authenticator's
+/// interceptor, with the platform's message size limits both ways: how every service of the
+/// platform is exposed.
+#[macro_export]
+macro_rules! authenticated {
+    ($server:expr, $authenticator:expr) => {
+        ::tonic::service::interceptor::InterceptedService::new(
+            $server
+                .max_decoding_message_size($crate::server::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size($crate::server::MAX_MESSAGE_BYTES),
+            $authenticator.interceptor(),
+        )
+    };
+}
+
 /// The services of one process and what their health depends on.
 #[derive(Debug)]
 pub struct GrpcServer {
@@ -81,6 +141,14 @@ impl GrpcServer {
     {
         self.service_names.push(S::NAME);
         self.routes.add_service(service);
+        self
+    }
+
+    /// Adds every service of `services`.
+    pub fn mount(&mut self, services: GrpcServices) -> &mut Self {
+        for add in services.adds {
+            add(self);
+        }
         self
     }
 

@@ -5,9 +5,13 @@ use jiceng_outbox::EventDraft;
 use jiceng_proto::grid as pb;
 
 use crate::{
-    grpc,
+    domain::case::{Case, Escalation},
+    proto::{
+        cases::{case_to_proto, escalation_to_proto},
+        projects::{need_to_proto, project_to_proto, resource_to_proto},
+        wishes::masked_wish_to_proto,
+    },
     store::{
-        cases::{Case, Escalation},
         projects::{Need, Project, Resource},
         wishes::Wish,
     },
@@ -20,16 +24,12 @@ pub use jiceng_proto::event_types::{
 
 /// A case was sent to a handling org.
 pub fn dispatched(case: &Case) -> EventDraft {
-    EventDraft::of(CASE_DISPATCHED, &case.id, &grpc::case_to_proto(case))
+    EventDraft::of(CASE_DISPATCHED, &case.id, &case_to_proto(case))
 }
 
 /// A handled case failed verification and went back to its handler.
 pub fn verification_failed(case: &Case) -> EventDraft {
-    EventDraft::of(
-        CASE_VERIFICATION_FAILED,
-        &case.id,
-        &grpc::case_to_proto(case),
-    )
+    EventDraft::of(CASE_VERIFICATION_FAILED, &case.id, &case_to_proto(case))
 }
 
 /// A case climbed a level for being overdue: both levels hear of it.
@@ -38,8 +38,8 @@ pub fn escalated(case: &Case, escalation: &Escalation) -> EventDraft {
         CASE_ESCALATED,
         &case.id,
         &pb::CaseEscalated {
-            escalated_case: Some(grpc::case_to_proto(case)),
-            escalation: Some(grpc::escalation_to_proto(escalation)),
+            escalated_case: Some(case_to_proto(case)),
+            escalation: Some(escalation_to_proto(escalation)),
         },
     )
 }
@@ -50,8 +50,8 @@ pub fn merged(duplicate: &Case, original: &Case) -> EventDraft {
         CASE_MERGED,
         &duplicate.id,
         &pb::CaseMerged {
-            duplicate: Some(grpc::case_to_proto(duplicate)),
-            original: Some(grpc::case_to_proto(original)),
+            duplicate: Some(case_to_proto(duplicate)),
+            original: Some(case_to_proto(original)),
         },
     )
 }
@@ -62,47 +62,31 @@ pub fn project_proposed(project: &Project, need: &Need, resource: &Resource) -> 
         PROJECT_PROPOSED,
         &project.id,
         &pb::ProjectProposed {
-            project: Some(grpc::projects::project_to_proto(project)),
-            need: Some(grpc::projects::need_to_proto(need)),
-            resource: Some(grpc::projects::resource_to_proto(resource)),
+            project: Some(project_to_proto(project)),
+            need: Some(need_to_proto(need)),
+            resource: Some(resource_to_proto(resource)),
         },
     )
 }
 
 /// A micro-wish was claimed: its collecting org hears who will fulfil it.
 pub fn wish_claimed(wish: &Wish) -> EventDraft {
-    EventDraft::of(
-        WISH_CLAIMED,
-        &wish.id,
-        &grpc::wishes::masked_wish_to_proto(wish),
-    )
+    EventDraft::of(WISH_CLAIMED, &wish.id, &masked_wish_to_proto(wish))
 }
 
 /// A member claimed a micro-wish naming fellow members: each hears of it, to accept or decline.
 pub fn wish_fellows_named(wish: &Wish) -> EventDraft {
-    EventDraft::of(
-        WISH_FELLOWS_NAMED,
-        &wish.id,
-        &grpc::wishes::masked_wish_to_proto(wish),
-    )
+    EventDraft::of(WISH_FELLOWS_NAMED, &wish.id, &masked_wish_to_proto(wish))
 }
 
 /// A micro-wish was fulfilled: its collecting org hears of it, to confirm. The resident's
 /// details travel masked.
 pub fn wish_fulfilled(wish: &Wish) -> EventDraft {
-    EventDraft::of(
-        WISH_FULFILLED,
-        &wish.id,
-        &grpc::wishes::masked_wish_to_proto(wish),
-    )
+    EventDraft::of(WISH_FULFILLED, &wish.id, &masked_wish_to_proto(wish))
 }
 
 /// The collecting org confirmed a micro-wish's fulfilment: the claiming member and the fellow
 /// members who accepted earn points (the wish's `accepted_member_ids`).
 pub fn wish_confirmed(wish: &Wish) -> EventDraft {
-    EventDraft::of(
-        WISH_CONFIRMED,
-        &wish.id,
-        &grpc::wishes::masked_wish_to_proto(wish),
-    )
+    EventDraft::of(WISH_CONFIRMED, &wish.id, &masked_wish_to_proto(wish))
 }

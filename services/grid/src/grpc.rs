@@ -1,34 +1,37 @@
-//! `jiceng.grid.v1`: authorisation, protobuf conversion and error mapping for `GridService`
-//! (here) and `CaseService` (`grpc/cases.rs`).
+//! `jiceng.grid.v1`: authorisation, request parsing and error mapping for `GridService` (here),
+//! `CaseService` (`grpc/cases.rs`), `WishService` (`grpc/wishes.rs`) and `ProjectService`
+//! (`grpc/projects.rs`), and the event consumer (`grpc/events.rs`). The conversions between
+//! protobuf and the service's values are `crate::proto`'s.
 
-pub(crate) mod cases;
+mod cases;
 mod events;
-pub(crate) mod projects;
-pub(crate) mod wishes;
+mod projects;
+mod wishes;
 
 pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field, timestamp};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 pub(crate) use jiceng_grpc::{time_cursor, time_cursor_of};
 use jiceng_member_client::MemberRoll;
 use jiceng_org_client::{OrgDirectory, OrgPath};
 use jiceng_pii::PiiVault;
 use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
+use jiceng_values::Text;
 use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{
-        Layer, Point, StaffRole,
-        calendar::{ClockKind, day_key},
-        case::{CaseState, ReporterKind, Step, Urgency},
+        Point,
+        calendar::day_key,
         category::{Attribute, AttributeKind, Category, Limits, category_code},
-        grid_code, label, polygon,
+        grid_code, polygon,
     },
-    store::{
-        Grid, GridStore, NewGrid, Staff,
-        cases::{Case, Escalation},
+    proto::{
+        ATTRIBUTE_KINDS, CLOCK_KINDS, LAYERS, STAFF_ROLES, category_to_proto, from_proto,
+        grid_to_proto, limits_from_proto, staff_to_proto,
     },
+    store::{Grid, GridStore, NewGrid},
 };
 
 /// Admins of an org subtree.
@@ -131,225 +134,8 @@ pub(crate) fn urls(violations: &mut FieldViolations, field: &str, given: &[Strin
     given.to_vec()
 }
 
-/// A Chinese mobile number: 11 digits starting with 1.
-pub(crate) fn phone(text: &str) -> Result<String, &'static str> {
-    let digits = text.trim();
-    if digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(digits.to_owned())
-    } else {
-        Err("must be an 11-digit mobile number")
-    }
-}
-
-const LAYERS: &[(pb::Layer, Layer)] = &[
-    (pb::Layer::CityManagement, Layer::CityManagement),
-    (pb::Layer::SocialManagement, Layer::SocialManagement),
-    (pb::Layer::PartyBuilding, Layer::PartyBuilding),
-];
-
-const STAFF_ROLES: &[(pb::StaffRole, StaffRole)] = &[
-    (pb::StaffRole::Leader, StaffRole::Leader),
-    (pb::StaffRole::Worker, StaffRole::Worker),
-    (
-        pb::StaffRole::PartyRepresentative,
-        StaffRole::PartyRepresentative,
-    ),
-];
-
-const ATTRIBUTE_KINDS: &[(pb::AttributeKind, AttributeKind)] = &[
-    (pb::AttributeKind::Text, AttributeKind::Text),
-    (pb::AttributeKind::Number, AttributeKind::Number),
-    (pb::AttributeKind::Boolean, AttributeKind::Boolean),
-    (pb::AttributeKind::Choice, AttributeKind::Choice),
-];
-
-pub(crate) const CASE_STATES: &[(pb::CaseState, CaseState)] = &[
-    (pb::CaseState::Reported, CaseState::Reported),
-    (pb::CaseState::Accepted, CaseState::Accepted),
-    (pb::CaseState::Rejected, CaseState::Rejected),
-    (pb::CaseState::Dispatched, CaseState::Dispatched),
-    (pb::CaseState::InProgress, CaseState::InProgress),
-    (pb::CaseState::Handled, CaseState::Handled),
-    (pb::CaseState::Verified, CaseState::Verified),
-    (pb::CaseState::Closed, CaseState::Closed),
-    (pb::CaseState::Evaluated, CaseState::Evaluated),
-    (pb::CaseState::Backlog, CaseState::Backlog),
-    (pb::CaseState::Merged, CaseState::Merged),
-];
-
-pub(crate) fn state_to_proto(state: CaseState) -> pb::CaseState {
-    to_proto(CASE_STATES, state, pb::CaseState::Unspecified)
-}
-
-pub(crate) const URGENCIES: &[(pb::Urgency, Urgency)] = &[
-    (pb::Urgency::Normal, Urgency::Normal),
-    (pb::Urgency::Urgent, Urgency::Urgent),
-    (pb::Urgency::Critical, Urgency::Critical),
-];
-
-pub(crate) const REPORTER_KINDS: &[(pb::ReporterKind, ReporterKind)] = &[
-    (pb::ReporterKind::GridWorker, ReporterKind::GridWorker),
-    (
-        pb::ReporterKind::PartyRepresentative,
-        ReporterKind::PartyRepresentative,
-    ),
-    (pb::ReporterKind::Resident, ReporterKind::Resident),
-    (pb::ReporterKind::System, ReporterKind::System),
-];
-
-fn step_to_proto(step: Step) -> pb::Step {
-    match step {
-        Step::Accept => pb::Step::Accept,
-        Step::Dispatch => pb::Step::Dispatch,
-        Step::Handle => pb::Step::Handle,
-        Step::Verify => pb::Step::Verify,
-    }
-}
-
-/// Looks a proto enum value up in a table of pairs.
-pub(crate) fn from_proto<P: Copy + Into<i32>, D: Copy>(table: &[(P, D)], value: i32) -> Option<D> {
-    table
-        .iter()
-        .find(|(p, _)| (*p).into() == value)
-        .map(|(_, d)| *d)
-}
-
-pub(crate) fn to_proto<P: Copy, D: Copy + PartialEq>(
-    table: &[(P, D)],
-    value: D,
-    unspecified: P,
-) -> P {
-    table
-        .iter()
-        .find(|(_, d)| *d == value)
-        .map_or(unspecified, |(p, _)| *p)
-}
-
-fn grid_to_proto(grid: &Grid) -> pb::Grid {
-    pb::Grid {
-        id: grid.id.clone(),
-        code: grid.code.clone(),
-        name: grid.name.clone(),
-        layer: to_proto(LAYERS, grid.layer, pb::Layer::Unspecified) as i32,
-        org_id: grid.org_id.clone(),
-        polygon: grid.polygon.iter().map(point_to_proto).collect(),
-        create_time: Some(timestamp(grid.created_at)),
-    }
-}
-
-fn point_to_proto(point: &Point) -> pb::LatLng {
-    pb::LatLng {
-        latitude: point.latitude,
-        longitude: point.longitude,
-    }
-}
-
-fn staff_to_proto(staff: &Staff) -> pb::GridStaff {
-    pb::GridStaff {
-        grid_id: staff.grid_id.clone(),
-        subject: staff.subject.clone(),
-        name: staff.name.clone(),
-        role: to_proto(STAFF_ROLES, staff.role, pb::StaffRole::Unspecified) as i32,
-        since: Some(timestamp(staff.since)),
-    }
-}
-
-fn limits_to_proto(limits: &Limits) -> pb::TimeLimits {
-    pb::TimeLimits {
-        accept_minutes: limits.accept,
-        dispatch_minutes: limits.dispatch,
-        handle_minutes: limits.handle,
-        verify_minutes: limits.verify,
-        overall_minutes: limits.overall,
-    }
-}
-
-fn category_to_proto(category: &Category) -> pb::Category {
-    pb::Category {
-        code: category.code.clone(),
-        name: category.name.clone(),
-        attributes: category
-            .attributes
-            .iter()
-            .map(|a| pb::Attribute {
-                code: a.code.clone(),
-                name: a.name.clone(),
-                kind: to_proto(ATTRIBUTE_KINDS, a.kind, pb::AttributeKind::Unspecified) as i32,
-                required: a.required,
-                choices: a.choices.clone(),
-            })
-            .collect(),
-        default_handler_kind: category.default_handler_kind.clone(),
-        clock: match category.clock {
-            ClockKind::Calendar => pb::ClockKind::Calendar,
-            ClockKind::Working => pb::ClockKind::Working,
-        } as i32,
-        normal: Some(limits_to_proto(&category.limits[0])),
-        urgent: Some(limits_to_proto(&category.limits[1])),
-        critical: Some(limits_to_proto(&category.limits[2])),
-    }
-}
-
-pub(crate) fn case_to_proto(case: &Case) -> pb::Case {
-    pb::Case {
-        id: case.id.clone(),
-        category_code: case.category_code.clone(),
-        urgency: to_proto(URGENCIES, case.urgency, pb::Urgency::Unspecified) as i32,
-        description: case.description.clone(),
-        attributes: case.attributes.clone().into_iter().collect(),
-        location: case.location.as_ref().map(point_to_proto),
-        address: case.address.clone(),
-        grid_id: case.grid_id.clone().unwrap_or_default(),
-        owner_org_id: case.owner_org_id.clone(),
-        reporter_kind: to_proto(
-            REPORTER_KINDS,
-            case.reporter_kind,
-            pb::ReporterKind::Unspecified,
-        ) as i32,
-        reporter: case.reporter.clone(),
-        source: case.source.clone(),
-        external_id: case.external_id.clone(),
-        attachment_urls: case.attachments.clone(),
-        state: state_to_proto(case.state) as i32,
-        handler_org_id: case.handler_org_id.clone(),
-        step: case
-            .state
-            .step()
-            .map_or(pb::Step::Unspecified, step_to_proto) as i32,
-        step_due_time: case
-            .step_due_at
-            .filter(|_| case.paused_at.is_none())
-            .map(timestamp),
-        overall_due_time: case.overall_due_at.map(timestamp),
-        clock_stopped: case.paused_at.is_some(),
-        deferred_until: case.deferred_until.map(timestamp),
-        escalation_level: i32::try_from(case.escalation_level).unwrap_or(i32::MAX),
-        escalated_org_id: case.escalated_org_id.clone(),
-        satisfaction: case
-            .satisfaction
-            .and_then(|s| i32::try_from(s).ok())
-            .unwrap_or_default(),
-        evaluation_comment: case.evaluation.clone(),
-        etag: jiceng_grpc::etag_of(case.version),
-        create_time: Some(timestamp(case.created_at)),
-        update_time: Some(timestamp(case.updated_at)),
-        close_time: case.closed_at.map(timestamp),
-        reporter_contact: case.contact_masked.clone(),
-        duplicate_of_case_id: case.duplicate_of.clone().unwrap_or_default(),
-    }
-}
-
-pub(crate) fn escalation_to_proto(escalation: &Escalation) -> pb::Escalation {
-    pb::Escalation {
-        case_id: escalation.case_id.clone(),
-        step: step_to_proto(escalation.step) as i32,
-        from_org_id: escalation.from_org_id.clone(),
-        to_org_id: escalation.to_org_id.clone(),
-        level: i32::try_from(escalation.level).unwrap_or(i32::MAX),
-    }
-}
-
-fn points_from_proto(
+/// The points of a request, each checked to lie on the map.
+fn checked_points(
     violations: &mut FieldViolations,
     field: &str,
     given: &[pb::LatLng],
@@ -366,7 +152,8 @@ fn points_from_proto(
     points
 }
 
-fn limits_from_proto(
+/// Time limits as a request gives them, each 0 (none) to a year of minutes.
+fn checked_limits(
     violations: &mut FieldViolations,
     field: &str,
     given: Option<&pb::TimeLimits>,
@@ -384,13 +171,7 @@ fn limits_from_proto(
             violations.add(format!("{field}.{name}"), "must be 0 (none) to 525,600");
         }
     }
-    Limits {
-        accept: given.accept_minutes,
-        dispatch: given.dispatch_minutes,
-        handle: given.handle_minutes,
-        verify: given.verify_minutes,
-        overall: given.overall_minutes,
-    }
+    limits_from_proto(&given)
 }
 
 #[tonic::async_trait]
@@ -418,7 +199,7 @@ impl GridService for GridApi {
         let given = request.into_inner().grid.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let code = violations.check("grid.code", grid_code(&given.code));
-        let name = violations.check("grid.name", label(&given.name, 100));
+        let name = violations.check("grid.name", Text::label(100).check(&given.name));
         let layer = from_proto(LAYERS, given.layer);
         if layer.is_none() {
             violations.add("grid.layer", "must be one of the three layers");
@@ -426,7 +207,7 @@ impl GridService for GridApi {
         if given.org_id.is_empty() {
             violations.add("grid.org_id", "must name the owning org unit");
         }
-        let points = points_from_proto(&mut violations, "grid.polygon", &given.polygon);
+        let points = checked_points(&mut violations, "grid.polygon", &given.polygon);
         let points = if given.polygon.is_empty() {
             Vec::new()
         } else {
@@ -511,7 +292,7 @@ impl GridService for GridApi {
         let caller = caller(&request)?.clone();
         let given = request.into_inner().staff.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let name = violations.check("staff.name", label(&given.name, 50));
+        let name = violations.check("staff.name", Text::label(50).check(&given.name));
         if given.subject.is_empty() || given.subject.len() > 128 {
             violations.add("staff.subject", "must be 1 to 128 characters");
         }
@@ -572,12 +353,12 @@ impl GridService for GridApi {
         let given = request.into_inner().category.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let code = violations.check("category.code", category_code(&given.code));
-        let name = violations.check("category.name", label(&given.name, 100));
+        let name = violations.check("category.name", Text::label(100).check(&given.name));
         let mut attributes = Vec::with_capacity(given.attributes.len());
         for (n, a) in given.attributes.iter().enumerate() {
             let field = |name: &str| format!("category.attributes[{n}].{name}");
             let code = violations.check(&field("code"), category_code(&a.code));
-            let name = violations.check(&field("name"), label(&a.name, 100));
+            let name = violations.check(&field("name"), Text::label(100).check(&a.name));
             let kind = from_proto(ATTRIBUTE_KINDS, a.kind);
             if kind.is_none() {
                 violations.add(field("kind"), "must be text, number, boolean or choice");
@@ -601,22 +382,18 @@ impl GridService for GridApi {
                 });
             }
         }
-        let clock = match pb::ClockKind::try_from(given.clock) {
-            Ok(pb::ClockKind::Calendar) => Some(ClockKind::Calendar),
-            Ok(pb::ClockKind::Working) => Some(ClockKind::Working),
-            _ => {
-                violations.add("category.clock", "must be calendar or working hours");
-                None
-            }
-        };
+        let clock = from_proto(CLOCK_KINDS, given.clock);
+        if clock.is_none() {
+            violations.add("category.clock", "must be calendar or working hours");
+        }
         let handler_kind = violations.check(
             "category.default_handler_kind",
-            label(&given.default_handler_kind, 64),
+            Text::label(64).check(&given.default_handler_kind),
         );
         let limits = [
-            limits_from_proto(&mut violations, "category.normal", given.normal.as_ref()),
-            limits_from_proto(&mut violations, "category.urgent", given.urgent.as_ref()),
-            limits_from_proto(
+            checked_limits(&mut violations, "category.normal", given.normal.as_ref()),
+            checked_limits(&mut violations, "category.urgent", given.urgent.as_ref()),
+            checked_limits(
                 &mut violations,
                 "category.critical",
                 given.critical.as_ref(),
@@ -665,7 +442,7 @@ impl GridService for GridApi {
         let given = req.day.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let day = violations.check("day.day", day_key(&given.day));
-        let note = violations.check("day.note", crate::domain::free_text(&given.note, 100));
+        let note = violations.check("day.note", Text::prose(100).check(&given.note));
         violations.into_result()?;
         let (Some(day), Some(note)) = (day, note) else {
             return Err(Status::internal("validation fell through"));

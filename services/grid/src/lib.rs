@@ -1,23 +1,25 @@
 //! The grid service: grids and their staff, issue categories with time limits, and the case workflow with escalation up the org chain.
 //!
-//! `domain` holds the values, the case workflow and the working calendar, `store` the SQL,
-//! `grpc` the protobuf adapter, `events` what it publishes.
+//! `domain` holds the values, the case workflow with its clock rules and the working calendar,
+//! `store` the SQL, `grpc` the protobuf adapter (authorisation and request parsing, one module
+//! per gRPC service), `proto` the conversions between domain values and protobuf that `grpc`
+//! and `events` share, `events` what it publishes.
 
 pub mod domain;
 pub mod events;
 pub mod grpc;
+mod proto;
 pub mod store;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
-use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_grpc::authenticated;
 use jiceng_proto::grid::{
     case_service_server::CaseServiceServer, grid_service_server::GridServiceServer,
     project_service_server::ProjectServiceServer, wish_service_server::WishServiceServer,
 };
-use tonic::service::interceptor::InterceptedService;
+use jiceng_service::{BuildError, Built, Consumer, Context, Parts, Task};
 
 pub use grpc::{CONSUMED_EVENTS, GridApi};
 pub use store::{GridStore, ORG_PATH_HOLDERS};
@@ -85,33 +87,41 @@ pub static MIGRATIONS: Migrations = Migrations {
 /// Cases a scan escalates at most per round.
 pub(crate) const SCAN_BATCH: i64 = 500;
 
-/// Adds `GridService`, `CaseService`, `WishService` and `ProjectService` to `server`, every call authenticated.
-/// The `EventSinkService` that [`GridApi`] also implements is added by the process.
-pub fn add_services(server: &mut GrpcServer, api: GridApi, authenticator: &Arc<Authenticator>) {
-    server.add_service(InterceptedService::new(
-        GridServiceServer::new(api.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        WishServiceServer::new(api.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        ProjectServiceServer::new(api.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        CaseServiceServer::new(api)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
+/// How often the grid service looks for cases past their step's time limit.
+pub const OVERDUE_SCAN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The grid service on `ctx`'s database: `GridService`, `CaseService`, `WishService` and
+/// `ProjectService`, the consumer of org moves and meetings, and the overdue scanner.
+pub fn build(ctx: &Context) -> Result<Built<GridStore>, BuildError> {
+    let store = GridStore::new(ctx.db.clone(), ctx.source("grid"));
+    let api = GridApi::new(
+        store.clone(),
+        ctx.org_for("grid")?,
+        ctx.vault_for("grid")?,
+        ctx.members.clone(),
+    );
+    let auth = &ctx.authenticator;
+    let mut parts = Parts {
+        consumer: Some(Consumer {
+            event_types: CONSUMED_EVENTS,
+            sink: Arc::new(api.clone()),
+        }),
+        path_holders: ORG_PATH_HOLDERS,
+        ..Parts::default()
+    };
+    parts
+        .grpc
+        .add(authenticated!(GridServiceServer::new(api.clone()), auth))
+        .add(authenticated!(WishServiceServer::new(api.clone()), auth))
+        .add(authenticated!(ProjectServiceServer::new(api.clone()), auth))
+        .add(authenticated!(CaseServiceServer::new(api), auth));
+    let scanned = store.clone();
+    parts
+        .tasks
+        .push(Task::new("grid.overdue_scan", move |stopping| {
+            scan_overdue(scanned, OVERDUE_SCAN_INTERVAL, stopping)
+        }));
+    Ok(Built { store, parts })
 }
 
 /// Escalates overdue cases every `every` until `shutdown` completes. Several replicas may run

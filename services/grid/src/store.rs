@@ -1,5 +1,5 @@
 //! The grid service's SQL, and nothing else: grids, staff, categories, the calendar, and (in
-//! `store/cases.rs`) cases with their history, change requests and escalations.
+//! `store/cases/`) cases with their history, change requests and escalations.
 
 pub mod cases;
 pub mod projects;

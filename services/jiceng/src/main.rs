@@ -5,12 +5,10 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use jiceng::{
-    App, AppConfig, District, EventSink, ServiceName, Storage,
-    bench::Op,
-    connect_and_migrate, demo, ensure_district_root,
-    seed::Scale,
-    verify::{Bundle, HeadBundle, ProofBundle},
+use jiceng::verify::{Bundle, HeadBundle, ProofBundle};
+use jiceng_app::{
+    App, AppConfig, District, EventSink, ServiceName, Storage, connect_and_migrate,
+    ensure_district_root,
 };
 use jiceng_auth::{Claims, InternalKey, KeyConfig, Role, ServiceToken, TokenIssuer};
 use jiceng_cluster::{Release, render_status};
@@ -24,6 +22,7 @@ use jiceng_proto::property::{
     disclosure_service_client::DisclosureServiceClient,
 };
 use jiceng_telemetry::TelemetryConfig;
+use jiceng_tools::{bench::Op, demo, seed::Scale};
 
 /// jiceng (基层): the district platform for party-building-led grassroots governance.
 ///
@@ -558,7 +557,11 @@ async fn run(cli: Cli) -> Result<()> {
             let db = connect_and_migrate(args.service, &Storage::Url(args.database_url)).await?;
             println!("{} database is up to date", args.service.as_str());
             if args.service == ServiceName::Org {
-                let (_, root) = ensure_district_root(&db, &district).await?;
+                let store = jiceng_org::OrgStore::new(
+                    db.clone(),
+                    format!("//jiceng/{}/org", district.code),
+                );
+                let root = ensure_district_root(&store, &district).await?;
                 println!("district root: {root} ({})", district.committee_name());
             }
             db.close().await;
@@ -657,11 +660,11 @@ async fn seed(args: SeedArgs) -> Result<()> {
     let (district, platform) = args.place.platform()?;
     let app = App::build(platform.config).await?;
     let started = std::time::Instant::now();
-    let seeded = jiceng::seed::seed(
+    let seeded = jiceng_tools::seed::seed(
         &app,
         args.scale,
         args.seed,
-        std::sync::Arc::new(jiceng::seed::StderrProgress),
+        std::sync::Arc::new(jiceng_tools::seed::StderrProgress),
     )
     .await?;
     println!(
@@ -690,7 +693,8 @@ async fn bench(args: BenchArgs) -> Result<()> {
     if args.startup {
         let data_dir = std::env::temp_dir().join(format!("jiceng-startup-{}", std::process::id()));
         let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let measured = jiceng::bench::startup(&std::env::current_exe()?, &data_dir, listen).await;
+        let measured =
+            jiceng_tools::bench::startup(&std::env::current_exe()?, &data_dir, listen).await;
         let _ = std::fs::remove_dir_all(&data_dir);
         let measured = measured?;
         println!(
@@ -703,7 +707,7 @@ async fn bench(args: BenchArgs) -> Result<()> {
     let issuer = platform.issuer;
     let config = platform.config;
     let app = App::build(config).await?;
-    let bench = jiceng::bench::Bench {
+    let bench = jiceng_tools::bench::Bench {
         // Lazy: the platform starts serving below.
         channel: tonic::transport::Channel::from_shared(format!("http://{}", app.local_addr()))?
             .connect_lazy(),
@@ -718,10 +722,13 @@ async fn bench(args: BenchArgs) -> Result<()> {
             .ok_or("grid is not running here")?
             .0
             .clone(),
-        member: app
-            .member_store()
+        grid_db: app
+            .database(ServiceName::Grid)
+            .ok_or("grid is not running here")?
+            .clone(),
+        member_db: app
+            .database(ServiceName::Member)
             .ok_or("member is not running here")?
-            .0
             .clone(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -734,7 +741,7 @@ async fn bench(args: BenchArgs) -> Result<()> {
                 eprintln!("{at:>5} s  {mib:.1} MiB resident")
             })
             .await?;
-        let report = jiceng::bench::Report {
+        let report = jiceng_tools::bench::Report {
             runs: soak.runs.clone(),
         };
         print!("{}", report.markdown());
@@ -749,7 +756,7 @@ async fn bench(args: BenchArgs) -> Result<()> {
         );
         write_json(args.json.as_deref(), &soak)
     } else {
-        let load = jiceng::bench::Load {
+        let load = jiceng_tools::bench::Load {
             ops: if args.ops.is_empty() {
                 Op::ALL.to_vec()
             } else {

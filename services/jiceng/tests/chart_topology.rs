@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiceng::ServiceName;
+use jiceng_app::ServiceName;
 use prost::Message;
 use serde_json::Value;
 

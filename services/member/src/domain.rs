@@ -1,6 +1,13 @@
-//! Member values that validate on construction, and the rules of the development pipeline.
+//! Members and the values that validate on construction, the rules of the development
+//! pipeline, and (in submodules) what hangs off a member: transfers, community registrations
+//! and commitments, activities, and points.
 
+pub mod activities;
+pub mod community;
 pub mod points;
+pub mod transfers;
+
+pub use jiceng_values::{IdCard, Phone};
 
 use std::fmt;
 
@@ -45,81 +52,6 @@ impl Date {
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
-
-/// A mainland mobile number: 11 digits starting with 1.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Phone(String);
-
-impl Phone {
-    pub fn parse(text: &str) -> Result<Self, &'static str> {
-        let digits = text.trim();
-        if digits.len() == 11
-            && digits.starts_with('1')
-            && digits.bytes().all(|b| b.is_ascii_digit())
-        {
-            Ok(Self(digits.to_owned()))
-        } else {
-            Err("must be an 11-digit mobile number")
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// `138****5678`.
-    pub fn masked(&self) -> String {
-        format!("{}****{}", &self.0[..3], &self.0[7..])
-    }
-}
-
-/// A resident ID-card number (GB 11643): 17 digits and a check character.
-#[derive(Clone, PartialEq, Eq)]
-pub struct IdCard(String);
-
-const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const ID_CHECKS: &[u8; 11] = b"10X98765432";
-
-impl IdCard {
-    pub fn parse(text: &str) -> Result<Self, &'static str> {
-        let id = text.trim().to_ascii_uppercase();
-        let bytes = id.as_bytes();
-        if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
-            return Err("must be 18 characters: 17 digits and a check character");
-        }
-        let sum: u32 = bytes[..17]
-            .iter()
-            .zip(ID_WEIGHTS)
-            .map(|(b, w)| u32::from(b - b'0') * w)
-            .sum();
-        if ID_CHECKS[(sum % 11) as usize] != bytes[17] {
-            return Err("has a wrong check character");
-        }
-        Ok(Self(id))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// `3101**********123X`.
-    pub fn masked(&self) -> String {
-        format!("{}**********{}", &self.0[..4], &self.0[14..])
-    }
-}
-
-// Personal data never prints in clear, whatever logs it.
-impl fmt::Debug for Phone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
-    }
-}
-
-impl fmt::Debug for IdCard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.masked())
     }
 }
 
@@ -213,6 +145,39 @@ impl MemberStatus {
     }
 }
 
+/// A party member: personal numbers sealed, with their masks; the service opens them only to
+/// reveal them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<String>,
+    pub phone_sealed: Option<String>,
+    pub phone_masked: Option<String>,
+    pub id_card_sealed: Option<String>,
+    pub id_card_masked: Option<String>,
+    pub join_date: Option<String>,
+    pub status: MemberStatus,
+    pub org_id: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One step of a member's status history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    /// `None` for the status a member was registered with.
+    pub from: Option<MemberStatus>,
+    pub to: MemberStatus,
+    pub effective_date: String,
+    pub approving_org_id: String,
+    pub note: String,
+    pub actor: String,
+    pub recorded_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,22 +198,6 @@ mod tests {
         ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn personal_numbers_validate_and_mask() {
-        let phone = Phone::parse("13812345678").expect("phone");
-        assert_eq!(phone.masked(), "138****5678");
-        assert_eq!(format!("{phone:?}"), "138****5678");
-        assert!(Phone::parse("2381234567").is_err());
-        // The check character of 11010519491231002 is X.
-        let id = IdCard::parse("11010519491231002x").expect("id");
-        assert_eq!(id.expose(), "11010519491231002X");
-        assert_eq!(id.masked(), "1101**********002X");
-        assert!(
-            IdCard::parse("110105194912310021").is_err(),
-            "wrong check character"
-        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `jiceng.member.v1.MemberService`: authorisation, protobuf conversion and error mapping.
+//! `jiceng.member.v1.MemberService`: authorisation, request validation and error mapping; the
+//! conversions of its messages are in `crate::proto`.
 //! Personal numbers are sealed before they reach the store and opened only to reveal them.
 
 mod events;
@@ -7,7 +8,6 @@ pub use events::CONSUMED as CONSUMED_EVENTS;
 pub(crate) mod points;
 
 use jiceng_auth::{Caller, Role, caller};
-pub(crate) use jiceng_grpc::timestamp;
 use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
@@ -19,13 +19,13 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     PiiVault,
-    domain::{Date, Gender, IdCard, MemberStatus, Phone},
-    store::{
-        MemberRow, MemberStore, NewMember, StatusChange, StoreError,
-        activities::{Activity, NewActivity},
-        community::{Commitment, CommitmentState, Registration},
-        transfers::{Transfer, TransferState},
+    domain::{Date, IdCard, Member, MemberStatus, Phone},
+    proto::{
+        activity_kind_from_proto, activity_to_proto, change_to_proto, commitment_to_proto,
+        gender_from_proto, masked_member_to_proto, registration_to_proto, status_from_proto,
+        transfer_to_proto,
     },
+    store::{MemberStore, NewMember, StoreError, activities::NewActivity},
 };
 
 const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
@@ -43,7 +43,7 @@ impl MemberApi {
     }
 
     /// Admins (and services) whose scope covers the member's org.
-    pub(crate) async fn administers(&self, caller: &Caller, member: &MemberRow) -> bool {
+    pub(crate) async fn administers(&self, caller: &Caller, member: &Member) -> bool {
         caller.has_any(&[
             Role::DistrictAdmin,
             Role::StreetAdmin,
@@ -58,7 +58,7 @@ impl MemberApi {
     }
 
     /// The member themself, or an admin of their org; others learn nothing, not even existence.
-    pub(crate) async fn readable(&self, caller: &Caller, id: &str) -> Result<MemberRow, Status> {
+    pub(crate) async fn readable(&self, caller: &Caller, id: &str) -> Result<Member, Status> {
         let member = self.store.get(id).await?;
         if member.id == caller.subject || self.administers(caller, &member).await {
             Ok(member)
@@ -68,7 +68,7 @@ impl MemberApi {
     }
 
     /// The member themself, or an admin of their org: services read members but act for none.
-    pub(crate) async fn acts_for(&self, caller: &Caller, id: &str) -> Result<MemberRow, Status> {
+    pub(crate) async fn acts_for(&self, caller: &Caller, id: &str) -> Result<Member, Status> {
         let member = self.readable(caller, id).await?;
         if member.id == caller.subject || caller.has_any(ADMINS) {
             Ok(member)
@@ -79,7 +79,7 @@ impl MemberApi {
         }
     }
 
-    fn to_proto(&self, member: &MemberRow, reveal: bool) -> Result<pb::Member, Status> {
+    fn to_proto(&self, member: &Member, reveal: bool) -> Result<pb::Member, Status> {
         let mut proto = masked_member_to_proto(member);
         if reveal {
             let open = |sealed: &Option<String>| -> Result<String, Status> {
@@ -100,60 +100,6 @@ impl MemberApi {
     }
 }
 
-/// A member as anyone but an admin who asked sees them: personal numbers masked.
-pub(crate) fn masked_member_to_proto(member: &MemberRow) -> pb::Member {
-    pb::Member {
-        id: member.id.clone(),
-        name: member.name.clone(),
-        gender: match member.gender {
-            Some(Gender::Female) => pb::Gender::Female,
-            Some(Gender::Male) => pb::Gender::Male,
-            None => pb::Gender::Unspecified,
-        } as i32,
-        birth_date: member.birth_date.clone().unwrap_or_default(),
-        phone: member.phone_masked.clone().unwrap_or_default(),
-        id_card_number: member.id_card_masked.clone().unwrap_or_default(),
-        join_date: member.join_date.clone().unwrap_or_default(),
-        status: status_to_proto(member.status) as i32,
-        org_id: member.org_id.clone(),
-        etag: jiceng_grpc::etag_of(member.version),
-        create_time: Some(timestamp(member.created_at)),
-        update_time: Some(timestamp(member.updated_at)),
-    }
-}
-
-const STATUSES: &[(pb::MemberStatus, MemberStatus)] = &[
-    (pb::MemberStatus::Applicant, MemberStatus::Applicant),
-    (pb::MemberStatus::Activist, MemberStatus::Activist),
-    (
-        pb::MemberStatus::DevelopmentTarget,
-        MemberStatus::DevelopmentTarget,
-    ),
-    (pb::MemberStatus::Probationary, MemberStatus::Probationary),
-    (pb::MemberStatus::Full, MemberStatus::Full),
-    (
-        pb::MemberStatus::TransferredOut,
-        MemberStatus::TransferredOut,
-    ),
-    (pb::MemberStatus::Deceased, MemberStatus::Deceased),
-    (pb::MemberStatus::Removed, MemberStatus::Removed),
-];
-
-fn status_from_proto(value: i32) -> Result<MemberStatus, &'static str> {
-    STATUSES
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, s)| *s)
-        .ok_or("must be a known member status")
-}
-
-fn status_to_proto(status: MemberStatus) -> pb::MemberStatus {
-    STATUSES
-        .iter()
-        .find(|(_, s)| *s == status)
-        .map_or(pb::MemberStatus::Unspecified, |(p, _)| *p)
-}
-
 fn optional<T>(
     violations: &mut FieldViolations,
     field: &str,
@@ -164,20 +110,6 @@ fn optional<T>(
         None
     } else {
         violations.check(field, parse(text))
-    }
-}
-
-fn change_to_proto(change: &StatusChange) -> pb::StatusChange {
-    pb::StatusChange {
-        from_status: change
-            .from
-            .map_or(pb::MemberStatus::Unspecified, status_to_proto) as i32,
-        to_status: status_to_proto(change.to) as i32,
-        effective_date: change.effective_date.clone(),
-        approving_org_id: change.approving_org_id.clone(),
-        note: change.note.clone(),
-        actor: change.actor.clone(),
-        record_time: Some(timestamp(change.recorded_at)),
     }
 }
 
@@ -198,15 +130,9 @@ impl MemberService for MemberApi {
                 "must be 1 to 50 characters without control characters",
             );
         }
-        let gender = match pb::Gender::try_from(req.gender) {
-            Ok(pb::Gender::Female) => Some(Gender::Female),
-            Ok(pb::Gender::Male) => Some(Gender::Male),
-            Ok(pb::Gender::Unspecified) => None,
-            Err(_) => {
-                violations.add("gender", "must be a known gender");
-                None
-            }
-        };
+        let gender = violations
+            .check("gender", gender_from_proto(req.gender))
+            .flatten();
         let birth_date = optional(&mut violations, "birth_date", &req.birth_date, Date::parse);
         let join_date = optional(&mut violations, "join_date", &req.join_date, Date::parse);
         let phone = optional(&mut violations, "phone", &req.phone, Phone::parse);
@@ -609,14 +535,7 @@ impl MemberService for MemberApi {
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
-        let kind = match pb::ActivityKind::try_from(req.kind) {
-            Ok(pb::ActivityKind::OrgLife) => Some("org_life"),
-            Ok(pb::ActivityKind::Service) => Some("service"),
-            _ => {
-                violations.add("kind", "must be ORG_LIFE or SERVICE");
-                None
-            }
-        };
+        let kind = violations.check("kind", activity_kind_from_proto(req.kind));
         let title = req.title.trim().to_owned();
         if title.is_empty() || title.chars().count() > 100 {
             violations.add("title", "must be 1 to 100 characters");
@@ -783,69 +702,5 @@ impl MemberService for MemberApi {
         Ok(Response::new(pb::ListTransfersResponse {
             transfers: transfers.iter().map(transfer_to_proto).collect(),
         }))
-    }
-}
-
-pub(crate) fn activity_to_proto(activity: &Activity) -> pb::Activity {
-    pb::Activity {
-        id: activity.id.clone(),
-        kind: match activity.kind.as_str() {
-            "org_life" => pb::ActivityKind::OrgLife,
-            "service" => pb::ActivityKind::Service,
-            _ => pb::ActivityKind::Unspecified,
-        } as i32,
-        title: activity.title.clone(),
-        org_id: activity.org_id.clone(),
-        held_on: activity.held_on.clone(),
-        attendee_member_ids: activity.attendees.clone(),
-        booking_id: activity.booking_id.clone().unwrap_or_default(),
-        record_time: Some(timestamp(activity.recorded_at)),
-    }
-}
-
-fn registration_to_proto(registration: &Registration) -> pb::CommunityRegistration {
-    pb::CommunityRegistration {
-        id: registration.id.clone(),
-        member_id: registration.member_id.clone(),
-        community_org_id: registration.community_org_id.clone(),
-        register_time: Some(timestamp(registration.registered_at)),
-        service_minutes: registration.service_minutes,
-    }
-}
-
-fn commitment_to_proto(commitment: &Commitment) -> pb::Commitment {
-    pb::Commitment {
-        id: commitment.id.clone(),
-        member_id: commitment.member_id.clone(),
-        text: commitment.text.clone(),
-        due_date: commitment.due_date.clone(),
-        state: match commitment.state {
-            CommitmentState::Open => pb::CommitmentState::Open,
-            CommitmentState::Fulfilled => pb::CommitmentState::Fulfilled,
-            CommitmentState::Confirmed => pb::CommitmentState::Confirmed,
-        } as i32,
-        evidence: commitment.evidence.clone(),
-        confirmation_note: commitment.confirmation_note.clone(),
-        publish_time: Some(timestamp(commitment.published_at)),
-    }
-}
-
-pub(crate) fn transfer_to_proto(transfer: &Transfer) -> pb::Transfer {
-    pb::Transfer {
-        id: transfer.id.clone(),
-        member_id: transfer.member_id.clone(),
-        from_org_id: transfer.from_org_id.clone(),
-        to_org_id: transfer.to_org_id.clone(),
-        state: match transfer.state {
-            TransferState::Pending => pb::TransferState::Pending,
-            TransferState::Accepted => pb::TransferState::Accepted,
-            TransferState::Rejected => pb::TransferState::Rejected,
-        } as i32,
-        reason: transfer.reason.clone(),
-        decision_note: transfer.decision_note.clone(),
-        requested_by: transfer.requested_by.clone(),
-        decided_by: transfer.decided_by.clone(),
-        request_time: Some(timestamp(transfer.requested_at)),
-        decide_time: transfer.decided_at.map(timestamp),
     }
 }

@@ -1,22 +1,25 @@
 //! The member service: party members with sealed personal data, the development pipeline with its history, and the points ledger.
 //!
-//! `domain` holds the values and the pipeline's rules, `store` the SQL, `grpc` the protobuf
-//! adapter; personal numbers are sealed and indexed with `jiceng-pii`.
+//! `domain` holds the entities, values and the pipeline's rules, `store` the SQL that persists
+//! them, `grpc` the protobuf adapter (authorisation, request validation, error mapping), `proto`
+//! the conversions between domain values and protobuf messages that `grpc` and `events` (the
+//! events published through the outbox) share; personal numbers are sealed and indexed with
+//! `jiceng-pii`.
 
 pub mod domain;
 pub mod events;
 pub mod grpc;
+mod proto;
 pub mod store;
 
 use std::sync::Arc;
 
-use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
-use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_grpc::authenticated;
 use jiceng_proto::member::{
     member_service_server::MemberServiceServer, points_service_server::PointsServiceServer,
 };
-use tonic::service::interceptor::InterceptedService;
+use jiceng_service::{BuildError, Built, Consumer, Context, Parts};
 
 pub use grpc::{CONSUMED_EVENTS, MemberApi};
 pub use jiceng_pii::PiiVault;
@@ -70,19 +73,27 @@ pub static MIGRATIONS: Migrations = Migrations {
     ],
 };
 
-/// Adds `MemberService` and `PointsService` to `server`, every call authenticated. The
-/// `EventSinkService` that [`MemberApi`] also implements is added by the process.
-pub fn add_services(server: &mut GrpcServer, api: MemberApi, authenticator: &Arc<Authenticator>) {
-    server.add_service(InterceptedService::new(
-        PointsServiceServer::new(api.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        MemberServiceServer::new(api)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
+/// The member service on `ctx`'s database: `MemberService` and `PointsService`, and the
+/// consumer of the events that move members (org moves, attendance credited as activities).
+pub fn build(ctx: &Context) -> Result<Built<MemberStore>, BuildError> {
+    let store = MemberStore::new(ctx.db.clone(), ctx.source("member"));
+    let api = MemberApi::new(
+        store.clone(),
+        ctx.vault_for("member")?,
+        ctx.org_for("member")?,
+    );
+    let auth = &ctx.authenticator;
+    let mut parts = Parts {
+        consumer: Some(Consumer {
+            event_types: CONSUMED_EVENTS,
+            sink: Arc::new(api.clone()),
+        }),
+        path_holders: ORG_PATH_HOLDERS,
+        ..Parts::default()
+    };
+    parts
+        .grpc
+        .add(authenticated!(PointsServiceServer::new(api.clone()), auth))
+        .add(authenticated!(MemberServiceServer::new(api), auth));
+    Ok(Built { store, parts })
 }

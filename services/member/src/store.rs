@@ -13,7 +13,7 @@ use jiceng_org_client::{
 };
 use sqlx::{Row as _, any::AnyRow};
 
-use crate::domain::{Date, Gender, MemberStatus};
+use crate::domain::{Date, Gender, Member, MemberStatus, StatusChange, points::periods};
 
 pub use jiceng_db::StoreError;
 
@@ -38,25 +38,6 @@ pub const ORG_PATH_HOLDERS: &[PathHolder] = &[
     },
 ];
 
-/// A member as stored: personal numbers sealed, with their masks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberRow {
-    pub id: String,
-    pub name: String,
-    pub gender: Option<Gender>,
-    pub birth_date: Option<String>,
-    pub phone_sealed: Option<String>,
-    pub phone_masked: Option<String>,
-    pub id_card_sealed: Option<String>,
-    pub id_card_masked: Option<String>,
-    pub join_date: Option<String>,
-    pub status: MemberStatus,
-    pub org_id: String,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
 /// A member about to be registered, personal numbers sealed and indexed by the caller.
 #[derive(Clone, Debug)]
 pub struct NewMember {
@@ -71,17 +52,6 @@ pub struct NewMember {
     pub org_id: String,
     /// The org's path from the district root, `/root/…/org/`.
     pub org_path: OrgPath,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusChange {
-    pub from: Option<MemberStatus>,
-    pub to: MemberStatus,
-    pub effective_date: String,
-    pub approving_org_id: String,
-    pub note: String,
-    pub actor: String,
-    pub recorded_at: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -115,7 +85,7 @@ impl MemberStore {
         actor: &str,
         request_id: Option<&str>,
         new: &NewMember,
-    ) -> Result<MemberRow> {
+    ) -> Result<Member> {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -167,12 +137,13 @@ impl MemberStore {
         .map_err(StoreError::conflict_on_unique(
             "a member with this ID-card number exists",
         ))?;
+        // Registration takes effect on the day it is recorded, in Beijing time.
         record_change(
             &mut tx,
             &id,
             None,
             new.status,
-            &today(now),
+            &periods(now).2,
             &new.org_id,
             "registered",
             actor,
@@ -184,7 +155,7 @@ impl MemberStore {
         Ok(member)
     }
 
-    pub async fn get(&self, id: &str) -> Result<MemberRow> {
+    pub async fn get(&self, id: &str) -> Result<Member> {
         let mut tx = self.db.begin().await?;
         let member = fetch(&mut tx, id).await?;
         tx.commit().await?;
@@ -198,7 +169,7 @@ impl MemberStore {
         id: &str,
         reveal: &jiceng_pii_audit::Reveal<'_>,
         now: i64,
-    ) -> Result<MemberRow> {
+    ) -> Result<Member> {
         let mut tx = self.db.begin_write().await?;
         let member = fetch(&mut tx, id).await?;
         jiceng_pii_audit::record(&self.db, &mut tx, reveal, now).await?;
@@ -207,7 +178,7 @@ impl MemberStore {
     }
 
     /// The member whose ID-card number has this blind index.
-    pub async fn find_by_id_card(&self, index: &str) -> Result<MemberRow> {
+    pub async fn find_by_id_card(&self, index: &str) -> Result<Member> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM member_members WHERE id_card_index = $1"
         )))
@@ -227,7 +198,7 @@ impl MemberStore {
         org_id: &str,
         after: Option<(&str, &str)>,
         limit: i64,
-    ) -> Result<Vec<MemberRow>> {
+    ) -> Result<Vec<Member>> {
         let (name, id) = after.unwrap_or(("", ""));
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM member_members WHERE org_id = $1 AND (name > $2 OR (name = $2 AND id > $3))
@@ -256,7 +227,7 @@ impl MemberStore {
         approving_org_id: &str,
         note: &str,
         etag: Option<i64>,
-    ) -> Result<MemberRow> {
+    ) -> Result<Member> {
         let mut tx = self.db.begin_write().await?;
         let member = fetch(&mut tx, id).await?;
         if etag.is_some_and(|version| version != member.version) {
@@ -334,13 +305,6 @@ impl MemberStore {
     }
 }
 
-/// Today's date in Beijing time.
-fn today(now_ms: i64) -> String {
-    let days = (now_ms + 8 * 3_600_000).div_euclid(86_400_000);
-    let (year, month, day) = jiceng_telemetry::civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn record_change(
     tx: &mut Tx,
@@ -372,7 +336,7 @@ async fn record_change(
     Ok(())
 }
 
-async fn fetch(tx: &mut Tx, id: &str) -> Result<MemberRow> {
+async fn fetch(tx: &mut Tx, id: &str) -> Result<Member> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM member_members WHERE id = $1"
     )))
@@ -386,12 +350,12 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<MemberRow> {
     Ok(member_from_row(&row)?)
 }
 
-fn member_from_row(row: &AnyRow) -> std::result::Result<MemberRow, sqlx::Error> {
+fn member_from_row(row: &AnyRow) -> std::result::Result<Member, sqlx::Error> {
     let corrupt =
         |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_members").into());
     let gender: Option<String> = row.try_get(2)?;
     let status: String = row.try_get(9)?;
-    Ok(MemberRow {
+    Ok(Member {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
         gender: gender
@@ -409,14 +373,4 @@ fn member_from_row(row: &AnyRow) -> std::result::Result<MemberRow, sqlx::Error> 
         created_at: row.try_get(12)?,
         updated_at: row.try_get(13)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn today_is_read_in_beijing_time() {
-        // 2026-11-29 16:30 UTC is already 2026-11-30 in Beijing.
-        assert_eq!(super::today(1_795_969_800_000), "2026-11-30");
-        assert_eq!(super::today(0), "1970-01-01");
-    }
 }

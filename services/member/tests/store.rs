@@ -2,8 +2,10 @@
 
 use jiceng_member::{
     MIGRATIONS, MemberStore, PiiVault,
-    domain::{Date, IdCard, MemberStatus, Phone},
-    store::{NewMember, StoreError, community::CommitmentState, transfers::TransferState},
+    domain::{
+        Date, IdCard, MemberStatus, Phone, community::CommitmentState, transfers::TransferState,
+    },
+    store::{NewMember, StoreError},
 };
 use jiceng_org_client::OrgPath;
 use jiceng_testkit::{TestDatabase, on_both_backends};

@@ -12,9 +12,10 @@ use std::{
 use jiceng_auth::{Authenticator, Role, ServiceToken};
 use jiceng_grpc::{GrpcServer, ServerOptions};
 use jiceng_notify::{
-    InboxSignal, MIGRATIONS, NotifyApi, NotifyStore,
+    DispatchOptions, MIGRATIONS,
     domain::{Category, Name, Template},
 };
+use jiceng_service::{Built, Context};
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::notify::{self as pb, notify_service_client::NotifyServiceClient};
 use jiceng_testkit::{
@@ -47,7 +48,29 @@ fn main() {
 async fn bench(db: &TestDatabase) {
     let database = db.connect().await;
     database.migrate(&MIGRATIONS).await.expect("migrations");
-    let store = NotifyStore::new(database);
+    // Every recipient is a member: the org service is never asked.
+    let service_token = service_bearer("service:bench");
+    let internal_token =
+        ServiceToken::new(&test_internal_key(), TEST_DISTRICT, "service:bench").expect("token");
+    let org = OrgDirectory::new("http://127.0.0.1:9", internal_token.clone()).expect("directory");
+    let authenticator = Arc::new(
+        Authenticator::new(&test_keys(), TEST_DISTRICT)
+            .and_then(|auth| auth.with_internal_key(&test_internal_key()))
+            .expect("keys"),
+    );
+    let context = Context {
+        db: database,
+        district: TEST_DISTRICT.into(),
+        authenticator,
+        service_token: internal_token,
+        org: Some(org),
+        members: None,
+        grid_endpoint: None,
+        vault: None,
+    };
+    let Built { store, parts } = jiceng_notify::build(&context, DispatchOptions::default())
+        .await
+        .expect("notify");
     let empty = || Template::parse("").expect("template");
     let category = Category::new(
         Name::parse("bench").expect("name"),
@@ -58,25 +81,8 @@ async fn bench(db: &TestDatabase) {
     )
     .expect("category");
     store.register_category(&category).await.expect("register");
-    // Every recipient is a member: the org service is never asked.
-    let service_token = service_bearer("service:bench");
-    let org = OrgDirectory::new(
-        "http://127.0.0.1:9",
-        ServiceToken::new(&test_internal_key(), TEST_DISTRICT, "service:bench").expect("token"),
-    )
-    .expect("directory");
-    let authenticator = Arc::new(
-        Authenticator::new(&test_keys(), TEST_DISTRICT)
-            .and_then(|auth| auth.with_internal_key(&test_internal_key()))
-            .expect("keys"),
-    );
     let mut server = GrpcServer::new(ServerOptions::default());
-    let signal = InboxSignal::default();
-    jiceng_notify::add_services(
-        &mut server,
-        NotifyApi::new(store, org, signal.clone(), None, Default::default()),
-        &authenticator,
-    );
+    server.mount(parts.grpc);
     let server = spawn_server(server).await;
     let channel = tonic::transport::Channel::from_shared(server.uri())
         .expect("uri")
@@ -151,6 +157,6 @@ async fn bench(db: &TestDatabase) {
         ms(99)
     );
     // The open stream would hold a graceful shutdown for ever; end it first, as jiceng does.
-    signal.close();
+    parts.on_stop.run();
     server.stop().await;
 }

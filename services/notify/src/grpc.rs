@@ -1,6 +1,6 @@
 //! The gRPC adapter: `jiceng.notify.v1.NotifyService` for people and systems, and
-//! `jiceng.events.v1.EventSinkService` for other services' outbox relays. Authorisation, protobuf
-//! conversion and error mapping live here; SQL lives in the store.
+//! `jiceng.events.v1.EventSinkService` for other services' outbox relays. Authorisation, request
+//! validation and error mapping live here; protobuf conversions live in `proto`, SQL in the store.
 
 use std::{collections::BTreeMap, pin::Pin, sync::Arc, time::Duration};
 
@@ -8,7 +8,6 @@ use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{
     FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
-    timestamp,
 };
 use jiceng_member_client::MemberRoll;
 use jiceng_org_client::OrgDirectory;
@@ -22,10 +21,15 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     InboxSignal,
-    domain::{Category, InboxItem, Name, NewNotification, Notification, Priority, Template, Topic},
+    domain::{Category, Name, NewNotification, Notification, Priority, Template, Topic},
     egress::WebhookPolicy,
     org_events::{RecipientSpec, UNIT_MOVED, moved_unit, publication_for},
-    store::{IN_APP, InboxFilter, NotifyStore, StoreError, WEBHOOK},
+    proto::{
+        category_to_proto, channel_from_proto, delivery_to_proto, item_to_proto,
+        notification_to_proto, preference_to_proto, priority_from_proto, topic_to_proto,
+        webhook_to_proto,
+    },
+    store::{InboxFilter, NotifyStore, StoreError},
 };
 
 /// Roles that may publish: machines and admins, to role holders within their scope.
@@ -263,93 +267,6 @@ impl NotifyApi {
             self.signal.notify();
         }
         Ok((published.notification, published.created))
-    }
-}
-
-fn topic_to_proto(topic: &Topic) -> pb::Topic {
-    pb::Topic {
-        name: topic.name.as_str().to_owned(),
-        owner_org_id: topic.owner_org_id.clone(),
-        description: topic.description.clone(),
-        create_time: Some(timestamp(topic.created_at)),
-    }
-}
-
-fn channel_from_proto(value: i32) -> Result<&'static str, &'static str> {
-    match pb::Channel::try_from(value) {
-        Ok(pb::Channel::InApp) => Ok(IN_APP),
-        Ok(pb::Channel::Webhook) => Ok(WEBHOOK),
-        _ => Err("must be IN_APP or WEBHOOK"),
-    }
-}
-
-fn channel_to_proto(channel: &str) -> pb::Channel {
-    match channel {
-        IN_APP => pb::Channel::InApp,
-        WEBHOOK => pb::Channel::Webhook,
-        _ => pb::Channel::Unspecified,
-    }
-}
-
-const PRIORITIES: &[(pb::Priority, Priority)] = &[
-    (pb::Priority::Low, Priority::Low),
-    (pb::Priority::Normal, Priority::Normal),
-    (pb::Priority::High, Priority::High),
-    (pb::Priority::Urgent, Priority::Urgent),
-];
-
-fn priority_from_proto(value: i32) -> Result<Priority, &'static str> {
-    if value == pb::Priority::Unspecified as i32 {
-        return Ok(Priority::Normal);
-    }
-    PRIORITIES
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, p)| *p)
-        .ok_or("must be a known priority")
-}
-
-fn priority_to_proto(priority: Priority) -> pb::Priority {
-    PRIORITIES
-        .iter()
-        .find(|(_, p)| *p == priority)
-        .map_or(pb::Priority::Unspecified, |(p, _)| *p)
-}
-
-fn notification_to_proto(notification: &Notification) -> pb::Notification {
-    pb::Notification {
-        id: notification.id.clone(),
-        category: notification.category.as_str().to_owned(),
-        priority: priority_to_proto(notification.priority) as i32,
-        title: notification.title.clone(),
-        body: notification.body.clone(),
-        link: notification.link.clone(),
-        data: notification.data.clone().into_iter().collect(),
-        delivered_count: i32::try_from(notification.delivered_count).unwrap_or(i32::MAX),
-        source_event_id: notification.source_event_id.clone().unwrap_or_default(),
-        trace_id: notification.trace_id.clone().unwrap_or_default(),
-        create_time: Some(timestamp(notification.created_at)),
-    }
-}
-
-fn item_to_proto(item: &InboxItem) -> pb::InboxItem {
-    pb::InboxItem {
-        cursor: item.seq,
-        notification: Some(notification_to_proto(&item.notification)),
-        read: item.read,
-        archived: item.archived,
-        deliver_time: Some(timestamp(item.delivered_at)),
-    }
-}
-
-fn category_to_proto(category: &Category) -> pb::Category {
-    pb::Category {
-        name: category.name.as_str().to_owned(),
-        title_template: category.title.source().to_owned(),
-        body_template: category.body.source().to_owned(),
-        variables: category.variables.clone(),
-        critical: category.critical,
-        digest_window_seconds: i32::try_from(category.digest_window_ms / 1000).unwrap_or(i32::MAX),
     }
 }
 
@@ -616,11 +533,9 @@ impl NotifyService for NotifyApi {
         let preferences = self.store.preferences(&caller.subject).await?;
         Ok(Response::new(pb::ListPreferencesResponse {
             preferences: preferences
-                .into_iter()
-                .map(|(category, channel, enabled)| pb::Preference {
-                    category: category.as_str().to_owned(),
-                    channel: channel_to_proto(&channel) as i32,
-                    enabled,
+                .iter()
+                .map(|(category, channel, enabled)| {
+                    preference_to_proto(category, channel, *enabled)
                 })
                 .collect(),
         }))
@@ -651,13 +566,7 @@ impl NotifyService for NotifyApi {
             .store
             .register_webhook(&recipient, &req.url, &crate::webhooks::new_secret())
             .await?;
-        Ok(Response::new(pb::Webhook {
-            id: webhook.id,
-            recipient: webhook.recipient,
-            url: webhook.url,
-            signing_secret: webhook.secret,
-            create_time: Some(timestamp(webhook.created_at)),
-        }))
+        Ok(Response::new(webhook_to_proto(webhook)))
     }
 
     async fn get_delivery_status(
@@ -678,28 +587,7 @@ impl NotifyService for NotifyApi {
             .delivery_status(&request.get_ref().notification_id, only)
             .await?;
         Ok(Response::new(pb::GetDeliveryStatusResponse {
-            deliveries: statuses
-                .into_iter()
-                .map(|status| pb::WebhookDelivery {
-                    webhook_id: status.webhook_id,
-                    url: status.url,
-                    state: match status.state.as_str() {
-                        "pending" => pb::DeliveryState::Pending,
-                        "delivered" => pb::DeliveryState::Delivered,
-                        _ => pb::DeliveryState::Failed,
-                    } as i32,
-                    attempts: status
-                        .attempts
-                        .into_iter()
-                        .map(|a| pb::DeliveryAttempt {
-                            time: Some(timestamp(a.at)),
-                            http_status: i32::try_from(a.http_status).unwrap_or_default(),
-                            latency_ms: a.latency_ms,
-                            error: a.error,
-                        })
-                        .collect(),
-                })
-                .collect(),
+            deliveries: statuses.into_iter().map(delivery_to_proto).collect(),
         }))
     }
 

@@ -2,27 +2,29 @@
 //!
 //! `domain` holds the values and templates, `store` the SQL, `grpc` the protobuf adapter (the
 //! `NotifyService` API and the `EventSinkService` that other services' outboxes deliver to),
-//! `org_events` what each org event means for whom; the org service is asked through
-//! `jiceng_org_client::OrgDirectory`.
+//! `proto` every conversion between the API's messages and the domain, and `org_events` what
+//! each other service's event means for whom, one handler per event type; the org service is
+//! asked through `jiceng_org_client::OrgDirectory`.
 
 pub mod domain;
 pub mod egress;
 pub mod grpc;
 pub mod org_events;
+mod proto;
 pub mod store;
 pub mod webhooks;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
-use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_grpc::authenticated;
 use jiceng_proto::notify::notify_service_server::NotifyServiceServer;
+use jiceng_service::{BuildError, Built, Consumer, Context, Parts, Task};
 use tokio::sync::watch;
-use tonic::service::interceptor::InterceptedService;
 
 pub use grpc::NotifyApi;
 pub use store::NotifyStore;
+pub use webhooks::{DispatchOptions, WebhookDispatcher};
 
 pub static MIGRATIONS: Migrations = Migrations {
     component: "notify",
@@ -86,7 +88,7 @@ impl InboxSignal {
 
 /// Folds held low-priority items into digests every `every` until `shutdown` completes, and
 /// wakes the live streams when it delivered any.
-pub async fn fold_digests(
+async fn fold_digests(
     store: NotifyStore,
     signal: InboxSignal,
     every: Duration,
@@ -109,13 +111,57 @@ pub async fn fold_digests(
     }
 }
 
-/// Adds `NotifyService` to `server`, every call authenticated. The `EventSinkService` that
-/// [`NotifyApi`] also implements is added by the process, which may host other consumers too.
-pub fn add_services(server: &mut GrpcServer, api: NotifyApi, authenticator: &Arc<Authenticator>) {
-    server.add_service(InterceptedService::new(
-        NotifyServiceServer::new(api)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
+/// How often notify folds held low-priority items into digests.
+pub const DIGEST_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The notify service on `ctx`'s database, its webhooks delivered as `webhooks` says:
+/// `NotifyService`, the consumer of the other services' events, the digest folder and the
+/// webhook dispatcher. Its built-in categories are made on first start.
+pub async fn build(
+    ctx: &Context,
+    webhooks: DispatchOptions,
+) -> Result<Built<NotifyStore>, BuildError> {
+    let store = NotifyStore::new(ctx.db.clone());
+    for category in org_events::builtin_categories() {
+        store
+            .ensure_category(&category)
+            .await
+            .map_err(|e| BuildError(format!("notify categories: {e}")))?;
+    }
+    let signal = InboxSignal::default();
+    let policy = Arc::clone(&webhooks.policy);
+    let dispatcher = WebhookDispatcher::new(store.clone(), webhooks)
+        .map_err(|e| BuildError(format!("webhooks: {e}")))?;
+    let api = NotifyApi::new(
+        store.clone(),
+        ctx.org_for("notify")?,
+        signal.clone(),
+        ctx.members.clone(),
+        policy,
+    );
+    let mut parts = Parts {
+        consumer: Some(Consumer {
+            event_types: org_events::CONSUMED,
+            sink: Arc::new(api.clone()),
+        }),
+        ..Parts::default()
+    };
+    parts.grpc.add(authenticated!(
+        NotifyServiceServer::new(api),
+        &ctx.authenticator
     ));
+    let (folded, folding) = (store.clone(), signal.clone());
+    parts
+        .tasks
+        .push(Task::new("notify.digests", move |stopping| {
+            fold_digests(folded, folding, DIGEST_INTERVAL, stopping)
+        }));
+    parts
+        .tasks
+        .push(Task::new("notify.webhooks", move |stopping| {
+            dispatcher.run(stopping)
+        }));
+    // Live streams never end by themselves; end them so that draining can finish.
+    parts.on_stop.push(move || signal.close());
+    Ok(Built { store, parts })
 }

@@ -1,18 +1,22 @@
 //! What other services' events mean for whom: each consumed event type becomes a publication in
 //! a built-in category, addressed to the people concerned (a member, or whoever holds the
-//! secretaryship of the unit concerned when the event arrives).
+//! secretaryship of the unit concerned when the event arrives). `HANDLERS` names the handler of
+//! each event type; the handlers live in a submodule per service the events come from.
 
-use std::collections::BTreeMap;
+mod grid;
+mod member;
+mod org;
+mod property;
 
-use jiceng_proto::{
-    cloudevents::CloudEvent,
-    event_types, grid as grid_pb, member as member_pb,
-    org::{self as pb, PositionRole},
-    property as property_pb,
-};
-use tonic::Status;
+use std::{collections::BTreeMap, future::Future, pin::Pin};
 
 use jiceng_org_client::OrgDirectory;
+use jiceng_proto::{
+    cloudevents::CloudEvent,
+    event_types,
+    org::{self as pb, PositionRole},
+};
+use tonic::Status;
 
 use crate::domain::{Category, Name, Priority, Template};
 
@@ -219,6 +223,94 @@ pub fn builtin_categories() -> Vec<Category> {
     ]
 }
 
+/// What an event comes to: the publication it calls for, if any.
+type Outcome = Result<Option<Publication>, Status>;
+
+/// Handles one event type; a plain function pointer, so that [`HANDLERS`] can be a table.
+type Handler = for<'a> fn(&'a CloudEvent, &'a OrgDirectory) -> HandlerFuture<'a>;
+type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// The [`Handler`] of an async handler function: its future boxed, as each has its own type.
+macro_rules! handler {
+    ($handle:path) => {
+        |event, directory| Box::pin($handle(event, directory))
+    };
+}
+
+/// The handler of each event type that calls for a publication. `UNIT_MOVED` has none: the gRPC
+/// adapter refreshes the scope caches with it instead.
+const HANDLERS: &[(&str, Handler)] = &[
+    (
+        event_types::POSITION_CHANGED,
+        handler!(org::position_changed),
+    ),
+    (
+        event_types::MEETING_SCHEDULED,
+        handler!(org::meeting_scheduled),
+    ),
+    (event_types::DECISION_DUE, handler!(org::decision_deadline)),
+    (
+        event_types::DECISION_OVERDUE,
+        handler!(org::decision_deadline),
+    ),
+    (
+        event_types::BOOKING_CONFIRMED,
+        handler!(org::booking_outcome),
+    ),
+    (
+        event_types::BOOKING_CANCELLED,
+        handler!(org::booking_outcome),
+    ),
+    (event_types::CASE_DISPATCHED, handler!(grid::case_to_handle)),
+    (
+        event_types::CASE_VERIFICATION_FAILED,
+        handler!(grid::case_to_handle),
+    ),
+    (event_types::CASE_MERGED, handler!(grid::case_merged)),
+    (event_types::CASE_ESCALATED, handler!(grid::case_escalated)),
+    (
+        event_types::PROJECT_PROPOSED,
+        handler!(grid::project_proposed),
+    ),
+    (
+        event_types::WISH_FELLOWS_NAMED,
+        handler!(grid::wish_fellows_named),
+    ),
+    (event_types::WISH_CLAIMED, handler!(grid::wish_progress)),
+    (event_types::WISH_FULFILLED, handler!(grid::wish_progress)),
+    (
+        event_types::DISCLOSURE_DUE,
+        handler!(property::disclosure_deadline),
+    ),
+    (
+        event_types::DISCLOSURE_OVERDUE,
+        handler!(property::disclosure_deadline),
+    ),
+    (
+        event_types::STATUS_CHANGED,
+        handler!(member::status_changed),
+    ),
+    (
+        event_types::TRANSFER_REQUESTED,
+        handler!(member::transfer_requested),
+    ),
+    (
+        event_types::POINTS_APPROVED,
+        handler!(member::points_approved),
+    ),
+];
+
+/// The publication an event calls for, if any; an event type without a handler calls for none.
+pub async fn publication_for(
+    event: &CloudEvent,
+    org: &OrgDirectory,
+) -> Result<Option<Publication>, Status> {
+    match HANDLERS.iter().find(|(kind, _)| *kind == event.r#type) {
+        Some((_, handle)) => handle(event, org).await,
+        None => Ok(None),
+    }
+}
+
 fn vars(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -233,348 +325,29 @@ fn secretary_of(unit_id: &str) -> RecipientSpec {
     }
 }
 
-fn role_name(role: i32) -> &'static str {
-    match PositionRole::try_from(role) {
-        Ok(PositionRole::Secretary) => "书记",
-        Ok(PositionRole::DeputySecretary) => "副书记",
-        Ok(PositionRole::CommitteeMember) => "委员",
-        Ok(PositionRole::PartTimeCommitteeMember) => "兼职委员",
-        Ok(PositionRole::GridLeader) => "网格长",
-        _ => "职务",
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The publication an event calls for, if any.
-pub async fn publication_for(
-    event: &CloudEvent,
-    org: &OrgDirectory,
-) -> Result<Option<Publication>, Status> {
-    let publication = match event.r#type.as_str() {
-        event_types::POSITION_CHANGED => {
-            let position: pb::Position = event_types::data_of(event)?;
-            let Some(pb::position::Holder::MemberId(member)) = &position.holder else {
-                return Ok(None);
-            };
-            let change = if position.term_end.is_some() {
-                "任期结束"
-            } else {
-                "任职开始"
-            };
-            Publication {
-                category: "org.position.changed",
-                priority: Priority::Normal,
-                variables: vars(&[
-                    ("unit", org.unit_name(&position.unit_id).await?),
-                    ("role", role_name(position.role).to_owned()),
-                    ("change", change.to_owned()),
-                ]),
-                link: format!("positions/{}", position.id),
-                recipients: vec![RecipientSpec::Member(member.clone())],
-            }
-        }
-        event_types::MEETING_SCHEDULED => {
-            let meeting: pb::JointMeeting = event_types::data_of(event)?;
-            let host_unit = match &meeting.host {
-                Some(pb::joint_meeting::Host::HostUnitId(unit)) => unit.clone(),
-                Some(pb::joint_meeting::Host::HostAllianceId(alliance)) => {
-                    org.alliance_lead(alliance).await?
-                }
-                None => return Ok(None),
-            };
-            let topic = match &meeting.topic {
-                Some(pb::joint_meeting::Topic::TopicText(text)) => text.clone(),
-                Some(pb::joint_meeting::Topic::GridCaseId(case)) => format!("网格案件 {case}"),
-                None => String::new(),
-            };
-            Publication {
-                category: "org.meeting.scheduled",
-                priority: Priority::Normal,
-                variables: vars(&[
-                    ("title", meeting.title.clone()),
-                    ("host", org.unit_name(&host_unit).await?),
-                    ("topic", topic),
-                ]),
-                link: format!("meetings/{}", meeting.id),
-                recipients: vec![secretary_of(&host_unit)],
-            }
-        }
-        kind @ (event_types::DECISION_DUE | event_types::DECISION_OVERDUE) => {
-            let decision: pb::Decision = event_types::data_of(event)?;
-            let overdue = kind.ends_with("overdue");
-            Publication {
-                category: if overdue {
-                    "org.decision.overdue"
-                } else {
-                    "org.decision.due"
-                },
-                priority: if overdue {
-                    Priority::Urgent
-                } else {
-                    Priority::High
-                },
-                variables: vars(&[
-                    ("text", decision.text.clone()),
-                    ("owner", org.unit_name(&decision.owner_unit_id).await?),
-                ]),
-                link: format!("decisions/{}", decision.id),
-                recipients: vec![secretary_of(&decision.owner_unit_id)],
-            }
-        }
-        kind @ (event_types::BOOKING_CONFIRMED | event_types::BOOKING_CANCELLED) => {
-            let booking: pb::Booking = event_types::data_of(event)?;
-            let recipient = match &booking.booker {
-                Some(pb::booking::Booker::MemberId(member)) => {
-                    RecipientSpec::Member(member.clone())
-                }
-                Some(pb::booking::Booker::UnitId(unit)) => secretary_of(unit),
-                None => return Ok(None),
-            };
-            let cancelled = kind.ends_with("cancelled");
-            let mut variables = vars(&[("title", booking.title.clone())]);
-            if cancelled {
-                variables.insert("reason".into(), booking.cancel_reason.clone());
-            }
-            Publication {
-                category: if cancelled {
-                    "org.booking.cancelled"
-                } else {
-                    "org.booking.confirmed"
-                },
-                priority: Priority::Normal,
-                variables,
-                link: format!("bookings/{}", booking.id),
-                recipients: vec![recipient],
-            }
-        }
-        kind @ (event_types::CASE_DISPATCHED | event_types::CASE_VERIFICATION_FAILED) => {
-            let case: grid_pb::Case = event_types::data_of(event)?;
-            Publication {
-                category: if kind.ends_with("dispatched") {
-                    "grid.case.dispatched"
-                } else {
-                    "grid.case.verification_failed"
-                },
-                priority: Priority::High,
-                variables: vars(&[
-                    ("description", case.description.clone()),
-                    ("owner", org.unit_name(&case.owner_org_id).await?),
-                ]),
-                link: format!("cases/{}", case.id),
-                recipients: vec![secretary_of(&case.handler_org_id)],
-            }
-        }
-        event_types::CASE_MERGED => {
-            let merged: grid_pb::CaseMerged = event_types::data_of(event)?;
-            let (Some(duplicate), Some(original)) = (&merged.duplicate, &merged.original) else {
-                return Ok(None);
-            };
-            // Both reporters hear of it once, even when they are the same person.
-            let mut recipients = vec![RecipientSpec::Member(original.reporter.clone())];
-            if duplicate.reporter != original.reporter {
-                recipients.push(RecipientSpec::Member(duplicate.reporter.clone()));
-            }
-            Publication {
-                category: "grid.case.merged",
-                priority: Priority::Normal,
-                variables: vars(&[
-                    ("description", original.description.clone()),
-                    ("owner", org.unit_name(&original.owner_org_id).await?),
-                ]),
-                link: format!("cases/{}", original.id),
-                recipients,
-            }
-        }
-        event_types::PROJECT_PROPOSED => {
-            let proposed: grid_pb::ProjectProposed = event_types::data_of(event)?;
-            let (Some(project), Some(need), Some(resource)) =
-                (&proposed.project, &proposed.need, &proposed.resource)
-            else {
-                return Ok(None);
-            };
-            // The side that did not propose answers: the provider, or the community in need.
-            let (proposer, recipient) =
-                if project.proposed_by_side == grid_pb::ProjectSide::Need as i32 {
-                    let recipient = if project.provider_org_id.is_empty() {
-                        RecipientSpec::Member(project.provider_member_id.clone())
-                    } else {
-                        secretary_of(&project.provider_org_id)
-                    };
-                    (org.unit_name(&need.org_id).await?, recipient)
-                } else {
-                    let proposer = if project.provider_org_id.is_empty() {
-                        "一名党员".to_owned()
-                    } else {
-                        org.unit_name(&project.provider_org_id).await?
-                    };
-                    (proposer, secretary_of(&need.org_id))
-                };
-            Publication {
-                category: "grid.project.proposed",
-                priority: Priority::Normal,
-                variables: vars(&[
-                    ("title", project.title.clone()),
-                    ("proposer", proposer),
-                    ("resource", resource.title.clone()),
-                    ("need", need.title.clone()),
-                ]),
-                link: format!("projects/{}", project.id),
-                recipients: vec![recipient],
-            }
-        }
-        kind @ (event_types::DISCLOSURE_DUE | event_types::DISCLOSURE_OVERDUE) => {
-            let due: property_pb::DisclosureDue = event_types::data_of(event)?;
-            let Some(item) = &due.item else {
-                return Ok(None);
-            };
-            let overdue = kind.ends_with("overdue");
-            let what = match property_pb::DisclosureKind::try_from(item.kind) {
-                Ok(property_pb::DisclosureKind::FeeStandard) => "物业费收费标准",
-                Ok(property_pb::DisclosureKind::FeeCollection) => "物业费收缴情况",
-                Ok(property_pb::DisclosureKind::PublicRevenue) => "公共收益",
-                Ok(property_pb::DisclosureKind::MaintenanceFund) => "维修资金",
-                Ok(property_pb::DisclosureKind::Document) => "合同与证照",
-                Ok(property_pb::DisclosureKind::Hotlines) => "服务热线",
-                _ => "公示事项",
-            };
-            let due_time = item.due_time.unwrap_or_default();
-            // The due time in Beijing, to the day.
-            let day = (due_time.seconds + 8 * 3_600).div_euclid(86_400);
-            let (year, month, date) = jiceng_telemetry::civil_from_days(day);
-            let mut recipients: Vec<RecipientSpec> = due
-                .publishers
+    #[test]
+    fn every_consumed_event_type_but_the_moved_unit_has_exactly_one_handler() {
+        for kind in CONSUMED {
+            let handlers = HANDLERS
                 .iter()
-                .map(|p| RecipientSpec::Member(p.clone()))
-                .collect();
-            if overdue {
-                recipients.push(secretary_of(&due.committee_org_id));
-            }
-            Publication {
-                category: if overdue {
-                    "property.disclosure.overdue"
-                } else {
-                    "property.disclosure.due"
-                },
-                priority: if overdue {
-                    Priority::Urgent
-                } else {
-                    Priority::High
-                },
-                variables: vars(&[
-                    ("compound", due.compound_name.clone()),
-                    ("item", what.to_owned()),
-                    ("period", item.period.clone()),
-                    ("due", format!("{year}年{month}月{date}日")),
-                ]),
-                link: format!("compounds/{}/disclosures", item.compound_id),
-                recipients,
-            }
+                .filter(|(handled, _)| handled == kind)
+                .count();
+            let expected = usize::from(*kind != UNIT_MOVED);
+            assert_eq!(handlers, expected, "{kind} has {handlers} handlers");
         }
-        event_types::WISH_FELLOWS_NAMED => {
-            let wish: grid_pb::Wish = event_types::data_of(event)?;
-            Publication {
-                category: "grid.wish.fellows_named",
-                priority: Priority::Normal,
-                variables: vars(&[
-                    ("title", wish.title.clone()),
-                    ("beneficiary", wish.beneficiary_name.clone()),
-                ]),
-                link: format!("wishes/{}", wish.id),
-                recipients: wish
-                    .participant_member_ids
-                    .iter()
-                    .map(|member| RecipientSpec::Member(member.clone()))
-                    .collect(),
-            }
+    }
+
+    #[test]
+    fn every_handled_event_type_is_consumed() {
+        for (kind, _) in HANDLERS {
+            assert!(
+                CONSUMED.contains(kind),
+                "{kind} is handled but not consumed"
+            );
         }
-        kind @ (event_types::WISH_CLAIMED | event_types::WISH_FULFILLED) => {
-            let wish: grid_pb::Wish = event_types::data_of(event)?;
-            Publication {
-                category: if kind.ends_with("claimed") {
-                    "grid.wish.claimed"
-                } else {
-                    "grid.wish.fulfilled"
-                },
-                priority: Priority::Normal,
-                variables: vars(&[
-                    ("title", wish.title.clone()),
-                    ("beneficiary", wish.beneficiary_name.clone()),
-                ]),
-                link: format!("wishes/{}", wish.id),
-                recipients: vec![secretary_of(&wish.org_id)],
-            }
-        }
-        event_types::CASE_ESCALATED => {
-            let escalated: grid_pb::CaseEscalated = event_types::data_of(event)?;
-            let (Some(case), Some(escalation)) = (&escalated.escalated_case, &escalated.escalation)
-            else {
-                return Ok(None);
-            };
-            let step = match grid_pb::Step::try_from(escalation.step) {
-                Ok(grid_pb::Step::Accept) => "立案",
-                Ok(grid_pb::Step::Dispatch) => "派遣",
-                Ok(grid_pb::Step::Handle) => "处置",
-                Ok(grid_pb::Step::Verify) => "核查",
-                _ => "办理",
-            };
-            // Both levels hear of it: the one that let it lapse and the one it climbed to.
-            let mut recipients = vec![secretary_of(&escalation.from_org_id)];
-            if escalation.to_org_id != escalation.from_org_id {
-                recipients.push(secretary_of(&escalation.to_org_id));
-            }
-            Publication {
-                category: "grid.case.escalated",
-                priority: Priority::Urgent,
-                variables: vars(&[
-                    ("description", case.description.clone()),
-                    ("owner", org.unit_name(&case.owner_org_id).await?),
-                    ("step", step.to_owned()),
-                    ("level", org.unit_name(&escalation.to_org_id).await?),
-                ]),
-                link: format!("cases/{}", case.id),
-                recipients,
-            }
-        }
-        event_types::STATUS_CHANGED => {
-            let member: member_pb::Member = event_types::data_of(event)?;
-            let status = match member_pb::MemberStatus::try_from(member.status) {
-                Ok(member_pb::MemberStatus::Activist) => "入党积极分子",
-                Ok(member_pb::MemberStatus::DevelopmentTarget) => "发展对象",
-                Ok(member_pb::MemberStatus::Probationary) => "预备党员",
-                Ok(member_pb::MemberStatus::Full) => "正式党员",
-                _ => return Ok(None),
-            };
-            Publication {
-                category: "member.status.changed",
-                priority: Priority::Normal,
-                variables: vars(&[("name", member.name.clone()), ("status", status.to_owned())]),
-                link: format!("members/{}", member.id),
-                recipients: vec![RecipientSpec::Member(member.id.clone())],
-            }
-        }
-        event_types::TRANSFER_REQUESTED => {
-            let transfer: member_pb::Transfer = event_types::data_of(event)?;
-            Publication {
-                category: "member.transfer.requested",
-                priority: Priority::High,
-                variables: vars(&[("unit", org.unit_name(&transfer.to_org_id).await?)]),
-                link: format!("transfers/{}", transfer.id),
-                recipients: vec![secretary_of(&transfer.to_org_id)],
-            }
-        }
-        event_types::POINTS_APPROVED => {
-            let entry: member_pb::LedgerEntry = event_types::data_of(event)?;
-            Publication {
-                category: "member.points.approved",
-                priority: Priority::Low,
-                variables: vars(&[
-                    ("points", entry.amount.to_string()),
-                    ("reason", entry.reason.clone()),
-                ]),
-                link: format!("ledger/{}", entry.id),
-                recipients: vec![RecipientSpec::Member(entry.member_id.clone())],
-            }
-        }
-        _ => return Ok(None),
-    };
-    Ok(Some(publication))
+    }
 }

@@ -10,7 +10,7 @@ use crate::{
         positions::Position,
         venues::Booking,
     },
-    grpc,
+    proto,
 };
 use jiceng_proto::org as pb;
 
@@ -40,7 +40,7 @@ pub fn position_changed(position: &Position) -> EventDraft {
     EventDraft::of(
         POSITION_CHANGED,
         &position.id,
-        &grpc::positions::position_to_proto(position),
+        &proto::positions::position_to_proto(position),
     )
 }
 
@@ -48,7 +48,7 @@ pub fn meeting_scheduled(meeting: &JointMeeting) -> EventDraft {
     EventDraft::of(
         MEETING_SCHEDULED,
         &meeting.id,
-        &grpc::meetings::meeting_to_proto(meeting),
+        &proto::meetings::meeting_to_proto(meeting),
     )
 }
 
@@ -62,7 +62,7 @@ pub fn decision_due(decision: &Decision, overdue: bool) -> EventDraft {
     EventDraft::of(
         event_type,
         &decision.id,
-        &grpc::meetings::decision_to_proto(decision),
+        &proto::meetings::decision_to_proto(decision),
     )
 }
 
@@ -71,6 +71,6 @@ pub fn booking(event_type: &str, booking: &Booking) -> EventDraft {
     EventDraft::of(
         event_type,
         &booking.id,
-        &grpc::venues::booking_to_proto(booking),
+        &proto::venues::booking_to_proto(booking),
     )
 }

@@ -2,27 +2,27 @@
 //!
 //! Beyond the tree it keeps what hangs off units: positions, alliances, joint meetings and the
 //! three meetings of residential projects, venues and bookings. `domain` holds the values and
-//! rules, `store` the SQL, `grpc` the protobuf adapter (one module per gRPC service), `events`
-//! the events published through the outbox.
+//! rules, `store` the SQL, `grpc` the protobuf adapter (one module per gRPC service), `proto`
+//! the conversions between domain values and protobuf that `grpc` and `events` share, and
+//! `events` the events published through the outbox.
 
 pub mod domain;
 pub mod events;
 pub mod grid_cases;
 pub mod grpc;
+pub mod proto;
 pub mod store;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, time::Duration};
 
-use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
-use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
-use jiceng_member_client::MemberRoll;
+use jiceng_grpc::authenticated;
 use jiceng_proto::org::{
     alliance_service_server::AllianceServiceServer, meeting_service_server::MeetingServiceServer,
     org_service_server::OrgServiceServer, position_service_server::PositionServiceServer,
     venue_service_server::VenueServiceServer,
 };
-use tonic::service::interceptor::InterceptedService;
+use jiceng_service::{BuildError, Built, Context, Parts, Task};
 
 pub use grid_cases::GridCases;
 pub use grpc::{AllianceApi, MeetingApi, OrgApi, PositionApi, VenueApi};
@@ -63,47 +63,58 @@ pub static MIGRATIONS: Migrations = Migrations {
     ],
 };
 
-/// Adds the org service's gRPC services to `server`, every call authenticated. Joint meetings
-/// about a grid case check with `grid_cases` that it exists; without it they are refused.
-pub fn add_services(
-    server: &mut GrpcServer,
-    store: &OrgStore,
-    grid_cases: Option<GridCases>,
-    members: Option<MemberRoll>,
-    authenticator: &Arc<Authenticator>,
-) {
-    macro_rules! add {
-        ($server:ident, $api:ident) => {
-            server.add_service(InterceptedService::new(
-                $server::new($api::new(store.clone()))
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
-                authenticator.interceptor(),
-            ));
-        };
-    }
-    add!(OrgServiceServer, OrgApi);
-    add!(PositionServiceServer, PositionApi);
-    add!(AllianceServiceServer, AllianceApi);
-    server.add_service(InterceptedService::new(
-        MeetingServiceServer::new(MeetingApi::new(store.clone(), grid_cases))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        VenueServiceServer::new(VenueApi::new(store.clone(), members))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
+/// How often the org service looks for decisions coming due or overdue.
+pub const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The org service on `ctx`'s database: its five gRPC services and the decision scanner.
+/// Joint meetings about a grid case check with the grid service that it exists; where grid runs
+/// nowhere this process can reach, they are refused.
+pub fn build(ctx: &Context) -> Result<Built<OrgStore>, BuildError> {
+    let store = OrgStore::new(ctx.db.clone(), ctx.source("org"));
+    let grid_cases = ctx
+        .grid_endpoint
+        .as_deref()
+        .map(|uri| GridCases::new(uri, ctx.service_token.clone()))
+        .transpose()
+        .map_err(|e| BuildError(format!("grid endpoint: {}", e.message())))?;
+    let auth = &ctx.authenticator;
+    let mut parts = Parts::default();
+    parts
+        .grpc
+        .add(authenticated!(
+            OrgServiceServer::new(OrgApi::new(store.clone())),
+            auth
+        ))
+        .add(authenticated!(
+            PositionServiceServer::new(PositionApi::new(store.clone())),
+            auth
+        ))
+        .add(authenticated!(
+            AllianceServiceServer::new(AllianceApi::new(store.clone())),
+            auth
+        ))
+        .add(authenticated!(
+            MeetingServiceServer::new(MeetingApi::new(store.clone(), grid_cases)),
+            auth
+        ))
+        .add(authenticated!(
+            VenueServiceServer::new(VenueApi::new(store.clone(), ctx.members.clone())),
+            auth
+        ));
+    let scanned = store.clone();
+    parts
+        .tasks
+        .push(Task::new("org.decision_scan", move |stopping| {
+            scan_decisions(scanned, DECISION_SCAN_INTERVAL, stopping)
+        }));
+    Ok(Built { store, parts })
 }
 
 /// How long before a decision's due time its owner is warned.
 pub const DECISION_WARNING: Duration = Duration::from_secs(24 * 3600);
 
 /// Publishes decision due and overdue events every `every` until `shutdown` completes.
-pub async fn scan_decisions(store: OrgStore, every: Duration, shutdown: impl Future<Output = ()>) {
+async fn scan_decisions(store: OrgStore, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let warning = i64::try_from(DECISION_WARNING.as_millis()).unwrap_or(i64::MAX);

@@ -4,7 +4,7 @@
 use jiceng_outbox::EventDraft;
 use jiceng_proto::property as pb;
 
-use crate::store::compliance::DueItem;
+use crate::{domain::compliance::DueItem, proto::disclosures::due_item_to_proto};
 
 pub use jiceng_proto::event_types::{DISCLOSURE_DUE, DISCLOSURE_OVERDUE};
 
@@ -30,7 +30,7 @@ pub fn disclosure_due(
             item.period
         ),
         &pb::DisclosureDue {
-            item: Some(crate::grpc::due_item_to_proto(item)),
+            item: Some(due_item_to_proto(item)),
             compound_name: compound_name.to_owned(),
             committee_org_id: committee_org_id.to_owned(),
             publishers: publishers.to_vec(),

@@ -1,25 +1,29 @@
 //! The property service: companies and compounds, typed disclosures in a signed RFC 6962 transparency log.
 //!
-//! `domain` holds the values (credentials, periods, disclosure contents that must add up, the
-//! log entry), `store` the SQL (companies and compounds; `store/log.rs` disclosures and the
-//! Merkle log with its signed heads), `grpc` the protobuf adapter. The hashing and proofs are
+//! `domain` holds the values and their rules (credentials, periods, disclosure contents that must
+//! add up, the log entry, when items are due, three-party linkage), `store` the SQL (companies
+//! and compounds; `store/log.rs` disclosures and the Merkle log with its signed heads), `grpc` the
+//! gRPC adapter (one module per gRPC service: authorisation, request checks, error mapping),
+//! `proto` the conversions between domain values and protobuf messages that `grpc` and `events`
+//! share, and `events` the events published through the outbox. The hashing and proofs are
 //! `jiceng-merkle`'s.
 
 pub mod domain;
 pub mod events;
 pub mod grpc;
+mod proto;
 pub mod store;
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, time::Duration};
 
-use jiceng_auth::Authenticator;
 use jiceng_db::{Migration, Migrations};
-use jiceng_grpc::{GrpcServer, server::MAX_MESSAGE_BYTES};
+use jiceng_grpc::authenticated;
+use jiceng_merkle::LogSigner;
 use jiceng_proto::property::{
     disclosure_service_server::DisclosureServiceServer,
     linkage_service_server::LinkageServiceServer, property_service_server::PropertyServiceServer,
 };
-use tonic::service::interceptor::InterceptedService;
+use jiceng_service::{BuildError, Built, Consumer, Context, Parts, Task};
 
 pub use grpc::{CONSUMED_EVENTS, PropertyApi};
 pub use store::{ORG_PATH_HOLDERS, PropertyStore};
@@ -56,39 +60,51 @@ pub static MIGRATIONS: Migrations = Migrations {
     ],
 };
 
-/// Adds `PropertyService`, `DisclosureService` and `LinkageService` to `server`, every call
-/// authenticated.
-pub fn add_services(server: &mut GrpcServer, api: PropertyApi, authenticator: &Arc<Authenticator>) {
-    server.add_service(InterceptedService::new(
-        PropertyServiceServer::new(api.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        LinkageServiceServer::new(api.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
-    server.add_service(InterceptedService::new(
-        DisclosureServiceServer::new(api)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        authenticator.interceptor(),
-    ));
+/// How often the property service looks for disclosures coming due or overdue.
+pub const DISCLOSURE_SCAN_INTERVAL: Duration = Duration::from_secs(3_600);
+
+/// The property service on `ctx`'s database, its log's tree heads signed by `signer`:
+/// `PropertyService`, `DisclosureService` and `LinkageService`, the consumer of org moves, and
+/// the scanner that sends disclosure reminders and overdue notices.
+pub fn build(ctx: &Context, signer: LogSigner) -> Result<Built<PropertyStore>, BuildError> {
+    let store = PropertyStore::new(ctx.db.clone(), signer, ctx.district.clone());
+    let api = PropertyApi::new(
+        store.clone(),
+        ctx.org_for("property")?,
+        ctx.vault_for("property")?,
+    );
+    let auth = &ctx.authenticator;
+    let mut parts = Parts {
+        consumer: Some(Consumer {
+            event_types: CONSUMED_EVENTS,
+            sink: Arc::new(api.clone()),
+        }),
+        path_holders: ORG_PATH_HOLDERS,
+        ..Parts::default()
+    };
+    parts
+        .grpc
+        .add(authenticated!(
+            PropertyServiceServer::new(api.clone()),
+            auth
+        ))
+        .add(authenticated!(LinkageServiceServer::new(api.clone()), auth))
+        .add(authenticated!(DisclosureServiceServer::new(api), auth));
+    let scanned = store.clone();
+    parts
+        .tasks
+        .push(Task::new("property.disclosure_scan", move |stopping| {
+            announce_due(scanned, DISCLOSURE_SCAN_INTERVAL, stopping)
+        }));
+    Ok(Built { store, parts })
 }
 
 /// How far ahead a reminder goes out: three days before an item is due.
-pub const REMINDER_LEAD: std::time::Duration = std::time::Duration::from_secs(3 * 86_400);
+pub const REMINDER_LEAD: Duration = Duration::from_secs(3 * 86_400);
 
 /// Sends reminders and overdue notices every `every` until `shutdown` completes. Several
 /// replicas may run it at once: each item is announced once.
-pub async fn announce_due(
-    store: PropertyStore,
-    every: std::time::Duration,
-    shutdown: impl Future<Output = ()>,
-) {
+async fn announce_due(store: PropertyStore, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let lead = i64::try_from(REMINDER_LEAD.as_millis()).unwrap_or(i64::MAX);
     loop {

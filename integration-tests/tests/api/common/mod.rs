@@ -6,7 +6,7 @@ pub mod raw;
 
 use std::time::Duration;
 
-use jiceng::{App, AppConfig, District, EventSink, ServiceName, Storage};
+use jiceng_app::{App, AppConfig, District, EventSink, ServiceName, Storage};
 use jiceng_auth::Role;
 use jiceng_db::Clock;
 use jiceng_grpc::ServerOptions;
@@ -30,7 +30,7 @@ pub type NotifyClient = NotifyServiceClient<InterceptedService<Channel, Bearer>>
 enum Load {
     Nothing,
     Demo,
-    Seeded(jiceng::seed::Plan, u64),
+    Seeded(jiceng_tools::seed::Plan, u64),
 }
 
 /// A running platform on its own database.
@@ -64,7 +64,7 @@ impl Platform {
     }
 
     /// A platform loaded with a synthetic district of `plan`'s size by `jiceng seed`'s loader.
-    pub async fn start_seeded(db: TestDatabase, plan: jiceng::seed::Plan, seed: u64) -> Self {
+    pub async fn start_seeded(db: TestDatabase, plan: jiceng_tools::seed::Plan, seed: u64) -> Self {
         let url = db.url.clone();
         Self::start_inner(db, url, Vec::new(), Load::Seeded(plan, seed)).await
     }
@@ -116,11 +116,11 @@ impl Platform {
         let app = App::build(config).await.expect("the platform builds");
         let root_id = app.root_id().expect("org runs").to_owned();
         if let Load::Seeded(plan, seed) = load {
-            jiceng::seed::seed_plan(
+            jiceng_tools::seed::seed_plan(
                 &app,
                 &plan,
                 seed,
-                std::sync::Arc::new(jiceng::seed::NoProgress),
+                std::sync::Arc::new(jiceng_tools::seed::NoProgress),
             )
             .await
             .expect("the district is seeded");
@@ -128,15 +128,15 @@ impl Platform {
         if load == Load::Demo {
             let store = app.org_store().expect("org runs");
             let root = jiceng_org::domain::UnitId::parse(&root_id).expect("root id");
-            jiceng::demo::load(store, &root)
+            jiceng_tools::demo::load(store, &root)
                 .await
                 .expect("the demo loads");
             let (grid, vault) = app.grid_store().expect("grid runs");
-            jiceng::demo::load_grid(store, grid, vault)
+            jiceng_tools::demo::load_grid(store, grid, vault)
                 .await
                 .expect("the grid demo loads");
             let property = app.property_store().expect("property runs");
-            jiceng::demo::load_property(store, property)
+            jiceng_tools::demo::load_property(store, property)
                 .await
                 .expect("the property demo loads");
         }

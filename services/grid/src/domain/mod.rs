@@ -77,32 +77,6 @@ pub fn grid_code(text: &str) -> Result<String, &'static str> {
     }
 }
 
-/// A name or short label: 1 to `max` characters, no control characters, trimmed.
-pub fn label(text: &str, max: usize) -> Result<String, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control)
-    {
-        Err(format!(
-            "must be 1 to {max} characters without control characters"
-        ))
-    } else {
-        Ok(trimmed.to_owned())
-    }
-}
-
-/// Free text that may be empty: at most `max` characters; line breaks allowed.
-pub fn free_text(text: &str, max: usize) -> Result<String, String> {
-    let trimmed = text.trim();
-    let control = trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t');
-    if trimmed.chars().count() > max || control {
-        Err(format!("must be at most {max} characters"))
-    } else {
-        Ok(trimmed.to_owned())
-    }
-}
-
 /// A point on the map (WGS-84 degrees).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
@@ -151,10 +125,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_labels_and_points_validate() {
+    fn codes_and_points_validate() {
         assert_eq!(grid_code(" pd-ljz-012 ").as_deref(), Ok("PD-LJZ-012"));
         assert!(grid_code("PD LJZ").is_err());
-        assert!(label("  ", 10).is_err());
         assert!(Point::new(91.0, 0.0).is_err());
         // Lujiazui to People's Square is about 2.6 km across the river.
         let lujiazui = Point::new(31.2397, 121.4998).expect("point");

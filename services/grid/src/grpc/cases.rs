@@ -13,27 +13,29 @@ use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{
     FieldViolations, PageRequest, millis_of,
     status::{failed_precondition, invalid_field},
-    timestamp,
 };
-use jiceng_pii::mask_phone;
 use jiceng_proto::{
     grid::{self as pb, case_service_server::CaseService},
     org::UnitStatus,
 };
+use jiceng_values::{Phone, Text, mask_phone};
 use tonic::{Request, Response, Status};
 
-use super::{
-    ADMINS, CASE_STATES, GridApi, REPORTER_KINDS, URGENCIES, case_to_proto, escalation_to_proto,
-    from_proto, phone, state_to_proto, time_cursor, time_cursor_of, urls,
-};
+use super::{ADMINS, GridApi, time_cursor, time_cursor_of, urls};
 use crate::{
     domain::{
         Point,
-        case::{Action, ReporterKind, RequestKind, RequestState},
+        case::{Action, Case, ReporterKind, RequestKind},
         category::category_code,
-        free_text, label,
     },
-    store::cases::{ActionDetail, Case, CaseFilter, ChangeRequest, NewCase},
+    proto::{
+        cases::{
+            CASE_STATES, CHANGE_KINDS, REPORTER_KINDS, URGENCIES, case_to_proto,
+            escalation_to_proto, history_event_to_proto, request_to_proto, state_to_proto,
+        },
+        from_proto,
+    },
+    store::cases::{ActionDetail, CaseFilter, NewCase},
 };
 
 /// How far ahead a deferral may run: a year.
@@ -57,33 +59,8 @@ const WORKERS: &[Role] = &[
 
 fn note(violations: &mut FieldViolations, field: &str, given: &str) -> String {
     violations
-        .check(field, free_text(given, 1_000))
+        .check(field, Text::prose(1_000).check(given))
         .unwrap_or_default()
-}
-
-fn request_to_proto(request: &ChangeRequest) -> pb::ChangeRequest {
-    pb::ChangeRequest {
-        id: request.id.clone(),
-        case_id: request.case_id.clone(),
-        kind: match request.kind {
-            RequestKind::Return => pb::ChangeKind::Return,
-            RequestKind::Extension => pb::ChangeKind::Extension,
-            RequestKind::Deferral => pb::ChangeKind::Deferral,
-            RequestKind::Backlog => pb::ChangeKind::Backlog,
-        } as i32,
-        reason: request.reason.clone(),
-        extension_minutes: request.minutes.unwrap_or_default(),
-        defer_until: request.until.map(timestamp),
-        state: match request.state {
-            RequestState::Pending => pb::ChangeState::Pending,
-            RequestState::Approved => pb::ChangeState::Approved,
-            RequestState::Rejected => pb::ChangeState::Rejected,
-        } as i32,
-        requested_by: request.requested_by.clone(),
-        decided_by: request.decided_by.clone(),
-        decision_note: request.decision_note.clone(),
-        request_time: Some(timestamp(request.requested_at)),
-    }
 }
 
 impl GridApi {
@@ -233,7 +210,8 @@ impl CaseService for GridApi {
         if urgency.is_none() {
             violations.add("urgency", "is unknown");
         }
-        let description = violations.check("description", label(&req.description, 2_000));
+        let description =
+            violations.check("description", Text::label(2_000).check(&req.description));
         let address = note(&mut violations, "address", &req.address);
         let location = req
             .location
@@ -271,7 +249,10 @@ impl CaseService for GridApi {
         let contact = if req.reporter_contact.is_empty() {
             None
         } else {
-            violations.check("reporter_contact", phone(&req.reporter_contact))
+            violations.check(
+                "reporter_contact",
+                Phone::parse(&req.reporter_contact).map(Phone::into_inner),
+            )
         };
         if req.request_id.len() > 128 {
             violations.add("request_id", "must be at most 128 characters");
@@ -462,21 +443,7 @@ impl CaseService for GridApi {
             .await?;
         let history = self.store.history(&case.id).await?;
         Ok(Response::new(pb::ListCaseHistoryResponse {
-            events: history
-                .into_iter()
-                .map(|event| pb::CaseEvent {
-                    seq: i32::try_from(event.seq).unwrap_or(i32::MAX),
-                    action: event.action,
-                    from_state: state_to_proto(event.from_state) as i32,
-                    to_state: state_to_proto(event.to_state) as i32,
-                    actor: event.actor,
-                    note: event.note,
-                    org_id: event.org_id,
-                    trace_id: event.trace_id,
-                    time: Some(timestamp(event.at)),
-                    evidence_urls: event.evidence,
-                })
-                .collect(),
+            events: history.iter().map(history_event_to_proto).collect(),
         }))
     }
 
@@ -663,16 +630,10 @@ impl CaseService for GridApi {
         if reason.is_empty() {
             violations.add("reason", "a request gives its reason");
         }
-        let kind = match pb::ChangeKind::try_from(req.kind) {
-            Ok(pb::ChangeKind::Return) => Some(RequestKind::Return),
-            Ok(pb::ChangeKind::Extension) => Some(RequestKind::Extension),
-            Ok(pb::ChangeKind::Deferral) => Some(RequestKind::Deferral),
-            Ok(pb::ChangeKind::Backlog) => Some(RequestKind::Backlog),
-            _ => {
-                violations.add("kind", "must be return, extension, deferral or backlog");
-                None
-            }
-        };
+        let kind = from_proto(CHANGE_KINDS, req.kind);
+        if kind.is_none() {
+            violations.add("kind", "must be return, extension, deferral or backlog");
+        }
         let now = self.store.now();
         let minutes = (kind == Some(RequestKind::Extension)).then_some(req.extension_minutes);
         if minutes.is_some_and(|m| !(1..=525_600).contains(&m)) {

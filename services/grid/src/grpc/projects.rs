@@ -1,5 +1,5 @@
 //! `jiceng.grid.v1.ProjectService`: who may post needs, offer resources, propose, answer and
-//! end projects, and the protobuf of all three.
+//! end projects.
 //!
 //! The needs and resources lists are open to everyone in the district (they carry no personal
 //! details; being seen is their point). A need belongs to its community's admins; a resource to
@@ -7,103 +7,23 @@
 //! need and its resource: one proposes, the other answers, either ends it.
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field, timestamp};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 use jiceng_proto::grid::{self as pb, project_service_server::ProjectService};
+use jiceng_values::Text;
 use tonic::{Request, Response, Status};
 
 use super::{GridApi, time_cursor, time_cursor_of};
 use crate::{
-    domain::{
-        free_text, label,
-        project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
+    domain::project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
+    proto::{
+        from_proto,
+        projects::{
+            NEED_STATES, PROJECT_STATES, RESOURCE_STATES, need_to_proto, project_to_proto,
+            resource_to_proto,
+        },
     },
-    store::projects::{ListFilter, Need, NewNeed, NewResource, Project, Resource},
+    store::projects::{ListFilter, NewNeed, NewResource, Project},
 };
-
-const NEED_STATES: &[(pb::NeedState, NeedState)] = &[
-    (pb::NeedState::Open, NeedState::Open),
-    (pb::NeedState::Matched, NeedState::Matched),
-    (pb::NeedState::Met, NeedState::Met),
-    (pb::NeedState::Withdrawn, NeedState::Withdrawn),
-];
-
-const RESOURCE_STATES: &[(pb::ResourceState, ResourceState)] = &[
-    (pb::ResourceState::Available, ResourceState::Available),
-    (pb::ResourceState::Matched, ResourceState::Matched),
-    (pb::ResourceState::Withdrawn, ResourceState::Withdrawn),
-];
-
-const PROJECT_STATES: &[(pb::ProjectState, ProjectState)] = &[
-    (pb::ProjectState::Proposed, ProjectState::Proposed),
-    (pb::ProjectState::Declined, ProjectState::Declined),
-    (pb::ProjectState::Active, ProjectState::Active),
-    (pb::ProjectState::Completed, ProjectState::Completed),
-    (pb::ProjectState::Cancelled, ProjectState::Cancelled),
-];
-
-pub(crate) fn need_to_proto(need: &Need) -> pb::Need {
-    pb::Need {
-        id: need.id.clone(),
-        org_id: need.org_id.clone(),
-        title: need.title.clone(),
-        description: need.description.clone(),
-        category: need.category.clone(),
-        state: super::to_proto(NEED_STATES, need.state, pb::NeedState::Unspecified) as i32,
-        posted_by: need.posted_by.clone(),
-        etag: jiceng_grpc::etag_of(need.version),
-        create_time: Some(timestamp(need.created_at)),
-    }
-}
-
-pub(crate) fn resource_to_proto(resource: &Resource) -> pb::Resource {
-    pb::Resource {
-        id: resource.id.clone(),
-        provider: Some(match &resource.provider {
-            Provider::Org(org) => pb::resource::Provider::ProviderOrgId(org.clone()),
-            Provider::Member(member) => pb::resource::Provider::ProviderMemberId(member.clone()),
-        }),
-        org_id: resource.org_id.clone(),
-        title: resource.title.clone(),
-        description: resource.description.clone(),
-        category: resource.category.clone(),
-        state: super::to_proto(
-            RESOURCE_STATES,
-            resource.state,
-            pb::ResourceState::Unspecified,
-        ) as i32,
-        etag: jiceng_grpc::etag_of(resource.version),
-        create_time: Some(timestamp(resource.created_at)),
-    }
-}
-
-pub(crate) fn project_to_proto(project: &Project) -> pb::Project {
-    let (provider_org_id, provider_member_id) = match &project.provider {
-        Provider::Org(org) => (org.clone(), String::new()),
-        Provider::Member(member) => (String::new(), member.clone()),
-    };
-    pb::Project {
-        id: project.id.clone(),
-        need_id: project.need_id.clone(),
-        resource_id: project.resource_id.clone(),
-        org_id: project.org_id.clone(),
-        title: project.title.clone(),
-        state: super::to_proto(PROJECT_STATES, project.state, pb::ProjectState::Unspecified) as i32,
-        proposed_by_side: match project.proposed_by_side {
-            Side::Need => pb::ProjectSide::Need,
-            Side::Resource => pb::ProjectSide::Resource,
-        } as i32,
-        proposed_by: project.proposed_by.clone(),
-        proposal_note: project.proposal_note.clone(),
-        answered_by: project.answered_by.clone(),
-        outcome: project.outcome.clone(),
-        etag: jiceng_grpc::etag_of(project.version),
-        create_time: Some(timestamp(project.created_at)),
-        start_time: project.started_at.map(timestamp),
-        end_time: project.ended_at.map(timestamp),
-        provider_org_id,
-        provider_member_id,
-    }
-}
 
 /// A state filter: unset is every state, an unknown value is refused.
 fn state_filter<P: Copy + Into<i32>, D: Copy>(
@@ -114,7 +34,7 @@ fn state_filter<P: Copy + Into<i32>, D: Copy>(
     if value == 0 {
         return Ok(None);
     }
-    super::from_proto(table, value)
+    from_proto(table, value)
         .map(|state| Some(name(state)))
         .ok_or_else(|| invalid_field("state", "is unknown"))
 }
@@ -126,11 +46,11 @@ fn item_text(
     description: &str,
     category: &str,
 ) -> (Option<String>, String, Option<String>) {
-    let title = violations.check("title", label(title, 100));
+    let title = violations.check("title", Text::label(100).check(title));
     let description = violations
-        .check("description", free_text(description, 2_000))
+        .check("description", Text::prose(2_000).check(description))
         .unwrap_or_default();
-    let category = violations.check("category", label(category, 20));
+    let category = violations.check("category", Text::label(20).check(category));
     (title, description, category)
 }
 
@@ -143,7 +63,7 @@ fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
 
 fn outcome(violations: &mut FieldViolations, field: &str, given: &str) -> String {
     let text = violations
-        .check(field, free_text(given, 2_000))
+        .check(field, Text::prose(2_000).check(given))
         .unwrap_or_default();
     if text.is_empty() {
         violations.add(field, "is required");
@@ -471,11 +391,11 @@ impl ProjectService for GridApi {
             String::new()
         } else {
             violations
-                .check("title", label(&req.title, 100))
+                .check("title", Text::label(100).check(&req.title))
                 .unwrap_or_default()
         };
         let note = violations
-            .check("note", free_text(&req.note, 1_000))
+            .check("note", Text::prose(1_000).check(&req.note))
             .unwrap_or_default();
         violations.into_result()?;
         let need = self.store.need(&req.need_id).await?;

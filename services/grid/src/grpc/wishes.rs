@@ -7,17 +7,15 @@
 //! reveal them.
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field, timestamp};
-use jiceng_pii::{mask_name, mask_phone};
+use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::grid::{self as pb, wish_service_server::WishService};
+use jiceng_values::{Phone, Text, mask_name, mask_phone};
 use tonic::{Request, Response, Status};
 
-use super::{GridApi, phone, time_cursor, time_cursor_of, urls};
+use super::{GridApi, time_cursor, time_cursor_of, urls};
 use crate::{
-    domain::{
-        free_text, label,
-        wish::{ClaimParts, Claimant, WishState},
-    },
+    domain::wish::{Claimant, WishState},
+    proto::wishes::masked_wish_to_proto,
     store::wishes::{NewWish, Wish, WishChange, WishFilter},
 };
 
@@ -28,43 +26,6 @@ const COLLECTORS: &[Role] = &[
     Role::BranchAdmin,
     Role::GridWorker,
 ];
-
-const STATES: &[(pb::WishState, WishState)] = &[
-    (pb::WishState::Collected, WishState::Collected),
-    (pb::WishState::Verified, WishState::Verified),
-    (pb::WishState::Published, WishState::Published),
-    (pb::WishState::Claimed, WishState::Claimed),
-    (pb::WishState::Fulfilled, WishState::Fulfilled),
-    (pb::WishState::Confirmed, WishState::Confirmed),
-    (pb::WishState::FollowedUp, WishState::FollowedUp),
-    (pb::WishState::Closed, WishState::Closed),
-];
-
-/// A wish as the district sees it: the resident's details masked.
-pub(crate) fn masked_wish_to_proto(wish: &Wish) -> pb::Wish {
-    let claim = ClaimParts::of(wish.claimant.as_ref());
-    pb::Wish {
-        id: wish.id.clone(),
-        title: wish.title.clone(),
-        description: wish.description.clone(),
-        beneficiary_name: wish.beneficiary_masked.clone(),
-        beneficiary_phone: wish.phone_masked.clone(),
-        org_id: wish.org_id.clone(),
-        state: super::to_proto(STATES, wish.state, pb::WishState::Unspecified) as i32,
-        claimant_org_id: claim.org_id,
-        claimant_member_id: claim.member_id,
-        participant_member_ids: claim.participants,
-        accepted_member_ids: claim.accepted,
-        evidence_urls: wish.evidence.clone(),
-        follow_up_note: wish.follow_up_note.clone(),
-        claim_by_time: wish.claim_by.map(timestamp),
-        unclaimed_past_date: false,
-        create_time: Some(timestamp(wish.created_at)),
-        update_time: Some(timestamp(wish.updated_at)),
-        fulfil_time: wish.fulfilled_at.map(timestamp),
-        confirm_time: wish.confirmed_at.map(timestamp),
-    }
-}
 
 impl GridApi {
     fn wish_to_proto(&self, wish: &Wish, reveal: bool) -> Result<pb::Wish, Status> {
@@ -168,15 +129,21 @@ impl WishService for GridApi {
         let req = request.into_inner();
         let now = self.store.now();
         let mut violations = FieldViolations::new();
-        let title = violations.check("title", label(&req.title, 100));
+        let title = violations.check("title", Text::label(100).check(&req.title));
         let description = violations
-            .check("description", free_text(&req.description, 1_000))
+            .check("description", Text::prose(1_000).check(&req.description))
             .unwrap_or_default();
-        let beneficiary = violations.check("beneficiary_name", label(&req.beneficiary_name, 50));
+        let beneficiary = violations.check(
+            "beneficiary_name",
+            Text::label(50).check(&req.beneficiary_name),
+        );
         let beneficiary_phone = if req.beneficiary_phone.is_empty() {
             None
         } else {
-            violations.check("beneficiary_phone", phone(&req.beneficiary_phone))
+            violations.check(
+                "beneficiary_phone",
+                Phone::parse(&req.beneficiary_phone).map(Phone::into_inner),
+            )
         };
         let claim_by = violations
             .check("claim_by_time", millis_of(req.claim_by_time.as_ref()))
@@ -464,7 +431,9 @@ impl WishService for GridApi {
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let note = free_text(&req.note, 1_000).map_err(|e| invalid_field("note", e))?;
+        let note = Text::prose(1_000)
+            .check(&req.note)
+            .map_err(|e| invalid_field("note", e))?;
         if note.is_empty() {
             return Err(invalid_field(
                 "note",

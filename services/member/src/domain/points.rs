@@ -1,4 +1,4 @@
-//! Points rules and ledger entries, and the periods caps are counted in.
+//! Points rules, ledger entries and leaderboard standings, and the periods caps are counted in.
 
 /// A rule code: 1 to 64 characters of a-z, 0-9, '_' and '.'.
 pub fn rule_code(text: &str) -> Result<String, &'static str> {
@@ -126,6 +126,15 @@ pub struct LedgerEntry {
     pub created_at: i64,
 }
 
+/// One row of a leaderboard; members with equal balances share a rank.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub rank: i64,
+    pub member_id: String,
+    pub name: String,
+    pub balance: i64,
+}
+
 /// The Beijing-time year, month (`YYYY-MM`) and day (`YYYY-MM-DD`) of an instant: the periods
 /// caps and balances are counted in.
 pub fn periods(at_ms: i64) -> (i64, String, String) {
@@ -149,6 +158,9 @@ mod tests {
             periods(1_798_736_400_000),
             (2027, "2027-01".to_owned(), "2027-01-01".to_owned())
         );
+        // 2026-11-29 16:30 UTC is already 2026-11-30 in Beijing.
+        assert_eq!(periods(1_795_969_800_000).2, "2026-11-30");
+        assert_eq!(periods(0).2, "1970-01-01");
     }
 
     #[test]

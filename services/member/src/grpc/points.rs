@@ -3,17 +3,14 @@
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::member::{self as pb, points_service_server::PointsService};
+use jiceng_values::Text;
 use tonic::{Request, Response, Status};
 
-use super::{MemberApi, timestamp};
+use super::MemberApi;
 use crate::{
-    domain::points::{
-        EntryKind, EntryState, LedgerEntry, PointsRule, entry_id, periods, rule_code,
-    },
-    store::{
-        leaderboard::Standing,
-        ledger::{ImportedEntry, NewEntry},
-    },
+    domain::points::{PointsRule, entry_id, periods, rule_code},
+    proto::{entry_to_proto, rule_to_proto, standing_to_proto},
+    store::ledger::{ImportedEntry, NewEntry},
 };
 
 /// Entries one `ImportPoints` call may carry: one transaction of a bounded size.
@@ -31,58 +28,11 @@ fn cap(value: i64) -> Option<i64> {
     (value > 0).then_some(value)
 }
 
-fn rule_to_proto(rule: &PointsRule) -> pb::PointsRule {
-    pb::PointsRule {
-        code: rule.code.clone(),
-        version: rule.version,
-        name: rule.name.clone(),
-        points: rule.points,
-        evidence_required: rule.evidence_required,
-        approval_required: rule.approval_required,
-        daily_cap: rule.daily_cap.unwrap_or_default(),
-        monthly_cap: rule.monthly_cap.unwrap_or_default(),
-        yearly_cap: rule.yearly_cap.unwrap_or_default(),
-        valid_from: Some(timestamp(rule.valid_from)),
-        valid_to: rule.valid_to.map(timestamp),
-    }
-}
-
-pub(crate) fn entry_to_proto(entry: &LedgerEntry) -> pb::LedgerEntry {
-    pb::LedgerEntry {
-        id: entry.id.clone(),
-        member_id: entry.member_id.clone(),
-        kind: match entry.kind {
-            EntryKind::Award => pb::EntryKind::Award,
-            EntryKind::Redemption => pb::EntryKind::Redemption,
-            EntryKind::Reversal => pb::EntryKind::Reversal,
-        } as i32,
-        amount: entry.amount,
-        rule_code: entry.rule_code.clone().unwrap_or_default(),
-        rule_version: entry.rule_version.unwrap_or_default(),
-        reason: entry.reason.clone(),
-        evidence: entry.evidence.clone(),
-        source_event_id: entry.source_event_id.clone(),
-        state: match entry.state {
-            EntryState::Pending => pb::EntryState::Pending,
-            EntryState::Approved => pb::EntryState::Approved,
-            EntryState::Rejected => pb::EntryState::Rejected,
-        } as i32,
-        reverses_entry_id: entry.reverses.clone().unwrap_or_default(),
-        year: i32::try_from(entry.year).unwrap_or_default(),
-        create_time: Some(timestamp(entry.created_at)),
-        actor: entry.actor.clone(),
-    }
-}
-
-/// Free text of an entry: reason or evidence reference, at most 500 characters.
+/// Free text of an entry: reason or evidence reference, one line of at most 500 characters.
 fn text(violations: &mut FieldViolations, field: &str, value: &str) -> String {
-    if value.chars().count() > 500 || value.chars().any(char::is_control) {
-        violations.add(
-            field,
-            "must be at most 500 characters without control characters",
-        );
-    }
-    value.trim().to_owned()
+    violations
+        .check(field, Text::optional_label(500).check(value))
+        .unwrap_or_default()
 }
 
 impl MemberApi {
@@ -389,17 +339,11 @@ impl PointsService for MemberApi {
                 .standing(path.as_str(), year, &req.member_id)
                 .await?
         };
-        let entry = |s: &Standing| pb::LeaderboardEntry {
-            rank: s.rank,
-            member_id: s.member_id.clone(),
-            name: s.name.clone(),
-            balance: s.balance,
-        };
         Ok(Response::new(pb::Leaderboard {
             org_id: req.org_id,
             year: i32::try_from(year).unwrap_or_default(),
-            top: top.iter().map(entry).collect(),
-            member: member.as_ref().map(entry),
+            top: top.iter().map(standing_to_proto).collect(),
+            member: member.as_ref().map(standing_to_proto),
         }))
     }
 

@@ -4,19 +4,7 @@ use jiceng_db::Tx;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Activity {
-    pub id: String,
-    /// "org_life" or "service".
-    pub kind: String,
-    pub title: String,
-    pub org_id: String,
-    pub held_on: String,
-    pub attendees: Vec<String>,
-    pub booking_id: Option<String>,
-    pub recorded_at: i64,
-}
+use crate::domain::activities::Activity;
 
 /// An activity about to be recorded; attendees the service does not know are left out.
 #[derive(Clone, Debug)]

@@ -4,50 +4,7 @@ use jiceng_db::Tx;
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError, fetch, precondition};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Registration {
-    pub id: String,
-    pub member_id: String,
-    pub community_org_id: String,
-    pub registered_at: i64,
-    pub service_minutes: i64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommitmentState {
-    Open,
-    Fulfilled,
-    Confirmed,
-}
-
-impl CommitmentState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Fulfilled => "fulfilled",
-            Self::Confirmed => "confirmed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Open, Self::Fulfilled, Self::Confirmed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Commitment {
-    pub id: String,
-    pub member_id: String,
-    pub text: String,
-    pub due_date: String,
-    pub state: CommitmentState,
-    pub evidence: String,
-    pub confirmation_note: String,
-    pub published_at: i64,
-}
+use crate::domain::community::{Commitment, CommitmentState, Registration};
 
 const REGISTRATION: &str = "SELECT r.id, r.member_id, r.community_org_id, r.registered_at,
     (SELECT CAST(COALESCE(SUM(l.minutes), 0) AS BIGINT) FROM member_service_logs l WHERE l.registration_id = r.id)

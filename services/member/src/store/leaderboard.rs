@@ -5,27 +5,20 @@
 use std::collections::HashMap;
 
 use jiceng_db::{Tx, placeholders};
-use jiceng_org_client::{OrgPath, paths};
+use jiceng_org_client::{
+    OrgPath,
+    paths::{self, subtree_range},
+};
 use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result};
+use crate::domain::points::Standing;
 
 /// The first step of a leaderboard reads at least this many of the year's highest balances,
 /// and twenty per place asked for: a subtree holding a few percent of the district's balances
 /// finds its leaders among them.
 pub const LEADERBOARD_WALK_MIN: i64 = 500;
 const WALK_ROWS_PER_PLACE: i64 = 20;
-
-/// One row of a leaderboard.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Standing {
-    pub rank: i64,
-    pub member_id: String,
-    pub name: String,
-    pub balance: i64,
-}
-
-use jiceng_org_client::paths::subtree_range;
 
 impl MemberStore {
     /// The `top` members of the subtree at `org_path` by their balance of `year`, highest first

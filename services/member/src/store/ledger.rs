@@ -58,53 +58,7 @@ pub struct ImportedEntry {
     pub at: i64,
 }
 
-/// The actor of the rows the raw-SQL baseline writes; no caller is named so.
-pub const BASELINE_ACTOR: &str = "jiceng-bench-baseline";
-
 impl MemberStore {
-    /// An award's ledger row alone, by one plain INSERT outside the service's write path (no
-    /// member lock, rule, caps, replay check or balance): the raw-SQL baseline `jiceng bench`
-    /// holds an award against. Its rows carry [`BASELINE_ACTOR`] and are deleted by
-    /// [`MemberStore::delete_baseline_entries`].
-    pub async fn insert_baseline_entry(
-        &self,
-        member_id: &str,
-        rule_code: &str,
-        points: i64,
-        now: i64,
-    ) -> Result<()> {
-        let (year, month, day) = periods(now);
-        let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
-                 source_event_id, state, year, month, day, fingerprint, actor, created_at)
-             VALUES ($1, $2, $3, $4, $5, 1, '志愿服务', '', '', $6, $7, $8, $9, $1, $10, $11)",
-        )
-        .bind(&id)
-        .bind(member_id)
-        .bind(EntryKind::Award.as_str())
-        .bind(points)
-        .bind(rule_code)
-        .bind(EntryState::Approved.as_str())
-        .bind(year)
-        .bind(month)
-        .bind(day)
-        .bind(BASELINE_ACTOR)
-        .bind(now)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Deletes the rows [`MemberStore::insert_baseline_entry`] wrote.
-    pub async fn delete_baseline_entries(&self) -> Result<u64> {
-        let deleted = sqlx::query("DELETE FROM member_ledger WHERE actor = $1")
-            .bind(BASELINE_ACTOR)
-            .execute(self.db.pool())
-            .await?;
-        Ok(deleted.rows_affected())
-    }
-
     /// Defines `rule` as the next version of its code.
     pub async fn define_rule(&self, rule: &PointsRule) -> Result<PointsRule> {
         let mut tx = self.db.begin_write().await?;

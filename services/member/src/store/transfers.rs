@@ -9,44 +9,7 @@ use super::{
     MemberStore, Result, StoreError, fetch, leaderboard::move_balances, ledger::points_lock_key,
     precondition,
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TransferState {
-    Pending,
-    Accepted,
-    Rejected,
-}
-
-impl TransferState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Accepted, Self::Rejected]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transfer {
-    pub id: String,
-    pub member_id: String,
-    pub from_org_id: String,
-    pub to_org_id: String,
-    pub state: TransferState,
-    pub reason: String,
-    pub decision_note: String,
-    pub requested_by: String,
-    pub decided_by: String,
-    pub requested_at: i64,
-    pub decided_at: Option<i64>,
-}
+use crate::domain::transfers::{Transfer, TransferState};
 
 const COLUMNS: &str = "id, member_id, from_org_id, to_org_id, state, reason, decision_note, requested_by, \
     decided_by, requested_at, decided_at";

@@ -11,7 +11,7 @@ string_enum! {
     }
 }
 
-pub use jiceng_identifiers::CreditCode;
+pub use jiceng_values::CreditCode;
 
 /// A member of an alliance.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,30 +1,16 @@
-//! Validation of the free-form values that the org service's records carry.
+//! Validation of the free-form values that the org service's records carry, by the rules of
+//! [`jiceng_values::Text`] with the org service's limits.
 
-/// Trimmed text of at most `max` characters without control characters (line breaks allowed
-/// when `multiline`); empty is refused when `required`.
-pub fn bounded(text: &str, max: usize, required: bool, multiline: bool) -> Result<String, String> {
-    let text = text.trim();
-    if required && text.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if text.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    let forbidden = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\t'));
-    if text.chars().any(forbidden) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(text.to_owned())
-}
+use jiceng_values::Text;
 
-/// A display name: 1 to 100 characters.
+/// A display name: 1 to 100 characters on one line.
 pub fn name(text: &str) -> Result<String, String> {
-    bounded(text, 100, true, false)
+    Text::label(100).check(text)
 }
 
 /// Optional longer prose (descriptions, minutes, notes): up to 10,000 characters.
 pub fn prose(text: &str) -> Result<String, String> {
-    bounded(text, 10_000, false, true)
+    Text::prose(10_000).check(text)
 }
 
 /// An id issued by another jiceng service (members, grid cases): a UUID, kept canonical.
@@ -47,8 +33,8 @@ pub struct Person {
 impl Person {
     pub fn parse(name_text: &str, unit_name: &str) -> Result<Self, String> {
         Ok(Self {
-            name: bounded(name_text, 50, true, false)?,
-            unit_name: bounded(unit_name, 100, false, false)?,
+            name: Text::label(50).check(name_text)?,
+            unit_name: Text::optional_label(100).check(unit_name)?,
         })
     }
 }

@@ -3,13 +3,15 @@
 use jiceng_auth::{Caller, caller};
 use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_proto::org::{self as pb, alliance_service_server::AllianceService};
+use jiceng_values::Text;
 use tonic::{Request, Response, Status};
 
-use super::{ADMINS, millis_of, mutation, timestamp, visible_unit};
+use super::{ADMINS, millis_of, mutation, visible_unit};
+use crate::proto::alliances::{alliance_to_proto, kind_from_proto, member_to_proto};
 use crate::{
     domain::{
         RequestId, UnitId,
-        alliances::{Alliance, AllianceKind, AllianceMember, AllianceMemberRef, CreditCode},
+        alliances::{Alliance, AllianceMemberRef, CreditCode},
         text,
     },
     store::OrgStore,
@@ -161,7 +163,7 @@ impl AllianceService for AllianceApi {
         let left_at = violations
             .check("leave_time", millis_of(req.leave_time.as_ref()))
             .map(|t| t.unwrap_or_else(|| self.store.now()));
-        let reason = violations.check("reason", text::bounded(&req.reason, 200, false, false));
+        let reason = violations.check("reason", Text::optional_label(200).check(&req.reason));
         violations.into_result()?;
         let (Some(id), Some(left_at), Some(reason)) = (id, left_at, reason) else {
             return Err(Status::internal("validation fell through"));
@@ -188,64 +190,5 @@ impl AllianceService for AllianceApi {
         Ok(Response::new(pb::ListAllianceMembersResponse {
             members: members.iter().map(member_to_proto).collect(),
         }))
-    }
-}
-
-const KINDS: &[(pb::AllianceKind, AllianceKind)] = &[
-    (pb::AllianceKind::StreetBlock, AllianceKind::StreetBlock),
-    (pb::AllianceKind::Building, AllianceKind::Building),
-    (
-        pb::AllianceKind::ServiceCentreNetwork,
-        AllianceKind::ServiceCentreNetwork,
-    ),
-    (
-        pb::AllianceKind::PromotionAssociation,
-        AllianceKind::PromotionAssociation,
-    ),
-];
-
-fn kind_from_proto(value: i32) -> Result<AllianceKind, &'static str> {
-    KINDS
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, k)| *k)
-        .ok_or("must be a known alliance kind")
-}
-
-fn kind_to_proto(kind: AllianceKind) -> pb::AllianceKind {
-    KINDS
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map_or(pb::AllianceKind::Unspecified, |(p, _)| *p)
-}
-
-fn alliance_to_proto(alliance: &Alliance) -> pb::Alliance {
-    pb::Alliance {
-        id: alliance.id.clone(),
-        name: alliance.name.clone(),
-        kind: kind_to_proto(alliance.kind) as i32,
-        lead_unit_id: alliance.lead_unit_id.to_string(),
-        description: alliance.description.clone(),
-        current_member_count: i32::try_from(alliance.current_member_count).unwrap_or(i32::MAX),
-        create_time: Some(timestamp(alliance.created_at)),
-    }
-}
-
-fn member_to_proto(member: &AllianceMember) -> pb::AllianceMember {
-    pb::AllianceMember {
-        id: member.id.clone(),
-        alliance_id: member.alliance_id.clone(),
-        member: Some(match &member.member {
-            AllianceMemberRef::Unit(unit) => pb::alliance_member::Member::UnitId(unit.to_string()),
-            AllianceMemberRef::Organisation { name, credit_code } => {
-                pb::alliance_member::Member::Organisation(pb::ExternalOrganisation {
-                    name: name.clone(),
-                    credit_code: credit_code.as_str().to_owned(),
-                })
-            }
-        }),
-        join_time: Some(timestamp(member.joined_at)),
-        leave_time: member.left_at.map(timestamp),
-        leave_reason: member.leave_reason.clone().unwrap_or_default(),
     }
 }

@@ -3,13 +3,15 @@
 use jiceng_auth::caller;
 use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_proto::org::{self as pb, position_service_server::PositionService};
+use jiceng_values::Text;
 use tonic::{Request, Response, Status};
 
-use super::{ADMINS, millis_of, mutation, timestamp, visible_unit};
+use super::{ADMINS, millis_of, mutation, visible_unit};
+use crate::proto::positions::{position_to_proto, role_from_proto};
 use crate::{
     domain::{
         RequestId, UnitId,
-        positions::{Holder, NewPosition, Position, PositionRole},
+        positions::{Holder, NewPosition},
         text::{self, Person},
     },
     store::OrgStore,
@@ -53,7 +55,7 @@ impl PositionService for PositionApi {
         let stationed = violations
             .check(
                 "stationed_unit_name",
-                text::bounded(&req.stationed_unit_name, 100, false, false),
+                Text::optional_label(100).check(&req.stationed_unit_name),
             )
             .map(|name| (!name.is_empty()).then_some(name));
         let term_start = violations
@@ -97,7 +99,7 @@ impl PositionService for PositionApi {
         let term_end = violations
             .check("term_end", millis_of(req.term_end.as_ref()))
             .map(|t| t.unwrap_or_else(|| self.store.now()));
-        let reason = violations.check("reason", text::bounded(&req.reason, 200, false, false));
+        let reason = violations.check("reason", Text::optional_label(200).check(&req.reason));
         let request_id = violations
             .check("request_id", RequestId::parse_optional(&req.request_id))
             .flatten();
@@ -152,61 +154,5 @@ impl PositionService for PositionApi {
         Ok(Response::new(pb::ListCurrentHoldersResponse {
             positions: positions.iter().map(position_to_proto).collect(),
         }))
-    }
-}
-
-const ROLES: &[(pb::PositionRole, PositionRole)] = &[
-    (pb::PositionRole::Secretary, PositionRole::Secretary),
-    (
-        pb::PositionRole::DeputySecretary,
-        PositionRole::DeputySecretary,
-    ),
-    (
-        pb::PositionRole::CommitteeMember,
-        PositionRole::CommitteeMember,
-    ),
-    (
-        pb::PositionRole::PartTimeCommitteeMember,
-        PositionRole::PartTimeCommitteeMember,
-    ),
-    (pb::PositionRole::GridLeader, PositionRole::GridLeader),
-];
-
-fn role_from_proto(value: i32) -> Result<PositionRole, &'static str> {
-    ROLES
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, r)| *r)
-        .ok_or("must be a known position role")
-}
-
-fn role_to_proto(role: PositionRole) -> pb::PositionRole {
-    ROLES
-        .iter()
-        .find(|(_, r)| *r == role)
-        .map_or(pb::PositionRole::Unspecified, |(p, _)| *p)
-}
-
-pub(crate) fn position_to_proto(position: &Position) -> pb::Position {
-    pb::Position {
-        id: position.id.clone(),
-        unit_id: position.unit_id.to_string(),
-        role: role_to_proto(position.role) as i32,
-        holder: Some(match &position.holder {
-            Holder::Member(id) => pb::position::Holder::MemberId(id.clone()),
-            Holder::Person(person) => pb::position::Holder::Person(person_to_proto(person)),
-        }),
-        stationed_unit_name: position.stationed_unit_name.clone().unwrap_or_default(),
-        term_start: Some(timestamp(position.term_start)),
-        term_end: position.term_end.map(timestamp),
-        end_reason: position.end_reason.clone().unwrap_or_default(),
-        create_time: Some(timestamp(position.created_at)),
-    }
-}
-
-pub(crate) fn person_to_proto(person: &Person) -> pb::ExternalPerson {
-    pb::ExternalPerson {
-        name: person.name.clone(),
-        unit_name: person.unit_name.clone(),
     }
 }

@@ -6,12 +6,16 @@ use jiceng_proto::org::{self as pb, org_service_server::OrgService};
 use tonic::{Request, Response, Status};
 
 use super::{
-    ADMINS, changeable_unit, kind_from_proto, kind_to_proto, kinds_from_proto, mutation,
-    require_whole_district_admin, scope_unit, timestamp, unit_to_proto, visible_unit,
+    ADMINS, changeable_unit, mutation, require_whole_district_admin, scope_unit, visible_unit,
+};
+use crate::proto::{
+    kind_from_proto, kinds_from_proto,
+    tree::{audit_to_proto, rule_to_proto},
+    unit_to_proto,
 };
 use crate::{
     domain::{KindRule, NameQuery, RequestId, Unit, UnitCode, UnitId, UnitName},
-    store::{AuditRecord, OrgStore, SubtreeFilter, UnitChanges},
+    store::{OrgStore, SubtreeFilter, UnitChanges},
 };
 
 /// The `jiceng.org.v1.OrgService` implementation.
@@ -429,25 +433,5 @@ impl OrgService for OrgApi {
             records: records.iter().map(audit_to_proto).collect(),
             next_page_token,
         }))
-    }
-}
-
-fn rule_to_proto(rule: &KindRule) -> pb::KindRule {
-    pb::KindRule {
-        parent_kind: kind_to_proto(rule.parent) as i32,
-        child_kind: kind_to_proto(rule.child) as i32,
-        district_extension: rule.district_extension,
-    }
-}
-
-fn audit_to_proto(record: &AuditRecord) -> pb::AuditRecord {
-    pb::AuditRecord {
-        id: record.id.clone(),
-        time: Some(timestamp(record.at)),
-        actor: record.actor.clone(),
-        action: record.action.clone(),
-        target_id: record.target_id.clone(),
-        details: record.details.clone(),
-        trace_id: record.trace_id.clone().unwrap_or_default(),
     }
 }

@@ -6,15 +6,15 @@ use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{FieldViolations, status::invalid_field};
 use jiceng_member_client::MemberRoll;
 use jiceng_proto::org::{self as pb, venue_service_server::VenueService};
+use jiceng_values::Text;
 use tonic::{Request, Response, Status};
 
-use super::{ADMINS, millis_of, mutation, scope_unit, timestamp, visible_unit};
+use super::{ADMINS, millis_of, mutation, scope_unit, visible_unit};
+use crate::proto::venues::{booking_to_proto, venue_to_proto};
 use crate::{
     domain::{
         RequestId, UnitId, text,
-        venues::{
-            Attendance, Booker, Booking, BookingStatus, NewBooking, NewVenue, OpeningHours, Venue,
-        },
+        venues::{Attendance, Booker, Booking, NewBooking, NewVenue, OpeningHours, Venue},
     },
     store::OrgStore,
 };
@@ -302,7 +302,7 @@ impl VenueService for VenueApi {
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = violations.check("id", text::foreign_id(&req.id));
-        let reason = violations.check("reason", text::bounded(&req.reason, 200, true, false));
+        let reason = violations.check("reason", Text::label(200).check(&req.reason));
         violations.into_result()?;
         let (Some(id), Some(reason)) = (id, reason) else {
             return Err(Status::internal("validation fell through"));
@@ -380,56 +380,5 @@ impl VenueService for VenueApi {
         Ok(Response::new(pb::ListBookingsResponse {
             bookings: bookings.iter().map(booking_to_proto).collect(),
         }))
-    }
-}
-
-pub(crate) fn venue_to_proto(venue: &Venue) -> pb::Venue {
-    pb::Venue {
-        id: venue.id.clone(),
-        unit_id: venue.unit_id.to_string(),
-        name: venue.name.clone(),
-        capacity: i32::try_from(venue.capacity).unwrap_or(i32::MAX),
-        facilities: venue.facilities.clone(),
-        opening_hours: venue
-            .opening_hours
-            .iter()
-            .map(|h| pb::OpeningHours {
-                weekday: i32::from(h.weekday),
-                open_minute: i32::from(h.open_minute),
-                close_minute: i32::from(h.close_minute),
-            })
-            .collect(),
-        bookable_by_unit_ids: venue.bookable_by.iter().map(UnitId::to_string).collect(),
-        requires_confirmation: venue.requires_confirmation,
-        create_time: Some(timestamp(venue.created_at)),
-    }
-}
-
-pub(crate) fn booking_to_proto(booking: &Booking) -> pb::Booking {
-    pb::Booking {
-        id: booking.id.clone(),
-        venue_id: booking.venue_id.clone(),
-        booker: Some(match &booking.booker {
-            Booker::Unit(unit) => pb::booking::Booker::UnitId(unit.to_string()),
-            Booker::Member(member) => pb::booking::Booker::MemberId(member.clone()),
-        }),
-        title: booking.title.clone(),
-        expected_attendees: i32::try_from(booking.expected_attendees).unwrap_or(i32::MAX),
-        start_time: Some(timestamp(booking.start_at)),
-        end_time: Some(timestamp(booking.end_at)),
-        status: match booking.status {
-            BookingStatus::Pending => pb::BookingStatus::Pending,
-            BookingStatus::Confirmed => pb::BookingStatus::Confirmed,
-            BookingStatus::Cancelled => pb::BookingStatus::Cancelled,
-            BookingStatus::Completed => pb::BookingStatus::Completed,
-        } as i32,
-        cancel_reason: booking.cancel_reason.clone().unwrap_or_default(),
-        attendance: booking.attendance.as_ref().map(|a| pb::Attendance {
-            member_ids: a.member_ids.clone(),
-            headcount: i32::try_from(a.headcount).unwrap_or(i32::MAX),
-            note: a.note.clone(),
-            record_time: Some(timestamp(a.recorded_at)),
-        }),
-        create_time: Some(timestamp(booking.created_at)),
     }
 }

@@ -180,6 +180,18 @@ impl Standing {
     }
 }
 
+/// One item due for a compound: the disclosure of a kind for a period, the company that managed
+/// the compound when the period ended, and how it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueItem {
+    pub compound_id: String,
+    pub company_id: String,
+    pub kind: Kind,
+    pub period: String,
+    pub due_at: i64,
+    pub standing: Standing,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! construction (amounts in fen that add up, periods that are real periods), and the log entry
 //! each becomes — the exact bytes the transparency log hashes.
 
+use jiceng_values::Telephone;
 use serde::{Deserialize, Serialize};
 
 /// What a disclosure is about.
@@ -281,10 +282,12 @@ impl Content {
                 repair,
             } => {
                 for (field, number) in [("supervision", supervision), ("repair", repair)] {
-                    let digits = number.chars().filter(char::is_ascii_digit).count();
-                    let allowed = number.chars().all(|c| c.is_ascii_digit() || c == '-');
-                    if !(allowed && (5..=13).contains(&digits)) {
-                        problems.push((field.into(), "must be a telephone number".into()));
+                    // Stored as given, so it must already be in the trimmed form.
+                    match Telephone::parse(number) {
+                        Ok(parsed) if parsed.as_str() == number => {}
+                        Ok(_) | Err(_) => {
+                            problems.push((field.into(), "must be a telephone number".into()));
+                        }
                     }
                 }
             }

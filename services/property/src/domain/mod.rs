@@ -8,48 +8,7 @@ pub mod linkage;
 
 use serde::{Deserialize, Serialize};
 
-pub use jiceng_identifiers::CreditCode;
-
-/// Trimmed text of 1 to `max` characters without control characters.
-pub fn label(text: &str, max: usize) -> Result<String, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        Err("is required".into())
-    } else if trimmed.chars().count() > max {
-        Err(format!("must be at most {max} characters"))
-    } else if trimmed.chars().any(char::is_control) {
-        Err("must not contain control characters".into())
-    } else {
-        Ok(trimmed.to_owned())
-    }
-}
-
-/// Free text of at most `max` characters; may be empty; line breaks allowed.
-pub fn prose(text: &str, max: usize) -> Result<String, String> {
-    let trimmed = text.trim();
-    if trimmed.chars().count() > max {
-        Err(format!("must be at most {max} characters"))
-    } else if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        Err("must not contain control characters".into())
-    } else {
-        Ok(trimmed.to_owned())
-    }
-}
-
-/// A telephone number as dialled in China: digits and dashes, 5 to 13 digits (12345, 021-…,
-/// a mobile number).
-pub fn telephone(text: &str) -> Result<String, &'static str> {
-    let text = text.trim();
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    if text.chars().all(|c| c.is_ascii_digit() || c == '-') && (5..=13).contains(&digits) {
-        Ok(text.to_owned())
-    } else {
-        Err("must be a telephone number")
-    }
-}
+pub use jiceng_values::{CreditCode, Telephone, Text};
 
 /// An http(s) link.
 pub fn url(text: &str) -> Result<String, &'static str> {

@@ -1,131 +1,29 @@
 //! `jiceng.property.v1.LinkageService`: who keeps a compound's three-party meetings (admins over
 //! its committee), who follows decisions up (those admins, or the company's publishers for the
-//! company's own), and who assesses (admins of the assessing town); protobuf conversion.
+//! company's own), and who assesses (admins of the assessing town).
 
 use std::collections::BTreeMap;
 
 use jiceng_auth::caller;
-use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, timestamp};
+use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field};
 use jiceng_proto::property::{self as pb, linkage_service_server::LinkageService};
 use tonic::{Request, Response, Status};
 
 use super::PropertyApi;
 use crate::{
     domain::{
+        Text,
         disclosure::Period,
-        label,
         linkage::{
             Attendee, Criterion, DecisionState, Party, criteria_problem, missing_parties, ranks,
         },
-        prose,
     },
-    store::linkage::{Assessment, Decision, Meeting, NewDecision, Order, OrdersOf, Score},
+    proto::linkage::{
+        assessment_to_proto, decision_to_proto, meeting_to_proto, order_to_proto, party_from_proto,
+        ranking_to_proto, score_to_proto,
+    },
+    store::linkage::{Assessment, Meeting, NewDecision, OrdersOf},
 };
-
-const PARTIES: [(pb::Party, Party); 3] = [
-    (pb::Party::ResidentsCommittee, Party::ResidentsCommittee),
-    (pb::Party::OwnersCommittee, Party::OwnersCommittee),
-    (pb::Party::Company, Party::Company),
-];
-
-fn party_from_proto(value: i32) -> Option<Party> {
-    PARTIES
-        .iter()
-        .find(|(p, _)| *p as i32 == value)
-        .map(|(_, d)| *d)
-}
-
-fn party_to_proto(party: Party) -> i32 {
-    PARTIES
-        .iter()
-        .find(|(_, d)| *d == party)
-        .map_or(pb::Party::Unspecified, |(p, _)| *p) as i32
-}
-
-fn decision_to_proto(decision: &Decision) -> pb::LinkageDecision {
-    pb::LinkageDecision {
-        id: decision.id.clone(),
-        meeting_id: decision.meeting_id.clone(),
-        text: decision.text.clone(),
-        owner: party_to_proto(decision.owner),
-        due_time: decision.due_at.map(timestamp),
-        state: match decision.state {
-            DecisionState::Open => pb::DecisionState::Open,
-            DecisionState::Done => pb::DecisionState::Done,
-            DecisionState::Dropped => pb::DecisionState::Dropped,
-        } as i32,
-        follow_up: decision.follow_up.clone(),
-    }
-}
-
-fn meeting_to_proto(meeting: &Meeting) -> pb::LinkageMeeting {
-    pb::LinkageMeeting {
-        id: meeting.id.clone(),
-        compound_id: meeting.compound_id.clone(),
-        title: meeting.title.clone(),
-        agenda: meeting.agenda.clone(),
-        scheduled_time: Some(timestamp(meeting.scheduled_at)),
-        held_time: meeting.held_at.map(timestamp),
-        attendees: meeting
-            .attendees
-            .iter()
-            .map(|a| pb::Attendee {
-                party: party_to_proto(a.party),
-                name: a.name.clone(),
-            })
-            .collect(),
-        minutes: meeting.minutes.clone(),
-        decisions: meeting.decisions.iter().map(decision_to_proto).collect(),
-    }
-}
-
-fn assessment_to_proto(assessment: &Assessment) -> pb::Assessment {
-    pb::Assessment {
-        id: assessment.id.clone(),
-        org_id: assessment.org_id.clone(),
-        period: assessment.period.clone(),
-        criteria: assessment
-            .criteria
-            .iter()
-            .map(|c| pb::Criterion {
-                code: c.code.clone(),
-                name: c.name.clone(),
-                weight: i32::try_from(c.weight).unwrap_or(i32::MAX),
-            })
-            .collect(),
-    }
-}
-
-fn score_to_proto(score: &Score) -> pb::CompanyScore {
-    pb::CompanyScore {
-        assessment_id: score.assessment_id.clone(),
-        company_id: score.company_id.clone(),
-        scores: score
-            .scores
-            .iter()
-            .map(|(code, s)| (code.clone(), i32::try_from(*s).unwrap_or(i32::MAX)))
-            .collect(),
-        total: score.total as f64 / 100.0,
-        comment: score.comment.clone(),
-    }
-}
-
-fn order_to_proto(order: &Order) -> pb::Order {
-    pb::Order {
-        id: order.id.clone(),
-        assessment_id: order.assessment_id.clone(),
-        company_id: order.company_id.clone(),
-        kind: if order.kind == "reward" {
-            pb::OrderKind::Reward
-        } else {
-            pb::OrderKind::Rectification
-        } as i32,
-        text: order.text.clone(),
-        due_time: order.due_at.map(timestamp),
-        issue_time: Some(timestamp(order.issued_at)),
-        issued_by: order.issued_by.clone(),
-    }
-}
 
 impl PropertyApi {
     /// A meeting, when the caller is an admin over its compound's committee.
@@ -160,9 +58,9 @@ impl LinkageService for PropertyApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
-        let title = violations.check("title", label(&req.title, 100));
+        let title = violations.check("title", Text::label(100).check(&req.title));
         let agenda = violations
-            .check("agenda", prose(&req.agenda, 5_000))
+            .check("agenda", Text::prose(5_000).check(&req.agenda))
             .unwrap_or_default();
         let scheduled = violations
             .check("scheduled_time", millis_of(req.scheduled_time.as_ref()))
@@ -202,7 +100,7 @@ impl LinkageService for PropertyApi {
             .check("held_time", millis_of(req.held_time.as_ref()))
             .flatten();
         let minutes = violations
-            .check("minutes", prose(&req.minutes, 20_000))
+            .check("minutes", Text::prose(20_000).check(&req.minutes))
             .unwrap_or_default();
         let mut attendees = Vec::new();
         for (n, a) in req.attendees.iter().enumerate() {
@@ -213,7 +111,10 @@ impl LinkageService for PropertyApi {
                     "must be one of the three parties",
                 );
             }
-            let name = violations.check(&format!("attendees[{n}].name"), label(&a.name, 50));
+            let name = violations.check(
+                &format!("attendees[{n}].name"),
+                Text::label(50).check(&a.name),
+            );
             if let (Some(party), Some(name)) = (party, name) {
                 attendees.push(Attendee { party, name });
             }
@@ -234,7 +135,10 @@ impl LinkageService for PropertyApi {
         }
         let mut decisions = Vec::new();
         for (n, d) in req.decisions.iter().enumerate() {
-            let text = violations.check(&format!("decisions[{n}].text"), label(&d.text, 500));
+            let text = violations.check(
+                &format!("decisions[{n}].text"),
+                Text::label(500).check(&d.text),
+            );
             let owner = party_from_proto(d.owner);
             if owner.is_none() {
                 violations.add(
@@ -293,7 +197,7 @@ impl LinkageService for PropertyApi {
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let note = violations
-            .check("note", prose(&req.note, 2_000))
+            .check("note", Text::prose(2_000).check(&req.note))
             .unwrap_or_default();
         let state = if req.state == pb::DecisionState::Done as i32 {
             Some(DecisionState::Done)
@@ -347,13 +251,13 @@ impl LinkageService for PropertyApi {
                 code: violations
                     .check(
                         &format!("assessment.criteria[{n}].code"),
-                        label(&c.code, 40),
+                        Text::label(40).check(&c.code),
                     )
                     .unwrap_or_default(),
                 name: violations
                     .check(
                         &format!("assessment.criteria[{n}].name"),
-                        label(&c.name, 100),
+                        Text::label(100).check(&c.name),
                     )
                     .unwrap_or_default(),
                 weight: i64::from(c.weight),
@@ -394,7 +298,7 @@ impl LinkageService for PropertyApi {
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let comment = violations
-            .check("comment", prose(&req.comment, 2_000))
+            .check("comment", Text::prose(2_000).check(&req.comment))
             .unwrap_or_default();
         violations.into_result()?;
         self.assessor(&caller, &req.assessment_id).await?;
@@ -426,17 +330,11 @@ impl LinkageService for PropertyApi {
         let assessment = self.store.assessment(id).await?;
         let scores = self.store.ranking(id).await?;
         let totals: Vec<i64> = scores.iter().map(|s| s.total).collect();
-        Ok(Response::new(pb::Ranking {
-            assessment: Some(assessment_to_proto(&assessment)),
-            companies: scores
-                .iter()
-                .zip(ranks(&totals))
-                .map(|(score, rank)| pb::RankedCompany {
-                    rank: i32::try_from(rank).unwrap_or(i32::MAX),
-                    score: Some(score_to_proto(score)),
-                })
-                .collect(),
-        }))
+        Ok(Response::new(ranking_to_proto(
+            &assessment,
+            &scores,
+            &ranks(&totals),
+        )))
     }
 
     async fn issue_order(
@@ -446,7 +344,7 @@ impl LinkageService for PropertyApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
-        let text = violations.check("text", label(&req.text, 2_000));
+        let text = violations.check("text", Text::label(2_000).check(&req.text));
         let due_at = violations
             .check("due_time", millis_of(req.due_time.as_ref()))
             .flatten();

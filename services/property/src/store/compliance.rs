@@ -10,23 +10,12 @@ use sqlx::Row as _;
 
 use super::{PropertyStore, Result, corrupt, subtree_range};
 use crate::domain::{
-    compliance::{Frequency, Month, Schedule, Standing, periods},
+    compliance::{DueItem, Frequency, Month, Schedule, Standing, periods},
     disclosure::Kind,
 };
 use crate::events;
 
 const DAY_MS: i64 = 86_400_000;
-
-/// One item due for a compound.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DueItem {
-    pub compound_id: String,
-    pub company_id: String,
-    pub kind: Kind,
-    pub period: String,
-    pub due_at: i64,
-    pub standing: Standing,
-}
 
 /// A company's record in a report.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -44,7 +44,6 @@ use jiceng_grid::{
         wishes::{NewWish, WishChange},
     },
 };
-use jiceng_pii::{mask_name, mask_phone};
 use jiceng_property::{
     PropertyStore,
     domain::{
@@ -54,8 +53,9 @@ use jiceng_property::{
     },
     store::{NewCompany, NewCompound, Term},
 };
+use jiceng_values::{mask_name, mask_phone};
 
-use crate::district::pudong_streets_and_towns;
+use jiceng_app::district::pudong_streets_and_towns;
 
 /// A unit to create and the units below it.
 struct Node {

@@ -35,7 +35,6 @@ use jiceng_grid::{
         cases::{ActionDetail, ImportedCase, NewCase},
     },
 };
-use jiceng_identifiers::CreditCode;
 use jiceng_member::{
     MemberStore,
     domain::{MemberStatus, points::PointsRule},
@@ -57,8 +56,9 @@ use jiceng_property::{
     },
     store::{NewCompany, NewCompound, Term},
 };
+use jiceng_values::CreditCode;
 
-use crate::{App, district::pudong_streets_and_towns};
+use jiceng_app::{App, district::pudong_streets_and_towns};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -9,7 +9,6 @@
 //! and the ratio of the two throughputs is the platform's overhead. Figures are printed as a
 //! Markdown table and can be written as JSON for `scripts/plot_bench.py`.
 
-use jiceng_org_client::OrgPath;
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -22,13 +21,13 @@ use std::{
 };
 
 use jiceng_auth::{Claims, Role, TokenIssuer};
-use jiceng_db::now_millis;
+use jiceng_db::{Database, now_millis};
 use jiceng_grid::{
     GridStore,
     domain::case::{ReporterKind, Urgency},
     store::cases::NewCase,
 };
-use jiceng_member::MemberStore;
+use jiceng_org_client::OrgPath;
 use jiceng_proto::{
     grid::{
         self as grid_pb, case_service_client::CaseServiceClient,
@@ -47,6 +46,8 @@ use jiceng_proto::{
 };
 use serde::Serialize;
 use tonic::{Request, Status, transport::Channel};
+
+use crate::baseline;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -838,8 +839,11 @@ pub struct Bench {
     pub issuer: TokenIssuer,
     pub district: String,
     pub root: String,
+    /// Where the grids a report's baseline files under are read.
     pub grid: GridStore,
-    pub member: MemberStore,
+    /// The grid and member services' databases, which the baselines write to.
+    pub grid_db: Database,
+    pub member_db: Database,
 }
 
 impl std::fmt::Debug for Bench {
@@ -1015,14 +1019,14 @@ impl Bench {
                     grids.push((grid.id, grid.org_id, grid.org_path));
                 }
                 let grids = Arc::new(grids);
-                let (store, serial) = (self.grid.clone(), client.clone());
+                let (db, serial) = (self.grid_db.clone(), client.clone());
                 let tally = drive(
                     load.concurrency,
                     load.duration,
                     load.warmup,
                     load.rate,
                     move |mut rng| {
-                        let (store, grids, serial) = (store.clone(), grids.clone(), serial.clone());
+                        let (db, grids, serial) = (db.clone(), grids.clone(), serial.clone());
                         async move {
                             let (grid, committee, org_path) = pick(&grids, &mut rng)
                                 .map_err(|s| s.message().to_owned())?
@@ -1045,8 +1049,7 @@ impl Bench {
                                 attachments: Vec::new(),
                             };
                             let timed: Call = Box::pin(async move {
-                                store
-                                    .insert_baseline_case(&new, now_millis())
+                                baseline::insert_case(&db, &new, now_millis())
                                     .await
                                     .map_err(|e| Status::internal(e.to_string()))
                             });
@@ -1055,27 +1058,26 @@ impl Bench {
                     },
                 )
                 .await;
-                self.grid.delete_baseline_cases().await?;
+                baseline::delete_cases(&self.grid_db).await?;
                 tally
             }
             Op::PointsAward => {
                 let members: Arc<Vec<String>> =
                     Arc::new(targets.members.iter().map(|(m, _)| m.clone()).collect());
-                let store = self.member.clone();
+                let db = self.member_db.clone();
                 let tally = drive(
                     load.concurrency,
                     load.duration,
                     load.warmup,
                     load.rate,
                     move |mut rng| {
-                        let (store, members) = (store.clone(), members.clone());
+                        let (db, members) = (db.clone(), members.clone());
                         async move {
                             let member = pick(&members, &mut rng)
                                 .map_err(|s| s.message().to_owned())?
                                 .clone();
                             let timed: Call = Box::pin(async move {
-                                store
-                                    .insert_baseline_entry(&member, AWARD_RULE, 1, now_millis())
+                                baseline::insert_entry(&db, &member, AWARD_RULE, 1, now_millis())
                                     .await
                                     .map_err(|e| Status::internal(e.to_string()))
                             });
@@ -1084,7 +1086,7 @@ impl Bench {
                     },
                 )
                 .await;
-                self.member.delete_baseline_entries().await?;
+                baseline::delete_entries(&self.member_db).await?;
                 tally
             }
             _ => return Ok(None),

@@ -1,4 +1,5 @@
-//! Registry identifiers that more than one service checks on construction: the unified social credit code.
+//! The unified social credit code (统一社会信用代码, GB 32100-2015) that registered
+//! organisations carry: org's alliances and property's companies check it.
 
 /// A unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters from the code's
 /// alphabet, the last a check character over the first seventeen.
