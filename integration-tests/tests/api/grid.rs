@@ -976,17 +976,34 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .await
         .expect_err("title and category");
     assert_eq!(bad.code(), Code::InvalidArgument);
+    let post = pb::PostNeedRequest {
+        org_id: district.committee.clone(),
+        title: "上门理发".into(),
+        description: "独居老人每月需要上门理发".into(),
+        category: "助老".into(),
+        request_id: "need-1".into(),
+    };
     let need = centre
-        .post_need(pb::PostNeedRequest {
-            org_id: district.committee.clone(),
-            title: "上门理发".into(),
-            description: "独居老人每月需要上门理发".into(),
-            category: "助老".into(),
-            request_id: "need-1".into(),
-        })
+        .post_need(post.clone())
         .await
         .expect("need")
         .into_inner();
+    // The request id names that need: sent again it is the retry, sent with another operation
+    // it is refused.
+    let retried = centre.post_need(post).await.expect("retry").into_inner();
+    assert_eq!(retried.id, need.id);
+    let reused = centre
+        .offer_resource(pb::OfferResourceRequest {
+            title: "理发手艺".into(),
+            category: "助老".into(),
+            provider_org_id: district.committee.clone(),
+            request_id: "need-1".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("the id names the need");
+    assert_eq!(reused.code(), Code::InvalidArgument);
+    assert_eq!(common::fields_of(&reused), ["request_id"]);
     // A stale etag names what changed, a need here, not some other record.
     let stale = centre
         .withdraw_need(pb::WithdrawNeedRequest {

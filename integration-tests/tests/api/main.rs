@@ -29,3 +29,4 @@ mod platform;
 mod postgres_tls;
 mod property;
 mod seed;
+mod statements;

@@ -16,7 +16,7 @@ use std::{
 use common::{OrgClient, Platform};
 use jiceng_proto::org as pb;
 use jiceng_testkit::{
-    TestDatabase,
+    TestDatabase, eventually,
     outage::Outage,
     private_postgres::{PrivateServer, StopMode},
 };
@@ -39,11 +39,12 @@ async fn health(channel: Channel, service: &str) -> ServingStatus {
 /// Waits until the server's health is `wanted`; returns how long that took.
 async fn until_health(channel: &Channel, wanted: ServingStatus, within: Duration) -> Duration {
     let start = Instant::now();
-    while health(channel.clone(), "").await != wanted {
-        assert!(start.elapsed() < within, "health never became {wanted:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    start.elapsed()
+    let became = eventually(within, || {
+        let channel = channel.clone();
+        async move { (health(channel, "").await == wanted).then(|| start.elapsed()) }
+    })
+    .await;
+    became.unwrap_or_else(|| panic!("health never became {wanted:?}"))
 }
 
 /// Waits until the server is NOT_SERVING, which a database outage must make it within 10 s,
@@ -196,7 +197,7 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
         for writer in 0..writers {
-            let mut org = platform.admin().await;
+            let org = platform.admin().await;
             let root = platform.root_id.clone();
             let (acknowledged, unavailable, stop) =
                 (acknowledged.clone(), unavailable.clone(), stop.clone());
@@ -206,16 +207,22 @@ impl Load {
                         return;
                     }
                     let key = format!("{writer}-{n}");
-                    loop {
-                        match create_street(&mut org, &root, &key).await {
-                            Ok(_) => break,
-                            Err(status) if status.code() == Code::Unavailable => {
-                                unavailable.fetch_add(1, Ordering::Relaxed);
-                                tokio::time::sleep(Duration::from_millis(50)).await;
+                    let created = eventually(Duration::from_secs(120), || {
+                        let (mut org, root, key, unavailable) =
+                            (org.clone(), root.clone(), key.clone(), unavailable.clone());
+                        async move {
+                            match create_street(&mut org, &root, &key).await {
+                                Ok(unit) => Some(unit),
+                                Err(status) if status.code() == Code::Unavailable => {
+                                    unavailable.fetch_add(1, Ordering::Relaxed);
+                                    None
+                                }
+                                Err(status) => panic!("street {key}: {status:?}"),
                             }
-                            Err(status) => panic!("street {key}: {status:?}"),
                         }
-                    }
+                    })
+                    .await;
+                    assert!(created.is_some(), "street {key}: never acknowledged");
                     acknowledged
                         .lock()
                         .expect("not poisoned")
@@ -238,15 +245,15 @@ impl Load {
     /// Waits until `more` writes beyond the present ones are acknowledged.
     async fn until_more_acknowledged(&self, more: usize, within: Duration) {
         let target = self.acknowledged() + more;
-        let start = Instant::now();
-        while self.acknowledged() < target {
-            assert!(
-                start.elapsed() < within,
-                "the load did not go on: {} of {target} acknowledged",
-                self.acknowledged()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let went_on = eventually(within, || async move {
+            (self.acknowledged() >= target).then_some(())
+        })
+        .await;
+        assert!(
+            went_on.is_some(),
+            "the load did not go on: {} of {target} acknowledged",
+            self.acknowledged()
+        );
     }
 
     /// Stops the writers after their calls in flight are acknowledged; returns what was.
@@ -280,14 +287,12 @@ async fn a_restarted_and_then_a_crashed_postgresql_under_load_lose_nothing() {
         let unavailable_before = load.unavailable.load(Ordering::Relaxed);
         server.stop(mode).await;
         let unready_after = until_unready_but_alive(&channel).await;
-        let start = Instant::now();
-        while load.unavailable.load(Ordering::Relaxed) == unavailable_before {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "no caller was told UNAVAILABLE"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let unavailable = &load.unavailable;
+        let told = eventually(Duration::from_secs(10), || async move {
+            (unavailable.load(Ordering::Relaxed) != unavailable_before).then_some(())
+        })
+        .await;
+        assert!(told.is_some(), "no caller was told UNAVAILABLE");
         server.start_again().await;
         let serving_after =
             until_health(&channel, ServingStatus::Serving, Duration::from_secs(20)).await;

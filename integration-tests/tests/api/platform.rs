@@ -3,8 +3,11 @@
 
 use crate::common;
 
+use std::time::Duration;
+
 use common::Platform;
 use jiceng_testkit::TestDatabase;
+use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -13,10 +16,21 @@ use tonic_reflection::pb::v1::{
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 
+async fn status_of(mut health: HealthClient<Channel>, service: &str) -> ServingStatus {
+    health
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_says_serving_and_reflection_lists_every_org_service() {
     let platform = Platform::start(TestDatabase::sqlite()).await;
-    let mut health = HealthClient::new(platform.channel().await);
+    let health = HealthClient::new(platform.channel().await);
     // "" is what the readiness probe asks, `liveness` what the liveness probe asks.
     for service in [
         "",
@@ -24,21 +38,16 @@ async fn health_says_serving_and_reflection_lists_every_org_service() {
         "jiceng.org.v1.OrgService",
         "jiceng.org.v1.VenueService",
     ] {
-        let mut status = ServingStatus::Unknown;
-        for _ in 0..50 {
-            let response = health
-                .check(HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-                .expect("health");
-            status = response.into_inner().status();
-            if status == ServingStatus::Serving {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert_eq!(status, ServingStatus::Serving, "service {service:?}");
+        let serving = jiceng_testkit::eventually(Duration::from_secs(1), || {
+            let health = health.clone();
+            async move { (status_of(health, service).await == ServingStatus::Serving).then_some(()) }
+        })
+        .await;
+        assert!(
+            serving.is_some(),
+            "service {service:?}: {:?}",
+            status_of(health.clone(), service).await
+        );
     }
 
     let mut reflection = ServerReflectionClient::new(platform.channel().await);

@@ -833,14 +833,8 @@ async fn an_overdue_disclosure_is_announced_once(db: TestDatabase) {
     .fetch_one(platform.database().await.pool())
     .await
     .expect("count");
-    let mut told = Vec::new();
-    for _ in 0..100 {
-        told = notices("property.disclosure.overdue").await;
-        if told.len() as i64 == expected {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    platform.settle().await;
+    let told = notices("property.disclosure.overdue").await;
     assert_eq!(told.len() as i64, expected);
     assert!(told.len() >= 10, "{}", told.len());
     assert!(
@@ -920,7 +914,52 @@ async fn an_empty_log_has_a_signed_head_of_size_zero(db: TestDatabase) {
     assert_eq!(none_yet.code(), Code::NotFound);
 }
 
+/// A request id names one call: its retry returns the first company, and the same id sent with
+/// another operation (a compound) is refused on `request_id` rather than answered as if it were
+/// the company's retry.
+async fn a_request_id_reused_for_another_operation_is_refused(db: TestDatabase) {
+    let gaohang = Gaohang::start(db).await;
+    let mut admin = gaohang
+        .platform
+        .client_as(gaohang.admin(), PropertyServiceClient::new)
+        .await;
+    let create = pb::CreateCompanyRequest {
+        company: Some(gaohang.company("91310115MA1H7XYX0X", "publisher-1")),
+        request_id: "register-gaohang-1".into(),
+    };
+    let first = admin
+        .create_company(create.clone())
+        .await
+        .expect("first")
+        .into_inner();
+    let retried = admin
+        .create_company(create)
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, retried);
+    let reused = admin
+        .create_compound(pb::CreateCompoundRequest {
+            compound: Some(pb::Compound {
+                name: "东沟新村".into(),
+                address: "东沟路100弄".into(),
+                org_id: gaohang.committee.clone(),
+                company_id: first.id.clone(),
+                ..Default::default()
+            }),
+            request_id: "register-gaohang-1".into(),
+        })
+        .await
+        .expect_err("the id names the company's registration");
+    assert_eq!(reused.code(), Code::InvalidArgument);
+    assert_eq!(fields_of(&reused), ["request_id"]);
+    // The refused call made nothing: the same compound under a fresh id is the first.
+    let compound = gaohang.compound(&first.id).await;
+    assert_eq!(compound.company_id, first.id);
+}
+
 on_both_backends!(
+    a_request_id_reused_for_another_operation_is_refused,
     an_empty_log_has_a_signed_head_of_size_zero,
     a_hand_over_agreed_for_later_takes_effect_then,
     a_compound_brought_in_with_its_history_is_due_from_its_first_term,

@@ -4,6 +4,7 @@
 //! flags); the few places where the dialects differ branch on [`Dialect`] here, not in stores.
 
 mod errors;
+pub mod idempotency;
 mod migrate;
 
 use std::{
@@ -21,6 +22,7 @@ use sqlx::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use errors::{DbError, StoreError, failed_precondition, status_from_sqlx};
+pub use idempotency::{Replay, RequestIds, Target};
 pub use migrate::{Migration, Migrations};
 pub use sqlx;
 

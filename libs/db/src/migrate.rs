@@ -11,6 +11,19 @@ pub struct Migration {
     pub sqlite: &'static str,
 }
 
+impl Migration {
+    /// A step whose SQL both dialects take as written: one file, kept beside the
+    /// per-dialect folders (`migrations/NNNN_name.sql`).
+    pub const fn portable(version: i64, name: &'static str, sql: &'static str) -> Self {
+        Self {
+            version,
+            name,
+            postgres: sql,
+            sqlite: sql,
+        }
+    }
+}
+
 /// The ordered schema changes of one component (a service, or a shared library that owns tables
 /// such as the outbox). Several components share one database and one bookkeeping table.
 #[derive(Debug)]

@@ -9,24 +9,21 @@
 //! asks the org service again. So no row keeps a path that was stale when it was written.
 
 use jiceng_db::{Database, LockMode, Migration, Migrations, StoreError, Tx, lock_key};
-use sqlx::Row as _;
 
 /// The fence's table, migrated into every database that stores org paths.
 pub static MIGRATIONS: Migrations = Migrations {
     component: "org_paths",
     steps: &[
-        Migration {
-            version: 1,
-            name: "the newest org move applied",
-            postgres: include_str!("../migrations/postgres/0001_org_paths_applied.sql"),
-            sqlite: include_str!("../migrations/sqlite/0001_org_paths_applied.sql"),
-        },
-        Migration {
-            version: 2,
-            name: "when org paths were last reconciled",
-            postgres: include_str!("../migrations/postgres/0002_org_paths_reconciled.sql"),
-            sqlite: include_str!("../migrations/sqlite/0002_org_paths_reconciled.sql"),
-        },
+        Migration::portable(
+            1,
+            "the newest org move applied",
+            include_str!("../migrations/0001_org_paths_applied.sql"),
+        ),
+        Migration::portable(
+            2,
+            "when org paths were last reconciled",
+            include_str!("../migrations/0002_org_paths_reconciled.sql"),
+        ),
     ],
 };
 
@@ -104,10 +101,9 @@ fn paths_lock() -> i64 {
 /// move applied here, and holds re-pathing off until the write commits.
 pub async fn admit(db: &Database, tx: &mut Tx, path: &OrgPath) -> Result<(), FenceError> {
     db.lock(tx, paths_lock(), LockMode::Shared).await?;
-    let applied: i64 = sqlx::query("SELECT generation FROM org_paths_applied WHERE id = 1")
+    let applied: i64 = sqlx::query_scalar("SELECT generation FROM org_paths_applied WHERE id = 1")
         .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
+        .await?;
     if path.generation < applied {
         return Err(FenceError::Stale {
             path: path.path.clone(),
@@ -153,7 +149,7 @@ pub async fn repath(
     let mut moved = 0;
     for table in holders.iter().map(PathHolder::table) {
         loop {
-            let sample: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let sample: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT org_path FROM {table}
                  WHERE org_path LIKE $1 AND NOT (org_path >= $2 AND org_path < $3) LIMIT 1"
             )))
@@ -161,9 +157,7 @@ pub async fn repath(
             .bind(&new_lo)
             .bind(&new_hi)
             .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?;
+            .await?;
             let Some(old_unit_path) = sample
                 .as_deref()
                 .and_then(|path| path.find(&marker).map(|at| &path[..at + marker.len()]))
@@ -238,16 +232,13 @@ pub async fn stored_paths(
         let PathHolder::ByOrg { table, org_column } = holder else {
             continue;
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT DISTINCT {org_column}, org_path FROM {table}"
         )))
         .fetch_all(db.pool())
         .await?;
-        for row in rows {
-            stored
-                .entry(row.try_get::<String, _>(0)?)
-                .or_default()
-                .insert(row.try_get::<String, _>(1)?);
+        for (org_id, org_path) in rows {
+            stored.entry(org_id).or_default().insert(org_path);
         }
     }
     Ok(stored)
@@ -281,10 +272,9 @@ pub async fn reconcile(
 ) -> Result<Vec<Repaired>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     db.lock(&mut tx, paths_lock(), LockMode::Exclusive).await?;
-    let applied: i64 = sqlx::query("SELECT generation FROM org_paths_applied WHERE id = 1")
+    let applied: i64 = sqlx::query_scalar("SELECT generation FROM org_paths_applied WHERE id = 1")
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
     let mut repaired = Vec::new();
     for holder in holders {
         let (table, rows) = match holder {

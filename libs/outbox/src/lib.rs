@@ -69,21 +69,20 @@ pub struct OutboxCounts {
 
 /// Counts unrouted events and deliveries by state.
 pub async fn counts(db: &jiceng_db::Database) -> Result<OutboxCounts, sqlx::Error> {
-    use sqlx::Row;
-    let unrouted: i64 = sqlx::query("SELECT COUNT(*) FROM outbox_events WHERE routed_at IS NULL")
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
-    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox_deliveries GROUP BY state")
-        .fetch_all(db.pool())
-        .await?;
+    let unrouted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE routed_at IS NULL")
+            .fetch_one(db.pool())
+            .await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM outbox_deliveries GROUP BY state")
+            .fetch_all(db.pool())
+            .await?;
     let mut counts = OutboxCounts {
         unrouted,
         ..OutboxCounts::default()
     };
-    for row in rows {
-        let n: i64 = row.try_get(1)?;
-        match row.try_get::<String, _>(0)?.as_str() {
+    for (state, n) in rows {
+        match state.as_str() {
             "pending" => counts.pending = n,
             "delivered" => counts.delivered = n,
             "parked" => counts.parked = n,

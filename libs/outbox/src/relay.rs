@@ -8,7 +8,6 @@ use jiceng_proto::{
     events::{DeliverRequest, event_sink_service_client::EventSinkServiceClient},
 };
 use prost::Message as _;
-use sqlx::Row as _;
 use tonic::Request;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -175,13 +174,11 @@ impl Relay {
     /// order they were written, so that no event is routed before an earlier one of its
     /// subject. Types nobody consumes stay unrouted until such a destination is configured.
     async fn route(&self) -> Result<(), sqlx::Error> {
-        let types: Vec<String> =
-            sqlx::query("SELECT DISTINCT event_type FROM outbox_events WHERE routed_at IS NULL")
-                .fetch_all(self.db.pool())
-                .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<_, _>>()?;
+        let types: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT event_type FROM outbox_events WHERE routed_at IS NULL",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
         let consumers_of: HashMap<String, Vec<&String>> = types
             .into_iter()
             .map(|event_type| {
@@ -201,7 +198,7 @@ impl Relay {
         let consumed: Vec<&String> = consumers_of.keys().collect();
         let now = now_millis();
         let mut tx = self.db.begin_write().await?;
-        let mut select = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let mut select = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
             "SELECT event_id, event_type FROM outbox_events
              WHERE routed_at IS NULL AND event_type IN ({}) ORDER BY seq LIMIT $1",
             placeholders(2, consumed.len())
@@ -210,12 +207,7 @@ impl Relay {
         for event_type in &consumed {
             select = select.bind(event_type.as_str());
         }
-        let events: Vec<(String, String)> = select
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let events: Vec<(String, String)> = select.fetch_all(&mut *tx).await?;
         // In name order: two replicas routing together lock the same rows in the same order.
         let mut per_consumer: std::collections::BTreeMap<&String, Vec<&String>> =
             std::collections::BTreeMap::new();
@@ -290,26 +282,24 @@ impl Relay {
              RETURNING event_id, destination, attempts"
         );
         let mut tx = self.db.begin_write().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql))
             .bind(lease_until)
             .bind(now)
             .bind(self.options.batch_size)
             .fetch_all(&mut *tx)
             .await?;
         let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let event_id: String = row.try_get(0)?;
+        for (event_id, destination, attempts) in rows {
             let payload: Vec<u8> =
-                sqlx::query("SELECT payload FROM outbox_events WHERE event_id = $1")
+                sqlx::query_scalar("SELECT payload FROM outbox_events WHERE event_id = $1")
                     .bind(&event_id)
                     .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
+                    .await?;
             claimed.push(Claimed {
                 event_id,
-                destination: row.try_get(1)?,
+                destination,
                 payload,
-                attempts: row.try_get(2)?,
+                attempts,
             });
         }
         tx.commit().await?;

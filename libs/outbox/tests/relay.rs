@@ -63,6 +63,7 @@ impl EventSinkService for Consumer {
             .into_inner()
             .event
             .ok_or_else(|| Status::invalid_argument("no event"))?;
+        // The consumer's own while before applying (see `jitter`): not a wait for anything.
         tokio::time::sleep(self.jitter.mul_f64(fastrand::f64())).await;
         let mut tx = self
             .db
@@ -95,6 +96,7 @@ impl EventSinkService for Consumer {
             self.duplicates.fetch_add(1, Ordering::SeqCst);
         }
         tx.commit().await.map_err(jiceng_db::status_from_sqlx)?;
+        // Slow to answer (see `delay`): not a wait for anything.
         tokio::time::sleep(self.delay).await;
         Ok(Response::new(DeliverResponse { duplicate: !first }))
     }
@@ -203,16 +205,15 @@ async fn effects(consumer: &Consumer) -> Vec<String> {
         .collect()
 }
 
-/// Relays until nothing is due any more.
+/// Relays until nothing is due any more (a delivery under another relay's lease included), or
+/// for thirty seconds: what a test asserts next says whether it drained.
 async fn drain(relay: &Relay) {
-    for _ in 0..200 {
-        if relay.relay_once().await.expect("relay round") == 0
-            && counts(relay.database()).await.expect("counts").pending == 0
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    jiceng_testkit::eventually(Duration::from_secs(30), || async move {
+        let relayed = relay.relay_once().await.expect("relay round");
+        let pending = counts(relay.database()).await.expect("counts").pending;
+        (relayed == 0 && pending == 0).then_some(())
+    })
+    .await;
 }
 
 async fn every_committed_event_is_applied_once(db: TestDatabase) {
@@ -274,16 +275,19 @@ async fn a_relay_killed_mid_batch_loses_and_doubles_nothing(db: TestDatabase) {
     // it records a single acknowledgement.
     let first = relay(&setup, quick_options());
     let running = tokio::spawn(async move { first.relay_once().await });
-    while effects(&setup.consumer).await.len() < 20 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let consumer = &setup.consumer;
+    let applied = jiceng_testkit::eventually(Duration::from_secs(10), || async move {
+        (effects(consumer).await.len() >= 20).then_some(())
+    })
+    .await;
+    assert!(applied.is_some(), "the consumer applied every event");
     running.abort();
     let _ = running.await;
     assert_eq!(counts(&setup.producer).await.expect("counts").delivered, 0);
 
-    // A new relay waits out the lease, then delivers everything again; the consumer applies none twice.
+    // A new relay waits out the lease, then delivers everything again; the consumer applies none
+    // twice. Draining waits the lease out: nothing is delivered while the claims are leased.
     let second = relay(&setup, RelayOptions { ..quick_options() });
-    tokio::time::sleep(Duration::from_millis(600)).await;
     drain(&second).await;
     assert_eq!(effects(&setup.consumer).await, ids);
     assert_eq!(setup.consumer.duplicates.load(Ordering::SeqCst), 20);
@@ -349,12 +353,11 @@ async fn events_of_a_subject_arrive_in_the_order_they_were_written(db: TestDatab
         })
         .collect();
     let total = usize::from(SUBJECTS) * usize::from(ROUNDS);
-    for _ in 0..1_500 {
-        if setup.consumer.applied.lock().expect("applied").len() == total {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let applied = &setup.consumer.applied;
+    jiceng_testkit::eventually(Duration::from_secs(30), || async move {
+        (applied.lock().expect("applied").len() == total).then_some(())
+    })
+    .await;
     let _ = stop.send(true);
     for replica in replicas {
         replica.await.expect("relay");

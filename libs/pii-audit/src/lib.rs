@@ -10,18 +10,16 @@ use jiceng_auth::{AncestryResolver, Caller, Role, ScopeCache};
 use jiceng_db::{Database, LockMode, Migration, Migrations, Tx, lock_key};
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, timestamp};
 use jiceng_proto::audit as pb;
-use sqlx::{Row as _, any::AnyRow};
 use tonic::Status;
 
 /// The reveal records' table, migrated into every database of a service that reveals.
 pub static MIGRATIONS: Migrations = Migrations {
     component: "pii_reveals",
-    steps: &[Migration {
-        version: 1,
-        name: "personal data reveals",
-        postgres: include_str!("../migrations/postgres/0001_pii_reveals.sql"),
-        sqlite: include_str!("../migrations/sqlite/0001_pii_reveals.sql"),
-    }],
+    steps: &[Migration::portable(
+        1,
+        "personal data reveals",
+        include_str!("../migrations/0001_pii_reveals.sql"),
+    )],
 };
 
 /// Reveals one actor may make in an hour.
@@ -104,13 +102,13 @@ pub async fn record(
         LockMode::Exclusive,
     )
     .await?;
-    let recent: i64 =
-        sqlx::query("SELECT COUNT(*) FROM pii_reveals WHERE actor = $1 AND revealed_at > $2")
-            .bind(reveal.actor)
-            .bind(now - HOUR_MS)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get(0)?;
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pii_reveals WHERE actor = $1 AND revealed_at > $2",
+    )
+    .bind(reveal.actor)
+    .bind(now - HOUR_MS)
+    .fetch_one(&mut **tx)
+    .await?;
     if recent >= HOURLY_LIMIT {
         tracing::warn!(
             actor = reveal.actor,
@@ -153,6 +151,43 @@ pub struct RevealRecord {
     pub fields: Vec<String>,
     pub reason: String,
     pub trace_id: String,
+}
+
+const COLUMNS: &str =
+    "id, revealed_at, actor, subject_kind, subject_id, record, fields, reason, trace_id";
+
+/// A row of `pii_reveals` as read: its fields are the columns of [`COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct RevealRow {
+    id: String,
+    revealed_at: i64,
+    actor: String,
+    subject_kind: String,
+    subject_id: String,
+    record: String,
+    /// A JSON array of field names.
+    fields: String,
+    reason: String,
+    trace_id: String,
+}
+
+impl TryFrom<RevealRow> for RevealRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(row: RevealRow) -> Result<Self, Self::Error> {
+        Ok(RevealRecord {
+            id: row.id,
+            revealed_at: row.revealed_at,
+            actor: row.actor,
+            subject_kind: row.subject_kind,
+            subject_id: row.subject_id,
+            record: row.record,
+            fields: serde_json::from_str(&row.fields)
+                .map_err(|e| sqlx::Error::Decode(format!("reveal fields: {e}").into()))?,
+            reason: row.reason,
+            trace_id: row.trace_id,
+        })
+    }
 }
 
 /// Which reveals a list shows.
@@ -208,7 +243,7 @@ pub async fn list(
     }
     let limit = bind(Value::Int(limit));
     let sql = format!(
-        "SELECT id, revealed_at, actor, subject_kind, subject_id, record, fields, reason, trace_id
+        "SELECT {COLUMNS}
          FROM pii_reveals {} ORDER BY revealed_at DESC, id DESC LIMIT {limit}",
         if clauses.is_empty() {
             String::new()
@@ -216,7 +251,7 @@ pub async fn list(
             format!("WHERE {}", clauses.join(" AND "))
         },
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, RevealRow>(sqlx::AssertSqlSafe(sql));
     for value in values {
         query = match value {
             Value::Text(text) => query.bind(text),
@@ -226,25 +261,9 @@ pub async fn list(
     query
         .fetch_all(db.pool())
         .await?
-        .iter()
-        .map(from_row)
+        .into_iter()
+        .map(RevealRecord::try_from)
         .collect()
-}
-
-fn from_row(row: &AnyRow) -> Result<RevealRecord, sqlx::Error> {
-    let fields: String = row.try_get(6)?;
-    Ok(RevealRecord {
-        id: row.try_get(0)?,
-        revealed_at: row.try_get(1)?,
-        actor: row.try_get(2)?,
-        subject_kind: row.try_get(3)?,
-        subject_id: row.try_get(4)?,
-        record: row.try_get(5)?,
-        fields: serde_json::from_str(&fields)
-            .map_err(|e| sqlx::Error::Decode(format!("reveal fields: {e}").into()))?,
-        reason: row.try_get(7)?,
-        trace_id: row.try_get(8)?,
-    })
 }
 
 /// The reason a reveal request gives, required when it reveals.

@@ -167,6 +167,22 @@ impl fmt::Debug for StopHooks {
     }
 }
 
+impl Parts {
+    /// The parts of a service that consumes `event_types` with `sink` and keeps org paths in
+    /// `path_holders` (none: `&[]`); its gRPC services and tasks are added next.
+    pub fn consuming(
+        event_types: &'static [&'static str],
+        sink: Arc<dyn EventSinkService>,
+        path_holders: &'static [PathHolder],
+    ) -> Self {
+        Self {
+            consumer: Some(Consumer { event_types, sink }),
+            path_holders,
+            ..Self::default()
+        }
+    }
+}
+
 impl fmt::Debug for Parts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Parts")

@@ -110,18 +110,18 @@ impl HttpReceiver {
 
     /// Waits until `count` requests arrived or the timeout passed; returns what arrived.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<ReceivedRequest> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let arrived = crate::eventually(timeout, || async move {
             let requests = self.requests();
-            if requests.len() >= count || tokio::time::Instant::now() >= deadline {
-                return requests;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            (requests.len() >= count).then_some(requests)
+        })
+        .await;
+        arrived.unwrap_or_else(|| self.requests())
     }
 }
 
-/// Reads one request from `stream`, answers it with the next scripted status and records it.
+/// Reads one request from `stream`, records it and answers it with the next scripted status:
+/// recorded before it is answered, so a client that has its answer finds its request in
+/// [`HttpReceiver::requests`] (a test asserts what arrived without waiting for the recording).
 async fn answer(
     mut stream: impl AsyncRead + AsyncWrite + Unpin,
     statuses: &mut impl Iterator<Item = u16>,
@@ -135,12 +135,12 @@ async fn answer(
         "HTTP/1.1 {} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         request.status
     );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
     recorded
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(request);
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn read_request(stream: &mut (impl AsyncRead + Unpin)) -> Option<ReceivedRequest> {

@@ -300,6 +300,48 @@ impl Topology {
         &self.group(service).database.url
     }
 
+    /// Waits until every service's outbox has routed each event some consumer takes and
+    /// finished every delivery, with no event written meanwhile: whatever the events set off in
+    /// the other services has happened, once or twice. A delivery a killed replica had claimed
+    /// is waited for until its lease runs out and another replica delivers it.
+    pub async fn settle(&self) {
+        let chart = topology();
+        let mut outboxes = Vec::new();
+        for (name, group) in &self.groups {
+            let consumed: Vec<String> = chart
+                .values()
+                .filter_map(|service| service["consumes"][name.as_str()].as_array())
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            // Nobody consumes its events: they wait unrouted, and nothing is delivered.
+            if !consumed.is_empty() {
+                outboxes.push((name.clone(), group.database.connect().await, consumed));
+            }
+        }
+        let outboxes = &outboxes;
+        let settled = crate::eventually(Duration::from_secs(60), || async move {
+            let before = events_written(outboxes).await;
+            for (_, db, consumed) in outboxes {
+                if !outbox_settled(db, consumed).await {
+                    return None;
+                }
+            }
+            // An event written while the outboxes were read may not have been seen: read again.
+            (events_written(outboxes).await == before).then_some(())
+        })
+        .await;
+        for (_, db, _) in outboxes {
+            db.close().await;
+        }
+        let names: Vec<&str> = outboxes.iter().map(|(name, _, _)| name.as_str()).collect();
+        assert!(
+            settled.is_some(),
+            "the outboxes of {names:?} did not settle within 60 s"
+        );
+    }
+
     /// Starts one more replica of `service`, waits until it serves and puts it behind the
     /// balancer; returns its address.
     pub async fn add_replica(&mut self, service: &str) -> SocketAddr {
@@ -498,30 +540,63 @@ fn serving_addr(line: &str) -> Option<SocketAddr> {
     fields.get("addr")?.as_str()?.parse().ok()
 }
 
+/// How many events every outbox in `outboxes` holds, routed or not.
+async fn events_written(outboxes: &[(String, jiceng_db::Database, Vec<String>)]) -> Vec<i64> {
+    let mut written = Vec::new();
+    for (name, db, _) in outboxes {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events")
+            .fetch_one(db.pool())
+            .await
+            .unwrap_or_else(|err| panic!("{name}'s outbox: {err}"));
+        written.push(count);
+    }
+    written
+}
+
+/// Whether `db`'s outbox has routed every event of the `consumed` types and has no delivery
+/// left to make.
+async fn outbox_settled(db: &jiceng_db::Database, consumed: &[String]) -> bool {
+    use sqlx::Row as _;
+    let unrouted = sqlx::query(
+        "SELECT event_type, COUNT(*) FROM outbox_events WHERE routed_at IS NULL GROUP BY event_type",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("unrouted events");
+    let waiting = unrouted.iter().any(|row| {
+        let event_type: String = row.try_get(0).expect("event type");
+        consumed.contains(&event_type)
+    });
+    let pending: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_deliveries WHERE state = 'pending'")
+            .fetch_one(db.pool())
+            .await
+            .expect("pending deliveries");
+    !waiting && pending == 0
+}
+
 /// Waits until the replica's health says SERVING (its database answers).
 async fn wait_serving(replica: &Replica) {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(channel) = tonic::transport::Endpoint::from_shared(replica.uri())
+    let serving = crate::eventually(Duration::from_secs(60), || async move {
+        let channel = tonic::transport::Endpoint::from_shared(replica.uri())
             .expect("uri")
             .connect()
             .await
-        {
-            let answer = HealthClient::new(channel)
-                .check(HealthCheckRequest::default())
-                .await;
-            if answer.is_ok_and(|a| a.into_inner().status == 1) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} is not serving after 60 s",
-            replica.addr
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .ok()?;
+        let answer = HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await;
+        answer
+            .is_ok_and(|a| a.into_inner().status == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        serving.is_some(),
+        "{} is not serving after 60 s",
+        replica.addr
+    );
 }
 
 #[cfg(test)]

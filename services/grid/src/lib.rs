@@ -19,7 +19,7 @@ use jiceng_proto::grid::{
     case_service_server::CaseServiceServer, grid_service_server::GridServiceServer,
     project_service_server::ProjectServiceServer, wish_service_server::WishServiceServer,
 };
-use jiceng_service::{BuildError, Built, Consumer, Context, Parts, Task};
+use jiceng_service::{BuildError, Built, Context, Parts, Task};
 
 pub use grpc::{CONSUMED_EVENTS, GridApi};
 pub use store::{GridStore, ORG_PATH_HOLDERS};
@@ -45,42 +45,42 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0003_wishes.sql"),
             sqlite: include_str!("../migrations/sqlite/0003_wishes.sql"),
         },
-        Migration {
-            version: 4,
-            name: "a subtree's cases in time order",
-            postgres: include_str!("../migrations/postgres/0004_case_lists.sql"),
-            sqlite: include_str!("../migrations/sqlite/0004_case_lists.sql"),
-        },
-        Migration {
-            version: 5,
-            name: "reporters' contacts, sealed",
-            postgres: include_str!("../migrations/postgres/0005_reporter_contact.sql"),
-            sqlite: include_str!("../migrations/sqlite/0005_reporter_contact.sql"),
-        },
-        Migration {
-            version: 6,
-            name: "joint meetings about cases",
-            postgres: include_str!("../migrations/postgres/0006_case_meetings.sql"),
-            sqlite: include_str!("../migrations/sqlite/0006_case_meetings.sql"),
-        },
+        Migration::portable(
+            4,
+            "a subtree's cases in time order",
+            include_str!("../migrations/0004_case_lists.sql"),
+        ),
+        Migration::portable(
+            5,
+            "reporters' contacts, sealed",
+            include_str!("../migrations/0005_reporter_contact.sql"),
+        ),
+        Migration::portable(
+            6,
+            "joint meetings about cases",
+            include_str!("../migrations/0006_case_meetings.sql"),
+        ),
         Migration {
             version: 7,
             name: "needs, resources and projects",
             postgres: include_str!("../migrations/postgres/0007_needs_resources_projects.sql"),
             sqlite: include_str!("../migrations/sqlite/0007_needs_resources_projects.sql"),
         },
-        Migration {
-            version: 8,
-            name: "wish claim acceptance and fulfilment confirmation",
-            postgres: include_str!("../migrations/postgres/0008_wish_confirmation.sql"),
-            sqlite: include_str!("../migrations/sqlite/0008_wish_confirmation.sql"),
-        },
-        Migration {
-            version: 9,
-            name: "the end of an approved deferral",
-            postgres: include_str!("../migrations/postgres/0009_deferred_until.sql"),
-            sqlite: include_str!("../migrations/sqlite/0009_deferred_until.sql"),
-        },
+        Migration::portable(
+            8,
+            "wish claim acceptance and fulfilment confirmation",
+            include_str!("../migrations/0008_wish_confirmation.sql"),
+        ),
+        Migration::portable(
+            9,
+            "the end of an approved deferral",
+            include_str!("../migrations/0009_deferred_until.sql"),
+        ),
+        Migration::portable(
+            10,
+            "request ids in one table of the shared shape, with their operation",
+            include_str!("../migrations/0010_request_ids.sql"),
+        ),
     ],
 };
 
@@ -101,14 +101,7 @@ pub fn build(ctx: &Context) -> Result<Built<GridStore>, BuildError> {
         ctx.members.clone(),
     );
     let auth = &ctx.authenticator;
-    let mut parts = Parts {
-        consumer: Some(Consumer {
-            event_types: CONSUMED_EVENTS,
-            sink: Arc::new(api.clone()),
-        }),
-        path_holders: ORG_PATH_HOLDERS,
-        ..Parts::default()
-    };
+    let mut parts = Parts::consuming(CONSUMED_EVENTS, Arc::new(api.clone()), ORG_PATH_HOLDERS);
     parts
         .grpc
         .add(authenticated!(GridServiceServer::new(api.clone()), auth))

@@ -5,15 +5,22 @@ pub mod cases;
 pub mod projects;
 pub mod wishes;
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    fmt::{Display, Write as _},
+};
 
-use jiceng_db::{Database, Tx};
+use jiceng_db::{Database, RequestIds, Tx};
 use jiceng_org_client::{
     OrgPath, PathHolder,
     paths::{self},
 };
 use serde_json::{Value, json};
-use sqlx::{Row as _, any::AnyRow};
+use sqlx::{
+    Any, Arguments as _, Encode, Type,
+    any::{AnyArguments, AnyRow},
+    error::BoxDynError,
+};
 
 use crate::domain::{
     Layer, Point, StaffRole,
@@ -76,72 +83,104 @@ fn corrupt(what: &str) -> StoreError {
 
 pub(crate) use jiceng_org_client::paths::subtree_range;
 
-/// A WHERE clause made of only the filters a list has, each an index condition (rather than
-/// `$1 = '' OR …`, which no planner can use), with its values in placeholder order.
-#[derive(Default)]
-pub(crate) struct Conditions {
-    clauses: Vec<String>,
-    values: Vec<Param>,
+/// A list's SELECT, with a WHERE made of only the filters the list has, each an index
+/// condition (rather than `$1 = '' OR …`, which no planner can use), and its page.
+///
+/// It is built as sqlx's `QueryBuilder` is (`push`, `push_bind`), but `QueryBuilder<Any>`
+/// writes `?` placeholders (`AnyArguments` keeps the default `format_placeholder`), which
+/// PostgreSQL rejects: this one writes `$N`, numbered by the values bound before it.
+pub(crate) struct ListQuery {
+    sql: String,
+    arguments: AnyArguments,
+    /// Why a value could not be bound, returned by [`ListQuery::fetch`].
+    unbound: Option<BoxDynError>,
+    filtered: bool,
 }
 
-enum Param {
-    Text(String),
-    Int(i64),
-}
-
-impl Conditions {
-    /// The placeholder of a text value.
-    pub(crate) fn text(&mut self, value: impl Into<String>) -> String {
-        self.values.push(Param::Text(value.into()));
-        format!("${}", self.values.len())
+impl ListQuery {
+    /// `SELECT columns FROM table`, filtered by what follows.
+    pub(crate) fn select(columns: &str, table: &str) -> Self {
+        Self {
+            sql: format!("SELECT {columns} FROM {table}"),
+            arguments: AnyArguments::default(),
+            unbound: None,
+            filtered: false,
+        }
     }
 
-    /// The placeholder of an integer value.
-    pub(crate) fn int(&mut self, value: i64) -> String {
-        self.values.push(Param::Int(value));
-        format!("${}", self.values.len())
+    /// Starts a filter: `WHERE` before the first, `AND` before the others.
+    pub(crate) fn filter(&mut self) -> &mut Self {
+        let word = if self.filtered { " AND " } else { " WHERE " };
+        self.filtered = true;
+        self.push(word)
     }
 
-    pub(crate) fn push(&mut self, clause: String) {
-        self.clauses.push(clause);
+    /// Appends SQL, never a value (see [`ListQuery::push_bind`]).
+    pub(crate) fn push(&mut self, sql: impl Display) -> &mut Self {
+        // Writing to a String does not fail.
+        let _ = write!(self.sql, "{sql}");
+        self
+    }
+
+    /// Binds `value` and appends its placeholder.
+    pub(crate) fn push_bind<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'t, Any> + Type<Any>,
+    {
+        match self.arguments.add(value) {
+            Ok(()) => {
+                let placeholder = self.arguments.len();
+                self.push(format_args!("${placeholder}"))
+            }
+            Err(err) => {
+                self.unbound.get_or_insert(err);
+                self
+            }
+        }
     }
 
     /// Rows in the subtree at `path`.
-    pub(crate) fn subtree(&mut self, path: &str) {
+    pub(crate) fn subtree(&mut self, path: &str) -> &mut Self {
         let (lo, hi) = subtree_range(path);
-        let (lo, hi) = (self.text(lo), self.text(hi));
-        self.push(format!("org_path >= {lo} AND org_path < {hi}"));
+        self.filter()
+            .push("org_path >= ")
+            .push_bind(lo)
+            .push(" AND org_path < ")
+            .push_bind(hi)
     }
 
-    /// Rows after a page position in `created_at DESC, id DESC` order.
-    pub(crate) fn after(&mut self, after: Option<(i64, String)>) {
+    /// At most `limit` rows in `created_at DESC, id DESC` order, after the page position
+    /// `after` in it.
+    pub(crate) fn page(&mut self, after: Option<(i64, String)>, limit: i64) -> &mut Self {
         if let Some((time, id)) = after {
-            let (time, id) = (self.int(time), self.text(id));
-            self.push(format!(
-                "(created_at < {time} OR (created_at = {time} AND id < {id}))"
-            ));
+            self.filter()
+                .push("(created_at < ")
+                .push_bind(time)
+                .push(" OR (created_at = ")
+                .push_bind(time)
+                .push(" AND id < ")
+                .push_bind(id)
+                .push("))");
         }
+        self.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(limit)
     }
 
-    /// `WHERE …`, or nothing without conditions.
-    pub(crate) fn clause(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
+    /// The rows, read as `R` and made into `T`s.
+    pub(crate) async fn fetch<R, T>(self, db: &Database) -> Result<Vec<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        if let Some(err) = self.unbound {
+            return Err(sqlx::Error::Encode(err).into());
         }
-    }
-
-    pub(crate) async fn fetch(self, db: &Database, sql: String) -> Result<Vec<AnyRow>> {
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        let query = self
-            .values
+        sqlx::query_as_with::<_, R, _>(sqlx::AssertSqlSafe(self.sql), self.arguments)
+            .fetch_all(db.pool())
+            .await?
             .into_iter()
-            .fold(query, |query, value| match value {
-                Param::Text(text) => query.bind(text),
-                Param::Int(int) => query.bind(int),
-            });
-        Ok(query.fetch_all(db.pool()).await?)
+            .map(T::try_from)
+            .collect()
     }
 }
 
@@ -184,41 +223,71 @@ pub struct GridStore {
 
 const GRID_COLUMNS: &str = "id, code, name, layer, org_id, org_path, polygon, created_at";
 
-fn grid_from_row(row: &AnyRow) -> Result<Grid> {
-    let layer: String = row.try_get(3)?;
-    let polygon: Option<String> = row.try_get(6)?;
-    let polygon = match polygon {
-        None => Vec::new(),
-        Some(text) => serde_json::from_str::<Vec<(f64, f64)>>(&text)
-            .map_err(|_| corrupt("grid polygon"))?
-            .into_iter()
-            .map(|(latitude, longitude)| Point {
-                latitude,
-                longitude,
-            })
-            .collect(),
-    };
-    Ok(Grid {
-        id: row.try_get(0)?,
-        code: row.try_get(1)?,
-        name: row.try_get(2)?,
-        layer: Layer::parse(&layer).ok_or_else(|| corrupt("grid layer"))?,
-        org_id: row.try_get(4)?,
-        org_path: row.try_get(5)?,
-        polygon,
-        created_at: row.try_get(7)?,
-    })
+/// A row of `grid_grids` as read: its fields are the columns of [`GRID_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct GridRow {
+    id: String,
+    code: String,
+    name: String,
+    layer: String,
+    org_id: String,
+    org_path: String,
+    polygon: Option<String>,
+    created_at: i64,
 }
 
-fn staff_from_row(row: &AnyRow) -> Result<Staff> {
-    let role: String = row.try_get(3)?;
-    Ok(Staff {
-        grid_id: row.try_get(0)?,
-        subject: row.try_get(1)?,
-        name: row.try_get(2)?,
-        role: StaffRole::parse(&role).ok_or_else(|| corrupt("staff role"))?,
-        since: row.try_get(4)?,
-    })
+impl TryFrom<GridRow> for Grid {
+    type Error = StoreError;
+
+    fn try_from(row: GridRow) -> Result<Self> {
+        let polygon = match row.polygon {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<Vec<(f64, f64)>>(&text)
+                .map_err(|_| corrupt("grid polygon"))?
+                .into_iter()
+                .map(|(latitude, longitude)| Point {
+                    latitude,
+                    longitude,
+                })
+                .collect(),
+        };
+        Ok(Grid {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            layer: Layer::parse(&row.layer).ok_or_else(|| corrupt("grid layer"))?,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            polygon,
+            created_at: row.created_at,
+        })
+    }
+}
+
+const STAFF_COLUMNS: &str = "grid_id, subject, name, role, since";
+
+/// A row of `grid_staff` as read: its fields are the columns of [`STAFF_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    grid_id: String,
+    subject: String,
+    name: String,
+    role: String,
+    since: i64,
+}
+
+impl TryFrom<StaffRow> for Staff {
+    type Error = StoreError;
+
+    fn try_from(row: StaffRow) -> Result<Self> {
+        Ok(Staff {
+            grid_id: row.grid_id,
+            subject: row.subject,
+            name: row.name,
+            role: StaffRole::parse(&row.role).ok_or_else(|| corrupt("staff role"))?,
+            since: row.since,
+        })
+    }
 }
 
 fn limits_to_json(limits: &Limits) -> Value {
@@ -249,51 +318,65 @@ fn limits_from_json(value: &Value) -> Option<Limits> {
     })
 }
 
-fn category_from_row(row: &AnyRow) -> Result<Category> {
-    let attributes: String = row.try_get(2)?;
-    let clock: String = row.try_get(4)?;
-    let limits: String = row.try_get(5)?;
-    let bad = || corrupt("category");
-    let attributes: Value = serde_json::from_str(&attributes).map_err(|_| bad())?;
-    let attributes = attributes
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|a| {
-            Some(Attribute {
-                code: a["code"].as_str()?.to_owned(),
-                name: a["name"].as_str()?.to_owned(),
-                kind: AttributeKind::parse(a["kind"].as_str()?)?,
-                required: a["required"].as_bool()?,
-                choices: a["choices"]
-                    .as_array()?
-                    .iter()
-                    .map(|c| c.as_str().map(str::to_owned))
-                    .collect::<Option<_>>()?,
+const CATEGORY_COLUMNS: &str = "code, name, attributes, default_handler_kind, clock, limits";
+
+/// A row of `grid_categories` as read: its fields are the columns of [`CATEGORY_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct CategoryRow {
+    code: String,
+    name: String,
+    attributes: String,
+    default_handler_kind: String,
+    clock: String,
+    limits: String,
+}
+
+impl TryFrom<CategoryRow> for Category {
+    type Error = StoreError;
+
+    fn try_from(row: CategoryRow) -> Result<Self> {
+        let bad = || corrupt("category");
+        let attributes: Value = serde_json::from_str(&row.attributes).map_err(|_| bad())?;
+        let attributes = attributes
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|a| {
+                Some(Attribute {
+                    code: a["code"].as_str()?.to_owned(),
+                    name: a["name"].as_str()?.to_owned(),
+                    kind: AttributeKind::parse(a["kind"].as_str()?)?,
+                    required: a["required"].as_bool()?,
+                    choices: a["choices"]
+                        .as_array()?
+                        .iter()
+                        .map(|c| c.as_str().map(str::to_owned))
+                        .collect::<Option<_>>()?,
+                })
             })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?;
+        let limits: Value = serde_json::from_str(&row.limits).map_err(|_| bad())?;
+        let limits = limits
+            .as_array()
+            .filter(|tiers| tiers.len() == 3)
+            .and_then(|tiers| {
+                Some([
+                    limits_from_json(&tiers[0])?,
+                    limits_from_json(&tiers[1])?,
+                    limits_from_json(&tiers[2])?,
+                ])
+            })
+            .ok_or_else(bad)?;
+        Ok(Category {
+            code: row.code,
+            name: row.name,
+            attributes,
+            default_handler_kind: row.default_handler_kind,
+            clock: ClockKind::parse(&row.clock).ok_or_else(bad)?,
+            limits,
         })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(bad)?;
-    let limits: Value = serde_json::from_str(&limits).map_err(|_| bad())?;
-    let limits = limits
-        .as_array()
-        .filter(|tiers| tiers.len() == 3)
-        .and_then(|tiers| {
-            Some([
-                limits_from_json(&tiers[0])?,
-                limits_from_json(&tiers[1])?,
-                limits_from_json(&tiers[2])?,
-            ])
-        })
-        .ok_or_else(bad)?;
-    Ok(Category {
-        code: row.try_get(0)?,
-        name: row.try_get(1)?,
-        attributes,
-        default_handler_kind: row.try_get(3)?,
-        clock: ClockKind::parse(&clock).ok_or_else(bad)?,
-        limits,
-    })
+    }
 }
 
 impl GridStore {
@@ -350,14 +433,14 @@ impl GridStore {
     }
 
     pub async fn grid(&self, id: &str) -> Result<Grid> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, GridRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {GRID_COLUMNS} FROM grid_grids WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?
-        .ok_or_else(|| not_found("grid", id))?;
-        grid_from_row(&row)
+        .ok_or_else(|| not_found("grid", id))?
+        .try_into()
     }
 
     /// The grids of the subtree at `org_path`, by code, after `after_code`.
@@ -369,7 +452,7 @@ impl GridStore {
         limit: i64,
     ) -> Result<Vec<Grid>> {
         let (lo, hi) = subtree_range(org_path);
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, GridRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {GRID_COLUMNS} FROM grid_grids
              WHERE org_path >= $1 AND org_path < $2 AND ($3 = '' OR layer = $3) AND code > $4
              ORDER BY code LIMIT $5"
@@ -381,8 +464,8 @@ impl GridStore {
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(grid_from_row)
+        .into_iter()
+        .map(Grid::try_from)
         .collect()
     }
 
@@ -407,15 +490,15 @@ impl GridStore {
         .bind(self.db.now())
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(
-            "SELECT grid_id, subject, name, role, since FROM grid_staff WHERE grid_id = $1 AND subject = $2",
-        )
+        let row = sqlx::query_as::<_, StaffRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {STAFF_COLUMNS} FROM grid_staff WHERE grid_id = $1 AND subject = $2"
+        )))
         .bind(grid_id)
         .bind(subject)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        staff_from_row(&row)
+        row.try_into()
     }
 
     pub async fn remove_staff(&self, grid_id: &str, subject: &str) -> Result<()> {
@@ -431,14 +514,14 @@ impl GridStore {
     }
 
     pub async fn staff(&self, grid_id: &str) -> Result<Vec<Staff>> {
-        sqlx::query(
-            "SELECT grid_id, subject, name, role, since FROM grid_staff WHERE grid_id = $1 ORDER BY since, subject",
-        )
+        sqlx::query_as::<_, StaffRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {STAFF_COLUMNS} FROM grid_staff WHERE grid_id = $1 ORDER BY since, subject"
+        )))
         .bind(grid_id)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(staff_from_row)
+        .into_iter()
+        .map(Staff::try_from)
         .collect()
     }
 
@@ -497,13 +580,13 @@ impl GridStore {
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>> {
-        sqlx::query(
-            "SELECT code, name, attributes, default_handler_kind, clock, limits FROM grid_categories ORDER BY code",
-        )
+        sqlx::query_as::<_, CategoryRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {CATEGORY_COLUMNS} FROM grid_categories ORDER BY code"
+        )))
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(category_from_row)
+        .into_iter()
+        .map(Category::try_from)
         .collect()
     }
 
@@ -538,17 +621,17 @@ impl GridStore {
 
     /// The marked days from `from` to `to` (inclusive): (day, working, note).
     pub async fn calendar_days(&self, from: &str, to: &str) -> Result<Vec<(String, bool, String)>> {
-        sqlx::query("SELECT day, working, note FROM grid_calendar WHERE day >= $1 AND day <= $2 ORDER BY day")
-            .bind(from)
-            .bind(to)
-            .fetch_all(self.db.pool())
-            .await?
-            .iter()
-            .map(|row| {
-                let working: i64 = row.try_get(1)?;
-                Ok((row.try_get(0)?, working != 0, row.try_get(2)?))
-            })
-            .collect()
+        let days: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT day, working, note FROM grid_calendar WHERE day >= $1 AND day <= $2 ORDER BY day",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(days
+            .into_iter()
+            .map(|(day, working, note)| (day, working != 0, note))
+            .collect())
     }
 
     /// The district's working calendar.
@@ -568,65 +651,57 @@ impl GridStore {
     }
 }
 
-/// Takes `request_id` of `caller` for the new `kind` row `id`; when the caller sent it before,
-/// returns the id of the row it made then (a retry gets the first result, not a second row).
-pub(crate) async fn first_request(
-    tx: &mut Tx,
-    kind: &str,
-    caller: &str,
-    request_id: Option<&str>,
-    id: &str,
-) -> Result<Option<String>> {
-    let Some(request_id) = request_id else {
-        return Ok(None);
-    };
-    let key = format!("{kind}/{request_id}");
-    let taken = sqlx::query(
-        "INSERT INTO grid_list_request_ids (caller, request_id, item_id) VALUES ($1, $2, $3)
-         ON CONFLICT (caller, request_id) DO NOTHING",
-    )
-    .bind(caller)
-    .bind(&key)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    if taken.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let first: String = sqlx::query(
-        "SELECT item_id FROM grid_list_request_ids WHERE caller = $1 AND request_id = $2",
-    )
-    .bind(caller)
-    .bind(&key)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
-    Ok(Some(first))
-}
+/// Where the grid service keeps its callers' request ids.
+pub(crate) const REQUEST_IDS: RequestIds = RequestIds::new("grid_requests");
 
 /// A category, read in the caller's transaction (a case's writes read it on their own
 /// connection rather than take a second one while they hold the write lock).
 pub(crate) async fn load_category(tx: &mut Tx, code: &str) -> Result<Category> {
-    let row = sqlx::query(
-        "SELECT code, name, attributes, default_handler_kind, clock, limits FROM grid_categories WHERE code = $1",
-    )
+    sqlx::query_as::<_, CategoryRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {CATEGORY_COLUMNS} FROM grid_categories WHERE code = $1"
+    )))
     .bind(code)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("category", code))?;
-    category_from_row(&row)
+    .ok_or_else(|| not_found("category", code))?
+    .try_into()
 }
 
 /// The working calendar, read in the caller's transaction.
 pub(crate) async fn load_calendar(tx: &mut Tx) -> Result<WorkCalendar> {
-    let days: BTreeMap<String, bool> = sqlx::query("SELECT day, working FROM grid_calendar")
+    let days: Vec<(String, i64)> = sqlx::query_as("SELECT day, working FROM grid_calendar")
         .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| {
-            let working: i64 = row.try_get(1)?;
-            Ok((row.try_get(0)?, working != 0))
-        })
-        .collect::<Result<_>>()?;
+        .await?;
+    let days: BTreeMap<String, bool> = days
+        .into_iter()
+        .map(|(day, working)| (day, working != 0))
+        .collect();
     Ok(WorkCalendar::new(days))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_query_numbers_its_placeholders_in_the_order_of_its_values() {
+        let mut query = ListQuery::select("id", "t");
+        query.page(None, 10);
+        assert_eq!(
+            query.sql,
+            "SELECT id FROM t ORDER BY created_at DESC, id DESC LIMIT $1"
+        );
+
+        let mut query = ListQuery::select("id", "t");
+        query.subtree("/1/");
+        query.filter().push("state = ").push_bind("open");
+        query.page(Some((5, "x".into())), 10);
+        assert_eq!(
+            query.sql,
+            "SELECT id FROM t WHERE org_path >= $1 AND org_path < $2 AND state = $3 \
+             AND (created_at < $4 OR (created_at = $5 AND id < $6)) \
+             ORDER BY created_at DESC, id DESC LIMIT $7"
+        );
+        assert_eq!(query.arguments.len(), 7);
+    }
 }

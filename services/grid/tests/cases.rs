@@ -5,6 +5,7 @@
 use jiceng_org_client::OrgPath;
 use std::collections::BTreeMap;
 
+use jiceng_db::Migrations;
 use jiceng_grid::{
     GridStore, MIGRATIONS,
     domain::{
@@ -1282,29 +1283,84 @@ async fn a_backlog_drains_batch_after_batch(db: TestDatabase) {
             let _ = stopped.await;
         },
     ));
-    let started = std::time::Instant::now();
-    loop {
-        let waiting = store
+    let store = &store;
+    let waiting = || async move {
+        store
             .list_cases(&CaseFilter::default(), None, 1_000)
             .await
             .expect("cases")
             .iter()
             .filter(|case| case.escalation_level == 0)
-            .count();
-        if waiting == 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "{waiting} not yet escalated"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+            .count()
+    };
+    let drained = jiceng_testkit::eventually(std::time::Duration::from_secs(60), || {
+        let waiting = waiting();
+        async move { (waiting.await == 0).then_some(()) }
+    })
+    .await;
+    assert!(drained.is_some(), "{} not yet escalated", waiting().await);
     let _ = stop.send(());
     scanner.await.expect("the scanner stops");
 }
 
+/// Request ids taken before the three tables became one still answer their retries, each with
+/// the operation it was taken for, the kind prefix of needs' and resources' ids gone.
+async fn request_ids_taken_before_the_shared_shape_still_answer_retries(db: TestDatabase) {
+    let database = db.connect().await;
+    database
+        .migrate(&jiceng_outbox::MIGRATIONS)
+        .await
+        .expect("outbox");
+    database
+        .migrate(&jiceng_org_client::paths::MIGRATIONS)
+        .await
+        .expect("org paths");
+    let before = Migrations {
+        component: MIGRATIONS.component,
+        steps: &MIGRATIONS.steps[..9],
+    };
+    database.migrate(&before).await.expect("the schema before");
+    for statement in [
+        "INSERT INTO grid_request_ids (caller, request_id, case_id) VALUES ('reporter-1', 'r-1', 'case-1')",
+        "INSERT INTO grid_wish_requests (caller, request_id, wish_id) VALUES ('centre', 'w-1', 'wish-1')",
+        "INSERT INTO grid_list_request_ids (caller, request_id, item_id) VALUES ('centre', 'need/n-1', 'need-1')",
+        "INSERT INTO grid_list_request_ids (caller, request_id, item_id) VALUES ('member-7', 'resource/o-1', 'resource-1')",
+        "INSERT INTO grid_list_request_ids (caller, request_id, item_id) VALUES ('centre', 'resource/w-1', 'resource-2')",
+    ] {
+        sqlx::query(statement)
+            .execute(database.pool())
+            .await
+            .expect(statement);
+    }
+    database
+        .migrate(&MIGRATIONS)
+        .await
+        .expect("the shared shape");
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT caller, request_id, operation, resource_id FROM grid_requests
+         ORDER BY caller, request_id",
+    )
+    .fetch_all(database.pool())
+    .await
+    .expect("request ids");
+    let row = |c: &str, r: &str, o: &str, id: &str| (c.into(), r.into(), o.into(), id.into());
+    let (centre_w1, rest): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(caller, id, _, _)| caller == "centre" && id == "w-1");
+    assert_eq!(
+        rest,
+        [
+            row("centre", "n-1", "PostNeed", "need-1"),
+            row("member-7", "o-1", "OfferResource", "resource-1"),
+            row("reporter-1", "r-1", "ReportCase", "case-1"),
+        ]
+    );
+    // A wish's id and a resource's that now meet: one of them is kept.
+    assert_eq!(centre_w1.len(), 1, "{centre_w1:?}");
+}
+
 on_both_backends!(
+    request_ids_taken_before_the_shared_shape_still_answer_retries,
     a_backlog_drains_batch_after_batch,
     closed_cases_from_an_earlier_system_are_imported_once,
     a_backlog_of_overdue_cases_does_not_hold_up_a_shutdown,

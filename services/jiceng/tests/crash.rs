@@ -24,7 +24,8 @@ use jiceng_proto::{
         position_service_client::PositionServiceClient,
     },
 };
-use jiceng_testkit::Bearer;
+use jiceng_testkit::{Bearer, eventually};
+use tokio::sync::watch;
 use tonic::transport::Channel;
 
 /// Appointments the load makes: one new unit and one secretary each.
@@ -104,20 +105,17 @@ impl Up {
     }
 
     /// Sends SIGTERM (what Kubernetes sends first) and waits for the process to exit.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    async fn terminate(mut self) -> std::process::ExitStatus {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill -TERM");
         assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "no exit 30 s after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let exited = eventually(Duration::from_secs(30), || {
+            std::future::ready(self.child.try_wait().expect("wait"))
+        })
+        .await;
+        exited.expect("no exit 30 s after SIGTERM")
     }
 
     async fn channel(&self) -> Channel {
@@ -187,6 +185,8 @@ async fn appoint(
 /// Appointments made by concurrent writers until the process stops under them.
 struct Load {
     acknowledged: Arc<Mutex<Vec<usize>>>,
+    /// How many appointments are acknowledged, for a test to wait on.
+    progress: Arc<watch::Sender<usize>>,
     /// Calls (CreateUnit or AppointPosition) that got their response.
     answered: Arc<AtomicUsize>,
     /// How the calls that were not acknowledged failed.
@@ -200,13 +200,15 @@ impl Load {
         let acknowledged = Arc::new(Mutex::new(Vec::new()));
         let refused = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(watch::Sender::new(0));
         let writers = (0..WRITERS)
             .map(|_| {
-                let (next, acknowledged, refused, answered) = (
+                let (next, acknowledged, refused, answered, progress) = (
                     next.clone(),
                     acknowledged.clone(),
                     refused.clone(),
                     answered.clone(),
+                    progress.clone(),
                 );
                 let (channel, admin, root) = (channel.clone(), admin.to_owned(), root.to_owned());
                 tokio::spawn(async move {
@@ -222,24 +224,30 @@ impl Load {
                             return;
                         }
                         acknowledged.lock().expect("lock").push(n);
+                        progress.send_modify(|count| *count += 1);
                     }
                 })
             })
             .collect();
         Self {
             acknowledged,
+            progress,
             answered,
             refused,
             writers,
         }
     }
 
+    /// Returns as soon as `count` appointments are acknowledged.
     async fn until_acknowledged(&self, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.acknowledged.lock().expect("lock").len() < count {
-            assert!(Instant::now() < deadline, "the load made no progress");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let mut progress = self.progress.subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            progress.wait_for(|acknowledged| *acknowledged >= count),
+        )
+        .await
+        .expect("the load made no progress")
+        .expect("the load is watched");
     }
 
     /// The acknowledged appointments and the codes of the refused calls, once every writer
@@ -294,7 +302,6 @@ async fn a_killed_process_loses_no_acknowledged_write_and_repeats_no_effect() {
     load.until_acknowledged(KILL_AFTER).await;
     let root = up.root.clone();
     up.kill();
-    let killed = Instant::now();
     let acknowledged = load.finish().await.acknowledged;
     assert!(acknowledged.len() >= KILL_AFTER && acknowledged.len() < APPOINTMENTS);
 
@@ -344,34 +351,43 @@ async fn a_killed_process_loses_no_acknowledged_write_and_repeats_no_effect() {
     };
     let deadline = Instant::now() + Duration::from_secs(90);
     for n in 0..APPOINTMENTS {
-        let mut inbox = inbox_of(n);
-        loop {
-            let notices = inbox
-                .list_inbox(ListInboxRequest {
-                    category: "org.position.changed".into(),
-                    ..Default::default()
-                })
-                .await
-                .expect("inbox")
-                .into_inner()
-                .items;
-            if !notices.is_empty() {
-                assert_eq!(notices.len(), 1, "secretary {n} was told twice");
-                break;
+        let inbox = inbox_of(n);
+        let told = eventually(deadline.saturating_duration_since(Instant::now()), || {
+            let mut inbox = inbox.clone();
+            async move {
+                let notices = inbox
+                    .list_inbox(ListInboxRequest {
+                        category: "org.position.changed".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("inbox")
+                    .into_inner()
+                    .items;
+                (!notices.is_empty()).then_some(notices)
             }
-            assert!(
-                Instant::now() < deadline,
-                "secretary {n} was never told: an event was lost"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        })
+        .await
+        .unwrap_or_else(|| panic!("secretary {n} was never told: an event was lost"));
+        assert_eq!(told.len(), 1, "secretary {n} was told twice");
     }
     // A delivery claimed before the kill is retried once its lease (30 s) runs out: notify
-    // must recognise it, not tell anyone again.
-    tokio::time::sleep(
-        (killed + Duration::from_secs(32)).saturating_duration_since(Instant::now()),
-    )
+    // must recognise it, not tell anyone again. Once org's outbox has routed and delivered
+    // everything, that retry has been made.
+    let org = jiceng_db::Database::connect(&format!("sqlite://{}/org.db", data.path().display()))
+        .await
+        .expect("org's database");
+    let settled = eventually(Duration::from_secs(60), || {
+        let org = org.clone();
+        async move {
+            // Read beside the running process: a busy database is asked again.
+            let counts = jiceng_outbox::counts(&org).await.ok()?;
+            (counts.unrouted == 0 && counts.pending == 0).then_some(())
+        }
+    })
     .await;
+    org.close().await;
+    assert!(settled.is_some(), "org's outbox did not settle within 60 s");
     for n in 0..APPOINTMENTS {
         let notices = inbox_of(n)
             .list_inbox(ListInboxRequest::default())
@@ -392,9 +408,7 @@ async fn a_terminated_process_finishes_its_calls_refuses_new_ones_and_flushes_it
     let load = Load::start(&up.channel().await, &admin, &up.root);
     load.until_acknowledged(KILL_AFTER).await;
     let root = up.root.clone();
-    let status = tokio::task::spawn_blocking(move || up.terminate())
-        .await
-        .expect("join");
+    let status = up.terminate().await;
     assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
     let Finished {
         acknowledged,

@@ -28,7 +28,7 @@ use jiceng_proto::{
         org_service_client::OrgServiceClient, position_service_client::PositionServiceClient,
     },
 };
-use jiceng_testkit::{Bearer, bearer, topology::Topology};
+use jiceng_testkit::{Bearer, bearer, eventually, topology::Topology};
 use tonic::{
     Code,
     codegen::InterceptedService,
@@ -124,15 +124,27 @@ where
     Fut: Future<Output = Result<(), String>>,
 {
     let started = Instant::now();
-    loop {
-        match check().await {
-            Ok(()) => return started.elapsed(),
-            Err(last) if started.elapsed() >= within => {
-                panic!("{what}: not so after {within:?}: {last}")
+    let last = std::sync::Mutex::new(String::new());
+    let last = &last;
+    let held = eventually(within, || {
+        let checked = check();
+        async move {
+            match checked.await {
+                Ok(()) => Some(started.elapsed()),
+                Err(why) => {
+                    *last.lock().expect("not poisoned") = why;
+                    None
+                }
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
         }
-    }
+    })
+    .await;
+    held.unwrap_or_else(|| {
+        panic!(
+            "{what}: not so after {within:?}: {}",
+            last.lock().expect("not poisoned")
+        )
+    })
 }
 
 fn category() -> grid_pb::DefineCategoryRequest {
@@ -504,13 +516,18 @@ async fn a_replica_added_under_load_gets_calls_within_the_maximum_connection_age
     let district = admin_of(&topology.root_id, Role::DistrictAdmin);
     let grid = topology.endpoint("grid");
     // Callers that each hold one long-lived connection to the Service, calling without pause.
+    const CALLERS: usize = 6;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // How many callers have had a call answered.
+    let calling = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut callers = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..CALLERS {
         let client = client_as(&grid, &district, CaseServiceClient::new).await;
         let (root, mut stopped) = (topology.root_id.clone(), stopped.clone());
+        let calling = calling.clone();
         callers.push(tokio::spawn(async move {
             let mut failures = Vec::new();
+            let mut first = true;
             while !*stopped.borrow_and_update() {
                 let list = grid_pb::ListCasesRequest {
                     org_id: root.clone(),
@@ -527,12 +544,26 @@ async fn a_replica_added_under_load_gets_calls_within_the_maximum_connection_age
                 if let Err(status) = listed {
                     failures.push(status);
                 }
+                if std::mem::take(&mut first) {
+                    calling.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                // The callers' pace: not a wait for anything.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             failures
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Under load: every caller calls on its connection before the replica is added.
+    within(Duration::from_secs(10), "every caller calling", || {
+        let calling = calling.clone();
+        async move {
+            match calling.load(std::sync::atomic::Ordering::SeqCst) {
+                CALLERS => Ok(()),
+                n => Err(format!("{n} of {CALLERS} callers answered")),
+            }
+        }
+    })
+    .await;
     topology.add_replica("grid").await;
     let added_log = topology
         .group("grid")
@@ -646,13 +677,10 @@ async fn jiceng_reconcile_puts_right_a_path_no_event_repaired() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("grid_cases: 0 rows put right"));
 }
 
-/// How long an effect that happened once is watched for a second time.
-const SETTLE: Duration = Duration::from_secs(1);
-
-/// Waits until `count` is at least one through every endpoint, then, after [`SETTLE`], that it
-/// is exactly one through every endpoint: an effect that happened once, whichever replica is
-/// asked.
-async fn once_through_each<F, Fut>(endpoints: &[String], what: &str, count: F)
+/// Waits until `count` is at least one through every endpoint, then, once the outboxes have
+/// settled (so an event delivered twice has had its second effect), that it is exactly one
+/// through every endpoint: an effect that happened once, whichever replica is asked.
+async fn once_through_each<F, Fut>(topology: &Topology, endpoints: &[String], what: &str, count: F)
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<usize, String>>,
@@ -673,7 +701,7 @@ where
         )
         .await;
     }
-    tokio::time::sleep(SETTLE).await;
+    topology.settle().await;
     for endpoint in endpoints {
         assert_eq!(
             count(endpoint.clone()).await,
@@ -836,6 +864,7 @@ async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretar
     for credited in [&claimer, &secretary] {
         let token = bearer(credited, &[Role::Member], &street);
         once_through_each(
+            &topology,
             &topology.replica_endpoints("member"),
             "each claimant's points",
             |endpoint| {
@@ -858,6 +887,7 @@ async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretar
         .await;
     }
     once_through_each(
+        &topology,
         &topology.replica_endpoints("notify"),
         "the secretary's notice of the fulfilled wish",
         |endpoint| {
@@ -969,6 +999,7 @@ async fn a_dispatched_case_tells_the_handling_org_once_and_its_joint_meeting_joi
         .await
         .expect("dispatch");
     once_through_each(
+        &topology,
         &topology.replica_endpoints("notify"),
         "the handling org's secretary told of the dispatch",
         |endpoint| {
@@ -1010,6 +1041,7 @@ async fn a_dispatched_case_tells_the_handling_org_once_and_its_joint_meeting_joi
     .expect("a joint meeting about the case (org asks grid that it exists)")
     .into_inner();
     once_through_each(
+        &topology,
         &topology.replica_endpoints("grid"),
         "the meeting in the case's history",
         |endpoint| {
@@ -1041,20 +1073,31 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, tonic::Status>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match write().await {
-            Ok(done) => return done,
-            Err(status)
-                if (status.code() == Code::Unavailable
-                    || jiceng_grpc::connection_broke(&status))
-                    && Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    let last = std::sync::Mutex::new(None);
+    let last = &last;
+    let acknowledged = eventually(Duration::from_secs(60), || {
+        let written = write();
+        async move {
+            match written.await {
+                Ok(done) => Some(done),
+                Err(status)
+                    if status.code() == Code::Unavailable
+                        || jiceng_grpc::connection_broke(&status) =>
+                {
+                    *last.lock().expect("not poisoned") = Some(status);
+                    None
+                }
+                Err(status) => panic!("{what}: {status:?}"),
             }
-            Err(status) => panic!("{what}: {status:?}"),
         }
-    }
+    })
+    .await;
+    acknowledged.unwrap_or_else(|| {
+        panic!(
+            "{what}: {:?} after 60 s",
+            last.lock().expect("not poisoned")
+        )
+    })
 }
 
 /// What one writer had acknowledged.
@@ -1085,6 +1128,8 @@ async fn a_replica_of_each_service_killed_under_writes_loses_nothing_and_repeats
     .expect("category");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Rounds of writes acknowledged, by all writers together.
+    let rounds = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for writer in 0..3 {
         let (org_uri, grid_uri, member_uri) = (
@@ -1093,6 +1138,7 @@ async fn a_replica_of_each_service_killed_under_writes_loses_nothing_and_repeats
             topology.endpoint("member"),
         );
         let (district, committee, stopped) = (district.clone(), committee.clone(), stopped.clone());
+        let rounds = rounds.clone();
         writers.push(tokio::spawn(async move {
             let org = client_as(&org_uri, &district, OrgServiceClient::new).await;
             let positions = client_as(&org_uri, &district, PositionServiceClient::new).await;
@@ -1160,17 +1206,40 @@ async fn a_replica_of_each_service_killed_under_writes_loses_nothing_and_repeats
                 acknowledged.cases.push(case);
                 acknowledged.members.push(member);
                 n += 1;
+                rounds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             acknowledged
         }));
     }
+    // Under writes: before each kill, and after the last successor starts, the writers go on
+    // for a few more rounds.
+    let writes_go_on = |when: String| {
+        let rounds = rounds.clone();
+        async move {
+            let target = rounds.load(std::sync::atomic::Ordering::SeqCst) + 3;
+            within(
+                Duration::from_secs(60),
+                &format!("the writes go on {when}"),
+                || {
+                    let rounds = rounds.clone();
+                    async move {
+                        match rounds.load(std::sync::atomic::Ordering::SeqCst) {
+                            done if done >= target => Ok(()),
+                            done => Err(format!("{done} of {target} rounds")),
+                        }
+                    }
+                },
+            )
+            .await;
+        }
+    };
     // One replica of each service after another dies as by `kill -9`, and its successor starts.
     for service in ["org", "member", "grid", "property", "notify"] {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        writes_go_on(format!("before a {service} replica is killed")).await;
         topology.kill(service, 0);
         topology.add_replica(service).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    writes_go_on("after the kills".to_owned()).await;
     let _ = stop.send(true);
     let mut acknowledged = Acknowledged::default();
     for writer in writers {
@@ -1271,7 +1340,9 @@ async fn a_replica_of_each_service_killed_under_writes_loses_nothing_and_repeats
         })
         .await;
     }
-    tokio::time::sleep(SETTLE).await;
+    // Every delivery made, the one a killed replica had claimed too: a second notice would be
+    // there now.
+    topology.settle().await;
     for (secretary, branch) in &acknowledged.secretaries {
         assert_eq!(
             notices(notify.clone(), secretary, branch, "org.position.changed").await,
@@ -1346,7 +1417,46 @@ async fn each_webhook_attempt_is_made_once_while_both_notify_replicas_dispatch()
         (NOTICES, NOTICES),
         "each notice delivered once"
     );
-    tokio::time::sleep(SETTLE * 2).await;
+    // Every delivery delivered (final: only pending ones are claimed) and every claim's attempt
+    // recorded (none in flight on either replica): nothing more can be sent.
+    let db = jiceng_db::Database::connect(topology.database_url("notify"))
+        .await
+        .expect("notify's database");
+    within(
+        Duration::from_secs(30),
+        "every webhook delivery done",
+        || {
+            let db = db.clone();
+            async move {
+                let count = |sql: &'static str| {
+                    let db = db.clone();
+                    async move {
+                        sqlx::query_scalar::<_, i64>(sql)
+                            .fetch_one(db.pool())
+                            .await
+                            .map_err(|err| err.to_string())
+                    }
+                };
+                let open =
+                    count("SELECT COUNT(*) FROM notify_deliveries WHERE state <> 'delivered'")
+                        .await?;
+                let claimed = count(
+                    "SELECT CAST(COALESCE(SUM(attempts), 0) AS BIGINT) FROM notify_deliveries",
+                )
+                .await?;
+                let recorded = count("SELECT COUNT(*) FROM notify_delivery_attempts").await?;
+                if open == 0 && claimed == recorded {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{open} not delivered; {claimed} claims, {recorded} attempts recorded"
+                    ))
+                }
+            }
+        },
+    )
+    .await;
+    db.close().await;
     let all = receiver.requests();
     assert_eq!(
         all.len(),
@@ -1394,6 +1504,7 @@ async fn an_overdue_case_escalates_once_while_both_grid_replicas_scan() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after the epoch");
+    // The processes run on the system clock, which a test cannot move: the deadline has to pass.
     tokio::time::sleep(due.saturating_sub(now) + Duration::from_secs(1)).await;
     // Both replicas' scanners run in the background; both are also asked at once, twice.
     let mut scans = Vec::new();
@@ -1423,6 +1534,7 @@ async fn an_overdue_case_escalates_once_while_both_grid_replicas_scan() {
         "{escalated_by_scans} scans escalated the same deadline"
     );
     once_through_each(
+        &topology,
         &topology.replica_endpoints("grid"),
         "the case's escalation",
         |endpoint| {
@@ -1440,6 +1552,28 @@ async fn an_overdue_case_escalates_once_while_both_grid_replicas_scan() {
         },
     )
     .await;
+    // Its new deadline is ahead: no scan, in flight or to come, has a missed deadline to
+    // escalate it for again.
+    let next_due = client_as(&grid, &worker, CaseServiceClient::new)
+        .await
+        .get_case(grid_pb::GetCaseRequest {
+            id: case.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the case")
+        .into_inner()
+        .step_due_time
+        .expect("a new step due time")
+        .seconds;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_secs();
+    assert!(
+        u64::try_from(next_due).unwrap_or_default() > now,
+        "the escalated case is due again at {next_due}, not after {now}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1480,8 +1614,31 @@ async fn held_notices_fold_into_one_digest_while_both_notify_replicas_fold() {
             .await
             .expect("publish");
     }
-    // Held, then folded by whichever replica's folding comes first: one digest, on either.
+    // Held, then folded by whichever replica's folding comes first: one digest, on either. Once
+    // nothing is held, no fold has anything to make another digest of.
+    let db = jiceng_db::Database::connect(topology.database_url("notify"))
+        .await
+        .expect("notify's database");
+    within(Duration::from_secs(30), "every held notice folded", || {
+        let db = db.clone();
+        async move {
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM notify_digest_pending WHERE recipient = $1",
+            )
+            .bind(MEMBER)
+            .fetch_one(db.pool())
+            .await
+            .map_err(|err| err.to_string())?;
+            match held {
+                0 => Ok(()),
+                held => Err(format!("{held} held")),
+            }
+        }
+    })
+    .await;
+    db.close().await;
     once_through_each(
+        &topology,
         &topology.replica_endpoints("notify"),
         "the member's digest",
         |endpoint| {
@@ -1564,8 +1721,11 @@ async fn a_decision_coming_due_is_announced_once_while_both_org_replicas_scan() 
         })
         .await;
     }
-    // Long enough for the other replica's scan to have come round too.
+    // Long enough for the other replica's scan to have come round too: the scans run on the
+    // system clock every minute and say nothing when they find nothing, so no drain tells.
     tokio::time::sleep(Duration::from_secs(61)).await;
+    // Whatever that scan wrote has been delivered.
+    topology.settle().await;
     for endpoint in topology.replica_endpoints("notify") {
         assert_eq!(
             notices(endpoint.clone(), SECRETARY, &committee, "org.decision.due").await,

@@ -19,7 +19,7 @@ use jiceng_grpc::authenticated;
 use jiceng_proto::member::{
     member_service_server::MemberServiceServer, points_service_server::PointsServiceServer,
 };
-use jiceng_service::{BuildError, Built, Consumer, Context, Parts};
+use jiceng_service::{BuildError, Built, Context, Parts};
 
 pub use grpc::{CONSUMED_EVENTS, MemberApi};
 pub use jiceng_pii::PiiVault;
@@ -28,36 +28,31 @@ pub use store::{MemberStore, ORG_PATH_HOLDERS};
 pub static MIGRATIONS: Migrations = Migrations {
     component: "member",
     steps: &[
-        Migration {
-            version: 1,
-            name: "members, status history, request ids",
-            postgres: include_str!("../migrations/postgres/0001_members.sql"),
-            sqlite: include_str!("../migrations/sqlite/0001_members.sql"),
-        },
-        Migration {
-            version: 2,
-            name: "points rules, ledger, balances",
-            postgres: include_str!("../migrations/postgres/0002_points.sql"),
-            sqlite: include_str!("../migrations/sqlite/0002_points.sql"),
-        },
-        Migration {
-            version: 3,
-            name: "transfers",
-            postgres: include_str!("../migrations/postgres/0003_transfers.sql"),
-            sqlite: include_str!("../migrations/sqlite/0003_transfers.sql"),
-        },
-        Migration {
-            version: 4,
-            name: "dual registration, service hours, commitments",
-            postgres: include_str!("../migrations/postgres/0004_community.sql"),
-            sqlite: include_str!("../migrations/sqlite/0004_community.sql"),
-        },
-        Migration {
-            version: 5,
-            name: "activities and attendees",
-            postgres: include_str!("../migrations/postgres/0005_activities.sql"),
-            sqlite: include_str!("../migrations/sqlite/0005_activities.sql"),
-        },
+        Migration::portable(
+            1,
+            "members, status history, request ids",
+            include_str!("../migrations/0001_members.sql"),
+        ),
+        Migration::portable(
+            2,
+            "points rules, ledger, balances",
+            include_str!("../migrations/0002_points.sql"),
+        ),
+        Migration::portable(
+            3,
+            "transfers",
+            include_str!("../migrations/0003_transfers.sql"),
+        ),
+        Migration::portable(
+            4,
+            "dual registration, service hours, commitments",
+            include_str!("../migrations/0004_community.sql"),
+        ),
+        Migration::portable(
+            5,
+            "activities and attendees",
+            include_str!("../migrations/0005_activities.sql"),
+        ),
         Migration {
             version: 6,
             name: "org paths of members",
@@ -70,6 +65,11 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0007_balance_paths.sql"),
             sqlite: include_str!("../migrations/sqlite/0007_balance_paths.sql"),
         },
+        Migration::portable(
+            8,
+            "request ids in the shared shape, with their operation",
+            include_str!("../migrations/0008_request_ids.sql"),
+        ),
     ],
 };
 
@@ -83,14 +83,7 @@ pub fn build(ctx: &Context) -> Result<Built<MemberStore>, BuildError> {
         ctx.org_for("member")?,
     );
     let auth = &ctx.authenticator;
-    let mut parts = Parts {
-        consumer: Some(Consumer {
-            event_types: CONSUMED_EVENTS,
-            sink: Arc::new(api.clone()),
-        }),
-        path_holders: ORG_PATH_HOLDERS,
-        ..Parts::default()
-    };
+    let mut parts = Parts::consuming(CONSUMED_EVENTS, Arc::new(api.clone()), ORG_PATH_HOLDERS);
     parts
         .grpc
         .add(authenticated!(PointsServiceServer::new(api.clone()), auth))

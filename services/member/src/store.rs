@@ -6,12 +6,11 @@ pub mod leaderboard;
 pub mod ledger;
 pub mod transfers;
 
-use jiceng_db::{Database, Tx};
+use jiceng_db::{Database, RequestIds, Tx};
 use jiceng_org_client::{
     OrgPath, PathHolder,
     paths::{self},
 };
-use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{Date, Gender, Member, MemberStatus, StatusChange, points::periods};
 
@@ -23,6 +22,9 @@ fn precondition(kind: &'static str, description: impl Into<String>) -> StoreErro
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where the member service keeps its callers' request ids.
+const REQUEST_IDS: RequestIds = RequestIds::new("member_requests");
 
 /// The member service's rows that hold org paths: members (their org's) and balance rows
 /// (their member's).
@@ -64,6 +66,88 @@ pub struct MemberStore {
 const COLUMNS: &str = "id, name, gender, birth_date, phone_sealed, phone_masked, id_card_sealed, id_card_masked, \
     join_date, status, org_id, version, created_at, updated_at";
 
+/// A row of `member_members` as read: its fields are the columns of [`COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: String,
+    name: String,
+    gender: Option<String>,
+    birth_date: Option<String>,
+    phone_sealed: Option<String>,
+    phone_masked: Option<String>,
+    id_card_sealed: Option<String>,
+    id_card_masked: Option<String>,
+    join_date: Option<String>,
+    status: String,
+    org_id: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = sqlx::Error;
+
+    fn try_from(row: MemberRow) -> std::result::Result<Self, Self::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_members").into());
+        Ok(Member {
+            id: row.id,
+            name: row.name,
+            gender: row
+                .gender
+                .map(|g| Gender::parse(&g).ok_or_else(|| corrupt("gender")))
+                .transpose()?,
+            birth_date: row.birth_date,
+            phone_sealed: row.phone_sealed,
+            phone_masked: row.phone_masked,
+            id_card_sealed: row.id_card_sealed,
+            id_card_masked: row.id_card_masked,
+            join_date: row.join_date,
+            status: MemberStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            org_id: row.org_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const HISTORY_COLUMNS: &str =
+    "from_status, to_status, effective_date, approving_org_id, note, actor, recorded_at";
+
+/// A row of `member_status_history` as read: its fields are the columns of [`HISTORY_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct StatusChangeRow {
+    from_status: Option<String>,
+    to_status: String,
+    effective_date: String,
+    approving_org_id: String,
+    note: String,
+    actor: String,
+    recorded_at: i64,
+}
+
+impl TryFrom<StatusChangeRow> for StatusChange {
+    type Error = sqlx::Error;
+
+    fn try_from(row: StatusChangeRow) -> std::result::Result<Self, Self::Error> {
+        let corrupt = || sqlx::Error::Decode("invalid status in member_status_history".into());
+        Ok(StatusChange {
+            from: row
+                .from_status
+                .map(|f| MemberStatus::parse(&f).ok_or_else(corrupt))
+                .transpose()?,
+            to: MemberStatus::parse(&row.to_status).ok_or_else(corrupt)?,
+            effective_date: row.effective_date,
+            approving_org_id: row.approving_org_id,
+            note: row.note,
+            actor: row.actor,
+            recorded_at: row.recorded_at,
+        })
+    }
+}
+
 impl MemberStore {
     pub fn new(db: Database, event_source: String) -> Self {
         Self { db, event_source }
@@ -89,31 +173,15 @@ impl MemberStore {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(request_id) = request_id {
-            let claimed = sqlx::query(
-                "INSERT INTO member_requests (caller, request_id, member_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (caller, request_id) DO NOTHING",
-            )
-            .bind(actor)
-            .bind(request_id)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            if claimed.rows_affected() == 0 {
-                let first: String = sqlx::query(
-                    "SELECT member_id FROM member_requests WHERE caller = $1 AND request_id = $2",
-                )
-                .bind(actor)
-                .bind(request_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-                let member = fetch(&mut tx, &first).await?;
-                tx.commit().await?;
-                return Ok(member);
-            }
-        }
         let now = self.db.now();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "CreateMember", &id, now)
+            .await?
+        {
+            let member = fetch(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(member);
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO member_members ({COLUMNS}, id_card_index, org_path)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13, $14)"
@@ -179,7 +247,7 @@ impl MemberStore {
 
     /// The member whose ID-card number has this blind index.
     pub async fn find_by_id_card(&self, index: &str) -> Result<Member> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM member_members WHERE id_card_index = $1"
         )))
         .bind(index)
@@ -189,7 +257,7 @@ impl MemberStore {
             what: "member",
             id: "by ID card".into(),
         })?;
-        Ok(member_from_row(&row)?)
+        Ok(Member::try_from(row)?)
     }
 
     /// Members of an org by (name, id), after the cursor when given.
@@ -200,7 +268,7 @@ impl MemberStore {
         limit: i64,
     ) -> Result<Vec<Member>> {
         let (name, id) = after.unwrap_or(("", ""));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM member_members WHERE org_id = $1 AND (name > $2 OR (name = $2 AND id > $3))
              ORDER BY name, id LIMIT $4"
         )))
@@ -211,8 +279,8 @@ impl MemberStore {
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows
-            .iter()
-            .map(member_from_row)
+            .into_iter()
+            .map(Member::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -276,32 +344,17 @@ impl MemberStore {
     }
 
     pub async fn history(&self, id: &str) -> Result<Vec<StatusChange>> {
-        let rows = sqlx::query(
-            "SELECT from_status, to_status, effective_date, approving_org_id, note, actor, recorded_at
-             FROM member_status_history WHERE member_id = $1 ORDER BY recorded_at, id",
-        )
+        let rows = sqlx::query_as::<_, StatusChangeRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {HISTORY_COLUMNS}
+             FROM member_status_history WHERE member_id = $1 ORDER BY recorded_at, id"
+        )))
         .bind(id)
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let corrupt =
-                    || sqlx::Error::Decode("invalid status in member_status_history".into());
-                let from: Option<String> = row.try_get(0)?;
-                let to: String = row.try_get(1)?;
-                Ok(StatusChange {
-                    from: from
-                        .map(|f| MemberStatus::parse(&f).ok_or_else(corrupt))
-                        .transpose()?,
-                    to: MemberStatus::parse(&to).ok_or_else(corrupt)?,
-                    effective_date: row.try_get(2)?,
-                    approving_org_id: row.try_get(3)?,
-                    note: row.try_get(4)?,
-                    actor: row.try_get(5)?,
-                    recorded_at: row.try_get(6)?,
-                })
-            })
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(StatusChange::try_from)
+            .collect::<std::result::Result<_, _>>()?)
     }
 }
 
@@ -337,7 +390,7 @@ async fn record_change(
 }
 
 async fn fetch(tx: &mut Tx, id: &str) -> Result<Member> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM member_members WHERE id = $1"
     )))
     .bind(id)
@@ -347,30 +400,5 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<Member> {
         what: "member",
         id: id.to_owned(),
     })?;
-    Ok(member_from_row(&row)?)
-}
-
-fn member_from_row(row: &AnyRow) -> std::result::Result<Member, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_members").into());
-    let gender: Option<String> = row.try_get(2)?;
-    let status: String = row.try_get(9)?;
-    Ok(Member {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        gender: gender
-            .map(|g| Gender::parse(&g).ok_or_else(|| corrupt("gender")))
-            .transpose()?,
-        birth_date: row.try_get(3)?,
-        phone_sealed: row.try_get(4)?,
-        phone_masked: row.try_get(5)?,
-        id_card_sealed: row.try_get(6)?,
-        id_card_masked: row.try_get(7)?,
-        join_date: row.try_get(8)?,
-        status: MemberStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        org_id: row.try_get(10)?,
-        version: row.try_get(11)?,
-        created_at: row.try_get(12)?,
-        updated_at: row.try_get(13)?,
-    })
+    Ok(Member::try_from(row)?)
 }

@@ -15,9 +15,9 @@ use jiceng_notify::{
     DispatchOptions, MIGRATIONS,
     domain::{Category, Name, Template},
 };
-use jiceng_service::{Built, Context};
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::notify::{self as pb, notify_service_client::NotifyServiceClient};
+use jiceng_service::{Built, Context};
 use jiceng_testkit::{
     Bearer, TEST_DISTRICT, TestDatabase, bearer, service_bearer, spawn_server, test_internal_key,
     test_keys,

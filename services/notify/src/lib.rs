@@ -19,7 +19,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use jiceng_db::{Migration, Migrations};
 use jiceng_grpc::authenticated;
 use jiceng_proto::notify::notify_service_server::NotifyServiceServer;
-use jiceng_service::{BuildError, Built, Consumer, Context, Parts, Task};
+use jiceng_service::{BuildError, Built, Context, Parts, Task};
 use tokio::sync::watch;
 
 pub use grpc::NotifyApi;
@@ -35,12 +35,11 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0001_notify.sql"),
             sqlite: include_str!("../migrations/sqlite/0001_notify.sql"),
         },
-        Migration {
-            version: 2,
-            name: "topic owners",
-            postgres: include_str!("../migrations/postgres/0002_topic_owners.sql"),
-            sqlite: include_str!("../migrations/sqlite/0002_topic_owners.sql"),
-        },
+        Migration::portable(
+            2,
+            "topic owners",
+            include_str!("../migrations/0002_topic_owners.sql"),
+        ),
     ],
 };
 
@@ -139,13 +138,7 @@ pub async fn build(
         ctx.members.clone(),
         policy,
     );
-    let mut parts = Parts {
-        consumer: Some(Consumer {
-            event_types: org_events::CONSUMED,
-            sink: Arc::new(api.clone()),
-        }),
-        ..Parts::default()
-    };
+    let mut parts = Parts::consuming(org_events::CONSUMED, Arc::new(api.clone()), &[]);
     parts.grpc.add(authenticated!(
         NotifyServiceServer::new(api),
         &ctx.authenticator

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use jiceng_db::{Database, LockMode, Tx, lock_key};
-use sqlx::{Row as _, any::AnyRow};
 
 use crate::domain::{
     Category, InboxItem, Name, NewNotification, Notification, Priority, Template, Topic,
@@ -28,16 +27,31 @@ pub struct Published {
     pub created: bool,
 }
 
-fn topic_from_row(row: &AnyRow) -> Result<Topic> {
-    let name: String = row.try_get(0)?;
-    Ok(Topic {
-        // Names were checked when the topic was created: one that no longer parses is corrupt.
-        name: Name::parse(&name)
-            .map_err(|e| sqlx::Error::Decode(format!("topic {name}: {e}").into()))?,
-        owner_org_id: row.try_get(1)?,
-        description: row.try_get(2)?,
-        created_at: row.try_get(3)?,
-    })
+const TOPIC_COLUMNS: &str = "name, owner_org_id, description, created_at";
+
+/// A row of [`TOPIC_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct TopicRow {
+    name: String,
+    owner_org_id: String,
+    description: String,
+    created_at: i64,
+}
+
+impl TryFrom<TopicRow> for Topic {
+    type Error = sqlx::Error;
+
+    fn try_from(row: TopicRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Topic {
+            // Names were checked when the topic was created: one that no longer parses is
+            // corrupt.
+            name: Name::parse(&row.name)
+                .map_err(|e| sqlx::Error::Decode(format!("topic {}: {e}", row.name).into()))?,
+            owner_org_id: row.owner_org_id,
+            description: row.description,
+            created_at: row.created_at,
+        })
+    }
 }
 
 /// A registered webhook.
@@ -109,6 +123,134 @@ pub struct NotifyStore {
 const NOTIFICATION_COLUMNS: &str = "n.id, n.category, n.priority, n.title, n.body, n.link, n.data, \
     n.delivered_count, n.source_event_id, n.trace_id, n.created_at";
 
+/// A row of [`NOTIFICATION_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct NotificationRow {
+    id: String,
+    category: String,
+    priority: String,
+    title: String,
+    body: String,
+    link: String,
+    data: String,
+    delivered_count: i64,
+    source_event_id: Option<String>,
+    trace_id: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = sqlx::Error;
+
+    fn try_from(row: NotificationRow) -> std::result::Result<Self, sqlx::Error> {
+        let data: BTreeMap<String, String> =
+            serde_json::from_str(&row.data).map_err(|_| decode_error("data"))?;
+        Ok(Notification {
+            id: row.id,
+            category: Name::parse(&row.category).map_err(|_| decode_error("category"))?,
+            priority: Priority::parse(&row.priority).ok_or_else(|| decode_error("priority"))?,
+            title: row.title,
+            body: row.body,
+            link: row.link,
+            data,
+            delivered_count: row.delivered_count,
+            source_event_id: row.source_event_id,
+            trace_id: row.trace_id,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// An inbox item's columns, then its notification's: `i.seq, i.read_at, i.archived_at,
+/// i.delivered_at, {NOTIFICATION_COLUMNS}`.
+#[derive(sqlx::FromRow)]
+struct InboxItemRow {
+    seq: i64,
+    read_at: Option<i64>,
+    archived_at: Option<i64>,
+    delivered_at: i64,
+    #[sqlx(flatten)]
+    notification: NotificationRow,
+}
+
+impl TryFrom<InboxItemRow> for InboxItem {
+    type Error = sqlx::Error;
+
+    fn try_from(row: InboxItemRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(InboxItem {
+            seq: row.seq,
+            read: row.read_at.is_some(),
+            archived: row.archived_at.is_some(),
+            delivered_at: row.delivered_at,
+            notification: row.notification.try_into()?,
+        })
+    }
+}
+
+const CATEGORY_COLUMNS: &str =
+    "name, title_template, body_template, variables, critical, digest_window";
+
+/// A row of [`CATEGORY_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct CategoryRow {
+    name: String,
+    title_template: String,
+    body_template: String,
+    variables: String,
+    critical: i64,
+    digest_window: i64,
+}
+
+impl TryFrom<CategoryRow> for Category {
+    type Error = sqlx::Error;
+
+    fn try_from(row: CategoryRow) -> std::result::Result<Self, sqlx::Error> {
+        let variables: Vec<String> =
+            serde_json::from_str(&row.variables).map_err(|_| decode_error("variables"))?;
+        Category::new(
+            Name::parse(&row.name).map_err(|_| decode_error("category name"))?,
+            Template::parse(&row.title_template).map_err(|_| decode_error("title template"))?,
+            Template::parse(&row.body_template).map_err(|_| decode_error("body template"))?,
+            variables,
+            row.critical != 0,
+        )
+        .and_then(|category| category.with_digest(row.digest_window))
+        .map_err(|_| decode_error("category"))
+    }
+}
+
+const ATTEMPT_COLUMNS: &str = "attempted_at, http_status, latency_ms, error";
+
+/// A row of [`ATTEMPT_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    attempted_at: i64,
+    http_status: i64,
+    latency_ms: i64,
+    error: String,
+}
+
+impl From<AttemptRow> for Attempt {
+    fn from(row: AttemptRow) -> Self {
+        Attempt {
+            at: row.attempted_at,
+            http_status: row.http_status,
+            latency_ms: row.latency_ms,
+            error: row.error,
+        }
+    }
+}
+
+/// A delivery a claim leased: the columns its `RETURNING` names.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    notification_id: String,
+    webhook_id: String,
+    recipient: String,
+    attempts: i64,
+    traceparent: Option<String>,
+}
+
 impl NotifyStore {
     pub fn new(db: Database) -> Self {
         Self { db }
@@ -159,21 +301,28 @@ impl NotifyStore {
     }
 
     pub async fn category(&self, name: &Name) -> Result<Category> {
-        let row = sqlx::query("SELECT name, title_template, body_template, variables, critical, digest_window FROM notify_categories WHERE name = $1")
-            .bind(name.as_str())
-            .fetch_optional(self.db.pool())
-            .await?
-            .ok_or_else(|| StoreError::NotFound { what: "category", id: name.as_str().to_owned() })?;
-        Ok(category_from_row(&row)?)
+        let row = sqlx::query_as::<_, CategoryRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {CATEGORY_COLUMNS} FROM notify_categories WHERE name = $1"
+        )))
+        .bind(name.as_str())
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "category",
+            id: name.as_str().to_owned(),
+        })?;
+        Ok(Category::try_from(row)?)
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>> {
-        let rows = sqlx::query("SELECT name, title_template, body_template, variables, critical, digest_window FROM notify_categories ORDER BY name")
-            .fetch_all(self.db.pool())
-            .await?;
+        let rows = sqlx::query_as::<_, CategoryRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {CATEGORY_COLUMNS} FROM notify_categories ORDER BY name"
+        )))
+        .fetch_all(self.db.pool())
+        .await?;
         Ok(rows
-            .iter()
-            .map(category_from_row)
+            .into_iter()
+            .map(Category::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -193,15 +342,15 @@ impl NotifyStore {
         self.db
             .lock(&mut tx, lock_key(INBOX_LOCK), LockMode::Exclusive)
             .await?;
-        let existing = sqlx::query(
+        let existing: Option<String> = sqlx::query_scalar(
             "SELECT id FROM notify_notifications WHERE publisher = $1 AND idempotency_key = $2",
         )
         .bind(&new.publisher)
         .bind(&new.idempotency_key)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(row) = existing {
-            let notification = fetch_notification(&mut tx, &row.try_get::<String, _>(0)?).await?;
+        if let Some(existing) = existing {
+            let notification = fetch_notification(&mut tx, &existing).await?;
             tx.commit().await?;
             return Ok(Published {
                 notification,
@@ -239,7 +388,7 @@ impl NotifyStore {
     /// category, once the oldest has waited the category's window at `now`. Returns how many
     /// digests it delivered.
     pub async fn fold_digests(&self, now: i64) -> Result<usize> {
-        let groups = sqlx::query(
+        let groups = sqlx::query_as::<_, (String, String)>(
             "SELECT p.recipient, p.category FROM notify_digest_pending p
              JOIN notify_categories c ON c.name = p.category
              GROUP BY p.recipient, p.category, c.digest_window
@@ -249,9 +398,7 @@ impl NotifyStore {
         .fetch_all(self.db.pool())
         .await?;
         let mut folded = 0;
-        for group in groups {
-            let (recipient, category_name): (String, String) =
-                (group.try_get(0)?, group.try_get(1)?);
+        for (recipient, category_name) in groups {
             let category = self
                 .category(&Name::parse(&category_name).map_err(|_| decode_error("category"))?)
                 .await?;
@@ -259,7 +406,7 @@ impl NotifyStore {
             self.db
                 .lock(&mut tx, lock_key(INBOX_LOCK), LockMode::Exclusive)
                 .await?;
-            let held = sqlx::query(
+            let held = sqlx::query_as::<_, (String, String)>(
                 "SELECT n.id, n.title FROM notify_digest_pending p JOIN notify_notifications n ON n.id = p.notification_id
                  WHERE p.recipient = $1 AND p.category = $2 ORDER BY p.held_at, n.id",
             )
@@ -270,12 +417,7 @@ impl NotifyStore {
             if held.is_empty() {
                 continue;
             }
-            let (ids, titles): (Vec<String>, Vec<String>) = held
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                .collect::<std::result::Result<Vec<(String, String)>, sqlx::Error>>()?
-                .into_iter()
-                .unzip();
+            let (ids, titles): (Vec<String>, Vec<String>) = held.into_iter().unzip();
             let digest = NewNotification {
                 publisher: "jiceng-notify-digest".into(),
                 idempotency_key: format!("digest:{recipient}:{category_name}:{}", ids[0]),
@@ -333,9 +475,9 @@ impl NotifyStore {
     }
 
     pub async fn topic(&self, name: &Name) -> Result<Topic> {
-        let row = sqlx::query(
-            "SELECT name, owner_org_id, description, created_at FROM notify_topics WHERE name = $1",
-        )
+        let row = sqlx::query_as::<_, TopicRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOPIC_COLUMNS} FROM notify_topics WHERE name = $1"
+        )))
         .bind(name.as_str())
         .fetch_optional(self.db.pool())
         .await?
@@ -343,36 +485,32 @@ impl NotifyStore {
             what: "topic",
             id: name.as_str().to_owned(),
         })?;
-        topic_from_row(&row)
+        Ok(Topic::try_from(row)?)
     }
 
     /// Topics by name, after `after` when given.
     pub async fn topics(&self, after: Option<&str>, limit: i64) -> Result<Vec<Topic>> {
-        sqlx::query(
-            "SELECT name, owner_org_id, description, created_at FROM notify_topics
-             WHERE name > $1 ORDER BY name LIMIT $2",
-        )
+        Ok(sqlx::query_as::<_, TopicRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOPIC_COLUMNS} FROM notify_topics
+             WHERE name > $1 ORDER BY name LIMIT $2"
+        )))
         .bind(after.unwrap_or(""))
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(topic_from_row)
-        .collect()
+        .into_iter()
+        .map(Topic::try_from)
+        .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Followers of a topic.
     pub async fn followers(&self, topic: &Name) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT recipient FROM notify_topic_followers WHERE topic = $1 ORDER BY recipient",
         )
         .bind(topic.as_str())
         .fetch_all(self.db.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.try_get(0))
-            .collect::<std::result::Result<_, _>>()?)
+        .await?)
     }
 
     pub async fn follow(&self, topic: &Name, recipient: &str) -> Result<()> {
@@ -417,7 +555,7 @@ impl NotifyStore {
             sql.push_str(" AND n.category = $5");
         }
         sql.push_str(" ORDER BY i.seq DESC LIMIT $4");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query_as::<_, InboxItemRow>(sqlx::AssertSqlSafe(sql))
             .bind(recipient)
             .bind(before.unwrap_or(i64::MAX))
             .bind(filter.since.unwrap_or(i64::MIN))
@@ -427,8 +565,8 @@ impl NotifyStore {
         }
         let rows = query.fetch_all(self.db.pool()).await?;
         Ok(rows
-            .iter()
-            .map(item_from_row)
+            .into_iter()
+            .map(InboxItem::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -444,24 +582,23 @@ impl NotifyStore {
              FROM notify_inbox i JOIN notify_notifications n ON n.id = i.notification_id
              WHERE i.recipient = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, InboxItemRow>(sqlx::AssertSqlSafe(sql))
             .bind(recipient)
             .bind(after)
             .bind(limit)
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(item_from_row)
+            .into_iter()
+            .map(InboxItem::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
     pub async fn unread_count(&self, recipient: &str) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM notify_inbox WHERE recipient = $1 AND read_at IS NULL AND archived_at IS NULL")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notify_inbox WHERE recipient = $1 AND read_at IS NULL AND archived_at IS NULL")
             .bind(recipient)
             .fetch_one(self.db.pool())
-            .await?
-            .try_get(0)?)
+            .await?)
     }
 
     /// Marks one of the recipient's items read or unread.
@@ -514,12 +651,12 @@ impl NotifyStore {
              FROM notify_inbox i JOIN notify_notifications n ON n.id = i.notification_id
              WHERE i.recipient = $1 AND i.notification_id = $2"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, InboxItemRow>(sqlx::AssertSqlSafe(sql))
             .bind(recipient)
             .bind(notification_id)
             .fetch_one(self.db.pool())
             .await?;
-        Ok(item_from_row(&row)?)
+        Ok(InboxItem::try_from(row)?)
     }
 
     pub async fn mark_all_read(&self, recipient: &str) -> Result<i64> {
@@ -564,19 +701,18 @@ impl NotifyStore {
 
     /// A recipient's explicit preferences: (category, channel, enabled).
     pub async fn preferences(&self, recipient: &str) -> Result<Vec<(Name, String, bool)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (String, String, i64)>(
             "SELECT category, channel, enabled FROM notify_preferences WHERE recipient = $1
              ORDER BY category, channel",
         )
         .bind(recipient)
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let name: String = row.try_get(0)?;
+        rows.into_iter()
+            .map(|(name, channel, enabled)| {
                 let name = Name::parse(&name)
                     .map_err(|_| sqlx::Error::Decode("invalid category".into()))?;
-                Ok((name, row.try_get(1)?, row.try_get::<i64, _>(2)? != 0))
+                Ok((name, channel, enabled != 0))
             })
             .collect()
     }
@@ -635,7 +771,7 @@ impl NotifyStore {
              RETURNING notification_id, webhook_id, recipient, attempts, traceparent"
         );
         let mut tx = self.db.begin_write().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, ClaimedRow>(sqlx::AssertSqlSafe(sql))
             .bind(lease_until)
             .bind(now)
             .bind(limit)
@@ -643,20 +779,19 @@ impl NotifyStore {
             .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
-            let notification_id: String = row.try_get(0)?;
-            let webhook_id: String = row.try_get(1)?;
-            let hook = sqlx::query("SELECT url, secret FROM notify_webhooks WHERE id = $1")
-                .bind(&webhook_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            let (url, secret): (String, String) =
+                sqlx::query_as("SELECT url, secret FROM notify_webhooks WHERE id = $1")
+                    .bind(&row.webhook_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             claimed.push(DueDelivery {
-                notification: fetch_notification(&mut tx, &notification_id).await?,
-                webhook_id,
-                url: hook.try_get(0)?,
-                secret: hook.try_get(1)?,
-                recipient: row.try_get(2)?,
-                attempts: row.try_get(3)?,
-                traceparent: row.try_get(4)?,
+                notification: fetch_notification(&mut tx, &row.notification_id).await?,
+                webhook_id: row.webhook_id,
+                url,
+                secret,
+                recipient: row.recipient,
+                attempts: row.attempts,
+                traceparent: row.traceparent,
             });
         }
         tx.commit().await?;
@@ -708,7 +843,7 @@ impl NotifyStore {
         notification_id: &str,
         recipient: Option<&str>,
     ) -> Result<Vec<DeliveryStatus>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, (String, String, String, String)>(
             "SELECT d.webhook_id, w.url, d.state, d.recipient FROM notify_deliveries d
              JOIN notify_webhooks w ON w.id = d.webhook_id WHERE d.notification_id = $1 ORDER BY d.webhook_id",
         )
@@ -716,34 +851,25 @@ impl NotifyStore {
         .fetch_all(self.db.pool())
         .await?;
         let mut statuses = Vec::new();
-        for row in rows {
-            let owner: String = row.try_get(3)?;
+        for (webhook_id, url, state, owner) in rows {
             if recipient.is_some_and(|r| r != owner) {
                 continue;
             }
-            let webhook_id: String = row.try_get(0)?;
-            let attempts = sqlx::query(
-                "SELECT attempted_at, http_status, latency_ms, error FROM notify_delivery_attempts
-                 WHERE notification_id = $1 AND webhook_id = $2 ORDER BY attempted_at",
-            )
+            let attempts = sqlx::query_as::<_, AttemptRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM notify_delivery_attempts
+                 WHERE notification_id = $1 AND webhook_id = $2 ORDER BY attempted_at"
+            )))
             .bind(notification_id)
             .bind(&webhook_id)
             .fetch_all(self.db.pool())
             .await?
-            .iter()
-            .map(|a| {
-                Ok(Attempt {
-                    at: a.try_get(0)?,
-                    http_status: a.try_get(1)?,
-                    latency_ms: a.try_get(2)?,
-                    error: a.try_get(3)?,
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+            .into_iter()
+            .map(Attempt::from)
+            .collect();
             statuses.push(DeliveryStatus {
                 webhook_id,
-                url: row.try_get(1)?,
-                state: row.try_get(2)?,
+                url,
+                state,
                 attempts,
             });
         }
@@ -823,11 +949,10 @@ async fn deliver(
         .filter(|r| !muted_webhook.contains(*r))
         .map(String::as_str)
         .collect();
-    let hooks = sqlx::query("SELECT id, recipient FROM notify_webhooks")
+    let hooks = sqlx::query_as::<_, (String, String)>("SELECT id, recipient FROM notify_webhooks")
         .fetch_all(&mut **tx)
         .await?;
-    for hook in &hooks {
-        let (hook_id, recipient): (String, String) = (hook.try_get(0)?, hook.try_get(1)?);
+    for (hook_id, recipient) in hooks {
         if !wanted.contains(recipient.as_str()) {
             continue;
         }
@@ -856,20 +981,17 @@ async fn muted_recipients(
     if critical {
         return Ok(HashSet::new());
     }
-    let rows = sqlx::query("SELECT recipient FROM notify_preferences WHERE category = $1 AND channel = $2 AND enabled = 0")
+    let rows: Vec<String> = sqlx::query_scalar("SELECT recipient FROM notify_preferences WHERE category = $1 AND channel = $2 AND enabled = 0")
         .bind(category.as_str())
         .bind(channel)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<std::result::Result<_, _>>()?)
+    Ok(rows.into_iter().collect())
 }
 
 async fn fetch_notification(tx: &mut Tx, id: &str) -> Result<Notification> {
     let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notify_notifications n WHERE n.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query_as::<_, NotificationRow>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
@@ -877,60 +999,9 @@ async fn fetch_notification(tx: &mut Tx, id: &str) -> Result<Notification> {
             what: "notification",
             id: id.to_owned(),
         })?;
-    Ok(notification_from_row(&row, 0)?)
+    Ok(Notification::try_from(row)?)
 }
 
 fn decode_error(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("invalid {what} in notify tables").into())
-}
-
-fn category_from_row(row: &AnyRow) -> std::result::Result<Category, sqlx::Error> {
-    let name: String = row.try_get(0)?;
-    let title: String = row.try_get(1)?;
-    let body: String = row.try_get(2)?;
-    let variables: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(3)?)
-        .map_err(|_| decode_error("variables"))?;
-    Category::new(
-        Name::parse(&name).map_err(|_| decode_error("category name"))?,
-        Template::parse(&title).map_err(|_| decode_error("title template"))?,
-        Template::parse(&body).map_err(|_| decode_error("body template"))?,
-        variables,
-        row.try_get::<i64, _>(4)? != 0,
-    )
-    .and_then(|category| category.with_digest(row.try_get::<i64, _>(5).unwrap_or_default()))
-    .map_err(|_| decode_error("category"))
-}
-
-/// Decodes [`NOTIFICATION_COLUMNS`] starting at column `at`.
-fn notification_from_row(
-    row: &AnyRow,
-    at: usize,
-) -> std::result::Result<Notification, sqlx::Error> {
-    let category: String = row.try_get(at + 1)?;
-    let priority: String = row.try_get(at + 2)?;
-    let data: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>(at + 6)?)
-        .map_err(|_| decode_error("data"))?;
-    Ok(Notification {
-        id: row.try_get(at)?,
-        category: Name::parse(&category).map_err(|_| decode_error("category"))?,
-        priority: Priority::parse(&priority).ok_or_else(|| decode_error("priority"))?,
-        title: row.try_get(at + 3)?,
-        body: row.try_get(at + 4)?,
-        link: row.try_get(at + 5)?,
-        data,
-        delivered_count: row.try_get(at + 7)?,
-        source_event_id: row.try_get(at + 8)?,
-        trace_id: row.try_get(at + 9)?,
-        created_at: row.try_get(at + 10)?,
-    })
-}
-
-fn item_from_row(row: &AnyRow) -> std::result::Result<InboxItem, sqlx::Error> {
-    Ok(InboxItem {
-        seq: row.try_get(0)?,
-        read: row.try_get::<Option<i64>, _>(1)?.is_some(),
-        archived: row.try_get::<Option<i64>, _>(2)?.is_some(),
-        delivered_at: row.try_get(3)?,
-        notification: notification_from_row(row, 4)?,
-    })
 }

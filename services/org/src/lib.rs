@@ -38,28 +38,22 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0001_tree.sql"),
             sqlite: include_str!("../migrations/sqlite/0001_tree.sql"),
         },
-        Migration {
-            version: 2,
-            name: "positions, alliances, meetings, projects, venues, bookings",
-            postgres: include_str!(
-                "../migrations/postgres/0002_positions_alliances_meetings_venues.sql"
-            ),
-            sqlite: include_str!(
-                "../migrations/sqlite/0002_positions_alliances_meetings_venues.sql"
-            ),
-        },
+        Migration::portable(
+            2,
+            "positions, alliances, meetings, projects, venues, bookings",
+            include_str!("../migrations/0002_positions_alliances_meetings_venues.sql"),
+        ),
         Migration {
             version: 3,
             name: "the tree's generation, bumped by every change to a unit",
             postgres: include_str!("../migrations/postgres/0003_tree_generation.sql"),
             sqlite: include_str!("../migrations/sqlite/0003_tree_generation.sql"),
         },
-        Migration {
-            version: 4,
-            name: "the generation of the tree's last move",
-            postgres: include_str!("../migrations/postgres/0004_paths_generation.sql"),
-            sqlite: include_str!("../migrations/sqlite/0004_paths_generation.sql"),
-        },
+        Migration::portable(
+            4,
+            "the generation of the tree's last move",
+            include_str!("../migrations/0004_paths_generation.sql"),
+        ),
     ],
 };
 

@@ -23,7 +23,7 @@ use jiceng_proto::property::{
     disclosure_service_server::DisclosureServiceServer,
     linkage_service_server::LinkageServiceServer, property_service_server::PropertyServiceServer,
 };
-use jiceng_service::{BuildError, Built, Consumer, Context, Parts, Task};
+use jiceng_service::{BuildError, Built, Context, Parts, Task};
 
 pub use grpc::{CONSUMED_EVENTS, PropertyApi};
 pub use store::{ORG_PATH_HOLDERS, PropertyStore};
@@ -45,18 +45,22 @@ pub static MIGRATIONS: Migrations = Migrations {
             postgres: include_str!("../migrations/postgres/0002_schedules.sql"),
             sqlite: include_str!("../migrations/sqlite/0002_schedules.sql"),
         },
-        Migration {
-            version: 3,
-            name: "reminders and overdue notices sent",
-            postgres: include_str!("../migrations/postgres/0003_notices.sql"),
-            sqlite: include_str!("../migrations/sqlite/0003_notices.sql"),
-        },
+        Migration::portable(
+            3,
+            "reminders and overdue notices sent",
+            include_str!("../migrations/0003_notices.sql"),
+        ),
         Migration {
             version: 4,
             name: "three-party linkage: meetings, decisions, assessments, orders",
             postgres: include_str!("../migrations/postgres/0004_linkage.sql"),
             sqlite: include_str!("../migrations/sqlite/0004_linkage.sql"),
         },
+        Migration::portable(
+            5,
+            "request ids in the shared shape, with their operation",
+            include_str!("../migrations/0005_request_ids.sql"),
+        ),
     ],
 };
 
@@ -74,14 +78,7 @@ pub fn build(ctx: &Context, signer: LogSigner) -> Result<Built<PropertyStore>, B
         ctx.vault_for("property")?,
     );
     let auth = &ctx.authenticator;
-    let mut parts = Parts {
-        consumer: Some(Consumer {
-            event_types: CONSUMED_EVENTS,
-            sink: Arc::new(api.clone()),
-        }),
-        path_holders: ORG_PATH_HOLDERS,
-        ..Parts::default()
-    };
+    let mut parts = Parts::consuming(CONSUMED_EVENTS, Arc::new(api.clone()), ORG_PATH_HOLDERS);
     parts
         .grpc
         .add(authenticated!(

@@ -4,10 +4,10 @@
 
 use jiceng_db::Tx;
 use jiceng_org_client::{OrgPath, paths};
-use sqlx::{Row as _, any::AnyRow};
+use sqlx::any::AnyRow;
 
 use super::{
-    Conditions, GridStore, Result, StoreError, corrupt, first_request, not_found, precondition,
+    GridStore, ListQuery, REQUEST_IDS, Result, StoreError, corrupt, not_found, precondition,
 };
 use crate::{
     domain::project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
@@ -94,11 +94,68 @@ pub struct ListFilter {
 
 const NEED_COLUMNS: &str =
     "id, org_id, org_path, title, description, category, state, posted_by, version, created_at";
+
+/// A row of `grid_needs` as read: its fields are the columns of [`NEED_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct NeedRow {
+    id: String,
+    org_id: String,
+    org_path: String,
+    title: String,
+    description: String,
+    category: String,
+    state: String,
+    posted_by: String,
+    version: i64,
+    created_at: i64,
+}
+
 const RESOURCE_COLUMNS: &str = "id, provider_org_id, provider_member_id, org_id, org_path, title, description, \
     category, state, offered_by, version, created_at";
+
+/// A row of `grid_resources` as read: its fields are the columns of [`RESOURCE_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct ResourceRow {
+    id: String,
+    provider_org_id: String,
+    provider_member_id: String,
+    org_id: String,
+    org_path: String,
+    title: String,
+    description: String,
+    category: String,
+    state: String,
+    offered_by: String,
+    version: i64,
+    created_at: i64,
+}
+
 const PROJECT_COLUMNS: &str = "id, need_id, resource_id, org_id, org_path, provider_org_id, provider_member_id, \
     title, state, proposed_by_side, proposed_by, proposal_note, answered_by, outcome, version, created_at, \
     started_at, ended_at";
+
+/// A row of `grid_projects` as read: its fields are the columns of [`PROJECT_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    id: String,
+    need_id: String,
+    resource_id: String,
+    org_id: String,
+    org_path: String,
+    provider_org_id: String,
+    provider_member_id: String,
+    title: String,
+    state: String,
+    proposed_by_side: String,
+    proposed_by: String,
+    proposal_note: String,
+    answered_by: String,
+    outcome: String,
+    version: i64,
+    created_at: i64,
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+}
 
 fn provider_from(org: String, member: String) -> Result<Provider> {
     match (org.is_empty(), member.is_empty()) {
@@ -115,78 +172,90 @@ fn provider_columns(provider: &Provider) -> (&str, &str) {
     }
 }
 
-fn need_from_row(row: &AnyRow) -> Result<Need> {
-    let state: String = row.try_get(6)?;
-    Ok(Need {
-        id: row.try_get(0)?,
-        org_id: row.try_get(1)?,
-        org_path: row.try_get(2)?,
-        title: row.try_get(3)?,
-        description: row.try_get(4)?,
-        category: row.try_get(5)?,
-        state: NeedState::parse(&state).ok_or_else(|| corrupt("need state"))?,
-        posted_by: row.try_get(7)?,
-        version: row.try_get(8)?,
-        created_at: row.try_get(9)?,
-    })
+impl TryFrom<NeedRow> for Need {
+    type Error = StoreError;
+
+    fn try_from(row: NeedRow) -> Result<Self> {
+        Ok(Need {
+            id: row.id,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            title: row.title,
+            description: row.description,
+            category: row.category,
+            state: NeedState::parse(&row.state).ok_or_else(|| corrupt("need state"))?,
+            posted_by: row.posted_by,
+            version: row.version,
+            created_at: row.created_at,
+        })
+    }
 }
 
-fn resource_from_row(row: &AnyRow) -> Result<Resource> {
-    let state: String = row.try_get(8)?;
-    Ok(Resource {
-        id: row.try_get(0)?,
-        provider: provider_from(row.try_get(1)?, row.try_get(2)?)?,
-        org_id: row.try_get(3)?,
-        org_path: row.try_get(4)?,
-        title: row.try_get(5)?,
-        description: row.try_get(6)?,
-        category: row.try_get(7)?,
-        state: ResourceState::parse(&state).ok_or_else(|| corrupt("resource state"))?,
-        offered_by: row.try_get(9)?,
-        version: row.try_get(10)?,
-        created_at: row.try_get(11)?,
-    })
+impl TryFrom<ResourceRow> for Resource {
+    type Error = StoreError;
+
+    fn try_from(row: ResourceRow) -> Result<Self> {
+        Ok(Resource {
+            id: row.id,
+            provider: provider_from(row.provider_org_id, row.provider_member_id)?,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            title: row.title,
+            description: row.description,
+            category: row.category,
+            state: ResourceState::parse(&row.state).ok_or_else(|| corrupt("resource state"))?,
+            offered_by: row.offered_by,
+            version: row.version,
+            created_at: row.created_at,
+        })
+    }
 }
 
-fn project_from_row(row: &AnyRow) -> Result<Project> {
-    let state: String = row.try_get(8)?;
-    let side: String = row.try_get(9)?;
-    Ok(Project {
-        id: row.try_get(0)?,
-        need_id: row.try_get(1)?,
-        resource_id: row.try_get(2)?,
-        org_id: row.try_get(3)?,
-        org_path: row.try_get(4)?,
-        provider: provider_from(row.try_get(5)?, row.try_get(6)?)?,
-        title: row.try_get(7)?,
-        state: ProjectState::parse(&state).ok_or_else(|| corrupt("project state"))?,
-        proposed_by_side: Side::parse(&side).ok_or_else(|| corrupt("project side"))?,
-        proposed_by: row.try_get(10)?,
-        proposal_note: row.try_get(11)?,
-        answered_by: row.try_get(12)?,
-        outcome: row.try_get(13)?,
-        version: row.try_get(14)?,
-        created_at: row.try_get(15)?,
-        started_at: row.try_get(16)?,
-        ended_at: row.try_get(17)?,
-    })
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+
+    fn try_from(row: ProjectRow) -> Result<Self> {
+        Ok(Project {
+            id: row.id,
+            need_id: row.need_id,
+            resource_id: row.resource_id,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            provider: provider_from(row.provider_org_id, row.provider_member_id)?,
+            title: row.title,
+            state: ProjectState::parse(&row.state).ok_or_else(|| corrupt("project state"))?,
+            proposed_by_side: Side::parse(&row.proposed_by_side)
+                .ok_or_else(|| corrupt("project side"))?,
+            proposed_by: row.proposed_by,
+            proposal_note: row.proposal_note,
+            answered_by: row.answered_by,
+            outcome: row.outcome,
+            version: row.version,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            ended_at: row.ended_at,
+        })
+    }
 }
 
-/// The row of `table` with `id`, read by `from_row`; NOT_FOUND naming `what` otherwise.
-async fn fetch_row<T>(
+/// The row of `table` with `id`, read as `R`; NOT_FOUND naming `what` otherwise.
+async fn fetch_row<R, T>(
     tx: &mut Tx,
     (table, columns, what): (&str, &str, &'static str),
     id: &str,
-    from_row: fn(&AnyRow) -> Result<T>,
-) -> Result<T> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+) -> Result<T>
+where
+    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+{
+    sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(format!(
         "SELECT {columns} FROM {table} WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found(what, id))?;
-    from_row(&row)
+    .ok_or_else(|| not_found(what, id))?
+    .try_into()
 }
 
 const NEEDS: (&str, &str, &str) = ("grid_needs", NEED_COLUMNS, "need");
@@ -194,15 +263,15 @@ const RESOURCES: (&str, &str, &str) = ("grid_resources", RESOURCE_COLUMNS, "reso
 const PROJECTS: (&str, &str, &str) = ("grid_projects", PROJECT_COLUMNS, "project");
 
 async fn fetch_need(tx: &mut Tx, id: &str) -> Result<Need> {
-    fetch_row(tx, NEEDS, id, need_from_row).await
+    fetch_row::<NeedRow, _>(tx, NEEDS, id).await
 }
 
 async fn fetch_resource(tx: &mut Tx, id: &str) -> Result<Resource> {
-    fetch_row(tx, RESOURCES, id, resource_from_row).await
+    fetch_row::<ResourceRow, _>(tx, RESOURCES, id).await
 }
 
 async fn fetch_project(tx: &mut Tx, id: &str) -> Result<Project> {
-    fetch_row(tx, PROJECTS, id, project_from_row).await
+    fetch_row::<ProjectRow, _>(tx, PROJECTS, id).await
 }
 
 /// Moves the row `id` of `record`'s table to `state` if it is still at `version`.
@@ -242,24 +311,29 @@ async fn set_resource(tx: &mut Tx, resource: &mut Resource, to: ResourceState) -
     Ok(())
 }
 
-fn list_sql(
-    columns: &str,
-    table: &str,
+/// The page of `(table, columns)` matching `filter` after the page position `after`, newest
+/// first.
+fn list_query(
+    (table, columns, _): (&str, &str, &str),
     filter: &ListFilter,
-    conditions: &mut Conditions,
-) -> String {
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> ListQuery {
+    let mut query = ListQuery::select(columns, table);
     if let Some(path) = &filter.subtree {
-        conditions.subtree(path);
+        query.subtree(path);
     }
     if let Some(member) = &filter.provider_member {
-        let member = conditions.text(member);
-        conditions.push(format!("provider_member_id = {member}"));
+        query
+            .filter()
+            .push("provider_member_id = ")
+            .push_bind(member);
     }
     if let Some(state) = filter.state {
-        let state = conditions.text(state);
-        conditions.push(format!("state = {state}"));
+        query.filter().push("state = ").push_bind(state);
     }
-    format!("SELECT {columns} FROM {table}")
+    query.page(after, limit);
+    query
 }
 
 impl GridStore {
@@ -274,7 +348,10 @@ impl GridStore {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(first) = first_request(&mut tx, "need", actor, request_id, &id).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "PostNeed", &id, now)
+            .await?
+        {
             let need = fetch_need(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(need);
@@ -333,13 +410,9 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Need>> {
-        let mut conditions = Conditions::default();
-        let select = list_sql(NEED_COLUMNS, "grid_needs", filter, &mut conditions);
-        self.page(conditions, select, after, limit)
-            .await?
-            .iter()
-            .map(need_from_row)
-            .collect()
+        list_query(NEEDS, filter, after, limit)
+            .fetch::<NeedRow, Need>(&self.db)
+            .await
     }
 
     /// Offers a resource. A retried `request_id` of the same caller returns the first one.
@@ -353,7 +426,10 @@ impl GridStore {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(first) = first_request(&mut tx, "resource", actor, request_id, &id).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "OfferResource", &id, now)
+            .await?
+        {
             let resource = fetch_resource(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(resource);
@@ -422,13 +498,9 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Resource>> {
-        let mut conditions = Conditions::default();
-        let select = list_sql(RESOURCE_COLUMNS, "grid_resources", filter, &mut conditions);
-        self.page(conditions, select, after, limit)
-            .await?
-            .iter()
-            .map(resource_from_row)
-            .collect()
+        list_query(RESOURCES, filter, after, limit)
+            .fetch::<ResourceRow, Resource>(&self.db)
+            .await
     }
 
     /// Proposes matching an open need with an available resource, from `side`; the other side
@@ -572,30 +644,9 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Project>> {
-        let mut conditions = Conditions::default();
-        let select = list_sql(PROJECT_COLUMNS, "grid_projects", filter, &mut conditions);
-        self.page(conditions, select, after, limit)
-            .await?
-            .iter()
-            .map(project_from_row)
-            .collect()
-    }
-
-    /// One page of `select` under `conditions`, newest first.
-    async fn page(
-        &self,
-        mut conditions: Conditions,
-        select: String,
-        after: Option<(i64, String)>,
-        limit: i64,
-    ) -> Result<Vec<AnyRow>> {
-        conditions.after(after);
-        let limit = conditions.int(limit);
-        let sql = format!(
-            "{select} {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
-            conditions.clause()
-        );
-        conditions.fetch(&self.db, sql).await
+        list_query(PROJECTS, filter, after, limit)
+            .fetch::<ProjectRow, Project>(&self.db)
+            .await
     }
 }
 

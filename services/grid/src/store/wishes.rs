@@ -3,9 +3,10 @@
 
 use jiceng_db::Tx;
 use jiceng_org_client::{OrgPath, paths};
-use sqlx::{Row as _, any::AnyRow};
 
-use super::{Conditions, GridStore, Result, StoreError, corrupt, not_found, precondition};
+use super::{
+    GridStore, ListQuery, REQUEST_IDS, Result, StoreError, corrupt, not_found, precondition,
+};
 use crate::{
     domain::wish::{ClaimParts, Claimant, WishState},
     events,
@@ -79,57 +80,86 @@ const WISH_COLUMNS: &str = "id, title, description, beneficiary_sealed, benefici
     phone_masked, org_id, org_path, state, claimant_org_id, claimant_member_id, participants, evidence, \
     follow_up_note, claim_by, version, created_at, updated_at, fulfilled_at, accepted_participants, confirmed_at";
 
+/// A row of `grid_wishes` as read: its fields are the columns of [`WISH_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct WishRow {
+    id: String,
+    title: String,
+    description: String,
+    beneficiary_sealed: String,
+    beneficiary_masked: String,
+    phone_sealed: Option<String>,
+    phone_masked: String,
+    org_id: String,
+    org_path: String,
+    state: String,
+    claimant_org_id: String,
+    claimant_member_id: String,
+    participants: String,
+    evidence: String,
+    follow_up_note: String,
+    claim_by: Option<i64>,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    fulfilled_at: Option<i64>,
+    accepted_participants: String,
+    confirmed_at: Option<i64>,
+}
+
 fn strings(text: &str, what: &str) -> Result<Vec<String>> {
     serde_json::from_str(text).map_err(|_| corrupt(what))
 }
 
-fn wish_from_row(row: &AnyRow) -> Result<Wish> {
-    let state: String = row.try_get(9)?;
-    let (claimant_org, claimant_member): (String, String) = (row.try_get(10)?, row.try_get(11)?);
-    let participants: String = row.try_get(12)?;
-    let evidence: String = row.try_get(13)?;
-    let accepted: String = row.try_get(20)?;
-    let claimant = match (claimant_org.is_empty(), claimant_member.is_empty()) {
-        (false, _) => Some(Claimant::Org(claimant_org)),
-        (true, false) => Some(Claimant::Member {
-            member_id: claimant_member,
-            participants: strings(&participants, "wish participants")?,
-            accepted: strings(&accepted, "wish participants' acceptance")?,
-        }),
-        (true, true) => None,
-    };
-    Ok(Wish {
-        id: row.try_get(0)?,
-        title: row.try_get(1)?,
-        description: row.try_get(2)?,
-        beneficiary_sealed: row.try_get(3)?,
-        beneficiary_masked: row.try_get(4)?,
-        phone_sealed: row.try_get(5)?,
-        phone_masked: row.try_get(6)?,
-        org_id: row.try_get(7)?,
-        org_path: row.try_get(8)?,
-        state: WishState::parse(&state).ok_or_else(|| corrupt("wish state"))?,
-        claimant,
-        evidence: strings(&evidence, "wish evidence")?,
-        follow_up_note: row.try_get(14)?,
-        claim_by: row.try_get(15)?,
-        version: row.try_get(16)?,
-        created_at: row.try_get(17)?,
-        updated_at: row.try_get(18)?,
-        fulfilled_at: row.try_get(19)?,
-        confirmed_at: row.try_get(21)?,
-    })
+impl TryFrom<WishRow> for Wish {
+    type Error = StoreError;
+
+    fn try_from(row: WishRow) -> Result<Self> {
+        let claimant = match (
+            row.claimant_org_id.is_empty(),
+            row.claimant_member_id.is_empty(),
+        ) {
+            (false, _) => Some(Claimant::Org(row.claimant_org_id)),
+            (true, false) => Some(Claimant::Member {
+                member_id: row.claimant_member_id,
+                participants: strings(&row.participants, "wish participants")?,
+                accepted: strings(&row.accepted_participants, "wish participants' acceptance")?,
+            }),
+            (true, true) => None,
+        };
+        Ok(Wish {
+            id: row.id,
+            title: row.title,
+            description: row.description,
+            beneficiary_sealed: row.beneficiary_sealed,
+            beneficiary_masked: row.beneficiary_masked,
+            phone_sealed: row.phone_sealed,
+            phone_masked: row.phone_masked,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            state: WishState::parse(&row.state).ok_or_else(|| corrupt("wish state"))?,
+            claimant,
+            evidence: strings(&row.evidence, "wish evidence")?,
+            follow_up_note: row.follow_up_note,
+            claim_by: row.claim_by,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            fulfilled_at: row.fulfilled_at,
+            confirmed_at: row.confirmed_at,
+        })
+    }
 }
 
 async fn fetch(tx: &mut Tx, id: &str) -> Result<Wish> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, WishRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {WISH_COLUMNS} FROM grid_wishes WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("wish", id))?;
-    wish_from_row(&row)
+    .ok_or_else(|| not_found("wish", id))?
+    .try_into()
 }
 
 /// Writes `wish`'s course as it now stands, if nobody changed it since it was read.
@@ -178,29 +208,13 @@ impl GridStore {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(request_id) = request_id {
-            let claimed = sqlx::query(
-                "INSERT INTO grid_wish_requests (caller, request_id, wish_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (caller, request_id) DO NOTHING",
-            )
-            .bind(actor)
-            .bind(request_id)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            if claimed.rows_affected() == 0 {
-                let first: String = sqlx::query(
-                    "SELECT wish_id FROM grid_wish_requests WHERE caller = $1 AND request_id = $2",
-                )
-                .bind(actor)
-                .bind(request_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-                let wish = fetch(&mut tx, &first).await?;
-                tx.commit().await?;
-                return Ok(wish);
-            }
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "PublishWish", &id, now)
+            .await?
+        {
+            let wish = fetch(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(wish);
         }
         sqlx::query(
             "INSERT INTO grid_wishes (id, title, description, beneficiary_sealed, beneficiary_masked, phone_sealed,
@@ -340,31 +354,21 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Wish>> {
-        let mut conditions = Conditions::default();
+        let mut query = ListQuery::select(WISH_COLUMNS, "grid_wishes");
         if let Some(path) = &filter.subtree {
-            conditions.subtree(path);
+            query.subtree(path);
         }
         if let Some(state) = filter.state {
-            let state = conditions.text(state.as_str());
-            conditions.push(format!("state = {state}"));
+            query.filter().push("state = ").push_bind(state.as_str());
         }
         if let Some(at) = filter.unclaimed_at {
-            let at = conditions.int(at);
-            conditions.push(format!(
-                "claimant_org_id = '' AND claimant_member_id = '' AND claim_by IS NOT NULL AND claim_by < {at}"
-            ));
+            query
+                .filter()
+                .push("claimant_org_id = '' AND claimant_member_id = '' AND claim_by IS NOT NULL")
+                .push(" AND claim_by < ")
+                .push_bind(at);
         }
-        conditions.after(after);
-        let limit = conditions.int(limit);
-        let sql = format!(
-            "SELECT {WISH_COLUMNS} FROM grid_wishes {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
-            conditions.clause()
-        );
-        conditions
-            .fetch(&self.db, sql)
-            .await?
-            .iter()
-            .map(wish_from_row)
-            .collect()
+        query.page(after, limit);
+        query.fetch::<WishRow, Wish>(&self.db).await
     }
 }

@@ -1,7 +1,6 @@
 //! Activities and who attended them.
 
 use jiceng_db::Tx;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError};
 use crate::domain::activities::Activity;
@@ -19,18 +18,46 @@ pub struct NewActivity {
 
 const COLUMNS: &str = "id, kind, title, org_id, held_on, booking_id, recorded_at";
 
+/// A row of `member_activities` as read: its fields are the columns of [`COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct ActivityRow {
+    id: String,
+    kind: String,
+    title: String,
+    org_id: String,
+    held_on: String,
+    booking_id: Option<String>,
+    recorded_at: i64,
+}
+
+impl ActivityRow {
+    /// The activity this row holds, attended by `attendees`.
+    fn into_domain(self, attendees: Vec<String>) -> Activity {
+        Activity {
+            id: self.id,
+            kind: self.kind,
+            title: self.title,
+            org_id: self.org_id,
+            held_on: self.held_on,
+            booking_id: self.booking_id,
+            recorded_at: self.recorded_at,
+            attendees,
+        }
+    }
+}
+
 impl MemberStore {
     /// Records an activity, or for a booking already recorded adds only attendees it lacks.
     /// Returns the activity and the members newly recorded as attending.
     pub async fn record_activity(&self, new: &NewActivity) -> Result<(Activity, Vec<String>)> {
         let mut tx = self.db.begin_write().await?;
-        let existing = match &new.booking_id {
-            Some(booking) => sqlx::query("SELECT id FROM member_activities WHERE booking_id = $1")
-                .bind(booking)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| row.try_get::<String, _>(0))
-                .transpose()?,
+        let existing: Option<String> = match &new.booking_id {
+            Some(booking) => {
+                sqlx::query_scalar("SELECT id FROM member_activities WHERE booking_id = $1")
+                    .bind(booking)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
             None => None,
         };
         let id = match existing {
@@ -86,16 +113,16 @@ impl MemberStore {
             .map(|c| format!("a.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let ids: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let ids: Vec<String> = sqlx::query_as::<_, ActivityRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {columns} FROM member_activities a JOIN member_activity_attendees t ON t.activity_id = a.id
              WHERE t.member_id = $1 ORDER BY a.held_on DESC, a.id DESC"
         )))
         .bind(member_id)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<std::result::Result<_, _>>()?;
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
         let mut tx = self.db.begin().await?;
         let mut activities = Vec::with_capacity(ids.len());
         for id in ids {
@@ -107,7 +134,7 @@ impl MemberStore {
 }
 
 async fn fetch_activity(tx: &mut Tx, id: &str) -> Result<Activity> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, ActivityRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM member_activities WHERE id = $1"
     )))
     .bind(id)
@@ -117,30 +144,11 @@ async fn fetch_activity(tx: &mut Tx, id: &str) -> Result<Activity> {
         what: "activity",
         id: id.to_owned(),
     })?;
-    let attendees = sqlx::query(
+    let attendees = sqlx::query_scalar(
         "SELECT member_id FROM member_activity_attendees WHERE activity_id = $1 ORDER BY member_id",
     )
     .bind(id)
     .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<std::result::Result<_, _>>()?;
-    Ok(activity_from_row(&row, attendees)?)
-}
-
-fn activity_from_row(
-    row: &AnyRow,
-    attendees: Vec<String>,
-) -> std::result::Result<Activity, sqlx::Error> {
-    Ok(Activity {
-        id: row.try_get(0)?,
-        kind: row.try_get(1)?,
-        title: row.try_get(2)?,
-        org_id: row.try_get(3)?,
-        held_on: row.try_get(4)?,
-        booking_id: row.try_get(5)?,
-        recorded_at: row.try_get(6)?,
-        attendees,
-    })
+    .await?;
+    Ok(row.into_domain(attendees))
 }

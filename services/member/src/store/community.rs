@@ -1,16 +1,69 @@
 //! Dual registration with residential communities, the service logged there, and commitments.
 
 use jiceng_db::Tx;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result, StoreError, fetch, precondition};
 use crate::domain::community::{Commitment, CommitmentState, Registration};
 
 const REGISTRATION: &str = "SELECT r.id, r.member_id, r.community_org_id, r.registered_at,
-    (SELECT CAST(COALESCE(SUM(l.minutes), 0) AS BIGINT) FROM member_service_logs l WHERE l.registration_id = r.id)
+    (SELECT CAST(COALESCE(SUM(l.minutes), 0) AS BIGINT) FROM member_service_logs l WHERE l.registration_id = r.id) AS service_minutes
     FROM member_community_registrations r";
+
+/// A registration as [`REGISTRATION`] reads it: its fields are the columns it selects.
+#[derive(sqlx::FromRow)]
+struct RegistrationRow {
+    id: String,
+    member_id: String,
+    community_org_id: String,
+    registered_at: i64,
+    service_minutes: i64,
+}
+
+impl From<RegistrationRow> for Registration {
+    fn from(row: RegistrationRow) -> Self {
+        Registration {
+            id: row.id,
+            member_id: row.member_id,
+            community_org_id: row.community_org_id,
+            registered_at: row.registered_at,
+            service_minutes: row.service_minutes,
+        }
+    }
+}
+
 const COMMITMENT_COLUMNS: &str =
     "id, member_id, text, due_date, state, evidence, confirmation_note, published_at";
+
+/// A row of `member_commitments` as read: its fields are the columns of [`COMMITMENT_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct CommitmentRow {
+    id: String,
+    member_id: String,
+    text: String,
+    due_date: String,
+    state: String,
+    evidence: String,
+    confirmation_note: String,
+    published_at: i64,
+}
+
+impl TryFrom<CommitmentRow> for Commitment {
+    type Error = sqlx::Error;
+
+    fn try_from(row: CommitmentRow) -> std::result::Result<Self, Self::Error> {
+        Ok(Commitment {
+            id: row.id,
+            member_id: row.member_id,
+            text: row.text,
+            due_date: row.due_date,
+            state: CommitmentState::parse(&row.state)
+                .ok_or_else(|| sqlx::Error::Decode("invalid commitment state".into()))?,
+            evidence: row.evidence,
+            confirmation_note: row.confirmation_note,
+            published_at: row.published_at,
+        })
+    }
+}
 
 impl MemberStore {
     /// Registers a member with a community other than the org that holds them; once per pair.
@@ -33,7 +86,7 @@ impl MemberStore {
                 "the community already holds the member's relation",
             ));
         }
-        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let existing = sqlx::query_as::<_, RegistrationRow>(sqlx::AssertSqlSafe(format!(
             "{REGISTRATION} WHERE r.member_id = $1 AND r.community_org_id = $2"
         )))
         .bind(member_id)
@@ -42,7 +95,7 @@ impl MemberStore {
         .await?;
         if let Some(existing) = existing {
             tx.commit().await?;
-            return Ok(registration_from_row(&existing)?);
+            return Ok(existing.into());
         }
         let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
@@ -70,16 +123,13 @@ impl MemberStore {
         &self,
         community_org_id: &str,
     ) -> Result<Vec<Registration>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, RegistrationRow>(sqlx::AssertSqlSafe(format!(
             "{REGISTRATION} WHERE r.community_org_id = $1 ORDER BY r.registered_at, r.id"
         )))
         .bind(community_org_id)
         .fetch_all(self.db.pool())
         .await?;
-        Ok(rows
-            .iter()
-            .map(registration_from_row)
-            .collect::<std::result::Result<_, _>>()?)
+        Ok(rows.into_iter().map(Registration::from).collect())
     }
 
     pub async fn log_service(
@@ -215,7 +265,7 @@ impl MemberStore {
             .map(|c| format!("c.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, CommitmentRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {columns} FROM member_commitments c JOIN member_members m ON m.id = c.member_id
              WHERE m.org_id = $1 AND c.state = 'open' AND c.due_date < $2 ORDER BY c.due_date, c.id"
         )))
@@ -224,14 +274,14 @@ impl MemberStore {
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows
-            .iter()
-            .map(commitment_from_row)
+            .into_iter()
+            .map(Commitment::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 }
 
 async fn fetch_registration(tx: &mut Tx, id: &str) -> Result<Registration> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, RegistrationRow>(sqlx::AssertSqlSafe(format!(
         "{REGISTRATION} WHERE r.id = $1"
     )))
     .bind(id)
@@ -241,11 +291,11 @@ async fn fetch_registration(tx: &mut Tx, id: &str) -> Result<Registration> {
         what: "registration",
         id: id.to_owned(),
     })?;
-    Ok(registration_from_row(&row)?)
+    Ok(row.into())
 }
 
 async fn fetch_commitment(tx: &mut Tx, id: &str) -> Result<Commitment> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, CommitmentRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COMMITMENT_COLUMNS} FROM member_commitments WHERE id = $1"
     )))
     .bind(id)
@@ -255,30 +305,5 @@ async fn fetch_commitment(tx: &mut Tx, id: &str) -> Result<Commitment> {
         what: "commitment",
         id: id.to_owned(),
     })?;
-    Ok(commitment_from_row(&row)?)
-}
-
-fn registration_from_row(row: &AnyRow) -> std::result::Result<Registration, sqlx::Error> {
-    Ok(Registration {
-        id: row.try_get(0)?,
-        member_id: row.try_get(1)?,
-        community_org_id: row.try_get(2)?,
-        registered_at: row.try_get(3)?,
-        service_minutes: row.try_get(4)?,
-    })
-}
-
-fn commitment_from_row(row: &AnyRow) -> std::result::Result<Commitment, sqlx::Error> {
-    let state: String = row.try_get(4)?;
-    Ok(Commitment {
-        id: row.try_get(0)?,
-        member_id: row.try_get(1)?,
-        text: row.try_get(2)?,
-        due_date: row.try_get(3)?,
-        state: CommitmentState::parse(&state)
-            .ok_or_else(|| sqlx::Error::Decode("invalid commitment state".into()))?,
-        evidence: row.try_get(5)?,
-        confirmation_note: row.try_get(6)?,
-        published_at: row.try_get(7)?,
-    })
+    Ok(Commitment::try_from(row)?)
 }

@@ -9,7 +9,6 @@ use jiceng_org_client::{
     OrgPath,
     paths::{self, subtree_range},
 };
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{MemberStore, Result};
 use crate::domain::points::Standing;
@@ -32,7 +31,7 @@ impl MemberStore {
     pub async fn leaderboard(&self, org_path: &str, year: i64, top: i64) -> Result<Vec<Standing>> {
         let (lo, hi) = subtree_range(org_path);
         let walk = LEADERBOARD_WALK_MIN.max(top.saturating_mul(WALK_ROWS_PER_PLACE));
-        let among_highest = sqlx::query(
+        let among_highest = sqlx::query_as::<_, (String, i64)>(
             "SELECT member_id, balance FROM (
                  SELECT member_id, balance, org_path FROM member_balances WHERE year = $1
                  ORDER BY balance DESC, member_id DESC LIMIT $2
@@ -44,12 +43,12 @@ impl MemberStore {
         .bind(&lo)
         .bind(&hi)
         .bind(top);
-        let mut leaders = leaders_from(among_highest.fetch_all(self.db.pool()).await?)?;
+        let mut leaders = among_highest.fetch_all(self.db.pool()).await?;
         // Fewer than asked for says nothing of the subtree's balances below the highest.
         if (leaders.len() as i64) < top {
             // `+balance` keeps the ranking index from serving the ORDER BY, which would tempt
             // a planner without a histogram of paths (SQLite) to walk every balance again.
-            let subtree = sqlx::query(
+            let subtree = sqlx::query_as::<_, (String, i64)>(
                 "SELECT member_id, balance FROM member_balances
                  WHERE year = $1 AND org_path >= $2 AND org_path < $3
                  ORDER BY +balance DESC, member_id DESC LIMIT $4",
@@ -58,7 +57,7 @@ impl MemberStore {
             .bind(&lo)
             .bind(&hi)
             .bind(top);
-            leaders = leaders_from(subtree.fetch_all(self.db.pool()).await?)?;
+            leaders = subtree.fetch_all(self.db.pool()).await?;
         }
         let names = self
             .names(leaders.iter().map(|(id, _)| id.as_str()))
@@ -88,18 +87,17 @@ impl MemberStore {
         if members.is_empty() {
             return Ok(HashMap::new());
         }
-        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
             "SELECT id, name FROM member_members WHERE id IN ({})",
             placeholders(1, members.len())
         )));
-        members
+        Ok(members
             .iter()
             .fold(query, |query, id| query.bind(*id))
             .fetch_all(self.db.pool())
             .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect()
+            .into_iter()
+            .collect())
     }
 
     /// A member's standing in the subtree at `org_path`, when they belong to it.
@@ -110,7 +108,7 @@ impl MemberStore {
         member_id: &str,
     ) -> Result<Option<Standing>> {
         let (lo, hi) = subtree_range(org_path);
-        let member = sqlx::query(
+        let member = sqlx::query_as::<_, (String, i64)>(
             "SELECT m.name, COALESCE(b.balance, 0) FROM member_members m
              LEFT JOIN member_balances b ON b.member_id = m.id AND b.year = $1
              WHERE m.id = $2 AND m.org_path >= $3 AND m.org_path < $4",
@@ -121,11 +119,10 @@ impl MemberStore {
         .bind(&hi)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some(member) = member else {
+        let Some((name, balance)) = member else {
             return Ok(None);
         };
-        let balance: i64 = member.try_get(1)?;
-        let ahead: i64 = sqlx::query(
+        let ahead: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM member_balances
              WHERE year = $1 AND balance > $2 AND org_path >= $3 AND org_path < $4",
         )
@@ -134,12 +131,11 @@ impl MemberStore {
         .bind(&lo)
         .bind(&hi)
         .fetch_one(self.db.pool())
-        .await?
-        .try_get(0)?;
+        .await?;
         Ok(Some(Standing {
             rank: ahead + 1,
             member_id: member_id.to_owned(),
-            name: member.try_get(0)?,
+            name,
             balance,
         }))
     }
@@ -149,12 +145,6 @@ impl MemberStore {
     pub async fn repath_members(&self, unit_id: &str, unit_path: &OrgPath) -> Result<u64> {
         Ok(paths::repath(&self.db, super::ORG_PATH_HOLDERS, unit_id, unit_path).await?)
     }
-}
-
-fn leaders_from(rows: Vec<AnyRow>) -> Result<Vec<(String, i64)>> {
-    rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect()
 }
 
 /// Gives all of a member's balance rows their (new) org path.

@@ -5,17 +5,106 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiceng_db::{LockMode, Tx, lock_key, placeholders, value_rows};
 use jiceng_org_client::paths;
-use sqlx::{Row as _, any::AnyRow};
+use sqlx::FromRow as _;
 
 use super::{MemberStore, Result, StoreError, precondition};
 use crate::domain::points::{EntryKind, EntryState, LedgerEntry, PointsRule, periods};
 
 const ENTRY_COLUMNS: &str = "id, member_id, kind, amount, rule_code, rule_version, reason, evidence, \
     source_event_id, state, reverses, year, actor, created_at";
+
+/// A row of `member_ledger` as read: its fields are the columns of [`ENTRY_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: String,
+    member_id: String,
+    kind: String,
+    amount: i64,
+    rule_code: Option<String>,
+    rule_version: Option<i64>,
+    reason: String,
+    evidence: String,
+    source_event_id: String,
+    state: String,
+    reverses: Option<String>,
+    year: i64,
+    actor: String,
+    created_at: i64,
+}
+
+impl TryFrom<EntryRow> for LedgerEntry {
+    type Error = sqlx::Error;
+
+    fn try_from(row: EntryRow) -> std::result::Result<Self, Self::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_ledger").into());
+        Ok(LedgerEntry {
+            id: row.id,
+            member_id: row.member_id,
+            kind: EntryKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
+            amount: row.amount,
+            rule_code: row.rule_code,
+            rule_version: row.rule_version,
+            reason: row.reason,
+            evidence: row.evidence,
+            source_event_id: row.source_event_id,
+            state: EntryState::parse(&row.state).ok_or_else(|| corrupt("state"))?,
+            reverses: row.reverses,
+            year: row.year,
+            actor: row.actor,
+            created_at: row.created_at,
+        })
+    }
+}
+
 const RULE_COLUMNS: &str = "code, version, name, points, evidence_required, approval_required, daily_cap, \
     monthly_cap, yearly_cap, valid_from, valid_to";
-/// How many columns [`RULE_COLUMNS`] names: a query may read more after them.
-const RULE_COLUMN_COUNT: usize = 11;
+
+/// A row of `member_points_rules` as read: its fields are the columns of [`RULE_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    code: String,
+    version: i64,
+    name: String,
+    points: i64,
+    evidence_required: i64,
+    approval_required: i64,
+    daily_cap: Option<i64>,
+    monthly_cap: Option<i64>,
+    yearly_cap: Option<i64>,
+    valid_from: i64,
+    valid_to: Option<i64>,
+}
+
+impl From<RuleRow> for PointsRule {
+    fn from(row: RuleRow) -> Self {
+        PointsRule {
+            code: row.code,
+            version: row.version,
+            name: row.name,
+            points: row.points,
+            evidence_required: row.evidence_required != 0,
+            approval_required: row.approval_required != 0,
+            daily_cap: row.daily_cap,
+            monthly_cap: row.monthly_cap,
+            yearly_cap: row.yearly_cap,
+            valid_from: row.valid_from,
+            valid_to: row.valid_to,
+        }
+    }
+}
+
+/// What an award reads besides its rule (the columns of [`RULE_COLUMNS`], all NULL when the
+/// code names no rule), in the same row: a retry's fingerprint and the member.
+#[derive(sqlx::FromRow)]
+struct AwardRead {
+    /// The fingerprint of an entry already written with the award's id.
+    fingerprint: Option<String>,
+    /// How many members have the award's member id: 0 or 1.
+    members: i64,
+    /// The rule's code, NULL when there is no such rule.
+    code: Option<String>,
+}
 
 /// An entry about to be written.
 #[derive(Clone, Debug)]
@@ -69,13 +158,12 @@ impl MemberStore {
                 LockMode::Exclusive,
             )
             .await?;
-        let version: i64 = sqlx::query(
+        let version: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM member_points_rules WHERE code = $1",
         )
         .bind(&rule.code)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO member_points_rules ({RULE_COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         )))
@@ -102,16 +190,13 @@ impl MemberStore {
 
     /// The newest version of every rule.
     pub async fn rules(&self) -> Result<Vec<PointsRule>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, RuleRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {RULE_COLUMNS} FROM member_points_rules r
              WHERE version = (SELECT MAX(version) FROM member_points_rules WHERE code = r.code) ORDER BY code"
         )))
         .fetch_all(self.db.pool())
         .await?;
-        Ok(rows
-            .iter()
-            .map(rule_from_row)
-            .collect::<std::result::Result<_, _>>()?)
+        Ok(rows.into_iter().map(PointsRule::from).collect())
     }
 
     /// Awards points under the newest version of `rule_code`, valid at `now`, within its caps.
@@ -122,8 +207,8 @@ impl MemberStore {
         // A retry, the member and the rule in one round trip: an award is the ledger's
         // busiest write.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT rule.*, (SELECT fingerprint FROM member_ledger WHERE id = $1),
-                    (SELECT COUNT(*) FROM member_members WHERE id = $2)
+            "SELECT rule.*, (SELECT fingerprint FROM member_ledger WHERE id = $1) AS fingerprint,
+                    (SELECT COUNT(*) FROM member_members WHERE id = $2) AS members
              FROM (SELECT 1 AS one) AS one LEFT JOIN (
                  SELECT {RULE_COLUMNS} FROM member_points_rules WHERE code = $3
                  ORDER BY version DESC LIMIT 1
@@ -134,20 +219,19 @@ impl MemberStore {
         .bind(rule_code)
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(first) =
-            replayed(&mut tx, new, row.try_get(RULE_COLUMN_COUNT)?, &fingerprint).await?
-        {
+        let read = AwardRead::from_row(&row)?;
+        if let Some(first) = replayed(&mut tx, new, read.fingerprint, &fingerprint).await? {
             tx.commit().await?;
             return Ok(first);
         }
-        require_member(&new.member_id, row.try_get(RULE_COLUMN_COUNT + 1)?)?;
-        if row.try_get::<Option<String>, _>(0)?.is_none() {
+        require_member(&new.member_id, read.members)?;
+        if read.code.is_none() {
             return Err(StoreError::NotFound {
                 what: "points rule",
                 id: rule_code.to_owned(),
             });
         }
-        let rule = rule_from_row(&row)?;
+        let rule = PointsRule::from(RuleRow::from_row(&row)?);
         if !rule.is_valid_at(now) {
             return Err(precondition(
                 "RULE_VALIDITY",
@@ -318,7 +402,7 @@ impl MemberStore {
         let (year, _, _) = periods(now);
         let mut tx = self.begin_for_member(&new.member_id).await?;
         // A retry, the member and the balance in one round trip.
-        let row = sqlx::query(
+        let (stored, members, balance) = sqlx::query_as::<_, (Option<String>, i64, Option<i64>)>(
             "SELECT (SELECT fingerprint FROM member_ledger WHERE id = $1),
                     (SELECT COUNT(*) FROM member_members WHERE id = $2),
                     (SELECT balance FROM member_balances WHERE member_id = $2 AND year = $3)",
@@ -328,12 +412,12 @@ impl MemberStore {
         .bind(year)
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(first) = replayed(&mut tx, new, row.try_get(0)?, &fingerprint).await? {
+        if let Some(first) = replayed(&mut tx, new, stored, &fingerprint).await? {
             tx.commit().await?;
             return Ok(first);
         }
-        require_member(&new.member_id, row.try_get(1)?)?;
-        let balance = row.try_get::<Option<i64>, _>(2)?.unwrap_or(0);
+        require_member(&new.member_id, members)?;
+        let balance = balance.unwrap_or(0);
         if balance < points {
             return Err(precondition(
                 "BALANCE",
@@ -369,14 +453,13 @@ impl MemberStore {
     pub async fn balance(&self, member_id: &str, year: i64) -> Result<(i64, i64)> {
         let mut tx = self.db.begin().await?;
         let balance = balance_of(&mut tx, member_id, year).await?;
-        let pending: i64 = sqlx::query(
+        let pending: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM member_ledger WHERE member_id = $1 AND year = $2 AND state = 'pending'",
         )
         .bind(member_id)
         .bind(year)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         tx.commit().await?;
         Ok((balance, pending))
     }
@@ -389,7 +472,7 @@ impl MemberStore {
         limit: i64,
     ) -> Result<Vec<LedgerEntry>> {
         let (at, id) = before.unwrap_or((i64::MAX, ""));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, EntryRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {ENTRY_COLUMNS} FROM member_ledger
              WHERE member_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
              ORDER BY created_at DESC, id DESC LIMIT $4"
@@ -401,8 +484,8 @@ impl MemberStore {
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows
-            .iter()
-            .map(entry_from_row)
+            .into_iter()
+            .map(LedgerEntry::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -434,14 +517,14 @@ impl MemberStore {
         let mut tx = self.db.begin_write().await?;
         // Balance rows copy their members' org paths.
         paths::hold(&self.db, &mut tx).await?;
-        let rules: Vec<PointsRule> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rules: Vec<PointsRule> = sqlx::query_as::<_, RuleRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {RULE_COLUMNS} FROM member_points_rules ORDER BY code, version"
         )))
         .fetch_all(&mut *tx)
         .await?
-        .iter()
-        .map(rule_from_row)
-        .collect::<std::result::Result<_, _>>()?;
+        .into_iter()
+        .map(PointsRule::from)
+        .collect();
         let mut deltas: BTreeMap<(String, i64), i64> = BTreeMap::new();
         // Each balance row carries its member's org path, so leaderboards read balances alone.
         let mut org_paths: BTreeMap<String, String> = BTreeMap::new();
@@ -449,17 +532,17 @@ impl MemberStore {
         for chunk in entries.chunks(IMPORT_ROWS_PER_STATEMENT) {
             let members: BTreeSet<&str> =
                 chunk.iter().map(|e| e.entry.member_id.as_str()).collect();
-            let known = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let known = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
                 "SELECT id, org_path FROM member_members WHERE id IN ({})",
                 placeholders(1, members.len())
             )));
-            for row in members
+            for (id, org_path) in members
                 .iter()
                 .fold(known, |query, id| query.bind(*id))
                 .fetch_all(&mut *tx)
                 .await?
             {
-                org_paths.insert(row.try_get(0)?, row.try_get(1)?);
+                org_paths.insert(id, org_path);
             }
             if let Some(unknown) = members.iter().find(|id| !org_paths.contains_key(**id)) {
                 return Err(StoreError::NotFound {
@@ -494,7 +577,8 @@ impl MemberStore {
                  VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id, member_id, year, amount",
                 value_rows(rows.len(), 17)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query =
+                sqlx::query_as::<_, (String, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
             for (imported, version, year, month, day, fingerprint) in &rows {
                 let new = &imported.entry;
                 query = query
@@ -517,13 +601,7 @@ impl MemberStore {
                     .bind(imported.at);
             }
             let mut inserted = BTreeSet::new();
-            for row in query.fetch_all(&mut *tx).await? {
-                let (id, member_id, year, amount): (String, String, i64, i64) = (
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                );
+            for (id, member_id, year, amount) in query.fetch_all(&mut *tx).await? {
                 *deltas.entry((member_id, year)).or_default() += amount;
                 inserted.insert(id);
                 written += 1;
@@ -534,7 +612,7 @@ impl MemberStore {
                 .filter(|row| !inserted.contains(&row.0.entry.id))
                 .collect();
             if !existing.is_empty() {
-                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                let query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
                     "SELECT id, fingerprint FROM member_ledger WHERE id IN ({})",
                     placeholders(1, existing.len())
                 )));
@@ -543,9 +621,8 @@ impl MemberStore {
                     .fold(query, |query, row| query.bind(&row.0.entry.id))
                     .fetch_all(&mut *tx)
                     .await?
-                    .iter()
-                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                    .collect::<Result<_>>()?;
+                    .into_iter()
+                    .collect();
                 if let Some(clash) = existing
                     .iter()
                     .find(|row| stored.get(&row.0.entry.id) != Some(&row.5))
@@ -607,12 +684,10 @@ fn period_name(column: &str) -> &'static str {
 
 /// The first entry of a retried id: the same request returns it, another is a conflict.
 async fn replay(tx: &mut Tx, new: &NewEntry, fingerprint: String) -> Result<Option<LedgerEntry>> {
-    let stored = sqlx::query("SELECT fingerprint FROM member_ledger WHERE id = $1")
+    let stored = sqlx::query_scalar("SELECT fingerprint FROM member_ledger WHERE id = $1")
         .bind(&new.id)
         .fetch_optional(&mut **tx)
-        .await?
-        .map(|row| row.try_get(0))
-        .transpose()?;
+        .await?;
     replayed(tx, new, stored, &fingerprint).await
 }
 
@@ -665,25 +740,26 @@ async fn earned_under(tx: &mut Tx, member_id: &str, rule: &PointsRule, now: i64)
     } else {
         return Ok(Earned::default());
     };
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN day = $3 THEN amount ELSE 0 END), 0) AS BIGINT),
+    let (in_day, in_month, in_year) =
+        sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN day = $3 THEN amount ELSE 0 END), 0) AS BIGINT),
                 CAST(COALESCE(SUM(CASE WHEN month = $4 THEN amount ELSE 0 END), 0) AS BIGINT),
                 CAST(COALESCE(SUM(CASE WHEN year = $5 THEN amount ELSE 0 END), 0) AS BIGINT)
          FROM member_ledger
          WHERE member_id = $1 AND rule_code = $2 AND kind = 'award' AND state <> 'rejected'
            AND {widest}"
-    )))
-    .bind(member_id)
-    .bind(&rule.code)
-    .bind(day)
-    .bind(month)
-    .bind(year)
-    .fetch_one(&mut **tx)
-    .await?;
+        )))
+        .bind(member_id)
+        .bind(&rule.code)
+        .bind(day)
+        .bind(month)
+        .bind(year)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(Earned {
-        day: row.try_get(0)?,
-        month: row.try_get(1)?,
-        year: row.try_get(2)?,
+        day: in_day,
+        month: in_month,
+        year: in_year,
     })
 }
 
@@ -701,7 +777,7 @@ async fn insert_entry(
     fingerprint: &str,
 ) -> Result<LedgerEntry> {
     let (_, month, day) = periods(now);
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, EntryRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO member_ledger (id, member_id, kind, amount, rule_code, rule_version, reason, evidence,
              source_event_id, state, reverses, year, month, day, fingerprint, actor, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
@@ -726,7 +802,7 @@ async fn insert_entry(
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(entry_from_row(&row)?)
+    Ok(LedgerEntry::try_from(row)?)
 }
 
 async fn add_to_balance(tx: &mut Tx, member_id: &str, year: i64, delta: i64) -> Result<()> {
@@ -745,16 +821,18 @@ async fn add_to_balance(tx: &mut Tx, member_id: &str, year: i64, delta: i64) -> 
 }
 
 async fn balance_of(tx: &mut Tx, member_id: &str, year: i64) -> Result<i64> {
-    let row = sqlx::query("SELECT balance FROM member_balances WHERE member_id = $1 AND year = $2")
-        .bind(member_id)
-        .bind(year)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+    let balance: Option<i64> = sqlx::query_scalar(
+        "SELECT balance FROM member_balances WHERE member_id = $1 AND year = $2",
+    )
+    .bind(member_id)
+    .bind(year)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(balance.unwrap_or(0))
 }
 
 async fn fetch_entry(tx: &mut Tx, id: &str) -> Result<LedgerEntry> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, EntryRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {ENTRY_COLUMNS} FROM member_ledger WHERE id = $1"
     )))
     .bind(id)
@@ -764,44 +842,5 @@ async fn fetch_entry(tx: &mut Tx, id: &str) -> Result<LedgerEntry> {
         what: "ledger entry",
         id: id.to_owned(),
     })?;
-    Ok(entry_from_row(&row)?)
-}
-
-fn entry_from_row(row: &AnyRow) -> std::result::Result<LedgerEntry, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in member_ledger").into());
-    let kind: String = row.try_get(2)?;
-    let state: String = row.try_get(9)?;
-    Ok(LedgerEntry {
-        id: row.try_get(0)?,
-        member_id: row.try_get(1)?,
-        kind: EntryKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
-        amount: row.try_get(3)?,
-        rule_code: row.try_get(4)?,
-        rule_version: row.try_get(5)?,
-        reason: row.try_get(6)?,
-        evidence: row.try_get(7)?,
-        source_event_id: row.try_get(8)?,
-        state: EntryState::parse(&state).ok_or_else(|| corrupt("state"))?,
-        reverses: row.try_get(10)?,
-        year: row.try_get(11)?,
-        actor: row.try_get(12)?,
-        created_at: row.try_get(13)?,
-    })
-}
-
-fn rule_from_row(row: &AnyRow) -> std::result::Result<PointsRule, sqlx::Error> {
-    Ok(PointsRule {
-        code: row.try_get(0)?,
-        version: row.try_get(1)?,
-        name: row.try_get(2)?,
-        points: row.try_get(3)?,
-        evidence_required: row.try_get::<i64, _>(4)? != 0,
-        approval_required: row.try_get::<i64, _>(5)? != 0,
-        daily_cap: row.try_get(6)?,
-        monthly_cap: row.try_get(7)?,
-        yearly_cap: row.try_get(8)?,
-        valid_from: row.try_get(9)?,
-        valid_to: row.try_get(10)?,
-    })
+    Ok(LedgerEntry::try_from(row)?)
 }

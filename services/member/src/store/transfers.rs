@@ -3,7 +3,6 @@
 
 use jiceng_db::{LockMode, Tx, lock_key};
 use jiceng_org_client::{OrgPath, paths};
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{
     MemberStore, Result, StoreError, fetch, leaderboard::move_balances, ledger::points_lock_key,
@@ -13,6 +12,43 @@ use crate::domain::transfers::{Transfer, TransferState};
 
 const COLUMNS: &str = "id, member_id, from_org_id, to_org_id, state, reason, decision_note, requested_by, \
     decided_by, requested_at, decided_at";
+
+/// A row of `member_transfers` as read: its fields are the columns of [`COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct TransferRow {
+    id: String,
+    member_id: String,
+    from_org_id: String,
+    to_org_id: String,
+    state: String,
+    reason: String,
+    decision_note: String,
+    requested_by: String,
+    decided_by: String,
+    requested_at: i64,
+    decided_at: Option<i64>,
+}
+
+impl TryFrom<TransferRow> for Transfer {
+    type Error = sqlx::Error;
+
+    fn try_from(row: TransferRow) -> std::result::Result<Self, Self::Error> {
+        Ok(Transfer {
+            id: row.id,
+            member_id: row.member_id,
+            from_org_id: row.from_org_id,
+            to_org_id: row.to_org_id,
+            state: TransferState::parse(&row.state)
+                .ok_or_else(|| sqlx::Error::Decode("invalid transfer state".into()))?,
+            reason: row.reason,
+            decision_note: row.decision_note,
+            requested_by: row.requested_by,
+            decided_by: row.decided_by,
+            requested_at: row.requested_at,
+            decided_at: row.decided_at,
+        })
+    }
+}
 
 impl MemberStore {
     /// Asks to move `member_id` to `to_org_id` (whose existence and state the caller checked).
@@ -37,14 +73,13 @@ impl MemberStore {
                 "the member already belongs to that org",
             ));
         }
-        let pending = sqlx::query(
+        let pending: Option<String> = sqlx::query_scalar(
             "SELECT id FROM member_transfers WHERE member_id = $1 AND state = 'pending'",
         )
         .bind(member_id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(pending) = pending {
-            let id: String = pending.try_get(0)?;
+        if let Some(id) = pending {
             return Err(precondition(
                 "TRANSFER",
                 format!("transfer {id} is still pending"),
@@ -160,15 +195,15 @@ impl MemberStore {
     }
 
     async fn transfers_where(&self, condition: &'static str, value: &str) -> Result<Vec<Transfer>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, TransferRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM member_transfers WHERE {condition}"
         )))
         .bind(value)
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows
-            .iter()
-            .map(transfer_from_row)
+            .into_iter()
+            .map(Transfer::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -186,7 +221,7 @@ impl MemberStore {
 }
 
 async fn fetch_transfer(tx: &mut Tx, id: &str) -> Result<Transfer> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, TransferRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM member_transfers WHERE id = $1"
     )))
     .bind(id)
@@ -196,23 +231,5 @@ async fn fetch_transfer(tx: &mut Tx, id: &str) -> Result<Transfer> {
         what: "transfer",
         id: id.to_owned(),
     })?;
-    Ok(transfer_from_row(&row)?)
-}
-
-fn transfer_from_row(row: &AnyRow) -> std::result::Result<Transfer, sqlx::Error> {
-    let state: String = row.try_get(4)?;
-    Ok(Transfer {
-        id: row.try_get(0)?,
-        member_id: row.try_get(1)?,
-        from_org_id: row.try_get(2)?,
-        to_org_id: row.try_get(3)?,
-        state: TransferState::parse(&state)
-            .ok_or_else(|| sqlx::Error::Decode("invalid transfer state".into()))?,
-        reason: row.try_get(5)?,
-        decision_note: row.try_get(6)?,
-        requested_by: row.try_get(7)?,
-        decided_by: row.try_get(8)?,
-        requested_at: row.try_get(9)?,
-        decided_at: row.try_get(10)?,
-    })
+    Ok(Transfer::try_from(row)?)
 }

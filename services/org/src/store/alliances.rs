@@ -1,8 +1,7 @@
 //! Alliances (regional party-building platforms) and their memberships.
 
-use jiceng_db::{LockMode, Tx, lock_key};
+use jiceng_db::{LockMode, Target, Tx, lock_key};
 use serde_json::json;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{
     Mutation, OrgStore, Result, StoreError, audit, claim_request, fetch_unit, precondition,
@@ -13,9 +12,83 @@ use crate::domain::{
 };
 
 const ALLIANCE_COLUMNS: &str = "a.id, a.name, a.kind, a.lead_unit_id, a.description, a.created_at, \
-    (SELECT COUNT(*) FROM org_alliance_members m WHERE m.alliance_id = a.id AND m.left_at IS NULL)";
+    (SELECT COUNT(*) FROM org_alliance_members m WHERE m.alliance_id = a.id AND m.left_at IS NULL) \
+    AS current_member_count";
+
+/// A row of [`ALLIANCE_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct AllianceRow {
+    id: String,
+    name: String,
+    kind: String,
+    lead_unit_id: String,
+    description: String,
+    created_at: i64,
+    current_member_count: i64,
+}
+
+impl TryFrom<AllianceRow> for Alliance {
+    type Error = sqlx::Error;
+
+    fn try_from(row: AllianceRow) -> std::result::Result<Self, sqlx::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_alliances").into());
+        Ok(Alliance {
+            id: row.id,
+            name: row.name,
+            kind: AllianceKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
+            lead_unit_id: UnitId::from_stored(row.lead_unit_id)
+                .map_err(|_| corrupt("lead unit"))?,
+            description: row.description,
+            created_at: row.created_at,
+            current_member_count: row.current_member_count,
+        })
+    }
+}
+
 const MEMBER_COLUMNS: &str =
     "id, alliance_id, unit_id, org_name, credit_code, joined_at, left_at, leave_reason";
+
+/// A row of [`MEMBER_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: String,
+    alliance_id: String,
+    unit_id: Option<String>,
+    org_name: Option<String>,
+    credit_code: Option<String>,
+    joined_at: i64,
+    left_at: Option<i64>,
+    leave_reason: Option<String>,
+}
+
+impl TryFrom<MemberRow> for AllianceMember {
+    type Error = sqlx::Error;
+
+    fn try_from(row: MemberRow) -> std::result::Result<Self, sqlx::Error> {
+        let corrupt = |what: &str| {
+            sqlx::Error::Decode(format!("invalid {what} in org_alliance_members").into())
+        };
+        let member = match (row.unit_id, row.org_name, row.credit_code) {
+            (Some(unit), _, _) => {
+                AllianceMemberRef::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("unit"))?)
+            }
+            (None, Some(name), Some(code)) => AllianceMemberRef::Organisation {
+                name,
+                credit_code: CreditCode::parse(&code).map_err(|_| corrupt("credit code"))?,
+            },
+            _ => return Err(corrupt("member")),
+        };
+        Ok(AllianceMember {
+            id: row.id,
+            alliance_id: row.alliance_id,
+            member,
+            joined_at: row.joined_at,
+            left_at: row.left_at,
+            leave_reason: row.leave_reason,
+        })
+    }
+}
 
 impl OrgStore {
     pub async fn create_alliance(
@@ -29,7 +102,9 @@ impl OrgStore {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateAlliance", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateAlliance", Target::New(&id)).await?
+        {
             let alliance = fetch_alliance(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(alliance);
@@ -84,13 +159,13 @@ impl OrgStore {
                  WHERE m.alliance_id = a.id AND m.unit_id = $1 AND m.left_at IS NULL)
              ORDER BY a.name, a.id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, AllianceRow>(sqlx::AssertSqlSafe(sql))
             .bind(unit.as_str())
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(alliance_from_row)
+            .into_iter()
+            .map(Alliance::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -112,8 +187,14 @@ impl OrgStore {
             )
             .await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) =
-            claim_request(&mut tx, now, mutation, "CreateAllianceMember", &id).await?
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "CreateAllianceMember",
+            Target::New(&id),
+        )
+        .await?
         {
             let member = fetch_member(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
@@ -242,19 +323,19 @@ impl OrgStore {
             "SELECT {MEMBER_COLUMNS} FROM org_alliance_members WHERE alliance_id = $1 {current}
              ORDER BY joined_at, id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(sql))
             .bind(alliance_id)
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(member_from_row)
+            .into_iter()
+            .map(AllianceMember::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 }
 
 async fn fetch_alliance(tx: &mut Tx, id: &str) -> Result<Alliance> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, AllianceRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {ALLIANCE_COLUMNS} FROM org_alliances a WHERE a.id = $1"
     )))
     .bind(id)
@@ -264,11 +345,11 @@ async fn fetch_alliance(tx: &mut Tx, id: &str) -> Result<Alliance> {
         what: "alliance",
         id: id.to_owned(),
     })?;
-    Ok(alliance_from_row(&row)?)
+    Ok(Alliance::try_from(row)?)
 }
 
 async fn fetch_member(tx: &mut Tx, id: &str) -> Result<AllianceMember> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {MEMBER_COLUMNS} FROM org_alliance_members WHERE id = $1"
     )))
     .bind(id)
@@ -278,46 +359,5 @@ async fn fetch_member(tx: &mut Tx, id: &str) -> Result<AllianceMember> {
         what: "alliance member",
         id: id.to_owned(),
     })?;
-    Ok(member_from_row(&row)?)
-}
-
-fn alliance_from_row(row: &AnyRow) -> std::result::Result<Alliance, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_alliances").into());
-    let kind: String = row.try_get(2)?;
-    Ok(Alliance {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        kind: AllianceKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
-        lead_unit_id: UnitId::from_stored(row.try_get(3)?).map_err(|_| corrupt("lead unit"))?,
-        description: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        current_member_count: row.try_get(6)?,
-    })
-}
-
-fn member_from_row(row: &AnyRow) -> std::result::Result<AllianceMember, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_alliance_members").into());
-    let unit: Option<String> = row.try_get(2)?;
-    let org_name: Option<String> = row.try_get(3)?;
-    let credit_code: Option<String> = row.try_get(4)?;
-    let member = match (unit, org_name, credit_code) {
-        (Some(unit), _, _) => {
-            AllianceMemberRef::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("unit"))?)
-        }
-        (None, Some(name), Some(code)) => AllianceMemberRef::Organisation {
-            name,
-            credit_code: CreditCode::parse(&code).map_err(|_| corrupt("credit code"))?,
-        },
-        _ => return Err(corrupt("member")),
-    };
-    Ok(AllianceMember {
-        id: row.try_get(0)?,
-        alliance_id: row.try_get(1)?,
-        member,
-        joined_at: row.try_get(5)?,
-        left_at: row.try_get(6)?,
-        leave_reason: row.try_get(7)?,
-    })
+    Ok(AllianceMember::try_from(row)?)
 }

@@ -1,8 +1,7 @@
 //! Joint meetings and their decisions, and the three meetings of residential projects.
 
-use jiceng_db::Tx;
+use jiceng_db::{Target, Tx};
 use serde_json::json;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{
     Mutation, OrgStore, Result, StoreError, audit, claim_request, decode_json, fetch_unit,
@@ -22,8 +21,161 @@ use crate::{
 
 const MEETING_COLUMNS: &str = "id, host_unit_id, host_alliance_id, title, topic_text, grid_case_id, \
     scheduled_at, status, attendees, minutes, held_at";
+
+/// A row of [`MEETING_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct MeetingRow {
+    id: String,
+    host_unit_id: Option<String>,
+    host_alliance_id: Option<String>,
+    title: String,
+    topic_text: Option<String>,
+    grid_case_id: Option<String>,
+    scheduled_at: i64,
+    status: String,
+    attendees: String,
+    minutes: String,
+    held_at: Option<i64>,
+}
+
+impl MeetingRow {
+    /// The meeting, with the rows of its decisions.
+    fn into_domain(
+        self,
+        decisions: Vec<DecisionRow>,
+    ) -> std::result::Result<JointMeeting, sqlx::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_meetings").into());
+        let host = match (self.host_unit_id, self.host_alliance_id) {
+            (Some(unit), _) => Host::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("host"))?),
+            (None, Some(alliance)) => Host::Alliance(alliance),
+            (None, None) => return Err(corrupt("host")),
+        };
+        let topic = match (self.topic_text, self.grid_case_id) {
+            (Some(text), _) => Topic::Text(text),
+            (None, Some(case)) => Topic::GridCase(case),
+            (None, None) => return Err(corrupt("topic")),
+        };
+        Ok(JointMeeting {
+            id: self.id,
+            host,
+            title: self.title,
+            topic,
+            scheduled_at: self.scheduled_at,
+            status: MeetingStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            attendees: decode_json(&self.attendees, "attendees")?,
+            minutes: self.minutes,
+            held_at: self.held_at,
+            decisions: decisions
+                .into_iter()
+                .map(Decision::try_from)
+                .collect::<std::result::Result<_, _>>()?,
+        })
+    }
+}
+
 const DECISION_COLUMNS: &str =
     "id, meeting_id, text, owner_unit_id, due_at, status, note, closed_at";
+
+/// A row of [`DECISION_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct DecisionRow {
+    id: String,
+    meeting_id: String,
+    text: String,
+    owner_unit_id: String,
+    due_at: i64,
+    status: String,
+    note: String,
+    closed_at: Option<i64>,
+}
+
+impl TryFrom<DecisionRow> for Decision {
+    type Error = sqlx::Error;
+
+    fn try_from(row: DecisionRow) -> std::result::Result<Self, sqlx::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_decisions").into());
+        Ok(Decision {
+            id: row.id,
+            meeting_id: row.meeting_id,
+            text: row.text,
+            owner_unit_id: UnitId::from_stored(row.owner_unit_id).map_err(|_| corrupt("owner"))?,
+            due_at: row.due_at,
+            status: DecisionStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            note: row.note,
+            closed_at: row.closed_at,
+        })
+    }
+}
+
+const PROJECT_COLUMNS: &str = "id, unit_id, name, description, next_stage, created_at";
+
+/// A row of [`PROJECT_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    id: String,
+    unit_id: String,
+    name: String,
+    description: String,
+    next_stage: Option<String>,
+    created_at: i64,
+}
+
+impl ProjectRow {
+    /// The project, with its meetings (sorted here by stage).
+    fn into_domain(
+        self,
+        mut meetings: Vec<ProjectMeeting>,
+    ) -> std::result::Result<Project, sqlx::Error> {
+        meetings.sort_by_key(|m| m.stage);
+        Ok(Project {
+            id: self.id,
+            unit_id: UnitId::from_stored(self.unit_id).map_err(|_| corrupt_project("unit"))?,
+            name: self.name,
+            description: self.description,
+            next_stage: self
+                .next_stage
+                .map(|s| ProjectStage::parse(&s).ok_or_else(|| corrupt_project("next_stage")))
+                .transpose()?,
+            meetings,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// What a corrupt value in a project's rows is reported as.
+fn corrupt_project(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("invalid {what} in org_projects").into())
+}
+
+const PROJECT_MEETING_COLUMNS: &str = "stage, held_at, attendees, opinions, outcome, vote";
+
+/// A row of [`PROJECT_MEETING_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct ProjectMeetingRow {
+    stage: String,
+    held_at: i64,
+    attendees: String,
+    opinions: String,
+    outcome: String,
+    vote: Option<String>,
+}
+
+impl TryFrom<ProjectMeetingRow> for ProjectMeeting {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ProjectMeetingRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(ProjectMeeting {
+            stage: ProjectStage::parse(&row.stage).ok_or_else(|| corrupt_project("stage"))?,
+            held_at: row.held_at,
+            attendees: decode_json(&row.attendees, "attendees")?,
+            opinions: decode_json(&row.opinions, "opinions")?,
+            outcome: row.outcome,
+            vote: row.vote.map(|v| decode_json(&v, "vote")).transpose()?,
+        })
+    }
+}
 
 /// A joint meeting about to be scheduled, already validated.
 #[derive(Clone, Debug)]
@@ -54,8 +206,14 @@ impl OrgStore {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) =
-            claim_request(&mut tx, now, mutation, "CreateJointMeeting", &id).await?
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "CreateJointMeeting",
+            Target::New(&id),
+        )
+        .await?
         {
             let meeting = fetch_meeting(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
@@ -252,15 +410,15 @@ impl OrgStore {
              WHERE d.status = 'open' AND d.due_at <= $1 AND u.path >= $2 AND u.path < $3
              ORDER BY d.due_at, d.id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(lo)
             .bind(hi)
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(decision_from_row)
+            .into_iter()
+            .map(Decision::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -277,13 +435,13 @@ impl OrgStore {
                 "SELECT {DECISION_COLUMNS} FROM org_decisions
                  WHERE status = 'open' AND {flag} = 0 AND due_at <= $1 ORDER BY due_at LIMIT 500"
             );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(sql))
                 .bind(window_end)
                 .fetch_all(&mut *tx)
                 .await?;
             let decisions: Vec<Decision> = rows
-                .iter()
-                .map(decision_from_row)
+                .into_iter()
+                .map(Decision::try_from)
                 .collect::<std::result::Result<_, _>>()?;
             for decision in &decisions {
                 // An overdue notice makes the earlier warning moot, so both flags are set then.
@@ -322,7 +480,9 @@ impl OrgStore {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateProject", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateProject", Target::New(&id)).await?
+        {
             let project = fetch_project(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(project);
@@ -430,7 +590,7 @@ impl OrgStore {
 }
 
 async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<JointMeeting> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, MeetingRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {MEETING_COLUMNS} FROM org_meetings WHERE id = $1"
     )))
     .bind(id)
@@ -440,48 +600,17 @@ async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<JointMeeting> {
         what: "meeting",
         id: id.to_owned(),
     })?;
-    let decisions = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let decisions = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {DECISION_COLUMNS} FROM org_decisions WHERE meeting_id = $1 ORDER BY due_at, id"
     )))
     .bind(id)
     .fetch_all(&mut **tx)
     .await?;
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_meetings").into());
-    let host_unit: Option<String> = row.try_get(1)?;
-    let host_alliance: Option<String> = row.try_get(2)?;
-    let host = match (host_unit, host_alliance) {
-        (Some(unit), _) => Host::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("host"))?),
-        (None, Some(alliance)) => Host::Alliance(alliance),
-        (None, None) => return Err(corrupt("host").into()),
-    };
-    let topic_text: Option<String> = row.try_get(4)?;
-    let grid_case: Option<String> = row.try_get(5)?;
-    let topic = match (topic_text, grid_case) {
-        (Some(text), _) => Topic::Text(text),
-        (None, Some(case)) => Topic::GridCase(case),
-        (None, None) => return Err(corrupt("topic").into()),
-    };
-    let status: String = row.try_get(7)?;
-    Ok(JointMeeting {
-        id: row.try_get(0)?,
-        host,
-        title: row.try_get(3)?,
-        topic,
-        scheduled_at: row.try_get(6)?,
-        status: MeetingStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        attendees: decode_json(&row.try_get::<String, _>(8)?, "attendees")?,
-        minutes: row.try_get(9)?,
-        held_at: row.try_get(10)?,
-        decisions: decisions
-            .iter()
-            .map(decision_from_row)
-            .collect::<std::result::Result<_, _>>()?,
-    })
+    Ok(row.into_domain(decisions)?)
 }
 
 async fn fetch_decision(tx: &mut Tx, id: &str) -> Result<Decision> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {DECISION_COLUMNS} FROM org_decisions WHERE id = $1"
     )))
     .bind(id)
@@ -491,66 +620,29 @@ async fn fetch_decision(tx: &mut Tx, id: &str) -> Result<Decision> {
         what: "decision",
         id: id.to_owned(),
     })?;
-    Ok(decision_from_row(&row)?)
-}
-
-fn decision_from_row(row: &AnyRow) -> std::result::Result<Decision, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_decisions").into());
-    let status: String = row.try_get(5)?;
-    Ok(Decision {
-        id: row.try_get(0)?,
-        meeting_id: row.try_get(1)?,
-        text: row.try_get(2)?,
-        owner_unit_id: UnitId::from_stored(row.try_get(3)?).map_err(|_| corrupt("owner"))?,
-        due_at: row.try_get(4)?,
-        status: DecisionStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        note: row.try_get(6)?,
-        closed_at: row.try_get(7)?,
-    })
+    Ok(Decision::try_from(row)?)
 }
 
 async fn fetch_project(tx: &mut Tx, id: &str) -> Result<Project> {
-    let row = sqlx::query("SELECT id, unit_id, name, description, next_stage, created_at FROM org_projects WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound { what: "project", id: id.to_owned() })?;
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_projects").into());
-    let meetings = sqlx::query(
-        "SELECT stage, held_at, attendees, opinions, outcome, vote FROM org_project_meetings
-         WHERE project_id = $1 ORDER BY held_at",
-    )
+    let row = sqlx::query_as::<_, ProjectRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROJECT_COLUMNS} FROM org_projects WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound {
+        what: "project",
+        id: id.to_owned(),
+    })?;
+    let meetings = sqlx::query_as::<_, ProjectMeetingRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROJECT_MEETING_COLUMNS} FROM org_project_meetings
+         WHERE project_id = $1 ORDER BY held_at"
+    )))
     .bind(id)
     .fetch_all(&mut **tx)
     .await?
-    .iter()
-    .map(|m| {
-        let stage: String = m.try_get(0)?;
-        let vote: Option<String> = m.try_get(5)?;
-        Ok(ProjectMeeting {
-            stage: ProjectStage::parse(&stage).ok_or_else(|| corrupt("stage"))?,
-            held_at: m.try_get(1)?,
-            attendees: decode_json(&m.try_get::<String, _>(2)?, "attendees")?,
-            opinions: decode_json(&m.try_get::<String, _>(3)?, "opinions")?,
-            outcome: m.try_get(4)?,
-            vote: vote.map(|v| decode_json(&v, "vote")).transpose()?,
-        })
-    })
+    .into_iter()
+    .map(ProjectMeeting::try_from)
     .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
-    let mut meetings = meetings;
-    meetings.sort_by_key(|m| m.stage);
-    let next_stage: Option<String> = row.try_get(4)?;
-    Ok(Project {
-        id: row.try_get(0)?,
-        unit_id: UnitId::from_stored(row.try_get(1)?).map_err(|_| corrupt("unit"))?,
-        name: row.try_get(2)?,
-        description: row.try_get(3)?,
-        next_stage: next_stage
-            .map(|s| ProjectStage::parse(&s).ok_or_else(|| corrupt("next_stage")))
-            .transpose()?,
-        meetings,
-        created_at: row.try_get(5)?,
-    })
+    Ok(row.into_domain(meetings)?)
 }

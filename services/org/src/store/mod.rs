@@ -12,8 +12,7 @@ mod venues;
 
 use std::sync::Arc;
 
-use jiceng_db::{Database, Tx};
-use sqlx::{Row as _, any::AnyRow};
+use jiceng_db::{Database, Replay, RequestIds, Target, Tx};
 
 use crate::domain::{RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus};
 
@@ -22,6 +21,82 @@ pub use tree::{SubtreeFilter, TreeGenerations, UnitChanges};
 
 const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
+
+/// A row of [`UNIT_COLUMNS`]: its fields are that constant's columns. Subtree reads decode
+/// thousands of these.
+#[derive(sqlx::FromRow)]
+struct UnitRow {
+    id: String,
+    parent_id: Option<String>,
+    kind: String,
+    name: String,
+    code: Option<String>,
+    status: String,
+    path: String,
+    depth: i64,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<UnitRow> for Unit {
+    type Error = sqlx::Error;
+
+    fn try_from(row: UnitRow) -> std::result::Result<Self, sqlx::Error> {
+        let corrupt = |column: &str, value: String| {
+            sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into())
+        };
+        Ok(Unit {
+            id: UnitId::from_stored(row.id).map_err(|v| corrupt("id", v))?,
+            parent_id: row
+                .parent_id
+                .map(|p| UnitId::from_stored(p).map_err(|v| corrupt("parent_id", v)))
+                .transpose()?,
+            kind: UnitKind::parse(&row.kind).ok_or_else(|| corrupt("kind", row.kind.clone()))?,
+            name: UnitName::from_stored(row.name).map_err(|v| corrupt("name", v))?,
+            code: row
+                .code
+                .map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", c.clone())))
+                .transpose()?
+                .flatten(),
+            status: UnitStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("status", row.status.clone()))?,
+            path: row.path,
+            depth: row.depth,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const AUDIT_COLUMNS: &str = "id, at, actor, action, target_id, details, trace_id";
+
+/// A row of [`AUDIT_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: String,
+    at: i64,
+    actor: String,
+    action: String,
+    target_id: String,
+    details: String,
+    trace_id: Option<String>,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(row: AuditRow) -> Self {
+        AuditRecord {
+            id: row.id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            target_id: row.target_id,
+            details: row.details,
+            trace_id: row.trace_id,
+        }
+    }
+}
 
 /// Why a store operation did not happen.
 pub use jiceng_db::StoreError;
@@ -58,12 +133,6 @@ pub struct OrgStore {
     snapshots: Arc<snapshot::TreeSnapshots>,
 }
 
-/// What an earlier call with the same request id did.
-struct Replay {
-    resource_id: String,
-    affected: i64,
-}
-
 impl OrgStore {
     pub fn new(db: Database, event_source: String) -> Self {
         Self {
@@ -95,30 +164,18 @@ impl OrgStore {
             ""
         };
         let sql = format!(
-            "SELECT id, at, actor, action, target_id, details, trace_id FROM org_audit
+            "SELECT {AUDIT_COLUMNS} FROM org_audit
              WHERE id < $1 {target_clause} ORDER BY id DESC LIMIT $2"
         );
         // UUIDs are hex and dashes, so "~" sorts after every id.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query_as::<_, AuditRow>(sqlx::AssertSqlSafe(sql))
             .bind(before.unwrap_or("~"))
             .bind(limit);
         if let Some(target) = target {
             query = query.bind(target);
         }
         let rows = query.fetch_all(self.db.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRecord {
-                    id: row.try_get(0)?,
-                    at: row.try_get(1)?,
-                    actor: row.try_get(2)?,
-                    action: row.try_get(3)?,
-                    target_id: row.try_get(4)?,
-                    details: row.try_get(5)?,
-                    trace_id: row.try_get(6)?,
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
     }
 
     /// Answers a retried request with the current state of what the first call touched.
@@ -138,13 +195,13 @@ fn precondition(
 }
 
 async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|row| unit_from_row(&row))
+    row.map(Unit::try_from)
         .transpose()?
         .ok_or_else(|| StoreError::NotFound {
             what: "unit",
@@ -152,63 +209,49 @@ async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
         })
 }
 
-/// Records the request id before the change. `None` means go ahead; `Some` is what the first
-/// call with this id did. A concurrent duplicate waits on the key until the first commits.
-/// Records the request id before the change. `None` means go ahead; `Some` is what the first
-/// call with this id did. A concurrent duplicate waits on the key until the first commits.
-/// `resource_id` is the resource the call acts on, or the id a create is about to give.
+/// Where the org service keeps its callers' request ids.
+const REQUEST_IDS: RequestIds = RequestIds::new("org_requests");
+
+/// Claims the mutation's request id, when it has one, for `operation` on `target`: `None` means
+/// go ahead; `Some` is what the first call with this id did.
 async fn claim_request(
     tx: &mut Tx,
     now: i64,
     mutation: &Mutation,
     operation: &str,
-    resource_id: &str,
+    target: Target<'_>,
 ) -> Result<Option<Replay>> {
     let Some(request_id) = &mutation.request_id else {
         return Ok(None);
     };
-    let inserted = sqlx::query(
-        "INSERT INTO org_requests (caller, request_id, operation, resource_id, created_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (caller, request_id) DO NOTHING",
-    )
-    .bind(mutation.actor.as_str())
-    .bind(request_id.as_str())
-    .bind(operation)
-    .bind(resource_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query(
-        "SELECT operation, resource_id, affected FROM org_requests
-         WHERE caller = $1 AND request_id = $2",
-    )
-    .bind(mutation.actor.as_str())
-    .bind(request_id.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
-    let first_operation: String = row.try_get(0)?;
-    let first_resource: String = row.try_get(1)?;
-    // A create generates its id, so only the operation must match for it.
-    let creates = operation.starts_with("Create") || operation.starts_with("Appoint");
-    if first_operation != operation || (!creates && first_resource != resource_id) {
-        return Err(StoreError::RequestIdReused);
-    }
-    Ok(Some(Replay {
-        resource_id: first_resource,
-        affected: row.try_get(2)?,
-    }))
+    REQUEST_IDS
+        .claim(
+            tx,
+            &mutation.actor,
+            request_id.as_str(),
+            operation,
+            target,
+            now,
+        )
+        .await
 }
 
-async fn record_affected(tx: &mut Tx, mutation: &Mutation, affected: i64) -> Result<()> {
+/// Records how many units the mutation changed, for a retry to answer with.
+async fn record_affected(
+    tx: &mut Tx,
+    mutation: &Mutation,
+    resource_id: &str,
+    affected: i64,
+) -> Result<()> {
     if let Some(request_id) = &mutation.request_id {
-        sqlx::query("UPDATE org_requests SET affected = $1 WHERE caller = $2 AND request_id = $3")
-            .bind(affected)
-            .bind(mutation.actor.as_str())
-            .bind(request_id.as_str())
-            .execute(&mut **tx)
+        REQUEST_IDS
+            .settle(
+                tx,
+                &mutation.actor,
+                request_id.as_str(),
+                resource_id,
+                affected,
+            )
             .await?;
     }
     Ok(())
@@ -251,33 +294,4 @@ async fn audit(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Decodes a row of [`UNIT_COLUMNS`], by position: subtree reads decode thousands of rows.
-fn unit_from_row(row: &AnyRow) -> std::result::Result<Unit, sqlx::Error> {
-    let corrupt = |column: &str, value: String| {
-        sqlx::Error::Decode(format!("invalid {column} {value:?} in org_units").into())
-    };
-    let parent_id: Option<String> = row.try_get(1)?;
-    let kind: String = row.try_get(2)?;
-    let code: Option<String> = row.try_get(4)?;
-    let status: String = row.try_get(5)?;
-    Ok(Unit {
-        id: UnitId::from_stored(row.try_get(0)?).map_err(|v| corrupt("id", v))?,
-        parent_id: parent_id
-            .map(|p| UnitId::from_stored(p).map_err(|v| corrupt("parent_id", v)))
-            .transpose()?,
-        kind: UnitKind::parse(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
-        name: UnitName::from_stored(row.try_get(3)?).map_err(|v| corrupt("name", v))?,
-        code: code
-            .map(|c| UnitCode::parse_optional(&c).map_err(|_| corrupt("code", c.clone())))
-            .transpose()?
-            .flatten(),
-        status: UnitStatus::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
-        path: row.try_get(6)?,
-        depth: row.try_get(7)?,
-        version: row.try_get(8)?,
-        created_at: row.try_get(9)?,
-        updated_at: row.try_get(10)?,
-    })
 }

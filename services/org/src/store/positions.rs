@@ -1,8 +1,7 @@
 //! Positions: terms of people in roles of units.
 
-use jiceng_db::{LockMode, Tx, lock_key};
+use jiceng_db::{LockMode, Target, Tx, lock_key};
 use serde_json::json;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{
     Mutation, OrgStore, Result, StoreError, audit, claim_request, fetch_unit, precondition,
@@ -18,6 +17,50 @@ use crate::{
 
 const POSITION_COLUMNS: &str = "id, unit_id, role, member_id, person_name, person_unit_name, \
     stationed_unit_name, term_start, term_end, end_reason, created_at";
+
+/// A row of [`POSITION_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct PositionRow {
+    id: String,
+    unit_id: String,
+    role: String,
+    member_id: Option<String>,
+    person_name: Option<String>,
+    person_unit_name: Option<String>,
+    stationed_unit_name: Option<String>,
+    term_start: i64,
+    term_end: Option<i64>,
+    end_reason: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<PositionRow> for Position {
+    type Error = sqlx::Error;
+
+    fn try_from(row: PositionRow) -> std::result::Result<Self, sqlx::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_positions").into());
+        let holder = match (row.member_id, row.person_name) {
+            (Some(member), _) => Holder::Member(member),
+            (None, Some(name)) => Holder::Person(Person {
+                name,
+                unit_name: row.person_unit_name.unwrap_or_default(),
+            }),
+            (None, None) => return Err(corrupt("holder")),
+        };
+        Ok(Position {
+            id: row.id,
+            unit_id: UnitId::from_stored(row.unit_id).map_err(|_| corrupt("unit_id"))?,
+            role: PositionRole::parse(&row.role).ok_or_else(|| corrupt("role"))?,
+            holder,
+            stationed_unit_name: row.stationed_unit_name,
+            term_start: row.term_start,
+            term_end: row.term_end,
+            end_reason: row.end_reason,
+            created_at: row.created_at,
+        })
+    }
+}
 
 impl OrgStore {
     /// Appoints `new`. For a one-holder role the terms of a unit may not overlap: with
@@ -35,7 +78,9 @@ impl OrgStore {
         let key = lock_key(&format!("positions:{}:{}", new.unit_id, new.role.as_str()));
         self.db.lock(&mut tx, key, LockMode::Exclusive).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "AppointPosition", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "AppointPosition", Target::New(&id)).await?
+        {
             let position = fetch_position(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(position);
@@ -133,7 +178,9 @@ impl OrgStore {
     ) -> Result<Position> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "EndPosition", id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "EndPosition", Target::Existing(id)).await?
+        {
             let position = fetch_position(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(position);
@@ -227,56 +274,29 @@ async fn positions_of(
         "SELECT {POSITION_COLUMNS} FROM org_positions WHERE unit_id = $1 {role_clause}
          ORDER BY term_start, id"
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(unit.as_str());
+    let mut query = sqlx::query_as::<_, PositionRow>(sqlx::AssertSqlSafe(sql)).bind(unit.as_str());
     if let Some(role) = role {
         query = query.bind(role.as_str());
     }
     let rows = query.fetch_all(&mut **tx).await?;
     Ok(rows
-        .iter()
-        .map(position_from_row)
+        .into_iter()
+        .map(Position::try_from)
         .collect::<std::result::Result<_, _>>()?)
 }
 
 async fn fetch_position(tx: &mut Tx, id: &str) -> Result<Position> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, PositionRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {POSITION_COLUMNS} FROM org_positions WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
     match row {
-        Some(row) => Ok(position_from_row(&row)?),
+        Some(row) => Ok(Position::try_from(row)?),
         None => Err(StoreError::NotFound {
             what: "position",
             id: id.to_owned(),
         }),
     }
-}
-
-fn position_from_row(row: &AnyRow) -> std::result::Result<Position, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_positions").into());
-    let member_id: Option<String> = row.try_get(3)?;
-    let person_name: Option<String> = row.try_get(4)?;
-    let holder = match (member_id, person_name) {
-        (Some(member), _) => Holder::Member(member),
-        (None, Some(name)) => Holder::Person(Person {
-            name,
-            unit_name: row.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
-        }),
-        (None, None) => return Err(corrupt("holder")),
-    };
-    let role: String = row.try_get(2)?;
-    Ok(Position {
-        id: row.try_get(0)?,
-        unit_id: UnitId::from_stored(row.try_get(1)?).map_err(|_| corrupt("unit_id"))?,
-        role: PositionRole::parse(&role).ok_or_else(|| corrupt("role"))?,
-        holder,
-        stationed_unit_name: row.try_get(6)?,
-        term_start: row.try_get(7)?,
-        term_end: row.try_get(8)?,
-        end_reason: row.try_get(9)?,
-        created_at: row.try_get(10)?,
-    })
 }

@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
-use jiceng_db::{LockMode, Tx};
+use jiceng_db::{LockMode, Target, Tx};
 use serde_json::json;
-use sqlx::Row as _;
 
 use super::snapshot::TreeSnapshot;
 use super::{
-    Mutation, OrgStore, Result, StoreError, UNIT_COLUMNS, audit, claim_request, fetch_unit,
-    precondition, record_affected, unit_from_row,
+    Mutation, OrgStore, Result, StoreError, UNIT_COLUMNS, UnitRow, audit, claim_request,
+    fetch_unit, precondition, record_affected,
 };
 use crate::domain::{
     KindSchema, NameQuery, Unit, UnitCode, UnitId, UnitKind, UnitName, subtree_range,
@@ -26,6 +25,14 @@ fn unit_precondition(
     description: impl Into<String>,
 ) -> StoreError {
     precondition(kind, format_args!("units/{unit}"), description)
+}
+
+/// A row of [`UNIT_COLUMNS`] followed by `generation`: its fields are those columns.
+#[derive(sqlx::FromRow)]
+struct UnitAtGenerationRow {
+    #[sqlx(flatten)]
+    unit: UnitRow,
+    generation: i64,
 }
 
 /// The key of the tree lock (see [`jiceng_db::Database::lock`]).
@@ -102,13 +109,13 @@ impl OrgStore {
 
     #[tracing::instrument(name = "org.store.get", skip_all, fields(unit.id = %id))]
     pub async fn get(&self, id: &UnitId) -> Result<Unit> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {UNIT_COLUMNS} FROM org_units WHERE id = $1"
         )))
         .bind(id.as_str())
         .fetch_optional(self.db.pool())
         .await?;
-        row.map(|row| unit_from_row(&row))
+        row.map(Unit::try_from)
             .transpose()?
             .ok_or_else(|| StoreError::NotFound {
                 what: "unit",
@@ -119,7 +126,7 @@ impl OrgStore {
     /// A unit and the tree's generation it was read at, in one statement so that both are of
     /// one moment: what other services cache ancestry by.
     pub async fn get_with_generation(&self, id: &UnitId) -> Result<(Unit, i64)> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, UnitAtGenerationRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {UNIT_COLUMNS},
                  (SELECT generation FROM org_tree_generation WHERE id = 1) AS generation
              FROM org_units WHERE id = $1"
@@ -131,19 +138,19 @@ impl OrgStore {
             what: "unit",
             id: id.to_string(),
         })?;
-        Ok((unit_from_row(&row)?, row.try_get("generation")?))
+        Ok((Unit::try_from(row.unit)?, row.generation))
     }
 
     /// The tree's generation now and the generation its last move committed at.
     pub async fn generations(&self) -> Result<TreeGenerations> {
-        let row = sqlx::query(
+        let (generation, paths_generation) = sqlx::query_as::<_, (i64, i64)>(
             "SELECT generation, paths_generation FROM org_tree_generation WHERE id = 1",
         )
         .fetch_one(self.db.pool())
         .await?;
         Ok(TreeGenerations {
-            generation: row.try_get("generation")?,
-            paths_generation: row.try_get("paths_generation")?,
+            generation,
+            paths_generation,
         })
     }
 
@@ -168,8 +175,14 @@ impl OrgStore {
         let mut tx = self.db.begin_write().await?;
         self.db.lock(&mut tx, TREE_LOCK, LockMode::Shared).await?;
         let id = UnitId::new_v7();
-        if let Some(replay) =
-            claim_request(&mut tx, now, mutation, "CreateUnit", id.as_str()).await?
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "CreateUnit",
+            Target::New(id.as_str()),
+        )
+        .await?
         {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
@@ -241,8 +254,14 @@ impl OrgStore {
     ) -> Result<Unit> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
-        if let Some(replay) =
-            claim_request(&mut tx, now, mutation, "UpdateUnit", id.as_str()).await?
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "UpdateUnit",
+            Target::Existing(id.as_str()),
+        )
+        .await?
         {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
@@ -297,7 +316,14 @@ impl OrgStore {
         self.db
             .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
             .await?;
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "MoveUnit", id.as_str()).await?
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "MoveUnit",
+            Target::Existing(id.as_str()),
+        )
+        .await?
         {
             return self.replay(tx, replay).await.map(|(unit, _)| unit);
         }
@@ -385,13 +411,12 @@ impl OrgStore {
         .await?;
         // Under the exclusive tree lock no other change interleaves: the generation read here is
         // the one this move commits at.
-        let generation: i64 = sqlx::query(
+        let generation: i64 = sqlx::query_scalar(
             "UPDATE org_tree_generation SET paths_generation = generation WHERE id = 1
              RETURNING generation",
         )
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         let event = events::unit_moved(&unit, &old_parent_id, &new_parent.id, generation);
         jiceng_outbox::enqueue(&mut tx, &self.event_source, event).await?;
         let unit = fetch_unit(&mut tx, id.as_str()).await?;
@@ -414,8 +439,14 @@ impl OrgStore {
         self.db
             .lock(&mut tx, TREE_LOCK, LockMode::Exclusive)
             .await?;
-        if let Some(replay) =
-            claim_request(&mut tx, now, mutation, "DissolveUnit", id.as_str()).await?
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "DissolveUnit",
+            Target::Existing(id.as_str()),
+        )
+        .await?
         {
             return self.replay(tx, replay).await;
         }
@@ -436,14 +467,13 @@ impl OrgStore {
             ));
         }
         let (lo, hi) = subtree_range(&unit.path);
-        let active_below: i64 = sqlx::query(
+        let active_below: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM org_units WHERE path > $1 AND path < $2 AND status = 'active'",
         )
         .bind(lo.as_str())
         .bind(hi.as_str())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         if active_below > 0 && !cascade {
             return Err(unit_precondition(
                 "ACTIVE_CHILDREN",
@@ -463,7 +493,7 @@ impl OrgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
-        record_affected(&mut tx, mutation, dissolved).await?;
+        record_affected(&mut tx, mutation, id.as_str(), dissolved).await?;
         audit(
             &mut tx,
             now,
@@ -498,7 +528,7 @@ impl OrgStore {
              ORDER BY name, id LIMIT $4"
         );
         let (after_name, after_id) = after.unwrap_or(("", ""));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(sql))
             .bind(parent.id.as_str())
             .bind(after_name)
             .bind(after_id)
@@ -506,8 +536,8 @@ impl OrgStore {
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(unit_from_row)
+            .into_iter()
+            .map(Unit::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -558,7 +588,7 @@ impl OrgStore {
     /// Every unit and the generation, in one statement so that both are of one moment; `None`
     /// for a tree without units.
     async fn whole_tree(&self) -> Result<Option<TreeSnapshot>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, UnitAtGenerationRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {UNIT_COLUMNS},
                  (SELECT generation FROM org_tree_generation WHERE id = 1) AS generation
              FROM org_units ORDER BY path"
@@ -569,10 +599,10 @@ impl OrgStore {
             return Ok(None);
         };
         Ok(Some(TreeSnapshot {
-            generation: first.try_get("generation")?,
+            generation: first.generation,
             units: rows
-                .iter()
-                .map(unit_from_row)
+                .into_iter()
+                .map(|row| Unit::try_from(row.unit))
                 .collect::<std::result::Result<_, _>>()?,
         }))
     }
@@ -580,10 +610,9 @@ impl OrgStore {
     /// The tree's generation, which every change to a unit bumps.
     async fn tree_generation(&self) -> Result<i64> {
         Ok(
-            sqlx::query("SELECT generation FROM org_tree_generation WHERE id = 1")
+            sqlx::query_scalar("SELECT generation FROM org_tree_generation WHERE id = 1")
                 .fetch_one(self.db.pool())
-                .await?
-                .try_get(0)?,
+                .await?,
         )
     }
 
@@ -632,7 +661,7 @@ impl OrgStore {
             sql.push_str(&format!(" AND name LIKE {} ESCAPE '\\'", placeholder()));
         }
         sql.push_str(&format!(" ORDER BY path LIMIT {}", placeholder()));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(sql))
             .bind(lo)
             .bind(hi)
             .bind(after.unwrap_or(""));
@@ -647,8 +676,8 @@ impl OrgStore {
         }
         let rows = query.bind(limit).fetch_all(self.db.pool()).await?;
         Ok(rows
-            .iter()
-            .map(unit_from_row)
+            .into_iter()
+            .map(Unit::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -661,14 +690,14 @@ impl OrgStore {
             "SELECT {UNIT_COLUMNS} FROM org_units WHERE id IN ({}) ORDER BY depth",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(sql));
         for id in &ids {
             query = query.bind(id.as_str());
         }
         let rows = query.fetch_all(self.db.pool()).await?;
         Ok(rows
-            .iter()
-            .map(unit_from_row)
+            .into_iter()
+            .map(Unit::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -748,22 +777,23 @@ async fn insert_unit(
 const CODE_TAKEN: &str = "a unit with this code already exists";
 
 async fn fetch_root(tx: &mut Tx) -> Result<Option<Unit>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {UNIT_COLUMNS} FROM org_units WHERE parent_id IS NULL ORDER BY created_at LIMIT 1"
     )))
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|row| unit_from_row(&row)).transpose()?)
+    Ok(row.map(Unit::try_from).transpose()?)
 }
 
 async fn load_schema(tx: &mut Tx) -> Result<KindSchema> {
-    let rows = sqlx::query("SELECT parent_kind, child_kind FROM org_kind_rules")
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows =
+        sqlx::query_as::<_, (String, String)>("SELECT parent_kind, child_kind FROM org_kind_rules")
+            .fetch_all(&mut **tx)
+            .await?;
     let mut extensions = Vec::with_capacity(rows.len());
-    for row in rows {
-        let parent = UnitKind::parse(&row.try_get::<String, _>(0)?);
-        let child = UnitKind::parse(&row.try_get::<String, _>(1)?);
+    for (parent, child) in rows {
+        let parent = UnitKind::parse(&parent);
+        let child = UnitKind::parse(&child);
         if let (Some(parent), Some(child)) = (parent, child) {
             extensions.push((parent, child));
         }

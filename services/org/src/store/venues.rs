@@ -1,9 +1,8 @@
 //! Venues and bookings. A booking takes its venue's lock before it looks for conflicts, so two
 //! requests for the same slot are decided one after the other: exactly one wins.
 
-use jiceng_db::{LockMode, Tx, lock_key};
+use jiceng_db::{LockMode, Target, Tx, lock_key};
 use serde_json::json;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{
     Mutation, OrgStore, Result, StoreError, audit, claim_request, decode_json, fetch_unit,
@@ -19,15 +18,108 @@ use crate::{
 
 const VENUE_COLUMNS: &str = "id, unit_id, name, capacity, facilities, opening_hours, bookable_by, \
     requires_confirmation, created_at";
+
+/// A row of [`VENUE_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct VenueRow {
+    id: String,
+    unit_id: String,
+    name: String,
+    capacity: i64,
+    facilities: String,
+    opening_hours: String,
+    bookable_by: String,
+    /// 0 or 1.
+    requires_confirmation: i64,
+    created_at: i64,
+}
+
+impl TryFrom<VenueRow> for Venue {
+    type Error = sqlx::Error;
+
+    fn try_from(row: VenueRow) -> std::result::Result<Self, sqlx::Error> {
+        let bookable: Vec<String> = decode_json(&row.bookable_by, "bookable_by")?;
+        Ok(Venue {
+            id: row.id,
+            unit_id: UnitId::from_stored(row.unit_id)
+                .map_err(|_| sqlx::Error::Decode("invalid venue unit".into()))?,
+            name: row.name,
+            capacity: row.capacity,
+            facilities: decode_json(&row.facilities, "facilities")?,
+            opening_hours: decode_json(&row.opening_hours, "opening_hours")?,
+            bookable_by: bookable
+                .into_iter()
+                .map(|id| {
+                    UnitId::from_stored(id)
+                        .map_err(|_| sqlx::Error::Decode("invalid bookable unit".into()))
+                })
+                .collect::<std::result::Result<_, _>>()?,
+            requires_confirmation: row.requires_confirmation != 0,
+            created_at: row.created_at,
+        })
+    }
+}
+
 const BOOKING_COLUMNS: &str = "id, venue_id, booker_unit_id, booker_member_id, title, expected_attendees, \
     start_at, end_at, status, cancel_reason, attendance, created_at";
+
+/// A row of [`BOOKING_COLUMNS`]: its fields are that constant's columns.
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    id: String,
+    venue_id: String,
+    booker_unit_id: Option<String>,
+    booker_member_id: Option<String>,
+    title: String,
+    expected_attendees: i64,
+    start_at: i64,
+    end_at: i64,
+    status: String,
+    cancel_reason: Option<String>,
+    attendance: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<BookingRow> for Booking {
+    type Error = sqlx::Error;
+
+    fn try_from(row: BookingRow) -> std::result::Result<Self, sqlx::Error> {
+        let corrupt =
+            |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_bookings").into());
+        let booker = match (row.booker_unit_id, row.booker_member_id) {
+            (Some(unit), _) => {
+                Booker::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("booker unit"))?)
+            }
+            (None, Some(member)) => Booker::Member(member),
+            (None, None) => return Err(corrupt("booker")),
+        };
+        Ok(Booking {
+            id: row.id,
+            venue_id: row.venue_id,
+            booker,
+            title: row.title,
+            expected_attendees: row.expected_attendees,
+            start_at: row.start_at,
+            end_at: row.end_at,
+            status: BookingStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            cancel_reason: row.cancel_reason,
+            attendance: row
+                .attendance
+                .map(|a| decode_json(&a, "attendance"))
+                .transpose()?,
+            created_at: row.created_at,
+        })
+    }
+}
 
 impl OrgStore {
     pub async fn create_venue(&self, mutation: &Mutation, new: &NewVenue) -> Result<Venue> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateVenue", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateVenue", Target::New(&id)).await?
+        {
             let venue = fetch_venue(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(venue);
@@ -93,14 +185,14 @@ impl OrgStore {
             "SELECT {columns} FROM org_venues v JOIN org_units u ON u.id = v.unit_id
              WHERE u.path >= $1 AND u.path < $2 ORDER BY u.path, v.name, v.id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, VenueRow>(sqlx::AssertSqlSafe(sql))
             .bind(lo)
             .bind(hi)
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(venue_from_row)
+            .into_iter()
+            .map(Venue::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 
@@ -117,7 +209,9 @@ impl OrgStore {
             )
             .await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(replay) = claim_request(&mut tx, now, mutation, "CreateBooking", &id).await? {
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "CreateBooking", Target::New(&id)).await?
+        {
             let booking = fetch_booking(&mut tx, &replay.resource_id).await?;
             tx.commit().await?;
             return Ok(booking);
@@ -145,7 +239,7 @@ impl OrgStore {
                 format!("the venue holds {} people", venue.capacity),
             ));
         }
-        let clash = sqlx::query(
+        let clash: Option<String> = sqlx::query_scalar(
             "SELECT id FROM org_bookings
              WHERE venue_id = $1 AND status IN ('pending', 'confirmed', 'completed')
                AND start_at < $3 AND $2 < end_at
@@ -156,8 +250,7 @@ impl OrgStore {
         .bind(new.end_at)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(clash) = clash {
-            let other: String = clash.try_get(0)?;
+        if let Some(other) = clash {
             return Err(precondition(
                 "SLOT_TAKEN",
                 &subject,
@@ -344,28 +437,28 @@ impl OrgStore {
             "SELECT {BOOKING_COLUMNS} FROM org_bookings
              WHERE venue_id = $1 AND start_at < $3 AND $2 < end_at ORDER BY start_at, id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, BookingRow>(sqlx::AssertSqlSafe(sql))
             .bind(venue_id)
             .bind(from)
             .bind(to)
             .fetch_all(self.db.pool())
             .await?;
         Ok(rows
-            .iter()
-            .map(booking_from_row)
+            .into_iter()
+            .map(Booking::try_from)
             .collect::<std::result::Result<_, _>>()?)
     }
 }
 
 async fn fetch_venue(tx: &mut Tx, id: &str) -> Result<Venue> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, VenueRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {VENUE_COLUMNS} FROM org_venues WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
     match row {
-        Some(row) => Ok(venue_from_row(&row)?),
+        Some(row) => Ok(Venue::try_from(row)?),
         None => Err(StoreError::NotFound {
             what: "venue",
             id: id.to_owned(),
@@ -374,70 +467,17 @@ async fn fetch_venue(tx: &mut Tx, id: &str) -> Result<Venue> {
 }
 
 async fn fetch_booking(tx: &mut Tx, id: &str) -> Result<Booking> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, BookingRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {BOOKING_COLUMNS} FROM org_bookings WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
     match row {
-        Some(row) => Ok(booking_from_row(&row)?),
+        Some(row) => Ok(Booking::try_from(row)?),
         None => Err(StoreError::NotFound {
             what: "booking",
             id: id.to_owned(),
         }),
     }
-}
-
-fn venue_from_row(row: &AnyRow) -> std::result::Result<Venue, sqlx::Error> {
-    let bookable: Vec<String> = decode_json(&row.try_get::<String, _>(6)?, "bookable_by")?;
-    Ok(Venue {
-        id: row.try_get(0)?,
-        unit_id: UnitId::from_stored(row.try_get(1)?)
-            .map_err(|_| sqlx::Error::Decode("invalid venue unit".into()))?,
-        name: row.try_get(2)?,
-        capacity: row.try_get(3)?,
-        facilities: decode_json(&row.try_get::<String, _>(4)?, "facilities")?,
-        opening_hours: decode_json(&row.try_get::<String, _>(5)?, "opening_hours")?,
-        bookable_by: bookable
-            .into_iter()
-            .map(|id| {
-                UnitId::from_stored(id)
-                    .map_err(|_| sqlx::Error::Decode("invalid bookable unit".into()))
-            })
-            .collect::<std::result::Result<_, _>>()?,
-        requires_confirmation: row.try_get::<i64, _>(7)? != 0,
-        created_at: row.try_get(8)?,
-    })
-}
-
-fn booking_from_row(row: &AnyRow) -> std::result::Result<Booking, sqlx::Error> {
-    let corrupt =
-        |what: &str| sqlx::Error::Decode(format!("invalid {what} in org_bookings").into());
-    let unit: Option<String> = row.try_get(2)?;
-    let member: Option<String> = row.try_get(3)?;
-    let booker = match (unit, member) {
-        (Some(unit), _) => {
-            Booker::Unit(UnitId::from_stored(unit).map_err(|_| corrupt("booker unit"))?)
-        }
-        (None, Some(member)) => Booker::Member(member),
-        (None, None) => return Err(corrupt("booker")),
-    };
-    let status: String = row.try_get(8)?;
-    let attendance: Option<String> = row.try_get(10)?;
-    Ok(Booking {
-        id: row.try_get(0)?,
-        venue_id: row.try_get(1)?,
-        booker,
-        title: row.try_get(4)?,
-        expected_attendees: row.try_get(5)?,
-        start_at: row.try_get(6)?,
-        end_at: row.try_get(7)?,
-        status: BookingStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        cancel_reason: row.try_get(9)?,
-        attendance: attendance
-            .map(|a| decode_json(&a, "attendance"))
-            .transpose()?,
-        created_at: row.try_get(11)?,
-    })
 }

@@ -6,9 +6,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiceng_org_client::{OrgPath, paths};
-use sqlx::Row as _;
 
-use super::{PropertyStore, Result, corrupt, subtree_range};
+use super::{PropertyStore, Result, StoreError, corrupt, subtree_range};
 use crate::domain::{
     compliance::{DueItem, Frequency, Month, Schedule, Standing, periods},
     disclosure::Kind,
@@ -45,17 +44,33 @@ pub struct ComplianceReport {
     pub total: CompanyRecord,
 }
 
-fn schedule_from_row(row: &sqlx::any::AnyRow) -> Result<Schedule> {
-    let (kind, frequency): (String, String) = (row.try_get(2)?, row.try_get(3)?);
-    let (due_days, display_days): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
-    Ok(Schedule {
-        org_id: row.try_get(0)?,
-        org_path: row.try_get(1)?,
-        kind: Kind::parse(&kind).ok_or_else(|| corrupt("schedule kind"))?,
-        frequency: Frequency::parse(&frequency).ok_or_else(|| corrupt("schedule frequency"))?,
-        due_days,
-        display_days,
-    })
+const SCHEDULE_COLUMNS: &str = "org_id, org_path, kind, frequency, due_days, display_days";
+
+/// A row of [`SCHEDULE_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    org_id: String,
+    org_path: String,
+    kind: String,
+    frequency: String,
+    due_days: i64,
+    display_days: i64,
+}
+
+impl TryFrom<ScheduleRow> for Schedule {
+    type Error = StoreError;
+
+    fn try_from(row: ScheduleRow) -> Result<Self> {
+        Ok(Schedule {
+            org_id: row.org_id,
+            org_path: row.org_path,
+            kind: Kind::parse(&row.kind).ok_or_else(|| corrupt("schedule kind"))?,
+            frequency: Frequency::parse(&row.frequency)
+                .ok_or_else(|| corrupt("schedule frequency"))?,
+            due_days: row.due_days,
+            display_days: row.display_days,
+        })
+    }
 }
 
 impl PropertyStore {
@@ -91,19 +106,19 @@ impl PropertyStore {
         }
         let placeholders: Vec<String> = (1..=ancestors.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT org_id, org_path, kind, frequency, due_days, display_days FROM property_schedules
+            "SELECT {SCHEDULE_COLUMNS} FROM property_schedules
              WHERE org_id IN ({})",
             placeholders.join(", ")
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, ScheduleRow>(sqlx::AssertSqlSafe(sql));
         for id in &ancestors {
             query = query.bind(*id);
         }
         let mut schedules = query
             .fetch_all(self.db.pool())
             .await?
-            .iter()
-            .map(schedule_from_row)
+            .into_iter()
+            .map(Schedule::try_from)
             .collect::<Result<Vec<_>>>()?;
         schedules.sort_by(|a, b| {
             b.org_path
@@ -139,18 +154,12 @@ impl PropertyStore {
                 "SELECT compound_id, kind, period, notice FROM property_notices WHERE period IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query =
+                sqlx::query_as::<_, (String, String, String, String)>(sqlx::AssertSqlSafe(sql));
             for period in &periods {
                 query = query.bind(*period);
             }
-            for row in query.fetch_all(self.db.pool()).await? {
-                announced.insert((
-                    row.try_get(0)?,
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                ));
-            }
+            announced.extend(query.fetch_all(self.db.pool()).await?);
         }
         let mut sent = 0;
         let mut compounds: HashMap<String, (String, String)> = HashMap::new();
@@ -226,48 +235,42 @@ impl PropertyStore {
         // Schedules above the subtree apply to all of it; those inside it to their part.
         let mut schedules = self.schedules_over(org_path).await?;
         schedules.extend(
-            sqlx::query(
-                "SELECT org_id, org_path, kind, frequency, due_days, display_days FROM property_schedules
-                 WHERE org_path > $1 AND org_path < $2",
-            )
+            sqlx::query_as::<_, ScheduleRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM property_schedules
+                 WHERE org_path > $1 AND org_path < $2"
+            )))
             .bind(&lo)
             .bind(&hi)
             .fetch_all(self.db.pool())
             .await?
-            .iter()
-            .map(schedule_from_row)
+            .into_iter()
+            .map(Schedule::try_from)
             .collect::<Result<Vec<_>>>()?,
         );
         schedules.sort_by_key(|s| std::cmp::Reverse(s.org_path.len()));
-        let compounds: Vec<(String, String)> = sqlx::query(
+        let compounds: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, org_path FROM property_compounds WHERE org_path >= $1 AND org_path < $2",
         )
         .bind(&lo)
         .bind(&hi)
         .fetch_all(self.db.pool())
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<_>>()?;
+        .await?;
         // The first publication of each (compound, kind, period).
         let mut published: HashMap<(String, String, String), i64> = HashMap::new();
-        for row in sqlx::query(
+        let firsts: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT compound_id, kind, period, MIN(published_at) FROM property_disclosures
              WHERE org_path >= $1 AND org_path < $2 GROUP BY compound_id, kind, period",
         )
         .bind(&lo)
         .bind(&hi)
         .fetch_all(self.db.pool())
-        .await?
-        {
-            published.insert(
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
-                row.try_get(3)?,
-            );
+        .await?;
+        for (compound_id, kind, period, first_at) in firsts {
+            published.insert((compound_id, kind, period), first_at);
         }
         // Who managed each compound when: (compound) → terms by start.
         let mut terms: HashMap<String, Vec<(i64, Option<i64>, String)>> = HashMap::new();
-        for row in sqlx::query(
+        let rows: Vec<(String, i64, Option<i64>, String)> = sqlx::query_as(
             "SELECT t.compound_id, t.start_at, t.end_at, t.company_id FROM property_terms t
              JOIN property_compounds c ON c.id = t.compound_id
              WHERE c.org_path >= $1 AND c.org_path < $2",
@@ -275,13 +278,12 @@ impl PropertyStore {
         .bind(&lo)
         .bind(&hi)
         .fetch_all(self.db.pool())
-        .await?
-        {
-            terms.entry(row.try_get(0)?).or_default().push((
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-            ));
+        .await?;
+        for (compound_id, start_at, end_at, company_id) in rows {
+            terms
+                .entry(compound_id)
+                .or_default()
+                .push((start_at, end_at, company_id));
         }
         let mut report = ComplianceReport::default();
         for (compound_id, compound_path) in &compounds {

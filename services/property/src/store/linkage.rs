@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use jiceng_db::Tx;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{PropertyStore, Result, StoreError, corrupt, not_found, precondition};
 use crate::domain::linkage::{Attendee, Criterion, DecisionState, Party, weighted_total};
@@ -82,92 +81,186 @@ pub enum OrdersOf<'a> {
 
 const MEETING_COLUMNS: &str =
     "id, compound_id, title, agenda, scheduled_at, held_at, attendees, minutes";
+
+/// A row of [`MEETING_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct MeetingRow {
+    id: String,
+    compound_id: String,
+    title: String,
+    agenda: String,
+    scheduled_at: i64,
+    held_at: Option<i64>,
+    attendees: String,
+    minutes: String,
+}
+
+/// The meeting without its decisions.
+impl TryFrom<MeetingRow> for Meeting {
+    type Error = StoreError;
+
+    fn try_from(row: MeetingRow) -> Result<Self> {
+        Ok(Meeting {
+            id: row.id,
+            compound_id: row.compound_id,
+            title: row.title,
+            agenda: row.agenda,
+            scheduled_at: row.scheduled_at,
+            held_at: row.held_at,
+            attendees: json(&row.attendees, "attendees")?,
+            minutes: row.minutes,
+            decisions: Vec::new(),
+        })
+    }
+}
+
+const DECISION_COLUMNS: &str = "id, meeting_id, text, owner, due_at, state, follow_up";
+
+/// A row of [`DECISION_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct DecisionRow {
+    id: String,
+    meeting_id: String,
+    text: String,
+    owner: String,
+    due_at: Option<i64>,
+    state: String,
+    follow_up: String,
+}
+
+impl TryFrom<DecisionRow> for Decision {
+    type Error = StoreError;
+
+    fn try_from(row: DecisionRow) -> Result<Self> {
+        Ok(Decision {
+            id: row.id,
+            meeting_id: row.meeting_id,
+            text: row.text,
+            owner: Party::parse(&row.owner).ok_or_else(|| corrupt("decision owner"))?,
+            due_at: row.due_at,
+            state: DecisionState::parse(&row.state).ok_or_else(|| corrupt("decision state"))?,
+            follow_up: row.follow_up,
+        })
+    }
+}
+
+const ASSESSMENT_COLUMNS: &str = "id, org_id, org_path, period, criteria";
+
+/// A row of [`ASSESSMENT_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct AssessmentRow {
+    id: String,
+    org_id: String,
+    org_path: String,
+    period: String,
+    criteria: String,
+}
+
+impl TryFrom<AssessmentRow> for Assessment {
+    type Error = StoreError;
+
+    fn try_from(row: AssessmentRow) -> Result<Self> {
+        Ok(Assessment {
+            id: row.id,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            period: row.period,
+            criteria: json(&row.criteria, "criteria")?,
+        })
+    }
+}
+
+const SCORE_COLUMNS: &str = "company_id, scores, total, comment";
+
+/// A row of [`SCORE_COLUMNS`]: its fields are the constant's columns (a score's, but its
+/// assessment's id, which the query is by).
+#[derive(sqlx::FromRow)]
+struct ScoreRow {
+    company_id: String,
+    scores: String,
+    total: i64,
+    comment: String,
+}
+
+impl ScoreRow {
+    /// The score of the assessment `assessment_id`, whose row this is.
+    fn into_score(self, assessment_id: &str) -> Result<Score> {
+        Ok(Score {
+            assessment_id: assessment_id.to_owned(),
+            company_id: self.company_id,
+            scores: json(&self.scores, "scores")?,
+            total: self.total,
+            comment: self.comment,
+        })
+    }
+}
+
 const ORDER_COLUMNS: &str =
     "id, assessment_id, company_id, kind, text, due_at, issued_by, issued_at";
+
+/// A row of [`ORDER_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: String,
+    assessment_id: String,
+    company_id: String,
+    kind: String,
+    text: String,
+    due_at: Option<i64>,
+    issued_by: String,
+    issued_at: i64,
+}
+
+impl From<OrderRow> for Order {
+    fn from(row: OrderRow) -> Self {
+        Order {
+            id: row.id,
+            assessment_id: row.assessment_id,
+            company_id: row.company_id,
+            kind: row.kind,
+            text: row.text,
+            due_at: row.due_at,
+            issued_by: row.issued_by,
+            issued_at: row.issued_at,
+        }
+    }
+}
 
 fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|_| corrupt(what))
 }
 
-fn meeting_from_row(row: &AnyRow) -> Result<Meeting> {
-    let attendees: String = row.try_get(6)?;
-    Ok(Meeting {
-        id: row.try_get(0)?,
-        compound_id: row.try_get(1)?,
-        title: row.try_get(2)?,
-        agenda: row.try_get(3)?,
-        scheduled_at: row.try_get(4)?,
-        held_at: row.try_get(5)?,
-        attendees: json(&attendees, "attendees")?,
-        minutes: row.try_get(7)?,
-        decisions: Vec::new(),
-    })
-}
-
-fn decision_from_row(row: &AnyRow) -> Result<Decision> {
-    let (owner, state): (String, String) = (row.try_get(3)?, row.try_get(5)?);
-    Ok(Decision {
-        id: row.try_get(0)?,
-        meeting_id: row.try_get(1)?,
-        text: row.try_get(2)?,
-        owner: Party::parse(&owner).ok_or_else(|| corrupt("decision owner"))?,
-        due_at: row.try_get(4)?,
-        state: DecisionState::parse(&state).ok_or_else(|| corrupt("decision state"))?,
-        follow_up: row.try_get(6)?,
-    })
-}
-
-fn order_from_row(row: &AnyRow) -> Result<Order> {
-    Ok(Order {
-        id: row.try_get(0)?,
-        assessment_id: row.try_get(1)?,
-        company_id: row.try_get(2)?,
-        kind: row.try_get(3)?,
-        text: row.try_get(4)?,
-        due_at: row.try_get(5)?,
-        issued_by: row.try_get(6)?,
-        issued_at: row.try_get(7)?,
-    })
-}
-
 async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<Meeting> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let mut meeting: Meeting = sqlx::query_as::<_, MeetingRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {MEETING_COLUMNS} FROM property_meetings WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("meeting", id))?;
-    let mut meeting = meeting_from_row(&row)?;
-    meeting.decisions = sqlx::query(
-        "SELECT id, meeting_id, text, owner, due_at, state, follow_up FROM property_decisions
-         WHERE meeting_id = $1 ORDER BY seq",
-    )
+    .ok_or_else(|| not_found("meeting", id))?
+    .try_into()?;
+    meeting.decisions = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {DECISION_COLUMNS} FROM property_decisions
+         WHERE meeting_id = $1 ORDER BY seq"
+    )))
     .bind(id)
     .fetch_all(&mut **tx)
     .await?
-    .iter()
-    .map(decision_from_row)
+    .into_iter()
+    .map(Decision::try_from)
     .collect::<Result<_>>()?;
     Ok(meeting)
 }
 
 async fn fetch_assessment(tx: &mut Tx, id: &str) -> Result<Assessment> {
-    let row = sqlx::query(
-        "SELECT id, org_id, org_path, period, criteria FROM property_assessments WHERE id = $1",
-    )
+    sqlx::query_as::<_, AssessmentRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ASSESSMENT_COLUMNS} FROM property_assessments WHERE id = $1"
+    )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("assessment", id))?;
-    let criteria: String = row.try_get(4)?;
-    Ok(Assessment {
-        id: row.try_get(0)?,
-        org_id: row.try_get(1)?,
-        org_path: row.try_get(2)?,
-        period: row.try_get(3)?,
-        criteria: json(&criteria, "criteria")?,
-    })
+    .ok_or_else(|| not_found("assessment", id))?
+    .try_into()
 }
 
 impl PropertyStore {
@@ -255,16 +348,13 @@ impl PropertyStore {
     /// A compound's meetings, newest first.
     pub async fn meetings(&self, compound_id: &str) -> Result<Vec<Meeting>> {
         let mut tx = self.db.begin().await?;
-        let ids: Vec<String> = sqlx::query(
+        let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM property_meetings WHERE compound_id = $1 ORDER BY scheduled_at DESC, id DESC
              LIMIT 200",
         )
         .bind(compound_id)
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<std::result::Result<_, _>>()?;
+        .await?;
         let mut meetings = Vec::with_capacity(ids.len());
         for id in ids {
             meetings.push(fetch_meeting(&mut tx, &id).await?);
@@ -276,12 +366,11 @@ impl PropertyStore {
     /// The meeting a decision belongs to.
     pub async fn meeting_of_decision(&self, decision_id: &str) -> Result<Meeting> {
         let meeting_id: String =
-            sqlx::query("SELECT meeting_id FROM property_decisions WHERE id = $1")
+            sqlx::query_scalar("SELECT meeting_id FROM property_decisions WHERE id = $1")
                 .bind(decision_id)
                 .fetch_optional(self.db.pool())
                 .await?
-                .ok_or_else(|| not_found("decision", decision_id))?
-                .try_get(0)?;
+                .ok_or_else(|| not_found("decision", decision_id))?;
         self.meeting(&meeting_id).await
     }
 
@@ -301,9 +390,9 @@ impl PropertyStore {
         .bind(decision_id)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(
-            "SELECT id, meeting_id, text, owner, due_at, state, follow_up FROM property_decisions WHERE id = $1",
-        )
+        let row = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {DECISION_COLUMNS} FROM property_decisions WHERE id = $1"
+        )))
         .bind(decision_id)
         .fetch_optional(&mut *tx)
         .await?
@@ -314,7 +403,7 @@ impl PropertyStore {
                 "the decision was followed up already",
             ));
         }
-        let decision = decision_from_row(&row)?;
+        let decision = Decision::try_from(row)?;
         tx.commit().await?;
         Ok(decision)
     }
@@ -408,24 +497,15 @@ impl PropertyStore {
 
     /// The scores of an assessment, best first (ties by company id).
     pub async fn ranking(&self, assessment_id: &str) -> Result<Vec<Score>> {
-        sqlx::query(
-            "SELECT company_id, scores, total, comment FROM property_scores WHERE assessment_id = $1
-             ORDER BY total DESC, company_id",
-        )
+        sqlx::query_as::<_, ScoreRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {SCORE_COLUMNS} FROM property_scores WHERE assessment_id = $1
+             ORDER BY total DESC, company_id"
+        )))
         .bind(assessment_id)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(|row| {
-            let scores: String = row.try_get(1)?;
-            Ok(Score {
-                assessment_id: assessment_id.to_owned(),
-                company_id: row.try_get(0)?,
-                scores: json(&scores, "scores")?,
-                total: row.try_get(2)?,
-                comment: row.try_get(3)?,
-            })
-        })
+        .into_iter()
+        .map(|row| row.into_score(assessment_id))
         .collect()
     }
 
@@ -489,15 +569,15 @@ impl PropertyStore {
             OrdersOf::Company(id) => ("company_id", id),
             OrdersOf::Assessment(id) => ("assessment_id", id),
         };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        Ok(sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {ORDER_COLUMNS} FROM property_orders WHERE {column} = $1 ORDER BY issued_at DESC, id DESC
              LIMIT 500"
         )))
         .bind(id)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(order_from_row)
-        .collect()
+        .into_iter()
+        .map(Order::from)
+        .collect())
     }
 }

@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use jiceng_db::{LockMode, Tx};
 use jiceng_merkle::{self as merkle, Hash, NodeId, TreeHead};
 use jiceng_org_client::paths;
-use sqlx::{Row as _, any::AnyRow};
 
 use super::{
-    Listing, PropertyStore, Result, StoreError, corrupt, fetch_compound, first_request, list_rows,
+    Listing, PropertyStore, REQUEST_IDS, Result, StoreError, corrupt, fetch_compound, list_rows,
     not_found, precondition,
 };
 use crate::domain::disclosure::Entry;
@@ -56,6 +55,55 @@ pub struct Consistency {
 
 const DISCLOSURE_COLUMNS: &str = "id, entry, leaf_index, superseded_by_id, published_at";
 
+/// A row of [`DISCLOSURE_COLUMNS`]: its fields are the constant's columns that a disclosure
+/// keeps (its id and publication time are in its entry).
+#[derive(sqlx::FromRow)]
+struct DisclosureRow {
+    entry: String,
+    leaf_index: i64,
+    superseded_by_id: Option<String>,
+}
+
+impl TryFrom<DisclosureRow> for Disclosure {
+    type Error = StoreError;
+
+    fn try_from(row: DisclosureRow) -> Result<Self> {
+        Ok(Disclosure {
+            entry: Entry::from_bytes(row.entry.as_bytes())
+                .ok_or_else(|| corrupt("disclosure entry"))?,
+            entry_bytes: row.entry.into_bytes(),
+            leaf_index: u64::try_from(row.leaf_index).map_err(|_| corrupt("leaf index"))?,
+            superseded_by: row.superseded_by_id,
+        })
+    }
+}
+
+const HEAD_COLUMNS: &str = "size, root, signed_at, signature";
+
+/// A row of [`HEAD_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct HeadRow {
+    size: i64,
+    root: String,
+    signed_at: i64,
+    signature: String,
+}
+
+impl TryFrom<HeadRow> for SignedHead {
+    type Error = StoreError;
+
+    fn try_from(row: HeadRow) -> Result<Self> {
+        Ok(SignedHead {
+            head: TreeHead {
+                size: u64::try_from(row.size).map_err(|_| corrupt("tree size"))?,
+                root: hex_hash(&row.root)?,
+                timestamp_ms: u64::try_from(row.signed_at).map_err(|_| corrupt("head time"))?,
+            },
+            signature: hex_bytes(&row.signature)?,
+        })
+    }
+}
+
 fn hex_hash(text: &str) -> Result<Hash> {
     hex_bytes(text)?.try_into().map_err(|_| corrupt("log hash"))
 }
@@ -64,51 +112,22 @@ fn hex_bytes(text: &str) -> Result<Vec<u8>> {
     merkle::unhex(text).ok_or_else(|| corrupt("log hex"))
 }
 
-fn disclosure_from_row(row: &AnyRow) -> Result<Disclosure> {
-    let entry: String = row.try_get(1)?;
-    let leaf_index: i64 = row.try_get(2)?;
-    Ok(Disclosure {
-        entry: Entry::from_bytes(entry.as_bytes()).ok_or_else(|| corrupt("disclosure entry"))?,
-        entry_bytes: entry.into_bytes(),
-        leaf_index: u64::try_from(leaf_index).map_err(|_| corrupt("leaf index"))?,
-        superseded_by: row.try_get(3)?,
-    })
-}
-
-fn head_from_row(row: &AnyRow) -> Result<SignedHead> {
-    let (size, root, signed_at, signature): (i64, String, i64, String) = (
-        row.try_get(0)?,
-        row.try_get(1)?,
-        row.try_get(2)?,
-        row.try_get(3)?,
-    );
-    Ok(SignedHead {
-        head: TreeHead {
-            size: u64::try_from(size).map_err(|_| corrupt("tree size"))?,
-            root: hex_hash(&root)?,
-            timestamp_ms: u64::try_from(signed_at).map_err(|_| corrupt("head time"))?,
-        },
-        signature: hex_bytes(&signature)?,
-    })
-}
-
 async fn fetch_disclosure(tx: &mut Tx, id: &str) -> Result<Disclosure> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, DisclosureRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {DISCLOSURE_COLUMNS} FROM property_disclosures WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("disclosure", id))?;
-    disclosure_from_row(&row)
+    .ok_or_else(|| not_found("disclosure", id))?
+    .try_into()
 }
 
 /// The log's size: its latest head's (0 while empty).
 async fn log_size(tx: &mut Tx) -> Result<u64> {
-    let size: Option<i64> = sqlx::query("SELECT MAX(size) FROM property_log_heads")
+    let size: Option<i64> = sqlx::query_scalar("SELECT MAX(size) FROM property_log_heads")
         .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
+        .await?;
     u64::try_from(size.unwrap_or(0)).map_err(|_| corrupt("tree size"))
 }
 
@@ -124,15 +143,13 @@ async fn load_nodes(tx: &mut Tx, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>
             "SELECT level, idx, hash FROM property_log_nodes WHERE {}",
             pairs.join(" OR ")
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             query = query
                 .bind(i64::from(id.level))
                 .bind(i64::try_from(id.index).map_err(|_| corrupt("node index"))?);
         }
-        for row in query.fetch_all(&mut **tx).await? {
-            let (level, index, hash): (i64, i64, String) =
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        for (level, index, hash) in query.fetch_all(&mut **tx).await? {
             let id = NodeId {
                 level: u32::try_from(level).map_err(|_| corrupt("node level"))?,
                 index: u64::try_from(index).map_err(|_| corrupt("node index"))?,
@@ -150,14 +167,14 @@ async fn range_hashes(tx: &mut Tx, ranges: &[merkle::Range]) -> Result<Vec<Hash>
 }
 
 async fn signed_head(tx: &mut Tx, size: u64) -> Result<SignedHead> {
-    let row = sqlx::query(
-        "SELECT size, root, signed_at, signature FROM property_log_heads WHERE size = $1",
-    )
+    sqlx::query_as::<_, HeadRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {HEAD_COLUMNS} FROM property_log_heads WHERE size = $1"
+    )))
     .bind(i64::try_from(size).map_err(|_| corrupt("tree size"))?)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("tree head", &size.to_string()))?;
-    head_from_row(&row)
+    .ok_or_else(|| not_found("tree head", &size.to_string()))?
+    .try_into()
 }
 
 impl PropertyStore {
@@ -176,8 +193,17 @@ impl PropertyStore {
         // re-path's.
         paths::hold(&self.db, &mut tx).await?;
         self.db.lock(&mut tx, LOG_LOCK, LockMode::Exclusive).await?;
-        if let Some(first) =
-            first_request(&mut tx, &entry.published_by, request_id, &entry.id).await?
+        let now = self.db.now();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(
+                &mut tx,
+                &entry.published_by,
+                request_id,
+                "PublishDisclosure",
+                &entry.id,
+                now,
+            )
+            .await?
         {
             let disclosure = fetch_disclosure(&mut tx, &first).await?;
             tx.commit().await?;
@@ -321,7 +347,7 @@ impl PropertyStore {
 
     /// Disclosures of a compound or a subtree, newest first.
     pub async fn list_disclosures(&self, listing: &Listing) -> Result<Vec<Disclosure>> {
-        list_rows(
+        list_rows::<DisclosureRow>(
             &self.db,
             DISCLOSURE_COLUMNS,
             "property_disclosures",
@@ -329,8 +355,8 @@ impl PropertyStore {
             listing,
         )
         .await?
-        .iter()
-        .map(disclosure_from_row)
+        .into_iter()
+        .map(Disclosure::try_from)
         .collect()
     }
 

@@ -7,13 +7,13 @@ pub mod log;
 
 use std::collections::HashMap;
 
-use jiceng_db::{Database, Tx};
+use jiceng_db::{Database, RequestIds, Tx};
 use jiceng_merkle::LogSigner;
 use jiceng_org_client::{
     OrgPath, PathHolder,
     paths::{self},
 };
-use sqlx::{Row as _, any::AnyRow};
+use sqlx::any::AnyRow;
 
 use crate::domain::CompanyDetails;
 
@@ -184,94 +184,96 @@ pub struct PropertyStore {
 
 const COMPANY_COLUMNS: &str =
     "id, name, credit_code, org_id, org_path, details, publishers, created_at";
+
+/// A row of [`COMPANY_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct CompanyRow {
+    id: String,
+    name: String,
+    credit_code: String,
+    org_id: String,
+    org_path: String,
+    details: String,
+    publishers: String,
+    created_at: i64,
+}
+
+impl TryFrom<CompanyRow> for Company {
+    type Error = StoreError;
+
+    fn try_from(row: CompanyRow) -> Result<Self> {
+        Ok(Company {
+            id: row.id,
+            name: row.name,
+            credit_code: row.credit_code,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            details: serde_json::from_str(&row.details).map_err(|_| corrupt("company details"))?,
+            publishers: serde_json::from_str(&row.publishers).map_err(|_| corrupt("publishers"))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
 const COMPOUND_COLUMNS: &str = "id, name, address, org_id, org_path, company_id, owners_committee, owners_chair, \
     created_at";
 
-fn company_from_row(row: &AnyRow) -> Result<Company> {
-    let details: String = row.try_get(5)?;
-    let publishers: String = row.try_get(6)?;
-    Ok(Company {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        credit_code: row.try_get(2)?,
-        org_id: row.try_get(3)?,
-        org_path: row.try_get(4)?,
-        details: serde_json::from_str(&details).map_err(|_| corrupt("company details"))?,
-        publishers: serde_json::from_str(&publishers).map_err(|_| corrupt("publishers"))?,
-        created_at: row.try_get(7)?,
-    })
+/// A row of [`COMPOUND_COLUMNS`]: its fields are the constant's columns.
+#[derive(sqlx::FromRow)]
+struct CompoundRow {
+    id: String,
+    name: String,
+    address: String,
+    org_id: String,
+    org_path: String,
+    company_id: String,
+    owners_committee: String,
+    owners_chair: String,
+    created_at: i64,
 }
 
-fn compound_from_row(row: &AnyRow) -> Result<Compound> {
-    Ok(Compound {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        address: row.try_get(2)?,
-        org_id: row.try_get(3)?,
-        org_path: row.try_get(4)?,
-        company_id: row.try_get(5)?,
-        owners_committee: row.try_get(6)?,
-        owners_chair: row.try_get(7)?,
-        terms: Vec::new(),
-        created_at: row.try_get(8)?,
-    })
-}
-
-/// Takes `request_id` of `caller` for the new row `id`; when the caller sent it before, returns
-/// the id of the row it made then.
-async fn first_request(
-    tx: &mut Tx,
-    caller: &str,
-    request_id: Option<&str>,
-    id: &str,
-) -> Result<Option<String>> {
-    let Some(request_id) = request_id else {
-        return Ok(None);
-    };
-    let taken = sqlx::query(
-        "INSERT INTO property_request_ids (caller, request_id, item_id) VALUES ($1, $2, $3)
-         ON CONFLICT (caller, request_id) DO NOTHING",
-    )
-    .bind(caller)
-    .bind(request_id)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    if taken.rows_affected() == 1 {
-        return Ok(None);
+/// The compound without its terms.
+impl From<CompoundRow> for Compound {
+    fn from(row: CompoundRow) -> Self {
+        Compound {
+            id: row.id,
+            name: row.name,
+            address: row.address,
+            org_id: row.org_id,
+            org_path: row.org_path,
+            company_id: row.company_id,
+            owners_committee: row.owners_committee,
+            owners_chair: row.owners_chair,
+            terms: Vec::new(),
+            created_at: row.created_at,
+        }
     }
-    let first: String = sqlx::query(
-        "SELECT item_id FROM property_request_ids WHERE caller = $1 AND request_id = $2",
-    )
-    .bind(caller)
-    .bind(request_id)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
-    Ok(Some(first))
 }
+
+/// Where the property service keeps its callers' request ids.
+pub(crate) const REQUEST_IDS: RequestIds = RequestIds::new("property_requests");
 
 async fn fetch_company(tx: &mut Tx, id: &str) -> Result<Company> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, CompanyRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COMPANY_COLUMNS} FROM property_companies WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("company", id))?;
-    company_from_row(&row)
+    .ok_or_else(|| not_found("company", id))?
+    .try_into()
 }
 
 /// The compound `id` with its terms, and the company managing it at `now`.
 async fn fetch_compound(tx: &mut Tx, id: &str, now: i64) -> Result<Compound> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let mut compound: Compound = sqlx::query_as::<_, CompoundRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {COMPOUND_COLUMNS} FROM property_compounds WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("compound", id))?;
-    let mut compound = compound_from_row(&row)?;
+    .ok_or_else(|| not_found("compound", id))?
+    .into();
     compound.terms = terms_of(tx, &[id]).await?.remove(id).unwrap_or_default();
     compound.company_id = managing_at(&compound.terms, now)
         .unwrap_or_default()
@@ -285,32 +287,38 @@ async fn terms_of(tx: &mut Tx, compound_ids: &[&str]) -> Result<HashMap<String, 
     if compound_ids.is_empty() {
         return Ok(terms);
     }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let sql = format!(
         "SELECT compound_id, company_id, start_at, end_at FROM property_terms
          WHERE compound_id IN ({}) ORDER BY start_at",
         jiceng_db::placeholders(1, compound_ids.len())
-    )));
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, String, i64, Option<i64>)>(sqlx::AssertSqlSafe(sql));
     for id in compound_ids {
         query = query.bind(*id);
     }
-    for row in query.fetch_all(&mut **tx).await? {
-        terms.entry(row.try_get(0)?).or_default().push(Term {
-            company_id: row.try_get(1)?,
-            start_at: row.try_get(2)?,
-            end_at: row.try_get(3)?,
+    for (compound_id, company_id, start_at, end_at) in query.fetch_all(&mut **tx).await? {
+        terms.entry(compound_id).or_default().push(Term {
+            company_id,
+            start_at,
+            end_at,
         });
     }
     Ok(terms)
 }
 
-/// `SELECT {columns} FROM {table}` narrowed by `listing`, newest first by `time_column`.
-async fn list_rows(
+/// `SELECT {columns} FROM {table}` narrowed by `listing`, newest first by `time_column`, each
+/// row read as a `R` (whose fields are `columns`).
+async fn list_rows<R>(
     db: &Database,
     columns: &str,
     table: &str,
     time_column: &str,
     listing: &Listing,
-) -> Result<Vec<AnyRow>> {
+) -> Result<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+{
     let mut clauses = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let placeholder = |value: String, texts: &mut Vec<String>| {
@@ -359,7 +367,7 @@ async fn list_rows(
     let sql = format!(
         "SELECT {columns} FROM {table} {clause} ORDER BY {time_column} DESC, id DESC LIMIT ${limit_at}"
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(sql));
     for text in texts {
         query = query.bind(text);
     }
@@ -409,7 +417,10 @@ impl PropertyStore {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "CreateCompany", &id, now)
+            .await?
+        {
             let company = fetch_company(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(company);
@@ -448,7 +459,7 @@ impl PropertyStore {
     }
 
     pub async fn list_companies(&self, listing: &Listing) -> Result<Vec<Company>> {
-        list_rows(
+        list_rows::<CompanyRow>(
             &self.db,
             COMPANY_COLUMNS,
             "property_companies",
@@ -456,8 +467,8 @@ impl PropertyStore {
             listing,
         )
         .await?
-        .iter()
-        .map(company_from_row)
+        .into_iter()
+        .map(Company::try_from)
         .collect()
     }
 
@@ -473,7 +484,10 @@ impl PropertyStore {
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(first) = first_request(&mut tx, actor, request_id, &id).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "CreateCompound", &id, now)
+            .await?
+        {
             let compound = fetch_compound(&mut tx, &first, now).await?;
             tx.commit().await?;
             return Ok(compound);
@@ -534,7 +548,7 @@ impl PropertyStore {
             company_id: None,
             ..listing.clone()
         };
-        let mut compounds = list_rows(
+        let mut compounds: Vec<Compound> = list_rows::<CompoundRow>(
             &self.db,
             COMPOUND_COLUMNS,
             "property_compounds",
@@ -542,9 +556,9 @@ impl PropertyStore {
             &listing,
         )
         .await?
-        .iter()
-        .map(compound_from_row)
-        .collect::<Result<Vec<_>>>()?;
+        .into_iter()
+        .map(Compound::from)
+        .collect();
         let mut tx = self.db.begin().await?;
         let ids: Vec<&str> = compounds.iter().map(|c| c.id.as_str()).collect();
         let terms = terms_of(&mut tx, &ids).await?;

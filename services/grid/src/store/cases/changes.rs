@@ -4,7 +4,7 @@
 
 use super::{
     Entry, fetch, pending_request, record,
-    rows::{REQUEST_COLUMNS, request_from_row},
+    rows::{REQUEST_COLUMNS, RequestRow},
     save,
 };
 use crate::{
@@ -96,14 +96,14 @@ impl GridStore {
             now,
         )
         .await?;
-        let request = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let request = sqlx::query_as::<_, RequestRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {REQUEST_COLUMNS} FROM grid_case_requests WHERE id = $1"
         )))
         .bind(&id)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        request_from_row(&request)
+        request.try_into()
     }
 
     /// The waiting change request of a case, if any.

@@ -1,7 +1,5 @@
 //! The escalation of overdue steps up the owning org's chain.
 
-use sqlx::Row as _;
-
 use super::{Entry, fetch, record, save};
 use crate::{
     domain::{calendar::WorkCalendar, case::Escalation},
@@ -16,7 +14,7 @@ impl GridStore {
     /// once: a case escalates once per deadline missed.
     #[tracing::instrument(name = "grid.store.escalate_overdue", skip(self))]
     pub async fn escalate_overdue(&self, now: i64, batch: i64) -> Result<Vec<Escalation>> {
-        let due: Vec<String> = sqlx::query(
+        let due: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM grid_cases WHERE step_due_at IS NOT NULL AND step_due_at < $1
                  AND paused_at IS NULL
              ORDER BY step_due_at LIMIT $2",
@@ -24,10 +22,7 @@ impl GridStore {
         .bind(now)
         .bind(batch)
         .fetch_all(self.db.pool())
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<std::result::Result<_, _>>()?;
+        .await?;
         let calendar = self.calendar().await?;
         let mut escalations = Vec::new();
         for id in due {

@@ -1,7 +1,6 @@
 //! Closed cases carried over from a district's earlier system, written in bulk.
 
 use jiceng_org_client::paths;
-use sqlx::Row as _;
 
 use super::{NewCase, rows::bind_reported};
 use crate::{
@@ -77,13 +76,10 @@ impl GridStore {
         if let Some(oldest_path) = oldest_path {
             paths::admit(&self.db, &mut tx, oldest_path).await?;
         }
-        let categories: std::collections::BTreeSet<String> =
-            sqlx::query("SELECT code FROM grid_categories")
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<std::result::Result<_, _>>()?;
+        let categories: Vec<String> = sqlx::query_scalar("SELECT code FROM grid_categories")
+            .fetch_all(&mut *tx)
+            .await?;
+        let categories: std::collections::BTreeSet<String> = categories.into_iter().collect();
         if let Some(bad) = cases
             .iter()
             .find(|c| !categories.contains(&c.case.category_code))
@@ -108,7 +104,7 @@ impl GridStore {
                  RETURNING id",
                 jiceng_db::value_rows(chunk.len(), 34)
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(insert));
             for (id, imported) in ids.iter().zip(chunk) {
                 let new = &imported.case;
                 let (contact_sealed, contact_masked) = new.contact_columns();
@@ -132,12 +128,8 @@ impl GridStore {
                     .bind(contact_sealed)
                     .bind(contact_masked);
             }
-            let inserted: std::collections::BTreeSet<String> = query
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<std::result::Result<_, _>>()?;
+            let inserted: std::collections::BTreeSet<String> =
+                query.fetch_all(&mut *tx).await?.into_iter().collect();
             let entries: Vec<(&String, &ImportedCase)> = ids
                 .iter()
                 .zip(chunk)

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use jiceng_db::Tx;
 use jiceng_org_client::OrgPath;
 
-use self::rows::{CASE_COLUMNS, REQUEST_COLUMNS, case_from_row, request_from_row};
+use self::rows::{CASE_COLUMNS, CaseRow, REQUEST_COLUMNS, RequestRow};
 use crate::{
     domain::{
         Point,
@@ -75,25 +75,24 @@ pub struct ActionDetail {
 }
 
 async fn fetch(tx: &mut Tx, id: &str) -> Result<Case> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, CaseRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {CASE_COLUMNS} FROM grid_cases WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("case", id))?;
-    case_from_row(&row)
+    .ok_or_else(|| not_found("case", id))?
+    .try_into()
 }
 
 async fn pending_request(tx: &mut Tx, case_id: &str) -> Result<Option<ChangeRequest>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, RequestRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {REQUEST_COLUMNS} FROM grid_case_requests WHERE case_id = $1 AND state = 'pending'"
     )))
     .bind(case_id)
     .fetch_optional(&mut **tx)
     .await?
-    .as_ref()
-    .map(request_from_row)
+    .map(ChangeRequest::try_from)
     .transpose()
 }
 

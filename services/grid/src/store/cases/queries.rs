@@ -1,15 +1,13 @@
 //! Reading cases: one case, its history, lists and counts of a subtree, and the duplicate
 //! candidates near a case.
 
-use sqlx::Row as _;
-
 use super::{
     CaseFilter, fetch,
-    rows::{CASE_COLUMNS, case_from_row, history_from_row},
+    rows::{CASE_COLUMNS, CaseRow, HISTORY_COLUMNS, HistoryRow},
 };
 use crate::{
     domain::case::{Case, CaseState, HistoryEvent},
-    store::{Conditions, GridStore, Result, corrupt, subtree_range},
+    store::{GridStore, ListQuery, Result, corrupt, subtree_range},
 };
 
 impl GridStore {
@@ -37,15 +35,15 @@ impl GridStore {
 
     /// A case's history, oldest first.
     pub async fn history(&self, case_id: &str) -> Result<Vec<HistoryEvent>> {
-        sqlx::query(
-            "SELECT seq, action, from_state, to_state, actor, note, evidence, org_id, trace_id, at
-             FROM grid_case_history WHERE case_id = $1 ORDER BY seq",
-        )
+        sqlx::query_as::<_, HistoryRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {HISTORY_COLUMNS}
+             FROM grid_case_history WHERE case_id = $1 ORDER BY seq"
+        )))
         .bind(case_id)
         .fetch_all(self.db.pool())
         .await?
-        .iter()
-        .map(history_from_row)
+        .into_iter()
+        .map(HistoryEvent::try_from)
         .collect()
     }
 
@@ -56,41 +54,33 @@ impl GridStore {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<Case>> {
-        let mut conditions = Conditions::default();
+        let mut query = ListQuery::select(CASE_COLUMNS, "grid_cases");
         if let Some(path) = &filter.subtree {
-            conditions.subtree(path);
+            query.subtree(path);
         }
         if let Some(grid) = &filter.grid_id {
-            let grid = conditions.text(grid);
-            conditions.push(format!("grid_id = {grid}"));
+            query.filter().push("grid_id = ").push_bind(grid);
         }
         if let Some(reporter) = &filter.reporter {
-            let reporter = conditions.text(reporter);
-            conditions.push(format!("reporter = {reporter}"));
+            query.filter().push("reporter = ").push_bind(reporter);
         }
         if let Some(state) = filter.state {
-            let state = conditions.text(state.as_str());
-            conditions.push(format!("state = {state}"));
+            query.filter().push("state = ").push_bind(state.as_str());
         }
         if let Some(at) = filter.overdue_at {
-            let at = conditions.int(at);
-            conditions.push(format!(
-                "state IN ({OPEN_STATES_SQL})
-                 AND paused_at IS NULL AND (step_due_at < {at} OR overall_due_at < {at})"
-            ));
+            query
+                .filter()
+                .push(format_args!(
+                    "state IN ({OPEN_STATES_SQL}) AND paused_at IS NULL"
+                ))
+                .push(" AND (step_due_at < ")
+                .push_bind(at)
+                .push(" OR overall_due_at < ")
+                .push_bind(at)
+                .push(")");
         }
-        conditions.after(after);
-        let limit = conditions.int(limit);
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM grid_cases {} ORDER BY created_at DESC, id DESC LIMIT {limit}",
-            conditions.clause()
-        );
-        conditions
-            .fetch(&self.db, sql)
-            .await?
-            .iter()
-            .map(case_from_row)
-            .collect()
+        query.page(after, limit);
+        query.fetch::<CaseRow, Case>(&self.db).await
     }
 
     /// Counts of the subtree's cases per state, and how many open ones are overdue at `now`:
@@ -101,7 +91,7 @@ impl GridStore {
         now: i64,
     ) -> Result<(Vec<(CaseState, i64)>, i64)> {
         let (lo, hi) = subtree_range(org_path);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT state, COUNT(*),
                  SUM(CASE WHEN state IN ({OPEN_STATES_SQL})
                      AND paused_at IS NULL AND (step_due_at < $3 OR overall_due_at < $3)
@@ -115,11 +105,10 @@ impl GridStore {
         .await?;
         let mut counts = Vec::with_capacity(rows.len());
         let mut overdue = 0;
-        for row in &rows {
-            let state: String = row.try_get(0)?;
+        for (state, count, overdue_of_state) in rows {
             let state = CaseState::parse(&state).ok_or_else(|| corrupt("case state"))?;
-            counts.push((state, row.try_get(1)?));
-            overdue += row.try_get::<Option<i64>, _>(2)?.unwrap_or_default();
+            counts.push((state, count));
+            overdue += overdue_of_state.unwrap_or_default();
         }
         Ok((counts, overdue))
     }
@@ -141,7 +130,7 @@ impl GridStore {
         const METRES_PER_DEGREE: f64 = 111_320.0;
         let d_lat = radius_m / METRES_PER_DEGREE;
         let d_lng = radius_m / (METRES_PER_DEGREE * centre.latitude.to_radians().cos().max(0.01));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, CaseRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {CASE_COLUMNS} FROM grid_cases
              WHERE category_code = $1 AND created_at >= $2 AND created_at <= $3
                  AND state IN ({OPEN_STATES_SQL}) AND id <> $4
@@ -158,8 +147,8 @@ impl GridStore {
         .fetch_all(self.db.pool())
         .await?;
         let mut candidates = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let candidate = case_from_row(row)?;
+        for row in rows {
+            let candidate = Case::try_from(row)?;
             let Some(at) = candidate.location else {
                 continue;
             };

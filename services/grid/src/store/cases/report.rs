@@ -1,15 +1,14 @@
 //! Reporting a case, idempotent by the caller's request id or by another system's id for it.
 
 use jiceng_org_client::paths;
-use sqlx::Row as _;
 
 use super::{
     Entry, NewCase, fetch, record,
-    rows::{CASE_COLUMNS, bind_reported, case_from_row},
+    rows::{CASE_COLUMNS, CaseRow, bind_reported},
 };
 use crate::{
     domain::case::{Case, CaseState, Step},
-    store::{GridStore, Result, StoreError, load_calendar, load_category},
+    store::{GridStore, REQUEST_IDS, Result, StoreError, load_calendar, load_category},
 };
 
 impl GridStore {
@@ -22,29 +21,13 @@ impl GridStore {
         let category = load_category(&mut tx, &new.category_code).await?;
         let calendar = load_calendar(&mut tx).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        if let Some(request_id) = request_id {
-            let claimed = sqlx::query(
-                "INSERT INTO grid_request_ids (caller, request_id, case_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (caller, request_id) DO NOTHING",
-            )
-            .bind(&new.reporter)
-            .bind(request_id)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            if claimed.rows_affected() == 0 {
-                let first: String = sqlx::query(
-                    "SELECT case_id FROM grid_request_ids WHERE caller = $1 AND request_id = $2",
-                )
-                .bind(&new.reporter)
-                .bind(request_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-                let case = fetch(&mut tx, &first).await?;
-                tx.commit().await?;
-                return Ok(case);
-            }
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, &new.reporter, request_id, "ReportCase", &id, now)
+            .await?
+        {
+            let case = fetch(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(case);
         }
         let limits = category.limits(new.urgency);
         let step_due = limits
@@ -54,7 +37,7 @@ impl GridStore {
             (limits.overall > 0).then(|| calendar.add(now, limits.overall, category.clock));
         // The stored case comes back from the insert itself; no row means the report was a
         // repeat of an external one.
-        let insert = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let insert = sqlx::query_as::<_, CaseRow>(sqlx::AssertSqlSafe(format!(
             "INSERT INTO grid_cases (id, category_code, urgency, description, attributes, latitude, longitude,
                  address, grid_id, owner_org_id, org_path, reporter_kind, reporter, source, external_id,
                  attachments, state, handler_org_id, handled_by, step_started_at, step_due_at,
@@ -78,14 +61,13 @@ impl GridStore {
             .await?;
         let Some(inserted) = inserted else {
             // Another system sent this report before: the first case stands.
-            let first = sqlx::query(
+            let (first, reporter): (String, String) = sqlx::query_as(
                 "SELECT id, reporter FROM grid_cases WHERE source = $1 AND external_id = $2",
             )
             .bind(&new.source)
             .bind(&new.external_id)
             .fetch_one(&mut *tx)
             .await?;
-            let (first, reporter): (String, String) = (first.try_get(0)?, first.try_get(1)?);
             // Only the system that sent the report gets it back.
             if reporter != new.reporter {
                 return Err(StoreError::Conflict(format!(
@@ -94,20 +76,15 @@ impl GridStore {
                 )));
             }
             if let Some(request_id) = request_id {
-                sqlx::query(
-                    "UPDATE grid_request_ids SET case_id = $1 WHERE caller = $2 AND request_id = $3",
-                )
-                .bind(&first)
-                .bind(&new.reporter)
-                .bind(request_id)
-                .execute(&mut *tx)
-                .await?;
+                REQUEST_IDS
+                    .settle(&mut tx, &new.reporter, request_id, &first, 0)
+                    .await?;
             }
             let case = fetch(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(case);
         };
-        let case = case_from_row(&inserted)?;
+        let case = Case::try_from(inserted)?;
         record(
             &mut tx,
             &id,
