@@ -85,6 +85,19 @@ impl StoreError {
         }
     }
 
+    /// NOT_FOUND: no `what` has the id `id`.
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// INTERNAL: a stored `what` the service cannot read.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt(what.into())
+    }
+
     /// A store's `map_err` for a write that may break one uniqueness rule: its violation is the
     /// conflict `message` names, any other error stays what it is.
     pub fn conflict_on_unique(message: &'static str) -> impl FnOnce(sqlx::Error) -> Self {

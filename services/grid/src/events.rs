@@ -5,15 +5,15 @@ use jiceng_outbox::EventDraft;
 use jiceng_proto::grid as pb;
 
 use crate::{
-    domain::case::{Case, Escalation},
+    domain::{
+        case::{Case, Escalation},
+        project::{Need, Project, Resource},
+        wish::Wish,
+    },
     proto::{
         cases::{case_to_proto, escalation_to_proto},
         projects::{need_to_proto, project_to_proto, resource_to_proto},
         wishes::masked_wish_to_proto,
-    },
-    store::{
-        projects::{Need, Project, Resource},
-        wishes::Wish,
     },
 };
 

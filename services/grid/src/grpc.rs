@@ -22,7 +22,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{
-        Point,
+        Grid, Point,
         calendar::day_key,
         category::{Attribute, AttributeKind, Category, Limits, category_code},
         grid_code, polygon,
@@ -31,7 +31,7 @@ use crate::{
         ATTRIBUTE_KINDS, CLOCK_KINDS, LAYERS, STAFF_ROLES, category_to_proto, from_proto,
         grid_to_proto, limits_from_proto, staff_to_proto,
     },
-    store::{Grid, GridStore, NewGrid},
+    store::{GridStore, NewGrid},
 };
 
 /// Admins of an org subtree.

@@ -28,6 +28,7 @@ use crate::domain::{
     category::{Attribute, AttributeKind, Category, Limits},
 };
 
+pub use crate::domain::{Grid, Staff};
 pub use jiceng_db::StoreError;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -68,17 +69,6 @@ fn precondition(subject: &str, kind: &'static str, description: impl Into<String
         subject: subject.to_owned(),
         description: description.into(),
     }
-}
-
-fn not_found(what: &'static str, id: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        id: id.to_owned(),
-    }
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
 }
 
 pub(crate) use jiceng_org_client::paths::subtree_range;
@@ -184,18 +174,6 @@ impl ListQuery {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Grid {
-    pub id: String,
-    pub code: String,
-    pub name: String,
-    pub layer: Layer,
-    pub org_id: String,
-    pub org_path: String,
-    pub polygon: Vec<Point>,
-    pub created_at: i64,
-}
-
 #[derive(Clone, Debug)]
 pub struct NewGrid {
     pub code: String,
@@ -204,15 +182,6 @@ pub struct NewGrid {
     pub org_id: String,
     pub org_path: OrgPath,
     pub polygon: Vec<Point>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Staff {
-    pub grid_id: String,
-    pub subject: String,
-    pub name: String,
-    pub role: StaffRole,
-    pub since: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -243,7 +212,7 @@ impl TryFrom<GridRow> for Grid {
         let polygon = match row.polygon {
             None => Vec::new(),
             Some(text) => serde_json::from_str::<Vec<(f64, f64)>>(&text)
-                .map_err(|_| corrupt("grid polygon"))?
+                .map_err(|_| StoreError::corrupt("grid polygon"))?
                 .into_iter()
                 .map(|(latitude, longitude)| Point {
                     latitude,
@@ -255,7 +224,7 @@ impl TryFrom<GridRow> for Grid {
             id: row.id,
             code: row.code,
             name: row.name,
-            layer: Layer::parse(&row.layer).ok_or_else(|| corrupt("grid layer"))?,
+            layer: Layer::parse(&row.layer).ok_or_else(|| StoreError::corrupt("grid layer"))?,
             org_id: row.org_id,
             org_path: row.org_path,
             polygon,
@@ -284,7 +253,7 @@ impl TryFrom<StaffRow> for Staff {
             grid_id: row.grid_id,
             subject: row.subject,
             name: row.name,
-            role: StaffRole::parse(&row.role).ok_or_else(|| corrupt("staff role"))?,
+            role: StaffRole::parse(&row.role).ok_or_else(|| StoreError::corrupt("staff role"))?,
             since: row.since,
         })
     }
@@ -335,7 +304,7 @@ impl TryFrom<CategoryRow> for Category {
     type Error = StoreError;
 
     fn try_from(row: CategoryRow) -> Result<Self> {
-        let bad = || corrupt("category");
+        let bad = || StoreError::corrupt("category");
         let attributes: Value = serde_json::from_str(&row.attributes).map_err(|_| bad())?;
         let attributes = attributes
             .as_array()
@@ -439,7 +408,7 @@ impl GridStore {
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?
-        .ok_or_else(|| not_found("grid", id))?
+        .ok_or_else(|| StoreError::not_found("grid", id))?
         .try_into()
     }
 
@@ -508,7 +477,7 @@ impl GridStore {
             .execute(self.db.pool())
             .await?;
         if removed.rows_affected() == 0 {
-            return Err(not_found("grid staff", subject));
+            return Err(StoreError::not_found("grid staff", subject));
         }
         Ok(())
     }
@@ -663,7 +632,7 @@ pub(crate) async fn load_category(tx: &mut Tx, code: &str) -> Result<Category> {
     .bind(code)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("category", code))?
+    .ok_or_else(|| StoreError::not_found("category", code))?
     .try_into()
 }
 

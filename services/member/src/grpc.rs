@@ -15,6 +15,7 @@ use jiceng_grpc::{
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::member::{self as pb, member_service_server::MemberService};
 use jiceng_proto::org::{UnitKind, UnitStatus};
+use jiceng_values::RequestId;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -156,9 +157,9 @@ impl MemberService for MemberApi {
         if uuid::Uuid::try_parse(&req.org_id).is_err() {
             violations.add("org_id", "must be a unit id");
         }
-        if req.request_id.len() > 64 {
-            violations.add("request_id", "must be at most 64 characters");
-        }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let Some(status) = status else {
             return Err(Status::internal("validation fell through"));
@@ -182,7 +183,7 @@ impl MemberService for MemberApi {
             org_path: self.org.path_of(&req.org_id).await?,
             org_id: req.org_id,
         };
-        let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let request_id = request_id.as_ref().map(RequestId::as_str);
         let member = self
             .org
             .write_at_path(

@@ -253,10 +253,7 @@ impl MemberStore {
         .bind(index)
         .fetch_optional(self.db.pool())
         .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "member",
-            id: "by ID card".into(),
-        })?;
+        .ok_or_else(|| StoreError::not_found("member", "by ID card"))?;
         Ok(Member::try_from(row)?)
     }
 
@@ -396,9 +393,6 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<Member> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "member",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("member", id))?;
     Ok(Member::try_from(row)?)
 }

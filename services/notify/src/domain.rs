@@ -1,5 +1,6 @@
 //! Notification values that validate on construction: category and topic names, priorities,
-//! and templates whose variables are checked when the category is registered.
+//! and templates whose variables are checked when the category is registered; and the webhooks
+//! notifications are delivered to, with the record of their deliveries.
 
 use std::collections::BTreeMap;
 
@@ -270,6 +271,36 @@ pub struct InboxItem {
     pub read: bool,
     pub archived: bool,
     pub delivered_at: i64,
+}
+
+/// A registered webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub recipient: String,
+    pub url: String,
+    pub secret: String,
+    pub created_at: i64,
+}
+
+/// One try at a webhook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub at: i64,
+    /// 0 when no response came.
+    pub http_status: i64,
+    pub latency_ms: i64,
+    pub error: String,
+}
+
+/// A delivery with its attempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    pub webhook_id: String,
+    pub url: String,
+    /// "pending", "delivered" or "failed".
+    pub state: String,
+    pub attempts: Vec<Attempt>,
 }
 
 #[cfg(test)]

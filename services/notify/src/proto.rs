@@ -4,8 +4,8 @@ use jiceng_grpc::timestamp;
 use jiceng_proto::notify as pb;
 
 use crate::{
-    domain::{Category, InboxItem, Name, Notification, Priority, Topic},
-    store::{DeliveryStatus, IN_APP, WEBHOOK, Webhook},
+    domain::{Category, DeliveryStatus, InboxItem, Name, Notification, Priority, Topic, Webhook},
+    store::{IN_APP, WEBHOOK},
 };
 
 pub(crate) fn topic_to_proto(topic: &Topic) -> pb::Topic {

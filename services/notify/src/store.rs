@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 use jiceng_db::{Database, LockMode, Tx, lock_key};
 
 use crate::domain::{
-    Category, InboxItem, Name, NewNotification, Notification, Priority, Template, Topic,
+    Attempt, Category, DeliveryStatus, InboxItem, Name, NewNotification, Notification, Priority,
+    Template, Topic, Webhook,
 };
 
 /// The inbox.
@@ -54,16 +55,6 @@ impl TryFrom<TopicRow> for Topic {
     }
 }
 
-/// A registered webhook.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Webhook {
-    pub id: String,
-    pub recipient: String,
-    pub url: String,
-    pub secret: String,
-    pub created_at: i64,
-}
-
 /// A webhook delivery the dispatcher leased.
 #[derive(Clone, Debug)]
 pub struct DueDelivery {
@@ -78,32 +69,12 @@ pub struct DueDelivery {
     pub traceparent: Option<String>,
 }
 
-/// One try at a webhook.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attempt {
-    pub at: i64,
-    /// 0 when no response came.
-    pub http_status: i64,
-    pub latency_ms: i64,
-    pub error: String,
-}
-
 /// What follows an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NextStep {
     Delivered,
     RetryAt(i64),
     Failed,
-}
-
-/// A delivery with its attempts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryStatus {
-    pub webhook_id: String,
-    pub url: String,
-    /// "pending", "delivered" or "failed".
-    pub state: String,
-    pub attempts: Vec<Attempt>,
 }
 
 /// Filters of an inbox listing.
@@ -307,10 +278,7 @@ impl NotifyStore {
         .bind(name.as_str())
         .fetch_optional(self.db.pool())
         .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "category",
-            id: name.as_str().to_owned(),
-        })?;
+        .ok_or_else(|| StoreError::not_found("category", name.as_str()))?;
         Ok(Category::try_from(row)?)
     }
 
@@ -481,10 +449,7 @@ impl NotifyStore {
         .bind(name.as_str())
         .fetch_optional(self.db.pool())
         .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "topic",
-            id: name.as_str().to_owned(),
-        })?;
+        .ok_or_else(|| StoreError::not_found("topic", name.as_str()))?;
         Ok(Topic::try_from(row)?)
     }
 
@@ -641,10 +606,7 @@ impl NotifyStore {
             .await?;
         if updated.rows_affected() == 0 {
             // Someone else's item looks exactly like a missing one.
-            return Err(StoreError::NotFound {
-                what: "inbox item",
-                id: notification_id.to_owned(),
-            });
+            return Err(StoreError::not_found("inbox item", notification_id));
         }
         let sql = format!(
             "SELECT i.seq, i.read_at, i.archived_at, i.delivered_at, {NOTIFICATION_COLUMNS}
@@ -995,10 +957,7 @@ async fn fetch_notification(tx: &mut Tx, id: &str) -> Result<Notification> {
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "notification",
-            id: id.to_owned(),
-        })?;
+        .ok_or_else(|| StoreError::not_found("notification", id))?;
     Ok(Notification::try_from(row)?)
 }
 

@@ -24,8 +24,9 @@ use sha2::Sha256;
 use tracing::Instrument as _;
 
 use crate::{
+    domain::Attempt,
     egress::{PolicyResolver, WebhookPolicy, literal_address},
-    store::{Attempt, DueDelivery, NextStep, NotifyStore, StoreError},
+    store::{DueDelivery, NextStep, NotifyStore, StoreError},
 };
 
 /// What an attempt records when the policy refused its destination.

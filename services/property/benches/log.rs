@@ -19,10 +19,10 @@ use jiceng_merkle::LogSigner;
 use jiceng_property::{
     MIGRATIONS, PropertyStore,
     domain::{
-        CompanyDetails,
+        CompanyDetails, Term,
         disclosure::{Content, Entry, Period},
     },
-    store::{NewCompany, NewCompound, Term},
+    store::{NewCompany, NewCompound},
 };
 use jiceng_testkit::{
     Backend, TestDatabase,

@@ -9,11 +9,11 @@ use jiceng_org_client::OrgPath;
 use jiceng_property::{
     MIGRATIONS, PropertyStore,
     domain::{
-        CompanyDetails,
+        CompanyDetails, Term,
         compliance::{Frequency, Month, Schedule, Standing},
         disclosure::{Content, Entry, Kind, Period, RevenueLine},
     },
-    store::{Listing, NewCompany, NewCompound, StoreError, Term},
+    store::{Listing, NewCompany, NewCompound, StoreError},
 };
 use jiceng_testkit::{TestDatabase, on_both_backends};
 
@@ -102,7 +102,7 @@ fn uuid_like(at: i64, n: i64) -> String {
 
 /// Checks a disclosure's inclusion proof and signed head as an outside verifier would: from the
 /// entry bytes, the audit path and the log's public key alone.
-fn verifies(store: &PropertyStore, inclusion: &jiceng_property::store::log::Inclusion) -> bool {
+fn verifies(store: &PropertyStore, inclusion: &jiceng_property::domain::log::Inclusion) -> bool {
     let head = &inclusion.head;
     let signed =
         merkle::verify_tree_head(&store.signer().public_key(), &head.head, &head.signature)

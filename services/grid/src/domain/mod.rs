@@ -120,6 +120,29 @@ pub fn polygon(points: Vec<Point>) -> Result<Vec<Point>, &'static str> {
     }
 }
 
+/// A grid of one layer, under the org that runs it, with its outline (empty when none is drawn).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub layer: Layer,
+    pub org_id: String,
+    pub org_path: String,
+    pub polygon: Vec<Point>,
+    pub created_at: i64,
+}
+
+/// Someone stationed in a grid, and as what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff {
+    pub grid_id: String,
+    pub subject: String,
+    pub name: String,
+    pub role: StaffRole,
+    pub since: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,6 +76,88 @@ pub enum Provider {
     Member(String),
 }
 
+/// A need posted by a community, under its org.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Need {
+    pub id: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub state: NeedState,
+    pub posted_by: String,
+    pub version: i64,
+    pub created_at: i64,
+}
+
+impl Need {
+    /// Whether the need may be matched with a resource: only an open need is; why not otherwise.
+    pub fn matchable(&self) -> Result<(), String> {
+        if self.state == NeedState::Open {
+            Ok(())
+        } else {
+            Err(format!(
+                "the need is {}: only an open need is matched",
+                self.state.as_str()
+            ))
+        }
+    }
+}
+
+/// A resource offered by a unit or a member, under the org it serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    pub id: String,
+    pub provider: Provider,
+    pub org_id: String,
+    pub org_path: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub state: ResourceState,
+    pub offered_by: String,
+    pub version: i64,
+    pub created_at: i64,
+}
+
+impl Resource {
+    /// Whether the resource may be matched with a need: only an available resource is; why not
+    /// otherwise.
+    pub fn matchable(&self) -> Result<(), String> {
+        if self.state == ResourceState::Available {
+            Ok(())
+        } else {
+            Err(format!(
+                "the resource is {}: only an available resource is matched",
+                self.state.as_str()
+            ))
+        }
+    }
+}
+
+/// A project matching one need with one resource, under its need's org.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub need_id: String,
+    pub resource_id: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub provider: Provider,
+    pub title: String,
+    pub state: ProjectState,
+    pub proposed_by_side: Side,
+    pub proposed_by: String,
+    pub proposal_note: String,
+    pub answered_by: String,
+    pub outcome: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
 /// What someone does to a project.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProjectAction {
@@ -144,5 +226,46 @@ mod tests {
         );
         assert_eq!(Side::parse("resource"), Some(Side::Resource));
         assert_eq!(NeedState::parse("met"), Some(NeedState::Met));
+    }
+
+    #[test]
+    fn only_open_needs_and_available_resources_are_matched() {
+        let mut need = Need {
+            id: "n".into(),
+            org_id: "o".into(),
+            org_path: "/o/".into(),
+            title: "t".into(),
+            description: String::new(),
+            category: String::new(),
+            state: NeedState::Open,
+            posted_by: "a".into(),
+            version: 1,
+            created_at: 0,
+        };
+        assert_eq!(need.matchable(), Ok(()));
+        need.state = NeedState::Matched;
+        assert_eq!(
+            need.matchable(),
+            Err("the need is matched: only an open need is matched".into())
+        );
+        let mut resource = Resource {
+            id: "r".into(),
+            provider: Provider::Member("m".into()),
+            org_id: "o".into(),
+            org_path: "/o/".into(),
+            title: "t".into(),
+            description: String::new(),
+            category: String::new(),
+            state: ResourceState::Available,
+            offered_by: "m".into(),
+            version: 1,
+            created_at: 0,
+        };
+        assert_eq!(resource.matchable(), Ok(()));
+        resource.state = ResourceState::Withdrawn;
+        assert_eq!(
+            resource.matchable(),
+            Err("the resource is withdrawn: only an available resource is matched".into())
+        );
     }
 }

@@ -169,6 +169,38 @@ impl Claimant {
     }
 }
 
+/// A micro-wish: the resident's details sealed (to reveal) and masked (to show), where it
+/// stands, and who claimed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wish {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub beneficiary_sealed: String,
+    pub beneficiary_masked: String,
+    pub phone_sealed: Option<String>,
+    pub phone_masked: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub state: WishState,
+    pub claimant: Option<Claimant>,
+    pub evidence: Vec<String>,
+    pub follow_up_note: String,
+    pub claim_by: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub fulfilled_at: Option<i64>,
+    pub confirmed_at: Option<i64>,
+}
+
+impl Wish {
+    /// Still unclaimed after its date, at `now`.
+    pub fn is_unclaimed_past_date(&self, now: i64) -> bool {
+        self.claimant.is_none() && self.claim_by.is_some_and(|by| by < now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

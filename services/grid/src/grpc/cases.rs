@@ -18,7 +18,7 @@ use jiceng_proto::{
     grid::{self as pb, case_service_server::CaseService},
     org::UnitStatus,
 };
-use jiceng_values::{Phone, Text, mask_phone};
+use jiceng_values::{Phone, RequestId, Text, mask_phone};
 use tonic::{Request, Response, Status};
 
 use super::{ADMINS, GridApi, time_cursor, time_cursor_of, urls};
@@ -254,9 +254,9 @@ impl CaseService for GridApi {
                 Phone::parse(&req.reporter_contact).map(Phone::into_inner),
             )
         };
-        if req.request_id.len() > 128 {
-            violations.add("request_id", "must be at most 128 characters");
-        }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(category_code), Some(urgency), Some(description), Some(reporter_kind)) =
             (category, urgency, description, reporter_kind)
@@ -296,7 +296,7 @@ impl CaseService for GridApi {
             external_id: req.external_id,
             attachments,
         };
-        let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let request_id = request_id.as_ref().map(RequestId::as_str);
         let now = self.store.now();
         let case = self
             .org

@@ -9,12 +9,14 @@
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 use jiceng_proto::grid::{self as pb, project_service_server::ProjectService};
-use jiceng_values::Text;
+use jiceng_values::{RequestId, Text};
 use tonic::{Request, Response, Status};
 
 use super::{GridApi, time_cursor, time_cursor_of};
 use crate::{
-    domain::project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
+    domain::project::{
+        NeedState, Project, ProjectAction, ProjectState, Provider, ResourceState, Side,
+    },
     proto::{
         from_proto,
         projects::{
@@ -22,7 +24,7 @@ use crate::{
             resource_to_proto,
         },
     },
-    store::projects::{ListFilter, NewNeed, NewResource, Project},
+    store::projects::{ListFilter, NewNeed, NewResource},
 };
 
 /// A state filter: unset is every state, an unknown value is refused.
@@ -52,13 +54,6 @@ fn item_text(
         .unwrap_or_default();
     let category = violations.check("category", Text::label(20).check(category));
     (title, description, category)
-}
-
-fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
-    if given.len() > 128 {
-        violations.add("request_id", "must be at most 128 characters");
-    }
-    (!given.is_empty()).then(|| given.to_owned())
 }
 
 fn outcome(violations: &mut FieldViolations, field: &str, given: &str) -> String {
@@ -188,13 +183,18 @@ impl ProjectService for GridApi {
         if req.org_id.is_empty() {
             violations.add("org_id", "must name the community in need");
         }
-        let request_id = request_id(&mut violations, &req.request_id);
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(title), Some(category)) = (title, category) else {
             return Err(Status::internal("validation fell through"));
         };
         self.require_admin_of(&caller, &req.org_id).await?;
-        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
+        let (actor, request_id) = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
         let new = NewNeed {
             org_path: self.path_of(&req.org_id).await?,
             org_id: req.org_id,
@@ -275,7 +275,9 @@ impl ProjectService for GridApi {
         let mut violations = FieldViolations::new();
         let (title, description, category) =
             item_text(&mut violations, &req.title, &req.description, &req.category);
-        let request_id = request_id(&mut violations, &req.request_id);
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(title), Some(category)) = (title, category) else {
             return Err(Status::internal("validation fell through"));
@@ -293,7 +295,10 @@ impl ProjectService for GridApi {
                 req.provider_org_id,
             )
         };
-        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
+        let (actor, request_id) = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
         let new = NewResource {
             provider,
             org_path: self.path_of(&org_id).await?,

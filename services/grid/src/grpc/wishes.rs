@@ -9,14 +9,14 @@
 use jiceng_auth::{Caller, Role, caller};
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::grid::{self as pb, wish_service_server::WishService};
-use jiceng_values::{Phone, Text, mask_name, mask_phone};
+use jiceng_values::{Phone, RequestId, Text, mask_name, mask_phone};
 use tonic::{Request, Response, Status};
 
 use super::{GridApi, time_cursor, time_cursor_of, urls};
 use crate::{
-    domain::wish::{Claimant, WishState},
+    domain::wish::{Claimant, Wish, WishState},
     proto::wishes::masked_wish_to_proto,
-    store::wishes::{NewWish, Wish, WishChange, WishFilter},
+    store::wishes::{NewWish, WishChange, WishFilter},
 };
 
 /// Admins and grid workers of the collecting org.
@@ -154,9 +154,9 @@ impl WishService for GridApi {
         if req.org_id.is_empty() {
             violations.add("org_id", "must name the collecting org");
         }
-        if req.request_id.len() > 128 {
-            violations.add("request_id", "must be at most 128 characters");
-        }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(title), Some(beneficiary)) = (title, beneficiary) else {
             return Err(Status::internal("validation fell through"));
@@ -178,7 +178,7 @@ impl WishService for GridApi {
             org_id: req.org_id,
             claim_by,
         };
-        let request_id = (!req.request_id.is_empty()).then_some(req.request_id.as_str());
+        let request_id = request_id.as_ref().map(RequestId::as_str);
         let wish = self
             .org
             .write_at_path(

@@ -9,13 +9,10 @@ pub(crate) mod wishes;
 use jiceng_grpc::timestamp;
 use jiceng_proto::grid as pb;
 
-use crate::{
-    domain::{
-        Layer, Point, StaffRole,
-        calendar::ClockKind,
-        category::{AttributeKind, Category, Limits},
-    },
-    store::{Grid, Staff},
+use crate::domain::{
+    Grid, Layer, Point, Staff, StaffRole,
+    calendar::ClockKind,
+    category::{AttributeKind, Category, Limits},
 };
 
 /// Looks a proto enum value up in a table of pairs.

@@ -4,9 +4,8 @@ use jiceng_grpc::timestamp;
 use jiceng_proto::grid as pb;
 
 use super::to_proto;
-use crate::{
-    domain::project::{NeedState, ProjectState, Provider, ResourceState, Side},
-    store::projects::{Need, Project, Resource},
+use crate::domain::project::{
+    Need, NeedState, Project, ProjectState, Provider, Resource, ResourceState, Side,
 };
 
 pub(crate) const NEED_STATES: &[(pb::NeedState, NeedState)] = &[

@@ -4,10 +4,7 @@ use jiceng_grpc::timestamp;
 use jiceng_proto::grid as pb;
 
 use super::to_proto;
-use crate::{
-    domain::wish::{ClaimParts, WishState},
-    store::wishes::Wish,
-};
+use crate::domain::wish::{ClaimParts, Wish, WishState};
 
 const WISH_STATES: &[(pb::WishState, WishState)] = &[
     (pb::WishState::Collected, WishState::Collected),

@@ -6,27 +6,13 @@ use jiceng_db::Tx;
 use jiceng_org_client::{OrgPath, paths};
 use sqlx::any::AnyRow;
 
-use super::{
-    GridStore, ListQuery, REQUEST_IDS, Result, StoreError, corrupt, not_found, precondition,
-};
+use super::{GridStore, ListQuery, REQUEST_IDS, Result, StoreError, precondition};
 use crate::{
     domain::project::{NeedState, ProjectAction, ProjectState, Provider, ResourceState, Side},
     events,
 };
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Need {
-    pub id: String,
-    pub org_id: String,
-    pub org_path: String,
-    pub title: String,
-    pub description: String,
-    pub category: String,
-    pub state: NeedState,
-    pub posted_by: String,
-    pub version: i64,
-    pub created_at: i64,
-}
+pub use crate::domain::project::{Need, Project, Resource};
 
 #[derive(Clone, Debug)]
 pub struct NewNeed {
@@ -37,21 +23,6 @@ pub struct NewNeed {
     pub category: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Resource {
-    pub id: String,
-    pub provider: Provider,
-    pub org_id: String,
-    pub org_path: String,
-    pub title: String,
-    pub description: String,
-    pub category: String,
-    pub state: ResourceState,
-    pub offered_by: String,
-    pub version: i64,
-    pub created_at: i64,
-}
-
 #[derive(Clone, Debug)]
 pub struct NewResource {
     pub provider: Provider,
@@ -60,27 +31,6 @@ pub struct NewResource {
     pub title: String,
     pub description: String,
     pub category: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Project {
-    pub id: String,
-    pub need_id: String,
-    pub resource_id: String,
-    pub org_id: String,
-    pub org_path: String,
-    pub provider: Provider,
-    pub title: String,
-    pub state: ProjectState,
-    pub proposed_by_side: Side,
-    pub proposed_by: String,
-    pub proposal_note: String,
-    pub answered_by: String,
-    pub outcome: String,
-    pub version: i64,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub ended_at: Option<i64>,
 }
 
 /// Which rows a list shows: a subtree (by org path), a member provider, a state.
@@ -161,7 +111,7 @@ fn provider_from(org: String, member: String) -> Result<Provider> {
     match (org.is_empty(), member.is_empty()) {
         (false, true) => Ok(Provider::Org(org)),
         (true, false) => Ok(Provider::Member(member)),
-        _ => Err(corrupt("provider")),
+        _ => Err(StoreError::corrupt("provider")),
     }
 }
 
@@ -183,7 +133,7 @@ impl TryFrom<NeedRow> for Need {
             title: row.title,
             description: row.description,
             category: row.category,
-            state: NeedState::parse(&row.state).ok_or_else(|| corrupt("need state"))?,
+            state: NeedState::parse(&row.state).ok_or_else(|| StoreError::corrupt("need state"))?,
             posted_by: row.posted_by,
             version: row.version,
             created_at: row.created_at,
@@ -203,7 +153,8 @@ impl TryFrom<ResourceRow> for Resource {
             title: row.title,
             description: row.description,
             category: row.category,
-            state: ResourceState::parse(&row.state).ok_or_else(|| corrupt("resource state"))?,
+            state: ResourceState::parse(&row.state)
+                .ok_or_else(|| StoreError::corrupt("resource state"))?,
             offered_by: row.offered_by,
             version: row.version,
             created_at: row.created_at,
@@ -223,9 +174,10 @@ impl TryFrom<ProjectRow> for Project {
             org_path: row.org_path,
             provider: provider_from(row.provider_org_id, row.provider_member_id)?,
             title: row.title,
-            state: ProjectState::parse(&row.state).ok_or_else(|| corrupt("project state"))?,
+            state: ProjectState::parse(&row.state)
+                .ok_or_else(|| StoreError::corrupt("project state"))?,
             proposed_by_side: Side::parse(&row.proposed_by_side)
-                .ok_or_else(|| corrupt("project side"))?,
+                .ok_or_else(|| StoreError::corrupt("project side"))?,
             proposed_by: row.proposed_by,
             proposal_note: row.proposal_note,
             answered_by: row.answered_by,
@@ -254,7 +206,7 @@ where
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found(what, id))?
+    .ok_or_else(|| StoreError::not_found(what, id))?
     .try_into()
 }
 
@@ -652,25 +604,9 @@ impl GridStore {
 
 /// A match needs an open need and an available resource.
 fn require_free(need: &Need, resource: &Resource) -> Result<()> {
-    if need.state != NeedState::Open {
-        return Err(precondition(
-            "projects",
-            "NEED_STATE",
-            format!(
-                "the need is {}: only an open need is matched",
-                need.state.as_str()
-            ),
-        ));
-    }
-    if resource.state != ResourceState::Available {
-        return Err(precondition(
-            "projects",
-            "RESOURCE_STATE",
-            format!(
-                "the resource is {}: only an available resource is matched",
-                resource.state.as_str()
-            ),
-        ));
-    }
-    Ok(())
+    need.matchable()
+        .map_err(|description| precondition("projects", "NEED_STATE", description))?;
+    resource
+        .matchable()
+        .map_err(|description| precondition("projects", "RESOURCE_STATE", description))
 }

@@ -4,43 +4,13 @@
 use jiceng_db::Tx;
 use jiceng_org_client::{OrgPath, paths};
 
-use super::{
-    GridStore, ListQuery, REQUEST_IDS, Result, StoreError, corrupt, not_found, precondition,
-};
+use super::{GridStore, ListQuery, REQUEST_IDS, Result, StoreError, precondition};
 use crate::{
     domain::wish::{ClaimParts, Claimant, WishState},
     events,
 };
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Wish {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub beneficiary_sealed: String,
-    pub beneficiary_masked: String,
-    pub phone_sealed: Option<String>,
-    pub phone_masked: String,
-    pub org_id: String,
-    pub org_path: String,
-    pub state: WishState,
-    pub claimant: Option<Claimant>,
-    pub evidence: Vec<String>,
-    pub follow_up_note: String,
-    pub claim_by: Option<i64>,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub fulfilled_at: Option<i64>,
-    pub confirmed_at: Option<i64>,
-}
-
-impl Wish {
-    /// Still unclaimed after its date, at `now`.
-    pub fn is_unclaimed_past_date(&self, now: i64) -> bool {
-        self.claimant.is_none() && self.claim_by.is_some_and(|by| by < now)
-    }
-}
+pub use crate::domain::wish::Wish;
 
 /// A wish about to be collected, the resident's details already sealed and masked.
 #[derive(Clone, Debug)]
@@ -108,7 +78,7 @@ struct WishRow {
 }
 
 fn strings(text: &str, what: &str) -> Result<Vec<String>> {
-    serde_json::from_str(text).map_err(|_| corrupt(what))
+    serde_json::from_str(text).map_err(|_| StoreError::corrupt(what))
 }
 
 impl TryFrom<WishRow> for Wish {
@@ -137,7 +107,7 @@ impl TryFrom<WishRow> for Wish {
             phone_masked: row.phone_masked,
             org_id: row.org_id,
             org_path: row.org_path,
-            state: WishState::parse(&row.state).ok_or_else(|| corrupt("wish state"))?,
+            state: WishState::parse(&row.state).ok_or_else(|| StoreError::corrupt("wish state"))?,
             claimant,
             evidence: strings(&row.evidence, "wish evidence")?,
             follow_up_note: row.follow_up_note,
@@ -158,7 +128,7 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<Wish> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("wish", id))?
+    .ok_or_else(|| StoreError::not_found("wish", id))?
     .try_into()
 }
 
@@ -340,7 +310,7 @@ impl GridStore {
             wish.claimant
                 .as_ref()
                 .and_then(|claim| claim.answered_by(member, accept))
-                .ok_or_else(|| not_found("named claimant", member))?,
+                .ok_or_else(|| StoreError::not_found("named claimant", member))?,
         );
         save(&mut tx, &mut wish, None, now).await?;
         tx.commit().await?;

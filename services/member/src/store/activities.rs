@@ -140,10 +140,7 @@ async fn fetch_activity(tx: &mut Tx, id: &str) -> Result<Activity> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "activity",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("activity", id))?;
     let attendees = sqlx::query_scalar(
         "SELECT member_id FROM member_activity_attendees WHERE activity_id = $1 ORDER BY member_id",
     )

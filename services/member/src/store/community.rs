@@ -287,10 +287,7 @@ async fn fetch_registration(tx: &mut Tx, id: &str) -> Result<Registration> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "registration",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("registration", id))?;
     Ok(row.into())
 }
 
@@ -301,9 +298,6 @@ async fn fetch_commitment(tx: &mut Tx, id: &str) -> Result<Commitment> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "commitment",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("commitment", id))?;
     Ok(Commitment::try_from(row)?)
 }

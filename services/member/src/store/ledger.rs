@@ -226,10 +226,7 @@ impl MemberStore {
         }
         require_member(&new.member_id, read.members)?;
         if read.code.is_none() {
-            return Err(StoreError::NotFound {
-                what: "points rule",
-                id: rule_code.to_owned(),
-            });
+            return Err(StoreError::not_found("points rule", rule_code));
         }
         let rule = PointsRule::from(RuleRow::from_row(&row)?);
         if !rule.is_valid_at(now) {
@@ -346,10 +343,7 @@ impl MemberStore {
         }
         let target = fetch_entry(&mut tx, reverses).await?;
         if target.member_id != new.member_id {
-            return Err(StoreError::NotFound {
-                what: "ledger entry",
-                id: reverses.to_owned(),
-            });
+            return Err(StoreError::not_found("ledger entry", reverses));
         }
         if target.state != EntryState::Approved || target.kind == EntryKind::Reversal {
             return Err(precondition(
@@ -545,10 +539,7 @@ impl MemberStore {
                 org_paths.insert(id, org_path);
             }
             if let Some(unknown) = members.iter().find(|id| !org_paths.contains_key(**id)) {
-                return Err(StoreError::NotFound {
-                    what: "member",
-                    id: (*unknown).to_owned(),
-                });
+                return Err(StoreError::not_found("member", *unknown));
             }
             let mut rows = Vec::with_capacity(chunk.len());
             for imported in chunk {
@@ -557,9 +548,11 @@ impl MemberStore {
                     .filter(|r| r.code == imported.rule_code && r.is_valid_at(imported.at))
                     .map(|r| r.version)
                     .next_back()
-                    .ok_or_else(|| StoreError::NotFound {
-                        what: "points rule in force at the imported entry's time",
-                        id: imported.rule_code.clone(),
+                    .ok_or_else(|| {
+                        StoreError::not_found(
+                            "points rule in force at the imported entry's time",
+                            imported.rule_code.clone(),
+                        )
                     })?;
                 let (year, month, day) = periods(imported.at);
                 let fingerprint = imported.entry.fingerprint(
@@ -711,10 +704,7 @@ async fn replayed(
 /// NOT_FOUND for a member that a combined read counted `count` times.
 fn require_member(member_id: &str, count: i64) -> Result<()> {
     if count == 0 {
-        return Err(StoreError::NotFound {
-            what: "member",
-            id: member_id.to_owned(),
-        });
+        return Err(StoreError::not_found("member", member_id));
     }
     Ok(())
 }
@@ -838,9 +828,6 @@ async fn fetch_entry(tx: &mut Tx, id: &str) -> Result<LedgerEntry> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "ledger entry",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("ledger entry", id))?;
     Ok(LedgerEntry::try_from(row)?)
 }

@@ -227,9 +227,6 @@ async fn fetch_transfer(tx: &mut Tx, id: &str) -> Result<Transfer> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "transfer",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("transfer", id))?;
     Ok(Transfer::try_from(row)?)
 }

@@ -114,26 +114,6 @@ impl UnitCode {
     }
 }
 
-/// A caller's idempotency key: up to 64 printable ASCII characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestId(String);
-
-impl RequestId {
-    pub fn parse_optional(text: &str) -> Result<Option<Self>, &'static str> {
-        if text.is_empty() {
-            return Ok(None);
-        }
-        if text.len() > 64 || !text.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("must be 1 to 64 printable ASCII characters");
-        }
-        Ok(Some(Self(text.to_owned())))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A name search: 1 to 100 characters, matched as a substring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameQuery(String);
@@ -237,6 +217,13 @@ pub fn subtree_range(path: &str) -> (String, String) {
     let mut upper = path.trim_end_matches('/').to_owned();
     upper.push('0');
     (path.to_owned(), upper)
+}
+
+/// Where the tree stands: its generation, and the generation its last move committed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeGenerations {
+    pub generation: i64,
+    pub paths_generation: i64,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use jiceng_grpc::timestamp;
 use jiceng_proto::org as pb;
 
 use super::kind_to_proto;
-use crate::{domain::KindRule, store::AuditRecord};
+use crate::domain::{AuditRecord, KindRule};
 
 pub(crate) fn rule_to_proto(rule: &KindRule) -> pb::KindRule {
     pb::KindRule {

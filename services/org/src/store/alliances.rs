@@ -341,10 +341,7 @@ async fn fetch_alliance(tx: &mut Tx, id: &str) -> Result<Alliance> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "alliance",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("alliance", id))?;
     Ok(Alliance::try_from(row)?)
 }
 
@@ -355,9 +352,6 @@ async fn fetch_member(tx: &mut Tx, id: &str) -> Result<AllianceMember> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "alliance member",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("alliance member", id))?;
     Ok(AllianceMember::try_from(row)?)
 }

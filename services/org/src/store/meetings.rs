@@ -596,10 +596,7 @@ async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<JointMeeting> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "meeting",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("meeting", id))?;
     let decisions = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {DECISION_COLUMNS} FROM org_decisions WHERE meeting_id = $1 ORDER BY due_at, id"
     )))
@@ -616,10 +613,7 @@ async fn fetch_decision(tx: &mut Tx, id: &str) -> Result<Decision> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "decision",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("decision", id))?;
     Ok(Decision::try_from(row)?)
 }
 
@@ -630,10 +624,7 @@ async fn fetch_project(tx: &mut Tx, id: &str) -> Result<Project> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound {
-        what: "project",
-        id: id.to_owned(),
-    })?;
+    .ok_or_else(|| StoreError::not_found("project", id))?;
     let meetings = sqlx::query_as::<_, ProjectMeetingRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {PROJECT_MEETING_COLUMNS} FROM org_project_meetings
          WHERE project_id = $1 ORDER BY held_at"

@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use jiceng_db::{Database, Replay, RequestIds, Target, Tx};
 
-use crate::domain::{RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus};
+use crate::domain::{
+    AuditRecord, RequestId, Unit, UnitCode, UnitId, UnitKind, UnitName, UnitStatus,
+};
 
 pub use meetings::{NewMeeting, NewProjectMeeting};
-pub use tree::{SubtreeFilter, TreeGenerations, UnitChanges};
+pub use tree::{SubtreeFilter, UnitChanges};
 
 const UNIT_COLUMNS: &str =
     "id, parent_id, kind, name, code, status, path, depth, version, created_at, updated_at";
@@ -111,18 +113,6 @@ pub struct Mutation {
     pub trace_id: Option<String>,
 }
 
-/// One audit record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRecord {
-    pub id: String,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target_id: String,
-    pub details: String,
-    pub trace_id: Option<String>,
-}
-
 /// The org service's data: the tree, the district's kind rules, the audit trail and request ids.
 #[derive(Clone, Debug)]
 pub struct OrgStore {
@@ -203,10 +193,7 @@ async fn fetch_unit(tx: &mut Tx, id: &str) -> Result<Unit> {
     .await?;
     row.map(Unit::try_from)
         .transpose()?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "unit",
-            id: id.to_owned(),
-        })
+        .ok_or_else(|| StoreError::not_found("unit", id))
 }
 
 /// Where the org service keeps its callers' request ids.

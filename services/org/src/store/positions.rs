@@ -294,9 +294,6 @@ async fn fetch_position(tx: &mut Tx, id: &str) -> Result<Position> {
     .await?;
     match row {
         Some(row) => Ok(Position::try_from(row)?),
-        None => Err(StoreError::NotFound {
-            what: "position",
-            id: id.to_owned(),
-        }),
+        None => Err(StoreError::not_found("position", id)),
     }
 }

@@ -14,7 +14,8 @@ use super::{
     fetch_unit, precondition, record_affected,
 };
 use crate::domain::{
-    KindSchema, NameQuery, Unit, UnitCode, UnitId, UnitKind, UnitName, subtree_range,
+    KindSchema, NameQuery, TreeGenerations, Unit, UnitCode, UnitId, UnitKind, UnitName,
+    subtree_range,
 };
 use crate::events;
 
@@ -46,13 +47,6 @@ pub struct UnitChanges {
 }
 
 /// A filter over a subtree.
-/// Where the tree stands: its generation, and the generation its last move committed at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TreeGenerations {
-    pub generation: i64,
-    pub paths_generation: i64,
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct SubtreeFilter {
     /// Levels below the subtree root to include; `None` for all.
@@ -117,10 +111,7 @@ impl OrgStore {
         .await?;
         row.map(Unit::try_from)
             .transpose()?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "unit",
-                id: id.to_string(),
-            })
+            .ok_or_else(|| StoreError::not_found("unit", id.to_string()))
     }
 
     /// A unit and the tree's generation it was read at, in one statement so that both are of
@@ -134,10 +125,7 @@ impl OrgStore {
         .bind(id.as_str())
         .fetch_optional(self.db.pool())
         .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: "unit",
-            id: id.to_string(),
-        })?;
+        .ok_or_else(|| StoreError::not_found("unit", id.to_string()))?;
         Ok((Unit::try_from(row.unit)?, row.generation))
     }
 
@@ -189,10 +177,9 @@ impl OrgStore {
         let parent = fetch_unit(&mut tx, parent_id.as_str())
             .await
             .map_err(|err| match err {
-                StoreError::NotFound { .. } => StoreError::NotFound {
-                    what: "parent unit",
-                    id: parent_id.to_string(),
-                },
+                StoreError::NotFound { .. } => {
+                    StoreError::not_found("parent unit", parent_id.to_string())
+                }
                 other => other,
             })?;
         if !parent.is_active() {
@@ -333,10 +320,9 @@ impl OrgStore {
             fetch_unit(&mut tx, new_parent_id.as_str())
                 .await
                 .map_err(|err| match err {
-                    StoreError::NotFound { .. } => StoreError::NotFound {
-                        what: "new parent unit",
-                        id: new_parent_id.to_string(),
-                    },
+                    StoreError::NotFound { .. } => {
+                        StoreError::not_found("new parent unit", new_parent_id.to_string())
+                    }
                     other => other,
                 })?;
         let Some(old_parent_id) = unit.parent_id.clone() else {

@@ -459,10 +459,7 @@ async fn fetch_venue(tx: &mut Tx, id: &str) -> Result<Venue> {
     .await?;
     match row {
         Some(row) => Ok(Venue::try_from(row)?),
-        None => Err(StoreError::NotFound {
-            what: "venue",
-            id: id.to_owned(),
-        }),
+        None => Err(StoreError::not_found("venue", id)),
     }
 }
 
@@ -475,9 +472,6 @@ async fn fetch_booking(tx: &mut Tx, id: &str) -> Result<Booking> {
     .await?;
     match row {
         Some(row) => Ok(Booking::try_from(row)?),
-        None => Err(StoreError::NotFound {
-            what: "booking",
-            id: id.to_owned(),
-        }),
+        None => Err(StoreError::not_found("booking", id)),
     }
 }

@@ -2,6 +2,8 @@
 //! months holds for each frequency, when each period's disclosure is due (Beijing time), and how
 //! a compound stands for it.
 
+use std::collections::BTreeMap;
+
 use super::disclosure::Kind;
 
 const DAY_MS: i64 = 86_400_000;
@@ -192,6 +194,70 @@ pub struct DueItem {
     pub standing: Standing,
 }
 
+/// A company's record in a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompanyRecord {
+    pub due: u32,
+    pub on_time: u32,
+    pub late: u32,
+    pub missing: u32,
+}
+
+impl CompanyRecord {
+    /// Counts one due item that stands so.
+    pub fn count(&mut self, standing: Standing) {
+        self.due += 1;
+        match standing {
+            Standing::OnTime => self.on_time += 1,
+            Standing::Late(_) => self.late += 1,
+            Standing::Missing => self.missing += 1,
+        }
+    }
+
+    /// On-time items over due ones; 1 when nothing was due.
+    pub fn on_time_rate(&self) -> f64 {
+        if self.due == 0 {
+            1.0
+        } else {
+            f64::from(self.on_time) / f64::from(self.due)
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ComplianceReport {
+    /// Late and missing items, by company, compound, kind and period.
+    pub exceptions: Vec<DueItem>,
+    pub companies: BTreeMap<String, CompanyRecord>,
+    pub total: CompanyRecord,
+}
+
+impl ComplianceReport {
+    /// Counts a due item for its company and in the total; a late or missing one is an
+    /// exception.
+    pub fn tally(&mut self, item: DueItem) {
+        let record = self.companies.entry(item.company_id.clone()).or_default();
+        for tally in [record, &mut self.total] {
+            tally.count(item.standing);
+        }
+        if item.standing != Standing::OnTime {
+            self.exceptions.push(item);
+        }
+    }
+
+    /// Orders the exceptions by company, compound, kind and period.
+    pub fn sort_exceptions(&mut self) {
+        self.exceptions.sort_by(|a, b| {
+            (&a.company_id, &a.compound_id, a.kind.as_str(), &a.period).cmp(&(
+                &b.company_id,
+                &b.compound_id,
+                b.kind.as_str(),
+                &b.period,
+            ))
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +304,52 @@ mod tests {
         assert_eq!(Standing::of(Some(10), 10), Standing::OnTime);
         assert_eq!(Standing::of(Some(11), 10), Standing::Late(11));
         assert_eq!(Standing::of(None, 10), Standing::Missing);
+    }
+
+    fn item(company: &str, compound: &str, period: &str, standing: Standing) -> DueItem {
+        DueItem {
+            compound_id: compound.into(),
+            company_id: company.into(),
+            kind: Kind::FeeCollection,
+            period: period.into(),
+            due_at: 10,
+            standing,
+        }
+    }
+
+    #[test]
+    fn a_report_tallies_by_company_and_keeps_the_exceptions() {
+        assert_eq!(CompanyRecord::default().on_time_rate(), 1.0);
+        let mut report = ComplianceReport::default();
+        report.tally(item("p2", "c2", "2026-Q1", Standing::Missing));
+        report.tally(item("p1", "c1", "2026-Q2", Standing::OnTime));
+        report.tally(item("p1", "c1", "2026-Q1", Standing::Late(11)));
+        report.tally(item("p1", "c1", "2026-Q3", Standing::OnTime));
+        report.sort_exceptions();
+        assert_eq!(
+            report.companies["p1"],
+            CompanyRecord {
+                due: 3,
+                on_time: 2,
+                late: 1,
+                missing: 0
+            }
+        );
+        assert_eq!(
+            report.total,
+            CompanyRecord {
+                due: 4,
+                on_time: 2,
+                late: 1,
+                missing: 1
+            }
+        );
+        assert_eq!(report.total.on_time_rate(), 0.5);
+        let exceptions: Vec<(&str, &str)> = report
+            .exceptions
+            .iter()
+            .map(|e| (e.company_id.as_str(), e.period.as_str()))
+            .collect();
+        assert_eq!(exceptions, [("p1", "2026-Q1"), ("p2", "2026-Q1")]);
     }
 }

@@ -322,6 +322,16 @@ impl Entry {
     }
 }
 
+/// A published disclosure: its entry as the log holds it, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disclosure {
+    pub entry: Entry,
+    /// The exact bytes the log hashed.
+    pub entry_bytes: Vec<u8>,
+    pub leaf_index: u64,
+    pub superseded_by: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

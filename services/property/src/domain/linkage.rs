@@ -75,6 +75,30 @@ impl DecisionState {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub id: String,
+    pub meeting_id: String,
+    pub text: String,
+    pub owner: Party,
+    pub due_at: Option<i64>,
+    pub state: DecisionState,
+    pub follow_up: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: String,
+    pub compound_id: String,
+    pub title: String,
+    pub agenda: String,
+    pub scheduled_at: i64,
+    pub held_at: Option<i64>,
+    pub attendees: Vec<Attendee>,
+    pub minutes: String,
+    pub decisions: Vec<Decision>,
+}
+
 /// An assessment criterion with its weight in percent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Criterion {
@@ -140,6 +164,38 @@ pub fn ranks(totals: &[i64]) -> Vec<usize> {
         ranks.push(rank);
     }
     ranks
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    pub id: String,
+    pub org_id: String,
+    pub org_path: String,
+    pub period: String,
+    pub criteria: Vec<Criterion>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Score {
+    pub assessment_id: String,
+    pub company_id: String,
+    pub scores: BTreeMap<String, i64>,
+    /// Hundredths of a point, 0 to 10,000.
+    pub total: i64,
+    pub comment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub id: String,
+    pub assessment_id: String,
+    pub company_id: String,
+    /// `reward` or `rectification`.
+    pub kind: String,
+    pub text: String,
+    pub due_at: Option<i64>,
+    pub issued_by: String,
+    pub issued_at: i64,
 }
 
 #[cfg(test)]

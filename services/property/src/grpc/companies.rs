@@ -4,14 +4,14 @@
 use jiceng_auth::caller;
 use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, time_cursor_of};
 use jiceng_proto::property::{self as pb, property_service_server::PropertyService};
-use jiceng_values::mask_phone;
+use jiceng_values::{RequestId, mask_phone};
 use tonic::{Request, Response, Status};
 
-use super::{PropertyApi, request_id};
+use super::PropertyApi;
 use crate::{
-    domain::{Certificate, CompanyDetails, CreditCode, StaffMember, Telephone, Text, url},
+    domain::{Certificate, CompanyDetails, CreditCode, StaffMember, Telephone, Term, Text, url},
     proto::companies::{company_to_proto, compound_to_proto},
-    store::{NewCompany, NewCompound, Term},
+    store::{NewCompany, NewCompound},
 };
 
 /// The terms a new compound is registered with: the history given in `compound.terms` (a
@@ -203,7 +203,9 @@ impl PropertyService for PropertyApi {
                 "must name the town or street it registers with",
             );
         }
-        let request_id = request_id(&mut violations, &req.request_id);
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(name), Some(code)) = (name, code) else {
             return Err(Status::internal("validation fell through"));
@@ -221,7 +223,10 @@ impl PropertyService for PropertyApi {
                 .map(|p| p.trim().to_owned())
                 .collect(),
         };
-        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
+        let (actor, request_id) = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
         let created = self
             .org
             .write_at_path(
@@ -301,7 +306,9 @@ impl PropertyService for PropertyApi {
         }
         let now = self.store.now();
         let terms = terms_from_proto(&mut violations, &compound, now);
-        let request_id = request_id(&mut violations, &req.request_id);
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let Some(name) = name else {
             return Err(Status::internal("validation fell through"));
@@ -316,7 +323,10 @@ impl PropertyService for PropertyApi {
             owners_committee,
             owners_chair,
         };
-        let (actor, request_id) = (caller.subject.as_str(), request_id.as_deref());
+        let (actor, request_id) = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
         let created = self
             .org
             .write_at_path(

@@ -5,9 +5,10 @@
 use jiceng_auth::{Role, caller};
 use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, time_cursor_of};
 use jiceng_proto::property::{self as pb, disclosure_service_server::DisclosureService};
+use jiceng_values::RequestId;
 use tonic::{Request, Response, Status};
 
-use super::{PropertyApi, request_id};
+use super::PropertyApi;
 use crate::{
     domain::{
         Text,
@@ -143,7 +144,9 @@ impl DisclosureService for PropertyApi {
         if given.compound_id.is_empty() {
             violations.add("disclosure.compound_id", "is required");
         }
-        let request_id = request_id(&mut violations, &req.request_id);
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(period), Some(content)) = (period, content) else {
             return Err(Status::internal("validation fell through"));
@@ -168,7 +171,11 @@ impl DisclosureService for PropertyApi {
         };
         let disclosure = self
             .store
-            .publish(request_id.as_deref(), entry, &compound.org_path)
+            .publish(
+                request_id.as_ref().map(RequestId::as_str),
+                entry,
+                &compound.org_path,
+            )
             .await?;
         Ok(Response::new(disclosure_to_proto(&disclosure)))
     }

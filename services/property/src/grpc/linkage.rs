@@ -15,14 +15,15 @@ use crate::{
         Text,
         disclosure::Period,
         linkage::{
-            Attendee, Criterion, DecisionState, Party, criteria_problem, missing_parties, ranks,
+            Assessment, Attendee, Criterion, DecisionState, Meeting, Party, criteria_problem,
+            missing_parties, ranks,
         },
     },
     proto::linkage::{
         assessment_to_proto, decision_to_proto, meeting_to_proto, order_to_proto, party_from_proto,
         ranking_to_proto, score_to_proto,
     },
-    store::linkage::{Assessment, Meeting, NewDecision, OrdersOf},
+    store::linkage::{NewDecision, OrdersOf},
 };
 
 impl PropertyApi {

@@ -18,12 +18,15 @@ mod linkage;
 pub use events::CONSUMED as CONSUMED_EVENTS;
 
 use jiceng_auth::{Caller, Role};
-use jiceng_grpc::{FieldViolations, PageRequest, time_cursor};
+use jiceng_grpc::{PageRequest, time_cursor};
 use jiceng_org_client::OrgDirectory;
 use jiceng_pii::PiiVault;
 use tonic::Status;
 
-use crate::store::{Compound, Listing, PropertyStore};
+use crate::{
+    domain::Compound,
+    store::{Listing, PropertyStore},
+};
 
 /// Admins of an org subtree.
 const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];
@@ -36,13 +39,6 @@ pub struct PropertyApi {
     org: OrgDirectory,
     /// Seals the phones of companies' staff.
     vault: PiiVault,
-}
-
-fn request_id(violations: &mut FieldViolations, given: &str) -> Option<String> {
-    if given.len() > 128 {
-        violations.add("request_id", "must be at most 128 characters");
-    }
-    (!given.is_empty()).then(|| given.to_owned())
 }
 
 impl PropertyApi {

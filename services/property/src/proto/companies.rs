@@ -3,7 +3,7 @@
 use jiceng_grpc::timestamp;
 use jiceng_proto::property as pb;
 
-use crate::store::{Company, Compound};
+use crate::domain::{Company, Compound};
 
 pub(crate) fn company_to_proto(company: &Company) -> pb::Company {
     let details = &company.details;

@@ -5,15 +5,10 @@ use jiceng_grpc::timestamp;
 use jiceng_merkle::{Hash, LogSigner};
 use jiceng_proto::property as pb;
 
-use crate::{
-    domain::{
-        compliance::{DueItem, Frequency, Schedule, Standing},
-        disclosure::{Content, Kind},
-    },
-    store::{
-        compliance::{CompanyRecord, ComplianceReport},
-        log::{Consistency, Disclosure, Inclusion, SignedHead},
-    },
+use crate::domain::{
+    compliance::{CompanyRecord, ComplianceReport, DueItem, Frequency, Schedule, Standing},
+    disclosure::{Content, Disclosure, Kind},
+    log::{Consistency, Inclusion, SignedHead},
 };
 
 const KINDS: [(pb::DisclosureKind, Kind); 6] = [

@@ -4,10 +4,7 @@
 use jiceng_grpc::timestamp;
 use jiceng_proto::property as pb;
 
-use crate::{
-    domain::linkage::{DecisionState, Party},
-    store::linkage::{Assessment, Decision, Meeting, Order, Score},
-};
+use crate::domain::linkage::{Assessment, Decision, DecisionState, Meeting, Order, Party, Score};
 
 const PARTIES: [(pb::Party, Party); 3] = [
     (pb::Party::ResidentsCommittee, Party::ResidentsCommittee),

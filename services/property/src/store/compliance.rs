@@ -3,11 +3,11 @@
 //! first disclosure of it — on time, late, or missing — attributed to the company that managed
 //! the compound when the period ended.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use jiceng_org_client::{OrgPath, paths};
 
-use super::{PropertyStore, Result, StoreError, corrupt, subtree_range};
+use super::{PropertyStore, Result, StoreError, subtree_range};
 use crate::domain::{
     compliance::{DueItem, Frequency, Month, Schedule, Standing, periods},
     disclosure::Kind,
@@ -16,33 +16,9 @@ use crate::events;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// A company's record in a report.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CompanyRecord {
-    pub due: u32,
-    pub on_time: u32,
-    pub late: u32,
-    pub missing: u32,
-}
-
-impl CompanyRecord {
-    /// On-time items over due ones; 1 when nothing was due.
-    pub fn on_time_rate(&self) -> f64 {
-        if self.due == 0 {
-            1.0
-        } else {
-            f64::from(self.on_time) / f64::from(self.due)
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct ComplianceReport {
-    /// Late and missing items, by company, compound, kind and period.
-    pub exceptions: Vec<DueItem>,
-    pub companies: BTreeMap<String, CompanyRecord>,
-    pub total: CompanyRecord,
-}
+/// A report's entities, defined in [`crate::domain::compliance`]: re-exported at their old
+/// paths.
+pub use crate::domain::compliance::{CompanyRecord, ComplianceReport};
 
 const SCHEDULE_COLUMNS: &str = "org_id, org_path, kind, frequency, due_days, display_days";
 
@@ -64,9 +40,9 @@ impl TryFrom<ScheduleRow> for Schedule {
         Ok(Schedule {
             org_id: row.org_id,
             org_path: row.org_path,
-            kind: Kind::parse(&row.kind).ok_or_else(|| corrupt("schedule kind"))?,
+            kind: Kind::parse(&row.kind).ok_or_else(|| StoreError::corrupt("schedule kind"))?,
             frequency: Frequency::parse(&row.frequency)
-                .ok_or_else(|| corrupt("schedule frequency"))?,
+                .ok_or_else(|| StoreError::corrupt("schedule frequency"))?,
             due_days: row.due_days,
             display_days: row.display_days,
         })
@@ -321,37 +297,18 @@ impl PropertyStore {
                             due.period.clone(),
                         ))
                         .copied();
-                    let standing = Standing::of(first_published, due_at);
-                    let record = report.companies.entry(company_id.clone()).or_default();
-                    for tally in [record, &mut report.total] {
-                        tally.due += 1;
-                        match standing {
-                            Standing::OnTime => tally.on_time += 1,
-                            Standing::Late(_) => tally.late += 1,
-                            Standing::Missing => tally.missing += 1,
-                        }
-                    }
-                    if standing != Standing::OnTime {
-                        report.exceptions.push(DueItem {
-                            compound_id: compound_id.clone(),
-                            company_id,
-                            kind,
-                            period: due.period,
-                            due_at,
-                            standing,
-                        });
-                    }
+                    report.tally(DueItem {
+                        compound_id: compound_id.clone(),
+                        company_id,
+                        kind,
+                        period: due.period,
+                        due_at,
+                        standing: Standing::of(first_published, due_at),
+                    });
                 }
             }
         }
-        report.exceptions.sort_by(|a, b| {
-            (&a.company_id, &a.compound_id, a.kind.as_str(), &a.period).cmp(&(
-                &b.company_id,
-                &b.compound_id,
-                b.kind.as_str(),
-                &b.period,
-            ))
-        });
+        report.sort_exceptions();
         Ok(report)
     }
 }

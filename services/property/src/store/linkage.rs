@@ -5,32 +5,12 @@ use std::collections::BTreeMap;
 
 use jiceng_db::Tx;
 
-use super::{PropertyStore, Result, StoreError, corrupt, not_found, precondition};
+use super::{PropertyStore, Result, StoreError, precondition};
 use crate::domain::linkage::{Attendee, Criterion, DecisionState, Party, weighted_total};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    pub id: String,
-    pub meeting_id: String,
-    pub text: String,
-    pub owner: Party,
-    pub due_at: Option<i64>,
-    pub state: DecisionState,
-    pub follow_up: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Meeting {
-    pub id: String,
-    pub compound_id: String,
-    pub title: String,
-    pub agenda: String,
-    pub scheduled_at: i64,
-    pub held_at: Option<i64>,
-    pub attendees: Vec<Attendee>,
-    pub minutes: String,
-    pub decisions: Vec<Decision>,
-}
+/// The linkage's entities, defined in [`crate::domain::linkage`]: re-exported at their old
+/// paths.
+pub use crate::domain::linkage::{Assessment, Decision, Meeting, Order, Score};
 
 /// A decision a recorded meeting hands out.
 #[derive(Clone, Debug)]
@@ -38,38 +18,6 @@ pub struct NewDecision {
     pub text: String,
     pub owner: Party,
     pub due_at: Option<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Assessment {
-    pub id: String,
-    pub org_id: String,
-    pub org_path: String,
-    pub period: String,
-    pub criteria: Vec<Criterion>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Score {
-    pub assessment_id: String,
-    pub company_id: String,
-    pub scores: BTreeMap<String, i64>,
-    /// Hundredths of a point, 0 to 10,000.
-    pub total: i64,
-    pub comment: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Order {
-    pub id: String,
-    pub assessment_id: String,
-    pub company_id: String,
-    /// `reward` or `rectification`.
-    pub kind: String,
-    pub text: String,
-    pub due_at: Option<i64>,
-    pub issued_by: String,
-    pub issued_at: i64,
 }
 
 /// Whose orders to list.
@@ -136,9 +84,10 @@ impl TryFrom<DecisionRow> for Decision {
             id: row.id,
             meeting_id: row.meeting_id,
             text: row.text,
-            owner: Party::parse(&row.owner).ok_or_else(|| corrupt("decision owner"))?,
+            owner: Party::parse(&row.owner).ok_or_else(|| StoreError::corrupt("decision owner"))?,
             due_at: row.due_at,
-            state: DecisionState::parse(&row.state).ok_or_else(|| corrupt("decision state"))?,
+            state: DecisionState::parse(&row.state)
+                .ok_or_else(|| StoreError::corrupt("decision state"))?,
             follow_up: row.follow_up,
         })
     }
@@ -227,7 +176,7 @@ impl From<OrderRow> for Order {
 }
 
 fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|_| corrupt(what))
+    serde_json::from_str(text).map_err(|_| StoreError::corrupt(what))
 }
 
 async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<Meeting> {
@@ -237,7 +186,7 @@ async fn fetch_meeting(tx: &mut Tx, id: &str) -> Result<Meeting> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("meeting", id))?
+    .ok_or_else(|| StoreError::not_found("meeting", id))?
     .try_into()?;
     meeting.decisions = sqlx::query_as::<_, DecisionRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {DECISION_COLUMNS} FROM property_decisions
@@ -259,7 +208,7 @@ async fn fetch_assessment(tx: &mut Tx, id: &str) -> Result<Assessment> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("assessment", id))?
+    .ok_or_else(|| StoreError::not_found("assessment", id))?
     .try_into()
 }
 
@@ -370,7 +319,7 @@ impl PropertyStore {
                 .bind(decision_id)
                 .fetch_optional(self.db.pool())
                 .await?
-                .ok_or_else(|| not_found("decision", decision_id))?;
+                .ok_or_else(|| StoreError::not_found("decision", decision_id))?;
         self.meeting(&meeting_id).await
     }
 
@@ -396,7 +345,7 @@ impl PropertyStore {
         .bind(decision_id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| not_found("decision", decision_id))?;
+        .ok_or_else(|| StoreError::not_found("decision", decision_id))?;
         if closed.rows_affected() == 0 {
             return Err(precondition(
                 "DECISION",

@@ -10,48 +10,20 @@ use jiceng_merkle::{self as merkle, Hash, NodeId, TreeHead};
 use jiceng_org_client::paths;
 
 use super::{
-    Listing, PropertyStore, REQUEST_IDS, Result, StoreError, corrupt, fetch_compound, list_rows,
-    not_found, precondition,
+    Listing, PropertyStore, REQUEST_IDS, Result, StoreError, fetch_compound, list_rows,
+    precondition,
 };
 use crate::domain::disclosure::Entry;
+
+/// The log's entities, defined in [`crate::domain`]: re-exported at their old paths.
+pub use crate::domain::{
+    disclosure::Disclosure,
+    log::{Consistency, Inclusion, SignedHead},
+};
 
 /// The advisory lock every append takes (PostgreSQL; SQLite's write transactions already
 /// exclude each other).
 const LOG_LOCK: i64 = 0x6a69_6365_6e67_6c67;
-
-/// A published disclosure: its entry as the log holds it, and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Disclosure {
-    pub entry: Entry,
-    /// The exact bytes the log hashed.
-    pub entry_bytes: Vec<u8>,
-    pub leaf_index: u64,
-    pub superseded_by: Option<String>,
-}
-
-/// A tree head with its signature.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedHead {
-    pub head: TreeHead,
-    pub signature: Vec<u8>,
-}
-
-/// A disclosure's audit path to a signed head.
-#[derive(Clone, Debug)]
-pub struct Inclusion {
-    pub entry_bytes: Vec<u8>,
-    pub leaf_index: u64,
-    pub path: Vec<Hash>,
-    pub head: SignedHead,
-}
-
-/// Two tree heads' roots and the proof that the first tree is a prefix of the second.
-#[derive(Clone, Debug)]
-pub struct Consistency {
-    pub first_root: Hash,
-    pub second_root: Hash,
-    pub proof: Vec<Hash>,
-}
 
 const DISCLOSURE_COLUMNS: &str = "id, entry, leaf_index, superseded_by_id, published_at";
 
@@ -70,9 +42,10 @@ impl TryFrom<DisclosureRow> for Disclosure {
     fn try_from(row: DisclosureRow) -> Result<Self> {
         Ok(Disclosure {
             entry: Entry::from_bytes(row.entry.as_bytes())
-                .ok_or_else(|| corrupt("disclosure entry"))?,
+                .ok_or_else(|| StoreError::corrupt("disclosure entry"))?,
             entry_bytes: row.entry.into_bytes(),
-            leaf_index: u64::try_from(row.leaf_index).map_err(|_| corrupt("leaf index"))?,
+            leaf_index: u64::try_from(row.leaf_index)
+                .map_err(|_| StoreError::corrupt("leaf index"))?,
             superseded_by: row.superseded_by_id,
         })
     }
@@ -95,9 +68,10 @@ impl TryFrom<HeadRow> for SignedHead {
     fn try_from(row: HeadRow) -> Result<Self> {
         Ok(SignedHead {
             head: TreeHead {
-                size: u64::try_from(row.size).map_err(|_| corrupt("tree size"))?,
+                size: u64::try_from(row.size).map_err(|_| StoreError::corrupt("tree size"))?,
                 root: hex_hash(&row.root)?,
-                timestamp_ms: u64::try_from(row.signed_at).map_err(|_| corrupt("head time"))?,
+                timestamp_ms: u64::try_from(row.signed_at)
+                    .map_err(|_| StoreError::corrupt("head time"))?,
             },
             signature: hex_bytes(&row.signature)?,
         })
@@ -105,11 +79,13 @@ impl TryFrom<HeadRow> for SignedHead {
 }
 
 fn hex_hash(text: &str) -> Result<Hash> {
-    hex_bytes(text)?.try_into().map_err(|_| corrupt("log hash"))
+    hex_bytes(text)?
+        .try_into()
+        .map_err(|_| StoreError::corrupt("log hash"))
 }
 
 fn hex_bytes(text: &str) -> Result<Vec<u8>> {
-    merkle::unhex(text).ok_or_else(|| corrupt("log hex"))
+    merkle::unhex(text).ok_or_else(|| StoreError::corrupt("log hex"))
 }
 
 async fn fetch_disclosure(tx: &mut Tx, id: &str) -> Result<Disclosure> {
@@ -119,7 +95,7 @@ async fn fetch_disclosure(tx: &mut Tx, id: &str) -> Result<Disclosure> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("disclosure", id))?
+    .ok_or_else(|| StoreError::not_found("disclosure", id))?
     .try_into()
 }
 
@@ -128,7 +104,7 @@ async fn log_size(tx: &mut Tx) -> Result<u64> {
     let size: Option<i64> = sqlx::query_scalar("SELECT MAX(size) FROM property_log_heads")
         .fetch_one(&mut **tx)
         .await?;
-    u64::try_from(size.unwrap_or(0)).map_err(|_| corrupt("tree size"))
+    u64::try_from(size.unwrap_or(0)).map_err(|_| StoreError::corrupt("tree size"))
 }
 
 /// The stored hashes of `ids`, in one query.
@@ -147,12 +123,12 @@ async fn load_nodes(tx: &mut Tx, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>
         for id in chunk {
             query = query
                 .bind(i64::from(id.level))
-                .bind(i64::try_from(id.index).map_err(|_| corrupt("node index"))?);
+                .bind(i64::try_from(id.index).map_err(|_| StoreError::corrupt("node index"))?);
         }
         for (level, index, hash) in query.fetch_all(&mut **tx).await? {
             let id = NodeId {
-                level: u32::try_from(level).map_err(|_| corrupt("node level"))?,
-                index: u64::try_from(index).map_err(|_| corrupt("node index"))?,
+                level: u32::try_from(level).map_err(|_| StoreError::corrupt("node level"))?,
+                index: u64::try_from(index).map_err(|_| StoreError::corrupt("node index"))?,
             };
             nodes.insert(id, hex_hash(&hash)?);
         }
@@ -163,17 +139,17 @@ async fn load_nodes(tx: &mut Tx, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>
 /// The hashes of `ranges` of the log, read in one query.
 async fn range_hashes(tx: &mut Tx, ranges: &[merkle::Range]) -> Result<Vec<Hash>> {
     let nodes = load_nodes(tx, &merkle::nodes_of(ranges)).await?;
-    merkle::hashes_of(ranges, &nodes).map_err(|e| corrupt(&e.to_string()))
+    merkle::hashes_of(ranges, &nodes).map_err(|e| StoreError::corrupt(e.to_string()))
 }
 
 async fn signed_head(tx: &mut Tx, size: u64) -> Result<SignedHead> {
     sqlx::query_as::<_, HeadRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {HEAD_COLUMNS} FROM property_log_heads WHERE size = $1"
     )))
-    .bind(i64::try_from(size).map_err(|_| corrupt("tree size"))?)
+    .bind(i64::try_from(size).map_err(|_| StoreError::corrupt("tree size"))?)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("tree head", &size.to_string()))?
+    .ok_or_else(|| StoreError::not_found("tree head", size.to_string()))?
     .try_into()
 }
 
@@ -280,11 +256,11 @@ impl PropertyStore {
         wanted.retain(|id| !known.contains_key(id));
         known.extend(load_nodes(tx, &wanted).await?);
         let made = merkle::append(index, merkle::leaf_hash(&bytes), known)
-            .map_err(|e| corrupt(&e.to_string()))?;
+            .map_err(|e| StoreError::corrupt(e.to_string()))?;
         for (id, hash) in &made {
             sqlx::query("INSERT INTO property_log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
                 .bind(i64::from(id.level))
-                .bind(i64::try_from(id.index).map_err(|_| corrupt("node index"))?)
+                .bind(i64::try_from(id.index).map_err(|_| StoreError::corrupt("node index"))?)
                 .bind(merkle::hex(hash))
                 .execute(&mut **tx)
                 .await?;
@@ -293,7 +269,8 @@ impl PropertyStore {
         let mut wanted = merkle::nodes_of(&[(0, size)]);
         wanted.retain(|id| !known.contains_key(id));
         known.extend(load_nodes(tx, &wanted).await?);
-        let root = merkle::range_hash((0, size), known).map_err(|e| corrupt(&e.to_string()))?;
+        let root = merkle::range_hash((0, size), known)
+            .map_err(|e| StoreError::corrupt(e.to_string()))?;
         let head = TreeHead {
             size,
             root,
@@ -302,13 +279,13 @@ impl PropertyStore {
         sqlx::query(
             "INSERT INTO property_log_heads (size, root, signed_at, signature) VALUES ($1, $2, $3, $4)",
         )
-        .bind(i64::try_from(size).map_err(|_| corrupt("tree size"))?)
+        .bind(i64::try_from(size).map_err(|_| StoreError::corrupt("tree size"))?)
         .bind(merkle::hex(&root))
         .bind(entry.published_at)
         .bind(merkle::hex(&self.signer.sign(&head)))
         .execute(&mut **tx)
         .await?;
-        let text = String::from_utf8(bytes).map_err(|_| corrupt("entry"))?;
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::corrupt("entry"))?;
         sqlx::query(
             "INSERT INTO property_disclosures (id, leaf_index, compound_id, company_id, org_path, kind, period,
                  entry, supersedes_id, superseded_by_id, published_at)
@@ -317,7 +294,7 @@ impl PropertyStore {
                  $6, $7, $8, $9, NULL, $10)",
         )
         .bind(&entry.id)
-        .bind(i64::try_from(index).map_err(|_| corrupt("leaf index"))?)
+        .bind(i64::try_from(index).map_err(|_| StoreError::corrupt("leaf index"))?)
         .bind(&entry.compound_id)
         .bind(&entry.company_id)
         .bind(compound_path)
@@ -392,7 +369,7 @@ impl PropertyStore {
              ON CONFLICT (size) DO NOTHING",
         )
         .bind(merkle::hex(&head.root))
-        .bind(i64::try_from(head.timestamp_ms).map_err(|_| corrupt("head time"))?)
+        .bind(i64::try_from(head.timestamp_ms).map_err(|_| StoreError::corrupt("head time"))?)
         .bind(merkle::hex(&self.signer.sign(&head)))
         .execute(&mut *tx)
         .await?;
@@ -434,14 +411,14 @@ impl PropertyStore {
         let mut tx = self.db.begin().await?;
         let size = log_size(&mut tx).await?;
         if second > size {
-            return Err(not_found("tree head", &second.to_string()));
+            return Err(StoreError::not_found("tree head", second.to_string()));
         }
         let ranges = merkle::consistency_ranges(first, second)
             .map_err(|e| precondition("TREE_SIZE", e.to_string()))?;
         let mut hashes = range_hashes(&mut tx, &[(0, first), (0, second)]).await?;
         let (second_root, first_root) = (
-            hashes.pop().ok_or_else(|| corrupt("root"))?,
-            hashes.pop().ok_or_else(|| corrupt("root"))?,
+            hashes.pop().ok_or_else(|| StoreError::corrupt("root"))?,
+            hashes.pop().ok_or_else(|| StoreError::corrupt("root"))?,
         );
         let proof = range_hashes(&mut tx, &ranges).await?;
         tx.commit().await?;

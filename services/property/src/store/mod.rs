@@ -19,6 +19,10 @@ use crate::domain::CompanyDetails;
 
 pub use jiceng_db::StoreError;
 
+/// The entities this store persists, defined in [`crate::domain`]: re-exported at their old
+/// paths.
+pub use crate::domain::{Company, Compound, Term, managing_at};
+
 impl PropertyStore {
     /// Gives the companies, compounds, schedules, assessments and disclosures below a moved
     /// unit the unit's path now (see [`paths::repath`]).
@@ -55,35 +59,12 @@ pub const ORG_PATH_HOLDERS: &[PathHolder] = &[
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-fn not_found(what: &'static str, id: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        id: id.to_owned(),
-    }
-}
-
 /// FAILED_PRECONDITION about the property service's records.
 fn precondition(kind: &'static str, description: impl Into<String>) -> StoreError {
     StoreError::precondition(kind, "property", description)
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
 use jiceng_org_client::paths::subtree_range;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Company {
-    pub id: String,
-    pub name: String,
-    pub credit_code: String,
-    pub org_id: String,
-    pub org_path: String,
-    pub details: CompanyDetails,
-    pub publishers: Vec<String>,
-    pub created_at: i64,
-}
 
 #[derive(Clone, Debug)]
 pub struct NewCompany {
@@ -93,53 +74,6 @@ pub struct NewCompany {
     pub org_path: OrgPath,
     pub details: CompanyDetails,
     pub publishers: Vec<String>,
-}
-
-/// A company's term managing a compound; the running one has no end.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Term {
-    pub company_id: String,
-    pub start_at: i64,
-    pub end_at: Option<i64>,
-}
-
-impl Term {
-    /// A term of `company_id` from `start_at` that runs still.
-    pub fn running(company_id: &str, start_at: i64) -> Self {
-        Self {
-            company_id: company_id.to_owned(),
-            start_at,
-            end_at: None,
-        }
-    }
-
-    /// Whether the term runs at `at`: from its start, up to (not including) its end.
-    pub fn covers(&self, at: i64) -> bool {
-        self.start_at <= at && self.end_at.is_none_or(|end| at < end)
-    }
-}
-
-/// The company managing a compound at `at`, by its terms: none before the first began. A term
-/// agreed for a future date takes effect then, not when it is recorded.
-pub fn managing_at(terms: &[Term], at: i64) -> Option<&str> {
-    terms
-        .iter()
-        .find(|term| term.covers(at))
-        .map(|term| term.company_id.as_str())
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Compound {
-    pub id: String,
-    pub name: String,
-    pub address: String,
-    pub org_id: String,
-    pub org_path: String,
-    pub company_id: String,
-    pub owners_committee: String,
-    pub owners_chair: String,
-    pub terms: Vec<Term>,
-    pub created_at: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -208,8 +142,10 @@ impl TryFrom<CompanyRow> for Company {
             credit_code: row.credit_code,
             org_id: row.org_id,
             org_path: row.org_path,
-            details: serde_json::from_str(&row.details).map_err(|_| corrupt("company details"))?,
-            publishers: serde_json::from_str(&row.publishers).map_err(|_| corrupt("publishers"))?,
+            details: serde_json::from_str(&row.details)
+                .map_err(|_| StoreError::corrupt("company details"))?,
+            publishers: serde_json::from_str(&row.publishers)
+                .map_err(|_| StoreError::corrupt("publishers"))?,
             created_at: row.created_at,
         })
     }
@@ -260,7 +196,7 @@ async fn fetch_company(tx: &mut Tx, id: &str) -> Result<Company> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("company", id))?
+    .ok_or_else(|| StoreError::not_found("company", id))?
     .try_into()
 }
 
@@ -272,7 +208,7 @@ async fn fetch_compound(tx: &mut Tx, id: &str, now: i64) -> Result<Compound> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("compound", id))?
+    .ok_or_else(|| StoreError::not_found("compound", id))?
     .into();
     compound.terms = terms_of(tx, &[id]).await?.remove(id).unwrap_or_default();
     compound.company_id = managing_at(&compound.terms, now)

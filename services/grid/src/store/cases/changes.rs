@@ -11,7 +11,7 @@ use crate::{
     domain::case::{
         Case, CaseState, ChangeRequest, DecidedChange, RequestKind, RequestState, decide_change,
     },
-    store::{GridStore, Result, load_calendar, load_category, not_found, precondition},
+    store::{GridStore, Result, StoreError, load_calendar, load_category, precondition},
 };
 
 impl GridStore {
@@ -128,7 +128,7 @@ impl GridStore {
         let case = fetch(&mut tx, case_id).await?;
         let request = pending_request(&mut tx, case_id)
             .await?
-            .ok_or_else(|| not_found("waiting change request of case", case_id))?;
+            .ok_or_else(|| StoreError::not_found("waiting change request of case", case_id))?;
         let category = load_category(&mut tx, &case.category_code).await?;
         let calendar = load_calendar(&mut tx).await?;
         let state = if approve {

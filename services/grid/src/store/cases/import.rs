@@ -5,7 +5,7 @@ use jiceng_org_client::paths;
 use super::{NewCase, rows::bind_reported};
 use crate::{
     domain::case::CaseState,
-    store::{GridStore, Result, not_found, precondition},
+    store::{GridStore, Result, StoreError, precondition},
 };
 
 /// A closed case carried over from a district's earlier system (see
@@ -84,7 +84,7 @@ impl GridStore {
             .iter()
             .find(|c| !categories.contains(&c.case.category_code))
         {
-            return Err(not_found("category", &bad.case.category_code));
+            return Err(StoreError::not_found("category", &bad.case.category_code));
         }
         let mut written = 0;
         for chunk in cases.chunks(IMPORT_ROWS_PER_STATEMENT) {

@@ -25,7 +25,7 @@ use crate::{
         Point,
         case::{CaseState, ReporterKind, Urgency},
     },
-    store::{Result, StoreError, not_found},
+    store::{Result, StoreError},
 };
 
 pub use self::import::ImportedCase;
@@ -81,7 +81,7 @@ async fn fetch(tx: &mut Tx, id: &str) -> Result<Case> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| not_found("case", id))?
+    .ok_or_else(|| StoreError::not_found("case", id))?
     .try_into()
 }
 

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     domain::case::{Case, CaseState, HistoryEvent},
-    store::{GridStore, ListQuery, Result, corrupt, subtree_range},
+    store::{GridStore, ListQuery, Result, StoreError, subtree_range},
 };
 
 impl GridStore {
@@ -106,7 +106,8 @@ impl GridStore {
         let mut counts = Vec::with_capacity(rows.len());
         let mut overdue = 0;
         for (state, count, overdue_of_state) in rows {
-            let state = CaseState::parse(&state).ok_or_else(|| corrupt("case state"))?;
+            let state =
+                CaseState::parse(&state).ok_or_else(|| StoreError::corrupt("case state"))?;
             counts.push((state, count));
             overdue += overdue_of_state.unwrap_or_default();
         }

@@ -18,7 +18,7 @@ use crate::{
             Urgency,
         },
     },
-    store::{Result, StoreError, corrupt},
+    store::{Result, StoreError},
 };
 
 pub(super) const CASE_COLUMNS: &str = "id, category_code, urgency, description, attributes, latitude, longitude, address, \
@@ -161,7 +161,7 @@ impl TryFrom<CaseRow> for Case {
     type Error = StoreError;
 
     fn try_from(row: CaseRow) -> Result<Self> {
-        let bad = |what: &str| corrupt(&format!("case {what}"));
+        let bad = |what: &str| StoreError::corrupt(format!("case {what}"));
         let attributes: BTreeMap<String, String> =
             serde_json::from_str(&row.attributes).map_err(|_| bad("attributes"))?;
         Ok(Case {
@@ -214,7 +214,8 @@ impl TryFrom<HistoryRow> for HistoryEvent {
     type Error = StoreError;
 
     fn try_from(row: HistoryRow) -> Result<Self> {
-        let state = |text: &str| CaseState::parse(text).ok_or_else(|| corrupt("history state"));
+        let state =
+            |text: &str| CaseState::parse(text).ok_or_else(|| StoreError::corrupt("history state"));
         Ok(HistoryEvent {
             seq: row.seq,
             action: row.action,
@@ -222,7 +223,8 @@ impl TryFrom<HistoryRow> for HistoryEvent {
             to_state: state(&row.to_state)?,
             actor: row.actor,
             note: row.note,
-            evidence: json_strings(&row.evidence).ok_or_else(|| corrupt("history evidence"))?,
+            evidence: json_strings(&row.evidence)
+                .ok_or_else(|| StoreError::corrupt("history evidence"))?,
             org_id: row.org_id,
             trace_id: row.trace_id,
             at: row.at,
@@ -237,11 +239,13 @@ impl TryFrom<RequestRow> for ChangeRequest {
         Ok(ChangeRequest {
             id: row.id,
             case_id: row.case_id,
-            kind: RequestKind::parse(&row.kind).ok_or_else(|| corrupt("request kind"))?,
+            kind: RequestKind::parse(&row.kind)
+                .ok_or_else(|| StoreError::corrupt("request kind"))?,
             reason: row.reason,
             minutes: row.minutes,
             until: row.until_at,
-            state: RequestState::parse(&row.state).ok_or_else(|| corrupt("request state"))?,
+            state: RequestState::parse(&row.state)
+                .ok_or_else(|| StoreError::corrupt("request state"))?,
             requested_by: row.requested_by,
             decided_by: row.decided_by,
             decision_note: row.decision_note,
