@@ -15,12 +15,12 @@ use jiceng_grpc::{
 use jiceng_org_client::OrgDirectory;
 use jiceng_proto::member::{self as pb, member_service_server::MemberService};
 use jiceng_proto::org::{UnitKind, UnitStatus};
-use jiceng_values::RequestId;
+use jiceng_values::{RequestId, Text};
 use tonic::{Request, Response, Status};
 
 use crate::{
     PiiVault,
-    domain::{Date, IdCard, Member, MemberStatus, Phone},
+    domain::{Date, IdCard, Member, MemberStatus, Phone, transfers::receiver_refuses},
     proto::{
         activity_kind_from_proto, activity_to_proto, change_to_proto, commitment_to_proto,
         gender_from_proto, masked_member_to_proto, registration_to_proto, status_from_proto,
@@ -124,13 +124,9 @@ impl MemberService for MemberApi {
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
-        let name = req.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-            violations.add(
-                "name",
-                "must be 1 to 50 characters without control characters",
-            );
-        }
+        let name = violations
+            .check("name", Text::label(50).check(&req.name))
+            .unwrap_or_default();
         let gender = violations
             .check("gender", gender_from_proto(req.gender))
             .flatten();
@@ -320,9 +316,9 @@ impl MemberService for MemberApi {
         if uuid::Uuid::try_parse(&req.approving_org_id).is_err() {
             violations.add("approving_org_id", "must be a unit id");
         }
-        if req.note.chars().count() > 2000 {
-            violations.add("note", "must be at most 2,000 characters");
-        }
+        let note = violations
+            .check("note", Text::prose(2_000).check(&req.note))
+            .unwrap_or_default();
         let etag = violations
             .check("etag", jiceng_grpc::version_of(&req.etag))
             .flatten();
@@ -344,7 +340,7 @@ impl MemberService for MemberApi {
                 to,
                 date,
                 &req.approving_org_id,
-                req.note.trim(),
+                &note,
                 etag,
             )
             .await?;
@@ -419,9 +415,9 @@ impl MemberService for MemberApi {
             violations.add("minutes", "must be 1 to 720");
         }
         let date = violations.check("service_date", Date::parse(&req.service_date));
-        if req.description.chars().count() > 500 {
-            violations.add("description", "must be at most 500 characters");
-        }
+        let description = violations
+            .check("description", Text::prose(500).check(&req.description))
+            .unwrap_or_default();
         violations.into_result()?;
         let Some(date) = date else {
             return Err(Status::internal("validation fell through"));
@@ -439,7 +435,7 @@ impl MemberService for MemberApi {
                 &registration.id,
                 req.minutes,
                 &date.to_string(),
-                req.description.trim(),
+                &description,
             )
             .await?;
         Ok(Response::new(registration_to_proto(&registration)))
@@ -452,10 +448,9 @@ impl MemberService for MemberApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
-        let text = req.text.trim();
-        if text.is_empty() || text.chars().count() > 1000 {
-            violations.add("text", "must be 1 to 1,000 characters");
-        }
+        let text = violations
+            .check("text", Text::required_prose(1_000).check(&req.text))
+            .unwrap_or_default();
         let due = violations.check("due_date", Date::parse(&req.due_date));
         violations.into_result()?;
         let Some(due) = due else {
@@ -464,7 +459,7 @@ impl MemberService for MemberApi {
         let member = self.acts_for(&caller, &req.member_id).await?;
         let commitment = self
             .store
-            .publish_commitment(&member.id, text, &due.to_string())
+            .publish_commitment(&member.id, &text, &due.to_string())
             .await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
@@ -475,20 +470,17 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::Commitment>, Status> {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        let evidence = req.evidence.trim();
-        if evidence.is_empty() || evidence.chars().count() > 1000 {
-            return Err(invalid_field(
-                "evidence",
-                "a fulfilled pledge shows its evidence: 1 to 1,000 characters",
-            ));
-        }
+        // A fulfilled pledge shows its evidence.
+        let evidence = Text::required_prose(1_000)
+            .check(&req.evidence)
+            .map_err(|e| invalid_field("evidence", e))?;
         let commitment = self.store.commitment(&req.id).await?;
         if commitment.member_id != caller.subject {
             return Err(Status::permission_denied(
                 "members fulfil their own pledges",
             ));
         }
-        let commitment = self.store.fulfil_commitment(&req.id, evidence).await?;
+        let commitment = self.store.fulfil_commitment(&req.id, &evidence).await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
 
@@ -537,10 +529,9 @@ impl MemberService for MemberApi {
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
         let kind = violations.check("kind", activity_kind_from_proto(req.kind));
-        let title = req.title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > 100 {
-            violations.add("title", "must be 1 to 100 characters");
-        }
+        let title = violations
+            .check("title", Text::label(100).check(&req.title))
+            .unwrap_or_default();
         let held_on = violations.check("held_on", Date::parse(&req.held_on));
         if uuid::Uuid::try_parse(&req.org_id).is_err() {
             violations.add("org_id", "must be a unit id");
@@ -603,9 +594,9 @@ impl MemberService for MemberApi {
         if uuid::Uuid::try_parse(&req.to_org_id).is_err() {
             violations.add("to_org_id", "must be a unit id");
         }
-        if req.reason.chars().count() > 500 {
-            violations.add("reason", "must be at most 500 characters");
-        }
+        let reason = violations
+            .check("reason", Text::prose(500).check(&req.reason))
+            .unwrap_or_default();
         violations.into_result()?;
         let member = self.readable(&caller, &req.member_id).await?;
         if !self.administers(&caller, &member).await {
@@ -613,23 +604,18 @@ impl MemberService for MemberApi {
                 "only admins of the holding org transfer a member out",
             ));
         }
-        // The receiving org must exist and be active; its admins accept or reject.
+        // The receiving org must exist and may refuse; its admins accept or reject.
         let target = self.org.unit(&req.to_org_id).await?;
-        if target.status != UnitStatus::Active as i32 {
+        if let Some(refusal) = receiver_refuses(target.status == UnitStatus::Active as i32) {
             return Err(failed_precondition(
                 "DISSOLVED",
                 &format!("units/{}", req.to_org_id),
-                "the receiving org is dissolved",
+                refusal,
             ));
         }
         let transfer = self
             .store
-            .request_transfer(
-                &caller.subject,
-                &member.id,
-                &req.to_org_id,
-                req.reason.trim(),
-            )
+            .request_transfer(&caller.subject, &member.id, &req.to_org_id, &reason)
             .await?;
         Ok(Response::new(transfer_to_proto(&transfer)))
     }

@@ -24,6 +24,12 @@ impl TransferState {
     }
 }
 
+/// Why a member may not be transferred to a unit: only an active unit has admins to accept
+/// them, so a dissolved one refuses. `None`: the unit may receive.
+pub fn receiver_refuses(receiver_active: bool) -> Option<&'static str> {
+    (!receiver_active).then_some("the receiving org is dissolved")
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transfer {
     pub id: String,
@@ -37,4 +43,15 @@ pub struct Transfer {
     pub decided_by: String,
     pub requested_at: i64,
     pub decided_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_active_unit_receives_members() {
+        assert_eq!(receiver_refuses(true), None);
+        assert!(receiver_refuses(false).is_some());
+    }
 }

@@ -269,8 +269,8 @@ impl PropertyStore {
         let mut wanted = merkle::nodes_of(&[(0, size)]);
         wanted.retain(|id| !known.contains_key(id));
         known.extend(load_nodes(tx, &wanted).await?);
-        let root = merkle::range_hash((0, size), known)
-            .map_err(|e| StoreError::corrupt(e.to_string()))?;
+        let root =
+            merkle::range_hash((0, size), known).map_err(|e| StoreError::corrupt(e.to_string()))?;
         let head = TreeHead {
             size,
             root,
