@@ -306,7 +306,36 @@ impl Relay {
         Ok(claimed)
     }
 
+    /// Calls the destination's sink with the event, in a span that continues the event's trace.
+    /// A failure is that span's error and is logged inside it, so that its WARN (or, when the
+    /// event is parked, ERROR) line carries the trace the operator opens next.
     async fn deliver(&self, claimed: &Claimed) -> Outcome {
+        let span = tracing::info_span!(
+            "outbox.deliver",
+            event.id = %claimed.event_id,
+            event.r#type = tracing::field::Empty,
+            destination = %claimed.destination,
+            attempt = claimed.attempts,
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+        );
+        let outcome = self.call_sink(claimed, &span).await;
+        if let Outcome::Failed(error) = &outcome {
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_description", error.as_str());
+            let _entered = span.enter();
+            if claimed.attempts >= self.options.max_attempts {
+                tracing::error!(event.id = %claimed.event_id, destination = %claimed.destination,
+                    %error, attempts = claimed.attempts, "outbox event parked");
+            } else {
+                tracing::warn!(event.id = %claimed.event_id, destination = %claimed.destination,
+                    %error, attempts = claimed.attempts, "outbox delivery failed, will retry");
+            }
+        }
+        outcome
+    }
+
+    async fn call_sink(&self, claimed: &Claimed, span: &tracing::Span) -> Outcome {
         let Some(destination) = self.destinations.get(&claimed.destination) else {
             return Outcome::Failed(format!("no route to destination {}", claimed.destination));
         };
@@ -314,13 +343,7 @@ impl Relay {
             Ok(event) => event,
             Err(err) => return Outcome::Failed(format!("undecodable payload: {err}")),
         };
-        let span = tracing::info_span!(
-            "outbox.deliver",
-            event.id = %event.id,
-            event.r#type = %event.r#type,
-            destination = %claimed.destination,
-            attempt = claimed.attempts,
-        );
+        span.record("event.type", event.r#type.as_str());
         let _ = span.set_parent(trace_context_of(&event));
         let mut request = Request::new(DeliverRequest { event: Some(event) });
         request.set_timeout(self.options.delivery_timeout);
@@ -333,7 +356,7 @@ impl Relay {
             }
         }
         let mut client = destination.client.clone();
-        match client.deliver(request).instrument(span).await {
+        match client.deliver(request).instrument(span.clone()).await {
             Ok(_) => Outcome::Delivered,
             Err(status) => Outcome::Failed(format!("{:?}: {}", status.code(), status.message())),
         }
@@ -343,14 +366,11 @@ impl Relay {
         let now = now_millis();
         let (state, available_at, error) = match outcome {
             Outcome::Delivered => ("delivered", now, None),
+            // Logged by `deliver`, inside the delivery's span.
             Outcome::Failed(error) if claimed.attempts >= self.options.max_attempts => {
-                tracing::error!(event.id = %claimed.event_id, destination = %claimed.destination,
-                    %error, attempts = claimed.attempts, "outbox event parked");
                 ("parked", now, Some(error))
             }
             Outcome::Failed(error) => {
-                tracing::warn!(event.id = %claimed.event_id, destination = %claimed.destination,
-                    %error, attempts = claimed.attempts, "outbox delivery failed, will retry");
                 let retry_at = now + self.backoff(claimed.attempts).as_millis() as i64;
                 ("pending", retry_at, Some(error))
             }

@@ -20,7 +20,8 @@ use jiceng_proto::{
         event_sink_service_server::{EventSinkService, EventSinkServiceServer},
     },
 };
-use jiceng_testkit::{RunningServer, TestDatabase, on_both_backends, spawn_server};
+use jiceng_testkit::{OtlpReceiver, RunningServer, TestDatabase, on_both_backends, spawn_server};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use sqlx::Row as _;
 use tonic::{Request, Response, Status};
 
@@ -377,6 +378,53 @@ async fn events_of_a_subject_arrive_in_the_order_they_were_written(db: TestDatab
             "{name}: {applied:?}"
         );
     }
+}
+
+/// A failed delivery is an error of its `outbox.deliver` span, and its warning is written inside
+/// that span, so that the log line carries the trace an operator opens next; the retry that
+/// succeeds is no error. The one test here that installs the process's telemetry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_is_an_error_of_its_span_with_its_warning_inside() {
+    let collector = OtlpReceiver::start().await;
+    let telemetry = collector.install_telemetry();
+    let producer_db = TestDatabase::sqlite();
+    let setup = setup(&producer_db, 1, Duration::ZERO).await;
+    write_events(&setup.producer, 1).await;
+    drain(&relay(&setup, quick_options())).await;
+    let flusher = Arc::clone(&telemetry);
+    tokio::task::spawn_blocking(move || flusher.flush())
+        .await
+        .expect("flush");
+    const ERROR: i32 = 2;
+    let failed_with_warning = |span: &Span| {
+        span.name == "outbox.deliver"
+            && span.status.as_ref().is_some_and(|s| s.code == ERROR)
+            && span
+                .events
+                .iter()
+                .any(|e| e.name == "outbox delivery failed, will retry")
+    };
+    let delivered = |span: &Span| {
+        span.name == "outbox.deliver" && span.status.as_ref().is_none_or(|s| s.code != ERROR)
+    };
+    let spans = collector
+        .wait_for(Duration::from_secs(10), |spans| {
+            spans.iter().any(failed_with_warning) && spans.iter().any(delivered)
+        })
+        .await;
+    let failed = spans
+        .iter()
+        .find(|span| failed_with_warning(span))
+        .expect("the failed delivery's span is an error with its warning inside");
+    let description = failed.status.as_ref().map(|s| s.message.as_str());
+    assert!(
+        description.is_some_and(|d| d.contains("Unavailable")),
+        "{description:?}"
+    );
+    assert!(
+        spans.iter().any(delivered),
+        "the retry that succeeds is no error"
+    );
 }
 
 on_both_backends!(

@@ -1,5 +1,5 @@
-//! One JSON object per log line, carrying the trace id of the request it belongs to, so that a
-//! log line leads to its trace and back.
+//! One JSON object per log line, carrying the trace and span ids of the span it was written in,
+//! so that a log line leads to its trace and span and back.
 
 use std::{fmt::Write as _, io::Write as _};
 
@@ -10,12 +10,27 @@ use tracing::{
 };
 use tracing_subscriber::{Layer, layer::Context, registry::LookupSpan};
 
-#[derive(Debug)]
-pub(crate) struct JsonLogLayer;
+/// Where finished lines go: stdout in a process, a buffer in a test.
+type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+pub(crate) struct JsonLogLayer {
+    sink: Sink,
+}
+
+impl std::fmt::Debug for JsonLogLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLogLayer").finish_non_exhaustive()
+    }
+}
 
 impl JsonLogLayer {
     pub(crate) fn stdout() -> Self {
-        Self
+        Self {
+            // A log line that cannot be written is dropped rather than failing the request.
+            sink: Box::new(|line| {
+                let _ = std::io::stdout().lock().write_all(line);
+            }),
+        }
     }
 }
 
@@ -35,13 +50,13 @@ where
         if let Some(span) = ctx.event_span(event) {
             line.insert("span".into(), Value::String(span.name().to_owned()));
         }
-        if let Some(trace_id) = crate::current_trace_id() {
+        if let Some((trace_id, span_id)) = crate::current_trace_and_span_ids() {
             line.insert("trace_id".into(), Value::String(trace_id));
+            line.insert("span_id".into(), Value::String(span_id));
         }
         let mut out = Value::Object(line).to_string();
         out.push('\n');
-        // A log line that cannot be written is dropped rather than failing the request.
-        let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        (self.sink)(out.as_bytes());
     }
 }
 
@@ -105,7 +120,50 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::{JsonLogLayer, civil_from_days};
+
+    #[test]
+    fn a_line_written_in_a_traced_span_names_its_trace_and_span() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let written = Arc::clone(&lines);
+        let layer = JsonLogLayer {
+            sink: Box::new(move |line| {
+                written.lock().expect("lines").extend_from_slice(line);
+            }),
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(layer);
+        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("outside any span");
+            let span = tracing::info_span!("outbox.deliver");
+            let _entered = span.enter();
+            tracing::warn!(attempt = 2, "outbox delivery failed, will retry");
+            let context = span.context();
+            let ids = context.span().span_context().clone();
+            (ids.trace_id().to_string(), ids.span_id().to_string())
+        });
+        let text = String::from_utf8(lines.lock().expect("lines").clone()).expect("utf-8");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+        assert!(lines[0].get("span_id").is_none(), "{}", lines[0]);
+        assert_eq!(lines[1]["level"], "WARN");
+        assert_eq!(lines[1]["span"], "outbox.deliver");
+        assert_eq!(lines[1]["attempt"], 2);
+        assert_eq!(lines[1]["trace_id"], trace_id.as_str());
+        assert_eq!(lines[1]["span_id"], span_id.as_str());
+    }
 
     #[test]
     fn days_map_to_calendar_dates() {

@@ -134,6 +134,16 @@ pub fn current_trace_id() -> Option<String> {
     tracing_opentelemetry_instrumentation_sdk::find_current_trace_id()
 }
 
+/// The W3C trace and span ids of the current span, when it is traced: what a log line carries
+/// so that it leads to the very span it was written in.
+pub fn current_trace_and_span_ids() -> Option<(String, String)> {
+    use tracing_opentelemetry_instrumentation_sdk::{
+        find_current_context, find_span_id, find_trace_id,
+    };
+    let context = find_current_context();
+    find_trace_id(&context).zip(find_span_id(&context))
+}
+
 /// The W3C `traceparent` of `span`, to carry a trace across a queue or an HTTP call.
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;

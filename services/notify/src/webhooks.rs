@@ -213,7 +213,7 @@ impl WebhookDispatcher {
             let next = if (200..300).contains(&attempt.http_status) {
                 NextStep::Delivered
             } else if delivery.attempts >= self.options.max_attempts {
-                tracing::error!(notification.id = %delivery.notification.id, url = %delivery.url, "webhook delivery failed for good");
+                // Logged by `post`, inside the attempt's span.
                 NextStep::Failed
             } else {
                 NextStep::RetryAt(attempt.at + self.backoff(delivery.attempts).as_millis() as i64)
@@ -233,8 +233,19 @@ impl WebhookDispatcher {
             .mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 
+    /// One attempt, in a span that continues the notification's trace. An attempt that fails
+    /// (no answer, or an answer other than 2xx) is that span's error and is logged inside it, so
+    /// that its WARN (or, on the last attempt, ERROR) line carries the trace.
     async fn post(&self, delivery: &DueDelivery) -> Attempt {
-        let span = tracing::info_span!("notify.webhook", notification.id = %delivery.notification.id, url = %delivery.url, attempt = delivery.attempts);
+        let span = tracing::info_span!(
+            "notify.webhook",
+            notification.id = %delivery.notification.id,
+            url = %delivery.url,
+            attempt = delivery.attempts,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+        );
         if let Some(traceparent) = &delivery.traceparent {
             jiceng_telemetry::continue_trace(&span, traceparent);
         }
@@ -242,6 +253,26 @@ impl WebhookDispatcher {
         let at = self.store.now();
         let result = self.send(delivery, &span).instrument(span.clone()).await;
         let latency_ms = started.elapsed().as_millis() as i64;
+        let failure = match &result {
+            Ok(status) => {
+                span.record("http.response.status_code", status);
+                (!(200..300).contains(status)).then(|| format!("answered HTTP {status}"))
+            }
+            Err(error) => Some(error.clone()),
+        };
+        if let Some(failure) = failure {
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_description", failure.as_str());
+            let _entered = span.enter();
+            let (id, url) = (&delivery.notification.id, &delivery.url);
+            if delivery.attempts >= self.options.max_attempts {
+                tracing::error!(notification.id = %id, %url, %failure, attempts = delivery.attempts,
+                    "webhook delivery failed for good");
+            } else {
+                tracing::warn!(notification.id = %id, %url, %failure, attempts = delivery.attempts,
+                    "webhook delivery failed, will retry");
+            }
+        }
         match result {
             Ok(status) => Attempt {
                 at,

@@ -2,7 +2,8 @@
 //! resolves to an address the policy does not allow (DNS rebinding into the cluster) is not
 //! connected to, and the attempt says so without the remote's words; a listed address is
 //! reached; over HTTPS, a receiver whose certificate comes from the configured CA is reached and
-//! one the client has no reason to trust is not.
+//! one the client has no reason to trust is not; an attempt that fails is an error of its span,
+//! with its warning inside it.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -12,7 +13,8 @@ use jiceng_notify::{
     egress::WebhookPolicy,
     webhooks::{DispatchOptions, REFUSED_BY_POLICY, WebhookDispatcher},
 };
-use jiceng_testkit::{HttpReceiver, TestDatabase};
+use jiceng_testkit::{HttpReceiver, OtlpReceiver, TestDatabase};
+use opentelemetry_proto::tonic::{common::v1::any_value::Value, trace::v1::Span};
 
 /// A store on a database of its own, kept as long as the database is.
 async fn store() -> (TestDatabase, NotifyStore) {
@@ -156,4 +158,57 @@ async fn https_reaches_a_receiver_the_configured_ca_vouches_for_and_no_other() {
     assert!(arrived[0].header("x-jiceng-signature").is_some());
     let delivered = store.delivery_status(&trusted, None).await.expect("status");
     assert_eq!(delivered[0].state, "delivered");
+}
+
+/// A webhook that answers 500 fails the attempt: the attempt's span is an error saying so, and
+/// the warning is written inside that span, so that its log line carries the trace. The one
+/// test here that installs the process's telemetry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_answering_500_is_an_error_of_its_span_with_its_warning_inside() {
+    let collector = OtlpReceiver::start().await;
+    let telemetry = collector.install_telemetry();
+    let (_db, store) = store().await;
+    let receiver = HttpReceiver::start(vec![500]).await;
+    let id = notice_with_webhook(&store, "hotline", &receiver.url("/hook")).await;
+    dispatcher(&store, "127.0.0.1/32")
+        .dispatch_once()
+        .await
+        .expect("dispatch");
+    let status = store.delivery_status(&id, None).await.expect("status");
+    assert_eq!(status[0].attempts[0].http_status, 500);
+    let flusher = Arc::clone(&telemetry);
+    tokio::task::spawn_blocking(move || flusher.flush())
+        .await
+        .expect("flush");
+    const ERROR: i32 = 2;
+    // Other tests of this binary send webhooks at the same time: this notice's attempt only.
+    let of_this_notice = |span: &Span| {
+        span.attributes.iter().any(|kv| {
+            kv.key == "notification.id"
+                && kv.value.as_ref().and_then(|v| v.value.as_ref())
+                    == Some(&Value::StringValue(id.clone()))
+        })
+    };
+    let failed_with_warning = |span: &Span| {
+        span.name == "notify.webhook"
+            && of_this_notice(span)
+            && span.status.as_ref().is_some_and(|s| s.code == ERROR)
+            && span
+                .events
+                .iter()
+                .any(|e| e.name == "webhook delivery failed, will retry")
+    };
+    let spans = collector
+        .wait_for(Duration::from_secs(10), |spans| {
+            spans.iter().any(failed_with_warning)
+        })
+        .await;
+    let failed = spans
+        .iter()
+        .find(|span| failed_with_warning(span))
+        .expect("the attempt's span is an error with its warning inside");
+    assert_eq!(
+        failed.status.as_ref().map(|s| s.message.as_str()),
+        Some("answered HTTP 500")
+    );
 }
