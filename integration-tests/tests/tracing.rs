@@ -14,7 +14,10 @@ use common::Platform;
 use jiceng_auth::Role;
 use jiceng_proto::org::{self as pb, org_service_client::OrgServiceClient};
 use jiceng_testkit::{Bearer, OtlpReceiver, TestDatabase, bearer};
-use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
+use opentelemetry_proto::tonic::{
+    common::v1::any_value::Value,
+    trace::v1::{Span, span::SpanKind},
+};
 use tracing::Instrument as _;
 
 fn named<'a>(spans: &'a [Span], name: &str, kind: Option<SpanKind>) -> Option<&'a Span> {
@@ -80,6 +83,25 @@ async fn a_call_is_one_trace_from_client_to_database() {
     assert_eq!(
         store.parent_span_id, server.span_id,
         "the database work happens inside the RPC"
+    );
+
+    // The server span says which of the platform's services answered, and on which port, even
+    // here where one process serves them all under one `service.name`.
+    let attribute = |name: &str| {
+        server
+            .attributes
+            .iter()
+            .find(|kv| kv.key == name)
+            .and_then(|kv| kv.value.as_ref()?.value.clone())
+    };
+    assert_eq!(
+        attribute("jiceng.service"),
+        Some(Value::StringValue("org".into()))
+    );
+    let port = platform.server.uri().rsplit(':').next().map(str::to_owned);
+    assert_eq!(
+        attribute("server.port").map(|v| format!("{v:?}")),
+        port.map(|p| format!("{:?}", Value::IntValue(p.parse().expect("port"))))
     );
 
     let trace_id: String = caller.trace_id.iter().map(|b| format!("{b:02x}")).collect();

@@ -1,5 +1,10 @@
 //! One JSON log line per RPC (method, gRPC status, duration), written inside the request's span
 //! so that it carries the trace id. Health checks are left out, as they are of traces.
+//!
+//! It also completes the server span with what the tracing middleware leaves out: the port the
+//! caller reached (`server.port`) and which of the platform's services answered
+//! (`jiceng.service`), so that in `jiceng up`, where every span has one `service.name`, a trace
+//! still tells org from notify.
 
 use std::{
     future::Future,
@@ -9,6 +14,13 @@ use std::{
 };
 
 use tower::{Layer, Service};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// The platform service a gRPC path belongs to: `org` for `/jiceng.org.v1.OrgService/CreateUnit`;
+/// none for what is not the platform's own (health, reflection).
+fn platform_service(path: &str) -> Option<&str> {
+    path.strip_prefix("/jiceng.")?.split('.').next()
+}
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AccessLogLayer;
@@ -42,6 +54,13 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let rpc = request.uri().path().to_owned();
+        let span = tracing::Span::current();
+        if let Some(service) = platform_service(&rpc) {
+            span.set_attribute("jiceng.service", service.to_owned());
+        }
+        if let Some(port) = request.uri().port_u16() {
+            span.set_attribute("server.port", i64::from(port));
+        }
         let started = Instant::now();
         let response = self.inner.call(request);
         Box::pin(async move {
@@ -68,5 +87,23 @@ where
             }
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::platform_service;
+
+    #[test]
+    fn the_platform_service_is_read_off_the_grpc_path() {
+        assert_eq!(
+            platform_service("/jiceng.org.v1.OrgService/CreateUnit"),
+            Some("org")
+        );
+        assert_eq!(
+            platform_service("/jiceng.events.v1.EventSinkService/Deliver"),
+            Some("events")
+        );
+        assert_eq!(platform_service("/grpc.health.v1.Health/Check"), None);
     }
 }
