@@ -47,6 +47,14 @@ async fn a_call_is_one_trace_from_client_to_database() {
         .await
         .expect("create")
         .into_inner();
+    // A call the caller gets wrong: NOT_FOUND is no failure of the server's.
+    let missing = client
+        .get_unit(pb::GetUnitRequest {
+            id: "01937f6e-0000-7000-8000-00000000dead".into(),
+        })
+        .await
+        .expect_err("no such unit");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
     let flusher = std::sync::Arc::clone(&flushing);
     tokio::task::spawn_blocking(move || flusher.flush())
         .await
@@ -57,6 +65,7 @@ async fn a_call_is_one_trace_from_client_to_database() {
             named(spans, "hotline.report", None).is_some()
                 && named(spans, "CreateUnit", Some(SpanKind::Server)).is_some()
                 && named(spans, "org.store.create", None).is_some()
+                && named(spans, "GetUnit", Some(SpanKind::Server)).is_some()
         })
         .await;
     let names: Vec<_> = spans.iter().map(|s| s.name.as_str()).collect();
@@ -103,6 +112,23 @@ async fn a_call_is_one_trace_from_client_to_database() {
         attribute("server.port").map(|v| format!("{v:?}")),
         port.map(|p| format!("{:?}", Value::IntValue(p.parse().expect("port"))))
     );
+
+    // The status code is the integer the conventions name; the span's status is left unset for
+    // a success and for the caller's mistakes alike.
+    assert_eq!(attribute("rpc.grpc.status_code"), Some(Value::IntValue(0)));
+    const UNSET: i32 = 0;
+    assert_eq!(server.status.as_ref().map_or(UNSET, |s| s.code), UNSET);
+    let not_found = named(&spans, "GetUnit", Some(SpanKind::Server))
+        .unwrap_or_else(|| panic!("the NOT_FOUND call's server span in {names:?}"));
+    assert_eq!(
+        not_found
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "rpc.grpc.status_code")
+            .and_then(|kv| kv.value.as_ref()?.value.clone()),
+        Some(Value::IntValue(tonic::Code::NotFound as i64))
+    );
+    assert_eq!(not_found.status.as_ref().map_or(UNSET, |s| s.code), UNSET);
 
     let trace_id: String = caller.trace_id.iter().map(|b| format!("{b:02x}")).collect();
     let mut admin = platform.admin().await;

@@ -58,7 +58,10 @@ where
         if let Some(service) = platform_service(&rpc) {
             span.set_attribute("jiceng.service", service.to_owned());
         }
-        if let Some(port) = request.uri().port_u16() {
+        // The middleware reads the port off a Host header, which HTTP/2 callers do not send:
+        // theirs is in the request's authority.
+        let port = request.uri().port_u16();
+        if let Some(port) = port.filter(|_| !request.headers().contains_key(http::header::HOST)) {
             span.set_attribute("server.port", i64::from(port));
         }
         let started = Instant::now();
@@ -73,14 +76,8 @@ where
                 return result;
             }
             match &result {
-                // A handler's error travels in the headers (trailers-only); success in trailers.
                 Ok(response) => {
-                    let status = response
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<i32>().ok())
-                        .map_or(tonic::Code::Ok, tonic::Code::from);
+                    let status = crate::grpc_status_of(response.headers());
                     tracing::info!(rpc, grpc.status = ?status, elapsed_ms, "rpc");
                 }
                 Err(err) => tracing::warn!(rpc, error = %err, elapsed_ms, "rpc failed"),

@@ -6,6 +6,7 @@ pub mod client;
 pub mod etag;
 pub mod page;
 pub mod server;
+mod server_span;
 pub mod status;
 pub mod time;
 
@@ -18,3 +19,17 @@ pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
 pub use server::{GrpcServer, GrpcServices, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;
 pub use time::{millis_of, timestamp};
+
+/// The gRPC status a response carries in its headers: a handler's error travels there
+/// (trailers-only); a success, whose status comes in the trailers, is OK, and so is a response
+/// without one. A status that is not a number is UNKNOWN.
+pub(crate) fn grpc_status_of(headers: &http::HeaderMap) -> tonic::Code {
+    match headers.get("grpc-status") {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<i32>().ok())
+            .map_or(tonic::Code::Unknown, tonic::Code::from),
+        None => tonic::Code::Ok,
+    }
+}

@@ -14,9 +14,8 @@ use tonic::{
     transport::Server,
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
-use tonic_tracing_opentelemetry::middleware::server::OtelGrpcLayer;
 
-use crate::access_log::AccessLogLayer;
+use crate::{access_log::AccessLogLayer, server_span::ServerSpanLayer};
 
 /// Largest request or response message, in bytes, that a service accepts.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -188,7 +187,7 @@ impl GrpcServer {
         }
         builder
             .timeout(self.options.request_timeout)
-            .layer(OtelGrpcLayer::default().filter(traced))
+            .layer(ServerSpanLayer)
             .layer(AccessLogLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming(listener), async {
@@ -199,11 +198,6 @@ impl GrpcServer {
             })
             .await
     }
-}
-
-/// Whether a call gets a server span: all but housekeeping.
-fn traced(path: &str) -> bool {
-    !crate::is_housekeeping(path)
 }
 
 /// Accepted connections with Nagle's algorithm off: otherwise small responses wait for the
