@@ -12,17 +12,29 @@ the cluster prerequisites under k8s/.
 - the NetworkPolicies let exactly the expected services call each other (printed as a matrix);
 - secrets reach the pods only by reference: the chart renders no Secret and no secret value;
 - every service of the workspace has its chart entry and every chart entry a service;
+- the Prometheus rules (k8s/observability/prometheus-rules.yaml, a PrometheusRule): its `spec`
+  passes `promtool check rules` and the unit tests in k8s/observability/rules-tests/; every
+  alert has a severity (page or ticket), a summary, a description, a runbook_url to its page
+  under docs/runbooks/ (which exists and the runbooks' index links) and a test in which it fires;
+- the Grafana dashboards (k8s/observability/dashboards/): JSON, unique panel ids, every query
+  on the `${datasource}` variable and valid PromQL, each shipped as a ConfigMap labelled for
+  the Grafana sidecar;
+- dashboards and rules name no rpc_*, db_client_* or jiceng_* metric or label the services do
+  not export (the catalogue in docs/OBSERVABILITY.md);
 - the Dockerfile passes hadolint.
 
-Needs HELM and KUBECTL (paths to the binaries) and JICENG_CI_NODE_MODULES (where
-@kubernetes-models/gateway-api is installed) in the environment; .ci/run provides them.
+Needs HELM, KUBECTL and PROMTOOL (paths to the binaries; PROMTOOL defaults to `promtool` on the
+PATH) and JICENG_CI_NODE_MODULES (where @kubernetes-models/gateway-api and
+@kubernetes-models/prometheus-operator are installed) in the environment; .ci/run provides them.
 """
 
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import kubernetes_validate
@@ -34,6 +46,10 @@ KUBERNETES_VERSION = "1.33.0"
 HELM = os.environ.get("HELM", "helm")
 HADOLINT = os.environ.get("HADOLINT", "hadolint")
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
+PROMTOOL = os.environ.get("PROMTOOL", "promtool")
+OBSERVABILITY = ROOT / "k8s" / "observability"
+RUNBOOKS = ROOT / "docs" / "runbooks"
+RUNBOOK_URL = "https://github.com/jiceng/jiceng/blob/main/docs/runbooks/{}.md"
 
 # Who may call whom, from the code: gRPC clients (org asks grid about cases; every other
 # service asks org about scope) and event deliveries (publisher -> consumer).
@@ -327,6 +343,229 @@ def check_prerequisites():
         print(f"  {where}: {count} objects valid")
 
 
+# What the services export, as Prometheus names (docs/OBSERVABILITY.md, "Metric catalogue"):
+# metrics, histograms (with their _bucket, _sum and _count series) and labels. A dashboard or
+# rule naming any other rpc_*, db_client_* or jiceng_* name would show nothing.
+CONTRACT_METRICS = {
+    "db_client_connection_count", "db_client_connection_max",
+    "db_client_connection_timeouts_total",
+    "jiceng_outbox_pending", "jiceng_outbox_parked", "jiceng_outbox_oldest_pending_age_seconds",
+    "jiceng_outbox_unrouted", "jiceng_outbox_deliveries_total",
+    "jiceng_webhook_attempts_total",
+    "jiceng_grid_cases_reported_total", "jiceng_grid_cases_escalated_total",
+    "jiceng_grid_cases_overdue",
+    "jiceng_scanner_runs_total",
+    "jiceng_cache_lookups_total", "jiceng_cache_invalidations_total",
+}
+CONTRACT_HISTOGRAMS = {
+    "rpc_server_duration_milliseconds", "rpc_client_duration_milliseconds",
+    "jiceng_webhook_duration_milliseconds", "jiceng_scanner_duration_milliseconds",
+}
+CONTRACT_LABELS = {
+    "rpc_system", "rpc_service", "rpc_method", "rpc_grpc_status_code", "jiceng_service",
+    "db_client_connection_pool_name", "db_client_connection_state",
+    "jiceng_outbox", "jiceng_street", "jiceng_scanner", "jiceng_cache", "jiceng_district",
+}
+CONTRACT_NAMES = CONTRACT_METRICS | CONTRACT_LABELS | {
+    f"{h}{suffix}" for h in CONTRACT_HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
+PLATFORM_NAME = re.compile(r"\b(?:rpc|db_client|jiceng)_[a-z0-9_]*", re.IGNORECASE)
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def unknown_names(text):
+    return sorted({n for n in PLATFORM_NAME.findall(text) if n.lower() not in CONTRACT_NAMES})
+
+
+def promtool(*args):
+    try:
+        return run(PROMTOOL, *args)
+    except FileNotFoundError:
+        fail(f"promtool not found ({PROMTOOL}): .ci/run installs Debian's prometheus package")
+        return None
+
+
+def check_rules(tmp):
+    """The PrometheusRule's spec through promtool: syntax, then the unit tests."""
+    path = OBSERVABILITY / "prometheus-rules.yaml"
+    rule = yaml.safe_load(path.read_text())
+    if rule.get("kind") != "PrometheusRule" or "groups" not in rule.get("spec", {}):
+        fail(f"{path.name}: not a PrometheusRule with spec.groups")
+        return
+    for name in unknown_names(path.read_text()):
+        fail(f"{path.name}: {name} is no metric or label the services export")
+    rules_file = tmp / "prometheus-rules.yaml"
+    rules_file.write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
+    checked = promtool("check", "rules", str(rules_file))
+    if checked is None:
+        return
+    if checked.returncode != 0:
+        fail(f"{path.name}: promtool check rules:\n{checked.stdout}{checked.stderr}")
+        return
+    rules = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    alerts = [r for r in rules if "alert" in r]
+    print(f"  {path.name}: {len(rules) - len(alerts)} recording rules and {len(alerts)} alerts "
+          "pass promtool check rules")
+    index = (RUNBOOKS / "README.md").read_text() if (RUNBOOKS / "README.md").exists() else ""
+    for alert in alerts:
+        name = alert["alert"]
+        if alert.get("labels", {}).get("severity") not in ("page", "ticket"):
+            fail(f"alert {name}: severity must be page or ticket")
+        annotations = alert.get("annotations", {})
+        missing = [a for a in ("summary", "description", "runbook_url") if not annotations.get(a)]
+        if missing:
+            fail(f"alert {name}: no {', '.join(missing)}")
+        if annotations.get("runbook_url") != RUNBOOK_URL.format(name):
+            fail(f"alert {name}: runbook_url is not {RUNBOOK_URL.format(name)}")
+        if not (RUNBOOKS / f"{name}.md").exists():
+            fail(f"alert {name}: no docs/runbooks/{name}.md")
+        if f"({name}.md)" not in index:
+            fail(f"alert {name}: docs/runbooks/README.md does not link {name}.md")
+    names = {a["alert"] for a in alerts}
+    for page in sorted(RUNBOOKS.glob("*.md")):
+        if page.name != "README.md" and page.stem not in names:
+            fail(f"docs/runbooks/{page.name}: no alert of that name")
+    tests = sorted((OBSERVABILITY / "rules-tests").glob("*.yaml"))
+    if not tests:
+        fail("k8s/observability/rules-tests: no unit tests")
+    fired = set()
+    for test in tests:
+        spec = yaml.safe_load(test.read_text())
+        spec["rule_files"] = [str(rules_file)]
+        for group in spec.get("tests", []):
+            for case in group.get("alert_rule_test", []):
+                if case.get("exp_alerts"):
+                    fired.add(case["alertname"])
+        target = tmp / f"test-{test.name}"
+        target.write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
+        tested = promtool("test", "rules", str(target))
+        if tested is None:
+            return
+        if tested.returncode != 0:
+            fail(f"rules-tests/{test.name}: promtool test rules:\n{tested.stdout}{tested.stderr}")
+        else:
+            cases = sum(len(g.get("alert_rule_test", [])) + len(g.get("promql_expr_test", []))
+                        for g in spec.get("tests", []))
+            print(f"  rules-tests/{test.name}: {cases} cases pass promtool test rules")
+    for name in sorted(names - fired):
+        fail(f"alert {name}: no unit test in which it fires")
+
+
+def panels_of(panels):
+    for panel in panels:
+        yield panel
+        yield from panels_of(panel.get("panels", []))
+
+
+def datasources_of(node):
+    """Every `datasource` a dashboard names, wherever it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "datasource":
+                yield value
+            else:
+                yield from datasources_of(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from datasources_of(item)
+
+
+def grafana_to_promql(expr):
+    """A dashboard query with Grafana's variables replaced, for promtool to parse."""
+    expr = expr.replace("$__rate_interval", "5m").replace("$__range", "1d")
+    expr = expr.replace("$__interval", "1m")
+    return re.sub(r"\$\{?\w+\}?", "x", expr)
+
+
+def check_dashboards(tmp):
+    """Each dashboard: JSON, unique panel ids, `${datasource}` only, queries that parse."""
+    folder = OBSERVABILITY / "dashboards"
+    dashboards = sorted(folder.glob("*.json"))
+    if not dashboards:
+        fail("k8s/observability/dashboards: no dashboards")
+    queries, uids = [], {}
+    for path in dashboards:
+        where = f"dashboards/{path.name}"
+        failed_before = len(failures)
+        text = path.read_text()
+        try:
+            board = json.loads(text)
+        except json.JSONDecodeError as error:
+            fail(f"{where}: not JSON: {error}")
+            continue
+        if board.get("uid") in uids:
+            fail(f"{where}: uid {board.get('uid')} is also {uids[board.get('uid')]}'s")
+        uids[board.get("uid")] = where
+        for name in unknown_names(text):
+            fail(f"{where}: {name} is no metric or label the services export")
+        variables = {v.get("name"): v for v in board.get("templating", {}).get("list", [])}
+        source = variables.get("datasource", {})
+        if source.get("type") != "datasource" or source.get("query") != "prometheus":
+            fail(f"{where}: no `datasource` variable of type datasource for prometheus")
+        if "district" not in variables:
+            fail(f"{where}: no `district` variable")
+        for named in datasources_of(board):
+            if named not in (DATASOURCE, "${datasource}"):
+                fail(f"{where}: a datasource other than ${{datasource}}: {named}")
+        panels = list(panels_of(board.get("panels", [])))
+        ids = [p.get("id") for p in panels]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1}, key=str)
+        if None in ids or duplicates:
+            fail(f"{where}: panel ids missing or repeated: {duplicates}")
+        count = 0
+        for panel in panels:
+            if panel.get("type") == "row":
+                continue
+            if not panel.get("targets"):
+                fail(f"{where}: panel {panel.get('title')!r} has no query")
+            for target in panel.get("targets", []):
+                queries.append((f"{where}: {panel.get('title')}", target.get("expr", "")))
+                count += 1
+        for variable in variables.values():
+            query = variable.get("query")
+            query = query.get("query", "") if isinstance(query, dict) else query or ""
+            inner = re.fullmatch(r"label_values\((.+),\s*\w+\)", query.strip())
+            if variable.get("type") == "query":
+                if not inner:
+                    fail(f"{where}: variable {variable.get('name')}: not a label_values query")
+                else:
+                    queries.append((f"{where}: variable {variable.get('name')}", inner.group(1)))
+        if len(failures) == failed_before:
+            print(f"  {where}: {len(panels)} panels, {count} queries, ${{datasource}} only")
+    if not queries:
+        return
+    # promtool parses rule files: each query becomes a recording rule.
+    parse = tmp / "dashboard-queries.yaml"
+    parse.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": [
+        {"record": f"dashboard_query_{n}", "expr": grafana_to_promql(expr)}
+        for n, (_, expr) in enumerate(queries)]}]}))
+    parsed = promtool("check", "rules", str(parse))
+    if parsed is not None and parsed.returncode != 0:
+        output = parsed.stdout + parsed.stderr
+        bad = sorted({int(n) for n in re.findall(r"dashboard_query_(\d+)", output)})
+        for n in bad:
+            fail(f"{queries[n][0]}: no valid PromQL: {queries[n][1]}")
+        if not bad:
+            fail(f"dashboards: promtool could not parse the queries:\n{output}")
+    elif parsed is not None:
+        print(f"  dashboards: {len(queries)} queries parse as PromQL")
+    built = run(KUBECTL, "kustomize", str(OBSERVABILITY))
+    if built.returncode != 0:
+        return  # check_prerequisites says why
+    shipped = {key for o in objects_of(built.stdout) if o["kind"] == "ConfigMap"
+               and o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+               for key in o.get("data", {})}
+    for path in dashboards:
+        if path.name not in shipped:
+            fail(f"dashboards/{path.name}: in no ConfigMap labelled grafana_dashboard: \"1\"")
+
+
+def check_observability():
+    print("== observability: Prometheus rules and Grafana dashboards")
+    with tempfile.TemporaryDirectory() as tmp:
+        check_rules(Path(tmp))
+        check_dashboards(Path(tmp))
+
+
 def check_image():
     print("== image")
     linted = run(HADOLINT, str(ROOT / "Dockerfile"))
@@ -339,6 +578,7 @@ def check_image():
 def main():
     check_chart()
     check_prerequisites()
+    check_observability()
     check_image()
     if failures:
         print(f"\n{len(failures)} check(s) failed")

@@ -1,6 +1,7 @@
 // Validates custom resources against their CRDs' own published schemas (the npm models of
-// the Gateway API). Reads a JSON array of objects on stdin; prints one line per invalid object
-// and exits 1 if any; prints the kinds it could not check, for the caller to judge.
+// the Gateway API and of the Prometheus Operator). Reads a JSON array of objects on stdin;
+// prints one line per invalid object and exits 1 if any; prints the kinds it could not check,
+// for the caller to judge.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -9,6 +10,10 @@ const models = {
   'gateway.networking.k8s.io/v1': join(
     modules,
     '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/index.js',
+  ),
+  'monitoring.coreos.com/v1': join(
+    modules,
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/index.js',
   ),
 };
 

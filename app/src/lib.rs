@@ -309,9 +309,19 @@ impl App {
             urls.sort();
             urls.dedup();
             urls.into_iter()
-                .filter_map(|url| databases.iter().find(|(_, u, _)| u == url))
-                .map(|(_, _, db)| {
-                    Relay::new(db.clone(), destinations.clone(), config.relay.clone())
+                .filter_map(|url| {
+                    let sharing: Vec<&str> = databases
+                        .iter()
+                        .filter(|(_, u, _)| u == url)
+                        .map(|(service, _, _)| service.as_str())
+                        .collect();
+                    let (_, _, db) = databases.iter().find(|(_, u, _)| u == url)?;
+                    Some(Relay::new(
+                        &sharing.join("+"),
+                        db.clone(),
+                        destinations.clone(),
+                        config.relay.clone(),
+                    ))
                 })
                 .collect()
         };
@@ -585,7 +595,8 @@ pub async fn connect_and_migrate(
     };
     let db = Database::connect(&storage.url_for(service))
         .await
-        .map_err(fail)?;
+        .map_err(fail)?
+        .observed_as(service.as_str());
     db.migrate(&jiceng_outbox::MIGRATIONS).await.map_err(fail)?;
     if service.org_path_holders().is_some() {
         db.migrate(&jiceng_org_client::paths::MIGRATIONS)

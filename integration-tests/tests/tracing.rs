@@ -66,6 +66,7 @@ async fn a_call_is_one_trace_from_client_to_database() {
                 && named(spans, "CreateUnit", Some(SpanKind::Server)).is_some()
                 && named(spans, "org.store.create", None).is_some()
                 && named(spans, "GetUnit", Some(SpanKind::Server)).is_some()
+                && named(spans, "INSERT", Some(SpanKind::Client)).is_some()
         })
         .await;
     let names: Vec<_> = spans.iter().map(|s| s.name.as_str()).collect();
@@ -129,6 +130,62 @@ async fn a_call_is_one_trace_from_client_to_database() {
         Some(Value::IntValue(tonic::Code::NotFound as i64))
     );
     assert_eq!(not_found.status.as_ref().map_or(UNSET, |s| s.code), UNSET);
+
+    // The client span names the server it called.
+    let client_attribute = |name: &str| {
+        client_span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == name)
+            .and_then(|kv| kv.value.as_ref()?.value.clone())
+    };
+    assert_eq!(
+        client_attribute("server.address"),
+        Some(Value::StringValue("127.0.0.1".into()))
+    );
+
+    // Every statement the store ran is a client span inside the store's, with the database,
+    // the operation and the statement's text: its placeholders, never the values bound to them.
+    let statements: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.trace_id == caller.trace_id && s.kind == SpanKind::Client as i32)
+        .filter(|s| s.attributes.iter().any(|kv| kv.key == "db.system.name"))
+        .collect();
+    let text_of = |span: &Span, key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(text) => Some(text.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let insert = statements
+        .iter()
+        .find(|s| {
+            text_of(s, "db.operation.name") == "INSERT"
+                && text_of(s, "db.query.text").contains("INSERT INTO org_units")
+        })
+        .unwrap_or_else(|| panic!("the unit's INSERT among {names:?}"));
+    assert_eq!(text_of(insert, "db.system.name"), "sqlite");
+    assert_eq!(insert.name, "INSERT");
+    assert!(text_of(insert, "db.query.text").contains("$1"));
+    let mut ancestor = insert.parent_span_id.clone();
+    while ancestor != store.span_id {
+        let parent = spans
+            .iter()
+            .find(|s| s.span_id == ancestor)
+            .expect("the statement's span is inside the store's");
+        ancestor = parent.parent_span_id.clone();
+    }
+    for statement in &statements {
+        assert!(
+            !text_of(statement, "db.query.text").contains("陆家嘴"),
+            "a bound value in {:?}",
+            text_of(statement, "db.query.text")
+        );
+    }
 
     let trace_id: String = caller.trace_id.iter().map(|b| format!("{b:02x}")).collect();
     let mut admin = platform.admin().await;

@@ -9,7 +9,7 @@ use common::{Platform, create};
 use jiceng_auth::Role;
 use jiceng_proto::{
     grid::{
-        self as pb, case_service_client::CaseServiceClient, grid_service_client::GridServiceClient,
+        self as pb, case_service_client::CaseServiceClient,
         project_service_client::ProjectServiceClient, wish_service_client::WishServiceClient,
     },
     member::{self as member_pb, points_service_client::PointsServiceClient},
@@ -64,69 +64,7 @@ impl District {
         )
         .await
         .id;
-        let mut grids = platform
-            .client_as(
-                Bearer::new(&bearer(
-                    "district",
-                    &[Role::DistrictAdmin],
-                    &platform.root_id,
-                )),
-                GridServiceClient::new,
-            )
-            .await;
-        grids
-            .define_category(pb::DefineCategoryRequest {
-                category: Some(pb::Category {
-                    code: "city.garbage".into(),
-                    name: "垃圾堆放".into(),
-                    attributes: vec![pb::Attribute {
-                        code: "volume".into(),
-                        name: "体量".into(),
-                        kind: pb::AttributeKind::Choice as i32,
-                        required: true,
-                        choices: vec!["small".into(), "large".into()],
-                    }],
-                    default_handler_kind: "service_team".into(),
-                    clock: pb::ClockKind::Calendar as i32,
-                    normal: Some(pb::TimeLimits {
-                        accept_minutes: 60,
-                        dispatch_minutes: 60,
-                        handle_minutes: 120,
-                        verify_minutes: 60,
-                        overall_minutes: 24 * 60,
-                    }),
-                    urgent: None,
-                    critical: None,
-                }),
-            })
-            .await
-            .expect("category");
-        let grid = grids
-            .create_grid(pb::CreateGridRequest {
-                grid: Some(pb::Grid {
-                    code: "PD-LJZ-001".into(),
-                    name: "梅园一村第一网格".into(),
-                    layer: pb::Layer::SocialManagement as i32,
-                    org_id: committee.clone(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("grid")
-            .into_inner()
-            .id;
-        grids
-            .assign_grid_staff(pb::AssignGridStaffRequest {
-                staff: Some(pb::GridStaff {
-                    grid_id: grid.clone(),
-                    subject: "worker-1".into(),
-                    name: "网格员李某".into(),
-                    role: pb::StaffRole::Worker as i32,
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("staff");
+        let grid = common::garbage_grid(&platform, &committee).await;
         Self {
             platform,
             street,

@@ -128,8 +128,10 @@ impl<R: AncestryResolver> ScopeCache<R> {
     /// service's.
     pub async fn ancestry(&self, org_id: &str) -> Result<Ancestry, Status> {
         if let Some(hit) = self.cached(org_id) {
+            cache_metrics::lookup(true);
             return Ok(hit);
         }
+        cache_metrics::lookup(false);
         self.refresh(org_id).await
     }
 
@@ -153,9 +155,15 @@ impl<R: AncestryResolver> ScopeCache<R> {
     /// Forgets every unit whose chain runs through `unit_id`, and every answer read before
     /// `generation`: call it when that unit moved at that generation.
     pub fn invalidate_subtree(&self, unit_id: &str, generation: i64) {
-        self.lock().retain(|_, ancestry| {
-            ancestry.generation >= generation && !ancestry.ids.iter().any(|id| id == unit_id)
-        });
+        let dropped = {
+            let mut entries = self.lock();
+            let before = entries.len();
+            entries.retain(|_, ancestry| {
+                ancestry.generation >= generation && !ancestry.ids.iter().any(|id| id == unit_id)
+            });
+            before - entries.len()
+        };
+        cache_metrics::invalidated(dropped);
         let mut confirmed = lock(&self.confirmed);
         if let Some(confirmed) = confirmed.as_mut() {
             confirmed.paths_generation = confirmed.paths_generation.max(generation);
@@ -215,8 +223,10 @@ impl<R: AncestryResolver> ScopeCache<R> {
                 });
             }
         }
-        self.lock()
-            .retain(|_, ancestry| ancestry.generation >= paths_generation);
+        let mut entries = self.lock();
+        let before = entries.len();
+        entries.retain(|_, ancestry| ancestry.generation >= paths_generation);
+        cache_metrics::invalidated(before - entries.len());
     }
 
     pub fn len(&self) -> usize {
@@ -240,6 +250,50 @@ impl<R: AncestryResolver> ScopeCache<R> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Ancestry>> {
         lock(&self.entries)
+    }
+}
+
+/// `jiceng.cache.lookups` (by result, hit or miss) and `jiceng.cache.invalidations` (answers
+/// dropped because the tree moved through them) of the scope cache.
+mod cache_metrics {
+    use jiceng_telemetry::metrics::{Instruments, meter};
+    use opentelemetry::{KeyValue, metrics::Counter};
+
+    struct CacheInstruments {
+        lookups: Counter<u64>,
+        invalidations: Counter<u64>,
+    }
+
+    static INSTRUMENTS: Instruments<CacheInstruments> = Instruments::new(|| CacheInstruments {
+        lookups: meter()
+            .u64_counter("jiceng.cache.lookups")
+            .with_description("Lookups of a cache, by result: hit or miss")
+            .build(),
+        invalidations: meter()
+            .u64_counter("jiceng.cache.invalidations")
+            .with_description("Cached answers dropped because what they answered changed")
+            .build(),
+    });
+
+    const CACHE: &str = "jiceng.cache";
+
+    pub(super) fn lookup(hit: bool) {
+        INSTRUMENTS.get().lookups.add(
+            1,
+            &[
+                KeyValue::new(CACHE, "scope"),
+                KeyValue::new("result", if hit { "hit" } else { "miss" }),
+            ],
+        );
+    }
+
+    /// Also with none dropped, so that the series exists from the start and a rate over it
+    /// reads zero rather than nothing.
+    pub(super) fn invalidated(entries: usize) {
+        INSTRUMENTS
+            .get()
+            .invalidations
+            .add(entries as u64, &[KeyValue::new(CACHE, "scope")]);
     }
 }
 

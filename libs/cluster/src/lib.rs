@@ -10,7 +10,7 @@ use k8s_openapi::api::{apps::v1::Deployment, core::v1::Pod};
 use kube::{Api, Client, api::ListParams};
 
 pub use smoke::{SmokeReport, smoke};
-pub use status::{Health, Rollout, render_status, status};
+pub use status::{Health, Rollout, human_age, render_status, status};
 
 /// The port every jiceng service serves gRPC on in the chart.
 pub const GRPC_PORT: u16 = 50051;

@@ -202,7 +202,7 @@ pub fn render_status(rollouts: &[Rollout]) -> String {
             r.updated,
             r.available,
             r.restarts,
-            r.age.map(human).unwrap_or_else(|| "-".into()),
+            r.age.map(human_age).unwrap_or_else(|| "-".into()),
             r.health.to_string(),
             r.image
         ));
@@ -214,7 +214,7 @@ pub fn render_status(rollouts: &[Rollout]) -> String {
 }
 
 /// kubectl's style of age: the two largest units.
-fn human(age: Duration) -> String {
+pub fn human_age(age: Duration) -> String {
     let secs = age.as_secs();
     match secs {
         0..60 => format!("{secs}s"),
@@ -230,9 +230,12 @@ mod tests {
 
     #[test]
     fn ages_read_like_kubectl() {
-        assert_eq!(human(Duration::from_secs(42)), "42s");
-        assert_eq!(human(Duration::from_secs(5 * 60 + 3)), "5m3s");
-        assert_eq!(human(Duration::from_secs(2 * 3600 + 15 * 60)), "2h15m");
-        assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d4h");
+        assert_eq!(human_age(Duration::from_secs(42)), "42s");
+        assert_eq!(human_age(Duration::from_secs(5 * 60 + 3)), "5m3s");
+        assert_eq!(human_age(Duration::from_secs(2 * 3600 + 15 * 60)), "2h15m");
+        assert_eq!(
+            human_age(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3d4h"
+        );
     }
 }

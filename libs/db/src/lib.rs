@@ -6,6 +6,7 @@
 mod errors;
 pub mod idempotency;
 mod migrate;
+mod pool_metrics;
 
 use std::{
     ops::{Deref, DerefMut},
@@ -78,6 +79,8 @@ pub struct Database {
     write_turn: Option<Arc<Semaphore>>,
     /// The time the service's records are stamped with and compared against.
     clock: Clock,
+    /// The name the pool's metrics go by, once [`Database::observed_as`] gave it one.
+    observed_as: Option<Arc<str>>,
 }
 
 /// A transaction on a [`Database`]; it derefs to its connection, as sqlx's own does.
@@ -119,6 +122,7 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url)?;
+        jiceng_telemetry::set_database_system(dialect == Dialect::Postgres);
         let url = match dialect {
             Dialect::Postgres => url.to_owned(),
             Dialect::Sqlite => prepare_sqlite_url(url)?,
@@ -152,7 +156,27 @@ impl Database {
             dialect,
             write_turn,
             clock: Clock::system(),
+            observed_as: None,
         })
+    }
+
+    /// This database with its pool reported in the `db.client.connection.*` metrics under
+    /// `name` (the service's), and its transactions that wait in vain for a connection counted.
+    pub fn observed_as(self, name: &str) -> Self {
+        let name: Arc<str> = Arc::from(name);
+        pool_metrics::observe(Arc::clone(&name), self.pool.clone());
+        Self {
+            observed_as: Some(name),
+            ..self
+        }
+    }
+
+    /// Counts a transaction that found no connection in time, then hands the error on.
+    fn counted(&self, error: sqlx::Error) -> sqlx::Error {
+        if let (sqlx::Error::PoolTimedOut, Some(name)) = (&error, &self.observed_as) {
+            pool_metrics::timed_out(name);
+        }
+        error
     }
 
     /// This database with its records stamped by `clock`'s time rather than the system's.
@@ -207,7 +231,7 @@ impl Database {
     /// Opens a transaction that reads only.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx {
-            inner: self.pool.begin().await?,
+            inner: self.pool.begin().await.map_err(|e| self.counted(e))?,
             _turn: None,
         })
     }
@@ -220,13 +244,17 @@ impl Database {
             Some(turn) => Some(
                 tokio::time::timeout(WRITE_TURN_TIMEOUT, Arc::clone(turn).acquire_owned())
                     .await
-                    .map_err(|_| sqlx::Error::PoolTimedOut)?
+                    .map_err(|_| self.counted(sqlx::Error::PoolTimedOut))?
                     .map_err(|_| sqlx::Error::PoolClosed)?,
             ),
             None => None,
         };
         Ok(Tx {
-            inner: self.pool.begin_with(self.dialect.begin_write()).await?,
+            inner: self
+                .pool
+                .begin_with(self.dialect.begin_write())
+                .await
+                .map_err(|e| self.counted(e))?,
             _turn: turn,
         })
     }

@@ -16,12 +16,6 @@ use std::{
 use tower::{Layer, Service};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-/// The platform service a gRPC path belongs to: `org` for `/jiceng.org.v1.OrgService/CreateUnit`;
-/// none for what is not the platform's own (health, reflection).
-fn platform_service(path: &str) -> Option<&str> {
-    path.strip_prefix("/jiceng.")?.split('.').next()
-}
-
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AccessLogLayer;
 
@@ -55,7 +49,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let rpc = request.uri().path().to_owned();
         let span = tracing::Span::current();
-        if let Some(service) = platform_service(&rpc) {
+        if let Some(service) = crate::platform_service(&rpc) {
             span.set_attribute("jiceng.service", service.to_owned());
         }
         // The middleware reads the port off a Host header, which HTTP/2 callers do not send:
@@ -89,7 +83,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::platform_service;
+    use crate::platform_service;
 
     #[test]
     fn the_platform_service_is_read_off_the_grpc_path() {

@@ -11,13 +11,20 @@ use tonic::{
 use tonic_tracing_opentelemetry::middleware::client::{OtelGrpcLayer, OtelGrpcService};
 use tower::Layer as _;
 
-/// A channel whose calls carry the caller's trace context.
-pub type TracedChannel = OtelGrpcService<Channel>;
+use crate::rpc_metrics::ClientMetrics;
+
+/// A channel whose calls carry the caller's trace context and are counted.
+pub type TracedChannel = ClientMetrics<OtelGrpcService<Channel>>;
 
 /// Opens a lazily connecting channel to `uri` (e.g. `http://org:50051`) whose calls join the
-/// caller's trace.
+/// caller's trace and count in `rpc.client.duration`.
 pub fn channel(uri: &str, request_timeout: Duration) -> Result<TracedChannel, Status> {
-    Ok(OtelGrpcLayer.layer(endpoint(uri, request_timeout)?.connect_lazy()))
+    let endpoint = endpoint(uri, request_timeout)?;
+    let origin = endpoint.uri().clone();
+    Ok(ClientMetrics::new(
+        OtelGrpcLayer.layer(endpoint.connect_lazy()),
+        origin,
+    ))
 }
 
 /// A channel like [`channel`] whose calls make no spans: for housekeeping a process does by

@@ -5,6 +5,7 @@ mod access_log;
 pub mod client;
 pub mod etag;
 pub mod page;
+mod rpc_metrics;
 pub mod server;
 mod server_span;
 pub mod status;
@@ -16,9 +17,16 @@ pub use client::{
 };
 pub use etag::{etag_of, version_in, version_of};
 pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
+pub use rpc_metrics::ClientMetrics;
 pub use server::{GrpcServer, GrpcServices, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;
 pub use time::{millis_of, timestamp};
+
+/// The platform service a gRPC path belongs to: `org` for `/jiceng.org.v1.OrgService/CreateUnit`;
+/// none for what is not the platform's own (health, reflection).
+pub(crate) fn platform_service(path: &str) -> Option<&str> {
+    path.strip_prefix("/jiceng.")?.split('.').next()
+}
 
 /// The gRPC status a response carries in its headers: a handler's error travels there
 /// (trailers-only); a success, whose status comes in the trailers, is OK, and so is a response

@@ -4,6 +4,8 @@
 //! that mean the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
 //! DATA_LOSS) and is otherwise left unset: a NOT_FOUND or PERMISSION_DENIED is the caller's, and
 //! an error rate computed from spans must not count it against the service.
+//!
+//! It also counts the call in `rpc.server.duration`, sampled or not.
 
 use std::{
     future::Future,
@@ -53,6 +55,8 @@ where
         if crate::is_housekeeping(request.uri().path()) {
             return Box::pin(self.inner.call(request));
         }
+        let path = request.uri().path().to_owned();
+        let started = std::time::Instant::now();
         let span = grpc_server::make_span_from_request(&request);
         // When the span itself is filtered out, the caller's context still reaches what the
         // handler calls.
@@ -76,6 +80,12 @@ where
                 }
             };
             span.record("rpc.grpc.status_code", code as i64);
+            crate::rpc_metrics::record_server(
+                &path,
+                crate::platform_service(&path),
+                code,
+                started.elapsed(),
+            );
             if is_server_error(code) {
                 span.record("otel.status_code", "ERROR");
             }

@@ -12,10 +12,13 @@
 //! redelivery changes nothing.
 
 mod envelope;
+pub mod metrics;
+mod parked;
 mod relay;
 mod router;
 
 pub use envelope::{EventDraft, enqueue, trace_context_of};
+pub use parked::{ParkedDelivery, parked, requeue_parked};
 pub use relay::{Destination, Relay, RelayOptions};
 pub use router::SinkRouter;
 

@@ -12,7 +12,7 @@ use tonic::Request;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::trace_context_of;
+use crate::{metrics, trace_context_of};
 
 /// A consumer the relay delivers to, and the event types it consumes.
 #[derive(Clone, Debug)]
@@ -99,6 +99,8 @@ impl Default for RelayOptions {
 /// Delivers one database's outbox to its destinations.
 #[derive(Debug)]
 pub struct Relay {
+    /// The outbox's name in metrics: the service whose events it holds.
+    source: String,
     db: Database,
     destinations: HashMap<String, Destination>,
     options: RelayOptions,
@@ -117,12 +119,16 @@ enum Outcome {
 }
 
 impl Relay {
+    /// A relay of the outbox in `db`, which holds `source`'s events (the name its metrics go
+    /// by).
     pub fn new(
+        source: &str,
         db: Database,
         destinations: HashMap<String, Destination>,
         options: RelayOptions,
     ) -> Self {
         Self {
+            source: source.to_owned(),
             db,
             destinations,
             options,
@@ -135,10 +141,18 @@ impl Relay {
     }
 
     /// Relays until `shutdown` completes. Database errors are logged and retried after a pause;
-    /// the relay never gives up on its own.
+    /// the relay never gives up on its own. Every [`metrics::BACKLOG_INTERVAL`] it reads the
+    /// outbox's backlog for the gauges.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut backlog_read_at: Option<std::time::Instant> = None;
         loop {
+            if backlog_read_at.is_none_or(|at| at.elapsed() >= metrics::BACKLOG_INTERVAL) {
+                backlog_read_at = Some(std::time::Instant::now());
+                if let Err(err) = self.publish_backlog().await {
+                    tracing::warn!(error = %err, outbox = %self.source, "reading the outbox backlog failed");
+                }
+            }
             let pause = match self.relay_once().await {
                 Ok(0) => self.options.idle_interval,
                 Ok(_) => Duration::ZERO,
@@ -152,6 +166,13 @@ impl Relay {
                 () = tokio::time::sleep(pause) => {}
             }
         }
+    }
+
+    /// Reads what waits in the outbox and publishes it to the backlog gauges.
+    pub async fn publish_backlog(&self) -> Result<(), sqlx::Error> {
+        let backlog = metrics::read_backlog(&self.db, self.destinations.keys()).await?;
+        metrics::publish(&self.source, backlog);
+        Ok(())
     }
 
     /// Routes new events, claims one batch of due deliveries, delivers them concurrently, and
@@ -376,6 +397,11 @@ impl Relay {
             }
         };
         let done_at = (state != "pending").then_some(now);
+        let outcome = match state {
+            "pending" => "failed",
+            done => done,
+        };
+        metrics::delivery(&self.source, &claimed.destination, outcome);
         sqlx::query(
             "UPDATE outbox_deliveries
              SET state = $1, available_at = $2, lease_until = 0, last_error = $3, done_at = $4

@@ -45,7 +45,8 @@ struct Consumer {
     deliveries: Arc<AtomicUsize>,
     duplicates: Arc<AtomicUsize>,
     applied: Arc<Mutex<Vec<(String, u8)>>>,
-    fail_first: usize,
+    /// Deliveries refused before the consumer takes any; a scenario may change it.
+    fail_first: Arc<AtomicUsize>,
     delay: Duration,
     jitter: Duration,
 }
@@ -57,7 +58,7 @@ impl EventSinkService for Consumer {
         request: Request<DeliverRequest>,
     ) -> Result<Response<DeliverResponse>, Status> {
         let n = self.deliveries.fetch_add(1, Ordering::SeqCst);
-        if n < self.fail_first {
+        if n < self.fail_first.load(Ordering::SeqCst) {
             return Err(Status::unavailable("consumer is starting"));
         }
         let event = request
@@ -136,7 +137,7 @@ async fn setup_with_jitter(
         deliveries: Arc::default(),
         duplicates: Arc::default(),
         applied: Arc::default(),
-        fail_first,
+        fail_first: Arc::new(AtomicUsize::new(fail_first)),
         delay,
         jitter,
     };
@@ -152,10 +153,16 @@ async fn setup_with_jitter(
 }
 
 fn relay(setup: &Setup, options: RelayOptions) -> Relay {
+    relay_named("producer", setup, options)
+}
+
+/// A relay whose metrics go by `source`, apart from the other scenarios' running meanwhile.
+fn relay_named(source: &str, setup: &Setup, options: RelayOptions) -> Relay {
     let channel =
         jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
     let destination = Destination::new(channel, None, vec!["jiceng.test.v1.*".to_owned()]);
     Relay::new(
+        source,
         setup.producer.clone(),
         HashMap::from([("consumer".to_owned(), destination)]),
         options,
@@ -266,6 +273,30 @@ async fn a_poison_event_is_parked_after_max_attempts(db: TestDatabase) {
     let counts = counts(&setup.producer).await.expect("counts");
     assert_eq!((counts.pending, counts.delivered, counts.parked), (0, 0, 1));
     assert!(effects(&setup.consumer).await.is_empty());
+
+    // An operator sees what was parked and why, and puts it back in line once the consumer
+    // can take it: the relay delivers it, once.
+    let parked = jiceng_outbox::parked(&setup.producer, Some("consumer"), 10)
+        .await
+        .expect("parked");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].attempts, 5);
+    assert!(parked[0].last_error.is_some());
+    let elsewhere = jiceng_outbox::requeue_parked(&setup.producer, Some("elsewhere"), None)
+        .await
+        .expect("requeue");
+    assert_eq!(elsewhere, 0, "another destination's parked deliveries only");
+    setup.consumer.fail_first.store(0, Ordering::SeqCst);
+    let requeued = jiceng_outbox::requeue_parked(&setup.producer, None, Some(&parked[0].event_id))
+        .await
+        .expect("requeue");
+    assert_eq!(requeued, 1);
+    drain(&relay).await;
+    let after = jiceng_outbox::counts(&setup.producer)
+        .await
+        .expect("counts");
+    assert_eq!((after.pending, after.delivered, after.parked), (0, 1, 0));
+    assert_eq!(effects(&setup.consumer).await.len(), 1);
 }
 
 async fn a_relay_killed_mid_batch_loses_and_doubles_nothing(db: TestDatabase) {
@@ -307,6 +338,7 @@ async fn events_wait_unrouted_until_a_consumer_is_configured(db: TestDatabase) {
         jiceng_grpc::channel(&setup.server.uri(), Duration::from_secs(5)).expect("channel");
     let other_types = Destination::new(channel, None, vec!["jiceng.org.v1.*".to_owned()]);
     let nobody = Relay::new(
+        "producer",
         setup.producer.clone(),
         HashMap::from([("consumer".to_owned(), other_types)]),
         quick_options(),
@@ -382,19 +414,52 @@ async fn events_of_a_subject_arrive_in_the_order_they_were_written(db: TestDatab
 
 /// A failed delivery is an error of its `outbox.deliver` span, and its warning is written inside
 /// that span, so that the log line carries the trace an operator opens next; the retry that
-/// succeeds is no error. The one test here that installs the process's telemetry.
+/// succeeds is no error. The outage shows in the metrics too: a failed delivery counted, the
+/// backlog gauge at one pending until the retry delivers it. The one test here that installs
+/// the process's telemetry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delivery_is_an_error_of_its_span_with_its_warning_inside() {
     let collector = OtlpReceiver::start().await;
     let telemetry = collector.install_telemetry();
+    let flush = || {
+        let flusher = Arc::clone(&telemetry);
+        async move {
+            tokio::task::spawn_blocking(move || flusher.flush())
+                .await
+                .expect("flush");
+        }
+    };
     let producer_db = TestDatabase::sqlite();
     let setup = setup(&producer_db, 1, Duration::ZERO).await;
     write_events(&setup.producer, 1).await;
-    drain(&relay(&setup, quick_options())).await;
-    let flusher = Arc::clone(&telemetry);
-    tokio::task::spawn_blocking(move || flusher.flush())
-        .await
-        .expect("flush");
+    let relay = relay_named("traced", &setup, quick_options());
+    assert_eq!(relay.relay_once().await.expect("round"), 1, "one attempt");
+    relay.publish_backlog().await.expect("backlog");
+    flush().await;
+    let of_consumer = [("jiceng.outbox", "traced"), ("destination", "consumer")];
+    assert_eq!(
+        collector.metric_total("jiceng.outbox.pending", &of_consumer),
+        1.0,
+        "the failed delivery waits: {:?}",
+        collector.metric_points()
+    );
+    let failed = [of_consumer[0], of_consumer[1], ("outcome", "failed")];
+    assert_eq!(
+        collector.metric_total("jiceng.outbox.deliveries", &failed),
+        1.0
+    );
+    drain(&relay).await;
+    relay.publish_backlog().await.expect("backlog");
+    flush().await;
+    assert_eq!(
+        collector.metric_total("jiceng.outbox.pending", &of_consumer),
+        0.0
+    );
+    let delivered = [of_consumer[0], of_consumer[1], ("outcome", "delivered")];
+    assert_eq!(
+        collector.metric_total("jiceng.outbox.deliveries", &delivered),
+        1.0
+    );
     const ERROR: i32 = 2;
     let failed_with_warning = |span: &Span| {
         span.name == "outbox.deliver"

@@ -1,17 +1,26 @@
-//! Tracing for every jiceng process: JSON logs carrying the trace id, OTLP export, W3C propagation.
+//! Telemetry for every jiceng process: JSON logs carrying the trace id, traces and metrics over
+//! OTLP, W3C propagation.
 //!
-//! One call to [`init`] at start; [`Telemetry::shutdown`] at exit flushes the spans still
-//! buffered. Export is on when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; the sampler follows
-//! `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (read by the OpenTelemetry SDK), and the
-//! resource carries the service name and the district.
+//! One call to [`init`] at start; [`Telemetry::shutdown`] at exit flushes the spans and metrics
+//! still buffered. Export is on when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; the sampler follows
+//! `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` and the metric export interval
+//! `OTEL_METRIC_EXPORT_INTERVAL` (read by the OpenTelemetry SDK), and the resource carries the
+//! service name, the instance and the district. Metrics are counted on every call, whatever
+//! the trace sampler keeps: see [`metrics`].
 
+mod db_spans;
 mod json_log;
+pub mod metrics;
 
+pub use db_spans::set_database_system;
 pub use json_log::civil_from_days;
 
 use opentelemetry::{KeyValue, global, trace::TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use opentelemetry_sdk::{
+    Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator,
+    trace::SdkTracerProvider,
+};
 use tracing_subscriber::{
     EnvFilter, Layer as _, filter::FilterExt as _, layer::SubscriberExt, util::SubscriberInitExt,
 };
@@ -37,6 +46,8 @@ pub struct TelemetryConfig {
     pub log_filter: String,
     /// Write JSON log lines to stdout; tests switch this off unless `TEST_LOG` is set.
     pub logs: bool,
+    /// The share of new traces kept; `None` leaves the sampler to `OTEL_TRACES_SAMPLER`.
+    pub sampling_ratio: Option<f64>,
 }
 
 impl TelemetryConfig {
@@ -50,6 +61,7 @@ impl TelemetryConfig {
                 .filter(|e| !e.is_empty()),
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned()),
             logs: true,
+            sampling_ratio: None,
         }
     }
 }
@@ -64,29 +76,42 @@ pub enum TelemetryError {
     AlreadyInitialised,
 }
 
-/// Keeps the tracer provider alive; shut it down to flush.
+/// Keeps the tracer and meter providers alive; shut it down to flush.
 #[derive(Debug)]
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    meters: SdkMeterProvider,
 }
 
-/// Installs the global subscriber (JSON logs + OpenTelemetry layer), the tracer provider and the
-/// W3C trace-context propagator. A provider is installed even without an exporter so that every
-/// request still gets a trace id to log and to pass on.
+/// Installs the global subscriber (JSON logs + OpenTelemetry layer), the tracer and meter
+/// providers and the W3C trace-context propagator. A tracer provider is installed even without
+/// an exporter so that every request still gets a trace id to log and to pass on.
 pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
-    let resource = Resource::builder()
-        .with_service_name(config.service_name.clone())
-        .with_attribute(KeyValue::new("jiceng.district", config.district.clone()))
-        .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let resource = resource(config);
+    let mut builder = SdkTracerProvider::builder().with_resource(resource.clone());
+    if let Some(ratio) = config.sampling_ratio {
+        use opentelemetry_sdk::trace::Sampler;
+        builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            ratio,
+        ))));
+    }
+    let mut meters = SdkMeterProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(endpoint.clone())
             .build()?;
         builder = builder.with_batch_exporter(exporter);
+        // Cumulative, the SDK's default: each export carries the totals since start, so a
+        // series stays right whichever collector replica relays it.
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()?;
+        meters = meters.with_periodic_exporter(exporter);
     }
     let provider = builder.build();
+    let meters = meters.build();
     let tracer = provider.tracer("jiceng");
     // Each layer its own filter: a quieter `RUST_LOG` drops log lines, never the spans whose
     // trace ids the remaining lines and the audit records carry.
@@ -98,33 +123,71 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
     let logs = config
         .logs
         .then(|| json_log::JsonLogLayer::stdout().with_filter(log_filter));
+    // sqlx's statement events only, at the level it writes them, whatever `RUST_LOG` says.
+    let statements = tracing_subscriber::filter::Targets::new()
+        .with_target("sqlx::query", tracing::Level::DEBUG);
     tracing_subscriber::registry()
         .with(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
                 .with_filter(trace_filter),
         )
+        .with(
+            // Spans that go nowhere without an exporter: sqlx need not even describe its
+            // statements then.
+            config.otlp_endpoint.as_ref().map(|_| {
+                db_spans::DbSpanLayer::new(provider.tracer("jiceng.db")).with_filter(statements)
+            }),
+        )
         .with(logs)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
     global::set_text_map_propagator(TraceContextPropagator::new());
     global::set_tracer_provider(provider.clone());
-    Ok(Telemetry { provider })
+    global::set_meter_provider(meters.clone());
+    metrics::provider_installed();
+    Ok(Telemetry { provider, meters })
+}
+
+/// What every span and metric point says of where it comes from. `service.instance.id` keeps
+/// two replicas' cumulative series apart: without it their totals would land on one series
+/// and overwrite each other. The pod name is the instance when the deployment does not name
+/// one (`OTEL_RESOURCE_ATTRIBUTES`, read by the SDK's detector).
+fn resource(config: &TelemetryConfig) -> Resource {
+    let detected = Resource::builder().build();
+    let instance = opentelemetry::Key::from_static_str("service.instance.id");
+    let mut builder = Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .with_attribute(KeyValue::new("jiceng.district", config.district.clone()));
+    if detected.get(&instance).is_none() {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| format!("pid-{}", std::process::id()));
+        builder = builder.with_attribute(KeyValue::new(instance, host));
+    }
+    builder.build()
 }
 
 impl Telemetry {
-    /// Exports every span still buffered. Blocks: call it from a blocking thread when inside an
-    /// async runtime.
+    /// Exports every span still buffered and the metrics as they stand. Blocks: call it from a
+    /// blocking thread when inside an async runtime.
     pub fn flush(&self) {
         if let Err(err) = self.provider.force_flush() {
             tracing::warn!(error = %err, "flushing spans failed");
         }
+        if let Err(err) = self.meters.force_flush() {
+            tracing::warn!(error = %err, "flushing metrics failed");
+        }
     }
 
-    /// Flushes and stops the exporter.
+    /// Flushes and stops the exporters.
     pub fn shutdown(self) {
         if let Err(err) = self.provider.shutdown() {
             eprintln!("telemetry shutdown: {err}");
+        }
+        if let Err(err) = self.meters.shutdown() {
+            eprintln!("metrics shutdown: {err}");
         }
     }
 }

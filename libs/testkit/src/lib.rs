@@ -16,7 +16,7 @@ pub mod topology;
 
 pub use database::{Backend, TestDatabase};
 pub use http::{HttpReceiver, ReceivedRequest};
-pub use otlp::OtlpReceiver;
+pub use otlp::{MetricKind, MetricPoint, OtlpReceiver};
 pub use tls::TestCertificates;
 
 use std::{future::Future, net::SocketAddr, time::Duration};

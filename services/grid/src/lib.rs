@@ -8,6 +8,7 @@
 pub mod domain;
 pub mod events;
 pub mod grpc;
+mod metrics;
 mod proto;
 pub mod store;
 
@@ -117,6 +118,21 @@ pub fn build(ctx: &Context) -> Result<Built<GridStore>, BuildError> {
     Ok(Built { store, parts })
 }
 
+/// One round of escalation at `now`, as the scanner and `ScanOverdue` run it: up to
+/// [`SCAN_BATCH`] overdue cases escalated, each counted for its street, and the overdue gauge
+/// refreshed with what stays overdue afterwards.
+pub(crate) async fn escalate_overdue(
+    store: &GridStore,
+    now: i64,
+) -> store::Result<Vec<domain::case::Escalation>> {
+    let escalations = store.escalate_overdue(now, SCAN_BATCH).await?;
+    for escalation in &escalations {
+        metrics::case_escalated(&escalation.street);
+    }
+    metrics::overdue_counted(store.overdue_by_street(now).await?);
+    Ok(escalations)
+}
+
 /// Escalates overdue cases every `every` until `shutdown` completes. Several replicas may run
 /// it at once: each missed deadline escalates a case once.
 pub async fn scan_overdue(store: GridStore, every: Duration, shutdown: impl Future<Output = ()>) {
@@ -125,14 +141,20 @@ pub async fn scan_overdue(store: GridStore, every: Duration, shutdown: impl Futu
         // A full batch means more may wait: go again soon.
         let mut full = false;
         let started = std::time::Instant::now();
-        match store.escalate_overdue(store.now(), SCAN_BATCH).await {
-            Ok(escalations) if escalations.is_empty() => {}
+        let ok = match escalate_overdue(&store, store.now()).await {
             Ok(escalations) => {
-                full = escalations.len() as i64 == SCAN_BATCH;
-                tracing::info!(escalated = escalations.len(), "overdue cases escalated");
+                if !escalations.is_empty() {
+                    full = escalations.len() as i64 == SCAN_BATCH;
+                    tracing::info!(escalated = escalations.len(), "overdue cases escalated");
+                }
+                true
             }
-            Err(err) => tracing::warn!(error = %err, "overdue scan failed"),
-        }
+            Err(err) => {
+                tracing::warn!(error = %err, "overdue scan failed");
+                false
+            }
+        };
+        jiceng_telemetry::metrics::scanner_round("grid.overdue_scan", started.elapsed(), ok);
         if full {
             // A backlog drains at half speed: a pause as long as the batch took leaves the
             // database to the requests in between. The pause also lets a stopping process go.

@@ -70,7 +70,47 @@ enum Command {
     /// Operates a deployed district through the Kubernetes API (KUBECONFIG or in-cluster).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Looks into one service's outbox, and puts the deliveries it parked back in line.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
 }
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// What waits for each destination (pending, the oldest's age, parked, unrouted) and the
+    /// parked deliveries with their last error.
+    Status(OutboxArgs),
+    /// Puts parked deliveries back in line, due now with their attempts counted afresh: those
+    /// to --destination, the one of --event-id, or with --all every one. Run it once the
+    /// consumer can take them again (docs/runbooks/JicengOutboxParked.md).
+    Requeue(RequeueArgs),
+}
+
+#[derive(Debug, Args)]
+struct OutboxArgs {
+    #[arg(long, env = "JICENG_SERVICE", value_enum)]
+    service: ServiceName,
+    #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Only the deliveries to this destination (a consumer's name in JICENG_EVENT_SINKS).
+    #[arg(long)]
+    destination: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RequeueArgs {
+    #[command(flatten)]
+    outbox: OutboxArgs,
+    /// Only the deliveries of this event.
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Every parked delivery of the outbox, when neither --destination nor --event-id is given.
+    #[arg(long, conflicts_with_all = ["event_id"])]
+    all: bool,
+}
+
+/// Parked deliveries `jiceng outbox status` lists at most.
+const PARKED_LISTED: i64 = 50;
 
 #[derive(Debug, Subcommand)]
 enum ClusterCommand {
@@ -583,6 +623,67 @@ async fn run(cli: Cli) -> Result<()> {
             for jiceng_org_client::Repaired { table, rows } in &repaired {
                 println!("{table}: {rows} rows put right");
             }
+            db.close().await;
+            Ok(())
+        }
+        Command::Outbox(OutboxCommand::Status(args)) => {
+            let db = jiceng_db::Database::connect(&args.database_url).await?;
+            let destination = args.destination.as_deref();
+            let backlog = jiceng_outbox::metrics::read_backlog(&db, std::iter::empty()).await?;
+            println!("{} outbox", args.service.as_str());
+            let mut destinations: Vec<_> = backlog
+                .destinations
+                .iter()
+                .filter(|(name, _)| destination.is_none_or(|only| only == name.as_str()))
+                .collect();
+            destinations.sort_by_key(|(name, _)| name.as_str());
+            if destinations.is_empty() {
+                println!("  nothing pending or parked");
+            }
+            for (name, of) in destinations {
+                let oldest = Duration::from_millis(of.oldest_pending_ms.max(0) as u64);
+                println!(
+                    "  to {name}: {} pending (oldest {}), {} parked",
+                    of.pending,
+                    jiceng_cluster::human_age(oldest),
+                    of.parked
+                );
+            }
+            println!(
+                "  unrouted (no destination consumes their type yet): {}",
+                backlog.unrouted
+            );
+            let parked = jiceng_outbox::parked(&db, destination, PARKED_LISTED).await?;
+            if !parked.is_empty() {
+                println!("parked (oldest first, at most {PARKED_LISTED}):");
+            }
+            for delivery in &parked {
+                println!(
+                    "  {} {} to {}: {} attempts, last error: {}",
+                    delivery.event_id,
+                    delivery.event_type,
+                    delivery.destination,
+                    delivery.attempts,
+                    delivery.last_error.as_deref().unwrap_or("none recorded")
+                );
+            }
+            db.close().await;
+            Ok(())
+        }
+        Command::Outbox(OutboxCommand::Requeue(args)) => {
+            let destination = args.outbox.destination.as_deref();
+            let event_id = args.event_id.as_deref();
+            if destination.is_none() && event_id.is_none() && !args.all {
+                return Err(
+                    "say which parked deliveries: --destination, --event-id or --all".into(),
+                );
+            }
+            let db = jiceng_db::Database::connect(&args.outbox.database_url).await?;
+            let requeued = jiceng_outbox::requeue_parked(&db, destination, event_id).await?;
+            println!(
+                "{requeued} parked deliveries of the {} outbox put back in line",
+                args.outbox.service.as_str()
+            );
             db.close().await;
             Ok(())
         }

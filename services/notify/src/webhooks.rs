@@ -253,6 +253,12 @@ impl WebhookDispatcher {
         let at = self.store.now();
         let result = self.send(delivery, &span).instrument(span.clone()).await;
         let latency_ms = started.elapsed().as_millis() as i64;
+        let outcome = match &result {
+            Ok(status) if (200..300).contains(status) => "delivered",
+            Ok(_) => "rejected",
+            Err(_) => "unreachable",
+        };
+        attempt_metrics::record(outcome, started.elapsed());
         let failure = match &result {
             Ok(status) => {
                 span.record("http.response.status_code", status);
@@ -351,6 +357,42 @@ impl WebhookDispatcher {
         // Read the body so the connection can be reused; its content does not matter.
         let _ = response.into_body().collect().await;
         Ok(status)
+    }
+}
+
+/// `jiceng.webhook.attempts` and `jiceng.webhook.duration`, by outcome: `delivered` (2xx),
+/// `rejected` (any other answer) or `unreachable` (no answer: refused, timed out, not allowed
+/// by the egress policy).
+mod attempt_metrics {
+    use std::time::Duration;
+
+    use jiceng_telemetry::metrics::{Instruments, duration_histogram, meter, millis};
+    use opentelemetry::{
+        KeyValue,
+        metrics::{Counter, Histogram},
+    };
+
+    struct AttemptInstruments {
+        attempts: Counter<u64>,
+        duration: Histogram<f64>,
+    }
+
+    static INSTRUMENTS: Instruments<AttemptInstruments> = Instruments::new(|| AttemptInstruments {
+        attempts: meter()
+            .u64_counter("jiceng.webhook.attempts")
+            .with_description("Webhook delivery attempts, by outcome")
+            .build(),
+        duration: duration_histogram(
+            "jiceng.webhook.duration",
+            "How long a webhook took to answer, or to fail",
+        ),
+    });
+
+    pub(super) fn record(outcome: &'static str, took: Duration) {
+        let outcome = [KeyValue::new("outcome", outcome)];
+        let instruments = INSTRUMENTS.get();
+        instruments.attempts.add(1, &outcome);
+        instruments.duration.record(millis(took), &outcome);
     }
 }
 

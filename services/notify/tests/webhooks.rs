@@ -180,6 +180,10 @@ async fn a_webhook_answering_500_is_an_error_of_its_span_with_its_warning_inside
     tokio::task::spawn_blocking(move || flusher.flush())
         .await
         .expect("flush");
+    // Counted as rejected, with its duration; other tests of this binary may add theirs.
+    let rejected = [("outcome", "rejected")];
+    assert!(collector.metric_total("jiceng.webhook.attempts", &rejected) >= 1.0);
+    assert!(collector.metric_total("jiceng.webhook.duration", &rejected) >= 1.0);
     const ERROR: i32 = 2;
     // Other tests of this binary send webhooks at the same time: this notice's attempt only.
     let of_this_notice = |span: &Span| {

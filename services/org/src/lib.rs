@@ -112,11 +112,19 @@ async fn scan_decisions(store: OrgStore, every: Duration, shutdown: impl Future<
     tokio::pin!(shutdown);
     loop {
         let warning = i64::try_from(DECISION_WARNING.as_millis()).unwrap_or(i64::MAX);
-        match store.scan_decisions(store.now(), warning).await {
-            Ok(0) => {}
-            Ok(written) => tracing::info!(written, "decision due and overdue events written"),
-            Err(err) => tracing::warn!(error = %err, "decision scan failed"),
-        }
+        let started = std::time::Instant::now();
+        let ok = match store.scan_decisions(store.now(), warning).await {
+            Ok(0) => true,
+            Ok(written) => {
+                tracing::info!(written, "decision due and overdue events written");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "decision scan failed");
+                false
+            }
+        };
+        jiceng_telemetry::metrics::scanner_round("org.decision_scan", started.elapsed(), ok);
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(every) => {}

@@ -105,11 +105,19 @@ async fn announce_due(store: PropertyStore, every: Duration, shutdown: impl Futu
     tokio::pin!(shutdown);
     let lead = i64::try_from(REMINDER_LEAD.as_millis()).unwrap_or(i64::MAX);
     loop {
-        match store.announce_due(store.now(), lead).await {
-            Ok(0) => {}
-            Ok(sent) => tracing::info!(sent, "disclosure reminders and notices sent"),
-            Err(err) => tracing::warn!(error = %err, "disclosure reminders failed"),
-        }
+        let started = std::time::Instant::now();
+        let ok = match store.announce_due(store.now(), lead).await {
+            Ok(0) => true,
+            Ok(sent) => {
+                tracing::info!(sent, "disclosure reminders and notices sent");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "disclosure reminders failed");
+                false
+            }
+        };
+        jiceng_telemetry::metrics::scanner_round("property.disclosure_scan", started.elapsed(), ok);
         tokio::select! {
             () = &mut shutdown => return,
             () = tokio::time::sleep(every) => {}

@@ -225,6 +225,77 @@ impl Platform {
     }
 }
 
+/// The grid scenarios' ground in `committee`: the category `city.garbage` (a required `volume`,
+/// small or large; an hour for each step but handling, two hours for that, a day in all, on the
+/// working calendar), a grid `PD-LJZ-001` and its worker `worker-1`. Returns the grid's id.
+pub async fn garbage_grid(platform: &Platform, committee: &str) -> String {
+    use jiceng_proto::grid::{self as gpb, grid_service_client::GridServiceClient};
+    let mut grids = platform
+        .client_as(
+            Bearer::new(&bearer(
+                "district",
+                &[Role::DistrictAdmin],
+                &platform.root_id,
+            )),
+            GridServiceClient::new,
+        )
+        .await;
+    grids
+        .define_category(gpb::DefineCategoryRequest {
+            category: Some(gpb::Category {
+                code: "city.garbage".into(),
+                name: "垃圾堆放".into(),
+                attributes: vec![gpb::Attribute {
+                    code: "volume".into(),
+                    name: "体量".into(),
+                    kind: gpb::AttributeKind::Choice as i32,
+                    required: true,
+                    choices: vec!["small".into(), "large".into()],
+                }],
+                default_handler_kind: "service_team".into(),
+                clock: gpb::ClockKind::Calendar as i32,
+                normal: Some(gpb::TimeLimits {
+                    accept_minutes: 60,
+                    dispatch_minutes: 60,
+                    handle_minutes: 120,
+                    verify_minutes: 60,
+                    overall_minutes: 24 * 60,
+                }),
+                urgent: None,
+                critical: None,
+            }),
+        })
+        .await
+        .expect("category");
+    let grid = grids
+        .create_grid(gpb::CreateGridRequest {
+            grid: Some(gpb::Grid {
+                code: "PD-LJZ-001".into(),
+                name: "梅园一村第一网格".into(),
+                layer: gpb::Layer::SocialManagement as i32,
+                org_id: committee.to_owned(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("grid")
+        .into_inner()
+        .id;
+    grids
+        .assign_grid_staff(gpb::AssignGridStaffRequest {
+            staff: Some(gpb::GridStaff {
+                grid_id: grid.clone(),
+                subject: "worker-1".into(),
+                name: "网格员李某".into(),
+                role: gpb::StaffRole::Worker as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("staff");
+    grid
+}
+
 pub async fn create(
     client: &mut OrgClient,
     parent: &str,

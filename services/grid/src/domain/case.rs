@@ -371,6 +371,13 @@ impl Case {
     }
 
     /// The ids of the owning org's chain, root first.
+    /// The street or town the case belongs to, for metrics: the unit below the district root
+    /// on its org path, or `district` for a case the district owns itself. Bounded by the
+    /// district's streets and towns (36 in Pudong), as a metric attribute must be.
+    pub fn street(&self) -> &str {
+        street_of(&self.org_path)
+    }
+
     pub fn chain(&self) -> Vec<&str> {
         self.org_path
             .split('/')
@@ -426,10 +433,22 @@ pub struct ChangeRequest {
     pub requested_at: i64,
 }
 
+/// The street or town of an org path `/root/street/…/`: its second unit, or `district` when
+/// the path is the root's alone.
+pub fn street_of(org_path: &str) -> &str {
+    org_path
+        .split('/')
+        .filter(|id| !id.is_empty())
+        .nth(1)
+        .unwrap_or("district")
+}
+
 /// A case that climbed (or, at the top, was flagged again) for being overdue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Escalation {
     pub case_id: String,
+    /// The case's street (see [`Case::street`]).
+    pub street: String,
     pub step: Step,
     pub from_org_id: String,
     pub to_org_id: String,

@@ -306,6 +306,10 @@ impl CaseService for GridApi {
                 |new| async move { self.store.report(request_id, &new, now).await },
             )
             .await??;
+        // A retry answers with the case its first call reported, stamped then: counted once.
+        if case.created_at == now {
+            crate::metrics::case_reported(case.street());
+        }
         Ok(Response::new(case_to_proto(&case)))
     }
 
@@ -732,10 +736,7 @@ impl CaseService for GridApi {
             .scopes()
             .require_whole_district(caller(&request)?, &[Role::DistrictAdmin])
             .await?;
-        let escalations = self
-            .store
-            .escalate_overdue(self.store.now(), crate::SCAN_BATCH)
-            .await?;
+        let escalations = crate::escalate_overdue(&self.store, self.store.now()).await?;
         Ok(Response::new(pb::ScanOverdueResponse {
             escalations: escalations.iter().map(escalation_to_proto).collect(),
         }))
