@@ -9,7 +9,9 @@ the cluster prerequisites under k8s/.
 - the internal key is the one Secret the chart may write (generated, kept), or a named one;
 - the values schema refuses a wrong type and an unknown key;
 - every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
-- the NetworkPolicies let exactly the expected services call each other (printed as a matrix);
+- the NetworkPolicies let exactly the expected services call each other (printed as a matrix),
+  admit each outside caller's namespace to the services its values entry names only, and open
+  name lookups on port 53 wherever the cluster answers them unless a district narrows them;
 - secrets reach the pods only by reference: the chart renders no Secret and no secret value;
 - every service of the workspace has its chart entry and every chart entry a service;
 - the Prometheus rules (k8s/observability/prometheus-rules.yaml, a PrometheusRule): its `spec`
@@ -21,6 +23,12 @@ the cluster prerequisites under k8s/.
   the Grafana sidecar;
 - dashboards and rules name no rpc_*, db_client_* or jiceng_* metric or label the services do
   not export (the catalogue in docs/OBSERVABILITY.md);
+- every district installs as written: each PriorityClass its pods name is defined under k8s/;
+  at every autoscaler's maximum, with the rolling update's surge pod of each Deployment, the
+  migrations Job and the district's PostgreSQL instances, the pods' requests and limits fit the
+  namespace's ResourceQuota; and the services' connection pools at that many pods fit
+  PostgreSQL's `max_connections` less a reserve (the same check is shown to refuse an
+  autoscaler raised past either);
 - the Dockerfile passes hadolint.
 
 Needs HELM, KUBECTL and PROMTOOL (paths to the binaries; PROMTOOL defaults to `promtool` on the
@@ -261,6 +269,8 @@ def check_chart():
         count = validate(district, objects)
         check_deployments(district, objects)
         check_secrets(district, objects)
+        check_capacity(district, objects)
+        check_egress_and_callers(district, objects)
         matrix = call_matrix(objects)
         if matrix != EXPECTED_CALLS:
             fail(f"{district}: NetworkPolicies allow {matrix}, expected {EXPECTED_CALLS}")
@@ -302,6 +312,21 @@ def check_chart():
             fail(f"webhook destinations: egress from {reaching}, allow lists {allow}")
         else:
             print(f"  webhook destinations: only {reaching[0]} reaches 10.50.0.0/16; it allows {allow[0]}")
+    # A district that names its resolver narrows name lookups to it.
+    narrowed = render(districts[0], "--set", "networkPolicy.dns.cidrs={169.254.20.10/32}")
+    if narrowed.returncode != 0:
+        fail(f"DNS narrowed: helm template: {narrowed.stderr.strip()}")
+    else:
+        objects = objects_of(narrowed.stdout)
+        validate("DNS narrowed", objects)
+        lookups = [rule for o in objects if o["kind"] == "NetworkPolicy"
+                   for rule in o["spec"].get("egress", [])
+                   if any(p.get("port") == 53 for p in rule.get("ports", []))]
+        if not lookups or any(rule.get("to") != [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
+                              for rule in lookups):
+            fail(f"DNS narrowed: lookups go to {lookups[:1]}")
+        else:
+            print(f"  DNS narrowed: {len(lookups)} policies look names up at 169.254.20.10 only")
     # The internal key: generated into a kept Secret by default, or an existing Secret named.
     for name, expected_secrets in (("", 1), ("jiceng-internal-key-from-vault", 0)):
         keyed = render(districts[0], "--set", f"secrets.internalKey.name={name}")
@@ -330,8 +355,175 @@ def check_chart():
             print(f"  schema refuses {label}: {setting}")
 
 
+# Connections PostgreSQL keeps for itself and its operators beside the services' pools:
+# superuser_reserved_connections (3), CloudNativePG's instance manager and metrics exporter, a
+# few psql sessions of an operator at 3 a.m. The migrations Job's pool (2) counts as a pod's.
+CONNECTION_RESERVE = 20
+# A service's pool when the values set none (what `jiceng serve` opens on PostgreSQL).
+DEFAULT_POOL_SIZE = 16
+QUANTITY = re.compile(r"^([0-9.]+)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+UNITS = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+         "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity(text):
+    match = QUANTITY.match(str(text))
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {text}")
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def kustomized(path):
+    built = run(KUBECTL, "kustomize", str(path))
+    if built.returncode != 0:
+        fail(f"{path.relative_to(ROOT)}: kubectl kustomize: {built.stderr.strip()}")
+        return []
+    return objects_of(built.stdout)
+
+
+def pods_at_most(objects):
+    """Each workload's pods at the most, with their containers' resources and, for the
+    services, the connection pool each holds: every autoscaler at its maximum plus the rolling
+    update's surge pod, and the migrations Job's one pod."""
+    autoscalers = {o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
+                   for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
+    pods = []
+    for o in objects:
+        if o["kind"] == "Deployment":
+            name = o["metadata"]["name"]
+            replicas = autoscalers.get(name, o["spec"].get("replicas", 1))
+            surge = o["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", 1)
+            pod = o["spec"]["template"]["spec"]
+            env = {e["name"]: e.get("value") for c in pod["containers"] for e in c.get("env", [])}
+            pool = int(env.get("JICENG_DATABASE_POOL_SIZE") or DEFAULT_POOL_SIZE)
+            pods.append((name, replicas + int(surge), pod, pool))
+        elif o["kind"] == "Job":
+            pods.append((o["metadata"]["name"], 1, o["spec"]["template"]["spec"], 2))
+    return pods
+
+
+def capacity_problems(district, rendered, prerequisites):
+    """What would not fit in the district's namespace at the autoscalers' maxima, and a line
+    saying what does (None when the district's prerequisites cannot be read)."""
+    problems = []
+    quotas = [o for o in prerequisites if o["kind"] == "ResourceQuota"]
+    clusters = [o for o in prerequisites if o["kind"] == "Cluster"]
+    if len(quotas) != 1 or len(clusters) != 1:
+        return [f"{district}: expected one ResourceQuota and one PostgreSQL Cluster in "
+                f"k8s/districts/{district}, found {len(quotas)} and {len(clusters)}"], None
+    hard = quotas[0]["spec"]["hard"]
+    postgres = clusters[0]["spec"]
+    totals = {key: 0.0 for key in ("requests.cpu", "requests.memory", "limits.cpu",
+                                   "limits.memory", "pods")}
+    connections = 0
+    for _, count, pod, pool in pods_at_most(rendered):
+        totals["pods"] += count
+        connections += count * pool
+        # An init container runs before the others: the pod holds the larger of the two.
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                running = sum(quantity(c.get("resources", {}).get(kind, {}).get(resource, 0))
+                              for c in pod["containers"])
+                starting = max([quantity(c.get("resources", {}).get(kind, {}).get(resource, 0))
+                                for c in pod.get("initContainers", [])] or [0])
+                totals[f"{kind}.{resource}"] += count * max(running, starting)
+    instances = postgres.get("instances", 1)
+    totals["pods"] += instances
+    for kind in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            totals[f"{kind}.{resource}"] += instances * quantity(
+                postgres.get("resources", {}).get(kind, {}).get(resource, 0))
+    for key, total in totals.items():
+        if key in hard and total > quantity(hard[key]) + 1e-9:
+            unit = 2**30 if key.endswith("memory") else 1
+            problems.append(f"{district}: {key} at the autoscalers' maxima is "
+                            f"{total / unit:g}{'Gi' if unit > 1 else ''}, over the quota's "
+                            f"{hard[key]}")
+    max_connections = int(postgres["postgresql"]["parameters"]["max_connections"])
+    if connections > max_connections - CONNECTION_RESERVE:
+        problems.append(f"{district}: the pools at the autoscalers' maxima open {connections} "
+                        f"connections, over max_connections {max_connections} less "
+                        f"{CONNECTION_RESERVE} reserved")
+    summary = (f"{totals['pods']:g} pods, {totals['limits.cpu']:g} of {hard['limits.cpu']} CPU "
+               f"limits, {totals['limits.memory'] / 2**30:g}Gi of {hard['limits.memory']} memory "
+               f"limits, {connections} of {max_connections} - {CONNECTION_RESERVE} connections")
+    return problems, summary
+
+
+def check_capacity(district, rendered):
+    prerequisites = kustomized(ROOT / "k8s" / "districts" / district)
+    if not prerequisites:
+        return
+    cluster_wide = kustomized(ROOT / "k8s" / "cluster")
+    classes = {o["metadata"]["name"] for o in cluster_wide if o["kind"] == "PriorityClass"}
+    for name, _, pod, _ in pods_at_most(rendered):
+        wanted = pod.get("priorityClassName")
+        if wanted and wanted not in classes:
+            fail(f"{district}: {name} runs at PriorityClass {wanted}, defined nowhere under "
+                 f"k8s/ (k8s/cluster defines {sorted(classes)})")
+    problems, summary = capacity_problems(district, rendered, prerequisites)
+    for problem in problems:
+        fail(problem)
+    if summary is None:
+        return
+    if not problems:
+        print(f"  {district} at the autoscalers' maxima: {summary}")
+    # The check refuses what the issue found: an autoscaler raised past the quota and the
+    # connections.
+    grown = render(district, "--set", "services.grid.autoscaling.enabled=true",
+                   "--set", "services.grid.autoscaling.maxReplicas=60")
+    if grown.returncode != 0:
+        fail(f"{district}: helm template with a larger grid autoscaler: {grown.stderr.strip()}")
+        return
+    refused = capacity_problems(district, objects_of(grown.stdout), prerequisites)[0]
+    if not any("limits.cpu" in p for p in refused) or not any("connections" in p for p in refused):
+        fail(f"{district}: 60 grid pods passed the capacity check: {refused}")
+
+
+def admitted_namespaces(objects):
+    """Per service, the namespaces (by name) its NetworkPolicy admits callers from."""
+    admitted = {}
+    for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
+        component = policy["spec"]["podSelector"].get("matchLabels", {}).get(
+            "app.kubernetes.io/component")
+        for rule in policy["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                name = peer.get("namespaceSelector", {}).get("matchLabels", {}).get(
+                    "kubernetes.io/metadata.name")
+                if component and name:
+                    admitted.setdefault(name, set()).add(component)
+    return admitted
+
+
+def check_egress_and_callers(district, objects):
+    """Outside callers reach only the services their values entry names; name lookups reach
+    port 53 wherever the cluster answers them unless the district narrows it."""
+    values = yaml.safe_load((CHART / "values" / f"{district}.yaml").read_text())
+    admitted = admitted_namespaces(objects)
+    for caller in values.get("networkPolicy", {}).get("externalCallers", []):
+        name = caller.get("namespaceSelector", {}).get("kubernetes.io/metadata.name")
+        wanted = set(caller.get("services") or values_services())
+        if name and admitted.get(name, set()) != wanted:
+            fail(f"{district}: namespace {name} is admitted to {sorted(admitted.get(name, []))}, "
+                 f"its values entry names {sorted(wanted)}")
+        elif name:
+            print(f"  {district}: namespace {name} may call {', '.join(sorted(wanted))} only")
+    dns = [rule for o in objects if o["kind"] == "NetworkPolicy"
+           for rule in o["spec"].get("egress", [])
+           if any(p.get("port") == 53 for p in rule.get("ports", []))]
+    if not dns or any(rule.get("to") and not values.get("networkPolicy", {}).get("dns")
+                      for rule in dns):
+        fail(f"{district}: name lookups are not open to port 53 wherever the cluster answers "
+             f"them: {dns[:1]}")
+
+
+def values_services():
+    return yaml.safe_load((CHART / "values.yaml").read_text())["services"].keys()
+
+
 def check_prerequisites():
-    bases = [ROOT / "k8s" / "observability"] + sorted((ROOT / "k8s" / "districts").iterdir())
+    bases = [ROOT / "k8s" / "cluster", ROOT / "k8s" / "observability"] + sorted(
+        (ROOT / "k8s" / "districts").iterdir())
     print(f"== k8s/: {len(bases)} kustomizations")
     for base in bases:
         where = str(base.relative_to(ROOT))

@@ -117,6 +117,9 @@ pub struct AppConfig {
     pub district: District,
     pub services: Vec<ServiceName>,
     pub storage: Storage,
+    /// Connections each service's database pool keeps at the most; `None` for the default
+    /// (16 on PostgreSQL, 8 on SQLite).
+    pub database_pool_size: Option<u32>,
     pub keys: KeyConfig,
     /// The issuer (`iss`) and audience (`aud`) callers' tokens must name.
     pub token_issuer: String,
@@ -259,7 +262,7 @@ impl App {
             .into_iter()
             .filter(|s| config.services.contains(s))
         {
-            let db = connect_and_migrate(service, &config.storage)
+            let db = connect_and_migrate(service, &config.storage, config.database_pool_size)
                 .await?
                 .with_clock(config.clock.clone());
             let context = Context {
@@ -588,12 +591,13 @@ pub async fn ensure_district_root(
 pub async fn connect_and_migrate(
     service: ServiceName,
     storage: &Storage,
+    pool_size: Option<u32>,
 ) -> Result<Database, AppError> {
     let fail = |source| AppError::Database {
         service: service.as_str(),
         source,
     };
-    let db = Database::connect(&storage.url_for(service))
+    let db = Database::connect_with_pool(&storage.url_for(service), pool_size)
         .await
         .map_err(fail)?
         .observed_as(service.as_str());

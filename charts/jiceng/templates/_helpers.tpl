@@ -142,14 +142,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Egress every jiceng pod needs: DNS, PostgreSQL and (unless withoutCollector) the collector. */}}
 {{- define "jiceng.infrastructureEgress" -}}
 {{- $np := .Values.networkPolicy -}}
+{{- if or $np.dns.peers $np.dns.cidrs }}
 - to:
-    - namespaceSelector:
-        matchLabels:
-          kubernetes.io/metadata.name: kube-system
-      podSelector:
-        matchLabels:
-          k8s-app: kube-dns
+    {{- range $np.dns.peers }}
+    {{- include "jiceng.peer" . | nindent 4 }}
+    {{- end }}
+    {{- range $np.dns.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
   ports:
+{{- else }}
+# Name lookups wherever the cluster answers them: CoreDNS in kube-system, NodeLocal DNSCache on
+# the node's link-local address, OpenShift's DNS in openshift-dns. Port 53 only.
+- ports:
+{{- end }}
     - port: 53
       protocol: UDP
     - port: 53

@@ -239,7 +239,7 @@ fn only_dialect(statement: &Statement) -> Option<&'static str> {
 async fn every_static_statement_fits_the_migrated_schema(db: TestDatabase) {
     // One database holding every service's schema: the table names do not overlap.
     for service in ServiceName::ALL {
-        connect_and_migrate(service, &Storage::Url(db.url.clone()))
+        connect_and_migrate(service, &Storage::Url(db.url.clone()), None)
             .await
             .expect("migrations")
             .close()

@@ -117,9 +117,18 @@ impl DerefMut for Tx {
 }
 
 impl Database {
-    /// Connects to a `postgres://…` or `sqlite:…` URL. A SQLite file (and its folder) is created
-    /// when missing and runs in WAL mode so that readers never wait for the writer.
+    /// Connects to a `postgres://…` or `sqlite:…` URL with the default pool (see
+    /// [`Database::connect_with_pool`]).
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with_pool(url, None).await
+    }
+
+    /// Connects to a `postgres://…` or `sqlite:…` URL, keeping `pool_size` connections at the
+    /// most (16 on PostgreSQL and 8 on SQLite when `None`): a deployment sizes it so that its
+    /// pods at the autoscalers' maxima stay within the server's `max_connections`. A SQLite file
+    /// (and its folder) is created when missing and runs in WAL mode so that readers never wait
+    /// for the writer.
+    pub async fn connect_with_pool(url: &str, pool_size: Option<u32>) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(url)?;
         jiceng_telemetry::set_database_system(dialect == Dialect::Postgres);
@@ -128,10 +137,10 @@ impl Database {
             Dialect::Sqlite => prepare_sqlite_url(url)?,
         };
         let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
-        let max_connections = match dialect {
+        let max_connections = pool_size.unwrap_or(match dialect {
             Dialect::Postgres => 16,
             Dialect::Sqlite => 8,
-        };
+        });
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -383,6 +392,18 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_pool_keeps_the_connections_the_deployment_sized_it_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/org.db", dir.path().display());
+        let sized = Database::connect_with_pool(&url, Some(3))
+            .await
+            .expect("db");
+        assert_eq!(sized.pool().options().get_max_connections(), 3);
+        let default = Database::connect(&url).await.expect("db");
+        assert_eq!(default.pool().options().get_max_connections(), 8);
+    }
 
     #[test]
     fn sqlite_urls_are_made_to_create_their_file() {

@@ -354,6 +354,11 @@ struct ServeArgs {
     service: ServiceName,
     #[arg(long, env = "JICENG_DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// Connections this process keeps to its database at the most (16 on PostgreSQL unless
+    /// set): sized so that every pod at the autoscalers' maxima fits the server's
+    /// max_connections (the chart's `databasePoolSize`).
+    #[arg(long, env = "JICENG_DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=200))]
+    database_pool_size: Option<u32>,
     #[arg(long, env = "JICENG_LISTEN", default_value = "0.0.0.0:50051")]
     listen: SocketAddr,
     #[command(flatten)]
@@ -594,7 +599,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
             let district = District::lookup(&args.district.district)?;
-            let db = connect_and_migrate(args.service, &Storage::Url(args.database_url)).await?;
+            // One migration runs at a time: two connections are all it ever holds, so the Job
+            // counts for little in the district's connection budget.
+            let db = connect_and_migrate(args.service, &Storage::Url(args.database_url), Some(2))
+                .await?;
             println!("{} database is up to date", args.service.as_str());
             if args.service == ServiceName::Org {
                 let store = jiceng_org::OrgStore::new(
@@ -735,6 +743,7 @@ fn all_in_one(
         district: district.clone(),
         services: ServiceName::ALL.to_vec(),
         storage,
+        database_pool_size: None,
         keys: KeyConfig::Hs256Secret(secret),
         token_issuer: jiceng_auth::DEFAULT_ISSUER.to_owned(),
         token_audience: jiceng_auth::DEFAULT_AUDIENCE.to_owned(),
@@ -982,6 +991,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         district,
         services: vec![args.service],
         storage: Storage::Url(args.database_url),
+        database_pool_size: args.database_pool_size,
         keys,
         token_issuer: args.keys.jwt_issuer,
         token_audience: args.keys.jwt_audience,

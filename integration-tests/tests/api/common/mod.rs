@@ -82,6 +82,7 @@ impl Platform {
             district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
             services: ServiceName::ALL.to_vec(),
             storage: Storage::Url(url),
+            database_pool_size: None,
             keys: test_keys(),
             token_issuer: jiceng_auth::DEFAULT_ISSUER.to_owned(),
             token_audience: jiceng_auth::DEFAULT_AUDIENCE.to_owned(),
