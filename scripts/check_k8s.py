@@ -28,7 +28,7 @@ the cluster prerequisites under k8s/.
   migrations Job and the district's PostgreSQL instances, the pods' requests and limits fit the
   namespace's ResourceQuota; and the services' connection pools at that many pods fit
   PostgreSQL's `max_connections` less a reserve (the same check is shown to refuse an
-  autoscaler raised past either);
+  autoscaler raised past either); a pod's startup probe outlasts the migrations Job's deadline;
 - the Dockerfile passes hadolint.
 
 Needs HELM, KUBECTL and PROMTOOL (paths to the binaries; PROMTOOL defaults to `promtool` on the
@@ -270,6 +270,7 @@ def check_chart():
         check_deployments(district, objects)
         check_secrets(district, objects)
         check_capacity(district, objects)
+        check_startup_budget(district, objects)
         check_egress_and_callers(district, objects)
         matrix = call_matrix(objects)
         if matrix != EXPECTED_CALLS:
@@ -448,6 +449,22 @@ def capacity_problems(district, rendered, prerequisites):
                f"limits, {totals['limits.memory'] / 2**30:g}Gi of {hard['limits.memory']} memory "
                f"limits, {connections} of {max_connections} - {CONNECTION_RESERVE} connections")
     return problems, summary
+
+
+def check_startup_budget(district, rendered):
+    """A pod that starts while the migrations Job holds the migration lock waits for it: its
+    startup probe must outlast the Job's deadline, or the pod is restarted in a loop."""
+    deadlines = [o["spec"].get("activeDeadlineSeconds", 0) for o in rendered if o["kind"] == "Job"]
+    deadline = max(deadlines or [0])
+    for o in rendered:
+        if o["kind"] != "Deployment":
+            continue
+        for container in o["spec"]["template"]["spec"]["containers"]:
+            probe = container.get("startupProbe", {})
+            budget = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+            if budget <= deadline:
+                fail(f"{district}: {o['metadata']['name']} gives up starting after {budget} s, "
+                     f"the migrations Job may hold the lock for {deadline} s")
 
 
 def check_capacity(district, rendered):

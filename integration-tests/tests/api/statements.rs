@@ -236,8 +236,8 @@ fn only_dialect(statement: &Statement) -> Option<&'static str> {
         .map(|(_, _, dialect)| *dialect)
 }
 
-async fn every_static_statement_fits_the_migrated_schema(db: TestDatabase) {
-    // One database holding every service's schema: the table names do not overlap.
+/// Migrates one database to every service's schema (the table names do not overlap).
+async fn migrate_every_service(db: &TestDatabase) {
     for service in ServiceName::ALL {
         connect_and_migrate(service, &Storage::Url(db.url.clone()), None)
             .await
@@ -245,53 +245,67 @@ async fn every_static_statement_fits_the_migrated_schema(db: TestDatabase) {
             .close()
             .await;
     }
+}
+
+/// Prepares (PostgreSQL) or compiles (SQLite) each statement written for the database's
+/// dialect; returns how many it checked and the failures, each naming its place.
+async fn prepare_all(db: &TestDatabase, statements: &[Statement]) -> (usize, Vec<String>) {
+    async fn prepare_on<C: sqlx::Connection>(conn: &mut C, statements: &[&Statement]) -> Vec<String>
+    where
+        for<'c> &'c mut C: sqlx::Executor<'c>,
+    {
+        let mut failures = Vec::new();
+        for statement in statements {
+            if let Err(err) = conn
+                .prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
+                    statement.sql.clone(),
+                )))
+                .await
+            {
+                failures.push(format!("{}: {err}\n    {}", statement.place, statement.sql));
+            }
+        }
+        failures
+    }
+    let dialect = dialect_of(db);
+    let mine: Vec<&Statement> = statements
+        .iter()
+        .filter(|statement| only_dialect(statement).is_none_or(|d| d == dialect))
+        .collect();
+    let failures = if dialect == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        let failures = prepare_on(&mut conn, &mine).await;
+        conn.close().await.expect("close");
+        failures
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        let failures = prepare_on(&mut conn, &mine).await;
+        conn.close().await.expect("close");
+        failures
+    };
+    (mine.len(), failures)
+}
+
+fn dialect_of(db: &TestDatabase) -> &'static str {
+    if db.url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+async fn every_static_statement_fits_the_migrated_schema(db: TestDatabase) {
+    migrate_every_service(&db).await;
     let (statements, dynamic) = all_statements();
     assert!(
         statements.len() > 150,
         "only {} statements found: has the way stores call sqlx changed?",
         statements.len()
     );
-    let postgres = db.url.starts_with("postgres");
-    let dialect = if postgres { "postgres" } else { "sqlite" };
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    if postgres {
-        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-        for statement in &statements {
-            if only_dialect(statement).is_some_and(|d| d != dialect) {
-                continue;
-            }
-            checked += 1;
-            if let Err(err) = conn
-                .prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
-                    statement.sql.clone(),
-                )))
-                .await
-            {
-                failures.push(format!("{}: {err}\n    {}", statement.place, statement.sql));
-            }
-        }
-        conn.close().await.expect("close");
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&db.url)
-            .await
-            .expect("connect");
-        for statement in &statements {
-            if only_dialect(statement).is_some_and(|d| d != dialect) {
-                continue;
-            }
-            checked += 1;
-            if let Err(err) = conn
-                .prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
-                    statement.sql.clone(),
-                )))
-                .await
-            {
-                failures.push(format!("{}: {err}\n    {}", statement.place, statement.sql));
-            }
-        }
-        conn.close().await.expect("close");
-    }
+    let dialect = dialect_of(&db);
+    let (checked, failures) = prepare_all(&db, &statements).await;
     println!(
         "{dialect}: {checked} statements prepared, {dynamic} built at run time left to the scenarios"
     );
@@ -303,4 +317,92 @@ async fn every_static_statement_fits_the_migrated_schema(db: TestDatabase) {
     );
 }
 
-on_both_backends!(every_static_statement_fits_the_migrated_schema);
+/// The statements of the last release, written by the release (see
+/// `write_the_release_statement_catalogue`): docs/operations/UPGRADES.md.
+const CATALOGUE: &str = "catalogue/release-statements.json";
+
+fn catalogue_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(CATALOGUE)
+}
+
+/// During a rolling upgrade the last release's pods run against the new schema, and after a
+/// `helm rollback` they run against it for good: every statement of the last release must still
+/// prepare against the schema the migrations make now. A migration that drops or renames what
+/// the last release reads or writes fails here; it belongs in a later release, once no pod of
+/// this one runs (expand, migrate, contract).
+async fn the_last_releases_statements_fit_the_migrated_schema(db: TestDatabase) {
+    let text =
+        std::fs::read_to_string(catalogue_path()).expect("the release's statement catalogue");
+    let catalogue: serde_json::Value = serde_json::from_str(&text).expect("catalogue JSON");
+    let release = catalogue["release"].as_str().expect("release").to_owned();
+    let statements: Vec<Statement> = catalogue["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .map(|entry| Statement {
+            place: format!(
+                "release {release}, {}",
+                entry["place"].as_str().unwrap_or("?")
+            ),
+            sql: entry["sql"].as_str().expect("sql").to_owned(),
+        })
+        .collect();
+    assert!(
+        statements.len() > 150,
+        "{} statements in {CATALOGUE}",
+        statements.len()
+    );
+    migrate_every_service(&db).await;
+    let dialect = dialect_of(&db);
+    let (checked, failures) = prepare_all(&db, &statements).await;
+    println!("{dialect}: {checked} statements of release {release} prepared");
+    assert!(
+        failures.is_empty(),
+        "{} statements of release {release} no longer fit the {dialect} schema: a migration took \
+         away what the running release uses (docs/operations/UPGRADES.md):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+on_both_backends!(
+    every_static_statement_fits_the_migrated_schema,
+    the_last_releases_statements_fit_the_migrated_schema,
+);
+
+/// Writes the statements of the sources as the release's catalogue: a release runs it
+/// (`cargo test -p jiceng-integration-tests --test api -- --ignored
+/// write_the_release_statement_catalogue`) and commits the file with the release.
+#[test]
+#[ignore = "a release step, not a check"]
+fn write_the_release_statement_catalogue() {
+    let (statements, _) = all_statements();
+    let mut seen = std::collections::BTreeSet::new();
+    let entries: Vec<serde_json::Value> = statements
+        .iter()
+        .filter(|statement| seen.insert(statement.sql.clone()))
+        .map(|statement| {
+            // From the workspace and without the line: the catalogue names the file a
+            // statement was in, wherever the release was built.
+            let file = statement
+                .place
+                .rsplit_once(':')
+                .map_or(statement.place.as_str(), |(file, _)| file);
+            let place = file
+                .split_once("/../")
+                .map_or(file, |(_, from_workspace)| from_workspace);
+            serde_json::json!({ "place": place, "sql": statement.sql })
+        })
+        .collect();
+    let catalogue = serde_json::json!({
+        "release": env!("CARGO_PKG_VERSION"),
+        "statements": entries,
+    });
+    let path = catalogue_path();
+    std::fs::create_dir_all(path.parent().expect("folder")).expect("catalogue folder");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&catalogue).expect("JSON") + "\n",
+    )
+    .expect("write the catalogue");
+}
