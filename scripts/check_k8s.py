@@ -6,7 +6,8 @@ the cluster prerequisites under k8s/.
 - every rendered object validated strictly against the Kubernetes version we target
   (kubernetes-validate's bundled schemas), custom resources by their CRDs' own schemas where a
   package publishes them (scripts/validate-crds.mjs);
-- the internal key is the one Secret the chart may write (generated, kept), or a named one;
+- the Secrets the chart may write are the platform's own keys (internal, personal-data, log
+  signing), each generated once and kept, or a named Secret in its place;
 - the values schema refuses a wrong type and an unknown key;
 - every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
 - the NetworkPolicies let exactly the expected services call each other (printed as a matrix),
@@ -167,23 +168,33 @@ SECRET_ENV = ("JICENG_DATABASE_URL", "JICENG_INTERNAL_KEY", "JICENG_PII_KEY",
               "JICENG_LOG_SIGNING_KEY", "JICENG_JWT_SECRET")
 
 
-def check_internal_key(name, secret):
-    """The one Secret the chart may write: the services' internal key, generated and kept."""
-    if not secret["metadata"]["name"].endswith("-internal-key"):
+# The Secrets the chart may write: the keys the platform owns, generated once and kept (each
+# suffix, and how its value must look).
+GENERATED_KEYS = {
+    "-internal-key": lambda value: len(value) >= 32,
+    "-pii-key": lambda value: len(value) >= 32,
+    "-log-signing-key": lambda value: re.fullmatch(rb"[0-9a-f]{64}", value) is not None,
+}
+
+
+def check_generated_key(name, secret):
+    """A Secret the chart writes is one of the platform's own keys, generated and kept."""
+    suffix = next((s for s in GENERATED_KEYS if secret["metadata"]["name"].endswith(s)), None)
+    if suffix is None:
         fail(f"{name}: the chart writes a Secret; it only references existing ones")
         return
     if secret["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep":
-        fail(f"{name}: the internal key would be lost on uninstall")
+        fail(f"{name}: the key would be lost on uninstall")
     values = list(secret.get("data", {}).values())
-    if len(values) != 1 or len(base64.b64decode(values[0])) < 32:
-        fail(f"{name}: the internal key is not one value of at least 32 bytes")
+    if len(values) != 1 or not GENERATED_KEYS[suffix](base64.b64decode(values[0])):
+        fail(f"{name}: not one value of the key's form")
 
 
 def check_secrets(district, objects):
     for obj in objects:
         name = f"{district}: {obj['kind']} {obj['metadata']['name']}"
         if obj["kind"] == "Secret":
-            check_internal_key(name, obj)
+            check_generated_key(name, obj)
         if obj["kind"] == "ConfigMap" and any(k in SECRET_ENV for k in obj.get("data", {})):
             fail(f"{name}: a secret in a ConfigMap")
         pod = obj.get("spec", {}).get("template", {}).get("spec", {})
@@ -328,24 +339,29 @@ def check_chart():
             fail(f"DNS narrowed: lookups go to {lookups[:1]}")
         else:
             print(f"  DNS narrowed: {len(lookups)} policies look names up at 169.254.20.10 only")
-    # The internal key: generated into a kept Secret by default, or an existing Secret named.
-    for name, expected_secrets in (("", 1), ("jiceng-internal-key-from-vault", 0)):
-        keyed = render(districts[0], "--set", f"secrets.internalKey.name={name}")
-        if keyed.returncode != 0:
-            fail(f"internal key {name or '(generated)'}: helm template: {keyed.stderr.strip()}")
-            continue
-        objects = objects_of(keyed.stdout)
-        secrets = [o["metadata"]["name"] for o in objects if o["kind"] == "Secret"]
-        refs = {env["valueFrom"]["secretKeyRef"]["name"] for o in objects if o["kind"] == "Deployment"
-                for c in o["spec"]["template"]["spec"]["containers"] for env in c.get("env", [])
-                if env["name"] == "JICENG_INTERNAL_KEY"}
-        wanted = {name} if name else set(secrets)
-        deployments = sum(1 for o in objects if o["kind"] == "Deployment")
-        if len(secrets) != expected_secrets or refs != wanted or not deployments:
-            fail(f"internal key {name or '(generated)'}: Secrets {secrets}, pods read {refs}")
-        else:
-            print(f"  internal key: every service reads Secret {next(iter(refs))}"
-                  f"{' (generated, kept)' if not name else ' (named in values)'}")
+    # The platform's own keys: each generated into a kept Secret by default, or an existing
+    # Secret named in values; every pod that needs one reads it from there.
+    for values_key, env_name, suffix in (("internalKey", "JICENG_INTERNAL_KEY", "-internal-key"),
+                                         ("pii", "JICENG_PII_KEY", "-pii-key"),
+                                         ("logSigning", "JICENG_LOG_SIGNING_KEY", "-log-signing-key")):
+        for name in ("", f"district-{values_key.lower()}-from-vault"):
+            keyed = render(districts[0], "--set", f"secrets.{values_key}.name={name}")
+            if keyed.returncode != 0:
+                fail(f"{values_key} {name or '(generated)'}: helm template: {keyed.stderr.strip()}")
+                continue
+            objects = objects_of(keyed.stdout)
+            generated = [o["metadata"]["name"] for o in objects if o["kind"] == "Secret"
+                         and o["metadata"]["name"].endswith(suffix)]
+            refs = {env["valueFrom"]["secretKeyRef"]["name"] for o in objects
+                    if o["kind"] == "Deployment"
+                    for c in o["spec"]["template"]["spec"]["containers"] for env in c.get("env", [])
+                    if env["name"] == env_name}
+            wanted = {name} if name else set(generated)
+            if len(generated) != (0 if name else 1) or refs != wanted:
+                fail(f"{values_key} {name or '(generated)'}: Secrets {generated}, pods read {refs}")
+            else:
+                print(f"  {values_key}: pods read Secret {next(iter(refs))}"
+                      f"{' (generated, kept)' if not name else ' (named in values)'}")
     for label, setting in (("a wrong type", "services.grid.replicas=three"),
                            ("an unknown key", "services.grid.replica=3"),
                            ("an unknown service", "services.billing.replicas=1")):

@@ -265,6 +265,12 @@ impl App {
             let db = connect_and_migrate(service, &config.storage, config.database_pool_size)
                 .await?
                 .with_clock(config.clock.clone());
+            // A service that seals personal data refuses a key its data was not sealed under.
+            if let (true, Some(vault)) = (seals_personal_data(service), &vault) {
+                jiceng_pii_audit::confirm_key(&db, vault)
+                    .await
+                    .map_err(|e| AppError::Config(format!("{}: {e}", service.as_str())))?;
+            }
             let context = Context {
                 db: db.clone(),
                 district: config.district.code.clone(),
@@ -517,6 +523,10 @@ impl Stores {
                     .map_err(|e| AppError::Config(format!("--log-signing-key: {e}")))?;
                 let Built { store, parts } =
                     jiceng_property::build(context, signer).map_err(built)?;
+                store
+                    .confirm_signer()
+                    .await
+                    .map_err(|e| AppError::Config(format!("property: --log-signing-key: {e}")))?;
                 self.property = Some(store);
                 parts
             }
@@ -588,6 +598,14 @@ pub async fn ensure_district_root(
 }
 
 /// Connects a service's database and brings its schema up to date.
+/// Whether `service` seals personal data with the deployment's key.
+fn seals_personal_data(service: ServiceName) -> bool {
+    matches!(
+        service,
+        ServiceName::Member | ServiceName::Grid | ServiceName::Property
+    )
+}
+
 pub async fn connect_and_migrate(
     service: ServiceName,
     storage: &Storage,
@@ -607,8 +625,9 @@ pub async fn connect_and_migrate(
             .await
             .map_err(fail)?;
     }
-    // The services that reveal personal data in clear keep the record of each reveal.
-    if matches!(service, ServiceName::Member | ServiceName::Grid) {
+    // The services that reveal personal data in clear keep the record of each reveal, and
+    // every service that seals personal data the fingerprint of its key.
+    if seals_personal_data(service) {
         db.migrate(&jiceng_pii_audit::MIGRATIONS)
             .await
             .map_err(fail)?;

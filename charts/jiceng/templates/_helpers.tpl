@@ -197,3 +197,11 @@ seccompProfile:
 {{- define "jiceng.internalKeySecret" -}}
 {{- .Values.secrets.internalKey.name | default (printf "%s-internal-key" (include "jiceng.fullname" .)) -}}
 {{- end }}
+
+{{- define "jiceng.piiSecret" -}}
+{{- .Values.secrets.pii.name | default (printf "%s-pii-key" (include "jiceng.fullname" .)) -}}
+{{- end }}
+
+{{- define "jiceng.logSigningSecret" -}}
+{{- .Values.secrets.logSigning.name | default (printf "%s-log-signing-key" (include "jiceng.fullname" .)) -}}
+{{- end }}

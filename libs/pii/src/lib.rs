@@ -52,6 +52,15 @@ impl PiiVault {
         })
     }
 
+    /// A fingerprint of the key (hex), safe to store and to print: two vaults share it exactly
+    /// when they seal and index alike, and it tells nothing of the key.
+    pub fn fingerprint(&self) -> String {
+        derive(&self.index_key, "jiceng pii key fingerprint v1")[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// `base64(nonce ‖ ciphertext)`, a fresh random nonce each time.
     pub fn seal(&self, plaintext: &str) -> String {
         let mut nonce = [0u8; 24];

@@ -516,7 +516,42 @@ on_both_backends!(
     a_correction_leaves_the_original_and_both_are_logged,
     tampering_with_a_stored_disclosure_is_detected,
     concurrent_publishers_never_fork_the_log,
+    a_log_key_that_did_not_sign_the_log_is_refused,
 );
+
+/// A log signed under one key refuses a process started with another: every head it signed
+/// would fail every reader's check. The empty log, never signed, takes any key.
+async fn a_log_key_that_did_not_sign_the_log_is_refused(db: TestDatabase) {
+    let store = setup(&db).await;
+    store
+        .confirm_signer()
+        .await
+        .expect("an unsigned log takes any key");
+    store
+        .tree_head(None)
+        .await
+        .expect("the empty log's head, signed");
+    store
+        .confirm_signer()
+        .await
+        .expect("the key that signed it");
+    let regenerated = PropertyStore::new(
+        db.connect().await,
+        LogSigner::from_seed(&[7u8; 32]).expect("key"),
+        "310115".into(),
+    );
+    let refused = regenerated.confirm_signer().await;
+    assert!(
+        matches!(
+            &refused,
+            Err(StoreError::Precondition {
+                kind: "LOG_KEY",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
 
 /// 2026-10-20 12:00 Beijing.
 const OCTOBER_20: i64 = 1_792_468_800_000;
