@@ -24,7 +24,7 @@ use jiceng_merkle::LogSigner;
 use jiceng_notify::DispatchOptions;
 use jiceng_org::{
     OrgStore,
-    domain::{UnitCode, UnitKind, UnitName},
+    domain::{UnitCode, UnitId, UnitKind, UnitName},
 };
 use jiceng_org_client::{OrgDirectory, PathHolder};
 use jiceng_outbox::{Destination, Relay, RelayOptions, SinkRouter};
@@ -591,13 +591,17 @@ pub async fn ensure_district_root(
     let name = UnitName::parse(&district.committee_name()).map_err(AppError::Config)?;
     let code = UnitCode::parse_optional(&district.code).map_err(AppError::Config)?;
     let root = store
-        .ensure_root(UnitKind::DistrictCommittee, &name, code.as_ref())
+        .ensure_root(
+            &UnitId::district_root(&district.code),
+            UnitKind::DistrictCommittee,
+            &name,
+            code.as_ref(),
+        )
         .await
         .map_err(AppError::Root)?;
     Ok(root.id.to_string())
 }
 
-/// Connects a service's database and brings its schema up to date.
 /// Whether `service` seals personal data with the deployment's key.
 fn seals_personal_data(service: ServiceName) -> bool {
     matches!(
@@ -606,6 +610,7 @@ fn seals_personal_data(service: ServiceName) -> bool {
     )
 }
 
+/// Connects a service's database and brings its schema up to date.
 pub async fn connect_and_migrate(
     service: ServiceName,
     storage: &Storage,

@@ -59,6 +59,10 @@ enum Command {
     /// per operation, beside the raw-SQL baseline of the writes; or soaks it, or measures how
     /// `jiceng up` starts.
     Bench(BenchArgs),
+    /// Prints the id of the district's root unit, known before the district is installed: the
+    /// `scope_org` of the district admins' tokens. (A district installed before root ids were
+    /// derived from the district code keeps the random one `jiceng migrate` printed then.)
+    RootId(DistrictArg),
     /// Mints a development token (HS256) for calling the APIs.
     Token(TokenArgs),
     /// Fetches a disclosure's inclusion proof, or without --disclosure the signed tree head
@@ -693,6 +697,11 @@ async fn run(cli: Cli) -> Result<()> {
                 args.outbox.service.as_str()
             );
             db.close().await;
+            Ok(())
+        }
+        Command::RootId(args) => {
+            let district = District::lookup(&args.district)?;
+            println!("{}", UnitId::district_root(&district.code).as_str());
             Ok(())
         }
         Command::Token(args) => {

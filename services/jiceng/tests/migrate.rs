@@ -40,6 +40,17 @@ fn migrating_org_makes_the_district_root_once_and_prints_its_id() {
         root,
         "made once, found again"
     );
+    // Known before the install: `jiceng root-id`, and anyone's uuid5 of the district's name.
+    let printed = Command::new(env!("CARGO_BIN_EXE_jiceng"))
+        .args(["root-id", "--district", "310151"])
+        .output()
+        .expect("run jiceng root-id");
+    assert!(printed.status.success());
+    assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), root);
+    assert_eq!(
+        root, "9c6176e1-fc35-5069-acaf-a2e622cd7d00",
+        "uuid5(NAMESPACE_URL, \"jiceng:district-root:310151\")"
+    );
 
     let grid = migrate(
         "grid",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use jiceng_org::{
     MIGRATIONS, OrgStore,
-    domain::{Unit, UnitKind, UnitName},
+    domain::{Unit, UnitId, UnitKind, UnitName},
     store::{Mutation, SubtreeFilter},
 };
 use jiceng_testkit::TestDatabase;
@@ -63,6 +63,7 @@ async fn bench(db: &TestDatabase) {
     let store = OrgStore::new(database, "//jiceng/310115/org".into());
     let root = store
         .ensure_root(
+            &UnitId::district_root("310115"),
             UnitKind::DistrictCommittee,
             &UnitName::parse("中共上海市浦东新区委员会").expect("name"),
             None,

@@ -6,7 +6,7 @@ use jiceng_db::now_millis;
 use jiceng_org::{
     MIGRATIONS, OrgStore,
     domain::{
-        Unit, UnitKind, UnitName,
+        Unit, UnitId, UnitKind, UnitName,
         alliances::{AllianceKind, AllianceMemberRef, CreditCode},
         meetings::{DecisionStatus, Host, ProjectStage, Topic},
         positions::{Holder, NewPosition, PositionRole},
@@ -38,6 +38,7 @@ async fn district(db: &TestDatabase) -> District {
     let store = OrgStore::new(database, "//jiceng/310115/org".into());
     let root = store
         .ensure_root(
+            &UnitId::district_root("310115"),
             UnitKind::DistrictCommittee,
             &name("中共上海市浦东新区委员会"),
             None,

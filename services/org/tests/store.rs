@@ -18,6 +18,7 @@ async fn store(db: &TestDatabase) -> (OrgStore, Unit) {
     let store = OrgStore::new(database, "//jiceng/310115/org".into());
     let root = store
         .ensure_root(
+            &UnitId::district_root("310115"),
             DistrictCommittee,
             &name("中共上海市浦东新区委员会"),
             code("310115").as_ref(),
@@ -70,7 +71,7 @@ async fn ids_of_subtree(store: &OrgStore, root: &Unit, filter: &SubtreeFilter) -
 async fn the_root_is_provisioned_once(db: TestDatabase) {
     let (store, root) = store(&db).await;
     let again = store
-        .ensure_root(DistrictCommittee, &name("other"), None)
+        .ensure_root(&UnitId::new_v7(), DistrictCommittee, &name("other"), None)
         .await
         .expect("root");
     assert_eq!(again, root);

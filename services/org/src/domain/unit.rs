@@ -11,6 +11,16 @@ impl UnitId {
         Self(uuid::Uuid::now_v7().to_string())
     }
 
+    /// The id a district's root unit is made with: a name-based UUID (version 5, in the URL
+    /// namespace, of `jiceng:district-root:<code>`), so that it is known before the district is
+    /// installed — the identity provider can issue the district admins' tokens, scoped to it,
+    /// from the start — and anyone can compute it again, e.g. Python's
+    /// `uuid.uuid5(uuid.NAMESPACE_URL, "jiceng:district-root:310115")`.
+    pub fn district_root(district_code: &str) -> Self {
+        let name = format!("jiceng:district-root:{district_code}");
+        Self(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string())
+    }
+
     pub fn parse(text: &str) -> Result<Self, &'static str> {
         if text.is_empty() {
             return Err("is required");

@@ -68,10 +68,11 @@ impl SubtreeFilter {
 }
 
 impl OrgStore {
-    /// The district root, created when the tree is empty. Starting twice, or two replicas
-    /// starting together, yields one root.
+    /// The district root, created as `id` when the tree is empty. Starting twice, or two
+    /// replicas starting together, yields one root; a root made before keeps its id.
     pub async fn ensure_root(
         &self,
+        id: &UnitId,
         kind: UnitKind,
         name: &UnitName,
         code: Option<&UnitCode>,
@@ -84,10 +85,9 @@ impl OrgStore {
             tx.commit().await?;
             return Ok(root);
         }
-        let id = UnitId::new_v7();
         let now = self.db.now();
         let path = format!("/{id}/");
-        insert_unit(&mut tx, &id, None, kind, name, code, &path, 0, now).await?;
+        insert_unit(&mut tx, id, None, kind, name, code, &path, 0, now).await?;
         let root = fetch_unit(&mut tx, id.as_str()).await?;
         tx.commit().await?;
         tracing::info!(root = %root.id, name = root.name.as_str(), "district root created");
