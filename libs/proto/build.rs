@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "jiceng/org/v1/alliances.proto",
         "jiceng/org/v1/meetings.proto",
         "jiceng/org/v1/venues.proto",
+        "jiceng/org/v1/witness.proto",
         "jiceng/notify/v1/notify.proto",
         "jiceng/member/v1/member.proto",
         "jiceng/grid/v1/grid.proto",

@@ -5,7 +5,8 @@ use crate::common;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use authz::{Fixture, Row, unique};
+use authz::{Fixture, Row, Side, unique};
+use jiceng_auth::Role;
 use jiceng_db::now_millis;
 use jiceng_proto::{
     cloudevents, events,
@@ -13,9 +14,34 @@ use jiceng_proto::{
         self as pb, alliance_service_client::AllianceServiceClient,
         meeting_service_client::MeetingServiceClient, org_service_client::OrgServiceClient,
         position_service_client::PositionServiceClient, venue_service_client::VenueServiceClient,
+        witness_service_client::WitnessServiceClient,
     },
 };
 use prost_types::Timestamp;
+
+/// The first head of a log named `log`: one leaf, nothing witnessed before.
+fn first_head(log: &str) -> pb::WitnessTreeHeadRequest {
+    pb::WitnessTreeHeadRequest {
+        log: log.to_owned(),
+        from_size: 0,
+        tree_size: 1,
+        root_hash: jiceng_merkle::leaf_hash(log.as_bytes()).to_vec(),
+        timestamp: timestamp(now_millis()),
+        signature: vec![7; 64],
+        consistency_proof: Vec::new(),
+    }
+}
+
+/// A fresh log whose first head the witness holds.
+async fn witnessed_log<X>(f: &Fixture<X>) -> String {
+    let log = format!("authz-{}", authz::serial());
+    f.as_role(Role::Service, Side::In, WitnessServiceClient::new)
+        .await
+        .witness_tree_head(first_head(&log))
+        .await
+        .expect("the witness takes a first head");
+    log
+}
 
 /// What the rows read without changing: made once in street A.
 struct Shared {
@@ -565,6 +591,32 @@ fn rows() -> Vec<Row<Shared>> {
             |f| pb::ListBookingsRequest {
                 venue_id: f.x.venue.clone(),
                 ..Default::default()
+            }
+        ),
+        // The witness: the platform's own services keep their logs' heads there; a
+        // whole-district admin reads them and resets one after a restore.
+        row!(
+            "/jiceng.org.v1.WitnessService/GetWitnessedHead",
+            [DistrictAdmin, Service],
+            Subtree,
+            |f| pb::GetWitnessedHeadRequest {
+                log: witnessed_log(&f).await,
+            }
+        ),
+        row!(
+            "/jiceng.org.v1.WitnessService/WitnessTreeHead",
+            [Service],
+            Anywhere,
+            |f| first_head(&format!("authz-{}", authz::serial()))
+        ),
+        row!(
+            "/jiceng.org.v1.WitnessService/ResetWitnessedHead",
+            [DistrictAdmin],
+            Subtree,
+            |f| pb::ResetWitnessedHeadRequest {
+                log: witnessed_log(&f).await,
+                reason: "按备份恢复后确认".into(),
+                tree_size: 1,
             }
         ),
         // Machine to machine: the relays of other services, whatever their token's scope.

@@ -11,8 +11,12 @@ use crate::common;
 use common::{Platform, TEST_LOG_SEED, create, fields_of};
 use jiceng::verify::{Bundle, HeadBundle, ProofBundle, VerifyError};
 use jiceng_auth::Role;
+use jiceng_property::store::log::Witnessing;
 use jiceng_proto::{
-    org::UnitKind,
+    org::{
+        self as org_pb, UnitKind, org_service_client::OrgServiceClient,
+        witness_service_client::WitnessServiceClient,
+    },
     property::{
         self as pb, disclosure_service_client::DisclosureServiceClient,
         linkage_service_client::LinkageServiceClient,
@@ -21,6 +25,7 @@ use jiceng_proto::{
 };
 use jiceng_testkit::{Bearer, TestDatabase, bearer, on_both_backends};
 use tonic::Code;
+use tonic_types::StatusExt as _;
 
 fn fee_collection(billed: i64) -> pb::disclosure::Content {
     pb::disclosure::Content::FeeCollection(pb::FeeCollection {
@@ -958,7 +963,188 @@ async fn a_request_id_reused_for_another_operation_is_refused(db: TestDatabase) 
     assert_eq!(compound.company_id, first.id);
 }
 
+/// Undoes the log's appends after its first `size` entries, as a restore of the property
+/// database to that point would: the disclosures, their signed heads and the subtrees they
+/// completed. The org service's witness, in its own database in a cluster, keeps its head.
+async fn restore_log_to(platform: &Platform, size: i64) {
+    let db = platform.database().await;
+    sqlx::query("DELETE FROM property_disclosures WHERE leaf_index >= $1")
+        .bind(size)
+        .execute(db.pool())
+        .await
+        .expect("disclosures");
+    sqlx::query("DELETE FROM property_log_heads WHERE size > $1")
+        .bind(size)
+        .execute(db.pool())
+        .await
+        .expect("heads");
+    for level in 0..20i64 {
+        sqlx::query("DELETE FROM property_log_nodes WHERE level = $1 AND (idx + 1) * $2 > $3")
+            .bind(level)
+            .bind(1i64 << level)
+            .bind(size)
+            .execute(db.pool())
+            .await
+            .expect("nodes");
+    }
+}
+
+/// The head the org service witnesses for the property log, as a whole-district admin reads it.
+async fn witnessed_size(platform: &Platform) -> Option<i64> {
+    let admin = Bearer::new(&bearer(
+        "district-admin",
+        &[Role::DistrictAdmin],
+        &platform.root_id,
+    ));
+    match platform
+        .client_as(admin, WitnessServiceClient::new)
+        .await
+        .get_witnessed_head(org_pb::GetWitnessedHeadRequest {
+            log: "property".into(),
+        })
+        .await
+    {
+        Ok(head) => Some(head.into_inner().tree_size),
+        Err(status) if status.code() == Code::NotFound => None,
+        Err(status) => panic!("the witness: {status}"),
+    }
+}
+
+async fn a_log_restored_to_an_earlier_point_signs_nothing_until_the_operator_resolves_it(
+    db: TestDatabase,
+) {
+    let gaohang = Gaohang::start(db).await;
+    let platform = &gaohang.platform;
+    let company = gaohang.register("91310115MA1H7XYX0X", "publisher-1").await;
+    let compound = gaohang.compound(&company.id).await;
+    let mut publisher = platform
+        .client_as(gaohang.member("publisher-1"), DisclosureServiceClient::new)
+        .await;
+    let hotlines = |period: &str| pb::PublishDisclosureRequest {
+        disclosure: Some(pb::Disclosure {
+            compound_id: compound.id.clone(),
+            period: period.into(),
+            content: Some(pb::disclosure::Content::Hotlines(pb::Hotlines {
+                supervision: "021-58681234".into(),
+                repair: "021-58685678".into(),
+            })),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    for day in ["2026-10-01", "2026-10-02", "2026-10-03"] {
+        publisher
+            .publish_disclosure(hotlines(day))
+            .await
+            .expect("publish");
+    }
+    // Each append wakes the witnessing: the witness holds the third head moments later, and
+    // the service knows it does.
+    let witnessed = jiceng_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        matches!(
+            platform.property.witnessing(),
+            Witnessing::Holds { size: 3, .. }
+        )
+        .then_some(())
+    })
+    .await;
+    assert!(
+        witnessed.is_some(),
+        "the witness never took the head of size 3"
+    );
+    assert_eq!(witnessed_size(platform).await, Some(3));
+
+    restore_log_to(platform, 1).await;
+    let refused = publisher
+        .publish_disclosure(hotlines("2026-10-04"))
+        .await
+        .expect_err("a log without its witnessed head signs nothing");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    let failure = refused
+        .get_details_precondition_failure()
+        .expect("precondition details");
+    assert_eq!(failure.violations[0].r#type, "LOG_DIVERGED");
+    assert!(
+        refused.message().contains("restored to an earlier point"),
+        "{}",
+        refused.message()
+    );
+    // Readers still get what the restored log holds.
+    let mut resident = platform
+        .client_as(gaohang.member("resident-1"), DisclosureServiceClient::new)
+        .await;
+    let head = resident
+        .get_signed_tree_head(pb::GetSignedTreeHeadRequest::default())
+        .await
+        .expect("the restored log's head")
+        .into_inner();
+    assert_eq!(head.tree_size, 1);
+
+    // The operator finds the entries cannot be recovered and resets the witness: with the size
+    // they looked at, and a reason the audit trail keeps.
+    let admin = Bearer::new(&bearer(
+        "district-admin",
+        &[Role::DistrictAdmin],
+        &platform.root_id,
+    ));
+    let mut witness = platform
+        .client_as(admin.clone(), WitnessServiceClient::new)
+        .await;
+    let reset = |tree_size| org_pb::ResetWitnessedHeadRequest {
+        log: "property".into(),
+        reason: "恢复至11月30日备份，之后的公开事项无法找回".into(),
+        tree_size,
+    };
+    let stale = witness
+        .reset_witnessed_head(reset(2))
+        .await
+        .expect_err("a reset names the head it forgets");
+    assert_eq!(stale.code(), Code::Aborted);
+    let forgotten = witness
+        .reset_witnessed_head(reset(3))
+        .await
+        .expect("reset")
+        .into_inner();
+    assert_eq!(forgotten.tree_size, 3);
+    let resumed = jiceng_testkit::eventually(std::time::Duration::from_secs(15), || {
+        let mut publisher = publisher.clone();
+        let request = hotlines("2026-10-04");
+        async move { publisher.publish_disclosure(request).await.ok() }
+    })
+    .await
+    .expect("appends resume once the witness is reset")
+    .into_inner();
+    assert_eq!(resumed.leaf_index, 1);
+    let rewitnessed = jiceng_testkit::eventually(std::time::Duration::from_secs(10), || async {
+        (witnessed_size(platform).await == Some(2)).then_some(())
+    })
+    .await;
+    assert!(
+        rewitnessed.is_some(),
+        "the witness holds the log's new head"
+    );
+    let records = platform
+        .client_as(admin, OrgServiceClient::new)
+        .await
+        .list_audit_records(org_pb::ListAuditRecordsRequest::default())
+        .await
+        .expect("audit")
+        .into_inner()
+        .records;
+    let record = records
+        .iter()
+        .find(|r| r.action == "witness.reset")
+        .expect("the reset is in the audit trail");
+    assert_eq!(record.actor, "district-admin");
+    assert!(
+        record.details.contains("恢复至11月30日备份"),
+        "{}",
+        record.details
+    );
+}
+
 on_both_backends!(
+    a_log_restored_to_an_earlier_point_signs_nothing_until_the_operator_resolves_it,
     a_request_id_reused_for_another_operation_is_refused,
     an_empty_log_has_a_signed_head_of_size_zero,
     a_hand_over_agreed_for_later_takes_effect_then,

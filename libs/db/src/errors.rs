@@ -64,6 +64,10 @@ pub enum StoreError {
     /// and the retry with the current path met another move.
     #[error("the org path {0} predates a move of the org tree")]
     OrgPathMoved(String),
+    /// UNAVAILABLE: the store cannot act yet for a reason that passes (what it must first
+    /// confirm with another service has not been confirmed); the caller retries later.
+    #[error("{0}")]
+    Unavailable(String),
     /// INTERNAL: a stored value the service cannot read; logged, never sent.
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
@@ -134,6 +138,7 @@ impl From<StoreError> for Status {
                 tracing::warn!(path, "an org path changed twice while a write used it");
                 Status::unavailable("the org tree changed during the write; retry")
             }
+            StoreError::Unavailable(message) => Status::unavailable(message),
             StoreError::Corrupt(what) => {
                 tracing::error!(what, "stored data is malformed");
                 Status::internal("stored data is malformed")

@@ -10,9 +10,10 @@ use jiceng_db::{Database, StoreError};
 use jiceng_auth::{RemoteAncestry, ScopeCache, ServiceToken, WATCH_INTERVAL};
 use jiceng_grpc::{RetryPolicy, TracedChannel, with_retries};
 use jiceng_proto::org::{
-    GetAllianceRequest, GetUnitRequest, ListCurrentHoldersRequest, Unit,
-    alliance_service_client::AllianceServiceClient, org_service_client::OrgServiceClient,
-    position::Holder, position_service_client::PositionServiceClient,
+    GetAllianceRequest, GetUnitRequest, GetWitnessedHeadRequest, ListCurrentHoldersRequest, Unit,
+    WitnessTreeHeadRequest, WitnessedHead, alliance_service_client::AllianceServiceClient,
+    org_service_client::OrgServiceClient, position::Holder,
+    position_service_client::PositionServiceClient, witness_service_client::WitnessServiceClient,
 };
 use tonic::Status;
 
@@ -221,5 +222,38 @@ impl OrgDirectory {
     /// A unit's display name.
     pub async fn unit_name(&self, unit_id: &str) -> Result<String, Status> {
         Ok(self.unit(unit_id).await?.name)
+    }
+
+    /// The head the org service witnesses for the transparency log `log`; `None` while it
+    /// witnesses none.
+    pub async fn witnessed_head(&self, log: &str) -> Result<Option<WitnessedHead>, Status> {
+        let witnessed = with_retries(RetryPolicy::default(), || {
+            let mut client = WitnessServiceClient::new(self.channel.clone());
+            let request = self.token.request(GetWitnessedHeadRequest {
+                log: log.to_owned(),
+            });
+            async move { client.get_witnessed_head(request?).await }
+        })
+        .await;
+        match witnessed {
+            Ok(head) => Ok(Some(head.into_inner())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(status),
+        }
+    }
+
+    /// Asks the org service to witness a larger head of a log (see `WitnessTreeHead`); ABORTED
+    /// when another replica advanced it first, FAILED_PRECONDITION when the proof fails.
+    pub async fn witness_tree_head(
+        &self,
+        head: WitnessTreeHeadRequest,
+    ) -> Result<WitnessedHead, Status> {
+        let witnessed = with_retries(RetryPolicy::default(), || {
+            let mut client = WitnessServiceClient::new(self.channel.clone());
+            let request = self.token.request(head.clone());
+            async move { client.witness_tree_head(request?).await }
+        })
+        .await?;
+        Ok(witnessed.into_inner())
     }
 }

@@ -76,6 +76,50 @@ impl TestDatabase {
         }
     }
 
+    /// A copy of the database as it is now, as a backup taken at this point would hold it
+    /// (PostgreSQL: a database made from it as a template; nothing may be connected to it).
+    /// Dropped after the test like any other.
+    pub async fn backup(&self) -> Self {
+        match &self.postgres {
+            Some((admin_url, name)) => {
+                let copy = format!("jiceng_test_{}", uuid::Uuid::now_v7().simple());
+                admin_execute(
+                    admin_url,
+                    &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
+                )
+                .await;
+                Self {
+                    backend: Backend::Postgres,
+                    url: with_database(admin_url, &copy),
+                    _dir: None,
+                    postgres: Some((admin_url.clone(), copy)),
+                }
+            }
+            None => {
+                let copy = Self::sqlite();
+                copy_sqlite(&self.url, &copy.url);
+                copy
+            }
+        }
+    }
+
+    /// Puts `backup` in this database's place, as a restore does: what was written since the
+    /// backup is gone. Nothing may be connected to it (PostgreSQL drops it by force).
+    pub async fn restore_from(&self, backup: &Self) {
+        match (&self.postgres, &backup.postgres) {
+            (Some((admin_url, name)), Some((_, backup_name))) => {
+                admin_execute(admin_url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+                admin_execute(
+                    admin_url,
+                    &format!("CREATE DATABASE {name} TEMPLATE {backup_name}"),
+                )
+                .await;
+            }
+            (None, None) => copy_sqlite(&backup.url, &self.url),
+            _ => panic!("a backup is restored to a database of its own backend"),
+        }
+    }
+
     /// Connects a [`Database`] to it.
     pub async fn connect(&self) -> Database {
         Database::connect(&self.url)
@@ -106,6 +150,34 @@ impl Drop for TestDatabase {
             })
         });
         let _ = dropped.join();
+    }
+}
+
+async fn admin_execute(admin_url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .expect("connect to the test server");
+    admin
+        .execute(sqlx::AssertSqlSafe(sql.to_owned()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = admin.close().await;
+}
+
+/// Copies the SQLite database at `from` (a `sqlite://` URL) over the one at `to`, with its
+/// write-ahead log: what a file backup of a stopped process holds.
+fn copy_sqlite(from: &str, to: &str) {
+    let path = |url: &str| url.trim_start_matches("sqlite://").to_owned();
+    let (from, to) = (path(from), path(to));
+    for suffix in ["", "-wal", "-shm"] {
+        let source = format!("{from}{suffix}");
+        let target = format!("{to}{suffix}");
+        if std::path::Path::new(&source).exists() {
+            std::fs::copy(&source, &target).expect("copy the database file");
+        } else {
+            let _ = std::fs::remove_file(&target);
+        }
     }
 }
 

@@ -361,6 +361,18 @@ impl Topology {
         addr
     }
 
+    /// The database of `service`, to back up and restore while its replicas are stopped.
+    pub fn database(&self, service: &str) -> &TestDatabase {
+        &self.group(service).database
+    }
+
+    /// SIGKILLs every replica of `service` (see [`Topology::kill`]).
+    pub fn kill_all(&mut self, service: &str) {
+        while !self.group(service).replicas.is_empty() {
+            self.kill(service, 0);
+        }
+    }
+
     /// SIGKILLs replica `index` of `service` and takes it out of the balancer, as Kubernetes
     /// does with a pod that died; [`Topology::add_replica`] starts its successor.
     pub fn kill(&mut self, service: &str, index: usize) {

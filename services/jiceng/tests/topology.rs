@@ -26,6 +26,11 @@ use jiceng_proto::{
     org::{
         self as org_pb, meeting_service_client::MeetingServiceClient,
         org_service_client::OrgServiceClient, position_service_client::PositionServiceClient,
+        witness_service_client::WitnessServiceClient,
+    },
+    property::{
+        self as property_pb, disclosure_service_client::DisclosureServiceClient,
+        property_service_client::PropertyServiceClient,
     },
 };
 use jiceng_testkit::{Bearer, bearer, eventually, topology::Topology};
@@ -1732,5 +1737,212 @@ async fn a_decision_coming_due_is_announced_once_while_both_org_replicas_scan() 
             Ok(1),
             "{endpoint}: one reminder"
         );
+    }
+}
+
+/// A witnessed size of the property log, read by a whole-district admin through org.
+async fn witnessed_size(org_endpoint: &str, root_id: &str) -> Result<i64, String> {
+    let district = admin_of(root_id, Role::DistrictAdmin);
+    client_as(org_endpoint, &district, WitnessServiceClient::new)
+        .await
+        .get_witnessed_head(org_pb::GetWitnessedHeadRequest {
+            log: "property".into(),
+        })
+        .await
+        .map(|head| head.into_inner().tree_size)
+        .map_err(|status| status.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_property_database_restored_to_an_earlier_point_appends_nothing_until_the_operator_resolves_it()
+ {
+    let Some(mut topology) = start().await else {
+        return;
+    };
+    let (_, town, committee) =
+        street_with_committee(&topology, "高行镇党委", "东沟新村居民区党总支").await;
+    let town_admin = admin_of(&town, Role::StreetAdmin);
+    let mut property = client_as(
+        &topology.endpoint("property"),
+        &town_admin,
+        PropertyServiceClient::new,
+    )
+    .await;
+    let company = property
+        .create_company(property_pb::CreateCompanyRequest {
+            company: Some(property_pb::Company {
+                name: "高行物业".into(),
+                credit_code: "91310115MA1H7XYX0X".into(),
+                org_id: town.clone(),
+                supervision_hotline: "021-58681234".into(),
+                repair_hotline: "021-58685678".into(),
+                publishers: vec!["publisher-1".into()],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("company")
+        .into_inner();
+    let compound = property
+        .create_compound(property_pb::CreateCompoundRequest {
+            compound: Some(property_pb::Compound {
+                name: "东沟新村".into(),
+                address: "东沟路100弄".into(),
+                org_id: committee.clone(),
+                company_id: company.id.clone(),
+                owners_committee: "东沟新村业主委员会".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("compound")
+        .into_inner();
+    let publisher = bearer("publisher-1", &[Role::Member], &committee);
+    // The balancer stays while replicas come and go.
+    let property_endpoint = topology.endpoint("property");
+    let publish = |day: u32| {
+        let (uri, publisher, compound) = (
+            property_endpoint.clone(),
+            publisher.clone(),
+            compound.id.clone(),
+        );
+        async move {
+            client_as(&uri, &publisher, DisclosureServiceClient::new)
+                .await
+                .publish_disclosure(property_pb::PublishDisclosureRequest {
+                    disclosure: Some(property_pb::Disclosure {
+                        compound_id: compound,
+                        period: format!("2026-10-{day:02}"),
+                        content: Some(property_pb::disclosure::Content::Hotlines(
+                            property_pb::Hotlines {
+                                supervision: "021-58681234".into(),
+                                repair: "021-58685678".into(),
+                            },
+                        )),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let (org_endpoint, root_id) = (topology.endpoint("org"), topology.root_id.clone());
+    let witnessed = |size: i64| {
+        let (org_endpoint, root_id) = (&org_endpoint, &root_id);
+        move || async move {
+            match witnessed_size(org_endpoint, root_id).await {
+                Ok(witnessed) if witnessed == size => Ok(()),
+                other => Err(format!("witnessed {other:?}")),
+            }
+        }
+    };
+    for day in 1..=2 {
+        publish(day).await.expect("publish");
+    }
+    within(
+        Duration::from_secs(10),
+        "the witness takes size 2",
+        witnessed(2),
+    )
+    .await;
+
+    // The nightly backup: taken while property is stopped, so that it is the database as of
+    // now. Two more disclosures are published and witnessed after it.
+    topology.kill_all("property");
+    let backup = topology.database("property").backup().await;
+    for _ in 0..2 {
+        topology.add_replica("property").await;
+    }
+    for day in 3..=4 {
+        publish(day).await.expect("publish after the backup");
+    }
+    within(
+        Duration::from_secs(10),
+        "the witness takes size 4",
+        witnessed(4),
+    )
+    .await;
+
+    // The database is lost and restored from the backup; the replicas start on it.
+    topology.kill_all("property");
+    topology.database("property").restore_from(&backup).await;
+    for _ in 0..2 {
+        topology.add_replica("property").await;
+    }
+    let refused = publish(5)
+        .await
+        .expect_err("a restored log that lacks its witnessed head signs nothing");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains("restored to an earlier point"),
+        "{}",
+        refused.message()
+    );
+    let head = client_as(
+        &topology.endpoint("property"),
+        &publisher,
+        DisclosureServiceClient::new,
+    )
+    .await
+    .get_signed_tree_head(property_pb::GetSignedTreeHeadRequest::default())
+    .await
+    .expect("readers still read the restored log")
+    .into_inner();
+    assert_eq!(head.tree_size, 2);
+
+    // The operator's way out when the later entries cannot be recovered: reset the witness,
+    // naming the head it forgets. Every replica resumes.
+    let district = admin_of(&topology.root_id, Role::DistrictAdmin);
+    client_as(
+        &topology.endpoint("org"),
+        &district,
+        WitnessServiceClient::new,
+    )
+    .await
+    .reset_witnessed_head(org_pb::ResetWitnessedHeadRequest {
+        log: "property".into(),
+        reason: "恢复至前一日备份".into(),
+        tree_size: 4,
+    })
+    .await
+    .expect("reset");
+    within(Duration::from_secs(15), "appends resume", || async {
+        publish(5)
+            .await
+            .map(drop)
+            .map_err(|status| status.to_string())
+    })
+    .await;
+    within(
+        Duration::from_secs(10),
+        "the witness takes the new head",
+        witnessed(3),
+    )
+    .await;
+    for (i, endpoint) in topology.replica_endpoints("property").iter().enumerate() {
+        within(Duration::from_secs(15), "each replica appends", || async {
+            let disclosure = client_as(endpoint, &publisher, DisclosureServiceClient::new)
+                .await
+                .publish_disclosure(property_pb::PublishDisclosureRequest {
+                    disclosure: Some(property_pb::Disclosure {
+                        compound_id: compound.id.clone(),
+                        period: format!("2026-11-{:02}", i + 1),
+                        content: Some(property_pb::disclosure::Content::Hotlines(
+                            property_pb::Hotlines {
+                                supervision: "021-58681234".into(),
+                                repair: "021-58685678".into(),
+                            },
+                        )),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await;
+            disclosure.map(drop).map_err(|status| status.to_string())
+        })
+        .await;
     }
 }

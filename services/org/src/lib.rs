@@ -20,12 +20,12 @@ use jiceng_grpc::authenticated;
 use jiceng_proto::org::{
     alliance_service_server::AllianceServiceServer, meeting_service_server::MeetingServiceServer,
     org_service_server::OrgServiceServer, position_service_server::PositionServiceServer,
-    venue_service_server::VenueServiceServer,
+    venue_service_server::VenueServiceServer, witness_service_server::WitnessServiceServer,
 };
 use jiceng_service::{BuildError, Built, Context, Parts, Task};
 
 pub use grid_cases::GridCases;
-pub use grpc::{AllianceApi, MeetingApi, OrgApi, PositionApi, VenueApi};
+pub use grpc::{AllianceApi, MeetingApi, OrgApi, PositionApi, VenueApi, WitnessApi};
 pub use store::OrgStore;
 
 /// The org service's own tables (it also runs [`jiceng_outbox::MIGRATIONS`]).
@@ -54,13 +54,20 @@ pub static MIGRATIONS: Migrations = Migrations {
             "the generation of the tree's last move",
             include_str!("../migrations/0004_paths_generation.sql"),
         ),
+        Migration::portable(
+            5,
+            "the witnessed heads of the platform's transparency logs",
+            include_str!("../migrations/0005_log_witness.sql"),
+        ),
     ],
 };
 
 /// How often the org service looks for decisions coming due or overdue.
 pub const DECISION_SCAN_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The org service on `ctx`'s database: its five gRPC services and the decision scanner.
+/// The org service on `ctx`'s database: its six gRPC services (the tree, positions, alliances,
+/// meetings, venues, and the witness of the platform's transparency logs) and the decision
+/// scanner.
 /// Joint meetings about a grid case check with the grid service that it exists; where grid runs
 /// nowhere this process can reach, they are refused.
 pub fn build(ctx: &Context) -> Result<Built<OrgStore>, BuildError> {
@@ -93,6 +100,10 @@ pub fn build(ctx: &Context) -> Result<Built<OrgStore>, BuildError> {
         ))
         .add(authenticated!(
             VenueServiceServer::new(VenueApi::new(store.clone(), ctx.members.clone())),
+            auth
+        ))
+        .add(authenticated!(
+            WitnessServiceServer::new(WitnessApi::new(store.clone())),
             auth
         ));
     let scanned = store.clone();

@@ -13,6 +13,7 @@ pub mod events;
 pub mod grpc;
 mod proto;
 pub mod store;
+pub mod witness;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -68,15 +69,13 @@ pub static MIGRATIONS: Migrations = Migrations {
 pub const DISCLOSURE_SCAN_INTERVAL: Duration = Duration::from_secs(3_600);
 
 /// The property service on `ctx`'s database, its log's tree heads signed by `signer`:
-/// `PropertyService`, `DisclosureService` and `LinkageService`, the consumer of org moves, and
-/// the scanner that sends disclosure reminders and overdue notices.
+/// `PropertyService`, `DisclosureService` and `LinkageService`, the consumer of org moves, the
+/// scanner that sends disclosure reminders and overdue notices, and the log's witnessing by the
+/// org service ([`witness`]).
 pub fn build(ctx: &Context, signer: LogSigner) -> Result<Built<PropertyStore>, BuildError> {
     let store = PropertyStore::new(ctx.db.clone(), signer, ctx.district.clone());
-    let api = PropertyApi::new(
-        store.clone(),
-        ctx.org_for("property")?,
-        ctx.vault_for("property")?,
-    );
+    let org = ctx.org_for("property")?;
+    let api = PropertyApi::new(store.clone(), org.clone(), ctx.vault_for("property")?);
     let auth = &ctx.authenticator;
     let mut parts = Parts::consuming(CONSUMED_EVENTS, Arc::new(api.clone()), ORG_PATH_HOLDERS);
     parts
@@ -92,6 +91,15 @@ pub fn build(ctx: &Context, signer: LogSigner) -> Result<Built<PropertyStore>, B
         .tasks
         .push(Task::new("property.disclosure_scan", move |stopping| {
             announce_due(scanned, DISCLOSURE_SCAN_INTERVAL, stopping)
+        }));
+    let witnessed = store.clone();
+    parts
+        .tasks
+        .push(Task::new("property.log_witness", move |stopping| {
+            // From the moment the service starts, appends wait for the first comparison with
+            // the witness; a tool writing through the store before (the demo loader) does not.
+            witnessed.await_witness();
+            witness::keep_witnessed(witnessed, org, witness::WITNESS_INTERVAL, stopping)
         }));
     Ok(Built { store, parts })
 }

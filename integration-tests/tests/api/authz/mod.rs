@@ -34,6 +34,7 @@ pub const OWNERS: &[(&str, &[&str])] = &[
             "jiceng.org.v1.AllianceService",
             "jiceng.org.v1.MeetingService",
             "jiceng.org.v1.VenueService",
+            "jiceng.org.v1.WitnessService",
             "jiceng.events.v1.EventSinkService",
         ],
     ),

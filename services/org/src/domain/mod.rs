@@ -8,6 +8,7 @@ pub mod positions;
 pub mod text;
 mod unit;
 pub mod venues;
+pub mod witness;
 
 pub use audit::AuditRecord;
 pub use jiceng_values::RequestId;

@@ -10,6 +10,7 @@ mod meetings;
 mod positions;
 mod tree;
 mod venues;
+mod witness;
 
 use jiceng_auth::{Caller, Role};
 pub(crate) use jiceng_grpc::millis_of;
@@ -25,6 +26,7 @@ pub use meetings::MeetingApi;
 pub use positions::PositionApi;
 pub use tree::OrgApi;
 pub use venues::VenueApi;
+pub use witness::WitnessApi;
 
 /// Roles that may change the tree inside their scope.
 pub(crate) const ADMINS: &[Role] = &[Role::DistrictAdmin, Role::StreetAdmin, Role::BranchAdmin];

@@ -7,6 +7,7 @@ pub(crate) mod meetings;
 pub(crate) mod positions;
 pub(crate) mod tree;
 pub(crate) mod venues;
+pub(crate) mod witness;
 
 use jiceng_grpc::timestamp;
 use jiceng_proto::org as pb;

@@ -9,6 +9,7 @@ mod positions;
 mod snapshot;
 mod tree;
 mod venues;
+mod witness;
 
 use std::sync::Arc;
 

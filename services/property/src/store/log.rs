@@ -2,8 +2,13 @@
 //! an RFC 6962 Merkle tree, stores the complete subtrees it completes, and signs the new tree
 //! head, all in one transaction under the log's exclusive lock: appends are serialised, so the
 //! log never forks, however many replicas publish at once.
+//!
+//! A restore of the database to an earlier point would let it fork all the same: the log would
+//! sign new entries at sizes it had signed before. The org service witnesses the latest head
+//! (see [`crate::witness`]); every append first checks, in its transaction, that the log still
+//! holds the head last witnessed, and one that does not is refused until an operator resolves it.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use jiceng_db::{LockMode, Tx};
 use jiceng_merkle::{self as merkle, Hash, NodeId, TreeHead};
@@ -18,8 +23,29 @@ use crate::domain::disclosure::Entry;
 /// The log's entities, defined in [`crate::domain`]: re-exported at their old paths.
 pub use crate::domain::{
     disclosure::Disclosure,
-    log::{Consistency, Inclusion, SignedHead},
+    log::{Consistency, Inclusion, SignedHead, Witnessing},
 };
+
+/// How long an append waits for the process's first comparison with the witness before it is
+/// refused as UNAVAILABLE.
+const FIRST_WITNESS_WAIT: Duration = Duration::from_secs(10);
+
+/// The log's standing against its witness ([`Witnessing`]), and the signal that the log grew
+/// or an append found it diverged (the witnessing runs at once rather than at its next round).
+#[derive(Debug)]
+pub struct LogWitnessing {
+    state: tokio::sync::watch::Sender<Witnessing>,
+    changed: tokio::sync::Notify,
+}
+
+impl Default for LogWitnessing {
+    fn default() -> Self {
+        Self {
+            state: tokio::sync::watch::Sender::new(Witnessing::nothing()),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+}
 
 /// The advisory lock every append takes (PostgreSQL; SQLite's write transactions already
 /// exclude each other).
@@ -142,6 +168,41 @@ async fn range_hashes(tx: &mut Tx, ranges: &[merkle::Range]) -> Result<Vec<Hash>
     merkle::hashes_of(ranges, &nodes).map_err(|e| StoreError::corrupt(e.to_string()))
 }
 
+/// Refuses to append to a log that no longer holds the head of `size` with `root`, the head
+/// last witnessed: its database was restored to before that head, or it forked. Returns the
+/// reason, which the caller records.
+async fn check_witnessed(tx: &mut Tx, size: u64, root: &Hash) -> Result<Option<String>> {
+    if size == 0 {
+        return Ok(None);
+    }
+    let held: Option<String> =
+        sqlx::query_scalar("SELECT root FROM property_log_heads WHERE size = $1")
+            .bind(i64::try_from(size).map_err(|_| StoreError::corrupt("tree size"))?)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(match held {
+        None => Some(format!(
+            "the log is shorter than the head of size {size} that was witnessed: \
+             its database was restored to an earlier point"
+        )),
+        Some(held) if hex_hash(&held)? != *root => Some(format!(
+            "the log's head of size {size} differs from the one witnessed: the log has forked"
+        )),
+        Some(_) => None,
+    })
+}
+
+fn diverged(reason: &str) -> StoreError {
+    StoreError::precondition(
+        "LOG_DIVERGED",
+        "property log",
+        format!(
+            "{reason}; the log signs nothing until an operator restores the missing entries or \
+             resets the witness (docs/operations/RESTORE.md)"
+        ),
+    )
+}
+
 async fn signed_head(tx: &mut Tx, size: u64) -> Result<SignedHead> {
     sqlx::query_as::<_, HeadRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {HEAD_COLUMNS} FROM property_log_heads WHERE size = $1"
@@ -154,6 +215,79 @@ async fn signed_head(tx: &mut Tx, size: u64) -> Result<SignedHead> {
 }
 
 impl PropertyStore {
+    /// Makes appends wait until the log is first compared with its witness ([`crate::witness`]
+    /// does it when the service starts).
+    pub fn await_witness(&self) {
+        self.witnessing.state.send_replace(Witnessing::Unchecked);
+    }
+
+    /// The log's standing against its witness.
+    pub fn witnessing(&self) -> Witnessing {
+        self.witnessing.state.borrow().clone()
+    }
+
+    /// Records the log's standing after a comparison with the witness.
+    pub fn set_witnessing(&self, witnessing: Witnessing) {
+        self.witnessing.state.send_replace(witnessing);
+    }
+
+    /// Completes when a disclosure has been appended, or an append found the log diverged,
+    /// since the last call.
+    pub async fn log_changed(&self) {
+        self.witnessing.changed.notified().await;
+    }
+
+    /// The witnessed head an append must find in the log, once the log has been compared with
+    /// its witness (waiting up to [`FIRST_WITNESS_WAIT`] for the first comparison).
+    async fn witnessed_to_keep(&self) -> Result<(u64, Hash)> {
+        let mut state = self.witnessing.state.subscribe();
+        let compared = tokio::time::timeout(
+            FIRST_WITNESS_WAIT,
+            state.wait_for(|w| *w != Witnessing::Unchecked),
+        )
+        .await;
+        let witnessing = match compared {
+            Ok(Ok(witnessing)) => witnessing.clone(),
+            _ => {
+                return Err(StoreError::Unavailable(
+                    "the transparency log has not yet been compared with the head the org \
+                     service witnesses; retry"
+                        .to_owned(),
+                ));
+            }
+        };
+        match witnessing {
+            Witnessing::Holds { size, root } => Ok((size, root)),
+            Witnessing::Diverged(reason) => Err(diverged(&reason)),
+            Witnessing::Unchecked => Err(StoreError::corrupt("witnessing")),
+        }
+    }
+
+    /// In an append's transaction, under the log's lock: refuses when the log no longer holds
+    /// the head last witnessed, and remembers why.
+    async fn keep_witnessed(&self, tx: &mut Tx, (size, root): (u64, Hash)) -> Result<()> {
+        match check_witnessed(tx, size, &root).await? {
+            None => Ok(()),
+            Some(reason) => {
+                tracing::error!(
+                    reason,
+                    "the transparency log does not hold its witnessed head"
+                );
+                self.set_witnessing(Witnessing::Diverged(reason.clone()));
+                self.witnessing.changed.notify_one();
+                Err(diverged(&reason))
+            }
+        }
+    }
+
+    /// Whether the log holds the head of `size` with `root`; `None` when it does, else why not.
+    pub async fn holds(&self, size: u64, root: &Hash) -> Result<Option<String>> {
+        let mut tx = self.db.begin().await?;
+        let reason = check_witnessed(&mut tx, size, root).await?;
+        tx.commit().await?;
+        Ok(reason)
+    }
+
     /// Publishes a disclosure: checks its compound's managing company and what it corrects,
     /// appends its entry to the log and signs the new head. A retried `request_id` of the same
     /// publisher returns the first disclosure.
@@ -164,6 +298,7 @@ impl PropertyStore {
         entry: Entry,
         compound_path: &str,
     ) -> Result<Disclosure> {
+        let witnessed = self.witnessed_to_keep().await?;
         let mut tx = self.db.begin_write().await?;
         // A disclosure copies its compound's org path: a re-path waits for it, or it sees the
         // re-path's.
@@ -185,11 +320,13 @@ impl PropertyStore {
             tx.commit().await?;
             return Ok(disclosure);
         }
+        self.keep_witnessed(&mut tx, witnessed).await?;
         let index = log_size(&mut tx).await?;
         self.append(&mut tx, &entry, compound_path, index, &mut HashMap::new())
             .await?;
         let disclosure = fetch_disclosure(&mut tx, &entry.id).await?;
         tx.commit().await?;
+        self.witnessing.changed.notify_one();
         Ok(disclosure)
     }
 
@@ -199,11 +336,13 @@ impl PropertyStore {
     /// first reads nothing back. All or none are published.
     #[tracing::instrument(name = "property.store.publish_batch", skip_all, fields(entries = entries.len()))]
     pub async fn publish_batch(&self, entries: &[(Entry, String)]) -> Result<u64> {
+        let witnessed = self.witnessed_to_keep().await?;
         let mut tx = self.db.begin_write().await?;
         // A disclosure copies its compound's org path: a re-path waits for it, or it sees the
         // re-path's.
         paths::hold(&self.db, &mut tx).await?;
         self.db.lock(&mut tx, LOG_LOCK, LockMode::Exclusive).await?;
+        self.keep_witnessed(&mut tx, witnessed).await?;
         let mut index = log_size(&mut tx).await?;
         let mut known = HashMap::new();
         for (entry, compound_path) in entries {
@@ -212,6 +351,7 @@ impl PropertyStore {
             index += 1;
         }
         tx.commit().await?;
+        self.witnessing.changed.notify_one();
         Ok(index)
     }
 

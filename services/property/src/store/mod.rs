@@ -114,6 +114,8 @@ pub struct PropertyStore {
     log_id: String,
     /// The CloudEvents source of this service's events.
     event_source: String,
+    /// The log's standing against its witness, shared by the store's clones.
+    witnessing: std::sync::Arc<log::LogWitnessing>,
 }
 
 const COMPANY_COLUMNS: &str =
@@ -321,6 +323,7 @@ impl PropertyStore {
             signer,
             event_source: format!("//jiceng/{log_id}/property"),
             log_id,
+            witnessing: std::sync::Arc::default(),
         }
     }
 
