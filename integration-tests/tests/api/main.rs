@@ -25,6 +25,7 @@ mod notify;
 mod org_api;
 mod org_records;
 mod outage;
+mod pgbouncer;
 mod platform;
 mod postgres_tls;
 mod property;

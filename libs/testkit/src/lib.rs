@@ -1,4 +1,4 @@
-//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens, a fake Kubernetes API server, a database connection a test can cut, a PostgreSQL server of a test's own to restart and crash.
+//! Test support: fresh SQLite or PostgreSQL databases, in-process servers on pre-bound ports, an OTLP receiver, an HTTP receiver for webhooks, tokens, a fake Kubernetes API server, a database connection a test can cut, a PostgreSQL server of a test's own to restart and crash, a PgBouncer in front of the tests' server.
 //!
 //! PostgreSQL tests run when `JICENG_TEST_DATABASE_URL` names a server (any database on it; each
 //! test creates and drops its own). Under CI (`CI` set) a missing URL fails the tests rather
@@ -10,6 +10,7 @@ mod http;
 pub mod kube;
 mod otlp;
 pub mod outage;
+pub mod pgbouncer;
 pub mod private_postgres;
 mod tls;
 pub mod topology;

@@ -55,34 +55,46 @@ impl Platform {
     /// A platform loaded with the demo district of `jiceng up --demo`.
     pub async fn start_demo(db: TestDatabase) -> Self {
         let url = db.url.clone();
-        Self::start_inner(db, url, Vec::new(), Load::Demo).await
+        Self::start_inner(db, url, Vec::new(), Load::Demo, None).await
     }
 
     /// A platform that reaches its database at `url` (e.g. through a forwarder a test cuts).
     pub async fn start_through(db: TestDatabase, url: String) -> Self {
-        Self::start_inner(db, url, Vec::new(), Load::Nothing).await
+        Self::start_inner(db, url, Vec::new(), Load::Nothing, None).await
+    }
+
+    /// Like [`Platform::start_through`], each service keeping at most `pool_size` connections
+    /// (a pooler in between has room for so many).
+    pub async fn start_pooled(db: TestDatabase, url: String, pool_size: u32) -> Self {
+        Self::start_inner(db, url, Vec::new(), Load::Nothing, Some(pool_size)).await
     }
 
     /// A platform loaded with a synthetic district of `plan`'s size by `jiceng seed`'s loader.
     pub async fn start_seeded(db: TestDatabase, plan: jiceng_tools::seed::Plan, seed: u64) -> Self {
         let url = db.url.clone();
-        Self::start_inner(db, url, Vec::new(), Load::Seeded(plan, seed)).await
+        Self::start_inner(db, url, Vec::new(), Load::Seeded(plan, seed), None).await
     }
 
     /// A platform whose outbox relays deliver to `sinks`.
     pub async fn start_with_sinks(db: TestDatabase, sinks: Vec<EventSink>) -> Self {
         let url = db.url.clone();
-        Self::start_inner(db, url, sinks, Load::Nothing).await
+        Self::start_inner(db, url, sinks, Load::Nothing, None).await
     }
 
-    async fn start_inner(db: TestDatabase, url: String, sinks: Vec<EventSink>, load: Load) -> Self {
+    async fn start_inner(
+        db: TestDatabase,
+        url: String,
+        sinks: Vec<EventSink>,
+        load: Load,
+        pool_size: Option<u32>,
+    ) -> Self {
         let clock = Clock::adjustable();
         let config = AppConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             district: District::lookup(jiceng_testkit::TEST_DISTRICT).expect("district"),
             services: ServiceName::ALL.to_vec(),
             storage: Storage::Url(url),
-            database_pool_size: None,
+            database_pool_size: pool_size,
             keys: test_keys(),
             token_issuer: jiceng_auth::DEFAULT_ISSUER.to_owned(),
             token_audience: jiceng_auth::DEFAULT_AUDIENCE.to_owned(),
