@@ -581,6 +581,8 @@ CONTRACT_METRICS = {
     "jiceng_grid_cases_overdue",
     "jiceng_scanner_runs_total",
     "jiceng_cache_lookups_total", "jiceng_cache_invalidations_total",
+    "jiceng_transparency_log_size", "jiceng_transparency_log_witnessed_size",
+    "jiceng_transparency_log_diverged",
 }
 CONTRACT_HISTOGRAMS = {
     "rpc_server_duration_milliseconds", "rpc_client_duration_milliseconds",
@@ -590,6 +592,7 @@ CONTRACT_LABELS = {
     "rpc_system", "rpc_service", "rpc_method", "rpc_grpc_status_code", "jiceng_service",
     "db_client_connection_pool_name", "db_client_connection_state",
     "jiceng_outbox", "jiceng_street", "jiceng_scanner", "jiceng_cache", "jiceng_district",
+    "jiceng_log",
 }
 CONTRACT_NAMES = CONTRACT_METRICS | CONTRACT_LABELS | {
     f"{h}{suffix}" for h in CONTRACT_HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}

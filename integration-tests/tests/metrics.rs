@@ -206,6 +206,10 @@ const CONTRACT: &[&str] = &[
     "jiceng.scanner.duration",
     "jiceng.cache.lookups",
     "jiceng.cache.invalidations",
+    // The property service's witness round reports these from its first round, at start.
+    "jiceng.transparency_log.size",
+    "jiceng.transparency_log.witnessed_size",
+    "jiceng.transparency_log.diverged",
 ];
 
 /// The names a metric point goes by in Prometheus, as the collector's Prometheus translation

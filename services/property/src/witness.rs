@@ -39,7 +39,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// resolves it.
 const DIVERGED_RECHECK: Duration = Duration::from_secs(2);
 
-/// What a round found.
+/// What a round found. A round that reaches neither the witness nor its own database finds
+/// nothing and is an error ([`RoundError`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Round {
     /// The log holds the witnessed head, which is now of this size.
@@ -196,13 +197,16 @@ fn record(
     *FIGURES.lock() = Some((size, witnessed, finding.is_err()));
     match finding {
         Err(reason) => {
-            tracing::error!(
-                reason,
-                size,
-                witnessed,
-                "the transparency log does not hold its witnessed head: it refuses appends \
-                 until an operator resolves it (docs/operations/RESTORE.md)"
-            );
+            // Once per divergence: the gauge and its alert say that it lasts.
+            if !was_diverged {
+                tracing::error!(
+                    reason,
+                    size,
+                    witnessed,
+                    "the transparency log does not hold its witnessed head: it refuses appends \
+                     until an operator resolves it (docs/operations/RESTORE.md)"
+                );
+            }
             store.set_witnessing(Witnessing::Diverged(reason.clone()));
             Round::Diverged(reason)
         }
