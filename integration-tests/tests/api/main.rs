@@ -21,6 +21,7 @@ mod demo;
 mod events;
 mod grid;
 mod members;
+mod migrations;
 mod notify;
 mod org_api;
 mod org_records;

@@ -31,6 +31,7 @@ const SOURCE_ROOTS: &[&str] = &[
 /// (file name, start of the statement, the dialect it is written for)
 const ONE_DIALECT: &[(&str, &str, &str)] = &[
     ("migrate.rs", "SELECT pg_advisory_xact_lock", "postgres"),
+    ("migrate.rs", "SELECT pg_try_advisory_xact_lock", "postgres"),
     ("lib.rs", "PRAGMA", "sqlite"),
 ];
 

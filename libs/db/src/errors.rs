@@ -22,6 +22,12 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("migration {component}/{version} cannot run outside a transaction: {reason}")]
+    MigrationOutsideTransaction {
+        component: &'static str,
+        version: i64,
+        reason: String,
+    },
     #[error(
         "migration {component}/{version} was changed after it was applied; write a new migration instead"
     )]
