@@ -7,7 +7,16 @@ the cluster prerequisites under k8s/.
   (kubernetes-validate's bundled schemas), custom resources by their CRDs' own schemas where a
   package publishes them (scripts/validate-crds.mjs);
 - the Secrets the chart may write are the platform's own keys (internal, personal-data, log
-  signing), each generated once and kept, or a named Secret in its place;
+  signing) and the services' database passwords, each generated once and kept, or a named
+  Secret in its place; a password Secret is basic-auth for its role, labelled `cnpg.io/reload`
+  and made before the migrations Job; a database URL carries its password only by reference;
+- each enabled service connects as its own role to its own database: the role is a login role
+  among the district's Cluster's managed roles whose password Secret is the one the pods read,
+  its Database object is owned by that role, the host is the Cluster's read-write Service or
+  one of its read-write Poolers (whose name the server certificate carries), and the
+  NetworkPolicies of the chart and of k8s/districts/<district> open that path, the Pooler's
+  own to the instances included (shown to refuse another owner, another password Secret and a
+  closed path);
 - the values schema refuses a wrong type and an unknown key;
 - every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
 - the NetworkPolicies let exactly the expected services call each other (printed as a matrix),
@@ -26,10 +35,13 @@ the cluster prerequisites under k8s/.
   not export (the catalogue in docs/OBSERVABILITY.md);
 - every district installs as written: each PriorityClass its pods name is defined under k8s/;
   at every autoscaler's maximum, with the rolling update's surge pod of each Deployment, the
-  migrations Job and the district's PostgreSQL instances, the pods' requests and limits fit the
-  namespace's ResourceQuota; and the services' connection pools at that many pods fit
-  PostgreSQL's `max_connections` less a reserve (the same check is shown to refuse an
-  autoscaler raised past either); a pod's startup probe outlasts the migrations Job's deadline;
+  migrations Job, the district's PostgreSQL instances and its Pooler's pods, the pods' requests
+  and limits fit the namespace's ResourceQuota; the services' connection pools at that many
+  pods fit PostgreSQL's `max_connections` less a reserve or, through a Pooler, what its
+  PgBouncer pods admit while one is away, the Pooler's own server connections then fitting
+  `max_connections` (the same check is shown to refuse an autoscaler raised past either, and a
+  Pooler's pool raised past `max_connections`); a pod's startup probe outlasts the migrations
+  Job's deadline;
 - the Dockerfile passes hadolint.
 
 Needs HELM, KUBECTL and PROMTOOL (paths to the binaries; PROMTOOL defaults to `promtool` on the
@@ -38,12 +50,15 @@ PATH) and JICENG_CI_NODE_MODULES (where @kubernetes-models/gateway-api and
 """
 
 import base64
+import copy
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import kubernetes_validate
@@ -76,6 +91,7 @@ SCHEMALESS_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"): ["instances", "storage"],
     ("postgresql.cnpg.io/v1", "Database"): ["cluster", "name", "owner"],
     ("postgresql.cnpg.io/v1", "ScheduledBackup"): ["schedule", "cluster"],
+    ("postgresql.cnpg.io/v1", "Pooler"): ["cluster", "pgbouncer"],
     ("barmancloud.cnpg.io/v1", "ObjectStore"): ["configuration"],
 }
 
@@ -163,9 +179,13 @@ def check_deployments(district, objects):
             fail(f"{name}: no PodDisruptionBudget")
 
 
-# Environment variables that carry secrets: they must come from a Secret, never a value.
-SECRET_ENV = ("JICENG_DATABASE_URL", "JICENG_INTERNAL_KEY", "JICENG_PII_KEY",
-              "JICENG_LOG_SIGNING_KEY", "JICENG_JWT_SECRET")
+# Environment variables that carry secrets: they must come from a Secret, never a value. The
+# one exception is a database URL built by the chart, whose password is
+# `$(JICENG_DATABASE_PASSWORD)`: Kubernetes expands it from that variable, itself taken from a
+# Secret and defined before it.
+SECRET_ENV = ("JICENG_DATABASE_URL", "JICENG_DATABASE_PASSWORD", "JICENG_INTERNAL_KEY",
+              "JICENG_PII_KEY", "JICENG_LOG_SIGNING_KEY", "JICENG_JWT_SECRET")
+PASSWORD_REFERENCE = "$(JICENG_DATABASE_PASSWORD)"
 
 
 # The Secrets the chart may write: the keys the platform owns, generated once and kept (each
@@ -175,10 +195,49 @@ GENERATED_KEYS = {
     "-pii-key": lambda value: len(value) >= 32,
     "-log-signing-key": lambda value: re.fullmatch(rb"[0-9a-f]{64}", value) is not None,
 }
+# ... and the services' database passwords: `jiceng-db-<service>`, the basic-auth Secret that
+# CloudNativePG's managed role `jiceng_<service>` reads.
+DATABASE_SECRET = re.compile(r"^jiceng-db-([a-z]+)$")
 
 
-def check_generated_key(name, secret):
-    """A Secret the chart writes is one of the platform's own keys, generated and kept."""
+def hook_weight(obj):
+    return int(obj["metadata"].get("annotations", {}).get("helm.sh/hook-weight", 0))
+
+
+def database_secret_problems(name, secret, service, job):
+    """A service's role and password: generated once and kept, made before the migrations Job
+    that logs in with it, and labelled so that CloudNativePG applies a change at once."""
+    problems = []
+    annotations = secret["metadata"].get("annotations", {})
+    if annotations.get("helm.sh/resource-policy") != "keep":
+        problems.append(f"{name}: the password would be lost on uninstall")
+    hooks = set(annotations.get("helm.sh/hook", "").split(","))
+    if not {"pre-install", "pre-upgrade"} <= hooks or (job and hook_weight(secret) >= hook_weight(job)):
+        problems.append(f"{name}: not made before the migrations Job (hooks {sorted(hooks)}, "
+                        f"weight {hook_weight(secret)})")
+    if secret.get("type") != "kubernetes.io/basic-auth":
+        problems.append(f"{name}: type {secret.get('type')}, CloudNativePG reads "
+                        "kubernetes.io/basic-auth")
+    if secret["metadata"].get("labels", {}).get("cnpg.io/reload") != "true":
+        problems.append(f"{name}: no label cnpg.io/reload: a changed password would wait for "
+                        "CloudNativePG")
+    data = {k: base64.b64decode(v) for k, v in secret.get("data", {}).items()}
+    if set(data) != {"username", "password"} or data["username"] != f"jiceng_{service}".encode():
+        problems.append(f"{name}: not the username jiceng_{service} and a password: {sorted(data)}")
+    elif not re.fullmatch(rb"[A-Za-z0-9]{32,}", data["password"]):
+        problems.append(f"{name}: the password is not 32 or more letters and digits (a URL "
+                        "takes those as they are)")
+    return problems
+
+
+def check_generated_key(name, secret, job=None):
+    """A Secret the chart writes is one of the platform's own keys or a service's database
+    password, generated and kept."""
+    database = DATABASE_SECRET.match(secret["metadata"]["name"])
+    if database:
+        for problem in database_secret_problems(name, secret, database.group(1), job):
+            fail(problem)
+        return
     suffix = next((s for s in GENERATED_KEYS if secret["metadata"]["name"].endswith(s)), None)
     if suffix is None:
         fail(f"{name}: the chart writes a Secret; it only references existing ones")
@@ -190,22 +249,49 @@ def check_generated_key(name, secret):
         fail(f"{name}: not one value of the key's form")
 
 
+def env_problems(container):
+    """Secrets in a container's environment that are not references to a Secret."""
+    problems, defined = [], {}
+    for env in container.get("env", []):
+        from_secret = "secretKeyRef" in env.get("valueFrom", {})
+        if env["name"] == "JICENG_DATABASE_URL" and "value" in env:
+            url = urllib.parse.urlsplit(env["value"])
+            if url.password != PASSWORD_REFERENCE or not defined.get("JICENG_DATABASE_PASSWORD"):
+                problems.append("JICENG_DATABASE_URL carries a password other than "
+                                f"{PASSWORD_REFERENCE} taken from a Secret before it")
+        elif env["name"] in SECRET_ENV and not from_secret:
+            problems.append(f"{env['name']} is not taken from a Secret")
+        defined[env["name"]] = from_secret
+    return problems
+
+
 def check_secrets(district, objects):
+    jobs = [o for o in objects if o["kind"] == "Job"]
     for obj in objects:
         name = f"{district}: {obj['kind']} {obj['metadata']['name']}"
         if obj["kind"] == "Secret":
-            check_generated_key(name, obj)
+            check_generated_key(name, obj, jobs[0] if jobs else None)
         if obj["kind"] == "ConfigMap" and any(k in SECRET_ENV for k in obj.get("data", {})):
             fail(f"{name}: a secret in a ConfigMap")
         pod = obj.get("spec", {}).get("template", {}).get("spec", {})
         for container in pod.get("containers", []) + pod.get("initContainers", []):
-            for env in container.get("env", []):
-                if env["name"] in SECRET_ENV and "secretKeyRef" not in env.get("valueFrom", {}):
-                    fail(f"{name}: {env['name']} is not taken from a Secret")
+            for problem in env_problems(container):
+                fail(f"{name}: {problem}")
 
 
 def selects(selector, labels):
-    return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
+    """A label selector (matchLabels and matchExpressions) against a pod's labels."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if not {"In": key in labels and labels[key] in values,
+                "NotIn": labels.get(key) not in values,
+                "Exists": key in labels,
+                "DoesNotExist": key not in labels}[operator]:
+            return False
+    return True
 
 
 def peer_is_pod(peer, labels):
@@ -280,7 +366,10 @@ def check_chart():
         count = validate(district, objects)
         check_deployments(district, objects)
         check_secrets(district, objects)
-        check_capacity(district, objects)
+        prerequisites = kustomized(ROOT / "k8s" / "districts" / district)
+        if prerequisites:
+            check_capacity(district, objects, prerequisites)
+            check_database(district, objects, prerequisites)
         check_startup_budget(district, objects)
         check_egress_and_callers(district, objects)
         matrix = call_matrix(objects)
@@ -362,9 +451,62 @@ def check_chart():
             else:
                 print(f"  {values_key}: pods read Secret {next(iter(refs))}"
                       f"{' (generated, kept)' if not name else ' (named in values)'}")
+    # The services' database passwords: generated into kept Secrets jiceng-db-<service> and put
+    # into each service's URL by reference; none where the district names URLs of its own (a
+    # database outside its cluster) or makes the Secrets itself (the chart rendered without the
+    # cluster).
+    services = sorted(values["services"])
+    for label, settings, generated_wanted, urls_from in (
+            ("generated", [], services, None),
+            ("URLs of the district's own", ["secrets.database.name=jiceng-database"], [],
+             "jiceng-database"),
+            ("made by the district", ["database.generatePasswords=false"], [], None)):
+        keyed = render(districts[0], *[a for setting in settings for a in ("--set", setting)])
+        if keyed.returncode != 0:
+            fail(f"database passwords {label}: helm template: {keyed.stderr.strip()}")
+            continue
+        objects = objects_of(keyed.stdout)
+        generated = sorted(DATABASE_SECRET.match(o["metadata"]["name"]).group(1) for o in objects
+                           if o["kind"] == "Secret" and DATABASE_SECRET.match(o["metadata"]["name"]))
+        reads = {(c["service"], c["secret"] if c["url"] else None) for c in database_clients(objects)}
+        from_secret = {env["valueFrom"]["secretKeyRef"]["name"] for o in objects
+                       if o["kind"] in ("Deployment", "Job")
+                       for c in o["spec"]["template"]["spec"]["containers"]
+                       + o["spec"]["template"]["spec"].get("initContainers", [])
+                       for env in c.get("env", []) if env["name"] == "JICENG_DATABASE_URL"
+                       and "valueFrom" in env}
+        wanted = {(svc, None if urls_from else f"jiceng-db-{svc}") for svc in services}
+        if generated != generated_wanted or reads != wanted or from_secret != (
+                {urls_from} if urls_from else set()):
+            fail(f"database passwords {label}: Secrets made for {generated}, pods read "
+                 f"{sorted(reads, key=str)}, URLs from {sorted(from_secret)}")
+        else:
+            print(f"  database passwords {label}: "
+                  + (f"URLs from Secret {urls_from}, no password generated" if urls_from else
+                     f"pods read jiceng-db-<service>, "
+                     + (f"{len(generated)} generated and kept" if generated else "none generated")))
+        # A password made after the Job that logs in with it, or one CloudNativePG would apply
+        # only at its next resync, is refused.
+        job = next((o for o in objects if o["kind"] == "Job"), None)
+        for secret in (o for o in objects if o["kind"] == "Secret"
+                       and DATABASE_SECRET.match(o["metadata"]["name"])):
+            late = copy.deepcopy(secret)
+            late["metadata"]["annotations"]["helm.sh/hook-weight"] = "0"
+            del late["metadata"]["labels"]["cnpg.io/reload"]
+            service = DATABASE_SECRET.match(secret["metadata"]["name"]).group(1)
+            refused = database_secret_problems("", late, service, job)
+            if len(refused) != 2:
+                fail(f"database passwords: a late, unlabelled Secret gave {refused}")
+            break
+    leaked = env_problems({"env": [
+        {"name": "JICENG_DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "p"}}},
+        {"name": "JICENG_DATABASE_URL", "value": "postgres://jiceng_org:hunter2@jiceng-pg-rw/jiceng_org"}]})
+    if not leaked:
+        fail("a database URL with a password written into it passed the secrets check")
     for label, setting in (("a wrong type", "services.grid.replicas=three"),
                            ("an unknown key", "services.grid.replica=3"),
-                           ("an unknown service", "services.billing.replicas=1")):
+                           ("an unknown service", "services.billing.replicas=1"),
+                           ("a database host that is no name", "database.host=jiceng pg")):
         refused = render(districts[0], "--set", setting)
         if refused.returncode == 0 or "values don't meet the specifications" not in refused.stderr:
             fail(f"the values schema accepted {label} ({setting})")
@@ -419,9 +561,59 @@ def pods_at_most(objects):
     return pods
 
 
+def database_url(container):
+    """The URL a container connects to its database with, split, or None when it comes from a
+    Secret of the district's (a database outside its CloudNativePG cluster)."""
+    for env in container.get("env", []):
+        if env["name"] == "JICENG_DATABASE_URL" and "value" in env:
+            return urllib.parse.urlsplit(env["value"])
+    return None
+
+
+def pod_database(pod):
+    """Where a pod's containers connect: (host, {(database, role), ...}); host None when the
+    URLs are the district's own."""
+    urls = [u for c in pod.get("containers", []) + pod.get("initContainers", [])
+            for u in [database_url(c)] if u]
+    hosts = {u.hostname for u in urls}
+    return (hosts.pop() if len(hosts) == 1 else None,
+            {(u.path.lstrip("/"), u.username) for u in urls})
+
+
+def rollout(spec, replicas):
+    """A Deployment strategy's surge pods and the pods it may take away, for `replicas`."""
+    rolling = (spec or {}).get("rollingUpdate", {})
+    def count(value, default, rounding):
+        value = rolling.get(value, default)
+        if isinstance(value, str) and value.endswith("%"):
+            return rounding(replicas * int(value[:-1]) / 100)
+        return int(value)
+    return count("maxSurge", "25%", math.ceil), count("maxUnavailable", "25%", math.floor)
+
+
+def pooler_settings(pooler):
+    """A Pooler's pods at the most, what each holds toward PostgreSQL per (database, role) pair,
+    and the clients the pods left during a rollout or a disruption admit."""
+    spec = pooler["spec"]
+    instances = int(spec.get("instances", 1))
+    surge, unavailable = rollout(spec.get("deploymentStrategy"), instances)
+    parameters = spec.get("pgbouncer", {}).get("parameters", {})
+    per_pair = int(parameters.get("default_pool_size", 20)) + int(
+        parameters.get("reserve_pool_size", 0))
+    survivors = max(instances - max(unavailable, 1), 1)
+    return instances + surge, per_pair, survivors * int(parameters.get("max_client_conn", 100))
+
+
 def capacity_problems(district, rendered, prerequisites):
     """What would not fit in the district's namespace at the autoscalers' maxima, and a line
-    saying what does (None when the district's prerequisites cannot be read)."""
+    saying what does (None when the district's prerequisites cannot be read).
+
+    PostgreSQL's connections: a pod that connects directly holds its whole pool. Pods that
+    connect through a Pooler hold their pools on PgBouncer instead, and PostgreSQL sees at most
+    each PgBouncer pod's pool per (database, role) pair those pods use, plus one more pair, the
+    pool CloudNativePG's `auth_query` runs in (role cnpg_pooler_pgbouncer, database postgres).
+    The pods' pools must then fit what the PgBouncer pods left admit while one is replaced or
+    gone (the Pooler's rollout adds none, takes one away)."""
     problems = []
     quotas = [o for o in prerequisites if o["kind"] == "ResourceQuota"]
     clusters = [o for o in prerequisites if o["kind"] == "Cluster"]
@@ -430,12 +622,12 @@ def capacity_problems(district, rendered, prerequisites):
                 f"k8s/districts/{district}, found {len(quotas)} and {len(clusters)}"], None
     hard = quotas[0]["spec"]["hard"]
     postgres = clusters[0]["spec"]
+    poolers = {o["metadata"]["name"]: o for o in prerequisites if o["kind"] == "Pooler"}
     totals = {key: 0.0 for key in ("requests.cpu", "requests.memory", "limits.cpu",
                                    "limits.memory", "pods")}
-    connections = 0
-    for _, count, pod, pool in pods_at_most(rendered):
+
+    def add(count, pod):
         totals["pods"] += count
-        connections += count * pool
         # An init container runs before the others: the pod holds the larger of the two.
         for kind in ("requests", "limits"):
             for resource in ("cpu", "memory"):
@@ -444,26 +636,65 @@ def capacity_problems(district, rendered, prerequisites):
                 starting = max([quantity(c.get("resources", {}).get(kind, {}).get(resource, 0))
                                 for c in pod.get("initContainers", [])] or [0])
                 totals[f"{kind}.{resource}"] += count * max(running, starting)
+
+    direct = 0
+    through = {name: {"clients": 0, "pairs": set()} for name in poolers}
+    for _, count, pod, pool in pods_at_most(rendered):
+        add(count, pod)
+        host, pairs = pod_database(pod)
+        if host in poolers:
+            through[host]["clients"] += count * pool
+            through[host]["pairs"] |= pairs
+        else:
+            direct += count * pool
     instances = postgres.get("instances", 1)
-    totals["pods"] += instances
-    for kind in ("requests", "limits"):
-        for resource in ("cpu", "memory"):
-            totals[f"{kind}.{resource}"] += instances * quantity(
-                postgres.get("resources", {}).get(kind, {}).get(resource, 0))
+    add(instances, {"containers": [{"resources": postgres.get("resources", {})}]})
+    # Every Pooler's PgBouncer pods, used or idle. CloudNativePG gives their init container
+    # (which copies its manager in) the pod-level resources of the Pooler's template, none here,
+    # so the namespace's LimitRange gives it its defaults.
+    defaults = next((limit for o in prerequisites if o["kind"] == "LimitRange"
+                     for limit in o["spec"]["limits"] if limit.get("type") == "Container"), {})
+    for name, pooler in poolers.items():
+        template = pooler["spec"].get("template", {}).get("spec", {})
+        pgbouncer = next((c for c in template.get("containers", [])
+                          if c.get("name") == "pgbouncer"), {})
+        if not {"cpu", "memory"} <= pgbouncer.get("resources", {}).get("limits", {}).keys():
+            problems.append(f"{district}: Pooler {name} sets no cpu and memory limits for its "
+                            "pgbouncer container")
+        bootstrap = template.get("resources") or {"requests": defaults.get("defaultRequest", {}),
+                                                  "limits": defaults.get("default", {})}
+        add(pooler_settings(pooler)[0],
+            {"containers": [pgbouncer], "initContainers": [{"resources": bootstrap}]})
     for key, total in totals.items():
         if key in hard and total > quantity(hard[key]) + 1e-9:
             unit = 2**30 if key.endswith("memory") else 1
             problems.append(f"{district}: {key} at the autoscalers' maxima is "
                             f"{total / unit:g}{'Gi' if unit > 1 else ''}, over the quota's "
                             f"{hard[key]}")
+    server, pooled = direct, []
+    for name, used in through.items():
+        if not used["clients"]:
+            continue
+        pods, per_pair, admitted = pooler_settings(poolers[name])
+        held = pods * per_pair * (len(used["pairs"]) + 1)
+        server += held
+        pooled.append(f"{used['clients']} client connections of {admitted} through {name}, "
+                      f"which holds {held}")
+        if used["clients"] > admitted:
+            problems.append(f"{district}: the pools at the autoscalers' maxima open "
+                            f"{used['clients']} client connections to {name}, over the "
+                            f"{admitted} its PgBouncer pods admit while one is replaced or gone "
+                            "(max_client_conn)")
     max_connections = int(postgres["postgresql"]["parameters"]["max_connections"])
-    if connections > max_connections - CONNECTION_RESERVE:
-        problems.append(f"{district}: the pools at the autoscalers' maxima open {connections} "
-                        f"connections, over max_connections {max_connections} less "
-                        f"{CONNECTION_RESERVE} reserved")
+    if server > max_connections - CONNECTION_RESERVE:
+        problems.append(f"{district}: at the autoscalers' maxima PostgreSQL holds {server} "
+                        f"connections ({direct} from the pods directly"
+                        f"{''.join(f'; {p}' for p in pooled)}), over max_connections "
+                        f"{max_connections} less {CONNECTION_RESERVE} reserved")
     summary = (f"{totals['pods']:g} pods, {totals['limits.cpu']:g} of {hard['limits.cpu']} CPU "
                f"limits, {totals['limits.memory'] / 2**30:g}Gi of {hard['limits.memory']} memory "
-               f"limits, {connections} of {max_connections} - {CONNECTION_RESERVE} connections")
+               f"limits, {server} of {max_connections} - {CONNECTION_RESERVE} connections"
+               f"{''.join(f' ({p})' for p in pooled)}")
     return problems, summary
 
 
@@ -483,10 +714,7 @@ def check_startup_budget(district, rendered):
                      f"the migrations Job may hold the lock for {deadline} s")
 
 
-def check_capacity(district, rendered):
-    prerequisites = kustomized(ROOT / "k8s" / "districts" / district)
-    if not prerequisites:
-        return
+def check_capacity(district, rendered, prerequisites):
     cluster_wide = kustomized(ROOT / "k8s" / "cluster")
     classes = {o["metadata"]["name"] for o in cluster_wide if o["kind"] == "PriorityClass"}
     for name, _, pod, _ in pods_at_most(rendered):
@@ -502,7 +730,7 @@ def check_capacity(district, rendered):
     if not problems:
         print(f"  {district} at the autoscalers' maxima: {summary}")
     # The check refuses what the issue found: an autoscaler raised past the quota and the
-    # connections.
+    # connections (PostgreSQL's, or what the Pooler admits).
     grown = render(district, "--set", "services.grid.autoscaling.enabled=true",
                    "--set", "services.grid.autoscaling.maxReplicas=60")
     if grown.returncode != 0:
@@ -511,6 +739,189 @@ def check_capacity(district, rendered):
     refused = capacity_problems(district, objects_of(grown.stdout), prerequisites)[0]
     if not any("limits.cpu" in p for p in refused) or not any("connections" in p for p in refused):
         fail(f"{district}: 60 grid pods passed the capacity check: {refused}")
+    # Through a Pooler, PostgreSQL's side grows with the Pooler's pool, not with the pods: a
+    # pool raised past max_connections is refused too.
+    used = {pod_database(pod)[0] for _, _, pod, _ in pods_at_most(rendered)}
+    for pooler in (o for o in prerequisites if o["kind"] == "Pooler"
+                   and o["metadata"]["name"] in used):
+        larger = copy.deepcopy(prerequisites)
+        for o in larger:
+            if o["kind"] == "Pooler" and o["metadata"]["name"] == pooler["metadata"]["name"]:
+                o["spec"]["pgbouncer"].setdefault("parameters", {})["default_pool_size"] = "40"
+        refused = capacity_problems(district, rendered, larger)[0]
+        if not any("max_connections" in p for p in refused):
+            fail(f"{district}: a default_pool_size of 40 on {pooler['metadata']['name']} passed "
+                 f"the connection check: {refused}")
+
+
+# The labels CloudNativePG gives its pods, as the NetworkPolicies select them.
+def instance_labels(cluster):
+    name = cluster["metadata"]["name"]
+    return {"cnpg.io/cluster": name, "cnpg.io/podRole": "instance",
+            "cnpg.io/instanceRole": "primary", "role": "primary",
+            "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/component": "database",
+            "app.kubernetes.io/managed-by": "cloudnative-pg"}
+
+
+def pooler_labels(pooler):
+    cluster = pooler["spec"]["cluster"]["name"]
+    labels = dict(pooler["spec"].get("template", {}).get("metadata", {}).get("labels", {}))
+    labels.update({"cnpg.io/poolerName": pooler["metadata"]["name"], "cnpg.io/cluster": cluster,
+                   "cnpg.io/podRole": "pooler", "app.kubernetes.io/name": "postgresql",
+                   "app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": "pooler",
+                   "app.kubernetes.io/managed-by": "cloudnative-pg"})
+    return labels
+
+
+def database_clients(rendered):
+    """Every container of the chart that connects to a database: its workload, service, URL
+    (None when it is the district's own), the Secret its password comes from, its pod's labels."""
+    clients = []
+    for o in (o for o in rendered if o["kind"] in ("Deployment", "Job")):
+        template = o["spec"]["template"]
+        for c in template["spec"]["containers"] + template["spec"].get("initContainers", []):
+            env = {e["name"]: e for e in c.get("env", [])}
+            if "JICENG_DATABASE_URL" not in env:
+                continue
+            args = c.get("args", [])
+            password = env.get("JICENG_DATABASE_PASSWORD", {}).get("valueFrom", {})
+            clients.append({
+                "workload": f"{o['kind']} {o['metadata']['name']}",
+                "service": args[args.index("--service") + 1] if "--service" in args else None,
+                "url": database_url(c),
+                "secret": password.get("secretKeyRef", {}).get("name"),
+                "labels": template["metadata"]["labels"],
+            })
+    return clients
+
+
+def database_problems(district, rendered, prerequisites):
+    """Each enabled service connects as its own role, whose password CloudNativePG reads from
+    the Secret the pods read, to its own database, owned by that role, at the Cluster's
+    read-write Service or at one of its read-write Poolers whose name the server certificate
+    carries; and the NetworkPolicies of both sides let it."""
+    problems = []
+    clusters = [o for o in prerequisites if o["kind"] == "Cluster"]
+    if len(clusters) != 1:
+        return [f"{district}: expected one PostgreSQL Cluster in k8s/districts/{district}"]
+    cluster = clusters[0]
+    name = cluster["metadata"]["name"]
+    present = lambda spec: spec.get("ensure", "present") == "present"
+    roles = {r["name"]: r for r in cluster["spec"].get("managed", {}).get("roles", [])
+             if present(r)}
+    databases = {o["spec"]["name"]: o["spec"] for o in prerequisites
+                 if o["kind"] == "Database" and present(o["spec"])}
+    poolers = {o["metadata"]["name"]: o for o in prerequisites if o["kind"] == "Pooler"
+               and o["spec"]["cluster"]["name"] == name and o["spec"].get("type", "rw") == "rw"}
+    secrets = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "Secret"}
+    chart_policies = [o["spec"] for o in rendered if o["kind"] == "NetworkPolicy"]
+    built_policies = [o["spec"] for o in prerequisites if o["kind"] == "NetworkPolicy"]
+    alt_names = cluster["spec"].get("certificates", {}).get("serverAltDNSNames", [])
+    clients = database_clients(rendered)
+    services = {o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+                for o in rendered if o["kind"] == "Deployment"}
+    for service in sorted(services - {c["service"] for c in clients}):
+        problems.append(f"{district}: the {service} service connects to no database")
+
+    def reaches(policies, source, target, port):
+        return any(selects(p["podSelector"], source) and allows_port(rule, port)
+                   and any(peer_is_pod(peer, target) for peer in rule.get("to", []))
+                   for p in policies for rule in p.get("egress", []))
+
+    def admits(policies, target, source, port):
+        return any(selects(p["podSelector"], target) and allows_port(rule, port)
+                   and any(peer_is_pod(peer, source) for peer in rule.get("from", []))
+                   for p in policies for rule in p.get("ingress", []))
+
+    for client in clients:
+        url, service = client["url"], client["service"]
+        where = f"{district}: {client['workload']} ({service})"
+        if url is None:
+            continue  # the district's own URLs: nothing here to compare them with
+        role, database = url.username, url.path.lstrip("/")
+        if role != f"jiceng_{service}" or database != f"jiceng_{service}":
+            problems.append(f"{where}: connects as {role} to {database}, not as jiceng_{service} "
+                            f"to jiceng_{service}")
+        managed = roles.get(role)
+        if not managed or not managed.get("login"):
+            problems.append(f"{where}: {role} is no login role among Cluster {name}'s managed "
+                            "roles")
+        elif managed.get("passwordSecret", {}).get("name") != client["secret"]:
+            problems.append(f"{where}: CloudNativePG sets {role}'s password from Secret "
+                            f"{managed.get('passwordSecret', {}).get('name')}, the pods read "
+                            f"Secret {client['secret']}")
+        secret = secrets.get(client["secret"])
+        if secret and base64.b64decode(secret["data"].get("username", "")).decode() != role:
+            problems.append(f"{where}: Secret {client['secret']} names another user than {role}")
+        owner = databases.get(database, {})
+        if owner.get("owner") != role or owner.get("cluster", {}).get("name") != name:
+            problems.append(f"{where}: no Database {database} of Cluster {name} owned by {role} "
+                            f"(owner {owner.get('owner')})")
+        host, port = url.hostname, url.port or 5432
+        if host == f"{name}-rw":
+            target = instance_labels(cluster)
+        elif host in poolers:
+            target = pooler_labels(poolers[host])
+            if "sslmode=verify-full" in url.query and host not in alt_names:
+                problems.append(f"{where}: connects to {host} with verify-full, a name the "
+                                f"Cluster's server certificate lacks (serverAltDNSNames)")
+        else:
+            problems.append(f"{where}: {host} is neither Cluster {name}'s read-write Service "
+                            f"({name}-rw) nor one of its read-write Poolers ({sorted(poolers)})")
+            continue
+        if port != 5432:
+            problems.append(f"{where}: port {port}, PostgreSQL and PgBouncer listen on 5432")
+        if chart_policies and not reaches(chart_policies, client["labels"], target, port):
+            problems.append(f"{where}: the chart's NetworkPolicies let it reach no {host} pod "
+                            f"on {port}")
+        if not admits(built_policies, target, client["labels"], port):
+            problems.append(f"{where}: no NetworkPolicy of k8s/districts/{district} admits it "
+                            f"to {host}'s pods on {port}")
+    for host, pooler in poolers.items():
+        pods, instances = pooler_labels(pooler), instance_labels(cluster)
+        if not reaches(built_policies, pods, instances, 5432) \
+                or not admits(built_policies, instances, pods, 5432):
+            problems.append(f"{district}: the NetworkPolicies of k8s/districts/{district} do not "
+                            f"let Pooler {host}'s pods reach Cluster {name}'s instances on 5432")
+    return problems
+
+
+def check_database(district, rendered, prerequisites):
+    problems = database_problems(district, rendered, prerequisites)
+    for problem in problems:
+        fail(problem)
+    clients = [c for c in database_clients(rendered) if c["url"]]
+    if not problems and clients:
+        hosts = sorted({c["url"].hostname for c in clients})
+        print(f"  {district}: each service connects as its own role to the database it owns, "
+              f"at {', '.join(hosts)}; roles, passwords' Secrets and owners agree with "
+              f"k8s/districts/{district}")
+    if not clients:
+        return
+    # The check refuses what it is for: a database handed to another owner, a role reading its
+    # password from another Secret, and a path to PostgreSQL that no NetworkPolicy opens.
+    def other_owner(o):
+        if o["kind"] == "Database" and o["spec"]["name"] == "jiceng_grid":
+            o["spec"]["owner"] = "jiceng"
+
+    def other_secret(o):
+        for role in o["spec"].get("managed", {}).get("roles", []) if o["kind"] == "Cluster" else []:
+            if role["name"] == "jiceng_member":
+                role["passwordSecret"] = {"name": "jiceng-pg-password"}
+
+    def closed(o):
+        if o["kind"] == "NetworkPolicy":
+            o["spec"]["ingress"] = []
+
+    for label, spoil in (("jiceng_grid owned by another role", other_owner),
+                         ("jiceng_member's password read from another Secret", other_secret),
+                         ("NetworkPolicies that admit nothing to PostgreSQL", closed)):
+        spoiled = copy.deepcopy(prerequisites)
+        for o in spoiled:
+            spoil(o)
+        if not database_problems(district, rendered, spoiled):
+            fail(f"{district}: the database check passed {label}")
 
 
 def admitted_namespaces(objects):

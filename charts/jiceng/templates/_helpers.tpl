@@ -205,3 +205,40 @@ seccompProfile:
 {{- define "jiceng.logSigningSecret" -}}
 {{- .Values.secrets.logSigning.name | default (printf "%s-log-signing-key" (include "jiceng.fullname" .)) -}}
 {{- end }}
+
+{{/* A service's PostgreSQL role, which owns its database of the same name (k8s/components/postgres). */}}
+{{- define "jiceng.databaseRole" -}}
+{{- printf "jiceng_%s" .name -}}
+{{- end }}
+
+{{/* The basic-auth Secret holding a service's role and password: the chart generates it
+     (database-passwords.yaml) and CloudNativePG's managed role reads it. */}}
+{{- define "jiceng.databaseSecret" -}}
+{{- printf "jiceng-db-%s" .name -}}
+{{- end }}
+
+{{/* The environment a container of service .name connects to its database with, for the
+     Deployments and the migrations Job alike. The URLs of the district's own Secret when
+     `secrets.database.name` names one; else the URL from `database`, its role and the role's
+     password. Kubernetes expands `$(JICENG_DATABASE_PASSWORD)` from the variable defined before
+     it, so the password never appears in the pod's spec; it is letters and digits, which a URL
+     takes as they are. Call with (dict "root" $ "name" "org"). */}}
+{{- define "jiceng.databaseEnv" -}}
+{{- $db := .root.Values.database -}}
+{{- if .root.Values.secrets.database.name -}}
+- name: JICENG_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.secrets.database.name }}
+      key: {{ .name }}
+{{- else -}}
+{{- $role := include "jiceng.databaseRole" . -}}
+- name: JICENG_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "jiceng.databaseSecret" . }}
+      key: password
+- name: JICENG_DATABASE_URL
+  value: {{ printf "postgres://%s:$(JICENG_DATABASE_PASSWORD)@%s:%v/%s%s" $role $db.host $db.port $role (ternary (printf "?%s" $db.parameters) "" (ne $db.parameters "")) | quote }}
+{{- end -}}
+{{- end }}
