@@ -224,9 +224,9 @@ impl OrgDirectory {
         Ok(self.unit(unit_id).await?.name)
     }
 
-    /// The head the org service witnesses for the transparency log `log`; `None` while it
-    /// witnesses none.
-    pub async fn witnessed_head(&self, log: &str) -> Result<Option<WitnessedHead>, Status> {
+    /// The size and root of the head the org service witnesses for the transparency log
+    /// `log`; `None` while it witnesses none.
+    pub async fn witnessed_head(&self, log: &str) -> Result<Option<(u64, Hash)>, Status> {
         let witnessed = with_retries(RetryPolicy::default(), || {
             let mut client = WitnessServiceClient::new(self.channel.clone());
             let request = self.token.request(GetWitnessedHeadRequest {
@@ -236,24 +236,58 @@ impl OrgDirectory {
         })
         .await;
         match witnessed {
-            Ok(head) => Ok(Some(head.into_inner())),
+            Ok(head) => size_and_root(&head.into_inner()).map(Some),
             Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
             Err(status) => Err(status),
         }
     }
 
-    /// Asks the org service to witness a larger head of a log (see `WitnessTreeHead`); ABORTED
-    /// when another replica advanced it first, FAILED_PRECONDITION when the proof fails.
-    pub async fn witness_tree_head(
-        &self,
-        head: WitnessTreeHeadRequest,
-    ) -> Result<WitnessedHead, Status> {
+    /// Asks the org service to witness `head`, a larger head of its log proven from the one of
+    /// `head.from_size` (see `WitnessTreeHead`), and returns the size and root witnessed
+    /// afterwards; ABORTED when another replica advanced it first, FAILED_PRECONDITION when
+    /// the proof fails.
+    pub async fn witness_tree_head(&self, head: HeadToWitness<'_>) -> Result<(u64, Hash), Status> {
+        let request = WitnessTreeHeadRequest {
+            log: head.log.to_owned(),
+            from_size: i64::try_from(head.from_size).unwrap_or(i64::MAX),
+            tree_size: i64::try_from(head.size).unwrap_or(i64::MAX),
+            root_hash: head.root.to_vec(),
+            timestamp: Some(jiceng_grpc::timestamp(
+                i64::try_from(head.timestamp_ms).unwrap_or(i64::MAX),
+            )),
+            signature: head.signature.to_vec(),
+            consistency_proof: head.proof.iter().map(|hash| hash.to_vec()).collect(),
+        };
         let witnessed = with_retries(RetryPolicy::default(), || {
             let mut client = WitnessServiceClient::new(self.channel.clone());
-            let request = self.token.request(head.clone());
+            let request = self.token.request(request.clone());
             async move { client.witness_tree_head(request?).await }
         })
         .await?;
-        Ok(witnessed.into_inner())
+        size_and_root(&witnessed.into_inner())
     }
+}
+
+/// A hash of a transparency log: 32 bytes.
+pub type Hash = [u8; 32];
+
+/// A log's signed head to hand to the witness, with the consistency proof from the head it
+/// witnesses now (`from_size`; empty from 0).
+#[derive(Clone, Copy, Debug)]
+pub struct HeadToWitness<'a> {
+    pub log: &'a str,
+    pub from_size: u64,
+    pub size: u64,
+    pub root: &'a Hash,
+    pub timestamp_ms: u64,
+    pub signature: &'a [u8],
+    pub proof: &'a [Hash],
+}
+
+fn size_and_root(head: &WitnessedHead) -> Result<(u64, Hash), Status> {
+    let size = u64::try_from(head.tree_size)
+        .map_err(|_| Status::internal("the witness answered a negative size"))?;
+    let root = Hash::try_from(head.root_hash.as_slice())
+        .map_err(|_| Status::internal("the witness answered a malformed root"))?;
+    Ok((size, root))
 }

@@ -20,8 +20,18 @@ pub struct EventDraft {
 }
 
 impl EventDraft {
-    /// An event of `event_type` about `subject` whose data is the protobuf `message`.
+    /// An event of `event_type` about `subject` whose data is the protobuf `message`. One of the
+    /// platform's event types carries the message its catalogue names
+    /// ([`jiceng_proto::event_types::CATALOGUE`]): every scenario that sets one off checks it.
     pub fn of<M: prost::Name>(event_type: &str, subject: &str, message: &M) -> Self {
+        if let Some(known) = jiceng_proto::event_types::lookup(event_type) {
+            debug_assert_eq!(
+                known.data,
+                M::full_name(),
+                "{event_type} carries {} by the catalogue",
+                known.data
+            );
+        }
         Self {
             event_type: event_type.to_owned(),
             subject: subject.to_owned(),

@@ -18,8 +18,7 @@
 use std::{future::Future, time::Duration};
 
 use jiceng_merkle::Hash;
-use jiceng_org_client::OrgDirectory;
-use jiceng_proto::org as pb;
+use jiceng_org_client::{HeadToWitness, OrgDirectory};
 use jiceng_telemetry::metrics::{Instruments, Observed, meter};
 use opentelemetry::{KeyValue, metrics::ObservableGauge};
 use tonic::Code;
@@ -107,14 +106,6 @@ pub enum RoundError {
     Log(#[from] StoreError),
 }
 
-fn hash_of(bytes: &[u8]) -> Result<Hash, RoundError> {
-    Hash::try_from(bytes).map_err(|_| {
-        RoundError::Witness(tonic::Status::internal(
-            "the witness answered a malformed root",
-        ))
-    })
-}
-
 /// One round: compares the log with its witnessed head and, when the log holds it and has
 /// grown, has the witness take the latest head. Records the finding in the store.
 pub async fn witness_round(store: &PropertyStore, org: &OrgDirectory) -> Result<Round, RoundError> {
@@ -122,17 +113,11 @@ pub async fn witness_round(store: &PropertyStore, org: &OrgDirectory) -> Result<
     // Another replica may advance the witness between our reading and our request (ABORTED):
     // read again, a few times.
     for _ in 0..5 {
-        let witnessed = org
+        let (from_size, from_root) = org
             .witnessed_head(LOG_NAME)
             .await
-            .map_err(RoundError::Witness)?;
-        let (from_size, from_root) = match &witnessed {
-            Some(head) => (
-                u64::try_from(head.tree_size).unwrap_or_default(),
-                hash_of(&head.root_hash)?,
-            ),
-            None => (0, [0; 32]),
-        };
+            .map_err(RoundError::Witness)?
+            .unwrap_or((0, [0; 32]));
         let latest = store.tree_head(None).await?;
         let diverged = if from_size > latest.head.size {
             Some(format!(
@@ -154,21 +139,17 @@ pub async fn witness_round(store: &PropertyStore, org: &OrgDirectory) -> Result<
         } else {
             store.consistency(from_size, latest.head.size).await?.proof
         };
-        let request = pb::WitnessTreeHeadRequest {
-            log: LOG_NAME.to_owned(),
-            from_size: i64::try_from(from_size).unwrap_or(i64::MAX),
-            tree_size: i64::try_from(latest.head.size).unwrap_or(i64::MAX),
-            root_hash: latest.head.root.to_vec(),
-            timestamp: Some(jiceng_grpc::timestamp(
-                i64::try_from(latest.head.timestamp_ms).unwrap_or(i64::MAX),
-            )),
-            signature: latest.signature.clone(),
-            consistency_proof: proof.iter().map(|hash| hash.to_vec()).collect(),
+        let head = HeadToWitness {
+            log: LOG_NAME,
+            from_size,
+            size: latest.head.size,
+            root: &latest.head.root,
+            timestamp_ms: latest.head.timestamp_ms,
+            signature: &latest.signature,
+            proof: &proof,
         };
-        match org.witness_tree_head(request).await {
-            Ok(now) => {
-                let size = u64::try_from(now.tree_size).unwrap_or_default();
-                let root = hash_of(&now.root_hash)?;
+        match org.witness_tree_head(head).await {
+            Ok((size, root)) => {
                 return Ok(record(store, latest.head.size, size, Ok(root)));
             }
             Err(status) if status.code() == Code::Aborted => continue,
