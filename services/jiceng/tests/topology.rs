@@ -1802,19 +1802,16 @@ async fn a_property_database_restored_to_an_earlier_point_appends_nothing_until_
     let publisher = bearer("publisher-1", &[Role::Member], &committee);
     // The balancer stays while replicas come and go.
     let property_endpoint = topology.endpoint("property");
-    let publish = |day: u32| {
-        let (uri, publisher, compound) = (
-            property_endpoint.clone(),
-            publisher.clone(),
-            compound.id.clone(),
-        );
+    // A hotlines disclosure of `period`, published through `uri` (the balancer or one replica).
+    let publish_at = |uri: &str, period: String| {
+        let (uri, publisher, compound) = (uri.to_owned(), publisher.clone(), compound.id.clone());
         async move {
             client_as(&uri, &publisher, DisclosureServiceClient::new)
                 .await
                 .publish_disclosure(property_pb::PublishDisclosureRequest {
                     disclosure: Some(property_pb::Disclosure {
                         compound_id: compound,
-                        period: format!("2026-10-{day:02}"),
+                        period,
                         content: Some(property_pb::disclosure::Content::Hotlines(
                             property_pb::Hotlines {
                                 supervision: "021-58681234".into(),
@@ -1829,6 +1826,7 @@ async fn a_property_database_restored_to_an_earlier_point_appends_nothing_until_
                 .map(tonic::Response::into_inner)
         }
     };
+    let publish = |day: u32| publish_at(&property_endpoint, format!("2026-10-{day:02}"));
     let (org_endpoint, root_id) = (topology.endpoint("org"), topology.root_id.clone());
     let witnessed = |size: i64| {
         let (org_endpoint, root_id) = (&org_endpoint, &root_id);
@@ -1924,23 +1922,7 @@ async fn a_property_database_restored_to_an_earlier_point_appends_nothing_until_
     .await;
     for (i, endpoint) in topology.replica_endpoints("property").iter().enumerate() {
         within(Duration::from_secs(15), "each replica appends", || async {
-            let disclosure = client_as(endpoint, &publisher, DisclosureServiceClient::new)
-                .await
-                .publish_disclosure(property_pb::PublishDisclosureRequest {
-                    disclosure: Some(property_pb::Disclosure {
-                        compound_id: compound.id.clone(),
-                        period: format!("2026-11-{:02}", i + 1),
-                        content: Some(property_pb::disclosure::Content::Hotlines(
-                            property_pb::Hotlines {
-                                supervision: "021-58681234".into(),
-                                repair: "021-58685678".into(),
-                            },
-                        )),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                })
-                .await;
+            let disclosure = publish_at(endpoint, format!("2026-11-{:02}", i + 1)).await;
             disclosure.map(drop).map_err(|status| status.to_string())
         })
         .await;
