@@ -248,6 +248,11 @@ impl Topology {
                 ("JICENG_MEMBER_ENDPOINT".to_owned(), uri_of("member")),
                 // The tests' webhook receivers listen on loopback.
                 ("JICENG_WEBHOOK_ALLOW".to_owned(), "127.0.0.1/32".to_owned()),
+                // Two topologies of ten processes run at once against one test server, whose
+                // max_connections is PostgreSQL's default of 100: at the default 16 a process
+                // under load could take the server's last connection and a third party's
+                // connect would time out, as the chart's budget check forbids in a district.
+                ("JICENG_DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
             ];
             // The chart sets it only for services whose events someone consumes.
             let sinks = event_sinks(&name, uri_of);
