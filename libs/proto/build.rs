@@ -7,6 +7,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let protos = [
         "io/cloudevents/v1/cloudevents.proto",
+        // google.rpc.Status with its standard details: the error body of the HTTP/JSON
+        // transcoding, read from the descriptor set.
+        "google/rpc/status.proto",
+        "google/rpc/error_details.proto",
         "jiceng/events/v1/events.proto",
         "jiceng/audit/v1/audit.proto",
         "jiceng/org/v1/org.proto",

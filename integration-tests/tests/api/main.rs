@@ -20,6 +20,7 @@ mod bad_input;
 mod demo;
 mod events;
 mod grid;
+mod http_json;
 mod members;
 mod migrations;
 mod notify;

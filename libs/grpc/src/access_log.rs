@@ -58,6 +58,11 @@ where
         if let Some(port) = port.filter(|_| !request.headers().contains_key(http::header::HOST)) {
             span.set_attribute("server.port", i64::from(port));
         }
+        // A call the gateway made from an HTTP request: what the caller asked for, beside it.
+        let http = request
+            .extensions()
+            .get::<jiceng_gateway::Transcoded>()
+            .map(|asked| format!("{} {}", asked.method, asked.path));
         let started = Instant::now();
         let response = self.inner.call(request);
         Box::pin(async move {
@@ -72,7 +77,12 @@ where
             match &result {
                 Ok(response) => {
                     let status = crate::grpc_status_of(response.headers());
-                    tracing::info!(rpc, grpc.status = ?status, elapsed_ms, "rpc");
+                    match &http {
+                        Some(http) => {
+                            tracing::info!(rpc, grpc.status = ?status, elapsed_ms, http, "rpc")
+                        }
+                        None => tracing::info!(rpc, grpc.status = ?status, elapsed_ms, "rpc"),
+                    }
                 }
                 Err(err) => tracing::warn!(rpc, error = %err, elapsed_ms, "rpc failed"),
             }

@@ -3,6 +3,7 @@
 
 mod access_log;
 pub mod client;
+mod deadline;
 pub mod etag;
 pub mod page;
 mod rpc_metrics;

@@ -1,6 +1,6 @@
 //! Server assembly shared by every service: health that says SERVING only while the databases
-//! answer, reflection, request deadlines, tracing of every RPC but health checks, and graceful
-//! shutdown.
+//! answer, reflection, request deadlines, tracing of every RPC but health checks, HTTP/JSON and
+//! gRPC-Web beside gRPC on the same port, and graceful shutdown.
 
 use std::{convert::Infallible, future::Future, time::Duration};
 
@@ -15,7 +15,9 @@ use tonic::{
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{access_log::AccessLogLayer, server_span::ServerSpanLayer};
+use jiceng_gateway::{GrpcWebLayer, HttpRoutes, TranscodeLayer, cors_layer};
+
+use crate::{access_log::AccessLogLayer, deadline::DeadlineLayer, server_span::ServerSpanLayer};
 
 /// Largest request or response message, in bytes, that a service accepts.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -34,6 +36,9 @@ pub struct ServerOptions {
     /// How long calls in flight on a connection past its age may still take before it is
     /// closed.
     pub max_connection_age_grace: Duration,
+    /// The web origins whose pages may call the services from a browser (gRPC-Web and
+    /// HTTP/JSON): CORS answers them and no other.
+    pub cors_allowed_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for ServerOptions {
@@ -43,6 +48,7 @@ impl Default for ServerOptions {
             health_interval: Duration::from_secs(5),
             max_connection_age: None,
             max_connection_age_grace: Duration::from_secs(30),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -176,6 +182,8 @@ impl GrpcServer {
             self.databases,
             self.options.health_interval,
         ));
+        // The rules are compiled in and read by a unit test; failing here is a build defect.
+        let http_routes = HttpRoutes::for_services(&names).expect("the contracts' HTTP rules read");
         let mut routes: Routes = self.routes.routes();
         routes = routes.add_service(health_service);
         routes = add_reflection(routes);
@@ -185,10 +193,17 @@ impl GrpcServer {
                 .max_connection_age(age)
                 .max_connection_age_grace(self.options.max_connection_age_grace);
         }
+        // HTTP/1.1 for HTTP/JSON and gRPC-Web callers; gRPC callers keep HTTP/2. Outermost
+        // first: CORS answers browsers' preflights, the gateway turns HTTP/JSON into gRPC and
+        // gRPC-Web becomes gRPC, so that what follows sees one kind of call.
         builder
-            .timeout(self.options.request_timeout)
+            .accept_http1(true)
+            .layer(cors_layer(&self.options.cors_allowed_origins))
+            .layer(TranscodeLayer::new(http_routes))
+            .layer(GrpcWebLayer::new())
             .layer(ServerSpanLayer)
             .layer(AccessLogLayer)
+            .layer(DeadlineLayer::new(self.options.request_timeout))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming(listener), async {
                 shutdown.await;

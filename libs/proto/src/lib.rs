@@ -20,6 +20,20 @@ pub mod io {
     }
 }
 
+/// `google.rpc`: the error model (`Status` and its standard details) the HTTP/JSON transcoding
+/// answers with.
+#[allow(
+    missing_docs,
+    clippy::all,
+    unused_qualifications,
+    missing_debug_implementations
+)]
+pub mod google {
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+}
+
 pub mod event_types;
 
 #[allow(

@@ -201,6 +201,44 @@ struct UpArgs {
     demo: bool,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    browsers: BrowserArgs,
+}
+
+/// Which web pages may call the platform from a browser.
+#[derive(Debug, Args)]
+struct BrowserArgs {
+    /// Origins (scheme://host[:port]) whose pages may call over gRPC-Web and HTTP/JSON,
+    /// comma-separated; CORS answers them and no other. Empty: no browser page may.
+    #[arg(long, env = "JICENG_CORS_ALLOWED_ORIGINS", default_value = "")]
+    cors_allowed_origins: String,
+}
+
+impl BrowserArgs {
+    fn origins(&self) -> Result<Vec<http::HeaderValue>> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let uri: http::Uri = origin
+                    .parse()
+                    .map_err(|e| format!("--cors-allowed-origins: `{origin}`: {e}"))?;
+                let is_origin = matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.authority().is_some()
+                    && uri.path_and_query().is_none_or(|p| p.as_str() == "/")
+                    && !origin.ends_with('/');
+                if !is_origin {
+                    return Err(format!(
+                        "--cors-allowed-origins: `{origin}` is not an origin (scheme://host[:port])"
+                    )
+                    .into());
+                }
+                Ok(http::HeaderValue::from_str(origin)
+                    .map_err(|e| format!("--cors-allowed-origins: `{origin}`: {e}"))?)
+            })
+            .collect()
+    }
 }
 
 /// Where the notify service's webhooks may go.
@@ -410,6 +448,8 @@ struct ServeArgs {
     max_connection_age_grace_secs: u64,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    browsers: BrowserArgs,
 }
 
 #[derive(Debug, Args)]
@@ -935,6 +975,7 @@ async fn up(args: UpArgs) -> Result<()> {
         },
     )?;
     config.webhooks = args.webhooks.options()?;
+    config.server.cors_allowed_origins = args.browsers.origins()?;
     let app = App::build(config).await?;
     let root = app.root_id().unwrap_or_default().to_owned();
     if let Some(store) = app.org_store().filter(|_| args.demo) {
@@ -963,7 +1004,9 @@ async fn up(args: UpArgs) -> Result<()> {
     let token = issuer.mint(&claims)?;
     let addr = app.local_addr();
     println!("jiceng is up for {} ({})", district.name, district.code);
-    println!("  endpoint:   {addr} (gRPC, plaintext; reflection on)");
+    println!(
+        "  endpoint:   {addr} (gRPC, HTTP/JSON and gRPC-Web, plaintext; reflection on; OpenAPI at http://{addr}/openapi.json)"
+    );
     println!("  data:       {}", args.data_dir.display());
     println!("  root unit:  {root}");
     println!("  log key:    {log_key} (Ed25519; what `jiceng verify --public-key` trusts)");
@@ -971,6 +1014,7 @@ async fn up(args: UpArgs) -> Result<()> {
     println!(
         "  try:        grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"id\":\"{root}\"}}' {addr} jiceng.org.v1.OrgService/GetUnit"
     );
+    println!("        or:  curl -H \"authorization: Bearer $TOKEN\" http://{addr}/v1/units/{root}");
     app.run_until(jiceng_grpc::shutdown_signal()).await?;
     tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
     Ok(())
@@ -1020,6 +1064,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             max_connection_age: (args.max_connection_age_secs > 0)
                 .then(|| Duration::from_secs(args.max_connection_age_secs)),
             max_connection_age_grace: Duration::from_secs(args.max_connection_age_grace_secs),
+            cors_allowed_origins: args.browsers.origins()?,
             ..ServerOptions::default()
         },
         relay: RelayOptions::default(),

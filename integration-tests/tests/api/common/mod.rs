@@ -107,6 +107,10 @@ impl Platform {
             internal_key: jiceng_testkit::test_internal_key(),
             server: ServerOptions {
                 health_interval: Duration::from_millis(100),
+                // The portal the HTTP/JSON and gRPC-Web scenarios call from as a browser.
+                cors_allowed_origins: vec![http::HeaderValue::from_static(
+                    "https://portal.example.gov.cn",
+                )],
                 ..ServerOptions::default()
             },
             relay: RelayOptions {
