@@ -4,6 +4,7 @@
 //! its answer is written back as proto3 JSON — or, for an error, as the `google.rpc.Status`
 //! under the HTTP status its code maps to.
 
+pub mod openapi;
 mod routes;
 mod status;
 mod stream;
@@ -13,7 +14,7 @@ mod transcode;
 use std::{
     future::Future,
     pin::Pin,
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -31,6 +32,12 @@ pub use status::{GrpcOutcome, JSON, http_status};
 pub use stream::StreamFormat;
 pub use template::PathTemplate;
 pub use tonic_web::GrpcWebLayer;
+
+/// The version the OpenAPI document states: the platform's release.
+pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where a process serves the OpenAPI document of its routes.
+pub const OPENAPI_PATH: &str = "/openapi.json";
 
 /// Largest HTTP request body the gateway reads, as for a gRPC message.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -57,11 +64,15 @@ pub struct Transcoded {
 #[derive(Clone, Debug)]
 pub struct TranscodeLayer {
     routes: HttpRoutes,
+    openapi: Arc<OnceLock<Bytes>>,
 }
 
 impl TranscodeLayer {
     pub fn new(routes: HttpRoutes) -> Self {
-        Self { routes }
+        Self {
+            routes,
+            openapi: Arc::default(),
+        }
     }
 }
 
@@ -72,6 +83,7 @@ impl<S> Layer<S> for TranscodeLayer {
         Transcode {
             inner,
             routes: self.routes.clone(),
+            openapi: Arc::clone(&self.openapi),
         }
     }
 }
@@ -81,6 +93,8 @@ impl<S> Layer<S> for TranscodeLayer {
 pub struct Transcode<S> {
     inner: S,
     routes: HttpRoutes,
+    /// The OpenAPI document of `routes`, written on first request.
+    openapi: Arc<OnceLock<Bytes>>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -105,6 +119,20 @@ where
         if is_grpc(request.headers()) {
             let response = self.inner.call(request);
             return Box::pin(async move { Ok(response.await?.map(Body::new)) });
+        }
+        if request.method() == Method::GET && request.uri().path() == OPENAPI_PATH {
+            let document = self
+                .openapi
+                .get_or_init(|| {
+                    let document = openapi::document(&self.routes, API_VERSION);
+                    Bytes::from(document.to_string())
+                })
+                .clone();
+            let mut response = Response::new(Body::new(Full::new(document)));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+            return Box::pin(async move { Ok(response) });
         }
         // The ready service takes this call; its clone waits for the next.
         let clone = self.inner.clone();
