@@ -350,6 +350,7 @@ async fn discover(
             .list_grid_staff(authorized(
                 grid_pb::ListGridStaffRequest {
                     grid_id: grid.id.clone(),
+                    ..Default::default()
                 },
                 &admin,
             ))

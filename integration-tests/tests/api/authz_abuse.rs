@@ -404,6 +404,7 @@ async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatab
     );
     let activities_of = |member: &str| member_pb::ListMemberActivitiesRequest {
         member_id: member.into(),
+        ..Default::default()
     };
     assert!(
         district
@@ -707,6 +708,7 @@ async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_sc
         .expect("the branch's own member");
     let activities_of = |member: &str| member_pb::ListMemberActivitiesRequest {
         member_id: member.into(),
+        ..Default::default()
     };
     platform.settle().await;
     let credited = members

@@ -270,6 +270,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ListGridStaffRequest {
                 grid_id: f.x.grid.clone(),
+                ..Default::default()
             }
         ),
         // District-wide settings: only a district admin scoped at the root sets them.
@@ -289,7 +290,9 @@ fn rows() -> Vec<Row<Extra>> {
             "/jiceng.grid.v1.GridService/ListCategories",
             [Everyone],
             Anywhere,
-            |f| pb::ListCategoriesRequest {}
+            |f| pb::ListCategoriesRequest {
+                ..Default::default()
+            }
         ),
         row!(
             "/jiceng.grid.v1.GridService/SetCalendarDay",
@@ -311,6 +314,7 @@ fn rows() -> Vec<Row<Extra>> {
             |f| pb::ListCalendarDaysRequest {
                 from_day: "2031-10-01".into(),
                 to_day: "2031-10-07".into(),
+                ..Default::default()
             }
         ),
         // Reporting as a grid worker: those stationed in the grid, or admins of its org.
@@ -361,6 +365,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ListCaseHistoryRequest {
                 case_id: f.x.read_case.clone(),
+                ..Default::default()
             }
         ),
         row!(

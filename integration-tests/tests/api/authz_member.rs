@@ -226,6 +226,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ListStatusHistoryRequest {
                 id: f.a.member.clone(),
+                ..Default::default()
             }
         ),
         row!(
@@ -257,6 +258,7 @@ fn rows() -> Vec<Row<Extra>> {
                 subject: Some(pb::list_transfers_request::Subject::MemberId(
                     f.a.member.clone()
                 )),
+                ..Default::default()
             }
         ),
         row!(
@@ -275,6 +277,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ListCommunityRegistrationsRequest {
                 community_org_id: f.a.committee.clone(),
+                ..Default::default()
             }
         ),
         row!(
@@ -323,6 +326,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ListOverdueCommitmentsRequest {
                 org_id: f.a.branch.clone(),
+                ..Default::default()
             }
         ),
         row!(
@@ -343,6 +347,7 @@ fn rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ListMemberActivitiesRequest {
                 member_id: f.a.member.clone(),
+                ..Default::default()
             }
         ),
         // Rules hold district-wide, so only a district admin scoped at the root defines them.
@@ -363,7 +368,9 @@ fn rows() -> Vec<Row<Extra>> {
             "/jiceng.member.v1.PointsService/ListPointsRules",
             [Everyone],
             Anywhere,
-            |f| pb::ListPointsRulesRequest {}
+            |f| pb::ListPointsRulesRequest {
+                ..Default::default()
+            }
         ),
         row!(
             "/jiceng.member.v1.PointsService/AwardPoints",
@@ -471,6 +478,7 @@ async fn pending_transfers_are_for_the_receiving_orgs_admins(f: &Fixture<Extra>)
         subject: Some(pb::list_transfers_request::Subject::PendingForOrgId(
             f.a.branch.clone(),
         )),
+        ..Default::default()
     };
     for role in Role::ALL {
         for side in [Side::In, Side::Out] {

@@ -167,7 +167,9 @@ fn rows() -> Vec<Row<Extra>> {
             "/jiceng.notify.v1.NotifyService/ListCategories",
             [Everyone],
             Anywhere,
-            |f| pb::ListCategoriesRequest {}
+            |f| pb::ListCategoriesRequest {
+                ..Default::default()
+            }
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/ListInbox",
@@ -230,7 +232,9 @@ fn rows() -> Vec<Row<Extra>> {
             "/jiceng.notify.v1.NotifyService/ListPreferences",
             [Everyone],
             Anywhere,
-            |f| pb::ListPreferencesRequest {}
+            |f| pb::ListPreferencesRequest {
+                ..Default::default()
+            }
         ),
         row!(
             "/jiceng.notify.v1.NotifyService/FollowTopic",

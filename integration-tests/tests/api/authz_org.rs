@@ -256,7 +256,9 @@ fn rows() -> Vec<Row<Shared>> {
             "/jiceng.org.v1.OrgService/ListKindRules",
             [Everyone],
             Anywhere,
-            |f| pb::ListKindRulesRequest {}
+            |f| pb::ListKindRulesRequest {
+                ..Default::default()
+            }
         ),
         // District-wide: only a district admin whose scope is the district root.
         row!(
@@ -339,6 +341,7 @@ fn rows() -> Vec<Row<Shared>> {
             |f| pb::ListCurrentHoldersRequest {
                 unit_id: f.a.branch.clone(),
                 role: pb::PositionRole::CommitteeMember as i32,
+                ..Default::default()
             }
         ),
         // Alliances: led by a unit, read by anyone, since they join units across the tree.
@@ -366,7 +369,8 @@ fn rows() -> Vec<Row<Shared>> {
             [Everyone],
             Subtree,
             |f| pb::ListAlliancesRequest {
-                unit_id: f.a.branch.clone()
+                unit_id: f.a.branch.clone(),
+                ..Default::default()
             }
         ),
         row!(
@@ -483,7 +487,9 @@ fn rows() -> Vec<Row<Shared>> {
             "/jiceng.org.v1.MeetingService/ListOverdueDecisions",
             [Everyone],
             Anywhere,
-            |f| pb::ListOverdueDecisionsRequest {}
+            |f| pb::ListOverdueDecisionsRequest {
+                ..Default::default()
+            }
         ),
         // Projects are a residential committee's: above a general branch's admin and members.
         row!(
@@ -541,7 +547,8 @@ fn rows() -> Vec<Row<Shared>> {
             [Everyone],
             Anywhere,
             |f| pb::ListVenuesRequest {
-                unit_id: f.a.branch.clone()
+                unit_id: f.a.branch.clone(),
+                ..Default::default()
             }
         ),
         // On behalf of a unit, by its admins (a member books as themself, with no unit).

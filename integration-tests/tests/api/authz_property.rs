@@ -377,6 +377,7 @@ fn rows() -> Vec<Row<Extra>> {
             Anywhere,
             |f| pb::ListSchedulesRequest {
                 org_id: f.a.committee.clone(),
+                ..Default::default()
             }
         ),
         // Oversight of a subtree, not for residents; the branch is the smallest subtree every
@@ -410,6 +411,7 @@ fn rows() -> Vec<Row<Extra>> {
             Anywhere,
             |f| pb::ListLinkageMeetingsRequest {
                 compound_id: f.x.compound.clone(),
+                ..Default::default()
             }
         ),
         // The company (its publisher, street A's member) reports its own decision done.

@@ -73,6 +73,7 @@ async fn the_demo_district_shows_how_pudong_works() {
     let network = alliances
         .list_alliances(pb::ListAlliancesRequest {
             unit_id: centre.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("alliances")
@@ -86,6 +87,7 @@ async fn the_demo_district_shows_how_pudong_works() {
     let block = alliances
         .list_alliances(pb::ListAlliancesRequest {
             unit_id: yangjing.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("alliances")
@@ -98,6 +100,7 @@ async fn the_demo_district_shows_how_pudong_works() {
     let venue_list = venues
         .list_venues(pb::ListVenuesRequest {
             unit_id: lujiazui.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("venues")
@@ -122,7 +125,9 @@ async fn the_demo_district_shows_how_pudong_works() {
     let mut meetings = platform.client_as(admin(), MeetingServiceClient::new).await;
     assert!(
         meetings
-            .list_overdue_decisions(pb::ListOverdueDecisionsRequest {})
+            .list_overdue_decisions(pb::ListOverdueDecisionsRequest {
+                ..Default::default()
+            })
             .await
             .expect("overdue")
             .into_inner()

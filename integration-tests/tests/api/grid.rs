@@ -347,6 +347,7 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
     let history = worker
         .list_case_history(pb::ListCaseHistoryRequest {
             case_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect("history")
@@ -797,6 +798,7 @@ async fn a_duplicate_report_is_merged_and_both_reporters_told(db: TestDatabase) 
         .1
         .list_case_history(pb::ListCaseHistoryRequest {
             case_id: original.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("history")
@@ -866,6 +868,7 @@ async fn a_joint_meeting_about_a_case_joins_its_history(db: TestDatabase) {
     let history = worker
         .list_case_history(pb::ListCaseHistoryRequest {
             case_id: case.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("history")

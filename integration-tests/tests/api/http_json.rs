@@ -346,6 +346,28 @@ async fn every_service_answers_over_http_json_as_over_grpc() {
         "units",
     )
     .await;
+    // A list that did not page before: whole when the caller names no page size, and the same
+    // items by pages when it does.
+    let whole = ok(caller.http(Method::GET, "/v1/kindRules", None).await);
+    assert!(whole.get("nextPageToken").is_none(), "{whole}");
+    let whole = whole["rules"].as_array().cloned().unwrap_or_default();
+    let (mut paged, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = ok(caller
+            .http(
+                Method::GET,
+                &format!("/v1/kindRules?pageSize=2&pageToken={token}"),
+                None,
+            )
+            .await);
+        paged.extend(page["rules"].as_array().cloned().unwrap_or_default());
+        match page["nextPageToken"].as_str() {
+            Some(next) => token = next.to_owned(),
+            None => break,
+        }
+    }
+    assert!(whole.len() > 2, "the kind rules span pages");
+    assert_eq!(paged, whole, "the kind rules by pages of two");
     let subtree = ok(caller
         .http(
             Method::GET,

@@ -201,6 +201,7 @@ async fn illegal_pipeline_transitions_are_refused(db: TestDatabase) {
     let history = members
         .list_status_history(pb::ListStatusHistoryRequest {
             id: member.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("history")
@@ -484,6 +485,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
             subject: Some(pb::list_transfers_request::Subject::PendingForOrgId(
                 to.id.clone(),
             )),
+            ..Default::default()
         })
         .await
         .expect("pending")
@@ -597,6 +599,7 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
     let listed = community_admin
         .list_community_registrations(pb::ListCommunityRegistrationsRequest {
             community_org_id: community.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("list")
@@ -753,6 +756,7 @@ async fn venue_attendance_becomes_activities_and_points_once(db: TestDatabase) {
     let activities = members
         .list_member_activities(pb::ListMemberActivitiesRequest {
             member_id: attendee_ids[0].clone(),
+            ..Default::default()
         })
         .await
         .expect("activities")

@@ -598,7 +598,9 @@ async fn the_kind_schema_is_listed_and_extended(db: TestDatabase) {
     let platform = Platform::start(db).await;
     let mut admin = platform.admin().await;
     let rules = admin
-        .list_kind_rules(pb::ListKindRulesRequest {})
+        .list_kind_rules(pb::ListKindRulesRequest {
+            ..Default::default()
+        })
         .await
         .expect("rules")
         .into_inner()

@@ -119,6 +119,7 @@ async fn secretaries_are_appointed_and_handed_over_by_their_admins(db: TestDatab
         .list_current_holders(pb::ListCurrentHoldersRequest {
             unit_id: s.committee.id.clone(),
             role: pb::PositionRole::Secretary as i32,
+            ..Default::default()
         })
         .await
         .expect("holders")
@@ -132,6 +133,7 @@ async fn secretaries_are_appointed_and_handed_over_by_their_admins(db: TestDatab
         .list_positions(pb::ListPositionsRequest {
             unit_id: s.committee.id.clone(),
             include_ended: true,
+            ..Default::default()
         })
         .await
         .expect("history")
@@ -274,7 +276,9 @@ async fn joint_meetings_take_one_topic_and_track_decisions(db: TestDatabase) {
         .expect("decision")
         .into_inner();
     let overdue = meetings
-        .list_overdue_decisions(pb::ListOverdueDecisionsRequest {})
+        .list_overdue_decisions(pb::ListOverdueDecisionsRequest {
+            ..Default::default()
+        })
         .await
         .expect("overdue")
         .into_inner()
@@ -296,7 +300,9 @@ async fn joint_meetings_take_one_topic_and_track_decisions(db: TestDatabase) {
     assert_eq!(hidden.code(), Code::PermissionDenied);
     assert!(
         outsider
-            .list_overdue_decisions(pb::ListOverdueDecisionsRequest {})
+            .list_overdue_decisions(pb::ListOverdueDecisionsRequest {
+                ..Default::default()
+            })
             .await
             .expect("own scope")
             .into_inner()
@@ -353,6 +359,7 @@ async fn alliances_check_credit_codes_and_lead_admins(db: TestDatabase) {
         .list_alliance_members(pb::ListAllianceMembersRequest {
             alliance_id: alliance.id.clone(),
             include_past: false,
+            ..Default::default()
         })
         .await
         .expect("members")

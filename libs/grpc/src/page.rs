@@ -75,6 +75,48 @@ impl PageRequest {
         Ok(Self { size, after, query })
     }
 
+    /// Like [`PageRequest::parse`], for a list that did not page before: unset, `page_size` is
+    /// [`MAX_PAGE_SIZE`], so that a caller from before paging still reads a short list whole.
+    pub fn parse_whole_by_default(
+        page_size: Option<i32>,
+        page_token: &str,
+        query: String,
+    ) -> Result<Self, Status> {
+        let mut page = Self::parse(page_size, page_token, query)?;
+        if page_size.is_none() {
+            page.size = MAX_PAGE_SIZE;
+        }
+        Ok(page)
+    }
+
+    /// Cuts a page out of a list read whole, in its own order (a list bounded by what it lists:
+    /// a unit's positions, the district's categories): the page starts after the item whose
+    /// `key` the token names, or, when that item has gone since, at the item that followed it,
+    /// now in its place. Returns the page and the token of the next ("" at the end).
+    pub fn page_of<T>(&self, items: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, String) {
+        let start = match self
+            .after
+            .as_deref()
+            .and_then(|after| after.split_once('|'))
+        {
+            None => 0,
+            Some((index, after)) => items
+                .iter()
+                .position(|item| key(item) == after)
+                .map(|found| found + 1)
+                .or_else(|| index.parse::<usize>().ok())
+                .unwrap_or(0),
+        };
+        let mut page: Vec<(usize, T)> = items
+            .into_iter()
+            .enumerate()
+            .skip(start)
+            .take(self.size as usize + 1)
+            .collect();
+        let token = self.finish(&mut page, |(index, item)| format!("{index}|{}", key(item)));
+        (page.into_iter().map(|(_, item)| item).collect(), token)
+    }
+
     /// The number of rows to fetch: one more than the page, to learn whether another follows.
     pub fn fetch_limit(&self) -> i64 {
         i64::from(self.size) + 1
@@ -147,6 +189,29 @@ mod tests {
         let forged =
             PageRequest::parse(Some(2), "bm90LWEtdG9rZW4", "q1".into()).map_err(|s| s.code());
         assert_eq!(forged, Err(tonic::Code::InvalidArgument));
+    }
+
+    #[test]
+    fn a_list_read_whole_pages_by_key_and_survives_a_removal() {
+        let first = PageRequest::parse(Some(2), "", "q".into()).expect("first page");
+        let (page, token) = first.page_of(vec!["a", "b", "c", "d", "e"], |s| s.to_string());
+        assert_eq!(page, ["a", "b"]);
+        let second = PageRequest::parse(Some(2), &token, "q".into()).expect("second");
+        // "a" went meanwhile: the page still starts after "b".
+        let (page, token) = second.page_of(vec!["b", "c", "d", "e"], |s| s.to_string());
+        assert_eq!(page, ["c", "d"]);
+        let third = PageRequest::parse(Some(2), &token, "q".into()).expect("third");
+        // "d" itself went: the page starts where it stood.
+        let (page, token) = third.page_of(vec!["b", "c", "e"], |s| s.to_string());
+        assert_eq!((page, token), (vec!["e"], String::new()));
+    }
+
+    #[test]
+    fn a_list_that_did_not_page_is_whole_unless_asked() {
+        let whole = PageRequest::parse_whole_by_default(None, "", "q".into()).expect("page");
+        assert_eq!(whole.size, MAX_PAGE_SIZE);
+        let asked = PageRequest::parse_whole_by_default(Some(3), "", "q".into()).expect("page");
+        assert_eq!(asked.size, 3);
     }
 
     #[test]

@@ -175,9 +175,11 @@ impl OrgDirectory {
     pub async fn holders(&self, unit_id: &str, role: i32) -> Result<Vec<String>, Status> {
         let positions = with_retries(RetryPolicy::default(), || {
             let mut client = PositionServiceClient::new(self.channel.clone());
+            // A role's holders in one unit are a handful: the default page holds them all.
             let request = self.token.request(ListCurrentHoldersRequest {
                 unit_id: unit_id.to_owned(),
                 role,
+                ..Default::default()
             });
             async move { client.list_current_holders(request?).await }
         })

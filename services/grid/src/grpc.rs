@@ -333,12 +333,18 @@ impl GridService for GridApi {
         request: Request<pb::ListGridStaffRequest>,
     ) -> Result<Response<pb::ListGridStaffResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let grid = self
-            .visible_grid(&caller, &request.get_ref().grid_id)
-            .await?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("grid-staff|{}", req.grid_id),
+        )?;
+        let grid = self.visible_grid(&caller, &req.grid_id).await?;
         let staff = self.store.staff(&grid.id).await?;
+        let (staff, next_page_token) = page.page_of(staff, |s| s.subject.to_string());
         Ok(Response::new(pb::ListGridStaffResponse {
             staff: staff.iter().map(staff_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -424,9 +430,17 @@ impl GridService for GridApi {
         request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
         caller(&request)?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            "case-categories".to_owned(),
+        )?;
         let categories = self.store.categories().await?;
+        let (categories, next_page_token) = page.page_of(categories, |c| c.code.to_string());
         Ok(Response::new(pb::ListCategoriesResponse {
             categories: categories.iter().map(category_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -470,12 +484,19 @@ impl GridService for GridApi {
         let (Some(from), Some(to)) = (from, to) else {
             return Err(Status::internal("validation fell through"));
         };
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("calendar-days|{from}|{to}"),
+        )?;
         let days = self.store.calendar_days(&from, &to).await?;
+        let (days, next_page_token) = page.page_of(days, |(day, _, _)| day.clone());
         Ok(Response::new(pb::ListCalendarDaysResponse {
             days: days
                 .into_iter()
                 .map(|(day, working, note)| pb::CalendarDay { day, working, note })
                 .collect(),
+            next_page_token,
         }))
     }
 }

@@ -1055,7 +1055,10 @@ async fn a_dispatched_case_tells_the_handling_org_once_and_its_joint_meeting_joi
             async move {
                 let history = client_as(&endpoint, &worker, CaseServiceClient::new)
                     .await
-                    .list_case_history(grid_pb::ListCaseHistoryRequest { case_id })
+                    .list_case_history(grid_pb::ListCaseHistoryRequest {
+                        case_id,
+                        ..Default::default()
+                    })
                     .await
                     .map_err(|status| status.to_string())?
                     .into_inner()
@@ -1547,7 +1550,10 @@ async fn an_overdue_case_escalates_once_while_both_grid_replicas_scan() {
             async move {
                 let history = client_as(&endpoint, &worker, CaseServiceClient::new)
                     .await
-                    .list_case_history(grid_pb::ListCaseHistoryRequest { case_id })
+                    .list_case_history(grid_pb::ListCaseHistoryRequest {
+                        case_id,
+                        ..Default::default()
+                    })
                     .await
                     .map_err(|status| status.to_string())?
                     .into_inner()

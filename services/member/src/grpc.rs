@@ -352,10 +352,23 @@ impl MemberService for MemberApi {
         request: Request<pb::ListStatusHistoryRequest>,
     ) -> Result<Response<pb::ListStatusHistoryResponse>, Status> {
         let caller = caller(&request)?;
-        let member = self.readable(caller, &request.get_ref().id).await?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("status-history|{}", req.id),
+        )?;
+        let member = self.readable(caller, &req.id).await?;
         let changes = self.store.history(&member.id).await?;
+        // A member's history only grows: a change's place in it is its key.
+        let numbered: Vec<_> = changes.iter().enumerate().collect();
+        let (changes, next_page_token) = page.page_of(numbered, |(index, _)| index.to_string());
         Ok(Response::new(pb::ListStatusHistoryResponse {
-            changes: changes.iter().map(change_to_proto).collect(),
+            changes: changes
+                .into_iter()
+                .map(|(_, change)| change_to_proto(change))
+                .collect(),
+            next_page_token,
         }))
     }
 
@@ -395,11 +408,19 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::ListCommunityRegistrationsResponse>, Status> {
         let caller = caller(&request)?;
         caller.require_any(ADMINS)?;
-        let community = &request.get_ref().community_org_id;
+        let req = request.get_ref();
+        let community = &req.community_org_id;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("registrations|{community}"),
+        )?;
         self.org.scopes().check(caller, community).await?;
         let registrations = self.store.community_registrations(community).await?;
+        let (registrations, next_page_token) = page.page_of(registrations, |r| r.id.to_string());
         Ok(Response::new(pb::ListCommunityRegistrationsResponse {
             registrations: registrations.iter().map(registration_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -511,12 +532,20 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::ListOverdueCommitmentsResponse>, Status> {
         let caller = caller(&request)?;
         caller.require_any(ADMINS)?;
-        let org_id = &request.get_ref().org_id;
+        let req = request.get_ref();
+        let org_id = &req.org_id;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("overdue-commitments|{org_id}"),
+        )?;
         self.org.scopes().check(caller, org_id).await?;
         let today = crate::domain::points::periods(self.store.now()).2;
         let commitments = self.store.overdue_commitments(org_id, &today).await?;
+        let (commitments, next_page_token) = page.page_of(commitments, |c| c.id.to_string());
         Ok(Response::new(pb::ListOverdueCommitmentsResponse {
             commitments: commitments.iter().map(commitment_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -576,10 +605,18 @@ impl MemberService for MemberApi {
         request: Request<pb::ListMemberActivitiesRequest>,
     ) -> Result<Response<pb::ListMemberActivitiesResponse>, Status> {
         let caller = caller(&request)?;
-        let member = self.readable(caller, &request.get_ref().member_id).await?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("activities|{}", req.member_id),
+        )?;
+        let member = self.readable(caller, &req.member_id).await?;
         let activities = self.store.activities_of(&member.id).await?;
+        let (activities, next_page_token) = page.page_of(activities, |a| a.id.to_string());
         Ok(Response::new(pb::ListMemberActivitiesResponse {
             activities: activities.iter().map(activity_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -669,7 +706,13 @@ impl MemberService for MemberApi {
         request: Request<pb::ListTransfersRequest>,
     ) -> Result<Response<pb::ListTransfersResponse>, Status> {
         let caller = caller(&request)?;
-        let transfers = match &request.get_ref().subject {
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("transfers|{:?}", req.subject),
+        )?;
+        let transfers = match &req.subject {
             Some(pb::list_transfers_request::Subject::MemberId(member_id)) => {
                 let member = self.readable(caller, member_id).await?;
                 self.store.transfers_of(&member.id).await?
@@ -686,8 +729,10 @@ impl MemberService for MemberApi {
                 ));
             }
         };
+        let (transfers, next_page_token) = page.page_of(transfers, |t| t.id.to_string());
         Ok(Response::new(pb::ListTransfersResponse {
             transfers: transfers.iter().map(transfer_to_proto).collect(),
+            next_page_token,
         }))
     }
 }

@@ -359,9 +359,18 @@ impl NotifyService for NotifyApi {
         request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
         caller(&request)?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            "notice-categories".to_owned(),
+        )?;
         let categories = self.store.categories().await?;
+        let (categories, next_page_token) =
+            page.page_of(categories, |c| c.name.as_str().to_owned());
         Ok(Response::new(pb::ListCategoriesResponse {
             categories: categories.iter().map(category_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -530,7 +539,16 @@ impl NotifyService for NotifyApi {
         request: Request<pb::ListPreferencesRequest>,
     ) -> Result<Response<pb::ListPreferencesResponse>, Status> {
         let caller = caller(&request)?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("preferences|{}", caller.subject),
+        )?;
         let preferences = self.store.preferences(&caller.subject).await?;
+        let (preferences, next_page_token) = page.page_of(preferences, |(category, channel, _)| {
+            format!("{}|{channel:?}", category.as_str())
+        });
         Ok(Response::new(pb::ListPreferencesResponse {
             preferences: preferences
                 .iter()
@@ -538,6 +556,7 @@ impl NotifyService for NotifyApi {
                     preference_to_proto(category, channel, *enabled)
                 })
                 .collect(),
+            next_page_token,
         }))
     }
 

@@ -442,12 +442,23 @@ impl CaseService for GridApi {
         request: Request<pb::ListCaseHistoryRequest>,
     ) -> Result<Response<pb::ListCaseHistoryResponse>, Status> {
         let caller = caller(&request)?.clone();
-        let case = self
-            .visible_case(&caller, &request.get_ref().case_id)
-            .await?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("case-history|{}", req.case_id),
+        )?;
+        let case = self.visible_case(&caller, &req.case_id).await?;
         let history = self.store.history(&case.id).await?;
+        // A case's history only grows: a step's place in it is its key.
+        let numbered: Vec<_> = history.iter().enumerate().collect();
+        let (events, next_page_token) = page.page_of(numbered, |(index, _)| index.to_string());
         Ok(Response::new(pb::ListCaseHistoryResponse {
-            events: history.iter().map(history_event_to_proto).collect(),
+            events: events
+                .into_iter()
+                .map(|(_, event)| history_event_to_proto(event))
+                .collect(),
+            next_page_token,
         }))
     }
 
@@ -758,6 +769,11 @@ impl CaseService for GridApi {
             violations.add("window_hours", format!("must be 1 to {MAX_WINDOW_H}"));
         }
         violations.into_result()?;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("duplicates|{}|{radius}|{window}", req.case_id),
+        )?;
         let case = self.visible_case(&caller, &req.case_id).await?;
         self.require_reader_of(&caller, &case.owner_org_id).await?;
         let found = self
@@ -779,8 +795,15 @@ impl CaseService for GridApi {
                 });
             }
         }
+        let (candidates, next_page_token) = page.page_of(candidates, |c| {
+            c.candidate
+                .as_ref()
+                .map(|case| case.id.clone())
+                .unwrap_or_default()
+        });
         Ok(Response::new(pb::ListDuplicateCandidatesResponse {
             candidates,
+            next_page_token,
         }))
     }
 

@@ -122,9 +122,17 @@ impl PointsService for MemberApi {
         request: Request<pb::ListPointsRulesRequest>,
     ) -> Result<Response<pb::ListPointsRulesResponse>, Status> {
         caller(&request)?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            "points-rules".to_owned(),
+        )?;
         let rules = self.store.rules().await?;
+        let (rules, next_page_token) = page.page_of(rules, |r| r.code.to_string());
         Ok(Response::new(pb::ListPointsRulesResponse {
             rules: rules.iter().map(rule_to_proto).collect(),
+            next_page_token,
         }))
     }
 

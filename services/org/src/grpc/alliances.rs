@@ -1,7 +1,7 @@
 //! `jiceng.org.v1.AllianceService`: regional platforms joining units and outside organisations.
 
 use jiceng_auth::{Caller, caller};
-use jiceng_grpc::{FieldViolations, status::invalid_field};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 use jiceng_proto::org::{self as pb, alliance_service_server::AllianceService};
 use jiceng_values::Text;
 use tonic::{Request, Response, Status};
@@ -89,12 +89,19 @@ impl AllianceService for AllianceApi {
         request: Request<pb::ListAlliancesRequest>,
     ) -> Result<Response<pb::ListAlliancesResponse>, Status> {
         let caller = caller(&request)?;
-        let unit_id =
-            UnitId::parse(&request.get_ref().unit_id).map_err(|e| invalid_field("unit_id", e))?;
+        let req = request.get_ref();
+        let unit_id = UnitId::parse(&req.unit_id).map_err(|e| invalid_field("unit_id", e))?;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("alliances|{}", req.unit_id),
+        )?;
         visible_unit(&self.store, caller, &unit_id).await?;
         let alliances = self.store.alliances_of(&unit_id).await?;
+        let (alliances, next_page_token) = page.page_of(alliances, |a| a.id.to_string());
         Ok(Response::new(pb::ListAlliancesResponse {
             alliances: alliances.iter().map(alliance_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -185,10 +192,17 @@ impl AllianceService for AllianceApi {
         caller(&request)?;
         let req = request.get_ref();
         let id = text::foreign_id(&req.alliance_id).map_err(|e| invalid_field("alliance_id", e))?;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("alliance-members|{}|{}", req.alliance_id, req.include_past),
+        )?;
         self.store.alliance(&id).await?;
         let members = self.store.alliance_members(&id, req.include_past).await?;
+        let (members, next_page_token) = page.page_of(members, |m| m.id.to_string());
         Ok(Response::new(pb::ListAllianceMembersResponse {
             members: members.iter().map(member_to_proto).collect(),
+            next_page_token,
         }))
     }
 }

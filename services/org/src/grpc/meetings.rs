@@ -3,7 +3,7 @@
 
 use jiceng_auth::{Caller, caller};
 use jiceng_grpc::{
-    FieldViolations,
+    FieldViolations, PageRequest,
     status::{failed_precondition, invalid_field},
 };
 use jiceng_proto::org::{self as pb, meeting_service_server::MeetingService};
@@ -278,13 +278,21 @@ impl MeetingService for MeetingApi {
         request: Request<pb::ListOverdueDecisionsRequest>,
     ) -> Result<Response<pb::ListOverdueDecisionsResponse>, Status> {
         let caller = caller(&request)?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("overdue-decisions|{}", caller.scope_org),
+        )?;
         let scope = scope_unit(&self.store, caller).await?;
         let decisions = self
             .store
             .overdue_decisions(&scope, self.store.now())
             .await?;
+        let (decisions, next_page_token) = page.page_of(decisions, |d| d.id.to_string());
         Ok(Response::new(pb::ListOverdueDecisionsResponse {
             decisions: decisions.iter().map(decision_to_proto).collect(),
+            next_page_token,
         }))
     }
 

@@ -1,7 +1,7 @@
 //! `jiceng.org.v1.PositionService`: who holds which role in which unit.
 
 use jiceng_auth::caller;
-use jiceng_grpc::{FieldViolations, status::invalid_field};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 use jiceng_proto::org::{self as pb, position_service_server::PositionService};
 use jiceng_values::Text;
 use tonic::{Request, Response, Status};
@@ -123,13 +123,20 @@ impl PositionService for PositionApi {
         let caller = caller(&request)?;
         let req = request.get_ref();
         let unit_id = UnitId::parse(&req.unit_id).map_err(|e| invalid_field("unit_id", e))?;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("positions|{}|{}", req.unit_id, req.include_ended),
+        )?;
         visible_unit(&self.store, caller, &unit_id).await?;
         let positions = self
             .store
             .positions(&unit_id, req.include_ended, self.store.now())
             .await?;
+        let (positions, next_page_token) = page.page_of(positions, |p| p.id.to_string());
         Ok(Response::new(pb::ListPositionsResponse {
             positions: positions.iter().map(position_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -143,6 +150,11 @@ impl PositionService for PositionApi {
         let unit_id = violations.check("unit_id", UnitId::parse(&req.unit_id));
         let role = violations.check("role", role_from_proto(req.role));
         violations.into_result()?;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("holders|{}|{}", req.unit_id, req.role),
+        )?;
         let (Some(unit_id), Some(role)) = (unit_id, role) else {
             return Err(Status::internal("validation fell through"));
         };
@@ -151,8 +163,10 @@ impl PositionService for PositionApi {
             .store
             .current_holders(&unit_id, role, self.store.now())
             .await?;
+        let (positions, next_page_token) = page.page_of(positions, |p| p.id.to_string());
         Ok(Response::new(pb::ListCurrentHoldersResponse {
             positions: positions.iter().map(position_to_proto).collect(),
+            next_page_token,
         }))
     }
 }

@@ -366,9 +366,19 @@ impl OrgService for OrgApi {
         request: Request<pb::ListKindRulesRequest>,
     ) -> Result<Response<pb::ListKindRulesResponse>, Status> {
         caller(&request)?;
+        let req = request.get_ref();
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            "kind-rules".to_owned(),
+        )?;
         let schema = self.store.kind_schema().await?;
+        let (rules, next_page_token) = page.page_of(schema.rules().to_vec(), |rule| {
+            format!("{:?}>{:?}", rule.parent, rule.child)
+        });
         Ok(Response::new(pb::ListKindRulesResponse {
-            rules: schema.rules().iter().map(rule_to_proto).collect(),
+            rules: rules.iter().map(rule_to_proto).collect(),
+            next_page_token,
         }))
     }
 

@@ -3,7 +3,7 @@
 //! to the booking unit's subtree or to the recording admin's scope, as the member service says.
 
 use jiceng_auth::{Caller, Role, caller};
-use jiceng_grpc::{FieldViolations, status::invalid_field};
+use jiceng_grpc::{FieldViolations, PageRequest, status::invalid_field};
 use jiceng_member_client::MemberRoll;
 use jiceng_proto::org::{self as pb, venue_service_server::VenueService};
 use jiceng_values::Text;
@@ -186,12 +186,19 @@ impl VenueService for VenueApi {
     ) -> Result<Response<pb::ListVenuesResponse>, Status> {
         // Venues are shared across the district: any caller may look at any unit's venues.
         caller(&request)?;
-        let unit_id =
-            UnitId::parse(&request.get_ref().unit_id).map_err(|e| invalid_field("unit_id", e))?;
+        let req = request.get_ref();
+        let unit_id = UnitId::parse(&req.unit_id).map_err(|e| invalid_field("unit_id", e))?;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("venues|{}", req.unit_id),
+        )?;
         let unit = self.store.get(&unit_id).await?;
         let venues = self.store.venues_in(&unit).await?;
+        let (venues, next_page_token) = page.page_of(venues, |v| v.id.to_string());
         Ok(Response::new(pb::ListVenuesResponse {
             venues: venues.iter().map(venue_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -375,10 +382,17 @@ impl VenueService for VenueApi {
         let (Some(venue_id), Some(from), Some(to)) = (venue_id, from, to) else {
             return Err(Status::internal("validation fell through"));
         };
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("bookings|{}|{from}|{to}", req.venue_id),
+        )?;
         self.store.venue(&venue_id).await?;
         let bookings = self.store.bookings(&venue_id, from, to).await?;
+        let (bookings, next_page_token) = page.page_of(bookings, |b| b.id.to_string());
         Ok(Response::new(pb::ListBookingsResponse {
             bookings: bookings.iter().map(booking_to_proto).collect(),
+            next_page_token,
         }))
     }
 }

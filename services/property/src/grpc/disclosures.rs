@@ -3,7 +3,7 @@
 //! reports.
 
 use jiceng_auth::{Role, caller};
-use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field, time_cursor_of};
+use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field, time_cursor_of};
 use jiceng_proto::property::{self as pb, disclosure_service_server::DisclosureService};
 use jiceng_values::RequestId;
 use tonic::{Request, Response, Status};
@@ -297,14 +297,23 @@ impl DisclosureService for PropertyApi {
         request: Request<pb::ListSchedulesRequest>,
     ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
         caller(&request)?;
-        let org_id = &request.get_ref().org_id;
+        let req = request.get_ref();
+        let org_id = &req.org_id;
         if org_id.is_empty() {
             return Err(invalid_field("org_id", "is required"));
         }
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("schedules|{org_id}"),
+        )?;
         let path = self.path_of(org_id).await?;
         let schedules = self.store.schedules_over(&path).await?;
+        let (schedules, next_page_token) =
+            page.page_of(schedules, |s| format!("{}|{:?}", s.org_id, s.kind));
         Ok(Response::new(pb::ListSchedulesResponse {
             schedules: schedules.iter().map(schedule_to_proto).collect(),
+            next_page_token,
         }))
     }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiceng_auth::caller;
-use jiceng_grpc::{FieldViolations, millis_of, status::invalid_field};
+use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::property::{self as pb, linkage_service_server::LinkageService};
 use tonic::{Request, Response, Status};
 
@@ -182,11 +182,19 @@ impl LinkageService for PropertyApi {
         request: Request<pb::ListLinkageMeetingsRequest>,
     ) -> Result<Response<pb::ListLinkageMeetingsResponse>, Status> {
         caller(&request)?;
-        let compound_id = &request.get_ref().compound_id;
+        let req = request.get_ref();
+        let compound_id = &req.compound_id;
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("linkage-meetings|{compound_id}"),
+        )?;
         self.store.compound(compound_id).await?;
         let meetings = self.store.meetings(compound_id).await?;
+        let (meetings, next_page_token) = page.page_of(meetings, |m| m.id.to_string());
         Ok(Response::new(pb::ListLinkageMeetingsResponse {
             meetings: meetings.iter().map(meeting_to_proto).collect(),
+            next_page_token,
         }))
     }
 
@@ -396,9 +404,16 @@ impl LinkageService for PropertyApi {
                 ));
             }
         };
+        let page = PageRequest::parse_whole_by_default(
+            req.page_size,
+            &req.page_token,
+            format!("orders|{}|{}", req.company_id, req.assessment_id),
+        )?;
         let orders = self.store.orders(of).await?;
+        let (orders, next_page_token) = page.page_of(orders, |o| o.id.to_string());
         Ok(Response::new(pb::ListOrdersResponse {
             orders: orders.iter().map(order_to_proto).collect(),
+            next_page_token,
         }))
     }
 }
