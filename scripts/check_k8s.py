@@ -19,6 +19,13 @@ the cluster prerequisites under k8s/.
   closed path);
 - the values schema refuses a wrong type and an unknown key;
 - every Deployment has probes, limits, non-root, a read-only root filesystem and a PDB;
+- the Ingresses and Gateway routes send each path to the service topology.json assigns it and
+  never route the event sink: the gRPC ones each enabled service's gRPC services, the HTTP
+  ones (`ingress.http`, `gatewayRoute.http`) its `httpPaths` and gRPC services (gRPC-Web) on a
+  host of their own, without nginx's GRPC backend protocol; an HTTPRoute's paths pass the CRD's
+  own rules, which its published schema leaves out; the NetworkPolicies admit the ingress
+  controller when only the HTTP routes are on; JICENG_CORS_ALLOWED_ORIGINS carries
+  `web.corsAllowedOrigins`;
 - the NetworkPolicies let exactly the expected services call each other (printed as a matrix),
   admit each outside caller's namespace to the services its values entry names only, and open
   name lookups on port 53 wherever the cluster answers them unless a district narrows them;
@@ -341,6 +348,203 @@ def print_matrix(matrix):
         print(f"    {caller:>16} " + " ".join(f"{c:>9}" for c in cells))
 
 
+# Gateway API's HTTPPathMatch rules for PathPrefix values (CEL in the CRD, absent from the
+# published JSON schema that validate-crds.mjs checks against).
+GATEWAY_PATH = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$")
+EVENT_SINK = "jiceng.events."
+
+
+def expected_routes(topology, services):
+    """Per kind of route, the (path, service) pairs it must carry for the enabled services:
+    gRPC by gRPC service name; HTTP by the services' /v1/... collections and, for gRPC-Web,
+    their gRPC services' paths."""
+    grpc = {(f"/{g}", svc) for svc in services for g in topology[svc]["grpcServices"]}
+    http = grpc | {(p, svc) for svc in services for p in topology[svc].get("httpPaths", [])}
+    return {"grpc": grpc, "http": http}
+
+
+def route_problems(where, objects, topology):
+    """What the chart's Ingresses, GRPCRoutes and HTTPRoutes route where: (problems, summary)."""
+    problems = []
+    components = {o["metadata"]["name"]: o["metadata"]["labels"]["app.kubernetes.io/component"]
+                  for o in objects if o["kind"] == "Service"}
+    enabled = [o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+               for o in objects if o["kind"] == "Deployment"]
+    expected = expected_routes(topology, enabled)
+    owner = {path: svc for pairs in expected_routes(topology, list(topology)).values()
+             for path, svc in pairs}
+    # Per (traffic, object kind): the (path, service) pairs carried and how many objects; per
+    # traffic (grpc, http): the hosts.
+    carried, count, hosts = {}, {}, {"grpc": set(), "http": set()}
+    for o in objects:
+        name = f"{where}: {o['kind']} {o['metadata']['name']}"
+        routed = set()
+        if o["kind"] == "Ingress":
+            protocol = o["metadata"].get("annotations", {}).get(
+                "nginx.ingress.kubernetes.io/backend-protocol")
+            kind = "grpc" if protocol == "GRPC" else "http"
+            for rule in o["spec"]["rules"]:
+                hosts[kind].add(rule.get("host"))
+                for path in rule["http"]["paths"]:
+                    backend = path["backend"]["service"]
+                    if path.get("pathType") != "Prefix" or backend["port"].get("name") != "grpc":
+                        problems.append(f"{name}: {path['path']} is not a Prefix to the grpc port")
+                    routed.add((path["path"], components.get(backend["name"], backend["name"])))
+        elif o["kind"] in ("GRPCRoute", "HTTPRoute"):
+            kind = "grpc" if o["kind"] == "GRPCRoute" else "http"
+            hostnames = o["spec"].get("hostnames")
+            if kind == "http" and not hostnames:
+                problems.append(f"{name}: no hostnames of its own")
+            hosts[kind].update(hostnames or ["(every hostname)"])
+            for rule in o["spec"]["rules"]:
+                backends = {components.get(b["name"], b["name"]) for b in rule["backendRefs"]}
+                for match in rule["matches"]:
+                    if kind == "grpc":
+                        path = f"/{match['method']['service']}"
+                    else:
+                        path = match.get("path", {}).get("value", "")
+                        if match.get("path", {}).get("type") != "PathPrefix" \
+                                or not GATEWAY_PATH.match(path) or "//" in path \
+                                or "/./" in path or "/../" in path:
+                            problems.append(f"{name}: {match.get('path')} is no PathPrefix "
+                                            "the CRD admits")
+                    routed |= {(path, b) for b in backends}
+        else:
+            continue
+        for path, svc in sorted(routed):
+            if EVENT_SINK in path:
+                problems.append(f"{name}: routes the event sink ({path}) to {svc}")
+            elif owner.get(path) != svc:
+                problems.append(f"{name}: routes {path} to {svc}, topology.json assigns it to "
+                                f"{owner.get(path, 'no service')}")
+        carried.setdefault((kind, o["kind"]), set()).update(routed)
+        count[(kind, o["kind"])] = count.get((kind, o["kind"]), 0) + 1
+    for (kind, which), pairs in sorted(carried.items()):
+        if pairs != expected[kind]:
+            problems.append(f"{where}: the {kind} {which}s lack {sorted(expected[kind] - pairs)} "
+                            f"and carry {sorted(pairs - expected[kind])} over")
+    shared = hosts["grpc"] & hosts["http"]
+    if shared or ("(every hostname)" in hosts["grpc"] and ("http", "HTTPRoute") in carried):
+        problems.append(f"{where}: gRPC and HTTP routes share the host(s) "
+                        f"{sorted(shared) or ['(every hostname)']}")
+    summary = ", ".join(f"{'gRPC' if kind == 'grpc' else 'HTTP'}: {count[(kind, which)]} "
+                        f"{which}{'s' if count[(kind, which)] > 1 else ''} ({len(pairs)} paths)"
+                        for (kind, which), pairs in sorted(carried.items()))
+    return problems, summary
+
+
+def check_routes(where, objects, topology):
+    problems, described = route_problems(where, objects, topology)
+    for problem in problems:
+        fail(problem)
+    if not problems and not described:
+        print(f"  {where}: no Ingress or Gateway route")
+    elif not problems:
+        print(f"  {where}: {described}; every path to the service topology.json assigns it, "
+              "no event sink")
+
+
+def check_http_exposure(district, topology):
+    """The HTTP/JSON and gRPC-Web routes, whichever way a district turns them on, and what is
+    refused: an HTTPRoute without hostnames of its own, a route to the wrong service or to the
+    event sink."""
+    gateway = ["--set", "gatewayRoute.parentRefs[0].name=district-gateway",
+               "--set", "gatewayRoute.parentRefs[0].namespace=gateway-system"]
+    everything = ["--set", "ingress.enabled=true", "--set", "ingress.http.enabled=true",
+                  "--set", "gatewayRoute.enabled=true", *gateway,
+                  "--set", "gatewayRoute.hostnames={grpc.jiceng.example}",
+                  "--set", "gatewayRoute.http.enabled=true",
+                  "--set", "gatewayRoute.http.hostnames={api.jiceng.example}",
+                  "--set", "web.corsAllowedOrigins={https://portal.example.gov.cn,http://localhost:5173}"]
+    for label, settings in (("every route on", everything),
+                            ("every route on, property off",
+                             everything + ["--set", "services.property.enabled=false"])):
+        rendered = render(district, *settings)
+        if rendered.returncode != 0:
+            fail(f"{label}: helm template: {rendered.stderr.strip()}")
+            continue
+        objects = objects_of(rendered.stdout)
+        validate(label, objects)
+        check_routes(label, objects, topology)
+        origins = {env.get("value") for o in objects if o["kind"] == "Deployment"
+                   for c in o["spec"]["template"]["spec"]["containers"] for env in c.get("env", [])
+                   if env["name"] == "JICENG_CORS_ALLOWED_ORIGINS"}
+        if origins != {"https://portal.example.gov.cn,http://localhost:5173"}:
+            fail(f"{label}: JICENG_CORS_ALLOWED_ORIGINS is {origins}")
+        if label == "every route on":
+            # The check refuses what it is for: a path sent to another service, the event sink
+            # routed, an HTTPRoute on the GRPCRoutes' hostname.
+            def moved(o):
+                if o["kind"] == "HTTPRoute" and o["metadata"]["name"].endswith("-grid-http"):
+                    o["spec"]["rules"][0]["matches"].append(
+                        {"path": {"type": "PathPrefix", "value": "/v1/units"}})
+
+            def sink(o):
+                if o["kind"] == "Ingress" and o["metadata"]["name"].endswith("-http"):
+                    paths = o["spec"]["rules"][0]["http"]["paths"]
+                    paths.append(copy.deepcopy(paths[-1]))
+                    paths[-1]["path"] = "/jiceng.events.v1.EventSinkService"
+
+            def shared(o):
+                if o["kind"] == "HTTPRoute":
+                    o["spec"]["hostnames"] = ["grpc.jiceng.example"]
+
+            for spoiled_label, spoil in (("a unit path routed to grid", moved),
+                                         ("the event sink routed", sink),
+                                         ("an HTTPRoute on the GRPCRoutes' hostname", shared)):
+                spoiled = copy.deepcopy(objects)
+                for o in spoiled:
+                    spoil(o)
+                if not route_problems(label, spoiled, topology)[0]:
+                    fail(f"the route check passed {spoiled_label}")
+    # Only the HTTP routes on: the ingress controller still reaches every service.
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    district_values = yaml.safe_load((CHART / "values" / f"{district}.yaml").read_text())
+    peer = {**values["networkPolicy"]["ingressController"],
+            **district_values.get("networkPolicy", {}).get("ingressController", {})}
+    controller = peer["namespaceSelector"]["kubernetes.io/metadata.name"]
+    for label, settings in (("only ingress.http", ["--set", "ingress.enabled=false",
+                                                   "--set", "ingress.http.enabled=true",
+                                                   "--set", "gatewayRoute.enabled=false"]),
+                            ("only gatewayRoute.http", ["--set", "ingress.enabled=false",
+                                                        "--set", "gatewayRoute.enabled=false",
+                                                        *gateway,
+                                                        "--set", "gatewayRoute.http.enabled=true",
+                                                        "--set", "gatewayRoute.http.hostnames={api.jiceng.example}"])):
+        rendered = render(district, *settings)
+        if rendered.returncode != 0:
+            fail(f"{label}: helm template: {rendered.stderr.strip()}")
+            continue
+        objects = objects_of(rendered.stdout)
+        services = {o["metadata"]["labels"]["app.kubernetes.io/component"]
+                    for o in objects if o["kind"] == "Deployment"}
+        admitted = admitted_namespaces(objects).get(controller, set())
+        if admitted != services:
+            fail(f"{label}: the ingress controller is admitted to {sorted(admitted)}, not to "
+                 f"{sorted(services)}")
+        else:
+            print(f"  {label}: the NetworkPolicies admit the ingress controller to every service")
+    for label, settings, message in (
+            ("an HTTPRoute without hostnames",
+             [*gateway, "--set", "gatewayRoute.http.enabled=true"], "gatewayRoute.http.hostnames"),
+            ("an HTTPRoute on the GRPCRoutes' hostname",
+             ["--set", "gatewayRoute.enabled=true", *gateway,
+              "--set", "gatewayRoute.hostnames={jiceng.example}", "--set", "gatewayRoute.http.enabled=true",
+              "--set", "gatewayRoute.http.hostnames={jiceng.example}"], "also a GRPCRoute hostname"),
+            ("an HTTPRoute without parentRefs",
+             ["--set", "gatewayRoute.http.enabled=true",
+              "--set", "gatewayRoute.http.hostnames={api.jiceng.example}"],
+             "values don't meet the specifications"),
+            ("a CORS origin with a path",
+             ["--set", "web.corsAllowedOrigins={https://portal.example.gov.cn/app}"],
+             "values don't meet the specifications")):
+        refused = render(district, *settings)
+        if refused.returncode == 0 or message not in refused.stderr:
+            fail(f"the chart accepted {label}: {refused.stderr.strip()}")
+        else:
+            print(f"  refused: {label}")
+
+
 def check_chart():
     districts = sorted(p.stem for p in (CHART / "values").glob("*.yaml"))
     print(f"== chart: {len(districts)} districts ({', '.join(districts)})")
@@ -372,6 +576,7 @@ def check_chart():
             check_database(district, objects, prerequisites)
         check_startup_budget(district, objects)
         check_egress_and_callers(district, objects)
+        check_routes(district, objects, topology)
         matrix = call_matrix(objects)
         if matrix != EXPECTED_CALLS:
             fail(f"{district}: NetworkPolicies allow {matrix}, expected {EXPECTED_CALLS}")
@@ -380,6 +585,7 @@ def check_chart():
     print("  who may call whom, computed from each district's rendered NetworkPolicies:")
     for matrix in {json.dumps(m, default=sorted, sort_keys=True) for m in matrices.values()}:
         print_matrix({caller: set(callees) for caller, callees in json.loads(matrix).items()})
+    check_http_exposure(districts[0], topology)
     # A database outside the cluster (a managed service) is admitted by address.
     managed = render(districts[0], "--set", "networkPolicy.database.cidrs={10.40.16.0/24}")
     if managed.returncode != 0:

@@ -59,6 +59,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Files.Get "topology.json" -}}
 {{- end -}}
 
+{{/* The path prefixes the HTTP Ingress and HTTPRoute send to service .name, as a JSON list: the
+     first path elements of its HTTP/JSON routes (`httpPaths`) and its public gRPC services, at
+     which gRPC-Web calls arrive (`/<package>.<Service>/<Method>`). The event sink, which
+     topology.json does not list among any service's gRPC services, is never among them. */}}
+{{- define "jiceng.httpPaths" -}}
+{{- $entry := index (include "jiceng.topology" .root | fromJson) .name -}}
+{{- $paths := list -}}
+{{- range $entry.httpPaths -}}
+{{- $paths = append $paths . -}}
+{{- end -}}
+{{- range $entry.grpcServices -}}
+{{- if not (hasPrefix "jiceng.events." .) -}}
+{{- $paths = append $paths (printf "/%s" .) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $paths -}}
+{{- end -}}
+
 {{/* The enabled services, as a JSON list of names in a stable order. */}}
 {{- define "jiceng.enabledServices" -}}
 {{- $enabled := list -}}

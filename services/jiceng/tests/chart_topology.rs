@@ -90,3 +90,37 @@ fn the_chart_routes_every_public_grpc_service_and_no_internal_one() {
         .collect();
     assert_eq!(routed, served);
 }
+
+#[test]
+fn the_chart_routes_each_services_http_paths_to_it() {
+    let routes = jiceng_gateway::HttpRoutes::all().expect("the contracts' HTTP rules");
+    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for route in routes.iter() {
+        let service = route
+            .grpc_path
+            .strip_prefix("/jiceng.")
+            .and_then(|rest| rest.split('.').next())
+            .expect("a platform RPC");
+        expected
+            .entry(service.to_owned())
+            .or_default()
+            .insert(route.template.collection());
+    }
+    for (service, entry) in topology() {
+        let routed: BTreeSet<String> = entry["httpPaths"]
+            .as_array()
+            .expect("httpPaths is a list")
+            .iter()
+            .map(|p| p.as_str().expect("a path").to_owned())
+            .collect();
+        assert_eq!(
+            routed,
+            expected.remove(&service).unwrap_or_default(),
+            "{service}: the chart's HTTP paths differ from its routes' first segments"
+        );
+    }
+    assert!(
+        expected.is_empty(),
+        "HTTP routes of no service: {expected:?}"
+    );
+}
