@@ -225,11 +225,21 @@ async fn bad_input_gets_field_details_and_changes_nothing(db: TestDatabase) {
         (overlong.code(), fields_of(&overlong)),
         (Code::InvalidArgument, vec!["name".to_owned()])
     );
+    // The required fields left unset are named together, first; then every value that is set
+    // but wrong, together.
+    let missing = admin
+        .create_unit(pb::CreateUnitRequest {
+            code: "bad code".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("missing");
+    assert_eq!(fields_of(&missing), ["parent_id", "kind", "name"]);
     let several = admin
         .create_unit(pb::CreateUnitRequest {
             parent_id: "nope".into(),
             kind: 999,
-            name: String::new(),
+            name: "  ".into(),
             code: "bad code".into(),
             ..Default::default()
         })

@@ -4,6 +4,7 @@
 //! its answer is written back as proto3 JSON — or, for an error, as the `google.rpc.Status`
 //! under the HTTP status its code maps to.
 
+pub mod field_behavior;
 pub mod openapi;
 mod routes;
 mod status;

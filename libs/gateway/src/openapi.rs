@@ -234,8 +234,22 @@ impl Schemas {
             })
         } else {
             let mut properties = Map::new();
+            let mut required = Vec::new();
             for field in message.fields() {
+                if crate::field_behavior::is_required(&field) {
+                    required.push(Value::from(field.json_name()));
+                }
                 let mut schema = self.of_field(&field);
+                if crate::field_behavior::is_output_only(&field) {
+                    schema = match schema.get("$ref") {
+                        // A reference takes no siblings in OpenAPI 3.0.
+                        Some(_) => json!({"allOf": [schema], "readOnly": true}),
+                        None => {
+                            schema["readOnly"] = true.into();
+                            schema
+                        }
+                    };
+                }
                 if let Some(description) =
                     comments(field.parent_file().file_descriptor_proto(), field.path())
                     && !schema.as_object().is_some_and(|s| s.contains_key("$ref"))
@@ -245,6 +259,9 @@ impl Schemas {
                 properties.insert(field.json_name().to_owned(), schema);
             }
             let mut schema = json!({"type": "object", "properties": properties});
+            if !required.is_empty() {
+                schema["required"] = required.into();
+            }
             if let Some(description) = comments(
                 message.parent_file().file_descriptor_proto(),
                 message.path(),

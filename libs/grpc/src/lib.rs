@@ -6,6 +6,7 @@ pub mod client;
 mod deadline;
 pub mod etag;
 pub mod page;
+mod required;
 mod rpc_metrics;
 pub mod server;
 mod server_span;
@@ -18,6 +19,7 @@ pub use client::{
 };
 pub use etag::{etag_of, version_in, version_of};
 pub use page::{PageRequest, page_size, time_cursor, time_cursor_of};
+pub use required::RequiredFields;
 pub use rpc_metrics::ClientMetrics;
 pub use server::{GrpcServer, GrpcServices, LIVENESS, ServerOptions, shutdown_signal};
 pub use status::FieldViolations;

@@ -99,15 +99,17 @@ impl GrpcServices {
 }
 
 /// A generated gRPC server (`FooServiceServer::new(api)`) behind the authenticator's
-/// interceptor, with the platform's message size limits both ways: how every service of the
-/// platform is exposed.
+/// interceptor, with the platform's message size limits both ways and the one check of the
+/// contracts' REQUIRED fields (`required.rs`): how every service of the platform is exposed.
 #[macro_export]
 macro_rules! authenticated {
     ($server:expr, $authenticator:expr) => {
         ::tonic::service::interceptor::InterceptedService::new(
-            $server
-                .max_decoding_message_size($crate::server::MAX_MESSAGE_BYTES)
-                .max_encoding_message_size($crate::server::MAX_MESSAGE_BYTES),
+            $crate::RequiredFields::new(
+                $server
+                    .max_decoding_message_size($crate::server::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size($crate::server::MAX_MESSAGE_BYTES),
+            ),
             $authenticator.interceptor(),
         )
     };
