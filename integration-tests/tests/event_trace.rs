@@ -45,6 +45,7 @@ async fn a_position_change_is_one_trace_from_caller_to_webhook() {
         .register_webhook(npb::RegisterWebhookRequest {
             recipient: WANG.into(),
             url: webhook.url("/hook"),
+            ..Default::default()
         })
         .await
         .expect("webhook");

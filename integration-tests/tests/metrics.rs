@@ -160,6 +160,7 @@ async fn do_some_work(platform: &Platform) {
         .register_webhook(npb::RegisterWebhookRequest {
             recipient: WANG.into(),
             url: webhook.url("/hook"),
+            ..Default::default()
         })
         .await
         .expect("webhook");

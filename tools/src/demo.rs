@@ -611,23 +611,27 @@ pub async fn load_grid(
     .await?;
     let corner = |latitude: f64, longitude: f64| Point::new(latitude, longitude);
     let cell = grid
-        .create_grid(&NewGrid {
-            code: "PD-LJZ-MY1-01".into(),
-            name: "梅园一村第一网格".into(),
-            layer: Layer::SocialManagement,
-            org_id: meiyuan.id.to_string(),
-            org_path: OrgPath::of_unmoved_tree(meiyuan.path.clone()),
-            polygon: [
-                (31.2330, 121.5140),
-                (31.2330, 121.5180),
-                (31.2300, 121.5180),
-                (31.2300, 121.5140),
-            ]
-            .into_iter()
-            .map(|(lat, lng)| corner(lat, lng))
-            .collect::<Result<_, _>>()
-            .map_err(|e| demo_error("grid polygon", e))?,
-        })
+        .create_grid(
+            "demo",
+            None,
+            &NewGrid {
+                code: "PD-LJZ-MY1-01".into(),
+                name: "梅园一村第一网格".into(),
+                layer: Layer::SocialManagement,
+                org_id: meiyuan.id.to_string(),
+                org_path: OrgPath::of_unmoved_tree(meiyuan.path.clone()),
+                polygon: [
+                    (31.2330, 121.5140),
+                    (31.2330, 121.5180),
+                    (31.2300, 121.5180),
+                    (31.2300, 121.5140),
+                ]
+                .into_iter()
+                .map(|(lat, lng)| corner(lat, lng))
+                .collect::<Result<_, _>>()
+                .map_err(|e| demo_error("grid polygon", e))?,
+            },
+        )
         .await?;
     grid.assign_staff(
         &cell.id,

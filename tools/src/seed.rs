@@ -594,14 +594,18 @@ async fn seed_grids(
             let committee = index % committees.len();
             let (org_id, org_path) = committees[committee].clone();
             let grid = store
-                .create_grid(&NewGrid {
-                    code: format!("PD-{index:05}"),
-                    name: format!("第{}网格", index / committees.len() + 1),
-                    layer: Layer::SocialManagement,
-                    org_id,
-                    org_path: OrgPath::of_unmoved_tree(org_path),
-                    polygon: Vec::new(),
-                })
+                .create_grid(
+                    "seed",
+                    None,
+                    &NewGrid {
+                        code: format!("PD-{index:05}"),
+                        name: format!("第{}网格", index / committees.len() + 1),
+                        layer: Layer::SocialManagement,
+                        org_id,
+                        org_path: OrgPath::of_unmoved_tree(org_path),
+                        polygon: Vec::new(),
+                    },
+                )
                 .await?;
             store
                 .assign_staff(

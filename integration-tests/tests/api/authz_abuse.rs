@@ -686,6 +686,7 @@ async fn attendance_credits_only_members_of_the_booking_unit_or_the_recorders_sc
         headcount: i32::try_from(member_ids.len()).expect("few"),
         member_ids,
         note: String::new(),
+        ..Default::default()
     };
     let refused = branch
         .record_attendance(attend(vec![
@@ -882,6 +883,7 @@ async fn webhooks_go_only_where_the_deployment_allows(db: TestDatabase) {
     let register = |url: &str| notify_pb::RegisterWebhookRequest {
         recipient: String::new(),
         url: url.into(),
+        ..Default::default()
     };
     for url in [
         "http://169.254.169.254/latest/meta-data/",

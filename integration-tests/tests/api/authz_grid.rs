@@ -40,6 +40,7 @@ async fn setup(f: &Fixture) -> Extra {
                 org_id: f.a.branch.clone(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect("branch grid")
@@ -211,6 +212,7 @@ fn rows() -> Vec<Row<Extra>> {
                     org_id: f.a.branch.clone(),
                     ..Default::default()
                 }),
+                ..Default::default()
             }
         ),
         row!(

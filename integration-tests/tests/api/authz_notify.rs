@@ -67,6 +67,7 @@ async fn setup(f: &Fixture) -> Extra {
         .register_webhook(pb::RegisterWebhookRequest {
             recipient: f.a.member.clone(),
             url: WEBHOOK_URL.into(),
+            ..Default::default()
         })
         .await
         .expect("webhook");
@@ -259,6 +260,7 @@ fn rows() -> Vec<Row<Extra>> {
             |f| pb::RegisterWebhookRequest {
                 recipient: String::new(),
                 url: WEBHOOK_URL.into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -290,6 +292,7 @@ async fn webhooks_for_others_and_all_deliveries_need_the_whole_district() {
     let for_member_a = || pb::RegisterWebhookRequest {
         recipient: f.a.member.clone(),
         url: WEBHOOK_URL.into(),
+        ..Default::default()
     };
     let refused = f
         .as_role(Role::DistrictAdmin, Side::Out, NotifyServiceClient::new)

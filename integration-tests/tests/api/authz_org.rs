@@ -135,6 +135,7 @@ fn decision_request(f: &F) -> pb::AddDecisionRequest {
         text: "三十日内完成方案公示".into(),
         owner_unit_id: f.a.branch.clone(),
         due_time: timestamp(now_millis() + 30 * 86_400_000),
+        ..Default::default()
     }
 }
 
@@ -268,6 +269,7 @@ fn rows() -> Vec<Row<Shared>> {
             |f| pb::AddKindRuleRequest {
                 parent_kind: pb::UnitKind::PartyMassServiceStation as i32,
                 child_kind: pb::UnitKind::PartyGroup as i32,
+                ..Default::default()
             }
         ),
         row!(
@@ -447,6 +449,7 @@ fn rows() -> Vec<Row<Shared>> {
                 }],
                 minutes: "议定方案".into(),
                 held_time: timestamp(now_millis()),
+                ..Default::default()
             }
         ),
         row!(
@@ -479,6 +482,7 @@ fn rows() -> Vec<Row<Shared>> {
                     id: decision.id,
                     status: pb::DecisionStatus::Done as i32,
                     note: "已公示".into(),
+                    ..Default::default()
                 }
             }
         ),
@@ -563,7 +567,8 @@ fn rows() -> Vec<Row<Shared>> {
             [Admins],
             Subtree,
             |f| pb::ConfirmBookingRequest {
-                id: booking(&f).await
+                id: booking(&f).await,
+                ..Default::default()
             }
         ),
         row!(
@@ -573,6 +578,7 @@ fn rows() -> Vec<Row<Shared>> {
             |f| pb::CancelBookingRequest {
                 id: booking(&f).await,
                 reason: "改期".into(),
+                ..Default::default()
             }
         ),
         row!(

@@ -21,6 +21,7 @@ mod demo;
 mod events;
 mod grid;
 mod http_json;
+mod idempotency;
 mod integration_guide;
 mod members;
 mod migrations;

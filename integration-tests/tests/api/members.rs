@@ -747,6 +747,7 @@ async fn venue_attendance_becomes_activities_and_points_once(db: TestDatabase) {
             member_ids: attendee_ids.clone(),
             headcount: 12,
             note: String::new(),
+            ..Default::default()
         })
         .await
         .expect("attendance");

@@ -528,6 +528,7 @@ async fn a_webhook_that_fails_twice_gets_the_notification_once_signed(db: TestDa
         .register_webhook(pb::RegisterWebhookRequest {
             recipient: hotline.into(),
             url: receiver.url("/jiceng"),
+            ..Default::default()
         })
         .await
         .expect("register")
@@ -537,6 +538,7 @@ async fn a_webhook_that_fails_twice_gets_the_notification_once_signed(db: TestDa
         .register_webhook(pb::RegisterWebhookRequest {
             recipient: hotline.into(),
             url: "ftp://x".into(),
+            ..Default::default()
         })
         .await
         .expect_err("bad url");

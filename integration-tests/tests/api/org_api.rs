@@ -624,6 +624,7 @@ async fn the_kind_schema_is_listed_and_extended(db: TestDatabase) {
     let extension = pb::AddKindRuleRequest {
         parent_kind: UnitKind::StreetWorkingCommittee as i32,
         child_kind: UnitKind::VillageCommittee as i32,
+        ..Default::default()
     };
     let rule = admin
         .add_kind_rule(extension)
@@ -649,6 +650,7 @@ async fn the_kind_schema_is_listed_and_extended(db: TestDatabase) {
         .add_kind_rule(pb::AddKindRuleRequest {
             parent_kind: UnitKind::Branch as i32,
             child_kind: UnitKind::DistrictCommittee as i32,
+            ..Default::default()
         })
         .await
         .expect_err("roots stay roots");

@@ -271,6 +271,7 @@ async fn joint_meetings_take_one_topic_and_track_decisions(db: TestDatabase) {
             text: "三日内清理楼道堆物".into(),
             owner_unit_id: s.committee.id.clone(),
             due_time: Some(at(now() - 1000)),
+            ..Default::default()
         })
         .await
         .expect("decision")
@@ -448,6 +449,7 @@ async fn members_book_venues_and_slots_do_not_overlap(db: TestDatabase) {
         .cancel_booking(pb::CancelBookingRequest {
             id: booked.id.clone(),
             reason: "改期".into(),
+            ..Default::default()
         })
         .await
         .expect("own booking")

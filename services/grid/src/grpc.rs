@@ -17,7 +17,7 @@ use jiceng_member_client::MemberRoll;
 use jiceng_org_client::{OrgDirectory, OrgPath};
 use jiceng_pii::PiiVault;
 use jiceng_proto::grid::{self as pb, grid_service_server::GridService};
-use jiceng_values::Text;
+use jiceng_values::{RequestId, Text};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -196,8 +196,12 @@ impl GridService for GridApi {
         request: Request<pb::CreateGridRequest>,
     ) -> Result<Response<pb::Grid>, Status> {
         let caller = caller(&request)?.clone();
-        let given = request.into_inner().grid.unwrap_or_default();
+        let req = request.into_inner();
+        let given = req.grid.unwrap_or_default();
         let mut violations = FieldViolations::new();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         let code = violations.check("grid.code", grid_code(&given.code));
         let name = violations.check("grid.name", Text::label(100).check(&given.name));
         let layer = from_proto(LAYERS, given.layer);
@@ -220,6 +224,10 @@ impl GridService for GridApi {
             return Err(Status::internal("validation fell through"));
         };
         self.require_admin_of(&caller, &given.org_id).await?;
+        let (actor, request_id) = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
         let new = NewGrid {
             code,
             name,
@@ -233,7 +241,7 @@ impl GridService for GridApi {
             .write_at_path(
                 new,
                 |new| &mut new.org_path,
-                |new| async move { self.store.create_grid(&new).await },
+                |new| async move { self.store.create_grid(actor, request_id, &new).await },
             )
             .await??;
         Ok(Response::new(grid_to_proto(&grid)))

@@ -362,8 +362,14 @@ impl GridStore {
         &self.db
     }
 
-    /// Creates a grid; its code is unique in the district (ALREADY_EXISTS otherwise).
-    pub async fn create_grid(&self, new: &NewGrid) -> Result<Grid> {
+    /// Creates a grid; its code is unique in the district (ALREADY_EXISTS otherwise). A retried
+    /// `request_id` of the same caller returns the first grid.
+    pub async fn create_grid(
+        &self,
+        actor: &str,
+        request_id: Option<&str>,
+        new: &NewGrid,
+    ) -> Result<Grid> {
         let now = self.db.now();
         let id = uuid::Uuid::now_v7().to_string();
         let polygon = (!new.polygon.is_empty()).then(|| {
@@ -377,6 +383,13 @@ impl GridStore {
         });
         let mut tx = self.db.begin_write().await?;
         paths::admit(&self.db, &mut tx, &new.org_path).await?;
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "CreateGrid", &id, now)
+            .await?
+        {
+            tx.commit().await?;
+            return self.grid(&first).await;
+        }
         let inserted = sqlx::query(
             "INSERT INTO grid_grids (id, code, name, layer, org_id, org_path, polygon, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (code) DO NOTHING",

@@ -468,25 +468,33 @@ async fn overdue_cases_climb_the_chain_once_per_missed_deadline(db: TestDatabase
 async fn reports_are_taken_once_and_listed_by_subtree(db: TestDatabase) {
     let store = setup(&db).await;
     let grid = store
-        .create_grid(&NewGrid {
-            code: "PD-MY-001".into(),
-            name: "梅园一村第一网格".into(),
-            layer: Layer::SocialManagement,
-            org_id: COMMITTEE.into(),
-            org_path: OrgPath::of_unmoved_tree(PATH),
-            polygon: Vec::new(),
-        })
+        .create_grid(
+            "test",
+            None,
+            &NewGrid {
+                code: "PD-MY-001".into(),
+                name: "梅园一村第一网格".into(),
+                layer: Layer::SocialManagement,
+                org_id: COMMITTEE.into(),
+                org_path: OrgPath::of_unmoved_tree(PATH),
+                polygon: Vec::new(),
+            },
+        )
         .await
         .expect("grid");
     let again = store
-        .create_grid(&NewGrid {
-            code: "PD-MY-001".into(),
-            name: "重复".into(),
-            layer: Layer::CityManagement,
-            org_id: COMMITTEE.into(),
-            org_path: OrgPath::of_unmoved_tree(PATH),
-            polygon: Vec::new(),
-        })
+        .create_grid(
+            "test",
+            None,
+            &NewGrid {
+                code: "PD-MY-001".into(),
+                name: "重复".into(),
+                layer: Layer::CityManagement,
+                org_id: COMMITTEE.into(),
+                org_path: OrgPath::of_unmoved_tree(PATH),
+                polygon: Vec::new(),
+            },
+        )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))));
     let from_system = NewCase {

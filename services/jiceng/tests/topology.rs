@@ -1388,6 +1388,7 @@ async fn each_webhook_attempt_is_made_once_while_both_notify_replicas_dispatch()
         .register_webhook(notify_pb::RegisterWebhookRequest {
             recipient: HOTLINE.into(),
             url: receiver.url("/jiceng"),
+            ..Default::default()
         })
         .await
         .expect("webhook");
@@ -1716,6 +1717,7 @@ async fn a_decision_coming_due_is_announced_once_while_both_org_replicas_scan() 
                 seconds: i64::try_from(due.as_secs()).expect("seconds"),
                 nanos: 0,
             }),
+            ..Default::default()
         })
         .await
         .expect("decision");

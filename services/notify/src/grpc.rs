@@ -15,6 +15,7 @@ use jiceng_proto::{
     events::{DeliverRequest, DeliverResponse, event_sink_service_server::EventSinkService},
     notify::{self as pb, notify_service_server::NotifyService},
 };
+use jiceng_values::RequestId;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
@@ -282,9 +283,21 @@ impl NotifyService for NotifyApi {
         caller.require_any(PUBLISHERS)?;
         let req = request.into_inner();
         let mut violations = FieldViolations::new();
-        if req.idempotency_key.is_empty() || req.idempotency_key.len() > 128 {
+        // `request_id` is the key's name; `idempotency_key` its former one, still read.
+        let key = match (req.request_id.is_empty(), req.idempotency_key.is_empty()) {
+            (false, false) if req.request_id != req.idempotency_key => {
+                violations.add(
+                    "idempotency_key",
+                    "differs from request_id, which supersedes it: send one",
+                );
+                String::new()
+            }
+            (false, _) => req.request_id.clone(),
+            (true, _) => req.idempotency_key.clone(),
+        };
+        if key.is_empty() || key.len() > 128 {
             violations.add(
-                "idempotency_key",
+                "request_id",
                 "must be 1 to 128 characters: the event id or a request id",
             );
         }
@@ -307,7 +320,7 @@ impl NotifyService for NotifyApi {
             return Err(Status::internal("validation fell through"));
         };
         let spec = PublishSpec {
-            idempotency_key: req.idempotency_key,
+            idempotency_key: key,
             category,
             priority,
             title: req.title,
@@ -578,12 +591,23 @@ impl NotifyService for NotifyApi {
                 .require_whole_district(&caller, &[Role::DistrictAdmin, Role::Service])
                 .await?;
         }
-        self.webhooks
-            .check_url(&req.url)
-            .map_err(|refusal| invalid_field("url", refusal.to_string()))?;
+        let mut violations = FieldViolations::new();
+        if let Err(refusal) = self.webhooks.check_url(&req.url) {
+            violations.add("url", refusal.to_string());
+        }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
+        violations.into_result()?;
         let webhook = self
             .store
-            .register_webhook(&recipient, &req.url, &crate::webhooks::new_secret())
+            .register_webhook(
+                &caller.subject,
+                request_id.as_ref().map(RequestId::as_str),
+                &recipient,
+                &req.url,
+                &crate::webhooks::new_secret(),
+            )
             .await?;
         Ok(Response::new(webhook_to_proto(webhook)))
     }

@@ -40,6 +40,11 @@ pub static MIGRATIONS: Migrations = Migrations {
             "topic owners",
             include_str!("../migrations/0002_topic_owners.sql"),
         ),
+        Migration::portable(
+            3,
+            "request ids in the shared shape",
+            include_str!("../migrations/0003_requests.sql"),
+        ),
     ],
 };
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use jiceng_db::{Database, LockMode, Tx, lock_key};
+use jiceng_db::{Database, LockMode, RequestIds, Tx, lock_key};
 
 use crate::domain::{
     Attempt, Category, DeliveryStatus, InboxItem, Name, NewNotification, Notification, Priority,
@@ -20,6 +20,9 @@ pub const WEBHOOK: &str = "webhook";
 pub use jiceng_db::StoreError;
 
 type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where the notify service keeps its callers' request ids.
+const REQUEST_IDS: RequestIds = RequestIds::new("notify_requests");
 
 /// What a publish did: the notification, and whether this call created it.
 #[derive(Clone, Debug)]
@@ -680,8 +683,11 @@ impl NotifyStore {
     }
 
     /// Registers a webhook for `recipient` with its signing secret.
+    /// Registers a webhook. A retried `request_id` of the same caller returns the first one.
     pub async fn register_webhook(
         &self,
+        actor: &str,
+        request_id: Option<&str>,
         recipient: &str,
         url: &str,
         secret: &str,
@@ -693,14 +699,43 @@ impl NotifyStore {
             secret: secret.to_owned(),
             created_at: self.db.now(),
         };
+        let mut tx = self.db.begin_write().await?;
+        if let Some(first) = REQUEST_IDS
+            .claim_create(
+                &mut tx,
+                actor,
+                request_id,
+                "RegisterWebhook",
+                &webhook.id,
+                webhook.created_at,
+            )
+            .await?
+        {
+            let (recipient, url, secret, created_at): (String, String, String, i64) =
+                sqlx::query_as(
+                    "SELECT recipient, url, secret, created_at FROM notify_webhooks WHERE id = $1",
+                )
+                .bind(&first)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Webhook {
+                id: first,
+                recipient,
+                url,
+                secret,
+                created_at,
+            });
+        }
         sqlx::query("INSERT INTO notify_webhooks (id, recipient, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&webhook.id)
             .bind(&webhook.recipient)
             .bind(&webhook.url)
             .bind(&webhook.secret)
             .bind(webhook.created_at)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(webhook)
     }
 

@@ -38,7 +38,7 @@ async fn store() -> (TestDatabase, NotifyStore) {
 /// A notice to `recipient`, whose webhook is at `url`; returns the notification's id.
 async fn notice_with_webhook(store: &NotifyStore, recipient: &str, url: &str) -> String {
     store
-        .register_webhook(recipient, url, "secret")
+        .register_webhook("tester", None, recipient, url, "secret")
         .await
         .expect("webhook");
     let category = store

@@ -324,6 +324,7 @@ impl Fixture<()> {
                     org_id: committee.clone(),
                     ..Default::default()
                 }),
+                ..Default::default()
             })
             .await
             .expect("grid")

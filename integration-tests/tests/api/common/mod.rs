@@ -293,6 +293,7 @@ pub async fn garbage_grid(platform: &Platform, committee: &str) -> String {
                 org_id: committee.to_owned(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect("grid")

@@ -171,6 +171,9 @@ impl AllianceService for AllianceApi {
             .check("leave_time", millis_of(req.leave_time.as_ref()))
             .map(|t| t.unwrap_or_else(|| self.store.now()));
         let reason = violations.check("reason", Text::optional_label(200).check(&req.reason));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(left_at), Some(reason)) = (id, left_at, reason) else {
             return Err(Status::internal("validation fell through"));
@@ -180,7 +183,7 @@ impl AllianceService for AllianceApi {
         self.require_lead_admin(&caller, &alliance).await?;
         let member = self
             .store
-            .leave_alliance(&mutation(&caller, None), &id, left_at, &reason)
+            .leave_alliance(&mutation(&caller, request_id), &id, left_at, &reason)
             .await?;
         Ok(Response::new(member_to_proto(&member)))
     }

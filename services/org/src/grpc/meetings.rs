@@ -173,6 +173,9 @@ impl MeetingService for MeetingApi {
         let held_at = violations
             .check("held_time", millis_of(req.held_time.as_ref()))
             .map(|t| t.unwrap_or_else(|| self.store.now()));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(minutes), Some(held_at)) = (id, minutes, held_at) else {
             return Err(Status::internal("validation fell through"));
@@ -181,7 +184,13 @@ impl MeetingService for MeetingApi {
         self.require_host_admin(&caller, &meeting.host).await?;
         let meeting = self
             .store
-            .record_meeting(&mutation(&caller, None), &id, &attendees, &minutes, held_at)
+            .record_meeting(
+                &mutation(&caller, request_id),
+                &id,
+                &attendees,
+                &minutes,
+                held_at,
+            )
             .await?;
         Ok(Response::new(meeting_to_proto(&meeting)))
     }
@@ -214,6 +223,9 @@ impl MeetingService for MeetingApi {
         if req.due_time.is_none() {
             violations.add("due_time", "is required");
         }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(meeting_id), Some(text_value), Some(owner), Some(due_at)) =
             (meeting_id, text_value, owner, due_at)
@@ -225,7 +237,7 @@ impl MeetingService for MeetingApi {
         let decision = self
             .store
             .add_decision(
-                &mutation(&caller, None),
+                &mutation(&caller, request_id),
                 &meeting_id,
                 &text_value,
                 &owner,
@@ -253,6 +265,9 @@ impl MeetingService for MeetingApi {
             }
         };
         let note = violations.check("note", text::prose(&req.note));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(status), Some(note)) = (id, status, note) else {
             return Err(Status::internal("validation fell through"));
@@ -268,7 +283,7 @@ impl MeetingService for MeetingApi {
         }
         let decision = self
             .store
-            .close_decision(&mutation(&caller, None), &id, status, &note)
+            .close_decision(&mutation(&caller, request_id), &id, status, &note)
             .await?;
         Ok(Response::new(decision_to_proto(&decision)))
     }
@@ -357,6 +372,9 @@ impl MeetingService for MeetingApi {
                 abstaining: i64::from(v.abstaining),
             }
         });
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(stage), Some(held_at), Some(outcome)) = (id, stage, held_at, outcome)
         else {
@@ -374,7 +392,7 @@ impl MeetingService for MeetingApi {
         };
         let project = self
             .store
-            .record_project_meeting(&mutation(&caller, None), &id, &meeting)
+            .record_project_meeting(&mutation(&caller, request_id), &id, &meeting)
             .await?;
         Ok(Response::new(project_to_proto(&project)))
     }

@@ -398,12 +398,15 @@ impl OrgService for OrgApi {
                 format!("a {} can only be a tree's root", child.as_str()),
             );
         }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(parent), Some(child)) = (parent, child) else {
             return Err(Status::internal("validation fell through"));
         };
         self.store
-            .add_kind_rule(&mutation(&caller, None), parent, child)
+            .add_kind_rule(&mutation(&caller, request_id), parent, child)
             .await?;
         let rule = KindRule {
             parent,

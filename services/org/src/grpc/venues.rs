@@ -290,13 +290,22 @@ impl VenueService for VenueApi {
         request: Request<pb::ConfirmBookingRequest>,
     ) -> Result<Response<pb::Booking>, Status> {
         let caller = caller(&request)?.clone();
-        let id = text::foreign_id(&request.get_ref().id).map_err(|e| invalid_field("id", e))?;
+        let req = request.get_ref();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("id", text::foreign_id(&req.id));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
+        violations.into_result()?;
+        let Some(id) = id else {
+            return Err(Status::internal("validation fell through"));
+        };
         let booking = self.store.booking(&id).await?;
         let venue = self.store.venue(&booking.venue_id).await?;
         self.require_venue_admin(&caller, &venue).await?;
         let booking = self
             .store
-            .confirm_booking(&mutation(&caller, None), &id)
+            .confirm_booking(&mutation(&caller, request_id), &id)
             .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
@@ -310,6 +319,9 @@ impl VenueService for VenueApi {
         let mut violations = FieldViolations::new();
         let id = violations.check("id", text::foreign_id(&req.id));
         let reason = violations.check("reason", Text::label(200).check(&req.reason));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(reason)) = (id, reason) else {
             return Err(Status::internal("validation fell through"));
@@ -318,7 +330,7 @@ impl VenueService for VenueApi {
         self.require_booking_party(&caller, &booking).await?;
         let booking = self
             .store
-            .cancel_booking(&mutation(&caller, None), &id, &reason)
+            .cancel_booking(&mutation(&caller, request_id), &id, &reason)
             .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }
@@ -342,6 +354,9 @@ impl VenueService for VenueApi {
             violations.add("headcount", "counts everyone present, members included");
         }
         let note = violations.check("note", text::prose(&req.note));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(id), Some(note)) = (id, note) else {
             return Err(Status::internal("validation fell through"));
@@ -359,7 +374,7 @@ impl VenueService for VenueApi {
         };
         let booking = self
             .store
-            .record_attendance(&mutation(&caller, None), &id, attendance, now)
+            .record_attendance(&mutation(&caller, request_id), &id, attendance, now)
             .await?;
         Ok(Response::new(booking_to_proto(&booking)))
     }

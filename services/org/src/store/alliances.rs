@@ -271,6 +271,19 @@ impl OrgStore {
     ) -> Result<AllianceMember> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "RemoveAllianceMember",
+            Target::Existing(id),
+        )
+        .await?
+        {
+            let member = fetch_member(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(member);
+        }
         let member = fetch_member(&mut tx, id).await?;
         if member.left_at.is_some() {
             return Err(precondition(

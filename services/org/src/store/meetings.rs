@@ -273,6 +273,19 @@ impl OrgStore {
     ) -> Result<JointMeeting> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "RecordJointMeeting",
+            Target::Existing(id),
+        )
+        .await?
+        {
+            let meeting = fetch_meeting(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(meeting);
+        }
         let updated = sqlx::query(
             "UPDATE org_meetings SET status = 'held', attendees = $1, minutes = $2, held_at = $3
              WHERE id = $4 AND status = 'scheduled'",
@@ -324,6 +337,13 @@ impl OrgStore {
         fetch_meeting(&mut tx, meeting_id).await?;
         fetch_unit(&mut tx, owner.as_str()).await?;
         let id = uuid::Uuid::now_v7().to_string();
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, "AddDecision", Target::New(&id)).await?
+        {
+            let decision = fetch_decision(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(decision);
+        }
         sqlx::query(
             "INSERT INTO org_decisions (id, meeting_id, text, owner_unit_id, due_at, status, note, created_at)
              VALUES ($1, $2, $3, $4, $5, 'open', '', $6)",
@@ -367,6 +387,19 @@ impl OrgStore {
     ) -> Result<Decision> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "UpdateDecisionStatus",
+            Target::Existing(id),
+        )
+        .await?
+        {
+            let decision = fetch_decision(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(decision);
+        }
         let updated = sqlx::query(
             "UPDATE org_decisions SET status = $1, note = $2, closed_at = $3 WHERE id = $4 AND status = 'open'",
         )
@@ -535,6 +568,19 @@ impl OrgStore {
     ) -> Result<Project> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
+        if let Some(replay) = claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "RecordProjectMeeting",
+            Target::Existing(id),
+        )
+        .await?
+        {
+            let project = fetch_project(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(project);
+        }
         let project = fetch_project(&mut tx, id).await?;
         if let Some(refusal) = project.refuses(meeting.stage) {
             return Err(precondition(

@@ -696,6 +696,21 @@ impl OrgStore {
     ) -> Result<()> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
+        // The pair is the target: the same key for another pair is refused.
+        let pair = format!("{}>{}", parent.as_str(), child.as_str());
+        if claim_request(
+            &mut tx,
+            now,
+            mutation,
+            "AddKindRule",
+            Target::Existing(&pair),
+        )
+        .await?
+        .is_some()
+        {
+            tx.commit().await?;
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO org_kind_rules (parent_kind, child_kind, created_by, created_at)
              VALUES ($1, $2, $3, $4) ON CONFLICT (parent_kind, child_kind) DO NOTHING",

@@ -393,6 +393,13 @@ impl OrgStore {
     ) -> Result<Booking> {
         let now = self.db.now();
         let mut tx = self.db.begin_write().await?;
+        if let Some(replay) =
+            claim_request(&mut tx, now, mutation, action, Target::Existing(id)).await?
+        {
+            let booking = fetch_booking(&mut tx, &replay.resource_id).await?;
+            tx.commit().await?;
+            return Ok(booking);
+        }
         let booking = fetch_booking(&mut tx, id).await?;
         let (status, reason, attendance, event) = next(&booking).map_err(|description| {
             precondition("BOOKING_STATE", format_args!("bookings/{id}"), description)
