@@ -71,12 +71,14 @@ async fn each_wish_step_is_one_trace_to_its_notice_and_its_points() {
     centre
         .verify_wish(pb::VerifyWishRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("verify");
     centre
         .publish_wish(pb::PublishWishRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("publish");
@@ -104,6 +106,7 @@ async fn each_wish_step_is_one_trace_to_its_notice_and_its_points() {
         .fulfil_wish(pb::FulfilWishRequest {
             wish_id: wish.id.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .instrument(caller_span)
         .await
@@ -111,6 +114,7 @@ async fn each_wish_step_is_one_trace_to_its_notice_and_its_points() {
     confirming
         .confirm_wish_fulfilment(pb::ConfirmWishFulfilmentRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .instrument(tracing::info_span!("centre.confirm"))
         .await

@@ -205,12 +205,14 @@ async fn published_wishes_and_residents_reports_reach_across_streets(db: TestDat
     centre
         .verify_wish(grid_pb::VerifyWishRequest {
             wish_id: published.clone(),
+            ..Default::default()
         })
         .await
         .expect("verify");
     centre
         .publish_wish(grid_pb::PublishWishRequest {
             wish_id: published.clone(),
+            ..Default::default()
         })
         .await
         .expect("publish");
@@ -476,12 +478,14 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
     centre
         .verify_wish(grid_pb::VerifyWishRequest {
             wish_id: wish.clone(),
+            ..Default::default()
         })
         .await
         .expect("verify");
     centre
         .publish_wish(grid_pb::PublishWishRequest {
             wish_id: wish.clone(),
+            ..Default::default()
         })
         .await
         .expect("publish");
@@ -515,6 +519,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
     }
     let accept = || grid_pb::AcceptWishClaimRequest {
         wish_id: wish.clone(),
+        ..Default::default()
     };
     let own = claiming
         .accept_wish_claim(accept())
@@ -531,6 +536,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
         .await
         .decline_wish_claim(grid_pb::DeclineWishClaimRequest {
             wish_id: wish.clone(),
+            ..Default::default()
         })
         .await
         .expect("decline")
@@ -541,6 +547,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
         .fulfil_wish(grid_pb::FulfilWishRequest {
             wish_id: wish.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .await
         .expect("fulfil");
@@ -551,6 +558,7 @@ async fn wish_points_need_the_collecting_orgs_confirmation_and_each_fellows_cons
     );
     let confirm = || grid_pb::ConfirmWishFulfilmentRequest {
         wish_id: wish.clone(),
+        ..Default::default()
     };
     let other_street = create(
         &mut platform.admin().await,

@@ -447,6 +447,7 @@ fn rows() -> Vec<Row<Extra>> {
                 case_id: case_in(&f, Role::Member, S::Closed).await,
                 satisfaction: 5,
                 comment: "处理及时".into(),
+                ..Default::default()
             }
         ),
         row!(

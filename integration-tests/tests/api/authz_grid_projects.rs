@@ -76,6 +76,7 @@ async fn verified_wish<X>(f: &Fixture<X>) -> String {
         .await
         .verify_wish(pb::VerifyWishRequest {
             wish_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect("verify");
@@ -88,6 +89,7 @@ async fn published_wish<X>(f: &Fixture<X>) -> String {
         .await
         .publish_wish(pb::PublishWishRequest {
             wish_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect("publish");
@@ -116,6 +118,7 @@ async fn member_fulfilled_wish<X>(f: &Fixture<X>) -> String {
         .fulfil_wish(pb::FulfilWishRequest {
             wish_id: id.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .await
         .expect("fulfil");
@@ -157,12 +160,14 @@ async fn confirmed_wish<X>(f: &Fixture<X>) -> String {
         .fulfil_wish(pb::FulfilWishRequest {
             wish_id: id.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .await
         .expect("fulfil");
     wishes
         .confirm_wish_fulfilment(pb::ConfirmWishFulfilmentRequest {
             wish_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect("confirm");
@@ -176,6 +181,7 @@ async fn followed_up_wish<X>(f: &Fixture<X>) -> String {
         .follow_up_wish(pb::FollowUpWishRequest {
             wish_id: id.clone(),
             note: "老人已用上助听器".into(),
+            ..Default::default()
         })
         .await
         .expect("follow up");
@@ -268,6 +274,7 @@ async fn active_project<X>(f: &Fixture<X>) -> String {
         .await
         .accept_project(pb::AcceptProjectRequest {
             project_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect("accept");
@@ -313,6 +320,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::VerifyWishRequest {
                 wish_id: collected_wish(&f).await,
+                ..Default::default()
             }
         ),
         row!(
@@ -321,6 +329,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::PublishWishRequest {
                 wish_id: verified_wish(&f).await,
+                ..Default::default()
             }
         ),
         // The org form of a claim: its admins claim for street A's branch.
@@ -341,6 +350,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             |f| pb::FulfilWishRequest {
                 wish_id: member_claimed_wish(&f).await,
                 evidence_urls: vec!["https://files.example/gift.jpg".into()],
+                ..Default::default()
             }
         ),
         // A fellow named in a group claim answers it: street A's member, named by street B's.
@@ -350,6 +360,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::AcceptWishClaimRequest {
                 wish_id: group_claimed_wish(&f).await,
+                ..Default::default()
             }
         ),
         row!(
@@ -358,6 +369,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::DeclineWishClaimRequest {
                 wish_id: group_claimed_wish(&f).await,
+                ..Default::default()
             }
         ),
         row!(
@@ -366,6 +378,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::ConfirmWishFulfilmentRequest {
                 wish_id: member_fulfilled_wish(&f).await,
+                ..Default::default()
             }
         ),
         row!(
@@ -375,6 +388,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             |f| pb::FollowUpWishRequest {
                 wish_id: confirmed_wish(&f).await,
                 note: "老人已用上轮椅".into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -383,6 +397,7 @@ fn wish_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::CloseWishRequest {
                 wish_id: followed_up_wish(&f).await,
+                ..Default::default()
             }
         ),
     ]
@@ -479,6 +494,7 @@ fn project_rows() -> Vec<Row<Extra>> {
             Subtree,
             |f| pb::AcceptProjectRequest {
                 project_id: proposed_by_member(&f).await,
+                ..Default::default()
             }
         ),
         row!(
@@ -488,6 +504,7 @@ fn project_rows() -> Vec<Row<Extra>> {
             |f| pb::DeclineProjectRequest {
                 project_id: proposed_by_community(&f).await,
                 reason: "近期外出，无法上门".into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -497,6 +514,7 @@ fn project_rows() -> Vec<Row<Extra>> {
             |f| pb::CompleteProjectRequest {
                 project_id: active_project(&f).await,
                 outcome: "已为8位老人理发".into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -506,6 +524,7 @@ fn project_rows() -> Vec<Row<Extra>> {
             |f| pb::CancelProjectRequest {
                 project_id: active_project(&f).await,
                 reason: "老人已搬离".into(),
+                ..Default::default()
             }
         ),
         row!(

@@ -339,6 +339,7 @@ async fn a_case_is_filed_handled_verified_and_rated(db: TestDatabase) {
             case_id: id.clone(),
             satisfaction: 5,
             comment: "处理及时".into(),
+            ..Default::default()
         })
         .await
         .expect("rated")
@@ -510,12 +511,18 @@ async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         match step {
             "verify" => {
                 centre
-                    .verify_wish(pb::VerifyWishRequest { wish_id: id })
+                    .verify_wish(pb::VerifyWishRequest {
+                        wish_id: id,
+                        ..Default::default()
+                    })
                     .await
             }
             _ => {
                 centre
-                    .publish_wish(pb::PublishWishRequest { wish_id: id })
+                    .publish_wish(pb::PublishWishRequest {
+                        wish_id: id,
+                        ..Default::default()
+                    })
                     .await
             }
         }
@@ -540,6 +547,7 @@ async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         .fulfil_wish(pb::FulfilWishRequest {
             wish_id: wish.id.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .await
         .expect_err("the claimant fulfils");
@@ -548,12 +556,14 @@ async fn a_confirmed_wish_brings_points_and_a_notice_once(db: TestDatabase) {
         .fulfil_wish(pb::FulfilWishRequest {
             wish_id: wish.id.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .await
         .expect("fulfil");
     centre
         .confirm_wish_fulfilment(pb::ConfirmWishFulfilmentRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("the collecting org confirms");
@@ -775,6 +785,7 @@ async fn a_duplicate_report_is_merged_and_both_reporters_told(db: TestDatabase) 
         original_case_id: original_case_id.to_owned(),
         note: "同一处垃圾".into(),
         etag: String::new(),
+        ..Default::default()
     };
     let by_resident = residents[1]
         .1
@@ -993,6 +1004,7 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
     let own = centre
         .accept_project(pb::AcceptProjectRequest {
             project_id: project.id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("the other side answers");
@@ -1016,6 +1028,7 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
     let active = member
         .accept_project(pb::AcceptProjectRequest {
             project_id: project.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("accept")
@@ -1025,6 +1038,7 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .complete_project(pb::CompleteProjectRequest {
             project_id: project.id.clone(),
             outcome: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("an outcome is required");
@@ -1033,6 +1047,7 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .complete_project(pb::CompleteProjectRequest {
             project_id: project.id.clone(),
             outcome: "已为8位老人理发".into(),
+            ..Default::default()
         })
         .await
         .expect("complete")
@@ -1060,6 +1075,7 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .complete_project(pb::CompleteProjectRequest {
             project_id: project.id.clone(),
             outcome: "再次完成".into(),
+            ..Default::default()
         })
         .await
         .expect_err("ended once");

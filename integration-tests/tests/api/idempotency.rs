@@ -7,7 +7,9 @@ use crate::common;
 use common::{Platform, create, fields_of};
 use jiceng_auth::Role;
 use jiceng_proto::{
-    grid::{self as gpb, grid_service_client::GridServiceClient},
+    grid::{
+        self as gpb, case_service_client::CaseServiceClient, grid_service_client::GridServiceClient,
+    },
     notify::{self as npb, notify_service_client::NotifyServiceClient},
     org::{self as pb, UnitKind, venue_service_client::VenueServiceClient},
 };
@@ -163,6 +165,56 @@ async fn a_retried_mutation_acts_once_and_a_reused_key_is_refused(db: TestDataba
     assert_eq!(
         (again.id, again.signing_secret),
         (hook.id, hook.signing_secret)
+    );
+
+    // A case accepted twice with one key: the step is taken once.
+    let grid_id = common::garbage_grid(&platform, &committee.id).await;
+    let mut cases = platform.client_as(admin(), CaseServiceClient::new).await;
+    let case = cases
+        .report_case(gpb::ReportCaseRequest {
+            category_code: "city.garbage".into(),
+            description: "楼道口堆放建筑垃圾".into(),
+            attributes: [("volume".to_owned(), "large".to_owned())].into(),
+            grid_id,
+            reporter_kind: gpb::ReporterKind::Resident as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("reported")
+        .into_inner();
+    let accept = gpb::AcceptCaseRequest {
+        case_id: case.id.clone(),
+        etag: case.etag.clone(),
+        request_id: "accept-1".into(),
+        ..Default::default()
+    };
+    let accepted = cases
+        .accept_case(accept.clone())
+        .await
+        .expect("accepted")
+        .into_inner();
+    let again = cases
+        .accept_case(accept)
+        .await
+        .expect("the retry, with the etag it read before")
+        .into_inner();
+    assert_eq!(again, accepted);
+    let history = cases
+        .list_case_history(gpb::ListCaseHistoryRequest {
+            case_id: case.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .events;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.to_state == gpb::CaseState::Accepted as i32)
+            .count(),
+        1,
+        "accepted once"
     );
 
     // Publish takes its key as request_id; the former name still works, and the two must agree.

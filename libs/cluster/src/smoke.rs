@@ -115,6 +115,7 @@ pub async fn smoke(
             original_case_id: case_id.clone(),
             note: "jiceng cluster smoke".into(),
             etag: String::new(),
+            ..Default::default()
         }))
         .await
         .map_err(|s| call("merge the duplicate", s))?;
@@ -157,6 +158,7 @@ pub async fn smoke(
             case_id: case_id.clone(),
             note: "jiceng cluster smoke: not a real report".into(),
             etag: String::new(),
+            ..Default::default()
         }))
         .await
         .map_err(|s| call("reject the smoke case", s))?;

@@ -1001,6 +1001,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
         .act_on_project(
             &project.id,
             "salon",
+            None,
             ProjectAction::Accept,
             "",
             T0 + 2 * MINUTE,
@@ -1038,6 +1039,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
         .act_on_project(
             &project.id,
             "centre",
+            None,
             ProjectAction::Complete,
             "每周二上门，已服务12位老人",
             T0 + 3 * MINUTE,
@@ -1057,7 +1059,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
     );
     assert!(
         store
-            .act_on_project(&project.id, "centre", ProjectAction::Cancel, "x", T0)
+            .act_on_project(&project.id, "centre", None, ProjectAction::Cancel, "x", T0)
             .await
             .is_err()
     );
@@ -1074,6 +1076,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
         .act_on_project(
             &second.id,
             "centre",
+            None,
             ProjectAction::Accept,
             "",
             T0 + 5 * MINUTE,
@@ -1084,6 +1087,7 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
         .act_on_project(
             &second.id,
             "member-1",
+            None,
             ProjectAction::Cancel,
             "时间冲突",
             T0 + 6 * MINUTE,

@@ -816,12 +816,14 @@ async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretar
     centre
         .verify_wish(grid_pb::VerifyWishRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("verify");
     centre
         .publish_wish(grid_pb::PublishWishRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("publish");
@@ -849,6 +851,7 @@ async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretar
     .await
     .accept_wish_claim(grid_pb::AcceptWishClaimRequest {
         wish_id: wish.id.clone(),
+        ..Default::default()
     })
     .await
     .expect("accept");
@@ -856,12 +859,14 @@ async fn a_confirmed_wish_earns_each_claimant_points_once_and_tells_the_secretar
         .fulfil_wish(grid_pb::FulfilWishRequest {
             wish_id: wish.id.clone(),
             evidence_urls: vec!["https://files.example/gift.jpg".into()],
+            ..Default::default()
         })
         .await
         .expect("fulfil");
     centre
         .confirm_wish_fulfilment(grid_pb::ConfirmWishFulfilmentRequest {
             wish_id: wish.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("confirm");

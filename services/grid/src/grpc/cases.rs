@@ -114,10 +114,12 @@ impl GridApi {
 
     /// A step that carries only a note (required, with `reason_required` saying why, when
     /// given): the owning org's admins take it, or the handling org's for `Start`.
+    #[allow(clippy::too_many_arguments)]
     async fn noted_step(
         &self,
         caller: &Caller,
         case_id: &str,
+        request_id: &str,
         note_text: &str,
         etag: &str,
         action: Action,
@@ -139,16 +141,21 @@ impl GridApi {
             expected_version: jiceng_grpc::version_in("etag", etag)?,
             ..ActionDetail::default()
         };
-        self.act(caller, case_id, action, detail).await
+        self.act(caller, case_id, request_id, action, detail).await
     }
 
+    /// Takes the step, once for a retry that repeats its `request_id`.
     async fn act(
         &self,
         caller: &Caller,
         case_id: &str,
+        request_id: &str,
         action: Action,
-        detail: ActionDetail,
+        mut detail: ActionDetail,
     ) -> Result<Response<pb::Case>, Status> {
+        detail.request_id = RequestId::parse_optional(request_id)
+            .map_err(|e| invalid_field("request_id", e))?
+            .map(|id| id.as_str().to_owned());
         let case = self
             .store
             .act(case_id, &caller.subject, &action, &detail, self.store.now())
@@ -471,6 +478,7 @@ impl CaseService for GridApi {
         self.noted_step(
             &caller,
             &req.case_id,
+            &req.request_id,
             &req.note,
             &req.etag,
             Action::Accept,
@@ -488,6 +496,7 @@ impl CaseService for GridApi {
         self.noted_step(
             &caller,
             &req.case_id,
+            &req.request_id,
             &req.note,
             &req.etag,
             Action::Reject,
@@ -525,7 +534,8 @@ impl CaseService for GridApi {
         let action = Action::Dispatch {
             handler_org_id: req.handler_org_id,
         };
-        self.act(&caller, &req.case_id, action, detail).await
+        self.act(&caller, &req.case_id, &req.request_id, action, detail)
+            .await
     }
 
     async fn start_case(
@@ -537,6 +547,7 @@ impl CaseService for GridApi {
         self.noted_step(
             &caller,
             &req.case_id,
+            &req.request_id,
             &req.note,
             &req.etag,
             Action::Start,
@@ -565,8 +576,14 @@ impl CaseService for GridApi {
             expected_version: jiceng_grpc::version_in("etag", &req.etag)?,
             ..ActionDetail::default()
         };
-        self.act(&caller, &req.case_id, Action::Handle, detail)
-            .await
+        self.act(
+            &caller,
+            &req.case_id,
+            &req.request_id,
+            Action::Handle,
+            detail,
+        )
+        .await
     }
 
     async fn verify_case(
@@ -588,7 +605,8 @@ impl CaseService for GridApi {
             ..ActionDetail::default()
         };
         let action = Action::Verify { passed: req.passed };
-        self.act(&caller, &req.case_id, action, detail).await
+        self.act(&caller, &req.case_id, &req.request_id, action, detail)
+            .await
     }
 
     async fn close_case(
@@ -600,6 +618,7 @@ impl CaseService for GridApi {
         self.noted_step(
             &caller,
             &req.case_id,
+            &req.request_id,
             &req.note,
             &req.etag,
             Action::Close,
@@ -631,7 +650,8 @@ impl CaseService for GridApi {
         let action = Action::Evaluate {
             satisfaction: i64::from(req.satisfaction),
         };
-        self.act(&caller, &req.case_id, action, detail).await
+        self.act(&caller, &req.case_id, &req.request_id, action, detail)
+            .await
     }
 
     async fn request_change(
@@ -824,6 +844,9 @@ impl CaseService for GridApi {
         let detail = ActionDetail {
             note,
             expected_version: jiceng_grpc::version_in("etag", &req.etag)?,
+            request_id: RequestId::parse_optional(&req.request_id)
+                .map_err(|e| invalid_field("request_id", e))?
+                .map(|id| id.as_str().to_owned()),
             ..ActionDetail::default()
         };
         let (duplicate, _) = self

@@ -140,9 +140,12 @@ impl GridApi {
         &self,
         caller: &Caller,
         id: &str,
+        request_id: &str,
         action: ProjectAction,
         text: String,
     ) -> Result<Response<pb::Project>, Status> {
+        let request_id =
+            RequestId::parse_optional(request_id).map_err(|e| invalid_field("request_id", e))?;
         let project = self.visible_project(caller, id).await?;
         let need_side = self.needs(caller, &project.org_id).await;
         let resource_side = self.provides(caller, &project.provider).await;
@@ -163,7 +166,14 @@ impl GridApi {
         }
         let project = self
             .store
-            .act_on_project(id, &caller.subject, action, &text, self.store.now())
+            .act_on_project(
+                id,
+                &caller.subject,
+                request_id.as_ref().map(RequestId::as_str),
+                action,
+                &text,
+                self.store.now(),
+            )
             .await?;
         Ok(Response::new(project_to_proto(&project)))
     }
@@ -435,9 +445,15 @@ impl ProjectService for GridApi {
         request: Request<pb::AcceptProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().project_id;
-        self.act_on_project(&caller, &id, ProjectAction::Accept, String::new())
-            .await
+        let req = request.into_inner();
+        self.act_on_project(
+            &caller,
+            &req.project_id,
+            &req.request_id,
+            ProjectAction::Accept,
+            String::new(),
+        )
+        .await
     }
 
     async fn decline_project(
@@ -449,8 +465,14 @@ impl ProjectService for GridApi {
         let mut violations = FieldViolations::new();
         let reason = outcome(&mut violations, "reason", &req.reason);
         violations.into_result()?;
-        self.act_on_project(&caller, &req.project_id, ProjectAction::Decline, reason)
-            .await
+        self.act_on_project(
+            &caller,
+            &req.project_id,
+            &req.request_id,
+            ProjectAction::Decline,
+            reason,
+        )
+        .await
     }
 
     async fn complete_project(
@@ -462,8 +484,14 @@ impl ProjectService for GridApi {
         let mut violations = FieldViolations::new();
         let text = outcome(&mut violations, "outcome", &req.outcome);
         violations.into_result()?;
-        self.act_on_project(&caller, &req.project_id, ProjectAction::Complete, text)
-            .await
+        self.act_on_project(
+            &caller,
+            &req.project_id,
+            &req.request_id,
+            ProjectAction::Complete,
+            text,
+        )
+        .await
     }
 
     async fn cancel_project(
@@ -475,8 +503,14 @@ impl ProjectService for GridApi {
         let mut violations = FieldViolations::new();
         let reason = outcome(&mut violations, "reason", &req.reason);
         violations.into_result()?;
-        self.act_on_project(&caller, &req.project_id, ProjectAction::Cancel, reason)
-            .await
+        self.act_on_project(
+            &caller,
+            &req.project_id,
+            &req.request_id,
+            ProjectAction::Cancel,
+            reason,
+        )
+        .await
     }
 
     async fn get_project(

@@ -80,8 +80,10 @@ impl GridApi {
         &self,
         caller: &Caller,
         wish_id: &str,
+        request_id: &str,
         accept: bool,
     ) -> Result<Response<pb::Wish>, Status> {
+        let key = keyed(caller, request_id)?;
         caller.require_any(&[Role::Member])?;
         let wish = self.visible_wish(caller, wish_id).await?;
         let named = wish
@@ -95,7 +97,7 @@ impl GridApi {
         }
         let wish = self
             .store
-            .answer_wish_claim(wish_id, &caller.subject, accept, self.store.now())
+            .answer_wish_claim(wish_id, &key, accept, self.store.now())
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
@@ -117,6 +119,18 @@ impl GridApi {
             .await?;
         Ok(Response::new(self.wish_to_proto(&wish, false)?))
     }
+}
+
+/// A step's change, so far only who takes it and their idempotency key (checked): a retry that
+/// repeats the key answers with the wish as it now stands.
+fn keyed(caller: &Caller, request_id: &str) -> Result<WishChange, Status> {
+    Ok(WishChange {
+        actor: caller.subject.clone(),
+        request_id: RequestId::parse_optional(request_id)
+            .map_err(|e| invalid_field("request_id", e))?
+            .map(|id| id.as_str().to_owned()),
+        ..WishChange::default()
+    })
 }
 
 #[tonic::async_trait]
@@ -275,8 +289,9 @@ impl WishService for GridApi {
         request: Request<pb::VerifyWishRequest>,
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().wish_id;
-        self.collector_step(&caller, &id, WishState::Verified, WishChange::default())
+        let req = request.into_inner();
+        let change = keyed(&caller, &req.request_id)?;
+        self.collector_step(&caller, &req.wish_id, WishState::Verified, change)
             .await
     }
 
@@ -285,8 +300,9 @@ impl WishService for GridApi {
         request: Request<pb::PublishWishRequest>,
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().wish_id;
-        self.collector_step(&caller, &id, WishState::Published, WishChange::default())
+        let req = request.into_inner();
+        let change = keyed(&caller, &req.request_id)?;
+        self.collector_step(&caller, &req.wish_id, WishState::Published, change)
             .await
     }
 
@@ -334,7 +350,7 @@ impl WishService for GridApi {
         }
         let change = WishChange {
             claimant: Some(claimant),
-            ..WishChange::default()
+            ..keyed(&caller, &req.request_id)?
         };
         let wish = self
             .store
@@ -365,7 +381,7 @@ impl WishService for GridApi {
         }
         let change = WishChange {
             evidence,
-            ..WishChange::default()
+            ..keyed(&caller, &req.request_id)?
         };
         let wish = self
             .store
@@ -379,8 +395,9 @@ impl WishService for GridApi {
         request: Request<pb::AcceptWishClaimRequest>,
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().wish_id;
-        self.answer_claim(&caller, &id, true).await
+        let req = request.into_inner();
+        self.answer_claim(&caller, &req.wish_id, &req.request_id, true)
+            .await
     }
 
     async fn decline_wish_claim(
@@ -388,8 +405,9 @@ impl WishService for GridApi {
         request: Request<pb::DeclineWishClaimRequest>,
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().wish_id;
-        self.answer_claim(&caller, &id, false).await
+        let req = request.into_inner();
+        self.answer_claim(&caller, &req.wish_id, &req.request_id, false)
+            .await
     }
 
     async fn confirm_wish_fulfilment(
@@ -397,7 +415,8 @@ impl WishService for GridApi {
         request: Request<pb::ConfirmWishFulfilmentRequest>,
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().wish_id;
+        let req = request.into_inner();
+        let id = req.wish_id;
         let wish = self.visible_wish(&caller, &id).await?;
         self.require_admin_of(&caller, &wish.org_id)
             .await
@@ -416,7 +435,7 @@ impl WishService for GridApi {
         }
         let change = WishChange {
             confirmed_by: caller.subject.clone(),
-            ..WishChange::default()
+            ..keyed(&caller, &req.request_id)?
         };
         let wish = self
             .store
@@ -442,7 +461,7 @@ impl WishService for GridApi {
         }
         let change = WishChange {
             note,
-            ..WishChange::default()
+            ..keyed(&caller, &req.request_id)?
         };
         self.collector_step(&caller, &req.wish_id, WishState::FollowedUp, change)
             .await
@@ -453,8 +472,9 @@ impl WishService for GridApi {
         request: Request<pb::CloseWishRequest>,
     ) -> Result<Response<pb::Wish>, Status> {
         let caller = caller(&request)?.clone();
-        let id = request.into_inner().wish_id;
-        self.collector_step(&caller, &id, WishState::Closed, WishChange::default())
+        let req = request.into_inner();
+        let change = keyed(&caller, &req.request_id)?;
+        self.collector_step(&caller, &req.wish_id, WishState::Closed, change)
             .await
     }
 }

@@ -526,15 +526,40 @@ impl GridStore {
     /// be free); completing meets the need and frees the resource; cancelling an active project
     /// frees both. `text` is the reason or the outcome.
     #[tracing::instrument(name = "grid.store.act_on_project", skip_all, fields(action = ?action))]
+    /// A retried `request_id` of the same actor answers with the project as it now stands.
     pub async fn act_on_project(
         &self,
         id: &str,
         actor: &str,
+        request_id: Option<&str>,
         action: ProjectAction,
         text: &str,
         now: i64,
     ) -> Result<Project> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(request_id) = request_id {
+            let operation = match action {
+                ProjectAction::Accept => "AcceptProject",
+                ProjectAction::Decline => "DeclineProject",
+                ProjectAction::Complete => "CompleteProject",
+                ProjectAction::Cancel => "CancelProject",
+            };
+            if let Some(replay) = REQUEST_IDS
+                .claim(
+                    &mut tx,
+                    actor,
+                    request_id,
+                    operation,
+                    jiceng_db::Target::Existing(id),
+                    now,
+                )
+                .await?
+            {
+                let project = fetch_project(&mut tx, &replay.resource_id).await?;
+                tx.commit().await?;
+                return Ok(project);
+            }
+        }
         let mut project = fetch_project(&mut tx, id).await?;
         let from = project.state;
         let to = action

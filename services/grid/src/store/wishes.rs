@@ -34,6 +34,37 @@ pub struct WishChange {
     pub note: String,
     /// Who confirms a fulfilment, kept with the wish.
     pub confirmed_by: String,
+    /// Who takes the step, and their idempotency key: a retry that repeats it answers with the
+    /// wish as it now stands instead of taking the step again.
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+/// Claims a step's request id, when it has one: the wish to answer with, if this is a retry.
+async fn replayed(
+    tx: &mut Tx,
+    change: &WishChange,
+    operation: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<Wish>> {
+    let Some(request_id) = &change.request_id else {
+        return Ok(None);
+    };
+    let replay = REQUEST_IDS
+        .claim(
+            tx,
+            &change.actor,
+            request_id,
+            operation,
+            jiceng_db::Target::Existing(id),
+            now,
+        )
+        .await?;
+    match replay {
+        Some(replay) => Ok(Some(fetch(tx, &replay.resource_id).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Which wishes a list shows.
@@ -246,6 +277,10 @@ impl GridStore {
         now: i64,
     ) -> Result<Wish> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(wish) = replayed(&mut tx, &change, to.as_str(), id, now).await? {
+            tx.commit().await?;
+            return Ok(wish);
+        }
         let mut wish = fetch(&mut tx, id).await?;
         wish.state = wish
             .state
@@ -290,11 +325,21 @@ impl GridStore {
     pub async fn answer_wish_claim(
         &self,
         id: &str,
-        member: &str,
+        answer: &WishChange,
         accept: bool,
         now: i64,
     ) -> Result<Wish> {
+        let member = answer.actor.as_str();
         let mut tx = self.db.begin_write().await?;
+        let operation = if accept {
+            "AcceptWishClaim"
+        } else {
+            "DeclineWishClaim"
+        };
+        if let Some(wish) = replayed(&mut tx, answer, operation, id, now).await? {
+            tx.commit().await?;
+            return Ok(wish);
+        }
         let mut wish = fetch(&mut tx, id).await?;
         if !matches!(wish.state, WishState::Claimed | WishState::Fulfilled) {
             return Err(precondition(

@@ -72,6 +72,37 @@ pub struct ActionDetail {
     pub comment: String,
     /// The version the caller read (etag), when it matters to them.
     pub expected_version: Option<i64>,
+    /// The caller's idempotency key: a retry that repeats it answers with the case as it now
+    /// stands instead of taking the step again.
+    pub request_id: Option<String>,
+}
+
+/// Claims the step's request id, when it has one: the case to answer with, if this is a retry.
+async fn replayed(
+    tx: &mut Tx,
+    actor: &str,
+    detail: &ActionDetail,
+    operation: &str,
+    case_id: &str,
+    now: i64,
+) -> Result<Option<Case>> {
+    let Some(request_id) = &detail.request_id else {
+        return Ok(None);
+    };
+    let replay = crate::store::REQUEST_IDS
+        .claim(
+            tx,
+            actor,
+            request_id,
+            operation,
+            jiceng_db::Target::Existing(case_id),
+            now,
+        )
+        .await?;
+    match replay {
+        Some(replay) => Ok(Some(fetch(tx, &replay.resource_id).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn fetch(tx: &mut Tx, id: &str) -> Result<Case> {

@@ -1,7 +1,7 @@
 //! Moving a case along its workflow: the actions people take, merges of duplicates, and the
 //! joint meetings that join a case's history.
 
-use super::{ActionDetail, Entry, fetch, pending_request, record, save};
+use super::{ActionDetail, Entry, fetch, pending_request, record, replayed, save};
 use crate::{
     domain::case::{Action, Case, CaseState},
     events,
@@ -21,6 +21,10 @@ impl GridStore {
         now: i64,
     ) -> Result<Case> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(case) = replayed(&mut tx, actor, detail, action.name(), case_id, now).await? {
+            tx.commit().await?;
+            return Ok(case);
+        }
         let mut case = fetch(&mut tx, case_id).await?;
         if detail.expected_version.is_some_and(|v| v != case.version) {
             return Err(StoreError::Stale { what: "case" });
@@ -119,6 +123,13 @@ impl GridStore {
             ));
         }
         let mut tx = self.db.begin_write().await?;
+        if let Some(duplicate) =
+            replayed(&mut tx, actor, detail, "MergeCase", duplicate_id, now).await?
+        {
+            let original = fetch(&mut tx, original_id).await?;
+            tx.commit().await?;
+            return Ok((duplicate, original));
+        }
         let mut duplicate = fetch(&mut tx, duplicate_id).await?;
         if detail
             .expected_version
