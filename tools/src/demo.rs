@@ -569,7 +569,13 @@ pub async fn load_members(
         .register_in_community(&ids[4], community.id.as_str())
         .await?;
     members
-        .publish_commitment(&ids[0], "每月为社区困难老人上门服务一次", "2026-12-31")
+        .publish_commitment(
+            "demo",
+            None,
+            &ids[0],
+            "每月为社区困难老人上门服务一次",
+            "2026-12-31",
+        )
         .await?;
     Ok(ids.len())
 }

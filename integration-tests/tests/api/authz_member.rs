@@ -121,6 +121,7 @@ async fn fresh_commitment(f: &Fixture<Extra>) -> String {
             member_id: f.a.member.clone(),
             text: "每月参加一次社区志愿服务".into(),
             due_date: "2030-12-31".into(),
+            ..Default::default()
         })
         .await
         .expect("commitment")
@@ -289,6 +290,7 @@ fn rows() -> Vec<Row<Extra>> {
                 minutes: 60,
                 service_date: "2024-05-01".into(),
                 description: "社区环境整治".into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -299,6 +301,7 @@ fn rows() -> Vec<Row<Extra>> {
                 member_id: f.a.member.clone(),
                 text: "每季度走访一户困难群众".into(),
                 due_date: "2030-12-31".into(),
+                ..Default::default()
             }
         ),
         row!(

@@ -91,6 +91,7 @@ fn meeting_in(compound_id: &str) -> pb::ScheduleLinkageMeetingRequest {
         title: "三方联席会议".into(),
         agenda: "地下车库渗水维修".into(),
         scheduled_time: at(1_800_000_000),
+        ..Default::default()
     }
 }
 
@@ -468,6 +469,7 @@ fn rows() -> Vec<Row<Extra>> {
                 kind: pb::OrderKind::Reward as i32,
                 text: "公示及时，予以表扬".into(),
                 due_time: None,
+                ..Default::default()
             }
         ),
         row!(

@@ -1,6 +1,6 @@
 //! A retried call with its `request_id` acts once: the mutations that took no key before
-//! (confirming a booking, creating a grid, registering a webhook) and `Publish`, whose key
-//! is now `request_id` too.
+//! (confirming a booking, creating a grid, a case's step, a pledge, registering a webhook) and
+//! `Publish`, whose key is now `request_id` too.
 
 use crate::common;
 
@@ -10,6 +10,7 @@ use jiceng_proto::{
     grid::{
         self as gpb, case_service_client::CaseServiceClient, grid_service_client::GridServiceClient,
     },
+    member::{self as mpb, member_service_client::MemberServiceClient},
     notify::{self as npb, notify_service_client::NotifyServiceClient},
     org::{self as pb, UnitKind, venue_service_client::VenueServiceClient},
 };
@@ -216,6 +217,36 @@ async fn a_retried_mutation_acts_once_and_a_reused_key_is_refused(db: TestDataba
         1,
         "accepted once"
     );
+
+    // A member's pledge published twice with one key: one pledge.
+    let mut members = platform.client_as(admin(), MemberServiceClient::new).await;
+    let member = members
+        .create_member(mpb::CreateMemberRequest {
+            name: "王某".into(),
+            org_id: committee.id.clone(),
+            birth_date: "1970-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("member")
+        .into_inner();
+    let pledge = mpb::PublishCommitmentRequest {
+        member_id: member.id.clone(),
+        text: "每月参加一次社区志愿服务".into(),
+        due_date: "2027-01-31".into(),
+        request_id: "pledge-1".into(),
+    };
+    let first = members
+        .publish_commitment(pledge.clone())
+        .await
+        .expect("pledged")
+        .into_inner();
+    let again = members
+        .publish_commitment(pledge)
+        .await
+        .expect("the retry")
+        .into_inner();
+    assert_eq!(again.id, first.id);
 
     // Publish takes its key as request_id; the former name still works, and the two must agree.
     notify

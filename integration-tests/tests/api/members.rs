@@ -591,6 +591,7 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
             minutes: 120,
             service_date: "2026-11-28".into(),
             description: "社区垃圾分类宣传".into(),
+            ..Default::default()
         })
         .await
         .expect("log")
@@ -612,6 +613,7 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
             member_id: member.id.clone(),
             text: "年内结对帮扶一户困难家庭".into(),
             due_date: "2026-12-31".into(),
+            ..Default::default()
         })
         .await
         .expect("publish")

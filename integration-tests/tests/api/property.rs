@@ -639,6 +639,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
                 seconds: 1_800_000_000,
                 nanos: 0,
             }),
+            ..Default::default()
         })
         .await
         .expect("schedule")
@@ -776,6 +777,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
             kind: pb::OrderKind::Rectification as i32,
             text: "公示不及时，限期整改".into(),
             due_time: None,
+            ..Default::default()
         })
         .await
         .expect_err("a rectification sets a date");
@@ -790,6 +792,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
                 seconds: 1_801_000_000,
                 nanos: 0,
             }),
+            ..Default::default()
         })
         .await
         .expect("order");

@@ -439,6 +439,9 @@ impl MemberService for MemberApi {
         let description = violations
             .check("description", Text::prose(500).check(&req.description))
             .unwrap_or_default();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let Some(date) = date else {
             return Err(Status::internal("validation fell through"));
@@ -453,6 +456,7 @@ impl MemberService for MemberApi {
             .store
             .log_service(
                 &caller.subject,
+                request_id.as_ref().map(RequestId::as_str),
                 &registration.id,
                 req.minutes,
                 &date.to_string(),
@@ -473,6 +477,9 @@ impl MemberService for MemberApi {
             .check("text", Text::required_prose(1_000).check(&req.text))
             .unwrap_or_default();
         let due = violations.check("due_date", Date::parse(&req.due_date));
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let Some(due) = due else {
             return Err(Status::internal("validation fell through"));
@@ -480,7 +487,13 @@ impl MemberService for MemberApi {
         let member = self.acts_for(&caller, &req.member_id).await?;
         let commitment = self
             .store
-            .publish_commitment(&member.id, &text, &due.to_string())
+            .publish_commitment(
+                &caller.subject,
+                request_id.as_ref().map(RequestId::as_str),
+                &member.id,
+                &text,
+                &due.to_string(),
+            )
             .await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }

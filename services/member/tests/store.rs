@@ -286,6 +286,7 @@ async fn community_service_and_commitments_are_kept(db: TestDatabase) {
     store
         .log_service(
             "community-admin",
+            None,
             &registration.id,
             90,
             "2026-11-28",
@@ -296,6 +297,7 @@ async fn community_service_and_commitments_are_kept(db: TestDatabase) {
     let logged = store
         .log_service(
             "community-admin",
+            None,
             &registration.id,
             30,
             "2026-11-29",
@@ -314,7 +316,13 @@ async fn community_service_and_commitments_are_kept(db: TestDatabase) {
     );
 
     let pledge = store
-        .publish_commitment(&created.id, "每月参加一次社区志愿服务", "2026-01-31")
+        .publish_commitment(
+            "member-admin",
+            None,
+            &created.id,
+            "每月参加一次社区志愿服务",
+            "2026-01-31",
+        )
         .await
         .expect("publish");
     assert_eq!(

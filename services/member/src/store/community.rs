@@ -1,8 +1,8 @@
 //! Dual registration with residential communities, the service logged there, and commitments.
 
-use jiceng_db::Tx;
+use jiceng_db::{Target, Tx};
 
-use super::{MemberStore, Result, StoreError, fetch, precondition};
+use super::{MemberStore, REQUEST_IDS, Result, StoreError, fetch, precondition};
 use crate::domain::community::{Commitment, CommitmentState, Registration};
 
 const REGISTRATION: &str = "SELECT r.id, r.member_id, r.community_org_id, r.registered_at,
@@ -132,9 +132,12 @@ impl MemberStore {
         Ok(rows.into_iter().map(Registration::from).collect())
     }
 
+    /// Logs hours of service. A retried `request_id` of the same actor for the same registration
+    /// answers with it as it now stands instead of logging the hours again.
     pub async fn log_service(
         &self,
         actor: &str,
+        request_id: Option<&str>,
         registration_id: &str,
         minutes: i64,
         date: &str,
@@ -142,6 +145,23 @@ impl MemberStore {
     ) -> Result<Registration> {
         let mut tx = self.db.begin_write().await?;
         fetch_registration(&mut tx, registration_id).await?;
+        if let Some(request_id) = request_id {
+            let replay = REQUEST_IDS
+                .claim(
+                    &mut tx,
+                    actor,
+                    request_id,
+                    "LogServiceHours",
+                    Target::Existing(registration_id),
+                    self.db.now(),
+                )
+                .await?;
+            if let Some(replay) = replay {
+                let registration = fetch_registration(&mut tx, &replay.resource_id).await?;
+                tx.commit().await?;
+                return Ok(registration);
+            }
+        }
         sqlx::query(
             "INSERT INTO member_service_logs (id, registration_id, minutes, service_date, description, logged_by, logged_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -160,8 +180,11 @@ impl MemberStore {
         Ok(registration)
     }
 
+    /// Publishes a member's pledge. A retried `request_id` of the same actor returns the first.
     pub async fn publish_commitment(
         &self,
+        actor: &str,
+        request_id: Option<&str>,
         member_id: &str,
         text: &str,
         due_date: &str,
@@ -169,6 +192,21 @@ impl MemberStore {
         let mut tx = self.db.begin_write().await?;
         fetch(&mut tx, member_id).await?;
         let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(
+                &mut tx,
+                actor,
+                request_id,
+                "PublishCommitment",
+                &id,
+                self.db.now(),
+            )
+            .await?
+        {
+            let commitment = fetch_commitment(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(commitment);
+        }
         sqlx::query(
             "INSERT INTO member_commitments (id, member_id, text, due_date, state, published_at) VALUES ($1, $2, $3, $4, 'open', $5)",
         )

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use jiceng_auth::caller;
 use jiceng_grpc::{FieldViolations, PageRequest, millis_of, status::invalid_field};
 use jiceng_proto::property::{self as pb, linkage_service_server::LinkageService};
+use jiceng_values::RequestId;
 use tonic::{Request, Response, Status};
 
 use super::PropertyApi;
@@ -69,6 +70,9 @@ impl LinkageService for PropertyApi {
         if req.scheduled_time.is_none() {
             violations.add("scheduled_time", "is required");
         }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(title), Some(scheduled)) = (title, scheduled) else {
             return Err(Status::internal("validation fell through"));
@@ -83,7 +87,7 @@ impl LinkageService for PropertyApi {
                 &title,
                 &agenda,
                 scheduled,
-                &caller.subject,
+                (&caller.subject, request_id.as_ref().map(RequestId::as_str)),
                 self.store.now(),
             )
             .await?;
@@ -368,6 +372,9 @@ impl LinkageService for PropertyApi {
             violations.add("kind", "must be REWARD or RECTIFICATION");
             None
         };
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(text), Some(kind)) = (text, kind) else {
             return Err(Status::internal("validation fell through"));
@@ -381,7 +388,7 @@ impl LinkageService for PropertyApi {
                 kind,
                 &text,
                 due_at,
-                &caller.subject,
+                (&caller.subject, request_id.as_ref().map(RequestId::as_str)),
                 self.store.now(),
             )
             .await?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiceng_db::Tx;
 
-use super::{PropertyStore, Result, StoreError, precondition};
+use super::{PropertyStore, REQUEST_IDS, Result, StoreError, precondition};
 use crate::domain::linkage::{Attendee, Criterion, DecisionState, Party, weighted_total};
 
 /// The linkage's entities, defined in [`crate::domain::linkage`]: re-exported at their old
@@ -213,18 +213,35 @@ async fn fetch_assessment(tx: &mut Tx, id: &str) -> Result<Assessment> {
 }
 
 impl PropertyStore {
+    /// Schedules a meeting. `by` is the actor and their request id: a retry that repeats it
+    /// returns the first meeting.
     pub async fn schedule_meeting(
         &self,
         compound_id: &str,
         title: &str,
         agenda: &str,
         scheduled_at: i64,
-        actor: &str,
+        (actor, request_id): (&str, Option<&str>),
         now: i64,
     ) -> Result<Meeting> {
         let mut tx = self.db.begin_write().await?;
         super::fetch_compound(&mut tx, compound_id, now).await?;
         let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(
+                &mut tx,
+                actor,
+                request_id,
+                "ScheduleLinkageMeeting",
+                &id,
+                now,
+            )
+            .await?
+        {
+            let meeting = fetch_meeting(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(meeting);
+        }
         sqlx::query(
             "INSERT INTO property_meetings (id, compound_id, title, agenda, scheduled_at, held_at, attendees,
                  minutes, created_by, created_at)
@@ -467,11 +484,25 @@ impl PropertyStore {
         kind: &str,
         text: &str,
         due_at: Option<i64>,
-        actor: &str,
+        (actor, request_id): (&str, Option<&str>),
         now: i64,
     ) -> Result<Order> {
         let mut tx = self.db.begin_write().await?;
         fetch_assessment(&mut tx, assessment_id).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "IssueOrder", &id, now)
+            .await?
+        {
+            let order = sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {ORDER_COLUMNS} FROM property_orders WHERE id = $1"
+            )))
+            .bind(&first)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Order::from(order));
+        }
         let scored = sqlx::query(
             "SELECT 1 FROM property_scores WHERE assessment_id = $1 AND company_id = $2",
         )
@@ -485,7 +516,6 @@ impl PropertyStore {
                 "orders follow a score: the assessment has not scored that company",
             ));
         }
-        let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO property_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )))
