@@ -390,6 +390,7 @@ async fn an_activity_credits_only_members_the_recorder_administers(db: TestDatab
         org_id: branch_a.clone(),
         held_on: "2026-12-01".into(),
         attendee_member_ids: attendees,
+        ..Default::default()
     };
     let refused = recorder
         .record_activity(record(vec![

@@ -342,6 +342,7 @@ fn rows() -> Vec<Row<Extra>> {
                 org_id: f.a.branch.clone(),
                 held_on: "2024-05-01".into(),
                 attendee_member_ids: vec![f.a.member.clone()],
+                ..Default::default()
             }
         ),
         row!(

@@ -247,6 +247,35 @@ async fn a_retried_mutation_acts_once_and_a_reused_key_is_refused(db: TestDataba
         .expect("the retry")
         .into_inner();
     assert_eq!(again.id, first.id);
+    let activity = mpb::RecordActivityRequest {
+        kind: mpb::ActivityKind::OrgLife as i32,
+        title: "主题党日".into(),
+        org_id: committee.id.clone(),
+        held_on: "2026-12-01".into(),
+        attendee_member_ids: vec![member.id.clone()],
+        request_id: "activity-1".into(),
+    };
+    let recorded = members
+        .record_activity(activity.clone())
+        .await
+        .expect("recorded")
+        .into_inner();
+    let again = members
+        .record_activity(activity)
+        .await
+        .expect("the retry")
+        .into_inner();
+    assert_eq!(again.id, recorded.id);
+    let attended = members
+        .list_member_activities(mpb::ListMemberActivitiesRequest {
+            member_id: member.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("activities")
+        .into_inner()
+        .activities;
+    assert_eq!(attended.len(), 1, "one activity, attended once");
 
     // Publish takes its key as request_id; the former name still works, and the two must agree.
     notify

@@ -578,6 +578,9 @@ impl MemberService for MemberApi {
         if uuid::Uuid::try_parse(&req.org_id).is_err() {
             violations.add("org_id", "must be a unit id");
         }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(kind), Some(held_on)) = (kind, held_on) else {
             return Err(Status::internal("validation fell through"));
@@ -608,6 +611,7 @@ impl MemberService for MemberApi {
             held_on: held_on.to_string(),
             attendees: req.attendee_member_ids,
             booking_id: None,
+            request: request_id.map(|id| (caller.subject.clone(), id.as_str().to_owned())),
         };
         let (activity, _) = self.store.record_activity(&new).await?;
         Ok(Response::new(activity_to_proto(&activity)))

@@ -73,6 +73,7 @@ impl EventSinkService for MemberApi {
                     held_on: periods(held_at).2,
                     attendees: attendance.member_ids,
                     booking_id: Some(booking.id.clone()),
+                    request: None,
                 };
                 let (_, added) = self.store.record_activity(&new).await?;
                 for member in &added {

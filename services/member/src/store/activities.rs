@@ -2,7 +2,7 @@
 
 use jiceng_db::Tx;
 
-use super::{MemberStore, Result, StoreError};
+use super::{MemberStore, REQUEST_IDS, Result, StoreError};
 use crate::domain::activities::Activity;
 
 /// An activity about to be recorded; attendees the service does not know are left out.
@@ -14,6 +14,9 @@ pub struct NewActivity {
     pub held_on: String,
     pub attendees: Vec<String>,
     pub booking_id: Option<String>,
+    /// Who records it and their idempotency key: a retry that repeats the key adds to the
+    /// first call's activity, so that no attendee is credited twice.
+    pub request: Option<(String, String)>,
 }
 
 const COLUMNS: &str = "id, kind, title, org_id, held_on, booking_id, recorded_at";
@@ -51,19 +54,32 @@ impl MemberStore {
     /// Returns the activity and the members newly recorded as attending.
     pub async fn record_activity(&self, new: &NewActivity) -> Result<(Activity, Vec<String>)> {
         let mut tx = self.db.begin_write().await?;
-        let existing: Option<String> = match &new.booking_id {
-            Some(booking) => {
+        let fresh = uuid::Uuid::now_v7().to_string();
+        let existing: Option<String> = match (&new.booking_id, &new.request) {
+            (Some(booking), _) => {
                 sqlx::query_scalar("SELECT id FROM member_activities WHERE booking_id = $1")
                     .bind(booking)
                     .fetch_optional(&mut *tx)
                     .await?
             }
-            None => None,
+            (None, Some((actor, request_id))) => {
+                REQUEST_IDS
+                    .claim_create(
+                        &mut tx,
+                        actor,
+                        Some(request_id),
+                        "RecordActivity",
+                        &fresh,
+                        self.db.now(),
+                    )
+                    .await?
+            }
+            (None, None) => None,
         };
         let id = match existing {
             Some(id) => id,
             None => {
-                let id = uuid::Uuid::now_v7().to_string();
+                let id = fresh;
                 sqlx::query(
                     "INSERT INTO member_activities (id, kind, title, org_id, held_on, booking_id, recorded_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
