@@ -46,6 +46,19 @@ impl Caller {
         }
     }
 
+    /// A connection of its own, over HTTP/1.1 as a browser or a plain HTTP client opens one.
+    async fn connect(&self) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("an HTTP/1.1 connection");
+        tokio::spawn(connection);
+        sender
+    }
+
     /// One HTTP/1.1 request with this caller's token (`None`: without one).
     async fn http_as(
         &self,
@@ -55,14 +68,7 @@ impl Caller {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> http::Response<hyper::body::Incoming> {
-        let stream = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect");
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("an HTTP/1.1 connection");
-        tokio::spawn(connection);
+        let mut sender = self.connect().await;
         let mut request = http::Request::builder()
             .method(method)
             .uri(path)
@@ -131,14 +137,7 @@ impl Caller {
     async fn grpc_web(&self, path: &str, request: Value) -> Result<Value, (Code, String)> {
         let rpc = self.rpc(path);
         let request = DynamicMessage::deserialize(rpc.input(), request).expect("a request");
-        let stream = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect");
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("an HTTP/1.1 connection");
-        tokio::spawn(connection);
+        let mut sender = self.connect().await;
         let http_request = http::Request::post(path)
             .header(http::header::HOST, self.addr.to_string())
             .header(http::header::CONTENT_TYPE, "application/grpc-web+proto")
