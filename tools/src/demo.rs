@@ -804,7 +804,7 @@ pub async fn load_grid(
         )
         .await?;
     grid.propose_project(
-        "demo-building-admin",
+        ("demo-building-admin", None),
         Side::Resource,
         &need.id,
         &resource.id,

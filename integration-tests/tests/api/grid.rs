@@ -961,6 +961,7 @@ async fn a_need_and_a_resource_become_a_project(db: TestDatabase) {
         .withdraw_need(pb::WithdrawNeedRequest {
             need_id: need.id.clone(),
             etag: "v999".into(),
+            ..Default::default()
         })
         .await
         .expect_err("a version the need is not at");

@@ -978,7 +978,15 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
         let (store, need, resource) = (store.clone(), need.to_owned(), resource.to_owned());
         async move {
             store
-                .propose_project("someone", side, &need, &resource, "", "", T0 + MINUTE)
+                .propose_project(
+                    ("someone", None),
+                    side,
+                    &need,
+                    &resource,
+                    "",
+                    "",
+                    T0 + MINUTE,
+                )
                 .await
         }
     };
@@ -1132,12 +1140,14 @@ async fn needs_and_resources_become_projects(db: TestDatabase) {
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].state, ProjectState::Cancelled);
     let withdrawn = store
-        .withdraw_need(&tutoring.id, Some(open[0].version))
+        .withdraw_need(&tutoring.id, Some(open[0].version), ("centre", None))
         .await
         .expect("withdraw");
     assert_eq!(withdrawn.state, NeedState::Withdrawn);
     assert!(matches!(
-        store.withdraw_need(&haircut.id, None).await,
+        store
+            .withdraw_need(&haircut.id, None, ("centre", None))
+            .await,
         Err(StoreError::Precondition { .. })
     ));
 }

@@ -270,9 +270,15 @@ impl ProjectService for GridApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let expected = jiceng_grpc::version_in("etag", &req.etag)?;
+        let request_id = RequestId::parse_optional(&req.request_id)
+            .map_err(|e| invalid_field("request_id", e))?;
         let need = self.store.need(&req.need_id).await?;
         self.require_admin_of(&caller, &need.org_id).await?;
-        let need = self.store.withdraw_need(&need.id, expected).await?;
+        let by = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
+        let need = self.store.withdraw_need(&need.id, expected, by).await?;
         Ok(Response::new(need_to_proto(&need)))
     }
 
@@ -379,13 +385,22 @@ impl ProjectService for GridApi {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         let expected = jiceng_grpc::version_in("etag", &req.etag)?;
+        let request_id = RequestId::parse_optional(&req.request_id)
+            .map_err(|e| invalid_field("request_id", e))?;
         let resource = self.store.resource(&req.resource_id).await?;
         if !self.provides(&caller, &resource.provider).await {
             return Err(Status::permission_denied(
                 "the provider withdraws a resource",
             ));
         }
-        let resource = self.store.withdraw_resource(&resource.id, expected).await?;
+        let by = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
+        let resource = self
+            .store
+            .withdraw_resource(&resource.id, expected, by)
+            .await?;
         Ok(Response::new(resource_to_proto(&resource)))
     }
 
@@ -412,6 +427,9 @@ impl ProjectService for GridApi {
         let note = violations
             .check("note", Text::prose(1_000).check(&req.note))
             .unwrap_or_default();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let need = self.store.need(&req.need_id).await?;
         let resource = self.store.resource(&req.resource_id).await?;
@@ -428,7 +446,10 @@ impl ProjectService for GridApi {
         let project = self
             .store
             .propose_project(
-                &caller.subject,
+                (
+                    caller.subject.as_str(),
+                    request_id.as_ref().map(RequestId::as_str),
+                ),
                 side,
                 &need.id,
                 &resource.id,

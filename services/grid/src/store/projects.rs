@@ -288,6 +288,31 @@ fn list_query(
     query
 }
 
+/// Claims a step's request id on the need, resource or project `id`, when `by` names one: the
+/// id to answer with, if this is a retry.
+async fn claim_step(
+    tx: &mut Tx,
+    (actor, request_id): (&str, Option<&str>),
+    operation: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    let replay = REQUEST_IDS
+        .claim(
+            tx,
+            actor,
+            request_id,
+            operation,
+            jiceng_db::Target::Existing(id),
+            now,
+        )
+        .await?;
+    Ok(replay.map(|replay| replay.resource_id))
+}
+
 impl GridStore {
     /// Posts a need. A retried `request_id` of the same caller returns the first need.
     pub async fn post_need(
@@ -336,9 +361,20 @@ impl GridStore {
         Ok(need)
     }
 
-    /// Withdraws an open need (at `expected_version`, when given).
-    pub async fn withdraw_need(&self, id: &str, expected_version: Option<i64>) -> Result<Need> {
+    /// Withdraws an open need (at `expected_version`, when given). `by` is the actor and their
+    /// request id: a retry that repeats it answers with the need as it now stands.
+    pub async fn withdraw_need(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        by: (&str, Option<&str>),
+    ) -> Result<Need> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(first) = claim_step(&mut tx, by, "WithdrawNeed", id, self.db.now()).await? {
+            let need = fetch_need(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(need);
+        }
         let mut need = fetch_need(&mut tx, id).await?;
         if expected_version.is_some_and(|v| v != need.version) {
             return Err(StoreError::Stale { what: "need" });
@@ -422,8 +458,14 @@ impl GridStore {
         &self,
         id: &str,
         expected_version: Option<i64>,
+        by: (&str, Option<&str>),
     ) -> Result<Resource> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(first) = claim_step(&mut tx, by, "WithdrawResource", id, self.db.now()).await? {
+            let resource = fetch_resource(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(resource);
+        }
         let mut resource = fetch_resource(&mut tx, id).await?;
         if expected_version.is_some_and(|v| v != resource.version) {
             return Err(StoreError::Stale { what: "resource" });
@@ -460,7 +502,7 @@ impl GridStore {
     #[allow(clippy::too_many_arguments)]
     pub async fn propose_project(
         &self,
-        actor: &str,
+        (actor, request_id): (&str, Option<&str>),
         side: Side,
         need_id: &str,
         resource_id: &str,
@@ -473,8 +515,16 @@ impl GridStore {
         paths::hold(&self.db, &mut tx).await?;
         let need = fetch_need(&mut tx, need_id).await?;
         let resource = fetch_resource(&mut tx, resource_id).await?;
-        require_free(&need, &resource)?;
         let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(&mut tx, actor, request_id, "ProposeProject", &id, now)
+            .await?
+        {
+            let project = fetch_project(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(project);
+        }
+        require_free(&need, &resource)?;
         let (provider_org, provider_member) = provider_columns(&resource.provider);
         let title = if title.is_empty() { &need.title } else { title };
         let inserted = sqlx::query(
@@ -537,28 +587,16 @@ impl GridStore {
         now: i64,
     ) -> Result<Project> {
         let mut tx = self.db.begin_write().await?;
-        if let Some(request_id) = request_id {
-            let operation = match action {
-                ProjectAction::Accept => "AcceptProject",
-                ProjectAction::Decline => "DeclineProject",
-                ProjectAction::Complete => "CompleteProject",
-                ProjectAction::Cancel => "CancelProject",
-            };
-            if let Some(replay) = REQUEST_IDS
-                .claim(
-                    &mut tx,
-                    actor,
-                    request_id,
-                    operation,
-                    jiceng_db::Target::Existing(id),
-                    now,
-                )
-                .await?
-            {
-                let project = fetch_project(&mut tx, &replay.resource_id).await?;
-                tx.commit().await?;
-                return Ok(project);
-            }
+        let operation = match action {
+            ProjectAction::Accept => "AcceptProject",
+            ProjectAction::Decline => "DeclineProject",
+            ProjectAction::Complete => "CompleteProject",
+            ProjectAction::Cancel => "CancelProject",
+        };
+        if let Some(first) = claim_step(&mut tx, (actor, request_id), operation, id, now).await? {
+            let project = fetch_project(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(project);
         }
         let mut project = fetch_project(&mut tx, id).await?;
         let from = project.state;
