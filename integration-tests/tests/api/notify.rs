@@ -159,7 +159,8 @@ async fn publishing_is_idempotent_and_inboxes_are_private(db: TestDatabase) {
         .into_iter()
         .map(|v| v.field)
         .collect();
-    assert_eq!(fields, ["idempotency_key"]);
+    // The key is `request_id`; `idempotency_key`, which this test's messages use, its former name.
+    assert_eq!(fields, ["request_id"]);
 }
 
 async fn templates_are_checked_at_registration_and_filled_at_publish(db: TestDatabase) {
