@@ -106,6 +106,7 @@ async fn fresh_transfer_into_street_a(f: &Fixture<Extra>) -> String {
             member_id: member,
             to_org_id: f.a.branch.clone(),
             reason: "居住地变更".into(),
+            ..Default::default()
         })
         .await
         .expect("transfer")
@@ -137,6 +138,7 @@ async fn fresh_fulfilled_commitment(f: &Fixture<Extra>) -> String {
         .fulfil_commitment(pb::FulfilCommitmentRequest {
             id: id.clone(),
             evidence: "服务记录 2024-05".into(),
+            ..Default::default()
         })
         .await
         .expect("fulfilled");
@@ -238,6 +240,7 @@ fn rows() -> Vec<Row<Extra>> {
                 member_id: fresh_applicant(&f).await,
                 to_org_id: f.b.branch.clone(),
                 reason: "工作调动".into(),
+                ..Default::default()
             }
         ),
         // The receiving org decides, so its admins are the ones in scope.
@@ -249,6 +252,7 @@ fn rows() -> Vec<Row<Extra>> {
                 id: fresh_transfer_into_street_a(&f).await,
                 accept: true,
                 note: "同意接收".into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -311,6 +315,7 @@ fn rows() -> Vec<Row<Extra>> {
             |f| pb::FulfilCommitmentRequest {
                 id: fresh_commitment(&f).await,
                 evidence: "走访记录".into(),
+                ..Default::default()
             }
         ),
         row!(
@@ -321,6 +326,7 @@ fn rows() -> Vec<Row<Extra>> {
                 id: fresh_fulfilled_commitment(&f).await,
                 confirm: true,
                 note: "情况属实".into(),
+                ..Default::default()
             }
         ),
         row!(

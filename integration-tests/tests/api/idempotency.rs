@@ -247,6 +247,39 @@ async fn a_retried_mutation_acts_once_and_a_reused_key_is_refused(db: TestDataba
         .expect("the retry")
         .into_inner();
     assert_eq!(again.id, first.id);
+    let mut pledger = platform
+        .client_as(
+            Bearer::new(&bearer(&member.id, &[Role::Member], &committee.id)),
+            MemberServiceClient::new,
+        )
+        .await;
+    let fulfil = mpb::FulfilCommitmentRequest {
+        id: first.id.clone(),
+        evidence: "服务记录 12 次".into(),
+        request_id: "fulfil-1".into(),
+    };
+    let fulfilled = pledger
+        .fulfil_commitment(fulfil.clone())
+        .await
+        .expect("fulfilled")
+        .into_inner();
+    assert_eq!(
+        pledger
+            .fulfil_commitment(fulfil)
+            .await
+            .expect("the retry")
+            .into_inner(),
+        fulfilled
+    );
+    let unkeyed = pledger
+        .fulfil_commitment(mpb::FulfilCommitmentRequest {
+            id: first.id.clone(),
+            evidence: "服务记录 12 次".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a second fulfilment without the key");
+    assert_eq!(unkeyed.code(), Code::FailedPrecondition);
     let activity = mpb::RecordActivityRequest {
         kind: mpb::ActivityKind::OrgLife as i32,
         title: "主题党日".into(),

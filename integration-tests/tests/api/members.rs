@@ -447,6 +447,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
             member_id: member.id.clone(),
             to_org_id: gone.id.clone(),
             reason: "调动".into(),
+            ..Default::default()
         })
         .await
         .expect_err("dissolved org");
@@ -461,6 +462,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
             member_id: member.id.clone(),
             to_org_id: to.id.clone(),
             reason: "调动".into(),
+            ..Default::default()
         })
         .await
         .expect("request")
@@ -470,6 +472,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
             id: transfer.id.clone(),
             accept: true,
             note: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("only the receiving org decides");
@@ -497,6 +500,7 @@ async fn transfers_go_to_active_orgs_and_are_accepted_there(db: TestDatabase) {
             id: transfer.id.clone(),
             accept: true,
             note: "欢迎".into(),
+            ..Default::default()
         })
         .await
         .expect("accept");
@@ -622,6 +626,7 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
         .fulfil_commitment(pb::FulfilCommitmentRequest {
             id: pledge.id.clone(),
             evidence: "x".into(),
+            ..Default::default()
         })
         .await
         .expect_err("members fulfil their own");
@@ -630,6 +635,7 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
         .fulfil_commitment(pb::FulfilCommitmentRequest {
             id: pledge.id.clone(),
             evidence: "帮扶记录".into(),
+            ..Default::default()
         })
         .await
         .expect("fulfil");
@@ -638,6 +644,7 @@ async fn members_register_where_they_live_and_keep_their_pledges(db: TestDatabas
             id: pledge.id.clone(),
             confirm: true,
             note: "属实".into(),
+            ..Default::default()
         })
         .await
         .expect("confirm")

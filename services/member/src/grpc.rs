@@ -322,6 +322,9 @@ impl MemberService for MemberApi {
         let etag = violations
             .check("etag", jiceng_grpc::version_of(&req.etag))
             .flatten();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let (Some(to), Some(date)) = (to, date) else {
             return Err(Status::internal("validation fell through"));
@@ -335,7 +338,10 @@ impl MemberService for MemberApi {
         let member = self
             .store
             .change_status(
-                &caller.subject,
+                (
+                    caller.subject.as_str(),
+                    request_id.as_ref().map(RequestId::as_str),
+                ),
                 &req.id,
                 to,
                 date,
@@ -508,13 +514,19 @@ impl MemberService for MemberApi {
         let evidence = Text::required_prose(1_000)
             .check(&req.evidence)
             .map_err(|e| invalid_field("evidence", e))?;
+        let request_id = RequestId::parse_optional(&req.request_id)
+            .map_err(|e| invalid_field("request_id", e))?;
         let commitment = self.store.commitment(&req.id).await?;
         if commitment.member_id != caller.subject {
             return Err(Status::permission_denied(
                 "members fulfil their own pledges",
             ));
         }
-        let commitment = self.store.fulfil_commitment(&req.id, &evidence).await?;
+        let by = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
+        let commitment = self.store.fulfil_commitment(&req.id, &evidence, by).await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
 
@@ -525,6 +537,8 @@ impl MemberService for MemberApi {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
+        let request_id = RequestId::parse_optional(&req.request_id)
+            .map_err(|e| invalid_field("request_id", e))?;
         let commitment = self.store.commitment(&req.id).await?;
         let member = self.store.get(&commitment.member_id).await?;
         if !self.administers(&caller, &member).await {
@@ -534,7 +548,15 @@ impl MemberService for MemberApi {
         }
         let commitment = self
             .store
-            .confirm_commitment(&req.id, req.confirm, req.note.trim())
+            .confirm_commitment(
+                &req.id,
+                req.confirm,
+                req.note.trim(),
+                (
+                    caller.subject.as_str(),
+                    request_id.as_ref().map(RequestId::as_str),
+                ),
+            )
             .await?;
         Ok(Response::new(commitment_to_proto(&commitment)))
     }
@@ -651,6 +673,9 @@ impl MemberService for MemberApi {
         let reason = violations
             .check("reason", Text::prose(500).check(&req.reason))
             .unwrap_or_default();
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let member = self.readable(&caller, &req.member_id).await?;
         if !self.administers(&caller, &member).await {
@@ -669,7 +694,15 @@ impl MemberService for MemberApi {
         }
         let transfer = self
             .store
-            .request_transfer(&caller.subject, &member.id, &req.to_org_id, &reason)
+            .request_transfer(
+                (
+                    caller.subject.as_str(),
+                    request_id.as_ref().map(RequestId::as_str),
+                ),
+                &member.id,
+                &req.to_org_id,
+                &reason,
+            )
             .await?;
         Ok(Response::new(transfer_to_proto(&transfer)))
     }
@@ -681,14 +714,19 @@ impl MemberService for MemberApi {
         let caller = caller(&request)?.clone();
         caller.require_any(ADMINS)?;
         let req = request.into_inner();
+        let request_id = RequestId::parse_optional(&req.request_id)
+            .map_err(|e| invalid_field("request_id", e))?;
         let transfer = self.store.transfer(&req.id).await?;
         self.org
             .scopes()
             .check(&caller, &transfer.to_org_id)
             .await?;
         let to_path = self.org.path_of(&transfer.to_org_id).await?;
-        let (actor, id, accept, note) = (
-            caller.subject.as_str(),
+        let (by, id, accept, note) = (
+            (
+                caller.subject.as_str(),
+                request_id.as_ref().map(RequestId::as_str),
+            ),
             req.id.as_str(),
             req.accept,
             req.note.trim(),
@@ -710,7 +748,7 @@ impl MemberService for MemberApi {
                 |path| path,
                 |to_path| async move {
                     self.store
-                        .decide_transfer(actor, id, accept, note, &to_path)
+                        .decide_transfer(by, id, accept, note, &to_path)
                         .await
                 },
             )

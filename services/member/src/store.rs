@@ -285,7 +285,7 @@ impl MemberStore {
     #[allow(clippy::too_many_arguments)]
     pub async fn change_status(
         &self,
-        actor: &str,
+        (actor, request_id): (&str, Option<&str>),
         id: &str,
         to: MemberStatus,
         effective_date: Date,
@@ -294,6 +294,23 @@ impl MemberStore {
         etag: Option<i64>,
     ) -> Result<Member> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(request_id) = request_id {
+            let replay = REQUEST_IDS
+                .claim(
+                    &mut tx,
+                    actor,
+                    request_id,
+                    "ChangeMemberStatus",
+                    jiceng_db::Target::Existing(id),
+                    self.db.now(),
+                )
+                .await?;
+            if let Some(replay) = replay {
+                let member = fetch(&mut tx, &replay.resource_id).await?;
+                tx.commit().await?;
+                return Ok(member);
+            }
+        }
         let member = fetch(&mut tx, id).await?;
         if etag.is_some_and(|version| version != member.version) {
             return Err(StoreError::Stale { what: "member" });

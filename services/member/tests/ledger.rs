@@ -355,7 +355,7 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
     // An accepted transfer carries the member's points to the receiving subtree.
     let transfer = store
         .request_transfer(
-            "admin",
+            ("admin", None),
             &first,
             "01937f6e-0000-7000-8000-0000000000ca",
             "调动",
@@ -364,7 +364,7 @@ async fn leaderboards_rank_a_subtree_and_follow_moves(db: TestDatabase) {
         .expect("transfer");
     store
         .decide_transfer(
-            "receiver",
+            ("receiver", None),
             &transfer.id,
             true,
             "",

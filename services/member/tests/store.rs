@@ -114,7 +114,7 @@ async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase
     let date = Date::parse("2026-07-01").expect("date");
     let skipped = store
         .change_status(
-            "admin",
+            ("admin", None),
             &created.id,
             MemberStatus::Probationary,
             date,
@@ -134,7 +134,15 @@ async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase
         MemberStatus::Full,
     ] {
         store
-            .change_status("admin", &created.id, to, date, ORG, "支部大会通过", None)
+            .change_status(
+                ("admin", None),
+                &created.id,
+                to,
+                date,
+                ORG,
+                "支部大会通过",
+                None,
+            )
             .await
             .expect("advance");
     }
@@ -145,7 +153,7 @@ async fn the_pipeline_advances_one_stage_at_a_time_with_history(db: TestDatabase
     );
     let stale = store
         .change_status(
-            "admin",
+            ("admin", None),
             &created.id,
             MemberStatus::Removed,
             date,
@@ -178,12 +186,12 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         .expect("create");
     let elsewhere = "01937f6e-0000-7000-8000-0000000000c2";
     let transfer = store
-        .request_transfer("admin", &member.id, elsewhere, "工作调动")
+        .request_transfer(("admin", None), &member.id, elsewhere, "工作调动")
         .await
         .expect("request");
     assert_eq!(transfer.state, TransferState::Pending);
     let second = store
-        .request_transfer("admin", &member.id, elsewhere, "again")
+        .request_transfer(("admin", None), &member.id, elsewhere, "again")
         .await;
     assert!(
         matches!(
@@ -205,7 +213,7 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
     );
     let accepted = store
         .decide_transfer(
-            "receiver",
+            ("receiver", None),
             &transfer.id,
             true,
             "欢迎",
@@ -220,7 +228,7 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
     );
     let again = store
         .decide_transfer(
-            "receiver",
+            ("receiver", None),
             &transfer.id,
             false,
             "",
@@ -232,12 +240,12 @@ async fn a_member_is_held_by_exactly_one_org_through_transfers(db: TestDatabase)
         "decided once"
     );
     let back = store
-        .request_transfer("admin", &member.id, ORG, "回原单位")
+        .request_transfer(("admin", None), &member.id, ORG, "回原单位")
         .await
         .expect("request back");
     store
         .decide_transfer(
-            "receiver",
+            ("receiver", None),
             &back.id,
             false,
             "暂不接收",
@@ -333,7 +341,9 @@ async fn community_service_and_commitments_are_kept(db: TestDatabase) {
             .len(),
         1
     );
-    let early = store.confirm_commitment(&pledge.id, true, "").await;
+    let early = store
+        .confirm_commitment(&pledge.id, true, "", ("test", None))
+        .await;
     assert!(
         matches!(
             early,
@@ -345,7 +355,7 @@ async fn community_service_and_commitments_are_kept(db: TestDatabase) {
         "not fulfilled yet"
     );
     store
-        .fulfil_commitment(&pledge.id, "服务记录 12 次")
+        .fulfil_commitment(&pledge.id, "服务记录 12 次", ("test", None))
         .await
         .expect("fulfil");
     assert!(
@@ -356,16 +366,16 @@ async fn community_service_and_commitments_are_kept(db: TestDatabase) {
             .is_empty()
     );
     let sent_back = store
-        .confirm_commitment(&pledge.id, false, "缺少签到记录")
+        .confirm_commitment(&pledge.id, false, "缺少签到记录", ("test", None))
         .await
         .expect("send back");
     assert_eq!(sent_back.state, CommitmentState::Open);
     store
-        .fulfil_commitment(&pledge.id, "签到表")
+        .fulfil_commitment(&pledge.id, "签到表", ("test", None))
         .await
         .expect("fulfil again");
     let confirmed = store
-        .confirm_commitment(&pledge.id, true, "属实")
+        .confirm_commitment(&pledge.id, true, "属实", ("test", None))
         .await
         .expect("confirm");
     assert_eq!(confirmed.state, CommitmentState::Confirmed);

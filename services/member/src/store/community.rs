@@ -230,13 +230,18 @@ impl MemberStore {
     }
 
     /// Open → fulfilled with evidence.
-    pub async fn fulfil_commitment(&self, id: &str, evidence: &str) -> Result<Commitment> {
+    pub async fn fulfil_commitment(
+        &self,
+        id: &str,
+        evidence: &str,
+        by: (&str, Option<&str>),
+    ) -> Result<Commitment> {
         self.move_commitment(
             id,
             CommitmentState::Open,
             CommitmentState::Fulfilled,
-            "evidence",
-            evidence,
+            ("evidence", evidence),
+            by,
         )
         .await
     }
@@ -247,6 +252,7 @@ impl MemberStore {
         id: &str,
         confirm: bool,
         note: &str,
+        by: (&str, Option<&str>),
     ) -> Result<Commitment> {
         let to = if confirm {
             CommitmentState::Confirmed
@@ -257,21 +263,45 @@ impl MemberStore {
             id,
             CommitmentState::Fulfilled,
             to,
-            "confirmation_note",
-            note,
+            ("confirmation_note", note),
+            by,
         )
         .await
     }
 
+    /// Moves a pledge from `from` to `to`, setting `column` to the value. `by` is the actor and
+    /// their request id: a retry that repeats it answers with the pledge as it now stands.
     async fn move_commitment(
         &self,
         id: &str,
         from: CommitmentState,
         to: CommitmentState,
-        column: &'static str,
-        value: &str,
+        (column, value): (&'static str, &str),
+        (actor, request_id): (&str, Option<&str>),
     ) -> Result<Commitment> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(request_id) = request_id {
+            let operation = if from == CommitmentState::Open {
+                "FulfilCommitment"
+            } else {
+                "ConfirmCommitment"
+            };
+            let replay = REQUEST_IDS
+                .claim(
+                    &mut tx,
+                    actor,
+                    request_id,
+                    operation,
+                    Target::Existing(id),
+                    self.db.now(),
+                )
+                .await?;
+            if let Some(replay) = replay {
+                let commitment = fetch_commitment(&mut tx, &replay.resource_id).await?;
+                tx.commit().await?;
+                return Ok(commitment);
+            }
+        }
         let moved = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE member_commitments SET state = $1, {column} = $2 WHERE id = $3 AND state = $4"
         )))

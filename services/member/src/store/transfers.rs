@@ -5,8 +5,8 @@ use jiceng_db::{LockMode, Tx, lock_key};
 use jiceng_org_client::{OrgPath, paths};
 
 use super::{
-    MemberStore, Result, StoreError, fetch, leaderboard::move_balances, ledger::points_lock_key,
-    precondition,
+    MemberStore, REQUEST_IDS, Result, StoreError, fetch, leaderboard::move_balances,
+    ledger::points_lock_key, precondition,
 };
 use crate::domain::transfers::{Transfer, TransferState};
 
@@ -52,14 +52,31 @@ impl TryFrom<TransferRow> for Transfer {
 
 impl MemberStore {
     /// Asks to move `member_id` to `to_org_id` (whose existence and state the caller checked).
+    /// A retried request id of the same actor returns the first transfer.
     pub async fn request_transfer(
         &self,
-        actor: &str,
+        (actor, request_id): (&str, Option<&str>),
         member_id: &str,
         to_org_id: &str,
         reason: &str,
     ) -> Result<Transfer> {
         let mut tx = self.lock_member(member_id).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        if let Some(first) = REQUEST_IDS
+            .claim_create(
+                &mut tx,
+                actor,
+                request_id,
+                "RequestTransfer",
+                &id,
+                self.db.now(),
+            )
+            .await?
+        {
+            let transfer = fetch_transfer(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(transfer);
+        }
         let member = fetch(&mut tx, member_id).await?;
         if member.status.is_final() {
             return Err(precondition(
@@ -85,7 +102,6 @@ impl MemberStore {
                 format!("transfer {id} is still pending"),
             ));
         }
-        let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
             "INSERT INTO member_transfers (id, member_id, from_org_id, to_org_id, state, reason, requested_by, requested_at)
              VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)",
@@ -112,9 +128,10 @@ impl MemberStore {
 
     /// Accepts (the receiving org now holds the relation) or rejects a pending transfer.
     /// `to_org_path` is the receiving org's path, which the member takes on acceptance.
+    /// A retried request id of the same actor answers with the transfer as it now stands.
     pub async fn decide_transfer(
         &self,
-        actor: &str,
+        (actor, request_id): (&str, Option<&str>),
         id: &str,
         accept: bool,
         note: &str,
@@ -122,6 +139,23 @@ impl MemberStore {
     ) -> Result<Transfer> {
         let member_id = self.transfer(id).await?.member_id;
         let mut tx = self.lock_member(&member_id).await?;
+        if let Some(request_id) = request_id {
+            let replay = REQUEST_IDS
+                .claim(
+                    &mut tx,
+                    actor,
+                    request_id,
+                    "DecideTransfer",
+                    jiceng_db::Target::Existing(id),
+                    self.db.now(),
+                )
+                .await?;
+            if let Some(replay) = replay {
+                let transfer = fetch_transfer(&mut tx, &replay.resource_id).await?;
+                tx.commit().await?;
+                return Ok(transfer);
+            }
+        }
         if accept {
             paths::admit(&self.db, &mut tx, to_org_path).await?;
         }
