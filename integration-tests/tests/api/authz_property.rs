@@ -424,6 +424,7 @@ fn rows() -> Vec<Row<Extra>> {
                 decision_id: fresh_decision(&f).await,
                 state: pb::DecisionState::Done as i32,
                 note: "已完成维修并经业委会验收".into(),
+                ..Default::default()
             }
         ),
         row!(

@@ -688,6 +688,7 @@ async fn three_parties_meet_and_the_town_assesses(db: TestDatabase) {
         decision_id: decision.clone(),
         state: pb::DecisionState::Done as i32,
         note: "已完成维修并经业委会验收".into(),
+        ..Default::default()
     };
     let not_theirs = other_company
         .follow_up_decision(done.clone())

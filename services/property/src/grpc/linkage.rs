@@ -165,6 +165,9 @@ impl LinkageService for PropertyApi {
                 });
             }
         }
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let meeting = self.store.meeting(&req.meeting_id).await?;
         self.meeting_admin(&caller, &meeting).await?;
@@ -176,6 +179,10 @@ impl LinkageService for PropertyApi {
                 &attendees,
                 &minutes,
                 &decisions,
+                (
+                    caller.subject.as_str(),
+                    request_id.as_ref().map(RequestId::as_str),
+                ),
             )
             .await?;
         Ok(Response::new(meeting_to_proto(&recorded)))
@@ -220,6 +227,9 @@ impl LinkageService for PropertyApi {
             violations.add("state", "must be DONE or DROPPED");
             None
         };
+        let request_id = violations
+            .check("request_id", RequestId::parse_optional(&req.request_id))
+            .flatten();
         violations.into_result()?;
         let Some(state) = state else {
             return Err(Status::internal("validation fell through"));
@@ -244,7 +254,14 @@ impl LinkageService for PropertyApi {
                 "admins over the compound follow decisions up; the company reports its own done",
             ));
         }
-        let decision = self.store.follow_up(&req.decision_id, state, &note).await?;
+        let by = (
+            caller.subject.as_str(),
+            request_id.as_ref().map(RequestId::as_str),
+        );
+        let decision = self
+            .store
+            .follow_up(&req.decision_id, state, &note, by)
+            .await?;
         Ok(Response::new(decision_to_proto(&decision)))
     }
 

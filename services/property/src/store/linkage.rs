@@ -212,6 +212,31 @@ async fn fetch_assessment(tx: &mut Tx, id: &str) -> Result<Assessment> {
     .try_into()
 }
 
+/// Claims the request id in `by`, when it names one, for `operation` on the existing `id`: the
+/// id to answer with, if this is a retry.
+async fn claim_on(
+    tx: &mut Tx,
+    (actor, request_id): (&str, Option<&str>),
+    operation: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    let replay = REQUEST_IDS
+        .claim(
+            tx,
+            actor,
+            request_id,
+            operation,
+            jiceng_db::Target::Existing(id),
+            now,
+        )
+        .await?;
+    Ok(replay.map(|replay| replay.resource_id))
+}
+
 impl PropertyStore {
     /// Schedules a meeting. `by` is the actor and their request id: a retry that repeats it
     /// returns the first meeting.
@@ -269,6 +294,8 @@ impl PropertyStore {
     }
 
     /// Records a scheduled meeting as held, once, with its decisions.
+    /// Records what a meeting decided. `by` is the actor and their request id: a retry that
+    /// repeats it answers with the meeting as it now stands.
     pub async fn record_meeting(
         &self,
         id: &str,
@@ -276,8 +303,16 @@ impl PropertyStore {
         attendees: &[Attendee],
         minutes: &str,
         decisions: &[NewDecision],
+        by: (&str, Option<&str>),
     ) -> Result<Meeting> {
         let mut tx = self.db.begin_write().await?;
+        if let Some(first) =
+            claim_on(&mut tx, by, "RecordLinkageMeeting", id, self.db.now()).await?
+        {
+            let meeting = fetch_meeting(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(meeting);
+        }
         let recorded = sqlx::query(
             "UPDATE property_meetings SET held_at = $1, attendees = $2, minutes = $3
              WHERE id = $4 AND held_at IS NULL",
@@ -341,13 +376,19 @@ impl PropertyStore {
     }
 
     /// Closes an open decision as done or dropped, with a note.
+    /// Follows a decision up. `by` is the actor and their request id: a retry that repeats it
+    /// answers with the decision as it now stands.
     pub async fn follow_up(
         &self,
         decision_id: &str,
         state: DecisionState,
         note: &str,
+        by: (&str, Option<&str>),
     ) -> Result<Decision> {
         let mut tx = self.db.begin_write().await?;
+        let replayed = claim_on(&mut tx, by, "FollowUpDecision", decision_id, self.db.now())
+            .await?
+            .is_some();
         let closed = sqlx::query(
             "UPDATE property_decisions SET state = $1, follow_up = $2 WHERE id = $3 AND state = 'open'",
         )
@@ -363,7 +404,7 @@ impl PropertyStore {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::not_found("decision", decision_id))?;
-        if closed.rows_affected() == 0 {
+        if closed.rows_affected() == 0 && !replayed {
             return Err(precondition(
                 "DECISION",
                 "the decision was followed up already",
