@@ -130,6 +130,26 @@ impl RequestIds {
         Ok(replay.map(|replay| replay.resource_id))
     }
 
+    /// Claims `request_id` for a change of the existing resource `id` when one was given: the
+    /// resource's id to answer with, if this is a retry. The shape of most changes.
+    pub async fn claim_existing(
+        &self,
+        tx: &mut Tx,
+        caller: &str,
+        request_id: Option<&str>,
+        operation: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(request_id) = request_id else {
+            return Ok(None);
+        };
+        let replay = self
+            .claim(tx, caller, request_id, operation, Target::Existing(id), now)
+            .await?;
+        Ok(replay.map(|replay| replay.resource_id))
+    }
+
     /// Points a claim at the resource the call ended up acting on (a report that another
     /// system had already sent returns the first case), and records how many records it
     /// changed, so that a retry answers the same.

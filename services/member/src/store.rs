@@ -294,22 +294,20 @@ impl MemberStore {
         etag: Option<i64>,
     ) -> Result<Member> {
         let mut tx = self.db.begin_write().await?;
-        if let Some(request_id) = request_id {
-            let replay = REQUEST_IDS
-                .claim(
-                    &mut tx,
-                    actor,
-                    request_id,
-                    "ChangeMemberStatus",
-                    jiceng_db::Target::Existing(id),
-                    self.db.now(),
-                )
-                .await?;
-            if let Some(replay) = replay {
-                let member = fetch(&mut tx, &replay.resource_id).await?;
-                tx.commit().await?;
-                return Ok(member);
-            }
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(
+                &mut tx,
+                actor,
+                request_id,
+                "ChangeMemberStatus",
+                id,
+                self.db.now(),
+            )
+            .await?
+        {
+            let member = fetch(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(member);
         }
         let member = fetch(&mut tx, id).await?;
         if etag.is_some_and(|version| version != member.version) {

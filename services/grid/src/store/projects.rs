@@ -288,31 +288,6 @@ fn list_query(
     query
 }
 
-/// Claims a step's request id on the need, resource or project `id`, when `by` names one: the
-/// id to answer with, if this is a retry.
-async fn claim_step(
-    tx: &mut Tx,
-    (actor, request_id): (&str, Option<&str>),
-    operation: &str,
-    id: &str,
-    now: i64,
-) -> Result<Option<String>> {
-    let Some(request_id) = request_id else {
-        return Ok(None);
-    };
-    let replay = REQUEST_IDS
-        .claim(
-            tx,
-            actor,
-            request_id,
-            operation,
-            jiceng_db::Target::Existing(id),
-            now,
-        )
-        .await?;
-    Ok(replay.map(|replay| replay.resource_id))
-}
-
 impl GridStore {
     /// Posts a need. A retried `request_id` of the same caller returns the first need.
     pub async fn post_need(
@@ -370,7 +345,10 @@ impl GridStore {
         by: (&str, Option<&str>),
     ) -> Result<Need> {
         let mut tx = self.db.begin_write().await?;
-        if let Some(first) = claim_step(&mut tx, by, "WithdrawNeed", id, self.db.now()).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(&mut tx, by.0, by.1, "WithdrawNeed", id, self.db.now())
+            .await?
+        {
             let need = fetch_need(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(need);
@@ -461,7 +439,10 @@ impl GridStore {
         by: (&str, Option<&str>),
     ) -> Result<Resource> {
         let mut tx = self.db.begin_write().await?;
-        if let Some(first) = claim_step(&mut tx, by, "WithdrawResource", id, self.db.now()).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(&mut tx, by.0, by.1, "WithdrawResource", id, self.db.now())
+            .await?
+        {
             let resource = fetch_resource(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(resource);
@@ -593,7 +574,10 @@ impl GridStore {
             ProjectAction::Complete => "CompleteProject",
             ProjectAction::Cancel => "CancelProject",
         };
-        if let Some(first) = claim_step(&mut tx, (actor, request_id), operation, id, now).await? {
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(&mut tx, actor, request_id, operation, id, now)
+            .await?
+        {
             let project = fetch_project(&mut tx, &first).await?;
             tx.commit().await?;
             return Ok(project);

@@ -48,21 +48,18 @@ async fn replayed(
     id: &str,
     now: i64,
 ) -> Result<Option<Wish>> {
-    let Some(request_id) = &change.request_id else {
-        return Ok(None);
-    };
-    let replay = REQUEST_IDS
-        .claim(
+    let first = REQUEST_IDS
+        .claim_existing(
             tx,
             &change.actor,
-            request_id,
+            change.request_id.as_deref(),
             operation,
-            jiceng_db::Target::Existing(id),
+            id,
             now,
         )
         .await?;
-    match replay {
-        Some(replay) => Ok(Some(fetch(tx, &replay.resource_id).await?)),
+    match first {
+        Some(first) => Ok(Some(fetch(tx, &first).await?)),
         None => Ok(None),
     }
 }

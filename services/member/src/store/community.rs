@@ -1,6 +1,6 @@
 //! Dual registration with residential communities, the service logged there, and commitments.
 
-use jiceng_db::{Target, Tx};
+use jiceng_db::Tx;
 
 use super::{MemberStore, REQUEST_IDS, Result, StoreError, fetch, precondition};
 use crate::domain::community::{Commitment, CommitmentState, Registration};
@@ -145,22 +145,20 @@ impl MemberStore {
     ) -> Result<Registration> {
         let mut tx = self.db.begin_write().await?;
         fetch_registration(&mut tx, registration_id).await?;
-        if let Some(request_id) = request_id {
-            let replay = REQUEST_IDS
-                .claim(
-                    &mut tx,
-                    actor,
-                    request_id,
-                    "LogServiceHours",
-                    Target::Existing(registration_id),
-                    self.db.now(),
-                )
-                .await?;
-            if let Some(replay) = replay {
-                let registration = fetch_registration(&mut tx, &replay.resource_id).await?;
-                tx.commit().await?;
-                return Ok(registration);
-            }
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(
+                &mut tx,
+                actor,
+                request_id,
+                "LogServiceHours",
+                registration_id,
+                self.db.now(),
+            )
+            .await?
+        {
+            let registration = fetch_registration(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(registration);
         }
         sqlx::query(
             "INSERT INTO member_service_logs (id, registration_id, minutes, service_date, description, logged_by, logged_at)
@@ -280,27 +278,18 @@ impl MemberStore {
         (actor, request_id): (&str, Option<&str>),
     ) -> Result<Commitment> {
         let mut tx = self.db.begin_write().await?;
-        if let Some(request_id) = request_id {
-            let operation = if from == CommitmentState::Open {
-                "FulfilCommitment"
-            } else {
-                "ConfirmCommitment"
-            };
-            let replay = REQUEST_IDS
-                .claim(
-                    &mut tx,
-                    actor,
-                    request_id,
-                    operation,
-                    Target::Existing(id),
-                    self.db.now(),
-                )
-                .await?;
-            if let Some(replay) = replay {
-                let commitment = fetch_commitment(&mut tx, &replay.resource_id).await?;
-                tx.commit().await?;
-                return Ok(commitment);
-            }
+        let operation = if from == CommitmentState::Open {
+            "FulfilCommitment"
+        } else {
+            "ConfirmCommitment"
+        };
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(&mut tx, actor, request_id, operation, id, self.db.now())
+            .await?
+        {
+            let commitment = fetch_commitment(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(commitment);
         }
         let moved = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE member_commitments SET state = $1, {column} = $2 WHERE id = $3 AND state = $4"

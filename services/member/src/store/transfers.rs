@@ -139,22 +139,20 @@ impl MemberStore {
     ) -> Result<Transfer> {
         let member_id = self.transfer(id).await?.member_id;
         let mut tx = self.lock_member(&member_id).await?;
-        if let Some(request_id) = request_id {
-            let replay = REQUEST_IDS
-                .claim(
-                    &mut tx,
-                    actor,
-                    request_id,
-                    "DecideTransfer",
-                    jiceng_db::Target::Existing(id),
-                    self.db.now(),
-                )
-                .await?;
-            if let Some(replay) = replay {
-                let transfer = fetch_transfer(&mut tx, &replay.resource_id).await?;
-                tx.commit().await?;
-                return Ok(transfer);
-            }
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(
+                &mut tx,
+                actor,
+                request_id,
+                "DecideTransfer",
+                id,
+                self.db.now(),
+            )
+            .await?
+        {
+            let transfer = fetch_transfer(&mut tx, &first).await?;
+            tx.commit().await?;
+            return Ok(transfer);
         }
         if accept {
             paths::admit(&self.db, &mut tx, to_org_path).await?;

@@ -212,31 +212,6 @@ async fn fetch_assessment(tx: &mut Tx, id: &str) -> Result<Assessment> {
     .try_into()
 }
 
-/// Claims the request id in `by`, when it names one, for `operation` on the existing `id`: the
-/// id to answer with, if this is a retry.
-async fn claim_on(
-    tx: &mut Tx,
-    (actor, request_id): (&str, Option<&str>),
-    operation: &str,
-    id: &str,
-    now: i64,
-) -> Result<Option<String>> {
-    let Some(request_id) = request_id else {
-        return Ok(None);
-    };
-    let replay = REQUEST_IDS
-        .claim(
-            tx,
-            actor,
-            request_id,
-            operation,
-            jiceng_db::Target::Existing(id),
-            now,
-        )
-        .await?;
-    Ok(replay.map(|replay| replay.resource_id))
-}
-
 impl PropertyStore {
     /// Schedules a meeting. `by` is the actor and their request id: a retry that repeats it
     /// returns the first meeting.
@@ -306,8 +281,16 @@ impl PropertyStore {
         by: (&str, Option<&str>),
     ) -> Result<Meeting> {
         let mut tx = self.db.begin_write().await?;
-        if let Some(first) =
-            claim_on(&mut tx, by, "RecordLinkageMeeting", id, self.db.now()).await?
+        if let Some(first) = REQUEST_IDS
+            .claim_existing(
+                &mut tx,
+                by.0,
+                by.1,
+                "RecordLinkageMeeting",
+                id,
+                self.db.now(),
+            )
+            .await?
         {
             let meeting = fetch_meeting(&mut tx, &first).await?;
             tx.commit().await?;
@@ -386,7 +369,15 @@ impl PropertyStore {
         by: (&str, Option<&str>),
     ) -> Result<Decision> {
         let mut tx = self.db.begin_write().await?;
-        let replayed = claim_on(&mut tx, by, "FollowUpDecision", decision_id, self.db.now())
+        let replayed = REQUEST_IDS
+            .claim_existing(
+                &mut tx,
+                by.0,
+                by.1,
+                "FollowUpDecision",
+                decision_id,
+                self.db.now(),
+            )
             .await?
             .is_some();
         let closed = sqlx::query(

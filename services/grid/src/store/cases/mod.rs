@@ -86,21 +86,18 @@ async fn replayed(
     case_id: &str,
     now: i64,
 ) -> Result<Option<Case>> {
-    let Some(request_id) = &detail.request_id else {
-        return Ok(None);
-    };
-    let replay = crate::store::REQUEST_IDS
-        .claim(
+    let first = crate::store::REQUEST_IDS
+        .claim_existing(
             tx,
             actor,
-            request_id,
+            detail.request_id.as_deref(),
             operation,
-            jiceng_db::Target::Existing(case_id),
+            case_id,
             now,
         )
         .await?;
-    match replay {
-        Some(replay) => Ok(Some(fetch(tx, &replay.resource_id).await?)),
+    match first {
+        Some(id) => Ok(Some(fetch(tx, &id).await?)),
         None => Ok(None),
     }
 }
